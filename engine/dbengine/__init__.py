@@ -1,0 +1,8 @@
+"""MyDbEngine: a git-inspired versioned document database (standard library only)."""
+
+from .dbengine import DbEngine, EntryInfo
+from .errors import DbEngineError
+from .history import ChangeSummary, Version
+
+__all__ = ["DbEngine", "DbEngineError", "EntryInfo", "Version", "ChangeSummary"]
+__version__ = "0.3.0"

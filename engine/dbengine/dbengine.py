@@ -1,0 +1,759 @@
+"""DbEngine: the versioned, content-addressed document database of the spec.
+
+Every write creates an immutable JSON object named by the SHA-256 of its bytes; the
+tenant's `head` maps entry names to their newest digest. See docs/FORMAT.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import ObjectCache
+from .errors import (
+    AmbiguousDigestError,
+    ConflictError,
+    CorruptObjectError,
+    DbEngineError,
+    DigestNotFoundError,
+    EntryNotFoundError,
+    InvalidDocumentError,
+    LockTimeoutError,
+    PatternMismatchError,
+    RecordNotFoundError,
+    StorageError,
+)
+from .handlers import HandlerRegistry, handlers
+from .history import (
+    ChangeSummary,
+    Version,
+    chain_breaks,
+    encode_line,
+    parse_lines,
+    row_to_version,
+    version_from_document,
+)
+from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
+from .records import bucket_of, bucket_records, diff_record_maps, make_bucket, ordered_records
+from .serializer import Serializer, validate_stored
+from .storage import FileToken, LocalStorage
+from .utils import compute_digest, format_date, now_local, to_json_bytes
+
+SNAPSHOT = "snapshot"
+RECORDS = "records"
+META_KEYS = ("__parent__", "__user_id__", "__date__", "__restored_from__")
+_REV_RE = re.compile(r"HEAD(?:~(\d+))?")
+
+__all__ = ["DbEngine", "EntryInfo", "Version", "ChangeSummary", "SNAPSHOT", "RECORDS"]
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What a browser lists for an entry: its pattern, head and number of versions."""
+
+    name: str
+    kind: str
+    head: str
+    versions: int
+
+
+class _IndexState:
+    """The parsed, validated history index of one entry, kept between calls."""
+
+    __slots__ = ("token", "offset", "rows", "pos", "versions")
+
+    def __init__(self) -> None:
+        self.token: FileToken | None = None
+        self.offset = 0
+        self.rows: list[list] = []
+        self.pos: dict[str, int] = {}
+        self.versions: list[Version | None] = []
+
+    def extend(self, rows: list[list]) -> None:
+        for row in rows:
+            self.pos[row[0]] = len(self.rows)
+            self.rows.append(row)
+            self.versions.append(None)
+
+    def version(self, i: int) -> Version:
+        version = self.versions[i]
+        if version is None:
+            version = self.versions[i] = row_to_version(self.rows[i])
+        return version
+
+
+class DbEngine:
+    """A versioned document database stored under `root`.
+
+    `clock` returns the (timezone-aware) time stamped on new versions; `durable=False`
+    skips fsync for bulk loads; `trust_pickle=False` refuses to unpickle `use_refs`
+    fields (browsers of databases they did not write).
+    """
+
+    def __init__(
+        self,
+        root: str = ".mytools_db",
+        *,
+        clock: Callable[[], _dt.datetime] | None = None,
+        durable: bool = True,
+        trust_pickle: bool = True,
+        registry: HandlerRegistry = handlers,
+        cache_bytes: int = 128 * 1024 * 1024,
+        lock_timeout: float = 30.0,
+        storage: Any = None,
+    ):
+        self.root = root
+        self.storage = storage or LocalStorage(root, durable=durable, lock_timeout=lock_timeout)
+        self.clock = clock or now_local
+        self.serializer = Serializer(self._write_ref, self.read_ref, registry, trust_pickle)
+        self._objects = ObjectCache(cache_bytes)
+        self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
+        self._indexes: dict[tuple[str, str], _IndexState] = {}
+        self._guard = threading.RLock()
+
+    # ================================================================== tenants
+    def init(self, tenant_id: str) -> None:
+        """Create the tenant's folders and an empty head (idempotent)."""
+        self.storage.init_tenant(check_tenant(tenant_id))
+
+    def is_initialized(self, tenant_id: str) -> bool:
+        return self.storage.tenant_exists(check_tenant(tenant_id))
+
+    def is_database(self) -> bool:
+        """True when the root exists and holds refs/ or a tenant."""
+        return self.storage.is_database()
+
+    def tenants(self) -> list[str]:
+        """The initialized tenants, sorted."""
+        return self.storage.list_tenants()
+
+    def entries(self, tenant_id: str) -> list[str]:
+        """The tenant's entry names, sorted."""
+        return sorted(self._head(tenant_id))
+
+    def entry_info(self, tenant_id: str, entry: str) -> EntryInfo:
+        """Pattern, head digest and number of versions of one entry."""
+        head = self.get_digest(tenant_id, entry)
+        document = self._snapshot_doc(tenant_id, head)
+        state = self._index(tenant_id, entry, head)
+        return EntryInfo(entry, document["__kind__"], head, state.pos[head] + 1)
+
+    def change_token(self, tenant_id: str | None = None) -> tuple:
+        """A cheap value that changes whenever a head changes (for watchers)."""
+        tenants = [check_tenant(tenant_id)] if tenant_id is not None else self.tenants()
+        return tuple((t, self.storage.head_token(t)) for t in tenants)
+
+    # ================================================================== snapshots
+    def save(self, tenant_id: str, user_id: str, entry: str, obj: Any) -> str:
+        """Store `obj` as the entry's new version; unchanged content writes nothing."""
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry)
+        self._require(tenant_id)
+        return self._save_stored(tenant_id, user_id, entry, self.serializer.encode(obj))
+
+    def load(self, tenant_id: str, entry: str, digest: str | None = None) -> Any:
+        """The value of the entry's head (or of version `digest`)."""
+        document = self._entry_doc(tenant_id, entry, digest)
+        if document["__kind__"] != SNAPSHOT:
+            raise PatternMismatchError(
+                f"entry {entry!r} of tenant {tenant_id!r} is a record entry: use get(), not load()"
+            )
+        return self.serializer.decode(document["__data__"])
+
+    def commit_document(
+        self, tenant_id: str, user_id: str, entry: str, document: dict, expected_head: str | None = None
+    ) -> str:
+        """Commit an edited stored-form snapshot document as a new version.
+
+        `document` is what read_snapshot() returns (metadata optional): metadata, if
+        present, must be the head's own (it is written by the engine, never forged);
+        `__data__` is validated (tags well formed, every ref present) before anything
+        is written. `expected_head` makes the commit fail if the head moved.
+        """
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry)
+        self._require(tenant_id)
+        if type(document) is not dict or "__data__" not in document:
+            raise InvalidDocumentError("a snapshot document must be a JSON object with a '__data__' key")
+        unknown = [k for k in document if k not in (*META_KEYS, "__kind__", "__data__")]
+        if unknown:
+            raise InvalidDocumentError(f"unexpected top-level keys {unknown}: put data under '__data__'")
+        if document.get("__kind__", SNAPSHOT) != SNAPSHOT:
+            raise InvalidDocumentError("'__kind__' of a snapshot document must be 'snapshot'")
+        head = self._head(tenant_id).get(entry)
+        self._check_expected(tenant_id, entry, head, expected_head)
+        given_meta = {k: document[k] for k in META_KEYS if k in document}
+        if given_meta:
+            head_doc = self._snapshot_doc(tenant_id, head) if head else {}
+            forged = [k for k, v in given_meta.items() if head_doc.get(k) != v]
+            if forged:
+                raise InvalidDocumentError(
+                    f"metadata {', '.join(forged)} differs from HEAD's: metadata is written by the "
+                    "engine, edit only '__data__' (or HEAD moved since the document was read)"
+                )
+        self._validate(document["__data__"])
+        return self._save_stored(tenant_id, user_id, entry, document["__data__"], expected_head=head)
+
+    def _save_stored(
+        self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None
+    ) -> str:
+        data_bytes = to_json_bytes(data)
+
+        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+            if expected_head is not None and head != expected_head:
+                raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
+            if head_doc is not None:
+                if head_doc["__kind__"] != SNAPSHOT:
+                    raise PatternMismatchError(
+                        f"entry {entry!r} of tenant {tenant_id!r} is a record entry: use put(), not save()"
+                    )
+                if to_json_bytes(head_doc["__data__"]) == data_bytes:
+                    return None
+            document = self._envelope(SNAPSHOT, head, user_id)
+            document["__data__"] = data
+            old = head_doc["__data__"] if head_doc is not None else _ABSENT
+            return document, _snapshot_summary(old, data)
+
+        return self._commit(tenant_id, entry, build)[0]
+
+    # ================================================================== records
+    def put(self, tenant_id: str, user_id: str, entry: str, key: str, value: Any) -> bool:
+        """Add or update one record; False (nothing written) if it already had that value."""
+        return self.put_many(tenant_id, user_id, entry, {key: value})
+
+    def put_many(self, tenant_id: str, user_id: str, entry: str, items: dict) -> bool:
+        """Add or update several records in one version; False if nothing changed."""
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry)
+        self._require(tenant_id)
+        if not isinstance(items, dict):
+            raise TypeError("put_many() takes a dict of {key: value}")
+        stored = {check_key(key): self.serializer.encode(value) for key, value in items.items()}
+        return self._put_stored(tenant_id, user_id, entry, stored, ())
+
+    def put_stored(
+        self, tenant_id: str, user_id: str, entry: str, key: str, stored_value: Any,
+        expected_head: str | None = None,
+    ) -> bool:
+        """Add or update one record from its stored form (the TUI editor), validated first."""
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_key(key)
+        self._require(tenant_id)
+        self._validate(stored_value)
+        return self._put_stored(tenant_id, user_id, entry, {key: stored_value}, (), expected_head)
+
+    def delete(self, tenant_id: str, user_id: str, entry: str, key: str) -> bool:
+        """Remove a record as a new version; False if there was no such record."""
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_key(key)
+        self._require(tenant_id)
+        if entry not in self._head(tenant_id):
+            raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
+        return self._put_stored(tenant_id, user_id, entry, {}, (key,))
+
+    def get(self, tenant_id: str, entry: str, key: str | None = None, digest: str | None = None) -> Any:
+        """One record's value (`key`), or the list of all values in insertion order."""
+        document = self._entry_doc(tenant_id, entry, digest)
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(
+                f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use load(), not get()"
+            )
+        decode = self.serializer.decode
+        if key is not None:
+            return decode(self._record(tenant_id, entry, document, check_key(key)))
+        return [decode(stored) for _key, stored in self._all_records(tenant_id, document)]
+
+    def _record(self, tenant_id: str, entry: str, document: dict, key: str) -> Any:
+        bucket_digest = document["__buckets__"].get(bucket_of(key))
+        item = self._bucket(tenant_id, bucket_digest).get(key) if bucket_digest else None
+        if item is None:
+            raise RecordNotFoundError(f"no record {key!r} in entry {entry!r} of tenant {tenant_id!r}")
+        return item[1]
+
+    def _all_records(self, tenant_id: str, document: dict) -> list[tuple[str, Any]]:
+        buckets = [self._bucket(tenant_id, d) for d in document["__buckets__"].values()]
+        return ordered_records(buckets)
+
+    def _put_stored(
+        self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
+        deletes: Iterable[str], expected_head: str | None = None,
+    ) -> bool:
+        by_bucket: dict[str, tuple[dict, list]] = {}
+        for key, value in upserts.items():
+            by_bucket.setdefault(bucket_of(key), ({}, []))[0][key] = value
+        for key in deletes:
+            by_bucket.setdefault(bucket_of(key), ({}, []))[1].append(key)
+
+        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+            if expected_head is not None and head != expected_head:
+                raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
+            if head_doc is not None and head_doc["__kind__"] != RECORDS:
+                raise PatternMismatchError(
+                    f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use save(), not put()"
+                )
+            buckets = dict(head_doc["__buckets__"]) if head_doc else {}
+            count = head_doc["__count__"] if head_doc else 0
+            next_seq = head_doc["__next_seq__"] if head_doc else 0
+            totals = [0, 0, 0]
+            for bucket_id, (bucket_upserts, bucket_deletes) in by_bucket.items():
+                old = self._bucket(tenant_id, buckets[bucket_id]) if bucket_id in buckets else {}
+                new = dict(old)
+                for key, stored in bucket_upserts.items():
+                    previous = new.get(key)
+                    if previous is None:
+                        new[key] = [next_seq, stored]
+                        next_seq += 1
+                    else:
+                        new[key] = [previous[0], stored]
+                for key in bucket_deletes:
+                    new.pop(key, None)
+                added, changed, removed = diff_record_maps(old, new)
+                if not (added or changed or removed):
+                    continue
+                totals[0] += added
+                totals[1] += changed
+                totals[2] += removed
+                count += added - removed
+                if new:
+                    buckets[bucket_id] = self._write_object(tenant_id, make_bucket(new))
+                else:
+                    del buckets[bucket_id]
+            if head_doc is not None and totals == [0, 0, 0]:
+                return None
+            document = self._envelope(RECORDS, head, user_id)
+            document["__count__"] = count
+            document["__next_seq__"] = next_seq
+            document["__buckets__"] = dict(sorted(buckets.items()))
+            return document, ChangeSummary(*totals)
+
+        return self._commit(tenant_id, entry, build)[1]
+
+    # ================================================================== history
+    def exists(self, tenant_id: str, entry: str) -> bool:
+        check_entry(entry)
+        if not self.is_initialized(tenant_id):
+            return False
+        return entry in self._head(tenant_id)
+
+    def get_digest(self, tenant_id: str, entry: str) -> str:
+        """The digest of the entry's head."""
+        check_entry(entry)
+        digest = self._head(tenant_id).get(entry)
+        if digest is None:
+            raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
+        return digest
+
+    def history(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[str]:
+        """Digests of the entry's versions, newest first, from the head (or `digest`)."""
+        state, start = self._history_start(tenant_id, entry, digest)
+        stop = max(start - max_items, -1) if max_items is not None else -1
+        return [state.rows[i][0] for i in range(start, stop, -1)]
+
+    def log(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[Version]:
+        """The entry's versions, newest first, from the head (or `digest`)."""
+        state, start = self._history_start(tenant_id, entry, digest)
+        stop = max(start - max_items, -1) if max_items is not None else -1
+        return [state.version(i) for i in range(start, stop, -1)]
+
+    def version(self, tenant_id: str, entry: str, digest: str) -> Version:
+        """One version of the entry."""
+        state, start = self._history_start(tenant_id, entry, digest)
+        return state.version(start)
+
+    def resolve(self, tenant_id: str, entry: str, rev: str) -> str:
+        """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD or HEAD~N."""
+        head = self.get_digest(tenant_id, entry)
+        state = self._index(tenant_id, entry, head)
+        match = _REV_RE.fullmatch(rev)
+        if match:
+            back = int(match.group(1) or 0)
+            position = state.pos[head] - back
+            if position < 0:
+                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.pos[head] + 1} versions")
+            return state.rows[position][0]
+        if not re.fullmatch(r"[0-9a-f]{4,64}", rev):
+            raise DigestNotFoundError(f"{rev!r} is not a revision: use a digest (4+ hex), HEAD or HEAD~N")
+        candidates = [row[0] for row in state.rows[: state.pos[head] + 1] if row[0].startswith(rev)]
+        if not candidates:
+            raise DigestNotFoundError(f"no version {rev} in entry {entry!r} of tenant {tenant_id!r}")
+        if len(candidates) > 1:
+            raise AmbiguousDigestError(
+                f"{rev} is ambiguous: {', '.join(c[:12] for c in candidates)}", candidates
+            )
+        return candidates[0]
+
+    def restore(self, tenant_id: str, user_id: str, entry: str, digest: str) -> str:
+        """Make the content of an old version the new head (a new version; history is kept)."""
+        check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_digest(digest)
+        self._require(tenant_id)
+
+        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+            if head is None:
+                raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
+            state = self._index(tenant_id, entry, head, locked=True)
+            if digest not in state.pos or state.pos[digest] > state.pos[head]:
+                raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r}")
+            if digest == head:
+                raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
+            old = self._snapshot_doc(tenant_id, digest)
+            document = self._envelope(old["__kind__"], head, user_id, restored_from=digest)
+            for key, value in old.items():
+                if key not in META_KEYS and key != "__kind__":
+                    document[key] = value
+            return document, self._summary(tenant_id, head_doc, document)
+
+        return self._commit(tenant_id, entry, build)[0]
+
+    # ================================================================== safe, raw views
+    def read_snapshot(self, tenant_id: str, digest: str) -> dict:
+        """The stored JSON document of a version, metadata included; nothing is decoded."""
+        return _json_copy(self._snapshot_doc(tenant_id, check_digest(digest)))
+
+    def entry_kind(self, tenant_id: str, entry: str) -> str:
+        """`snapshot` or `records`."""
+        return self._snapshot_doc(tenant_id, self.get_digest(tenant_id, entry))["__kind__"]
+
+    def record_buckets(self, tenant_id: str, digest: str) -> dict[str, str]:
+        """Bucket id -> bucket digest of a record version (equal digests: equal records)."""
+        document = self._snapshot_doc(tenant_id, check_digest(digest))
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+        return dict(document["__buckets__"])
+
+    def read_bucket(self, tenant_id: str, bucket_digest: str) -> dict[str, Any]:
+        """Stored records of one bucket, key -> stored value, in insertion order."""
+        records = self._bucket(tenant_id, check_digest(bucket_digest))
+        return {key: _json_copy(item[1]) for key, item in sorted(records.items(), key=lambda kv: kv[1][0])}
+
+    def read_records(self, tenant_id: str, digest: str) -> dict[str, Any]:
+        """All stored records of a record version, key -> stored value, in insertion order."""
+        document = self._snapshot_doc(tenant_id, check_digest(digest))
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+        return {key: _json_copy(stored) for key, stored in self._all_records(tenant_id, document)}
+
+    def read_record(self, tenant_id: str, entry: str, key: str, digest: str | None = None) -> Any:
+        """The stored form of one record (no decoding)."""
+        document = self._entry_doc(tenant_id, entry, digest)
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(f"entry {entry!r} is a snapshot entry")
+        return _json_copy(self._record(tenant_id, entry, document, check_key(key)))
+
+    def read_ref(self, digest: str) -> bytes:
+        """The bytes of a ref, checked against its digest."""
+        data = self.storage.read_ref(check_digest(digest))
+        if compute_digest(data) != digest:
+            raise CorruptObjectError(f"ref {digest} is corrupt: its bytes do not match its digest",
+                                     self.storage.ref_path(digest))
+        return data
+
+    def ref_size(self, digest: str) -> int:
+        return self.storage.ref_size(check_digest(digest))
+
+    def has_ref(self, digest: str) -> bool:
+        return bool(DIGEST_RE.fullmatch(digest)) and self.storage.has_ref(digest)
+
+    def decode(self, stored: Any) -> Any:
+        """Decode a stored value with the registered handlers (pickles only if trusted)."""
+        return self.serializer.decode(stored)
+
+    # ================================================================== verification
+    def verify(self, tenant_id: str | None = None) -> Any:
+        """Re-hash and cross-check every object, ref, head and index: a read-only fsck."""
+        from .verify import verify_database
+
+        return verify_database(self, tenant_id)
+
+    # ================================================================== internals: writes
+    def _envelope(self, kind: str, parent: str | None, user_id: str, restored_from: str | None = None) -> dict:
+        document = {
+            "__kind__": kind,
+            "__parent__": [parent],
+            "__user_id__": user_id,
+            "__date__": format_date(self.clock()),
+        }
+        if restored_from:
+            document["__restored_from__"] = restored_from
+        return document
+
+    def _commit(
+        self, tenant_id: str, entry: str,
+        build: Callable[[str | None, dict | None], tuple[dict, ChangeSummary] | None],
+    ) -> tuple[str | None, bool]:
+        """Read-modify-write of the head under the tenant lock: (head digest, changed)."""
+        with self.storage.lock(tenant_id):
+            head = self._head(tenant_id, fresh=True)
+            current = head.get(entry)
+            head_doc = self._snapshot_doc(tenant_id, current) if current else None
+            if current:
+                self._index(tenant_id, entry, current, locked=True)  # complete before appending
+            result = build(current, head_doc)
+            if result is None:
+                return current, False
+            document, summary = result
+            digest = self._write_object(tenant_id, document)
+            new_head = dict(head)
+            new_head[entry] = digest
+            self.storage.write_head(tenant_id, to_json_bytes(new_head))
+            with self._guard:
+                self._heads.pop(tenant_id, None)
+            version = version_from_document(digest, document, summary)
+            self.storage.append_index(tenant_id, entry, encode_line(version))
+            return digest, True
+
+    def _write_object(self, tenant_id: str, document: dict) -> str:
+        data = to_json_bytes(document)
+        digest = compute_digest(data)
+        self.storage.write_object(tenant_id, digest, data)
+        self._objects.put((tenant_id, digest), document, len(data))
+        return digest
+
+    def _write_ref(self, data: bytes) -> str:
+        digest = compute_digest(data)
+        self.storage.write_ref(digest, data)
+        return digest
+
+    def _validate(self, stored: Any) -> None:
+        problems = validate_stored(stored, self.has_ref)
+        if problems:
+            raise InvalidDocumentError("invalid stored value: " + "; ".join(problems[:5]))
+
+    def _check_expected(self, tenant_id: str, entry: str, head: str | None, expected: str | None) -> None:
+        if expected is not None and head != expected:
+            raise ConflictError(
+                f"HEAD of {entry!r} in tenant {tenant_id!r} moved to {head and head[:12]} "
+                f"(expected {expected[:12]}): reload and edit again"
+            )
+
+    # ================================================================== internals: reads
+    def _require(self, tenant_id: str) -> None:
+        self.storage.require_tenant(tenant_id)
+
+    def _head(self, tenant_id: str, fresh: bool = False) -> dict[str, str]:
+        """The tenant's head map, re-read only when the file changed."""
+        check_tenant(tenant_id)
+        if not fresh:
+            token = self.storage.head_token(tenant_id)
+            cached = self._heads.get(tenant_id)
+            if cached is not None and token == cached[0]:
+                return cached[1]
+        result = self.storage.read_head(tenant_id)
+        if result is None:
+            self._require(tenant_id)
+            return {}
+        data, token = result
+        path = self.storage.head_path(tenant_id)
+        try:
+            head = json.loads(data)
+        except (ValueError, RecursionError):
+            raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid JSON ({path})", path) from None
+        if type(head) is not dict or not all(
+            type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v) for k, v in head.items()
+        ):
+            raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
+        with self._guard:
+            self._heads[tenant_id] = (token, head)
+        return head
+
+    def _read_object(self, tenant_id: str, digest: str) -> dict:
+        """A parsed object, verified against its digest, from the cache or the disk."""
+        key = (tenant_id, digest)
+        cached = self._objects.get(key)
+        if cached is not None:
+            return cached
+        data = self.storage.read_object(tenant_id, digest)
+        path = self.storage.object_path(tenant_id, digest)
+        if compute_digest(data) != digest:
+            raise CorruptObjectError(
+                f"object {digest[:12]} of tenant {tenant_id!r} is corrupt: its bytes do not match its digest ({path})",
+                path,
+            )
+        try:
+            document = json.loads(data)
+        except (ValueError, RecursionError):
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not valid JSON ({path})", path) from None
+        if type(document) is not dict:
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
+        self._objects.put(key, document, len(data))
+        return document
+
+    def _snapshot_doc(self, tenant_id: str, digest: str) -> dict:
+        document = self._read_object(tenant_id, digest)
+        if not _is_snapshot_doc(document):
+            path = self.storage.object_path(tenant_id, digest)
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a version ({path})", path)
+        return document
+
+    def _bucket(self, tenant_id: str, digest: str) -> dict[str, list]:
+        try:
+            return bucket_records(self._read_object(tenant_id, digest))
+        except ValueError:
+            path = self.storage.object_path(tenant_id, digest)
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a bucket ({path})", path) from None
+
+    def _entry_doc(self, tenant_id: str, entry: str, digest: str | None) -> dict:
+        head = self.get_digest(tenant_id, entry)
+        return self._snapshot_doc(tenant_id, head if digest is None else check_digest(digest))
+
+    def _history_start(self, tenant_id: str, entry: str, digest: str | None) -> tuple[_IndexState, int]:
+        head = self.get_digest(tenant_id, entry)
+        state = self._index(tenant_id, entry, head)
+        if digest is None:
+            return state, state.pos[head]
+        position = state.pos.get(check_digest(digest))
+        if position is None or position > state.pos[head]:
+            raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r} of tenant {tenant_id!r}")
+        return state, position
+
+    # ================================================================== internals: history index
+    def _index(self, tenant_id: str, entry: str, head: str, locked: bool = False) -> _IndexState:
+        """The entry's index, validated to form a chain that reaches `head`."""
+        with self._guard:
+            state = self._refresh_index(tenant_id, entry)
+            if head in state.pos:
+                return state
+        return self._repair_index(tenant_id, entry, head, locked)
+
+    def _refresh_index(self, tenant_id: str, entry: str) -> _IndexState:
+        key = (tenant_id, entry)
+        state = self._indexes.get(key)
+        token = self.storage.index_token(tenant_id, entry)
+        if state is not None and token == state.token:
+            return state
+        if state is None or token is None or state.token is None or token.inode != state.token.inode or token.size < state.offset:
+            state = _IndexState()
+        result = self.storage.read_index(tenant_id, entry, state.offset)
+        if result is None:
+            self._indexes[key] = state
+            return state
+        data, token = result
+        rows, consumed, clean = parse_lines(data)
+        start = len(state.rows)
+        state.extend(rows)
+        state.offset += consumed
+        state.token = token
+        if not clean or chain_breaks(state.rows, start):
+            state = _IndexState()  # unusable: rebuilt from the objects by _repair_index
+            state.token = None
+        self._indexes[key] = state
+        return state
+
+    def _repair_index(self, tenant_id: str, entry: str, head: str, locked: bool) -> _IndexState:
+        """Rebuild the part of the index the head is ahead of, from the objects."""
+        lock = contextlib.nullcontext() if locked else self._try_lock(tenant_id)
+        with lock as held:
+            writable = locked or held
+            with self._guard:
+                state = self._refresh_index(tenant_id, entry)
+                if head in state.pos:
+                    return state
+                missing: list[Version] = []
+                cursor: str | None = head
+                while cursor is not None and cursor not in state.pos:
+                    document = self._snapshot_doc(tenant_id, cursor)
+                    parent = document["__parent__"][0] if document["__parent__"] else None
+                    parent_doc = self._snapshot_doc(tenant_id, parent) if parent else None
+                    missing.append(version_from_document(cursor, document, self._summary(tenant_id, parent_doc, document)))
+                    if len(missing) > 10_000_000:
+                        raise CorruptObjectError(f"history of {entry!r} does not end", None)
+                    cursor = parent
+                keep = state.pos[cursor] + 1 if cursor is not None else 0
+                fresh = _IndexState()
+                fresh.extend(state.rows[:keep])
+                fresh.versions[:keep] = state.versions[:keep]
+                missing.reverse()
+                new_rows = [json.loads(encode_line(v)) for v in missing]
+                fresh.extend(new_rows)
+                fresh.versions[keep:] = missing
+                broken_token = self.storage.index_token(tenant_id, entry)
+                if writable:
+                    with contextlib.suppress(DbEngineError, OSError):
+                        if keep == len(state.rows) and state.token is not None:
+                            self.storage.append_index(tenant_id, entry, b"".join(encode_line(v) for v in missing))
+                        else:
+                            lines = (encode_line(fresh.version(i)) for i in range(len(fresh.rows)))
+                            self.storage.write_index(tenant_id, entry, b"".join(lines))
+                        broken_token = None
+                token = self.storage.index_token(tenant_id, entry) if broken_token is None else broken_token
+                if token is not None:
+                    # Read-only: keep the repaired view and follow later appends from here.
+                    fresh.token, fresh.offset = token, token.size
+                self._indexes[(tenant_id, entry)] = fresh
+                return fresh
+
+    @contextlib.contextmanager
+    def _try_lock(self, tenant_id: str) -> Iterator[bool]:
+        """Take the tenant lock for a repair; on a read-only database, repair in memory only."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.storage.lock(tenant_id))
+                held = True
+            except (StorageError, LockTimeoutError, OSError):
+                held = False
+            yield held
+
+    def _summary(self, tenant_id: str, old_doc: dict | None, new_doc: dict) -> ChangeSummary:
+        """Change counts between two versions' documents (keys, or records)."""
+        if new_doc["__kind__"] == SNAPSHOT:
+            old = old_doc["__data__"] if old_doc is not None and old_doc["__kind__"] == SNAPSHOT else _ABSENT
+            return _snapshot_summary(old, new_doc["__data__"])
+        old_buckets = old_doc["__buckets__"] if old_doc is not None and old_doc["__kind__"] == RECORDS else {}
+        totals = [0, 0, 0]
+        for bucket_id in set(old_buckets) | set(new_doc["__buckets__"]):
+            a, b = old_buckets.get(bucket_id), new_doc["__buckets__"].get(bucket_id)
+            if a == b:
+                continue
+            counts = diff_record_maps(self._bucket(tenant_id, a) if a else {}, self._bucket(tenant_id, b) if b else {})
+            totals = [x + y for x, y in zip(totals, counts)]
+        return ChangeSummary(*totals)
+
+
+_ABSENT = object()
+
+
+def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
+    """Top-level key changes between two stored snapshot values."""
+    if old is _ABSENT:
+        return ChangeSummary(added=len(new) if _plain_dict(new) else 1)
+    if _plain_dict(old) and _plain_dict(new):
+        added = sum(1 for k in new if k not in old)
+        removed = sum(1 for k in old if k not in new)
+        changed = sum(1 for k in new if k in old and old[k] != new[k])
+        return ChangeSummary(added, changed, removed)
+    return ChangeSummary(changed=0 if old == new else 1)
+
+
+def _plain_dict(value: Any) -> bool:
+    return type(value) is dict and "__special__" not in value
+
+
+def _is_snapshot_doc(document: dict) -> bool:
+    kind = document.get("__kind__")
+    parents = document.get("__parent__")
+    if kind not in (SNAPSHOT, RECORDS) or type(parents) is not list or not parents:
+        return False
+    if not (parents[0] is None or (type(parents[0]) is str and DIGEST_RE.fullmatch(parents[0]))):
+        return False
+    if type(document.get("__user_id__")) is not str or type(document.get("__date__")) is not str:
+        return False
+    if kind == SNAPSHOT:
+        return "__data__" in document
+    buckets = document.get("__buckets__")
+    return (
+        type(buckets) is dict
+        and all(type(v) is str and DIGEST_RE.fullmatch(v) for v in buckets.values())
+        and type(document.get("__count__")) is int
+        and type(document.get("__next_seq__")) is int
+    )
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of parsed JSON (faster than copy.deepcopy for these shapes)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy(v) for v in value]
+    return value
+

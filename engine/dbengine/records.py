@@ -1,0 +1,52 @@
+"""Record entries: records split into content-addressed buckets, like git trees.
+
+A record entry's snapshot lists up to 256 bucket digests (`__buckets__`, keyed by the
+first two hex characters of the SHA-256 of the record key). A bucket is an object
+`{"__kind__": "bucket", "records": {key: [seq, stored_value]}}`; `seq` orders records by
+first insertion. A put rewrites one bucket and the snapshot, so its cost follows the
+change, not the collection, and versions share every unchanged bucket on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+BUCKET_KIND = "bucket"
+
+
+def bucket_of(key: str) -> str:
+    """The bucket id (two hex characters) that holds `key`."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:2]
+
+
+def make_bucket(records: dict[str, list]) -> dict:
+    return {"__kind__": BUCKET_KIND, "records": records}
+
+
+def bucket_records(bucket: dict) -> dict[str, list]:
+    """The `{key: [seq, stored]}` map of a parsed bucket object."""
+    records = bucket.get("records") if type(bucket) is dict else None
+    if bucket.get("__kind__") != BUCKET_KIND or type(records) is not dict:
+        raise ValueError("not a bucket object")
+    return records
+
+
+def diff_record_maps(old: dict[str, list], new: dict[str, list]) -> tuple[int, int, int]:
+    """(added, changed, removed) between two `{key: [seq, stored]}` maps."""
+    added = changed = 0
+    for key, item in new.items():
+        previous = old.get(key)
+        if previous is None:
+            added += 1
+        elif previous[1] != item[1]:
+            changed += 1
+    removed = sum(1 for key in old if key not in new)
+    return added, changed, removed
+
+
+def ordered_records(buckets: list[dict[str, list]]) -> list[tuple[str, Any]]:
+    """All (key, stored) pairs of the given buckets, in first-insertion order."""
+    merged = [(item[0], key, item[1]) for records in buckets for key, item in records.items()]
+    merged.sort(key=lambda triple: triple[0])
+    return [(key, stored) for _seq, key, stored in merged]
