@@ -705,7 +705,7 @@ class DbEngine:
             if a == b:
                 continue
             counts = diff_record_maps(self._bucket(tenant_id, a) if a else {}, self._bucket(tenant_id, b) if b else {})
-            totals = [x + y for x, y in zip(totals, counts)]
+            totals = [x + y for x, y in zip(totals, counts, strict=True)]
         return ChangeSummary(*totals)
 
 

@@ -209,6 +209,27 @@ class LocalStorage:
     def iter_refs(self) -> Iterator[str]:
         yield from self._iter_digests(os.path.join(self.root, "refs"))
 
+    def scan_objects(self, tenant: str) -> Iterator[tuple[str, str | None]]:
+        """Every file under the tenant's objects/: (path, digest), digest None if misnamed."""
+        yield from self._scan(os.path.join(self.tenant_dir(tenant), "objects"))
+
+    def scan_refs(self) -> Iterator[tuple[str, str | None]]:
+        """Every file under refs/: (path, digest), digest None if misnamed."""
+        yield from self._scan(os.path.join(self.root, "refs"))
+
+    @staticmethod
+    def _scan(base: str) -> Iterator[tuple[str, str | None]]:
+        for folder, _dirs, files in os.walk(base):
+            for name in sorted(files):
+                if name.startswith(TMP_PREFIX):
+                    continue
+                well_named = DIGEST_RE.fullmatch(name) and os.path.basename(folder) == name[:PREFIX_LEN]
+                yield os.path.join(folder, name), (name if well_named else None)
+
+    def read_path(self, path: str) -> bytes:
+        """Raw bytes of a file found by a scan (for verification)."""
+        return self._read(path, path)
+
     def temp_files(self) -> list[str]:
         """Temp files left by interrupted writes (harmless; reported by verify)."""
         found = []

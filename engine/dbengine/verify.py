@@ -1,0 +1,210 @@
+"""fsck for a database: re-hash and cross-check everything, change nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import DbEngineError
+from .history import chain_breaks, parse_lines
+from .names import DIGEST_RE, check_tenant
+from .records import bucket_records
+from .serializer import iter_ref_digests
+from .utils import compute_digest
+
+if TYPE_CHECKING:
+    from .dbengine import DbEngine
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One piece of damage: the file, what is wrong with it, and a sentence."""
+
+    path: str
+    kind: str
+    message: str
+    tenant: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """What verify() found: `problems` is damage, `notes` are harmless or self-repairing."""
+
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    objects_checked: int = 0
+    refs_checked: int = 0
+    tenants_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_database(engine: DbEngine, tenant_id: str | None = None) -> VerifyReport:
+    """Check every object, ref, head, parent, bucket, ref link and index of the database."""
+    storage = engine.storage
+    report = VerifyReport()
+    tenants = [check_tenant(tenant_id)] if tenant_id is not None else storage.list_tenants()
+    referenced_refs: dict[str, str] = {}
+    for tenant in tenants:
+        _verify_tenant(engine, tenant, report, referenced_refs)
+        report.tenants_checked += 1
+    good_refs = _verify_refs(storage, report, want=None if tenant_id is None else set(referenced_refs))
+    for digest, where in referenced_refs.items():
+        if digest not in good_refs:
+            report.problems.append(Problem(storage.ref_path(digest), "missing-ref", f"ref {digest[:12]} used by {where} is missing or corrupt"))
+    for temp in storage.temp_files():
+        report.notes.append(Problem(temp, "temp-file", "left by an interrupted write; harmless"))
+    return report
+
+
+def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenced_refs: dict[str, str]) -> None:
+    storage = engine.storage
+    objects: dict[str, dict] = {}
+    for path, digest in storage.scan_objects(tenant):
+        if digest is None:
+            report.problems.append(Problem(path, "stray-file", "not named {digest[:24]}/{digest}", tenant))
+            continue
+        document = _check_object(storage, path, digest, report, tenant)
+        if document is not None:
+            objects[digest] = document
+    head_path = storage.head_path(tenant)
+    head: dict[str, str] = {}
+    try:
+        raw = storage.read_head(tenant)
+        if raw is None:
+            report.problems.append(Problem(head_path, "missing-head", "tenant has no head file", tenant))
+        else:
+            head = json.loads(raw[0])
+            if type(head) is not dict or not all(type(v) is str and DIGEST_RE.fullmatch(v) for v in head.values()):
+                head = {}
+                raise ValueError("not an entry -> digest map")
+    except (ValueError, RecursionError, DbEngineError) as exc:
+        report.problems.append(Problem(head_path, "corrupt-head", f"head cannot be read: {exc}", tenant))
+        head = {}
+    for digest, document in objects.items():
+        _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
+    for entry, digest in head.items():
+        if digest not in objects:
+            report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} points to a missing or corrupt object", tenant))
+            continue
+        _check_chain(storage, tenant, entry, digest, objects, report)
+        _check_index(engine, tenant, entry, digest, objects, report)
+
+
+def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant: str) -> dict | None:
+    report.objects_checked += 1
+    try:
+        data = storage.read_path(path)
+    except DbEngineError as exc:
+        report.problems.append(Problem(path, "unreadable", str(exc), tenant))
+        return None
+    if compute_digest(data) != digest:
+        report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest", tenant))
+        return None
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        report.problems.append(Problem(path, "corrupt-object", f"not valid JSON: {exc}", tenant))
+        return None
+    if type(document) is not dict or document.get("__kind__") not in ("snapshot", "records", "bucket"):
+        report.problems.append(Problem(path, "corrupt-object", "not a version or bucket object", tenant))
+        return None
+    return document
+
+
+def _check_links(storage, tenant, digest, document, objects, report, referenced_refs) -> None:
+    path = storage.object_path(tenant, digest)
+    kind = document["__kind__"]
+    if kind == "bucket":
+        try:
+            stored_values = [item[1] for item in bucket_records(document).values()]
+        except (ValueError, TypeError, IndexError):
+            report.problems.append(Problem(path, "corrupt-object", "malformed bucket", tenant))
+            return
+    else:
+        parents = document.get("__parent__")
+        if type(parents) is not list or not parents:
+            report.problems.append(Problem(path, "corrupt-object", "missing __parent__", tenant))
+            return
+        for parent in parents:
+            if parent is not None and parent not in objects:
+                report.problems.append(Problem(path, "missing-parent", f"parent {str(parent)[:12]} is missing or corrupt", tenant))
+        if kind == "records":
+            buckets = document.get("__buckets__")
+            for bucket in (buckets.values() if type(buckets) is dict else []):
+                if bucket not in objects or objects[bucket].get("__kind__") != "bucket":
+                    report.problems.append(Problem(path, "missing-bucket", f"bucket {str(bucket)[:12]} is missing or corrupt", tenant))
+            return
+        stored_values = [document.get("__data__")]
+    for value in stored_values:
+        try:
+            for _tag, ref in iter_ref_digests(value):
+                if isinstance(ref, str) and DIGEST_RE.fullmatch(ref):
+                    referenced_refs.setdefault(ref, f"tenant {tenant!r} object {digest[:12]}")
+                else:
+                    report.problems.append(Problem(path, "bad-ref", f"invalid ref digest {ref!r}", tenant))
+        except RecursionError:
+            report.problems.append(Problem(path, "corrupt-object", "nested too deeply to check", tenant))
+
+
+def _check_chain(storage, tenant, entry, head, objects, report) -> None:
+    seen = set()
+    cursor = head
+    while cursor is not None:
+        if cursor in seen:
+            report.problems.append(Problem(storage.object_path(tenant, cursor), "cycle", f"history of {entry!r} loops", tenant))
+            return
+        seen.add(cursor)
+        document = objects.get(cursor)
+        if document is None or document.get("__kind__") == "bucket":
+            return  # reported as missing-parent or missing-object already
+        parents = document.get("__parent__") or [None]
+        cursor = parents[0]
+
+
+def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: dict, report: VerifyReport) -> None:
+    storage = engine.storage
+    path = storage.index_path(tenant, entry)
+    try:
+        result = storage.read_index(tenant, entry)
+    except DbEngineError as exc:
+        report.notes.append(Problem(path, "index-unreadable", str(exc), tenant))
+        return
+    if result is None:
+        report.notes.append(Problem(path, "index-missing", f"history index of {entry!r} is missing; rebuilt on next read", tenant))
+        return
+    rows, consumed, clean = parse_lines(result[0])
+    digests = [row[0] for row in rows]
+    if not clean or consumed != len(result[0]) or chain_breaks(rows):
+        report.notes.append(Problem(path, "index-damaged", f"history index of {entry!r} is damaged; rebuilt on next read", tenant))
+    elif head not in digests:
+        report.notes.append(Problem(path, "index-stale", f"history index of {entry!r} lags the head; completed on next read", tenant))
+    elif any(d not in objects for d in digests):
+        report.notes.append(Problem(path, "index-foreign", f"history index of {entry!r} names missing objects", tenant))
+
+
+def _verify_refs(storage, report: VerifyReport, want: set[str] | None) -> set[str]:
+    good = set()
+    for path, name in storage.scan_refs():
+        if name is None:
+            report.problems.append(Problem(path, "stray-file", "not named {digest[:24]}/{digest}"))
+            continue
+        if want is not None and name not in want:
+            continue
+        report.refs_checked += 1
+        try:
+            data = storage.read_path(path)
+        except DbEngineError as exc:
+            report.problems.append(Problem(path, "unreadable", str(exc)))
+            continue
+        if compute_digest(data) != name:
+            report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest"))
+            continue
+        good.add(name)
+    return good
