@@ -196,7 +196,8 @@ class DbEngine:
                     "engine, edit only '__data__' (or HEAD moved since the document was read)"
                 )
         self._validate(document["__data__"])
-        return self._save_stored(tenant_id, user_id, entry, document["__data__"], expected_head=head)
+        data = _json_copy(document["__data__"])  # the caller keeps its dict; ours is cached
+        return self._save_stored(tenant_id, user_id, entry, data, expected_head=head)
 
     def _save_stored(
         self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None
@@ -242,7 +243,8 @@ class DbEngine:
         check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_key(key)
         self._require(tenant_id)
         self._validate(stored_value)
-        return self._put_stored(tenant_id, user_id, entry, {key: stored_value}, (), expected_head)
+        stored = _json_copy(stored_value)  # the caller keeps its value; ours is cached
+        return self._put_stored(tenant_id, user_id, entry, {key: stored}, (), expected_head)
 
     def delete(self, tenant_id: str, user_id: str, entry: str, key: str) -> bool:
         """Remove a record as a new version; False if there was no such record."""
@@ -279,11 +281,8 @@ class DbEngine:
         self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
         deletes: Iterable[str], expected_head: str | None = None,
     ) -> bool:
-        by_bucket: dict[str, tuple[dict, list]] = {}
-        for key, value in upserts.items():
-            by_bucket.setdefault(bucket_of(key), ({}, []))[0][key] = value
-        for key in deletes:
-            by_bucket.setdefault(bucket_of(key), ({}, []))[1].append(key)
+        deletes = list(deletes)
+        touched = sorted({bucket_of(key) for key in (*upserts, *deletes)})
 
         def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
@@ -296,18 +295,20 @@ class DbEngine:
             count = head_doc["__count__"] if head_doc else 0
             next_seq = head_doc["__next_seq__"] if head_doc else 0
             totals = [0, 0, 0]
-            for bucket_id, (bucket_upserts, bucket_deletes) in by_bucket.items():
-                old = self._bucket(tenant_id, buckets[bucket_id]) if bucket_id in buckets else {}
-                new = dict(old)
-                for key, stored in bucket_upserts.items():
-                    previous = new.get(key)
-                    if previous is None:
-                        new[key] = [next_seq, stored]
-                        next_seq += 1
-                    else:
-                        new[key] = [previous[0], stored]
-                for key in bucket_deletes:
-                    new.pop(key, None)
+            olds = {b: self._bucket(tenant_id, buckets[b]) if b in buckets else {} for b in touched}
+            news = {b: dict(old) for b, old in olds.items()}
+            for key, stored in upserts.items():  # in the caller's order: seq is insertion order
+                new = news[bucket_of(key)]
+                previous = new.get(key)
+                if previous is None:
+                    new[key] = [next_seq, stored]
+                    next_seq += 1
+                else:
+                    new[key] = [previous[0], stored]
+            for key in deletes:
+                news[bucket_of(key)].pop(key, None)
+            for bucket_id in touched:
+                old, new = olds[bucket_id], news[bucket_id]
                 added, changed, removed = diff_record_maps(old, new)
                 if not (added or changed or removed):
                     continue
@@ -457,6 +458,19 @@ class DbEngine:
     def decode(self, stored: Any) -> Any:
         """Decode a stored value with the registered handlers (pickles only if trusted)."""
         return self.serializer.decode(stored)
+
+    # ================================================================== export / import
+    def export_jsonl(self, tenant_id: str, entry: str | None = None) -> Iterator[str]:
+        """Lines of a JSON Lines export of the tenant (or entry): refs, objects oldest first, heads."""
+        from .transfer import export_lines
+
+        return export_lines(self, tenant_id, entry)
+
+    def import_jsonl(self, lines: Iterable[str | bytes], tenant_id: str | None = None) -> Any:
+        """Import an export stream (digests kept, every object verified); idempotent."""
+        from .transfer import import_lines
+
+        return import_lines(self, lines, tenant_id)
 
     # ================================================================== verification
     def verify(self, tenant_id: str | None = None) -> Any:

@@ -1,0 +1,248 @@
+"""Export a tenant (or one entry) as JSON Lines, and import such a stream, digests kept.
+
+Format (one JSON object per line, see docs/FORMAT.md):
+  {"type": "mydb-export", "version": 1, "tenant": T, "entry": E | null}
+  {"type": "ref", "digest": D, "base64": ...}                  before any object using it
+  {"type": "object", "digest": D, "text": <exact stored JSON text>}  buckets before versions,
+                                                               versions oldest first
+  {"type": "head", "entry": E, "digest": D}                    after its objects
+Export of the same database is byte-identical every time; import checks every digest
+and link before writing, and re-importing is a no-op.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import ConflictError, DbEngineError, DigestNotFoundError
+from .names import DIGEST_RE, check_entry, check_tenant
+from .records import bucket_records
+from .serializer import iter_ref_digests
+from .utils import compute_digest
+
+if TYPE_CHECKING:
+    from .dbengine import DbEngine
+
+FORMAT_NAME = "mydb-export"
+FORMAT_VERSION = 1
+
+
+class ImportFormatError(DbEngineError, ValueError):
+    """An import stream line that is malformed, or whose content does not match its digest."""
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote: counts of new objects/refs and heads moved."""
+
+    objects_written: int = 0
+    objects_present: int = 0
+    refs_written: int = 0
+    refs_present: int = 0
+    heads_updated: int = 0
+    heads_unchanged: int = 0
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
+
+
+def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> Iterator[str]:
+    """The JSON Lines export of a tenant (or of one entry), deterministic."""
+    storage = engine.storage
+    check_tenant(tenant_id)
+    engine._require(tenant_id)
+    head = engine._head(tenant_id)
+    entries = sorted(head) if entry is None else [check_entry(entry)]
+    yield _line({"type": FORMAT_NAME, "version": FORMAT_VERSION, "tenant": tenant_id, "entry": entry})
+    sent_objects: set[str] = set()
+    sent_refs: set[str] = set()
+
+    def refs_of(stored) -> Iterator[str]:
+        for _tag, digest in iter_ref_digests(stored):
+            if isinstance(digest, str) and digest not in sent_refs:
+                sent_refs.add(digest)
+                data = engine.read_ref(digest)
+                yield _line({"type": "ref", "digest": digest, "base64": base64.b64encode(data).decode("ascii")})
+
+    def object_line(digest: str) -> str:
+        sent_objects.add(digest)
+        data = storage.read_object(tenant_id, digest)
+        engine._read_object(tenant_id, digest)  # verifies the digest before it leaves
+        return _line({"type": "object", "digest": digest, "text": data.decode("utf-8")})
+
+    for name in entries:
+        head_digest = engine.get_digest(tenant_id, name)
+        for digest in reversed(engine.history(tenant_id, name, max_items=None)):
+            if digest in sent_objects:
+                continue
+            document = engine._snapshot_doc(tenant_id, digest)
+            if document["__kind__"] == "records":
+                for bucket in document["__buckets__"].values():
+                    if bucket not in sent_objects:
+                        for item in engine._bucket(tenant_id, bucket).values():
+                            yield from refs_of(item[1])
+                        yield object_line(bucket)
+            else:
+                yield from refs_of(document["__data__"])
+            yield object_line(digest)
+        yield _line({"type": "head", "entry": name, "digest": head_digest})
+
+
+def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str | None = None) -> ImportResult:
+    """Import an export stream into `tenant_id` (default: the exported tenant's name)."""
+    storage = engine.storage
+    result = ImportResult()
+    tenant: str | None = None
+    known: set[str] = set()
+    for number, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ImportFormatError(f"line {number}: not valid JSON") from None
+        if type(record) is not dict or not isinstance(record.get("type"), str):
+            raise ImportFormatError(f"line {number}: not an export record")
+        kind = record["type"]
+        if tenant is None:
+            if kind != FORMAT_NAME or record.get("version") != FORMAT_VERSION:
+                raise ImportFormatError(f"line {number}: missing '{FORMAT_NAME}' version {FORMAT_VERSION} header")
+            try:
+                tenant = check_tenant(tenant_id if tenant_id is not None else record.get("tenant"))
+            except DbEngineError as exc:
+                raise ImportFormatError(f"line {number}: {exc}") from None
+            engine.init(tenant)
+            continue
+        digest = record.get("digest")
+        if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
+            raise ImportFormatError(f"line {number}: invalid digest {digest!r}")
+        if kind == "ref":
+            data = _base64(record.get("base64"), number)
+            if compute_digest(data) != digest:
+                raise ImportFormatError(f"line {number}: ref bytes do not match digest {digest[:12]}")
+            written = storage.write_ref(digest, data)
+            result.refs_written += written
+            result.refs_present += not written
+        elif kind == "object":
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ImportFormatError(f"line {number}: object without 'text'")
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ImportFormatError(f"line {number}: object text is not valid UTF-8") from None
+            if compute_digest(data) != digest:
+                raise ImportFormatError(f"line {number}: object bytes do not match digest {digest[:12]}")
+            _check_links(engine, tenant, digest, data, known, number)
+            written = storage.write_object(tenant, digest, data)
+            known.add(digest)
+            result.objects_written += written
+            result.objects_present += not written
+        elif kind == "head":
+            try:
+                entry = check_entry(record.get("entry"))
+            except DbEngineError as exc:
+                raise ImportFormatError(f"line {number}: {exc}") from None
+            if not (digest in known or storage.has_object(tenant, digest)):
+                raise ImportFormatError(f"line {number}: head of {entry!r} names unknown object {digest[:12]}")
+            moved = _move_head(engine, tenant, entry, digest, number)
+            result.heads_updated += moved
+            result.heads_unchanged += not moved
+        else:
+            raise ImportFormatError(f"line {number}: unknown record type {kind!r}")
+    if tenant is None:
+        raise ImportFormatError("empty import stream: no header")
+    return result
+
+
+def _base64(value: object, number: int) -> bytes:
+    if not isinstance(value, str):
+        raise ImportFormatError(f"line {number}: ref without 'base64'")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportFormatError(f"line {number}: invalid base64") from None
+
+
+def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known: set[str], number: int) -> None:
+    """An object may only be imported once everything it points to is present."""
+    from .dbengine import _is_snapshot_doc
+
+    storage = engine.storage
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ImportFormatError(f"line {number}: object {digest[:12]} is not valid JSON") from None
+
+    def present(target: str) -> bool:
+        return target in known or storage.has_object(tenant, target)
+
+    if type(document) is not dict:
+        raise ImportFormatError(f"line {number}: object {digest[:12]} is not a JSON object")
+    if document.get("__kind__") == "bucket":
+        try:
+            stored = [item[1] for item in bucket_records(document).values()]
+        except (ValueError, TypeError, IndexError, KeyError):
+            raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}") from None
+    elif _is_snapshot_doc(document):
+        parent = document["__parent__"][0]
+        if parent is not None and not present(parent):
+            raise ImportFormatError(f"line {number}: parent {parent[:12]} of {digest[:12]} not imported yet")
+        for bucket in document.get("__buckets__", {}).values():
+            if not present(bucket):
+                raise ImportFormatError(f"line {number}: bucket {bucket[:12]} of {digest[:12]} not imported yet")
+        stored = [document.get("__data__")]
+    else:
+        raise ImportFormatError(f"line {number}: object {digest[:12]} is neither a version nor a bucket")
+    try:
+        for value in stored:
+            for _tag, ref in iter_ref_digests(value):
+                if not (isinstance(ref, str) and DIGEST_RE.fullmatch(ref) and storage.has_ref(ref)):
+                    raise ImportFormatError(f"line {number}: ref {str(ref)[:12]} of {digest[:12]} is missing")
+    except RecursionError:
+        raise ImportFormatError(f"line {number}: object {digest[:12]} is nested too deeply") from None
+
+
+def _move_head(engine: DbEngine, tenant: str, entry: str, digest: str, number: int) -> bool:
+    """Point the entry at `digest` when that only moves it forward; refuse a divergent history."""
+    from .utils import to_json_bytes
+
+    with engine.storage.lock(tenant):
+        head = engine._head(tenant, fresh=True)
+        current = head.get(entry)
+        if current == digest:
+            return False
+        ancestors = _ancestors(engine, tenant, digest)
+        if current is not None and current not in ancestors:
+            if digest in _ancestors(engine, tenant, current):
+                return False  # the database is already ahead of the import
+            raise ConflictError(
+                f"line {number}: entry {entry!r} of tenant {tenant!r} has a different history "
+                f"(head {current[:12]}); import into another tenant"
+            )
+        new_head = dict(head)
+        new_head[entry] = digest
+        engine.storage.write_head(tenant, to_json_bytes(new_head))
+        engine._heads.pop(tenant, None)
+        engine._index(tenant, entry, digest, locked=True)
+        return True
+
+
+def _ancestors(engine: DbEngine, tenant: str, digest: str) -> set[str]:
+    seen: set[str] = set()
+    cursor: str | None = digest
+    while cursor is not None and cursor not in seen:
+        seen.add(cursor)
+        try:
+            cursor = engine._snapshot_doc(tenant, cursor)["__parent__"][0]
+        except DigestNotFoundError:
+            break
+    return seen
