@@ -35,8 +35,9 @@ from .history import (
     Version,
     chain_breaks,
     encode_line,
-    parse_lines,
-    row_to_version,
+    line_to_version,
+    lines_to_versions,
+    parse_index,
     version_from_document,
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
@@ -66,25 +67,63 @@ class EntryInfo:
 class _IndexState:
     """The parsed, validated history index of one entry, kept between calls."""
 
-    __slots__ = ("token", "offset", "rows", "pos", "versions")
+    __slots__ = ("token", "offset", "digests", "parents", "lines", "versions", "_pos")
 
     def __init__(self) -> None:
         self.token: FileToken | None = None
         self.offset = 0
-        self.rows: list[list] = []
-        self.pos: dict[str, int] = {}
-        self.versions: list[Version | None] = []
+        self.digests: list[str] = []
+        self.parents: list[str | None] = []
+        self.lines: list[bytes | None] = []
+        self.versions: dict[int, Version] = {}
+        self._pos: dict[str, int] | None = None
 
-    def extend(self, rows: list[list]) -> None:
-        for row in rows:
-            self.pos[row[0]] = len(self.rows)
-            self.rows.append(row)
-            self.versions.append(None)
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def add_lines(self, digests: list[str], parents: list[str | None], lines: list[bytes]) -> None:
+        self.digests.extend(digests)
+        self.parents.extend(parents)
+        self.lines.extend(lines)
+        self._pos = None
+
+    def add_versions(self, versions: list[Version]) -> None:
+        for version in versions:
+            self.versions[len(self.digests)] = version
+            self.digests.append(version.digest)
+            self.parents.append(version.parent)
+            self.lines.append(None)
+        self._pos = None
+
+    def position(self, digest: str) -> int | None:
+        """Where `digest` stands in the chain (0 = first version), or None."""
+        if self.digests and self.digests[-1] == digest:
+            return len(self.digests) - 1
+        if self._pos is None:
+            self._pos = dict(zip(self.digests, range(len(self.digests)), strict=True))
+        return self._pos.get(digest)
+
+    def versions_between(self, lo: int, hi: int) -> list[Version]:
+        """Versions lo..hi-1 (oldest first), parsing their lines in one go (ValueError if damaged)."""
+        todo = [i for i in range(lo, hi) if i not in self.versions]
+        if todo:
+            parsed = lines_to_versions([self.lines[i] for i in todo])
+            for i, version in zip(todo, parsed, strict=True):
+                if version.digest != self.digests[i]:
+                    raise ValueError("index line does not match its scan")
+                self.versions[i] = version
+        return [self.versions[i] for i in range(lo, hi)]
 
     def version(self, i: int) -> Version:
-        version = self.versions[i]
+        """Version i, parsed from its index line on first use (ValueError if damaged)."""
+        version = self.versions.get(i)
         if version is None:
-            version = self.versions[i] = row_to_version(self.rows[i])
+            line = self.lines[i]
+            assert line is not None
+            version = line_to_version(line)
+            if version.digest != self.digests[i]:
+                raise ValueError("index line does not match its scan")
+            self.versions[i] = version
         return version
 
 
@@ -142,7 +181,7 @@ class DbEngine:
         head = self.get_digest(tenant_id, entry)
         document = self._snapshot_doc(tenant_id, head)
         state = self._index(tenant_id, entry, head)
-        return EntryInfo(entry, document["__kind__"], head, state.pos[head] + 1)
+        return EntryInfo(entry, document["__kind__"], head, state.position(head) + 1)
 
     def change_token(self, tenant_id: str | None = None) -> tuple:
         """A cheap value that changes whenever a head changes (for watchers)."""
@@ -348,19 +387,25 @@ class DbEngine:
     def history(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[str]:
         """Digests of the entry's versions, newest first, from the head (or `digest`)."""
         state, start = self._history_start(tenant_id, entry, digest)
-        stop = max(start - max_items, -1) if max_items is not None else -1
-        return [state.rows[i][0] for i in range(start, stop, -1)]
+        first = max(start + 1 - max_items, 0) if max_items is not None else 0
+        return state.digests[first : start + 1][::-1]
 
     def log(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[Version]:
         """The entry's versions, newest first, from the head (or `digest`)."""
-        state, start = self._history_start(tenant_id, entry, digest)
-        stop = max(start - max_items, -1) if max_items is not None else -1
-        return [state.version(i) for i in range(start, stop, -1)]
+        for attempt in (1, 2):
+            state, start = self._history_start(tenant_id, entry, digest)
+            first = max(start + 1 - max_items, 0) if max_items is not None else 0
+            try:
+                return state.versions_between(first, start + 1)[::-1]
+            except ValueError:
+                if attempt == 2:
+                    raise
+                self._rebuild_index(tenant_id, entry)
+        raise AssertionError("unreachable")
 
     def version(self, tenant_id: str, entry: str, digest: str) -> Version:
         """One version of the entry."""
-        state, start = self._history_start(tenant_id, entry, digest)
-        return state.version(start)
+        return self.log(tenant_id, entry, digest, max_items=1)[0]
 
     def resolve(self, tenant_id: str, entry: str, rev: str) -> str:
         """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD or HEAD~N."""
@@ -369,13 +414,13 @@ class DbEngine:
         match = _REV_RE.fullmatch(rev)
         if match:
             back = int(match.group(1) or 0)
-            position = state.pos[head] - back
+            position = state.position(head) - back
             if position < 0:
-                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.pos[head] + 1} versions")
-            return state.rows[position][0]
+                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.position(head) + 1} versions")
+            return state.digests[position]
         if not re.fullmatch(r"[0-9a-f]{4,64}", rev):
             raise DigestNotFoundError(f"{rev!r} is not a revision: use a digest (4+ hex), HEAD or HEAD~N")
-        candidates = [row[0] for row in state.rows[: state.pos[head] + 1] if row[0].startswith(rev)]
+        candidates = [d for d in state.digests[: state.position(head) + 1] if d.startswith(rev)]
         if not candidates:
             raise DigestNotFoundError(f"no version {rev} in entry {entry!r} of tenant {tenant_id!r}")
         if len(candidates) > 1:
@@ -393,7 +438,8 @@ class DbEngine:
             if head is None:
                 raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
             state = self._index(tenant_id, entry, head, locked=True)
-            if digest not in state.pos or state.pos[digest] > state.pos[head]:
+            position = state.position(digest)
+            if position is None or position > state.position(head):
                 raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r}")
             if digest == head:
                 raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
@@ -500,8 +546,7 @@ class DbEngine:
             head = self._head(tenant_id, fresh=True)
             current = head.get(entry)
             head_doc = self._snapshot_doc(tenant_id, current) if current else None
-            if current:
-                self._index(tenant_id, entry, current, locked=True)  # complete before appending
+            state = self._index(tenant_id, entry, current, locked=True) if current else None
             result = build(current, head_doc)
             if result is None:
                 return current, False
@@ -512,8 +557,14 @@ class DbEngine:
             self.storage.write_head(tenant_id, to_json_bytes(new_head))
             with self._guard:
                 self._heads.pop(tenant_id, None)
-            version = version_from_document(digest, document, summary)
-            self.storage.append_index(tenant_id, entry, encode_line(version))
+            # The version is committed: the index is a cache, a failure here is repaired on read.
+            with contextlib.suppress(DbEngineError, ValueError, OSError):
+                version = version_from_document(digest, document, summary)
+                if state is None or (state.token is not None and state.offset == state.token.size):
+                    self.storage.append_index(tenant_id, entry, encode_line(version))
+                else:  # the file has a torn tail (or no file): rewrite it whole
+                    lines = [encode_line(v) for v in state.versions_between(0, len(state))]
+                    self.storage.write_index(tenant_id, entry, b"".join(lines) + encode_line(version))
             return digest, True
 
     def _write_object(self, tenant_id: str, document: dict) -> str:
@@ -614,9 +665,9 @@ class DbEngine:
         head = self.get_digest(tenant_id, entry)
         state = self._index(tenant_id, entry, head)
         if digest is None:
-            return state, state.pos[head]
-        position = state.pos.get(check_digest(digest))
-        if position is None or position > state.pos[head]:
+            return state, state.position(head)
+        position = state.position(check_digest(digest))
+        if position is None or position > state.position(head):
             raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r} of tenant {tenant_id!r}")
         return state, position
 
@@ -625,9 +676,16 @@ class DbEngine:
         """The entry's index, validated to form a chain that reaches `head`."""
         with self._guard:
             state = self._refresh_index(tenant_id, entry)
-            if head in state.pos:
+            if state.position(head) is not None:
                 return state
         return self._repair_index(tenant_id, entry, head, locked)
+
+    def _rebuild_index(self, tenant_id: str, entry: str) -> None:
+        """Throw away a damaged index and rebuild it from the objects."""
+        with self._guard:
+            self._indexes.pop((tenant_id, entry), None)
+        head = self.get_digest(tenant_id, entry)
+        self._repair_index(tenant_id, entry, head, locked=False, from_scratch=True)
 
     def _refresh_index(self, tenant_id: str, entry: str) -> _IndexState:
         key = (tenant_id, entry)
@@ -642,29 +700,31 @@ class DbEngine:
             self._indexes[key] = state
             return state
         data, token = result
-        rows, consumed, clean = parse_lines(data)
-        start = len(state.rows)
-        state.extend(rows)
-        state.offset += consumed
+        chunk = parse_index(data)
+        start = len(state)
+        state.add_lines(chunk.digests, chunk.parents, chunk.lines)
+        state.offset += chunk.consumed
         state.token = token
-        if not clean or chain_breaks(state.rows, start):
+        if not chunk.clean or chain_breaks(state.digests, state.parents, start):
             state = _IndexState()  # unusable: rebuilt from the objects by _repair_index
             state.token = None
         self._indexes[key] = state
         return state
 
-    def _repair_index(self, tenant_id: str, entry: str, head: str, locked: bool) -> _IndexState:
+    def _repair_index(
+        self, tenant_id: str, entry: str, head: str, locked: bool, from_scratch: bool = False
+    ) -> _IndexState:
         """Rebuild the part of the index the head is ahead of, from the objects."""
         lock = contextlib.nullcontext() if locked else self._try_lock(tenant_id)
         with lock as held:
             writable = locked or held
             with self._guard:
-                state = self._refresh_index(tenant_id, entry)
-                if head in state.pos:
+                state = _IndexState() if from_scratch else self._refresh_index(tenant_id, entry)
+                if state.position(head) is not None:
                     return state
                 missing: list[Version] = []
                 cursor: str | None = head
-                while cursor is not None and cursor not in state.pos:
+                while cursor is not None and state.position(cursor) is None:
                     document = self._snapshot_doc(tenant_id, cursor)
                     parent = document["__parent__"][0] if document["__parent__"] else None
                     parent_doc = self._snapshot_doc(tenant_id, parent) if parent else None
@@ -672,21 +732,19 @@ class DbEngine:
                     if len(missing) > 10_000_000:
                         raise CorruptObjectError(f"history of {entry!r} does not end", None)
                     cursor = parent
-                keep = state.pos[cursor] + 1 if cursor is not None else 0
+                keep = state.position(cursor) + 1 if cursor is not None else 0
                 fresh = _IndexState()
-                fresh.extend(state.rows[:keep])
-                fresh.versions[:keep] = state.versions[:keep]
+                fresh.add_lines(state.digests[:keep], state.parents[:keep], state.lines[:keep])
+                fresh.versions = {i: v for i, v in state.versions.items() if i < keep}
                 missing.reverse()
-                new_rows = [json.loads(encode_line(v)) for v in missing]
-                fresh.extend(new_rows)
-                fresh.versions[keep:] = missing
+                fresh.add_versions(missing)
                 broken_token = self.storage.index_token(tenant_id, entry)
                 if writable:
                     with contextlib.suppress(DbEngineError, OSError):
-                        if keep == len(state.rows) and state.token is not None:
+                        if keep == len(state) and state.token is not None and state.offset == state.token.size:
                             self.storage.append_index(tenant_id, entry, b"".join(encode_line(v) for v in missing))
                         else:
-                            lines = (encode_line(fresh.version(i)) for i in range(len(fresh.rows)))
+                            lines = (encode_line(fresh.version(i)) for i in range(len(fresh)))
                             self.storage.write_index(tenant_id, entry, b"".join(lines))
                         broken_token = None
                 token = self.storage.index_token(tenant_id, entry) if broken_token is None else broken_token

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, field
 
 from .utils import parse_date
@@ -76,53 +77,85 @@ def encode_line(version: Version) -> bytes:
 def row_to_version(row: list) -> Version:
     """Turn one parsed index row into a Version (raises ValueError/TypeError if malformed)."""
     digest, parents, user_id, date, restored_from, summary = row
-    if not isinstance(digest, str) or not isinstance(parents, list) or not isinstance(user_id, str):
+    if type(digest) is not str or type(parents) is not list or type(user_id) is not str:
         raise ValueError("bad index row")
-    return Version(
-        digest=digest,
-        parents=parents,
-        user_id=user_id,
-        date=fast_parse_date(date),
-        restored_from=restored_from,
-        summary=ChangeSummary(*summary) if summary is not None else None,
-    )
+    if restored_from is not None and type(restored_from) is not str:
+        raise ValueError("bad index row")
+    if summary is not None:
+        added, changed, removed = summary
+        summary = _new(ChangeSummary, {"added": added, "changed": changed, "removed": removed})
+    # Thousands of these are built per log(): fill the frozen instance directly.
+    return _new(Version, {"digest": digest, "parents": parents, "user_id": user_id,
+                          "date": fast_parse_date(date), "restored_from": restored_from,
+                          "summary": summary})
 
 
-def _row_ok(row: object) -> bool:
-    return (
-        type(row) is list and len(row) == 6 and type(row[0]) is str and type(row[1]) is list
-        and type(row[2]) is str and type(row[3]) is str
-    )
+def _new(cls: type, fields: dict):
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
 
 
-def parse_lines(data: bytes) -> tuple[list[list], int, bool]:
-    """Parse complete index lines into raw rows.
+def lines_to_versions(lines: list[bytes]) -> list[Version]:
+    """Parse many index lines at once (one JSON parse); ValueError if any is malformed."""
+    try:
+        rows = json.loads(b"[" + b",".join(lines) + b"]")
+        return [row_to_version(row) for row in rows]
+    except (TypeError, KeyError, IndexError, RecursionError) as exc:
+        raise ValueError(f"bad index line: {exc}") from None
 
-    Returns (rows, bytes consumed, clean): a partial last line is left unconsumed;
-    `clean` is False when some line could not be parsed (the index needs repair).
+
+_LINE_RE = re.compile(r'^\["([0-9a-f]{64})",\[(?:"([0-9a-f]{64})"|null)[,\]]', re.M)
+
+
+@dataclass
+class IndexChunk:
+    """Complete index lines parsed just enough for history walks.
+
+    `digests[i]` and `parents[i]` come from a regex scan of line i (fast: no JSON);
+    `lines[i]` is parsed into a Version only when one is asked for.
+    """
+
+    digests: list[str]
+    parents: list[str | None]
+    lines: list[bytes]
+    consumed: int
+    clean: bool
+
+
+def parse_index(data: bytes) -> IndexChunk:
+    """Scan complete index lines; a partial last line is left unconsumed.
+
+    `clean` is False when some line does not have the index line shape (needs repair).
     """
     end = data.rfind(b"\n") + 1
     body = data[:end]
     if not body:
-        return [], 0, True
+        return IndexChunk([], [], [], 0, True)
+    lines = body.split(b"\n")
+    lines.pop()
     try:
-        rows = json.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")
-        if all(_row_ok(row) for row in rows):
-            return rows, end, True
-    except (ValueError, TypeError, RecursionError):
-        pass
-    rows = []
-    for line in body.split(b"\n"):
-        if not line:
-            continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            return rows, end, False
-        if not _row_ok(row):
-            return rows, end, False
-        rows.append(row)
-    return rows, end, True
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        return IndexChunk([], [], [], end, False)
+    matches = _LINE_RE.findall(text)
+    clean = len(matches) == len(lines)
+    if not clean:
+        return IndexChunk([], [], [], end, False)
+    digests = [m[0] for m in matches]
+    parents = [m[1] or None for m in matches]
+    return IndexChunk(digests, parents, lines, end, True)
+
+
+def line_to_version(line: bytes) -> Version:
+    """Parse one index line into a Version (ValueError if it is malformed)."""
+    try:
+        row = json.loads(line)
+        if type(row) is not list or len(row) != 6:
+            raise ValueError("index line is not a 6-item array")
+        return row_to_version(row)
+    except (TypeError, KeyError, IndexError, RecursionError) as exc:
+        raise ValueError(f"bad index line: {exc}") from None
 
 
 _TZ_CACHE: dict[str, _dt.timezone] = {}
@@ -147,11 +180,10 @@ def fast_parse_date(text: str) -> _dt.datetime:
         return parse_date(text)
 
 
-def chain_breaks(rows: list[list], start: int = 0) -> bool:
-    """True when some row from `start` on does not have the row before it as first parent."""
-    for i in range(max(start, 0), len(rows)):
-        parents = rows[i][1]
-        expected = rows[i - 1][0] if i else None
-        if not parents or parents[0] != expected:
-            return True
-    return False
+def chain_breaks(digests: list[str], parents: list[str | None], start: int = 0) -> bool:
+    """True when some version from `start` on does not have the one before it as first parent."""
+    if not digests:
+        return False
+    if start == 0:
+        return parents[0] is not None or parents[1:] != digests[:-1]
+    return parents[start:] != digests[start - 1 : -1]

@@ -39,9 +39,13 @@ TAG_DICT = "py/dict"
 TAG_OBJECT = "py/object"
 TAG_ENUM = "py/enum"
 TAG_PICKLE = "py/pickle"
+TAG_INT = "py/int"
 BUILTIN_TAGS = frozenset(
-    {TAG_TUPLE, TAG_SET, TAG_FROZENSET, TAG_BYTES, TAG_FLOAT, TAG_DICT, TAG_OBJECT, TAG_ENUM, TAG_PICKLE}
+    {TAG_TUPLE, TAG_SET, TAG_FROZENSET, TAG_BYTES, TAG_FLOAT, TAG_DICT, TAG_OBJECT, TAG_ENUM, TAG_PICKLE,
+     TAG_INT}
 )
+#: Integers longer than this are stored as hex text: Python's JSON refuses ints over 4300 digits.
+BIG_INT_BITS = 12_000
 CLASS_PATH_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 RefWriter = Callable[[bytes], str]
@@ -86,8 +90,12 @@ class Serializer:
 
     def _encode(self, obj: Any) -> Any:
         kind = type(obj)
-        if obj is None or kind is bool or kind is int or kind is str:
+        if obj is None or kind is bool or kind is str:
             return obj
+        if kind is int:
+            if obj.bit_length() <= BIG_INT_BITS:
+                return obj
+            return {SPECIAL: TAG_INT, "hex": hex(obj)}
         if kind is float:
             if math.isfinite(obj):
                 return obj
@@ -195,6 +203,8 @@ class Serializer:
             return {self._decode(k): self._decode(v) for k, v in _items(stored)}
         if tag == TAG_BYTES:
             return base64.b64decode(stored["base64"], validate=True)
+        if tag == TAG_INT:
+            return _int_from_hex(stored["hex"])
         if tag == TAG_FLOAT:
             return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[stored["value"]])
         if tag == TAG_ENUM:
@@ -243,6 +253,12 @@ class Serializer:
         if self._read_ref is None:
             raise DeserializationError("this serializer cannot read refs")
         return self._read_ref(digest)
+
+
+def _int_from_hex(text: Any) -> int:
+    if type(text) is not str or not re.fullmatch(r"-?0x[0-9a-f]+", text):
+        raise DeserializationError(f"a {TAG_INT} needs 'hex' like '0x1f' or '-0x1f', got {text!r}")
+    return int(text, 16)
 
 
 def _items(stored: dict) -> list:
@@ -339,7 +355,7 @@ def _tag_problems(path: str, value: dict, has_ref: Callable[[str], bool]) -> lis
     required = {
         TAG_TUPLE: ("items", list), TAG_SET: ("items", list), TAG_FROZENSET: ("items", list),
         TAG_DICT: ("items", list), TAG_BYTES: ("base64", str), TAG_FLOAT: ("value", str),
-        TAG_OBJECT: ("state", dict), TAG_ENUM: ("value", object),
+        TAG_OBJECT: ("state", dict), TAG_ENUM: ("value", object), TAG_INT: ("hex", str),
     }
     problems = []
     if tag in required:
@@ -356,6 +372,8 @@ def _tag_problems(path: str, value: dict, has_ref: Callable[[str], bool]) -> lis
                 base64.b64decode(value["base64"], validate=True)
             except ValueError:
                 problems.append(f"{path}: 'base64' is not valid base64")
+        if tag == TAG_INT and isinstance(value.get("hex"), str) and not re.fullmatch(r"-?0x[0-9a-f]+", value["hex"]):
+            problems.append(f"{path}: a {tag} 'hex' must look like '0x1f' or '-0x1f'")
         if tag == TAG_FLOAT and value.get("value") not in ("nan", "inf", "-inf"):
             problems.append(f"{path}: a {tag} value must be 'nan', 'inf' or '-inf'")
     elif tag.startswith("py/") and tag != TAG_PICKLE:

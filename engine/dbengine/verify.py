@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import DbEngineError
-from .history import chain_breaks, parse_lines
+from .history import chain_breaks, line_to_version, parse_index
 from .names import DIGEST_RE, check_tenant
 from .records import bucket_records
 from .serializer import iter_ref_digests
@@ -179,9 +179,14 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
     if result is None:
         report.notes.append(Problem(path, "index-missing", f"history index of {entry!r} is missing; rebuilt on next read", tenant))
         return
-    rows, consumed, clean = parse_lines(result[0])
-    digests = [row[0] for row in rows]
-    if not clean or consumed != len(result[0]) or chain_breaks(rows):
+    chunk = parse_index(result[0])
+    digests = chunk.digests
+    try:
+        for line in chunk.lines:
+            line_to_version(line)
+    except ValueError:
+        chunk.clean = False
+    if not chunk.clean or chunk.consumed != len(result[0]) or chain_breaks(digests, chunk.parents):
         report.notes.append(Problem(path, "index-damaged", f"history index of {entry!r} is damaged; rebuilt on next read", tenant))
     elif head not in digests:
         report.notes.append(Problem(path, "index-stale", f"history index of {entry!r} lags the head; completed on next read", tenant))
