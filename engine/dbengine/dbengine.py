@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -617,8 +618,11 @@ class DbEngine:
             type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v) for k, v in head.items()
         ):
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
-        with self._guard:
-            self._heads[tenant_id] = (token, head)
+        # Like git's "racily clean" rule: a file changed within the last seconds may change
+        # again without its (inode, size, mtime) changing, so it is not cached yet.
+        if time.time_ns() - token.mtime_ns > _RACY_NS:
+            with self._guard:
+                self._heads[tenant_id] = (token, head)
         return head
 
     def _read_object(self, tenant_id: str, digest: str) -> dict:
@@ -782,6 +786,7 @@ class DbEngine:
 
 
 _ABSENT = object()
+_RACY_NS = 2_000_000_000
 
 
 def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
