@@ -1,0 +1,88 @@
+"""Pretty JSON (indent 2) built without recursion, remembering the line of every path.
+
+`json.dumps(indent=2)` recurses (the pure-Python encoder), so very deep values could
+raise RecursionError; this walker uses an explicit stack and can stop after a limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+Path = tuple  # keys (str) and list indices (int) from the root
+
+
+@dataclass
+class PrettyJson:
+    """Lines of a pretty-printed value; `lines_of[path]` is the 0-based line where it starts."""
+
+    lines: list[str] = field(default_factory=list)
+    lines_of: dict[Path, int] = field(default_factory=dict)
+    total: int = 0  # all lines, including those past the limit (not kept)
+
+    @property
+    def truncated(self) -> int:
+        return self.total - len(self.lines)
+
+
+def _scalar(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value), ensure_ascii=False)
+
+
+def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
+    """Pretty JSON of a stored value, keeping at most `limit` lines (all counted)."""
+    out = PrettyJson()
+    lines, lines_of = out.lines, out.lines_of
+    keep = limit if limit is not None else float("inf")
+    # Frames: (path, value, prefix, suffix, depth) to open a value, or (None, text) to close one.
+    stack: list[tuple] = [((), value, "", "", 0)]
+    total = 0
+    while stack:
+        frame = stack.pop()
+        if frame[0] is None:
+            if total < keep:
+                lines.append(frame[1])
+            total += 1
+            continue
+        path, item, prefix, suffix, depth = frame
+        pad = " " * (indent * depth)
+        kind = type(item)
+        if total < keep:
+            lines_of[path] = total
+        if kind is dict and item:
+            if total < keep:
+                lines.append(f"{pad}{prefix}{{")
+            total += 1
+            stack.append((None, f"{pad}}}{suffix}"))
+            last = len(item) - 1
+            children = [
+                (path + (k,), v, _scalar(str(k)) + ": ", "" if i == last else ",", depth + 1)
+                for i, (k, v) in enumerate(item.items())
+            ]
+            stack.extend(reversed(children))
+        elif kind is list and item:
+            if total < keep:
+                lines.append(f"{pad}{prefix}[")
+            total += 1
+            stack.append((None, f"{pad}]{suffix}"))
+            last = len(item) - 1
+            stack.extend(
+                (path + (i,), item[i], "", "" if i == last else ",", depth + 1)
+                for i in range(last, -1, -1)
+            )
+        else:
+            if total < keep:
+                text = "{}" if kind is dict else "[]" if kind is list else _scalar(item)
+                lines.append(f"{pad}{prefix}{text}{suffix}")
+            total += 1
+    out.total = total
+    return out
+
+
+def pretty_text(value: Any) -> str:
+    """Pretty JSON (indent 2, ensure_ascii=False) of a stored value, as one string."""
+    return "\n".join(pretty(value).lines)

@@ -1,0 +1,115 @@
+"""A modal to add (or overwrite) one record of a record entry: key plus JSON value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static, TextArea
+
+from .compare import safe_text
+from .editor import JsonInputError, json_text_area, parse_json
+
+
+class AddRecordScreen(ModalScreen[str | None]):
+    """Ask for a key and a JSON value; ctrl+s stores it and dismisses with the key."""
+
+    CSS_PATH = "add_record.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Add record", priority=True),
+        Binding("escape", "cancel", "Cancel", priority=True),
+    ]
+
+    def __init__(self, engine: Any, tenant: str, entry: str, user: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tenant = tenant
+        self.entry = entry
+        self.user = user
+        self.error_text: str | None = None
+        self.overwrites = False  # the typed key already names a record at HEAD
+
+    def compose(self) -> ComposeResult:
+        title = Text("Add a record to ", style="bold")
+        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        title.append("  as ", style="dim")
+        title.append(safe_text(self.user), style="magenta")
+        with Vertical(id="add-dialog"):
+            yield Static(title, id="add-title")
+            yield Label("Key")
+            yield Input(placeholder="record key", id="add-key")
+            yield Static("", id="add-warning", classes="hidden")
+            yield Label("Value (JSON, stored form)")
+            yield json_text_area("{\n  \n}", id="add-value")
+            yield Static("", id="add-error", classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#add-key", Input).focus()
+
+    def _key_exists(self, key: str) -> bool:
+        try:
+            self.engine.read_record(self.tenant, self.entry, key)
+        except Exception:  # no such record, bad key, or no entry yet: nothing to overwrite
+            return False
+        return True
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        key = event.value
+        self.overwrites = bool(key) and self._key_exists(key)
+        warning = self.query_one("#add-warning", Static)
+        if self.overwrites:
+            message = Text("⚠ record ", style="bold")
+            message.append(safe_text(key), style="bold")
+            message.append(" exists: adding overwrites its value (a new version).")
+            warning.update(message)
+            warning.remove_class("hidden")
+        else:
+            warning.add_class("hidden")
+        self._clear_error()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#add-value", TextArea).focus()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._clear_error()
+
+    def _show_error(self, message: str) -> None:
+        self.error_text = safe_text(message)
+        error = self.query_one("#add-error", Static)
+        error.update(Text(self.error_text, style="bold"))
+        error.remove_class("hidden")
+
+    def _clear_error(self) -> None:
+        self.error_text = None
+        self.query_one("#add-error", Static).add_class("hidden")
+
+    def action_save(self) -> None:
+        key = self.query_one("#add-key", Input).value
+        if not key:
+            self._show_error("Enter a record key.")
+            self.query_one("#add-key", Input).focus()
+            return
+        area = self.query_one("#add-value", TextArea)
+        try:
+            value = parse_json(area.text)
+        except JsonInputError as error:
+            self._show_error(str(error))
+            if error.line is not None:
+                area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
+            area.focus()
+            return
+        try:
+            self.engine.put_stored(self.tenant, self.user, self.entry, key, value)
+        except Exception as error:  # invalid key or value, wrong entry kind, I/O: nothing written
+            self._show_error(f"Not added: {type(error).__name__}: {error}")
+            return
+        self.dismiss(key)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

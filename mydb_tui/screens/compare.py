@@ -1,0 +1,416 @@
+"""Side-by-side comparison of two versions of an entry (older left, newer right).
+
+The comparison itself comes from the Textual-free `mydb_tui.model.compare`; this module
+only draws it: a line-API `DiffView` that renders both columns of the visible rows (so
+the two sides always scroll together and a large diff stays smooth) and a change list
+that scrolls the diff to the selected change.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import re
+import unicodedata
+from typing import Any
+
+from rich.segment import Segment as RichSegment
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Footer, LoadingIndicator, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from mydb_tui.model.compare import Change, Comparison, DiffRow, compare_versions
+
+# Control characters (C0, DEL, C1) are shown as escapes, never sent to the terminal.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_KIND_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
+
+
+@functools.cache
+def invisible_re() -> re.Pattern[str]:
+    """DEL, C1 controls and the format/separator characters (bidi overrides, U+2028…)."""
+    spans: list[list[int]] = [[0x7F, 0x9F]]
+    for c in range(0xA0, 0x110000):
+        if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp"):
+            if spans[-1][1] == c - 1:
+                spans[-1][1] = c
+            else:
+                spans.append([c, c])
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
+
+
+def safe_text(text: str) -> str:
+    """`text` with control and invisible format characters shown as escapes."""
+    text = text.translate(_CONTROL)
+    return invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def short_value(value: Any, limit: int = 40) -> str:
+    """A one-line JSON rendering of a stored value, cut to `limit` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    text = safe_text(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change_text(change: Change, limit: int = 40) -> Text:
+    """One line of a change list: kind mark, path, and old → new (values shortened)."""
+    mark, color = _KIND_MARK.get(change.kind, ("?", "magenta"))
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{mark} ", style=f"bold {color}")
+    line.append(safe_text(change.path), style="bold")
+    line.append(f"  {change.kind}  ", style="dim")
+    if change.kind == "added":
+        line.append(short_value(change.new, limit), style="green")
+    elif change.kind == "removed":
+        line.append(short_value(change.old, limit), style="red")
+    else:
+        line.append(short_value(change.old, limit), style="red")
+        line.append(" → ", style="dim")
+        line.append(short_value(change.new, limit), style="green")
+    return line
+
+
+def counts_text(comparison: Comparison) -> Text:
+    """`+a ~c -r` of a comparison, colored."""
+    text = Text()
+    text.append(f"+{comparison.added}", style="green")
+    text.append(" ")
+    text.append(f"~{comparison.changed}", style="yellow")
+    text.append(" ")
+    text.append(f"-{comparison.removed}", style="red")
+    return text
+
+
+def _date_text(value: Any) -> str:
+    if isinstance(value, _dt.datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+def meta_text(label: str, meta: dict | None) -> Text:
+    """The metadata block shown above one side: digest, user, date, parent, restored-from."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{label}  ", style="bold")
+    if not meta or not meta.get("digest"):
+        text.append("(nothing: empty side)", style="dim italic")
+        return text
+    text.append(safe_text(str(meta["digest"])[:12]), style="bold cyan")
+    text.append("\n")
+    text.append(safe_text(str(meta.get("user") or "?")), style="magenta")
+    text.append(" · ")
+    text.append(safe_text(_date_text(meta.get("date"))))
+    parents = [p for p in (meta.get("parents") or []) if p]
+    text.append("\nparent ", style="dim")
+    text.append(safe_text(str(parents[0])[:7]) if parents else "none", style="cyan" if parents else "dim")
+    restored = meta.get("restored_from")
+    if restored:
+        text.append(" · restored from ", style="dim")
+        text.append(safe_text(str(restored)[:7]), style="yellow")
+    return text
+
+
+class DiffView(ScrollView, can_focus=True):
+    """Both sides of a comparison, one row per line, rendering only the visible rows."""
+
+    COMPONENT_CLASSES = {
+        "diffview--gutter",
+        "diffview--separator",
+        "diffview--filler",
+        "diffview--removed",
+        "diffview--removed-mark",
+        "diffview--added",
+        "diffview--added-mark",
+        "diffview--header",
+        "diffview--cursor",
+    }
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+    current_row: reactive[int | None] = reactive(None)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[DiffRow] = []
+        self._left_len = 0
+        self._right_len = 0
+        self._gutter = 4
+        self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+
+    def set_rows(self, rows: list[DiffRow]) -> None:
+        """Show `rows` (replacing any previous ones) from the top."""
+        self.rows = rows
+        self._left_len = max((self._side_len(r.left) for r in rows), default=0)
+        self._right_len = max((self._side_len(r.right) for r in rows), default=0)
+        top = max([r.left_no or 0 for r in rows] + [r.right_no or 0 for r in rows] + [0])
+        self._gutter = max(3, len(str(top))) + 1
+        self._cache.clear()
+        self._update_virtual_size()
+        self.scroll_to(0, 0, animate=False)
+        self.refresh()
+
+    @staticmethod
+    def _side_len(segments: Any) -> int:
+        return sum(len(s.text) for s in segments) if segments else 0
+
+    def _columns(self) -> tuple[int, int]:
+        """Content widths of the left and right columns."""
+        width = self.scrollable_content_region.width
+        inner = max(2, width - 2 * self._gutter - 1)
+        left = inner // 2
+        return left, inner - left
+
+    def _update_virtual_size(self) -> None:
+        left, right = self._columns()
+        overflow = max(0, self._left_len - left, self._right_len - right)
+        self.virtual_size = Size(self.scrollable_content_region.width + overflow, len(self.rows))
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self._update_virtual_size()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def watch_current_row(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def scroll_to_row(self, row: int) -> None:
+        """Scroll so that `row` shows near the top, with a little context above it."""
+        self.scroll_to(y=max(0, row - 3), animate=False)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        key = (index, width, scroll_x, index == self.current_row)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(self.rows[index], index == self.current_row, scroll_x, width)
+            self._cache[key] = strip
+        return strip
+
+    def _render_row(self, row: DiffRow, is_current: bool, scroll_x: int, width: int) -> Strip:
+        base = self.rich_style
+        style = self.get_component_rich_style
+        left_w, right_w = self._columns()
+        gutter_style = style("diffview--cursor") if is_current else style("diffview--gutter")
+        separator = Strip([RichSegment("│", style("diffview--separator"))])
+        if row.kind == "header":
+            blank = self._gutter_strip(None, style("diffview--gutter"))
+            parts = [
+                blank,
+                self._header_strip(row.left, left_w),
+                separator,
+                blank,
+                self._header_strip(row.right, right_w),
+            ]
+            return Strip.join(parts).adjust_cell_length(width, base)
+        left_kind = "removed" if row.kind in ("removed", "changed") else None
+        right_kind = "added" if row.kind in ("added", "changed") else None
+        parts = [
+            self._gutter_strip(row.left_no, gutter_style),
+            self._side_strip(row.left, left_kind, scroll_x, left_w, base),
+            separator,
+            self._gutter_strip(row.right_no, gutter_style),
+            self._side_strip(row.right, right_kind, scroll_x, right_w, base),
+        ]
+        return Strip.join(parts).adjust_cell_length(width, base)
+
+    def _gutter_strip(self, number: int | None, gutter_style: Style) -> Strip:
+        label = "" if number is None else str(number)
+        return Strip([RichSegment(label.rjust(self._gutter - 1) + " ", gutter_style)])
+
+    def _header_strip(self, segments: Any, width: int) -> Strip:
+        if segments is None:
+            return Strip([RichSegment("╱" * width, self.get_component_rich_style("diffview--filler"))])
+        header = self.get_component_rich_style("diffview--header")
+        label = safe_text("".join(s.text for s in segments))
+        return Strip([RichSegment(f"▸ {label}", header)]).crop_extend(0, width, header)
+
+    def _side_strip(self, segments: Any, kind: str | None, scroll_x: int, width: int, base: Style) -> Strip:
+        style = self.get_component_rich_style
+        if segments is None:
+            filler = style("diffview--filler")
+            return Strip([RichSegment("╱" * width, filler)])
+        line_style = style(f"diffview--{kind}") if kind else base
+        mark_style = style(f"diffview--{kind}-mark") if kind else base
+        pieces = [
+            RichSegment(safe_text(s.text), mark_style if s.marked else line_style)
+            for s in segments
+            if s.text
+        ]
+        strip = Strip(pieces).crop_extend(scroll_x, scroll_x + width, line_style)
+        return strip
+
+
+class CompareScreen(Screen[None]):
+    """Two versions side by side with the list of their changes; escape or q closes it."""
+
+    CSS_PATH = "compare.tcss"
+    BINDINGS = [
+        Binding("n", "next_change", "Next change"),
+        Binding("p", "previous_change", "Prev change"),
+        Binding("N", "previous_change", "Prev change", show=False),
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(
+        self, engine: Any, tenant: str, entry: str, old_digest: str | None, new_digest: str
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tenant = tenant
+        self.entry = entry
+        self.old_digest = old_digest
+        self.new_digest = new_digest
+        self.comparison: Comparison | None = None
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title_text(), id="compare-title")
+        with Horizontal(id="compare-meta"):
+            yield Static(meta_text("OLDER", {"digest": self.old_digest}), id="meta-old")
+            yield Static(meta_text("NEWER", {"digest": self.new_digest}), id="meta-new")
+        yield LoadingIndicator(id="compare-loading")
+        yield DiffView(id="compare-diff")
+        with Vertical(id="compare-changes-box"):
+            yield Static(Text("Changes", style="bold"), id="compare-changes-label")
+            yield OptionList(id="compare-changes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-diff").display = False
+        self.query_one("#compare-changes-box").display = False
+        self._load()
+
+    def _title_text(self, comparison: Comparison | None = None) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("Compare ", style="bold")
+        text.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        if comparison is not None:
+            text.append("   ")
+            text.append_text(counts_text(comparison))
+            n = len(comparison.changes)
+            text.append(f"   {n} change{'s' if n != 1 else ''}")
+            if comparison.kind == "records":
+                compared = comparison.records_compared
+                text.append(f" · {compared} record{'s' if compared != 1 else ''} compared", style="dim")
+        return text
+
+    @work(thread=True, exclusive=True, group="compare")
+    def _load(self) -> None:
+        worker = get_current_worker()
+        try:
+            comparison = compare_versions(
+                self.engine, self.tenant, self.entry, self.old_digest, self.new_digest
+            )
+        except Exception as error:  # any failure is shown in place; the app keeps running
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show_error, error)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, comparison)
+
+    def _show_error(self, error: Exception) -> None:
+        if not self.is_attached:
+            return
+        self.error = f"{type(error).__name__}: {error}"
+        self.query_one("#compare-loading").display = False
+        title = self.query_one("#compare-title", Static)
+        message = Text("Comparison failed: ", style="bold red")
+        message.append(safe_text(self.error))
+        title.update(message)
+        self.notify(safe_text(self.error), title="Comparison failed", severity="error")
+
+    def _show(self, comparison: Comparison) -> None:
+        if not self.is_attached:
+            return
+        self.comparison = comparison
+        self.query_one("#compare-loading").display = False
+        self.query_one("#compare-title", Static).update(self._title_text(comparison))
+        self.query_one("#meta-old", Static).update(meta_text("OLDER", comparison.old_meta))
+        self.query_one("#meta-new", Static).update(meta_text("NEWER", comparison.new_meta))
+        diff = self.query_one(DiffView)
+        diff.display = True
+        diff.set_rows(comparison.rows)
+        changes = self.query_one("#compare-changes", OptionList)
+        self.query_one("#compare-changes-box").display = True
+        if comparison.changes:
+            changes.set_options(
+                Option(change_text(change), id=str(i)) for i, change in enumerate(comparison.changes)
+            )
+            changes.highlighted = 0
+            changes.focus()
+        else:
+            changes.set_options([Option(Text("No differences in the data.", style="dim italic"), disabled=True)])
+            diff.focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._go_to(event.option_index)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._go_to(event.option_index)
+
+    def _go_to(self, index: int) -> None:
+        if self.comparison is None or not 0 <= index < len(self.comparison.changes):
+            return
+        row = self.comparison.changes[index].row
+        diff = self.query_one(DiffView)
+        diff.current_row = row
+        if row is not None:
+            diff.scroll_to_row(row)
+
+    @property
+    def selected_change(self) -> int | None:
+        """Index of the highlighted change in the change list (None before loading)."""
+        if self.comparison is None or not self.comparison.changes:
+            return None
+        return self.query_one("#compare-changes", OptionList).highlighted
+
+    def _step(self, delta: int) -> None:
+        if self.comparison is None or not self.comparison.changes:
+            return
+        changes = self.query_one("#compare-changes", OptionList)
+        current = changes.highlighted if changes.highlighted is not None else -delta
+        target = current + delta
+        if not 0 <= target < len(self.comparison.changes):
+            self.notify("No more changes" if delta > 0 else "First change", timeout=2)
+            return
+        changes.highlighted = target
+        self._go_to(target)
+
+    def action_next_change(self) -> None:
+        self._step(1)
+
+    def action_previous_change(self) -> None:
+        self._step(-1)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,248 @@
+"""The JSON editor of a snapshot's data or of one record, saved as a new version.
+
+It edits the stored form (plain JSON, `__special__` tags as they are stored); the engine
+validates it and refuses a stale HEAD (`expected_head`), so a failed save writes nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from .compare import invisible_re, safe_text
+from .confirm import ConfirmScreen
+
+
+def json_language() -> str | None:
+    """'json' when the tree-sitter JSON grammar is installed, else None (plain text)."""
+    found = importlib.util.find_spec("tree_sitter") and importlib.util.find_spec("tree_sitter_json")
+    return "json" if found else None
+
+
+def json_text_area(text: str, *, id: str) -> TextArea:
+    """A code-editor TextArea for JSON (highlighted when the grammar is available)."""
+    return TextArea.code_editor(text, language=json_language(), id=id, soft_wrap=False)
+
+
+class JsonInputError(ValueError):
+    """Text that is not a JSON document the engine can store; says where and why."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+_SPECIAL_FLOATS = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonInputError(
+        f'{name} is not JSON: store it as {{"__special__": "py/float", "value": "{_SPECIAL_FLOATS.get(name, name)}"}}'
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise JsonInputError(f"duplicate key {key!r} in an object")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str) -> Any:
+    """Parse edited JSON strictly (no NaN/Infinity, no duplicate keys); JsonInputError if bad."""
+    if not text.strip():
+        raise JsonInputError("empty document: enter a JSON value")
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as error:
+        raise JsonInputError(
+            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            error.lineno,
+            error.colno,
+        ) from None
+    except RecursionError:
+        raise JsonInputError("invalid JSON: nested too deeply") from None
+
+
+def _escape_invisible(text: str) -> str:
+    """Escape DEL, C1 controls and format characters (bidi overrides, U+2028…) as \\uXXXX.
+
+    json.dumps already escapes C0 controls; outside strings JSON has no such characters,
+    so escaping them keeps the same value while making them visible in the editor.
+    """
+    return invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def pretty(value: Any) -> str:
+    """The stored value as the editor shows it (indent 2, non-ASCII kept, invisibles escaped)."""
+    return _escape_invisible(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class EditorScreen(Screen[str | None]):
+    """Edit the stored JSON of HEAD (or of `base_digest`); ctrl+s saves, escape closes."""
+
+    CSS_PATH = "editor.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "close", "Close", priority=True),
+    ]
+
+    def __init__(
+        self,
+        engine: Any,
+        tenant: str,
+        entry: str,
+        user: str,
+        key: str | None = None,
+        base_digest: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tenant = tenant
+        self.entry = entry
+        self.user = user
+        self.key = key
+        self.base_digest = base_digest
+        self.head: str | None = None
+        self.kind: str | None = None
+        self.original_text = ""
+        self.load_error: str | None = None
+        self.saved_digest: str | None = None
+        self._error_message: str | None = None
+        self._load()
+
+    def _load(self) -> None:
+        """Read the content to edit; a failure is shown in place and saving is refused."""
+        try:
+            self.head = self.engine.get_digest(self.tenant, self.entry)
+            source = self.base_digest or self.head
+            document = self.engine.read_snapshot(self.tenant, source)
+            self.kind = document["__kind__"]
+            if self.kind == "snapshot":
+                value = document["__data__"]
+            elif self.key is None:
+                raise ValueError(f"{self.entry} is a record entry: choose a record to edit")
+            else:
+                value = self.engine.read_record(self.tenant, self.entry, self.key, digest=source)
+            self.original_text = pretty(value)
+        except Exception as error:  # shown in the screen; the app keeps running
+            self.load_error = f"{type(error).__name__}: {error}"
+
+    @property
+    def dirty(self) -> bool:
+        """True when the text differs from what was loaded."""
+        return self.query_one("#editor-text", TextArea).text != self.original_text
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), id="editor-title")
+        notice = self._notice()
+        yield Static(notice or "", id="editor-notice", classes="" if notice else "hidden")
+        area = json_text_area(self.original_text, id="editor-text")
+        area.read_only = self.load_error is not None
+        yield area
+        yield Static("", id="editor-error", classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.load_error is not None:
+            self._show_error(f"Cannot edit: {self.load_error}")
+        self.query_one("#editor-text", TextArea).focus()
+
+    def _title(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("Edit ", style="bold")
+        text.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        if self.key is not None:
+            text.append("  record ", style="dim")
+            text.append(safe_text(self.key), style="bold")
+        elif self.kind == "snapshot":
+            text.append("  __data__", style="dim")
+        if self.head:
+            text.append("   HEAD ", style="dim")
+            text.append(self.head[:12], style="cyan")
+        text.append("   as ", style="dim")
+        text.append(safe_text(self.user), style="magenta")
+        return text
+
+    def _notice(self) -> Text | None:
+        if self.base_digest and self.head and self.base_digest != self.head:
+            text = Text("Starting from the content of older version ", style="bold")
+            text.append(self.base_digest[:12], style="bold cyan")
+            text.append(": saving makes it (with your edits) the new HEAD, after ")
+            text.append(self.head[:12], style="cyan")
+            text.append(".")
+            return text
+        return None
+
+    def _show_error(self, message: str) -> None:
+        self._error_message = safe_text(message)
+        error = self.query_one("#editor-error", Static)
+        error.update(Text(safe_text(message), style="bold"))
+        error.remove_class("hidden")
+
+    def _clear_error(self) -> None:
+        self._error_message = None
+        self.query_one("#editor-error", Static).add_class("hidden")
+
+    @property
+    def error_text(self) -> str | None:
+        """The error shown under the editor, or None."""
+        return self._error_message
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self.load_error is None:
+            self._clear_error()
+
+    def action_save(self) -> None:
+        if self.load_error is not None:
+            self._show_error(f"Cannot save: {self.load_error}")
+            return
+        area = self.query_one("#editor-text", TextArea)
+        try:
+            value = parse_json(area.text)
+        except JsonInputError as error:
+            self._show_error(str(error))
+            if error.line is not None:
+                area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
+            return
+        try:
+            if self.kind == "snapshot":
+                digest = self.engine.commit_document(
+                    self.tenant, self.user, self.entry, {"__data__": value}, expected_head=self.head
+                )
+            else:
+                self.engine.put_stored(
+                    self.tenant, self.user, self.entry, self.key, value, expected_head=self.head
+                )
+                digest = self.engine.get_digest(self.tenant, self.entry)
+        except Exception as error:  # engine refusal (invalid, conflict, I/O): nothing written
+            self._show_error(f"Not saved: {type(error).__name__}: {error}")
+            return
+        if digest == self.head:
+            self._show_error("Nothing to save: the content is the same as HEAD's.")
+            return
+        self.saved_digest = digest
+        self.dismiss(digest)
+
+    def action_close(self) -> None:
+        if self.load_error is None and self.dirty:
+            def answered(discard: bool | None) -> None:
+                if discard:
+                    self.dismiss(None)
+
+            self.app.push_screen(
+                ConfirmScreen("Discard changes?", "The edited JSON is not saved. Close the editor anyway?"),
+                answered,
+            )
+            return
+        self.dismiss(None)

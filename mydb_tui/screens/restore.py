@@ -1,0 +1,159 @@
+"""Confirmation before restoring an old version: what would change against HEAD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, LoadingIndicator, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from mydb_tui.model.compare import Change, Comparison, compare_versions
+
+from .compare import change_text, counts_text, safe_text
+
+MAX_LISTED = 2000  # a change list longer than this is cut (the counts stay exact)
+_OPPOSITE = {"added": "removed", "removed": "added", "changed": "changed"}
+
+
+def restore_changes(comparison: Comparison, head: str) -> Comparison:
+    """The comparison oriented HEAD (old) -> restored version (new): what restoring does.
+
+    compare_versions puts the older version on the left whatever the argument order, so
+    when HEAD ended up on the right every change is turned around.
+    """
+    if comparison.old is not None and comparison.old.digest == head:
+        return comparison
+    flipped = [
+        Change(c.path, _OPPOSITE.get(c.kind, c.kind), c.new, c.old, c.record_key, c.row)
+        for c in comparison.changes
+    ]
+    return Comparison(
+        tenant=comparison.tenant, entry=comparison.entry, kind=comparison.kind,
+        old=comparison.new, new=comparison.old or comparison.new, changes=flipped, rows=[],
+        added=comparison.removed, changed=comparison.changed, removed=comparison.added,
+        old_meta=comparison.new_meta, new_meta=comparison.old_meta,
+        records_compared=comparison.records_compared,
+    )
+
+
+class RestoreScreen(ModalScreen[bool]):
+    """Show HEAD → `digest` changes; `y` dismisses with True (the app then restores)."""
+
+    CSS_PATH = "restore.tcss"
+    BINDINGS = [
+        Binding("y", "confirm", "Restore"),
+        Binding("n", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self, engine: Any, tenant: str, entry: str, digest: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tenant = tenant
+        self.entry = entry
+        self.digest = digest
+        self.head: str | None = None
+        self.comparison: Comparison | None = None
+        self.ready = False  # the change list (or an error) is shown: `y` may confirm
+        self.refusal: str | None = None  # why this version cannot be restored
+
+    def compose(self) -> ComposeResult:
+        title = Text("Restore ", style="bold")
+        title.append(self.digest[:12], style="bold cyan")
+        title.append(" of ")
+        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold")
+        title.append(" as the new HEAD?")
+        with Vertical(id="restore-dialog"):
+            yield Static(title, id="restore-title")
+            yield Static(Text("Comparing with HEAD…", style="dim"), id="restore-summary")
+            yield LoadingIndicator(id="restore-loading")
+            yield OptionList(id="restore-changes")
+            yield Static(
+                Text.assemble(("y", "bold"), " restore (a new version; history is kept)   ",
+                              ("n", "bold"), "/", ("esc", "bold"), " cancel"),
+                id="restore-hint",
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#restore-changes").display = False
+        self._load()
+
+    @work(thread=True, exclusive=True, group="restore")
+    def _load(self) -> None:
+        worker = get_current_worker()
+        try:
+            head = self.engine.get_digest(self.tenant, self.entry)
+            comparison = None
+            if head != self.digest:
+                comparison = restore_changes(
+                    compare_versions(self.engine, self.tenant, self.entry, head, self.digest), head
+                )
+        except Exception as error:  # shown in place; the user may still cancel
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show_error, error)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, head, comparison)
+
+    def _show_error(self, error: Exception) -> None:
+        if not self.is_attached:
+            return
+        self.query_one("#restore-loading").display = False
+        message = Text("Could not compare with HEAD: ", style="bold red")
+        message.append(safe_text(f"{type(error).__name__}: {error}"))
+        self.query_one("#restore-summary", Static).update(message)
+        self.ready = True
+
+    def _show(self, head: str, comparison: Comparison | None) -> None:
+        if not self.is_attached:
+            return
+        self.head = head
+        self.comparison = comparison
+        self.query_one("#restore-loading").display = False
+        summary = self.query_one("#restore-summary", Static)
+        if comparison is None:
+            self.refusal = f"{self.digest[:12]} is already the HEAD of {self.entry}: nothing to restore."
+            summary.update(Text(safe_text(self.refusal), style="bold yellow"))
+            self.ready = True
+            return
+        text = Text("Against HEAD ")
+        text.append(head[:12], style="cyan")
+        text.append(": ")
+        text.append_text(counts_text(comparison))
+        n = len(comparison.changes)
+        text.append(f"  ({n} change{'s' if n != 1 else ''}")
+        if comparison.kind == "records":
+            text.append(f", {comparison.records_compared} records compared")
+        text.append(")")
+        if not comparison.changes:
+            text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")
+        summary.update(text)
+        changes = self.query_one("#restore-changes", OptionList)
+        if comparison.changes:
+            options = [Option(change_text(c)) for c in comparison.changes[:MAX_LISTED]]
+            if n > MAX_LISTED:
+                options.append(Option(Text(f"… and {n - MAX_LISTED} more", style="dim"), disabled=True))
+            changes.set_options(options)
+            changes.display = True
+            changes.focus()
+        self.ready = True
+
+    def action_confirm(self) -> None:
+        if self.refusal is not None:
+            self.notify(self.refusal, severity="warning")
+            return
+        if not self.ready:
+            self.notify("Still comparing with HEAD…", timeout=2)
+            return
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

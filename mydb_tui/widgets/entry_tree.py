@@ -1,0 +1,452 @@
+"""The tenant/entry tree: tenants at the top level, their entries loaded in a worker.
+
+A tenant's entries load behind a "loading…" node, in chunks, the first time it is
+opened (the Harlequin `database_tree` shape), so 100 tenants × 100 entries open at
+once. `/` filters entry names; `refresh_all()` follows writes by other processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Tree
+from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
+
+from dbengine.dbengine import EntryInfo
+from dbengine.errors import DbEngineError
+
+from .safe import clean, literal
+
+CHUNK = 100
+
+
+@dataclass
+class TenantData:
+    tenant: str
+    loaded: bool = False
+    count: int | None = None
+
+
+@dataclass
+class EntryData:
+    tenant: str
+    entry: str
+    info: EntryInfo | None = None
+    error: str | None = None
+
+
+@dataclass
+class NoteData:
+    """A placeholder child ("loading…", an error)."""
+
+    text: str
+
+
+NodeData = TenantData | EntryData | NoteData
+
+
+def tenant_label(data: TenantData) -> Text:
+    text = Text(no_wrap=True, end="")
+    text.append_text(literal(data.tenant, "bold"))
+    if data.count is not None:
+        text.append(f"  {data.count} entr{'y' if data.count == 1 else 'ies'}", style="dim")
+    return text
+
+
+def entry_label(data: EntryData) -> Text:
+    text = Text(no_wrap=True, end="")
+    text.append_text(literal(data.entry))
+    if data.error:
+        text.append("  ⚠ unreadable", style="bold red")
+    elif data.info is not None:
+        kind = data.info.kind
+        text.append("  ")
+        text.append(kind, style="cyan" if kind == "snapshot" else "yellow")
+        n = data.info.versions
+        text.append(f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
+    return text
+
+
+class EntryTree(Tree[NodeData]):
+    """Tenants, then their entries with pattern and number of versions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("/", "filter", "Filter"),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("g,home", "cursor_first", "First", show=False),
+        Binding("G,end", "cursor_last", "Last", show=False),
+        Binding("c", "copy_name", "Copy name", show=False),
+    ]
+
+    class EntryHighlighted(Message):
+        """The cursor is on an entry."""
+
+        def __init__(self, tenant: str, entry: str) -> None:
+            super().__init__()
+            self.tenant, self.entry = tenant, entry
+
+    class EntryChosen(EntryHighlighted):
+        """Enter was pressed on an entry."""
+
+    class LoadFailed(Message):
+        def __init__(self, what: str, error: Exception) -> None:
+            super().__init__()
+            self.what, self.error = what, error
+
+    def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
+        super().__init__("tenants", id=id)
+        self.show_root = False
+        self.guide_depth = 3
+        self.auto_open = auto_open
+        self.filter_text = ""
+        self._pending: tuple[str, str] | None = None
+        self._infos: dict[tuple[str, str], EntryInfo] = {}
+
+    # -------------------------------------------------------------- queries
+    def tenant_nodes(self) -> dict[str, TreeNode[NodeData]]:
+        return {n.data.tenant: n for n in self.root.children if isinstance(n.data, TenantData)}
+
+    def entry_node(self, tenant: str, entry: str) -> TreeNode[NodeData] | None:
+        node = self.tenant_nodes().get(tenant)
+        if node is None:
+            return None
+        for child in node.children:
+            if isinstance(child.data, EntryData) and child.data.entry == entry:
+                return child
+        return None
+
+    @property
+    def selected_entry(self) -> tuple[str, str] | None:
+        node = self.cursor_node
+        if node is not None and isinstance(node.data, EntryData):
+            return node.data.tenant, node.data.entry
+        return None
+
+    # -------------------------------------------------------------- loading
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the tree from the database (used at start and when the filter changes)."""
+        self.loading = True
+        self._load_tenants(self.filter_text)
+
+    @work(thread=True, exclusive=True, group="tree-tenants")
+    def _load_tenants(self, text: str) -> None:
+        engine = self.app.engine
+        try:
+            tenants = engine.tenants()
+        except DbEngineError as error:
+            self.app.call_from_thread(self._tenants_failed, error)
+            return
+        matches: dict[str, list[str]] | None = None
+        if text:
+            matches = {}
+            needle = text.lower()
+            for tenant in tenants:
+                if get_current_worker().is_cancelled:
+                    return
+                try:
+                    names = [n for n in engine.entries(tenant) if needle in n.lower()]
+                except DbEngineError:
+                    continue
+                if names:
+                    matches[tenant] = names
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_tenants, tenants, matches)
+
+    def _tenants_failed(self, error: Exception) -> None:
+        self.loading = False
+        self.clear()
+        self.root.add_leaf(Text(f"⚠ {clean(error)}", style="red"), NoteData(str(error)))
+        self.post_message(self.LoadFailed("tenants", error))
+
+    def _show_tenants(self, tenants: list[str], matches: dict[str, list[str]] | None) -> None:
+        self.loading = False
+        previous = self.selected_entry
+        self.clear()
+        if matches is not None:
+            for tenant, names in matches.items():
+                node = self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
+                self._fill(node, names)
+            if not matches:
+                self.root.add_leaf(Text(f"no entry matches {clean(self.filter_text)!r}", style="dim italic"),
+                                   NoteData("empty"))
+            return
+        for tenant in tenants:
+            self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
+        target = self._pending or previous
+        if target is not None:
+            self.goto(*target)
+        elif self.auto_open and tenants:
+            self._pending = None
+            first = self.tenant_nodes()[tenants[0]]
+            first.expand()
+            self.move_cursor(first)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, TenantData) and not data.loaded:
+            data.loaded = True
+            event.node.remove_children()
+            event.node.add_leaf(Text("loading…", style="dim italic"), NoteData("loading"))
+            self._load_entries(event.node, data.tenant)
+
+    def _load_entries(self, node: TreeNode[NodeData], tenant: str) -> None:
+        self.run_worker(
+            lambda: self._entries_worker(node, tenant), thread=True, group=f"tree:{tenant}", exclusive=True
+        )
+
+    def _entries_worker(self, node: TreeNode[NodeData], tenant: str) -> None:
+        engine = self.app.engine
+        try:
+            names = engine.entries(tenant)
+        except DbEngineError as error:
+            self.app.call_from_thread(self._entries_failed, node, tenant, error)
+            return
+        if not names:
+            self.app.call_from_thread(self._add_chunk, node, [], True, True)
+        for start in range(0, len(names), CHUNK):
+            if get_current_worker().is_cancelled:
+                return
+            chunk = [self._entry_data(tenant, name) for name in names[start:start + CHUNK]]
+            last = start + CHUNK >= len(names)
+            self.app.call_from_thread(self._add_chunk, node, chunk, start == 0, last, len(names))
+
+    def _entry_data(self, tenant: str, entry: str) -> EntryData:
+        """Pattern and version count of one entry (cached while its head is unchanged)."""
+        engine = self.app.engine
+        try:
+            head = engine.get_digest(tenant, entry)
+            info = self._infos.get((tenant, entry))
+            if info is None or info.head != head:
+                info = self._infos[(tenant, entry)] = engine.entry_info(tenant, entry)
+            return EntryData(tenant, entry, info)
+        except DbEngineError as error:
+            return EntryData(tenant, entry, None, str(error))
+
+    def _entries_failed(self, node: TreeNode[NodeData], tenant: str, error: Exception) -> None:
+        node.remove_children()
+        node.add_leaf(Text(f"⚠ {clean(error)}", style="red"), NoteData(str(error)))
+        node.data.loaded = False
+        self.post_message(self.LoadFailed(f"tenant {tenant!r}", error))
+
+    def _add_chunk(
+        self, node: TreeNode[NodeData], chunk: list[EntryData], first: bool, last: bool, total: int = 0
+    ) -> None:
+        if node.tree is not self or node not in node.parent.children:
+            return  # the tree was rebuilt meanwhile
+        if first:
+            node.remove_children()
+            node.data.count = total
+            node.set_label(tenant_label(node.data))
+        for data in chunk:
+            node.add_leaf(entry_label(data), data)
+        if not last:
+            return
+        if self._pending and self._pending[0] == node.data.tenant:
+            self.goto(*self._pending)
+        elif first and self.auto_open and self.cursor_node is node and node.children:
+            self.auto_open = False
+            self.move_cursor(node.children[0])
+
+    def _fill(self, node: TreeNode[NodeData], names: list[str]) -> None:
+        """Filtered view: show `names` under the tenant now, their counts when loaded."""
+        node.data.loaded = True
+        node.add_leaf(Text("loading…", style="dim italic"), NoteData("loading"))
+        node.expand()
+
+        def work_() -> None:
+            for start in range(0, len(names), CHUNK):
+                if get_current_worker().is_cancelled:
+                    return
+                chunk = [self._entry_data(node.data.tenant, n) for n in names[start:start + CHUNK]]
+                self.app.call_from_thread(
+                    self._add_chunk, node, chunk, start == 0, start + CHUNK >= len(names), len(names)
+                )
+
+        self.run_worker(work_, thread=True, group=f"tree:{node.data.tenant}", exclusive=True)
+
+    # -------------------------------------------------------------- following changes
+    def refresh_all(self) -> None:
+        """Re-read tenants, and entries of opened tenants, keeping the cursor."""
+        self._refresh_worker(self.filter_text)
+
+    @work(thread=True, exclusive=True, group="tree-refresh")
+    def _refresh_worker(self, text: str) -> None:
+        engine = self.app.engine
+        try:
+            tenants = engine.tenants()
+        except DbEngineError:
+            return
+        loaded = self.app.call_from_thread(
+            lambda: [n.data.tenant for n in self.root.children if isinstance(n.data, TenantData) and n.data.loaded]
+        )
+        fresh: dict[str, list[EntryData] | None] = {}
+        for tenant in tenants:
+            if tenant in loaded:
+                try:
+                    names = engine.entries(tenant)
+                except DbEngineError:
+                    fresh[tenant] = None
+                    continue
+                if text:
+                    names = [n for n in names if text.lower() in n.lower()]
+                fresh[tenant] = [self._entry_data(tenant, n) for n in names]
+            else:
+                fresh[tenant] = None
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._sync, tenants, fresh, text)
+
+    def _sync(self, tenants: list[str], fresh: dict[str, list[EntryData] | None], text: str) -> None:
+        if text != self.filter_text:
+            return
+        nodes = self.tenant_nodes()
+        if not text:
+            for name, node in nodes.items():
+                if name not in tenants:
+                    node.remove()
+            for i, tenant in enumerate(tenants):
+                if tenant not in nodes:
+                    later = [nodes[t] for t in tenants[i + 1:] if t in nodes]
+                    data = TenantData(tenant)
+                    if later:
+                        self.root.add(tenant_label(data), data, before=later[0], allow_expand=True)
+                    else:
+                        self.root.add(tenant_label(data), data, allow_expand=True)
+            nodes = self.tenant_nodes()
+        for tenant, entries in fresh.items():
+            node = nodes.get(tenant)
+            if node is None or entries is None:
+                continue
+            self._sync_entries(node, entries)
+
+    def _sync_entries(self, node: TreeNode[NodeData], entries: list[EntryData]) -> None:
+        current = {c.data.entry: c for c in node.children if isinstance(c.data, EntryData)}
+        wanted = {e.entry for e in entries}
+        for name, child in current.items():
+            if name not in wanted:
+                child.remove()
+        for i, data in enumerate(entries):
+            child = current.get(data.entry)
+            if child is not None:
+                child.data = data
+                child.set_label(entry_label(data))
+                continue
+            later = [current[e.entry] for e in entries[i + 1:] if e.entry in current]
+            if later:
+                node.add_leaf(entry_label(data), data, before=later[0])
+            else:
+                node.add_leaf(entry_label(data), data)
+        node.data.count = len(entries)
+        node.set_label(tenant_label(node.data))
+
+    # -------------------------------------------------------------- navigation
+    def goto(self, tenant: str, entry: str) -> None:
+        """Move the cursor to an entry, opening its tenant (and loading it) as needed."""
+        node = self.entry_node(tenant, entry)
+        if node is not None:
+            self._pending = None
+            node.parent.expand()
+            self.move_cursor(node)
+            self.scroll_to_node(node, animate=False)
+            return
+        tenant_node = self.tenant_nodes().get(tenant)
+        if tenant_node is None:
+            if self.filter_text:
+                self._pending = (tenant, entry)
+                self.set_filter("")
+            return
+        self._pending = (tenant, entry)
+        if tenant_node.data.loaded and not any(isinstance(c.data, NoteData) for c in tenant_node.children):
+            self._pending = None  # loaded, and the entry is not there
+            return
+        tenant_node.expand()
+
+    def set_filter(self, text: str) -> None:
+        if text != self.filter_text:
+            self.filter_text = text
+            self.reload()
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, EntryData):
+            self.post_message(self.EntryHighlighted(data.tenant, data.entry))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, EntryData):
+            self.post_message(self.EntryChosen(data.tenant, data.entry))
+
+    def action_cursor_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_cursor_last(self) -> None:
+        self.cursor_line = self.last_line
+
+    def action_filter(self) -> None:
+        pane = self.parent
+        if isinstance(pane, EntryPane):
+            pane.open_filter()
+
+    def action_copy_name(self) -> None:
+        node = self.cursor_node
+        if node is not None and isinstance(node.data, EntryData):
+            self.app.copy_to_clipboard(node.data.entry)
+            self.notify(f"Copied {clean(node.data.entry)}", markup=False, timeout=3)
+
+
+class EntryPane(Vertical):
+    """The tree with its filter input (hidden until `/`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close_filter", "Clear filter", show=False)]
+
+    def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._auto_open = auto_open
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter entries…", id="entry-filter")
+        yield EntryTree(auto_open=self._auto_open, id="entry-tree")
+
+    @property
+    def tree(self) -> EntryTree:
+        return self.query_one(EntryTree)
+
+    def open_filter(self) -> None:
+        box = self.query_one("#entry-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#entry-filter", Input)
+        box.value = ""
+        box.display = False
+        self.tree.set_filter("")
+        self.tree.focus()
+
+    @on(Input.Changed, "#entry-filter")
+    def _changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        self.set_timer(0.15, lambda: self._apply(value))
+
+    def _apply(self, value: str) -> None:
+        box = self.query_one("#entry-filter", Input)
+        if box.value.strip() == value:  # debounce: only the latest text counts
+            self.tree.set_filter(value)
+
+    @on(Input.Submitted, "#entry-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.tree.set_filter(event.value.strip())
+        self.tree.focus()
+        if not event.value.strip():
+            event.input.display = False

@@ -1,0 +1,223 @@
+"""A collapsible tree of a stored JSON value, with badges for `__special__` values.
+
+Children are created when a node opens (and at most `PAGE` at a time), so a
+snapshot with thousands of keys opens fast. Tagged values show as badges; `v`
+decodes one on request (pickles only if the app trusts them).
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from dbengine.errors import DbEngineError
+from mydb_tui.model.pickle_scan import pickle_globals
+from mydb_tui.model.values import describe_special, is_special
+
+from .safe import clean, literal
+
+PAGE = 500
+AUTO_EXPAND_NODES = 300
+
+
+@dataclass
+class JsonNode:
+    key: str | None
+    value: Any
+    filled: bool = False
+    shown: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class MoreNode:
+    """"… N more": enter shows the next page."""
+
+    parent: TreeNode
+
+
+def scalar_text(value: Any, limit: int = 200) -> Text:
+    """A JSON scalar, coloured by type, control characters escaped."""
+    if isinstance(value, str):
+        shown = json.dumps(value[:limit], ensure_ascii=False) + ("…" if len(value) > limit else "")
+        return literal(shown, "green")
+    if value is None or isinstance(value, bool):
+        return Text(json.dumps(value), style="magenta")
+    return Text(json.dumps(value), style="cyan")
+
+
+def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]:
+    """Badges of the tagged values inside `value` (id -> badge); does I/O, call in a worker."""
+    badges: dict[int, str] = {}
+    stack = [value]
+    while stack and len(badges) < limit:
+        item = stack.pop()
+        if type(item) is dict:
+            if is_special(item):
+                try:
+                    badges[id(item)] = describe_special(engine, item)
+                except Exception as error:  # a malformed tag must not break the viewer
+                    badges[id(item)] = f"⟨{item.get('__special__')!s} · {error}⟩"
+                continue
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return badges
+
+
+class JsonTree(Tree[Any]):
+    """The stored data of a version (or of one record) as a collapsible tree."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("g,home", "cursor_first", "First", show=False),
+        Binding("G,end", "cursor_last", "Last", show=False),
+        Binding("v", "decode", "Decode value"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("data", id=id)
+        self.badges: dict[int, str] = {}
+        self.guide_depth = 3
+
+    def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
+        """Replace the tree with `value`; small values open fully, big ones one level."""
+        self.badges = badges or {}
+        self.clear()
+        self.root.set_label(self._label(label, value))
+        self.root.data = JsonNode(label, value)
+        self.root.allow_expand = _container(value)
+        self._fill(self.root)
+        self.root.expand()
+        budget = AUTO_EXPAND_NODES - len(self.root.children)
+        for child in list(self.root.children):
+            size = _size(child.data.value) if isinstance(child.data, JsonNode) else 0
+            if child.allow_expand and 0 < size <= budget and not is_special(child.data.value):
+                budget -= size
+                self._fill(child)
+                child.expand()
+        self.cursor_line = 0
+
+    # -------------------------------------------------------------- building
+    def _label(self, key: str | None, value: Any) -> Text:
+        text = Text(no_wrap=True, end="")
+        if key is not None:
+            text.append_text(literal(key, "bold blue"))
+            text.append(": ")
+        if is_special(value):
+            text.append_text(literal(self.badges.get(id(value)) or describe_special(None, value), "bold yellow"))
+        elif type(value) is dict:
+            text.append(f"{{{len(value)} key{'' if len(value) == 1 else 's'}}}", style="dim")
+        elif type(value) is list:
+            text.append(f"[{len(value)} item{'' if len(value) == 1 else 's'}]", style="dim")
+        else:
+            text.append_text(scalar_text(value))
+        return text
+
+    def _items(self, value: Any) -> list[tuple[str, Any]]:
+        if is_special(value):
+            return [(k, v) for k, v in value.items() if k != "__special__"]
+        if type(value) is dict:
+            return list(value.items())
+        if type(value) is list:
+            return [(f"[{i}]", v) for i, v in enumerate(value)]
+        return []
+
+    def _fill(self, node: TreeNode) -> None:
+        data = node.data
+        if not isinstance(data, JsonNode) or data.filled:
+            return
+        data.filled = True
+        items = self._items(data.value)
+        start, stop = data.shown, min(len(items), data.shown + PAGE)
+        for key, value in items[start:stop]:
+            child = JsonNode(key, value)
+            if _container(value):
+                node.add(self._label(key, value), child, allow_expand=True)
+            else:
+                node.add_leaf(self._label(key, value), child)
+        data.shown = stop
+        if stop < len(items):
+            node.add_leaf(Text(f"… {len(items) - stop:,} more (enter to show)", style="dim italic"), MoreNode(node))
+        if is_special(data.value) and data.value.get("__special__") == "py/pickle":
+            leaf = node.add_leaf(Text("names: scanning…", style="dim italic"), JsonNode("names", None, filled=True))
+            self._scan_pickle(leaf, data.value)
+
+    def _scan_pickle(self, leaf: TreeNode, stored: dict) -> None:
+        """List the classes a pickled ref names (opcode scan in a worker, nothing executed)."""
+        engine = self.app.engine
+        digest = stored.get("__digest__")
+
+        def scan() -> None:
+            try:
+                names = pickle_globals(engine.read_ref(digest)) if isinstance(digest, str) else []
+                shown = ", ".join(names) or "(none found)"
+            except (DbEngineError, OSError) as error:
+                shown = f"unreadable: {error}"
+            self.app.call_from_thread(
+                leaf.set_label, Text.assemble(("names: ", "bold blue"), literal(shown, "yellow"))
+            )
+
+        self.run_worker(scan, thread=True, group="pickle-scan")
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        self._fill(event.node)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        data = event.node.data
+        if isinstance(data, MoreNode):
+            parent = data.parent
+            event.node.remove()
+            parent.data.filled = False
+            self._fill(parent)
+
+    # -------------------------------------------------------------- actions
+    def action_cursor_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_cursor_last(self) -> None:
+        self.cursor_line = self.last_line
+
+    def action_decode(self) -> None:
+        """Decode the tagged value under the cursor with the registered handlers."""
+        node = self.cursor_node
+        if node is None or not isinstance(node.data, JsonNode) or not is_special(node.data.value):
+            self.notify("Put the cursor on a ⟨tagged⟩ value to decode it", severity="warning", timeout=3)
+            return
+        stored = node.data.value
+        app = self.app
+        if stored.get("__special__") == "py/pickle" and not getattr(app, "trust_pickle", False):
+            self.notify("Pickles are not unpickled: start mydb-tui with --trust-pickle to decode them",
+                        severity="warning", markup=False)
+            return
+
+        def decode() -> None:
+            try:
+                shown = "= " + reprlib.Repr(maxstring=300, maxother=300).repr(app.engine.decode(stored))
+                style = "bold green"
+            except Exception as error:  # handler errors are the user's code: show them
+                shown, style = f"⚠ cannot decode: {type(error).__name__}: {error}", "bold red"
+            app.call_from_thread(self._add_decoded, node, shown, style)
+
+        self.run_worker(decode, thread=True, group="decode")
+
+    def _add_decoded(self, node: TreeNode, shown: str, style: str) -> None:
+        self._fill(node)
+        node.add_leaf(Text(clean(shown)[:2000], style=style), JsonNode("decoded", shown, filled=True))
+        node.expand()
+
+
+def _container(value: Any) -> bool:
+    return (type(value) in (dict, list) and len(value) > 0) or is_special(value)
+
+
+def _size(value: Any) -> int:
+    return len(value) if type(value) in (dict, list) else 0

@@ -1,0 +1,109 @@
+"""The records of a record entry as a table: key plus the common record fields.
+
+Only the visible rows are formatted (LineList), so 100,000 records show at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from mydb_tui.model.values import cell_text, is_special, record_columns
+
+from .line_list import LineList
+from .safe import clean
+
+MAX_WIDTH = 28
+SAMPLE = 200
+
+
+class RecordTable(LineList):
+    """One row per record; the cursor selects a record (for edit, delete, copy)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "copy_key", "Copy key"),
+    ]
+
+    class RecordHighlighted(Message):
+        def __init__(self, key: str | None) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.records: dict[str, Any] = {}
+        self.keys: list[str] = []
+        self.columns: list[str] = []
+        self.widths: list[int] = []
+        self.empty_message = "no records"
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    @property
+    def selected_key(self) -> str | None:
+        return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
+
+    def show(self, records: dict[str, Any], select: str | None = None) -> None:
+        """Show `records` (key -> stored value, in insertion order)."""
+        self.records = records
+        self.keys = list(records)
+        self.columns = record_columns(records)
+        sample = self.keys[:SAMPLE]
+        self.widths = [min(MAX_WIDTH, max([3, *(len(clean(k)) for k in sample)]))]
+        if self.columns:
+            for column in self.columns:
+                cells = [self._cell(records[k], column) for k in sample]
+                self.widths.append(min(MAX_WIDTH, max([len(column), *(len(c) for c in cells)])))
+        else:
+            self.widths.append(60)
+        index = self.keys.index(select) if select in records else 0
+        self.reset_rows(index)
+        if not self.keys:
+            self.post_message(self.RecordHighlighted(None))
+
+    def _cell(self, stored: Any, column: str) -> str:
+        if type(stored) is dict and not is_special(stored):
+            if column not in stored:
+                return ""
+            return clean(cell_text(stored[column], MAX_WIDTH))
+        return ""
+
+    def render_header(self) -> Text:
+        names = ["key", *(self.columns or ["value"])]
+        return Text("  ".join(f"{clean(n)[:w]:<{w}}" for n, w in zip(names, self.widths)))
+
+    def row_width(self) -> int:
+        return max(self.size.width, sum(self.widths) + 2 * len(self.widths))
+
+    def render_row(self, index: int) -> Text:
+        key = self.keys[index]
+        stored = self.records[key]
+        text = Text(no_wrap=True, end="")
+        shown = clean(key)
+        if len(shown) > self.widths[0]:
+            shown = shown[: self.widths[0] - 1] + "…"
+        text.append(f"{shown:<{self.widths[0]}}", style="bold blue")
+        if self.columns:
+            cells = [self._cell(stored, c) for c in self.columns]
+        else:
+            cells = [clean(cell_text(stored, 60))]
+        for cell, width in zip(cells, self.widths[1:]):
+            text.append("  ")
+            if len(cell) > width:
+                cell = cell[: width - 1] + "…"
+            text.append(f"{cell:<{width}}", style="yellow" if cell.startswith("⟨") else "")
+        return text
+
+    def on_cursor_moved(self, index: int) -> None:
+        self.post_message(self.RecordHighlighted(self.keys[index]))
+
+    def action_copy_key(self) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.app.copy_to_clipboard(key)
+            self.notify(f"Copied record key {clean(key)}", markup=False, timeout=3)

@@ -1,0 +1,234 @@
+"""The viewer of the selected version: a metadata strip above its data.
+
+A snapshot shows as a JSON tree or highlighted pretty JSON (`t` toggles); a record
+entry as a record table with the selected record below it. Everything is read in a
+thread worker; results for a version the user already left are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import ContentSwitcher, Static, TextArea
+from textual.worker import get_current_worker
+
+from dbengine.errors import DbEngineError
+from mydb_tui.model.values import pretty_json
+
+from .json_tree import JsonTree, collect_badges
+from .metadata import MetadataStrip
+from .record_table import RecordTable
+from .safe import clean
+
+TEXT_LIMIT = 4_000_000  # characters of pretty JSON put in the text view
+
+
+@dataclass
+class _Loaded:
+    generation: int
+    tenant: str
+    entry: str
+    digest: str
+    document: dict
+    data: Any
+    records: dict[str, Any] | None
+    badges: dict[int, str]
+
+
+def _text_area(id: str) -> TextArea:
+    area = TextArea("", language="json", read_only=True, show_line_numbers=True, id=id)
+    area.soft_wrap = False
+    return area
+
+
+class Viewer(Vertical):
+    """Metadata strip + the data of one version (snapshot tree/text, or record table)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "toggle_view", "Tree/JSON"),
+    ]
+
+    mode: reactive[str] = reactive("tree")
+
+    class Failed(Message):
+        def __init__(self, what: str, error: Exception) -> None:
+            super().__init__()
+            self.what, self.error = what, error
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tenant: str | None = None
+        self.entry: str | None = None
+        self.digest: str | None = None
+        self.head: str | None = None
+        self.kind: str | None = None
+        self.document: dict | None = None
+        self.data: Any = None
+        self._generation = 0
+        self._text_for: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield MetadataStrip("", id="metadata")
+        with ContentSwitcher(initial="viewer-message", id="viewer-content"):
+            yield Static(Text("Select an entry in the tree.", style="dim italic"), id="viewer-message")
+            yield JsonTree(id="data-tree")
+            yield _text_area("data-text")
+            with Vertical(id="records"):
+                yield RecordTable(id="record-table")
+                with ContentSwitcher(initial="record-tree", id="record-detail"):
+                    yield JsonTree(id="record-tree")
+                    yield _text_area("record-text")
+
+    @property
+    def record_table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    @property
+    def selected_record(self) -> str | None:
+        if self.kind == "records" and self.document is not None:
+            return self.record_table.selected_key
+        return None
+
+    # -------------------------------------------------------------- loading
+    def show_version(self, tenant: str, entry: str, digest: str, head: str | None,
+                     select_record: str | None = None) -> None:
+        """Load and show version `digest` of the entry (in a worker)."""
+        self._generation += 1
+        self.tenant, self.entry, self.digest, self.head = tenant, entry, digest, head
+        if select_record is None and self.kind == "records":
+            select_record = self.record_table.selected_key
+        self.loading = True
+        self._load(self._generation, tenant, entry, digest, select_record)
+
+    def set_head(self, head: str | None) -> None:
+        """The head moved: update the HEAD marker without reloading the data."""
+        self.head = head
+        if self.document is not None and self.tenant and self.entry and self.digest:
+            self.query_one(MetadataStrip).show(self.tenant, self.entry, self.digest, self.document, head)
+
+    def clear(self, message: str = "Select an entry in the tree.") -> None:
+        self._generation += 1
+        self.loading = False
+        self.tenant = self.entry = self.digest = self.kind = None
+        self.document = self.data = None
+        self.query_one(MetadataStrip).show_text("")
+        self._message(Text(message, style="dim italic"))
+
+    def show_error(self, message: str) -> None:
+        """Show a load error in place of the data (the app keeps running)."""
+        self._generation += 1
+        self.loading = False
+        self.document = self.data = None
+        self.kind = None
+        self.query_one(MetadataStrip).show_text("")
+        text = Text("⚠ ", style="bold red")
+        text.append(clean(message), style="red")
+        self._message(text)
+
+    def _message(self, text: Text) -> None:
+        self.query_one("#viewer-message", Static).update(text)
+        self.query_one("#viewer-content", ContentSwitcher).current = "viewer-message"
+
+    @work(thread=True, exclusive=True, group="viewer")
+    def _load(self, generation: int, tenant: str, entry: str, digest: str, select: str | None) -> None:
+        engine = self.app.engine
+        try:
+            document = engine.read_snapshot(tenant, digest)
+            records = None
+            data: Any = None
+            badges: dict[int, str] = {}
+            if document.get("__kind__") == "records":
+                records = engine.read_records(tenant, digest)
+            else:
+                data = document.get("__data__")
+                badges = collect_badges(engine, data)
+        except DbEngineError as error:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._failed, generation, f"{entry} @ {digest[:7]}", error)
+            return
+        if get_current_worker().is_cancelled:
+            return
+        loaded = _Loaded(generation, tenant, entry, digest, document, data, records, badges)
+        self.app.call_from_thread(self._apply, loaded, select)
+
+    def _failed(self, generation: int, what: str, error: Exception) -> None:
+        if generation == self._generation:
+            self.show_error(f"cannot read {what}: {error}")
+            self.post_message(self.Failed(what, error))
+
+    def _apply(self, loaded: _Loaded, select: str | None) -> None:
+        if loaded.generation != self._generation:
+            return  # the user moved on
+        self.loading = False
+        self.document = loaded.document
+        self.kind = loaded.document.get("__kind__")
+        self.data = loaded.data
+        self._text_for = None
+        self.query_one(MetadataStrip).show(loaded.tenant, loaded.entry, loaded.digest, loaded.document, self.head)
+        switcher = self.query_one("#viewer-content", ContentSwitcher)
+        focused = self.app.focused
+        had_focus = focused is not None and self in focused.ancestors
+        if loaded.records is not None:
+            switcher.current = "records"
+            self.record_table.show(loaded.records, select)
+            if had_focus:
+                self.record_table.focus()
+        else:
+            self.query_one("#data-tree", JsonTree).show(loaded.data, loaded.badges)
+            self._show_mode()
+            if had_focus:
+                self.query_one(f"#data-{self.mode}").focus()
+
+    # -------------------------------------------------------------- tree / text
+    def _show_mode(self) -> None:
+        if self.kind == "snapshot":
+            if self.mode == "text":
+                self._fill_text("data-text", ("data", self.digest), self.data)
+            self.query_one("#viewer-content", ContentSwitcher).current = f"data-{self.mode}"
+        elif self.kind == "records":
+            key = self.record_table.selected_key
+            if self.mode == "text":
+                value = self.record_table.records.get(key) if key is not None else None
+                self._fill_text("record-text", ("record", self.digest, key), value)
+            self.query_one("#record-detail", ContentSwitcher).current = f"record-{self.mode}"
+
+    def _fill_text(self, area_id: str, key: tuple, value: Any) -> None:
+        if self._text_for == key:
+            return
+        self._text_for = key
+        text = pretty_json(value)
+        if len(text) > TEXT_LIMIT:
+            text = text[:TEXT_LIMIT] + "\n… (truncated: use the tree view, t)"
+        self.query_one(f"#{area_id}", TextArea).load_text(text)
+
+    def watch_mode(self) -> None:
+        focused = self.app.focused
+        had_focus = focused is not None and focused.id in ("data-tree", "data-text", "record-tree", "record-text")
+        self._show_mode()
+        if had_focus:
+            target = f"#{'data' if self.kind == 'snapshot' else 'record'}-{self.mode}"
+            self.query_one(target).focus()
+
+    def action_toggle_view(self) -> None:
+        self.mode = "text" if self.mode == "tree" else "tree"
+
+    @on(RecordTable.RecordHighlighted)
+    def _record_highlighted(self, event: RecordTable.RecordHighlighted) -> None:
+        key = event.key
+        table = self.record_table
+        value = table.records.get(key) if key is not None else None
+        engine = self.app.engine
+        self._text_for = None
+        if key is None:
+            self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
+        else:
+            self.query_one("#record-tree", JsonTree).show(value, collect_badges(engine, value, 50), key)
+        self._show_mode()
