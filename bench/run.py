@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dbengine.dbengine import DbEngine
 from sqlite_yardstick import SqliteStore
 from timing import Sample, file_stamps, format_bytes, format_seconds, measure
-
-from dbengine.dbengine import DbEngine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = "bench"
@@ -306,7 +305,9 @@ def render(bench: Bench, command: str, started: float, config: Config) -> str:
         f"- Date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %z}",
         f"- Machine: {_machine()}",
         f"- Command: `{command}`",
-        f"- Total run time: {time.perf_counter() - started:.0f} s",
+        f"- Total run time: {time.perf_counter() - started:.0f} s; load average at the end "
+        f"(1/5/15 min): {' / '.join(f'{x:.1f}' for x in os.getloadavg())}: other processes on the "
+        "machine add noise, compare medians from the same run only",
         f"- Repetitions: up to {config.reps} per operation (at least 3; fewer once {config.budget:g} s "
         "of timed work is spent); medians and 90th percentiles (p90) of those runs.",
         "",
@@ -330,6 +331,7 @@ def render(bench: Bench, command: str, started: float, config: Config) -> str:
         "timed writes add a few versions/records on the way).",
         "",
     ]
+    lines += _headline(rows)
     for size in config.sizes:
         lines += [f"## {size:,} versions / records", "",
                   "| operation | fsync | engine median (p90) | sqlite median (p90) | engine/sqlite | engine bytes | write() bytes engine / sqlite |",
@@ -348,6 +350,37 @@ def render(bench: Bench, command: str, started: float, config: Config) -> str:
         lines.append("")
     lines += ["## Setup", ""] + [f"- {note}" for note in bench.setup_notes] + [""]
     return "\n".join(lines)
+
+
+def _headline(rows: list[Row]) -> list[str]:
+    """The numbers issue 2 asks about, picked from the tables."""
+    def line(row: Row, what: str) -> str:
+        text = (f"- {what}, {row.size:,}: engine {format_seconds(row.engine.median)}, "
+                f"sqlite {format_seconds(row.sqlite.median)} (engine/sqlite {_ratio(row)})")
+        if row.engine.median_file_bytes is not None:
+            text += f"; engine writes {format_bytes(row.engine.median_file_bytes)} per call"
+        return text
+
+    picks = [
+        ("log of all versions, cold", lambda r: r.operation.startswith("log, all") and "cold" in r.operation),
+        ("log of all versions, warm", lambda r: r.operation.startswith("log, all") and "warm" in r.operation),
+        ("save, fsync on", lambda r: r.operation.startswith("save (new") and r.fsync == "on"),
+        ("save, fsync off", lambda r: r.operation.startswith("save (new") and r.fsync == "off"),
+        ("put (update 1 record), fsync on", lambda r: r.operation.startswith("put: update") and r.fsync == "on"),
+        ("put (update 1 record), fsync off", lambda r: r.operation.startswith("put: update") and r.fsync == "off"),
+        (f"put_many of {MANY}, fsync on", lambda r: r.operation.startswith("put_many") and r.fsync == "on"),
+        (f"put_many of {MANY}, fsync off", lambda r: r.operation.startswith("put_many") and r.fsync == "off"),
+        ("get one record, warm", lambda r: r.operation.startswith("get one record (warm")),
+        ("get all records, warm", lambda r: r.operation.startswith("get all") and "warm" in r.operation),
+        ("load an old version", lambda r: r.operation.startswith("load an old")),
+    ]
+    lines = ["## Headline", ""]
+    for what, matches in picks:
+        found = [r for r in rows if matches(r)]
+        sizes = {10_000, max(r.size for r in found)} if found and what.startswith("log") else \
+            {max(r.size for r in found)} if found else set()
+        lines += [line(r, what) for r in found if r.size in sizes]
+    return lines + [""]
 
 
 def parse_args(argv: list[str]) -> tuple[Config, argparse.Namespace]:
@@ -390,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             print(f"work folder kept: {work}")
         else:
+            print(f"deleting {os.path.relpath(work)} ...", flush=True)
+            start = time.perf_counter()
             shutil.rmtree(work, ignore_errors=True)
+            print(f"deleted in {time.perf_counter() - start:.0f} s")
     return 0
 
 

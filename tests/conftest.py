@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from dbengine.dbengine import DbEngine
 
 FIXED_TZ = dt.timezone(dt.timedelta(hours=1))

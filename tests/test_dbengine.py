@@ -10,7 +10,6 @@ import re
 import subprocess
 
 import pytest
-
 from dbengine import errors
 from dbengine.dbengine import DbEngine, EntryInfo
 from dbengine.history import ChangeSummary, Version
@@ -121,6 +120,7 @@ def test_the_default_clock_stamps_the_local_time(make_engine):
     after = dt.datetime.now().astimezone()
     date = engine.log(T, "e")[0].date
     assert date.tzinfo is not None
+    assert engine.read_snapshot(T, digest)["__date__"] == date.strftime("%Y%m%d %H:%M:%S %z")
     assert before <= date <= after
 
 

@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-
 from dbengine.dbengine import DbEngine
 
 T = "tenant_1"
@@ -229,3 +228,22 @@ def test_a_long_history_does_not_open_every_object(make_engine, ticking_engine):
         assert len(cold.history(T, "long", max_items=10)) == 10
         assert cold.load(T, "long", digest=history[9_999]) == 0
     assert opened.count <= 1
+
+
+def test_an_index_ahead_of_a_rolled_back_head(built):
+    """A head file restored from a backup is behind its index: the extra lines are ignored,
+    and the next commit (whose parent is the old head) is still logged right."""
+    head_file = os.path.join(built.root, T, "head")
+    old_head = read(head_file)
+    old = snapshot(built, "config")
+    for i in range(3):
+        built.save(T, "u", "config", {"future": i})
+    write(head_file, old_head)  # the rollback
+    assert snapshot(DbEngine(built.root), "config") == old
+    assert snapshot(built, "config") == old
+    new = built.save(T, "u", "config", {"after": "rollback"})
+    for eng in (built, DbEngine(built.root)):
+        assert eng.history(T, "config") == [new] + old[0]
+        assert [v.digest for v in eng.log(T, "config")] == [new] + old[0]
+        assert eng.entry_info(T, "config").versions == len(old[0]) + 1
+        assert eng.history(T, "config") == walk_objects(eng, "config")

@@ -7,12 +7,11 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from dbengine.dbengine import DbEngine
 from dbengine.serializer import Serializer
 from dbengine.utils import compute_digest, to_json_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 MARKER_KEYS = ["__special__", "__parent__", "__digest__", "__data__", "__kind__", "__user_id__",
                "__date__", "__restored_from__", "__buckets__", "items", "state", "class", "base64"]

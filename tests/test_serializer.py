@@ -9,7 +9,6 @@ import math
 from fractions import Fraction
 
 import pytest
-
 from dbengine import errors
 from dbengine.handlers import BaseInlineHandler, BaseRefHandler, HandlerRegistry, handlers
 from dbengine.serializer import Serializer, validate_stored

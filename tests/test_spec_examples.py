@@ -15,7 +15,6 @@ import sys
 import types
 
 import pytest
-
 from dbengine.handlers import handlers
 
 QUICK_START = '''

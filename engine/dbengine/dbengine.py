@@ -492,15 +492,15 @@ class DbEngine:
         """The bytes of a ref, checked against its digest."""
         data = self.storage.read_ref(check_digest(digest))
         if compute_digest(data) != digest:
-            raise CorruptObjectError(f"ref {digest} is corrupt: its bytes do not match its digest",
-                                     self.storage.ref_path(digest))
+            path = self.storage.ref_path(digest)
+            raise CorruptObjectError(f"ref {digest[:12]} is corrupt: its bytes do not match its digest ({path})", path)
         return data
 
     def ref_size(self, digest: str) -> int:
         return self.storage.ref_size(check_digest(digest))
 
     def has_ref(self, digest: str) -> bool:
-        return bool(DIGEST_RE.fullmatch(digest)) and self.storage.has_ref(digest)
+        return isinstance(digest, str) and bool(DIGEST_RE.fullmatch(digest)) and self.storage.has_ref(digest)
 
     def decode(self, stored: Any) -> Any:
         """Decode a stored value with the registered handlers (pickles only if trusted)."""

@@ -134,12 +134,14 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
             return
         for parent in parents:
             if parent is not None and parent not in objects:
-                report.problems.append(Problem(path, "missing-parent", f"parent {str(parent)[:12]} is missing or corrupt", tenant))
+                where = storage.object_path(tenant, parent) if DIGEST_RE.fullmatch(str(parent)) else path
+                report.problems.append(Problem(where, "missing-parent", f"parent of version {digest[:12]} is missing or corrupt", tenant))
         if kind == "records":
             buckets = document.get("__buckets__")
             for bucket in (buckets.values() if type(buckets) is dict else []):
                 if bucket not in objects or objects[bucket].get("__kind__") != "bucket":
-                    report.problems.append(Problem(path, "missing-bucket", f"bucket {str(bucket)[:12]} is missing or corrupt", tenant))
+                    where = storage.object_path(tenant, bucket) if DIGEST_RE.fullmatch(str(bucket)) else path
+                    report.problems.append(Problem(where, "missing-bucket", f"bucket of version {digest[:12]} is missing or corrupt", tenant))
             return
         stored_values = [document.get("__data__")]
     for value in stored_values:

@@ -8,12 +8,16 @@ Values stay in their stored (JSON) form: nothing is decoded or unpickled here.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dbengine.errors import DbEngineError
 from dbengine.history import Version, version_from_document
+from dbengine.utils import to_json_bytes
 from deepdiff import DeepDiff
 
 from .align import DiffRow, Segment, align, header_row
@@ -32,6 +36,8 @@ _ADDED = ("dictionary_item_added", "iterable_item_added", "attribute_added", "se
 _REMOVED = ("dictionary_item_removed", "iterable_item_removed", "attribute_removed", "set_item_removed")
 _SKIPPED = ("repetition_change", "iterable_item_moved")
 _ABSENT = object()
+# changes, rows, (added, changed, removed), records through DeepDiff, buckets read
+_Result = tuple[list["Change"], list[DiffRow], tuple[int, int, int], int, int]
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,8 @@ def compare_versions(
     old_version = _version(engine, tenant, entry, old_digest, old_doc) if old_doc is not None else None
     kind = new_doc["__kind__"]
     if kind == "records" and (old_doc is None or old_doc["__kind__"] == "records"):
-        result = _compare_records(engine, tenant, old_digest, new_digest)
+        with _gc_paused():
+            result = _compare_records(engine, tenant, old_digest, new_digest)
     else:  # snapshots (or, defensively, versions of different kinds)
         old_data = _data_view(engine, tenant, old_digest, old_doc) if old_doc is not None else _ABSENT
         result = _compare_values(old_data, _data_view(engine, tenant, new_digest, new_doc))
@@ -112,7 +119,7 @@ def compare_with_head(engine: Any, tenant: str, entry: str, digest: str) -> Comp
 
 
 # ================================================================== snapshots
-def _compare_values(old: Any, new: Any) -> tuple[list[Change], list[DiffRow], int, int]:
+def _compare_values(old: Any, new: Any) -> _Result:
     """Changes and aligned rows of two whole stored values (old may be _ABSENT)."""
     left = pretty(old, MAX_LINES) if old is not _ABSENT else _EmptyPretty()
     right = pretty(new, MAX_LINES)
@@ -150,9 +157,7 @@ def _all_added(new: Any) -> list[tuple]:
 
 
 # ================================================================== records
-def _compare_records(
-    engine: Any, tenant: str, old_digest: str | None, new_digest: str
-) -> tuple[list[Change], list[DiffRow], int, int]:
+def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_digest: str) -> _Result:
     old_buckets = engine.record_buckets(tenant, old_digest) if old_digest is not None else {}
     new_buckets = engine.record_buckets(tenant, new_digest)
     differing: list[tuple[str, Any, Any]] = []  # (key, old stored | _ABSENT, new stored | _ABSENT)
@@ -164,11 +169,13 @@ def _compare_records(
         buckets_read += 1
         old_records = _bucket_map(engine, tenant, a) if a else {}
         new_records = _bucket_map(engine, tenant, b) if b else {}
-        for key, value in new_records.items():
-            before = old_records.get(key, _ABSENT)
-            if before is _ABSENT or before != value:
-                differing.append((key, _copy(before), _copy(value)))
-        differing.extend((key, _copy(value), _ABSENT) for key, value in old_records.items() if key not in new_records)
+        for key, item in new_records.items():
+            before = old_records.get(key)
+            if before is None:
+                differing.append((key, _ABSENT, _copy(item[-1])))
+            elif before[-1] != item[-1]:
+                differing.append((key, _copy(before[-1]), _copy(item[-1])))
+        differing.extend((key, _copy(item[-1]), _ABSENT) for key, item in old_records.items() if key not in new_records)
     differing.sort(key=lambda item: _natural_key(item[0]))
 
     changes: list[Change] = []
@@ -200,10 +207,10 @@ def _compare_records(
         left, right = pretty(before, MAX_LINES), pretty(after, MAX_LINES)
         alignment = align(left.lines, right.lines, len(rows))
         rows.extend(alignment.rows)
-        _note_hidden(rows, max(left.truncated, right.truncated))
+        fallback = len(rows) - 1 if _note_hidden(rows, max(left.truncated, right.truncated)) else header
         for path, kind, old, new in raw:
             row = _row_of(path, kind, left, right, alignment)
-            changes.append(Change(f"[{key}]{_render(path)}", kind, old, new, key, header if row is None else row))
+            changes.append(Change(f"[{key}]{_render(path)}", kind, old, new, key, fallback if row is None else row))
     if hidden_records:
         rows.append(header_row(f"… {hidden_records} more changed records not shown"))
         last = len(rows) - 1
@@ -215,15 +222,16 @@ def _compare_records(
 
 
 def _bucket_map(engine: Any, tenant: str, digest: str) -> dict[str, Any]:
-    """Key -> stored value of one bucket, read-only.
+    """Key -> item of one bucket, read-only; `item[-1]` is the record's stored value.
 
-    `read_bucket` deep-copies every record (~60 % of a 100,000-record compare); the
-    engine's own bucket map is used when present, and only differing records are copied.
+    `read_bucket` deep-copies every record (~60 % of a 100,000-record compare), so the
+    engine's own cached bucket map ({key: [seq, stored]}) is used when it has one, and
+    only the differing records are copied.
     """
     raw = getattr(engine, "_bucket", None)
     if raw is None:
-        return engine.read_bucket(tenant, digest)
-    return {key: item[1] for key, item in raw(tenant, digest).items()}
+        return {key: (value,) for key, value in engine.read_bucket(tenant, digest).items()}
+    return raw(tenant, digest)
 
 
 def _copy(value: Any) -> Any:
@@ -250,9 +258,24 @@ def _copy(value: Any) -> Any:
     return root[0]
 
 
-def _note_hidden(rows: list[DiffRow], hidden: int) -> None:
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while buckets are parsed: with a large heap its full passes
+    over every live object can double the time of a 100,000-record compare."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _note_hidden(rows: list[DiffRow], hidden: int) -> bool:
+    """Append a "… N more lines" row when lines were cut; True if it did."""
     if hidden:
         rows.append(header_row(f"… {hidden} more lines not shown"))
+    return bool(hidden)
 
 
 def _with_row(change: Change, row: int) -> Change:
@@ -262,10 +285,15 @@ def _with_row(change: Change, row: int) -> Change:
 # ================================================================== DeepDiff
 def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
     """Key-level changes (path list, kind, old, new); a value too deep for DeepDiff is one change."""
-    if old == new:
+    if _identical(old, new):
         return []
+    left, right = old, new
+    if _plain_dict(old) and _plain_dict(new):
+        # Identical top-level fields cannot hold a change: hand DeepDiff only the others.
+        left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
+        right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
     try:
-        tree = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
+        tree = DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
         found = []
         for category, levels in tree.items():
             if category in _SKIPPED:
@@ -283,6 +311,22 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
     return found or [((), "changed", old, new)]
 
 
+def _identical(a: Any, b: Any) -> bool:
+    """Equal as JSON: unlike ==, 1, 1.0 and true differ."""
+    if a != b:
+        return False
+    if type(a) is type(b) and type(a) in (str, type(None)):
+        return True
+    try:
+        return to_json_bytes(a) == to_json_bytes(b)
+    except (ValueError, TypeError, RecursionError):
+        return False
+
+
+def _plain_dict(value: Any) -> bool:
+    return type(value) is dict and "__special__" not in value
+
+
 def _render(path: tuple) -> str:
     """`['servers'][0]['port']` for a path list."""
     return "".join(f"[{p}]" if type(p) is int else f"[{p!r}]" for p in path)
@@ -291,6 +335,8 @@ def _render(path: tuple) -> str:
 def _row_of(path: tuple, kind: str, left: Any, right: Any, alignment: Any) -> int | None:
     """The row where a change shows: its line on the side that has it, else its nearest parent."""
     side, rows_of = (left, alignment.left_row) if kind == "removed" else (right, alignment.right_row)
+    if path not in side.lines_of and side.truncated:
+        return None  # past the shown lines: the caller points it at the "more lines" note
     for cut in range(len(path), -1, -1):
         line = side.lines_of.get(path[:cut])
         if line is not None and line < len(rows_of):

@@ -26,11 +26,24 @@ class PrettyJson:
         return self.total - len(self.lines)
 
 
+_encode_str = json.encoder.encode_basestring  # C speedup of json.dumps(str, ensure_ascii=False)
+
+
 def _scalar(value: Any) -> str:
+    """JSON text of a scalar, exactly as json.dumps writes it (fast paths for common types)."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
     try:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        return json.dumps(repr(value), ensure_ascii=False)
+        return _encode_str(repr(value))
 
 
 def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:

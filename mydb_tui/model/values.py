@@ -67,8 +67,7 @@ def describe_special(engine: Any, stored: dict) -> str:
         return "⟨" + " · ".join(parts) + "⟩"
     if tag == "py/pickle":
         return "⟨pickle · no digest⟩"
-    fields = [f"{k}={_short(v)}" for k, v in stored.items() if k != SPECIAL]
-    detail = _clip(", ".join(fields), 40)
+    detail = _clip(" ".join(_short(v) for k, v in stored.items() if k != SPECIAL), 40)
     return f"⟨{tag} · {detail}⟩" if detail else f"⟨{tag}⟩"
 
 

@@ -49,6 +49,7 @@ class AddRecordScreen(ModalScreen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#add-value", TextArea).move_cursor((1, 2))  # inside the braces
         self.query_one("#add-key", Input).focus()
 
     def _key_exists(self, key: str) -> bool:

@@ -220,7 +220,7 @@ class DiffView(ScrollView, can_focus=True):
         gutter_style = style("diffview--cursor") if is_current else style("diffview--gutter")
         separator = Strip([RichSegment("│", style("diffview--separator"))])
         if row.kind == "header":
-            blank = self._gutter_strip(None, style("diffview--gutter"))
+            blank = self._gutter_strip(None, gutter_style)
             parts = [
                 blank,
                 self._header_strip(row.left, left_w),

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from .compare import safe_text
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Ask `title` / `message`; dismiss with True on `y`, False on `n` or escape."""
@@ -21,14 +23,15 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, message: str | Text) -> None:
+        """`message` is shown literally (a str is never parsed as markup)."""
         super().__init__()
         self.title_text = title
         self.message = message
 
     def compose(self) -> ComposeResult:
-        message = self.message if isinstance(self.message, Text) else Text(self.message)
+        message = self.message if isinstance(self.message, Text) else Text(safe_text(self.message))
         with Vertical(id="confirm-dialog"):
-            yield Static(Text(self.title_text, style="bold"), id="confirm-title")
+            yield Static(Text(safe_text(self.title_text), style="bold"), id="confirm-title")
             yield Static(message, id="confirm-message")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="primary", id="confirm-yes")

@@ -28,7 +28,9 @@ def json_language() -> str | None:
 
 def json_text_area(text: str, *, id: str) -> TextArea:
     """A code-editor TextArea for JSON (highlighted when the grammar is available)."""
-    return TextArea.code_editor(text, language=json_language(), id=id, soft_wrap=False)
+    area = TextArea.code_editor(text, language=json_language(), id=id, soft_wrap=False)
+    area.indent_width = 2  # as the pretty JSON is indented
+    return area
 
 
 class JsonInputError(ValueError):

@@ -131,7 +131,8 @@ class RestoreScreen(ModalScreen[bool]):
         n = len(comparison.changes)
         text.append(f"  ({n} change{'s' if n != 1 else ''}")
         if comparison.kind == "records":
-            text.append(f", {comparison.records_compared} records compared")
+            compared = comparison.records_compared
+            text.append(f", {compared} record{'s' if compared != 1 else ''} compared")
         text.append(")")
         if not comparison.changes:
             text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")

@@ -257,7 +257,7 @@ class EntryTree(Tree[NodeData]):
             self.goto(*self._pending)
         elif first and self.auto_open and self.cursor_node is node and node.children:
             self.auto_open = False
-            self.move_cursor(node.children[0])
+            self._move_to(node.children[0])
 
     def _fill(self, node: TreeNode[NodeData], names: list[str]) -> None:
         """Filtered view: show `names` under the tenant now, their counts when loaded."""
@@ -357,8 +357,7 @@ class EntryTree(Tree[NodeData]):
         if node is not None:
             self._pending = None
             node.parent.expand()
-            self.move_cursor(node)
-            self.scroll_to_node(node, animate=False)
+            self._move_to(node)
             return
         tenant_node = self.tenant_nodes().get(tenant)
         if tenant_node is None:
@@ -371,6 +370,15 @@ class EntryTree(Tree[NodeData]):
             self._pending = None  # loaded, and the entry is not there
             return
         tenant_node.expand()
+
+    def _move_to(self, node: TreeNode[NodeData]) -> None:
+        """Move the cursor to `node` once the tree has laid out its new lines."""
+
+        def move() -> None:
+            if node.tree is self and node.line >= 0:
+                self.move_cursor(node, animate=False)
+
+        self.call_after_refresh(move)
 
     def set_filter(self, text: str) -> None:
         if text != self.filter_text:

@@ -24,6 +24,9 @@ class RecordTable(LineList):
     """One row per record; the cursor selects a record (for edit, delete, copy)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "app.edit", "Edit record"),
+        Binding("a", "app.add_record", "Add record"),
+        Binding("x", "app.delete_record", "Delete record"),
         Binding("c", "copy_key", "Copy key"),
     ]
 

@@ -40,6 +40,10 @@ class Timeline(LineList):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_mark", "Mark"),
+        Binding("d", "app.compare", "Compare"),
+        Binding("D", "app.compare_head", "vs HEAD"),
+        Binding("r", "app.restore", "Restore"),
+        Binding("e", "app.edit", "Edit"),
         Binding("c", "copy_digest", "Copy digest"),
     ]
 

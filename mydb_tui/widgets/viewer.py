@@ -74,6 +74,7 @@ class Viewer(Vertical):
         self.data: Any = None
         self._generation = 0
         self._text_for: tuple | None = None
+        self.pending_record: str | None = None  # select this record at the next load
 
     def compose(self) -> ComposeResult:
         yield MetadataStrip("", id="metadata")
@@ -103,6 +104,9 @@ class Viewer(Vertical):
         """Load and show version `digest` of the entry (in a worker)."""
         self._generation += 1
         self.tenant, self.entry, self.digest, self.head = tenant, entry, digest, head
+        if select_record is None:
+            select_record = self.pending_record
+        self.pending_record = None
         if select_record is None and self.kind == "records":
             select_record = self.record_table.selected_key
         self.loading = True

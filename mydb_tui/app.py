@@ -1,0 +1,420 @@
+"""MyDbApp: the main screen (entry tree, timeline, viewer) and the app-wide actions.
+
+The app owns the engine and the state shared by the panes (the selected entry and
+version); the panes load their data in thread workers. A timer watches the
+database's change token so writes by other processes show within a second or two.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from dbengine.dbengine import DbEngine
+from dbengine.errors import DbEngineError
+
+from .screens.goto import GotoEntryProvider
+from .screens.help import HelpScreen
+from .widgets.entry_tree import EntryPane, EntryTree
+from .widgets.record_table import RecordTable
+from .widgets.safe import clean
+from .widgets.timeline import Timeline
+from .widgets.viewer import Viewer
+
+WRITE_ACTIONS = frozenset({"restore", "edit", "add_record", "delete_record"})
+VERSION_ACTIONS = frozenset({"compare", "compare_head", "restore", "edit", "copy"})
+RECORD_ACTIONS = frozenset({"add_record", "delete_record"})
+
+#: (action, palette title, palette help) of every app action, for the command palette.
+PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("goto", "Go to entry…", "Fuzzy search over all tenants and entries"),
+    ("filter", "Filter entries", "Filter the tree by entry name (/)"),
+    ("compare", "Compare versions", "Marked version (or parent) vs selected (d)"),
+    ("compare_head", "Compare with HEAD", "Selected version vs HEAD (D)"),
+    ("mark", "Mark version", "Mark the selected version for a comparison (space)"),
+    ("restore", "Restore version", "Make the selected version the new HEAD (r)"),
+    ("edit", "Edit", "Edit the snapshot, or the selected record, as JSON (e)"),
+    ("add_record", "Add record", "Add a record to this record entry (a)"),
+    ("delete_record", "Delete record", "Delete the selected record (x)"),
+    ("copy", "Copy", "Copy the selected digest or record key (c)"),
+    ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
+    ("reload", "Reload", "Re-read the database now"),
+    ("help", "Help", "Every key of the app (? or F1)"),
+)
+
+
+def _screen_class(module: str, name: str) -> Any:
+    """A screen class from mydb_tui.screens, or None while that module is not there."""
+    try:
+        return getattr(importlib.import_module(f"mydb_tui.screens.{module}"), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+class MyDbApp(App[None]):
+    """Browse tenants and entries, compare, restore and edit versions."""
+
+    CSS_PATH = [
+        "app.tcss",
+        "widgets/entry_tree.tcss",
+        "widgets/timeline.tcss",
+        "widgets/viewer.tcss",
+    ]
+    TITLE = "mydb-tui"
+    COMMANDS = App.COMMANDS | {GotoEntryProvider}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+g", "goto", "Go to entry", show=False),
+        # Work from any pane; each pane shows the ones that concern it.
+        Binding("d", "compare", "Compare", show=False),
+        Binding("D", "compare_head", "vs HEAD", show=False),
+        Binding("r", "restore", "Restore", show=False),
+        Binding("e", "edit", "Edit", show=False),
+        Binding("a", "add_record", "Add record", show=False),
+        Binding("x", "delete_record", "Delete record", show=False),
+    ]
+
+    def __init__(
+        self,
+        engine: DbEngine,
+        *,
+        user: str,
+        read_only: bool = False,
+        trust_pickle: bool = False,
+        poll_interval: float = 1.0,
+        auto_open: bool = True,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.user = user
+        self.read_only = read_only
+        self.trust_pickle = trust_pickle
+        self.poll_interval = poll_interval
+        self.auto_open = auto_open
+        self._token: tuple | None = None
+        parts = [clean(engine.root), f"user {clean(user)}"]
+        if read_only:
+            parts.append("read-only")
+        self.sub_title = " · ".join(parts)
+
+    # ================================================================== layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield EntryPane(auto_open=self.auto_open, id="entry-pane")
+            with Vertical(id="right"):
+                yield Timeline(id="timeline")
+                yield Viewer(id="viewer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#entry-pane").border_title = "Entries"
+        self.query_one(Timeline).border_title = "History"
+        self.query_one(Viewer).border_title = "Version"
+        self.query_one(EntryTree).focus()
+        self._watch_start()
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self._poll)
+
+    @property
+    def tree(self) -> EntryTree:
+        return self._main_screen().query_one(EntryTree)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self._main_screen().query_one(Timeline)
+
+    @property
+    def viewer(self) -> Viewer:
+        return self._main_screen().query_one(Viewer)
+
+    def _main_screen(self) -> Screen:
+        return self.screen_stack[0]
+
+    # ================================================================== selection
+    @on(EntryTree.EntryHighlighted)
+    def _entry_highlighted(self, event: EntryTree.EntryHighlighted) -> None:
+        timeline = self.timeline
+        if (event.tenant, event.entry) != (timeline.tenant, timeline.entry):
+            timeline.load(event.tenant, event.entry)
+            self.viewer.clear("loading…")
+            self.refresh_bindings()
+        if isinstance(event, EntryTree.EntryChosen):
+            timeline.focus()
+
+    @on(Timeline.VersionHighlighted)
+    def _version_highlighted(self, event: Timeline.VersionHighlighted) -> None:
+        viewer = self.viewer
+        if event.digest is None:
+            viewer.clear()
+        elif (event.tenant, event.entry, event.digest) == (viewer.tenant, viewer.entry, viewer.digest):
+            viewer.set_head(self.timeline.head)
+        else:
+            viewer.show_version(event.tenant, event.entry, event.digest, self.timeline.head)
+        self.refresh_bindings()
+
+    @on(RecordTable.RecordHighlighted)
+    def _record_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    @on(Timeline.LoadFailed)
+    def _timeline_failed(self, event: Timeline.LoadFailed) -> None:
+        self._report(f"cannot read the history of {event.tenant}/{event.entry}", event.error)
+
+    @on(Viewer.Failed)
+    def _viewer_failed(self, event: Viewer.Failed) -> None:
+        self.notify(clean(str(event.error)), title="Read error", severity="error", markup=False)
+
+    @on(EntryTree.LoadFailed)
+    def _tree_failed(self, event: EntryTree.LoadFailed) -> None:
+        self._report(f"cannot read {event.what}", event.error)
+
+    def _report(self, what: str, error: Exception) -> None:
+        message = f"{what}: {error}"
+        self.viewer.show_error(message)
+        self.notify(clean(message), title="Read error", severity="error", markup=False)
+
+    def goto_entry(self, tenant: str, entry: str) -> None:
+        """Select an entry (from the go-to palette)."""
+        self.tree.goto(tenant, entry)
+        self.tree.focus()
+
+    def refresh_entry(self, tenant: str, entry: str, select_digest: str | None = None) -> None:
+        """Reload tree counts and, if it is shown, the entry's timeline (after a write)."""
+        self.tree.refresh_all()
+        timeline = self.timeline
+        if (tenant, entry) == (timeline.tenant, timeline.entry):
+            timeline.load(tenant, entry, select=select_digest)
+
+    # ================================================================== watching
+    @work(thread=True, exclusive=True, group="watch")
+    def _watch_start(self) -> None:
+        try:
+            self._token = self.engine.change_token()
+        except DbEngineError:
+            self._token = None
+
+    def _poll(self) -> None:
+        self._poll_worker()
+
+    @work(thread=True, exclusive=True, group="watch")
+    def _poll_worker(self) -> None:
+        try:
+            token = self.engine.change_token()
+        except DbEngineError:
+            return
+        if token != self._token:
+            self._token = token
+            self.call_from_thread(self._database_changed)
+
+    def _database_changed(self) -> None:
+        self.tree.refresh_all()
+        timeline = self.timeline
+        if timeline.tenant is not None and timeline.entry is not None:
+            timeline.load(timeline.tenant, timeline.entry)
+
+    # ================================================================== actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self.read_only:
+            return False
+        try:
+            timeline = self._main_screen().query_one(Timeline)
+        except Exception:
+            return True
+        if action in VERSION_ACTIONS and timeline.selected is None:
+            return None
+        if action in RECORD_ACTIONS and timeline.kind != "records":
+            return None
+        if action == "delete_record" and self._main_screen().query_one(Viewer).selected_record is None:
+            return None
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, title, help_text in PALETTE_ACTIONS:
+            if self.check_action(action, ()) is not False:
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    def _selection(self) -> tuple[str, str, Any] | None:
+        timeline = self.timeline
+        version = timeline.selected
+        if version is None or timeline.tenant is None or timeline.entry is None:
+            self.notify("Select an entry and a version first", severity="warning", timeout=3)
+            return None
+        return timeline.tenant, timeline.entry, version
+
+    def _push(self, module: str, name: str, *args: Any, callback: Any = None, **kwargs: Any) -> None:
+        screen_class = _screen_class(module, name)
+        if screen_class is None:
+            self.notify(f"The {module} screen is not available in this build", severity="error")
+            return
+        self.push_screen(screen_class(*args, **kwargs), callback)
+
+    def action_compare(self) -> None:
+        """Compare the marked version (or the parent) with the selected one, older left."""
+        selection = self._selection()
+        if selection is None:
+            return
+        tenant, entry, version = selection
+        timeline = self.timeline
+        marked = timeline.marked
+        if marked and marked != version.digest:
+            pair = sorted([marked, version.digest], key=lambda d: -(timeline.position(d) or 0))
+            old, new = pair[0], pair[1]
+        else:
+            old, new = version.parent, version.digest
+        self._push("compare", "CompareScreen", self.engine, tenant, entry, old, new)
+
+    def action_compare_head(self) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        tenant, entry, version = selection
+        head = self.timeline.head
+        if version.digest == head:
+            self.notify("HEAD is selected: select an older version to compare with HEAD (d compares with the parent)",
+                        severity="warning", timeout=4)
+            return
+        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.digest, head)
+
+    def action_mark(self) -> None:
+        self.timeline.action_toggle_mark()
+
+    def action_restore(self) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        tenant, entry, version = selection
+        if version.digest == self.timeline.head:
+            self.notify(f"{version.digest[:7]} is already HEAD: select an older version to restore",
+                        severity="warning", timeout=4)
+            return
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self._restore(tenant, entry, version.digest)
+
+        self._push("restore", "RestoreScreen", self.engine, tenant, entry, version.digest, callback=confirmed)
+
+    @work(thread=True, group="write")
+    def _restore(self, tenant: str, entry: str, digest: str) -> None:
+        try:
+            new = self.engine.restore(tenant, self.user, entry, digest)
+        except DbEngineError as error:
+            self.call_from_thread(self.notify, clean(str(error)), title="Restore failed",
+                                  severity="error", markup=False)
+            return
+        self.call_from_thread(self._written, tenant, entry, new,
+                              f"Restored {digest[:7]} as the new HEAD {new[:7]}")
+
+    def _written(self, tenant: str, entry: str, digest: str | None, message: str) -> None:
+        self.notify(clean(message), title="Saved", markup=False)
+        self.refresh_entry(tenant, entry, select_digest=digest)
+
+    def action_edit(self) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        tenant, entry, version = selection
+        timeline = self.timeline
+        base = None if version.digest == timeline.head else version.digest
+        key = None
+        if timeline.kind == "records":
+            key = self.viewer.selected_record
+            if key is None:
+                self.notify("Select a record in the viewer to edit it", severity="warning", timeout=3)
+                return
+
+        def saved(digest: str | None) -> None:
+            if digest:
+                self._written(tenant, entry, digest, f"Saved new HEAD {digest[:7]} of {entry}")
+
+        self._push("editor", "EditorScreen", self.engine, tenant, entry, self.user, key=key,
+                   base_digest=base, callback=saved)
+
+    def action_add_record(self) -> None:
+        timeline = self.timeline
+        if timeline.kind != "records" or timeline.tenant is None or timeline.entry is None:
+            self.notify("Adding records needs a record entry", severity="warning", timeout=3)
+            return
+        tenant, entry = timeline.tenant, timeline.entry
+
+        def added(key: str | None) -> None:
+            if key:
+                self._after_record_write(tenant, entry, f"Added record {key}", key)
+
+        self._push("add_record", "AddRecordScreen", self.engine, tenant, entry, self.user, callback=added)
+
+    def _after_record_write(self, tenant: str, entry: str, message: str, key: str | None) -> None:
+        try:
+            head = self.engine.get_digest(tenant, entry)
+        except DbEngineError:
+            head = None
+        if key is not None:
+            self.viewer.pending_record = key
+        self._written(tenant, entry, head, message)
+
+    def action_delete_record(self) -> None:
+        timeline = self.timeline
+        key = self.viewer.selected_record
+        if timeline.kind != "records" or key is None or timeline.tenant is None or timeline.entry is None:
+            self.notify("Select a record to delete", severity="warning", timeout=3)
+            return
+        tenant, entry = timeline.tenant, timeline.entry
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self._delete(tenant, entry, key)
+
+        message = (f"Delete record {key!r} from {tenant}/{entry}?\n"
+                   f"This writes a new version of HEAD as user {self.user!r}.")
+        self._push("confirm", "ConfirmScreen", "Delete record", clean(message), callback=confirmed)
+
+    @work(thread=True, group="write")
+    def _delete(self, tenant: str, entry: str, key: str) -> None:
+        try:
+            deleted = self.engine.delete(tenant, self.user, entry, key)
+        except DbEngineError as error:
+            self.call_from_thread(self.notify, clean(str(error)), title="Delete failed",
+                                  severity="error", markup=False)
+            return
+        if not deleted:
+            self.call_from_thread(self.notify, f"HEAD has no record {clean(key)!r}: nothing deleted",
+                                  severity="warning", markup=False)
+            return
+        self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", None)
+
+    def action_copy(self) -> None:
+        focused = self.focused
+        if isinstance(focused, RecordTable):
+            focused.action_copy_key()
+        else:
+            self.timeline.action_copy_digest()
+
+    def action_toggle_view(self) -> None:
+        self.viewer.action_toggle_view()
+
+    def action_filter(self) -> None:
+        self.tree.action_filter()
+
+    def action_reload(self) -> None:
+        self._token = None
+        self._poll_worker()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_goto(self) -> None:
+        self.push_screen(CommandPalette(providers=[GotoEntryProvider], placeholder="Go to entry…"))

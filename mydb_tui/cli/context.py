@@ -1,0 +1,84 @@
+"""What every command gets: the parsed options, the engine on --root, and the output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from argparse import Namespace
+from dataclasses import dataclass, field
+
+from dbengine.dbengine import DbEngine
+from dbengine.utils import parse_date
+
+from .errors import CliError
+from .output import Output
+
+#: Environment variable that fixes the date stamped on new versions (like GIT_COMMITTER_DATE),
+#: format `YYYYMMDD HH:MM:SS +zzzz` or ISO 8601 with an offset; for reproducible scripts and tests.
+DATE_ENV = "MYDB_DATE"
+
+
+@dataclass
+class Context:
+    """Options and shared objects of one `mydb` run."""
+
+    args: Namespace
+    out: Output = field(default_factory=Output)
+    _engine: DbEngine | None = None
+
+    @property
+    def root(self) -> str:
+        return self.args.root
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    def engine(self) -> DbEngine:
+        """The engine on an existing database (exit 2 when --root holds none)."""
+        if not os.path.isdir(self.root):
+            raise CliError(f"no database at {self.root!r}: the folder does not exist (use --root or $MYDB_ROOT)")
+        engine = self._make()
+        if not engine.is_database():
+            raise CliError(f"{self.root!r} is not a MyDbEngine database (no refs/ folder and no tenant)")
+        return engine
+
+    def writable_engine(self) -> DbEngine:
+        """The engine on --root for a command that may create the database (an empty or missing folder)."""
+        engine = self._make()
+        if os.path.exists(self.root) and not engine.is_database() and not _is_empty_dir(self.root):
+            raise CliError(f"{self.root!r} exists and is not a MyDbEngine database: refusing to write into it")
+        return engine
+
+    def _make(self) -> DbEngine:
+        if self._engine is None:
+            self._engine = DbEngine(self.root, clock=_clock(), trust_pickle=self.args.trust_pickle)
+        return self._engine
+
+
+def _is_empty_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.listdir(path)
+
+
+def _clock():
+    """The engine clock: the real time, or the fixed $MYDB_DATE."""
+    text = os.environ.get(DATE_ENV)
+    if not text:
+        return None
+    moment = parse_fixed_date(text)
+    return lambda: moment
+
+
+def parse_fixed_date(text: str) -> dt.datetime:
+    """Parse $MYDB_DATE (`YYYYMMDD HH:MM:SS +zzzz` or ISO 8601 with an offset)."""
+    try:
+        return parse_date(text)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"${DATE_ENV}={text!r} is not a date like '20261126 14:03:07 +0100'") from None
+    if moment.tzinfo is None:
+        raise CliError(f"${DATE_ENV}={text!r} needs a UTC offset (e.g. +01:00)")
+    return moment

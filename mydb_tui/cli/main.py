@@ -1,0 +1,41 @@
+"""Entry point of `mydb`: parse, dispatch to the command, map errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from .args import parse
+from .commands import diff, maint, read, write
+from .context import Context
+from .errors import guarded
+
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "tenants": read.tenants,
+    "entries": read.entries,
+    "log": read.log,
+    "show": read.show,
+    "diff": diff.diff,
+    "restore": write.restore,
+    "put": write.put,
+    "save": write.save,
+    "verify": maint.verify,
+    "export": maint.export,
+    "import": maint.import_,
+    "demo": maint.demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `mydb` with `argv` (default: sys.argv[1:]) and return its exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+
+    def run() -> int:
+        args = parse(argv)
+        return COMMANDS[args.command](Context(args))
+
+    return guarded(run)

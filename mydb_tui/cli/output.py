@@ -1,0 +1,122 @@
+"""Rendering: rich tables and highlighted JSON on a terminal, plain text when piped.
+
+Every user string goes through `safe_text` / `safe_json` first and reaches Rich only as
+`Text` (never as markup), so names and values cannot style or control the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .safe import safe_json, safe_text
+
+HIGHLIGHT_LIMIT = 2_000_000  # characters of JSON above which a terminal gets it unhighlighted
+
+Cell = str | tuple[str, str]  # text, or (text, rich style)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: header, and how the terminal table lays it out."""
+
+    header: str
+    justify: str = "left"
+    style: str = ""
+    no_wrap: bool = False
+
+
+def to_json(data: Any) -> str:
+    """Pretty, terminal-safe JSON text (valid JSON, same value as `data`)."""
+    return safe_json(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+class Output:
+    """Where a command writes its results (stdout) and notes (stderr)."""
+
+    def __init__(self, tty: bool | None = None):
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self._console = None
+
+    @property
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False, markup=False, emoji=False)
+        return self._console
+
+    # ---------------------------------------------------------------- JSON
+    def json(self, data: Any) -> None:
+        """A `--json` result, or any JSON document."""
+        self.json_text(to_json(data))
+
+    def json_text(self, text: str) -> None:
+        """Already safe JSON text: highlighted on a terminal, as is when piped."""
+        if not self.tty:
+            sys.stdout.write(text + "\n")
+            return
+        from rich.text import Text
+
+        rendered = Text(text)
+        if len(text) <= HIGHLIGHT_LIMIT:
+            from rich.highlighter import JSONHighlighter
+
+            JSONHighlighter().highlight(rendered)
+        self.console.print(rendered, soft_wrap=True)
+
+    # ---------------------------------------------------------------- text
+    def line(self, text: str, style: str = "") -> None:
+        """One line of text (made safe); `style` applies on a terminal only."""
+        if not self.tty:
+            sys.stdout.write(safe_text(text) + "\n")
+            return
+        from rich.text import Text
+
+        self.console.print(Text(safe_text(text), style=style), soft_wrap=True)
+
+    def styled(self, parts: list[Cell]) -> None:
+        """One line made of differently styled pieces (plain: the pieces joined)."""
+        pieces = [(p, "") if isinstance(p, str) else p for p in parts]
+        if not self.tty:
+            sys.stdout.write("".join(safe_text(text) for text, _ in pieces) + "\n")
+            return
+        from rich.text import Text
+
+        line = Text()
+        for text, style in pieces:
+            line.append(safe_text(text), style=style or None)
+        self.console.print(line, soft_wrap=True)
+
+    def table(self, columns: list[Column], rows: list[list[Cell]], title: str = "") -> None:
+        """A rich table on a terminal; tab-separated lines (no header) when piped."""
+        if not self.tty:
+            out = sys.stdout
+            for row in rows:
+                out.write("\t".join(safe_text(_cell_text(c)) for c in row) + "\n")
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=safe_text(title) or None, title_justify="left", header_style="bold")
+        for column in columns:
+            table.add_column(column.header, justify=column.justify, style=column.style or None,
+                             no_wrap=column.no_wrap)
+        for row in rows:
+            table.add_row(*(Text(safe_text(_cell_text(c)), style=_cell_style(c) or "") for c in row))
+        self.console.print(table)
+
+    @staticmethod
+    def note(text: str) -> None:
+        """A side remark for humans, on stderr (never mixed into piped results)."""
+        print(f"mydb: {safe_text(text)}", file=sys.stderr)
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell if isinstance(cell, str) else cell[0]
+
+
+def _cell_style(cell: Cell) -> str:
+    return "" if isinstance(cell, str) else cell[1]

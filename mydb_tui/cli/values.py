@@ -1,0 +1,84 @@
+"""The loaded-value view of `show`: stored form -> plain JSON, nothing unpickled unless trusted.
+
+Values JSON can hold stay as they are; tuples and sets become lists, dicts with
+non-string keys get JSON-text keys, objects become their fields plus a "__class__" key;
+everything else (bytes, NaN, enums, refs of user handlers, pickles) becomes a one-line
+badge string such as "⟨pickle 1a2b3c4 · 8.0 MB · numpy.ndarray⟩".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dbengine.errors import DbEngineError
+
+SPECIAL = "__special__"
+_LISTS = ("py/tuple", "py/set", "py/frozenset")
+MAX_INT_BITS = 10_000  # bigger ints (stored as hex) are shown as badges: JSON text limits
+
+
+def value_view(engine: Any, stored: Any, trust_pickle: bool = False) -> Any:
+    """The JSON rendering of a stored value (see the module docstring)."""
+    kind = type(stored)
+    if kind is dict:
+        if SPECIAL in stored:
+            return _tagged(engine, stored, trust_pickle)
+        return {key: value_view(engine, value, trust_pickle) for key, value in stored.items()}
+    if kind is list:
+        return [value_view(engine, item, trust_pickle) for item in stored]
+    return stored
+
+
+def _tagged(engine: Any, stored: dict, trust: bool) -> Any:
+    tag = stored[SPECIAL]
+    items = stored.get("items")
+    if tag in _LISTS and type(items) is list:
+        return [value_view(engine, item, trust) for item in items]
+    if tag == "py/dict" and type(items) is list and all(type(p) is list and len(p) == 2 for p in items):
+        pairs = [(value_view(engine, k, trust), value_view(engine, v, trust)) for k, v in items]
+        return {k if type(k) is str else json.dumps(k, ensure_ascii=False): v for k, v in pairs}
+    if tag == "py/int":
+        text = stored.get("hex")
+        try:
+            value = int(text, 16)
+        except (TypeError, ValueError):
+            return _badge(engine, stored)
+        return value if value.bit_length() <= MAX_INT_BITS else f"⟨int · {value.bit_length()} bits⟩"
+    if tag == "py/object" and type(stored.get("state")) is dict:
+        state = {name: value_view(engine, value, trust) for name, value in stored["state"].items()}
+        return {"__class__": stored.get("class"), **state}
+    if tag == "py/pickle" and trust:
+        try:
+            return python_view(engine.decode(stored))
+        except DbEngineError as exc:
+            return f"{_badge(engine, stored)[:-1]} · cannot unpickle: {exc}⟩"
+    return _badge(engine, stored)
+
+
+def _badge(engine: Any, stored: dict) -> str:
+    from mydb_tui.model.values import describe_special
+
+    return describe_special(engine, stored)
+
+
+def python_view(value: Any, depth: int = 0) -> Any:
+    """A decoded (unpickled) Python value as JSON: containers walked, other objects by repr."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    if depth > 200:
+        return "⟨…⟩"
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else repr(k): python_view(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [python_view(v, depth + 1) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        try:
+            return python_view(tolist(), depth + 1)
+        except Exception:
+            pass
+    text = repr(value)
+    return text if len(text) <= 2000 else text[:1999] + "…"

@@ -1,0 +1,113 @@
+"""Help (`?`, F1): every key of the app, pane by pane, built from the widgets' bindings."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+WRITE_ACTIONS = {"restore", "edit", "add_record", "delete_record", "app.restore", "app.edit",
+                 "app.add_record", "app.delete_record"}
+
+#: Keys Textual itself provides (not declared in our BINDINGS).
+GENERAL = [
+    ("tab / shift+tab", "Move between panes"),
+    ("ctrl+p", "Command palette (every action, and go to entry)"),
+    ("ctrl+q", "Quit"),
+]
+TREE_NAV = [
+    ("enter", "Open a tenant / show the entry's history"),
+    ("space", "Open or close a tenant"),
+]
+
+
+def _sections() -> list[tuple[str, list[type]]]:
+    from ..app import MyDbApp
+    from ..widgets.entry_tree import EntryPane, EntryTree
+    from ..widgets.json_tree import JsonTree
+    from ..widgets.line_list import LineList
+    from ..widgets.record_table import RecordTable
+    from ..widgets.timeline import Timeline
+    from ..widgets.viewer import Viewer
+
+    return [
+        ("Everywhere", [MyDbApp]),
+        ("Entries (tree)", [EntryTree, EntryPane]),
+        ("History (timeline)", [Timeline, LineList]),
+        ("Version (viewer)", [Viewer, JsonTree, RecordTable]),
+    ]
+
+
+#: Actions shown together on one row: (actions, description).
+PAIRS = [
+    (("cursor_up", "cursor_down"), "Move up / down"),
+    (("cursor_first", "cursor_last"), "First / last"),
+    (("page_up_rows", "page_down_rows"), "Page up / down"),
+]
+
+
+def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[str, str]]:
+    """(keys, description) of the bindings declared by `classes`, keys of one action joined."""
+    grouped: dict[str, tuple[list[str], str]] = {}
+    for cls in classes:
+        for binding in Binding.make_bindings(cls.__dict__.get("BINDINGS", [])):
+            if read_only and binding.action in WRITE_ACTIONS:
+                continue
+            action = binding.action.removeprefix("app.")
+            keys, _ = grouped.setdefault(action, ([], binding.description or action))
+            for key in binding.key.split(","):
+                shown = get_key_display(Binding(key.strip(), binding.action))
+                if shown not in keys:
+                    keys.append(shown)
+    for actions, description in PAIRS:
+        if all(a in grouped for a in actions):
+            first, second = (grouped.pop(a)[0] for a in actions)
+            grouped[actions[0]] = ([f"{a} {b}" for a, b in zip(first, second)], description)
+    return [(" / ".join(keys), description) for keys, description in grouped.values()]
+
+
+def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_display) -> Table:
+    """The keys of `sections` as one Rich table (shown literally, no markup)."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("key", style="bold cyan", no_wrap=True, min_width=14)
+    table.add_column("what")
+    for title, classes in sections:
+        table.add_row(Text(title, style="bold underline"), "")
+        rows = _rows(classes, read_only, get_key_display)
+        if title == "Everywhere":
+            rows = [*rows, *GENERAL]
+        if title.startswith("Entries"):
+            rows = [*rows, *TREE_NAV]
+        for keys, description in rows:
+            table.add_row(Text(keys), Text(description))
+        table.add_row("", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable list of every key; escape, q or ? closes it."""
+
+    CSS_PATH = "help.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", key_display="esc"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(Text("mydb-tui keys", style="bold"), id="help-title")
+            read_only = getattr(self.app, "read_only", False)
+            sections = _sections()
+            with VerticalScroll(id="help-scroll"), Horizontal(id="help-columns"):
+                yield Static(help_table(sections[:2], read_only, self.app.get_key_display), classes="help-column")
+                yield Static(help_table(sections[2:], read_only, self.app.get_key_display), classes="help-column")
+            yield Static(Text("escape closes · keys of the focused pane show in the footer", style="dim"),
+                         id="help-hint")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Widgets of the main screen: entry tree, timeline, viewer (metadata, JSON tree, record table)."""

@@ -1,0 +1,109 @@
+"""Record comparisons: buckets with equal digests are skipped, only differing records are diffed."""
+
+from __future__ import annotations
+
+import pytest
+from dbengine.dbengine import DbEngine
+from dbengine.records import bucket_of
+
+from mydb_tui.model import compare, compare_versions, compare_with_parent
+from mydb_tui.model.compare import MAX_LINES
+
+T = "tenant_1"
+N = 1000
+
+
+def user(i: int) -> dict:
+    return {"name": f"User {i}", "age": 20 + i % 50, "tags": ["a", "b"], "address": {"city": "Paris"}}
+
+
+def text(segments) -> str:
+    return "".join(s.text for s in segments) if segments is not None else ""
+
+
+@pytest.fixture
+def users(engine: DbEngine) -> str:
+    engine.put_many(T, "bot", "users", {f"u{i}": user(i) for i in range(N)})
+    return engine.get_digest(T, "users")
+
+
+def test_one_changed_record_reads_one_bucket_and_diffs_one_record(engine, users):
+    engine.put(T, "alice", "users", "u7", {**user(7), "age": 99})
+    comparison = compare_with_parent(engine, T, "users", engine.get_digest(T, "users"))
+    assert comparison.kind == "records"
+    assert (comparison.buckets_read, comparison.records_compared) == (1, 1)
+    assert [(c.path, c.kind, c.old, c.new, c.record_key) for c in comparison.changes] == [
+        ("[u7]['age']", "changed", 27, 99, "u7")
+    ]
+    assert (comparison.added, comparison.changed, comparison.removed) == (0, 1, 0)
+
+
+def test_added_changed_removed_records_are_exact(engine, users):
+    keys = ["u1", "u2", "u300"]
+    engine.put_many(T, "bob", "users", {
+        "u1": {**user(1), "address": {"city": "Lyon"}},
+        "u2": {**user(2), "tags": ["a", "c", "b"], "email": "two@example.com"},
+        "u300": {**user(300), "name": "Three Hundred"},
+        "new-1": {"name": "Newcomer"},
+    })
+    engine.delete(T, "bob", "users", "u5")
+    head = engine.get_digest(T, "users")
+    comparison = compare_versions(engine, T, "users", users, head)
+    touched = {bucket_of(k) for k in keys + ["new-1", "u5"]}
+    assert comparison.buckets_read == len(touched)
+    assert comparison.records_compared == 3  # added/removed records need no DeepDiff
+    assert {(c.path, c.kind) for c in comparison.changes} == {
+        ("[u1]['address']['city']", "changed"),
+        ("[u2]['tags'][1]", "added"),
+        ("[u2]['email']", "added"),
+        ("[u300]['name']", "changed"),
+        ("[new-1]", "added"),
+        ("[u5]", "removed"),
+    }
+    assert (comparison.added, comparison.changed, comparison.removed) == (1, 3, 1)
+    summary = engine.version(T, "users", head).summary  # the parent is one version back
+    assert summary.removed == 1
+
+
+def test_record_rows_have_a_header_per_record_and_changes_point_into_them(engine, users):
+    engine.put_many(T, "bob", "users", {"u10": {**user(10), "age": 1}, "u2": {**user(2), "age": 2}})
+    engine.put(T, "bob", "users", "zz", {"name": "Z"})
+    comparison = compare_versions(engine, T, "users", users, engine.get_digest(T, "users"))
+    headers = [text(r.right) for r in comparison.rows if r.kind == "header"]
+    assert headers == ["u2", "u10", "zz"]  # natural key order
+    for change in comparison.changes:
+        row = comparison.rows[change.row]
+        if change.path == f"[{change.record_key}]":
+            assert row.kind == "header" and text(row.right) == change.record_key
+        else:
+            assert row.kind == "changed" and '"age"' in text(row.right)
+            assert [s.text for s in row.right if s.marked] == [str(change.new)]
+    added = [r for r in comparison.rows if r.kind == "added"]
+    assert [text(r.right) for r in added] == ["{", '  "name": "Z"', "}"]
+
+
+def test_unchanged_versions_read_no_bucket(engine, users):
+    engine.save(T, "u", "other", {"x": 1})  # another entry moves, users does not
+    comparison = compare_versions(engine, T, "users", users, users)
+    assert (comparison.buckets_read, comparison.records_compared, comparison.changes) == (0, 0, [])
+
+
+def test_first_record_version_lists_every_record_as_added(engine, users, monkeypatch):
+    monkeypatch.setattr(compare, "MAX_ROWS", 500)
+    comparison = compare_with_parent(engine, T, "users", users)
+    assert comparison.old is None and comparison.records_compared == 0
+    assert len(comparison.changes) == N and {c.kind for c in comparison.changes} == {"added"}
+    assert comparison.added == N
+    assert 500 <= len(comparison.rows) <= 520
+    note = comparison.rows[-1]
+    assert note.kind == "header" and "more changed records" in text(note.left)
+    assert all(c.row is not None and c.row < len(comparison.rows) for c in comparison.changes)
+
+
+def test_a_huge_record_is_capped_and_its_change_points_at_the_note(engine):
+    engine.put(T, "u", "big", "k", {"values": list(range(MAX_LINES + 10))})
+    engine.put(T, "u", "big", "k", {"values": list(range(MAX_LINES + 10)) + [-1]})
+    comparison = compare_with_parent(engine, T, "big", engine.get_digest(T, "big"))
+    change = comparison.changes[0]
+    note = comparison.rows[change.row]
+    assert note.kind == "header" and "more lines" in text(note.left)

@@ -1,0 +1,63 @@
+"""Fixtures of the TUI tests: a real engine on tmp_path with a fixed clock, a small
+database with snapshot and record entries, and an app factory (the console script's).
+
+Dates show in local time, so every TUI test runs with TZ=UTC; cursors do not blink,
+so SVG snapshots are deterministic. Helpers live in tui_helpers.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from tui_helpers import START, USER, StepClock, build_small_db
+
+from dbengine.dbengine import DbEngine
+from mydb_tui.__main__ import make_app
+from mydb_tui.app import MyDbApp
+
+
+@pytest.fixture(autouse=True)
+def _utc_and_no_blink(monkeypatch) -> Iterator[None]:
+    """Local time = UTC (dates on screen are stable); no cursor blink in TextArea/Input."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def tui_root(tmp_path) -> str:
+    return str(tmp_path / "db")
+
+
+@pytest.fixture
+def tui_engine(tui_root) -> DbEngine:
+    """An engine on a fresh root (fixed step clock, no fsync); no tenant yet."""
+    return DbEngine(tui_root, clock=StepClock(), durable=False)
+
+
+@pytest.fixture
+def small_db(tui_engine) -> DbEngine:
+    """tui_engine with build_small_db() written into it."""
+    build_small_db(tui_engine)
+    return tui_engine
+
+
+@pytest.fixture
+def app_factory(tui_root) -> Callable[..., MyDbApp]:
+    """make_app() on the test database, with the test user and a fixed clock."""
+
+    def factory(**kwargs) -> MyDbApp:
+        kwargs.setdefault("user", USER)
+        kwargs.setdefault("clock", StepClock(START + dt.timedelta(days=30)))
+        return make_app(kwargs.pop("root", tui_root), **kwargs)
+
+    return factory

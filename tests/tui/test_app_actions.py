@@ -1,0 +1,209 @@
+"""App actions: compare, restore, edit, add and delete records, read-only mode, palette."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import Input, TextArea
+from tui_helpers import SIZE, USER, settle, screen_text
+
+from mydb_tui.screens.add_record import AddRecordScreen
+from mydb_tui.screens.compare import CompareScreen
+from mydb_tui.screens.confirm import ConfirmScreen
+from mydb_tui.screens.editor import EditorScreen
+from mydb_tui.screens.restore import RestoreScreen
+from mydb_tui.widgets.record_table import RecordTable
+from mydb_tui.widgets.timeline import Timeline
+
+
+async def open_entry(pilot, tenant: str, entry: str) -> Timeline:
+    pilot.app.goto_entry(tenant, entry)
+    await settle(pilot)
+    timeline = pilot.app.query_one(Timeline)
+    timeline.focus()
+    await pilot.pause()
+    return timeline
+
+
+async def test_d_compares_selected_with_parent_and_marked(small_db, app_factory) -> None:
+    log = [v.digest for v in small_db.log("acme", "config")]
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("d")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert (screen.old_digest, screen.new_digest) == (log[1], log[0])
+        await pilot.press("escape")
+        await settle(pilot)
+        # mark the oldest, select HEAD: older on the left whatever the order of marking
+        await pilot.press("G", "space", "g", "d")
+        await pilot.pause()
+        assert (app.screen.old_digest, app.screen.new_digest) == (log[2], log[0])
+        await pilot.press("escape")
+        # unmark: the first version compares with an empty left side
+        await pilot.press("G", "space", "d")
+        await pilot.pause()
+        assert (app.screen.old_digest, app.screen.new_digest) == (None, log[2])
+
+
+async def test_shift_d_compares_with_head_and_refuses_head_itself(small_db, app_factory) -> None:
+    log = [v.digest for v in small_db.log("acme", "config")]
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("D")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+        assert any("HEAD is selected" in str(n.message) for n in app._notifications)
+        await pilot.press("j", "j", "D")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert (app.screen.old_digest, app.screen.new_digest) == (log[2], log[0])
+
+
+async def test_restore_writes_a_new_head_as_the_user(small_db, app_factory) -> None:
+    old = small_db.log("acme", "config")[2].digest
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await open_entry(pilot, "acme", "config")
+        await pilot.press("G", "r")
+        await settle(pilot)
+        assert isinstance(app.screen, RestoreScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        head = small_db.log("acme", "config")[0]
+        assert head.restored_from == old and head.user_id == USER
+        assert small_db.load("acme", "config") == small_db.load("acme", "config", old)
+        # the timeline shows (and selects) the new head with its marker; a toast gives its digest
+        assert timeline.selected.digest == head.digest
+        assert f"restored from {old[:7]}" in screen_text(app)
+        assert any(head.digest[:7] in str(n.message) for n in app._notifications)
+
+
+async def test_restoring_head_is_refused(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, RestoreScreen)
+        assert any("already HEAD" in str(n.message) for n in app._notifications)
+        assert len(small_db.log("acme", "config")) == 3
+
+
+async def test_restore_cancelled_writes_nothing(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("j", "r")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert len(small_db.log("acme", "config")) == 3
+
+
+async def test_edit_snapshot_saves_a_version(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await open_entry(pilot, "acme", "config")
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, EditorScreen)
+        assert (editor.key, editor.base_digest, editor.user) == (None, None, USER)
+        area = editor.query_one("#editor-text", TextArea)
+        area.text = area.text.replace('"debug": true', '"debug": false')
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert small_db.load("acme", "config")["debug"] is False
+        head = small_db.log("acme", "config")[0]
+        assert head.user_id == USER
+        assert timeline.selected.digest == head.digest and timeline.row_count == 4
+
+
+async def test_edit_older_version_starts_from_it(small_db, app_factory) -> None:
+    old = small_db.log("acme", "config")[1].digest
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("j", "e")
+        await settle(pilot)
+        assert isinstance(app.screen, EditorScreen) and app.screen.base_digest == old
+
+
+async def test_edit_record_add_record_and_delete_record(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "users")
+        table = app.query_one(RecordTable)
+        table.focus()
+        await pilot.press("j", "e")
+        await settle(pilot)
+        assert isinstance(app.screen, EditorScreen) and app.screen.key == "u01"
+        await pilot.press("escape")
+        await settle(pilot)
+        # add
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, AddRecordScreen)
+        app.screen.query_one("#add-key", Input).value = "zed"
+        app.screen.query_one("#add-value", TextArea).text = '{"name": "Zed", "age": 99}'
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert small_db.get("acme", "users", "zed") == {"name": "Zed", "age": 99}
+        assert small_db.log("acme", "users")[0].user_id == USER
+        assert "zed" in table.keys and table.selected_key == "zed"
+        # delete the selected record after a confirmation
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "zed" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "zed" not in small_db.read_records("acme", small_db.get_digest("acme", "users"))
+        assert "zed" not in table.keys
+        # cancelling deletes nothing
+        count = len(small_db.log("acme", "users"))
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("n")
+        await settle(pilot)
+        assert len(small_db.log("acme", "users")) == count
+
+
+async def test_read_only_hides_and_refuses_writes(small_db, app_factory) -> None:
+    app = app_factory(read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        footer = screen_text(app).splitlines()[-1]
+        assert "Compare" in footer and "Restore" not in footer and "Edit" not in footer
+        assert "read-only" in screen_text(app).splitlines()[0]
+        await pilot.press("j", "r", "e")
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
+        assert len(small_db.log("acme", "config")) == 3
+        await open_entry(pilot, "acme", "users")
+        app.query_one(RecordTable).focus()
+        await pilot.press("a", "x")
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Compare versions" in titles and "Go to entry…" in titles
+        assert not {"Restore version", "Edit", "Add record", "Delete record"} & set(titles)
+
+
+async def test_palette_lists_every_action(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "users")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Go to entry…", "Filter entries", "Compare versions", "Compare with HEAD", "Mark version",
+                "Restore version", "Edit", "Add record", "Delete record", "Copy", "Toggle tree / JSON",
+                "Help"} <= titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Compare with HEAD")
+        await pilot.pause(0.5)
+        assert "Compare with HEAD" in screen_text(app)

@@ -1,0 +1,205 @@
+"""The main screen: tree, timeline, viewer, their keys, literal text, copying, help."""
+
+from __future__ import annotations
+
+from tui_helpers import SIZE, USER, settle, screen_text
+
+from mydb_tui.screens.help import HelpScreen
+from mydb_tui.widgets.entry_tree import EntryTree
+from mydb_tui.widgets.json_tree import JsonTree
+from mydb_tui.widgets.record_table import RecordTable
+from mydb_tui.widgets.timeline import Timeline
+from mydb_tui.widgets.viewer import Viewer
+
+
+async def goto(pilot, tenant: str, entry: str) -> None:
+    pilot.app.goto_entry(tenant, entry)
+    await settle(pilot)
+
+
+async def test_main_screen_shows_tree_timeline_and_viewer(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "acme" in text and "globex" in text
+        assert "config  snapshot · 3 versions" in text
+        assert "users  records · 2 versions" in text
+        assert f"user {USER}" in text  # the header
+        head = small_db.get_digest("acme", "config")
+        # the first entry opens by itself: its timeline, newest first, HEAD marked
+        assert app.timeline.entry == "config"
+        lines = [line for line in text.splitlines() if head[:7] in line]
+        assert any("HEAD" in line and "alice" in line and "+1 ~1 -1" in line for line in lines)
+        assert "2026-11-26 14:05" in text  # local time (TZ=UTC in tests)
+        # the viewer: metadata strip (full digest) and the data tree
+        assert head in text
+        assert "servers" in text and "⟨tuple · 2 items⟩" in text
+
+
+async def test_timeline_vim_keys_and_viewer_follow(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        timeline = app.query_one(Timeline)
+        timeline.focus()
+        digests = [v.digest for v in small_db.log("acme", "config")]
+        await pilot.press("j")
+        await settle(pilot)
+        assert timeline.cursor == 1
+        assert app.query_one(Viewer).digest == digests[1]
+        assert "[bold red]not markup[/]" in screen_text(app)  # markup in data is shown literally
+        await pilot.press("G")
+        assert timeline.cursor == 2
+        await pilot.press("k")
+        assert timeline.cursor == 1
+        await pilot.press("g")
+        await settle(pilot)
+        assert timeline.cursor == 0
+        assert app.query_one(Viewer).digest == digests[0]
+
+
+async def test_space_marks_and_c_copies_digest(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.query_one(Timeline).focus()
+        await pilot.press("j", "space")
+        marked = small_db.log("acme", "config")[1].digest
+        assert app.query_one(Timeline).marked == marked
+        assert f"● {marked[:7]}" in screen_text(app)
+        await pilot.press("space")
+        assert app.query_one(Timeline).marked is None
+        await pilot.press("c")
+        assert app.clipboard == marked
+
+
+async def test_record_entry_shows_a_table_and_the_selected_record(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "acme", "users")
+        table = app.query_one(RecordTable)
+        assert table.keys[:3] == ["u00", "u01", "u02"] and len(table.keys) == 30
+        text = screen_text(app)
+        assert "key" in text and "name" in text and "age" in text
+        assert "changed" in text  # u03 after carol's change
+        table.focus()
+        await pilot.press("j", "j", "j")
+        await settle(pilot)
+        assert app.query_one(Viewer).selected_record == "u03"
+        detail = app.query_one("#record-tree", JsonTree)
+        assert str(detail.root.label).startswith("u03")
+        await pilot.press("c")
+        assert app.clipboard == "u03"
+        await pilot.press("G")
+        assert table.selected_key == "u29"
+
+
+async def test_t_toggles_tree_and_pretty_json(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.query_one("#data-tree").focus()
+        await pilot.press("t")
+        await settle(pilot)
+        viewer = app.query_one(Viewer)
+        assert viewer.mode == "text"
+        assert app.query_one("#viewer-content").current == "data-text"
+        assert '"port": 8080' in app.query_one("#data-text").text
+        assert '"port": 8080' in screen_text(app)
+        await pilot.press("t")
+        assert app.query_one("#viewer-content").current == "data-tree"
+
+
+async def test_tab_moves_between_panes(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, EntryTree)
+        await pilot.press("tab")
+        assert isinstance(app.focused, Timeline)
+        await pilot.press("tab")
+        assert isinstance(app.focused, JsonTree)
+        await pilot.press("shift+tab")
+        assert isinstance(app.focused, Timeline)
+
+
+async def test_footer_shows_the_focused_panes_keys(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Filter" in footer and "Help" in footer and "Quit" in footer
+        app.query_one(Timeline).focus()
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        for label in ("Mark", "Compare", "vs HEAD", "Restore", "Edit", "Copy digest"):
+            assert label in footer
+
+
+async def test_help_lists_every_key(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for needle in ("Compare", "Restore", "Add record", "Delete record", "Mark", "Filter",
+                       "Tree/JSON", "Decode value", "Copy", "Go to entry", "ctrl+p", "tab"):
+            assert needle in text, needle
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+
+
+async def test_filter_entries_by_name(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"lag")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        tree = app.query_one(EntryTree)
+        shown = [(t, [c.data.entry for c in n.children]) for t, n in tree.tenant_nodes().items()]
+        assert shown == [("globex", ["flags"])]
+        await pilot.press("enter")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert set(tree.tenant_nodes()) == {"acme", "globex"}
+
+
+async def test_goto_entry_from_the_palette(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to entry")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await pilot.press(*"glxflags")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.query_one(EntryTree).selected_entry == ("globex", "flags")
+        assert app.timeline.entry == "flags"
+        assert "restored from" in screen_text(app)
+
+
+async def test_strings_from_the_database_are_literal(tui_engine, app_factory) -> None:
+    evil = "[bold red]boom[/] \x1b[31m[link=http://x]y[/link]"
+    tui_engine.init("t")
+    tui_engine.save("t", "[red]mallory\x1b[2J", evil, {evil: evil})
+    app = app_factory(user="[b]me[/b]")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[bold red]boom[/] \\x1b[31m[link=http://x]y[/link]" in text  # tree, viewer
+        assert "[red]mallory\\x1b[2J" in text  # the version's user, escaped
+        assert "user [b]me[/b]" in text  # header
+        assert "\x1b" not in text

@@ -1,0 +1,243 @@
+"""CompareScreen: aligned sides, highlighted changes, change list navigation, records, closing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from dbengine.dbengine import DbEngine
+from textual.app import App, ComposeResult
+from textual.widgets import OptionList, Static
+
+from mydb_tui.screens.compare import CompareScreen, DiffView
+
+TENANT = "acme"
+
+
+class Clock:
+    """Deterministic clock: one minute per call."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(minutes=1)
+        return self.now
+
+
+class Host(App):
+    """A bare app that opens one screen and records what it dismisses with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("host")
+
+
+@pytest.fixture
+def engine(tmp_path) -> DbEngine:
+    eng = DbEngine(str(tmp_path / "db"), clock=Clock(), durable=False)
+    eng.init(TENANT)
+    return eng
+
+
+async def open_compare(pilot, app: Host, screen: CompareScreen) -> CompareScreen:
+    app.push_screen(screen, app.results.append)
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert screen.comparison is not None, screen.error
+    return screen
+
+
+def visible_lines(diff: DiffView) -> list[str]:
+    return [diff.render_line(y).text for y in range(diff.scrollable_content_region.height)]
+
+
+def change_prompts(screen: CompareScreen) -> list[str]:
+    options = screen.query_one("#compare-changes", OptionList)
+    return [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
+
+
+async def test_snapshot_sides_changes_and_meta(engine: DbEngine) -> None:
+    old = engine.save(TENANT, "alice", "config", {"port": 80, "name": "web [bold red]x[/]", "tags": ["a"]})
+    new = engine.save(TENANT, "bob", "config", {"port": 8080, "name": "web [bold red]x[/]", "debug": True})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", old, new))
+        lines = visible_lines(screen.query_one(DiffView))
+        port = next(line for line in lines if '"port"' in line)
+        left, right = port.split("│")
+        assert "80" in left and "8080" not in left and "8080" in right
+        # markup in values is shown literally, on both sides
+        assert any(line.count("web [bold red]x[/]") == 2 for line in lines)
+        prompts = change_prompts(screen)
+        assert any("['port']" in p and "80 → 8080" in p for p in prompts)
+        assert any("['tags']" in p and "removed" in p for p in prompts)
+        assert any("['debug']" in p and "added" in p for p in prompts)
+        meta_old = screen.query_one("#meta-old", Static).content.plain
+        meta_new = screen.query_one("#meta-new", Static).content.plain
+        assert old[:12] in meta_old and "alice" in meta_old
+        assert new[:12] in meta_new and "bob" in meta_new and old[:7] in meta_new
+        # metadata is not part of the data rows
+        assert not any("alice" in line or "bob" in line for line in lines)
+        assert "+1 ~1 -1" in screen.query_one("#compare-title", Static).content.plain
+
+
+async def test_changed_words_are_marked(engine: DbEngine) -> None:
+    old = engine.save(TENANT, "alice", "config", {"greeting": "hello big world"})
+    new = engine.save(TENANT, "alice", "config", {"greeting": "hello small world"})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", old, new))
+        diff = screen.query_one(DiffView)
+        row = screen.comparison.changes[0].row
+        strip = diff.render_line(row - diff.scroll_offset.y)
+        styles = {seg.text.strip(): seg.style for seg in strip if seg.text.strip()}
+        mark = diff.get_component_rich_style("diffview--added-mark")
+        line = diff.get_component_rich_style("diffview--added")
+        assert styles["small"] == mark
+        assert mark != line
+        assert any(style == line for text, style in styles.items() if "hello" in text)
+
+
+async def test_n_and_p_move_selection_and_scroll_both_sides(engine: DbEngine) -> None:
+    data = {f"key{i:03d}": i for i in range(300)}
+    old = engine.save(TENANT, "alice", "big", data)
+    changed = dict(data, key005=-5, key150=-150, key290=-290)
+    new = engine.save(TENANT, "bob", "big", changed)
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "big", old, new))
+        diff = screen.query_one(DiffView)
+        rows = [c.row for c in screen.comparison.changes]
+        assert len(rows) == 3 and rows == sorted(rows)
+        assert screen.selected_change == 0
+        assert diff.current_row == rows[0]
+        top_before = diff.scroll_offset.y
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.selected_change == 1
+        assert diff.current_row == rows[1]
+        assert diff.scroll_offset.y > top_before
+        # the selected change's row is on screen, both sides on the same line
+        line = visible_lines(diff)[rows[1] - diff.scroll_offset.y]
+        assert '"key150": 150' in line and '"key150": -150' in line
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.selected_change == 2
+        assert '"key290": -290' in visible_lines(diff)[rows[2] - diff.scroll_offset.y]
+        await pilot.press("n")  # past the last change: stays
+        await pilot.pause()
+        assert screen.selected_change == 2
+        await pilot.press("p", "p")
+        await pilot.pause()
+        assert screen.selected_change == 0
+        assert diff.current_row == rows[0]
+        assert diff.scroll_offset.y <= rows[0]
+
+
+async def test_selecting_a_change_in_the_list_scrolls_to_it(engine: DbEngine) -> None:
+    data = {f"key{i:03d}": i for i in range(200)}
+    old = engine.save(TENANT, "alice", "big", data)
+    new = engine.save(TENANT, "bob", "big", dict(data, key001=1.5, key180=18.5))
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "big", old, new))
+        diff = screen.query_one(DiffView)
+        assert screen.focused is screen.query_one("#compare-changes", OptionList)
+        await pilot.press("down")
+        await pilot.pause()
+        target = screen.comparison.changes[1].row
+        assert diff.current_row == target
+        assert diff.scroll_offset.y <= target < diff.scroll_offset.y + diff.scrollable_content_region.height
+
+
+async def test_records_compare_only_changed_records(engine: DbEngine) -> None:
+    engine.put_many(TENANT, "alice", "users", {f"u{i}": {"name": f"user {i}", "age": i} for i in range(300)})
+    old = engine.get_digest(TENANT, "users")
+    engine.put_many(TENANT, "bob", "users", {"u3": {"name": "user 3", "age": 99}, "zed": {"name": "Z", "age": 1}})
+    engine.delete(TENANT, "bob", "users", "u7")
+    new = engine.get_digest(TENANT, "users")
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "users", old, new))
+        title = screen.query_one("#compare-title", Static).content.plain
+        assert "1 record compared" in title
+        assert "+1 ~1 -1" in title
+        prompts = change_prompts(screen)
+        assert any("[u3]['age']" in p and "3 → 99" in p for p in prompts)
+        assert any("[zed]" in p and "added" in p for p in prompts)
+        assert any("[u7]" in p and "removed" in p for p in prompts)
+        text = "\n".join(visible_lines(screen.query_one(DiffView)))
+        assert "▸ u3" in text and "▸ zed" in text and "▸ u7" in text
+        assert "user 100" not in text  # unchanged records are not shown
+
+
+async def test_first_version_compares_with_an_empty_side(engine: DbEngine) -> None:
+    first = engine.save(TENANT, "alice", "config", {"a": 1})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", None, first))
+        assert "empty side" in screen.query_one("#meta-old", Static).content.plain
+        assert any("['a']" in p and "added" in p for p in change_prompts(screen))
+
+
+async def test_restored_from_is_shown_in_the_metadata(engine: DbEngine) -> None:
+    v1 = engine.save(TENANT, "alice", "config", {"a": 1})
+    v2 = engine.save(TENANT, "alice", "config", {"a": 2})
+    v3 = engine.restore(TENANT, "carol", "config", v1)
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", v2, v3))
+        meta_new = screen.query_one("#meta-new", Static).content.plain
+        assert "restored from " + v1[:7] in meta_new and "carol" in meta_new
+
+
+async def test_large_comparison_renders_only_visible_rows(engine: DbEngine) -> None:
+    data = {f"k{i:05d}": {"v": i} for i in range(5000)}
+    old = engine.save(TENANT, "alice", "huge", data)
+    new = engine.save(TENANT, "alice", "huge", dict(data, k04999={"v": -1}))
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "huge", old, new))
+        diff = screen.query_one(DiffView)
+        assert diff.virtual_size.height == len(screen.comparison.rows) > 10000
+        assert len(diff._cache) <= 2 * diff.scrollable_content_region.height
+        await pilot.press("tab")  # focus the diff, then jump to the end
+        assert screen.focused is diff
+        await pilot.press("G")
+        await pilot.pause()
+        assert diff.scroll_offset.y == diff.max_scroll_y > 0
+        assert visible_lines(diff)[-1].rstrip().endswith("}")
+
+
+async def test_error_is_shown_in_place(engine: DbEngine) -> None:
+    v1 = engine.save(TENANT, "alice", "config", {"a": 1})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = CompareScreen(engine, TENANT, "config", "0" * 64, v1)
+        app.push_screen(screen)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.comparison is None and screen.error
+        assert "Comparison failed" in screen.query_one("#compare-title", Static).content.plain
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is not screen
+
+
+@pytest.mark.parametrize("key", ["escape", "q"])
+async def test_escape_and_q_close(engine: DbEngine, key: str) -> None:
+    v1 = engine.save(TENANT, "alice", "config", {"a": 1})
+    v2 = engine.save(TENANT, "alice", "config", {"a": 2})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", v1, v2))
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.screen is not screen
+        assert app.results == [None]

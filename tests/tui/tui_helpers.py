@@ -1,0 +1,59 @@
+"""Helpers shared by the TUI tests (import as `from tui_helpers import ...`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dbengine.dbengine import DbEngine
+
+USER = "tester"
+START = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.timezone.utc)
+SIZE = (160, 45)
+
+
+class StepClock:
+    """Starts at `start` and advances `step` per call (a new version per minute by default)."""
+
+    def __init__(self, start: dt.datetime = START, step: dt.timedelta = dt.timedelta(minutes=1)):
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> dt.datetime:
+        moment = self.now
+        self.now += self.step
+        return moment
+
+
+def build_small_db(engine: DbEngine) -> None:
+    """Tenants `acme` and `globex`: snapshot entry `config` (3 versions), record entry
+    `users` (30 records, 2 versions), `flags` with a restored version, a tuple value and
+    a string that looks like markup."""
+    engine.init("acme")
+    engine.init("globex")
+    engine.save("acme", "alice", "config", {"servers": [{"host": "a", "port": 80}], "debug": False})
+    engine.save("acme", "bob", "config", {"servers": [{"host": "a", "port": 8080}], "debug": True,
+                                          "title": "[bold red]not markup[/]"})
+    engine.save("acme", "alice", "config", {"servers": [{"host": "b", "port": 8080}], "debug": True,
+                                            "pair": (1, 2)})
+    engine.put_many("acme", "alice", "users",
+                    {f"u{i:02d}": {"name": f"user {i}", "age": 20 + i} for i in range(30)})
+    engine.put("acme", "carol", "users", "u03", {"name": "changed", "age": 1})
+    engine.save("globex", "dave", "flags", {"beta": True, "dark_mode": False})
+    first = engine.log("globex", "flags")[-1].digest
+    engine.save("globex", "dave", "flags", {"beta": False})
+    engine.restore("globex", "erin", "flags", first)
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    """Let workers finish and their results reach the screen."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """Everything the current screen shows, as plain text lines (for assertions)."""
+    update = app.screen._compositor.render_full_update(simplify=True)
+    return "\n".join("".join(segment.text for strip in line for segment in strip) for line in update.strips)
