@@ -185,9 +185,16 @@ class DbEngine:
         return EntryInfo(entry, document["__kind__"], head, state.position(head) + 1)
 
     def change_token(self, tenant_id: str | None = None) -> tuple:
-        """A cheap value that changes whenever a head changes (for watchers)."""
+        """A value that changes whenever a head changes (for watchers).
+
+        It hashes the head bytes: (inode, size, mtime) alone can repeat on a fast rewrite.
+        """
         tenants = [check_tenant(tenant_id)] if tenant_id is not None else self.tenants()
-        return tuple((t, self.storage.head_token(t)) for t in tenants)
+        tokens = []
+        for tenant in tenants:
+            result = self.storage.read_head(tenant)
+            tokens.append((tenant, compute_digest(result[0]) if result is not None else None))
+        return tuple(tokens)
 
     # ================================================================== snapshots
     def save(self, tenant_id: str, user_id: str, entry: str, obj: Any) -> str:
