@@ -70,9 +70,13 @@ def build_demo(path: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
     try:
         _populate(work)
-        if os.path.isdir(path):
-            os.rmdir(path)  # empty: replaced by the built database
-        os.replace(work, path)
+        try:
+            if os.path.isdir(path):
+                os.rmdir(path)  # empty: replaced by the built database
+            os.replace(work, path)
+        except OSError:
+            if not DbEngine(path).is_database():
+                raise  # (else another process built it meanwhile: use theirs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -42,7 +42,14 @@ from .history import (
     version_from_document,
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
-from .records import bucket_of, bucket_records, diff_record_maps, make_bucket, ordered_records
+from .records import (
+    bucket_of,
+    bucket_records,
+    diff_record_maps,
+    make_bucket,
+    ordered_records,
+    same_stored,
+)
 from .serializer import Serializer, validate_stored
 from .storage import FileToken, LocalStorage
 from .utils import compute_digest, format_date, now_local, to_json_bytes
@@ -344,25 +351,31 @@ class DbEngine:
             totals = [0, 0, 0]
             olds = {b: self._bucket(tenant_id, buckets[b]) if b in buckets else {} for b in touched}
             news = {b: dict(old) for b, old in olds.items()}
+            dirty: set[str] = set()
             for key, stored in upserts.items():  # in the caller's order: seq is insertion order
-                new = news[bucket_of(key)]
+                bucket_id = bucket_of(key)
+                new = news[bucket_id]
                 previous = new.get(key)
                 if previous is None:
                     new[key] = [next_seq, stored]
                     next_seq += 1
-                else:
+                    totals[0] += 1
+                elif not same_stored(previous[1], stored):
                     new[key] = [previous[0], stored]
-            for key in deletes:
-                news[bucket_of(key)].pop(key, None)
-            for bucket_id in touched:
-                old, new = olds[bucket_id], news[bucket_id]
-                added, changed, removed = diff_record_maps(old, new)
-                if not (added or changed or removed):
+                    totals[1] += 1
+                else:
                     continue
-                totals[0] += added
-                totals[1] += changed
-                totals[2] += removed
-                count += added - removed
+                dirty.add(bucket_id)
+            for key in deletes:
+                bucket_id = bucket_of(key)
+                if news[bucket_id].pop(key, None) is not None:
+                    totals[2] += 1
+                    dirty.add(bucket_id)
+            count += totals[0] - totals[2]
+            for bucket_id in touched:
+                if bucket_id not in dirty:
+                    continue
+                new = news[bucket_id]
                 if new:
                     buckets[bucket_id] = self._write_object(tenant_id, make_bucket(new))
                 else:
@@ -476,10 +489,17 @@ class DbEngine:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
         return dict(document["__buckets__"])
 
-    def read_bucket(self, tenant_id: str, bucket_digest: str) -> dict[str, Any]:
-        """Stored records of one bucket, key -> stored value, in insertion order."""
+    def read_bucket(self, tenant_id: str, bucket_digest: str, copy: bool = True) -> dict[str, Any]:
+        """Stored records of one bucket, key -> stored value, in insertion order.
+
+        `copy=False` returns the engine's cached values themselves (fast, for comparisons):
+        the caller must treat them as read-only.
+        """
         records = self._bucket(tenant_id, check_digest(bucket_digest))
-        return {key: _json_copy(item[1]) for key, item in sorted(records.items(), key=lambda kv: kv[1][0])}
+        ordered = sorted(records.items(), key=lambda kv: kv[1][0])
+        if not copy:
+            return {key: item[1] for key, item in ordered}
+        return {key: _json_copy(item[1]) for key, item in ordered}
 
     def read_records(self, tenant_id: str, digest: str) -> dict[str, Any]:
         """All stored records of a record version, key -> stored value, in insertion order."""
@@ -651,12 +671,17 @@ class DbEngine:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not valid JSON ({path})", path) from None
         if type(document) is not dict:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
+        kind = document.get("__kind__")
+        if kind not in (SNAPSHOT, RECORDS, "bucket") or (kind != "bucket" and not _is_snapshot_doc(document)):
+            raise CorruptObjectError(
+                f"object {digest[:12]} of tenant {tenant_id!r} is not a version or bucket ({path})", path
+            )
         self._objects.put(key, document, len(data))
         return document
 
     def _snapshot_doc(self, tenant_id: str, digest: str) -> dict:
         document = self._read_object(tenant_id, digest)
-        if not _is_snapshot_doc(document):
+        if document["__kind__"] not in (SNAPSHOT, RECORDS):  # shape checked once, when parsed
             path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a version ({path})", path)
         return document
@@ -833,11 +858,23 @@ def _is_snapshot_doc(document: dict) -> bool:
 
 
 def _json_copy(value: Any) -> Any:
-    """A deep copy of parsed JSON (faster than copy.deepcopy for these shapes)."""
+    """A deep copy of parsed JSON, iterative so that any nesting depth works."""
     kind = type(value)
-    if kind is dict:
-        return {k: _json_copy(v) for k, v in value.items()}
-    if kind is list:
-        return [_json_copy(v) for v in value]
-    return value
-
+    if kind is not dict and kind is not list:
+        return value
+    root = {} if kind is dict else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if type(source) is dict else enumerate(source)
+        for key, item in items:
+            item_kind = type(item)
+            if item_kind is dict or item_kind is list:
+                child = {} if item_kind is dict else []
+                stack.append((item, child))
+                item = child
+            if type(target) is dict:
+                target[key] = item
+            else:
+                target.append(item)
+    return root

@@ -10,6 +10,7 @@ otherwise the engine repairs it from the objects.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import re
 from dataclasses import dataclass, field
@@ -98,11 +99,16 @@ def _new(cls: type, fields: dict):
 
 def lines_to_versions(lines: list[bytes]) -> list[Version]:
     """Parse many index lines at once (one JSON parse); ValueError if any is malformed."""
+    paused = gc.isenabled()
+    gc.disable()  # thousands of small immutable objects: collection passes only cost time
     try:
         rows = json.loads(b"[" + b",".join(lines) + b"]")
         return [row_to_version(row) for row in rows]
     except (TypeError, KeyError, IndexError, RecursionError) as exc:
         raise ValueError(f"bad index line: {exc}") from None
+    finally:
+        if paused:
+            gc.enable()
 
 
 _LINE_RE = re.compile(r'^\["([0-9a-f]{64})",\[(?:"([0-9a-f]{64})"|null)[,\]]', re.M)
@@ -158,26 +164,14 @@ def line_to_version(line: bytes) -> Version:
         raise ValueError(f"bad index line: {exc}") from None
 
 
-_TZ_CACHE: dict[str, _dt.timezone] = {}
-
-
 def fast_parse_date(text: str) -> _dt.datetime:
     """Parse `YYYYMMDD HH:MM:SS +HHMM` quickly (history indexes hold thousands)."""
-    try:
-        tz = _TZ_CACHE.get(text[18:])
-        if tz is None:
-            offset = text[18:]
-            sign = -1 if offset[0] == "-" else 1
-            minutes = sign * (int(offset[1:3]) * 60 + int(offset[3:5]))
-            if len(offset) != 5 or offset[0] not in "+-":
-                raise ValueError(offset)
-            tz = _TZ_CACHE[offset] = _dt.timezone(_dt.timedelta(minutes=minutes))
-        if len(text) != 23 or text[8] != " " or text[17] != " ":
-            raise ValueError(text)
-        return _dt.datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]),
-                            int(text[12:14]), int(text[15:17]), tzinfo=tz)
-    except (ValueError, IndexError):
-        return parse_date(text)
+    if len(text) == 23 and text[8] == " " and text[17] == " ":
+        try:
+            return _dt.datetime.fromisoformat(f"{text[:8]}T{text[9:17]}{text[18:]}")
+        except ValueError:
+            pass
+    return parse_date(text)
 
 
 def chain_breaks(digests: list[str], parents: list[str | None], start: int = 0) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .utils import to_json_bytes
+
 BUCKET_KIND = "bucket"
 
 
@@ -32,6 +34,11 @@ def bucket_records(bucket: dict) -> dict[str, list]:
     return records
 
 
+def same_stored(a: Any, b: Any) -> bool:
+    """Equal stored values, type-strict: 1, 1.0 and True are different values here."""
+    return a == b and to_json_bytes(a) == to_json_bytes(b)
+
+
 def diff_record_maps(old: dict[str, list], new: dict[str, list]) -> tuple[int, int, int]:
     """(added, changed, removed) between two `{key: [seq, stored]}` maps."""
     added = changed = 0
@@ -39,7 +46,7 @@ def diff_record_maps(old: dict[str, list], new: dict[str, list]) -> tuple[int, i
         previous = old.get(key)
         if previous is None:
             added += 1
-        elif previous[1] != item[1]:
+        elif previous[1] is not item[1] and not same_stored(previous[1], item[1]):
             changed += 1
     removed = sum(1 for key in old if key not in new)
     return added, changed, removed

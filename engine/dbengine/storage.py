@@ -163,13 +163,15 @@ class LocalStorage:
     def init_tenant(self, tenant: str) -> None:
         base = self.tenant_dir(tenant)
         try:
-            for folder in (self.root, os.path.join(self.root, "refs"), base,
-                           os.path.join(base, "objects"), os.path.join(base, "index")):
+            for folder in (self.root, os.path.join(self.root, "refs"), base, os.path.join(base, "index")):
                 self._mkdir(folder)
             if not os.path.exists(self.head_path(tenant)):
                 with self.lock(tenant):
                     if not os.path.exists(self.head_path(tenant)):
                         self.write_head(tenant, b"{}")
+            # objects/ marks the tenant as initialized: created last, so an init that fails
+            # half-way never leaves a tenant without its head.
+            self._mkdir(os.path.join(base, "objects"))
         except OSError as exc:
             raise _fail("initialize tenant in", base, exc) from exc
 

@@ -102,9 +102,12 @@ def align(old: list[str], new: list[str], first_row: int = 0) -> Alignment:
         index = first_row + len(rows)
         if i is not None and j is not None:
             a, b = clip_line(old[i]), clip_line(new[j])
-            if a == b:
+            if old[i] == new[j]:
                 seg_a = seg_b = (Segment(a, False),)
                 kind = "same"
+            elif a == b:  # the difference lies past the clip
+                seg_a, seg_b = (Segment(a, True),), (Segment(b, True),)
+                kind = "changed"
             else:
                 seg_a, seg_b = word_marks(a, b)
                 kind = "changed"

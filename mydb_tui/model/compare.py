@@ -173,7 +173,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
             before = old_records.get(key)
             if before is None:
                 differing.append((key, _ABSENT, _copy(item[-1])))
-            elif before[-1] != item[-1]:
+            elif _differs(before[-1], item[-1]):
                 differing.append((key, _copy(before[-1]), _copy(item[-1])))
         differing.extend((key, _copy(item[-1]), _ABSENT) for key, item in old_records.items() if key not in new_records)
     differing.sort(key=lambda item: _natural_key(item[0]))
@@ -224,14 +224,10 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
 def _bucket_map(engine: Any, tenant: str, digest: str) -> dict[str, Any]:
     """Key -> item of one bucket, read-only; `item[-1]` is the record's stored value.
 
-    `read_bucket` deep-copies every record (~60 % of a 100,000-record compare), so the
-    engine's own cached bucket map ({key: [seq, stored]}) is used when it has one, and
-    only the differing records are copied.
+    A copying `read_bucket` would cost ~60 % of a 100,000-record compare, so the engine's
+    cached values are read as they are, and only the differing records are copied.
     """
-    raw = getattr(engine, "_bucket", None)
-    if raw is None:
-        return {key: (value,) for key, value in engine.read_bucket(tenant, digest).items()}
-    return raw(tenant, digest)
+    return {key: (value,) for key, value in engine.read_bucket(tenant, digest, copy=False).items()}
 
 
 def _copy(value: Any) -> Any:
@@ -304,20 +300,26 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
                 before = None if kind == "added" else level.t1
                 after = None if kind == "removed" else level.t2
                 found.append((path, kind, before, after))
-    except RecursionError:
-        return [((), "changed", old, new)]
-    except Exception:  # DeepDiff failing on odd data must not break the view
+    except Exception:  # RecursionError on very deep values, or DeepDiff failing on odd data
         return [((), "changed", old, new)]
     return found or [((), "changed", old, new)]
 
 
-def _identical(a: Any, b: Any) -> bool:
-    """Equal as JSON: unlike ==, 1, 1.0 and true differ."""
-    if a != b:
-        return False
-    if type(a) is type(b) and type(a) in (str, type(None)):
-        return True
+def _differs(a: Any, b: Any) -> bool:
+    """`a != b` for two stored records (a value too deep to compare counts as changed)."""
     try:
+        return a != b
+    except RecursionError:
+        return True
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal as JSON: unlike ==, 1, 1.0 and true differ (too deep to compare: not identical)."""
+    try:
+        if a != b:
+            return False
+        if type(a) is type(b) and type(a) in (str, type(None)):
+            return True
         return to_json_bytes(a) == to_json_bytes(b)
     except (ValueError, TypeError, RecursionError):
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickletools
+from collections import deque
 
 
 def pickle_globals(data: bytes) -> list[str]:
@@ -12,7 +13,7 @@ def pickle_globals(data: bytes) -> list[str]:
     returns what was found before the error; this function never raises.
     """
     found: list[str] = []
-    strings: list[str | None] = []  # recent string pushes, the operands of STACK_GLOBAL
+    strings: deque[str | None] = deque([None, None], maxlen=2)  # the top of the stack, as far as STACK_GLOBAL needs it
     memo: dict[int, str | None] = {}
     try:
         for opcode, arg, _pos in pickletools.genops(data):
@@ -20,20 +21,19 @@ def pickle_globals(data: bytes) -> list[str]:
             if name in ("GLOBAL", "INST"):
                 _add(found, str(arg).replace(" ", "."))
             elif name == "STACK_GLOBAL":
-                module = strings[-2] if len(strings) >= 2 else None
-                qualname = strings[-1] if strings else None
+                module, qualname = strings
                 _add(found, f"{module or '?'}.{qualname or '?'}")
                 strings.append(None)
             elif name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
                           "STRING", "BINSTRING", "SHORT_BINSTRING"):
                 strings.append(arg if isinstance(arg, str) else str(arg))
             elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
-                memo[int(arg)] = strings[-1] if strings else None
+                memo[int(arg)] = strings[-1]
             elif name == "MEMOIZE":
-                memo[len(memo)] = strings[-1] if strings else None
+                memo[len(memo)] = strings[-1]
             elif name in ("BINGET", "LONG_BINGET", "GET"):
                 strings.append(memo.get(int(arg)))
-            else:
+            elif opcode.stack_before or opcode.stack_after:  # FRAME, PROTO... leave the stack alone
                 strings.append(None)
     except Exception:  # malformed or truncated pickle: keep what was found
         pass

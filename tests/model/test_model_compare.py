@@ -209,3 +209,18 @@ def test_json_types_are_not_conflated_by_python_equality(engine):
     assert {(c.path, c.kind) for c in comparison.changes} == {
         ("['flag']", "changed"), ("['ratio']", "changed"), ("['nested']['on']", "changed"),
     }
+
+
+def test_deepdiff_recursion_errors_degrade_to_a_whole_value_change():
+    # Deeper than the engine can store, so this drives the comparison helpers directly.
+    from mydb_tui.model.compare import _compare_values
+
+    old: object = 1
+    new: object = 2
+    for _ in range(3000):
+        old, new = {"k": old}, {"k": new}
+    changes, rows, counts, _compared, _buckets = _compare_values(old, new)
+    assert [(c.path, c.kind, c.row) for c in changes] == [(ROOT, "changed", 0)]
+    assert changes[0].old is old and changes[0].new is new
+    assert counts == (0, 1, 0)
+    assert len(rows) == 2 * 3000 + 1 and sum(r.kind == "changed" for r in rows) == 1
