@@ -3,18 +3,26 @@
 Shared by the TUI and the `mydb` CLI; it must never import textual.
 """
 
-from .compare import (
-    Change,
-    Comparison,
-    DiffRow,
-    Segment,
-    compare_versions,
-    compare_with_head,
-    compare_with_parent,
-)
-from .pickle_scan import pickle_globals
-from .timeline import TimelineRow, row_for, timeline_rows
-from .values import cell_text, describe_special, is_special, pretty_json, record_columns
+from importlib import import_module
+from typing import Any
+
+# Names load on first use: `compare` pulls in DeepDiff (~0.4 s), which only diffs need.
+_HOMES = {
+    "Change": "compare", "Comparison": "compare", "DiffRow": "compare", "Segment": "compare",
+    "compare_versions": "compare", "compare_with_head": "compare", "compare_with_parent": "compare",
+    "pickle_globals": "pickle_scan",
+    "TimelineRow": "timeline", "row_for": "timeline", "timeline_rows": "timeline",
+    "cell_text": "values", "describe_special": "values", "is_special": "values",
+    "pretty_json": "values", "record_columns": "values",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "Change",
