@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import random
 import re
 import threading
 import time
@@ -51,7 +52,7 @@ from .records import (
     same_stored,
 )
 from .serializer import Serializer, validate_stored
-from .storage import FileToken, LocalStorage
+from .storage import FileToken, open_storage
 from .utils import compute_digest, format_date, now_local, to_json_bytes
 
 SNAPSHOT = "snapshot"
@@ -83,7 +84,7 @@ class _IndexState:
         self.digests: list[str] = []
         self.parents: list[str | None] = []
         self.lines: list[bytes | None] = []
-        self.versions: dict[int, Version] = {}
+        self.versions: list[Version | None] = []
         self._pos: dict[str, int] | None = None
 
     def __len__(self) -> int:
@@ -93,11 +94,12 @@ class _IndexState:
         self.digests.extend(digests)
         self.parents.extend(parents)
         self.lines.extend(lines)
+        self.versions.extend([None] * len(digests))
         self._pos = None
 
     def add_versions(self, versions: list[Version]) -> None:
         for version in versions:
-            self.versions[len(self.digests)] = version
+            self.versions.append(version)
             self.digests.append(version.digest)
             self.parents.append(version.parent)
             self.lines.append(None)
@@ -113,18 +115,26 @@ class _IndexState:
 
     def versions_between(self, lo: int, hi: int) -> list[Version]:
         """Versions lo..hi-1 (oldest first), parsing their lines in one go (ValueError if damaged)."""
-        todo = [i for i in range(lo, hi) if i not in self.versions]
-        if todo:
-            parsed = lines_to_versions([self.lines[i] for i in todo])
-            for i, version in zip(todo, parsed, strict=True):
-                if version.digest != self.digests[i]:
-                    raise ValueError("index line does not match its scan")
-                self.versions[i] = version
-        return [self.versions[i] for i in range(lo, hi)]
+        window = self.versions[lo:hi]
+        if None not in window:
+            return window
+        if window.count(None) == len(window):  # common cold case: parse the whole range at once
+            parsed = lines_to_versions(self.lines[lo:hi])
+            if [v.digest for v in parsed] != self.digests[lo:hi]:
+                raise ValueError("index lines do not match their scan")
+            self.versions[lo:hi] = parsed
+            return parsed
+        todo = [i for i in range(lo, hi) if self.versions[i] is None]
+        parsed = lines_to_versions([self.lines[i] for i in todo])
+        for i, version in zip(todo, parsed, strict=True):
+            if version.digest != self.digests[i]:
+                raise ValueError("index line does not match its scan")
+            self.versions[i] = version
+        return self.versions[lo:hi]
 
     def version(self, i: int) -> Version:
         """Version i, parsed from its index line on first use (ValueError if damaged)."""
-        version = self.versions.get(i)
+        version = self.versions[i]
         if version is None:
             line = self.lines[i]
             assert line is not None
@@ -154,9 +164,12 @@ class DbEngine:
         cache_bytes: int = 128 * 1024 * 1024,
         lock_timeout: float = 30.0,
         storage: Any = None,
+        s3_endpoint: str | None = None,
     ):
         self.root = root
-        self.storage = storage or LocalStorage(root, durable=durable, lock_timeout=lock_timeout)
+        self.storage = storage or open_storage(
+            root, durable=durable, lock_timeout=lock_timeout, s3_endpoint=s3_endpoint
+        )
         self.clock = clock or now_local
         self.serializer = Serializer(self._write_ref, self.read_ref, registry, trust_pickle)
         self._objects = ObjectCache(cache_bytes)
@@ -569,31 +582,49 @@ class DbEngine:
         self, tenant_id: str, entry: str,
         build: Callable[[str | None, dict | None], tuple[dict, ChangeSummary] | None],
     ) -> tuple[str | None, bool]:
-        """Read-modify-write of the head under the tenant lock: (head digest, changed)."""
-        with self.storage.lock(tenant_id):
-            head = self._head(tenant_id, fresh=True)
-            current = head.get(entry)
-            head_doc = self._snapshot_doc(tenant_id, current) if current else None
-            state = self._index(tenant_id, entry, current, locked=True) if current else None
-            result = build(current, head_doc)
-            if result is None:
-                return current, False
-            document, summary = result
-            digest = self._write_object(tenant_id, document)
-            new_head = dict(head)
-            new_head[entry] = digest
-            self.storage.write_head(tenant_id, to_json_bytes(new_head))
-            with self._guard:
-                self._heads.pop(tenant_id, None)
-            # The version is committed: the index is a cache, a failure here is repaired on read.
-            with contextlib.suppress(DbEngineError, ValueError, OSError):
-                version = version_from_document(digest, document, summary)
-                if state is None or (state.token is not None and state.offset == state.token.size):
-                    self.storage.append_index(tenant_id, entry, encode_line(version))
-                else:  # the file has a torn tail (or no file): rewrite it whole
-                    lines = [encode_line(v) for v in state.versions_between(0, len(state))]
-                    self.storage.write_index(tenant_id, entry, b"".join(lines) + encode_line(version))
-            return digest, True
+        """Read-modify-write of the head as a compare-and-swap: (head digest, changed).
+
+        Under the tenant lock (a file lock on local disk, where the swap always succeeds; a
+        no-op on S3, where a writer that lost the race re-reads the head and builds again).
+        """
+        for attempt in range(_CAS_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**attempt)))
+            with self.storage.lock(tenant_id):
+                head, token = self._read_head(tenant_id)
+                current = head.get(entry)
+                head_doc = self._snapshot_doc(tenant_id, current) if current else None
+                state = self._index(tenant_id, entry, current, locked=True) if current else None
+                result = build(current, head_doc)
+                if result is None:
+                    return current, False
+                document, summary = result
+                digest = self._write_object(tenant_id, document)
+                new_head = dict(head)
+                new_head[entry] = digest
+                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token)
+                with self._guard:
+                    self._heads.pop(tenant_id, None)
+                if swapped:
+                    self._index_append(tenant_id, entry, state, digest, document, summary)
+                    return digest, True
+        raise ConflictError(
+            f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "
+            f"{_CAS_ATTEMPTS} attempts to write it; try again"
+        )
+
+    def _index_append(
+        self, tenant_id: str, entry: str, state: _IndexState | None, digest: str, document: dict,
+        summary: ChangeSummary,
+    ) -> None:
+        """Add a committed version to the index: a cache, a failure here is repaired on read."""
+        with contextlib.suppress(DbEngineError, ValueError, OSError):
+            version = version_from_document(digest, document, summary)
+            if state is None or (state.token is not None and state.offset == state.token.size):
+                self.storage.append_index(tenant_id, entry, encode_line(version))
+            else:  # the file has a torn tail (or no file): rewrite it whole
+                lines = [encode_line(v) for v in state.versions_between(0, len(state))]
+                self.storage.write_index(tenant_id, entry, b"".join(lines) + encode_line(version))
 
     def _write_object(self, tenant_id: str, document: dict) -> str:
         data = to_json_bytes(document)
@@ -631,10 +662,14 @@ class DbEngine:
             cached = self._heads.get(tenant_id)
             if cached is not None and token == cached[0]:
                 return cached[1]
+        return self._read_head(tenant_id)[0]
+
+    def _read_head(self, tenant_id: str) -> tuple[dict[str, str], Any]:
+        """The head map read now, with the token its compare-and-swap expects (None: no head)."""
         result = self.storage.read_head(tenant_id)
         if result is None:
             self._require(tenant_id)
-            return {}
+            return {}, None
         data, token = result
         path = self.storage.head_path(tenant_id)
         try:
@@ -650,7 +685,7 @@ class DbEngine:
         if time.time_ns() - token.mtime_ns > _RACY_NS:
             with self._guard:
                 self._heads[tenant_id] = (token, head)
-        return head
+        return head, token
 
     def _read_object(self, tenant_id: str, digest: str) -> dict:
         """A parsed object, verified against its digest, from the cache or the disk."""
@@ -771,7 +806,7 @@ class DbEngine:
                 keep = state.position(cursor) + 1 if cursor is not None else 0
                 fresh = _IndexState()
                 fresh.add_lines(state.digests[:keep], state.parents[:keep], state.lines[:keep])
-                fresh.versions = {i: v for i, v in state.versions.items() if i < keep}
+                fresh.versions[:keep] = state.versions[:keep]
                 missing.reverse()
                 fresh.add_versions(missing)
                 broken_token = self.storage.index_token(tenant_id, entry)
@@ -819,6 +854,9 @@ class DbEngine:
 
 _ABSENT = object()
 _RACY_NS = 2_000_000_000
+_CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)
+_CAS_BASE_DELAY = 0.002
+_CAS_MAX_DELAY = 0.2
 
 
 def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:

@@ -83,18 +83,31 @@ def row_to_version(row: list) -> Version:
     if restored_from is not None and type(restored_from) is not str:
         raise ValueError("bad index row")
     if summary is not None:
-        added, changed, removed = summary
-        summary = _new(ChangeSummary, {"added": added, "changed": changed, "removed": removed})
+        summary = _summary_of(summary)
     # Thousands of these are built per log(): fill the frozen instance directly.
-    return _new(Version, {"digest": digest, "parents": parents, "user_id": user_id,
-                          "date": fast_parse_date(date), "restored_from": restored_from,
-                          "summary": summary})
-
-
-def _new(cls: type, fields: dict):
-    instance = object.__new__(cls)
-    instance.__dict__.update(fields)
+    instance = object.__new__(Version)
+    object.__setattr__(instance, "__dict__", {
+        "digest": digest, "parents": parents, "user_id": user_id, "date": fast_parse_date(date),
+        "restored_from": restored_from, "summary": summary,
+    })
     return instance
+
+
+_SUMMARIES: dict[tuple, ChangeSummary] = {}
+
+
+def _summary_of(counts: list) -> ChangeSummary:
+    """Shared ChangeSummary instances: histories repeat the same few counts."""
+    key = tuple(counts)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        added, changed, removed = key
+        if not all(type(n) is int for n in key):
+            raise ValueError("bad change summary")
+        summary = ChangeSummary(added, changed, removed)
+        if len(_SUMMARIES) < 4096:
+            _SUMMARIES[key] = summary
+    return summary
 
 
 def lines_to_versions(lines: list[bytes]) -> list[Version]:

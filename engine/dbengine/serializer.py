@@ -13,6 +13,8 @@ import importlib
 import math
 import pickle
 import re
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -208,7 +210,10 @@ class Serializer:
         if tag == TAG_FLOAT:
             return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[stored["value"]])
         if tag == TAG_ENUM:
-            return resolve_class(stored["class"])(self._decode(stored["value"]))
+            cls = resolve_class(stored["class"], self.trust_pickle)
+            if not issubclass(cls, enum.Enum):  # any other class would be *called* with the value
+                raise DeserializationError(f"{stored['class']!r} is not an Enum class: refused")
+            return cls(self._decode(stored["value"]))
         if tag == TAG_OBJECT:
             return self._decode_object(stored)
         if tag == TAG_PICKLE:
@@ -225,7 +230,14 @@ class Serializer:
         return handler.deserialize(fields)
 
     def _decode_object(self, stored: dict) -> Any:
-        cls = resolve_class(stored["class"])
+        cls = resolve_class(stored["class"], self.trust_pickle)
+        if not self.trust_pickle:
+            hook = _implicit_code(cls)
+            if hook:
+                raise DeserializationError(
+                    f"class {stored['class']!r} defines {hook}, which would run on data it does not "
+                    "trust: refused (trust_pickle=False)"
+                )
         state = stored["state"]
         if type(state) is not dict:
             raise DeserializationError("object state must be a JSON object")
@@ -296,11 +308,34 @@ def _object_state(obj: Any) -> dict | None:
     return state
 
 
-def resolve_class(path: Any) -> type:
-    """Import the class named `module:qualname`; anything but a class is refused."""
+def _implicit_code(cls: type) -> str | None:
+    """The Python-level hook that rebuilding or dropping an instance of `cls` would run, if any.
+
+    Decoding calls `cls.__new__(cls)`, and the instance's `__del__` runs when it is dropped:
+    with a crafted state either can act on the file system (tempfile's closer unlinks).
+    """
+    for klass in cls.__mro__[:-1]:
+        for name in ("__del__", "__new__"):
+            hook = klass.__dict__.get(name)
+            if hook is not None and not isinstance(hook, (types.BuiltinFunctionType, types.WrapperDescriptorType)):
+                return f"{klass.__qualname__}.{name}"
+    return None
+
+
+def resolve_class(path: Any, may_import: bool = True) -> type:
+    """The class named `module:qualname`; anything but a class is refused.
+
+    With `may_import=False` (untrusted data) only modules already imported are used:
+    importing a module named by stored data would run its top-level code.
+    """
     if not isinstance(path, str) or not CLASS_PATH_RE.fullmatch(path):
         raise DeserializationError(f"invalid class path {path!r}")
     module_name, qualname = path.split(":", 1)
+    if not may_import and module_name not in sys.modules:
+        raise DeserializationError(
+            f"class {path!r}: module {module_name!r} is not loaded and an untrusted engine "
+            "(trust_pickle=False) does not import modules named by stored data"
+        )
     try:
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):

@@ -101,6 +101,16 @@ class _TenantLock:
                 raise _fail("lock", self.path, exc) from exc
 
 
+def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
+                 s3_endpoint: str | None = None):
+    """The storage of a root: `s3://bucket/prefix` (needs boto3) or a local folder."""
+    if isinstance(root, str) and root.startswith("s3://"):
+        from .s3storage import S3Storage
+
+        return S3Storage(root, endpoint_url=s3_endpoint)
+    return LocalStorage(root, durable=durable, lock_timeout=lock_timeout)
+
+
 class LocalStorage:
     """A database in a folder on the local file system (the layout of the spec)."""
 
@@ -259,9 +269,14 @@ class LocalStorage:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def write_head(self, tenant: str, data: bytes) -> None:
-        """Replace the head atomically; call only while holding `lock(tenant)`."""
+    def write_head(self, tenant: str, data: bytes, expected: object = ...) -> bool:
+        """Replace the head atomically; call only while holding `lock(tenant)`.
+
+        `expected` (the token read with the head) makes it a compare-and-swap for backends
+        without locks; under the file lock nobody else can have moved it, so always True.
+        """
         self._write_atomic(self.head_path(tenant), data)
+        return True
 
     @contextlib.contextmanager
     def lock(self, tenant: str) -> Iterator[None]:

@@ -1,0 +1,552 @@
+"""A database in an S3-compatible bucket (AWS S3, MinIO, R2...), with the layout of the disk.
+
+`S3Storage` has the interface of `LocalStorage`, over boto3 (an optional extra:
+`pip install 'mydbengine[s3]'`). Keys under `s3://bucket/prefix` are the paths of the
+local layout (`{tenant}/head`, `{tenant}/objects/{d[:24]}/{d}`, `refs/{d[:24]}/{d}`), so
+`aws s3 sync` of a local database gives a valid remote one and back. There are no locks:
+objects and refs are written with `If-None-Match: *` (content-addressed: an existing one
+is already right) and heads with compare-and-swap (`If-Match` on the ETag read,
+`If-None-Match: *` for a new head); the engine retries a lost race (see `_commit`).
+
+History index: S3 has no append, so an entry's index is a list of segment objects
+`{tenant}/index-seg/{sha256(entry)}/{n:08d}`, each holding SEGMENT_LINES lines (the last
+one fewer); their concatenation is the index file of the local layout. An append
+rewrites only the last segment (`If-Match` on its ETag) or starts the next one
+(`If-None-Match: *`); it is a cache, checked by the engine against the head and repaired
+from the objects, so a lost or skipped append only makes it lag.
+
+Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
+- read_head 1 GET, head_token 1 HEAD, write_head 1 PUT (+1 GET after a lost race)
+- read/write/has object or ref: 1 GET / 1 PUT / 1 HEAD (refs over 1 MiB: HEAD, then PUT)
+- tenant_exists: 1 HEAD the first time, then 0 (tenants are never deleted)
+- list_tenants: 1 LIST (Delimiter="/"); is_database: 1 LIST (MaxKeys=1)
+- index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
+  (fetched in parallel); append_index: 1 PUT (2 when it starts a segment; +1 LIST +1 GET
+  when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment
+- scan/iter objects or refs: 1 LIST per 1,000 keys
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+from .errors import (
+    DbEngineError,
+    DigestNotFoundError,
+    InvalidNameError,
+    NotInitializedError,
+    StorageError,
+)
+from .names import DIGEST_RE, check_digest, check_tenant
+
+PREFIX_LEN = 24
+TMP_PREFIX = ".tmp-"
+SEGMENT_LINES = 256
+INDEX_FOLDER = "index-seg"
+BIG_REF = 1024 * 1024
+_SEGMENT_RE = re.compile(r"\d{8}")
+_LAST_DIGEST_RE = re.compile(rb'\["([0-9a-f]{64})",')
+_FIRST_PARENT_RE = re.compile(rb'\["[0-9a-f]{64}",\[(?:"([0-9a-f]{64})"|null)')
+
+
+class MissingDependencyError(DbEngineError, ImportError):
+    """An optional dependency (boto3 for s3:// roots) is not installed."""
+
+
+class S3Token(NamedTuple):
+    """Identity of a head or index on S3; compares like `FileToken` and carries the ETag."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+    etag: str
+
+
+class _Segment(NamedTuple):
+    number: int
+    key: str
+    size: int
+    etag: str
+
+
+class _Tip(NamedTuple):
+    """The last segment of an index as last read or written: what an append extends."""
+
+    number: int
+    etag: str
+    body: bytes
+    last_digest: str | None  # digest of the index's last line
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix")."""
+    if not url.startswith("s3://"):
+        raise InvalidNameError(f"not an s3:// URL: {url!r}")
+    bucket, _, prefix = url[5:].partition("/")
+    if not bucket:
+        raise InvalidNameError(f"no bucket in {url!r} (use s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
+
+
+def _hash_int(*parts: str) -> int:
+    return int(hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:15], 16)
+
+
+def _md5_etag(data: bytes) -> str:
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+
+
+class S3Storage:
+    """A database under `s3://bucket/prefix`: objects, refs, heads and index segments."""
+
+    def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None, **_ignored: Any):
+        self.root = root.rstrip("/")
+        self.bucket, self.prefix = parse_s3_url(root)
+        self.durable = True
+        self._base = f"{self.prefix}/" if self.prefix else ""
+        self.client = client or _make_client(endpoint_url)
+        self.requests: Counter[str] = Counter()
+        self.client.meta.events.register("before-call.s3", self._count)
+        self._known_tenants: set[str] = set()
+        self._tips: dict[tuple[str, str], _Tip] = {}
+        self._guard = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._recent = threading.local()
+
+    def _count(self, model: Any = None, **_kwargs: Any) -> None:
+        self.requests[model.name if model is not None else "?"] += 1
+
+    # ------------------------------------------------------------------ keys and names
+    def _key(self, relative: str) -> str:
+        return self._base + relative
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def tenant_dir(self, tenant: str) -> str:
+        return self.url(self._key(check_tenant(tenant)))
+
+    def _object_key(self, tenant: str, digest: str) -> str:
+        check_digest(digest)
+        return self._key(f"{check_tenant(tenant)}/objects/{digest[:PREFIX_LEN]}/{digest}")
+
+    def _ref_key(self, digest: str) -> str:
+        check_digest(digest)
+        return self._key(f"refs/{digest[:PREFIX_LEN]}/{digest}")
+
+    def _head_key(self, tenant: str) -> str:
+        return self._key(f"{check_tenant(tenant)}/head")
+
+    def _index_prefix(self, tenant: str, entry: str) -> str:
+        name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
+        return self._key(f"{check_tenant(tenant)}/{INDEX_FOLDER}/{name}/")
+
+    def object_path(self, tenant: str, digest: str) -> str:
+        return self.url(self._object_key(tenant, digest))
+
+    def ref_path(self, digest: str) -> str:
+        return self.url(self._ref_key(digest))
+
+    def head_path(self, tenant: str) -> str:
+        return self.url(self._head_key(tenant))
+
+    def index_path(self, tenant: str, entry: str) -> str:
+        return self.url(self._index_prefix(tenant, entry))
+
+    def describe(self) -> str:
+        return self.root
+
+    # ------------------------------------------------------------------ low level
+    def _get(self, key: str, what: str) -> tuple[bytes, str] | None:
+        """Body and ETag of a key, None when it does not exist."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read(), response["ETag"]
+        except Exception as exc:  # botocore's errors: classified by _classify
+            if _classify(exc) == "missing":
+                return None
+            raise self._fail("read", key, exc) from exc
+
+    def _read_required(self, key: str, what: str) -> bytes:
+        found = self._get(key, what)
+        if found is None:
+            raise DigestNotFoundError(f"{what} not found ({self.url(key)})")
+        return found[0]
+
+    def _head(self, key: str) -> dict | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if _classify(exc) == "missing":
+                return None
+            raise self._fail("stat", key, exc) from exc
+
+    def _put(self, key: str, data: bytes, **conditions: str) -> str | None:
+        """PUT a key; its new ETag, or None when a condition failed (412, or 404/409 races)."""
+        try:
+            return self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **conditions)["ETag"]
+        except Exception as exc:
+            if conditions and _classify(exc) in ("precondition", "missing", "conflict"):
+                return None
+            raise self._fail("write", key, exc) from exc
+
+    def _list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict]:
+        """Pages of a listing (1 request per 1,000 keys)."""
+        options: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            options["Delimiter"] = delimiter
+        while True:
+            try:
+                page = self.client.list_objects_v2(**options)
+            except Exception as exc:
+                raise self._fail("list", prefix, exc) from exc
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            options["ContinuationToken"] = page["NextContinuationToken"]
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
+        detail = getattr(exc, "response", {}).get("Error", {})
+        reason = f"{detail.get('Code')}: {detail.get('Message')}" if detail else f"{type(exc).__name__}: {exc}"
+        return StorageError(f"cannot {action} {self.url(key)}: {reason}")
+
+    # ------------------------------------------------------------------ database and tenants
+    def is_database(self) -> bool:
+        """True when anything is stored under the prefix (1 LIST)."""
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._base, MaxKeys=1)
+        except Exception as exc:
+            raise self._fail("list", self._base, exc) from exc
+        return page.get("KeyCount", 0) > 0
+
+    def list_tenants(self) -> list[str]:
+        """The tenant folders under the prefix, from one delimited listing."""
+        names = []
+        for page in self._list(self._base, delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(self._base):].rstrip("/")
+                if name == "refs" or name.startswith("."):
+                    continue
+                with contextlib.suppress(InvalidNameError):
+                    names.append(check_tenant(name))
+        return sorted(names)
+
+    def tenant_exists(self, tenant: str) -> bool:
+        if tenant in self._known_tenants:
+            return True
+        if self._head(self._head_key(tenant)) is None:
+            return False
+        with self._guard:
+            self._known_tenants.add(tenant)
+        return True
+
+    def init_tenant(self, tenant: str) -> None:
+        self._put(self._head_key(tenant), b"{}", IfNoneMatch="*")  # an existing head stays
+        with self._guard:
+            self._known_tenants.add(tenant)
+
+    def require_tenant(self, tenant: str) -> None:
+        if not self.tenant_exists(tenant):
+            raise NotInitializedError(f"tenant {tenant!r} is not initialized in {self.root} (call init())")
+
+    # ------------------------------------------------------------------ objects and refs
+    def read_object(self, tenant: str, digest: str) -> bytes:
+        return self._read_required(self._object_key(tenant, digest), f"object {digest} of tenant {tenant!r}")
+
+    def has_object(self, tenant: str, digest: str) -> bool:
+        return self._head(self._object_key(tenant, digest)) is not None
+
+    def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
+        """Store an object; False when it already existed (content addressing)."""
+        return self._put(self._object_key(tenant, digest), data, IfNoneMatch="*") is not None
+
+    def iter_objects(self, tenant: str) -> Iterator[str]:
+        for _path, digest in self.scan_objects(tenant):
+            if digest is not None:
+                yield digest
+
+    def read_ref(self, digest: str) -> bytes:
+        return self._read_required(self._ref_key(digest), f"ref {digest}")
+
+    def has_ref(self, digest: str) -> bool:
+        return self._head(self._ref_key(digest)) is not None
+
+    def ref_size(self, digest: str) -> int:
+        found = self._head(self._ref_key(digest))
+        if found is None:
+            raise DigestNotFoundError(f"ref {digest} not found in {self.root}/refs")
+        return found["ContentLength"]
+
+    def write_ref(self, digest: str, data: bytes) -> bool:
+        key = self._ref_key(digest)
+        if len(data) > BIG_REF and self._head(key) is not None:  # skip re-uploading big refs
+            return False
+        return self._put(key, data, IfNoneMatch="*") is not None
+
+    def iter_refs(self) -> Iterator[str]:
+        for _path, digest in self.scan_refs():
+            if digest is not None:
+                yield digest
+
+    def scan_objects(self, tenant: str) -> Iterator[tuple[str, str | None]]:
+        """Every key under the tenant's objects/: (URL, digest), digest None if misnamed."""
+        yield from self._scan(self._key(f"{check_tenant(tenant)}/objects/"))
+
+    def scan_refs(self) -> Iterator[tuple[str, str | None]]:
+        yield from self._scan(self._key("refs/"))
+
+    def _scan(self, prefix: str) -> Iterator[tuple[str, str | None]]:
+        for page in self._list(prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                folder, _, name = key[len(prefix):].rpartition("/")
+                if name.startswith(TMP_PREFIX) or not name:
+                    continue
+                well_named = DIGEST_RE.fullmatch(name) and folder == name[:PREFIX_LEN]
+                yield self.url(key), (name if well_named else None)
+
+    def read_path(self, path: str) -> bytes:
+        """Raw bytes of a key found by a scan (an s3:// URL of this bucket)."""
+        bucket, key = parse_s3_url(path)[0], path[len(f"s3://{self.bucket}/"):]
+        if bucket != self.bucket:
+            raise InvalidNameError(f"{path} is not in bucket {self.bucket}")
+        return self._read_required(key, path)
+
+    def temp_files(self) -> list[str]:
+        """Always empty: S3 writes are atomic and leave no temp files behind."""
+        return []
+
+    # ------------------------------------------------------------------ heads
+    def read_head(self, tenant: str) -> tuple[bytes, S3Token] | None:
+        found = self._get(self._head_key(tenant), f"head of tenant {tenant!r}")
+        if found is None:
+            return None
+        data, etag = found
+        return data, S3Token(_hash_int(etag), len(data), 0, etag)
+
+    def head_token(self, tenant: str) -> S3Token | None:
+        found = self._head(self._head_key(tenant))
+        if found is None:
+            return None
+        return S3Token(_hash_int(found["ETag"]), found["ContentLength"], 0, found["ETag"])
+
+    def write_head(self, tenant: str, data: bytes, expected: Any = ...) -> bool:
+        """Compare-and-swap the head: False when it is no longer `expected` (None: absent).
+
+        Without `expected` the write is unconditional. A failed condition whose head now
+        holds exactly `data` counts as done (a retried request that had succeeded).
+        """
+        key = self._head_key(tenant)
+        if expected is ...:
+            conditions = {}
+        elif expected is None:
+            conditions = {"IfNoneMatch": "*"}
+        else:
+            conditions = {"IfMatch": expected.etag}
+        if self._put(key, data, **conditions) is not None:
+            return True
+        current = self._get(key, f"head of tenant {tenant!r}")
+        return current is not None and current[0] == data
+
+    @contextlib.contextmanager
+    def lock(self, tenant: str) -> Iterator[None]:
+        """No lock on S3: heads are swapped with conditional writes instead."""
+        yield
+
+    # ------------------------------------------------------------------ history index
+    def _segments(self, tenant: str, entry: str) -> list[_Segment]:
+        """The index's segments 0..n-1 (stops at a gap: what follows it is unreachable)."""
+        prefix = self._index_prefix(tenant, entry)
+        found: dict[int, _Segment] = {}
+        for page in self._list(prefix):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(prefix):]
+                if _SEGMENT_RE.fullmatch(name):
+                    found[int(name)] = _Segment(int(name), item["Key"], item["Size"], item["ETag"])
+        segments = []
+        while len(segments) in found:
+            segments.append(found[len(segments)])
+        return segments
+
+    @staticmethod
+    def _token(segments: list[_Segment]) -> S3Token:
+        # inode stays constant: the engine reads on from its offset and checks that the
+        # new lines continue its chain (a rewritten index is re-read whole when they do not).
+        etags = [f"{s.number}:{s.etag}" for s in segments]
+        return S3Token(1, sum(s.size for s in segments), _hash_int(*etags), etags[-1] if etags else "")
+
+    def index_token(self, tenant: str, entry: str) -> S3Token | None:
+        segments = self._segments(tenant, entry)
+        self._recent.listing = ((tenant, entry), segments, time.monotonic())  # for read_index
+        return self._token(segments) if segments else None
+
+    def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, S3Token] | None:
+        """Bytes of the index from `offset` (segments fetched in parallel), and its token."""
+        recent = getattr(self._recent, "listing", None)
+        self._recent.listing = None
+        if recent is not None and recent[0] == (tenant, entry) and time.monotonic() - recent[2] < 1:
+            segments = recent[1]  # listed by index_token just before, in this thread
+        else:
+            segments = self._segments(tenant, entry)
+        if not segments:
+            return None
+        start, wanted, first_start = 0, [], 0
+        for segment in segments:
+            if start + segment.size > offset:
+                if not wanted:
+                    first_start = start
+                wanted.append(segment)
+            start += segment.size
+        actual = segments[: len(segments) - len(wanted)]
+        with self._guard:
+            tip = self._tips.get((tenant, entry))
+        cached = {}
+        if tip is not None and wanted and (wanted[-1].number, wanted[-1].etag) == (tip.number, tip.etag):
+            cached[wanted[-1].key] = (tip.body, tip.etag)  # our own last append: no GET
+        keys = [s.key for s in wanted if s.key not in cached]
+        cached.update(zip(keys, self._fetch_all(keys), strict=True))
+        bodies = []
+        for segment, found in ((s, cached[s.key]) for s in wanted):
+            if found is None:  # deleted meanwhile (a rewrite): what follows is unreachable
+                break
+            actual.append(segment._replace(size=len(found[0]), etag=found[1]))
+            bodies.append(found[0])
+        if bodies and len(actual) == len(segments):
+            last = actual[-1]
+            self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], _last_digest(bodies[-1])))
+        data = b"".join(bodies)[offset - first_start :] if bodies else b""
+        return data, self._token(actual)
+
+    def _fetch_all(self, keys: list[str]) -> list[tuple[bytes, str] | None]:
+        if len(keys) <= 1:
+            return [self._get(key, "index segment") for key in keys]
+        with self._guard:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-index")
+        return list(self._pool.map(lambda key: self._get(key, "index segment"), keys))
+
+    def _remember_tip(self, tenant: str, entry: str, tip: _Tip | None) -> None:
+        with self._guard:
+            if tip is None or (tip.last_digest is None and tip.body):
+                self._tips.pop((tenant, entry), None)
+            else:
+                self._tips[(tenant, entry)] = tip
+
+    def _current_tip(self, tenant: str, entry: str) -> _Tip | None:
+        """The cached last segment, or the one in the bucket now (1 LIST + 1 GET)."""
+        with self._guard:
+            tip = self._tips.get((tenant, entry))
+        if tip is not None:
+            return tip
+        segments = self._segments(tenant, entry)
+        if not segments:
+            return _Tip(-1, "", b"", None)
+        found = self._get(segments[-1].key, "index segment")
+        if found is None:
+            return None
+        return _Tip(segments[-1].number, found[1], found[0], _last_digest(found[0]))
+
+    def append_index(self, tenant: str, entry: str, data: bytes) -> None:
+        """Append lines: rewrite the last segment (If-Match) and start new ones (If-None-Match).
+
+        Skipped when the lines do not continue the index's last version, or when another
+        writer changed the index first: the engine then completes it from the objects.
+        """
+        tip = self._current_tip(tenant, entry)
+        match = _FIRST_PARENT_RE.match(data)
+        if tip is None or match is None or (match.group(1) or b"").decode() != (tip.last_digest or ""):
+            self._remember_tip(tenant, entry, None)
+            return
+        lines = data.splitlines(keepends=True)
+        number, body, etag = tip.number, tip.body, tip.etag
+        if number < 0 or body.count(b"\n") >= SEGMENT_LINES:
+            number, body, etag = number + 1, b"", ""
+        while lines:
+            room = SEGMENT_LINES - body.count(b"\n")
+            body += b"".join(lines[:room])
+            lines = lines[room:]
+            key = f"{self._index_prefix(tenant, entry)}{number:08d}"
+            new_etag = self._put(key, body, **({"IfMatch": etag} if etag else {"IfNoneMatch": "*"}))
+            if new_etag is None:
+                self._remember_tip(tenant, entry, None)
+                return
+            self._remember_tip(tenant, entry, _Tip(number, new_etag, body, _last_digest(body)))
+            if lines:
+                number, body, etag = number + 1, b"", ""
+
+    def write_index(self, tenant: str, entry: str, data: bytes) -> None:
+        """Rewrite the whole index (a repair): PUT the segments that differ, delete extra ones."""
+        segments = self._segments(tenant, entry)
+        lines = data.splitlines(keepends=True)
+        chunks = [b"".join(lines[i : i + SEGMENT_LINES]) for i in range(0, len(lines), SEGMENT_LINES)]
+        prefix = self._index_prefix(tenant, entry)
+        tip = None
+        for number, chunk in enumerate(chunks):
+            etag = _md5_etag(chunk)
+            if number >= len(segments) or segments[number].etag != etag:
+                etag = self._put(f"{prefix}{number:08d}", chunk)
+            tip = _Tip(number, etag, chunk, _last_digest(chunk))
+        extra = [{"Key": s.key} for s in segments[len(chunks):]]
+        if extra:
+            try:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": extra, "Quiet": True})
+            except Exception as exc:
+                raise self._fail("delete segments of", prefix, exc) from exc
+        self._remember_tip(tenant, entry, tip)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
+def _last_digest(data: bytes) -> str | None:
+    """Digest of the last complete line of index bytes (None when there is none)."""
+    end = data.rfind(b"\n", 0, len(data) - 1) + 1 if data.endswith(b"\n") else None
+    if end is None:
+        return None
+    match = _LAST_DIGEST_RE.match(data, end)
+    return match.group(1).decode() if match else None
+
+
+def _classify(exc: Exception) -> str:
+    """'missing', 'precondition', 'conflict' or 'other' for a botocore error."""
+    response = getattr(exc, "response", None)
+    if not response:
+        return "other"
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return "missing"
+    if code in ("PreconditionFailed", "412") or status == 412:
+        return "precondition"
+    if code == "ConditionalRequestConflict" or status == 409:
+        return "conflict"
+    return "other"
+
+
+def _make_client(endpoint_url: str | None) -> Any:
+    """A boto3 S3 client: endpoint from the argument, MYDB_S3_ENDPOINT or AWS's own settings."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise MissingDependencyError(
+            "s3:// databases need boto3: pip install 'mydbengine[s3]'"
+        ) from None
+    endpoint = endpoint_url or os.environ.get("MYDB_S3_ENDPOINT") or None
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        max_pool_connections=32,
+        s3={"addressing_style": "path"} if endpoint else {},
+    )
+    # AWS_ENDPOINT_URL(_S3), region and credentials come from boto3's standard chain.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
