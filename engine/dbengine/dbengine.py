@@ -416,16 +416,32 @@ class DbEngine:
         digest = self._head(tenant_id).get(entry)
         if digest is None:
             raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
+        if not self.storage.has_object(tenant_id, digest):  # a damaged head, or a lost object
+            path = self.storage.head_path(tenant_id)
+            raise CorruptObjectError(
+                f"head of entry {entry!r} of tenant {tenant_id!r} names {digest[:12]}, which is not in "
+                f"the tenant's objects ({path})", path)
         return digest
 
     def history(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[str]:
         """Digests of the entry's versions, newest first, from the head (or `digest`)."""
+        if digest is None and max_items is not None:
+            tail = self._index_tail(tenant_id, entry, max_items)
+            if tail is not None:
+                return tail[0][::-1]
         state, start = self._history_start(tenant_id, entry, digest)
         first = max(start + 1 - max_items, 0) if max_items is not None else 0
         return state.digests[first : start + 1][::-1]
 
     def log(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[Version]:
         """The entry's versions, newest first, from the head (or `digest`)."""
+        if digest is None and max_items is not None:
+            tail = self._index_tail(tenant_id, entry, max_items)
+            if tail is not None:
+                with contextlib.suppress(ValueError):  # damaged line: the full path repairs
+                    versions = lines_to_versions(tail[1])
+                    if [v.digest for v in versions] == tail[0]:
+                        return versions[::-1]
         for attempt in (1, 2):
             state, start = self._history_start(tenant_id, entry, digest)
             first = max(start + 1 - max_items, 0) if max_items is not None else 0
@@ -751,6 +767,35 @@ class DbEngine:
                 return state
         return self._repair_index(tenant_id, entry, head, locked)
 
+    def _index_tail(self, tenant_id: str, entry: str, want: int) -> tuple[list[str], list[bytes]] | None:
+        """The newest `want` index lines (digests, lines), oldest first, read from the file's end.
+
+        Only for a cold engine and a short window, so that the newest versions of a long
+        history cost one small read. The window is trusted only if it ends at the head and
+        its lines chain; otherwise None sends the caller to the full, repairing path.
+        """
+        if want <= 0 or want > _TAIL_MAX or (tenant_id, entry) in self._indexes:
+            return None
+        head = self.get_digest(tenant_id, entry)
+        result = self.storage.read_index_tail(tenant_id, entry, want * _TAIL_LINE_GUESS + 4096)
+        if result is None:
+            return None
+        data, start = result
+        if start > 0:
+            data = data[data.find(b"\n") + 1 :]  # drop the partial first line
+        chunk = parse_index(data)
+        if not chunk.clean or not chunk.digests or chunk.digests[-1] != head or chunk.consumed != len(data):
+            return None
+        take = min(want, len(chunk.digests))
+        if take < want and start > 0:
+            return None
+        digests, parents = chunk.digests[-take:], chunk.parents[-take:]
+        if parents[1:] != digests[:-1]:
+            return None
+        if take == len(chunk.digests) and start == 0 and parents[0] is not None:
+            return None
+        return digests, chunk.lines[-take:]
+
     def _rebuild_index(self, tenant_id: str, entry: str) -> None:
         """Throw away a damaged index and rebuild it from the objects."""
         with self._guard:
@@ -854,6 +899,8 @@ class DbEngine:
 
 _ABSENT = object()
 _RACY_NS = 2_000_000_000
+_TAIL_MAX = 5000
+_TAIL_LINE_GUESS = 220
 _CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)
 _CAS_BASE_DELAY = 0.002
 _CAS_MAX_DELAY = 0.2

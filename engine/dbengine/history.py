@@ -1,8 +1,9 @@
 """Versions and the per-entry history index (an append-only cache of the parent chain).
 
 Each index line is a JSON array describing one version, oldest first:
-`[digest, parents, user_id, date, restored_from, summary]` where summary is
-`[added, changed, removed]` (keys of a snapshot, or records of a record entry) or null.
+`[digest, parents, user_id, date, restored_from, summary, crc]` where summary is
+`[added, changed, removed]` (keys of a snapshot, or records of a record entry) or null,
+and crc the CRC-32 of the line's bytes before its last comma.
 The index is trusted only when it forms an unbroken chain that ends at the head;
 otherwise the engine repairs it from the objects.
 """
@@ -13,6 +14,7 @@ import datetime as _dt
 import gc
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from .utils import parse_date
@@ -72,7 +74,18 @@ def encode_line(version: Version) -> bytes:
         summary = [version.summary.added, version.summary.changed, version.summary.removed]
     row = [version.digest, version.parents, version.user_id, version.date_text,
            version.restored_from, summary]
-    return json.dumps(row, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+    body = json.dumps(row, ensure_ascii=True, separators=(",", ":")).encode("ascii")[:-1]
+    return body + b",%d]\n" % zlib.crc32(body)
+
+
+def _checked_row(line: bytes, row: object) -> list:
+    """The 6 fields of a parsed index line whose 7th item, the CRC-32 of the line's bytes
+    before its last comma, matches: a damaged line never passes for a version."""
+    if type(row) is not list or len(row) != 7 or type(row[6]) is not int:
+        raise ValueError("index line is not a 7-item array")
+    if zlib.crc32(line[: line.rindex(b",")]) != row[6]:
+        raise ValueError("index line does not match its checksum")
+    return row[:6]
 
 
 def row_to_version(row: list) -> Version:
@@ -116,7 +129,9 @@ def lines_to_versions(lines: list[bytes]) -> list[Version]:
     gc.disable()  # thousands of small immutable objects: collection passes only cost time
     try:
         rows = json.loads(b"[" + b",".join(lines) + b"]")
-        return [row_to_version(row) for row in rows]
+        if len(rows) != len(lines):
+            raise ValueError("index lines do not hold one array each")
+        return [row_to_version(_checked_row(line, row)) for line, row in zip(lines, rows, strict=True)]
     except (TypeError, KeyError, IndexError, RecursionError) as exc:
         raise ValueError(f"bad index line: {exc}") from None
     finally:
@@ -169,10 +184,7 @@ def parse_index(data: bytes) -> IndexChunk:
 def line_to_version(line: bytes) -> Version:
     """Parse one index line into a Version (ValueError if it is malformed)."""
     try:
-        row = json.loads(line)
-        if type(row) is not list or len(row) != 6:
-            raise ValueError("index line is not a 6-item array")
-        return row_to_version(row)
+        return row_to_version(_checked_row(line, json.loads(line)))
     except (TypeError, KeyError, IndexError, RecursionError) as exc:
         raise ValueError(f"bad index line: {exc}") from None
 

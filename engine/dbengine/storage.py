@@ -305,6 +305,20 @@ class LocalStorage:
         except OSError as exc:
             raise _fail("read", path, exc) from exc
 
+    def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
+        """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
+        path = self.index_path(tenant, entry)
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                start = max(size - nbytes, 0)
+                handle.seek(start)
+                return handle.read(), start
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _fail("read", path, exc) from exc
+
     def index_token(self, tenant: str, entry: str) -> FileToken | None:
         try:
             stat = os.stat(self.index_path(tenant, entry))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -91,10 +92,27 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
         _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
     for entry, digest in head.items():
         if digest not in objects:
-            report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} points to a missing or corrupt object", tenant))
+            report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} ({head_path}) points to a missing or corrupt object", tenant))
             continue
         _check_chain(storage, tenant, entry, digest, objects, report)
         _check_index(engine, tenant, entry, digest, objects, report)
+    _check_orphan_indexes(storage, tenant, head_path, head, report)
+
+
+def _check_orphan_indexes(storage, tenant: str, head_path: str, head: dict, report: VerifyReport) -> None:
+    """An index is written only after its entry is in the head, and entries are never removed:
+    an index that belongs to no entry means the head lost (or renamed) that entry."""
+    if not head:
+        return  # an unreadable head is reported already
+    folder = os.path.dirname(storage.index_path(tenant, "x"))
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    owned = {os.path.basename(storage.index_path(tenant, entry)) for entry in head}
+    for name in sorted(names):
+        if DIGEST_RE.fullmatch(name) and name not in owned:
+            report.problems.append(Problem(head_path, "lost-entry", f"history index {name[:12]} belongs to no entry of the head: an entry was removed or renamed in {head_path}", tenant))
 
 
 def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant: str) -> dict | None:
