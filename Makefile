@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/s3_bench.py
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make.py

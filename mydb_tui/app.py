@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from dbengine.dbengine import DbEngine
+from dbengine.errors import DbEngineError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -18,9 +20,6 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
-
-from dbengine.dbengine import DbEngine
-from dbengine.errors import DbEngineError
 
 from .screens.goto import GotoEntryProvider
 from .screens.help import HelpScreen
@@ -103,6 +102,7 @@ class MyDbApp(App[None]):
         self.poll_interval = poll_interval
         self.auto_open = auto_open
         self._token: tuple | None = None
+        self._binding_state: tuple | None = None
         parts = [clean(engine.root), f"user {clean(user)}"]
         if read_only:
             parts.append("read-only")
@@ -149,7 +149,7 @@ class MyDbApp(App[None]):
         if (event.tenant, event.entry) != (timeline.tenant, timeline.entry):
             timeline.load(event.tenant, event.entry)
             self.viewer.clear("loading…")
-            self.refresh_bindings()
+            self._bindings_may_change()
         if isinstance(event, EntryTree.EntryChosen):
             timeline.focus()
 
@@ -162,11 +162,19 @@ class MyDbApp(App[None]):
             viewer.set_head(self.timeline.head)
         else:
             viewer.show_version(event.tenant, event.entry, event.digest, self.timeline.head)
-        self.refresh_bindings()
+        self._bindings_may_change()
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self) -> None:
-        self.refresh_bindings()
+        self._bindings_may_change()
+
+    def _bindings_may_change(self) -> None:
+        """Refresh the footer only when what check_action depends on changed (it is costly)."""
+        timeline = self.timeline
+        state = (timeline.selected is None, timeline.kind, self.viewer.selected_record is None)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     @on(Timeline.LoadFailed)
     def _timeline_failed(self, event: Timeline.LoadFailed) -> None:

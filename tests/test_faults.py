@@ -280,7 +280,7 @@ def test_cli_faults_are_one_line_errors(cli_case, name, tmp_path):
 def test_cli_on_a_read_only_root(cli_case, tmp_path):
     root = fresh_copy(cli_case, str(tmp_path / "ro"))
     env = cli_case["env"]
-    for name, make in CLI_COMMANDS.items():
+    for make in CLI_COMMANDS.values():
         result = mydb(*make(cli_case), root=root, MYDB_FAULT="readonly:EROFS", **env)
         assert_error(result, "Read-only file system")
     for args in (("log", T, "config"), ("show", T, "config"), ("verify",), ("export", T)):

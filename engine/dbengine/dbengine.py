@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import gc
 import json
 import random
 import re
@@ -331,7 +332,9 @@ class DbEngine:
         decode = self.serializer.decode
         if key is not None:
             return decode(self._record(tenant_id, entry, document, check_key(key)))
-        return [decode(stored) for _key, stored in self._all_records(tenant_id, document)]
+        records = self._all_records(tenant_id, document)
+        with _gc_paused():
+            return [decode(stored) for _key, stored in records]
 
     def _record(self, tenant_id: str, entry: str, document: dict, key: str) -> Any:
         bucket_digest = document["__buckets__"].get(bucket_of(key))
@@ -341,8 +344,9 @@ class DbEngine:
         return item[1]
 
     def _all_records(self, tenant_id: str, document: dict) -> list[tuple[str, Any]]:
-        buckets = [self._bucket(tenant_id, d) for d in document["__buckets__"].values()]
-        return ordered_records(buckets)
+        with _gc_paused():  # parsing ~100k small objects: collection passes only cost time
+            buckets = [self._bucket(tenant_id, d) for d in document["__buckets__"].values()]
+            return ordered_records(buckets, document["__next_seq__"])
 
     def _put_stored(
         self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
@@ -418,9 +422,9 @@ class DbEngine:
             raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
         if not self.storage.has_object(tenant_id, digest):  # a damaged head, or a lost object
             path = self.storage.head_path(tenant_id)
-            raise CorruptObjectError(
+            raise DigestNotFoundError(
                 f"head of entry {entry!r} of tenant {tenant_id!r} names {digest[:12]}, which is not in "
-                f"the tenant's objects ({path})", path)
+                f"the tenant's objects ({path})")
         return digest
 
     def history(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[str]:
@@ -530,12 +534,27 @@ class DbEngine:
             return {key: item[1] for key, item in ordered}
         return {key: _json_copy(item[1]) for key, item in ordered}
 
-    def read_records(self, tenant_id: str, digest: str) -> dict[str, Any]:
-        """All stored records of a record version, key -> stored value, in insertion order."""
+    def read_records(self, tenant_id: str, digest: str, copy: bool = True) -> dict[str, Any]:
+        """All stored records of a record version, key -> stored value, in insertion order.
+
+        `copy=False` returns the engine's cached values themselves (fast, for browsers):
+        the caller must treat them as read-only.
+        """
         document = self._snapshot_doc(tenant_id, check_digest(digest))
         if document["__kind__"] != RECORDS:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
-        return {key: _json_copy(stored) for key, stored in self._all_records(tenant_id, document)}
+        records = dict(self._all_records(tenant_id, document))
+        if not copy:
+            return records
+        with _gc_paused():
+            return _json_copy(records)
+
+    def record_keys(self, tenant_id: str, digest: str) -> list[str]:
+        """The record keys of a record version, in insertion order."""
+        document = self._snapshot_doc(tenant_id, check_digest(digest))
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+        return [key for key, _stored in self._all_records(tenant_id, document)]
 
     def read_record(self, tenant_id: str, entry: str, key: str, digest: str | None = None) -> Any:
         """The stored form of one record (no decoding)."""
@@ -855,8 +874,8 @@ class DbEngine:
                 missing.reverse()
                 fresh.add_versions(missing)
                 broken_token = self.storage.index_token(tenant_id, entry)
-                if writable:
-                    with contextlib.suppress(DbEngineError, OSError):
+                if writable:  # (ValueError: a kept line is damaged; log() rebuilds it all)
+                    with contextlib.suppress(DbEngineError, OSError, ValueError):
                         if keep == len(state) and state.token is not None and state.offset == state.token.size:
                             self.storage.append_index(tenant_id, entry, b"".join(encode_line(v) for v in missing))
                         else:
@@ -943,7 +962,23 @@ def _is_snapshot_doc(document: dict) -> bool:
 
 
 def _json_copy(value: Any) -> Any:
-    """A deep copy of parsed JSON, iterative so that any nesting depth works."""
+    """A deep copy of parsed JSON: recursive (fast), iterative when nesting is too deep."""
+    try:
+        return _json_copy_recursive(value)
+    except RecursionError:
+        return _json_copy_iterative(value)
+
+
+def _json_copy_recursive(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy_recursive(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy_recursive(v) for v in value]
+    return value
+
+
+def _json_copy_iterative(value: Any) -> Any:
     kind = type(value)
     if kind is not dict and kind is not list:
         return value
@@ -963,3 +998,15 @@ def _json_copy(value: Any) -> Any:
             else:
                 target.append(item)
     return root
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many small acyclic objects (JSON)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -52,8 +52,21 @@ def diff_record_maps(old: dict[str, list], new: dict[str, list]) -> tuple[int, i
     return added, changed, removed
 
 
-def ordered_records(buckets: list[dict[str, list]]) -> list[tuple[str, Any]]:
-    """All (key, stored) pairs of the given buckets, in first-insertion order."""
-    merged = [(item[0], key, item[1]) for records in buckets for key, item in records.items()]
-    merged.sort(key=lambda triple: triple[0])
-    return [(key, stored) for _seq, key, stored in merged]
+def ordered_records(buckets: list[dict[str, list]], next_seq: int) -> list[tuple[str, Any]]:
+    """All (key, stored) pairs of the given buckets, in first-insertion order.
+
+    Sequence numbers are unique and below `next_seq`, so records are placed by number
+    (linear time) rather than sorted; a malformed bucket falls back to a sort.
+    """
+    slots: list = [None] * next_seq
+    try:
+        for records in buckets:
+            for key, item in records.items():
+                if slots[item[0]] is not None:
+                    raise IndexError("duplicate sequence number")
+                slots[item[0]] = (key, item[1])
+    except (IndexError, TypeError):
+        merged = [(item[0], key, item[1]) for records in buckets for key, item in records.items()]
+        merged.sort(key=lambda triple: (triple[0], triple[1]))
+        return [(key, stored) for _seq, key, stored in merged]
+    return [pair for pair in slots if pair is not None]

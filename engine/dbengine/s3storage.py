@@ -43,6 +43,7 @@ from .errors import (
     DbEngineError,
     DigestNotFoundError,
     InvalidNameError,
+    LockTimeoutError,
     NotInitializedError,
     StorageError,
 )
@@ -87,6 +88,10 @@ class _Tip(NamedTuple):
     last_digest: str | None  # digest of the index's last line
 
 
+_PROCESS_LOCKS: dict[tuple[str, str, str], threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix")."""
     if not url.startswith("s3://"):
@@ -108,8 +113,10 @@ def _md5_etag(data: bytes) -> str:
 class S3Storage:
     """A database under `s3://bucket/prefix`: objects, refs, heads and index segments."""
 
-    def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None, **_ignored: Any):
+    def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None,
+                 lock_timeout: float = 30.0, **_ignored: Any):
         self.root = root.rstrip("/")
+        self.lock_timeout = lock_timeout
         self.bucket, self.prefix = parse_s3_url(root)
         self.durable = True
         self._base = f"{self.prefix}/" if self.prefix else ""
@@ -117,6 +124,7 @@ class S3Storage:
         self.requests: Counter[str] = Counter()
         self.client.meta.events.register("before-call.s3", self._count)
         self._known_tenants: set[str] = set()
+        self._present: set[str] = set()  # object and ref keys known to exist
         self._tips: dict[tuple[str, str], _Tip] = {}
         self._guard = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -263,11 +271,26 @@ class S3Storage:
         return self._read_required(self._object_key(tenant, digest), f"object {digest} of tenant {tenant!r}")
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        return self._head(self._object_key(tenant, digest)) is not None
+        key = self._object_key(tenant, digest)
+        if key in self._present:  # objects are immutable and never deleted
+            return True
+        found = self._head(key) is not None
+        if found:
+            self._seen(key)
+        return found
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing)."""
-        return self._put(self._object_key(tenant, digest), data, IfNoneMatch="*") is not None
+        key = self._object_key(tenant, digest)
+        written = self._put(key, data, IfNoneMatch="*") is not None
+        self._seen(key)
+        return written
+
+    def _seen(self, key: str) -> None:
+        with self._guard:
+            if len(self._present) > 200_000:
+                self._present.clear()
+            self._present.add(key)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
         for _path, digest in self.scan_objects(tenant):
@@ -278,7 +301,13 @@ class S3Storage:
         return self._read_required(self._ref_key(digest), f"ref {digest}")
 
     def has_ref(self, digest: str) -> bool:
-        return self._head(self._ref_key(digest)) is not None
+        key = self._ref_key(digest)
+        if key in self._present:
+            return True
+        found = self._head(key) is not None
+        if found:
+            self._seen(key)
+        return found
 
     def ref_size(self, digest: str) -> int:
         found = self._head(self._ref_key(digest))
@@ -288,9 +317,11 @@ class S3Storage:
 
     def write_ref(self, digest: str, data: bytes) -> bool:
         key = self._ref_key(digest)
-        if len(data) > BIG_REF and self._head(key) is not None:  # skip re-uploading big refs
-            return False
-        return self._put(key, data, IfNoneMatch="*") is not None
+        if key in self._present or (len(data) > BIG_REF and self._head(key) is not None):
+            return False  # (big refs are not uploaded again just to be refused)
+        written = self._put(key, data, IfNoneMatch="*") is not None
+        self._seen(key)
+        return written
 
     def iter_refs(self) -> Iterator[str]:
         for _path, digest in self.scan_refs():
@@ -359,8 +390,16 @@ class S3Storage:
 
     @contextlib.contextmanager
     def lock(self, tenant: str) -> Iterator[None]:
-        """No lock on S3: heads are swapped with conditional writes instead."""
-        yield
+        """Writers of this process take turns (they would only lose races to each other);
+        between processes and machines there is no lock: heads are compare-and-swapped."""
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault((self.bucket, self.prefix, tenant), threading.RLock())
+        if not lock.acquire(timeout=self.lock_timeout):
+            raise LockTimeoutError(f"timed out after {self.lock_timeout:.0f}s waiting for writers of {self.head_path(tenant)}")
+        try:
+            yield
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------------ history index
     def _segments(self, tenant: str, entry: str) -> list[_Segment]:
@@ -425,6 +464,18 @@ class S3Storage:
             self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], _last_digest(bodies[-1])))
         data = b"".join(bodies)[offset - first_start :] if bodies else b""
         return data, self._token(actual)
+
+    def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
+        """The last `nbytes` (or a little more) of the index and the offset they start at."""
+        segments = self._segments(tenant, entry)
+        if not segments:
+            return None
+        size = sum(s.size for s in segments)
+        self._recent.listing = ((tenant, entry), segments, time.monotonic())
+        result = self.read_index(tenant, entry, max(size - nbytes, 0))
+        if result is None:
+            return None
+        return result[0], max(size - nbytes, 0)
 
     def _fetch_all(self, keys: list[str]) -> list[tuple[bytes, str] | None]:
         if len(keys) <= 1:

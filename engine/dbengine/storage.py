@@ -107,7 +107,7 @@ def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
     if isinstance(root, str) and root.startswith("s3://"):
         from .s3storage import S3Storage
 
-        return S3Storage(root, endpoint_url=s3_endpoint)
+        return S3Storage(root, endpoint_url=s3_endpoint, lock_timeout=lock_timeout)
     return LocalStorage(root, durable=durable, lock_timeout=lock_timeout)
 
 

@@ -159,7 +159,7 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
             for bucket in (buckets.values() if type(buckets) is dict else []):
                 if bucket not in objects or objects[bucket].get("__kind__") != "bucket":
                     where = storage.object_path(tenant, bucket) if DIGEST_RE.fullmatch(str(bucket)) else path
-                    report.problems.append(Problem(where, "missing-bucket", f"bucket of version {digest[:12]} is missing or corrupt", tenant))
+                    report.problems.append(Problem(where, "missing-bucket", f"bucket {str(bucket)[:12]} of version {digest[:12]} is missing or corrupt", tenant))
             return
         stored_values = [document.get("__data__")]
     for value in stored_values:

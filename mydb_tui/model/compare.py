@@ -368,7 +368,7 @@ def _data_view(engine: Any, tenant: str, digest: str, document: dict) -> Any:
     """The stored data of a version: `__data__`, or the records as one dict."""
     if document["__kind__"] == "snapshot":
         return document["__data__"]
-    return engine.read_records(tenant, digest)
+    return engine.read_records(tenant, digest, copy=False)
 
 
 def _is_ancestor(engine: Any, tenant: str, entry: str, older: str, newer: str) -> bool:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from dbengine.errors import DbEngineError
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
-
-from dbengine.errors import DbEngineError
 
 from ..widgets.safe import clean
 

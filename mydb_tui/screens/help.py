@@ -15,6 +15,8 @@ from textual.widgets import Static
 WRITE_ACTIONS = {"restore", "edit", "add_record", "delete_record", "app.restore", "app.edit",
                  "app.add_record", "app.delete_record"}
 
+ANY_PANE_DESCRIPTIONS = {"Compare", "vs HEAD", "Restore", "Edit", "Add record", "Delete record"}
+
 #: Keys Textual itself provides (not declared in our BINDINGS).
 GENERAL = [
     ("tab / shift+tab", "Move between panes"),
@@ -38,9 +40,9 @@ def _sections() -> list[tuple[str, list[type]]]:
 
     return [
         ("Everywhere", [MyDbApp]),
-        ("Entries (tree)", [EntryTree, EntryPane]),
-        ("History (timeline)", [Timeline, LineList]),
-        ("Version (viewer)", [Viewer, JsonTree, RecordTable]),
+        ("Entries", [EntryTree, EntryPane]),
+        ("History", [Timeline, LineList]),
+        ("Version", [Viewer, JsonTree, RecordTable]),
     ]
 
 
@@ -68,20 +70,22 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
     for actions, description in PAIRS:
         if all(a in grouped for a in actions):
             first, second = (grouped.pop(a)[0] for a in actions)
-            grouped[actions[0]] = ([f"{a} {b}" for a, b in zip(first, second)], description)
+            grouped[actions[0]] = ([f"{a} {b}" for a, b in zip(first, second, strict=False)], description)
     return [(" / ".join(keys), description) for keys, description in grouped.values()]
 
 
 def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_display) -> Table:
     """The keys of `sections` as one Rich table (shown literally, no markup)."""
-    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-    table.add_column("key", style="bold cyan", no_wrap=True, min_width=14)
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
+    table.add_column("key", style="bold cyan", no_wrap=True, width=16)
     table.add_column("what")
     for title, classes in sections:
         table.add_row(Text(title, style="bold underline"), "")
         rows = _rows(classes, read_only, get_key_display)
         if title == "Everywhere":
-            rows = [*rows, *GENERAL]
+            # The version and record keys also work from any pane; they are listed below.
+            rows = [r for r in rows if r[1] not in ANY_PANE_DESCRIPTIONS]
+            rows = [*rows, *GENERAL, ("d D" if read_only else "d D r e a x", "Also work from any pane")]
         if title.startswith("Entries"):
             rows = [*rows, *TREE_NAV]
         for keys, description in rows:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from dbengine.dbengine import EntryInfo
+from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,9 +22,7 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
-from dbengine.dbengine import EntryInfo
-from dbengine.errors import DbEngineError
-
+from .loading import DelayedLoading
 from .safe import clean, literal
 
 CHUNK = 100
@@ -75,7 +75,7 @@ def entry_label(data: EntryData) -> Text:
     return text
 
 
-class EntryTree(Tree[NodeData]):
+class EntryTree(DelayedLoading, Tree[NodeData]):
     """Tenants, then their entries with pattern and number of versions."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -137,7 +137,7 @@ class EntryTree(Tree[NodeData]):
 
     def reload(self) -> None:
         """Rebuild the tree from the database (used at start and when the filter changes)."""
-        self.loading = True
+        self.show_loading()
         self._load_tenants(self.filter_text)
 
     @work(thread=True, exclusive=True, group="tree-tenants")
@@ -165,16 +165,21 @@ class EntryTree(Tree[NodeData]):
             self.app.call_from_thread(self._show_tenants, tenants, matches)
 
     def _tenants_failed(self, error: Exception) -> None:
-        self.loading = False
+        self.hide_loading()
         self.clear()
         self.root.add_leaf(Text(f"⚠ {clean(error)}", style="red"), NoteData(str(error)))
         self.post_message(self.LoadFailed("tenants", error))
 
     def _show_tenants(self, tenants: list[str], matches: dict[str, list[str]] | None) -> None:
-        self.loading = False
+        self.hide_loading()
         previous = self.selected_entry
         self.clear()
+        self.cursor_line = -1
         if matches is not None:
+            if matches and not (previous and previous[1] in matches.get(previous[0], [])):
+                first = next(iter(matches.items()))
+                previous = (first[0], first[1][0])
+            self._pending = previous
             for tenant, names in matches.items():
                 node = self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
                 self._fill(node, names)
@@ -251,10 +256,9 @@ class EntryTree(Tree[NodeData]):
             node.set_label(tenant_label(node.data))
         for data in chunk:
             node.add_leaf(entry_label(data), data)
-        if not last:
-            return
-        if self._pending and self._pending[0] == node.data.tenant:
-            self.goto(*self._pending)
+        pending = self._pending
+        if pending and pending[0] == node.data.tenant and (last or any(d.entry == pending[1] for d in chunk)):
+            self.goto(*pending)
         elif first and self.auto_open and self.cursor_node is node and node.children:
             self.auto_open = False
             self._move_to(node.children[0])
@@ -377,6 +381,8 @@ class EntryTree(Tree[NodeData]):
         def move() -> None:
             if node.tree is self and node.line >= 0:
                 self.move_cursor(node, animate=False)
+                if isinstance(node.data, EntryData):  # also when the line number did not change
+                    self.post_message(self.EntryHighlighted(node.data.tenant, node.data.entry))
 
         self.call_after_refresh(move)
 

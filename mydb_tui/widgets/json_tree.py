@@ -12,18 +12,21 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from dbengine.errors import DbEngineError
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import describe_special, is_special
 
 from .safe import clean, literal
 
 PAGE = 500
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 300
+_REPR.maxlist = _REPR.maxdict = 20
 AUTO_EXPAND_NODES = 300
 
 
@@ -201,7 +204,7 @@ class JsonTree(Tree[Any]):
 
         def decode() -> None:
             try:
-                shown = "= " + reprlib.Repr(maxstring=300, maxother=300).repr(app.engine.decode(stored))
+                shown = "= " + _REPR.repr(app.engine.decode(stored))
                 style = "bold green"
             except Exception as error:  # handler errors are the user's code: show them
                 shown, style = f"⚠ cannot decode: {type(error).__name__}: {error}", "bold red"

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.text import Text
 from textual.widgets import Static
 
 from .safe import literal
+
+
+def local_date(stored: object) -> str:
+    """A stored `YYYYMMDD HH:MM:SS +zzzz` date in local time (as the timeline shows it)."""
+    try:
+        moment = dt.datetime.strptime(str(stored), "%Y%m%d %H:%M:%S %z")
+    except ValueError:
+        return str(stored)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def metadata_text(tenant: str, entry: str, digest: str, document: dict, head: str | None) -> Text:
@@ -34,7 +45,7 @@ def metadata_text(tenant: str, entry: str, digest: str, document: dict, head: st
     text.append("   user ", style="dim")
     text.append_text(literal(document.get("__user_id__", "?"), "green"))
     text.append("   date ", style="dim")
-    text.append_text(literal(document.get("__date__", "?"), "cyan"))
+    text.append_text(literal(local_date(document.get("__date__")), "cyan"))
     restored = document.get("__restored_from__")
     if restored:
         text.append("   ↺ restored from ", style="magenta")

@@ -78,10 +78,10 @@ class RecordTable(LineList):
 
     def render_header(self) -> Text:
         names = ["key", *(self.columns or ["value"])]
-        return Text("  ".join(f"{clean(n)[:w]:<{w}}" for n, w in zip(names, self.widths)))
+        return Text("  ".join(f"{clean(n)[:w]:<{w}}" for n, w in zip(names, self.widths, strict=False)))
 
     def row_width(self) -> int:
-        return max(self.size.width, sum(self.widths) + 2 * len(self.widths))
+        return sum(self.widths) + 2 * len(self.widths)
 
     def render_row(self, index: int) -> Text:
         key = self.keys[index]
@@ -95,7 +95,7 @@ class RecordTable(LineList):
             cells = [self._cell(stored, c) for c in self.columns]
         else:
             cells = [clean(cell_text(stored, 60))]
-        for cell, width in zip(cells, self.widths[1:]):
+        for cell, width in zip(cells, self.widths[1:], strict=False):
             text.append("  ")
             if len(cell) > width:
                 cell = cell[: width - 1] + "…"

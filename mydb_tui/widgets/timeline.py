@@ -9,17 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from dbengine.errors import DbEngineError
+from dbengine.history import Version
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from dbengine.errors import DbEngineError
-from dbengine.history import Version
 from mydb_tui.model.timeline import TimelineRow, row_for
 
 from .line_list import LineList
+from .loading import DelayedLoading
 from .safe import clean
 
 USER_WIDTH = 14
@@ -35,7 +36,7 @@ class _Loaded:
     select: str | None
 
 
-class Timeline(LineList):
+class Timeline(DelayedLoading, LineList):
     """Versions of the selected entry: digest, date, user, change summary, markers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -105,7 +106,7 @@ class Timeline(LineList):
             self.tenant, self.entry, self.kind, self.head = tenant, entry, None, None
             self.empty_message = "loading…"
             self.reset_rows()
-            self.loading = True
+            self.show_loading()
         self._generation += 1
         self._load(self._generation, tenant, entry, select)
 
@@ -115,7 +116,7 @@ class Timeline(LineList):
         self.versions, self._positions = [], {}
         self._rows.clear()
         self.empty_message = message
-        self.loading = False
+        self.hide_loading()
         self.reset_rows()
 
     @work(thread=True, exclusive=True, group="timeline")
@@ -135,7 +136,7 @@ class Timeline(LineList):
     def _failed(self, generation: int, tenant: str, entry: str, error: Exception) -> None:
         if generation != self._generation:
             return
-        self.loading = False
+        self.hide_loading()
         self.versions, self._positions = [], {}
         self._rows.clear()
         self.empty_message = f"⚠ {clean(error)}"
@@ -148,7 +149,7 @@ class Timeline(LineList):
         previous = self.selected.digest if self.selected else None
         old_top = self.scroll_offset.y
         old_cursor = self.cursor
-        self.loading = False
+        self.hide_loading()
         self.kind = loaded.kind
         self.versions = loaded.versions
         self.head = loaded.versions[0].digest if loaded.versions else None
@@ -169,7 +170,7 @@ class Timeline(LineList):
         return Text(f"  {'digest':<7}  {'date':<16}  {'user':<{USER_WIDTH}}  {'changes':<12}  ")
 
     def row_width(self) -> int:
-        return max(self.size.width, 2 + 7 + 2 + 16 + 2 + USER_WIDTH + 2 + 12 + 2 + 30)
+        return 2 + 7 + 2 + 16 + 2 + USER_WIDTH + 2 + 12 + 2 + 32
 
     def render_row(self, index: int) -> Text:
         row = self.row(index)
@@ -189,6 +190,8 @@ class Timeline(LineList):
         if row.is_head:
             text.append(" HEAD ", style="bold reverse green")
             text.append(" ")
+        else:
+            text.append(" " * 7)
         if row.restored_from:
             text.append(f"↺ restored from {row.restored_from}", style="italic magenta")
         return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,10 +21,10 @@ from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static, TextArea
 from textual.worker import get_current_worker
 
-from dbengine.errors import DbEngineError
 from mydb_tui.model.values import pretty_json
 
 from .json_tree import JsonTree, collect_badges
+from .loading import DelayedLoading
 from .metadata import MetadataStrip
 from .record_table import RecordTable
 from .safe import clean
@@ -49,7 +50,7 @@ def _text_area(id: str) -> TextArea:
     return area
 
 
-class Viewer(Vertical):
+class Viewer(DelayedLoading, Vertical):
     """Metadata strip + the data of one version (snapshot tree/text, or record table)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -109,7 +110,7 @@ class Viewer(Vertical):
         self.pending_record = None
         if select_record is None and self.kind == "records":
             select_record = self.record_table.selected_key
-        self.loading = True
+        self.show_loading()
         self._load(self._generation, tenant, entry, digest, select_record)
 
     def set_head(self, head: str | None) -> None:
@@ -120,7 +121,7 @@ class Viewer(Vertical):
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
-        self.loading = False
+        self.hide_loading()
         self.tenant = self.entry = self.digest = self.kind = None
         self.document = self.data = None
         self.query_one(MetadataStrip).show_text("")
@@ -129,7 +130,7 @@ class Viewer(Vertical):
     def show_error(self, message: str) -> None:
         """Show a load error in place of the data (the app keeps running)."""
         self._generation += 1
-        self.loading = False
+        self.hide_loading()
         self.document = self.data = None
         self.kind = None
         self.query_one(MetadataStrip).show_text("")
@@ -150,7 +151,7 @@ class Viewer(Vertical):
             data: Any = None
             badges: dict[int, str] = {}
             if document.get("__kind__") == "records":
-                records = engine.read_records(tenant, digest)
+                records = engine.read_records(tenant, digest, copy=False)  # read-only view
             else:
                 data = document.get("__data__")
                 badges = collect_badges(engine, data)
@@ -171,7 +172,7 @@ class Viewer(Vertical):
     def _apply(self, loaded: _Loaded, select: str | None) -> None:
         if loaded.generation != self._generation:
             return  # the user moved on
-        self.loading = False
+        self.hide_loading()
         self.document = loaded.document
         self.kind = loaded.document.get("__kind__")
         self.data = loaded.data

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from dbengine.dbengine import DbEngine
 from tui_helpers import START, USER, StepClock, build_small_db
 
-from dbengine.dbengine import DbEngine
 from mydb_tui.__main__ import make_app
 from mydb_tui.app import MyDbApp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
-from tui_helpers import SIZE, USER, settle, screen_text
+from tui_helpers import SIZE, USER, screen_text, settle
 
 from mydb_tui.screens.add_record import AddRecordScreen
 from mydb_tui.screens.compare import CompareScreen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui_helpers import SIZE, USER, settle, screen_text
+from tui_helpers import SIZE, USER, screen_text, settle
 
 from mydb_tui.screens.help import HelpScreen
 from mydb_tui.widgets.entry_tree import EntryTree
@@ -166,10 +166,13 @@ async def test_filter_entries_by_name(small_db, app_factory) -> None:
         tree = app.query_one(EntryTree)
         shown = [(t, [c.data.entry for c in n.children]) for t, n in tree.tenant_nodes().items()]
         assert shown == [("globex", ["flags"])]
+        assert tree.selected_entry == ("globex", "flags")  # the first match is selected
+        assert app.timeline.entry == "flags"
         await pilot.press("enter")
         await pilot.press("escape")
         await settle(pilot)
         assert set(tree.tenant_nodes()) == {"acme", "globex"}
+        assert tree.selected_entry == ("globex", "flags")  # kept when the filter is cleared
 
 
 async def test_goto_entry_from_the_palette(small_db, app_factory) -> None:

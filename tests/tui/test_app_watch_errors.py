@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tui_helpers import SIZE, settle, screen_text
+from tui_helpers import SIZE, screen_text, settle
 
 from mydb_tui.widgets.entry_tree import EntryTree
 from mydb_tui.widgets.timeline import Timeline

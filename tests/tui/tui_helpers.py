@@ -7,7 +7,7 @@ import datetime as dt
 from dbengine.dbengine import DbEngine
 
 USER = "tester"
-START = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
 SIZE = (160, 45)
 
 

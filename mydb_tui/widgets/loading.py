@@ -1,0 +1,32 @@
+"""A loading indicator that appears only when loading takes a noticeable time.
+
+Mounting Textual's LoadingIndicator re-lays out the screen; for the many loads that
+finish in a few milliseconds (moving the cursor through versions) that would cost
+more than the load itself, so the indicator waits `LOADING_DELAY` first.
+"""
+
+from __future__ import annotations
+
+from textual.timer import Timer
+
+
+class DelayedLoading:
+    """Mixin for widgets: show_loading() / hide_loading() around a worker's load."""
+
+    LOADING_DELAY = 0.15
+    _loading_timer: Timer | None = None
+
+    def show_loading(self) -> None:
+        if self._loading_timer is None and not self.loading:
+            self._loading_timer = self.set_timer(self.LOADING_DELAY, self._loading_on)
+
+    def _loading_on(self) -> None:
+        self._loading_timer = None
+        self.loading = True
+
+    def hide_loading(self) -> None:
+        if self._loading_timer is not None:
+            self._loading_timer.stop()
+            self._loading_timer = None
+        if self.loading:
+            self.loading = False
