@@ -343,12 +343,7 @@ class LocalStorage:
 
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite an index atomically (repair); call only while holding `lock(tenant)`."""
-        path = self.index_path(tenant, entry)
-        try:
-            self._mkdir(os.path.dirname(path))
-        except OSError as exc:
-            raise _fail("create folder for", path, exc) from exc
-        self._write_atomic(path, data)
+        self._write_with_folder(self.index_path(tenant, entry), data)
 
     # ------------------------------------------------------------------ low level
     def _read(self, path: str, what: str) -> bytes:
@@ -365,12 +360,15 @@ class LocalStorage:
     def _write_content(self, path: str, data: bytes) -> bool:
         if os.path.isfile(path):
             return False
+        self._write_with_folder(path, data)
+        return True
+
+    def _write_with_folder(self, path: str, data: bytes) -> None:
         try:
             self._mkdir(os.path.dirname(path))
         except OSError as exc:
             raise _fail("create folder for", path, exc) from exc
         self._write_atomic(path, data)
-        return True
 
     def _write_atomic(self, path: str, data: bytes) -> None:
         folder = os.path.dirname(path)
