@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="mydb-tui", description="Browse, compare, restore and edit versions of a MyDbEngine database."
     )
     parser.add_argument("root", nargs="?", default=".mytools_db", metavar="ROOT",
-                        help="database folder (default: .mytools_db)")
+                        help="database folder, or s3://bucket/prefix (default: .mytools_db)")
     parser.add_argument("--user", help="user name for writes (default: your login name)")
     parser.add_argument("--read-only", action="store_true", help="browse only: no write actions")
     parser.add_argument("--trust-pickle", action="store_true",
@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = make_app(root, user=args.user, read_only=args.read_only,
                        trust_pickle=args.trust_pickle, handlers_module=args.handlers)
+    except DbEngineError as error:  # first: a missing boto3 (s3:// root) is also an ImportError
+        print(f"mydb-tui: {error}", file=sys.stderr)
+        return 2
     except ImportError as error:
         print(f"mydb-tui: cannot import handlers module {args.handlers!r}: {error}", file=sys.stderr)
-        return 2
-    except DbEngineError as error:
-        print(f"mydb-tui: {error}", file=sys.stderr)
         return 2
     app.run()
     return 0

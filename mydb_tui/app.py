@@ -127,6 +127,14 @@ class MyDbApp(App[None]):
         if self.poll_interval:
             self.set_interval(self.poll_interval, self._poll)
 
+    def on_resize(self) -> None:
+        """Refit the entry pane to the new terminal width."""
+        try:
+            tree = self.tree
+        except Exception:  # not composed yet
+            return
+        tree.fit_pane()
+
     @property
     def tree(self) -> EntryTree:
         return self._main_screen().query_one(EntryTree)
@@ -324,10 +332,10 @@ class MyDbApp(App[None]):
                                   severity="error", markup=False)
             return
         self.call_from_thread(self._written, tenant, entry, new,
-                              f"Restored {digest[:7]} as the new HEAD {new[:7]}")
+                              f"Restored {digest[:7]} as the new HEAD {new[:7]}", "Restored")
 
-    def _written(self, tenant: str, entry: str, digest: str | None, message: str) -> None:
-        self.notify(clean(message), title="Saved", markup=False)
+    def _written(self, tenant: str, entry: str, digest: str | None, message: str, title: str = "Saved") -> None:
+        self.notify(clean(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 
     def action_edit(self) -> None:
@@ -381,16 +389,21 @@ class MyDbApp(App[None]):
             return
         tenant, entry = timeline.tenant, timeline.entry
 
+        keys = self.viewer.record_table.keys
+        index = self.viewer.record_table.cursor
+        # After the delete the cursor goes to the next record (or the previous one at the end).
+        neighbour = keys[index + 1] if index + 1 < len(keys) else (keys[index - 1] if index > 0 else None)
+
         def confirmed(ok: bool | None) -> None:
             if ok:
-                self._delete(tenant, entry, key)
+                self._delete(tenant, entry, key, neighbour)
 
-        message = (f"Delete record {key!r} from {tenant}/{entry}?\n"
-                   f"This writes a new version of HEAD as user {self.user!r}.")
-        self._push("confirm", "ConfirmScreen", "Delete record", clean(message), callback=confirmed)
+        message = (f"Delete record {clean(key)!r} from {clean(tenant)}/{clean(entry)}?\n"
+                   f"This writes a new version of HEAD as user {clean(self.user)!r}.")
+        self._push("confirm", "ConfirmScreen", "Delete record", message, callback=confirmed)
 
     @work(thread=True, group="write")
-    def _delete(self, tenant: str, entry: str, key: str) -> None:
+    def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
         try:
             deleted = self.engine.delete(tenant, self.user, entry, key)
         except DbEngineError as error:
@@ -401,7 +414,7 @@ class MyDbApp(App[None]):
             self.call_from_thread(self.notify, f"HEAD has no record {clean(key)!r}: nothing deleted",
                                   severity="warning", markup=False)
             return
-        self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", None)
+        self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", neighbour)
 
     def action_copy(self) -> None:
         focused = self.focused

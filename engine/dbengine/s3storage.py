@@ -13,7 +13,12 @@ History index: S3 has no append, so an entry's index is a list of segment object
 one fewer); their concatenation is the index file of the local layout. An append
 rewrites only the last segment (`If-Match` on its ETag) or starts the next one
 (`If-None-Match: *`); it is a cache, checked by the engine against the head and repaired
-from the objects, so a lost or skipped append only makes it lag.
+from the objects, so a lost or skipped append only makes it lag. An entry with no segments
+but a local-format index `{tenant}/index/{sha256(entry)}` (a database copied up with
+`aws s3 sync`) gets its segments from that file, read once and validated.
+
+botocore's errors never leave this module: they become StorageError (a DbEngineError)
+naming the key and the bucket, and saying what to check (bucket, endpoint, credentials).
 
 Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
 - read_head 1 GET, head_token 1 HEAD, write_head 1 PUT (+1 GET after a lost race)
@@ -23,6 +28,8 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
 - index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
   (fetched in parallel); append_index: 1 PUT (2 when it starts a segment; +1 LIST +1 GET
   when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment
+- an entry without segments, once per engine: +1 GET of its local index, and when found
+  1 PUT per segment made from it (no GET of those segments afterwards)
 - scan/iter objects or refs: 1 LIST per 1,000 keys
 """
 
@@ -34,6 +41,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,12 +55,14 @@ from .errors import (
     NotInitializedError,
     StorageError,
 )
+from .history import parse_index
 from .names import DIGEST_RE, check_digest, check_tenant
 
 PREFIX_LEN = 24
 TMP_PREFIX = ".tmp-"
 SEGMENT_LINES = 256
 INDEX_FOLDER = "index-seg"
+LOCAL_INDEX_FOLDER = "index"  # the local layout's index files, brought by `aws s3 sync`
 BIG_REF = 1024 * 1024
 _SEGMENT_RE = re.compile(r"\d{8}")
 _LAST_DIGEST_RE = re.compile(rb'\["([0-9a-f]{64})",')
@@ -120,12 +130,14 @@ class S3Storage:
         self.bucket, self.prefix = parse_s3_url(root)
         self.durable = True
         self._base = f"{self.prefix}/" if self.prefix else ""
-        self.client = client or _make_client(endpoint_url)
+        self.client = client or _make_client(endpoint_url, self.bucket)
         self.requests: Counter[str] = Counter()
         self.client.meta.events.register("before-call.s3", self._count)
         self._known_tenants: set[str] = set()
         self._present: set[str] = set()  # object and ref keys known to exist
         self._tips: dict[tuple[str, str], _Tip] = {}
+        self._local_checked: set[tuple[str, str]] = set()  # entries whose local index was looked for
+        self._adopted: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}  # bodies just uploaded
         self._guard = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._recent = threading.local()
@@ -157,6 +169,10 @@ class S3Storage:
     def _index_prefix(self, tenant: str, entry: str) -> str:
         name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
         return self._key(f"{check_tenant(tenant)}/{INDEX_FOLDER}/{name}/")
+
+    def _local_index_key(self, tenant: str, entry: str) -> str:
+        name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
+        return self._key(f"{check_tenant(tenant)}/{LOCAL_INDEX_FOLDER}/{name}")
 
     def object_path(self, tenant: str, digest: str) -> str:
         return self.url(self._object_key(tenant, digest))
@@ -223,9 +239,8 @@ class S3Storage:
             options["ContinuationToken"] = page["NextContinuationToken"]
 
     def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
-        detail = getattr(exc, "response", {}).get("Error", {})
-        reason = f"{detail.get('Code')}: {detail.get('Message')}" if detail else f"{type(exc).__name__}: {exc}"
-        return StorageError(f"cannot {action} {self.url(key)}: {reason}")
+        """A botocore error as a StorageError (a DbEngineError) naming the key and the bucket."""
+        return StorageError(f"cannot {action} {self.url(key)}: {_reason(exc, self.bucket)}")
 
     # ------------------------------------------------------------------ database and tenants
     def is_database(self) -> bool:
@@ -403,6 +418,47 @@ class S3Storage:
 
     # ------------------------------------------------------------------ history index
     def _segments(self, tenant: str, entry: str) -> list[_Segment]:
+        """The index's segments; when there are none, those made from a synced local index."""
+        segments = self._list_segments(tenant, entry)
+        if segments or (tenant, entry) in self._local_checked:
+            return segments
+        return self._adopt_local_index(tenant, entry)
+
+    def _adopt_local_index(self, tenant: str, entry: str) -> list[_Segment]:
+        """Upload the local-format index `{tenant}/index/{sha}` (left by `aws s3 sync` of a
+        local database) as segments, so the first history read does not GET every version.
+
+        Looked for once per entry and engine (1 GET); only its clean, chained, checksummed
+        lines are kept. It stays a cache: the engine checks it against the head as always.
+        """
+        found = self._get(self._local_index_key(tenant, entry), "local index")
+        with self._guard:
+            self._local_checked.add((tenant, entry))
+        data = _valid_index_prefix(found[0]) if found is not None else b""
+        if not data:
+            return []
+        lines = data.splitlines(keepends=True)
+        prefix = self._index_prefix(tenant, entry)
+        segments, bodies = [], {}
+        for number, start in enumerate(range(0, len(lines), SEGMENT_LINES)):
+            body = b"".join(lines[start : start + SEGMENT_LINES])
+            key = f"{prefix}{number:08d}"
+            try:
+                etag = self._put(key, body, IfNoneMatch="*")
+            except StorageError:  # read-only credentials: rebuilt from the objects instead
+                return []
+            if etag is None:  # another process adopted it (or wrote segments) first
+                return self._list_segments(tenant, entry)
+            segments.append(_Segment(number, key, len(body), etag))
+            bodies[key] = (body, etag)
+        with self._guard:
+            self._adopted[(tenant, entry)] = bodies  # read_index uses them instead of GETs
+        last = segments[-1]
+        self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[last.key][0],
+                                               _last_digest(bodies[last.key][0])))
+        return segments
+
+    def _list_segments(self, tenant: str, entry: str) -> list[_Segment]:
         """The index's segments 0..n-1 (stops at a gap: what follows it is unreachable)."""
         prefix = self._index_prefix(tenant, entry)
         found: dict[int, _Segment] = {}
@@ -448,7 +504,8 @@ class S3Storage:
         actual = segments[: len(segments) - len(wanted)]
         with self._guard:
             tip = self._tips.get((tenant, entry))
-        cached = {}
+            adopted = self._adopted.pop((tenant, entry), {})
+        cached = {s.key: adopted[s.key] for s in wanted if adopted.get(s.key, (b"", ""))[1] == s.etag}
         if tip is not None and wanted and (wanted[-1].number, wanted[-1].etag) == (tip.number, tip.etag):
             cached[wanted[-1].key] = (tip.body, tip.etag)  # our own last append: no GET
         keys = [s.key for s in wanted if s.key not in cached]
@@ -498,7 +555,7 @@ class S3Storage:
             tip = self._tips.get((tenant, entry))
         if tip is not None:
             return tip
-        segments = self._segments(tenant, entry)
+        segments = self._list_segments(tenant, entry)  # (an entry without segments: see _commit)
         if not segments:
             return _Tip(-1, "", b"", None)
         found = self._get(segments[-1].key, "index segment")
@@ -536,7 +593,7 @@ class S3Storage:
 
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite the whole index (a repair): PUT the segments that differ, delete extra ones."""
-        segments = self._segments(tenant, entry)
+        segments = self._list_segments(tenant, entry)
         lines = data.splitlines(keepends=True)
         chunks = [b"".join(lines[i : i + SEGMENT_LINES]) for i in range(0, len(lines), SEGMENT_LINES)]
         prefix = self._index_prefix(tenant, entry)
@@ -568,6 +625,23 @@ def _last_digest(data: bytes) -> str | None:
     return match.group(1).decode() if match else None
 
 
+def _valid_index_prefix(data: bytes) -> bytes:
+    """The longest prefix of index bytes whose lines are well formed, chained from a first
+    version and checksummed (docs/FORMAT.md section 10); b"" when the first line is not."""
+    chunk = parse_index(data)
+    if not chunk.clean:
+        return b""
+    end, previous = 0, None
+    for digest, parent, line in zip(chunk.digests, chunk.parents, chunk.lines, strict=True):
+        comma = line.rfind(b",")
+        crc = line[comma + 1 : -1] if line.endswith(b"]") else b""
+        if parent != previous or not crc.isdigit() or zlib.crc32(line[:comma]) != int(crc):
+            break
+        end += len(line) + 1
+        previous = digest
+    return data[:end]
+
+
 def _classify(exc: Exception) -> str:
     """'missing', 'precondition', 'conflict' or 'other' for a botocore error."""
     response = getattr(exc, "response", None)
@@ -584,7 +658,32 @@ def _classify(exc: Exception) -> str:
     return "other"
 
 
-def _make_client(endpoint_url: str | None) -> Any:
+def _reason(exc: Exception, bucket: str) -> str:
+    """One line saying why an S3 call failed, in the user's terms (bucket, credentials, endpoint)."""
+    name = type(exc).__name__
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code == "NoSuchBucket":
+        return f"bucket {bucket!r} does not exist (create it first: the engine never creates buckets)"
+    if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
+        return f"access to bucket {bucket!r} denied ({code or status}): check the credentials and the bucket's policy"
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
+        return f"the AWS credentials were refused ({code}) for bucket {bucket!r}"
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return (f"no AWS credentials for bucket {bucket!r}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError", "ProxyConnectionError"):
+        return (f"cannot reach the S3 endpoint of bucket {bucket!r} ({exc}); for MinIO-style "
+                "servers set MYDB_S3_ENDPOINT")
+    if name in ("ReadTimeoutError", "IncompleteReadError", "ResponseStreamingError"):
+        return f"the S3 endpoint of bucket {bucket!r} stopped answering ({name})"
+    if code:
+        return f"{code}: {response.get('Error', {}).get('Message') or status}"
+    return f"{name}: {exc}"
+
+
+def _make_client(endpoint_url: str | None, bucket: str) -> Any:
     """A boto3 S3 client: endpoint from the argument, MYDB_S3_ENDPOINT or AWS's own settings."""
     try:
         import boto3
@@ -597,7 +696,11 @@ def _make_client(endpoint_url: str | None) -> Any:
     config = Config(
         retries={"mode": "standard", "max_attempts": 4},
         max_pool_connections=32,
+        connect_timeout=10,
         s3={"addressing_style": "path"} if endpoint else {},
     )
     # AWS_ENDPOINT_URL(_S3), region and credentials come from boto3's standard chain.
-    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+    try:
+        return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+    except Exception as exc:  # ProfileNotFound, a malformed endpoint URL, a bad config file...
+        raise StorageError(f"cannot open s3://{bucket}: {type(exc).__name__}: {exc}") from exc

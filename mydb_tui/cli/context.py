@@ -36,6 +36,11 @@ class Context:
 
     def engine(self) -> DbEngine:
         """The engine on an existing database (exit 2 when --root holds none)."""
+        if _is_s3(self.root):
+            engine = self._make()  # no boto3, no bucket, no access: a one-line DbEngineError
+            if not engine.is_database():
+                raise CliError(f"no database at {self.root!r}: nothing is stored under that prefix")
+            return engine
         if not os.path.isdir(self.root):
             raise CliError(f"no database at {self.root!r}: the folder does not exist (use --root or $MYDB_ROOT)")
         engine = self._make()
@@ -46,6 +51,9 @@ class Context:
     def writable_engine(self) -> DbEngine:
         """The engine on --root for a command that may create the database (an empty or missing folder)."""
         engine = self._make()
+        if _is_s3(self.root):
+            engine.is_database()  # reaches the bucket now: a clear error before anything is written
+            return engine
         if os.path.exists(self.root) and not engine.is_database() and not _is_empty_dir(self.root):
             raise CliError(f"{self.root!r} exists and is not a MyDbEngine database: refusing to write into it")
         return engine
@@ -54,6 +62,11 @@ class Context:
         if self._engine is None:
             self._engine = DbEngine(self.root, clock=_clock(), trust_pickle=self.args.trust_pickle)
         return self._engine
+
+
+def _is_s3(root: str) -> bool:
+    """An `s3://bucket/prefix` root (an S3-compatible store, see docs/S3.md), not a folder."""
+    return root.startswith("s3://")
 
 
 def _is_empty_dir(path: str) -> bool:

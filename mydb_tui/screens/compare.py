@@ -34,6 +34,8 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.compare import Change, Comparison, DiffRow, compare_versions
 
+from ..widgets.metadata import local_time
+
 # Control characters (C0, DEL, C1) are shown as escapes, never sent to the terminal.
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 _KIND_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
@@ -99,8 +101,14 @@ def counts_text(comparison: Comparison) -> Text:
 
 def _date_text(value: Any) -> str:
     if isinstance(value, _dt.datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return local_time(value)
     return "" if value is None else str(value)
+
+
+def _with_date(meta: dict, version: Any) -> dict:
+    """`meta` with the version's own date (aware), shown with its offset like everywhere else."""
+    date = getattr(version, "date", None)
+    return {**meta, "date": date} if isinstance(date, _dt.datetime) else meta
 
 
 def meta_text(label: str, meta: dict | None) -> Text:
@@ -172,17 +180,31 @@ class DiffView(ScrollView, can_focus=True):
     def _side_len(segments: Any) -> int:
         return sum(len(s.text) for s in segments) if segments else 0
 
-    def _columns(self) -> tuple[int, int]:
-        """Content widths of the left and right columns."""
-        width = self.scrollable_content_region.width
+    def _columns(self, width: int | None = None) -> tuple[int, int]:
+        """Content widths of the left and right columns for a view `width` cells wide."""
+        if width is None:
+            width = self.scrollable_content_region.width
         inner = max(2, width - 2 * self._gutter - 1)
         left = inner // 2
         return left, inner - left
 
+    def _view_width(self) -> int:
+        """The width rows are drawn in: the content width less a vertical scrollbar if one is due.
+
+        Computed from the rows rather than read back from the scrollbars, so a vertical
+        scrollbar appearing cannot make lines that fit look too wide (and add a needless
+        horizontal scrollbar).
+        """
+        region = self.content_region
+        vertical = self.styles.scrollbar_size_vertical if len(self.rows) > region.height else 0
+        return max(1, region.width - vertical)
+
     def _update_virtual_size(self) -> None:
-        left, right = self._columns()
+        width = self._view_width()
+        left, right = self._columns(width)
         overflow = max(0, self._left_len - left, self._right_len - right)
-        self.virtual_size = Size(self.scrollable_content_region.width + overflow, len(self.rows))
+        # Only as wide as the view when every line fits: no horizontal scrollbar then.
+        self.virtual_size = Size(width + overflow if overflow else 1, len(self.rows))
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -353,8 +375,10 @@ class CompareScreen(Screen[None]):
         self.comparison = comparison
         self.query_one("#compare-loading").display = False
         self.query_one("#compare-title", Static).update(self._title_text(comparison))
-        self.query_one("#meta-old", Static).update(meta_text("OLDER", comparison.old_meta))
-        self.query_one("#meta-new", Static).update(meta_text("NEWER", comparison.new_meta))
+        old_meta = _with_date(comparison.old_meta, comparison.old)
+        new_meta = _with_date(comparison.new_meta, comparison.new)
+        self.query_one("#meta-old", Static).update(meta_text("OLDER", old_meta))
+        self.query_one("#meta-new", Static).update(meta_text("NEWER", new_meta))
         diff = self.query_one(DiffView)
         diff.display = True
         diff.set_rows(comparison.rows)
@@ -366,6 +390,8 @@ class CompareScreen(Screen[None]):
             )
             changes.highlighted = 0
             changes.focus()
+            # The diff has just been shown: scroll to the first change once it is laid out.
+            self.call_after_refresh(self._go_to, 0)
         else:
             changes.set_options([Option(Text("No differences in the data.", style="dim italic"), disabled=True)])
             diff.focus()

@@ -23,13 +23,16 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, message: str | Text) -> None:
-        """`message` is shown literally (a str is never parsed as markup)."""
+        """`message` is shown literally (a str is never parsed as markup; its newlines break lines)."""
         super().__init__()
         self.title_text = title
         self.message = message
 
     def compose(self) -> ComposeResult:
-        message = self.message if isinstance(self.message, Text) else Text(safe_text(self.message))
+        if isinstance(self.message, Text):
+            message = self.message
+        else:
+            message = Text("\n".join(safe_text(line) for line in self.message.split("\n")))
         with Vertical(id="confirm-dialog"):
             yield Static(Text(safe_text(self.title_text), style="bold"), id="confirm-title")
             yield Static(message, id="confirm-message")

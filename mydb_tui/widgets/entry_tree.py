@@ -33,6 +33,7 @@ class TenantData:
     tenant: str
     loaded: bool = False
     count: int | None = None
+    widths: tuple[int, int] = (0, 0)  # widest entry label under it: (full, compact)
 
 
 @dataclass
@@ -61,7 +62,8 @@ def tenant_label(data: TenantData) -> Text:
     return text
 
 
-def entry_label(data: EntryData) -> Text:
+def entry_label(data: EntryData, compact: bool = False) -> Text:
+    """`name  pattern · N versions`; `compact` drops the word "versions" (narrow panes)."""
     text = Text(no_wrap=True, end="")
     text.append_text(literal(data.entry))
     if data.error:
@@ -71,8 +73,35 @@ def entry_label(data: EntryData) -> Text:
         text.append("  ")
         text.append(kind, style="cyan" if kind == "snapshot" else "yellow")
         n = data.info.versions
-        text.append(f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
+        text.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
     return text
+
+
+def label_widths(data: EntryData) -> tuple[int, int]:
+    """Cells of entry_label(data) in full and compact form."""
+    full = entry_label(data).cell_len
+    if data.error or data.info is None:
+        return full, full
+    return full, full - len(" version" if data.info.versions == 1 else " versions")
+
+
+#: Cells of the pane around the labels: border (2), the vertical scrollbar (1), a margin (1).
+PANE_CHROME = 4
+MIN_WIDTH = 26
+MAX_WIDTH = 64
+MAX_SHARE = 0.38  # of the screen width
+
+
+def fit_width(full: int, compact: int, screen: int) -> tuple[int, bool]:
+    """(pane width, compact labels?) for the widest full/compact tree line and the screen width.
+
+    The pane is as wide as its widest full label, up to MAX_SHARE of the screen; when that is
+    not enough the labels go compact ("snapshot · 14") rather than being cut.
+    """
+    cap = max(MIN_WIDTH, min(MAX_WIDTH, int(screen * MAX_SHARE)))
+    if full + PANE_CHROME <= cap:
+        return max(MIN_WIDTH, full + PANE_CHROME), False
+    return max(MIN_WIDTH, min(cap, compact + PANE_CHROME)), True
 
 
 class EntryTree(DelayedLoading, Tree[NodeData]):
@@ -102,6 +131,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             super().__init__()
             self.what, self.error = what, error
 
+    compact = False  # labels without the word "versions" (set by fit_pane)
+
     def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
         super().__init__("tenants", id=id)
         self.show_root = False
@@ -130,6 +161,51 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if node is not None and isinstance(node.data, EntryData):
             return node.data.tenant, node.data.entry
         return None
+
+    # -------------------------------------------------------------- width
+    def render_label(self, node: TreeNode[NodeData], base_style, style) -> Text:
+        if self.compact and isinstance(node.data, EntryData):
+            label = entry_label(node.data, compact=True)
+            label.stylize(style)
+            return label
+        return super().render_label(node, base_style, style)
+
+    def line_widths(self) -> tuple[int, int]:
+        """Cells of the widest tree line with full labels and with compact labels."""
+        full = compact = 0
+        indent = self.guide_depth
+        for tenant in self.root.children:
+            width = 2 + tenant.label.cell_len  # the ▶/▼ icon
+            full, compact = max(full, width), max(compact, width)
+            if isinstance(tenant.data, TenantData):
+                full = max(full, indent + tenant.data.widths[0])
+                compact = max(compact, indent + tenant.data.widths[1])
+            for child in tenant.children:
+                if isinstance(child.data, NoteData):  # loading…, an error
+                    width = indent + child.label.cell_len
+                    full, compact = max(full, width), max(compact, width)
+        return full, compact
+
+    @staticmethod
+    def _note_widths(tenant: TenantData, entries: list[EntryData], reset: bool) -> None:
+        widths = [label_widths(data) for data in entries]
+        full = max([0 if reset else tenant.widths[0], *(w[0] for w in widths)])
+        compact = max([0 if reset else tenant.widths[1], *(w[1] for w in widths)])
+        tenant.widths = (full, compact)
+
+    def fit_pane(self) -> None:
+        """Size the pane to the labels (within limits of the screen width); see fit_width()."""
+        pane = self.parent
+        if not isinstance(pane, EntryPane) or not self.is_attached:
+            return
+        full, compact = self.line_widths()
+        width, compact_labels = fit_width(full, compact, self.app.size.width)
+        if compact_labels != self.compact:
+            self.compact = compact_labels
+            self._invalidate()
+        pane.border_subtitle = "pattern · versions" if compact_labels else ""
+        if pane.styles.width is None or pane.styles.width.value != width:
+            pane.styles.width = width
 
     # -------------------------------------------------------------- loading
     def on_mount(self) -> None:
@@ -189,6 +265,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             return
         for tenant in tenants:
             self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
+        self.fit_pane()
         target = self._pending or previous
         if target is not None:
             self.goto(*target)
@@ -254,8 +331,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             node.remove_children()
             node.data.count = total
             node.set_label(tenant_label(node.data))
+        self._note_widths(node.data, chunk, reset=first)
         for data in chunk:
             node.add_leaf(entry_label(data), data)
+        if last:
+            self.fit_pane()
         pending = self._pending
         if pending and pending[0] == node.data.tenant and (last or any(d.entry == pending[1] for d in chunk)):
             self.goto(*pending)
@@ -333,6 +413,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             if node is None or entries is None:
                 continue
             self._sync_entries(node, entries)
+        self.fit_pane()
 
     def _sync_entries(self, node: TreeNode[NodeData], entries: list[EntryData]) -> None:
         current = {c.data.entry: c for c in node.children if isinstance(c.data, EntryData)}
@@ -353,6 +434,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                 node.add_leaf(entry_label(data), data)
         node.data.count = len(entries)
         node.set_label(tenant_label(node.data))
+        self._note_widths(node.data, entries, reset=True)
 
     # -------------------------------------------------------------- navigation
     def goto(self, tenant: str, entry: str) -> None:
@@ -389,6 +471,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def set_filter(self, text: str) -> None:
         if text != self.filter_text:
             self.filter_text = text
+            if isinstance(self.parent, EntryPane):
+                self.parent.border_title = f"Entries · filter {clean(text)!r}" if text else "Entries"
             self.reload()
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:

@@ -12,7 +12,7 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dbengine.errors import DbEngineError
+from dbengine.errors import DbEngineError, UntrustedPickleError
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import describe_special, is_special
 
+from .decoded import safe_repr
 from .safe import clean, literal
 
 PAGE = 500
@@ -68,6 +69,8 @@ def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]
                     badges[id(item)] = describe_special(engine, item)
                 except Exception as error:  # a malformed tag must not break the viewer
                     badges[id(item)] = f"⟨{item.get('__special__')!s} · {error}⟩"
+                # tagged values nest (a pickled field in a py/object's state): badge those too
+                stack.extend(v for k, v in item.items() if k != "__special__")
                 continue
             stack.extend(item.values())
         elif type(item) is list:
@@ -190,32 +193,50 @@ class JsonTree(Tree[Any]):
         self.cursor_line = self.last_line
 
     def action_decode(self) -> None:
-        """Decode the tagged value under the cursor with the registered handlers."""
+        """Decode the tagged value under the cursor with the registered handlers.
+
+        Without --trust-pickle the result is shown by safe_repr(): no method of the decoded
+        value's classes runs (a database may name any loaded class).
+        """
         node = self.cursor_node
+        if node is not None and isinstance(node.data, JsonNode) and node.data.key == "decoded":
+            node = node.parent  # `v` on a result decodes its value again
         if node is None or not isinstance(node.data, JsonNode) or not is_special(node.data.value):
             self.notify("Put the cursor on a ⟨tagged⟩ value to decode it", severity="warning", timeout=3)
             return
         stored = node.data.value
         app = self.app
-        if stored.get("__special__") == "py/pickle" and not getattr(app, "trust_pickle", False):
+        trusted = getattr(app, "trust_pickle", False)
+        if stored.get("__special__") == "py/pickle" and not trusted:
             self.notify("Pickles are not unpickled: start mydb-tui with --trust-pickle to decode them",
                         severity="warning", markup=False)
             return
 
         def decode() -> None:
+            error_text = None
             try:
-                shown = "= " + _REPR.repr(app.engine.decode(stored))
+                value = app.engine.decode(stored)
+                shown = "= " + (_REPR.repr(value) if trusted else safe_repr(value))
                 style = "bold green"
+            except UntrustedPickleError:
+                shown, style = "⚠ holds a pickle: start with --trust-pickle to decode it", "bold red"
             except Exception as error:  # handler errors are the user's code: show them
-                shown, style = f"⚠ cannot decode: {type(error).__name__}: {error}", "bold red"
-            app.call_from_thread(self._add_decoded, node, shown, style)
+                error_text = f"{type(error).__name__}: {error}"
+                shown, style = f"⚠ cannot decode: {error_text}", "bold red"
+            app.call_from_thread(self._add_decoded, node, shown, style, error_text)
 
         self.run_worker(decode, thread=True, group="decode")
 
-    def _add_decoded(self, node: TreeNode, shown: str, style: str) -> None:
+    def _add_decoded(self, node: TreeNode, shown: str, style: str, error: str | None = None) -> None:
         self._fill(node)
-        node.add_leaf(Text(clean(shown)[:2000], style=style), JsonNode("decoded", shown, filled=True))
+        for child in list(node.children):
+            if isinstance(child.data, JsonNode) and child.data.key == "decoded":
+                child.remove()  # one result per value, the latest
+        leaf = node.add_leaf(Text(clean(shown)[:2000], style=style), JsonNode("decoded", shown, filled=True))
         node.expand()
+        self.move_cursor(leaf)
+        if error is not None:
+            self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
 
 
 def _container(value: Any) -> bool:

@@ -101,9 +101,14 @@ class LineList(ScrollView, can_focus=True):
         self.refresh()
 
     # -------------------------------------------------------------- rendering
+    @property
+    def visible_rows(self) -> int:
+        """Rows that fit under the header, scrollbars excluded."""
+        return max(1, self.scrollable_content_region.height - 1)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
         if y == 0:
             text = self.render_header()
@@ -143,7 +148,7 @@ class LineList(ScrollView, can_focus=True):
             self.on_cursor_moved(new)
 
     def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
+        visible = self.visible_rows
         top = self.scroll_offset.y
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
@@ -167,10 +172,10 @@ class LineList(ScrollView, can_focus=True):
         self._move(self.row_count - 1)
 
     def action_page_up_rows(self) -> None:
-        self._move(self.cursor - max(1, self.size.height - 2))
+        self._move(self.cursor - max(1, self.visible_rows - 1))
 
     def action_page_down_rows(self) -> None:
-        self._move(self.cursor + max(1, self.size.height - 2))
+        self._move(self.cursor + max(1, self.visible_rows - 1))
 
     def on_click(self, event: events.Click) -> None:
         if event.y >= 1:

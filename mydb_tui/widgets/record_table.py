@@ -81,7 +81,7 @@ class RecordTable(LineList):
         return Text("  ".join(f"{clean(n)[:w]:<{w}}" for n, w in zip(names, self.widths, strict=False)))
 
     def row_width(self) -> int:
-        return sum(self.widths) + 2 * len(self.widths)
+        return sum(self.widths) + 2 * (len(self.widths) - 1)
 
     def render_row(self, index: int) -> Text:
         key = self.keys[index]

@@ -21,9 +21,11 @@ from mydb_tui.model.timeline import TimelineRow, row_for
 
 from .line_list import LineList
 from .loading import DelayedLoading
+from .metadata import local_time
 from .safe import clean
 
-USER_WIDTH = 14
+USER_WIDTH = 14  # at most; narrower when every user name is shorter
+DATE_WIDTH = 22  # `2026-04-26 18:59 +0100`
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Timeline(DelayedLoading, LineList):
         self._rows: dict[int, TimelineRow] = {}
         self._generation = 0
         self._positions: dict[str, int] = {}
+        self._dates: dict[int, str] = {}
+        self.user_width = USER_WIDTH
         self.empty_message = "Select an entry in the tree."
 
     # -------------------------------------------------------------- queries
@@ -94,6 +98,13 @@ class Timeline(DelayedLoading, LineList):
             row = self._rows[index] = row_for(self.versions[index], self.head or "")
         return row
 
+    def date(self, index: int) -> str:
+        """The local date of row `index` with its UTC offset (as the metadata strip shows it)."""
+        text = self._dates.get(index)
+        if text is None:
+            text = self._dates[index] = local_time(self.versions[index].date, seconds=False)
+        return text
+
     # -------------------------------------------------------------- loading
     def load(self, tenant: str, entry: str, select: str | None = None) -> None:
         """Load the history of `entry` in a worker; keep `select` (a digest) selected."""
@@ -102,6 +113,8 @@ class Timeline(DelayedLoading, LineList):
             self.marked = None
             self.versions = []
             self._rows.clear()
+            self._dates.clear()
+            self.border_subtitle = ""
             self._positions = {}
             self.tenant, self.entry, self.kind, self.head = tenant, entry, None, None
             self.empty_message = "loading…"
@@ -115,6 +128,8 @@ class Timeline(DelayedLoading, LineList):
         self.tenant = self.entry = self.kind = self.head = self.marked = None
         self.versions, self._positions = [], {}
         self._rows.clear()
+        self._dates.clear()
+        self.border_subtitle = ""
         self.empty_message = message
         self.hide_loading()
         self.reset_rows()
@@ -139,6 +154,8 @@ class Timeline(DelayedLoading, LineList):
         self.hide_loading()
         self.versions, self._positions = [], {}
         self._rows.clear()
+        self._dates.clear()
+        self.border_subtitle = ""
         self.empty_message = f"⚠ {clean(error)}"
         self.reset_rows()
         self.post_message(self.LoadFailed(tenant, entry, error))
@@ -155,9 +172,13 @@ class Timeline(DelayedLoading, LineList):
         self.head = loaded.versions[0].digest if loaded.versions else None
         self._positions = {v.digest: i for i, v in enumerate(loaded.versions)}
         self._rows.clear()
+        self._dates.clear()
+        users = {v.user_id for v in loaded.versions}
+        self.user_width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
         if self.marked not in self._positions:
             self.marked = None
         self.empty_message = "no versions"
+        self.border_subtitle = ""
         target = loaded.select or previous
         index = self._positions.get(target, 0) if target else 0
         self.reset_rows(index)
@@ -167,10 +188,10 @@ class Timeline(DelayedLoading, LineList):
 
     # -------------------------------------------------------------- rendering
     def render_header(self) -> Text:
-        return Text(f"  {'digest':<7}  {'date':<16}  {'user':<{USER_WIDTH}}  {'changes':<12}  ")
+        return Text(f"  {'digest':<7}  {'date':<{DATE_WIDTH}}  {'user':<{self.user_width}}  {'changes':<12}  ")
 
     def row_width(self) -> int:
-        return 2 + 7 + 2 + 16 + 2 + USER_WIDTH + 2 + 12 + 2 + 32
+        return 2 + 7 + 2 + DATE_WIDTH + 2 + self.user_width + 2 + 12 + 2 + 32
 
     def render_row(self, index: int) -> Text:
         row = self.row(index)
@@ -178,12 +199,13 @@ class Timeline(DelayedLoading, LineList):
         text.append("● " if row.digest == self.marked else "  ", style="bold magenta")
         text.append(row.short, style="yellow")
         text.append("  ")
-        text.append(row.date, style="cyan")
+        text.append(self.date(index), style="cyan")
         text.append("  ")
         user = clean(row.user)
-        if len(user) > USER_WIDTH:
-            user = user[: USER_WIDTH - 1] + "…"
-        text.append(f"{user:<{USER_WIDTH}}", style="green")
+        width = self.user_width
+        if len(user) > width:
+            user = user[: width - 1] + "…"
+        text.append(f"{user:<{width}}", style="green")
         text.append("  ")
         text.append(f"{row.summary:<12}", style="dim")
         text.append("  ")
@@ -198,6 +220,7 @@ class Timeline(DelayedLoading, LineList):
 
     # -------------------------------------------------------------- actions
     def on_cursor_moved(self, index: int) -> None:
+        self.border_subtitle = f"{index + 1:,} / {len(self.versions):,}"
         if self.tenant is not None and self.entry is not None:
             self.post_message(self.VersionHighlighted(self.tenant, self.entry, self.versions[index].digest))
 

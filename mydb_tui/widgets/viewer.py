@@ -22,6 +22,7 @@ from textual.widgets import ContentSwitcher, Static, TextArea
 from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
+from mydb_tui.screens.compare import invisible_re
 
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
@@ -78,7 +79,7 @@ class Viewer(DelayedLoading, Vertical):
         self.pending_record: str | None = None  # select this record at the next load
 
     def compose(self) -> ComposeResult:
-        yield MetadataStrip("", id="metadata")
+        yield MetadataStrip(id="metadata")
         with ContentSwitcher(initial="viewer-message", id="viewer-content"):
             yield Static(Text("Select an entry in the tree.", style="dim italic"), id="viewer-message")
             yield JsonTree(id="data-tree")
@@ -209,7 +210,9 @@ class Viewer(DelayedLoading, Vertical):
         if self._text_for == key:
             return
         self._text_for = key
-        text = pretty_json(value)
+        # C1 controls and bidi/format characters are shown as JSON escapes (the same value),
+        # never sent to the terminal; json already escapes C0 controls.
+        text = invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
         if len(text) > TEXT_LIMIT:
             text = text[:TEXT_LIMIT] + "\n… (truncated: use the tree view, t)"
         self.query_one(f"#{area_id}", TextArea).load_text(text)
