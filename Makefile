@@ -22,6 +22,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/s3_bench.py
+	$(BIN)/python bench/tui_bench.py
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make.py

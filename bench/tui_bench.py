@@ -590,7 +590,7 @@ class Report:
 # ====================================================================== main
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs and a 10 s load (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="2 runs and an 8 s load (about a minute)")
     parser.add_argument("--load-seconds", type=float, default=None, help="length of the load test (default 60)")
     parser.add_argument("--runs", type=int, default=None, help="cold runs of each measure (default 5, quick 2)")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-tui.md"), help="markdown output file")
@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (2 if args.quick else 5)
     sizes = {"tenants": 100, "entries": 100, "versions": 10_000, "records": 100_000, "changed": 1_000,
              "live": 500, "rate": 50.0, "interval": 0.2,
-             "load": args.load_seconds if args.load_seconds is not None else (10.0 if args.quick else 60.0)}
+             "load": args.load_seconds if args.load_seconds is not None else (8.0 if args.quick else 60.0)}
     report = Report(" ".join(["python bench/tui_bench.py", *argv]).strip(), sizes)
     work = os.path.join(HERE, f"_work-tui-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
     os.makedirs(work)

@@ -74,6 +74,7 @@ class MyDbApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("ctrl+g", "goto", "Go to entry", show=False),
         # Work from any pane; each pane shows the ones that concern it.
         Binding("d", "compare", "Compare", show=False),

@@ -161,8 +161,11 @@ class LocalStorage:
         for name in names:
             if name.startswith(".") or name == "refs":
                 continue
-            if os.path.isfile(os.path.join(self.root, name, "head")) or os.path.isdir(
-                os.path.join(self.root, name, "objects")
+            folder = os.path.join(self.root, name)
+            # objects/ marks a tenant; a head next to our index or lock file marks a damaged one.
+            if os.path.isdir(os.path.join(folder, "objects")) or (
+                os.path.isfile(os.path.join(folder, "head"))
+                and (os.path.isdir(os.path.join(folder, "index")) or os.path.isfile(os.path.join(folder, "head.lock")))
             ):
                 tenants.append(name)
         return sorted(tenants)

@@ -60,6 +60,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
+_EXPLAINED = {
+    "Invalid control character at": "a raw tab or line break inside a string (write it as \\t or \\n)",
+    "Expecting property name enclosed in double quotes":
+        "expecting a key in double quotes (a trailing comma, or a key in single quotes?)",
+    "Expecting value": "expecting a value (a trailing comma, or a missing value?)",
+}
+
+
+def _explain(message: str) -> str:
+    """The json module's message, said plainly for the common mistakes."""
+    return _EXPLAINED.get(message, message)
+
+
 def parse_json(text: str) -> Any:
     """Parse edited JSON strictly (no NaN/Infinity, no duplicate keys); JsonInputError if bad."""
     if not text.strip():
@@ -68,7 +81,7 @@ def parse_json(text: str) -> Any:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as error:
         raise JsonInputError(
-            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            f"invalid JSON at line {error.lineno}, column {error.colno}: {_explain(error.msg)}",
             error.lineno,
             error.colno,
         ) from None

@@ -20,8 +20,7 @@ ANY_PANE_DESCRIPTIONS = {"Compare", "vs HEAD", "Restore", "Edit", "Add record", 
 #: Keys Textual itself provides (not declared in our BINDINGS).
 GENERAL = [
     ("tab / shift+tab", "Move between panes"),
-    ("ctrl+p", "Command palette (every action, and go to entry)"),
-    ("ctrl+q", "Quit"),
+    ("^p", "Command palette (every action, and go to entry)"),
 ]
 TREE_NAV = [
     ("enter", "Open a tenant / show the entry's history"),
@@ -29,7 +28,8 @@ TREE_NAV = [
 ]
 
 
-def _sections() -> list[tuple[str, list[type]]]:
+def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
+    """The help's columns, each a list of (section title, classes whose bindings it lists)."""
     from ..app import MyDbApp
     from ..widgets.entry_tree import EntryPane, EntryTree
     from ..widgets.json_tree import JsonTree
@@ -37,13 +37,21 @@ def _sections() -> list[tuple[str, list[type]]]:
     from ..widgets.record_table import RecordTable
     from ..widgets.timeline import Timeline
     from ..widgets.viewer import Viewer
+    from .compare import CompareScreen, DiffView
+    from .editor import EditorScreen
 
-    return [
+    first = [
         ("Everywhere", [MyDbApp]),
         ("Entries", [EntryTree, EntryPane]),
+        ("Compare screen", [CompareScreen, DiffView]),
+    ]
+    if not read_only:
+        first.append(("Editor", [EditorScreen]))
+    second = [
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
     ]
+    return [first, second]
 
 
 #: Actions shown together on one row: (actions, description).
@@ -51,6 +59,8 @@ PAIRS = [
     (("cursor_up", "cursor_down"), "Move up / down"),
     (("cursor_first", "cursor_last"), "First / last"),
     (("page_up_rows", "page_down_rows"), "Page up / down"),
+    (("scroll_up", "scroll_down"), "Scroll up / down"),
+    (("scroll_home", "scroll_end"), "Top / bottom"),
 ]
 
 
@@ -106,10 +116,9 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-box"):
             yield Static(Text("mydb-tui keys", style="bold"), id="help-title")
             read_only = getattr(self.app, "read_only", False)
-            sections = _sections()
             with VerticalScroll(id="help-scroll"), Horizontal(id="help-columns"):
-                yield Static(help_table(sections[:2], read_only, self.app.get_key_display), classes="help-column")
-                yield Static(help_table(sections[2:], read_only, self.app.get_key_display), classes="help-column")
+                for column in _sections(read_only):
+                    yield Static(help_table(column, read_only, self.app.get_key_display), classes="help-column")
             yield Static(Text("escape closes · keys of the focused pane show in the footer", style="dim"),
                          id="help-hint")
 

@@ -62,18 +62,27 @@ def tenant_label(data: TenantData) -> Text:
     return text
 
 
-def entry_label(data: EntryData, compact: bool = False) -> Text:
-    """`name  pattern · N versions`; `compact` drops the word "versions" (narrow panes)."""
-    text = Text(no_wrap=True, end="")
-    text.append_text(literal(data.entry))
+def entry_label(data: EntryData, compact: bool = False, max_width: int | None = None) -> Text:
+    """`name  pattern · N versions`; `compact` drops the word "versions" (narrow panes).
+
+    With `max_width`, a name too long to fit is cut with "…" so pattern and count still show.
+    """
+    tail = Text(no_wrap=True, end="")
     if data.error:
-        text.append("  ⚠ unreadable", style="bold red")
+        tail.append("  ⚠ unreadable", style="bold red")
     elif data.info is not None:
         kind = data.info.kind
-        text.append("  ")
-        text.append(kind, style="cyan" if kind == "snapshot" else "yellow")
+        tail.append("  ")
+        tail.append(kind, style="cyan" if kind == "snapshot" else "yellow")
         n = data.info.versions
-        text.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
+        tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
+    name = clean(data.entry)
+    if max_width is not None and len(name) + tail.cell_len > max_width:
+        keep = max(6, max_width - tail.cell_len - 1)
+        if keep < len(name):
+            name = name[:keep] + "…"
+    text = Text(name, no_wrap=True, end="")
+    text.append_text(tail)
     return text
 
 
@@ -132,6 +141,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             self.what, self.error = what, error
 
     compact = False  # labels without the word "versions" (set by fit_pane)
+    _label_budget: int | None = None  # cells an entry label may take in compact mode
 
     def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
         super().__init__("tenants", id=id)
@@ -165,7 +175,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     # -------------------------------------------------------------- width
     def render_label(self, node: TreeNode[NodeData], base_style, style) -> Text:
         if self.compact and isinstance(node.data, EntryData):
-            label = entry_label(node.data, compact=True)
+            label = entry_label(node.data, compact=True, max_width=self._label_budget)
             label.stylize(style)
             return label
         return super().render_label(node, base_style, style)
@@ -200,8 +210,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             return
         full, compact = self.line_widths()
         width, compact_labels = fit_width(full, compact, self.app.size.width)
-        if compact_labels != self.compact:
-            self.compact = compact_labels
+        budget = width - PANE_CHROME - self.guide_depth if compact_labels else None
+        if (compact_labels, budget) != (self.compact, self._label_budget):
+            self.compact, self._label_budget = compact_labels, budget
             self._invalidate()
         pane.border_subtitle = "pattern · versions" if compact_labels else ""
         if pane.styles.width is None or pane.styles.width.value != width:

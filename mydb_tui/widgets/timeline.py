@@ -74,6 +74,8 @@ class Timeline(DelayedLoading, LineList):
         self._generation = 0
         self._positions: dict[str, int] = {}
         self._dates: dict[int, str] = {}
+        self._pending_select: str | None = None
+        self._any_restored = False
         self.user_width = USER_WIDTH
         self.empty_message = "Select an entry in the tree."
 
@@ -109,6 +111,11 @@ class Timeline(DelayedLoading, LineList):
     def load(self, tenant: str, entry: str, select: str | None = None) -> None:
         """Load the history of `entry` in a worker; keep `select` (a digest) selected."""
         same = (tenant, entry) == (self.tenant, self.entry)
+        if same and select is None:
+            # A reload (another process wrote) must not drop the selection a write asked for
+            # when it cancels that write's load: keep the pending select.
+            select = self._pending_select
+        self._pending_select = select
         if not same:
             self.marked = None
             self.versions = []
@@ -163,6 +170,7 @@ class Timeline(DelayedLoading, LineList):
     def _apply(self, loaded: _Loaded) -> None:
         if loaded.generation != self._generation:
             return  # the user moved on
+        self._pending_select = None
         previous = self.selected.digest if self.selected else None
         old_top = self.scroll_offset.y
         old_cursor = self.cursor
@@ -175,6 +183,7 @@ class Timeline(DelayedLoading, LineList):
         self._dates.clear()
         users = {v.user_id for v in loaded.versions}
         self.user_width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
+        self._any_restored = any(v.restored_from for v in loaded.versions)
         if self.marked not in self._positions:
             self.marked = None
         self.empty_message = "no versions"
@@ -191,7 +200,8 @@ class Timeline(DelayedLoading, LineList):
         return Text(f"  {'digest':<7}  {'date':<{DATE_WIDTH}}  {'user':<{self.user_width}}  {'changes':<12}  ")
 
     def row_width(self) -> int:
-        return 2 + 7 + 2 + DATE_WIDTH + 2 + self.user_width + 2 + 12 + 2 + 32
+        restored = len("↺ restored from 1234567") if self._any_restored else 0
+        return 2 + 7 + 2 + DATE_WIDTH + 2 + self.user_width + 2 + 12 + 2 + len(" HEAD  ") + restored
 
     def render_row(self, index: int) -> Text:
         row = self.row(index)

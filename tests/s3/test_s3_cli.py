@@ -51,7 +51,7 @@ def run_both(roots: list[str], *args: str, stdin: str | None = None) -> list[Res
 
 def same(results: list[Result], roots: list[str]) -> Result:
     """The outputs of one command on each root, with the root's name taken out, are equal."""
-    seen = [(r.rc, r.out.replace(root, "ROOT"), r.err.replace(root, "ROOT")) for r, root in zip(results, roots)]
+    seen = [(r.rc, r.out.replace(root, "ROOT"), r.err.replace(root, "ROOT")) for r, root in zip(results, roots, strict=True)]
     assert seen[0] == seen[1], seen
     return results[1]
 
@@ -68,7 +68,7 @@ def test_every_command_works_on_an_s3_root(db_root, tmp_path):
     ]
     with ThreadPoolExecutor(4) as pool:
         outputs = list(pool.map(lambda args: same(run_both(roots, *args), roots), reads))
-    by_command = dict(zip(reads, outputs))
+    by_command = dict(zip(reads, outputs, strict=True))
     assert json.loads(by_command[("tenants", "--json")].out) == {
         "root": db_root, "tenants": [{"name": "acme", "entries": 2}, {"name": "globex", "entries": 1}]}
     assert by_command[("diff", "acme", "config", "HEAD~2", "HEAD", "--json", "--exit-code")].rc == 1

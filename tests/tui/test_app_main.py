@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tui_helpers import SIZE, USER, screen_text, settle
 
 from mydb_tui.screens.help import HelpScreen
@@ -146,7 +148,7 @@ async def test_help_lists_every_key(small_db, app_factory) -> None:
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
         for needle in ("Compare", "Restore", "Add record", "Delete record", "Mark", "Filter",
-                       "Tree/JSON", "Decode value", "Copy", "Go to entry", "ctrl+p", "tab"):
+                       "Tree/JSON", "Decode value", "Copy", "Go to entry", "^p", "tab", "Next change", "Save"):
             assert needle in text, needle
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -206,3 +208,93 @@ async def test_strings_from_the_database_are_literal(tui_engine, app_factory) ->
         assert "[red]mallory\\x1b[2J" in text  # the version's user, escaped
         assert "user [b]me[/b]" in text  # header
         assert "\x1b" not in text
+
+
+def _long_names_db(engine) -> None:
+    engine.init("acme-corporation")
+    for i in range(12):
+        engine.save("acme-corporation", "alice", "quarterly-report-archive", {"n": i})
+    engine.save("acme-corporation", "bob", "app-config", {"debug": False})
+
+
+def _line_with(text: str, needle: str) -> str:
+    return next(line for line in text.splitlines() if needle in line)
+
+
+async def test_tree_pane_fits_pattern_and_count_at_160_columns(tui_engine, app_factory) -> None:
+    _long_names_db(tui_engine)
+    app = app_factory()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        line = _line_with(text, "quarterly-report-archive")
+        # the whole label shows inside the pane's border (nothing cut)
+        assert re.search(r"quarterly-report-archive  snapshot · 12 versions +│", line), line
+        assert "app-config  snapshot · 1 version " in text
+        assert app.query_one("#entry-pane").size.width <= int(160 * 0.38)
+
+
+async def test_tree_pane_goes_compact_rather_than_cutting_at_100_columns(tui_engine, app_factory) -> None:
+    _long_names_db(tui_engine)
+    app = app_factory()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        line = _line_with(text, "quarterly-rep")
+        # pattern and count are kept: "versions" is dropped, and a name too long is cut with …
+        assert re.search(r"quarterly-rep\S*…  snapshot · 12 *│", line), line
+        assert re.search(r"app-config  snapshot · 1 *│", text)
+        assert "pattern · versions" in text  # the pane's subtitle says what the columns are
+        assert app.query_one("#entry-pane").size.width <= 38
+        # the timeline and viewer keep most of the screen
+        assert app.timeline.size.width >= 55
+
+
+async def test_dates_are_local_with_offset_in_timeline_metadata_and_compare(
+        small_db, app_factory, monkeypatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        head = small_db.log("acme", "config")[0]
+        minute = head.date.astimezone().strftime("%Y-%m-%d %H:%M")
+        assert minute.endswith("15:05")  # 14:05 UTC in Paris in November
+        assert f"{minute} +0100" in _line_with(text, head.digest[:7])  # the timeline row
+        assert f"date {minute}:07 +0100" in text  # the metadata strip, same time and offset
+        assert "20261126" not in text  # never the stored form
+        app.query_one(Timeline).focus()
+        await pilot.press("d")
+        await settle(pilot)
+        assert f"{minute}:07 +0100" in screen_text(app)  # the compare screen's NEWER side
+
+
+async def test_metadata_strip_wraps_between_items_on_a_narrow_screen(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        head = small_db.log("acme", "config")[0]
+        parent = head.parents[0]
+        assert f"digest {head.digest[:30]}" in text
+        assert f"parent {parent[:12]}" in text and "user alice" in text
+        assert "date 2026-11-26 14:05:07 +0000" in text  # whole, on its own line if need be
+
+
+async def test_timeline_subtitle_shows_position_and_tree_title_the_filter(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "1 / 3" in screen_text(app)
+        app.query_one(Timeline).focus()
+        await pilot.press("G")
+        await settle(pilot)
+        assert "3 / 3" in screen_text(app)
+        app.query_one(EntryTree).focus()
+        await pilot.press("slash", *"lag", "enter")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "Entries · filter 'lag'" in screen_text(app)

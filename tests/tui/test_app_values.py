@@ -77,3 +77,74 @@ async def test_decode_on_request_with_handlers_and_trusted_pickles(tui_engine, a
             await settle(pilot)
             decoded = [str(c.label) for c in node.children if str(c.label).startswith("= ")]
             assert decoded and expected in decoded[0], [str(c.label) for c in node.children]
+
+
+class Spy:
+    """A class whose methods must never run while an untrusted database is browsed."""
+
+    called: list[str] = []
+
+    def __init__(self, secret: str, n: int) -> None:
+        self.secret, self.n = secret, n
+
+    def __repr__(self) -> str:
+        Spy.called.append("__repr__")
+        return "Spy!"
+
+    def __str__(self) -> str:
+        Spy.called.append("__str__")
+        return "Spy!"
+
+    def __getattribute__(self, name: str):
+        if not name.startswith("__"):
+            Spy.called.append(f"getattr {name}")
+        return object.__getattribute__(self, name)
+
+
+async def test_untrusted_decode_shows_fields_without_running_the_class(tui_engine, app_factory) -> None:
+    tui_engine.init("t")
+    tui_engine.save("t", "alice", "values", {"spy": Spy("s3cret", 1), "price": Money(Decimal("22.00"), "EUR")})
+    Spy.called.clear()
+    app = app_factory(handlers_module="mydb_tui.demo_types")  # handlers yes, trust no
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open(pilot)
+        node = _node(tree, "spy")
+        await pilot.pause()
+        tree.move_cursor(node)
+        await pilot.pause()
+        await pilot.press("v")
+        await settle(pilot)
+        expected = f"= {Spy.__module__}.Spy(secret='s3cret', n=1)"
+        assert expected in screen_text(app)
+        assert Spy.called == []  # neither __repr__, __str__ nor attribute access ran
+        # `v` again (on the result) replaces the result rather than adding a second one
+        await pilot.press("v")
+        await settle(pilot)
+        results = [c for c in node.children if str(c.label).startswith("= ")]
+        assert len(results) == 1
+        # a handler's value is shown the same way: class path and fields
+        money = _node(tree, "price")
+        await pilot.pause()
+        tree.move_cursor(money)
+        await pilot.pause()
+        await pilot.press("v")
+        await settle(pilot)
+        assert "= mydb_tui.demo_types.Money(amount=Decimal('22.00'), currency='EUR')" in screen_text(app)
+
+
+async def test_a_pickle_inside_an_object_gets_a_sized_badge_and_a_short_decode_error(
+        tui_engine, app_factory) -> None:
+    _write(tui_engine)
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open(pilot)
+        samples = _node(tree, "report", "state", "samples")
+        await pilot.pause()
+        label = str(samples.label)
+        assert label.startswith("samples: ⟨pickle ") and " B" in label, label  # its size is shown
+        report = _node(tree, "report")
+        tree.move_cursor(report)
+        await pilot.pause()
+        await pilot.press("v")
+        await settle(pilot)
+        assert "⚠ holds a pickle: start with --trust-pickle to decode it" in screen_text(app)

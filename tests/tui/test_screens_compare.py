@@ -241,3 +241,49 @@ async def test_escape_and_q_close(engine: DbEngine, key: str) -> None:
         await pilot.pause()
         assert app.screen is not screen
         assert app.results == [None]
+
+
+async def test_the_first_change_is_on_screen_when_the_comparison_opens(engine: DbEngine) -> None:
+    data = {f"key{i:03d}": i for i in range(200)}
+    old = engine.save(TENANT, "alice", "big", data)
+    new = engine.save(TENANT, "bob", "big", dict(data, key170=-170))
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "big", old, new))
+        await pilot.pause()
+        diff = screen.query_one(DiffView)
+        row = screen.comparison.changes[0].row
+        assert diff.scroll_offset.y > 0
+        line = visible_lines(diff)[row - diff.scroll_offset.y]
+        assert '"key170": 170' in line and '"key170": -170' in line
+
+
+async def test_no_horizontal_scrollbar_when_every_line_fits(engine: DbEngine) -> None:
+    # enough lines for a vertical scrollbar: it must not push the (fitting) lines into a
+    # horizontal one
+    data = {f"key{i:03d}": "x" * 30 for i in range(100)}
+    old = engine.save(TENANT, "alice", "wide", data)
+    new = engine.save(TENANT, "bob", "wide", dict(data, key050="y" * 30))
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "wide", old, new))
+        await pilot.pause()
+        diff = screen.query_one(DiffView)
+        assert diff.show_vertical_scrollbar
+        assert not diff.show_horizontal_scrollbar
+        assert diff.virtual_size.width <= diff.scrollable_content_region.width
+        assert any('"key050": "' + "y" * 40 + '"' in line for line in visible_lines(diff))
+
+
+async def test_a_line_wider_than_its_side_scrolls_horizontally(engine: DbEngine) -> None:
+    old = engine.save(TENANT, "alice", "long", {"a": "short"})
+    new = engine.save(TENANT, "bob", "long", {"a": "z" * 150})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "long", old, new))
+        await pilot.pause()
+        diff = screen.query_one(DiffView)
+        assert diff.show_horizontal_scrollbar
+        diff.scroll_to(x=diff.max_scroll_x, animate=False)
+        await pilot.pause()
+        assert any(line.rstrip().endswith('zzz"') for line in visible_lines(diff))

@@ -169,7 +169,7 @@ def tagged_line(tree: JsonTree) -> int | None:
 async def test_hostile_objects_are_browsed_decoded_and_compared_without_running(
         hostile, app_factory, monkeypatch) -> None:
     monkeypatch.syspath_prepend(hostile["paths"]["probe_dir"])  # import-probe would be importable
-    app = app_factory(root=hostile["root"])
+    app = app_factory(root=hostile["root"], poll_interval=0)  # nothing else writes here
     assert app.trust_pickle is False
     async with app.run_test(size=SIZE) as pilot:
         await step(pilot)
@@ -268,10 +268,8 @@ async def test_markup_and_escapes_show_literally(tui_engine, app_factory) -> Non
     assert "[bold red]acme" in compare_text
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the viewer's pretty-JSON text view (t) keeps C1 controls and bidi "
-                   "overrides raw (mydb_tui/model/pretty.py pretty_text, used by widgets/viewer.py _fill_text); "
-                   "the editor escapes them (screens/editor.py _escape_invisible)")
 async def test_the_text_view_shows_c1_controls_and_bidi_overrides_escaped(tui_engine, app_factory) -> None:
+    """The pretty-JSON view (t) escapes what json.dumps(ensure_ascii=False) leaves raw."""
     tui_engine.init("t")
     tui_engine.save("t", "u", "e", {MARKUP_VALUE: MARKUP_VALUE})
     app = app_factory()
