@@ -25,7 +25,6 @@ import json
 import multiprocessing
 import os
 import platform
-import pty
 import re
 import select
 import shutil

@@ -21,6 +21,7 @@ from typing import Any
 MAX_ITEMS = 20
 MAX_DEPTH = 6
 MAX_STRING = 300
+MAX_BYTES = 32
 
 #: Types whose repr is the standard library's own (exact types only: a subclass may override it).
 _STDLIB_REPR = (
@@ -74,6 +75,8 @@ def instance_fields(value: Any) -> dict[str, Any]:
 
 
 def _string(value: str | bytes | bytearray) -> str:
+    if type(value) is not str and len(value) > MAX_BYTES:
+        return f"{value[:MAX_BYTES]!r}… ({len(value):,} bytes)"
     if len(value) > MAX_STRING:
         return repr(value[:MAX_STRING])[:-1] + "…" + repr(value[:1])[-1]
     return repr(value)

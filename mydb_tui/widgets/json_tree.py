@@ -227,6 +227,12 @@ class JsonTree(Tree[Any]):
 
         self.run_worker(decode, thread=True, group="decode")
 
+    def _show_result(self, leaf: TreeNode) -> None:
+        """Put the cursor on a decoded result once the tree has laid out its line."""
+        if leaf.tree is self and leaf.line >= 0:
+            self.move_cursor(leaf, animate=False)
+            self.scroll_to_node(leaf, animate=False)
+
     def _add_decoded(self, node: TreeNode, shown: str, style: str, error: str | None = None) -> None:
         self._fill(node)
         for child in list(node.children):
@@ -234,7 +240,7 @@ class JsonTree(Tree[Any]):
                 child.remove()  # one result per value, the latest
         leaf = node.add_leaf(Text(clean(shown)[:2000], style=style), JsonNode("decoded", shown, filled=True))
         node.expand()
-        self.move_cursor(leaf)
+        self.call_after_refresh(self._show_result, leaf)
         if error is not None:
             self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
 

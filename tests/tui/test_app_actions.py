@@ -207,3 +207,37 @@ async def test_palette_lists_every_action(small_db, app_factory) -> None:
         await pilot.press(*"Compare with HEAD")
         await pilot.pause(0.5)
         assert "Compare with HEAD" in screen_text(app)
+
+
+async def test_delete_confirmation_reads_well_and_the_cursor_goes_to_the_next_record(
+        small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "users")
+        table = app.query_one(RecordTable)
+        table.focus()
+        await pilot.press("j", "j", "j", "j", "j")  # u05
+        await settle(pilot)
+        assert table.selected_key == "u05"
+        await pilot.press("x")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Delete record 'u05' from acme/users?" in text
+        assert "\\n" not in text and "\\x0a" not in text  # a line break, not an escape
+        assert f"This writes a new version of HEAD as user '{USER}'." in text
+        await pilot.press("y")
+        await settle(pilot)
+        assert "u05" not in table.keys
+        assert table.selected_key == "u06"  # where the deleted record was
+        assert any("Deleted record u05" in str(n.message) for n in app._notifications)
+
+
+async def test_after_a_restore_the_toast_says_restored(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_entry(pilot, "acme", "config")
+        await pilot.press("G", "r")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert any(n.title == "Restored" for n in app._notifications)

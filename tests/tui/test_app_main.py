@@ -298,3 +298,28 @@ async def test_timeline_subtitle_shows_position_and_tree_title_the_filter(small_
         await pilot.pause(0.3)
         await settle(pilot)
         assert "Entries · filter 'lag'" in screen_text(app)
+
+
+async def test_record_cursor_stays_visible_above_a_horizontal_scrollbar(tui_engine, app_factory) -> None:
+    tui_engine.init("t")
+    wide = {f"r{i:02d}": {f"field{c}": "v" * 20 for c in range(8)} for i in range(40)}
+    tui_engine.put_many("t", "alice", "wide", wide)
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.query_one(RecordTable)
+        table.focus()
+        await pilot.pause()
+        assert table.show_horizontal_scrollbar
+        await pilot.press("G")
+        await settle(pilot)
+        assert table.selected_key == "r39"
+        # the last row is drawn above the scrollbar, not hidden behind it
+        table_rows = [line for line in screen_text(app).splitlines() if "│r3" in line or "│ r3" in line]
+        assert any("r39" in line for line in table_rows), table_rows
+        for _ in range(3):
+            await pilot.press("pagedown")
+        await pilot.press("pageup")
+        await settle(pilot)
+        shown = [line for line in screen_text(app).splitlines() if table.selected_key in line]
+        assert shown, table.selected_key

@@ -272,7 +272,7 @@ async def test_no_horizontal_scrollbar_when_every_line_fits(engine: DbEngine) ->
         assert diff.show_vertical_scrollbar
         assert not diff.show_horizontal_scrollbar
         assert diff.virtual_size.width <= diff.scrollable_content_region.width
-        assert any('"key050": "' + "y" * 40 + '"' in line for line in visible_lines(diff))
+        assert any('"key050": "' + "y" * 30 + '"' in line for line in visible_lines(diff))
 
 
 async def test_a_line_wider_than_its_side_scrolls_horizontally(engine: DbEngine) -> None:
