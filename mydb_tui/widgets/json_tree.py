@@ -228,9 +228,9 @@ class JsonTree(Tree[Any]):
         self.run_worker(decode, thread=True, group="decode")
 
     def _show_result(self, leaf: TreeNode) -> None:
-        """Put the cursor on a decoded result once the tree has laid out its line."""
+        """Scroll a decoded result into view once the tree has laid out its line (the cursor
+        stays on the decoded value)."""
         if leaf.tree is self and leaf.line >= 0:
-            self.move_cursor(leaf, animate=False)
             self.scroll_to_node(leaf, animate=False)
 
     def _add_decoded(self, node: TreeNode, shown: str, style: str, error: str | None = None) -> None:
