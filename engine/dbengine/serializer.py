@@ -198,11 +198,11 @@ class Serializer:
         if tag == TAG_TUPLE:
             return tuple(self._decode(item) for item in _items(stored))
         if tag == TAG_SET:
-            return {self._decode(item) for item in _items(stored)}
+            return {self._hashable(self._decode(item)) for item in _items(stored)}
         if tag == TAG_FROZENSET:
-            return frozenset(self._decode(item) for item in _items(stored))
+            return frozenset(self._hashable(self._decode(item)) for item in _items(stored))
         if tag == TAG_DICT:
-            return {self._decode(k): self._decode(v) for k, v in _items(stored)}
+            return {self._hashable(self._decode(k)): self._decode(v) for k, v in _items(stored)}
         if tag == TAG_BYTES:
             return base64.b64decode(stored["base64"], validate=True)
         if tag == TAG_INT:
@@ -213,7 +213,14 @@ class Serializer:
             cls = resolve_class(stored["class"], self.trust_pickle)
             if not issubclass(cls, enum.Enum):  # any other class would be *called* with the value
                 raise DeserializationError(f"{stored['class']!r} is not an Enum class: refused")
-            return cls(self._decode(stored["value"]))
+            value = self._decode(stored["value"])
+            if self.trust_pickle:
+                return cls(value)
+            # Untrusted: a plain lookup, so no `_missing_` or `__new__` of the enum runs.
+            member = cls._value2member_map_.get(self._hashable(value))
+            if member is None:
+                raise DeserializationError(f"{value!r} is not a value of {stored['class']!r}")
+            return member
         if tag == TAG_OBJECT:
             return self._decode_object(stored)
         if tag == TAG_PICKLE:
@@ -250,6 +257,17 @@ class Serializer:
             else:
                 object.__setattr__(instance, name, value)
         return instance
+
+    def _hashable(self, value: Any) -> Any:
+        """`value`, once it is sure that hashing it runs no code of a stored class (untrusted)."""
+        if not self.trust_pickle:
+            hook = _hash_hook(value)
+            if hook:
+                raise DeserializationError(
+                    f"a set item or dict key would run {hook} on data the engine does not trust: "
+                    "refused (trust_pickle=False)"
+                )
+        return value
 
     def _unpickle(self, digest: str) -> Any:
         if not self.trust_pickle:
@@ -319,6 +337,27 @@ def _implicit_code(cls: type) -> str | None:
             hook = klass.__dict__.get(name)
             if hook is not None and not isinstance(hook, (types.BuiltinFunctionType, types.WrapperDescriptorType)):
                 return f"{klass.__qualname__}.{name}"
+    return None
+
+
+_SAFE_HASHABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _hash_hook(value: Any) -> str | None:
+    """The Python-level `__hash__`/`__eq__` that putting `value` in a set or dict would run."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _SAFE_HASHABLE:
+            continue
+        if kind is tuple or kind is frozenset:
+            stack.extend(item)
+            continue
+        for klass in kind.__mro__[:-1]:
+            for name in ("__hash__", "__eq__"):
+                if isinstance(klass.__dict__.get(name), types.FunctionType):
+                    return f"{klass.__qualname__}.{name}"
     return None
 
 
