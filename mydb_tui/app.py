@@ -47,6 +47,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("copy", "Copy", "Copy the selected digest or record key (c)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
     ("reload", "Reload", "Re-read the database now"),
+    ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
     ("help", "Help", "Every key of the app (? or F1)"),
 )
 
@@ -74,6 +75,7 @@ class MyDbApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("V", "verify", "Verify"),
         Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("ctrl+g", "goto", "Go to entry", show=False),
         # Work from any pane; each pane shows the ones that concern it.
@@ -104,6 +106,7 @@ class MyDbApp(App[None]):
         self.auto_open = auto_open
         self._token: tuple | None = None
         self._binding_state: tuple | None = None
+        self._warmed = False
         parts = [clean(engine.root), f"user {clean(user)}"]
         if read_only:
             parts.append("read-only")
@@ -171,6 +174,9 @@ class MyDbApp(App[None]):
             viewer.set_head(self.timeline.head)
         else:
             viewer.show_version(event.tenant, event.entry, event.digest, self.timeline.head)
+            if not self._warmed:
+                self._warmed = True
+                self.call_after_refresh(self._warm_imports)
         self._bindings_may_change()
 
     @on(RecordTable.RecordHighlighted)
@@ -213,6 +219,19 @@ class MyDbApp(App[None]):
         timeline = self.timeline
         if (tenant, entry) == (timeline.tenant, timeline.entry):
             timeline.load(tenant, entry, select=select_digest)
+
+    @work(thread=True, group="warm")
+    def _warm_imports(self) -> None:
+        """Import the comparison model (DeepDiff, ~0.5 s) once a version is on screen.
+
+        Kept off the startup path so the first screen does not wait for it, and done
+        here so the first compare or restore does not either.
+        """
+        import mydb_tui.model.compare  # noqa: F401
+
+        from .widgets.safe import invisible_re
+
+        invisible_re()
 
     # ================================================================== watching
     @work(thread=True, exclusive=True, group="watch")
@@ -433,6 +452,13 @@ class MyDbApp(App[None]):
     def action_reload(self) -> None:
         self._token = None
         self._poll_worker()
+
+    def action_verify(self) -> None:
+        """Check the whole database (read-only, so also in read-only mode) and show the report."""
+        screen_class = _screen_class("verify", "VerifyScreen")
+        if screen_class is not None and isinstance(self.screen, screen_class):
+            return
+        self._push("verify", "VerifyScreen", self.engine)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

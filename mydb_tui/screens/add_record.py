@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
-from .compare import safe_text
+from ..widgets.safe import safe_text
 from .editor import JsonInputError, json_text_area, parse_json
 
 

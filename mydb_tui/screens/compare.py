@@ -9,11 +9,8 @@ that scrolls the diff to the selected change.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
-import re
-import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment as RichSegment
 from rich.style import Style
@@ -24,40 +21,25 @@ from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, LoadingIndicator, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Footer, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
-from mydb_tui.model.compare import Change, Comparison, DiffRow, compare_versions
-
+from ..widgets.line_list import LineList
 from ..widgets.metadata import local_time
+from ..widgets.safe import invisible_re, safe_text
 
-# Control characters (C0, DEL, C1) are shown as escapes, never sent to the terminal.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+if TYPE_CHECKING:  # the model pulls in DeepDiff (~0.5 s): imported by the worker that compares
+    from mydb_tui.model.compare import Change, Comparison, DiffRow
+
+__all__ = ["ChangeList", "CompareScreen", "DiffView", "change_text", "counts_text", "invisible_re", "meta_text",
+           "safe_text", "short_value"]
+
 _KIND_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
-
-
-@functools.cache
-def invisible_re() -> re.Pattern[str]:
-    """DEL, C1 controls and the format/separator characters (bidi overrides, U+2028…)."""
-    spans: list[list[int]] = [[0x7F, 0x9F]]
-    for c in range(0xA0, 0x110000):
-        if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp"):
-            if spans[-1][1] == c - 1:
-                spans[-1][1] = c
-            else:
-                spans.append([c, c])
-    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
-
-
-def safe_text(text: str) -> str:
-    """`text` with control and invisible format characters shown as escapes."""
-    text = text.translate(_CONTROL)
-    return invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def short_value(value: Any, limit: int = 40) -> str:
@@ -289,6 +271,55 @@ class DiffView(ScrollView, can_focus=True):
         return strip
 
 
+class ChangeList(LineList):
+    """The list of changes, one line each, under a "Changes" header; renders only visible lines.
+
+    Moving the cursor posts `ChangeList.Highlighted` (the screen scrolls the diff to it).
+    """
+
+    BINDINGS = [Binding("enter", "select", "Go to change", show=False)]
+
+    class Highlighted(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.changes: list[Change] = []
+        self.empty_message = "No differences in the data."
+
+    def set_changes(self, changes: list[Change]) -> None:
+        """Show `changes` (nothing is rendered until a line is on screen)."""
+        self.changes = changes
+        self.reset_rows(0)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.changes)
+
+    @property
+    def option_count(self) -> int:
+        """The number of changes listed (the name the OptionList it replaced used)."""
+        return len(self.changes)
+
+    def render_header(self) -> Text:
+        n = len(self.changes)
+        return Text(f"Changes ({n:,})" if n else "Changes")
+
+    def render_row(self, index: int) -> Text:
+        line = change_text(self.changes[index])
+        line.truncate(max(1, self.scrollable_content_region.width), overflow="ellipsis")
+        return line
+
+    def on_cursor_moved(self, index: int) -> None:
+        self.post_message(self.Highlighted(index))
+
+    def action_select(self) -> None:
+        if 0 <= self.cursor < self.row_count:
+            self.post_message(self.Highlighted(self.cursor))
+
+
 class CompareScreen(Screen[None]):
     """Two versions side by side with the list of their changes; escape or q closes it."""
 
@@ -321,8 +352,7 @@ class CompareScreen(Screen[None]):
         yield LoadingIndicator(id="compare-loading")
         yield DiffView(id="compare-diff")
         with Vertical(id="compare-changes-box"):
-            yield Static(Text("Changes", style="bold"), id="compare-changes-label")
-            yield OptionList(id="compare-changes")
+            yield ChangeList(id="compare-changes")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -348,6 +378,8 @@ class CompareScreen(Screen[None]):
     def _load(self) -> None:
         worker = get_current_worker()
         try:
+            from mydb_tui.model.compare import compare_versions
+
             comparison = compare_versions(
                 self.engine, self.tenant, self.entry, self.old_digest, self.new_digest
             )
@@ -382,27 +414,19 @@ class CompareScreen(Screen[None]):
         diff = self.query_one(DiffView)
         diff.display = True
         diff.set_rows(comparison.rows)
-        changes = self.query_one("#compare-changes", OptionList)
+        changes = self.query_one(ChangeList)
         self.query_one("#compare-changes-box").display = True
+        changes.set_changes(comparison.changes)
         if comparison.changes:
-            changes.set_options(
-                Option(change_text(change), id=str(i)) for i, change in enumerate(comparison.changes)
-            )
-            changes.highlighted = 0
             changes.focus()
             # The diff has just been shown: scroll to the first change once it is laid out.
             self.call_after_refresh(self._go_to, 0)
         else:
-            changes.set_options([Option(Text("No differences in the data.", style="dim italic"), disabled=True)])
             diff.focus()
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    def on_change_list_highlighted(self, event: ChangeList.Highlighted) -> None:
         event.stop()
-        self._go_to(event.option_index)
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self._go_to(event.option_index)
+        self._go_to(event.index)
 
     def _go_to(self, index: int) -> None:
         if self.comparison is None or not 0 <= index < len(self.comparison.changes):
@@ -418,18 +442,17 @@ class CompareScreen(Screen[None]):
         """Index of the highlighted change in the change list (None before loading)."""
         if self.comparison is None or not self.comparison.changes:
             return None
-        return self.query_one("#compare-changes", OptionList).highlighted
+        return self.query_one(ChangeList).cursor
 
     def _step(self, delta: int) -> None:
         if self.comparison is None or not self.comparison.changes:
             return
-        changes = self.query_one("#compare-changes", OptionList)
-        current = changes.highlighted if changes.highlighted is not None else -delta
-        target = current + delta
+        changes = self.query_one(ChangeList)
+        target = changes.cursor + delta
         if not 0 <= target < len(self.comparison.changes):
             self.notify("No more changes" if delta > 0 else "First change", timeout=2)
             return
-        changes.highlighted = target
+        changes.cursor = target
         self._go_to(target)
 
     def action_next_change(self) -> None:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
-from .compare import safe_text
+from ..widgets.safe import safe_text
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from .compare import invisible_re, safe_text
+from ..widgets.safe import invisible_re, safe_text
 from .confirm import ConfirmScreen
 
 

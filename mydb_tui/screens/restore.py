@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -14,9 +14,11 @@ from textual.widgets import Footer, LoadingIndicator, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from mydb_tui.model.compare import Change, Comparison, compare_versions
+from ..widgets.safe import safe_text
+from .compare import change_text, counts_text
 
-from .compare import change_text, counts_text, safe_text
+if TYPE_CHECKING:  # the model pulls in DeepDiff: imported by the worker that compares
+    from mydb_tui.model.compare import Comparison
 
 MAX_LISTED = 2000  # a change list longer than this is cut (the counts stay exact)
 _OPPOSITE = {"added": "removed", "removed": "added", "changed": "changed"}
@@ -30,6 +32,8 @@ def restore_changes(comparison: Comparison, head: str) -> Comparison:
     """
     if comparison.old is not None and comparison.old.digest == head:
         return comparison
+    from mydb_tui.model.compare import Change, Comparison
+
     flipped = [
         Change(c.path, _OPPOSITE.get(c.kind, c.kind), c.new, c.old, c.record_key, c.row)
         for c in comparison.changes
@@ -90,6 +94,8 @@ class RestoreScreen(ModalScreen[bool]):
     def _load(self) -> None:
         worker = get_current_worker()
         try:
+            from mydb_tui.model.compare import compare_versions
+
             head = self.engine.get_digest(self.tenant, self.entry)
             comparison = None
             if head != self.digest:

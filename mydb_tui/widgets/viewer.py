@@ -22,13 +22,12 @@ from textual.widgets import ContentSwitcher, Static, TextArea
 from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
-from mydb_tui.screens.compare import invisible_re
 
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip
 from .record_table import RecordTable
-from .safe import clean
+from .safe import clean, invisible_re
 
 TEXT_LIMIT = 4_000_000  # characters of pretty JSON put in the text view
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from dbengine.dbengine import DbEngine
 from textual.app import App, ComposeResult
-from textual.widgets import OptionList, Static
+from textual.widgets import Static
 
-from mydb_tui.screens.compare import CompareScreen, DiffView
+from mydb_tui.screens.compare import ChangeList, CompareScreen, DiffView
 
 TENANT = "acme"
 
@@ -57,8 +57,8 @@ def visible_lines(diff: DiffView) -> list[str]:
 
 
 def change_prompts(screen: CompareScreen) -> list[str]:
-    options = screen.query_one("#compare-changes", OptionList)
-    return [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
+    changes = screen.query_one("#compare-changes", ChangeList)
+    return [changes.render_row(i).plain for i in range(changes.row_count)]
 
 
 async def test_snapshot_sides_changes_and_meta(engine: DbEngine) -> None:
@@ -147,7 +147,7 @@ async def test_selecting_a_change_in_the_list_scrolls_to_it(engine: DbEngine) ->
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "big", old, new))
         diff = screen.query_one(DiffView)
-        assert screen.focused is screen.query_one("#compare-changes", OptionList)
+        assert screen.focused is screen.query_one("#compare-changes", ChangeList)
         await pilot.press("down")
         await pilot.pause()
         target = screen.comparison.changes[1].row
@@ -287,3 +287,27 @@ async def test_a_line_wider_than_its_side_scrolls_horizontally(engine: DbEngine)
         diff.scroll_to(x=diff.max_scroll_x, animate=False)
         await pilot.pause()
         assert any(line.rstrip().endswith('zzz"') for line in visible_lines(diff))
+
+
+async def test_a_thousand_changes_list_renders_only_visible_lines(engine: DbEngine) -> None:
+    data = {f"key{i:04d}": i for i in range(1000)}
+    old = engine.save(TENANT, "alice", "many", data)
+    new = engine.save(TENANT, "bob", "many", {k: -v - 1 for k, v in data.items()})
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "many", old, new))
+        changes = screen.query_one(ChangeList)
+        assert changes.row_count == len(screen.comparison.changes) == 1000
+        assert "Changes (1,000)" in changes.render_header().plain
+        assert 0 < len(changes._cache) <= changes.visible_rows
+        # the last change: the list follows it and both sides of the diff show it
+        await pilot.press("end")
+        await pilot.pause()
+        assert screen.selected_change == 999
+        assert changes.scroll_offset.y + changes.visible_rows >= 1000
+        diff = screen.query_one(DiffView)
+        row = screen.comparison.changes[999].row
+        assert diff.current_row == row
+        line = visible_lines(diff)[row - diff.scroll_offset.y]
+        assert '"key0999": 999' in line and '"key0999": -1000' in line
+        assert len(changes._cache) <= 2 * changes.visible_rows

@@ -1,0 +1,214 @@
+"""Verify database (`V`): the engine's read-only fsck in a worker, its report in a modal.
+
+Every problem and note is listed with its kind, file and message, all shown literally
+(paths and messages come from the database and may hold markup or control characters);
+the list renders only its visible lines, so a badly damaged database lists quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, LoadingIndicator, Static
+from textual.worker import get_current_worker
+
+from ..widgets.line_list import LineList
+from ..widgets.safe import clean
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One line of the report list: a section title, a problem's kind and message, or its file."""
+
+    section: str  # "problems" | "notes"
+    part: str  # "title" | "message" | "path"
+    text: str
+    kind: str = ""
+
+
+def report_lines(report: Any, root: str = "") -> list[ReportLine]:
+    """The problems, then the notes, of a VerifyReport: a title line, then two lines each.
+
+    Files under `root` are shown relative to it (the root is in the dialog's title).
+    """
+    prefix = root.rstrip("/\\") + os.sep if root else None
+    lines: list[ReportLine] = []
+    for section, items in (("problems", report.problems), ("notes", report.notes)):
+        if not items:
+            continue
+        n = len(items)
+        label = ("problem" if section == "problems" else "note") + ("s" if n != 1 else "")
+        lines.append(ReportLine(section, "title", f"{n:,} {label}"))
+        for problem in items:
+            path = str(problem.path)
+            if prefix and path.startswith(prefix):
+                path = path[len(prefix):]
+            lines.append(ReportLine(section, "message", str(problem.message), kind=str(problem.kind)))
+            lines.append(ReportLine(section, "path", path))
+    return lines
+
+
+class ReportList(LineList):
+    """The report's problems and notes: kind and message on one line, the file under them."""
+
+    DEFAULT_CSS = """
+    ReportList {
+        height: auto;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[ReportLine] = []
+        self._kind_width = 0
+        self._widest = 0
+
+    def set_lines(self, lines: list[ReportLine]) -> None:
+        self.lines = lines
+        self._kind_width = max((len(clean(line.kind)) for line in lines), default=0)
+        self._widest = max((self._indent(line) + len(clean(line.text)) for line in lines), default=0)
+        self.reset_rows(1)  # the first problem (or note), under its section title
+
+    @property
+    def row_count(self) -> int:
+        return len(self.lines)
+
+    def render_header(self) -> Text:
+        return Text(f"{'kind':<{self._kind_width}}  message, and the file under it")
+
+    def row_width(self) -> int:
+        return self._widest
+
+    def _indent(self, line: ReportLine) -> int:
+        return {"title": 0, "message": self._kind_width + 2}.get(line.part, 4)
+
+    def render_row(self, index: int) -> Text:
+        line = self.lines[index]
+        problem = line.section == "problems"
+        if line.part == "title":
+            return Text.assemble((line.text, f"bold underline {'red' if problem else 'yellow'}"))
+        text = Text(no_wrap=True, end="")
+        if line.part == "message":
+            text.append(clean(line.kind).ljust(self._kind_width), style="bold red" if problem else "yellow")
+            text.append("  ")
+            text.append(clean(line.text))
+        else:
+            text.append(" " * self._indent(line))  # files are long (a 64-digit digest): a short indent
+            text.append(clean(line.text), style="cyan")
+        return text
+
+
+class VerifyScreen(ModalScreen[None]):
+    """Runs `engine.verify()` and shows what it found; escape or q closes, r runs it again."""
+
+    CSS_PATH = "verify.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun", "Run again"),
+        Binding("escape,q", "close", "Close", key_display="esc"),
+    ]
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__()
+        self.engine = engine
+        self.report: Any = None  # the VerifyReport once the check finished
+        self.error: str | None = None
+        self.seconds = 0.0
+
+    def compose(self) -> ComposeResult:
+        title = Text("Verify database ", style="bold")
+        title.append(clean(getattr(self.engine, "root", "")), style="cyan")
+        with Vertical(id="verify-dialog"):
+            yield Static(title, id="verify-title")
+            yield Static(id="verify-summary")
+            yield LoadingIndicator(id="verify-loading")
+            yield ReportList(id="verify-report")
+            yield Static(Text.assemble(("r", "bold"), " run again   ", ("esc", "bold"), " close"),
+                         id="verify-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._run()
+
+    @property
+    def running(self) -> bool:
+        return any(w.group == "verify" and not w.is_finished for w in self.workers)
+
+    def _run(self) -> None:
+        self.report = None
+        self.error = None
+        self.query_one("#verify-summary", Static).update(
+            Text("Re-hashing and cross-checking every object, ref, head and index…", style="dim"))
+        self.query_one("#verify-loading").display = True
+        self.query_one(ReportList).display = False
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="verify")
+    def _verify(self) -> None:
+        worker = get_current_worker()
+        start = time.perf_counter()
+        try:
+            report = self.engine.verify()
+        except Exception as error:  # shown in the dialog; the app keeps running
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show_error, error)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, report, time.perf_counter() - start)
+
+    def _show_error(self, error: Exception) -> None:
+        if not self.is_attached:
+            return
+        self.error = f"{type(error).__name__}: {error}"
+        self.query_one("#verify-loading").display = False
+        message = Text("Verify failed: ", style="bold red")
+        message.append(clean(self.error))
+        self.query_one("#verify-summary", Static).update(message)
+
+    def _show(self, report: Any, seconds: float) -> None:
+        if not self.is_attached:
+            return
+        self.report = report
+        self.seconds = seconds
+        self.query_one("#verify-loading").display = False
+        self.query_one("#verify-summary", Static).update(summary_text(report, seconds))
+        lines = report_lines(report, str(getattr(self.engine, "root", "")))
+        report_list = self.query_one(ReportList)
+        report_list.set_lines(lines)
+        report_list.display = bool(lines)
+        if lines:
+            report_list.focus()
+
+    def action_rerun(self) -> None:
+        if self.running:
+            self.notify("Still verifying…", timeout=2)
+            return
+        self._run()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def summary_text(report: Any, seconds: float) -> Text:
+    """The verdict and the counts of a VerifyReport."""
+    problems, notes = len(report.problems), len(report.notes)
+    text = Text()
+    if problems:
+        text.append(f"✗ {problems:,} problem{'s' if problems != 1 else ''} found", style="bold red")
+    else:
+        text.append("✓ No problems found", style="bold green")
+    if notes:
+        text.append(f"   {notes:,} note{'s' if notes != 1 else ''} (harmless or repaired on the next read)",
+                    style="yellow")
+    tenants = getattr(report, "tenants_checked", 0)
+    text.append(f"\nChecked {report.objects_checked:,} objects and {report.refs_checked:,} refs "
+                f"in {tenants:,} tenant{'s' if tenants != 1 else ''} ({seconds:.2f} s).", style="dim")
+    return text
