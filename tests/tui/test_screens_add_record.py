@@ -6,39 +6,17 @@ import datetime as dt
 
 import pytest
 from dbengine.dbengine import DbEngine
-from textual.app import App, ComposeResult
 from textual.widgets import Input, Static, TextArea
+from tui_helpers import START, Host, StepClock
 
 from mydb_tui.screens.add_record import AddRecordScreen
 
 TENANT = "acme"
 
 
-class Clock:
-    """Deterministic clock: one minute per call."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(minutes=1)
-        return self.now
-
-
-class Host(App):
-    """A bare app that opens one screen and records what it dismisses with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: list = []
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-
 @pytest.fixture
 def engine(tmp_path) -> DbEngine:
-    eng = DbEngine(str(tmp_path / "db"), clock=Clock(), durable=False)
+    eng = DbEngine(str(tmp_path / "db"), clock=StepClock(START + dt.timedelta(minutes=1)), durable=False)
     eng.init(TENANT)
     eng.put_many(TENANT, "alice", "users", {"u1": {"age": 1}, "u2": {"age": 2}})
     return eng

@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from dbengine.dbengine import DbEngine
-from textual.app import App, ComposeResult
 from textual.widgets import Static
+from tui_helpers import Host, screen_engine
 
 from mydb_tui.screens.compare import ChangeList, CompareScreen, DiffView
 
 TENANT = "acme"
-
-
-class Clock:
-    """Deterministic clock: one minute per call."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(minutes=1)
-        return self.now
-
-
-class Host(App):
-    """A bare app that opens one screen and records what it dismisses with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: list = []
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-
-@pytest.fixture
-def engine(tmp_path) -> DbEngine:
-    eng = DbEngine(str(tmp_path / "db"), clock=Clock(), durable=False)
-    eng.init(TENANT)
-    return eng
 
 
 async def open_compare(pilot, app: Host, screen: CompareScreen) -> CompareScreen:
@@ -311,3 +280,8 @@ async def test_a_thousand_changes_list_renders_only_visible_lines(engine: DbEngi
         line = visible_lines(diff)[row - diff.scroll_offset.y]
         assert '"key0999": 999' in line and '"key0999": -1000' in line
         assert len(changes._cache) <= 2 * changes.visible_rows
+
+
+@pytest.fixture
+def engine(tmp_path) -> DbEngine:
+    return screen_engine(tmp_path, TENANT)

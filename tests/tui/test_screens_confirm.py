@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from textual.app import App, ComposeResult
 from textual.widgets import Static
+from tui_helpers import Host
 
 from mydb_tui.screens.confirm import ConfirmScreen
-
-
-class Host(App):
-    """A bare app that opens one screen and records what it dismisses with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: list = []
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
 
 
 @pytest.mark.parametrize(("key", "answer"), [("y", True), ("n", False), ("escape", False)])

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 from dbengine.dbengine import DbEngine
-from textual.app import App, ComposeResult
 from textual.widgets import Static, TextArea
+from tui_helpers import Host, screen_engine
 
 from mydb_tui.screens.confirm import ConfirmScreen
 from mydb_tui.screens.editor import EditorScreen
 
 TENANT = "acme"
-
-
-class Clock:
-    """Deterministic clock: one minute per call."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(minutes=1)
-        return self.now
-
-
-class Host(App):
-    """A bare app that opens one screen and records what it dismisses with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: list = []
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-
-@pytest.fixture
-def engine(tmp_path) -> DbEngine:
-    eng = DbEngine(str(tmp_path / "db"), clock=Clock(), durable=False)
-    eng.init(TENANT)
-    return eng
 
 
 async def open_editor(pilot, app: Host, screen: EditorScreen) -> TextArea:
@@ -245,3 +215,8 @@ async def test_missing_record_is_shown_and_cannot_be_saved(engine: DbEngine) -> 
         await pilot.pause()
         assert app.screen is screen
     assert engine.get_digest(TENANT, "users") == head
+
+
+@pytest.fixture
+def engine(tmp_path) -> DbEngine:
+    return screen_engine(tmp_path, TENANT)

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from dbengine.dbengine import DbEngine
 from textual.app import App, ComposeResult
 from textual.widgets import OptionList, Static
+from tui_helpers import screen_engine
 
 from mydb_tui.screens.restore import RestoreScreen
 
 TENANT = "acme"
-
-
-class Clock:
-    """Deterministic clock: one minute per call."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(minutes=1)
-        return self.now
 
 
 class Host(App):
@@ -47,13 +35,6 @@ class Host(App):
         screen = RestoreScreen(self.engine, TENANT, entry, digest)
         self.push_screen(screen, answered)
         return screen
-
-
-@pytest.fixture
-def engine(tmp_path) -> DbEngine:
-    eng = DbEngine(str(tmp_path / "db"), clock=Clock(), durable=False)
-    eng.init(TENANT)
-    return eng
 
 
 async def opened(pilot, app: Host, entry: str, digest: str) -> RestoreScreen:
@@ -140,3 +121,8 @@ async def test_record_entry_restore(engine: DbEngine) -> None:
     assert engine.get(TENANT, "users", "u5") == {"age": 5}
     assert engine.get(TENANT, "users", "u6") == {"age": 6}
     assert engine.version(TENANT, "users", engine.get_digest(TENANT, "users")).restored_from == v1
+
+
+@pytest.fixture
+def engine(tmp_path) -> DbEngine:
+    return screen_engine(tmp_path, TENANT)

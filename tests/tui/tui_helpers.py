@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from dbengine.dbengine import DbEngine
+from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 USER = "tester"
 START = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.UTC)
@@ -57,3 +59,21 @@ def screen_text(app) -> str:
     """Everything the current screen shows, as plain text lines (for assertions)."""
     update = app.screen._compositor.render_full_update(simplify=True)
     return "\n".join("".join(segment.text for strip in line for segment in strip) for line in update.strips)
+
+
+class Host(App):
+    """A bare app for screen tests: it opens one screen and records what it dismisses with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("host")
+
+
+def screen_engine(tmp_path, tenant: str) -> DbEngine:
+    """An engine for screen tests: fresh root, one minute per version, `tenant` initialized."""
+    engine = DbEngine(str(tmp_path / "db"), clock=StepClock(START + dt.timedelta(minutes=1)), durable=False)
+    engine.init(tenant)
+    return engine
