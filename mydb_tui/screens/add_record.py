@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ..widgets.safe import safe_text
-from .editor import JsonInputError, json_text_area, parse_json
+from .editor import JsonInputError, json_text_area, parse_text_area
 
 
 class AddRecordScreen(ModalScreen[str | None]):
@@ -98,11 +98,9 @@ class AddRecordScreen(ModalScreen[str | None]):
             return
         area = self.query_one("#add-value", TextArea)
         try:
-            value = parse_json(area.text)
+            value = parse_text_area(area)
         except JsonInputError as error:
             self._show_error(str(error))
-            if error.line is not None:
-                area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
             area.focus()
             return
         try:

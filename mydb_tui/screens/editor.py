@@ -103,6 +103,16 @@ def pretty(value: Any) -> str:
     return _escape_invisible(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def parse_text_area(area: TextArea) -> Any:
+    """The JSON value typed in `area`; on an error the cursor goes to it and it is raised."""
+    try:
+        return parse_json(area.text)
+    except JsonInputError as error:
+        if error.line is not None:
+            area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
+        raise
+
+
 class EditorScreen(Screen[str | None]):
     """Edit the stored JSON of HEAD (or of `base_digest`); ctrl+s saves, escape closes."""
 
@@ -224,11 +234,9 @@ class EditorScreen(Screen[str | None]):
             return
         area = self.query_one("#editor-text", TextArea)
         try:
-            value = parse_json(area.text)
+            value = parse_text_area(area)
         except JsonInputError as error:
             self._show_error(str(error))
-            if error.line is not None:
-                area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
             return
         try:
             if self.kind == "snapshot":
