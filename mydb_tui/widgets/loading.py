@@ -15,16 +15,23 @@ class DelayedLoading:
 
     LOADING_DELAY = 0.15
     _loading_timer: Timer | None = None
+    _loading_token: object | None = None
 
     def show_loading(self) -> None:
         if self._loading_timer is None and not self.loading:
-            self._loading_timer = self.set_timer(self.LOADING_DELAY, self._loading_on)
+            token = self._loading_token = object()
+            self._loading_timer = self.set_timer(self.LOADING_DELAY, lambda: self._loading_on(token))
 
-    def _loading_on(self) -> None:
+    def _loading_on(self, token: object) -> None:
+        # A timer that fired while the UI thread was busy may run after hide_loading()
+        # stopped it: only the load still pending may turn the indicator on.
+        if token is not self._loading_token:
+            return
         self._loading_timer = None
         self.loading = True
 
     def hide_loading(self) -> None:
+        self._loading_token = None
         if self._loading_timer is not None:
             self._loading_timer.stop()
             self._loading_timer = None

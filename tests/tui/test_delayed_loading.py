@@ -1,0 +1,44 @@
+"""The delayed loading indicator never sticks when its timer fires during a busy UI thread."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from mydb_tui.widgets.loading import DelayedLoading
+
+
+class Pane(DelayedLoading, Static):
+    pass
+
+
+class Host(App):
+    def compose(self) -> ComposeResult:
+        yield Pane("data")
+
+
+async def test_a_load_finished_while_the_ui_was_busy_leaves_no_spinner() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        pane = app.query_one(Pane)
+        pane.show_loading()
+        fire = pane._loading_timer._callback
+        # The UI thread was busy past the delay: the timer fired and queued its callback
+        # (Textual's set_timer goes through call_next), then the load's result arrived.
+        fire()
+        pane.hide_loading()
+        await pilot.pause()
+        await pilot.pause(pane.LOADING_DELAY * 2)
+        assert not pane.loading
+
+
+async def test_a_slow_load_shows_the_spinner_and_hides_it() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        pane = app.query_one(Pane)
+        pane.show_loading()
+        await pilot.pause(pane.LOADING_DELAY * 2)
+        assert pane.loading
+        pane.hide_loading()
+        await pilot.pause()
+        assert not pane.loading
