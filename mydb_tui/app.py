@@ -160,7 +160,10 @@ class MyDbApp(App[None]):
         timeline = self.timeline
         if (event.tenant, event.entry) != (timeline.tenant, timeline.entry):
             timeline.load(event.tenant, event.entry)
-            self.viewer.clear("loading…")
+            if event.head is not None:  # read the head's data while the history loads
+                self._show_version(event.tenant, event.entry, event.head, event.head)
+            else:
+                self.viewer.clear("loading…")
             self._bindings_may_change()
         if isinstance(event, EntryTree.EntryChosen):
             timeline.focus()
@@ -173,11 +176,15 @@ class MyDbApp(App[None]):
         elif (event.tenant, event.entry, event.digest) == (viewer.tenant, viewer.entry, viewer.digest):
             viewer.set_head(self.timeline.head)
         else:
-            viewer.show_version(event.tenant, event.entry, event.digest, self.timeline.head)
-            if not self._warmed:
-                self._warmed = True
-                self.call_after_refresh(self._warm_imports)
+            self._show_version(event.tenant, event.entry, event.digest, self.timeline.head)
         self._bindings_may_change()
+
+    def _show_version(self, tenant: str, entry: str, digest: str, head: str | None) -> None:
+        """Load a version into the viewer; the first one also starts warming slow imports."""
+        self.viewer.show_version(tenant, entry, digest, head)
+        if not self._warmed:
+            self._warmed = True
+            self.call_after_refresh(self._warm_imports)
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self) -> None:

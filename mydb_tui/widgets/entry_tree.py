@@ -113,6 +113,10 @@ def fit_width(full: int, compact: int, screen: int) -> tuple[int, bool]:
     return max(MIN_WIDTH, min(cap, compact + PANE_CHROME)), True
 
 
+def _head(data: EntryData) -> str | None:
+    return data.info.head if data.info is not None else None
+
+
 class EntryTree(DelayedLoading, Tree[NodeData]):
     """Tenants, then their entries with pattern and number of versions."""
 
@@ -128,9 +132,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     class EntryHighlighted(Message):
         """The cursor is on an entry."""
 
-        def __init__(self, tenant: str, entry: str) -> None:
+        def __init__(self, tenant: str, entry: str, head: str | None = None) -> None:
             super().__init__()
             self.tenant, self.entry = tenant, entry
+            self.head = head  # the head the tree last saw: lets the viewer start loading early
 
     class EntryChosen(EntryHighlighted):
         """Enter was pressed on an entry."""
@@ -475,7 +480,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             if node.tree is self and node.line >= 0:
                 self.move_cursor(node, animate=False)
                 if isinstance(node.data, EntryData):  # also when the line number did not change
-                    self.post_message(self.EntryHighlighted(node.data.tenant, node.data.entry))
+                    self.post_message(self.EntryHighlighted(node.data.tenant, node.data.entry, _head(node.data)))
 
         self.call_after_refresh(move)
 
@@ -489,7 +494,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         data = event.node.data
         if isinstance(data, EntryData):
-            self.post_message(self.EntryHighlighted(data.tenant, data.entry))
+            self.post_message(self.EntryHighlighted(data.tenant, data.entry, _head(data)))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         data = event.node.data
