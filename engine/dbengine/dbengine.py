@@ -522,13 +522,18 @@ class DbEngine:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
         return dict(document["__buckets__"])
 
-    def read_bucket(self, tenant_id: str, bucket_digest: str, copy: bool = True) -> dict[str, Any]:
+    def read_bucket(
+        self, tenant_id: str, bucket_digest: str, copy: bool = True, ordered: bool = True
+    ) -> dict[str, Any]:
         """Stored records of one bucket, key -> stored value, in insertion order.
 
         `copy=False` returns the engine's cached values themselves (fast, for comparisons):
-        the caller must treat them as read-only.
+        the caller must treat them as read-only. `ordered=False` skips the insertion-order
+        sort when the caller matches records by key anyway.
         """
         records = self._bucket(tenant_id, check_digest(bucket_digest))
+        if not ordered and not copy:
+            return {key: item[1] for key, item in records.items()}
         ordered = sorted(records.items(), key=lambda kv: kv[1][0])
         if not copy:
             return {key: item[1] for key, item in ordered}
