@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import random
 import shutil
 import sys
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 
 from dbengine.dbengine import DbEngine
 from sqlite_yardstick import SqliteStore
-from timing import Sample, file_stamps, format_bytes, format_seconds, measure
+from timing import Sample, file_stamps, format_bytes, format_seconds, machine, measure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = "bench"
@@ -285,16 +284,9 @@ def _row_line(row: Row) -> str:
 
 
 def _machine() -> str:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
-    except OSError:
-        pass
     import sqlite3
 
-    return (f"{os.cpu_count()} cores{f' ({model})' if model else ''}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, sqlite {sqlite3.sqlite_version}")
+    return machine(f"sqlite {sqlite3.sqlite_version}")
 
 
 def render(bench: Bench, command: str, started: float, config: Config) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -128,3 +129,16 @@ def format_bytes(value: int | None) -> str:
     if value >= 10_000:
         return f"{value / 1e3:.1f} kB"
     return f"{value} B"
+
+
+def machine(*extras: str) -> str:
+    """One line naming the machine (cores, CPU model, OS, Python) plus `extras`."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        pass
+    parts = [f"{os.cpu_count()} cores{f' ({model})' if model else ''}", f"{platform.system()} {platform.release()}",
+             f"Python {platform.python_version()}", *extras]
+    return ", ".join(parts)

@@ -24,7 +24,6 @@ import fcntl
 import json
 import multiprocessing
 import os
-import platform
 import re
 import select
 import shutil
@@ -39,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dbengine.dbengine import DbEngine
-from timing import format_seconds
+from timing import format_seconds, machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = (160, 45)
@@ -467,16 +466,9 @@ async def key_latency_under_load(root: str, seconds: float, rate: float, interva
 
 # ====================================================================== report
 def _machine() -> str:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
-    except OSError:
-        pass
     import textual
 
-    return (f"{os.cpu_count()} cores{f' ({model})' if model else ''}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, textual {textual.__version__}")
+    return machine(f"textual {textual.__version__}")
 
 
 def _stats(values: list[float]) -> str:
