@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import time
-from collections.abc import Iterator
 
 import pytest
 from dbengine.dbengine import DbEngine
@@ -16,25 +14,20 @@ from dbengine.errors import NotADatabaseError
 from dbengine.s3storage import S3Storage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tui"))
-from tui_helpers import SIZE, START, USER, StepClock, build_small_db, screen_text, settle  # noqa: E402
+from tui_helpers import (  # noqa: E402,F401 (_utc_and_no_blink: autouse fixture, as in tests/tui)
+    SIZE,
+    START,
+    USER,
+    StepClock,
+    _utc_and_no_blink,
+    build_small_db,
+    screen_text,
+    settle,
+)
 
 from mydb_tui.__main__ import main, make_app  # noqa: E402
 from mydb_tui.screens.restore import RestoreScreen  # noqa: E402
 from mydb_tui.widgets.timeline import Timeline  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _utc_and_no_blink(monkeypatch) -> Iterator[None]:
-    """As in tests/tui: local time = UTC, no cursor blink."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    from textual.widgets import Input, TextArea
-
-    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture

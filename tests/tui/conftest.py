@@ -8,29 +8,14 @@ so SVG snapshots are deterministic. Helpers live in tui_helpers.py.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from dbengine.dbengine import DbEngine
-from tui_helpers import START, USER, StepClock, build_small_db
+from tui_helpers import START, USER, StepClock, _utc_and_no_blink, build_small_db  # noqa: F401 (autouse fixture)
 
 from mydb_tui.__main__ import make_app
 from mydb_tui.app import MyDbApp
-
-
-@pytest.fixture(autouse=True)
-def _utc_and_no_blink(monkeypatch) -> Iterator[None]:
-    """Local time = UTC (dates on screen are stable); no cursor blink in TextArea/Input."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    from textual.widgets import Input, TextArea
-
-    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 
+import pytest
 from dbengine.dbengine import DbEngine
 from textual.app import App, ComposeResult
 from textual.widgets import Static
@@ -77,3 +80,17 @@ def screen_engine(tmp_path, tenant: str) -> DbEngine:
     engine = DbEngine(str(tmp_path / "db"), clock=StepClock(START + dt.timedelta(minutes=1)), durable=False)
     engine.init(tenant)
     return engine
+
+
+@pytest.fixture(autouse=True)
+def _utc_and_no_blink(monkeypatch) -> Iterator[None]:
+    """Local time = UTC (dates on screen are stable); no cursor blink in TextArea/Input."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+    yield
+    monkeypatch.undo()
+    time.tzset()
