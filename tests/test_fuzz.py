@@ -16,7 +16,7 @@ from dbengine.dbengine import DbEngine
 from dbengine.records import bucket_of
 from dbengine.serializer import Serializer, validate_stored
 from dbengine.utils import compute_digest, to_json_bytes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 STRESS = max(1, int(os.environ.get("MYDB_STRESS", "1") or 1))
@@ -232,8 +232,15 @@ def test_import_of_random_lines_raises_only_engine_errors(engine, lines):
     import_and_read(engine, lines)
 
 
+# Record items: mostly well-formed `[seq, stored]` pairs (seqs negative, duplicated or past
+# __next_seq__ included), sometimes arbitrary values.
+bucket_items = st.one_of(st.tuples(st.integers(-3, 12), stored_values).map(list), stored_values)
+
+
 @fuzz_settings(150)
-@given(items=st.dictionaries(st.text(max_size=4), stored_values, max_size=3),
+@given(items=st.dictionaries(st.text(max_size=4), bucket_items, max_size=3),
        count=st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3)))
+@example(items={"0": "00", "": [None, None]}, count=0)  # once returned "0" as a record, then a TypeError
+@example(items={"a": [-1, 1], "b": [1, 2], "c": [1, 3]}, count=3)
 def test_import_of_self_consistent_odd_objects_raises_only_engine_errors(engine, items, count):
     import_and_read(engine, consistent_records_version(items, count))

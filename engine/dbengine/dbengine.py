@@ -47,6 +47,7 @@ from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant
 from .records import (
     bucket_of,
     bucket_records,
+    is_bucket_doc,
     diff_record_maps,
     make_bucket,
     ordered_records,
@@ -747,7 +748,7 @@ class DbEngine:
         if type(document) is not dict:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
         kind = document.get("__kind__")
-        if kind not in (SNAPSHOT, RECORDS, "bucket") or (kind != "bucket" and not _is_snapshot_doc(document)):
+        if not (is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and _is_snapshot_doc(document)):
             raise CorruptObjectError(
                 f"object {digest[:12]} of tenant {tenant_id!r} is not a version or bucket ({path})", path
             )

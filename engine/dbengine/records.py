@@ -34,6 +34,21 @@ def bucket_records(bucket: dict) -> dict[str, list]:
     return records
 
 
+def is_bucket_doc(document: dict) -> bool:
+    """True when `document` has a bucket's shape: every record is `[seq, stored]`, seq an int >= 0.
+
+    Checked once when a bucket is parsed, so a well-hashed but malformed bucket (from an
+    import or a hostile database) raises instead of yielding wrong records.
+    """
+    records = document.get("records")
+    if document.get("__kind__") != BUCKET_KIND or type(records) is not dict:
+        return False
+    for item in records.values():
+        if type(item) is not list or len(item) != 2 or type(item[0]) is not int or item[0] < 0:
+            return False
+    return True
+
+
 def same_stored(a: Any, b: Any) -> bool:
     """Equal stored values, type-strict: 1, 1.0 and True are different values here."""
     return a == b and to_json_bytes(a) == to_json_bytes(b)

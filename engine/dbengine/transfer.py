@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ConflictError, DbEngineError, DigestNotFoundError
 from .names import DIGEST_RE, check_entry, check_tenant
-from .records import bucket_records
+from .records import bucket_records, is_bucket_doc
 from .serializer import iter_ref_digests
 from .utils import compute_digest
 
@@ -190,10 +190,9 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
     if type(document) is not dict:
         raise ImportFormatError(f"line {number}: object {digest[:12]} is not a JSON object")
     if document.get("__kind__") == "bucket":
-        try:
-            stored = [item[1] for item in bucket_records(document).values()]
-        except (ValueError, TypeError, IndexError, KeyError):
-            raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}") from None
+        if not is_bucket_doc(document):
+            raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}")
+        stored = [item[1] for item in bucket_records(document).values()]
     elif _is_snapshot_doc(document):
         parent = document["__parent__"][0]
         if parent is not None and not present(parent):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .errors import DbEngineError
 from .history import chain_breaks, line_to_version, parse_index
 from .names import DIGEST_RE, check_tenant
-from .records import bucket_records
+from .records import bucket_records, is_bucket_doc
 from .serializer import iter_ref_digests
 from .utils import compute_digest
 
@@ -140,11 +140,10 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
     path = storage.object_path(tenant, digest)
     kind = document["__kind__"]
     if kind == "bucket":
-        try:
-            stored_values = [item[1] for item in bucket_records(document).values()]
-        except (ValueError, TypeError, IndexError):
+        if not is_bucket_doc(document):
             report.problems.append(Problem(path, "corrupt-object", "malformed bucket", tenant))
             return
+        stored_values = [item[1] for item in bucket_records(document).values()]
     else:
         parents = document.get("__parent__")
         if type(parents) is not list or not parents:
