@@ -148,6 +148,15 @@ def export_lines(tmp_path_factory) -> list[str]:
     return list(source.export_jsonl("src"))
 
 
+def _json_object(line: str) -> dict | None:
+    """The JSON object on `line`, or None (an earlier mutation may have broken it)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if type(record) is dict and record else None
+
+
 def mutate(lines: list[str], rng: random.Random) -> list[str]:
     lines = list(lines)
     for _ in range(rng.randint(1, 3)):
@@ -166,8 +175,7 @@ def mutate(lines: list[str], rng: random.Random) -> list[str]:
         elif how == 4:
             j = rng.randrange(len(lines))
             lines[i], lines[j] = lines[j], lines[i]
-        elif how == 5 and line.startswith("{") and line.endswith("}\n"):
-            record = json.loads(line)
+        elif how == 5 and (record := _json_object(line)) is not None:
             key = rng.choice(list(record))
             record[key] = rng.choice([None, 1, "x", [], {}, "0" * 64, record.get("digest"), "py/x"])
             lines[i] = json.dumps(record) + "\n"

@@ -47,8 +47,9 @@ from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant
 from .records import (
     bucket_of,
     bucket_records,
+    changed_items,
+    encode_bucket,
     is_bucket_doc,
-    diff_record_maps,
     make_bucket,
     ordered_records,
     same_stored,
@@ -395,7 +396,7 @@ class DbEngine:
                     continue
                 new = news[bucket_id]
                 if new:
-                    buckets[bucket_id] = self._write_object(tenant_id, make_bucket(new))
+                    buckets[bucket_id] = self._write_bucket(tenant_id, new)
                 else:
                     del buckets[bucket_id]
             if head_doc is not None and totals == [0, 0, 0]:
@@ -540,6 +541,52 @@ class DbEngine:
             return {key: item[1] for key, item in ordered}
         return {key: _json_copy(item[1]) for key, item in ordered}
 
+    def changed_records(
+        self, tenant_id: str, old_bucket: str | None, new_bucket: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The records that differ between two buckets: (old, new) maps of key -> stored value.
+
+        Records equal in both (type-strict: 1, 1.0 and true differ) are left out; a key in
+        one map only was added or removed. Buckets written one record per line are compared
+        line by line, parsing only the lines that differ, so the cost follows the change.
+        The values are the caller's own.
+        """
+        old_digest = check_digest(old_bucket) if old_bucket is not None else None
+        new_digest = check_digest(new_bucket) if new_bucket is not None else None
+        return self._changed_records(tenant_id, old_digest, new_digest, by_lines=True)
+
+    def _changed_records(
+        self, tenant_id: str, old_digest: str | None, new_digest: str | None, by_lines: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if old_digest == new_digest:
+            return {}, {}
+        if by_lines and old_digest is not None and new_digest is not None:
+            try:
+                items = changed_items(self._object_bytes(tenant_id, old_digest), self._object_bytes(tenant_id, new_digest))
+            except ValueError:
+                items = None  # malformed lines: the full parse below names the bad bucket
+            if items is not None:
+                old_items, new_items = items
+                for key in [k for k, item in new_items.items() if k in old_items and same_stored(old_items[k][1], item[1])]:
+                    del old_items[key], new_items[key]  # same record, re-added with a new seq
+                return {k: item[1] for k, item in old_items.items()}, {k: item[1] for k, item in new_items.items()}
+        old = self._bucket(tenant_id, old_digest) if old_digest is not None else {}
+        new = self._bucket(tenant_id, new_digest) if new_digest is not None else {}
+        differing: list[str] = []
+        equal: list[str] = []  # equal by ==, not the same object: may still differ (1 vs true)
+        for key, item in new.items():
+            previous = old.get(key)
+            if previous is None or _loosely_differ(previous[1], item[1]):
+                differing.append(key)
+            elif previous[1] is not item[1]:
+                equal.append(key)
+        if equal and not same_stored([old[k][1] for k in equal], [new[k][1] for k in equal]):
+            differing.extend(key for key in equal if not same_stored(old[key][1], new[key][1]))  # 1 vs true...
+        after = {key: _json_copy(new[key][1]) for key in differing}
+        before = {key: _json_copy(old[key][1]) for key in differing if key in old}
+        before.update((key, _json_copy(item[1])) for key, item in old.items() if key not in new)
+        return before, after
+
     def read_records(self, tenant_id: str, digest: str, copy: bool = True) -> dict[str, Any]:
         """All stored records of a record version, key -> stored value, in insertion order.
 
@@ -674,6 +721,13 @@ class DbEngine:
         self._objects.put((tenant_id, digest), document, len(data))
         return digest
 
+    def _write_bucket(self, tenant_id: str, records: dict[str, list]) -> str:
+        data = encode_bucket(records)
+        digest = compute_digest(data)
+        self.storage.write_object(tenant_id, digest, data)
+        self._objects.put((tenant_id, digest), make_bucket(records), len(data))
+        return digest
+
     def _write_ref(self, data: bytes) -> str:
         digest = compute_digest(data)
         self.storage.write_ref(digest, data)
@@ -728,19 +782,25 @@ class DbEngine:
                 self._heads[tenant_id] = (token, head)
         return head, token
 
+    def _object_bytes(self, tenant_id: str, digest: str) -> bytes:
+        """An object's bytes, checked against its digest."""
+        data = self.storage.read_object(tenant_id, digest)
+        if compute_digest(data) != digest:
+            path = self.storage.object_path(tenant_id, digest)
+            raise CorruptObjectError(
+                f"object {digest[:12]} of tenant {tenant_id!r} is corrupt: its bytes do not match its digest ({path})",
+                path,
+            )
+        return data
+
     def _read_object(self, tenant_id: str, digest: str) -> dict:
         """A parsed object, verified against its digest, from the cache or the disk."""
         key = (tenant_id, digest)
         cached = self._objects.get(key)
         if cached is not None:
             return cached
-        data = self.storage.read_object(tenant_id, digest)
+        data = self._object_bytes(tenant_id, digest)
         path = self.storage.object_path(tenant_id, digest)
-        if compute_digest(data) != digest:
-            raise CorruptObjectError(
-                f"object {digest[:12]} of tenant {tenant_id!r} is corrupt: its bytes do not match its digest ({path})",
-                path,
-            )
         try:
             document = json.loads(data)
         except (ValueError, RecursionError):
@@ -912,14 +972,18 @@ class DbEngine:
             old = old_doc["__data__"] if old_doc is not None and old_doc["__kind__"] == SNAPSHOT else _ABSENT
             return _snapshot_summary(old, new_doc["__data__"])
         old_buckets = old_doc["__buckets__"] if old_doc is not None and old_doc["__kind__"] == RECORDS else {}
-        totals = [0, 0, 0]
+        added = changed = removed = 0
         for bucket_id in set(old_buckets) | set(new_doc["__buckets__"]):
             a, b = old_buckets.get(bucket_id), new_doc["__buckets__"].get(bucket_id)
             if a == b:
                 continue
-            counts = diff_record_maps(self._bucket(tenant_id, a) if a else {}, self._bucket(tenant_id, b) if b else {})
-            totals = [x + y for x, y in zip(totals, counts, strict=True)]
-        return ChangeSummary(*totals)
+            # Just written, both buckets are parsed and share their unchanged records.
+            cached = a is not None and b is not None and self._objects.get((tenant_id, a)) is not None \
+                and self._objects.get((tenant_id, b)) is not None
+            before, after = self._changed_records(tenant_id, a, b, by_lines=not cached)
+            both = sum(1 for key in after if key in before)
+            added, changed, removed = added + len(after) - both, changed + both, removed + len(before) - both
+        return ChangeSummary(added, changed, removed)
 
 
 _ABSENT = object()
@@ -965,6 +1029,14 @@ def _is_snapshot_doc(document: dict) -> bool:
         and type(document.get("__count__")) is int
         and type(document.get("__next_seq__")) is int
     )
+
+
+def _loosely_differ(a: Any, b: Any) -> bool:
+    """`a != b` for two stored values; one too deep to compare counts as different."""
+    try:
+        return a is not b and a != b
+    except RecursionError:
+        return True
 
 
 def _json_copy(value: Any) -> Any:

@@ -10,11 +10,30 @@ change, not the collection, and versions share every unchanged bucket on disk.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
+from operator import itemgetter
 from typing import Any
 
 from .utils import to_json_bytes
 
 BUCKET_KIND = "bucket"
+_LINES_OPEN = b'{"__kind__":"bucket","records":{\n'
+_LINES_CLOSE = b"\n}}"
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _utf8_encoder() -> Callable:
+    """json's C encoder, compact, as `to_json_bytes` writes (a fresh one: it holds cycle markers)."""
+    return c_make_encoder({}, _not_json, encode_basestring, None, ":", ",", False, False, False)
+
+
+def _ascii_encoder() -> Callable:
+    return c_make_encoder({}, _not_json, encode_basestring_ascii, None, ":", ",", False, False, False)
 
 
 def bucket_of(key: str) -> str:
@@ -43,28 +62,74 @@ def is_bucket_doc(document: dict) -> bool:
     records = document.get("records")
     if document.get("__kind__") != BUCKET_KIND or type(records) is not dict:
         return False
-    for item in records.values():
-        if type(item) is not list or len(item) != 2 or type(item[0]) is not int or item[0] < 0:
-            return False
-    return True
+    return _valid_items(records.values())
+
+
+def _valid_items(items: Iterable) -> bool:
+    items = list(items)
+    if not items:
+        return True
+    # Whole-collection passes run in C: a bucket can hold thousands of records.
+    if set(map(type, items)) != {list} or set(map(len, items)) != {2}:
+        return False
+    seqs = list(map(itemgetter(0), items))
+    return set(map(type, seqs)) == {int} and min(seqs) >= 0
+
+
+def encode_bucket(records: dict[str, list]) -> bytes:
+    """A bucket object's bytes, one record per line.
+
+    Any JSON reader loads it; the line layout lets two versions of a bucket be compared
+    line by line (see `changed_items`), parsing only the records that differ.
+    """
+    if not records:
+        return b'{"__kind__":"bucket","records":{}}'
+    for encode_key, encoder in ((encode_basestring, _utf8_encoder), (encode_basestring_ascii, _ascii_encoder)):
+        encode_value = encoder()
+        text = ",\n".join([encode_key(key) + ":" + "".join(encode_value(item, 0)) for key, item in records.items()])
+        try:
+            return _LINES_OPEN + text.encode("utf-8") + _LINES_CLOSE
+        except UnicodeEncodeError:  # lone surrogates: escape them, as to_json_bytes does
+            continue
+    raise AssertionError("unreachable: ASCII JSON always encodes")
+
+
+def record_lines(data: bytes) -> list[bytes] | None:
+    """The record lines of a bucket's bytes written by `encode_bucket`, or None (another layout)."""
+    if not (data.startswith(_LINES_OPEN) and data.endswith(_LINES_CLOSE)):
+        return None
+    return data[len(_LINES_OPEN) : -len(_LINES_CLOSE)].split(b",\n")
+
+
+def parse_lines(lines: list[bytes]) -> dict[str, list]:
+    """The `{key: [seq, stored]}` map of some record lines (ValueError if they are malformed)."""
+    try:
+        records = json.loads(b"{" + b",".join(lines) + b"}")
+    except RecursionError:
+        raise ValueError("record too deeply nested") from None
+    if type(records) is not dict or not _valid_items(records.values()):
+        raise ValueError("malformed record lines")
+    return records
+
+
+def changed_items(old_data: bytes, new_data: bytes) -> tuple[dict[str, list], dict[str, list]] | None:
+    """Records of two buckets' bytes whose lines differ: (old, new) `{key: [seq, stored]}` maps.
+
+    Identical lines are identical records and are never parsed. None when either bucket
+    does not have the one-record-per-line layout (the caller parses both instead).
+    """
+    old_lines, new_lines = record_lines(old_data), record_lines(new_data)
+    if old_lines is None or new_lines is None:
+        return None
+    common = set(old_lines).intersection(new_lines)
+    old = parse_lines([line for line in old_lines if line not in common])
+    new = parse_lines([line for line in new_lines if line not in common])
+    return old, new
 
 
 def same_stored(a: Any, b: Any) -> bool:
     """Equal stored values, type-strict: 1, 1.0 and True are different values here."""
     return a == b and to_json_bytes(a) == to_json_bytes(b)
-
-
-def diff_record_maps(old: dict[str, list], new: dict[str, list]) -> tuple[int, int, int]:
-    """(added, changed, removed) between two `{key: [seq, stored]}` maps."""
-    added = changed = 0
-    for key, item in new.items():
-        previous = old.get(key)
-        if previous is None:
-            added += 1
-        elif previous[1] is not item[1] and not same_stored(previous[1], item[1]):
-            changed += 1
-    removed = sum(1 for key in old if key not in new)
-    return added, changed, removed
 
 
 def ordered_records(buckets: list[dict[str, list]], next_seq: int) -> list[tuple[str, Any]]:

@@ -167,16 +167,13 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
         if a == b:
             continue
         buckets_read += 1
-        old_records = _bucket_map(engine, tenant, a) if a else {}
-        new_records = _bucket_map(engine, tenant, b) if b else {}
-        for key, after in new_records.items():
-            before = old_records.get(key, _ABSENT)
-            if before is _ABSENT:
-                differing.append((key, _ABSENT, _copy(after)))
-            elif _differs(before, after):
-                differing.append((key, _copy(before), _copy(after)))
-        differing.extend((key, _copy(value), _ABSENT) for key, value in old_records.items() if key not in new_records)
+        before, after = engine.changed_records(tenant, a, b)
+        differing.extend((key, before.get(key, _ABSENT), value) for key, value in after.items())
+        differing.extend((key, value, _ABSENT) for key, value in before.items() if key not in after)
     differing.sort(key=lambda item: _natural_key(item[0]))
+    raw_changes = _deep_changes_many(
+        [(key, before, after) for key, before, after in differing if before is not _ABSENT and after is not _ABSENT]
+    )
 
     changes: list[Change] = []
     rows: list[DiffRow] = []
@@ -199,7 +196,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
                                   None if after is _ABSENT else after, key, header))
             continue
         compared += 1
-        raw = _deep_changes(before, after)
+        raw = raw_changes[key]
         if not show:
             changes.extend(Change(f"[{key}]{_render(p)}", k, o, n, key, None) for p, k, o, n in raw)
             continue
@@ -219,39 +216,6 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     removed = sum(1 for _k, _b, after in differing if after is _ABSENT)
     counts = (added, len(differing) - added - removed, removed)
     return changes, rows, counts, compared, buckets_read
-
-
-def _bucket_map(engine: Any, tenant: str, digest: str) -> dict[str, Any]:
-    """Key -> stored value of one bucket, read-only and unordered (records match by key).
-
-    A copying, ordered `read_bucket` would cost most of a 100,000-record compare, so the
-    engine's cached values are read as they are, and only the differing records are copied.
-    """
-    return engine.read_bucket(tenant, digest, copy=False, ordered=False)
-
-
-def _copy(value: Any) -> Any:
-    """A private copy of a stored (JSON) value, so callers may keep or edit it."""
-    if value is _ABSENT:
-        return value
-    stack = [(None, None, value)]
-    root: list = [None]
-    while stack:
-        parent, slot, item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            copy: Any = dict(item)
-            stack.extend((copy, k, v) for k, v in item.items() if type(v) in (dict, list))
-        elif kind is list:
-            copy = list(item)
-            stack.extend((copy, i, v) for i, v in enumerate(item) if type(v) in (dict, list))
-        else:
-            copy = item
-        if parent is None:
-            root[0] = copy
-        else:
-            parent[slot] = copy
-    return root[0]
 
 
 @contextlib.contextmanager
@@ -283,34 +247,65 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
     """Key-level changes (path list, kind, old, new); a value too deep for DeepDiff is one change."""
     if _identical(old, new):
         return []
-    left, right = old, new
-    if _plain_dict(old) and _plain_dict(new):
-        # Identical top-level fields cannot hold a change: hand DeepDiff only the others.
-        left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
-        right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
+    left, right = _differing_fields(old, new)
     try:
-        tree = DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
-        found = []
-        for category, levels in tree.items():
-            if category in _SKIPPED:
-                continue
-            kind = "added" if category in _ADDED else "removed" if category in _REMOVED else "changed"
-            for level in levels:
-                path = tuple(level.path(output_format="list"))
-                before = None if kind == "added" else level.t1
-                after = None if kind == "removed" else level.t2
-                found.append((path, kind, before, after))
+        found = _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
     except Exception:  # RecursionError on very deep values, or DeepDiff failing on odd data
         return [((), "changed", old, new)]
     return found or [((), "changed", old, new)]
 
 
-def _differs(a: Any, b: Any) -> bool:
-    """`a != b` for two stored records (a value too deep to compare counts as changed)."""
+def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tuple[tuple, str, Any, Any]]]:
+    """`_deep_changes` of many records (key, old, new) in one DeepDiff call, by record key.
+
+    One call instead of one per record: DeepDiff's set-up costs more than a small record's diff.
+    """
+    results: dict[str, list] = {}
+    left: dict[str, Any] = {}
+    right: dict[str, Any] = {}
+    for key, old, new in pairs:
+        if _identical(old, new):
+            results[key] = []
+        else:
+            left[key], right[key] = _differing_fields(old, new)
+    if not left:
+        return results
     try:
-        return a != b
-    except RecursionError:
-        return True
+        found: dict[str, list] = {}
+        for path, kind, before, after in _tree_changes(
+            DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
+        ):
+            found.setdefault(path[0], []).append((path[1:], kind, before, after))
+    except Exception:  # one record too deep or odd for DeepDiff: diff them one by one
+        return {key: _deep_changes(old, new) for key, old, new in pairs}
+    for key, old, new in pairs:
+        if key in left:
+            results[key] = found.get(key) or [((), "changed", old, new)]
+    return results
+
+
+def _differing_fields(old: Any, new: Any) -> tuple[Any, Any]:
+    """Identical top-level fields of two records cannot hold a change: DeepDiff gets only the others."""
+    if not (_plain_dict(old) and _plain_dict(new)):
+        return old, new
+    left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
+    right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
+    return left, right
+
+
+def _tree_changes(tree: Any) -> list[tuple[tuple, str, Any, Any]]:
+    """(path, kind, old, new) of every change in a DeepDiff tree view."""
+    found = []
+    for category, levels in tree.items():
+        if category in _SKIPPED:
+            continue
+        kind = "added" if category in _ADDED else "removed" if category in _REMOVED else "changed"
+        for level in levels:
+            path = tuple(level.path(output_format="list"))
+            before = None if kind == "added" else level.t1
+            after = None if kind == "removed" else level.t2
+            found.append((path, kind, before, after))
+    return found
 
 
 def _identical(a: Any, b: Any) -> bool:

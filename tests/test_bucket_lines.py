@@ -1,0 +1,128 @@
+"""Buckets written one record per line, and `changed_records`, which compares them line by line."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from dbengine import errors
+from dbengine.dbengine import DbEngine
+from dbengine.records import bucket_of, changed_items, encode_bucket
+from dbengine.utils import compute_digest, to_json_bytes
+
+T, E = "t", "rec"
+
+
+def bucket_digests(engine: DbEngine, rev: str = "HEAD") -> dict[str, str]:
+    return engine.record_buckets(T, engine.resolve(T, E, rev))
+
+
+def changed(engine: DbEngine, old: str, new: str) -> tuple[dict, dict]:
+    """changed_records over every bucket of two versions, merged."""
+    a, b = bucket_digests(engine, old), bucket_digests(engine, new)
+    before, after = {}, {}
+    for bucket in a.keys() | b.keys():
+        x, y = engine.changed_records(T, a.get(bucket), b.get(bucket))
+        before.update(x)
+        after.update(y)
+    return before, after
+
+
+def test_bucket_file_holds_one_record_per_line_and_is_plain_json(engine):
+    engine.init(T)
+    keys = [k for k in (f"k{i}" for i in range(400)) if bucket_of(k) == bucket_of("k0")][:3]
+    engine.put_many(T, "u", E, {k: {"n": i, "s": "é\n"} for i, k in enumerate(keys)})
+    (digest,) = bucket_digests(engine).values()
+    data = open(os.path.join(engine.root, T, "objects", digest[:24], digest), "rb").read()
+    assert compute_digest(data) == digest
+    lines = data.split(b"\n")
+    assert lines[0] == b'{"__kind__":"bucket","records":{' and lines[-1] == b"}}"
+    assert [json.loads(b"{" + line.rstrip(b",") + b"}") for line in lines[1:-1]] == [
+        {k: [i, {"n": i, "s": "é\n"}]} for i, k in enumerate(keys)]
+    assert json.loads(data)["records"] == {k: [i, {"n": i, "s": "é\n"}] for i, k in enumerate(keys)}
+
+
+def test_lone_surrogates_fall_back_to_ascii_like_every_other_object():
+    data = encode_bucket({"a": [0, "\udc80 é"]})
+    assert data.isascii() and json.loads(data)["records"] == {"a": [0, "\udc80 é"]}
+
+
+def test_changed_records_is_type_strict_and_ignores_unchanged_records(engine):
+    engine.init(T)
+    engine.put_many(T, "u", E, {f"r{i}": {"v": 1, "i": i} for i in range(300)})
+    engine.put_many(T, "u", E, {"r1": {"v": True, "i": 1}, "r2": {"v": 1.0, "i": 2}, "r3": {"v": 1, "i": 3},
+                                "new": [1]})
+    engine.delete(T, "u", E, "r4")
+    before, after = changed(engine, "HEAD~2", "HEAD")
+    assert after == {"r1": {"v": True, "i": 1}, "r2": {"v": 1.0, "i": 2}, "new": [1]}
+    assert before == {"r1": {"v": 1, "i": 1}, "r2": {"v": 1, "i": 2}, "r4": {"v": 1, "i": 4}}
+    assert type(after["r1"]["v"]) is bool and type(after["r2"]["v"]) is float
+    assert str(engine.log(T, E)[1].summary) == "+1 ~2 -0" and str(engine.log(T, E)[0].summary) == "+0 ~0 -1"
+
+
+def test_a_key_deleted_and_added_again_with_the_same_value_is_unchanged(engine):
+    engine.init(T)
+    engine.put_many(T, "u", E, {"a": 1, "b": 2})
+    engine.delete(T, "u", E, "a")
+    engine.put(T, "u", E, "a", 1)  # a new seq: a different line, the same record
+    assert changed(engine, "HEAD~2", "HEAD") == ({}, {})
+
+
+def test_returned_values_are_the_callers_own(engine):
+    engine.init(T)
+    engine.put(T, "u", E, "a", {"x": [1]})
+    engine.put(T, "u", E, "a", {"x": [2]})
+    before, after = changed(engine, "HEAD~1", "HEAD")
+    after["a"]["x"].append(3)
+    assert engine.get(T, E, "a") == {"x": [2]}
+
+
+def legacy_bucket(engine: DbEngine, records: dict) -> str:
+    """Write a bucket in the compact layout of earlier engines; return its digest."""
+    data = to_json_bytes({"__kind__": "bucket", "records": records})
+    digest = compute_digest(data)
+    engine.storage.write_object(T, digest, data)
+    return digest
+
+
+def test_compact_buckets_of_earlier_engines_compare_the_same(engine):
+    engine.init(T)
+    old = {"a": [0, 1], "b": [1, {"x": 1}], "c": [2, "same"], "d": [3, 0]}
+    new = {"a": [0, True], "b": [1, {"x": 2}], "c": [2, "same"], "e": [4, None]}
+    expected = ({"a": 1, "b": {"x": 1}, "d": 0}, {"a": True, "b": {"x": 2}, "e": None})
+    lines = [compute_digest(encode_bucket(r)) for r in (old, new)]
+    for records in (old, new):
+        engine.storage.write_object(T, compute_digest(encode_bucket(records)), encode_bucket(records))
+    compact = [legacy_bucket(engine, r) for r in (old, new)]
+    assert engine.changed_records(T, *lines) == expected
+    assert DbEngine(engine.root).changed_records(T, *compact) == expected
+    assert DbEngine(engine.root).changed_records(T, lines[0], compact[1]) == expected
+    assert engine.changed_records(T, None, lines[1]) == ({}, expected[1] | {"c": "same"})
+    assert engine.changed_records(T, lines[0], lines[0]) == ({}, {})
+
+
+@pytest.mark.parametrize("records", [
+    {"a": [0, 1], "b": "not a record"},
+    {"a": [-1, 1]},
+    {"a": [True, 1]},
+])
+def test_a_malformed_differing_line_raises_a_corrupt_object_error(engine, records):
+    engine.init(T)
+    good = encode_bucket({"a": [0, 2]})
+    bad = b'{"__kind__":"bucket","records":{\n' + b",\n".join(
+        json.dumps(k).encode() + b":" + json.dumps(v).encode() for k, v in records.items()) + b"\n}}"
+    for data in (good, bad):
+        engine.storage.write_object(T, compute_digest(data), data)
+    with pytest.raises(errors.CorruptObjectError):
+        engine.changed_records(T, compute_digest(good), compute_digest(bad))
+
+
+def test_changed_items_parses_only_the_lines_that_differ():
+    old = encode_bucket({f"k{i}": [i, {"v": i}] for i in range(100)})
+    # A shared line that is not even JSON is never parsed, so it cannot be misread either.
+    tweak = lambda data: data.replace(b'"k5":[5,{"v":5}]', b'"k5":[5,{"v":5}')  # noqa: E731
+    items = changed_items(tweak(old), tweak(encode_bucket({**{f"k{i}": [i, {"v": i}] for i in range(100)},
+                                                          "k7": [7, {"v": -7}]})))
+    assert items == ({"k7": [7, {"v": 7}]}, {"k7": [7, {"v": -7}]})
+    assert changed_items(b'{"__kind__":"bucket","records":{"a":[0,1]}}', old) is None
