@@ -126,3 +126,21 @@ def test_changed_items_parses_only_the_lines_that_differ():
                                                           "k7": [7, {"v": -7}]})))
     assert items == ({"k7": [7, {"v": 7}]}, {"k7": [7, {"v": -7}]})
     assert changed_items(b'{"__kind__":"bucket","records":{"a":[0,1]}}', old) is None
+
+
+def test_a_rewritten_bucket_has_the_bytes_of_a_fresh_encoding(engine, make_engine):
+    """Puts reuse the unchanged lines of the bucket they replace: the bytes must not show it."""
+    engine.init(T)
+    keys = [k for k in (f"k{i}" for i in range(3000)) if bucket_of(k) == bucket_of("k0")][:6]
+    engine.put_many(T, "u", E, {k: {"n": i, "s": "é"} for i, k in enumerate(keys)})
+    engine.put(T, "u", E, keys[1], {"n": "\udc80"})  # a lone surrogate: that line is ASCII-escaped
+    engine.put(T, "u", E, keys[2], [2])
+    engine.delete(T, "u", E, keys[3])
+    make_engine().put(T, "u", E, keys[4], 4)  # a cold engine: nothing to reuse
+    (digest,) = bucket_digests(engine).values()
+    data = open(os.path.join(engine.root, T, "objects", digest[:24], digest), "rb").read()
+    records = json.loads(data)["records"]
+    assert data == encode_bucket(records)
+    assert records == {keys[0]: [0, {"n": 0, "s": "é"}], keys[1]: [1, {"n": "\udc80"}], keys[2]: [2, [2]],
+                       keys[4]: [4, 4], keys[5]: [5, {"n": 5, "s": "é"}]}
+    assert "é".encode() in data and b'"\\udc80"' in data

@@ -52,6 +52,7 @@ from .records import (
     is_bucket_doc,
     make_bucket,
     ordered_records,
+    record_lines,
     same_stored,
 )
 from .serializer import Serializer, validate_stored
@@ -176,6 +177,8 @@ class DbEngine:
         self.clock = clock or now_local
         self.serializer = Serializer(self._write_ref, self.read_ref, registry, trust_pickle)
         self._objects = ObjectCache(cache_bytes)
+        # Bytes of recently read or written buckets: a put reuses their unchanged record lines.
+        self._bucket_bytes = ObjectCache(_BUCKET_BYTES_CACHE)
         self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
         self._indexes: dict[tuple[str, str], _IndexState] = {}
         self._guard = threading.RLock()
@@ -396,7 +399,9 @@ class DbEngine:
                     continue
                 new = news[bucket_id]
                 if new:
-                    buckets[bucket_id] = self._write_bucket(tenant_id, new)
+                    previous = buckets.get(bucket_id)
+                    lines = self._bucket_lines(tenant_id, previous) if previous else None
+                    buckets[bucket_id] = self._write_bucket(tenant_id, new, (olds[bucket_id], lines) if lines else None)
                 else:
                     del buckets[bucket_id]
             if head_doc is not None and totals == [0, 0, 0]:
@@ -721,10 +726,19 @@ class DbEngine:
         self._objects.put((tenant_id, digest), document, len(data))
         return digest
 
-    def _write_bucket(self, tenant_id: str, records: dict[str, list]) -> str:
-        data = encode_bucket(records)
+    def _bucket_lines(self, tenant_id: str, digest: str) -> list[bytes] | None:
+        """The record lines of a recently seen bucket, to reuse when it is rewritten
+        (None: not at hand, or another layout; never a read, which costs a request on S3)."""
+        data = self._bucket_bytes.get((tenant_id, digest))
+        return record_lines(data) if data is not None else None
+
+    def _write_bucket(
+        self, tenant_id: str, records: dict[str, list], previous: tuple[dict, list[bytes]] | None = None
+    ) -> str:
+        data = encode_bucket(records, previous)
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
+        self._bucket_bytes.put((tenant_id, digest), data, len(data))
         self._objects.put((tenant_id, digest), make_bucket(records), len(data))
         return digest
 
@@ -813,6 +827,8 @@ class DbEngine:
                 f"object {digest[:12]} of tenant {tenant_id!r} is not a version or bucket ({path})", path
             )
         self._objects.put(key, document, len(data))
+        if kind == "bucket":
+            self._bucket_bytes.put(key, data, len(data))
         return document
 
     def _snapshot_doc(self, tenant_id: str, digest: str) -> dict:
@@ -988,6 +1004,7 @@ class DbEngine:
 
 _ABSENT = object()
 _RACY_NS = 2_000_000_000
+_BUCKET_BYTES_CACHE = 8 << 20
 _TAIL_MAX = 5000
 _TAIL_LINE_GUESS = 220
 _CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)

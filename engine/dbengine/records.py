@@ -76,22 +76,31 @@ def _valid_items(items: Iterable) -> bool:
     return set(map(type, seqs)) == {int} and min(seqs) >= 0
 
 
-def encode_bucket(records: dict[str, list]) -> bytes:
+def encode_bucket(records: dict[str, list], previous: tuple[dict[str, list], list[bytes]] | None = None) -> bytes:
     """A bucket object's bytes, one record per line.
 
     Any JSON reader loads it; the line layout lets two versions of a bucket be compared
-    line by line (see `changed_items`), parsing only the records that differ.
+    line by line (see `changed_items`), parsing only the records that differ. `previous`
+    (the parsed records of the bucket this one replaces, and its lines) lets the records
+    this one shares with it, the same item objects, keep their lines instead of being
+    encoded again.
     """
     if not records:
         return b'{"__kind__":"bucket","records":{}}'
-    for encode_key, encoder in ((encode_basestring, _utf8_encoder), (encode_basestring_ascii, _ascii_encoder)):
-        encode_value = encoder()
-        text = ",\n".join([encode_key(key) + ":" + "".join(encode_value(item, 0)) for key, item in records.items()])
-        try:
-            return _LINES_OPEN + text.encode("utf-8") + _LINES_CLOSE
-        except UnicodeEncodeError:  # lone surrogates: escape them, as to_json_bytes does
-            continue
-    raise AssertionError("unreachable: ASCII JSON always encodes")
+    kept: dict[str, bytes] = {}
+    if previous is not None and len(previous[0]) == len(previous[1]):
+        kept = {key: line for (key, item), line in zip(previous[0].items(), previous[1], strict=True)
+                if records.get(key) is item}
+    encode = _utf8_encoder()
+    lines = [kept.get(key) or _record_line(key, item, encode) for key, item in records.items()]
+    return _LINES_OPEN + b",\n".join(lines) + _LINES_CLOSE
+
+
+def _record_line(key: str, item: list, encode: Callable) -> bytes:
+    try:
+        return (encode_basestring(key) + ":" + "".join(encode(item, 0))).encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: this line escapes every non-ASCII character
+        return (encode_basestring_ascii(key) + ":" + "".join(_ascii_encoder()(item, 0))).encode("ascii")
 
 
 def record_lines(data: bytes) -> list[bytes] | None:
