@@ -107,3 +107,25 @@ def test_a_huge_record_is_capped_and_its_change_points_at_the_note(engine):
     change = comparison.changes[0]
     note = comparison.rows[change.row]
     assert note.kind == "header" and "more lines" in text(note.left)
+
+
+def test_type_only_changes_of_records_are_found(engine, users):
+    """1 -> true and 1 -> 1.0 are changes (equal under ==, not as stored JSON)."""
+    engine.put(T, "alice", "users", "u3", {**user(3), "age": 1})
+    engine.put_many(T, "alice", "users", {"u3": {**user(3), "age": True}, "u4": {**user(4), "age": 24.0},
+                                          "u5": {**user(5), "age": 25}})
+    comparison = compare_with_parent(engine, T, "users", engine.get_digest(T, "users"))
+    assert [(c.path, c.old, c.new) for c in comparison.changes] == [
+        ("[u3]['age']", 1, True), ("[u4]['age']", 24, 24.0)]
+    assert (comparison.added, comparison.changed, comparison.removed, comparison.records_compared) == (0, 2, 0, 2)
+
+
+def test_many_changed_records_go_through_deepdiff_together_with_the_same_answer(engine, users):
+    changed = {f"u{i}": {**user(i), "age": -i, "tags": ["a"]} for i in range(0, N, 7)}
+    engine.put_many(T, "alice", "users", changed)
+    comparison = compare_with_parent(engine, T, "users", engine.get_digest(T, "users"))
+    one_by_one = [(f"[{key}]{compare._render(path)}", kind, old, new)
+                  for key in sorted(changed, key=lambda k: int(k[1:]))
+                  for path, kind, old, new in compare._deep_changes(user(int(key[1:])), changed[key])]
+    assert [(c.path, c.kind, c.old, c.new) for c in comparison.changes] == one_by_one
+    assert len(one_by_one) == 2 * len(changed)
