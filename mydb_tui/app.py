@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
@@ -34,14 +35,16 @@ VERSION_ACTIONS = frozenset({"compare", "compare_head", "restore", "edit", "copy
 RECORD_ACTIONS = frozenset({"add_record", "delete_record"})
 
 #: (action, palette title, palette help) of every app action, for the command palette.
-PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
+#: An action with a title per entry kind lists as {"snapshot": ..., "records": ...}.
+PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("goto", "Go to entry…", "Fuzzy search over all tenants and entries"),
     ("filter", "Filter entries", "Filter the tree by entry name (/)"),
     ("compare", "Compare versions", "Marked version (or parent) vs selected (d)"),
     ("compare_head", "Compare with HEAD", "Selected version vs HEAD (D)"),
     ("mark", "Mark version", "Mark the selected version for a comparison (space)"),
     ("restore", "Restore version", "Make the selected version the new HEAD (r)"),
-    ("edit", "Edit", "Edit the snapshot, or the selected record, as JSON (e)"),
+    ("edit", {"snapshot": "Edit snapshot", "records": "Edit record"},
+     "Edit the snapshot, or the selected record, as JSON (e)"),
     ("add_record", "Add record", "Add a record to this record entry (a)"),
     ("delete_record", "Delete record", "Delete the selected record (x)"),
     ("copy", "Copy", "Copy the selected digest or record key (c)"),
@@ -50,6 +53,8 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
     ("help", "Help", "Every key of the app (? or F1)"),
 )
+#: The palette actions offered over other screens (compare, restore, editor…).
+ANYWHERE_ACTIONS = frozenset({"help"})
 
 
 def _screen_class(module: str, name: str) -> Any:
@@ -154,9 +159,22 @@ class MyDbApp(App[None]):
     def _main_screen(self) -> Screen:
         return self.screen_stack[0]
 
+    @property
+    def _panes_gone(self) -> bool:
+        """True while the app shuts down (its panes are gone): late messages are then dropped."""
+        if not self.screen_stack:
+            return True
+        try:
+            self._main_screen().query_one(Timeline)
+        except NoMatches:
+            return True
+        return False
+
     # ================================================================== selection
     @on(EntryTree.EntryHighlighted)
     def _entry_highlighted(self, event: EntryTree.EntryHighlighted) -> None:
+        if self._panes_gone:
+            return
         timeline = self.timeline
         if (event.tenant, event.entry) != (timeline.tenant, timeline.entry):
             timeline.load(event.tenant, event.entry)
@@ -170,6 +188,8 @@ class MyDbApp(App[None]):
 
     @on(Timeline.VersionHighlighted)
     def _version_highlighted(self, event: Timeline.VersionHighlighted) -> None:
+        if self._panes_gone:
+            return
         viewer = self.viewer
         if event.digest is None:
             viewer.clear()
@@ -188,7 +208,8 @@ class MyDbApp(App[None]):
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self) -> None:
-        self._bindings_may_change()
+        if not self._panes_gone:
+            self._bindings_may_change()
 
     def _bindings_may_change(self) -> None:
         """Refresh the footer only when what check_action depends on changed (it is costly)."""
@@ -262,8 +283,10 @@ class MyDbApp(App[None]):
             self.call_from_thread(self._database_changed)
 
     def _database_changed(self) -> None:
-        self.tree.refresh_all()
-        timeline = self.timeline
+        if self._panes_gone:
+            return
+        tree, timeline = self.tree, self.timeline
+        tree.refresh_all()
         if timeline.tenant is not None and timeline.entry is not None:
             timeline.load(timeline.tenant, timeline.entry)
 
@@ -284,10 +307,31 @@ class MyDbApp(App[None]):
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands, then the app actions that apply to `screen` and the selection."""
         yield from super().get_system_commands(screen)
+        main = screen is self._main_screen()
+        kind = self.timeline.kind if main else None
         for action, title, help_text in PALETTE_ACTIONS:
-            if self.check_action(action, ()) is not False:
-                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+            if (main and self._applies(action)) or (not main and action in ANYWHERE_ACTIONS):
+                shown = title.get(kind or "", "") if isinstance(title, dict) else title
+                if shown:
+                    yield SystemCommand(shown, help_text, getattr(self, f"action_{action}"))
+
+    def _applies(self, action: str) -> bool:
+        """Whether `action` does something for the current selection (the palette lists only these)."""
+        if self.check_action(action, ()) is not True:
+            return False
+        timeline, viewer = self.timeline, self.viewer
+        version = timeline.selected
+        if action in ("mark", "copy", "compare"):
+            return version is not None
+        if action in ("restore", "compare_head"):
+            return version is not None and version.digest != timeline.head
+        if action == "edit":
+            return timeline.kind == "snapshot" or viewer.selected_record is not None
+        if action == "toggle_view":
+            return viewer.document is not None
+        return True
 
     def _selection(self) -> tuple[str, str, Any] | None:
         timeline = self.timeline
@@ -383,8 +427,14 @@ class MyDbApp(App[None]):
             if digest:
                 self._written(tenant, entry, digest, f"Saved new HEAD {digest[:7]} of {entry}")
 
-        self._push("editor", "EditorScreen", self.engine, tenant, entry, self.user, key=key,
-                   base_digest=base, callback=saved)
+        from .screens.editor import EditorScreen
+
+        editor = EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base)
+        if editor.too_large:  # refused before opening: the viewer keeps showing the value
+            self.notify(clean(editor.load_error or ""), title="Too large to edit here", severity="warning",
+                        timeout=8, markup=False)
+            return
+        self.push_screen(editor, saved)
 
     def action_add_record(self) -> None:
         timeline = self.timeline

@@ -11,8 +11,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
-from .editor import JsonInputError, json_text_area, parse_text_area
+from ..widgets.themed_static import ThemedStatic
+from .editor import JsonInputError, follow_theme, json_text_area, parse_text_area
 
 
 class AddRecordScreen(ModalScreen[str | None]):
@@ -33,13 +35,16 @@ class AddRecordScreen(ModalScreen[str | None]):
         self.error_text: str | None = None
         self.overwrites = False  # the typed key already names a record at HEAD
 
-    def compose(self) -> ComposeResult:
+    def _title(self, colors: Palette) -> Text:
         title = Text("Add a record to ", style="bold")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        title.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         title.append("  as ", style="dim")
-        title.append(safe_text(self.user), style="magenta")
+        title.append(safe_text(self.user), style=colors.user)
+        return title
+
+    def compose(self) -> ComposeResult:
         with Vertical(id="add-dialog"):
-            yield Static(title, id="add-title")
+            yield ThemedStatic(self._title, id="add-title")
             yield Label("Key")
             yield Input(placeholder="record key", id="add-key")
             yield Static("", id="add-warning", classes="hidden")
@@ -49,7 +54,9 @@ class AddRecordScreen(ModalScreen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#add-value", TextArea).move_cursor((1, 2))  # inside the braces
+        value = self.query_one("#add-value", TextArea)
+        follow_theme(value)
+        value.move_cursor((1, 2))  # inside the braces
         self.query_one("#add-key", Input).focus()
 
     def _key_exists(self, key: str) -> bool:

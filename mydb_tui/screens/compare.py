@@ -9,7 +9,7 @@ that scrolls the diff to the selected change.
 from __future__ import annotations
 
 import datetime as _dt
-import json
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment as RichSegment
@@ -21,65 +21,24 @@ from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.widgets import Footer, LoadingIndicator
 from textual.worker import get_current_worker
 
-from ..widgets.line_list import LineList
+from ..widgets.change_list import ChangeList, change_text, counts_text, short_value
 from ..widgets.metadata import local_time
+from ..widgets.palette import Palette
 from ..widgets.safe import invisible_re, safe_text
+from ..widgets.themed_static import ThemedStatic
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff (~0.5 s): imported by the worker that compares
-    from mydb_tui.model.compare import Change, Comparison, DiffRow
+    from mydb_tui.model.compare import Comparison, DiffRow
 
 __all__ = ["ChangeList", "CompareScreen", "DiffView", "change_text", "counts_text", "invisible_re", "meta_text",
            "safe_text", "short_value"]
-
-_KIND_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
-
-
-def short_value(value: Any, limit: int = 40) -> str:
-    """A one-line JSON rendering of a stored value, cut to `limit` characters."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    text = safe_text(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def change_text(change: Change, limit: int = 40) -> Text:
-    """One line of a change list: kind mark, path, and old → new (values shortened)."""
-    mark, color = _KIND_MARK.get(change.kind, ("?", "magenta"))
-    line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(f"{mark} ", style=f"bold {color}")
-    line.append(safe_text(change.path), style="bold")
-    line.append(f"  {change.kind}  ", style="dim")
-    if change.kind == "added":
-        line.append(short_value(change.new, limit), style="green")
-    elif change.kind == "removed":
-        line.append(short_value(change.old, limit), style="red")
-    else:
-        line.append(short_value(change.old, limit), style="red")
-        line.append(" → ", style="dim")
-        line.append(short_value(change.new, limit), style="green")
-    return line
-
-
-def counts_text(comparison: Comparison) -> Text:
-    """`+a ~c -r` of a comparison, colored."""
-    text = Text()
-    text.append(f"+{comparison.added}", style="green")
-    text.append(" ")
-    text.append(f"~{comparison.changed}", style="yellow")
-    text.append(" ")
-    text.append(f"-{comparison.removed}", style="red")
-    return text
-
 
 def _date_text(value: Any) -> str:
     if isinstance(value, _dt.datetime):
@@ -93,25 +52,25 @@ def _with_date(meta: dict, version: Any) -> dict:
     return {**meta, "date": date} if isinstance(date, _dt.datetime) else meta
 
 
-def meta_text(label: str, meta: dict | None) -> Text:
+def meta_text(label: str, meta: dict | None, colors: Palette) -> Text:
     """The metadata block shown above one side: digest, user, date, parent, restored-from."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{label}  ", style="bold")
     if not meta or not meta.get("digest"):
         text.append("(nothing: empty side)", style="dim italic")
         return text
-    text.append(safe_text(str(meta["digest"])[:12]), style="bold cyan")
+    text.append(safe_text(str(meta["digest"])[:12]), style=f"bold {colors.digest}")
     text.append("\n")
-    text.append(safe_text(str(meta.get("user") or "?")), style="magenta")
+    text.append(safe_text(str(meta.get("user") or "?")), style=colors.user)
     text.append(" · ")
-    text.append(safe_text(_date_text(meta.get("date"))))
+    text.append(safe_text(_date_text(meta.get("date"))), style=colors.date)
     parents = [p for p in (meta.get("parents") or []) if p]
     text.append("\nparent ", style="dim")
-    text.append(safe_text(str(parents[0])[:7]) if parents else "none", style="cyan" if parents else "dim")
+    text.append(safe_text(str(parents[0])[:7]) if parents else "none", style=colors.digest if parents else "dim")
     restored = meta.get("restored_from")
     if restored:
         text.append(" · restored from ", style="dim")
-        text.append(safe_text(str(restored)[:7]), style="yellow")
+        text.append(safe_text(str(restored)[:7]), style=colors.restored)
     return text
 
 
@@ -271,55 +230,6 @@ class DiffView(ScrollView, can_focus=True):
         return strip
 
 
-class ChangeList(LineList):
-    """The list of changes, one line each, under a "Changes" header; renders only visible lines.
-
-    Moving the cursor posts `ChangeList.Highlighted` (the screen scrolls the diff to it).
-    """
-
-    BINDINGS = [Binding("enter", "select", "Go to change", show=False)]
-
-    class Highlighted(Message):
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.changes: list[Change] = []
-        self.empty_message = "No differences in the data."
-
-    def set_changes(self, changes: list[Change]) -> None:
-        """Show `changes` (nothing is rendered until a line is on screen)."""
-        self.changes = changes
-        self.reset_rows(0)
-
-    @property
-    def row_count(self) -> int:
-        return len(self.changes)
-
-    @property
-    def option_count(self) -> int:
-        """The number of changes listed (the name the OptionList it replaced used)."""
-        return len(self.changes)
-
-    def render_header(self) -> Text:
-        n = len(self.changes)
-        return Text(f"Changes ({n:,})" if n else "Changes")
-
-    def render_row(self, index: int) -> Text:
-        line = change_text(self.changes[index])
-        line.truncate(max(1, self.scrollable_content_region.width), overflow="ellipsis")
-        return line
-
-    def on_cursor_moved(self, index: int) -> None:
-        self.post_message(self.Highlighted(index))
-
-    def action_select(self) -> None:
-        if 0 <= self.cursor < self.row_count:
-            self.post_message(self.Highlighted(self.cursor))
-
-
 class CompareScreen(Screen[None]):
     """Two versions side by side with the list of their changes; escape or q closes it."""
 
@@ -345,10 +255,10 @@ class CompareScreen(Screen[None]):
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title_text(), id="compare-title")
+        yield ThemedStatic(self._title_text, id="compare-title")
         with Horizontal(id="compare-meta"):
-            yield Static(meta_text("OLDER", {"digest": self.old_digest}), id="meta-old")
-            yield Static(meta_text("NEWER", {"digest": self.new_digest}), id="meta-new")
+            yield ThemedStatic(partial(meta_text, "OLDER", {"digest": self.old_digest}), id="meta-old")
+            yield ThemedStatic(partial(meta_text, "NEWER", {"digest": self.new_digest}), id="meta-new")
         yield LoadingIndicator(id="compare-loading")
         yield DiffView(id="compare-diff")
         with Vertical(id="compare-changes-box"):
@@ -360,13 +270,14 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-changes-box").display = False
         self._load()
 
-    def _title_text(self, comparison: Comparison | None = None) -> Text:
+    def _title_text(self, colors: Palette) -> Text:
+        comparison = self.comparison
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("Compare ", style="bold")
-        text.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        text.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         if comparison is not None:
             text.append("   ")
-            text.append_text(counts_text(comparison))
+            text.append_text(counts_text(comparison, colors))
             n = len(comparison.changes)
             text.append(f"   {n} change{'s' if n != 1 else ''}")
             if comparison.kind == "records":
@@ -395,10 +306,14 @@ class CompareScreen(Screen[None]):
             return
         self.error = f"{type(error).__name__}: {error}"
         self.query_one("#compare-loading").display = False
-        title = self.query_one("#compare-title", Static)
-        message = Text("Comparison failed: ", style="bold red")
-        message.append(safe_text(self.error))
-        title.update(message)
+        error_text = self.error
+
+        def message(colors: Palette) -> Text:
+            text = Text("Comparison failed: ", style=f"bold {colors.error}")
+            text.append(safe_text(error_text))
+            return text
+
+        self.query_one("#compare-title", ThemedStatic).show(message)
         self.notify(safe_text(self.error), title="Comparison failed", severity="error")
 
     def _show(self, comparison: Comparison) -> None:
@@ -406,11 +321,11 @@ class CompareScreen(Screen[None]):
             return
         self.comparison = comparison
         self.query_one("#compare-loading").display = False
-        self.query_one("#compare-title", Static).update(self._title_text(comparison))
+        self.query_one("#compare-title", ThemedStatic).show(self._title_text)
         old_meta = _with_date(comparison.old_meta, comparison.old)
         new_meta = _with_date(comparison.new_meta, comparison.new)
-        self.query_one("#meta-old", Static).update(meta_text("OLDER", old_meta))
-        self.query_one("#meta-new", Static).update(meta_text("NEWER", new_meta))
+        self.query_one("#meta-old", ThemedStatic).show(partial(meta_text, "OLDER", old_meta))
+        self.query_one("#meta-new", ThemedStatic).show(partial(meta_text, "NEWER", new_meta))
         diff = self.query_one(DiffView)
         diff.display = True
         diff.set_rows(comparison.rows)

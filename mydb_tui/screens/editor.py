@@ -16,8 +16,26 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
+from ..widgets.palette import Palette, on_theme_change
 from ..widgets.safe import invisible_re, safe_text
+from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen
+
+#: The largest pretty JSON (in characters) the editor opens. Textual's TextArea re-renders a
+#: whole line per keystroke and maps highlights byte by byte, so a 10 MB value took ~8 s to
+#: open and 1.5-6 s per key; a larger value is refused with a message (it stays viewable in
+#: the viewer's tree, and `mydb show` / `mydb save` / `mydb put` handle it from the shell).
+MAX_EDIT_CHARS = 1_000_000
+#: Above this many characters the JSON is edited without syntax highlighting (which doubles
+#: the time to open and to type on large documents).
+HIGHLIGHT_LIMIT = 200_000
+
+
+def too_large_message(size: int) -> str:
+    """Why a value of `size` characters of JSON is not opened in the editor, and what to do."""
+    return (f"the value is {size:,} characters of JSON and the editor opens at most {MAX_EDIT_CHARS:,} "
+            "(larger ones take seconds per keystroke). It stays viewable in the viewer; "
+            "edit it from the shell with `mydb show` and `mydb save` (or `mydb put` for a record).")
 
 
 def json_language() -> str | None:
@@ -26,9 +44,20 @@ def json_language() -> str | None:
     return "json" if found else None
 
 
+def follow_theme(area: TextArea) -> None:
+    """Give `area` a syntax theme matching the app's (dark or light), now and after a theme change."""
+
+    def apply() -> None:
+        area.theme = "monokai" if area.app.current_theme.dark else "github_light"
+
+    apply()
+    on_theme_change(area, apply)
+
+
 def json_text_area(text: str, *, id: str) -> TextArea:
-    """A code-editor TextArea for JSON (highlighted when the grammar is available)."""
-    area = TextArea.code_editor(text, language=json_language(), id=id, soft_wrap=False)
+    """A code-editor TextArea for JSON (highlighted when the grammar is there and the text is not huge)."""
+    language = json_language() if len(text) <= HIGHLIGHT_LIMIT else None
+    area = TextArea.code_editor(text, language=language, id=id, soft_wrap=False)
     area.indent_width = 2  # as the pretty JSON is indented
     return area
 
@@ -142,6 +171,7 @@ class EditorScreen(Screen[str | None]):
         self.kind: str | None = None
         self.original_text = ""
         self.load_error: str | None = None
+        self.too_large = False  # the value is over MAX_EDIT_CHARS: not opened (load_error says why)
         self.saved_digest: str | None = None
         self._error_message: str | None = None
         self._load()
@@ -159,7 +189,12 @@ class EditorScreen(Screen[str | None]):
                 raise ValueError(f"{self.entry} is a record entry: choose a record to edit")
             else:
                 value = self.engine.read_record(self.tenant, self.entry, self.key, digest=source)
-            self.original_text = pretty(value)
+            text = json.dumps(value, indent=2, ensure_ascii=False)  # pretty() before its escapes
+            if len(text) > MAX_EDIT_CHARS:
+                self.too_large = True
+                self.load_error = too_large_message(len(text))
+                return
+            self.original_text = _escape_invisible(text)
         except Exception as error:  # shown in the screen; the app keeps running
             self.load_error = f"{type(error).__name__}: {error}"
 
@@ -169,9 +204,9 @@ class EditorScreen(Screen[str | None]):
         return self.query_one("#editor-text", TextArea).text != self.original_text
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title(), id="editor-title")
-        notice = self._notice()
-        yield Static(notice or "", id="editor-notice", classes="" if notice else "hidden")
+        yield ThemedStatic(self._title, id="editor-title")
+        has_notice = bool(self.base_digest and self.head and self.base_digest != self.head)
+        yield ThemedStatic(self._notice, id="editor-notice", classes="" if has_notice else "hidden")
         area = json_text_area(self.original_text, id="editor-text")
         area.read_only = self.load_error is not None
         yield area
@@ -181,12 +216,14 @@ class EditorScreen(Screen[str | None]):
     def on_mount(self) -> None:
         if self.load_error is not None:
             self._show_error(f"Cannot edit: {self.load_error}")
-        self.query_one("#editor-text", TextArea).focus()
+        area = self.query_one("#editor-text", TextArea)
+        follow_theme(area)
+        area.focus()
 
-    def _title(self) -> Text:
+    def _title(self, colors: Palette) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("Edit ", style="bold")
-        text.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold cyan")
+        text.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         if self.key is not None:
             text.append("  record ", style="dim")
             text.append(safe_text(self.key), style="bold")
@@ -194,20 +231,20 @@ class EditorScreen(Screen[str | None]):
             text.append("  __data__", style="dim")
         if self.head:
             text.append("   HEAD ", style="dim")
-            text.append(self.head[:12], style="cyan")
+            text.append(self.head[:12], style=colors.digest)
         text.append("   as ", style="dim")
-        text.append(safe_text(self.user), style="magenta")
+        text.append(safe_text(self.user), style=colors.user)
         return text
 
-    def _notice(self) -> Text | None:
+    def _notice(self, colors: Palette) -> Text:
         if self.base_digest and self.head and self.base_digest != self.head:
             text = Text("Starting from the content of older version ", style="bold")
-            text.append(self.base_digest[:12], style="bold cyan")
+            text.append(self.base_digest[:12], style=f"bold {colors.digest}")
             text.append(": saving makes it (with your edits) the new HEAD, after ")
-            text.append(self.head[:12], style="cyan")
+            text.append(self.head[:12], style=colors.digest)
             text.append(".")
             return text
-        return None
+        return Text()
 
     def _show_error(self, message: str) -> None:
         self._error_message = safe_text(message)

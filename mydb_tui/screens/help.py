@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 from rich.table import Table
@@ -11,6 +12,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ..widgets.palette import Palette
+from ..widgets.themed_static import ThemedStatic
 
 WRITE_ACTIONS = {"restore", "edit", "add_record", "delete_record", "app.restore", "app.edit",
                  "app.add_record", "app.delete_record"}
@@ -84,10 +88,11 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
     return [(" / ".join(keys), description) for keys, description in grouped.values()]
 
 
-def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_display) -> Table:
+def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_display,
+               colors: Palette) -> Table:
     """The keys of `sections` as one Rich table (shown literally, no markup)."""
     table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
-    table.add_column("key", style="bold cyan", no_wrap=True, width=16)
+    table.add_column("key", style=f"bold {colors.key}", no_wrap=True, width=16)
     table.add_column("what")
     for title, classes in sections:
         table.add_row(Text(title, style="bold underline"), "")
@@ -118,7 +123,8 @@ class HelpScreen(ModalScreen[None]):
             read_only = getattr(self.app, "read_only", False)
             with VerticalScroll(id="help-scroll"), Horizontal(id="help-columns"):
                 for column in _sections(read_only):
-                    yield Static(help_table(column, read_only, self.app.get_key_display), classes="help-column")
+                    yield ThemedStatic(partial(help_table, column, read_only, self.app.get_key_display),
+                                       classes="help-column")
             yield Static(Text("escape closes · keys of the focused pane show in the footer", style="dim"),
                          id="help-hint")
 

@@ -10,17 +10,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, LoadingIndicator, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Footer, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from ..widgets.change_list import ChangeList, counts_text
+from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
-from .compare import change_text, counts_text
+from ..widgets.themed_static import ThemedStatic
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff: imported by the worker that compares
     from mydb_tui.model.compare import Comparison
 
-MAX_LISTED = 2000  # a change list longer than this is cut (the counts stay exact)
 _OPPOSITE = {"added": "removed", "removed": "added", "changed": "changed"}
 
 
@@ -68,17 +68,20 @@ class RestoreScreen(ModalScreen[bool]):
         self.ready = False  # the change list (or an error) is shown: `y` may confirm
         self.refusal: str | None = None  # why this version cannot be restored
 
-    def compose(self) -> ComposeResult:
+    def _title(self, colors: Palette) -> Text:
         title = Text("Restore ", style="bold")
-        title.append(self.digest[:12], style="bold cyan")
+        title.append(self.digest[:12], style=f"bold {colors.digest}")
         title.append(" of ")
         title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold")
         title.append(" as the new HEAD?")
+        return title
+
+    def compose(self) -> ComposeResult:
         with Vertical(id="restore-dialog"):
-            yield Static(title, id="restore-title")
-            yield Static(Text("Comparing with HEAD…", style="dim"), id="restore-summary")
+            yield ThemedStatic(self._title, id="restore-title")
+            yield ThemedStatic(lambda _colors: Text("Comparing with HEAD…", style="dim"), id="restore-summary")
             yield LoadingIndicator(id="restore-loading")
-            yield OptionList(id="restore-changes")
+            yield ChangeList(id="restore-changes")
             yield Static(
                 Text.assemble(("y", "bold"), " restore (a new version; history is kept)   ",
                               ("n", "bold"), "/", ("esc", "bold"), " cancel"),
@@ -113,9 +116,14 @@ class RestoreScreen(ModalScreen[bool]):
         if not self.is_attached:
             return
         self.query_one("#restore-loading").display = False
-        message = Text("Could not compare with HEAD: ", style="bold red")
-        message.append(safe_text(f"{type(error).__name__}: {error}"))
-        self.query_one("#restore-summary", Static).update(message)
+        shown = safe_text(f"{type(error).__name__}: {error}")
+
+        def message(colors: Palette) -> Text:
+            text = Text("Could not compare with HEAD: ", style=f"bold {colors.error}")
+            text.append(shown)
+            return text
+
+        self.query_one("#restore-summary", ThemedStatic).show(message)
         self.ready = True
 
     def _show(self, head: str, comparison: Comparison | None) -> None:
@@ -124,31 +132,16 @@ class RestoreScreen(ModalScreen[bool]):
         self.head = head
         self.comparison = comparison
         self.query_one("#restore-loading").display = False
-        summary = self.query_one("#restore-summary", Static)
+        summary = self.query_one("#restore-summary", ThemedStatic)
         if comparison is None:
-            self.refusal = f"{self.digest[:12]} is already the HEAD of {self.entry}: nothing to restore."
-            summary.update(Text(safe_text(self.refusal), style="bold yellow"))
+            refusal = self.refusal = f"{self.digest[:12]} is already the HEAD of {self.entry}: nothing to restore."
+            summary.show(lambda colors: Text(safe_text(refusal), style=f"bold {colors.warning}"))
             self.ready = True
             return
-        text = Text("Against HEAD ")
-        text.append(head[:12], style="cyan")
-        text.append(": ")
-        text.append_text(counts_text(comparison))
-        n = len(comparison.changes)
-        text.append(f"  ({n} change{'s' if n != 1 else ''}")
-        if comparison.kind == "records":
-            compared = comparison.records_compared
-            text.append(f", {compared} record{'s' if compared != 1 else ''} compared")
-        text.append(")")
-        if not comparison.changes:
-            text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")
-        summary.update(text)
-        changes = self.query_one("#restore-changes", OptionList)
+        summary.show(lambda colors: summary_text(head, comparison, colors))
         if comparison.changes:
-            options = [Option(change_text(c)) for c in comparison.changes[:MAX_LISTED]]
-            if n > MAX_LISTED:
-                options.append(Option(Text(f"… and {n - MAX_LISTED} more", style="dim"), disabled=True))
-            changes.set_options(options)
+            changes = self.query_one("#restore-changes", ChangeList)
+            changes.set_changes(comparison.changes)  # renders only the visible lines
             changes.display = True
             changes.focus()
         self.ready = True
@@ -164,3 +157,20 @@ class RestoreScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
+    """`Against HEAD abc: +a ~c -r (n changes…)`: what restoring would change."""
+    text = Text("Against HEAD ")
+    text.append(head[:12], style=colors.digest)
+    text.append(": ")
+    text.append_text(counts_text(comparison, colors))
+    n = len(comparison.changes)
+    text.append(f"  ({n:,} change{'s' if n != 1 else ''}")
+    if comparison.kind == "records":
+        compared = comparison.records_compared
+        text.append(f", {compared:,} record{'s' if compared != 1 else ''} compared")
+    text.append(")")
+    if not comparison.changes:
+        text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")
+    return text

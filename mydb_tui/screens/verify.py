@@ -22,7 +22,9 @@ from textual.widgets import Footer, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
 from ..widgets.line_list import LineList
+from ..widgets.palette import Palette
 from ..widgets.safe import clean
+from ..widgets.themed_static import ThemedStatic
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,18 @@ class ReportList(LineList):
 
     def render_row(self, index: int) -> Text:
         line = self.lines[index]
-        problem = line.section == "problems"
+        colors = self.palette
+        color = colors.error if line.section == "problems" else colors.warning
         if line.part == "title":
-            return Text.assemble((line.text, f"bold underline {'red' if problem else 'yellow'}"))
+            return Text.assemble((line.text, f"bold underline {color}"))
         text = Text(no_wrap=True, end="")
         if line.part == "message":
-            text.append(clean(line.kind).ljust(self._kind_width), style="bold red" if problem else "yellow")
+            text.append(clean(line.kind).ljust(self._kind_width), style=f"bold {color}")
             text.append("  ")
             text.append(clean(line.text))
         else:
             text.append(" " * self._indent(line))  # files are long (a 64-digit digest): a short indent
-            text.append(clean(line.text), style="cyan")
+            text.append(clean(line.text), style=colors.date)
         return text
 
 
@@ -124,11 +127,11 @@ class VerifyScreen(ModalScreen[None]):
         self.seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        title = Text("Verify database ", style="bold")
-        title.append(clean(getattr(self.engine, "root", "")), style="cyan")
+        root = clean(getattr(self.engine, "root", ""))
         with Vertical(id="verify-dialog"):
-            yield Static(title, id="verify-title")
-            yield Static(id="verify-summary")
+            yield ThemedStatic(lambda colors: Text.assemble(("Verify database ", "bold"), (root, colors.date)),
+                               id="verify-title")
+            yield ThemedStatic(id="verify-summary")
             yield LoadingIndicator(id="verify-loading")
             yield ReportList(id="verify-report")
             yield Static(Text.assemble(("r", "bold"), " run again   ", ("esc", "bold"), " close"),
@@ -145,8 +148,8 @@ class VerifyScreen(ModalScreen[None]):
     def _run(self) -> None:
         self.report = None
         self.error = None
-        self.query_one("#verify-summary", Static).update(
-            Text("Re-hashing and cross-checking every object, ref, head and index…", style="dim"))
+        self.query_one("#verify-summary", ThemedStatic).show(
+            lambda _colors: Text("Re-hashing and cross-checking every object, ref, head and index…", style="dim"))
         self.query_one("#verify-loading").display = True
         self.query_one(ReportList).display = False
         self._verify()
@@ -169,9 +172,9 @@ class VerifyScreen(ModalScreen[None]):
             return
         self.error = f"{type(error).__name__}: {error}"
         self.query_one("#verify-loading").display = False
-        message = Text("Verify failed: ", style="bold red")
-        message.append(clean(self.error))
-        self.query_one("#verify-summary", Static).update(message)
+        shown = clean(self.error)
+        self.query_one("#verify-summary", ThemedStatic).show(
+            lambda colors: Text.assemble(("Verify failed: ", f"bold {colors.error}"), shown))
 
     def _show(self, report: Any, seconds: float) -> None:
         if not self.is_attached:
@@ -179,7 +182,7 @@ class VerifyScreen(ModalScreen[None]):
         self.report = report
         self.seconds = seconds
         self.query_one("#verify-loading").display = False
-        self.query_one("#verify-summary", Static).update(summary_text(report, seconds))
+        self.query_one("#verify-summary", ThemedStatic).show(lambda colors: summary_text(report, seconds, colors))
         lines = report_lines(report, str(getattr(self.engine, "root", "")))
         report_list = self.query_one(ReportList)
         report_list.set_lines(lines)
@@ -197,17 +200,17 @@ class VerifyScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def summary_text(report: Any, seconds: float) -> Text:
+def summary_text(report: Any, seconds: float, colors: Palette) -> Text:
     """The verdict and the counts of a VerifyReport."""
     problems, notes = len(report.problems), len(report.notes)
     text = Text()
     if problems:
-        text.append(f"✗ {problems:,} problem{'s' if problems != 1 else ''} found", style="bold red")
+        text.append(f"✗ {problems:,} problem{'s' if problems != 1 else ''} found", style=f"bold {colors.error}")
     else:
-        text.append("✓ No problems found", style="bold green")
+        text.append("✓ No problems found", style=f"bold {colors.ok}")
     if notes:
         text.append(f"   {notes:,} note{'s' if notes != 1 else ''} (harmless or repaired on the next read)",
-                    style="yellow")
+                    style=colors.warning)
     tenants = getattr(report, "tenants_checked", 0)
     text.append(f"\nChecked {report.objects_checked:,} objects and {report.refs_checked:,} refs "
                 f"in {tenants:,} tenant{'s' if tenants != 1 else ''} ({seconds:.2f} s).", style="dim")

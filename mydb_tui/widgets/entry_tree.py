@@ -23,6 +23,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from .loading import DelayedLoading
+from .palette import NOT_DIM, Palette, on_theme_change, palette
 from .safe import clean, literal
 
 CHUNK = 100
@@ -49,6 +50,7 @@ class NoteData:
     """A placeholder child ("loading…", an error)."""
 
     text: str
+    error: bool = False
 
 
 NodeData = TenantData | EntryData | NoteData
@@ -62,18 +64,20 @@ def tenant_label(data: TenantData) -> Text:
     return text
 
 
-def entry_label(data: EntryData, compact: bool = False, max_width: int | None = None) -> Text:
+def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = False,
+                max_width: int | None = None) -> Text:
     """`name  pattern · N versions`; `compact` drops the word "versions" (narrow panes).
 
     With `max_width`, a name too long to fit is cut with "…" so pattern and count still show.
+    Without `colors` the label is plain (to measure it).
     """
     tail = Text(no_wrap=True, end="")
     if data.error:
-        tail.append("  ⚠ unreadable", style="bold red")
+        tail.append("  ⚠ unreadable", style=f"bold {colors.error}" if colors else "bold")
     elif data.info is not None:
         kind = data.info.kind
         tail.append("  ")
-        tail.append(kind, style="cyan" if kind == "snapshot" else "yellow")
+        tail.append(kind, style=colors.kind(kind) if colors else "")
         n = data.info.versions
         tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
     name = clean(data.entry)
@@ -155,6 +159,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.auto_open = auto_open
         self.filter_text = ""
         self._pending: tuple[str, str] | None = None
+        self._tenants_shown = False  # the tenant list of the last reload is in the tree
         self._infos: dict[tuple[str, str], EntryInfo] = {}
 
     # -------------------------------------------------------------- queries
@@ -180,10 +185,13 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     # -------------------------------------------------------------- width
     def render_label(self, node: TreeNode[NodeData], base_style, style) -> Text:
         if self.compact and isinstance(node.data, EntryData):
-            label = entry_label(node.data, compact=True, max_width=self._label_budget)
+            label = entry_label(node.data, palette(self.app), compact=True, max_width=self._label_budget)
             label.stylize(style)
-            return label
-        return super().render_label(node, base_style, style)
+        else:
+            label = super().render_label(node, base_style, style)
+        if style.bgcolor is not None:  # the cursor line: nothing dim on the cursor's colour
+            label.stylize(NOT_DIM)
+        return label
 
     def line_widths(self) -> tuple[int, int]:
         """Cells of the widest tree line with full labels and with compact labels."""
@@ -225,10 +233,28 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     # -------------------------------------------------------------- loading
     def on_mount(self) -> None:
+        on_theme_change(self, self._relabel)
         self.reload()
+
+    def _entry_label(self, data: EntryData) -> Text:
+        return entry_label(data, palette(self.app))
+
+    def _note(self, error: object) -> tuple[Text, NoteData]:
+        """The label and data of a leaf that reports `error`."""
+        return Text(f"⚠ {clean(error)}", style=palette(self.app).error), NoteData(str(error), error=True)
+
+    def _relabel(self) -> None:
+        """Label entries and error notes again with the new theme's colours."""
+        for node in list(self._tree_nodes.values()):
+            data = node.data
+            if isinstance(data, EntryData):
+                node.set_label(self._entry_label(data))
+            elif isinstance(data, NoteData) and data.error:
+                node.set_label(self._note(data.text)[0])
 
     def reload(self) -> None:
         """Rebuild the tree from the database (used at start and when the filter changes)."""
+        self._tenants_shown = False
         self.show_loading()
         self._load_tenants(self.filter_text)
 
@@ -259,10 +285,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def _tenants_failed(self, error: Exception) -> None:
         self.hide_loading()
         self.clear()
-        self.root.add_leaf(Text(f"⚠ {clean(error)}", style="red"), NoteData(str(error)))
+        self.root.add_leaf(*self._note(error))
         self.post_message(self.LoadFailed("tenants", error))
 
     def _show_tenants(self, tenants: list[str], matches: dict[str, list[str]] | None) -> None:
+        self._tenants_shown = True
         self.hide_loading()
         previous = self.selected_entry
         self.clear()
@@ -334,7 +361,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def _entries_failed(self, node: TreeNode[NodeData], tenant: str, error: Exception) -> None:
         node.remove_children()
-        node.add_leaf(Text(f"⚠ {clean(error)}", style="red"), NoteData(str(error)))
+        node.add_leaf(*self._note(error))
         node.data.loaded = False
         self.post_message(self.LoadFailed(f"tenant {tenant!r}", error))
 
@@ -349,7 +376,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             node.set_label(tenant_label(node.data))
         self._note_widths(node.data, chunk, reset=first)
         for data in chunk:
-            node.add_leaf(entry_label(data), data)
+            node.add_leaf(self._entry_label(data), data)
         if last:
             self.fit_pane()
         pending = self._pending
@@ -441,13 +468,13 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             child = current.get(data.entry)
             if child is not None:
                 child.data = data
-                child.set_label(entry_label(data))
+                child.set_label(self._entry_label(data))
                 continue
             later = [current[e.entry] for e in entries[i + 1:] if e.entry in current]
             if later:
-                node.add_leaf(entry_label(data), data, before=later[0])
+                node.add_leaf(self._entry_label(data), data, before=later[0])
             else:
-                node.add_leaf(entry_label(data), data)
+                node.add_leaf(self._entry_label(data), data)
         node.data.count = len(entries)
         node.set_label(tenant_label(node.data))
         self._note_widths(node.data, entries, reset=True)
@@ -455,6 +482,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     # -------------------------------------------------------------- navigation
     def goto(self, tenant: str, entry: str) -> None:
         """Move the cursor to an entry, opening its tenant (and loading it) as needed."""
+        self.auto_open = False  # an explicit target: the first entry is no longer opened by itself
         node = self.entry_node(tenant, entry)
         if node is not None:
             self._pending = None
@@ -466,6 +494,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             if self.filter_text:
                 self._pending = (tenant, entry)
                 self.set_filter("")
+            else:  # still loading the tenants: go there once they show (not to the first entry)
+                self._pending = None if self._tenants_shown else (tenant, entry)
             return
         self._pending = (tenant, entry)
         if tenant_node.data.loaded and not any(isinstance(c.data, NoteData) for c in tenant_node.children):

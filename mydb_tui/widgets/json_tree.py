@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
@@ -22,6 +23,7 @@ from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import describe_special, is_special
 
 from .decoded import safe_repr
+from .palette import NOT_DIM, Palette, on_theme_change, palette
 from .safe import clean, literal
 
 PAGE = 500
@@ -47,14 +49,14 @@ class MoreNode:
     parent: TreeNode
 
 
-def scalar_text(value: Any, limit: int = 200) -> Text:
+def scalar_text(value: Any, colors: Palette, limit: int = 200) -> Text:
     """A JSON scalar, coloured by type, control characters escaped."""
     if isinstance(value, str):
         shown = json.dumps(value[:limit], ensure_ascii=False) + ("…" if len(value) > limit else "")
-        return literal(shown, "green")
+        return literal(shown, colors.string)
     if value is None or isinstance(value, bool):
-        return Text(json.dumps(value), style="magenta")
-    return Text(json.dumps(value), style="cyan")
+        return Text(json.dumps(value), style=colors.literal)
+    return Text(json.dumps(value), style=colors.number)
 
 
 def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]:
@@ -94,6 +96,29 @@ class JsonTree(Tree[Any]):
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
 
+    def on_mount(self) -> None:
+        on_theme_change(self, self._relabel)
+
+    def render_label(self, node: TreeNode, base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        if style.bgcolor is not None:  # the cursor line: nothing dim on the cursor's colour
+            label.stylize(NOT_DIM)
+        return label
+
+    def _relabel(self) -> None:
+        """Label every node again with the new theme's colours (nodes exist only once opened)."""
+        for node in list(self._tree_nodes.values()):
+            data = node.data
+            if not isinstance(data, JsonNode):
+                continue
+            if "role" in data.extra:  # a decoded value
+                node.set_label(self._decoded_label(data.value, data.extra["role"]))
+            elif "names" in data.extra:  # the classes a pickle names (None: still scanning)
+                if data.extra["names"] is not None:
+                    node.set_label(self._names_label(data.extra["names"]))
+            else:
+                node.set_label(self._label(data.key, data.value))
+
     def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
         """Replace the tree with `value`; small values open fully, big ones one level."""
         self.badges = badges or {}
@@ -114,18 +139,19 @@ class JsonTree(Tree[Any]):
 
     # -------------------------------------------------------------- building
     def _label(self, key: str | None, value: Any) -> Text:
+        colors = palette(self.app)
         text = Text(no_wrap=True, end="")
         if key is not None:
-            text.append_text(literal(key, "bold blue"))
+            text.append_text(literal(key, f"bold {colors.key}"))
             text.append(": ")
         if is_special(value):
-            text.append_text(literal(self.badges.get(id(value)) or describe_special(None, value), "bold yellow"))
+            text.append_text(literal(self.badges.get(id(value)) or describe_special(None, value), f"bold {colors.tag}"))
         elif type(value) is dict:
             text.append(f"{{{len(value)} key{'' if len(value) == 1 else 's'}}}", style="dim")
         elif type(value) is list:
             text.append(f"[{len(value)} item{'' if len(value) == 1 else 's'}]", style="dim")
         else:
-            text.append_text(scalar_text(value))
+            text.append_text(scalar_text(value, colors))
         return text
 
     def _items(self, value: Any) -> list[tuple[str, Any]]:
@@ -154,7 +180,8 @@ class JsonTree(Tree[Any]):
         if stop < len(items):
             node.add_leaf(Text(f"… {len(items) - stop:,} more (enter to show)", style="dim italic"), MoreNode(node))
         if is_special(data.value) and data.value.get("__special__") == "py/pickle":
-            leaf = node.add_leaf(Text("names: scanning…", style="dim italic"), JsonNode("names", None, filled=True))
+            scanning = JsonNode("names", None, filled=True, extra={"names": None})
+            leaf = node.add_leaf(Text("names: scanning…", style="dim italic"), scanning)
             self._scan_pickle(leaf, data.value)
 
     def _scan_pickle(self, leaf: TreeNode, stored: dict) -> None:
@@ -168,11 +195,18 @@ class JsonTree(Tree[Any]):
                 shown = ", ".join(names) or "(none found)"
             except (DbEngineError, OSError) as error:
                 shown = f"unreadable: {error}"
-            self.app.call_from_thread(
-                leaf.set_label, Text.assemble(("names: ", "bold blue"), literal(shown, "yellow"))
-            )
+            self.app.call_from_thread(self._set_names, leaf, shown)
 
         self.run_worker(scan, thread=True, group="pickle-scan")
+
+    def _names_label(self, shown: str) -> Text:
+        colors = palette(self.app)
+        return Text.assemble(("names: ", f"bold {colors.key}"), literal(shown, colors.tag))
+
+    def _set_names(self, leaf: TreeNode, shown: str) -> None:
+        if isinstance(leaf.data, JsonNode):
+            leaf.data.extra["names"] = shown
+        leaf.set_label(self._names_label(shown))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         self._fill(event.node)
@@ -217,13 +251,13 @@ class JsonTree(Tree[Any]):
             try:
                 value = app.engine.decode(stored)
                 shown = "= " + (_REPR.repr(value) if trusted else safe_repr(value))
-                style = "bold green"
+                role = "ok"
             except UntrustedPickleError:
-                shown, style = "⚠ holds a pickle: start with --trust-pickle to decode it", "bold red"
+                shown, role = "⚠ holds a pickle: start with --trust-pickle to decode it", "error"
             except Exception as error:  # handler errors are the user's code: show them
                 error_text = f"{type(error).__name__}: {error}"
-                shown, style = f"⚠ cannot decode: {error_text}", "bold red"
-            app.call_from_thread(self._add_decoded, node, shown, style, error_text)
+                shown, role = f"⚠ cannot decode: {error_text}", "error"
+            app.call_from_thread(self._add_decoded, node, shown, role, error_text)
 
         self.run_worker(decode, thread=True, group="decode")
 
@@ -233,12 +267,16 @@ class JsonTree(Tree[Any]):
         if leaf.tree is self and leaf.line >= 0:
             self.scroll_to_node(leaf, animate=False)
 
-    def _add_decoded(self, node: TreeNode, shown: str, style: str, error: str | None = None) -> None:
+    def _decoded_label(self, shown: str, role: str) -> Text:
+        return Text(clean(shown)[:2000], style=f"bold {getattr(palette(self.app), role)}")
+
+    def _add_decoded(self, node: TreeNode, shown: str, role: str, error: str | None = None) -> None:
         self._fill(node)
         for child in list(node.children):
             if isinstance(child.data, JsonNode) and child.data.key == "decoded":
                 child.remove()  # one result per value, the latest
-        leaf = node.add_leaf(Text(clean(shown)[:2000], style=style), JsonNode("decoded", shown, filled=True))
+        data = JsonNode("decoded", shown, filled=True, extra={"role": role})
+        leaf = node.add_leaf(self._decoded_label(shown, role), data)
         node.expand()
         self.call_after_refresh(self._show_result, leaf)
         if error is not None:

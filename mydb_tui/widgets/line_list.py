@@ -2,15 +2,17 @@
 
 Subclasses say how many rows there are and how one row looks; the base keeps a
 fixed header line, a cursor, vim keys and a small cache of rendered strips, so a
-list of 100,000 rows costs what its 40 visible rows cost.
+list of 100,000 rows costs what its 40 visible rows cost. Rows take their colours
+from `self.palette` (the theme's) and are drawn again when the theme changes.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.color import Color
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -18,6 +20,24 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from .palette import Palette, on_theme_change, palette
+
+
+def _recolored(text: Text, color: Color | None) -> Text:
+    """`text` with its foreground colours set to `color` (the cursor row's) and nothing dim, so
+    that no colour meant for the list's background is drawn on the cursor's; badges with a
+    background keep theirs."""
+    if color is None or not text.spans:
+        return text
+    result = text.copy()
+    override = Style(color=color, dim=False)
+    spans = []
+    for span in result.spans:
+        style = span.style if isinstance(span.style, Style) else Style.parse(span.style)
+        spans.append(Span(span.start, span.end, style if style.bgcolor is not None else style + override))
+    result.spans = spans
+    return result
 
 
 class LineList(ScrollView, can_focus=True):
@@ -67,6 +87,11 @@ class LineList(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self.empty_message = ""
+
+    @property
+    def palette(self) -> Palette:
+        """Colours for rows, from the app's current theme."""
+        return palette(self.app)
 
     # -------------------------------------------------------------- for subclasses
     @property
@@ -125,9 +150,11 @@ class LineList(ScrollView, can_focus=True):
         strip = self._cache.get(key)
         if strip is None:
             style = base
+            text = self.render_row(index)
             if is_cursor:
                 style = base + self.get_component_rich_style("line-list--cursor")
-            strip = self._strip(self.render_row(index), style, scroll_x, width)
+                text = _recolored(text, style.color)
+            strip = self._strip(text, style, scroll_x, width)
             self._cache[key] = strip
         return strip
 
@@ -180,6 +207,9 @@ class LineList(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self._move(self.scroll_offset.y + event.y - 1)
+
+    def on_mount(self) -> None:
+        on_theme_change(self, self.refresh_rows)
 
     def on_focus(self) -> None:
         self.refresh()

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from .palette import Palette, on_theme_change, palette
 from .safe import literal
 
 
@@ -42,13 +43,16 @@ def _pack(groups: list[Text], width: int | None, gap: str = "   ") -> list[Text]
 
 
 def _group(label: str, value: Text, label_style: str = "dim") -> Text:
-    text = Text(label + " ", style=label_style) if label else Text()
+    text = Text()
+    if label:
+        text.append(label + " ", style=label_style)  # only the label is dim, not the value
     text.append_text(value)
     return text
 
 
 def metadata_text(
-    tenant: str, entry: str, digest: str, document: dict, head: str | None, width: int | None = None
+    tenant: str, entry: str, digest: str, document: dict, head: str | None, colors: Palette,
+    width: int | None = None,
 ) -> Text:
     """Lines describing a stored version document (never its data), laid out for `width` cells.
 
@@ -61,27 +65,27 @@ def metadata_text(
     first.append_text(literal(entry, "bold"))
     first.append("   ")
     kind = document.get("__kind__", "?")
-    first.append_text(literal(kind, "cyan" if kind == "snapshot" else "yellow"))
+    first.append_text(literal(kind, colors.kind(str(kind))))
     if kind == "records":
         count = document.get("__count__", 0)
         first.append(f" · {count:,} record{'' if count == 1 else 's'}", style="dim")
         first.append(f" · {len(document.get('__buckets__', {}))} buckets", style="dim")
     if digest == head:
         first.append("   ")
-        first.append(" HEAD ", style="bold reverse green")
+        first.append(" HEAD ", style=colors.head)
     shown = digest
     if width is not None and len("digest ") + len(digest) > width:
         shown = digest[: max(12, width - len("digest ") - 1)] + "…"
-    second = _group("digest", Text(shown, style="yellow"))
+    second = _group("digest", Text(shown, style=colors.digest))
     parents = [p for p in document.get("__parent__", []) if p]
     groups = [
-        _group("parent", Text(", ".join(p[:12] for p in parents) or "(none: first version)", style="yellow")),
-        _group("user", literal(document.get("__user_id__", "?"), "green")),
-        _group("date", literal(local_date(document.get("__date__")), "cyan")),
+        _group("parent", Text(", ".join(p[:12] for p in parents) or "(none: first version)", style=colors.digest)),
+        _group("user", literal(document.get("__user_id__", "?"), colors.user)),
+        _group("date", literal(local_date(document.get("__date__")), colors.date)),
     ]
     restored = document.get("__restored_from__")
     if restored:
-        groups.append(_group("↺ restored from", literal(str(restored)[:12], "bold magenta"), "magenta"))
+        groups.append(_group("↺ restored from", literal(str(restored)[:12], f"bold {colors.restored}"), colors.restored))
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     for i, line in enumerate([first, second, *_pack(groups, width)]):
         if i:
@@ -98,6 +102,9 @@ class MetadataStrip(Widget):
         self._shown: tuple[str, str, str, dict, str | None] | None = None
         self._message: Text = Text()
 
+    def on_mount(self) -> None:
+        on_theme_change(self, lambda: self.refresh(layout=True))
+
     def show(self, tenant: str, entry: str, digest: str, document: dict, head: str | None) -> None:
         self._shown = (tenant, entry, digest, document, head)
         self.refresh(layout=True)
@@ -110,7 +117,7 @@ class MetadataStrip(Widget):
     def _text(self, width: int) -> Text:
         if self._shown is None:
             return self._message
-        return metadata_text(*self._shown, width=max(20, width))
+        return metadata_text(*self._shown, palette(self.app), width=max(20, width))
 
     def render(self) -> Text:
         return self._text(self.size.width)

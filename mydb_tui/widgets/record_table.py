@@ -86,11 +86,12 @@ class RecordTable(LineList):
     def render_row(self, index: int) -> Text:
         key = self.keys[index]
         stored = self.records[key]
+        colors = self.palette
         text = Text(no_wrap=True, end="")
         shown = clean(key)
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
-        text.append(f"{shown:<{self.widths[0]}}", style="bold blue")
+        text.append(f"{shown:<{self.widths[0]}}", style=f"bold {colors.key}")
         if self.columns:
             cells = [self._cell(stored, c) for c in self.columns]
         else:
@@ -99,7 +100,7 @@ class RecordTable(LineList):
             text.append("  ")
             if len(cell) > width:
                 cell = cell[: width - 1] + "…"
-            text.append(f"{cell:<{width}}", style="yellow" if cell.startswith("⟨") else "")
+            text.append(f"{cell:<{width}}", style=colors.tag if cell.startswith("⟨") else "")
         return text
 
     def on_cursor_moved(self, index: int) -> None:

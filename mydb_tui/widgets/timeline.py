@@ -26,6 +26,48 @@ from .safe import clean
 
 USER_WIDTH = 14  # at most; narrower when every user name is shorter
 DATE_WIDTH = 22  # `2026-04-26 18:59 +0100`
+NO_OFFSET_DATE = 16  # `2026-04-26 18:59`
+SHORT_DATE = 11  # `04-26 18:59`
+SHORT_USER = 8
+SUMMARY_WIDTH = 12
+HEAD_WIDTH = len(" HEAD ")
+RESTORED_FULL = len("↺ restored from 1234567")
+RESTORED_MID = len("↺ from 1234567")
+RESTORED_SHORT = len("↺ 1234567")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Widths of the optional timeline columns (0: not shown); digest and markers always show."""
+
+    date: int
+    user: int
+    summary: int
+    restored: int  # 0 when no version of the entry was restored
+
+    @property
+    def width(self) -> int:
+        optional = sum(2 + w for w in (self.date, self.user, self.summary) if w)
+        return 2 + 7 + optional + 2 + HEAD_WIDTH + (1 + self.restored if self.restored else 0)
+
+
+def fit_columns(width: int, user_width: int, any_restored: bool) -> Columns:
+    """The richest columns that fit `width` cells: shorten the date, then drop the summary,
+    the user, then shorten the date and the restored marker; never drop a marker."""
+    short_user = min(user_width, SHORT_USER)
+    full, mid, short = (RESTORED_FULL, RESTORED_MID, RESTORED_SHORT) if any_restored else (0, 0, 0)
+    candidates = [
+        Columns(DATE_WIDTH, user_width, SUMMARY_WIDTH, full),
+        Columns(DATE_WIDTH, short_user, SUMMARY_WIDTH, full),
+        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, full),
+        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, mid),
+        Columns(NO_OFFSET_DATE, short_user, 0, mid),
+        Columns(NO_OFFSET_DATE, 0, 0, mid),
+        Columns(SHORT_DATE, 0, 0, mid),
+        Columns(SHORT_DATE, 0, 0, short),
+        Columns(0, 0, 0, short),
+    ]
+    return next((c for c in candidates if c.width <= width), candidates[-1])
 
 
 @dataclass
@@ -39,7 +81,10 @@ class _Loaded:
 
 
 class Timeline(DelayedLoading, LineList):
-    """Versions of the selected entry: digest, date, user, change summary, markers."""
+    """Versions of the selected entry: digest, date, user, change summary, markers.
+
+    Columns shrink or drop to fit the pane (fit_columns), so the HEAD and restored-from
+    markers stay on screen down to 80-column terminals."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_mark", "Mark"),
@@ -77,6 +122,8 @@ class Timeline(DelayedLoading, LineList):
         self._pending_select: str | None = None
         self._any_restored = False
         self.user_width = USER_WIDTH
+        self._columns_key: tuple | None = None
+        self._columns = fit_columns(200, USER_WIDTH, False)
         self.empty_message = "Select an entry in the tree."
 
     # -------------------------------------------------------------- queries
@@ -196,37 +243,59 @@ class Timeline(DelayedLoading, LineList):
             self.scroll_to(y=max(0, old_top + index - old_cursor), animate=False, immediate=True)
 
     # -------------------------------------------------------------- rendering
+    def columns(self) -> Columns:
+        """The columns that fit the pane now (the HEAD and restored markers always do)."""
+        width = max(1, self.content_region.width - 1)  # a vertical scrollbar may come
+        key = (width, self.user_width, self._any_restored)
+        if self._columns_key != key:
+            self._columns_key = key
+            self._columns = fit_columns(width, self.user_width, self._any_restored)
+        return self._columns
+
     def render_header(self) -> Text:
-        return Text(f"  {'digest':<7}  {'date':<{DATE_WIDTH}}  {'user':<{self.user_width}}  {'changes':<12}  ")
+        cols = self.columns()
+        text = f"  {'digest':<7}"
+        for name, width in (("date", cols.date), ("user", cols.user), ("changes", cols.summary)):
+            if width:
+                text += f"  {name:<{width}}"
+        return Text(text)
 
     def row_width(self) -> int:
-        restored = len("↺ restored from 1234567") if self._any_restored else 0
-        return 2 + 7 + 2 + DATE_WIDTH + 2 + self.user_width + 2 + 12 + 2 + len(" HEAD  ") + restored
+        return self.columns().width
 
     def render_row(self, index: int) -> Text:
         row = self.row(index)
+        cols = self.columns()
+        colors = self.palette
         text = Text(no_wrap=True, end="")
-        text.append("● " if row.digest == self.marked else "  ", style="bold magenta")
-        text.append(row.short, style="yellow")
-        text.append("  ")
-        text.append(self.date(index), style="cyan")
-        text.append("  ")
-        user = clean(row.user)
-        width = self.user_width
-        if len(user) > width:
-            user = user[: width - 1] + "…"
-        text.append(f"{user:<{width}}", style="green")
-        text.append("  ")
-        text.append(f"{row.summary:<12}", style="dim")
+        text.append("● " if row.digest == self.marked else "  ", style=f"bold {colors.marked}")
+        text.append(row.short, style=colors.digest)
+        if cols.date:
+            text.append("  ")
+            date = self.date(index)
+            text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
+        if cols.user:
+            text.append("  ")
+            user = clean(row.user)
+            if len(user) > cols.user:
+                user = user[: cols.user - 1] + "…"
+            text.append(f"{user:<{cols.user}}", style=colors.user)
+        if cols.summary:
+            text.append("  ")
+            text.append(f"{row.summary:<{cols.summary}}", style="dim")
         text.append("  ")
         if row.is_head:
-            text.append(" HEAD ", style="bold reverse green")
-            text.append(" ")
+            text.append(" HEAD ", style=colors.head)
         else:
-            text.append(" " * 7)
+            text.append(" " * len(" HEAD "))
         if row.restored_from:
-            text.append(f"↺ restored from {row.restored_from}", style="italic magenta")
+            label = {RESTORED_FULL: "↺ restored from ", RESTORED_MID: "↺ from "}.get(cols.restored, "↺ ")
+            text.append(" ")
+            text.append(f"{label}{row.restored_from}", style=f"italic {colors.restored}")
         return text
+
+    def on_resize(self) -> None:
+        self.columns()  # before LineList.on_resize sizes the rows with row_width()
 
     # -------------------------------------------------------------- actions
     def on_cursor_moved(self, index: int) -> None:

@@ -7,6 +7,7 @@ thread worker; results for a version the user already left are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import ContentSwitcher, Static, TextArea
+from textual.widgets import ContentSwitcher, TextArea
 from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
@@ -26,10 +27,30 @@ from mydb_tui.model.values import pretty_json
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip
+from .palette import Palette
 from .record_table import RecordTable
 from .safe import clean, invisible_re
+from .themed_static import ThemedStatic
 
-TEXT_LIMIT = 4_000_000  # characters of pretty JSON put in the text view
+# TextArea slows down with the size of its text and of its longest line (a 10 MB value
+# took ~8 s to show highlighted), so the read-only text view keeps to these limits; the
+# tree view shows any value.
+TEXT_LIMIT = 2_000_000  # characters of pretty JSON put in the text view (~1 s to show)
+LINE_LIMIT = 10_000  # characters of one line (a long string) shown in the text view
+HIGHLIGHT_LIMIT = 200_000  # characters up to which the text view is syntax highlighted
+
+
+def viewable_text(text: str) -> str:
+    """`text` with lines over LINE_LIMIT and the text over TEXT_LIMIT cut, saying so."""
+    if len(text) > LINE_LIMIT and any(len(line) > LINE_LIMIT for line in text.split("\n")):
+        text = "\n".join(
+            line if len(line) <= LINE_LIMIT
+            else f"{line[:LINE_LIMIT]}… ({len(line) - LINE_LIMIT:,} more characters: see the tree view, t)"
+            for line in text.split("\n")
+        )
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT] + "\n… (truncated: use the tree view, t)"
+    return text
 
 
 @dataclass
@@ -80,7 +101,8 @@ class Viewer(DelayedLoading, Vertical):
     def compose(self) -> ComposeResult:
         yield MetadataStrip(id="metadata")
         with ContentSwitcher(initial="viewer-message", id="viewer-content"):
-            yield Static(Text("Select an entry in the tree.", style="dim italic"), id="viewer-message")
+            yield ThemedStatic(lambda _colors: Text("Select an entry in the tree.", style="dim italic"),
+                               id="viewer-message")
             yield JsonTree(id="data-tree")
             yield _text_area("data-text")
             with Vertical(id="records"):
@@ -134,12 +156,18 @@ class Viewer(DelayedLoading, Vertical):
         self.document = self.data = None
         self.kind = None
         self.query_one(MetadataStrip).show_text("")
-        text = Text("⚠ ", style="bold red")
-        text.append(clean(message), style="red")
+        shown = clean(message)
+
+        def text(colors: Palette) -> Text:
+            result = Text("⚠ ", style=f"bold {colors.error}")
+            result.append(shown, style=colors.error)
+            return result
+
         self._message(text)
 
-    def _message(self, text: Text) -> None:
-        self.query_one("#viewer-message", Static).update(text)
+    def _message(self, text: Text | Callable[[Palette], Text]) -> None:
+        build = text if callable(text) else (lambda _colors: text)
+        self.query_one("#viewer-message", ThemedStatic).show(build)
         self.query_one("#viewer-content", ContentSwitcher).current = "viewer-message"
 
     @work(thread=True, exclusive=True, group="viewer")
@@ -212,9 +240,10 @@ class Viewer(DelayedLoading, Vertical):
         # C1 controls and bidi/format characters are shown as JSON escapes (the same value),
         # never sent to the terminal; json already escapes C0 controls.
         text = invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
-        if len(text) > TEXT_LIMIT:
-            text = text[:TEXT_LIMIT] + "\n… (truncated: use the tree view, t)"
-        self.query_one(f"#{area_id}", TextArea).load_text(text)
+        text = viewable_text(text)
+        area = self.query_one(f"#{area_id}", TextArea)
+        area.language = "json" if len(text) <= HIGHLIGHT_LIMIT else None
+        area.load_text(text)
 
     def watch_mode(self) -> None:
         focused = self.app.focused

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, TextArea
 from tui_helpers import SIZE, USER, screen_text, settle
 
@@ -190,16 +190,71 @@ async def test_read_only_hides_and_refuses_writes(small_db, app_factory) -> None
         assert app.screen is app.screen_stack[0]
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Compare versions" in titles and "Go to entry…" in titles
-        assert not {"Restore version", "Edit", "Add record", "Delete record"} & set(titles)
+        assert not {"Restore version", "Edit snapshot", "Edit record", "Add record", "Delete record"} & set(titles)
+
+
+async def palette_titles(pilot) -> set[str]:
+    """Open the command palette (ctrl+p) and read the commands it lists; close it again."""
+    await pilot.press("ctrl+p")
+    await pilot.pause(0.3)
+    palette = pilot.app.screen
+    assert isinstance(palette, CommandPalette)
+    commands = palette.query_one(CommandList)
+    titles = {str(commands.get_option_at_index(i).prompt).split("\n")[0] for i in range(commands.option_count)}
+    await pilot.press("escape")
+    await pilot.pause()
+    return titles
+
+
+RECORD_ONLY = {"Add record", "Delete record", "Edit record"}
+
+
+async def test_palette_lists_only_what_applies_to_the_selection(small_db, app_factory) -> None:
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await open_entry(pilot, "acme", "config")  # a snapshot entry, HEAD selected
+        listed = await palette_titles(pilot)
+        assert {"Compare versions", "Mark version", "Edit snapshot", "Copy", "Toggle tree / JSON",
+                "Go to entry…", "Help"} <= listed
+        assert not RECORD_ONLY & listed, listed
+        assert not {"Restore version", "Compare with HEAD"} & listed  # HEAD itself is selected
+        timeline.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        assert {"Restore version", "Compare with HEAD"} <= await palette_titles(pilot)
+        await open_entry(pilot, "acme", "users")  # a record entry, first record selected
+        listed = await palette_titles(pilot)
+        assert RECORD_ONLY <= listed and "Edit snapshot" not in listed, listed
+        # over another screen the main screen's actions are not offered
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        listed = await palette_titles(pilot)
+        assert "Help" in listed and not {"Compare versions", "Edit record", "Add record"} & listed, listed
+
+
+async def test_palette_hides_write_actions_when_read_only(small_db, app_factory) -> None:
+    app = app_factory(read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await open_entry(pilot, "acme", "users")
+        timeline.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        listed = await palette_titles(pilot)
+        assert {"Compare versions", "Compare with HEAD", "Verify database"} <= listed
+        assert not {"Restore version", "Edit record", "Add record", "Delete record"} & listed, listed
 
 
 async def test_palette_lists_every_action(small_db, app_factory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await open_entry(pilot, "acme", "users")
+        timeline = await open_entry(pilot, "acme", "users")
+        await pilot.press("j")  # an older version: restore and compare with HEAD apply
+        await settle(pilot)
+        assert timeline.cursor == 1
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Go to entry…", "Filter entries", "Compare versions", "Compare with HEAD", "Mark version",
-                "Restore version", "Edit", "Add record", "Delete record", "Copy", "Toggle tree / JSON",
+                "Restore version", "Edit record", "Add record", "Delete record", "Copy", "Toggle tree / JSON",
                 "Help"} <= titles
         await pilot.press("ctrl+p")
         await pilot.pause()

@@ -220,3 +220,28 @@ async def test_missing_record_is_shown_and_cannot_be_saved(engine: DbEngine) -> 
 @pytest.fixture
 def engine(tmp_path) -> DbEngine:
     return screen_engine(tmp_path, TENANT)
+
+
+async def test_a_value_too_large_for_the_editor_is_refused_with_a_message(engine: DbEngine) -> None:
+    from mydb_tui.screens.editor import MAX_EDIT_CHARS
+
+    head = engine.save(TENANT, "alice", "big", {"blob": "x" * MAX_EDIT_CHARS, "n": 1})
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = EditorScreen(engine, TENANT, "big", "carol")
+        assert screen.too_large
+        area = await open_editor(pilot, app, screen)
+        assert area.text == "" and area.read_only  # the huge text is never put in the TextArea
+        message = shown_error(screen)
+        assert message and "Cannot edit" in message and f"at most {MAX_EDIT_CHARS:,}" in message
+        assert "mydb save" in message
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert engine.get_digest(TENANT, "big") == head and len(engine.log(TENANT, "big")) == 1
+
+
+def test_large_documents_are_edited_without_highlighting() -> None:
+    from mydb_tui.screens.editor import HIGHLIGHT_LIMIT, json_language, json_text_area
+
+    assert json_text_area("x" * (HIGHLIGHT_LIMIT + 1), id="big").language is None
+    assert json_text_area('{"a": 1}', id="small").language == json_language()
