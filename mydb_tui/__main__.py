@@ -19,6 +19,7 @@ from dbengine.errors import DbEngineError, NotADatabaseError
 from dbengine.names import check_user
 
 from .app import MyDbApp
+from .model.lean_import import keep_optional_imports
 
 
 def default_user() -> str:
@@ -46,6 +47,8 @@ def make_app(
     """
     if handlers_module:
         importlib.import_module(handlers_module)
+    if handlers_module or trust_pickle:
+        keep_optional_imports()  # their code may import numpy or pandas while DeepDiff loads
     user = check_user(user or default_user())
     engine = DbEngine(root, clock=clock, trust_pickle=trust_pickle)
     if not engine.is_database():

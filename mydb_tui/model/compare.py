@@ -18,10 +18,12 @@ from typing import Any
 from dbengine.errors import DbEngineError
 from dbengine.history import Version, version_from_document
 from dbengine.utils import to_json_bytes
-from deepdiff import DeepDiff
 
 from .align import DiffRow, Segment, align, header_row
+from .lean_import import import_deepdiff
 from .pretty import pretty
+
+DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
