@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widgets import Footer, LoadingIndicator
 from textual.worker import get_current_worker
 
-from ..widgets.change_list import ChangeList, change_text, counts_text, short_value
+from ..widgets.change_list import ChangeList, change_text, counts_text, plural, short_value
 from ..widgets.metadata import local_time
 from ..widgets.palette import Palette
 from ..widgets.safe import invisible_re, safe_text
@@ -278,11 +278,9 @@ class CompareScreen(Screen[None]):
         if comparison is not None:
             text.append("   ")
             text.append_text(counts_text(comparison, colors))
-            n = len(comparison.changes)
-            text.append(f"   {n} change{'s' if n != 1 else ''}")
+            text.append(f"   {plural(len(comparison.changes), 'change')}")
             if comparison.kind == "records":
-                compared = comparison.records_compared
-                text.append(f" · {compared} record{'s' if compared != 1 else ''} compared", style="dim")
+                text.append(f" · {plural(comparison.records_compared, 'record')} compared", style="dim")
         return text
 
     @work(thread=True, exclusive=True, group="compare")

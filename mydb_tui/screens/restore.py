@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
-from ..widgets.change_list import ChangeList, counts_text
+from ..widgets.change_list import ChangeList, counts_text, plural
 from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
@@ -165,11 +165,9 @@ def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
     text.append(head[:12], style=colors.digest)
     text.append(": ")
     text.append_text(counts_text(comparison, colors))
-    n = len(comparison.changes)
-    text.append(f"  ({n:,} change{'s' if n != 1 else ''}")
+    text.append(f"  ({plural(len(comparison.changes), 'change')}")
     if comparison.kind == "records":
-        compared = comparison.records_compared
-        text.append(f", {compared:,} record{'s' if compared != 1 else ''} compared")
+        text.append(f", {plural(comparison.records_compared, 'record')} compared")
     text.append(")")
     if not comparison.changes:
         text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")

@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # the model pulls in DeepDiff (~0.5 s)
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 change`, `2,000 changes`."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
 def short_value(value: Any, limit: int = 40) -> str:
     """A one-line JSON rendering of a stored value, cut to `limit` characters."""
     try:
