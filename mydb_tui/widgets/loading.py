@@ -8,6 +8,26 @@ more than the load itself, so the indicator waits `LOADING_DELAY` first.
 from __future__ import annotations
 
 from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import LoadingIndicator
+
+
+class CalmLoadingIndicator(LoadingIndicator):
+    """Textual's loading indicator, redrawn 4 times a second instead of 16.
+
+    Each redraw takes the GIL from the worker doing the load: at 16 frames a second,
+    loading a 100,000-record table took 0.5 s instead of 0.3 s.
+    """
+
+    FRAME_SECONDS = 0.25
+
+    @property
+    def auto_refresh(self) -> float | None:
+        return Widget.auto_refresh.fget(self)
+
+    @auto_refresh.setter
+    def auto_refresh(self, interval: float | None) -> None:
+        Widget.auto_refresh.fset(self, None if interval is None else max(interval, self.FRAME_SECONDS))
 
 
 class DelayedLoading:
@@ -16,6 +36,9 @@ class DelayedLoading:
     LOADING_DELAY = 0.15
     _loading_timer: Timer | None = None
     _loading_token: object | None = None
+
+    def get_loading_widget(self) -> Widget:
+        return CalmLoadingIndicator()
 
     def show_loading(self) -> None:
         if self._loading_timer is None and not self.loading:

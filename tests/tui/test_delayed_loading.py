@@ -42,3 +42,20 @@ async def test_a_slow_load_shows_the_spinner_and_hides_it() -> None:
         pane.hide_loading()
         await pilot.pause()
         assert not pane.loading
+
+
+async def test_the_spinner_redraws_at_most_four_times_a_second() -> None:
+    """Its redraws take the GIL from the loading worker: they are kept rare."""
+    from textual.widgets import LoadingIndicator
+
+    from mydb_tui.widgets.loading import CalmLoadingIndicator
+
+    app = Host()
+    async with app.run_test() as pilot:
+        pane = app.query_one(Pane)
+        pane.show_loading()
+        await pilot.pause(pane.LOADING_DELAY * 2)
+        (spinner,) = app.query(LoadingIndicator)
+        assert isinstance(spinner, CalmLoadingIndicator)
+        assert spinner.auto_refresh == CalmLoadingIndicator.FRAME_SECONDS == 0.25
+        pane.hide_loading()
