@@ -675,10 +675,31 @@ class DbEngine:
         self, tenant_id: str, entry: str,
         build: Callable[[str | None, dict | None], tuple[dict, ChangeSummary] | None],
     ) -> tuple[str | None, bool]:
-        """Read-modify-write of the head as a compare-and-swap: (head digest, changed).
+        """Write the version `build(head digest, head document)` returns (None: nothing to
+        write) and make it the entry's head: (head digest, changed)."""
 
-        Under the tenant lock (a file lock on local disk, where the swap always succeeds; a
-        no-op on S3, where a writer that lost the race re-reads the head and builds again).
+        def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
+            head_doc = self._snapshot_doc(tenant_id, current) if current else None
+            state = self._index(tenant_id, entry, current, locked=True) if current else None
+            result = build(current, head_doc)
+            if result is None:
+                return None
+            document, summary = result
+            digest = self._write_object(tenant_id, document)
+            return digest, lambda: self._index_append(tenant_id, entry, state, digest, document, summary)
+
+        return self._swap_head(tenant_id, entry, step, "try again")
+
+    def _swap_head(
+        self, tenant_id: str, entry: str,
+        step: Callable[[str | None], tuple[str, Callable[[], None]] | None], retry_hint: str,
+    ) -> tuple[str | None, bool]:
+        """Read-modify-write of one entry of the head as a compare-and-swap: (head digest, changed).
+
+        `step(current head digest)` returns the new digest and what to do once it is the
+        head, or None to leave the head as it is. It runs under the tenant lock (a file lock
+        on local disk, where the swap always succeeds; a no-op on S3, where a writer that
+        lost the race re-reads the head and steps again).
         """
         for attempt in range(_CAS_ATTEMPTS):
             if attempt:
@@ -686,24 +707,21 @@ class DbEngine:
             with self.storage.lock(tenant_id):
                 head, token = self._read_head(tenant_id)
                 current = head.get(entry)
-                head_doc = self._snapshot_doc(tenant_id, current) if current else None
-                state = self._index(tenant_id, entry, current, locked=True) if current else None
-                result = build(current, head_doc)
-                if result is None:
+                decided = step(current)
+                if decided is None:
                     return current, False
-                document, summary = result
-                digest = self._write_object(tenant_id, document)
+                digest, after = decided
                 new_head = dict(head)
                 new_head[entry] = digest
                 swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token)
                 with self._guard:
                     self._heads.pop(tenant_id, None)
                 if swapped:
-                    self._index_append(tenant_id, entry, state, digest, document, summary)
+                    after()
                     return digest, True
         raise ConflictError(
             f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "
-            f"{_CAS_ATTEMPTS} attempts to write it; try again"
+            f"{_CAS_ATTEMPTS} attempts to write it; {retry_hint}"
         )
 
     def _index_append(

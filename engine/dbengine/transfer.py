@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -215,41 +213,25 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
 def _move_head(engine: DbEngine, tenant: str, entry: str, digest: str, number: int) -> bool:
     """Point the entry at `digest` when that only moves it forward; refuse a divergent history.
 
-    A compare-and-swap of the head, like `DbEngine._commit`: on S3 (no lock between
-    machines) a writer that changed any entry meanwhile makes the swap fail, and the head
-    is re-read and the move decided again, so its update is never overwritten.
+    A compare-and-swap of the head, like every write: on S3 (no lock between machines) a
+    writer that changed any entry meanwhile makes the swap fail, and the move is decided
+    again on the new head, so that writer's update is never overwritten.
     """
-    from .dbengine import _CAS_ATTEMPTS, _CAS_BASE_DELAY, _CAS_MAX_DELAY
-    from .utils import to_json_bytes
-
     ancestors = _ancestors(engine, tenant, digest)
-    for attempt in range(_CAS_ATTEMPTS):
-        if attempt:
-            time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**attempt)))
-        with engine.storage.lock(tenant):
-            head, token = engine._read_head(tenant)
-            current = head.get(entry)
-            if current == digest:
-                return False
-            if current is not None and current not in ancestors:
-                if digest in _ancestors(engine, tenant, current):
-                    return False  # the database is already ahead of the import
-                raise ConflictError(
-                    f"line {number}: entry {entry!r} of tenant {tenant!r} has a different history "
-                    f"(head {current[:12]}); import into another tenant"
-                )
-            new_head = dict(head)
-            new_head[entry] = digest
-            swapped = engine.storage.write_head(tenant, to_json_bytes(new_head), expected=token)
-            with engine._guard:
-                engine._heads.pop(tenant, None)
-            if swapped:
-                engine._index(tenant, entry, digest, locked=True)
-                return True
-    raise ConflictError(
-        f"line {number}: entry {entry!r} of tenant {tenant!r}: the head kept moving under "
-        f"{_CAS_ATTEMPTS} attempts to import it; run the import again (it is idempotent)"
-    )
+
+    def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
+        if current == digest:
+            return None
+        if current is not None and current not in ancestors:
+            if digest in _ancestors(engine, tenant, current):
+                return None  # the database is already ahead of the import
+            raise ConflictError(
+                f"line {number}: entry {entry!r} of tenant {tenant!r} has a different history "
+                f"(head {current[:12]}); import into another tenant"
+            )
+        return digest, lambda: engine._index(tenant, entry, digest, locked=True)
+
+    return engine._swap_head(tenant, entry, step, f"line {number}: run the import again (it is idempotent)")[1]
 
 
 def _ancestors(engine: DbEngine, tenant: str, digest: str) -> set[str]:
