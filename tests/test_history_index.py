@@ -7,10 +7,12 @@ still right and that the index on disk is repaired.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import time
+import zlib
 
 import pytest
 from dbengine.dbengine import DbEngine
@@ -64,6 +66,24 @@ def check_right_and_repaired(engine: DbEngine, entry: str, expected, good_index:
     assert read(index_file(engine, entry)) == good_index
 
 
+def forge_crc(line: bytes, previous: bytes) -> bytes:
+    """A line whose CRC continues from `previous` (as a careful forger would write it); the
+    lines after it still continue from the true one, so the forgery is found anyway."""
+    seed = zlib.crc32(previous[-10:], int(previous[-9:-1], 16))
+    return line[:-9] + b"%08x\n" % zlib.crc32(line[:-10], seed)
+
+
+def old_json_lines(engine: DbEngine, entry: str) -> bytes:
+    """The index as version 0.3 wrote it (JSON arrays with a CRC per line): rebuilt on read."""
+    rows = []
+    for v in reversed(engine.log(T, entry)):
+        summary = [v.summary.added, v.summary.changed, v.summary.removed] if v.summary else None
+        body = json.dumps([v.digest, v.parents, v.user_id, v.date_text, v.restored_from, summary],
+                          separators=(",", ":")).encode()[:-1]
+        rows.append(body + b",%d]\n" % zlib.crc32(body))
+    return b"".join(rows)
+
+
 def walk_objects(engine: DbEngine, entry: str) -> list[str]:
     """The true chain, from the snapshots' __parent__ links."""
     chain, cursor = [], engine.get_digest(T, entry)
@@ -84,7 +104,8 @@ def test_the_index_agrees_with_the_objects(built):
 @pytest.mark.parametrize("damage", [
     "deleted", "empty", "truncated_lines", "truncated_mid_line", "garbage_last", "garbage_middle",
     "garbage_first", "binary", "duplicated_line", "swapped_lines", "missing_first_line",
-    "other_chain", "other_chain_appended", "other_chain_in_middle",
+    "other_chain", "other_chain_appended", "other_chain_in_middle", "flipped_user_middle",
+    "line_crc_forged", "old_json_lines",
 ])
 def test_a_damaged_index_is_repaired(built, entry, damage):
     expected = snapshot(built, entry)
@@ -108,6 +129,9 @@ def test_a_damaged_index_is_repaired(built, entry, damage):
         "other_chain": b"".join(other),
         "other_chain_appended": good + b"".join(other),
         "other_chain_in_middle": b"".join(lines[:6] + other + lines[6:]),
+        "flipped_user_middle": b"".join(lines[:5] + [lines[5].replace(b'"u', b'"v')] + lines[6:]),
+        "line_crc_forged": b"".join(lines[:5] + [forge_crc(lines[5].replace(b'"u', b'"v'), lines[4])] + lines[6:]),
+        "old_json_lines": old_json_lines(built, entry),
     }[damage]
     if damaged is None:
         os.unlink(path)
@@ -247,3 +271,19 @@ def test_an_index_ahead_of_a_rolled_back_head(built):
         assert [v.digest for v in eng.log(T, "config")] == [new] + old[0]
         assert eng.entry_info(T, "config").versions == len(old[0]) + 1
         assert eng.history(T, "config") == walk_objects(eng, "config")
+
+
+@pytest.mark.parametrize("entry", ["config", "records"])
+def test_a_short_cold_log_never_trusts_a_window_after_damage(built, entry):
+    """A cold log of the newest versions reads only the file's end, checked by the CRC
+    chain from the line before the window: damage anywhere gives the true answer."""
+    path = index_file(built, entry)
+    good = read(path)
+    lines = good.splitlines(keepends=True)
+    want = (built.log(T, entry, max_items=3), built.history(T, entry, max_items=None))
+    for i in range(len(lines) - 1):
+        write(path, b"".join(lines[:i] + [lines[i].replace(b'"u', b'"v')] + lines[i + 1:]))
+        cold = DbEngine(built.root, durable=False)
+        assert cold.log(T, entry, max_items=3) == want[0], i
+        assert cold.history(T, entry, max_items=None) == want[1], i
+        write(path, good)

@@ -5,4 +5,4 @@ from .errors import DbEngineError
 from .history import ChangeSummary, Version
 
 __all__ = ["DbEngine", "DbEngineError", "EntryInfo", "Version", "ChangeSummary"]
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -35,12 +35,13 @@ from .errors import (
 from .handlers import HandlerRegistry, handlers
 from .history import (
     ChangeSummary,
+    IndexState,
     Version,
+    build_versions,
     chain_breaks,
-    encode_line,
-    line_to_version,
-    lines_to_versions,
+    encode_lines,
     parse_index,
+    seed_crc,
     version_from_document,
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
@@ -77,78 +78,6 @@ class EntryInfo:
     versions: int
 
 
-class _IndexState:
-    """The parsed, validated history index of one entry, kept between calls."""
-
-    __slots__ = ("token", "offset", "digests", "parents", "lines", "versions", "_pos")
-
-    def __init__(self) -> None:
-        self.token: FileToken | None = None
-        self.offset = 0
-        self.digests: list[str] = []
-        self.parents: list[str | None] = []
-        self.lines: list[bytes | None] = []
-        self.versions: list[Version | None] = []
-        self._pos: dict[str, int] | None = None
-
-    def __len__(self) -> int:
-        return len(self.digests)
-
-    def add_lines(self, digests: list[str], parents: list[str | None], lines: list[bytes]) -> None:
-        self.digests.extend(digests)
-        self.parents.extend(parents)
-        self.lines.extend(lines)
-        self.versions.extend([None] * len(digests))
-        self._pos = None
-
-    def add_versions(self, versions: list[Version]) -> None:
-        for version in versions:
-            self.versions.append(version)
-            self.digests.append(version.digest)
-            self.parents.append(version.parent)
-            self.lines.append(None)
-        self._pos = None
-
-    def position(self, digest: str) -> int | None:
-        """Where `digest` stands in the chain (0 = first version), or None."""
-        if self.digests and self.digests[-1] == digest:
-            return len(self.digests) - 1
-        if self._pos is None:
-            self._pos = dict(zip(self.digests, range(len(self.digests)), strict=True))
-        return self._pos.get(digest)
-
-    def versions_between(self, lo: int, hi: int) -> list[Version]:
-        """Versions lo..hi-1 (oldest first), parsing their lines in one go (ValueError if damaged)."""
-        window = self.versions[lo:hi]
-        if None not in window:
-            return window
-        if window.count(None) == len(window):  # common cold case: parse the whole range at once
-            parsed = lines_to_versions(self.lines[lo:hi])
-            if [v.digest for v in parsed] != self.digests[lo:hi]:
-                raise ValueError("index lines do not match their scan")
-            self.versions[lo:hi] = parsed
-            return parsed
-        todo = [i for i in range(lo, hi) if self.versions[i] is None]
-        parsed = lines_to_versions([self.lines[i] for i in todo])
-        for i, version in zip(todo, parsed, strict=True):
-            if version.digest != self.digests[i]:
-                raise ValueError("index line does not match its scan")
-            self.versions[i] = version
-        return self.versions[lo:hi]
-
-    def version(self, i: int) -> Version:
-        """Version i, parsed from its index line on first use (ValueError if damaged)."""
-        version = self.versions[i]
-        if version is None:
-            line = self.lines[i]
-            assert line is not None
-            version = line_to_version(line)
-            if version.digest != self.digests[i]:
-                raise ValueError("index line does not match its scan")
-            self.versions[i] = version
-        return version
-
-
 class DbEngine:
     """A versioned document database stored under `root`.
 
@@ -180,7 +109,7 @@ class DbEngine:
         # Bytes of recently read or written buckets: a put reuses their unchanged record lines.
         self._bucket_bytes = ObjectCache(_BUCKET_BYTES_CACHE)
         self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
-        self._indexes: dict[tuple[str, str], _IndexState] = {}
+        self._indexes: dict[tuple[str, str], IndexState] = {}
         self._guard = threading.RLock()
 
     # ================================================================== tenants
@@ -450,9 +379,7 @@ class DbEngine:
             tail = self._index_tail(tenant_id, entry, max_items)
             if tail is not None:
                 with contextlib.suppress(ValueError):  # damaged line: the full path repairs
-                    versions = lines_to_versions(tail[1])
-                    if [v.digest for v in versions] == tail[0]:
-                        return versions[::-1]
+                    return build_versions(*tail)[::-1]
         for attempt in (1, 2):
             state, start = self._history_start(tenant_id, entry, digest)
             first = max(start + 1 - max_items, 0) if max_items is not None else 0
@@ -725,17 +652,19 @@ class DbEngine:
         )
 
     def _index_append(
-        self, tenant_id: str, entry: str, state: _IndexState | None, digest: str, document: dict,
+        self, tenant_id: str, entry: str, state: IndexState | None, digest: str, document: dict,
         summary: ChangeSummary,
     ) -> None:
         """Add a committed version to the index: a cache, a failure here is repaired on read."""
         with contextlib.suppress(DbEngineError, ValueError, OSError):
             version = version_from_document(digest, document, summary)
-            if state is None or (state.token is not None and state.offset == state.token.size):
-                self.storage.append_index(tenant_id, entry, encode_line(version))
-            else:  # the file has a torn tail (or no file): rewrite it whole
-                lines = [encode_line(v) for v in state.versions_between(0, len(state))]
-                self.storage.write_index(tenant_id, entry, b"".join(lines) + encode_line(version))
+            if state is None:  # a new entry: whatever file is there is not its index
+                self.storage.write_index(tenant_id, entry, encode_lines([version], 0)[0])
+            elif state.token is not None and state.offset == state.token.size and not state.damaged:
+                self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc)[0])
+            else:  # the file has a torn or damaged tail (or no file): rewrite it whole
+                versions = state.versions_between(0, len(state)) + [version]
+                self.storage.write_index(tenant_id, entry, encode_lines(versions, 0)[0])
 
     def _write_object(self, tenant_id: str, document: dict) -> str:
         data = to_json_bytes(document)
@@ -867,7 +796,7 @@ class DbEngine:
         head = self.get_digest(tenant_id, entry)
         return self._snapshot_doc(tenant_id, head if digest is None else check_digest(digest))
 
-    def _history_start(self, tenant_id: str, entry: str, digest: str | None) -> tuple[_IndexState, int]:
+    def _history_start(self, tenant_id: str, entry: str, digest: str | None) -> tuple[IndexState, int]:
         head = self.get_digest(tenant_id, entry)
         state = self._index(tenant_id, entry, head)
         if digest is None:
@@ -878,31 +807,38 @@ class DbEngine:
         return state, position
 
     # ================================================================== internals: history index
-    def _index(self, tenant_id: str, entry: str, head: str, locked: bool = False) -> _IndexState:
+    def _index(self, tenant_id: str, entry: str, head: str, locked: bool = False) -> IndexState:
         """The entry's index, validated to form a chain that reaches `head`."""
         with self._guard:
             state = self._refresh_index(tenant_id, entry)
-            if state.position(head) is not None:
+            if not state.damaged and state.position(head) is not None:
                 return state
         return self._repair_index(tenant_id, entry, head, locked)
 
-    def _index_tail(self, tenant_id: str, entry: str, want: int) -> tuple[list[str], list[bytes]] | None:
-        """The newest `want` index lines (digests, lines), oldest first, read from the file's end.
+    def _index_tail(self, tenant_id: str, entry: str, want: int) -> tuple[list[str], list, list[str]] | None:
+        """The newest `want` index lines (digests, first parents, tails), oldest first, read from the file's end.
 
         Only for a cold engine and a short window, so that the newest versions of a long
-        history cost one small read. The window is trusted only if it ends at the head and
-        its lines chain; otherwise None sends the caller to the full, repairing path.
+        history cost one small read. The window is trusted only if its CRCs continue from
+        the line before it, it ends at the head and its lines chain; otherwise None sends
+        the caller to the full, repairing path.
         """
         if want <= 0 or want > _TAIL_MAX or (tenant_id, entry) in self._indexes:
             return None
         head = self.get_digest(tenant_id, entry)
-        result = self.storage.read_index_tail(tenant_id, entry, want * _TAIL_LINE_GUESS + 4096)
+        result = self.storage.read_index_tail(tenant_id, entry, (want + 1) * _TAIL_LINE_GUESS + 4096)
         if result is None:
             return None
         data, start = result
-        if start > 0:
-            data = data[data.find(b"\n") + 1 :]  # drop the partial first line
-        chunk = parse_index(data)
+        crc: int | None = 0
+        if start > 0:  # drop the partial first line; the next one only seeds the CRC
+            first = data.find(b"\n") + 1
+            second = data.find(b"\n", first) + 1
+            crc = seed_crc(data[first:second]) if second else None
+            data = data[second:]
+        if crc is None:
+            return None
+        chunk = parse_index(data, crc)
         if not chunk.clean or not chunk.digests or chunk.digests[-1] != head or chunk.consumed != len(data):
             return None
         take = min(want, len(chunk.digests))
@@ -913,7 +849,7 @@ class DbEngine:
             return None
         if take == len(chunk.digests) and start == 0 and parents[0] is not None:
             return None
-        return digests, chunk.lines[-take:]
+        return digests, parents, chunk.tails[-take:]
 
     def _rebuild_index(self, tenant_id: str, entry: str) -> None:
         """Throw away a damaged index and rebuild it from the objects."""
@@ -922,40 +858,47 @@ class DbEngine:
         head = self.get_digest(tenant_id, entry)
         self._repair_index(tenant_id, entry, head, locked=False, from_scratch=True)
 
-    def _refresh_index(self, tenant_id: str, entry: str) -> _IndexState:
+    def _refresh_index(self, tenant_id: str, entry: str) -> IndexState:
+        """The cached index, completed with the lines appended to the file since it was read.
+
+        Damaged lines end the scan: the state keeps the intact, chained lines before them
+        and is marked `damaged`, so that the next repair rewrites the file.
+        """
         key = (tenant_id, entry)
         state = self._indexes.get(key)
         token = self.storage.index_token(tenant_id, entry)
         if state is not None and token == state.token:
             return state
-        if state is None or token is None or state.token is None or token.inode != state.token.inode or token.size < state.offset:
-            state = _IndexState()
+        if state is None or token is None or state.token is None or token.inode != state.token.inode \
+                or token.size < state.offset or state.damaged:
+            state = IndexState()
         result = self.storage.read_index(tenant_id, entry, state.offset)
         if result is None:
             self._indexes[key] = state
             return state
         data, token = result
-        chunk = parse_index(data)
+        chunk = parse_index(data, state.crc)
         start = len(state)
-        state.add_lines(chunk.digests, chunk.parents, chunk.lines)
-        state.offset += chunk.consumed
+        state.add_chunk(chunk)
         state.token = token
-        if not chunk.clean or chain_breaks(state.digests, state.parents, start):
-            state = _IndexState()  # unusable: rebuilt from the objects by _repair_index
-            state.token = None
+        if chain_breaks(state.digests, state.parents, start):
+            state = state.keep(_chained_length(state, start))
+            state.token, state.damaged = token, True
+        elif not chunk.clean:
+            state.damaged = True
         self._indexes[key] = state
         return state
 
     def _repair_index(
         self, tenant_id: str, entry: str, head: str, locked: bool, from_scratch: bool = False
-    ) -> _IndexState:
+    ) -> IndexState:
         """Rebuild the part of the index the head is ahead of, from the objects."""
         lock = contextlib.nullcontext() if locked else self._try_lock(tenant_id)
         with lock as held:
             writable = locked or held
             with self._guard:
-                state = _IndexState() if from_scratch else self._refresh_index(tenant_id, entry)
-                if state.position(head) is not None:
+                state = IndexState() if from_scratch else self._refresh_index(tenant_id, entry)
+                if not state.damaged and state.position(head) is not None:
                     return state
                 missing: list[Version] = []
                 cursor: str | None = head
@@ -968,19 +911,19 @@ class DbEngine:
                         raise CorruptObjectError(f"history of {entry!r} does not end", None)
                     cursor = parent
                 keep = state.position(cursor) + 1 if cursor is not None else 0
-                fresh = _IndexState()
-                fresh.add_lines(state.digests[:keep], state.parents[:keep], state.lines[:keep])
-                fresh.versions[:keep] = state.versions[:keep]
+                fresh = state.keep(keep)
                 missing.reverse()
                 fresh.add_versions(missing)
                 broken_token = self.storage.index_token(tenant_id, entry)
                 if writable:  # (ValueError: a kept line is damaged; log() rebuilds it all)
                     with contextlib.suppress(DbEngineError, OSError, ValueError):
-                        if keep == len(state) and state.token is not None and state.offset == state.token.size:
-                            self.storage.append_index(tenant_id, entry, b"".join(encode_line(v) for v in missing))
+                        appendable = not state.damaged and state.token is not None and state.offset == state.token.size
+                        if keep == len(state) and appendable:
+                            data, fresh.crc = encode_lines(missing, state.crc)
+                            self.storage.append_index(tenant_id, entry, data)
                         else:
-                            lines = (encode_line(fresh.version(i)) for i in range(len(fresh)))
-                            self.storage.write_index(tenant_id, entry, b"".join(lines))
+                            data, fresh.crc = encode_lines(fresh.versions_between(0, len(fresh)), 0)
+                            self.storage.write_index(tenant_id, entry, data)
                         broken_token = None
                 token = self.storage.index_token(tenant_id, entry) if broken_token is None else broken_token
                 if token is not None:
@@ -1024,7 +967,7 @@ _ABSENT = object()
 _RACY_NS = 2_000_000_000
 _BUCKET_BYTES_CACHE = 8 << 20
 _TAIL_MAX = 5000
-_TAIL_LINE_GUESS = 220
+_TAIL_LINE_GUESS = 200
 _CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)
 _CAS_BASE_DELAY = 0.002
 _CAS_MAX_DELAY = 0.2
@@ -1123,3 +1066,14 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _chained_length(state: IndexState, start: int) -> int:
+    """How many versions of `state` chain from its first one (those from `start` on were just added)."""
+    count = start
+    previous = state.digests[start - 1] if start else None
+    for digest, parent in zip(state.digests[start:], state.parents[start:], strict=True):
+        if parent != previous:
+            break
+        previous, count = digest, count + 1
+    return count

@@ -41,7 +41,6 @@ import os
 import re
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +54,7 @@ from .errors import (
     NotInitializedError,
     StorageError,
 )
-from .history import parse_index
+from .history import first_parent_of, last_digest, valid_prefix
 from .names import DIGEST_RE, check_digest, check_tenant
 
 PREFIX_LEN = 24
@@ -65,8 +64,6 @@ INDEX_FOLDER = "index-seg"
 LOCAL_INDEX_FOLDER = "index"  # the local layout's index files, brought by `aws s3 sync`
 BIG_REF = 1024 * 1024
 _SEGMENT_RE = re.compile(r"\d{8}")
-_LAST_DIGEST_RE = re.compile(rb'\["([0-9a-f]{64})",')
-_FIRST_PARENT_RE = re.compile(rb'\["[0-9a-f]{64}",\[(?:"([0-9a-f]{64})"|null)')
 
 
 class MissingDependencyError(DbEngineError, ImportError):
@@ -434,7 +431,7 @@ class S3Storage:
         found = self._get(self._local_index_key(tenant, entry), "local index")
         with self._guard:
             self._local_checked.add((tenant, entry))
-        data = _valid_index_prefix(found[0]) if found is not None else b""
+        data = valid_prefix(found[0]) if found is not None else b""
         if not data:
             return []
         lines = data.splitlines(keepends=True)
@@ -455,7 +452,7 @@ class S3Storage:
             self._adopted[(tenant, entry)] = bodies  # read_index uses them instead of GETs
         last = segments[-1]
         self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[last.key][0],
-                                               _last_digest(bodies[last.key][0])))
+                                               last_digest(bodies[last.key][0])))
         return segments
 
     def _list_segments(self, tenant: str, entry: str) -> list[_Segment]:
@@ -518,7 +515,7 @@ class S3Storage:
             bodies.append(found[0])
         if bodies and len(actual) == len(segments):
             last = actual[-1]
-            self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], _last_digest(bodies[-1])))
+            self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], last_digest(bodies[-1])))
         data = b"".join(bodies)[offset - first_start :] if bodies else b""
         return data, self._token(actual)
 
@@ -561,7 +558,7 @@ class S3Storage:
         found = self._get(segments[-1].key, "index segment")
         if found is None:
             return None
-        return _Tip(segments[-1].number, found[1], found[0], _last_digest(found[0]))
+        return _Tip(segments[-1].number, found[1], found[0], last_digest(found[0]))
 
     def append_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Append lines: rewrite the last segment (If-Match) and start new ones (If-None-Match).
@@ -570,8 +567,8 @@ class S3Storage:
         writer changed the index first: the engine then completes it from the objects.
         """
         tip = self._current_tip(tenant, entry)
-        match = _FIRST_PARENT_RE.match(data)
-        if tip is None or match is None or (match.group(1) or b"").decode() != (tip.last_digest or ""):
+        parent = first_parent_of(data)
+        if tip is None or parent is False or parent != tip.last_digest:
             self._remember_tip(tenant, entry, None)
             return
         lines = data.splitlines(keepends=True)
@@ -587,7 +584,7 @@ class S3Storage:
             if new_etag is None:
                 self._remember_tip(tenant, entry, None)
                 return
-            self._remember_tip(tenant, entry, _Tip(number, new_etag, body, _last_digest(body)))
+            self._remember_tip(tenant, entry, _Tip(number, new_etag, body, last_digest(body)))
             if lines:
                 number, body, etag = number + 1, b"", ""
 
@@ -602,7 +599,7 @@ class S3Storage:
             etag = _md5_etag(chunk)
             if number >= len(segments) or segments[number].etag != etag:
                 etag = self._put(f"{prefix}{number:08d}", chunk)
-            tip = _Tip(number, etag, chunk, _last_digest(chunk))
+            tip = _Tip(number, etag, chunk, last_digest(chunk))
         extra = [{"Key": s.key} for s in segments[len(chunks):]]
         if extra:
             try:
@@ -614,32 +611,6 @@ class S3Storage:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
-
-
-def _last_digest(data: bytes) -> str | None:
-    """Digest of the last complete line of index bytes (None when there is none)."""
-    end = data.rfind(b"\n", 0, len(data) - 1) + 1 if data.endswith(b"\n") else None
-    if end is None:
-        return None
-    match = _LAST_DIGEST_RE.match(data, end)
-    return match.group(1).decode() if match else None
-
-
-def _valid_index_prefix(data: bytes) -> bytes:
-    """The longest prefix of index bytes whose lines are well formed, chained from a first
-    version and checksummed (docs/FORMAT.md section 10); b"" when the first line is not."""
-    chunk = parse_index(data)
-    if not chunk.clean:
-        return b""
-    end, previous = 0, None
-    for digest, parent, line in zip(chunk.digests, chunk.parents, chunk.lines, strict=True):
-        comma = line.rfind(b",")
-        crc = line[comma + 1 : -1] if line.endswith(b"]") else b""
-        if parent != previous or not crc.isdigit() or zlib.crc32(line[:comma]) != int(crc):
-            break
-        end += len(line) + 1
-        previous = digest
-    return data[:end]
 
 
 def _classify(exc: Exception) -> str:

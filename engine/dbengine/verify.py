@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import DbEngineError
-from .history import chain_breaks, line_to_version, parse_index
+from .history import build_versions, chain_breaks, parse_index
 from .names import DIGEST_RE, check_tenant
 from .records import bucket_records, is_bucket_doc
 from .serializer import iter_ref_digests
@@ -201,8 +201,7 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
     chunk = parse_index(result[0])
     digests = chunk.digests
     try:
-        for line in chunk.lines:
-            line_to_version(line)
+        build_versions(digests, chunk.parents, chunk.tails)
     except ValueError:
         chunk.clean = False
     if not chunk.clean or chunk.consumed != len(result[0]) or chain_breaks(digests, chunk.parents):

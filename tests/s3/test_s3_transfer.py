@@ -12,13 +12,12 @@ import os
 import subprocess
 import sys
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from dbengine import errors, s3storage
 from dbengine.dbengine import DbEngine
-from dbengine.s3storage import _valid_index_prefix
+from dbengine.history import valid_prefix
 
 TESTS = os.path.dirname(os.path.dirname(__file__))
 sys.path[:0] = [TESTS, os.path.join(TESTS, "cli")]
@@ -207,7 +206,8 @@ def test_a_damaged_synced_index_is_only_a_cache(make_engine, tmp_path, s3, monke
     if damage == "garbage":
         assert object_reads >= 20  # nothing kept: every version read
     else:
-        assert object_reads == 11  # lines 0-9 kept: versions 10-19 (and 9, a parent) read
+        # lines 0-8 kept (the line before a bad one is dropped too): versions 9-19 and 8, a parent, read
+        assert object_reads == 12
     assert remote.history(T, "config", max_items=None) == chain_from_objects(remote, "config")
     cold = DbEngine(remote.root)  # the segments now hold the whole, good index
     assert cold.log(T, "config", max_items=None) == expected
@@ -222,10 +222,10 @@ def test_only_the_clean_chained_prefix_of_a_local_index_is_kept(make_engine, tmp
         local.save(T, "u", "e", {"v": i})
     data = open(local_index(local, "e"), "rb").read()
     lines = data.splitlines(keepends=True)
-    assert _valid_index_prefix(data) == data
-    assert _valid_index_prefix(data + b'["abc') == data  # a torn last line
-    assert _valid_index_prefix(b"".join(lines[1:])) == b""  # does not start at a first version
-    assert _valid_index_prefix(b"".join(lines[:2] + lines[3:])) == b"".join(lines[:2])
-    body = lines[2][: lines[2].rindex(b",")]
-    forged = body + b",%d]\n" % (zlib.crc32(body) ^ 1)
-    assert _valid_index_prefix(b"".join(lines[:2] + [forged] + lines[3:])) == b"".join(lines[:2])
+    assert valid_prefix(data) == data
+    assert valid_prefix(data + b'["abc') == data  # a torn last line
+    assert valid_prefix(b"".join(lines[1:])) == b""  # does not start at a first version
+    # the line before a bad one is dropped too: it may have been altered with its own CRC
+    assert valid_prefix(b"".join(lines[:3] + lines[4:])) == b"".join(lines[:2])
+    forged = lines[3][:-9] + b"%08x\n" % (int(lines[3][-9:-1], 16) ^ 1)
+    assert valid_prefix(b"".join(lines[:3] + [forged] + lines[4:])) == b"".join(lines[:2])
