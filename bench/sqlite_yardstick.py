@@ -8,10 +8,13 @@ records, so it does less work than the engine on puts; it is the floor to compar
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
+
+from dbengine.history import Version
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -108,6 +111,14 @@ class SqliteStore:
             "SELECT id, parent, user_id, date FROM versions WHERE entry = ? ORDER BY id DESC LIMIT ?",
             (entry, max_items),
         ).fetchall()
+
+    def log_versions(self, entry: str, max_items: int) -> list[Version]:
+        """`log` as the engine's API returns it: the rows as Version objects with datetimes."""
+        return [
+            Version(str(vid), [None if parent is None else str(parent)], user,
+                    _dt.datetime.fromisoformat(f"{date[:8]}T{date[9:17]}{date[18:]}"))
+            for vid, parent, user, date in self.log(entry, max_items)
+        ]
 
     def version_ids(self, entry: str) -> list[int]:
         return [row[0] for row in self.conn.execute(
