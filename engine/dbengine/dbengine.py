@@ -46,6 +46,7 @@ from .history import (
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
 from .records import (
+    RecordsView,
     bucket_of,
     bucket_records,
     changed_items,
@@ -55,6 +56,7 @@ from .records import (
     ordered_records,
     record_lines,
     same_stored,
+    scan_keys,
 )
 from .serializer import Serializer, validate_stored
 from .storage import FileToken, open_storage
@@ -535,11 +537,49 @@ class DbEngine:
             return _json_copy(records)
 
     def record_keys(self, tenant_id: str, digest: str) -> list[str]:
-        """The record keys of a record version, in insertion order."""
+        """The record keys of a record version, in insertion order (no value is parsed)."""
         document = self._snapshot_doc(tenant_id, check_digest(digest))
         if document["__kind__"] != RECORDS:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
-        return [key for key, _stored in self._all_records(tenant_id, document)]
+        with _gc_paused():
+            return self._ordered_keys(tenant_id, document)
+
+    def records_view(self, tenant_id: str, digest: str) -> RecordsView:
+        """The stored records of a record version as a read-only mapping, key -> stored
+        value in insertion order, whose buckets are parsed only when their values are read
+        (browsers of 100,000 records show the first rows at once)."""
+        document = self._snapshot_doc(tenant_id, check_digest(digest))
+        if document["__kind__"] != RECORDS:
+            raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+        with _gc_paused():
+            keys = self._ordered_keys(tenant_id, document)
+        return RecordsView(keys, dict(document["__buckets__"]), lambda bucket: self._bucket(tenant_id, bucket))
+
+    def _ordered_keys(self, tenant_id: str, document: dict) -> list[str]:
+        """Keys in insertion order, scanned from the buckets' line starts; a bucket that is
+        parsed already, or not scannable, is read whole."""
+        keys: list[str] = []
+        seqs: list = []
+        for bucket in document["__buckets__"].values():
+            cached = self._objects.get((tenant_id, bucket))
+            scanned = scan_keys(self._object_bytes(tenant_id, bucket)) if cached is None else None
+            if scanned is None:
+                records = self._bucket(tenant_id, bucket)
+                keys += records
+                seqs += [item[0] for item in records.values()]
+            else:
+                keys += scanned[0]
+                seqs += scanned[1]
+        next_seq = document["__next_seq__"]
+        slots: list = [None] * next_seq
+        try:
+            for seq, key in zip(map(int, seqs), keys, strict=True):
+                if slots[seq] is not None:
+                    raise IndexError("duplicate sequence number")
+                slots[seq] = key
+        except IndexError:  # malformed: the full parse orders it (or names the bad bucket)
+            return [key for key, _stored in self._all_records(tenant_id, document)]
+        return [key for key in slots if key is not None] if len(keys) != next_seq else slots
 
     def read_record(self, tenant_id: str, entry: str, key: str, digest: str | None = None) -> Any:
         """The stored form of one record (no decoding)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
@@ -21,6 +22,8 @@ from .utils import to_json_bytes
 BUCKET_KIND = "bucket"
 _LINES_OPEN = b'{"__kind__":"bucket","records":{\n'
 _LINES_CLOSE = b"\n}}"
+# The start of a record line whose key needs no unescaping: `"key":[seq,` after a newline.
+_LINE_HEAD_RE = re.compile(r'\n"([^"\\\x00-\x1f]*)":\[(0|[1-9][0-9]*),')
 
 
 def _not_json(value: Any) -> Any:
@@ -159,3 +162,70 @@ def ordered_records(buckets: list[dict[str, list]], next_seq: int) -> list[tuple
         merged.sort(key=lambda triple: (triple[0], triple[1]))
         return [(key, stored) for _seq, key, stored in merged]
     return [pair for pair in slots if pair is not None]
+
+
+def scan_keys(data: bytes) -> tuple[list[str], list[str]] | None:
+    """(keys, seq texts) of a bucket written one record per line, read from the line starts
+    without parsing any value; None when the bucket has another layout or a key with
+    escapes (the caller parses it whole instead)."""
+    if not (data.startswith(_LINES_OPEN) and data.endswith(_LINES_CLOSE)):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found = _LINE_HEAD_RE.findall(text)
+    if len(found) != text.count("\n") - 1:  # some line does not start the simple way
+        return None
+    if not found:
+        return [], []
+    keys, seqs = map(list, zip(*found, strict=True))
+    return keys, seqs
+
+
+class RecordsView(Mapping):
+    """The stored records of one record version, key -> stored value, in insertion order.
+
+    Only the keys are known up front; a bucket is parsed when one of its values is first
+    asked for, so a browser shows the first rows of 100,000 records without parsing them
+    all. Read-only: values are the engine's cached objects. A damaged bucket raises the
+    engine's CorruptObjectError when one of its values is read.
+    """
+
+    def __init__(self, keys: list[str], buckets: dict[str, str], load_bucket: Callable[[str], dict[str, list]]):
+        self._keys = keys
+        self._buckets = buckets
+        self._load_bucket = load_bucket
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __getitem__(self, key: str) -> Any:
+        digest = self._buckets.get(bucket_of(key)) if type(key) is str else None
+        if digest is None:
+            raise KeyError(key)
+        item = self._load_bucket(digest).get(key)
+        if item is None:
+            raise KeyError(key)
+        return item[1]
+
+    def keys_list(self) -> list[str]:
+        """The keys in insertion order (the view's own list: do not change it)."""
+        return self._keys
+
+    def sample(self, count: int) -> list[Any]:
+        """About `count` values read from as few buckets as possible (to guess columns)."""
+        values: list[Any] = []
+        for digest in sorted(self._buckets.values()):
+            values.extend(item[1] for item in self._load_bucket(digest).values())
+            if len(values) >= count:
+                break
+        return values[:count]
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Parse the buckets holding `keys` now (in a worker, before they are shown)."""
+        for digest in {self._buckets.get(bucket_of(key)) for key in keys} - {None}:
+            self._load_bucket(digest)

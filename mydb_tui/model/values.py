@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
@@ -84,11 +85,12 @@ def cell_text(value: Any, width: int = 40, engine: Any = None) -> str:
     return _clip(" ".join(text.split()) if "\n" in text or "\t" in text else text, width)
 
 
-def record_columns(records: dict[str, Any], limit: int = 8) -> list[str]:
-    """The most common top-level field names of dict records (sampled), in first-seen order."""
+def record_columns(values: Iterable[Any], limit: int = 8) -> list[str]:
+    """The most common top-level field names of dict records (the first 2,000 of `values`),
+    in first-seen order."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
-    for stored in islice(records.values(), 2000):
+    for stored in islice(values, 2000):
         if type(stored) is dict and SPECIAL not in stored:
             for name in stored:
                 counts[name] += 1

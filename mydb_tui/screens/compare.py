@@ -25,10 +25,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, LoadingIndicator
+from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from ..widgets.change_list import ChangeList, change_text, counts_text, plural, short_value
+from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.metadata import local_time
 from ..widgets.palette import Palette
 from ..widgets.safe import invisible_re, safe_text
@@ -259,7 +260,7 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-meta"):
             yield ThemedStatic(partial(meta_text, "OLDER", {"digest": self.old_digest}), id="meta-old")
             yield ThemedStatic(partial(meta_text, "NEWER", {"digest": self.new_digest}), id="meta-new")
-        yield LoadingIndicator(id="compare-loading")
+        yield CalmLoadingIndicator(id="compare-loading")
         yield DiffView(id="compare-diff")
         with Vertical(id="compare-changes-box"):
             yield ChangeList(id="compare-changes")

@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from ..widgets.change_list import ChangeList, counts_text, plural
+from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
@@ -80,7 +81,7 @@ class RestoreScreen(ModalScreen[bool]):
         with Vertical(id="restore-dialog"):
             yield ThemedStatic(self._title, id="restore-title")
             yield ThemedStatic(lambda _colors: Text("Comparing with HEAD…", style="dim"), id="restore-summary")
-            yield LoadingIndicator(id="restore-loading")
+            yield CalmLoadingIndicator(id="restore-loading")
             yield ChangeList(id="restore-changes")
             yield Static(
                 Text.assemble(("y", "bold"), " restore (a new version; history is kept)   ",

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from ..widgets.line_list import LineList
+from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
 from ..widgets.safe import clean
 from ..widgets.themed_static import ThemedStatic
@@ -132,7 +133,7 @@ class VerifyScreen(ModalScreen[None]):
             yield ThemedStatic(lambda colors: Text.assemble(("Verify database ", "bold"), (root, colors.date)),
                                id="verify-title")
             yield ThemedStatic(id="verify-summary")
-            yield LoadingIndicator(id="verify-loading")
+            yield CalmLoadingIndicator(id="verify-loading")
             yield ReportList(id="verify-report")
             yield Static(Text.assemble(("r", "bold"), " run again   ", ("esc", "bold"), " close"),
                          id="verify-hint")

@@ -1,12 +1,17 @@
 """The records of a record entry as a table: key plus the common record fields.
 
-Only the visible rows are formatted (LineList), so 100,000 records show at once.
+Only the visible rows are formatted (LineList), and the records come as the engine's
+lazy RecordsView, so 100,000 records show at once: a row's bucket is parsed when the row
+is first drawn, and an unreadable one shows as such in its row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from itertools import islice
 from typing import Any, ClassVar
 
+from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -17,7 +22,9 @@ from .line_list import LineList
 from .safe import clean
 
 MAX_WIDTH = 28
-SAMPLE = 200
+SAMPLE = 200  # values whose cells size the columns
+COLUMN_SAMPLE = 2000  # values whose fields name the columns
+UNREADABLE = object()
 
 
 class RecordTable(LineList):
@@ -37,7 +44,7 @@ class RecordTable(LineList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.records: dict[str, Any] = {}
+        self.records: Mapping[str, Any] = {}
         self.keys: list[str] = []
         self.columns: list[str] = []
         self.widths: list[int] = []
@@ -51,23 +58,34 @@ class RecordTable(LineList):
     def selected_key(self) -> str | None:
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
 
-    def show(self, records: dict[str, Any], select: str | None = None) -> None:
-        """Show `records` (key -> stored value, in insertion order)."""
+    def show(self, records: Mapping[str, Any], select: str | None = None) -> None:
+        """Show `records` (key -> stored value, in insertion order; a dict or a RecordsView)."""
         self.records = records
-        self.keys = list(records)
-        self.columns = record_columns(records)
-        sample = self.keys[:SAMPLE]
-        self.widths = [min(MAX_WIDTH, max([3, *(len(clean(k)) for k in sample)]))]
+        keys_list = getattr(records, "keys_list", None)
+        self.keys = keys_list() if keys_list is not None else list(records)
+        sample = records.sample(COLUMN_SAMPLE) if hasattr(records, "sample") else list(islice(records.values(), COLUMN_SAMPLE))
+        self.columns = record_columns(sample)
+        self.widths = [min(MAX_WIDTH, max([3, *(len(clean(k)) for k in self.keys[:SAMPLE])]))]
         if self.columns:
             for column in self.columns:
-                cells = [self._cell(records[k], column) for k in sample]
+                cells = [self._cell(stored, column) for stored in sample[:SAMPLE]]
                 self.widths.append(min(MAX_WIDTH, max([len(column), *(len(c) for c in cells)])))
         else:
             self.widths.append(60)
-        index = self.keys.index(select) if select in records else 0
+        try:
+            index = self.keys.index(select) if select is not None else 0
+        except ValueError:
+            index = 0
         self.reset_rows(index)
         if not self.keys:
             self.post_message(self.RecordHighlighted(None))
+
+    def value_of(self, key: str) -> Any:
+        """The stored value of `key`, or UNREADABLE when its bucket cannot be read."""
+        try:
+            return self.records[key]
+        except (DbEngineError, KeyError):
+            return UNREADABLE
 
     def _cell(self, stored: Any, column: str) -> str:
         if type(stored) is dict and not is_special(stored):
@@ -85,14 +103,16 @@ class RecordTable(LineList):
 
     def render_row(self, index: int) -> Text:
         key = self.keys[index]
-        stored = self.records[key]
+        stored = self.value_of(key)
         colors = self.palette
         text = Text(no_wrap=True, end="")
         shown = clean(key)
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
         text.append(f"{shown:<{self.widths[0]}}", style=f"bold {colors.key}")
-        if self.columns:
+        if stored is UNREADABLE:
+            cells = ["⚠ unreadable: its bucket is damaged (see verify)"]
+        elif self.columns:
             cells = [self._cell(stored, c) for c in self.columns]
         else:
             cells = [clean(cell_text(stored, 60))]
@@ -100,7 +120,8 @@ class RecordTable(LineList):
             text.append("  ")
             if len(cell) > width:
                 cell = cell[: width - 1] + "…"
-            text.append(f"{cell:<{width}}", style=colors.tag if cell.startswith("⟨") else "")
+            style = colors.error if stored is UNREADABLE else colors.tag if cell.startswith("⟨") else ""
+            text.append(f"{cell:<{width}}", style=style)
         return text
 
     def on_cursor_moved(self, index: int) -> None:

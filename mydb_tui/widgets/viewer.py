@@ -7,7 +7,7 @@ thread worker; results for a version the user already left are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,7 +28,7 @@ from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip
 from .palette import Palette
-from .record_table import RecordTable
+from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordTable
 from .safe import clean, invisible_re
 from .themed_static import ThemedStatic
 
@@ -38,6 +38,7 @@ from .themed_static import ThemedStatic
 TEXT_LIMIT = 2_000_000  # characters of pretty JSON put in the text view (~1 s to show)
 LINE_LIMIT = 10_000  # characters of one line (a long string) shown in the text view
 HIGHLIGHT_LIMIT = 200_000  # characters up to which the text view is syntax highlighted
+PREFETCH_ROWS = 64  # records whose buckets the loading worker parses before the table is sized
 
 
 def viewable_text(text: str) -> str:
@@ -61,7 +62,7 @@ class _Loaded:
     digest: str
     document: dict
     data: Any
-    records: dict[str, Any] | None
+    records: Mapping[str, Any] | None
     badges: dict[int, str]
 
 
@@ -179,7 +180,9 @@ class Viewer(DelayedLoading, Vertical):
             data: Any = None
             badges: dict[int, str] = {}
             if document.get("__kind__") == "records":
-                records = engine.read_records(tenant, digest, copy=False)  # read-only view
+                records = engine.records_view(tenant, digest)  # read-only, parsed bucket by bucket
+                records.prefetch(records.keys_list()[: self._visible_rows()])  # the first screen's rows
+                records.sample(COLUMN_SAMPLE)  # the buckets that name the columns
             else:
                 data = document.get("__data__")
                 badges = collect_badges(engine, data)
@@ -191,6 +194,11 @@ class Viewer(DelayedLoading, Vertical):
             return
         loaded = _Loaded(generation, tenant, entry, digest, document, data, records, badges)
         self.app.call_from_thread(self._apply, loaded, select)
+
+    def _visible_rows(self) -> int:
+        """Rows the record table shows at once (read from the worker: a plain int)."""
+        height = self.record_table.size.height or self.size.height
+        return min(PREFETCH_ROWS, height + 2) if height else PREFETCH_ROWS
 
     def _failed(self, generation: int, what: str, error: Exception) -> None:
         if generation == self._generation:
@@ -229,7 +237,9 @@ class Viewer(DelayedLoading, Vertical):
         elif self.kind == "records":
             key = self.record_table.selected_key
             if self.mode == "text":
-                value = self.record_table.records.get(key) if key is not None else None
+                value = self.record_table.value_of(key) if key is not None else None
+                if value is UNREADABLE:
+                    value = None
                 self._fill_text("record-text", ("record", self.digest, key), value)
             self.query_one("#record-detail", ContentSwitcher).current = f"record-{self.mode}"
 
@@ -260,11 +270,15 @@ class Viewer(DelayedLoading, Vertical):
     def _record_highlighted(self, event: RecordTable.RecordHighlighted) -> None:
         key = event.key
         table = self.record_table
-        value = table.records.get(key) if key is not None else None
+        value = table.value_of(key) if key is not None else None
         engine = self.app.engine
         self._text_for = None
         if key is None:
             self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
+        elif value is UNREADABLE:
+            self.query_one("#record-tree", JsonTree).show({}, {}, f"{clean(key)}: unreadable (its bucket is damaged)")
+            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged. Run verify.",
+                        severity="error", markup=False)
         else:
             self.query_one("#record-tree", JsonTree).show(value, collect_badges(engine, value, 50), key)
         self._show_mode()

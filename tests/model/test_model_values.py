@@ -91,9 +91,9 @@ def test_record_columns_most_common_fields_in_first_seen_order():
                for i in range(50)}
     records["special"] = {"__special__": "py/tuple", "items": []}
     records["scalar"] = 5
-    assert record_columns(records) == ["id", "name", "rare", "age"]
-    assert record_columns(records, limit=3) == ["id", "name", "age"]  # the rarest one is dropped
-    assert record_columns({}) == []
+    assert record_columns(records.values()) == ["id", "name", "rare", "age"]
+    assert record_columns(records.values(), limit=3) == ["id", "name", "age"]  # the rarest one is dropped
+    assert record_columns([]) == []
 
 
 json_values = st.recursive(
