@@ -496,7 +496,7 @@ class DbEngine:
             return {}, {}
         if by_lines and old_digest is not None and new_digest is not None:
             try:
-                items = changed_items(self._object_bytes(tenant_id, old_digest), self._object_bytes(tenant_id, new_digest))
+                items = changed_items(self._bucket_data(tenant_id, old_digest), self._bucket_data(tenant_id, new_digest))
             except ValueError:
                 items = None  # malformed lines: the full parse below names the bad bucket
             if items is not None:
@@ -562,7 +562,7 @@ class DbEngine:
         seqs: list = []
         for bucket in document["__buckets__"].values():
             cached = self._objects.get((tenant_id, bucket))
-            scanned = scan_keys(self._object_bytes(tenant_id, bucket)) if cached is None else None
+            scanned = scan_keys(self._bucket_data(tenant_id, bucket)) if cached is None else None
             if scanned is None:
                 records = self._bucket(tenant_id, bucket)
                 keys += records
@@ -794,6 +794,16 @@ class DbEngine:
             )
         return data
 
+    def _bucket_data(self, tenant_id: str, digest: str) -> bytes:
+        """A bucket's bytes, checked, through the bytes cache (a key scan followed by a
+        comparison of the same version reads each bucket file once)."""
+        key = (tenant_id, digest)
+        data = self._bucket_bytes.get(key)
+        if data is None:
+            data = self._object_bytes(tenant_id, digest)
+            self._bucket_bytes.put(key, data, len(data))
+        return data
+
     def _read_object(self, tenant_id: str, digest: str) -> dict:
         """A parsed object, verified against its digest, from the cache or the disk."""
         key = (tenant_id, digest)
@@ -1005,7 +1015,7 @@ class DbEngine:
 
 _ABSENT = object()
 _RACY_NS = 2_000_000_000
-_BUCKET_BYTES_CACHE = 8 << 20
+_BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
 _TAIL_MAX = 5000
 _TAIL_LINE_GUESS = 200
 _CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)
