@@ -250,12 +250,14 @@ class MyDbApp(App[None]):
 
     @work(thread=True, group="warm")
     def _warm_imports(self) -> None:
-        """Import the comparison model (DeepDiff, ~0.5 s) once a version is on screen.
+        """Import the comparison model (DeepDiff) and its screens once a version is on screen.
 
         Kept off the startup path so the first screen does not wait for it, and done
         here so the first compare or restore does not either.
         """
         import mydb_tui.model.compare  # noqa: F401
+        import mydb_tui.screens.compare  # noqa: F401
+        import mydb_tui.screens.restore  # noqa: F401
 
         from .widgets.safe import invisible_re
 

@@ -10,6 +10,8 @@ from dbengine import errors
 from dbengine.dbengine import DbEngine
 from dbengine.records import bucket_of, changed_items, encode_bucket
 from dbengine.utils import compute_digest, to_json_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 T, E = "t", "rec"
 
@@ -144,3 +146,33 @@ def test_a_rewritten_bucket_has_the_bytes_of_a_fresh_encoding(engine, make_engin
     assert records == {keys[0]: [0, {"n": 0, "s": "é"}], keys[1]: [1, {"n": "\udc80"}], keys[2]: [2, [2]],
                        keys[4]: [4, 4], keys[5]: [5, {"n": 5, "s": "é"}]}
     assert "é".encode() in data and b'"\\udc80"' in data
+
+
+scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5]) | st.text(max_size=3)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(old=st.dictionaries(st.text(max_size=3), scalars | st.lists(scalars, max_size=2), max_size=12),
+       updates=st.dictionaries(st.text(max_size=3), scalars, max_size=4),
+       deleted=st.integers(0, 3))
+def test_changed_records_equals_a_record_by_record_diff(engine, old, updates, deleted):
+    """Updates in place, deletes and adds that keep the count (records move): always the
+    records whose stored values differ, type-strict, and nothing else."""
+    engine.init(T)
+    new = {k: v for i, (k, v) in enumerate(old.items()) if i >= deleted}
+    new.update(updates)
+    items_old = {k: [i, v] for i, (k, v) in enumerate(old.items())}
+    seq = {k: i for i, k in enumerate(old)}
+    items_new = {k: [seq.get(k, 100 + i), v] for i, (k, v) in enumerate(new.items())}
+    digests = []
+    for items in (items_old, items_new):
+        data = encode_bucket(items) if items else None
+        if data is not None:
+            engine.storage.write_object(T, compute_digest(data), data)
+        digests.append(compute_digest(data) if data is not None else None)
+    same = lambda a, b: to_json_bytes(a) == to_json_bytes(b)  # noqa: E731
+    before = {k: v for k, v in old.items() if k not in new or not same(v, new[k])}
+    after = {k: v for k, v in new.items() if k not in old or not same(v, old[k])}
+    got = engine.changed_records(T, *digests) if digests != [None, None] else ({}, {})
+    assert got == (before, after)
+    assert all(same(got[0][k], before[k]) for k in before) and all(same(got[1][k], after[k]) for k in after)

@@ -14,7 +14,8 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, ne
 from typing import Any
 
 from .utils import to_json_bytes
@@ -127,12 +128,21 @@ def parse_lines(lines: list[bytes]) -> dict[str, list]:
 def changed_items(old_data: bytes, new_data: bytes) -> tuple[dict[str, list], dict[str, list]] | None:
     """Records of two buckets' bytes whose lines differ: (old, new) `{key: [seq, stored]}` maps.
 
-    Identical lines are identical records and are never parsed. None when either bucket
-    does not have the one-record-per-line layout (the caller parses both instead).
+    Identical lines are identical records and are not parsed: lines are compared place by
+    place when both buckets hold as many records (an update keeps a record's place), else
+    as sets. A record that only moved may come back on both sides, equal (the caller drops
+    it). None when either bucket does not have the one-record-per-line layout (the caller
+    parses both instead).
     """
     old_lines, new_lines = record_lines(old_data), record_lines(new_data)
     if old_lines is None or new_lines is None:
         return None
+    if len(old_lines) == len(new_lines):
+        # Updates keep a record's place: compare line i with line i, in C. A record moved
+        # by a delete and an add shows as two differing lines, which the caller finds equal.
+        moved = list(compress(range(len(old_lines)), map(ne, old_lines, new_lines)))
+        if len(moved) * 8 <= len(old_lines) or len(moved) <= 64:
+            return parse_lines([old_lines[i] for i in moved]), parse_lines([new_lines[i] for i in moved])
     common = set(old_lines).intersection(new_lines)
     old = parse_lines([line for line in old_lines if line not in common])
     new = parse_lines([line for line in new_lines if line not in common])
