@@ -106,13 +106,19 @@ class DiffView(ScrollView, can_focus=True):
         self._gutter = 4
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
 
-    def set_rows(self, rows: list[DiffRow]) -> None:
-        """Show `rows` (replacing any previous ones) from the top."""
-        self.rows = rows
-        self._left_len = max((self._side_len(r.left) for r in rows), default=0)
-        self._right_len = max((self._side_len(r.right) for r in rows), default=0)
+    @classmethod
+    def measure(cls, rows: list[DiffRow]) -> tuple[int, int, int]:
+        """(left width, right width, gutter) of `rows`: a pass over every row, done by the
+        loading worker rather than on the UI thread."""
+        left = max((cls._side_len(r.left) for r in rows), default=0)
+        right = max((cls._side_len(r.right) for r in rows), default=0)
         top = max([r.left_no or 0 for r in rows] + [r.right_no or 0 for r in rows] + [0])
-        self._gutter = max(3, len(str(top))) + 1
+        return left, right, max(3, len(str(top))) + 1
+
+    def set_rows(self, rows: list[DiffRow], measured: tuple[int, int, int] | None = None) -> None:
+        """Show `rows` (replacing any previous ones) from the top; `measured` is `measure(rows)`."""
+        self.rows = rows
+        self._left_len, self._right_len, self._gutter = measured or self.measure(rows)
         self._cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False)
@@ -293,12 +299,13 @@ class CompareScreen(Screen[None]):
             comparison = compare_versions(
                 self.engine, self.tenant, self.entry, self.old_digest, self.new_digest
             )
+            measured = DiffView.measure(comparison.rows)
         except Exception as error:  # any failure is shown in place; the app keeps running
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show_error, error)
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, comparison)
+            self.app.call_from_thread(self._show, comparison, measured)
 
     def _show_error(self, error: Exception) -> None:
         if not self.is_attached:
@@ -315,7 +322,7 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-title", ThemedStatic).show(message)
         self.notify(safe_text(self.error), title="Comparison failed", severity="error")
 
-    def _show(self, comparison: Comparison) -> None:
+    def _show(self, comparison: Comparison, measured: tuple[int, int, int] | None = None) -> None:
         if not self.is_attached:
             return
         self.comparison = comparison
@@ -327,7 +334,7 @@ class CompareScreen(Screen[None]):
         self.query_one("#meta-new", ThemedStatic).show(partial(meta_text, "NEWER", new_meta))
         diff = self.query_one(DiffView)
         diff.display = True
-        diff.set_rows(comparison.rows)
+        diff.set_rows(comparison.rows, measured)
         changes = self.query_one(ChangeList)
         self.query_one("#compare-changes-box").display = True
         changes.set_changes(comparison.changes)
