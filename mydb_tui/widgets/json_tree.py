@@ -137,6 +137,15 @@ class JsonTree(Tree[Any]):
                 child.expand()
         self.cursor_line = 0
 
+    def show_message(self, message: str) -> None:
+        """Replace the tree with a one-line message in the error colour (a value that cannot be read)."""
+        self.badges = {}
+        self.clear()
+        self.root.set_label(Text(message, style=palette(self.app).error, no_wrap=True, end=""))
+        self.root.data = JsonNode(None, None)
+        self.root.allow_expand = False
+        self.cursor_line = 0
+
     # -------------------------------------------------------------- building
     def _label(self, key: str | None, value: Any) -> Text:
         colors = palette(self.app)

@@ -110,9 +110,10 @@ class RecordTable(LineList):
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
         text.append(f"{shown:<{self.widths[0]}}", style=f"bold {colors.key}")
-        if stored is UNREADABLE:
-            cells = ["⚠ unreadable: its bucket is damaged (see verify)"]
-        elif self.columns:
+        if stored is UNREADABLE:  # one message across the value columns
+            text.append("  ⚠ cannot be read: its bucket is damaged", style=colors.error)
+            return text
+        if self.columns:
             cells = [self._cell(stored, c) for c in self.columns]
         else:
             cells = [clean(cell_text(stored, 60))]
@@ -120,8 +121,7 @@ class RecordTable(LineList):
             text.append("  ")
             if len(cell) > width:
                 cell = cell[: width - 1] + "…"
-            style = colors.error if stored is UNREADABLE else colors.tag if cell.startswith("⟨") else ""
-            text.append(f"{cell:<{width}}", style=style)
+            text.append(f"{cell:<{width}}", style=colors.tag if cell.startswith("⟨") else "")
         return text
 
     def on_cursor_moved(self, index: int) -> None:

@@ -276,8 +276,9 @@ class Viewer(DelayedLoading, Vertical):
         if key is None:
             self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
         elif value is UNREADABLE:
-            self.query_one("#record-tree", JsonTree).show({}, {}, f"{clean(key)}: unreadable (its bucket is damaged)")
-            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged. Run verify.",
+            self.query_one("#record-tree", JsonTree).show_message(
+                f"⚠ {clean(key)}: cannot be read, its bucket is damaged (V runs verify)")
+            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged. V runs verify.",
                         severity="error", markup=False)
         else:
             self.query_one("#record-tree", JsonTree).show(value, collect_badges(engine, value, 50), key)
