@@ -13,8 +13,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 from itertools import compress
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 from operator import itemgetter, ne
 from typing import Any
 
