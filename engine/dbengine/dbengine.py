@@ -67,7 +67,7 @@ RECORDS = "records"
 META_KEYS = ("__parent__", "__user_id__", "__date__", "__restored_from__")
 _REV_RE = re.compile(r"HEAD(?:~(\d+))?")
 
-__all__ = ["DbEngine", "EntryInfo", "Version", "ChangeSummary", "SNAPSHOT", "RECORDS"]
+__all__ = ["DbEngine", "EntryInfo", "Version", "ChangeSummary", "RecordsView", "SNAPSHOT", "RECORDS"]
 
 
 @dataclass(frozen=True)
@@ -538,11 +538,7 @@ class DbEngine:
 
     def record_keys(self, tenant_id: str, digest: str) -> list[str]:
         """The record keys of a record version, in insertion order (no value is parsed)."""
-        document = self._snapshot_doc(tenant_id, check_digest(digest))
-        if document["__kind__"] != RECORDS:
-            raise PatternMismatchError(f"version {digest[:12]} is not a record version")
-        with _gc_paused():
-            return self._ordered_keys(tenant_id, document)
+        return self.records_view(tenant_id, digest).keys_list()
 
     def records_view(self, tenant_id: str, digest: str) -> RecordsView:
         """The stored records of a record version as a read-only mapping, key -> stored

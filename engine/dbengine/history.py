@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import repeat
 
+from .names import DIGEST_RE
 from .utils import parse_date
 
 
@@ -97,7 +98,6 @@ _FIELDS = 8  # digest, parent, restored_from, summary, date, user_id, parents, c
 _TAIL_FIELDS = 6  # the fields after the first parent
 _CRC_TAIL = 10  # b"\t%08x\n"
 _CRC_RE = re.compile(rb"[0-9a-f]{8}")
-_DIGEST_RE = re.compile(r"[0-9a-f]{64}")
 _LINE_DIGEST_RE = re.compile(rb"([0-9a-f]{64})\t")
 _SETTERS = tuple(
     Version.__dict__[name].__set__
@@ -231,7 +231,7 @@ def _parse_lines(data: bytes, end: int, crc: int) -> IndexChunk:
 
 def _parents_of(text: str) -> list:
     parents = json.loads(text)
-    if type(parents) is not list or not all(p is None or (type(p) is str and _DIGEST_RE.fullmatch(p)) for p in parents):
+    if type(parents) is not list or not all(p is None or (type(p) is str and DIGEST_RE.fullmatch(p)) for p in parents):
         raise ValueError(f"bad parents in the index: {text[:80]!r}")
     return parents
 

@@ -107,9 +107,14 @@ def _record_line(key: str, item: list, encode: Callable) -> bytes:
         return (encode_basestring_ascii(key) + ":" + "".join(_ascii_encoder()(item, 0))).encode("ascii")
 
 
+def _has_line_layout(data: bytes) -> bool:
+    """True for a non-empty bucket written by `encode_bucket`, one record per line."""
+    return data.startswith(_LINES_OPEN) and data.endswith(_LINES_CLOSE)
+
+
 def record_lines(data: bytes) -> list[bytes] | None:
     """The record lines of a bucket's bytes written by `encode_bucket`, or None (another layout)."""
-    if not (data.startswith(_LINES_OPEN) and data.endswith(_LINES_CLOSE)):
+    if not _has_line_layout(data):
         return None
     return data[len(_LINES_OPEN) : -len(_LINES_CLOSE)].split(b",\n")
 
@@ -178,7 +183,7 @@ def scan_keys(data: bytes) -> tuple[list[str], list[str]] | None:
     """(keys, seq texts) of a bucket written one record per line, read from the line starts
     without parsing any value; None when the bucket has another layout or a key with
     escapes (the caller parses it whole instead)."""
-    if not (data.startswith(_LINES_OPEN) and data.endswith(_LINES_CLOSE)):
+    if not _has_line_layout(data):
         return None
     try:
         text = data.decode("utf-8")

@@ -7,10 +7,9 @@ is first drawn, and an unreadable one shows as such in its row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from itertools import islice
 from typing import Any, ClassVar
 
+from dbengine.dbengine import RecordsView
 from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -44,7 +43,7 @@ class RecordTable(LineList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.records: Mapping[str, Any] = {}
+        self.records = RecordsView([], {}, dict)
         self.keys: list[str] = []
         self.columns: list[str] = []
         self.widths: list[int] = []
@@ -58,12 +57,11 @@ class RecordTable(LineList):
     def selected_key(self) -> str | None:
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
 
-    def show(self, records: Mapping[str, Any], select: str | None = None) -> None:
-        """Show `records` (key -> stored value, in insertion order; a dict or a RecordsView)."""
+    def show(self, records: RecordsView, select: str | None = None) -> None:
+        """Show `records` (the engine's lazy view of a record version, in insertion order)."""
         self.records = records
-        keys_list = getattr(records, "keys_list", None)
-        self.keys = keys_list() if keys_list is not None else list(records)
-        sample = records.sample(COLUMN_SAMPLE) if hasattr(records, "sample") else list(islice(records.values(), COLUMN_SAMPLE))
+        self.keys = records.keys_list()
+        sample = records.sample(COLUMN_SAMPLE)
         self.columns = record_columns(sample)
         self.widths = [min(MAX_WIDTH, max([3, *(len(clean(k)) for k in self.keys[:SAMPLE])]))]
         if self.columns:

@@ -7,10 +7,11 @@ thread worker; results for a version the user already left are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from dbengine.dbengine import RecordsView
 from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual import on, work
@@ -62,7 +63,7 @@ class _Loaded:
     digest: str
     document: dict
     data: Any
-    records: Mapping[str, Any] | None
+    records: RecordsView | None
     badges: dict[int, str]
 
 
