@@ -559,7 +559,9 @@ class EntryPane(Vertical):
         self._auto_open = auto_open
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter entries…", id="entry-filter")
+        # Disabled while hidden: Textual's auto-focus could otherwise pick the hidden input
+        # at start (it did once in CI), and the next printable key became a filter.
+        yield Input(placeholder="filter entries…", id="entry-filter", disabled=True)
         yield EntryTree(auto_open=self._auto_open, id="entry-tree")
 
     @property
@@ -568,6 +570,7 @@ class EntryPane(Vertical):
 
     def open_filter(self) -> None:
         box = self.query_one("#entry-filter", Input)
+        box.disabled = False
         box.display = True
         box.focus()
 
@@ -575,6 +578,7 @@ class EntryPane(Vertical):
         box = self.query_one("#entry-filter", Input)
         box.value = ""
         box.display = False
+        box.disabled = True
         self.tree.set_filter("")
         self.tree.focus()
 
@@ -594,3 +598,4 @@ class EntryPane(Vertical):
         self.tree.focus()
         if not event.value.strip():
             event.input.display = False
+            event.input.disabled = True

@@ -177,6 +177,20 @@ async def test_filter_entries_by_name(small_db, app_factory) -> None:
         assert tree.selected_entry == ("globex", "flags")  # kept when the filter is cleared
 
 
+async def test_the_hidden_filter_input_never_takes_the_focus(small_db, app_factory) -> None:
+    """Only `/` makes it focusable: a key pressed at start never becomes a filter."""
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one("#entry-filter")
+        assert not box.focusable
+        await settle(pilot)
+        assert isinstance(app.focused, EntryTree) and not box.focusable
+        await pilot.press("slash")
+        assert box.focusable and app.focused is box
+        await pilot.press("escape")
+        assert not box.focusable and isinstance(app.focused, EntryTree)
+
+
 async def test_goto_entry_from_the_palette(small_db, app_factory) -> None:
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
