@@ -401,13 +401,15 @@ class S3Storage:
         return current is not None and current[0] == data
 
     @contextlib.contextmanager
-    def lock(self, tenant: str) -> Iterator[None]:
+    def lock(self, tenant: str, timeout: float | None = None) -> Iterator[None]:
         """Writers of this process take turns (they would only lose races to each other);
-        between processes and machines there is no lock: heads are compare-and-swapped."""
+        between processes and machines there is no lock: heads are compare-and-swapped.
+        `timeout` overrides `lock_timeout` (0: take it only if it is free now)."""
         with _PROCESS_LOCKS_GUARD:
             lock = _PROCESS_LOCKS.setdefault((self.bucket, self.prefix, tenant), threading.RLock())
-        if not lock.acquire(timeout=self.lock_timeout):
-            raise LockTimeoutError(f"timed out after {self.lock_timeout:.0f}s waiting for writers of {self.head_path(tenant)}")
+        timeout = self.lock_timeout if timeout is None else timeout
+        if not (lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(blocking=False)):
+            raise LockTimeoutError(f"timed out after {timeout:.0f}s waiting for writers of {self.head_path(tenant)}")
         try:
             yield
         finally:

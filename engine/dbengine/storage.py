@@ -60,12 +60,15 @@ class _TenantLock:
         self._fd: int | None = None
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        if not self._thread_lock.acquire(timeout=self.timeout):
-            raise LockTimeoutError(f"timed out after {self.timeout:.0f}s waiting for {self.path}")
+    def hold(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock; `timeout` overrides the default wait (0: try once, never wait)."""
+        timeout = self.timeout if timeout is None else timeout
+        acquired = self._thread_lock.acquire(timeout=timeout) if timeout > 0 else self._thread_lock.acquire(blocking=False)
+        if not acquired:
+            raise LockTimeoutError(f"timed out after {timeout:.0f}s waiting for {self.path}")
         try:
             if self._depth == 0:
-                self._fd = self._acquire_file_lock()
+                self._fd = self._acquire_file_lock(timeout)
             self._depth += 1
             try:
                 yield
@@ -77,12 +80,12 @@ class _TenantLock:
         finally:
             self._thread_lock.release()
 
-    def _acquire_file_lock(self) -> int:
+    def _acquire_file_lock(self, timeout: float) -> int:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise _fail("open lock file", self.path, exc) from exc
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         delay = 0.001
         while True:
             try:
@@ -92,7 +95,7 @@ class _TenantLock:
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     raise LockTimeoutError(
-                        f"timed out after {self.timeout:.0f}s waiting for {self.path}"
+                        f"timed out after {timeout:.0f}s waiting for {self.path}"
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
@@ -282,15 +285,16 @@ class LocalStorage:
         return True
 
     @contextlib.contextmanager
-    def lock(self, tenant: str) -> Iterator[None]:
-        """Exclusive lock of a tenant's head, across threads and processes."""
+    def lock(self, tenant: str, timeout: float | None = None) -> Iterator[None]:
+        """Exclusive lock of a tenant's head, across threads and processes; `timeout`
+        overrides `lock_timeout` (0: take it only if it is free now)."""
         with self._locks_guard:
             lock = self._locks.get(tenant)
             if lock is None:
                 lock = self._locks[tenant] = _TenantLock(
                     os.path.join(self.tenant_dir(tenant), "head.lock"), self.lock_timeout
                 )
-        with lock.hold():
+        with lock.hold(timeout):
             yield
 
     # ------------------------------------------------------------------ history index
