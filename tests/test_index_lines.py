@@ -27,8 +27,10 @@ def histories(draw) -> list[Version]:
         digest = draw(digests)
         extra = draw(st.lists(st.none() | digests, max_size=2))
         parents = [previous, *extra] if previous or not draw(st.booleans()) else []
-        chain.append(Version(digest, parents, draw(users), draw(dates),
-                             draw(st.none() | digests | st.text(max_size=5)), draw(summaries)))
+        damage = draw(st.none() | st.text(max_size=20))  # damaged metadata: the date may be invalid
+        date = draw(st.none() | dates) if damage is not None else draw(dates)
+        chain.append(Version(digest, parents, draw(users), date,
+                             draw(st.none() | digests), draw(summaries), damage))
         previous = digest
     return chain
 

@@ -40,7 +40,9 @@ from .history import (
     build_versions,
     chain_breaks,
     encode_lines,
+    is_version_doc,
     parse_index,
+    same_metadata,
     seed_crc,
     version_from_document,
 )
@@ -208,7 +210,7 @@ class DbEngine:
     ) -> str:
         data_bytes = to_json_bytes(data)
 
-        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
                 raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
             if head_doc is not None:
@@ -218,7 +220,7 @@ class DbEngine:
                     )
                 if to_json_bytes(head_doc["__data__"]) == data_bytes:
                     return None
-            document = self._envelope(SNAPSHOT, head, user_id)
+            document = self._envelope(SNAPSHOT, head, user_id, date)
             document["__data__"] = data
             old = head_doc["__data__"] if head_doc is not None else _ABSENT
             return document, _snapshot_summary(old, data)
@@ -291,7 +293,7 @@ class DbEngine:
         deletes = list(deletes)
         touched = sorted({bucket_of(key) for key in (*upserts, *deletes)})
 
-        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
                 raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
             if head_doc is not None and head_doc["__kind__"] != RECORDS:
@@ -337,7 +339,7 @@ class DbEngine:
                     del buckets[bucket_id]
             if head_doc is not None and totals == [0, 0, 0]:
                 return None
-            document = self._envelope(RECORDS, head, user_id)
+            document = self._envelope(RECORDS, head, user_id, date)
             document["__count__"] = count
             document["__next_seq__"] = next_seq
             document["__buckets__"] = dict(sorted(buckets.items()))
@@ -394,8 +396,12 @@ class DbEngine:
         raise AssertionError("unreachable")
 
     def version(self, tenant_id: str, entry: str, digest: str) -> Version:
-        """One version of the entry."""
-        return self.log(tenant_id, entry, digest, max_items=1)[0]
+        """One version of the entry, its index line checked against its object."""
+        version = self.log(tenant_id, entry, digest, max_items=1)[0]
+        if not self._line_agrees(tenant_id, self._indexes.get((tenant_id, entry)), digest, version):
+            self._rebuild_index(tenant_id, entry)
+            version = self.log(tenant_id, entry, digest, max_items=1)[0]
+        return version
 
     def resolve(self, tenant_id: str, entry: str, rev: str) -> str:
         """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD or HEAD~N."""
@@ -403,8 +409,8 @@ class DbEngine:
         state = self._index(tenant_id, entry, head)
         match = _REV_RE.fullmatch(rev)
         if match:
-            back = int(match.group(1) or 0)
-            position = state.position(head) - back
+            digits = match.group(1) or "0"
+            position = state.position(head) - int(digits) if len(digits) <= 18 else -1
             if position < 0:
                 raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.position(head) + 1} versions")
             return state.digests[position]
@@ -423,18 +429,22 @@ class DbEngine:
         """Make the content of an old version the new head (a new version; history is kept)."""
         check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_digest(digest)
         self._require(tenant_id)
+        # Checked before the lock (a reader's repair, if any, never holds it): history only
+        # grows, so a version of the head read here is a version of any later head.
+        self._history_start(tenant_id, entry, digest)
 
-        def build(head: str | None, head_doc: dict | None) -> tuple[dict, ChangeSummary] | None:
+        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if head is None:
                 raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
-            state = self._index(tenant_id, entry, head, locked=True)
-            position = state.position(digest)
-            if position is None or position > state.position(head):
-                raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r}")
             if digest == head:
                 raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
             old = self._snapshot_doc(tenant_id, digest)
-            document = self._envelope(old["__kind__"], head, user_id, restored_from=digest)
+            if old["__kind__"] != head_doc["__kind__"]:
+                raise PatternMismatchError(
+                    f"version {digest[:12]} of {entry!r} is a {old['__kind__']} version but HEAD is a "
+                    f"{head_doc['__kind__']} version: its history was forged; not restored"
+                )
+            document = self._envelope(old["__kind__"], head, user_id, date, restored_from=digest)
             for key, value in old.items():
                 if key not in META_KEYS and key != "__kind__":
                     document[key] = value
@@ -623,12 +633,13 @@ class DbEngine:
         return verify_database(self, tenant_id)
 
     # ================================================================== internals: writes
-    def _envelope(self, kind: str, parent: str | None, user_id: str, restored_from: str | None = None) -> dict:
+    def _envelope(self, kind: str, parent: str | None, user_id: str, date: str,
+                  restored_from: str | None = None) -> dict:
         document = {
             "__kind__": kind,
             "__parent__": [parent],
             "__user_id__": user_id,
-            "__date__": format_date(self.clock()),
+            "__date__": date,
         }
         if restored_from:
             document["__restored_from__"] = restored_from
@@ -636,20 +647,21 @@ class DbEngine:
 
     def _commit(
         self, tenant_id: str, entry: str,
-        build: Callable[[str | None, dict | None], tuple[dict, ChangeSummary] | None],
+        build: Callable[[str | None, dict | None, str], tuple[dict, ChangeSummary] | None],
     ) -> tuple[str | None, bool]:
-        """Write the version `build(head digest, head document)` returns (None: nothing to
-        write) and make it the entry's head: (head digest, changed)."""
+        """Write the version `build(head digest, head document, date)` returns (None: nothing
+        to write) and make it the entry's head: (head digest, changed)."""
+        date = format_date(self.clock())  # a date no timezone can show is refused before any write
 
         def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
             head_doc = self._snapshot_doc(tenant_id, current) if current else None
-            state = self._index(tenant_id, entry, current, locked=True) if current else None
-            result = build(current, head_doc)
+            state = self._appendable_index(tenant_id, entry, current) if current else None
+            result = build(current, head_doc, date)
             if result is None:
                 return None
             document, summary = result
             digest = self._write_object(tenant_id, document)
-            return digest, lambda: self._index_append(tenant_id, entry, state, digest, document, summary)
+            return digest, lambda: self._index_append(tenant_id, entry, current, state, digest, document, summary)
 
         return self._swap_head(tenant_id, entry, step, "try again")
 
@@ -688,14 +700,19 @@ class DbEngine:
         )
 
     def _index_append(
-        self, tenant_id: str, entry: str, state: IndexState | None, digest: str, document: dict,
-        summary: ChangeSummary,
+        self, tenant_id: str, entry: str, parent: str | None, state: IndexState | None, digest: str,
+        document: dict, summary: ChangeSummary,
     ) -> None:
-        """Add a committed version to the index: a cache, a failure here is repaired on read."""
+        """Add a committed version to the index: a cache, a failure here is repaired on read.
+
+        An index that did not end at the parent is left to the next reader to repair.
+        """
         with contextlib.suppress(DbEngineError, ValueError, OSError):
             version = version_from_document(digest, document, summary)
-            if state is None:  # a new entry: whatever file is there is not its index
+            if parent is None:  # a new entry: whatever file is there is not its index
                 self.storage.write_index(tenant_id, entry, encode_lines([version], 0)[0])
+            elif state is None:
+                return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
                 self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc)[0])
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
@@ -765,9 +782,9 @@ class DbEngine:
         data, token = result
         path = self.storage.head_path(tenant_id)
         try:
-            head = json.loads(data)
+            head = json.loads(data.decode("utf-8"))
         except (ValueError, RecursionError):
-            raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid JSON ({path})", path) from None
+            raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
         if type(head) is not dict or not all(
             type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v) for k, v in head.items()
         ):
@@ -808,14 +825,16 @@ class DbEngine:
             return cached
         data = self._object_bytes(tenant_id, digest)
         path = self.storage.object_path(tenant_id, digest)
-        try:
-            document = json.loads(data)
-        except (ValueError, RecursionError):
-            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not valid JSON ({path})", path) from None
+        try:  # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes
+            document = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            why = {UnicodeDecodeError: "is not UTF-8", RecursionError: "is nested too deeply to parse"}.get(
+                type(exc), "is not valid JSON")
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} {why} ({path})", path) from None
         if type(document) is not dict:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
         kind = document.get("__kind__")
-        if not (is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and _is_snapshot_doc(document)):
+        if not (is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and is_version_doc(document)):
             raise CorruptObjectError(
                 f"object {digest[:12]} of tenant {tenant_id!r} is not a version or bucket ({path})", path
             )
@@ -848,18 +867,68 @@ class DbEngine:
         if digest is None:
             return state, state.position(head)
         position = state.position(check_digest(digest))
+        if position is None and self._chain_has(tenant_id, head, digest):
+            self._rebuild_index(tenant_id, entry)  # the index hid a version of the chain
+            state = self._index(tenant_id, entry, head)
+            position = state.position(digest)
         if position is None or position > state.position(head):
             raise DigestNotFoundError(f"{digest[:12]} is not a version of entry {entry!r} of tenant {tenant_id!r}")
         return state, position
 
+    def _chain_has(self, tenant_id: str, head: str, digest: str) -> bool:
+        """True when `digest` is on the first-parent chain of `head`, walked in the objects
+        (only asked when the index does not have it: a cost on misses only)."""
+        if not self.storage.has_object(tenant_id, digest):
+            return False
+        cursor: str | None = head
+        with contextlib.suppress(DbEngineError):
+            while cursor is not None:
+                if cursor == digest:
+                    return True
+                cursor = self._snapshot_doc(tenant_id, cursor)["__parent__"][0]
+        return False
+
     # ================================================================== internals: history index
     def _index(self, tenant_id: str, entry: str, head: str, locked: bool = False) -> IndexState:
-        """The entry's index, validated to form a chain that reaches `head`."""
+        """The entry's index, validated to form a chain that reaches `head`, whose line for
+        `head` agrees with the head's object (else it is rebuilt from the objects)."""
         with self._guard:
             state = self._refresh_index(tenant_id, entry)
-            if not state.damaged and state.position(head) is not None:
+            position = state.position(head) if not state.damaged else None
+            if position is not None and self._line_agrees(tenant_id, state, head):
                 return state
-        return self._repair_index(tenant_id, entry, head, locked)
+        return self._repair_index(tenant_id, entry, head, locked, from_scratch=position is not None)
+
+    def _appendable_index(self, tenant_id: str, entry: str, head: str) -> IndexState | None:
+        """The entry's index when it ends at `head`, so that a writer appends its new version;
+        None otherwise: a writer never walks the history under the lock."""
+        with self._guard:
+            state = self._refresh_index(tenant_id, entry)
+        if state.damaged or not state.digests or state.digests[-1] != head:
+            return None
+        return state if self._line_agrees(tenant_id, state, head) else None
+
+    def _line_agrees(self, tenant_id: str, state: IndexState | None, digest: str,
+                     version: Version | None = None) -> bool:
+        """True when the index's line for `digest` (or `version`) says what its object says.
+
+        Checked once per state and digest: one object read, so that an index rewritten to
+        disagree with the objects is not trusted where it is read.
+        """
+        if state is not None and digest in state.checked:
+            return True
+        try:
+            if version is None:
+                if state is None or state.position(digest) is None:
+                    return False
+                version = state.version(state.position(digest))
+            expected = version_from_document(digest, self._snapshot_doc(tenant_id, digest), None)
+        except ValueError:
+            return False
+        agrees = same_metadata(version, expected)
+        if agrees and state is not None:
+            state.checked.add(digest)
+        return agrees
 
     def _index_tail(self, tenant_id: str, entry: str, want: int) -> tuple[list[str], list, list[str]] | None:
         """The newest `want` index lines (digests, first parents, tails), oldest first, read from the file's end.
@@ -894,6 +963,12 @@ class DbEngine:
         if parents[1:] != digests[:-1]:
             return None
         if take == len(chunk.digests) and start == 0 and parents[0] is not None:
+            return None
+        try:
+            newest = build_versions(digests[-1:], parents[-1:], chunk.tails[-1:])[0]
+        except ValueError:
+            return None
+        if not self._line_agrees(tenant_id, None, head, newest):
             return None
         return digests, parents, chunk.tails[-take:]
 
@@ -938,52 +1013,59 @@ class DbEngine:
     def _repair_index(
         self, tenant_id: str, entry: str, head: str, locked: bool, from_scratch: bool = False
     ) -> IndexState:
-        """Rebuild the part of the index the head is ahead of, from the objects."""
-        lock = contextlib.nullcontext() if locked else self._try_lock(tenant_id)
-        with lock as held:
-            writable = locked or held
-            with self._guard:
-                state = IndexState() if from_scratch else self._refresh_index(tenant_id, entry)
-                if not state.damaged and state.position(head) is not None:
-                    return state
-                missing: list[Version] = []
-                cursor: str | None = head
-                while cursor is not None and state.position(cursor) is None:
-                    document = self._snapshot_doc(tenant_id, cursor)
-                    parent = document["__parent__"][0] if document["__parent__"] else None
-                    parent_doc = self._snapshot_doc(tenant_id, parent) if parent else None
-                    missing.append(version_from_document(cursor, document, self._summary(tenant_id, parent_doc, document)))
-                    if len(missing) > 10_000_000:
-                        raise CorruptObjectError(f"history of {entry!r} does not end", None)
-                    cursor = parent
-                keep = state.position(cursor) + 1 if cursor is not None else 0
-                fresh = state.keep(keep)
-                missing.reverse()
-                fresh.add_versions(missing)
-                broken_token = self.storage.index_token(tenant_id, entry)
-                if writable:  # (ValueError: a kept line is damaged; log() rebuilds it all)
-                    with contextlib.suppress(DbEngineError, OSError, ValueError):
-                        appendable = not state.damaged and state.token is not None and state.offset == state.token.size
-                        if keep == len(state) and appendable:
-                            data, fresh.crc = encode_lines(missing, state.crc)
-                            self.storage.append_index(tenant_id, entry, data)
-                        else:
-                            data, fresh.crc = encode_lines(fresh.versions_between(0, len(fresh)), 0)
-                            self.storage.write_index(tenant_id, entry, data)
-                        broken_token = None
-                token = self.storage.index_token(tenant_id, entry) if broken_token is None else broken_token
-                if token is not None:
-                    # Read-only: keep the repaired view and follow later appends from here.
-                    fresh.token, fresh.offset = token, token.size
-                self._indexes[(tenant_id, entry)] = fresh
-                return fresh
+        """Rebuild the part of the index the head is ahead of, from the objects.
+
+        The walk reads objects without the tenant lock; the result is written back only
+        if the lock is free at once and the file has not changed meanwhile, so that a
+        reader never waits on a writer and never holds writers up for a long walk.
+        """
+        with self._guard:
+            state = IndexState() if from_scratch else self._refresh_index(tenant_id, entry)
+            if not from_scratch and not state.damaged and state.position(head) is not None:
+                return state
+            based_on = self.storage.index_token(tenant_id, entry) if from_scratch else state.token
+            missing: list[Version] = []
+            cursor: str | None = head
+            while cursor is not None and state.position(cursor) is None:
+                document = self._snapshot_doc(tenant_id, cursor)
+                parent = document["__parent__"][0] if document["__parent__"] else None
+                parent_doc = self._snapshot_doc(tenant_id, parent) if parent else None
+                missing.append(version_from_document(cursor, document, self._summary(tenant_id, parent_doc, document)))
+                if len(missing) > 10_000_000:
+                    raise CorruptObjectError(f"history of {entry!r} does not end", None)
+                cursor = parent
+            keep = state.position(cursor) + 1 if cursor is not None else 0
+            fresh = state.keep(keep)
+            missing.reverse()
+            fresh.add_versions(missing)
+            fresh.checked.add(head)
+        written = False
+        with contextlib.nullcontext(True) if locked else self._try_lock(tenant_id) as held:
+            if held and self.storage.index_token(tenant_id, entry) == based_on:
+                # (ValueError: a kept line is damaged; log() rebuilds it all)
+                with contextlib.suppress(DbEngineError, OSError, ValueError):
+                    appendable = not state.damaged and state.token is not None and state.offset == state.token.size
+                    if keep == len(state) and appendable:
+                        data, crc = encode_lines(missing, state.crc)
+                        self.storage.append_index(tenant_id, entry, data)
+                    else:
+                        data, crc = encode_lines(fresh.versions_between(0, len(fresh)), 0)
+                        self.storage.write_index(tenant_id, entry, data)
+                    fresh.crc, written = crc, True
+        with self._guard:
+            token = self.storage.index_token(tenant_id, entry) if written else based_on
+            if token is not None:
+                # Read-only: keep the repaired view and follow later appends from here.
+                fresh.token, fresh.offset = token, token.size
+            self._indexes[(tenant_id, entry)] = fresh
+        return fresh
 
     @contextlib.contextmanager
     def _try_lock(self, tenant_id: str) -> Iterator[bool]:
-        """Take the tenant lock for a repair; on a read-only database, repair in memory only."""
+        """Take the tenant lock for a repair if it is free now; otherwise repair in memory only."""
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(self.storage.lock(tenant_id))
+                stack.enter_context(self.storage.lock(tenant_id, timeout=0))
                 held = True
             except (StorageError, LockTimeoutError, OSError):
                 held = False
@@ -1033,26 +1115,6 @@ def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
 
 def _plain_dict(value: Any) -> bool:
     return type(value) is dict and "__special__" not in value
-
-
-def _is_snapshot_doc(document: dict) -> bool:
-    kind = document.get("__kind__")
-    parents = document.get("__parent__")
-    if kind not in (SNAPSHOT, RECORDS) or type(parents) is not list or not parents:
-        return False
-    if not (parents[0] is None or (type(parents[0]) is str and DIGEST_RE.fullmatch(parents[0]))):
-        return False
-    if type(document.get("__user_id__")) is not str or type(document.get("__date__")) is not str:
-        return False
-    if kind == SNAPSHOT:
-        return "__data__" in document
-    buckets = document.get("__buckets__")
-    return (
-        type(buckets) is dict
-        and all(type(v) is str and DIGEST_RE.fullmatch(v) for v in buckets.values())
-        and type(document.get("__count__")) is int
-        and type(document.get("__next_seq__")) is int
-    )
 
 
 def _loosely_differ(a: Any, b: Any) -> bool:

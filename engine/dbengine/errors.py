@@ -75,6 +75,20 @@ class UntrustedPickleError(DeserializationError):
     """Unpickling was refused because the engine was not told to trust pickles."""
 
 
+class InvalidDateError(DbEngineError, ValueError):
+    """A date that cannot be stored or shown: text not in the stored format, or an instant
+    outside the range every timezone can show (0001-01-02 to 9999-12-30 UTC)."""
+
+
+class InvalidMetadataError(CorruptObjectError):
+    """A version whose metadata (`__date__`, `__user_id__`, `__parent__`, `__restored_from__`)
+    is malformed; `digest` names the version."""
+
+    def __init__(self, message: str, path: str | None = None, digest: str | None = None):
+        super().__init__(message, path)
+        self.digest = digest
+
+
 class InvalidDocumentError(DbEngineError, ValueError):
     """An edited stored-form document that fails validation; nothing was written."""
 

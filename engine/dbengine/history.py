@@ -21,9 +21,11 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 
-from .names import DIGEST_RE
-from .utils import parse_date
+from .errors import InvalidDateError, InvalidMetadataError, InvalidNameError
+from .names import DIGEST_RE, check_user
+from .utils import MAX_DATE, MIN_DATE, date_text, parse_date
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,12 @@ class Version:
     digest: str
     parents: list = field(hash=False)
     user_id: str
-    date: _dt.datetime
+    #: None when the stored `__date__` is invalid (see `damage`).
+    date: _dt.datetime | None
     restored_from: str | None = None
     summary: ChangeSummary | None = None
+    #: What is wrong with this version's metadata (None: nothing); the rest stays readable.
+    damage: str | None = None
 
     @property
     def parent(self) -> str | None:
@@ -59,19 +64,77 @@ class Version:
 
     @property
     def date_text(self) -> str:
-        return self.date.strftime("%Y%m%d %H:%M:%S %z")
+        return date_text(self.date)
 
 
 def version_from_document(digest: str, document: dict, summary: ChangeSummary | None) -> Version:
-    """Build a Version from a stored snapshot document's metadata."""
-    return Version(
-        digest=digest,
-        parents=list(document["__parent__"]),
-        user_id=document["__user_id__"],
-        date=parse_date(document["__date__"]),
-        restored_from=document.get("__restored_from__"),
-        summary=summary,
+    """Build a Version from a stored version document's metadata, field by field.
+
+    The document's shape (a `__parent__` list starting with a digest or null, a string
+    user and date) is checked when it is parsed; what is still wrong (a date no timezone
+    can show, an empty user id, a `__restored_from__` or extra parent that is not a
+    digest) becomes the version's `damage`, so one bad field never hides the version.
+    """
+    damage = []
+    parents = document["__parent__"]
+    valid_parents = [parents[0], *(p for p in parents[1:] if p is None or (type(p) is str and DIGEST_RE.fullmatch(p)))]
+    if len(valid_parents) != len(parents):
+        damage.append(f"__parent__ holds {len(parents) - len(valid_parents)} value(s) that are not digests")
+    user = document["__user_id__"]
+    try:
+        check_user(user)
+    except InvalidNameError as exc:
+        damage.append(str(exc))
+    try:
+        date = parse_date(document["__date__"])
+    except InvalidDateError as exc:
+        date = None
+        damage.append(str(exc))
+    restored = document.get("__restored_from__")
+    if restored is not None and not (type(restored) is str and DIGEST_RE.fullmatch(restored)):
+        damage.append(f"__restored_from__ is not a digest: {json.dumps(restored)[:40]}")
+        restored = None
+    return Version(digest, valid_parents, user, date, restored, summary, "; ".join(damage) or None)
+
+
+def is_version_doc(document: object) -> bool:
+    """True when a parsed object has a version's shape: what every reader relies on
+    (kind, a `__parent__` list whose first item is a digest or null, a string user and
+    date, and `__data__` or well-formed bucket fields). Finer metadata faults are a
+    version's `damage`, not a reason to refuse the whole object."""
+    if type(document) is not dict:
+        return False
+    kind = document.get("__kind__")
+    parents = document.get("__parent__")
+    if kind not in ("snapshot", "records") or type(parents) is not list or not parents:
+        return False
+    if not (parents[0] is None or (type(parents[0]) is str and DIGEST_RE.fullmatch(parents[0]))):
+        return False
+    if type(document.get("__user_id__")) is not str or type(document.get("__date__")) is not str:
+        return False
+    if kind == "snapshot":
+        return "__data__" in document
+    buckets = document.get("__buckets__")
+    return (
+        type(buckets) is dict
+        and all(type(v) is str and DIGEST_RE.fullmatch(v) for v in buckets.values())
+        and type(document.get("__count__")) is int
+        and type(document.get("__next_seq__")) is int
     )
+
+
+def metadata_error(version: Version, path: str | None = None) -> InvalidMetadataError | None:
+    """The engine error for a version with damaged metadata (None when it has none)."""
+    if version.damage is None:
+        return None
+    return InvalidMetadataError(f"version {version.digest[:12]}: {version.damage}", path, version.digest)
+
+
+def same_metadata(a: Version, b: Version) -> bool:
+    """True when two Versions of one digest agree on every field stored in the index but the summary."""
+    return (a.digest, a.parents, a.user_id, a.date, a.restored_from, a.damage) == \
+        (b.digest, b.parents, b.user_id, b.date, b.restored_from, b.damage) and \
+        (a.date is None or a.date.utcoffset() == b.date.utcoffset())
 
 
 _SUMMARIES: dict[tuple, ChangeSummary] = {}
@@ -101,7 +164,7 @@ _CRC_RE = re.compile(rb"[0-9a-f]{8}")
 _LINE_DIGEST_RE = re.compile(rb"([0-9a-f]{64})\t")
 _SETTERS = tuple(
     Version.__dict__[name].__set__
-    for name in ("digest", "parents", "user_id", "date", "restored_from", "summary")
+    for name in ("digest", "parents", "user_id", "date", "restored_from", "summary", "damage")
 )
 
 
@@ -115,9 +178,9 @@ def encode_lines(versions: list[Version], crc: int) -> tuple[bytes, int]:
         body = "\t".join((
             version.digest,
             NO_PARENT if first is None else first,
-            NONE_FIELD if version.restored_from is None else json.dumps(version.restored_from),
+            _restored_field(version),
             NONE_FIELD if summary is None else f"{summary.added},{summary.changed},{summary.removed}",
-            version.date.isoformat(),
+            NONE_FIELD if version.date is None else version.date.isoformat(),
             json.dumps(version.user_id),
             NONE_FIELD if len(parents) == 1 else json.dumps(parents, separators=(",", ":")),
         )).encode("ascii")
@@ -126,6 +189,15 @@ def encode_lines(versions: list[Version], crc: int) -> tuple[bytes, int]:
         crc = zlib.crc32(tail, crc)
         out += (body, tail)
     return b"".join(out), crc
+
+
+def _restored_field(version: Version) -> str:
+    """`-`, the restored-from digest as a JSON string, or, for a version with damaged
+    metadata, a JSON object holding both the damage and the restored-from digest."""
+    if version.damage is not None:
+        return json.dumps({"damage": version.damage, "restored_from": version.restored_from},
+                          separators=(",", ":"))
+    return NONE_FIELD if version.restored_from is None else json.dumps(version.restored_from)
 
 
 @dataclass
@@ -243,8 +315,40 @@ def _user_of(text: str) -> str:
     return user
 
 
-def _restored_of(text: str) -> str | None:
-    return None if text == NONE_FIELD else _user_of(text)
+def _restored_of(text: str) -> tuple[str | None, str | None]:
+    """(restored_from, damage) of a restored-from field."""
+    if text == NONE_FIELD:
+        return None, None
+    value = json.loads(text)
+    if type(value) is dict:
+        damage, restored = value.get("damage"), value.get("restored_from")
+        if type(damage) is not str or not (restored is None or (type(restored) is str and DIGEST_RE.fullmatch(restored))):
+            raise ValueError("bad damage field in the index")
+        return restored, damage
+    if type(value) is not str or not DIGEST_RE.fullmatch(value):
+        raise ValueError("bad restored_from in the index")
+    return value, None
+
+
+def _date_of(text: str) -> _dt.datetime | None:
+    """A date field: None for `-` (an invalid stored date, with its damage in the line)."""
+    if text == NONE_FIELD:
+        return None
+    moment = _dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None or not MIN_DATE <= moment <= MAX_DATE:
+        raise ValueError(f"date {text!r} out of range in the index")
+    return moment
+
+
+def _dates(texts: list[str]) -> list[_dt.datetime | None]:
+    """The date column, parsed in C when every date is valid (the common case)."""
+    try:
+        dates = list(map(_dt.datetime.fromisoformat, texts))
+        if dates and MIN_DATE <= min(dates) and max(dates) <= MAX_DATE:
+            return dates
+    except (ValueError, TypeError):
+        pass
+    return list(map(_date_of, texts))
 
 
 def _summary_of_text(text: str) -> ChangeSummary | None:
@@ -282,13 +386,24 @@ def build_versions(digests: list[str], parents: list[str | None], tails: list[st
             parent_lists = [[p] if more == NONE_FIELD else _parents_of(more) for p, more in zip(parents, extra, strict=True)]
             if [p[0] if p else None for p in parent_lists] != parents:
                 raise ValueError("index line names two different first parents")
+        restored = flat[0::_TAIL_FIELDS]
+        if any(text.startswith("{") for text in set(restored)):  # some version has damage
+            pairs = _decoded(restored, _restored_of)
+            restored_column, damage_column = [p[0] for p in pairs], [p[1] for p in pairs]
+        else:
+            restored_column = list(map(itemgetter(0), _decoded(restored, _restored_of)))
+            damage_column = [None] * count
+        dates = _dates(flat[2::_TAIL_FIELDS])
+        if None in dates and any(d is None and m is None for d, m in zip(dates, damage_column, strict=True)):
+            raise ValueError("an index line without a date names no damage")
         values = (
             digests,
             parent_lists,
             _decoded(flat[3::_TAIL_FIELDS], _user_of),
-            list(map(_dt.datetime.fromisoformat, flat[2::_TAIL_FIELDS])),
-            _decoded(flat[0::_TAIL_FIELDS], _restored_of),
+            dates,
+            restored_column,
             _decoded(flat[1::_TAIL_FIELDS], _summary_of_text),
+            damage_column,
         )
         versions = list(map(object.__new__, repeat(Version, count)))
         for setter, column in zip(_SETTERS, values, strict=True):
@@ -355,7 +470,7 @@ class IndexState:
     holds bytes after `offset` that are not intact lines: the next repair rewrites it.
     """
 
-    __slots__ = ("token", "offset", "crc", "damaged", "digests", "parents", "tails", "versions", "_pos")
+    __slots__ = ("token", "offset", "crc", "damaged", "digests", "parents", "tails", "versions", "checked", "_pos")
 
     def __init__(self) -> None:
         self.token = None
@@ -366,6 +481,7 @@ class IndexState:
         self.parents: list[str | None] = []
         self.tails: list[str | None] = []
         self.versions: list[Version | None] = []
+        self.checked: set[str] = set()  # digests whose line was checked against their object
         self._pos: dict[str, int] | None = None
 
     def __len__(self) -> int:

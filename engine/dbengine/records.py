@@ -244,3 +244,47 @@ class RecordsView(Mapping):
         """Parse the buckets holding `keys` now (in a worker, before they are shown)."""
         for digest in {self._buckets.get(bucket_of(key)) for key in keys} - {None}:
             self._load_bucket(digest)
+
+
+_BUCKET_ID_RE = re.compile(r"[0-9a-f]{2}")
+
+
+def bucket_summary(bucket_id: str, records: dict[str, list]) -> tuple[str | None, int, int]:
+    """(problem or None, record count, highest seq + 1) of a parsed bucket filed under `bucket_id`.
+
+    A key filed in another bucket than its hash's is invisible to `get(key)` but listed by
+    `get()`: readers would disagree, so verify and import refuse it.
+    """
+    if not _BUCKET_ID_RE.fullmatch(bucket_id):
+        return f"bucket id {bucket_id!r} is not two hex digits", len(records), 0
+    misfiled = [key for key in records if bucket_of(key) != bucket_id]
+    end = max((item[0] for item in records.values()), default=-1) + 1
+    if misfiled:
+        return f"bucket {bucket_id} holds {len(misfiled)} key(s) of other buckets, e.g. {misfiled[0][:40]!r}", len(records), end
+    return None, len(records), end
+
+
+def records_problems(
+    document: dict, load_bucket: Callable[[str], dict[str, list]],
+    checked: dict[tuple[str, str], tuple[str | None, int, int]] | None = None,
+) -> list[str]:
+    """What makes a record version's buckets disagree with it: misfiled keys (hence keys in
+    two buckets), a `__count__` that is not the number of records, sequence numbers at or
+    past `__next_seq__`. `checked` caches each (bucket id, digest) pair across versions,
+    which share most buckets."""
+    checked = {} if checked is None else checked
+    problems, count, end = [], 0, 0
+    for bucket_id, digest in document["__buckets__"].items():
+        result = checked.get((bucket_id, digest))
+        if result is None:
+            result = checked[(bucket_id, digest)] = bucket_summary(bucket_id, load_bucket(digest))
+        problem, size, bucket_end = result
+        if problem:
+            problems.append(problem)
+        count += size
+        end = max(end, bucket_end)
+    if count != document["__count__"]:
+        problems.append(f"__count__ is {document['__count__']} but its buckets hold {count} records")
+    if end > document["__next_seq__"]:
+        problems.append(f"a record has sequence number {end - 1}, not below __next_seq__ {document['__next_seq__']}")
+    return problems

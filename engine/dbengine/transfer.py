@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConflictError, DbEngineError, DigestNotFoundError
+from .history import is_version_doc, version_from_document
 from .names import DIGEST_RE, check_entry, check_tenant
-from .records import bucket_records, is_bucket_doc
+from .records import bucket_records, is_bucket_doc, records_problems
 from .serializer import iter_ref_digests
 from .utils import compute_digest
 
@@ -100,6 +101,7 @@ def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str 
     result = ImportResult()
     tenant: str | None = None
     known: set[str] = set()
+    bucket_checks: dict = {}
     for number, raw in enumerate(lines, 1):
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
@@ -141,7 +143,7 @@ def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str 
                 raise ImportFormatError(f"line {number}: object text is not valid UTF-8") from None
             if compute_digest(data) != digest:
                 raise ImportFormatError(f"line {number}: object bytes do not match digest {digest[:12]}")
-            _check_links(engine, tenant, digest, data, known, number)
+            _check_links(engine, tenant, digest, data, known, number, bucket_checks)
             written = storage.write_object(tenant, digest, data)
             known.add(digest)
             result.objects_written += written
@@ -172,10 +174,11 @@ def _base64(value: object, number: int) -> bytes:
         raise ImportFormatError(f"line {number}: invalid base64") from None
 
 
-def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known: set[str], number: int) -> None:
-    """An object may only be imported once everything it points to is present."""
-    from .dbengine import _is_snapshot_doc
-
+def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known: set[str], number: int,
+                 bucket_checks: dict) -> None:
+    """An object may only be imported once everything it points to is present, and a
+    version only with metadata every reader can parse, buckets that agree with it and the
+    kind of its parent (nothing is written for a refused line, no head moves)."""
     storage = engine.storage
     try:
         document = json.loads(data)
@@ -191,13 +194,27 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         if not is_bucket_doc(document):
             raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}")
         stored = [item[1] for item in bucket_records(document).values()]
-    elif _is_snapshot_doc(document):
+    elif is_version_doc(document):
         parent = document["__parent__"][0]
         if parent is not None and not present(parent):
             raise ImportFormatError(f"line {number}: parent {parent[:12]} of {digest[:12]} not imported yet")
         for bucket in document.get("__buckets__", {}).values():
             if not present(bucket):
                 raise ImportFormatError(f"line {number}: bucket {bucket[:12]} of {digest[:12]} not imported yet")
+        damage = version_from_document(digest, document, None).damage
+        if damage is not None:
+            raise ImportFormatError(f"line {number}: version {digest[:12]} has bad metadata: {damage}")
+        try:
+            parent_kind = engine._snapshot_doc(tenant, parent)["__kind__"] if parent is not None else None
+            problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks) \
+                if document["__kind__"] == "records" else []
+        except DbEngineError as exc:
+            raise ImportFormatError(f"line {number}: object {digest[:12]} links to damaged objects: {exc}") from None
+        if parent_kind not in (None, document["__kind__"]):
+            raise ImportFormatError(f"line {number}: version {digest[:12]} is a {document['__kind__']} version "
+                                    f"whose parent is a {parent_kind} version: an entry never changes kind")
+        if problems:
+            raise ImportFormatError(f"line {number}: record version {digest[:12]}: {problems[0]}")
         stored = [document.get("__data__")]
     else:
         raise ImportFormatError(f"line {number}: object {digest[:12]} is neither a version nor a bucket")

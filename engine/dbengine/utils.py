@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import re
 from typing import Any
 
-DATE_FORMAT = "%Y%m%d %H:%M:%S %z"
+from .errors import InvalidDateError
+
+DATE_FORMAT = "%Y%m%d %H:%M:%S %z"  # as strftime would write it, the year padded
 
 
 def compute_digest(data: bytes) -> str:
@@ -31,31 +34,71 @@ def canonical_key(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
 
 
+_UTC = _dt.UTC
+# Every instant in this range has a valid local time in every timezone (offsets are
+# below 24 hours), so a stored date can always be shown; outside it, astimezone overflows.
+MIN_DATE = _dt.datetime(1, 1, 2, tzinfo=_UTC)
+MAX_DATE = _dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=_UTC)
+# `YYYYMMDD HH:MM:SS +hhmm`; years below 1000 written by versions before 0.5 lack their
+# leading zeros (strftime does not pad them), which the 1-4 digit year reads back right.
+_DATE_RE = re.compile(r"([0-9]{1,4})([0-9]{2})([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})")
+
+
+def check_date(moment: _dt.datetime) -> _dt.datetime:
+    """`moment` (made timezone-aware) if every timezone can show it, else InvalidDateError."""
+    if not isinstance(moment, _dt.datetime):
+        raise InvalidDateError(f"a date must be a datetime, not {type(moment).__name__}")
+    try:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            moment = moment.astimezone()
+        offset = moment.utcoffset()
+        in_range = MIN_DATE <= moment <= MAX_DATE
+    except (OverflowError, ValueError) as exc:
+        raise InvalidDateError(f"date {moment!r} cannot be shown in every timezone: {exc}") from None
+    if not in_range:
+        raise InvalidDateError(
+            f"date {moment.isoformat()} is outside the range the engine stores "
+            f"({MIN_DATE.date()} to {MAX_DATE.date()} UTC)"
+        )
+    if offset.microseconds or offset.seconds % 60:
+        raise InvalidDateError(f"date {moment.isoformat()} has a UTC offset with seconds: not storable")
+    return moment
+
+
 def format_date(moment: _dt.datetime) -> str:
-    """Render a timezone-aware datetime as `YYYYMMDD HH:MM:SS %z`."""
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.strftime(DATE_FORMAT)
+    """Render a date as `YYYYMMDD HH:MM:SS +hhmm`, the year always four digits.
+
+    Dates no timezone could show are refused (InvalidDateError) before anything is written.
+    """
+    moment = check_date(moment)
+    minutes = int(moment.utcoffset().total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return (f"{moment.year:04d}{moment.month:02d}{moment.day:02d} "
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {sign}{hours:02d}{minutes:02d}")
 
 
-def parse_date(text: str) -> _dt.datetime:
-    """Parse a `YYYYMMDD HH:MM:SS %z` date into a timezone-aware datetime."""
-    return _dt.datetime.strptime(text, DATE_FORMAT)
+def parse_date(text: object) -> _dt.datetime:
+    """Parse a stored `YYYYMMDD HH:MM:SS +hhmm` date (InvalidDateError if it is not one, or
+    if some timezone could not show it)."""
+    match = _DATE_RE.fullmatch(text) if type(text) is str else None
+    if match is None:
+        raise InvalidDateError(f"invalid date {str(text)[:60]!r}: expected 'YYYYMMDD HH:MM:SS +hhmm'")
+    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
+    try:
+        offset = _dt.timedelta(hours=int(off_h), minutes=int(off_m))
+        zone = _dt.timezone(-offset if sign == "-" else offset)
+        moment = _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidDateError(f"invalid date {text!r}: {exc}") from None
+    return check_date(moment)
+
+
+def date_text(moment: _dt.datetime | None) -> str:
+    """A stored-format rendering of `moment`, or "invalid date" for None."""
+    return "invalid date" if moment is None else format_date(moment)
 
 
 def now_local() -> _dt.datetime:
     """The current time in the local timezone (the default clock)."""
     return _dt.datetime.now().astimezone()
-
-
-def is_primitive(obj: Any) -> bool:
-    """True for values JSON stores as they are."""
-    return obj is None or type(obj) in (bool, int, str) or (type(obj) is float and obj == obj and obj not in (float("inf"), float("-inf")))
-
-
-def is_dict(obj: Any) -> bool:
-    return type(obj) is dict
-
-
-def is_list(obj: Any) -> bool:
-    return type(obj) is list

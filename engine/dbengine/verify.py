@@ -8,9 +8,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import DbEngineError
-from .history import build_versions, chain_breaks, parse_index
-from .names import DIGEST_RE, check_tenant
-from .records import bucket_records, is_bucket_doc
+from .history import (
+    build_versions,
+    chain_breaks,
+    is_version_doc,
+    metadata_error,
+    parse_index,
+    same_metadata,
+    version_from_document,
+)
+from .names import DIGEST_RE, check_entry, check_tenant
+from .records import bucket_records, is_bucket_doc, records_problems
 from .serializer import iter_ref_digests
 from .utils import compute_digest
 
@@ -61,6 +69,7 @@ def verify_database(engine: DbEngine, tenant_id: str | None = None) -> VerifyRep
             report.problems.append(Problem(storage.ref_path(digest), "missing-ref", f"ref {digest[:12]} used by {where} is missing or corrupt"))
     for temp in storage.temp_files():
         report.notes.append(Problem(temp, "temp-file", "left by an interrupted write; harmless"))
+    _report_strange_files(storage, report, tenant_id)
     return report
 
 
@@ -88,14 +97,23 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
     except (ValueError, RecursionError, DbEngineError) as exc:
         report.problems.append(Problem(head_path, "corrupt-head", f"head cannot be read: {exc}", tenant))
         head = {}
+    bucket_checks: dict = {}
     for digest, document in objects.items():
         _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
-    for entry, digest in head.items():
+        if document["__kind__"] != "bucket":
+            _check_version(engine, tenant, digest, document, objects, report, bucket_checks)
+    for entry, digest in list(head.items()):
+        try:
+            check_entry(entry)
+        except DbEngineError as exc:
+            report.problems.append(Problem(head_path, "bad-entry-name", f"{exc}; no API call can read it", tenant))
+            del head[entry]
+            continue
         if digest not in objects:
             report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} ({head_path}) points to a missing or corrupt object", tenant))
             continue
-        _check_chain(storage, tenant, entry, digest, objects, report)
-        _check_index(engine, tenant, entry, digest, objects, report)
+        chain = _check_chain(storage, tenant, entry, digest, objects, report)
+        _check_index(engine, tenant, entry, digest, objects, report, chain)
     _check_orphan_indexes(storage, tenant, head_path, head, report)
 
 
@@ -126,12 +144,14 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
         report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest", tenant))
         return None
     try:
-        document = json.loads(data)
+        document = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
-        report.problems.append(Problem(path, "corrupt-object", f"not valid JSON: {exc}", tenant))
+        report.problems.append(Problem(path, "corrupt-object", f"not valid UTF-8 JSON: {exc}", tenant))
         return None
-    if type(document) is not dict or document.get("__kind__") not in ("snapshot", "records", "bucket"):
-        report.problems.append(Problem(path, "corrupt-object", "not a version or bucket object", tenant))
+    kind = document.get("__kind__") if type(document) is dict else None
+    if not (is_bucket_doc(document) if kind == "bucket" else is_version_doc(document)):
+        what = "malformed bucket" if kind == "bucket" else "not a well-formed version or bucket object"
+        report.problems.append(Problem(path, "corrupt-object", what, tenant))
         return None
     return document
 
@@ -140,17 +160,10 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
     path = storage.object_path(tenant, digest)
     kind = document["__kind__"]
     if kind == "bucket":
-        if not is_bucket_doc(document):
-            report.problems.append(Problem(path, "corrupt-object", "malformed bucket", tenant))
-            return
         stored_values = [item[1] for item in bucket_records(document).values()]
     else:
-        parents = document.get("__parent__")
-        if type(parents) is not list or not parents:
-            report.problems.append(Problem(path, "corrupt-object", "missing __parent__", tenant))
-            return
-        for parent in parents:
-            if parent is not None and parent not in objects:
+        for parent in document["__parent__"]:
+            if type(parent) is str and DIGEST_RE.fullmatch(parent) and parent not in objects:
                 where = storage.object_path(tenant, parent) if DIGEST_RE.fullmatch(str(parent)) else path
                 report.problems.append(Problem(where, "missing-parent", f"parent of version {digest[:12]} is missing or corrupt", tenant))
         if kind == "records":
@@ -172,22 +185,51 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
             report.problems.append(Problem(path, "corrupt-object", "nested too deeply to check", tenant))
 
 
-def _check_chain(storage, tenant, entry, head, objects, report) -> None:
-    seen = set()
+def _check_version(engine: DbEngine, tenant: str, digest: str, document: dict, objects: dict,
+                   report: VerifyReport, bucket_checks: dict) -> None:
+    """Metadata every reader parses, and record buckets that agree with their version."""
+    path = engine.storage.object_path(tenant, digest)
+    error = metadata_error(version_from_document(digest, document, None), path)
+    if error is not None:
+        report.problems.append(Problem(path, "bad-metadata", str(error), tenant))
+    if document["__kind__"] != "records":
+        return
+    buckets = {bucket: objects[bucket] for bucket in document["__buckets__"].values()
+               if bucket in objects and objects[bucket]["__kind__"] == "bucket"}
+    if len(buckets) != len(set(document["__buckets__"].values())):
+        return  # reported as missing-bucket already
+    for problem in records_problems(document, lambda bucket: bucket_records(buckets[bucket]), bucket_checks):
+        report.problems.append(Problem(path, "bucket-mismatch", f"record version {digest[:12]}: {problem}", tenant))
+
+
+def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | None:
+    """The entry's first-parent chain, oldest first (None if broken: reported already)."""
+    seen: set[str] = set()
+    chain = []
     cursor = head
+    kind = objects[head]["__kind__"]
     while cursor is not None:
         if cursor in seen:
             report.problems.append(Problem(storage.object_path(tenant, cursor), "cycle", f"history of {entry!r} loops", tenant))
-            return
+            return None
         seen.add(cursor)
         document = objects.get(cursor)
-        if document is None or document.get("__kind__") == "bucket":
-            return  # reported as missing-parent or missing-object already
-        parents = document.get("__parent__") or [None]
-        cursor = parents[0]
+        if document is None or document["__kind__"] == "bucket":
+            return None  # reported as missing-parent or missing-object already
+        if document["__kind__"] != kind:
+            report.problems.append(Problem(
+                storage.object_path(tenant, cursor), "kind-change",
+                f"history of {entry!r} changes kind: {cursor[:12]} is a {document['__kind__']} version "
+                f"under a {kind} version", tenant))
+            kind = document["__kind__"]
+        chain.append(cursor)
+        cursor = document["__parent__"][0]
+    chain.reverse()
+    return chain
 
 
-def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: dict, report: VerifyReport) -> None:
+def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: dict, report: VerifyReport,
+                 chain: list[str] | None) -> None:
     storage = engine.storage
     path = storage.index_path(tenant, entry)
     try:
@@ -201,15 +243,37 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
     chunk = parse_index(result[0])
     digests = chunk.digests
     try:
-        build_versions(digests, chunk.parents, chunk.tails)
+        versions = build_versions(digests, chunk.parents, chunk.tails)
     except ValueError:
-        chunk.clean = False
+        chunk.clean, versions = False, []
     if not chunk.clean or chunk.consumed != len(result[0]) or chain_breaks(digests, chunk.parents):
         report.notes.append(Problem(path, "index-damaged", f"history index of {entry!r} is damaged; rebuilt on next read", tenant))
-    elif head not in digests:
+        return
+    if chain is None:
+        return  # the object chain is broken: reported already
+    # Every line must say what the objects say: an index that passes its CRCs and chains
+    # to the head but skips a version or names another user would mislead every reader.
+    if digests != chain[: len(digests)]:
+        where = next((i for i, (a, b) in enumerate(zip(digests, chain, strict=False)) if a != b), min(len(digests), len(chain)))
+        report.problems.append(Problem(path, "index-mismatch", f"history index of {entry!r} does not list the versions of its object chain (from version {where + 1} on); {_REBUILD}", tenant))
+        return
+    for version in versions:
+        document = objects[version.digest]
+        parent = document["__parent__"][0]
+        expected = version_from_document(version.digest, document, None)
+        try:
+            summary = engine._summary(tenant, objects.get(parent) if parent else None, document) \
+                if version.summary is not None else None
+        except DbEngineError:
+            summary = version.summary  # a damaged bucket: reported with its own path already
+        if not same_metadata(version, expected) or summary != version.summary:
+            report.problems.append(Problem(path, "index-mismatch", f"history index of {entry!r} disagrees with version {version.digest[:12]} (user, date, parents, restored_from or summary); {_REBUILD}", tenant))
+            return
+    if head not in digests:
         report.notes.append(Problem(path, "index-stale", f"history index of {entry!r} lags the head; completed on next read", tenant))
-    elif any(d not in objects for d in digests):
-        report.notes.append(Problem(path, "index-foreign", f"history index of {entry!r} names missing objects", tenant))
+
+
+_REBUILD = "the index is a cache: delete it and the next read rebuilds it from the objects"
 
 
 def _verify_refs(storage, report: VerifyReport, want: set[str] | None) -> set[str]:
@@ -231,3 +295,11 @@ def _verify_refs(storage, report: VerifyReport, want: set[str] | None) -> set[st
             continue
         good.add(name)
     return good
+
+
+def _report_strange_files(storage, report: VerifyReport, tenant_id: str | None) -> None:
+    """Symlinks leading out of the root and special files (FIFOs, sockets, devices): reads
+    refuse such files and writes never go through such links (storage.strange_files)."""
+    strange_files = getattr(storage, "strange_files", None)
+    for path, kind, message in strange_files(tenant_id) if strange_files is not None else []:
+        report.problems.append(Problem(path, kind, message, tenant_id))
