@@ -216,11 +216,7 @@ class Serializer:
             value = self._decode(stored["value"])
             if self.trust_pickle:
                 return cls(value)
-            # Untrusted: a plain lookup, so no `_missing_` or `__new__` of the enum runs.
-            member = cls._value2member_map_.get(self._hashable(value))
-            if member is None:
-                raise DeserializationError(f"{value!r} is not a value of {stored['class']!r}")
-            return member
+            return _enum_member(cls, self._hashable(value), stored["class"])
         if tag == TAG_OBJECT:
             return self._decode_object(stored)
         if tag == TAG_PICKLE:
@@ -238,16 +234,11 @@ class Serializer:
 
     def _decode_object(self, stored: dict) -> Any:
         cls = resolve_class(stored["class"], self.trust_pickle)
-        if not self.trust_pickle:
-            hook = _implicit_code(cls)
-            if hook:
-                raise DeserializationError(
-                    f"class {stored['class']!r} defines {hook}, which would run on data it does not "
-                    "trust: refused (trust_pickle=False)"
-                )
         state = stored["state"]
         if type(state) is not dict:
             raise DeserializationError("object state must be a JSON object")
+        if not self.trust_pickle:
+            return self._build_untrusted(cls, stored["class"], state)
         instance = cls.__new__(cls)
         values = {name: self._decode(value) for name, value in state.items()}
         target = getattr(instance, "__dict__", None)
@@ -256,6 +247,15 @@ class Serializer:
                 target[name] = value
             else:
                 object.__setattr__(instance, name, value)
+        return instance
+
+    def _build_untrusted(self, cls: type, path: str, state: dict) -> Any:
+        """An instance of `cls` with `state`, built by C code only (see `_untrusted_plan`)."""
+        new, setters = _untrusted_plan(cls, path, state)
+        values = [(name, self._decode(value)) for name, value in state.items()]
+        instance = new(cls)
+        for name, value in values:
+            setters[name](instance, name, value)
         return instance
 
     def _hashable(self, value: Any) -> Any:
@@ -326,21 +326,152 @@ def _object_state(obj: Any) -> dict | None:
     return state
 
 
-def _implicit_code(cls: type) -> str | None:
-    """The Python-level hook that rebuilding or dropping an instance of `cls` would run, if any.
+# ---------------------------------------------------------------- untrusted rebuilding
+# An untrusted reader (trust_pickle=False) runs no code of a class named by stored data:
+# no __init__, __new__, __setstate__, property, descriptor, __setattr__, __getattribute__,
+# metaclass hook or finalizer. It reads classes only through `type`'s own C descriptors
+# (so neither the class nor its metaclass can intercept the reads) and builds an instance
+# only with C code: a C `__new__` (object's or a builtin base's), a `__slots__` member
+# descriptor's C `__set__`, or object's C `__setattr__` into the instance `__dict__`.
+# Anything that would need Python code, now or when the value is read or dropped, is refused.
 
-    Decoding calls `cls.__new__(cls)`, and the instance's `__del__` runs when it is dropped:
-    with a crafted state either can act on the file system (tempfile's closer unlinks).
+_type_mro = type.__dict__["__mro__"].__get__  # C getters: no metaclass is consulted
+_type_dict = type.__dict__["__dict__"].__get__
+_type_flags = type.__dict__["__flags__"].__get__
+_type_dictoffset = type.__dict__["__dictoffset__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+_module_dict = types.ModuleType.__dict__["__dict__"].__get__
+_set_slot = types.MemberDescriptorType.__set__
+_set_in_dict = object.__setattr__  # object's generic setattr: used only where no descriptor intercepts
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement (slots included)
+_ABSTRACT = 1 << 20  # Py_TPFLAGS_IS_ABSTRACT
+#: ids of the types of the callables C types put in their class dicts (`__new__`, `__eq__`...).
+#: Types are compared by id: `in` on a set of types would hash or compare a class, which a
+#: metaclass can define in Python.
+_C_CALLABLES = frozenset(map(id, (
+    types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
+    types.ClassMethodDescriptorType, types.MethodWrapperType,
+)))
+_MISSING = object()
+
+
+def _is_class(value: Any) -> bool:
+    """Whether `value` is a class, asked without its `__class__` (isinstance would ask it)."""
+    return issubclass(type(value), type)
+
+
+def _class_attr(cls: type, name: str) -> tuple[type | None, Any]:
+    """(owner, value) of `name` the way attribute lookup finds it in `cls`'s MRO, running nothing."""
+    for klass in _type_mro(cls):
+        namespace = _type_dict(klass)
+        if name in namespace:
+            return klass, namespace[name]
+    return None, _MISSING
+
+
+def _python_code(value: Any) -> bool:
+    """Whether a class-dict entry is something other than a C function (or None)."""
+    return value is not None and id(type(value)) not in _C_CALLABLES
+
+
+def _is_data_descriptor(value: Any) -> bool:
+    """Whether `value` intercepts attribute writes and reads (property, `__set__`/`__delete__`)."""
+    kind = type(value)
+    return _class_attr(kind, "__set__")[0] is not None or _class_attr(kind, "__delete__")[0] is not None
+
+
+def _untrusted_plan(cls: type, path: str, state: dict) -> tuple[Callable, dict[str, Callable]]:
+    """The C `__new__` to call and, per state name, the C setter to use; or DeserializationError.
+
+    The rule: an instance is built only when allocating it and setting every stored
+    attribute is C code, and dropping it runs nothing: no finalizer (`__del__` of any
+    class in the MRO, Python or C: a C finalizer may call Python methods, as io's calls
+    `close()`), no Python `__new__`, a C `__new__` found first in the MRO, not abstract;
+    each state name a plain identifier (no dunder) that is either a genuine `__slots__`
+    slot (a member descriptor the class statement made) or an instance `__dict__` entry
+    with no data descriptor (a property...) of that name on the class, which would run on
+    the write and intercept every later read. `__init__`, `__setstate__`, `__setattr__`,
+    `__getattribute__` and the metaclass are never called, so they need no rule.
     """
-    for klass in cls.__mro__[:-1]:
-        for name in ("__del__", "__new__"):
-            hook = klass.__dict__.get(name)
-            if hook is not None and not isinstance(hook, (types.BuiltinFunctionType, types.WrapperDescriptorType)):
-                return f"{klass.__qualname__}.{name}"
-    return None
+
+    def refuse(reason: str) -> DeserializationError:
+        return DeserializationError(
+            f"class {path!r} {reason}: refused, an untrusted engine (trust_pickle=False) runs no "
+            "code of a class named by stored data"
+        )
+
+    mro = _type_mro(cls)
+    for klass in mro[:-1]:  # object's own hooks are C
+        namespace = _type_dict(klass)
+        if "__del__" in namespace:
+            raise refuse(f"has a finalizer ({_type_qualname(klass)}.__del__), which runs when it is dropped")
+        if "__new__" in namespace and _python_code(namespace["__new__"]):
+            raise refuse(f"defines {_type_qualname(klass)}.__new__ in Python")
+    if _type_flags(cls) & _ABSTRACT:
+        raise refuse("is abstract")
+    new = _class_attr(cls, "__new__")[1]
+    if id(type(new)) not in _C_CALLABLES:
+        raise refuse("has no C __new__")
+    has_dict = _type_dictoffset(cls) != 0
+    setters: dict[str, Callable] = {}
+    for name in state:
+        if not _plain_name(name):
+            raise refuse(f"cannot take state {name!r}: an attribute name must be a plain identifier, no dunder")
+        owner, attr = _class_attr(cls, name)
+        if (type(attr) is types.MemberDescriptorType and owner is not None
+                and _type_flags(owner) & _HEAPTYPE and attr.__objclass__ is owner):
+            setters[name] = lambda instance, _name, value, slot=attr: _set_slot(slot, instance, value)
+            continue
+        if owner is not None and _is_data_descriptor(attr):
+            raise refuse(
+                f"has a data descriptor {name!r} (the {_type_qualname(type(attr))} "
+                f"{_type_qualname(owner)}.{name}): it would run on setting the stored value and intercept "
+                "every read of it"
+            )
+        if not has_dict:
+            raise refuse(f"has no slot {name!r} and no instance __dict__")
+        setters[name] = _set_in_dict
+    return new, setters
 
 
-_SAFE_HASHABLE = (str, int, float, bool, bytes, type(None))
+def _plain_name(name: Any) -> bool:
+    """A state name an untrusted reader sets: an identifier, not `__dunder__` (`__class__`...)."""
+    return type(name) is str and name.isidentifier() and not (name.startswith("__") and name.endswith("__"))
+
+
+def _enum_member(cls: type, value: Any, path: str) -> Any:
+    """The member of Enum `cls` whose value is `value`, found without running any code.
+
+    `cls(value)` would run `_missing_`/`__new__`, `cls._value2member_map_` a metaclass's
+    `__getattribute__`, and a dict lookup the `__eq__` of a member value of equal hash:
+    the class's own map is read raw and compared only with values whose `__eq__` is C.
+    """
+    members = _type_dict(cls).get("_value2member_map_")
+    if type(members) is dict:
+        for member_value, member in members.items():
+            if _hash_hook(member_value) is None and member_value == value:
+                return member
+    raise DeserializationError(f"{_shown(value)} is not a value of {path!r}")
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)` if only builtin scalars, tuples and frozensets make it up, else its class.
+
+    The repr of a decoded instance would run its class's `__repr__`.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is tuple or kind is frozenset:
+            stack.extend(item)
+        elif id(kind) not in _SAFE_HASHABLE:
+            return f"an instance of {_type_qualname(kind)}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+_SAFE_HASHABLE = frozenset(map(id, (str, int, float, bool, bytes, type(None))))  # ids, as above
 
 
 def _hash_hook(value: Any) -> str | None:
@@ -349,15 +480,16 @@ def _hash_hook(value: Any) -> str | None:
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind in _SAFE_HASHABLE:
+        if id(kind) in _SAFE_HASHABLE:
             continue
         if kind is tuple or kind is frozenset:
             stack.extend(item)
             continue
-        for klass in kind.__mro__[:-1]:
+        for klass in _type_mro(kind)[:-1]:
+            namespace = _type_dict(klass)
             for name in ("__hash__", "__eq__"):
-                if isinstance(klass.__dict__.get(name), types.FunctionType):
-                    return f"{klass.__qualname__}.{name}"
+                if _python_code(namespace.get(name)):
+                    return f"{_type_qualname(klass)}.{name}"
     return None
 
 
@@ -370,11 +502,8 @@ def resolve_class(path: Any, may_import: bool = True) -> type:
     if not isinstance(path, str) or not CLASS_PATH_RE.fullmatch(path):
         raise DeserializationError(f"invalid class path {path!r}")
     module_name, qualname = path.split(":", 1)
-    if not may_import and module_name not in sys.modules:
-        raise DeserializationError(
-            f"class {path!r}: module {module_name!r} is not loaded and an untrusted engine "
-            "(trust_pickle=False) does not import modules named by stored data"
-        )
+    if not may_import:
+        return _loaded_class(path, module_name, qualname)
     try:
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -383,6 +512,39 @@ def resolve_class(path: Any, may_import: bool = True) -> type:
         raise DeserializationError(f"cannot find class {path!r}: {exc}") from None
     if not isinstance(target, type):
         raise DeserializationError(f"{path!r} names a {type(target).__name__}, not a class: refused")
+    return target
+
+
+def _loaded_class(path: str, module_name: str, qualname: str) -> type:
+    """`resolve_class` for untrusted data: plain dict lookups in a loaded module, nothing run.
+
+    `getattr` would run a module's `__getattr__` (PEP 562: lazy modules import code there),
+    a metaclass's `__getattribute__` for a nested name, and `isinstance(x, type)` the
+    `__class__` of whatever object the path names.
+    """
+    module = sys.modules.get(module_name)
+    if module is None:
+        raise DeserializationError(
+            f"class {path!r}: module {module_name!r} is not loaded and an untrusted engine "
+            "(trust_pickle=False) does not import modules named by stored data"
+        )
+    if not issubclass(type(module), types.ModuleType):
+        raise DeserializationError(f"class {path!r}: sys.modules[{module_name!r}] is no module: refused")
+    namespace: Any = _module_dict(module)
+    if type(namespace) is not dict:
+        raise DeserializationError(f"class {path!r}: module {module_name!r} has no namespace: refused")
+    target: Any = module
+    for part in qualname.split("."):
+        if namespace is None:
+            kind = _type_qualname(type(target))
+            raise DeserializationError(f"{path!r} looks inside a {kind}, not a class: refused")
+        target = namespace.get(part, _MISSING)
+        if target is _MISSING:
+            raise DeserializationError(f"cannot find class {path!r}: no {part!r} in it")
+        namespace = _type_dict(target) if _is_class(target) else None
+    if namespace is None:
+        kind = _type_qualname(type(target))
+        raise DeserializationError(f"{path!r} names a {kind}, not a class: refused")
     return target
 
 
