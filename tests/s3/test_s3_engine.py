@@ -235,9 +235,10 @@ def test_the_index_is_segmented_and_log_reads_few_objects(ticking_engine, small_
     storage.requests.clear()
     log = cold.log(T, "config", max_items=None)
     assert [v.digest for v in log] == chain_from_objects(engine, "config")
-    # HEAD + GET of the head, HEAD of the head version (get_digest checks it exists),
-    # 1 LIST of the segments, 1 GET per segment: no version object is read
-    assert storage.requests == {"HeadObject": 2, "GetObject": 1 + len(keys), "ListObjectsV2": 1}
+    # HEAD + GET of the head, HEAD of the head version (get_digest checks it exists), GET
+    # of the head version (its index line is checked against it), 1 LIST of the segments,
+    # 1 GET per segment: no other version object is read
+    assert storage.requests == {"HeadObject": 2, "GetObject": 2 + len(keys), "ListObjectsV2": 1}
     storage.requests.clear()
     assert cold.log(T, "config", max_items=5) == log[:5]
     assert storage.requests == {"HeadObject": 1, "ListObjectsV2": 1}  # warm: head's HEAD, LIST
