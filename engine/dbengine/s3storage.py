@@ -368,6 +368,10 @@ class S3Storage:
         """Always empty: S3 writes are atomic and leave no temp files behind."""
         return []
 
+    def strange_files(self, tenant: str | None = None) -> list[tuple[str, str, str]]:
+        """Always empty: a bucket holds neither symlinks nor special files."""
+        return []
+
     # ------------------------------------------------------------------ heads
     def read_head(self, tenant: str) -> tuple[bytes, S3Token] | None:
         found = self._get(self._head_key(tenant), f"head of tenant {tenant!r}")
