@@ -674,14 +674,21 @@ class DbEngine:
         `step(current head digest)` returns the new digest and what to do once it is the
         head, or None to leave the head as it is. It runs under the tenant lock (a file lock
         on local disk, where the swap always succeeds; a no-op on S3, where a writer that
-        lost the race re-reads the head and steps again).
+        lost the race re-reads the head and steps again). A swap reported lost may have
+        landed (its response was lost, and the retry found the head changed): each attempt
+        first looks for the versions of earlier attempts in the head, so that a write is
+        reported once and never applied twice.
         """
-        for attempt in range(_CAS_ATTEMPTS):
-            if attempt:
-                time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**attempt)))
+        tried: list[tuple[str | None, str, Callable[[], None]]] = []  # (based on, digest, after)
+        deadline = time.monotonic() + _CAS_DEADLINE
+        attempt = 0
+        while True:
             with self.storage.lock(tenant_id):
                 head, token = self._read_head(tenant_id)
                 current = head.get(entry)
+                landed = self._landed(tenant_id, current, tried)
+                if landed is not None:
+                    return landed, True
                 decided = step(current)
                 if decided is None:
                     return current, False
@@ -694,10 +701,39 @@ class DbEngine:
                 if swapped:
                     after()
                     return digest, True
-        raise ConflictError(
-            f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "
-            f"{_CAS_ATTEMPTS} attempts to write it; {retry_hint}"
-        )
+                tried.append((current, digest, after))
+            attempt += 1
+            if time.monotonic() >= deadline:
+                raise ConflictError(
+                    f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "
+                    f"{attempt} attempts in {_CAS_DEADLINE:.0f} s to write it; {retry_hint}"
+                )
+            # Short, jittered waits: a writer that lost often keeps retrying as often as a
+            # fresh one, so every writer progresses under contention.
+            time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**min(attempt, 10))))
+
+    def _landed(self, tenant_id: str, current: str | None,
+                tried: list[tuple[str | None, str, Callable[[], None]]]) -> str | None:
+        """The digest of an earlier attempt that is in the entry's history after all (its
+        head write landed though reported lost), or None. Walks back from `current` to the
+        head the first attempt was based on: only the versions written meanwhile."""
+        if not tried or current is None:
+            return None
+        for _base, digest, after in tried:
+            if current == digest:  # nobody wrote this entry since: finish what the write started
+                after()
+                return digest
+        ours = {digest for _base, digest, _after in tried}
+        stop = tried[0][0]
+        cursor: str | None = current
+        with contextlib.suppress(DbEngineError):
+            for _ in range(100_000):
+                if cursor is None or cursor == stop:
+                    break
+                if cursor in ours:
+                    return cursor  # landed, and another writer already built on it
+                cursor = self._snapshot_doc(tenant_id, cursor)["__parent__"][0]
+        return None
 
     def _index_append(
         self, tenant_id: str, entry: str, parent: str | None, state: IndexState | None, digest: str,
@@ -1096,9 +1132,9 @@ _RACY_NS = 2_000_000_000
 _BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
 _TAIL_MAX = 5000
 _TAIL_LINE_GUESS = 200
-_CAS_ATTEMPTS = 40  # lost races on a head before ConflictError (only without a file lock)
+_CAS_DEADLINE = 60.0  # seconds of lost races on a head before ConflictError (only without a file lock)
 _CAS_BASE_DELAY = 0.002
-_CAS_MAX_DELAY = 0.2
+_CAS_MAX_DELAY = 0.05
 
 
 def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
