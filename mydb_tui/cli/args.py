@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 
 DEFAULT_ROOT = ".mytools_db"
 
@@ -116,10 +117,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _positive(text: str) -> int:
+    digits = text.strip().lstrip("+").lstrip("0") or "0"
+    if digits.isdecimal() and digits.isascii() and len(digits) > 18:
+        return sys.maxsize  # more than any entry holds: all of them
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        shown = text if len(text) <= 40 else text[:20] + "…"
+        raise argparse.ArgumentTypeError(f"not a number: {shown!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from argparse import Namespace
 from dataclasses import dataclass, field
 
 from dbengine.dbengine import DbEngine
+from dbengine.errors import DbEngineError
 from dbengine.utils import parse_date
 
 from .errors import CliError
@@ -95,3 +97,29 @@ def parse_fixed_date(text: str) -> dt.datetime:
     if moment.tzinfo is None:
         raise CliError(f"${DATE_ENV}={text!r} needs a UTC offset (e.g. +01:00)")
     return moment
+
+
+_BACK = re.compile(r"HEAD~([0-9]+)")
+
+
+def resolve(engine: DbEngine, tenant: str, entry: str, rev: str) -> str:
+    """The full digest of REV (see `DbEngine.resolve`); any refusal is a one-line error,
+    e.g. `HEAD~` and 5,000 digits (beyond Python's int-string limit)."""
+    back = _BACK.fullmatch(rev)
+    if back is not None:
+        digits = back.group(1).lstrip("0")
+        if len(digits) > 18:  # more versions than any entry holds
+            versions = engine.entry_info(tenant, entry).versions
+            raise CliError(f"HEAD~{_clip(digits)}: entry {entry!r} has only {versions} "
+                           f"version{'' if versions == 1 else 's'}")
+        rev = f"HEAD~{int(digits or '0')}"
+    try:
+        return engine.resolve(tenant, entry, rev)
+    except DbEngineError:
+        raise
+    except (ValueError, OverflowError) as exc:
+        raise CliError(f"{_clip(rev)!r} is not a revision ({exc})") from None
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else f"{text[:20]}…({len(text)} characters)"

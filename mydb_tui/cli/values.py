@@ -1,14 +1,15 @@
 """The loaded-value view of `show`: stored form -> plain JSON, nothing unpickled unless trusted.
 
-Values JSON can hold stay as they are; tuples and sets become lists, dicts with
-non-string keys get JSON-text keys, objects become their fields plus a "__class__" key;
+Values JSON can hold stay as they are; tuples and sets become lists; in a dict with
+non-string keys, those keys show as their Python form in ⟨⟩ (`⟨1⟩`, `⟨None⟩`, `⟨(1, 2)⟩`,
+never equal to a string key: see model.values.unique_names); objects become their fields
+plus a "__class__" key;
 everything else (bytes, NaN, enums, refs of user handlers, pickles) becomes a one-line
 badge string such as "⟨pickle 1a2b3c4 · 8.0 MB · numpy.ndarray⟩".
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dbengine.errors import DbEngineError
@@ -35,9 +36,12 @@ def _tagged(engine: Any, stored: dict, trust: bool) -> Any:
     items = stored.get("items")
     if tag in _LISTS and type(items) is list:
         return [value_view(engine, item, trust) for item in items]
-    if tag == "py/dict" and type(items) is list and all(type(p) is list and len(p) == 2 for p in items):
-        pairs = [(value_view(engine, k, trust), value_view(engine, v, trust)) for k, v in items]
-        return {k if type(k) is str else json.dumps(k, ensure_ascii=False): v for k, v in pairs}
+    if tag == "py/dict":
+        from mydb_tui.model.values import dict_entries
+
+        entries = dict_entries(stored)
+        if entries is not None:
+            return {name: value_view(engine, value, trust) for name, value in entries}
     if tag == "py/int":
         text = stored.get("hex")
         try:
@@ -71,7 +75,10 @@ def python_view(value: Any, depth: int = 0) -> Any:
     if depth > 200:
         return "⟨…⟩"
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else repr(k): python_view(v, depth + 1) for k, v in value.items()}
+        from mydb_tui.model.values import unique_names
+
+        names = unique_names(list(value), lambda key: f"⟨{_short_repr(key)}⟩")
+        return {name: python_view(v, depth + 1) for name, v in zip(names, value.values(), strict=True)}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [python_view(v, depth + 1) for v in value]
     tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
@@ -80,5 +87,12 @@ def python_view(value: Any, depth: int = 0) -> Any:
             return python_view(tolist(), depth + 1)
         except Exception:
             pass
-    text = repr(value)
-    return text if len(text) <= 2000 else text[:1999] + "…"
+    return _short_repr(value, 2000)
+
+
+def _short_repr(value: Any, width: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # a decoded object's own __repr__ (trusted pickles only)
+        text = f"<{type(value).__name__}: repr failed: {type(exc).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -14,6 +14,9 @@ _HOMES = {
     "TimelineRow": "timeline", "row_for": "timeline", "timeline_rows": "timeline",
     "cell_text": "values", "describe_special": "values", "is_special": "values",
     "pretty_json": "values", "record_columns": "values",
+    "DictKey": "values", "dict_entries": "values", "key_name": "values", "unique_names": "values",
+    "INVALID_DATE": "dates", "iso_date": "dates", "local_time": "dates",
+    "escape_text": "escape", "json_escapes": "escape",
 }
 
 
@@ -25,8 +28,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "INVALID_DATE",
     "Change",
     "Comparison",
+    "DictKey",
     "DiffRow",
     "Segment",
     "TimelineRow",
@@ -35,10 +40,17 @@ __all__ = [
     "compare_with_head",
     "compare_with_parent",
     "describe_special",
+    "dict_entries",
+    "escape_text",
     "is_special",
+    "iso_date",
+    "json_escapes",
+    "key_name",
+    "local_time",
     "pickle_globals",
     "pretty_json",
     "record_columns",
     "row_for",
     "timeline_rows",
+    "unique_names",
 ]

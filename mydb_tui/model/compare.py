@@ -20,8 +20,10 @@ from dbengine.history import Version, version_from_document
 from dbengine.utils import to_json_bytes
 
 from .align import DiffRow, Segment, align, header_row
+from .dates import local_time
 from .lean_import import import_deepdiff
 from .pretty import pretty
+from .values import DictKey, dict_entries
 
 DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
 
@@ -135,11 +137,13 @@ def _compare_values(old: Any, new: Any) -> _Result:
     else:
         raw = _deep_changes(old, new)
     changes = []
+    names: dict = {}  # py/dict entries met while naming paths
     for path, kind, before, after in raw:
         row = _row_of(path, kind, left, right, alignment)
         if row is None and hidden:
             row = len(rows) - 1
-        changes.append(Change(_render(path) or ROOT, kind, before, after, None, row))
+        side = old if kind == "removed" else new
+        changes.append(Change(_render(path, side, names) or ROOT, kind, before, after, None, row))
     changes.sort(key=lambda c: (c.row if c.row is not None else len(rows)))
     return changes, rows, _top_level_counts(raw), 0, 0
 
@@ -181,6 +185,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     rows: list[DiffRow] = []
     compared = 0
     hidden_records = 0
+    names: dict = {}  # py/dict entries met while naming paths
     for key, before, after in differing:
         show = len(rows) < MAX_ROWS
         if not show:
@@ -200,7 +205,8 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
         compared += 1
         raw = raw_changes[key]
         if not show:
-            changes.extend(Change(f"[{key}]{_render(p)}", k, o, n, key, None) for p, k, o, n in raw)
+            changes.extend(Change(f"[{key}]{_render(p, before if k == 'removed' else after, names)}", k, o, n, key, None)
+                           for p, k, o, n in raw)
             continue
         rows.append(header_row(key))
         left, right = pretty(before, MAX_LINES), pretty(after, MAX_LINES)
@@ -209,7 +215,8 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
         fallback = len(rows) - 1 if _note_hidden(rows, max(left.truncated, right.truncated)) else header
         for path, kind, old, new in raw:
             row = _row_of(path, kind, left, right, alignment)
-            changes.append(Change(f"[{key}]{_render(path)}", kind, old, new, key, fallback if row is None else row))
+            shown = _render(path, before if kind == "removed" else after, names)
+            changes.append(Change(f"[{key}]{shown}", kind, old, new, key, fallback if row is None else row))
     if hidden_records:
         rows.append(header_row(f"… {hidden_records} more changed records not shown"))
         last = len(rows) - 1
@@ -326,9 +333,49 @@ def _plain_dict(value: Any) -> bool:
     return type(value) is dict and "__special__" not in value
 
 
-def _render(path: tuple) -> str:
-    """`['servers'][0]['port']` for a path list."""
-    return "".join(f"[{p}]" if type(p) is int else f"[{p!r}]" for p in path)
+def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
+    """`['servers'][0]['port']` for a path list into the stored value `root`.
+
+    Inside a dict with non-string keys (stored as a `py/dict` list of [key, value] pairs)
+    the pair's place shows as its key, as `show` and the value tree name it: `[⟨1⟩]` for
+    the int 1, `['1']` for the string "1" (not `['items'][0][1]`).
+    """
+    parts: list[str] = []
+    node, i = root, 0
+    while i < len(path):
+        step = path[i]
+        if step == "items" and i + 1 < len(path) and type(path[i + 1]) is int:
+            entries = _dict_entries(node, {} if cache is None else cache)
+            place = path[i + 1]
+            if entries is not None and 0 <= place < len(entries):
+                name, value = entries[place]
+                if i + 2 == len(path) or path[i + 2] == 1:
+                    parts.append(f"[{name}]" if type(name) is DictKey else f"[{name!r}]")
+                    node = value if i + 2 < len(path) else _ABSENT
+                    i += 3
+                    continue
+        parts.append(f"[{step}]" if type(step) is int else f"[{step!r}]")
+        node = _child(node, step)
+        i += 1
+    return "".join(parts)
+
+
+def _dict_entries(node: Any, cache: dict[int, tuple[Any, list | None]]) -> list | None:
+    """`dict_entries` of a py/dict, computed once per comparison (`cache`: id -> (node, entries))."""
+    if type(node) is not dict or node.get("__special__") != "py/dict":
+        return None
+    cached = cache.get(id(node))
+    if cached is None or cached[0] is not node:
+        cached = cache[id(node)] = (node, dict_entries(node))
+    return cached[1]
+
+
+def _child(node: Any, step: Any) -> Any:
+    if type(node) is dict and type(step) is str:
+        return node.get(step, _ABSENT)
+    if type(node) is list and type(step) is int and -len(node) <= step < len(node):
+        return node[step]
+    return _ABSENT
 
 
 def _row_of(path: tuple, kind: str, left: Any, right: Any, alignment: Any) -> int | None:
@@ -391,6 +438,7 @@ def _meta(version: Version | None) -> dict:
         "digest": version.digest,
         "parents": list(version.parents),
         "user": version.user_id,
-        "date": version.date.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        "date": local_time(version.date, offset=False),
         "restored_from": version.restored_from,
+        "damage": getattr(version, "damage", None),
     }

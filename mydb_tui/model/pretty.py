@@ -46,6 +46,18 @@ def _scalar(value: Any) -> str:
         return _encode_str(repr(value))
 
 
+def _key(key: Any) -> str:
+    """JSON text of a dict key; a non-string key (a decoded value) as its Python form in ⟨⟩,
+    never as the text of an equal-looking string key."""
+    if isinstance(key, str):  # str, or a model.values.DictKey name
+        return _encode_str(key)
+    try:
+        text = repr(key)
+    except Exception:
+        text = type(key).__name__
+    return _encode_str(f"⟨{text[:200]}⟩")
+
+
 def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
     """Pretty JSON of a stored value, keeping at most `limit` lines (all counted)."""
     out = PrettyJson()
@@ -73,7 +85,7 @@ def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
             stack.append((None, f"{pad}}}{suffix}"))
             last = len(item) - 1
             children = [
-                (path + (k,), v, _scalar(str(k)) + ": ", "" if i == last else ",", depth + 1)
+                (path + (k,), v, _key(k) + ": ", "" if i == last else ",", depth + 1)
                 for i, (k, v) in enumerate(item.items())
             ]
             stack.extend(reversed(children))

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from dbengine.history import Version
 
+from .dates import local_time
+
 
 @dataclass(frozen=True)
 class TimelineRow:
-    """One version as the timeline shows it (dates in local time)."""
+    """One version as the timeline shows it (dates in local time, "invalid date" when damaged)."""
 
     digest: str
     short: str
@@ -18,6 +20,7 @@ class TimelineRow:
     summary: str
     is_head: bool
     restored_from: str | None
+    damage: str | None = None  # what is wrong with the version's metadata (Version.damage)
 
 
 def row_for(version: Version, head: str) -> TimelineRow:
@@ -26,11 +29,12 @@ def row_for(version: Version, head: str) -> TimelineRow:
     return TimelineRow(
         digest=version.digest,
         short=version.digest[:7],
-        date=version.date.astimezone().strftime("%Y-%m-%d %H:%M"),
+        date=local_time(version.date, seconds=False, offset=False),
         user=version.user_id,
         summary=str(version.summary) if version.summary is not None else "",
         is_head=version.digest == head,
         restored_from=restored[:7] if restored else None,
+        damage=getattr(version, "damage", None),
     )
 
 

@@ -72,6 +72,101 @@ def describe_special(engine: Any, stored: dict) -> str:
     return f"⟨{tag} · {detail}⟩" if detail else f"⟨{tag}⟩"
 
 
+# ---------------------------------------------------------------- dict keys
+class DictKey(str):
+    """The shown name of a dict key that is not a string: its Python form in ⟨⟩ (``⟨1⟩``,
+    ``⟨None⟩``, ``⟨(1, 2)⟩``), so that it never looks like the string key ``"1"``."""
+
+    __slots__ = ()
+
+
+KEY_WIDTH = 200  # characters of a key's Python form shown (longer: cut with "…")
+
+
+def key_name(stored_key: Any) -> str:
+    """The name a stored dict key shows under: a string key is itself, any other key a DictKey."""
+    if type(stored_key) is str:
+        return stored_key
+    return DictKey(f"⟨{_clip(key_repr(stored_key), KEY_WIDTH)}⟩")
+
+
+def unique_names(keys: list[Any], name_of: Any = key_name) -> list[str]:
+    """The names of `keys` (in order), all distinct: string keys keep their text; a key whose
+    name is taken (a string key "⟨1⟩" next to the int 1, a forged duplicate) gets " (2)"..."""
+    taken = {key for key in keys if type(key) is str}
+    used: set[str] = set()
+    names: list[str] = []
+    for key in keys:
+        name = key if type(key) is str else name_of(key)
+        if name in used or (type(key) is not str and name in taken):
+            base, n = name, 2
+            while name in used or name in taken:
+                name, n = DictKey(f"{base} ({n})"), n + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def dict_entries(stored: Any) -> list[tuple[str, Any]] | None:
+    """The entries of a stored `py/dict` (a dict with non-string keys) as (name, stored value)
+    pairs in order, names from `unique_names`; None when `stored` is not a well-formed py/dict."""
+    if not is_special(stored) or stored.get(SPECIAL) != "py/dict":
+        return None
+    items = stored.get("items")
+    if type(items) is not list or not all(type(p) is list and len(p) == 2 for p in items):
+        return None
+    names = unique_names([pair[0] for pair in items])
+    return [(name, pair[1]) for name, pair in zip(names, items, strict=True)]
+
+
+def key_repr(stored: Any, depth: int = 0) -> str:
+    """A stored value written as Python would write it (for dict keys): `1`, `None`, `'a'`,
+    `(1, 2)`, `frozenset({1})`, `b'x'`; other tagged values as their badge text."""
+    kind = type(stored)
+    if kind is str:
+        return repr(stored)
+    if stored is None or kind is bool or kind is float:
+        return repr(stored)
+    if kind is int:
+        return _int_text(stored)
+    if depth > 20:
+        return "…"
+    if kind is list:
+        return "[" + ", ".join(key_repr(item, depth + 1) for item in stored[:50]) + (", …]" if len(stored) > 50 else "]")
+    if kind is not dict:
+        return repr(stored)
+    tag = stored.get(SPECIAL)
+    items = stored.get("items")
+    if tag in ("py/tuple", "py/frozenset", "py/set") and type(items) is list:
+        inner = ", ".join(key_repr(item, depth + 1) for item in items[:50]) + (", …" if len(items) > 50 else "")
+        if tag == "py/tuple":
+            return f"({inner},)" if len(items) == 1 else f"({inner})"
+        if not items:
+            return "frozenset()" if tag == "py/frozenset" else "set()"
+        return f"frozenset({{{inner}}})" if tag == "py/frozenset" else f"{{{inner}}}"
+    if tag == "py/int" and type(stored.get("hex")) is str:
+        try:
+            return _int_text(int(stored["hex"], 16))
+        except ValueError:
+            pass
+    if tag == "py/float" and stored.get("value") in ("nan", "inf", "-inf"):
+        return str(stored["value"])
+    if tag == "py/bytes" and type(stored.get("base64")) is str:
+        try:
+            return repr(base64.b64decode(stored["base64"], validate=True)[:100])
+        except ValueError:
+            pass
+    if tag == "py/enum":
+        return f"{_class_name(stored.get('class'))}({key_repr(stored.get('value'), depth + 1)})"
+    if SPECIAL not in stored:  # a plain dict cannot be a key; shown anyway (forged data)
+        return "{" + ", ".join(f"{k!r}: {key_repr(v, depth + 1)}" for k, v in islice(stored.items(), 50)) + "}"
+    return describe_special(None, stored)[1:-1]
+
+
+def _int_text(value: int) -> str:
+    return str(value) if value.bit_length() <= 10_000 else f"int · {value.bit_length()} bits"
+
+
 def cell_text(value: Any, width: int = 40, engine: Any = None) -> str:
     """A one-line, truncated rendering of a stored value for a table cell."""
     if is_special(value):

@@ -2,7 +2,9 @@
 
 Children are created when a node opens (and at most `PAGE` at a time), so a
 snapshot with thousands of keys opens fast. Tagged values show as badges; `v`
-decodes one on request (pickles only if the app trusts them).
+decodes one on request (pickles only if the app trusts them). A dict with non-string
+keys (`py/dict`) opens to its entries, each non-string key shown as its Python form in
+⟨⟩ in the badge colour (`⟨1⟩`, `⟨None⟩`), never like the string key `1`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from mydb_tui.model.pickle_scan import pickle_globals
-from mydb_tui.model.values import describe_special, is_special
+from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
 from .decoded import safe_repr
 from .palette import NOT_DIM, Palette, on_theme_change, palette
@@ -151,7 +153,8 @@ class JsonTree(Tree[Any]):
         colors = palette(self.app)
         text = Text(no_wrap=True, end="")
         if key is not None:
-            text.append_text(literal(key, f"bold {colors.key}"))
+            # a key that is not a string (⟨1⟩, ⟨None⟩ in a py/dict) in the badge colour
+            text.append_text(literal(key, f"bold {colors.tag if type(key) is DictKey else colors.key}"))
             text.append(": ")
         if is_special(value):
             text.append_text(literal(self.badges.get(id(value)) or describe_special(None, value), f"bold {colors.tag}"))
@@ -165,6 +168,9 @@ class JsonTree(Tree[Any]):
 
     def _items(self, value: Any) -> list[tuple[str, Any]]:
         if is_special(value):
+            entries = dict_entries(value)  # a dict with non-string keys: key -> value, like `mydb show`
+            if entries is not None:
+                return entries
             return [(k, v) for k, v in value.items() if k != "__special__"]
         if type(value) is dict:
             return list(value.items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..context import Context
+from ..context import Context, resolve
 from ..errors import FOUND, OK, CliError
 from ..output import Column
 
@@ -28,9 +28,9 @@ def diff(ctx: Context) -> int:
         new = head
         old = engine.version(tenant, entry, head).parent
     elif len(args.revs) == 1:
-        old, new = engine.resolve(tenant, entry, args.revs[0]), head
+        old, new = resolve(engine, tenant, entry, args.revs[0]), head
     else:
-        old, new = (engine.resolve(tenant, entry, rev) for rev in args.revs)
+        old, new = (resolve(engine, tenant, entry, rev) for rev in args.revs)
     comparison = compare_versions(engine, tenant, entry, old, new)
     found = FOUND if args.exit_code and comparison.changes else OK
     old_digest = comparison.old.digest if comparison.old is not None else None

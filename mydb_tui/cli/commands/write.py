@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from typing import Any
 
 from dbengine.dbengine import DbEngine
 
-from ..context import Context
+from ..context import Context, resolve
 from ..errors import OK, CliError
 
 
@@ -16,7 +18,7 @@ def restore(ctx: Context) -> int:
     """`mydb restore TENANT ENTRY REV`: a new version with REV's content (history kept)."""
     engine = ctx.engine()
     args = ctx.args
-    digest = engine.resolve(args.tenant, args.entry, args.rev)
+    digest = resolve(engine, args.tenant, args.entry, args.rev)
     previous = engine.get_digest(args.tenant, args.entry)
     new = engine.restore(args.tenant, args.user, args.entry, digest)
     _report(ctx, engine, previous, new, f"restored {args.entry} from {digest[:12]}", restored_from=digest)
@@ -61,13 +63,68 @@ def read_text(path: str) -> str:
 
 
 def parse_json(text: str, source: str) -> Any:
-    """Parse JSON input (a usage error, exit 2, when it is not JSON)."""
+    """Parse JSON input (a usage error, exit 2, when it is not JSON).
+
+    Strict JSON: `NaN`, `Infinity`, `-Infinity` and numbers too big for a float (`1e999`)
+    are refused with their line and column (Python's json would read them as nan/inf).
+    Integers of any size are kept (beyond Python's int-string limit of 4,300 digits too:
+    the engine stores big integers).
+    """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_any_int)
     except json.JSONDecodeError as exc:
         raise CliError(f"{source} is not valid JSON: {exc}") from None
+    except _NotJson as exc:
+        where = json.JSONDecodeError(exc.reason, text, _position(text, exc.token))
+        raise CliError(f"{source} is not valid JSON: {where}") from None
     except RecursionError:
         raise CliError(f"{source} is nested too deeply") from None
+
+
+class _NotJson(ValueError):
+    """A token Python's json accepts but JSON does not (NaN, Infinity, a number beyond float)."""
+
+    def __init__(self, token: str, reason: str):
+        super().__init__(reason)
+        self.token, self.reason = token, reason
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NotJson(token, f"{token} is not JSON (use null, a string, or a finite number)")
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _NotJson(token, f"{_clip(token)} is too large for a floating-point number")
+    return value
+
+
+def _any_int(token: str) -> int:
+    if len(token) < 4000:
+        return int(token)
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # this one conversion only: the text is the user's own input
+    try:
+        return int(token)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+# Outside strings, the first token the refused one can be (strings are skipped whole).
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)')
+
+
+def _position(text: str, token: str) -> int:
+    """Where `token` first stands outside a string (json reads left to right: that is the one refused)."""
+    for match in _TOKENS.finditer(text):
+        if match.group(1) == token:
+            return match.start(1)
+    return 0
+
+
+def _clip(token: str) -> str:
+    return token if len(token) <= 40 else token[:20] + "…" + token[-10:]
 
 
 def _tenant_engine(ctx: Context) -> DbEngine:
