@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,6 +305,7 @@ class DbEngine:
             count = head_doc["__count__"] if head_doc else 0
             next_seq = head_doc["__next_seq__"] if head_doc else 0
             totals = [0, 0, 0]
+            self._prefetch(tenant_id, [buckets[b] for b in touched if b in buckets])
             olds = {b: self._bucket(tenant_id, buckets[b]) if b in buckets else {} for b in touched}
             news = {b: dict(old) for b, old in olds.items()}
             dirty: set[str] = set()
@@ -566,6 +568,7 @@ class DbEngine:
         parsed already, or not scannable, is read whole."""
         keys: list[str] = []
         seqs: list = []
+        self._prefetch(tenant_id, document["__buckets__"].values())
         for bucket in document["__buckets__"].values():
             cached = self._objects.get((tenant_id, bucket))
             scanned = scan_keys(self._bucket_data(tenant_id, bucket)) if cached is None else None
@@ -843,6 +846,19 @@ class DbEngine:
             )
         return data
 
+    def _prefetch(self, tenant_id: str, digests: Iterable[str]) -> None:
+        """Fetch the bytes of buckets not at hand concurrently, on storages where a read is
+        a network round trip (S3: 250 buckets at 20 ms are 5 s one by one)."""
+        workers = getattr(self.storage, "concurrent_reads", 1)
+        todo = [d for d in dict.fromkeys(digests) if self._objects.get((tenant_id, d)) is None
+                and self._bucket_bytes.get((tenant_id, d)) is None]
+        if workers <= 1 or len(todo) <= 1:
+            return
+        with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="mydb-read") as pool:
+            for future in [pool.submit(self._bucket_data, tenant_id, d) for d in todo]:
+                with contextlib.suppress(DbEngineError):  # a damaged bucket fails where it is read
+                    future.result()
+
     def _bucket_data(self, tenant_id: str, digest: str) -> bytes:
         """A bucket's bytes, checked, through the bytes cache (a key scan followed by a
         comparison of the same version reads each bucket file once)."""
@@ -859,7 +875,9 @@ class DbEngine:
         cached = self._objects.get(key)
         if cached is not None:
             return cached
-        data = self._object_bytes(tenant_id, digest)
+        data = self._bucket_bytes.get(key)  # checked bytes of a bucket whose keys were scanned
+        if data is None:
+            data = self._object_bytes(tenant_id, digest)
         path = self.storage.object_path(tenant_id, digest)
         try:  # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes
             document = json.loads(data.decode("utf-8"))

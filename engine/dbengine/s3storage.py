@@ -120,6 +120,9 @@ def _md5_etag(data: bytes) -> str:
 class S3Storage:
     """A database under `s3://bucket/prefix`: objects, refs, heads and index segments."""
 
+    #: How many object reads the engine may run at once (each is a network round trip).
+    concurrent_reads = 16
+
     def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None,
                  lock_timeout: float = 30.0, **_ignored: Any):
         self.root = root.rstrip("/")
