@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import ConflictError, DbEngineError, DigestNotFoundError
+from .errors import ConflictError, DbEngineError, DigestNotFoundError, StorageError
 from .history import is_version_doc, version_from_document
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
@@ -208,6 +208,8 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
             parent_kind = engine._snapshot_doc(tenant, parent)["__kind__"] if parent is not None else None
             problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks) \
                 if document["__kind__"] == "records" else []
+        except StorageError:
+            raise  # the disk refused a read: not the stream's fault
         except DbEngineError as exc:
             raise ImportFormatError(f"line {number}: object {digest[:12]} links to damaged objects: {exc}") from None
         if parent_kind not in (None, document["__kind__"]):
