@@ -357,3 +357,15 @@ def test_a_writer_does_not_walk_a_missing_index_under_the_lock(engine):
     assert not os.path.exists(engine.storage.index_path(T, "e"))  # left to a reader
     assert [v.digest for v in DbEngine(engine.root).log(T, "e")] == engine.history(T, "e")
     assert len(engine.history(T, "e")) == 6
+
+
+def test_an_index_that_is_not_a_regular_file_is_rebuilt_and_replaced(engine):
+    for i in range(3):
+        engine.save(T, "u", "e", {"v": i})
+    expected = engine.log(T, "e")
+    index = engine.storage.index_path(T, "e")
+    os.unlink(index)
+    os.mkfifo(index)
+    assert DbEngine(engine.root).log(T, "e") == expected  # no hang, no error: the index is a cache
+    assert os.path.isfile(index) and not os.path.islink(index)  # replaced by the repaired file
+    assert DbEngine(engine.root).log(T, "e") == expected

@@ -995,7 +995,10 @@ class DbEngine:
         if want <= 0 or want > _TAIL_MAX or (tenant_id, entry) in self._indexes:
             return None
         head = self.get_digest(tenant_id, entry)
-        result = self.storage.read_index_tail(tenant_id, entry, (want + 1) * _TAIL_LINE_GUESS + 4096)
+        try:
+            result = self.storage.read_index_tail(tenant_id, entry, (want + 1) * _TAIL_LINE_GUESS + 4096)
+        except CorruptObjectError:  # not a regular file: the full path rebuilds it
+            return None
         if result is None:
             return None
         data, start = result
@@ -1047,7 +1050,11 @@ class DbEngine:
         if state is None or token is None or state.token is None or token.inode != state.token.inode \
                 or token.size < state.offset or state.damaged:
             state = IndexState()
-        result = self.storage.read_index(tenant_id, entry, state.offset)
+        try:
+            result = self.storage.read_index(tenant_id, entry, state.offset)
+        except CorruptObjectError:  # not a regular file (a FIFO, a symlink): rebuilt, it is a cache
+            result, state = None, IndexState()
+            state.token, state.damaged = token, True  # the repair replaces it with a regular file
         if result is None:
             self._indexes[key] = state
             return state
