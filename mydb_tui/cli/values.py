@@ -10,6 +10,7 @@ badge string such as "⟨pickle 1a2b3c4 · 8.0 MB · numpy.ndarray⟩".
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dbengine.errors import DbEngineError
@@ -28,6 +29,8 @@ def value_view(engine: Any, stored: Any, trust_pickle: bool = False) -> Any:
         return {key: value_view(engine, value, trust_pickle) for key, value in stored.items()}
     if kind is list:
         return [value_view(engine, item, trust_pickle) for item in stored]
+    if kind is float and not math.isfinite(stored):  # bare NaN in a forged object: not JSON
+        return f"⟨float {stored!r}⟩"
     return stored
 
 
