@@ -41,7 +41,9 @@ from .history import (
     build_versions,
     chain_breaks,
     encode_lines,
+    is_seed_layout,
     is_version_doc,
+    normalize_version,
     parse_index,
     same_metadata,
     seed_crc,
@@ -186,7 +188,7 @@ class DbEngine:
         self._require(tenant_id)
         if type(document) is not dict or "__data__" not in document:
             raise InvalidDocumentError("a snapshot document must be a JSON object with a '__data__' key")
-        unknown = [k for k in document if k not in (*META_KEYS, "__kind__", "__data__")]
+        unknown = [k for k in document if k not in (*META_KEYS, "__kind__", "__data__", "__layout__")]
         if unknown:
             raise InvalidDocumentError(f"unexpected top-level keys {unknown}: put data under '__data__'")
         if document.get("__kind__", SNAPSHOT) != SNAPSHOT:
@@ -264,11 +266,18 @@ class DbEngine:
     def get(self, tenant_id: str, entry: str, key: str | None = None, digest: str | None = None) -> Any:
         """One record's value (`key`), or the list of all values in insertion order."""
         document = self._entry_doc(tenant_id, entry, digest)
+        decode = self.serializer.decode
+        if _seed_records(document):  # the seed's layout: a record entry is one flat object
+            data = document["__data__"]
+            if key is None:
+                return [decode(value) for value in data.values()]
+            if check_key(key) not in data:
+                raise RecordNotFoundError(f"no record {key!r} in entry {entry!r} of tenant {tenant_id!r}")
+            return decode(data[key])
         if document["__kind__"] != RECORDS:
             raise PatternMismatchError(
                 f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use load(), not get()"
             )
-        decode = self.serializer.decode
         if key is not None:
             return decode(self._record(tenant_id, entry, document, check_key(key)))
         records = self._all_records(tenant_id, document)
@@ -287,6 +296,16 @@ class DbEngine:
             buckets = [self._bucket(tenant_id, d) for d in document["__buckets__"].values()]
             return ordered_records(buckets, document["__next_seq__"])
 
+    def _seed_as_records(self, tenant_id: str, document: dict) -> dict:
+        """A seed-layout version's records written as buckets, as the head document a put
+        builds on (nothing else changes: the new version's parent is the seed's digest)."""
+        records = _seed_records(document)
+        for key in records:
+            check_key(key)
+        buckets = {bucket_id: self._write_bucket(tenant_id, items) for bucket_id, items in sorted(records.items())}
+        count = sum(map(len, records.values()))
+        return {**document, "__kind__": RECORDS, "__count__": count, "__next_seq__": count, "__buckets__": buckets}
+
     def _put_stored(
         self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
         deletes: Iterable[str], expected_head: str | None = None,
@@ -297,6 +316,8 @@ class DbEngine:
         def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
                 raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
+            if _seed_records(head_doc):  # the first put on a seed-layout entry: its records become buckets
+                head_doc = self._seed_as_records(tenant_id, head_doc)
             if head_doc is not None and head_doc["__kind__"] != RECORDS:
                 raise PatternMismatchError(
                     f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use save(), not put()"
@@ -441,6 +462,8 @@ class DbEngine:
             if digest == head:
                 raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
             old = self._snapshot_doc(tenant_id, digest)
+            if is_seed_layout(old) and head_doc["__kind__"] == RECORDS:
+                old = self._seed_as_records(tenant_id, old)
             if old["__kind__"] != head_doc["__kind__"]:
                 raise PatternMismatchError(
                     f"version {digest[:12]} of {entry!r} is a {old['__kind__']} version but HEAD is a "
@@ -448,7 +471,7 @@ class DbEngine:
                 )
             document = self._envelope(old["__kind__"], head, user_id, date, restored_from=digest)
             for key, value in old.items():
-                if key not in META_KEYS and key != "__kind__":
+                if key not in META_KEYS and key not in ("__kind__", "__layout__"):
                     document[key] = value
             return document, self._summary(tenant_id, head_doc, document)
 
@@ -887,6 +910,7 @@ class DbEngine:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} {why} ({path})", path) from None
         if type(document) is not dict:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
+        document = normalize_version(document)
         kind = document.get("__kind__")
         if not (is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and is_version_doc(document)):
             raise CorruptObjectError(
@@ -1137,6 +1161,9 @@ class DbEngine:
         if new_doc["__kind__"] == SNAPSHOT:
             old = old_doc["__data__"] if old_doc is not None and old_doc["__kind__"] == SNAPSHOT else _ABSENT
             return _snapshot_summary(old, new_doc["__data__"])
+        seed = _seed_records(old_doc)
+        if seed is not None:
+            return _records_summary(seed, {b: self._bucket(tenant_id, d) for b, d in new_doc["__buckets__"].items()})
         old_buckets = old_doc["__buckets__"] if old_doc is not None and old_doc["__kind__"] == RECORDS else {}
         added = changed = removed = 0
         for bucket_id in set(old_buckets) | set(new_doc["__buckets__"]):
@@ -1172,6 +1199,28 @@ def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
         changed = sum(1 for k in new if k in old and old[k] != new[k])
         return ChangeSummary(added, changed, removed)
     return ChangeSummary(changed=0 if old == new else 1)
+
+
+def _seed_records(document: dict | None) -> dict[str, dict[str, list]] | None:
+    """The records of a seed-layout version whose value is a JSON object, by bucket id
+    (`[seq, stored]` in the object's order), or None for any other version."""
+    if not is_seed_layout(document) or not _plain_dict(document["__data__"]):
+        return None
+    records: dict[str, dict[str, list]] = {}
+    for seq, (key, stored) in enumerate(document["__data__"].items()):
+        records.setdefault(bucket_of(key), {})[key] = [seq, stored]
+    return records
+
+
+def _records_summary(old: dict[str, dict[str, list]], new: dict[str, dict[str, list]]) -> ChangeSummary:
+    """Records added, changed and removed between two versions' parsed buckets, by bucket id."""
+    added = changed = removed = 0
+    for bucket_id in set(old) | set(new):
+        before, after = old.get(bucket_id, {}), new.get(bucket_id, {})
+        added += sum(1 for key in after if key not in before)
+        removed += sum(1 for key in before if key not in after)
+        changed += sum(1 for key, item in after.items() if key in before and not same_stored(before[key][1], item[1]))
+    return ChangeSummary(added, changed, removed)
 
 
 def _plain_dict(value: Any) -> bool:

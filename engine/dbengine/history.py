@@ -123,6 +123,28 @@ def is_version_doc(document: object) -> bool:
     )
 
 
+SEED_META = ("__parent__", "__user_id__", "__date__")
+SEED_LAYOUT = "seed"
+
+
+def normalize_version(document: dict) -> dict:
+    """A parsed object in the engine's form. The seed spec's flat layout (its metadata keys
+    beside the value's own keys, no `__kind__`) is read as a snapshot version whose
+    `__data__` is the rest of the object, marked `"__layout__": "seed"`; anything else is
+    returned as it is."""
+    if "__kind__" in document or not all(key in document for key in SEED_META):
+        return document
+    normalized = {"__kind__": "snapshot", **{key: document[key] for key in SEED_META}}
+    normalized["__data__"] = {key: value for key, value in document.items() if key not in SEED_META}
+    normalized["__layout__"] = SEED_LAYOUT
+    return normalized
+
+
+def is_seed_layout(document: dict | None) -> bool:
+    """True for a version read from the seed's flat layout (a dict of records, too)."""
+    return document is not None and document.get("__layout__") == SEED_LAYOUT
+
+
 def metadata_error(version: Version, path: str | None = None) -> InvalidMetadataError | None:
     """The engine error for a version with damaged metadata (None when it has none)."""
     if version.damage is None:

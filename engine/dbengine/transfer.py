@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConflictError, DbEngineError, DigestNotFoundError, StorageError
-from .history import is_version_doc, version_from_document
+from .history import is_seed_layout, is_version_doc, normalize_version, version_from_document
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
 from .serializer import iter_ref_digests
@@ -190,6 +190,7 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
 
     if type(document) is not dict:
         raise ImportFormatError(f"line {number}: object {digest[:12]} is not a JSON object")
+    document = normalize_version(document)
     if document.get("__kind__") == "bucket":
         if not is_bucket_doc(document):
             raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}")
@@ -205,7 +206,8 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         if damage is not None:
             raise ImportFormatError(f"line {number}: version {digest[:12]} has bad metadata: {damage}")
         try:
-            parent_kind = engine._snapshot_doc(tenant, parent)["__kind__"] if parent is not None else None
+            parent_doc = engine._snapshot_doc(tenant, parent) if parent is not None else None
+            parent_kind = None if parent_doc is None or is_seed_layout(parent_doc) else parent_doc["__kind__"]
             problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks) \
                 if document["__kind__"] == "records" else []
         except StorageError:

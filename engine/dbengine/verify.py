@@ -11,8 +11,10 @@ from .errors import DbEngineError
 from .history import (
     build_versions,
     chain_breaks,
+    is_seed_layout,
     is_version_doc,
     metadata_error,
+    normalize_version,
     parse_index,
     same_metadata,
     version_from_document,
@@ -148,6 +150,8 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
     except (ValueError, RecursionError) as exc:
         report.problems.append(Problem(path, "corrupt-object", f"not valid UTF-8 JSON: {exc}", tenant))
         return None
+    if type(document) is dict:
+        document = normalize_version(document)
     kind = document.get("__kind__") if type(document) is dict else None
     if not (is_bucket_doc(document) if kind == "bucket" else is_version_doc(document)):
         what = "malformed bucket" if kind == "bucket" else "not a well-formed version or bucket object"
@@ -216,11 +220,12 @@ def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | N
         document = objects.get(cursor)
         if document is None or document["__kind__"] == "bucket":
             return None  # reported as missing-parent or missing-object already
-        if document["__kind__"] != kind:
+        if document["__kind__"] != kind and not (is_seed_layout(document) and kind == "records"):
             report.problems.append(Problem(
                 storage.object_path(tenant, cursor), "kind-change",
                 f"history of {entry!r} changes kind: {cursor[:12]} is a {document['__kind__']} version "
                 f"under a {kind} version", tenant))
+        if not is_seed_layout(document):  # a seed-layout version may be followed by either kind
             kind = document["__kind__"]
         chain.append(cursor)
         cursor = document["__parent__"][0]
