@@ -369,3 +369,24 @@ def test_an_index_that_is_not_a_regular_file_is_rebuilt_and_replaced(engine):
     assert DbEngine(engine.root).log(T, "e") == expected  # no hang, no error: the index is a cache
     assert os.path.isfile(index) and not os.path.islink(index)  # replaced by the repaired file
     assert DbEngine(engine.root).log(T, "e") == expected
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"-Infinity", b"1e999", b"-2E+400"])
+def test_bare_non_json_numbers_in_a_stored_object_are_damage(engine, tmp_path, number):
+    data = b'{"__kind__":"snapshot","__parent__":[null],"__user_id__":"u","__date__":"' + DATE.encode() + \
+        b'","__data__":{"x":' + number + b',"y":"1e999 in a string is fine"}}'
+    digest = compute_digest(data)
+    engine.storage.write_object(T, digest, data)
+    set_head(engine, {"e": digest})
+    with pytest.raises(errors.CorruptObjectError, match="not valid JSON"):
+        DbEngine(engine.root).load(T, "e")
+    assert any(digest in p.path for p in problems(engine, "corrupt-object"))
+    export = [json.dumps({"type": "mydb-export", "version": 1, "tenant": T, "entry": None}),
+              json.dumps({"type": "object", "digest": digest, "text": data.decode()})]
+    with pytest.raises(errors.DbEngineError, match="not valid JSON"):
+        DbEngine(str(tmp_path / "other")).import_jsonl(export)
+
+
+def test_big_but_finite_exponents_still_read(engine):
+    engine.save(T, "u", "e", {"x": 1e300, "y": "e999"})
+    assert DbEngine(engine.root).load(T, "e") == {"x": 1e300, "y": "e999"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import gc
-import json
 import random
 import re
 import threading
@@ -65,7 +64,7 @@ from .records import (
 )
 from .serializer import Serializer, validate_stored
 from .storage import FileToken, open_storage
-from .utils import compute_digest, format_date, now_local, to_json_bytes
+from .utils import compute_digest, format_date, now_local, strict_loads, to_json_bytes
 
 SNAPSHOT = "snapshot"
 RECORDS = "records"
@@ -844,7 +843,7 @@ class DbEngine:
         data, token = result
         path = self.storage.head_path(tenant_id)
         try:
-            head = json.loads(data.decode("utf-8"))
+            head = strict_loads(data)
         except (ValueError, RecursionError):
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
         if type(head) is not dict or not all(
@@ -903,7 +902,7 @@ class DbEngine:
             data = self._object_bytes(tenant_id, digest)
         path = self.storage.object_path(tenant_id, digest)
         try:  # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes
-            document = json.loads(data.decode("utf-8"))
+            document = strict_loads(data)
         except (ValueError, RecursionError) as exc:
             why = {UnicodeDecodeError: "is not UTF-8", RecursionError: "is nested too deeply to parse"}.get(
                 type(exc), "is not valid JSON")

@@ -10,7 +10,6 @@ change, not the collection, and versions share every unchanged bucket on disk.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import compress
@@ -18,7 +17,7 @@ from json.encoder import c_make_encoder, encode_basestring, encode_basestring_as
 from operator import itemgetter, ne
 from typing import Any
 
-from .utils import to_json_bytes
+from .utils import strict_loads, to_json_bytes
 
 BUCKET_KIND = "bucket"
 _LINES_OPEN = b'{"__kind__":"bucket","records":{\n'
@@ -122,7 +121,7 @@ def record_lines(data: bytes) -> list[bytes] | None:
 def parse_lines(lines: list[bytes]) -> dict[str, list]:
     """The `{key: [seq, stored]}` map of some record lines (ValueError if they are malformed)."""
     try:
-        records = json.loads(b"{" + b",".join(lines) + b"}")
+        records = strict_loads(b"{" + b",".join(lines) + b"}")
     except RecursionError:
         raise ValueError("record too deeply nested") from None
     if type(records) is not dict or not _valid_items(records.values()):

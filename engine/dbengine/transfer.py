@@ -24,7 +24,7 @@ from .history import is_seed_layout, is_version_doc, normalize_version, version_
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
 from .serializer import iter_ref_digests
-from .utils import compute_digest
+from .utils import compute_digest, strict_loads
 
 if TYPE_CHECKING:
     from .dbengine import DbEngine
@@ -181,7 +181,7 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
     kind of its parent (nothing is written for a refused line, no head moves)."""
     storage = engine.storage
     try:
-        document = json.loads(data)
+        document = strict_loads(data)
     except (ValueError, RecursionError):
         raise ImportFormatError(f"line {number}: object {digest[:12]} is not valid JSON") from None
 

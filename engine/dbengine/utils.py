@@ -29,6 +29,31 @@ def to_json_bytes(document: Any) -> bytes:
         ).encode("ascii")
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise ValueError(f"{text} is out of range for a JSON number here")
+    return value
+
+
+_INF = float("inf")
+_BIG_EXPONENT = re.compile(rb"[0-9][eE][+]?0*[0-9]{3}")
+
+
+def strict_loads(data: bytes) -> Any:
+    """Parse stored UTF-8 JSON as the engine writes it: no UTF-16/32 (json.loads guesses
+    encodings from bytes), no `NaN`/`Infinity` and no number that overflows to infinity
+    (the engine stores those as tagged values, so bare ones are damage). ValueError if not."""
+    text = data.decode("utf-8")
+    if _BIG_EXPONENT.search(data):  # rare: only then pay for a Python call per float
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def canonical_key(value: Any) -> str:
     """A deterministic sort key for an already-encoded JSON value (used to order sets)."""
     return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))

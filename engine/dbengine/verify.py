@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from .history import (
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
 from .serializer import iter_ref_digests
-from .utils import compute_digest
+from .utils import compute_digest, strict_loads
 
 if TYPE_CHECKING:
     from .dbengine import DbEngine
@@ -92,7 +91,7 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
         if raw is None:
             report.problems.append(Problem(head_path, "missing-head", "tenant has no head file", tenant))
         else:
-            head = json.loads(raw[0])
+            head = strict_loads(raw[0])
             if type(head) is not dict or not all(type(v) is str and DIGEST_RE.fullmatch(v) for v in head.values()):
                 head = {}
                 raise ValueError("not an entry -> digest map")
@@ -146,7 +145,7 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
         report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest", tenant))
         return None
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = strict_loads(data)
     except (ValueError, RecursionError) as exc:
         report.problems.append(Problem(path, "corrupt-object", f"not valid UTF-8 JSON: {exc}", tenant))
         return None
