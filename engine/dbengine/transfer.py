@@ -181,7 +181,7 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
     kind of its parent (nothing is written for a refused line, no head moves)."""
     storage = engine.storage
     try:
-        document = strict_loads(data)
+        document = strict_loads(data, overflow=True)
     except (ValueError, RecursionError):
         raise ImportFormatError(f"line {number}: object {digest[:12]} is not valid JSON") from None
 

@@ -44,12 +44,14 @@ _INF = float("inf")
 _BIG_EXPONENT = re.compile(rb"[0-9][eE][+]?0*[0-9]{3}")
 
 
-def strict_loads(data: bytes) -> Any:
+def strict_loads(data: bytes, overflow: bool = False) -> Any:
     """Parse stored UTF-8 JSON as the engine writes it: no UTF-16/32 (json.loads guesses
-    encodings from bytes), no `NaN`/`Infinity` and no number that overflows to infinity
-    (the engine stores those as tagged values, so bare ones are damage). ValueError if not."""
+    encodings from bytes) and no `NaN`/`Infinity` (the engine stores those as tagged
+    values, so bare ones are damage). ValueError if not. `overflow=True` (verify, import)
+    also refuses numbers that overflow to infinity (`1e999`): a scan that costs as much as
+    the parse, so reads skip it and show such a number as the infinity it parses to."""
     text = data.decode("utf-8")
-    if _BIG_EXPONENT.search(data):  # rare: only then pay for a Python call per float
+    if overflow and _BIG_EXPONENT.search(data):  # rare: only then pay for a Python call per float
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     return json.loads(text, parse_constant=_no_constant)
 

@@ -145,7 +145,7 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
         report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest", tenant))
         return None
     try:
-        document = strict_loads(data)
+        document = strict_loads(data, overflow=True)
     except (ValueError, RecursionError) as exc:
         report.problems.append(Problem(path, "corrupt-object", f"not valid UTF-8 JSON: {exc}", tenant))
         return None
