@@ -239,7 +239,7 @@ class _TenantLock:
 def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
                  s3_endpoint: str | None = None):
     """The storage of a root: `s3://bucket/prefix` (needs boto3) or a local folder."""
-    if isinstance(root, str) and root.startswith("s3://"):
+    if isinstance(root, str) and root[:5].lower() == "s3://":  # S3://bucket/x too
         from .s3storage import S3Storage
 
         return S3Storage(root, endpoint_url=s3_endpoint, lock_timeout=lock_timeout)
@@ -508,7 +508,11 @@ class LocalStorage:
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def append_index(self, tenant: str, entry: str, data: bytes) -> None:
-        """Append lines to an index; call only while holding `lock(tenant)`."""
+        """Append lines to an index; call only while holding `lock(tenant)`.
+
+        Never fsynced: the index is a cache checked against the head, and lines lost or
+        torn by a crash are rebuilt from the objects on the next read.
+        """
         path = self.index_path(tenant, entry)
         try:
             self._mkdir(os.path.dirname(path))
@@ -516,8 +520,6 @@ class LocalStorage:
             fd = _open_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
             try:
                 _write_all(fd, data)
-                if self.durable:
-                    os.fsync(fd)
             finally:
                 os.close(fd)
         except StorageError:
@@ -526,8 +528,9 @@ class LocalStorage:
             raise _fail("append to", path, exc) from exc
 
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
-        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`."""
-        self._write_with_folder(self.index_path(tenant, entry), data)
+        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
+        Not fsynced, like `append_index`: a cache."""
+        self._write_with_folder(self.index_path(tenant, entry), data, durable=False)
 
     # ------------------------------------------------------------------ low level
     def _read(self, path: str, what: str) -> bytes:
@@ -566,16 +569,17 @@ class LocalStorage:
         finally:
             os.close(fd)
 
-    def _write_with_folder(self, path: str, data: bytes) -> None:
+    def _write_with_folder(self, path: str, data: bytes, durable: bool | None = None) -> None:
         try:
             self._mkdir(os.path.dirname(path))
         except StorageError:
             raise
         except OSError as exc:
             raise _fail("create folder for", path, exc) from exc
-        self._write_atomic(path, data)
+        self._write_atomic(path, data, durable)
 
-    def _write_atomic(self, path: str, data: bytes) -> None:
+    def _write_atomic(self, path: str, data: bytes, durable: bool | None = None) -> None:
+        durable = self.durable if durable is None else durable
         folder = os.path.dirname(path)
         self._check_inside(folder)
         temp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}")
@@ -583,7 +587,7 @@ class LocalStorage:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
             try:
                 _write_all(fd, data)
-                if self.durable:
+                if durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -592,7 +596,7 @@ class LocalStorage:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise _fail("write", path, exc) from exc
-        if self.durable:
+        if durable:
             try:
                 self._fsync_dir(folder)
             except OSError as exc:
