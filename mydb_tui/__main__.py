@@ -75,6 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # ctrl+c before the app took the terminal (or after it): no traceback
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     root = args.root
     if args.demo:

@@ -3,12 +3,21 @@
 The app owns the engine and the state shared by the panes (the selected entry and
 version); the panes load their data in thread workers. A timer watches the
 database's change token so writes by other processes show within a second or two.
+
+Quitting never waits on a worker: `run()` gives the event loop a pool of daemon
+threads (`DaemonThreadPool`) that lets a stuck worker behind, and turns SIGINT and
+SIGTERM into a normal quit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Iterable
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
@@ -25,6 +34,7 @@ from textual.widgets import Footer, Header
 from .screens.goto import GotoEntryProvider
 from .screens.help import HelpScreen
 from .widgets.entry_tree import EntryPane, EntryTree
+from .widgets.errors import error_text
 from .widgets.record_table import RecordTable
 from .widgets.safe import clean
 from .widgets.timeline import Timeline
@@ -57,6 +67,92 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
 ANYWHERE_ACTIONS = frozenset({"help"})
 
 
+#: Seconds quitting waits for workers still running (a write finishing); then they are left behind.
+EXIT_GRACE = 0.25
+
+
+class DaemonThreadPool(ThreadPoolExecutor):
+    """The event loop's default executor while the app runs: Textual's thread workers run here.
+
+    Textual runs a thread worker with `loop.run_in_executor(None, ...)`. The loop's own
+    default executor is a ThreadPoolExecutor, whose threads asyncio.run() and then the
+    interpreter join at exit with no timeout: one worker stuck in a call that never
+    returns (a FIFO read, a handler's deserialize) kept the process alive after `q`.
+    Here every thread is a daemon thread, and `shutdown(wait=True)` waits at most
+    `grace` seconds for the jobs still running; the process then exits without them.
+
+    (A ThreadPoolExecutor subclass only because asyncio accepts no other default
+    executor; none of its machinery is used.)
+    """
+
+    def __init__(self, grace: float = EXIT_GRACE, max_workers: int = 64) -> None:
+        super().__init__(max_workers=1)
+        self.grace = grace
+        self._limit = max_workers
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable, tuple, dict] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # one release per thread waiting for a job
+        self._state = threading.Condition()
+        self._started = 0
+        self._running = 0
+        self._closed = False
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        with self._state:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._jobs.put((future, fn, args, kwargs))
+            if not self._idle.acquire(blocking=False) and self._started < self._limit:
+                self._started += 1
+                threading.Thread(target=self._work, name=f"mydb-worker-{self._started}", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args, kwargs = job
+            del job
+            if future.set_running_or_notify_cancel():
+                with self._state:
+                    self._running += 1
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as error:  # as ThreadPoolExecutor: the future carries it
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+                finally:
+                    with self._state:
+                        self._running -= 1
+                        self._state.notify_all()
+            del future, fn, args, kwargs
+            self._idle.release()
+
+    @property
+    def running(self) -> int:
+        """Jobs running now."""
+        with self._state:
+            return self._running
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads once their jobs are done; with `wait`, wait for the running
+        jobs at most `grace` seconds (a job that does not return is left behind)."""
+        with self._state:
+            if not self._closed:
+                self._closed = True
+                if cancel_futures:
+                    while True:
+                        try:
+                            job = self._jobs.get_nowait()
+                        except queue.Empty:
+                            break
+                        if job is not None:
+                            job[0].cancel()
+                for _ in range(self._started):
+                    self._jobs.put(None)
+            if wait:
+                self._state.wait_for(lambda: self._running == 0, timeout=self.grace)
+
+
 def _screen_class(module: str, name: str) -> Any:
     """A screen class from mydb_tui.screens, or None while that module is not there."""
     try:
@@ -82,6 +178,8 @@ class MyDbApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("V", "verify", "Verify"),
         Binding("ctrl+q", "quit", "Quit", show=False),
+        # Textual's own ctrl+c only says how to quit; here it quits, but not over an editor.
+        Binding("ctrl+c", "interrupt", "Quit", show=False),
         Binding("ctrl+g", "goto", "Go to entry", show=False),
         # Work from any pane; each pane shows the ones that concern it.
         Binding("d", "compare", "Compare", show=False),
@@ -116,6 +214,60 @@ class MyDbApp(App[None]):
         if read_only:
             parts.append("read-only")
         self.sub_title = " · ".join(parts)
+
+    # ================================================================== running and quitting
+    def run(self, **kwargs: Any) -> None:
+        """Run in the terminal on a loop of our own (see DaemonThreadPool), SIGINT and SIGTERM quitting.
+
+        Quitting (q, ctrl+q, ctrl+c, a signal) restores the terminal, waits at most
+        EXIT_GRACE seconds for workers still running, and returns: a worker that never
+        returns does not keep the process alive.
+        """
+        if kwargs.get("loop") is not None:
+            return super().run(**kwargs)
+        loop = asyncio.new_event_loop()
+        pool = DaemonThreadPool()
+        loop.set_default_executor(pool)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:  # (not in the main thread, or not on this platform: the default stays)
+                loop.add_signal_handler(signum, self._quit_on_signal)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        try:
+            return super().run(loop=loop, **kwargs)
+        finally:
+            try:
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                pool.shutdown(wait=True)  # at most EXIT_GRACE seconds
+            finally:
+                loop.close()  # also puts the signal handlers back
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy `text`; one the terminal cannot take as UTF-8 (a lone surrogate in a forged
+        name or key) is copied as it is shown, escaped."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = clean(text)
+        super().copy_to_clipboard(text)
+
+    def _quit_on_signal(self) -> None:
+        if self.is_running:
+            self.exit()
+
+    def action_interrupt(self) -> None:
+        """ctrl+c: quit, except over the editors (there it may be a copy with nothing
+        selected: say how to quit instead of losing the edit)."""
+        editors = [_screen_class("editor", "EditorScreen"), _screen_class("add_record", "AddRecordScreen")]
+        if any(cls is not None and isinstance(self.screen, cls) for cls in editors):
+            self.action_help_quit()
+        else:
+            self.exit()
 
     # ================================================================== layout
     def compose(self) -> ComposeResult:
@@ -225,14 +377,14 @@ class MyDbApp(App[None]):
 
     @on(Viewer.Failed)
     def _viewer_failed(self, event: Viewer.Failed) -> None:
-        self.notify(clean(str(event.error)), title="Read error", severity="error", markup=False)
+        self.notify(clean(error_text(event.error)), title="Read error", severity="error", markup=False)
 
     @on(EntryTree.LoadFailed)
     def _tree_failed(self, event: EntryTree.LoadFailed) -> None:
         self._report(f"cannot read {event.what}", event.error)
 
     def _report(self, what: str, error: Exception) -> None:
-        message = f"{what}: {error}"
+        message = f"{what}: {error_text(error)}"
         self.viewer.show_error(message)
         self.notify(clean(message), title="Read error", severity="error", markup=False)
 

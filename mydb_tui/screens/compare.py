@@ -30,7 +30,7 @@ from textual.worker import get_current_worker
 
 from ..widgets.change_list import ChangeList, change_text, counts_text, plural, short_value
 from ..widgets.loading import CalmLoadingIndicator
-from ..widgets.metadata import local_time
+from ..widgets.metadata import INVALID_DATE, local_time
 from ..widgets.palette import Palette
 from ..widgets.safe import invisible_re, safe_text
 from ..widgets.themed_static import ThemedStatic
@@ -54,7 +54,8 @@ def _with_date(meta: dict, version: Any) -> dict:
 
 
 def meta_text(label: str, meta: dict | None, colors: Palette) -> Text:
-    """The metadata block shown above one side: digest, user, date, parent, restored-from."""
+    """The metadata block shown above one side: digest, user, date, parent, restored-from,
+    and a fourth line with the damage of a version whose metadata is damaged."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{label}  ", style="bold")
     if not meta or not meta.get("digest"):
@@ -64,7 +65,8 @@ def meta_text(label: str, meta: dict | None, colors: Palette) -> Text:
     text.append("\n")
     text.append(safe_text(str(meta.get("user") or "?")), style=colors.user)
     text.append(" · ")
-    text.append(safe_text(_date_text(meta.get("date"))), style=colors.date)
+    date = _date_text(meta.get("date"))
+    text.append(safe_text(date), style=f"bold {colors.error}" if date == INVALID_DATE else colors.date)
     parents = [p for p in (meta.get("parents") or []) if p]
     text.append("\nparent ", style="dim")
     text.append(safe_text(str(parents[0])[:7]) if parents else "none", style=colors.digest if parents else "dim")
@@ -72,6 +74,10 @@ def meta_text(label: str, meta: dict | None, colors: Palette) -> Text:
     if restored:
         text.append(" · restored from ", style="dim")
         text.append(safe_text(str(restored)[:7]), style=colors.restored)
+    damage = meta.get("damage")
+    if damage:
+        text.append("\n⚠ damaged: ", style=f"bold {colors.error}")
+        text.append(safe_text(str(damage)), style=colors.error)
     return text
 
 

@@ -58,6 +58,9 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     return [first, second]
 
 
+#: Actions listed on the row of another (ctrl+c quits, except over an editor).
+ALIASES = {"interrupt": "quit"}
+
 #: Actions shown together on one row: (actions, description).
 PAIRS = [
     (("cursor_up", "cursor_down"), "Move up / down"),
@@ -75,7 +78,7 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
         for binding in Binding.make_bindings(cls.__dict__.get("BINDINGS", [])):
             if read_only and binding.action in WRITE_ACTIONS:
                 continue
-            action = binding.action.removeprefix("app.")
+            action = ALIASES.get(binding.action, binding.action).removeprefix("app.")
             keys, _ = grouped.setdefault(action, ([], binding.description or action))
             for key in binding.key.split(","):
                 shown = get_key_display(Binding(key.strip(), binding.action))

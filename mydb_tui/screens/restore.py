@@ -172,4 +172,9 @@ def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
     text.append(")")
     if not comparison.changes:
         text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")
+    damage = comparison.new_meta.get("damage")
+    if damage:
+        text.append("\n⚠ this version's metadata is damaged: ", style=f"bold {colors.error}")
+        text.append(safe_text(str(damage)), style=colors.error)
+        text.append("\nRestoring copies its data into a new version with valid metadata.", style="dim")
     return text

@@ -3,6 +3,9 @@
 A tenant's entries load behind a "loading…" node, in chunks, the first time it is
 opened (the Harlequin `database_tree` shape), so 100 tenants × 100 entries open at
 once. `/` filters entry names; `refresh_all()` follows writes by other processes.
+An entry that cannot be read (a damaged head, a forged name that is not a valid entry
+name) is listed as "⚠ unreadable"; its error shows when it is selected. A failure of
+any kind in a worker is shown where it happened and never stops the app.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dbengine.dbengine import EntryInfo
-from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +24,7 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
+from .errors import error_text
 from .loading import DelayedLoading
 from .palette import NOT_DIM, Palette, on_theme_change, palette
 from .safe import clean, literal
@@ -80,7 +83,7 @@ def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = 
         tail.append(kind, style=colors.kind(kind) if colors else "")
         n = data.info.versions
         tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
-    name = clean(data.entry)
+    name = clean(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
     if max_width is not None and len(name) + tail.cell_len > max_width:
         keep = max(6, max_width - tail.cell_len - 1)
         if keep < len(name):
@@ -241,7 +244,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def _note(self, error: object) -> tuple[Text, NoteData]:
         """The label and data of a leaf that reports `error`."""
-        return Text(f"⚠ {clean(error)}", style=palette(self.app).error), NoteData(str(error), error=True)
+        message = error if isinstance(error, str) else error_text(error)
+        return Text(f"⚠ {clean(message)}", style=palette(self.app).error), NoteData(message, error=True)
 
     def _relabel(self) -> None:
         """Label entries and error notes again with the new theme's colours."""
@@ -263,7 +267,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         engine = self.app.engine
         try:
             tenants = engine.tenants()
-        except DbEngineError as error:
+        except Exception as error:
             self.app.call_from_thread(self._tenants_failed, error)
             return
         matches: dict[str, list[str]] | None = None
@@ -275,7 +279,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                     return
                 try:
                     names = [n for n in engine.entries(tenant) if needle in n.lower()]
-                except DbEngineError:
+                except Exception:
                     continue
                 if names:
                     matches[tenant] = names
@@ -335,7 +339,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         engine = self.app.engine
         try:
             names = engine.entries(tenant)
-        except DbEngineError as error:
+        except Exception as error:
             self.app.call_from_thread(self._entries_failed, node, tenant, error)
             return
         if not names:
@@ -356,8 +360,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             if info is None or info.head != head:
                 info = self._infos[(tenant, entry)] = engine.entry_info(tenant, entry)
             return EntryData(tenant, entry, info)
-        except DbEngineError as error:
-            return EntryData(tenant, entry, None, str(error))
+        except Exception as error:  # an engine error, or anything a forged head may still cause
+            return EntryData(tenant, entry, None, error_text(error))
 
     def _entries_failed(self, node: TreeNode[NodeData], tenant: str, error: Exception) -> None:
         node.remove_children()
@@ -413,7 +417,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         engine = self.app.engine
         try:
             tenants = engine.tenants()
-        except DbEngineError:
+        except Exception:
             return
         loaded = self.app.call_from_thread(
             lambda: [n.data.tenant for n in self.root.children if isinstance(n.data, TenantData) and n.data.loaded]
@@ -423,7 +427,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             if tenant in loaded:
                 try:
                     names = engine.entries(tenant)
-                except DbEngineError:
+                except Exception:
                     fresh[tenant] = None
                     continue
                 if text:

@@ -1,7 +1,10 @@
 """The history timeline of one entry: its versions newest first, rendered line by line.
 
 The versions come from `engine.log(..., max_items=None)` in a thread worker; a row
-is formatted only when it scrolls into view, so 10,000 versions open instantly.
+is formatted only when it scrolls into view, so 10,000 versions open instantly. A
+version whose metadata is damaged (`Version.damage`: a date no timezone can show, an
+empty user, a restored-from that is not a digest...) shows "invalid date" where its
+date cannot be shown and a "⚠ damaged" marker; the viewer shows what the damage is.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from dbengine.errors import DbEngineError
 from dbengine.history import Version
 from rich.text import Text
 from textual import work
@@ -17,11 +19,12 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from mydb_tui.model.dates import INVALID_DATE, local_time
 from mydb_tui.model.timeline import TimelineRow, row_for
 
+from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
-from .metadata import local_time
 from .safe import clean
 
 USER_WIDTH = 14  # at most; narrower when every user name is shorter
@@ -34,6 +37,9 @@ HEAD_WIDTH = len(" HEAD ")
 RESTORED_FULL = len("↺ restored from 1234567")
 RESTORED_MID = len("↺ from 1234567")
 RESTORED_SHORT = len("↺ 1234567")
+DAMAGED_FULL = len("⚠ damaged")
+DAMAGED_SHORT = len("⚠")
+SHORT_INVALID_DATE = "bad date"  # "invalid date" in a column too narrow for it
 
 
 @dataclass(frozen=True)
@@ -44,28 +50,32 @@ class Columns:
     user: int
     summary: int
     restored: int  # 0 when no version of the entry was restored
+    damaged: int = 0  # the damage marker: 0 when no version of the entry is damaged
 
     @property
     def width(self) -> int:
         optional = sum(2 + w for w in (self.date, self.user, self.summary) if w)
-        return 2 + 7 + optional + 2 + HEAD_WIDTH + (1 + self.restored if self.restored else 0)
+        markers = sum(1 + w for w in (self.restored, self.damaged) if w)
+        return 2 + 7 + optional + 2 + HEAD_WIDTH + markers
 
 
-def fit_columns(width: int, user_width: int, any_restored: bool) -> Columns:
+def fit_columns(width: int, user_width: int, any_restored: bool, any_damaged: bool = False) -> Columns:
     """The richest columns that fit `width` cells: shorten the date, then drop the summary,
-    the user, then shorten the date and the restored marker; never drop a marker."""
+    the user, then shorten the date and the markers; never drop a marker."""
     short_user = min(user_width, SHORT_USER)
     full, mid, short = (RESTORED_FULL, RESTORED_MID, RESTORED_SHORT) if any_restored else (0, 0, 0)
+    damaged, tiny = (DAMAGED_FULL, DAMAGED_SHORT) if any_damaged else (0, 0)
     candidates = [
-        Columns(DATE_WIDTH, user_width, SUMMARY_WIDTH, full),
-        Columns(DATE_WIDTH, short_user, SUMMARY_WIDTH, full),
-        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, full),
-        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, mid),
-        Columns(NO_OFFSET_DATE, short_user, 0, mid),
-        Columns(NO_OFFSET_DATE, 0, 0, mid),
-        Columns(SHORT_DATE, 0, 0, mid),
-        Columns(SHORT_DATE, 0, 0, short),
-        Columns(0, 0, 0, short),
+        Columns(DATE_WIDTH, user_width, SUMMARY_WIDTH, full, damaged),
+        Columns(DATE_WIDTH, short_user, SUMMARY_WIDTH, full, damaged),
+        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, full, damaged),
+        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, mid, damaged),
+        Columns(NO_OFFSET_DATE, short_user, 0, mid, damaged),
+        Columns(NO_OFFSET_DATE, 0, 0, mid, damaged),
+        Columns(SHORT_DATE, 0, 0, mid, damaged),
+        Columns(SHORT_DATE, 0, 0, short, damaged),
+        Columns(SHORT_DATE, 0, 0, short, tiny),
+        Columns(0, 0, 0, short, tiny),
     ]
     return next((c for c in candidates if c.width <= width), candidates[-1])
 
@@ -121,6 +131,7 @@ class Timeline(DelayedLoading, LineList):
         self._dates: dict[int, str] = {}
         self._pending_select: str | None = None
         self._any_restored = False
+        self._any_damaged = False
         self.user_width = USER_WIDTH
         self._columns_key: tuple | None = None
         self._columns = fit_columns(200, USER_WIDTH, False)
@@ -148,7 +159,8 @@ class Timeline(DelayedLoading, LineList):
         return row
 
     def date(self, index: int) -> str:
-        """The local date of row `index` with its UTC offset (as the metadata strip shows it)."""
+        """The local date of row `index` with its UTC offset (as the metadata strip shows it),
+        or "invalid date" (see model.dates.local_time)."""
         text = self._dates.get(index)
         if text is None:
             text = self._dates[index] = local_time(self.versions[index].date, seconds=False)
@@ -194,7 +206,7 @@ class Timeline(DelayedLoading, LineList):
         try:
             info = engine.entry_info(tenant, entry)
             versions = engine.log(tenant, entry, max_items=None)
-        except DbEngineError as error:
+        except Exception as error:  # an engine error, or anything forged data may still cause
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._failed, generation, tenant, entry, error)
             return
@@ -210,7 +222,7 @@ class Timeline(DelayedLoading, LineList):
         self._rows.clear()
         self._dates.clear()
         self.border_subtitle = ""
-        self.empty_message = f"⚠ {clean(error)}"
+        self.empty_message = f"⚠ {clean(error_text(error))}"
         self.reset_rows()
         self.post_message(self.LoadFailed(tenant, entry, error))
 
@@ -231,6 +243,7 @@ class Timeline(DelayedLoading, LineList):
         users = {v.user_id for v in loaded.versions}
         self.user_width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
         self._any_restored = any(v.restored_from for v in loaded.versions)
+        self._any_damaged = any(v.damage for v in loaded.versions)
         if self.marked not in self._positions:
             self.marked = None
         self.empty_message = "no versions"
@@ -244,12 +257,12 @@ class Timeline(DelayedLoading, LineList):
 
     # -------------------------------------------------------------- rendering
     def columns(self) -> Columns:
-        """The columns that fit the pane now (the HEAD and restored markers always do)."""
+        """The columns that fit the pane now (the HEAD, restored and damage markers always do)."""
         width = max(1, self.content_region.width - 1)  # a vertical scrollbar may come
-        key = (width, self.user_width, self._any_restored)
+        key = (width, self.user_width, self._any_restored, self._any_damaged)
         if self._columns_key != key:
             self._columns_key = key
-            self._columns = fit_columns(width, self.user_width, self._any_restored)
+            self._columns = fit_columns(width, self.user_width, self._any_restored, self._any_damaged)
         return self._columns
 
     def render_header(self) -> Text:
@@ -273,7 +286,11 @@ class Timeline(DelayedLoading, LineList):
         if cols.date:
             text.append("  ")
             date = self.date(index)
-            text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
+            if date == INVALID_DATE:
+                shown = date if cols.date >= len(date) else SHORT_INVALID_DATE
+                text.append(f"{shown:<{cols.date}}", style=f"bold {colors.error}")
+            else:
+                text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
         if cols.user:
             text.append("  ")
             user = clean(row.user)
@@ -292,6 +309,11 @@ class Timeline(DelayedLoading, LineList):
             label = {RESTORED_FULL: "↺ restored from ", RESTORED_MID: "↺ from "}.get(cols.restored, "↺ ")
             text.append(" ")
             text.append(f"{label}{row.restored_from}", style=f"italic {colors.restored}")
+        elif cols.restored and cols.damaged:
+            text.append(" " * (1 + cols.restored))  # damage markers line up
+        if self.versions[index].damage:
+            text.append(" ")
+            text.append("⚠ damaged" if cols.damaged == DAMAGED_FULL else "⚠", style=f"bold {colors.error}")
         return text
 
     def on_resize(self) -> None:

@@ -2,7 +2,9 @@
 
 A snapshot shows as a JSON tree or highlighted pretty JSON (`t` toggles); a record
 entry as a record table with the selected record below it. Everything is read in a
-thread worker; results for a version the user already left are dropped.
+thread worker; results for a version the user already left are dropped. A version
+with damaged metadata shows its data and, in the metadata strip, what the damage is;
+one that cannot be read at all shows the error in place of the data.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dbengine.dbengine import RecordsView
-from dbengine.errors import DbEngineError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,9 +26,10 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
 
+from .errors import error_text
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
-from .metadata import MetadataStrip
+from .metadata import MetadataStrip, version_damage
 from .palette import Palette
 from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordTable
 from .safe import clean, invisible_re
@@ -65,6 +67,7 @@ class _Loaded:
     data: Any
     records: RecordsView | None
     badges: dict[int, str]
+    damage: str | None = None
 
 
 def _text_area(id: str) -> TextArea:
@@ -141,7 +144,8 @@ class Viewer(DelayedLoading, Vertical):
         """The head moved: update the HEAD marker without reloading the data."""
         self.head = head
         if self.document is not None and self.tenant and self.entry and self.digest:
-            self.query_one(MetadataStrip).show(self.tenant, self.entry, self.digest, self.document, head)
+            strip = self.query_one(MetadataStrip)
+            strip.show(self.tenant, self.entry, self.digest, self.document, head, strip.damage)
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
@@ -177,6 +181,7 @@ class Viewer(DelayedLoading, Vertical):
         engine = self.app.engine
         try:
             document = engine.read_snapshot(tenant, digest)
+            damage = version_damage(digest, document)
             records = None
             data: Any = None
             badges: dict[int, str] = {}
@@ -187,13 +192,13 @@ class Viewer(DelayedLoading, Vertical):
             else:
                 data = document.get("__data__")
                 badges = collect_badges(engine, data)
-        except DbEngineError as error:
+        except Exception as error:  # an engine error, or anything a forged object may still cause
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._failed, generation, f"{entry} @ {digest[:7]}", error)
             return
         if get_current_worker().is_cancelled:
             return
-        loaded = _Loaded(generation, tenant, entry, digest, document, data, records, badges)
+        loaded = _Loaded(generation, tenant, entry, digest, document, data, records, badges, damage)
         self.app.call_from_thread(self._apply, loaded, select)
 
     def _visible_rows(self) -> int:
@@ -203,7 +208,7 @@ class Viewer(DelayedLoading, Vertical):
 
     def _failed(self, generation: int, what: str, error: Exception) -> None:
         if generation == self._generation:
-            self.show_error(f"cannot read {what}: {error}")
+            self.show_error(f"cannot read {what}: {error_text(error)}")
             self.post_message(self.Failed(what, error))
 
     def _apply(self, loaded: _Loaded, select: str | None) -> None:
@@ -214,7 +219,8 @@ class Viewer(DelayedLoading, Vertical):
         self.kind = loaded.document.get("__kind__")
         self.data = loaded.data
         self._text_for = None
-        self.query_one(MetadataStrip).show(loaded.tenant, loaded.entry, loaded.digest, loaded.document, self.head)
+        self.query_one(MetadataStrip).show(loaded.tenant, loaded.entry, loaded.digest, loaded.document, self.head,
+                                           loaded.damage)
         switcher = self.query_one("#viewer-content", ContentSwitcher)
         focused = self.app.focused
         had_focus = focused is not None and self in focused.ancestors
