@@ -20,11 +20,29 @@ but a local-format index `{tenant}/index/{sha256(entry)}` (a database copied up 
 botocore's errors never leave this module: they become StorageError (a DbEngineError)
 naming the key and the bucket, and saying what to check (bucket, endpoint, credentials).
 
+Retries and time limits (botocore's own retries are off: its standard mode spends a quota
+that only 2xx answers refill, and the engine's normal 404 and 412 answers refill nothing):
+every request is tried at most ATTEMPTS times when the answer is transient (5xx,
+throttling, 409 ConditionalRequestConflict, a reset or timed-out connection), with full
+jitter exponential backoff (BACKOFF_BASE doubling, at most BACKOFF_CAP). Each attempt has
+a CONNECT_TIMEOUT and a READ_TIMEOUT (time without a byte), and a storage operation (one
+public method, all its requests and retries) has a deadline, DEFAULT_DEADLINE seconds or
+$MYDB_S3_DEADLINE: no attempt starts after it, and the last one's read timeout ends with
+it. Then the operation raises a StorageError saying the endpoint did not answer.
+
+Objects and refs are content-addressed: a 412 on `If-None-Match: *` means the key exists,
+and it is taken as stored only when the key's ETag is the MD5 of the bytes (or, with an
+ETag that is no MD5, its bytes are equal); a key holding other bytes (damage) is replaced.
+A key is cached as present (`_seen`) only once it is known stored, so the engine, which
+writes a head after the objects it names, never moves a head onto a missing object.
+
 Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
 - read_head 1 GET, head_token 1 HEAD, write_head 1 PUT (+1 GET after a lost race)
-- read/write/has object or ref: 1 GET / 1 PUT / 1 HEAD (refs over 1 MiB: HEAD, then PUT)
+- read/write/has object or ref: 1 GET / 1 PUT / 1 HEAD (refs over 1 MiB: HEAD, then PUT);
+  a write refused because the key exists (412): +1 HEAD (+1 GET when its ETag is no MD5)
 - tenant_exists: 1 HEAD the first time, then 0 (tenants are never deleted)
-- list_tenants: 1 LIST (Delimiter="/"); is_database: 1 LIST (MaxKeys=1)
+- list_tenants: 1 LIST (Delimiter="/"), +1 HEAD per folder not yet known to this engine
+  as a tenant (in parallel); is_database: 1 LIST (MaxKeys=1)
 - index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
   (fetched in parallel); append_index: 1 PUT (2 when it starts a segment; +1 LIST +1 GET
   when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment
@@ -36,8 +54,10 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import random
 import re
 import threading
 import time
@@ -64,6 +84,28 @@ INDEX_FOLDER = "index-seg"
 LOCAL_INDEX_FOLDER = "index"  # the local layout's index files, brought by `aws s3 sync`
 BIG_REF = 1024 * 1024
 _SEGMENT_RE = re.compile(r"\d{8}")
+
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection
+READ_TIMEOUT = 10.0  # seconds without a byte of the answer
+DEFAULT_DEADLINE = 30.0  # seconds for one storage operation, retries included
+DEADLINE_ENV = "MYDB_S3_DEADLINE"
+ATTEMPTS = 8  # tries of one request (1 + 7 retries) on transient answers
+BACKOFF_BASE = 0.1  # seconds: the n-th retry waits uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**n))
+BACKOFF_CAP = 1.0
+# answers worth another attempt: the server's trouble, throttling, a conditional write
+# that raced another one (409: not applied, "retry it")
+_TRANSIENT_CODES = frozenset({
+    "InternalError", "ServiceUnavailable", "SlowDown", "Throttling", "ThrottlingException",
+    "ThrottledException", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "RequestTimeout", "RequestTimeoutException",
+    "PriorRequestNotComplete", "ConditionalRequestConflict", "OperationAborted",
+})
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+_CREDENTIAL_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+    "InvalidClientTokenId", "ExpiredTokenException",
+})
+_TIMEOUTS = ("ReadTimeoutError", "ConnectTimeoutError")
 
 
 class MissingDependencyError(DbEngineError, ImportError):
@@ -99,14 +141,87 @@ _PROCESS_LOCKS: dict[tuple[str, str, str], threading.RLock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 
 
+def is_s3_url(root: object) -> bool:
+    """True for an `s3://` root (the scheme in any case: `S3://bucket/x` too)."""
+    return isinstance(root, str) and root[:5].lower() == "s3://"
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
-    """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix")."""
-    if not url.startswith("s3://"):
+    """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix").
+
+    The scheme is case-insensitive. The prefix is normalised like a folder path: empty
+    segments are dropped (`s3://b//x/`, `s3://b/x` and `s3://b/x//` are one database, and
+    `s3://b/a//b` is `s3://b/a/b`); `.` and `..` segments are refused (InvalidNameError), so
+    no key is ever written under `../`.
+    """
+    if not is_s3_url(url):
         raise InvalidNameError(f"not an s3:// URL: {url!r}")
     bucket, _, prefix = url[5:].partition("/")
     if not bucket:
         raise InvalidNameError(f"no bucket in {url!r} (use s3://bucket/prefix)")
-    return bucket, prefix.strip("/")
+    segments = [segment for segment in prefix.split("/") if segment]
+    for segment in segments:
+        if segment in (".", ".."):
+            raise InvalidNameError(f"prefix of {url!r} has a {segment!r} segment: give the prefix without it")
+    return bucket, "/".join(segments)
+
+
+def _deadline_setting() -> float:
+    """Seconds one storage operation may take: $MYDB_S3_DEADLINE, or DEFAULT_DEADLINE."""
+    text = os.environ.get(DEADLINE_ENV, "").strip()
+    if not text:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 86_400):
+        raise StorageError(f"${DEADLINE_ENV}={text!r} is not a number of seconds (e.g. 30)")
+    return value
+
+
+class _GaveUp(Exception):
+    """A request that kept getting transient answers until its attempts or deadline ran out."""
+
+    def __init__(self, last: Exception, attempts: int, elapsed: float, deadline: float, out_of_time: bool):
+        super().__init__(str(last))
+        self.last, self.attempts, self.elapsed = last, attempts, elapsed
+        self.deadline, self.out_of_time = deadline, out_of_time
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth another attempt: a 5xx or throttling answer, a 409 conditional conflict, a
+    connection refused, reset or timed out, an answer cut short."""
+    response = getattr(exc, "response", None)
+    if response:
+        code = str(response.get("Error", {}).get("Code", ""))
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in _TRANSIENT_CODES or status in _TRANSIENT_STATUS
+    try:
+        from botocore import exceptions as botocore_errors
+    except ImportError:  # a test's fake client without botocore
+        return False
+    if isinstance(exc, botocore_errors.SSLError):
+        return False  # a certificate problem does not go away by asking again
+    return isinstance(exc, (botocore_errors.HTTPClientError, botocore_errors.ConnectionError,
+                            botocore_errors.IncompleteReadError))
+
+
+def _operation(method):
+    """One storage operation: its requests and their retries share one deadline."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        local = self._local
+        if getattr(local, "deadline", None) is not None:
+            return method(self, *args, **kwargs)  # part of an operation already timed
+        local.deadline = time.monotonic() + self.deadline
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            local.deadline = None
+
+    return wrapper
 
 
 def _hash_int(*parts: str) -> int:
@@ -125,15 +240,20 @@ class S3Storage:
 
     def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None,
                  lock_timeout: float = 30.0, **_ignored: Any):
-        self.root = root.rstrip("/")
         self.lock_timeout = lock_timeout
         self.bucket, self.prefix = parse_s3_url(root)
+        self.root = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         self.durable = True
         self._base = f"{self.prefix}/" if self.prefix else ""
-        self.client = client or _make_client(endpoint_url, self.bucket)
+        self.deadline = _deadline_setting()
+        self.read_timeout = min(READ_TIMEOUT, self.deadline)
+        self._endpoint_source = (_endpoint_source(endpoint_url) if client is None
+                                 else f"endpoint_url={client.meta.endpoint_url} of the client given")
+        self.client = client or _make_client(endpoint_url, self.bucket, self.deadline)
         self.requests: Counter[str] = Counter()
-        self.client.meta.events.register("before-call.s3", self._count)
-        self._known_tenants: set[str] = set()
+        self._local = threading.local()  # .deadline: of the storage operation running in this thread
+        self.client.meta.events.register("before-call.s3", self._before_call)
+        self._known_tenants: set[str] = set()  # tenants whose head was seen (never deleted)
         self._present: set[str] = set()  # object and ref keys known to exist
         self._tips: dict[tuple[str, str], _Tip] = {}
         self._local_checked: set[tuple[str, str]] = set()  # entries whose local index was looked for
@@ -142,8 +262,12 @@ class S3Storage:
         self._pool: ThreadPoolExecutor | None = None
         self._recent = threading.local()
 
-    def _count(self, model: Any = None, **_kwargs: Any) -> None:
+    def _before_call(self, model: Any = None, context: Any = None, **_kwargs: Any) -> None:
+        """Count the request; its read timeout ends with the operation's deadline."""
         self.requests[model.name if model is not None else "?"] += 1
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is not None and isinstance(context, dict):
+            context["read_timeout"] = max(0.05, min(self.read_timeout, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ keys and names
     def _key(self, relative: str) -> str:
@@ -190,11 +314,43 @@ class S3Storage:
         return self.root
 
     # ------------------------------------------------------------------ low level
+    def _call(self, request: Any) -> Any:
+        """`request()` (one S3 request and the reading of its answer), tried again on
+        transient answers: at most ATTEMPTS times, with jittered exponential backoff, and
+        never past the deadline of the running operation (`_GaveUp` then)."""
+        local = self._local
+        own = getattr(local, "deadline", None) is None
+        if own:
+            local.deadline = time.monotonic() + self.deadline
+        deadline = local.deadline
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return request()
+                except Exception as exc:
+                    if not _transient(exc):
+                        raise
+                    delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+                    now = time.monotonic()
+                    if attempt >= ATTEMPTS or now + delay >= deadline:  # (elapsed: since the operation began)
+                        raise _GaveUp(exc, attempt, now - (deadline - self.deadline), self.deadline,
+                                      now + delay >= deadline) from exc
+                    time.sleep(delay)
+        finally:
+            if own:
+                local.deadline = None
+
     def _get(self, key: str, what: str) -> tuple[bytes, str] | None:
         """Body and ETag of a key, None when it does not exist."""
-        try:
+
+        def request() -> tuple[bytes, str]:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             return response["Body"].read(), response["ETag"]
+
+        try:
+            return self._call(request)
         except Exception as exc:  # botocore's errors: classified by _classify
             if _classify(exc) == "missing":
                 return None
@@ -208,20 +364,50 @@ class S3Storage:
 
     def _head(self, key: str) -> dict | None:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)
+            return self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
         except Exception as exc:
             if _classify(exc) == "missing":
                 return None
             raise self._fail("stat", key, exc) from exc
 
     def _put(self, key: str, data: bytes, **conditions: str) -> str | None:
-        """PUT a key; its new ETag, or None when a condition failed (412, or 404/409 races)."""
+        """PUT a key; its new ETag, or None when the condition did not hold: 412, or 404 for
+        `If-Match` on a key deleted meanwhile. A 409 (a conditional write that raced another:
+        not applied) is tried again like a 5xx, never taken as a refusal or a success."""
         try:
-            return self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **conditions)["ETag"]
+            return self._call(lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                                             **conditions)["ETag"])
         except Exception as exc:
-            if conditions and _classify(exc) in ("precondition", "missing", "conflict"):
+            kind = _classify(exc)
+            if conditions and (kind == "precondition" or (kind == "missing" and "IfMatch" in conditions)):
                 return None
             raise self._fail("write", key, exc) from exc
+
+    def _put_content(self, key: str, data: bytes) -> bool:
+        """Store a content-addressed key (an object or a ref): True when written, False when
+        it already held exactly `data`. Returns only once the key is known to hold them.
+
+        A 412 (the key exists) is confirmed: its ETag must be the MD5 of `data` (or, for an
+        ETag that is no MD5 — multipart, SSE-KMS — its bytes must equal `data`). A key that
+        holds other bytes (damage) is replaced by an unconditional PUT, as on disk.
+        """
+        if self._put(key, data, IfNoneMatch="*") is not None:
+            return True
+        if self._holds(key, data):
+            return False
+        self._put(key, data)  # absent again (deleted by hand), or other bytes: write ours
+        return True
+
+    def _holds(self, key: str, data: bytes, found: dict | None = None) -> bool:
+        """The key holds exactly `data`: its ETag is their MD5, or (an ETag that is no MD5)
+        its bytes are equal. `found`: the key's HEAD answer when already at hand."""
+        found = found or self._head(key)
+        if found is None or found.get("ContentLength", len(data)) != len(data):
+            return False
+        if found.get("ETag") == _md5_etag(data):
+            return True
+        stored = self._get(key, "stored copy")
+        return stored is not None and stored[0] == data
 
     def _list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict]:
         """Pages of a listing (1 request per 1,000 keys)."""
@@ -230,7 +416,7 @@ class S3Storage:
             options["Delimiter"] = delimiter
         while True:
             try:
-                page = self.client.list_objects_v2(**options)
+                page = self._call(lambda: self.client.list_objects_v2(**options))
             except Exception as exc:
                 raise self._fail("list", prefix, exc) from exc
             yield page
@@ -240,19 +426,27 @@ class S3Storage:
 
     def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
         """A botocore error as a StorageError (a DbEngineError) naming the key and the bucket."""
-        return StorageError(f"cannot {action} {self.url(key)}: {_reason(exc, self.bucket)}")
+        return StorageError(f"cannot {action} {self.url(key)}: {_reason(exc, self.bucket, self._endpoint_source)}")
 
     # ------------------------------------------------------------------ database and tenants
+    @_operation
     def is_database(self) -> bool:
         """True when anything is stored under the prefix (1 LIST)."""
         try:
-            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._base, MaxKeys=1)
+            page = self._call(lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._base, MaxKeys=1))
         except Exception as exc:
             raise self._fail("list", self._base, exc) from exc
         return page.get("KeyCount", 0) > 0
 
+    @_operation
     def list_tenants(self) -> list[str]:
-        """The tenant folders under the prefix, from one delimited listing."""
+        """The tenants under the prefix: one delimited listing, and for each folder not yet
+        known as a tenant, a HEAD of its `head` (in parallel).
+
+        A folder is a tenant when its name is a valid tenant id and it holds a `head` (what
+        `tenant_exists` checks): other databases' prefixes under this one (a bucket root
+        holding `prod/`, `test/`...) and stray keys are not tenants.
+        """
         names = []
         for page in self._list(self._base, delimiter="/"):
             for common in page.get("CommonPrefixes", []):
@@ -261,8 +455,31 @@ class S3Storage:
                     continue
                 with contextlib.suppress(InvalidNameError):
                     names.append(check_tenant(name))
-        return sorted(names)
+        with self._guard:
+            unknown = [name for name in names if name not in self._known_tenants]
+        self._map(self.tenant_exists, unknown)  # adds the tenants found to _known_tenants
+        with self._guard:
+            return sorted(name for name in names if name in self._known_tenants)
 
+    def _map(self, function: Any, items: list) -> list:
+        """`function` over `items` on the pool (8 threads), within the caller's deadline."""
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        deadline = getattr(self._local, "deadline", None)
+
+        def run(item: Any) -> Any:
+            self._local.deadline = deadline
+            try:
+                return function(item)
+            finally:
+                self._local.deadline = None
+
+        with self._guard:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-index")
+        return list(self._pool.map(run, items))
+
+    @_operation
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._known_tenants:
             return True
@@ -272,6 +489,7 @@ class S3Storage:
             self._known_tenants.add(tenant)
         return True
 
+    @_operation
     def init_tenant(self, tenant: str) -> None:
         self._put(self._head_key(tenant), b"{}", IfNoneMatch="*")  # an existing head stays
         with self._guard:
@@ -282,9 +500,11 @@ class S3Storage:
             raise NotInitializedError(f"tenant {tenant!r} is not initialized in {self.root} (call init())")
 
     # ------------------------------------------------------------------ objects and refs
+    @_operation
     def read_object(self, tenant: str, digest: str) -> bytes:
         return self._read_required(self._object_key(tenant, digest), f"object {digest} of tenant {tenant!r}")
 
+    @_operation
     def has_object(self, tenant: str, digest: str) -> bool:
         key = self._object_key(tenant, digest)
         if key in self._present:  # objects are immutable and never deleted
@@ -294,10 +514,12 @@ class S3Storage:
             self._seen(key)
         return found
 
+    @_operation
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
-        """Store an object; False when it already existed (content addressing)."""
+        """Store an object; False when it already held these bytes (content addressing).
+        Returns only once the object is known stored (else a StorageError)."""
         key = self._object_key(tenant, digest)
-        written = self._put(key, data, IfNoneMatch="*") is not None
+        written = self._put_content(key, data)
         self._seen(key)
         return written
 
@@ -312,9 +534,11 @@ class S3Storage:
             if digest is not None:
                 yield digest
 
+    @_operation
     def read_ref(self, digest: str) -> bytes:
         return self._read_required(self._ref_key(digest), f"ref {digest}")
 
+    @_operation
     def has_ref(self, digest: str) -> bool:
         key = self._ref_key(digest)
         if key in self._present:
@@ -324,17 +548,24 @@ class S3Storage:
             self._seen(key)
         return found
 
+    @_operation
     def ref_size(self, digest: str) -> int:
         found = self._head(self._ref_key(digest))
         if found is None:
             raise DigestNotFoundError(f"ref {digest} not found in {self.root}/refs")
         return found["ContentLength"]
 
+    @_operation
     def write_ref(self, digest: str, data: bytes) -> bool:
         key = self._ref_key(digest)
-        if key in self._present or (len(data) > BIG_REF and self._head(key) is not None):
-            return False  # (big refs are not uploaded again just to be refused)
-        written = self._put(key, data, IfNoneMatch="*") is not None
+        if key in self._present:
+            return False
+        if len(data) > BIG_REF:  # big refs are not uploaded again just to be refused
+            found = self._head(key)
+            if found is not None and self._holds(key, data, found):
+                self._seen(key)
+                return False
+        written = self._put_content(key, data)
         self._seen(key)
         return written
 
@@ -360,6 +591,7 @@ class S3Storage:
                 well_named = DIGEST_RE.fullmatch(name) and folder == name[:PREFIX_LEN]
                 yield self.url(key), (name if well_named else None)
 
+    @_operation
     def read_path(self, path: str) -> bytes:
         """Raw bytes of a key found by a scan (an s3:// URL of this bucket)."""
         bucket, key = parse_s3_url(path)[0], path[len(f"s3://{self.bucket}/"):]
@@ -376,6 +608,7 @@ class S3Storage:
         return []
 
     # ------------------------------------------------------------------ heads
+    @_operation
     def read_head(self, tenant: str) -> tuple[bytes, S3Token] | None:
         found = self._get(self._head_key(tenant), f"head of tenant {tenant!r}")
         if found is None:
@@ -383,12 +616,14 @@ class S3Storage:
         data, etag = found
         return data, S3Token(_hash_int(etag), len(data), 0, etag)
 
+    @_operation
     def head_token(self, tenant: str) -> S3Token | None:
         found = self._head(self._head_key(tenant))
         if found is None:
             return None
         return S3Token(_hash_int(found["ETag"]), found["ContentLength"], 0, found["ETag"])
 
+    @_operation
     def write_head(self, tenant: str, data: bytes, expected: Any = ...) -> bool:
         """Compare-and-swap the head: False when it is no longer `expected` (None: absent).
 
@@ -485,11 +720,13 @@ class S3Storage:
         etags = [f"{s.number}:{s.etag}" for s in segments]
         return S3Token(1, sum(s.size for s in segments), _hash_int(*etags), etags[-1] if etags else "")
 
+    @_operation
     def index_token(self, tenant: str, entry: str) -> S3Token | None:
         segments = self._segments(tenant, entry)
         self._recent.listing = ((tenant, entry), segments, time.monotonic())  # for read_index
         return self._token(segments) if segments else None
 
+    @_operation
     def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, S3Token] | None:
         """Bytes of the index from `offset` (segments fetched in parallel), and its token."""
         recent = getattr(self._recent, "listing", None)
@@ -528,6 +765,7 @@ class S3Storage:
         data = b"".join(bodies)[offset - first_start :] if bodies else b""
         return data, self._token(actual)
 
+    @_operation
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
         """The last `nbytes` (or a little more) of the index and the offset they start at."""
         segments = self._segments(tenant, entry)
@@ -541,12 +779,7 @@ class S3Storage:
         return result[0], max(size - nbytes, 0)
 
     def _fetch_all(self, keys: list[str]) -> list[tuple[bytes, str] | None]:
-        if len(keys) <= 1:
-            return [self._get(key, "index segment") for key in keys]
-        with self._guard:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-index")
-        return list(self._pool.map(lambda key: self._get(key, "index segment"), keys))
+        return self._map(lambda key: self._get(key, "index segment"), keys)
 
     def _remember_tip(self, tenant: str, entry: str, tip: _Tip | None) -> None:
         with self._guard:
@@ -569,6 +802,7 @@ class S3Storage:
             return None
         return _Tip(segments[-1].number, found[1], found[0], last_digest(found[0]))
 
+    @_operation
     def append_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Append lines: rewrite the last segment (If-Match) and start new ones (If-None-Match).
 
@@ -597,6 +831,7 @@ class S3Storage:
             if lines:
                 number, body, etag = number + 1, b"", ""
 
+    @_operation
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite the whole index (a repair): PUT the segments that differ, delete extra ones."""
         segments = self._list_segments(tenant, entry)
@@ -612,7 +847,8 @@ class S3Storage:
         extra = [{"Key": s.key} for s in segments[len(chunks):]]
         if extra:
             try:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": extra, "Quiet": True})
+                self._call(lambda: self.client.delete_objects(Bucket=self.bucket,
+                                                              Delete={"Objects": extra, "Quiet": True}))
             except Exception as exc:
                 raise self._fail("delete segments of", prefix, exc) from exc
         self._remember_tip(tenant, entry, tip)
@@ -638,33 +874,72 @@ def _classify(exc: Exception) -> str:
     return "other"
 
 
-def _reason(exc: Exception, bucket: str) -> str:
-    """One line saying why an S3 call failed, in the user's terms (bucket, credentials, endpoint)."""
+def _reason(exc: Exception, bucket: str, endpoint_source: str | None = None) -> str:
+    """One line saying why an S3 call failed, in the user's terms (bucket, credentials, endpoint).
+
+    `endpoint_source` names where the endpoint came from (None: AWS's default endpoint), so
+    a server that cannot be reached is blamed on the right setting.
+    """
+    if isinstance(exc, _GaveUp):
+        return _gave_up_reason(exc, bucket, endpoint_source)
     name = type(exc).__name__
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code == "NoSuchBucket":
         return f"bucket {bucket!r} does not exist (create it first: the engine never creates buckets)"
+    if code in _CREDENTIAL_CODES:  # (answered with 403 too: before the policy case)
+        return (f"the AWS credentials were refused ({code}) for bucket {bucket!r}: check AWS_ACCESS_KEY_ID "
+                "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
     if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
         return f"access to bucket {bucket!r} denied ({code or status}): check the credentials and the bucket's policy"
-    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
-        return f"the AWS credentials were refused ({code}) for bucket {bucket!r}"
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return (f"no AWS credentials for bucket {bucket!r}: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError", "ProxyConnectionError"):
-        return (f"cannot reach the S3 endpoint of bucket {bucket!r} ({exc}); for MinIO-style "
-                "servers set MYDB_S3_ENDPOINT")
+        return f"cannot reach the S3 endpoint of bucket {bucket!r} ({exc}); {_endpoint_hint(endpoint_source)}"
     if name in ("ReadTimeoutError", "IncompleteReadError", "ResponseStreamingError"):
         return f"the S3 endpoint of bucket {bucket!r} stopped answering ({name})"
+    if code == "ConditionalRequestConflict":
+        return "the server answered 409 ConditionalRequestConflict (another write to the key was in progress)"
     if code:
         return f"{code}: {response.get('Error', {}).get('Message') or status}"
     return f"{name}: {exc}"
 
 
-def _make_client(endpoint_url: str | None, bucket: str) -> Any:
-    """A boto3 S3 client: endpoint from the argument, MYDB_S3_ENDPOINT or AWS's own settings."""
+def _gave_up_reason(exc: _GaveUp, bucket: str, endpoint_source: str | None) -> str:
+    last = exc.last
+    tries = f"{exc.attempts} attempt{'s' if exc.attempts > 1 else ''} in {exc.elapsed:.1f} s"
+    if type(last).__name__ in _TIMEOUTS:
+        attempts = f"{exc.attempts} attempt{'s' if exc.attempts > 1 else ''}"
+        return (f"the S3 endpoint of bucket {bucket!r} did not answer in {exc.elapsed:.1f} s "
+                f"({type(last).__name__}, {attempts}; the limit per operation is {DEADLINE_ENV}={exc.deadline:g} s); "
+                f"{_endpoint_hint(endpoint_source)}")
+    return f"{_reason(last, bucket, endpoint_source)} (gave up after {tries})"
+
+
+def _endpoint_hint(source: str | None) -> str:
+    if source is None:
+        return "for MinIO-style servers set MYDB_S3_ENDPOINT"
+    return f"check that the server is up and that the endpoint ({source}) is right"
+
+
+def _endpoint_source(endpoint_url: str | None) -> str | None:
+    """Where the endpoint comes from, and which: `MYDB_S3_ENDPOINT=http://...`; None for AWS's default."""
+    if endpoint_url:
+        return f"s3_endpoint={endpoint_url}"
+    for variable in ("MYDB_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if os.environ.get(variable):
+            return f"{variable}={os.environ[variable]}"
+    return None
+
+
+def _make_client(endpoint_url: str | None, bucket: str, deadline: float = DEFAULT_DEADLINE) -> Any:
+    """A boto3 S3 client: endpoint from the argument, MYDB_S3_ENDPOINT or AWS's own settings.
+
+    botocore's retries are off (`total_max_attempts=1`): `S3Storage._call` retries
+    transient answers itself, without a quota that 404 and 412 answers would starve.
+    """
     try:
         import boto3
         from botocore.config import Config
@@ -674,9 +949,10 @@ def _make_client(endpoint_url: str | None, bucket: str) -> Any:
         ) from None
     endpoint = endpoint_url or os.environ.get("MYDB_S3_ENDPOINT") or None
     config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=32,
-        connect_timeout=10,
+        connect_timeout=min(CONNECT_TIMEOUT, deadline),
+        read_timeout=min(READ_TIMEOUT, deadline),
         s3={"addressing_style": "path"} if endpoint else {},
     )
     # AWS_ENDPOINT_URL(_S3), region and credentials come from boto3's standard chain.

@@ -86,3 +86,13 @@ def s3(s3_endpoint):
 def db_root(s3_endpoint) -> str:
     """A fresh `s3://` root per test (replaces the local folder of tests/conftest.py)."""
     return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """The S3 storage's retries without their real backoff (for tests of what is stored or
+    said, not of when)."""
+    from dbengine import s3storage
+
+    monkeypatch.setattr(s3storage, "BACKOFF_BASE", 0.001, raising=False)
+    monkeypatch.setattr(s3storage, "BACKOFF_CAP", 0.005, raising=False)
