@@ -68,7 +68,7 @@ class Context:
 
 def _is_s3(root: str) -> bool:
     """An `s3://bucket/prefix` root (an S3-compatible store, see docs/S3.md), not a folder."""
-    return root.startswith("s3://")
+    return root[:5].lower() == "s3://"  # S3://bucket/x too, as the engine reads it
 
 
 def _is_empty_dir(path: str) -> bool:

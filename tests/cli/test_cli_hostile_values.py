@@ -288,7 +288,9 @@ def test_an_object_in_another_encoding_is_one_line_of_damage_everywhere(tmp_path
     for result in (export, export_entry, show, log, diff):
         assert_error(result, digest)  # the path names the object
     assert entries.rc == 2 and entries.out.startswith("good\t") and digest in entries.err
-    assert len(entries.err.splitlines()) == 1 and "internal error" not in entries.err
+    # one line per unreadable entry: the UTF-16 one and the bare NaN (not JSON either)
+    assert len(entries.err.splitlines()) == 2 and "internal error" not in entries.err
+    assert all(line.startswith("mydb: error: entry ") for line in entries.err.splitlines())
     # a bare NaN in a stored object (not JSON either): damage, or shown as valid JSON
     if nan.rc == 2:
         assert_error(nan, bare_nan)

@@ -148,3 +148,16 @@ def test_the_clock_of_cli_writes_on_s3_is_mydb_date(db_root):
     assert mydb("put", "t", "e", "k", "1", root=db_root).rc == 0
     date = DbEngine(db_root).log("t", "e")[0].date
     assert date == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+def test_an_upper_case_scheme_is_the_same_database_in_the_cli(db_root, tmp_path, monkeypatch):
+    engine = DbEngine(db_root)
+    engine.init("t")
+    engine.save("t", "u", "e", {"v": 1})
+    upper = "S3://" + db_root[len("s3://"):]
+    monkeypatch.chdir(tmp_path)  # no local folder may appear
+    for args in (["tenants"], ["entries", "t"], ["show", "t", "e"]):
+        result = mydb(*args, root=upper)
+        assert result.rc == 0, (args, result.err)
+    assert mydb("show", "t", "e", root=upper).out.strip().replace(" ", "").replace("\n", "") == '{"v":1}'
+    assert not os.path.exists(tmp_path / "S3:")
