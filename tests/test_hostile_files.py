@@ -370,8 +370,8 @@ def hold_in_thread(storage, holding: threading.Event, release: threading.Event) 
 def test_lock_with_timeout_zero_does_not_wait_for_another_thread(tmp_path, backend):
     if backend == "s3":  # no requests are made: the S3 lock is a thread lock of this process
         events = types.SimpleNamespace(register=lambda *_args: None)
-        storage = S3Storage("s3://bucket/prefix", client=types.SimpleNamespace(meta=types.SimpleNamespace(events=events)),
-                            lock_timeout=30)
+        meta = types.SimpleNamespace(events=events, endpoint_url="http://127.0.0.1:9")
+        storage = S3Storage("s3://bucket/prefix", client=types.SimpleNamespace(meta=meta), lock_timeout=30)
         assert storage.strange_files() == []
     else:
         storage = open_engine(str(tmp_path / "db"), lock_timeout=30).storage
