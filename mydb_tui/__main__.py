@@ -2,6 +2,12 @@
 
 `make_app()` is the one factory the console script, the tests and the screenshot
 script share, so they all get the same defaults.
+
+The console script never waits on the database before its UI is up: it asks whether the
+root holds a database in a background thread, waits CONNECT_WAIT seconds for the answer
+(so a wrong path or bucket still ends with a one-line error and no screen), and otherwise
+starts the UI, which says "connecting…" until the answer comes (an S3 endpoint that
+accepts connections and never answers: `q` and ctrl+c quit at once).
 """
 
 from __future__ import annotations
@@ -12,14 +18,24 @@ import getpass
 import importlib
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
 
-from dbengine.dbengine import DbEngine
-from dbengine.errors import DbEngineError, NotADatabaseError
-from dbengine.names import check_user
-
-from .app import MyDbApp
 from .model.lean_import import keep_optional_imports
+
+if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled by main()
+    from dbengine.dbengine import DbEngine
+
+    from .app import MyDbApp
+
+#: Seconds the console script waits for the database's first answer before starting the UI.
+CONNECT_WAIT = 0.25
+#: Seconds the console script waits, after the app quit, for threads still running (see main()).
+LEAVE_GRACE = 0.1
 
 
 def default_user() -> str:
@@ -39,22 +55,58 @@ def make_app(
     handlers_module: str | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     poll_interval: float = 1.0,
+    connect_wait: float | None = None,
 ) -> MyDbApp:
     """Build the app on the database at `root`.
 
     Raises NotADatabaseError for a missing or non-database root, InvalidNameError for
     a user name the engine would refuse, and ImportError for a bad handlers module.
+
+    With `connect_wait` (seconds), whether `root` holds a database is asked in a daemon
+    thread: an answer within `connect_wait` is handled here as without it; a later one is
+    awaited by the app, which shows "connecting…" meanwhile (see MyDbApp `connecting`).
     """
+    from dbengine.dbengine import DbEngine
+    from dbengine.names import check_user
+
+    from .app import MyDbApp, not_a_database
+
     if handlers_module:
         importlib.import_module(handlers_module)
     if handlers_module or trust_pickle:
         keep_optional_imports()  # their code may import numpy or pandas while DeepDiff loads
     user = check_user(user or default_user())
     engine = DbEngine(root, clock=clock, trust_pickle=trust_pickle)
-    if not engine.is_database():
-        raise NotADatabaseError(f"{root!r} is not a MyDbEngine database (no refs/ folder or tenant)")
+    connecting = None
+    if connect_wait is None:
+        if not engine.is_database():
+            raise not_a_database(root)
+    else:
+        connecting = check_in_background(engine)
+        try:
+            found = connecting.result(timeout=connect_wait)
+        except FutureTimeout:
+            pass  # still asking: the app waits for it
+        else:
+            if not found:
+                raise not_a_database(root)
+            connecting = None
     return MyDbApp(engine, user=user, read_only=read_only, trust_pickle=trust_pickle,
-                   poll_interval=poll_interval)
+                   poll_interval=poll_interval, connecting=connecting)
+
+
+def check_in_background(engine: DbEngine) -> Future:
+    """`engine.is_database()` run in a daemon thread (never waited for at exit): its future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(engine.is_database())
+        except BaseException as error:  # the future carries any failure to whoever waits
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="mydb-connect", daemon=True).start()
+    return future
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,13 +127,59 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script (`argv` None: sys.argv). Exit status 0, 2 on an error (one line
+    on stderr), 130 when interrupted before the UI took the terminal ("mydb-tui:
+    interrupted", as the CLI); once it has, ctrl+c quits like `q` (status 0)."""
+    ran: list[MyDbApp] = []
     try:
-        return _main(argv)
-    except KeyboardInterrupt:  # ctrl+c before the app took the terminal (or after it): no traceback
-        return 130
+        status = _main(argv, ran)
+    except KeyboardInterrupt:  # ctrl+c before the app took the terminal (or after it): as the CLI
+        print("mydb-tui: interrupted", file=sys.stderr)
+        status = 130
+    if ran and argv is None:
+        _leave_stuck_threads(ran[0], status)
+    return status
 
 
-def _main(argv: list[str] | None) -> int:
+def _leave_stuck_threads(app: MyDbApp, status: int) -> None:
+    """End the process now if threads are still running once the app has quit.
+
+    The app's own workers are daemon threads that exit does not wait for (see
+    DaemonThreadPool), but the engine reads in parallel on ThreadPoolExecutor threads (the
+    S3 storage's index pool, the engine's bucket prefetch), which the interpreter joins
+    at exit whether daemon or not: one stuck in a request to a silent S3 endpoint held
+    the process until its deadline after `q`. Idle ones are let go first
+    (`storage.close()`) and the rest get LEAVE_GRACE seconds; then, the terminal restored
+    and the output flushed, the process ends without them. Only a caller passing no argv
+    (the console script, `python -m mydb_tui`: never a test's process) is ended this way.
+    """
+    close = getattr(app.engine.storage, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass
+    deadline = time.monotonic() + LEAVE_GRACE
+    for thread in _other_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if _other_threads():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(status)
+
+
+def _other_threads() -> list[threading.Thread]:
+    """Threads other than the main one still running."""
+    return [thread for thread in threading.enumerate()
+            if thread is not threading.main_thread() and thread.is_alive()]
+
+
+def _main(argv: list[str] | None, ran: list[MyDbApp]) -> int:
+    from dbengine.errors import DbEngineError
+
     args = parse_args(argv)
     root = args.root
     if args.demo:
@@ -101,14 +199,19 @@ def _main(argv: list[str] | None) -> int:
             return 2
     try:
         app = make_app(root, user=args.user, read_only=args.read_only,
-                       trust_pickle=args.trust_pickle, handlers_module=args.handlers)
+                       trust_pickle=args.trust_pickle, handlers_module=args.handlers,
+                       connect_wait=CONNECT_WAIT)
     except DbEngineError as error:  # first: a missing boto3 (s3:// root) is also an ImportError
         print(f"mydb-tui: {error}", file=sys.stderr)
         return 2
     except ImportError as error:
         print(f"mydb-tui: cannot import handlers module {args.handlers!r}: {error}", file=sys.stderr)
         return 2
+    ran.append(app)
     app.run()
+    if app.startup_error is not None:  # the database's first answer came after the UI started
+        print(f"mydb-tui: {app.startup_error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,6 +4,12 @@ The app owns the engine and the state shared by the panes (the selected entry an
 version); the panes load their data in thread workers. A timer watches the
 database's change token so writes by other processes show within a second or two.
 
+Nothing waits on the database in the event loop: the UI is up before the first answer
+("connecting…" while the console script's check is pending), and while the watcher's
+polls fail or get no answer for SLOW_POLL seconds the status line says so ("S3
+unreachable since 12:03, retrying"), idle or not; the first poll answered after that
+clears it and reloads what failed meanwhile (tree, History, viewer) without a key press.
+
 Quitting never waits on a worker: `run()` gives the event loop a pool of daemon
 threads (`DaemonThreadPool`) that lets a stuck worker behind, and turns SIGINT and
 SIGTERM into a normal quit.
@@ -12,16 +18,18 @@ SIGTERM into a normal quit.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
-from dbengine.errors import DbEngineError
+from dbengine.errors import DbEngineError, NotADatabaseError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -37,6 +45,7 @@ from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.errors import error_text
 from .widgets.record_table import RecordTable
 from .widgets.safe import clean
+from .widgets.status import StatusLine
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
 
@@ -69,6 +78,17 @@ ANYWHERE_ACTIONS = frozenset({"help"})
 
 #: Seconds quitting waits for workers still running (a write finishing); then they are left behind.
 EXIT_GRACE = 0.25
+
+#: Seconds a poll of the change token may go unanswered before the status line says so
+#: (a poll normally takes milliseconds; a silent S3 endpoint holds it up to its deadline).
+SLOW_POLL = 3.0
+
+_NOT_READ = object()  # the change token before the watcher's first answer
+
+
+def not_a_database(root: str) -> NotADatabaseError:
+    """The error of a root that holds no database (the console script's wording)."""
+    return NotADatabaseError(f"{root!r} is not a MyDbEngine database (no refs/ folder or tenant)")
 
 
 class DaemonThreadPool(ThreadPoolExecutor):
@@ -199,7 +219,11 @@ class MyDbApp(App[None]):
         trust_pickle: bool = False,
         poll_interval: float = 1.0,
         auto_open: bool = True,
+        connecting: Future | None = None,
     ) -> None:
+        """`connecting`: the pending answer of `engine.is_database()` (see make_app's
+        connect_wait); the panes wait for it, "connecting…" on screen, and a failure or
+        False ends the app with `startup_error` set (the console script prints it)."""
         super().__init__()
         self.engine = engine
         self.user = user
@@ -207,7 +231,15 @@ class MyDbApp(App[None]):
         self.trust_pickle = trust_pickle
         self.poll_interval = poll_interval
         self.auto_open = auto_open
-        self._token: tuple | None = None
+        self.connecting = connecting
+        self.startup_error: str | None = None
+        self._token: Any = _NOT_READ
+        self._poll_started: float | None = None  # monotonic start of the poll in flight
+        self._poll_started_at: dt.datetime | None = None  # the same, local wall clock
+        self._trouble_since: dt.datetime | None = None  # start of the first poll that failed or stalled
+        self._connect_started = 0.0
+        self._connect_timer: Any = None
+        self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
         parts = [clean(engine.root), f"user {clean(user)}"]
@@ -259,6 +291,8 @@ class MyDbApp(App[None]):
     def _quit_on_signal(self) -> None:
         if self.is_running:
             self.exit()
+        else:  # the app is still starting: it quits as soon as it is up
+            self._quit_when_up = True
 
     def action_interrupt(self) -> None:
         """ctrl+c: quit, except over the editors (there it may be a copy with nothing
@@ -273,10 +307,11 @@ class MyDbApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
-            yield EntryPane(auto_open=self.auto_open, id="entry-pane")
+            yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
                 yield Timeline(id="timeline")
                 yield Viewer(id="viewer")
+        yield StatusLine(id="status-line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -284,7 +319,50 @@ class MyDbApp(App[None]):
         self.query_one(Timeline).border_title = "History"
         self.query_one(Viewer).border_title = "Version"
         self.query_one(EntryTree).focus()
-        self._watch_start()
+        if self._quit_when_up:
+            self.exit()
+            return
+        if self.connecting is not None:
+            self._connect_started = time.monotonic()
+            self.status_line.show_connecting(self.engine.root)
+            self._connect_timer = self.set_interval(1.0, self._connecting_tick)
+            self.run_worker(self._await_connect(self.connecting), group="connect")
+        else:
+            self._start_watching()
+
+    @property
+    def status_line(self) -> StatusLine:
+        return self._main_screen().query_one(StatusLine)
+
+    def _connecting_tick(self) -> None:
+        if self.connecting is not None:
+            self.status_line.show_connecting(self.engine.root, time.monotonic() - self._connect_started)
+
+    async def _await_connect(self, future: Future) -> None:
+        """Wait (in the event loop, never blocking it) for the pending is_database() answer."""
+        try:
+            found = await asyncio.wrap_future(future)
+        except Exception as error:  # a DbEngineError says what is wrong; anything else too
+            self._connect_failed(error_text(error))
+            return
+        if not found:
+            self._connect_failed(str(not_a_database(self.engine.root)))
+            return
+        self.connecting = None
+        if self._connect_timer is not None:
+            self._connect_timer.stop()
+        if self._panes_gone:
+            return
+        self.status_line.hide()
+        self.tree.reload()
+        self._start_watching()
+
+    def _connect_failed(self, message: str) -> None:
+        self.startup_error = " ".join(clean(message).split("\\n"))
+        self.exit(return_code=2)
+
+    def _start_watching(self) -> None:
+        self._poll_now()
         if self.poll_interval:
             self.set_interval(self.poll_interval, self._poll)
 
@@ -416,33 +494,74 @@ class MyDbApp(App[None]):
         invisible_re()
 
     # ================================================================== watching
-    @work(thread=True, exclusive=True, group="watch")
-    def _watch_start(self) -> None:
-        try:
-            self._token = self.engine.change_token()
-        except DbEngineError:
-            self._token = None
-
     def _poll(self) -> None:
+        """Timer: start a poll, unless one is still running (then see whether it stalls)."""
+        if self._poll_started is None:
+            self._poll_now()
+        elif self._trouble_since is None and time.monotonic() - self._poll_started >= SLOW_POLL:
+            self._show_trouble(self._poll_started_at, None)
+
+    def _poll_now(self) -> None:
+        """Read the change token in a worker (one at a time: a stuck poll is not piled on)."""
+        if self._poll_started is not None:
+            return
+        self._poll_started = time.monotonic()
+        self._poll_started_at = dt.datetime.now().astimezone()
         self._poll_worker()
 
-    @work(thread=True, exclusive=True, group="watch")
+    @work(thread=True, group="watch")
     def _poll_worker(self) -> None:
         try:
             token = self.engine.change_token()
-        except DbEngineError:
+        except Exception as error:  # a DbEngineError (I/O, S3), or whatever a damaged root causes
+            self.call_from_thread(self._poll_done, None, error)
             return
-        if token != self._token:
-            self._token = token
-            self.call_from_thread(self._database_changed)
+        self.call_from_thread(self._poll_done, token, None)
 
-    def _database_changed(self) -> None:
+    def _poll_done(self, token: tuple | None, error: Exception | None) -> None:
+        started_at = self._poll_started_at
+        self._poll_started = self._poll_started_at = None
         if self._panes_gone:
             return
-        tree, timeline = self.tree, self.timeline
-        tree.refresh_all()
+        if error is not None:
+            self._show_trouble(self._trouble_since or started_at, error)
+            return
+        recovered = self._trouble_since is not None
+        if recovered:
+            self._trouble_since = None
+            self.status_line.hide()
+        first = self._token is _NOT_READ
+        changed = token != self._token
+        self._token = token
+        if recovered or (changed and not first):
+            self._database_changed(retry=recovered)
+
+    def _show_trouble(self, since: dt.datetime | None, error: Exception | None) -> None:
+        """The status line: the database has not answered since `since` (the watcher retries)."""
+        self._trouble_since = since = since or dt.datetime.now().astimezone()
+        where = "S3" if str(self.engine.root).lower().startswith("s3://") else "database"
+        state = "unreachable" if where == "S3" else "unreadable"
+        reason = error_text(error) if error is not None else "no answer yet"
+        self.status_line.show_trouble(f"{where} {state} since {since:%H:%M}, retrying", reason)
+
+    @property
+    def unreachable_since(self) -> dt.datetime | None:
+        """When the polls began to fail or stall (None while they answer)."""
+        return self._trouble_since
+
+    def _database_changed(self, retry: bool = False) -> None:
+        """Another process wrote (or, with `retry`, the database answers again after
+        failing): reload the tree and the shown history; with `retry` also what failed."""
+        if self._panes_gone:
+            return
+        tree, timeline, viewer = self.tree, self.timeline, self.viewer
+        if not (retry and tree.retry_failed()):
+            tree.refresh_all()
         if timeline.tenant is not None and timeline.entry is not None:
             timeline.load(timeline.tenant, timeline.entry)
+            if retry and viewer.failed and viewer.digest is not None and viewer.tenant == timeline.tenant \
+                    and viewer.entry == timeline.entry:
+                self._show_version(timeline.tenant, timeline.entry, viewer.digest, timeline.head)
 
     # ================================================================== actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -661,8 +780,8 @@ class MyDbApp(App[None]):
         self.tree.action_filter()
 
     def action_reload(self) -> None:
-        self._token = None
-        self._poll_worker()
+        self._token = None  # the next answer counts as a change
+        self._poll_now()
 
     def action_verify(self) -> None:
         """Check the whole database (read-only, so also in read-only mode) and show the report."""

@@ -155,11 +155,13 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     compact = False  # labels without the word "versions" (set by fit_pane)
     _label_budget: int | None = None  # cells an entry label may take in compact mode
 
-    def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
+    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
+        """`wait`: show "connecting…" and load nothing until `reload()` is called."""
         super().__init__("tenants", id=id)
         self.show_root = False
         self.guide_depth = 3
         self.auto_open = auto_open
+        self.wait = wait
         self.filter_text = ""
         self._pending: tuple[str, str] | None = None
         self._tenants_shown = False  # the tenant list of the last reload is in the tree
@@ -237,7 +239,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     # -------------------------------------------------------------- loading
     def on_mount(self) -> None:
         on_theme_change(self, self._relabel)
-        self.reload()
+        if self.wait:
+            self.root.add_leaf(Text("connecting…", style="dim italic"), NoteData("connecting"))
+        else:
+            self.reload()
 
     def _entry_label(self, data: EntryData) -> Text:
         return entry_label(data, palette(self.app))
@@ -258,6 +263,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def reload(self) -> None:
         """Rebuild the tree from the database (used at start and when the filter changes)."""
+        self.wait = False
         self._tenants_shown = False
         self.show_loading()
         self._load_tenants(self.filter_text)
@@ -408,6 +414,23 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.run_worker(work_, thread=True, group=f"tree:{node.data.tenant}", exclusive=True)
 
     # -------------------------------------------------------------- following changes
+    def retry_failed(self) -> bool:
+        """Read again what failed (the database answers again): the tenant list (True:
+        the tree is reloaded whole), or the entries of opened tenants showing an error."""
+        if self.wait:
+            return False
+        if not self._tenants_shown:
+            self.reload()
+            return True
+        for node in self.tenant_nodes().values():
+            failed = any(isinstance(c.data, NoteData) and c.data.error for c in node.children)
+            if failed and not node.data.loaded:
+                node.data.loaded = True
+                node.remove_children()
+                node.add_leaf(Text("loading…", style="dim italic"), NoteData("loading"))
+                self._load_entries(node, node.data.tenant)
+        return False
+
     def refresh_all(self) -> None:
         """Re-read tenants, and entries of opened tenants, keeping the cursor."""
         self._refresh_worker(self.filter_text)
@@ -558,15 +581,16 @@ class EntryPane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close_filter", "Clear filter", show=False)]
 
-    def __init__(self, *, auto_open: bool = True, id: str | None = None) -> None:
+    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self._auto_open = auto_open
+        self._wait = wait
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden: Textual's auto-focus could otherwise pick the hidden input
         # at start (it did once in CI), and the next printable key became a filter.
         yield Input(placeholder="filter entries…", id="entry-filter", disabled=True)
-        yield EntryTree(auto_open=self._auto_open, id="entry-tree")
+        yield EntryTree(auto_open=self._auto_open, wait=self._wait, id="entry-tree")
 
     @property
     def tree(self) -> EntryTree:

@@ -102,6 +102,7 @@ class Viewer(DelayedLoading, Vertical):
         self._generation = 0
         self._text_for: tuple | None = None
         self.pending_record: str | None = None  # select this record at the next load
+        self.failed = False  # an error is shown in place of the data (show_error)
 
     def compose(self) -> ComposeResult:
         yield MetadataStrip(id="metadata")
@@ -132,6 +133,7 @@ class Viewer(DelayedLoading, Vertical):
         """Load and show version `digest` of the entry (in a worker)."""
         self._generation += 1
         self.tenant, self.entry, self.digest, self.head = tenant, entry, digest, head
+        self.failed = False
         if select_record is None:
             select_record = self.pending_record
         self.pending_record = None
@@ -149,6 +151,7 @@ class Viewer(DelayedLoading, Vertical):
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
+        self.failed = False
         self.hide_loading()
         self.tenant = self.entry = self.digest = self.kind = None
         self.document = self.data = None
@@ -157,6 +160,7 @@ class Viewer(DelayedLoading, Vertical):
 
     def show_error(self, message: str) -> None:
         """Show a load error in place of the data (the app keeps running)."""
+        self.failed = True
         self._generation += 1
         self.hide_loading()
         self.document = self.data = None
