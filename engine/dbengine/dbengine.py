@@ -680,13 +680,18 @@ class DbEngine:
 
         def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
             head_doc = self._snapshot_doc(tenant_id, current) if current else None
-            state = self._appendable_index(tenant_id, entry, current) if current else None
             result = build(current, head_doc, date)
             if result is None:
                 return None
             document, summary = result
             digest = self._write_object(tenant_id, document)
-            return digest, lambda: self._index_append(tenant_id, entry, current, state, digest, document, summary)
+
+            def after() -> None:  # once the head is swapped: keeps the race window short on S3
+                with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
+                    state = self._appendable_index(tenant_id, entry, current) if current else None
+                    self._index_append(tenant_id, entry, current, state, digest, document, summary)
+
+            return digest, after
 
         return self._swap_head(tenant_id, entry, step, "try again")
 
