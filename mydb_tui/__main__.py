@@ -145,12 +145,11 @@ def _leave_stuck_threads(app: MyDbApp, status: int) -> None:
     """End the process now if threads are still running once the app has quit.
 
     The app's own workers are daemon threads that exit does not wait for (see
-    DaemonThreadPool), but the engine reads in parallel on ThreadPoolExecutor threads (the
-    S3 storage's index pool, the engine's bucket prefetch), which the interpreter joins
-    at exit whether daemon or not: one stuck in a request to a silent S3 endpoint held
-    the process until its deadline after `q`. Idle ones are let go first
-    (`storage.close()`) and the rest get LEAVE_GRACE seconds; then, the terminal restored
-    and the output flushed, the process ends without them. Only a caller passing no argv
+    DaemonThreadPool), and so are the engine's parallel reads (`dbengine.pool`); this is
+    the safety net for any other thread (a ThreadPoolExecutor's threads are joined at
+    exit: one stuck in a request to a silent S3 endpoint held the process until its
+    deadline after `q`). They get LEAVE_GRACE seconds; then, the terminal restored and
+    the output flushed, the process ends without them. Only a caller passing no argv
     (the console script, `python -m mydb_tui`: never a test's process) is ended this way.
     """
     close = getattr(app.engine.storage, "close", None)

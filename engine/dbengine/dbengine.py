@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +48,7 @@ from .history import (
     version_from_document,
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
+from .pool import daemon_map
 from .records import (
     RecordsView,
     bucket_of,
@@ -881,10 +881,8 @@ class DbEngine:
                 and self._bucket_bytes.get((tenant_id, d)) is None]
         if workers <= 1 or len(todo) <= 1:
             return
-        with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="mydb-read") as pool:
-            for future in [pool.submit(self._bucket_data, tenant_id, d) for d in todo]:
-                with contextlib.suppress(DbEngineError):  # a damaged bucket fails where it is read
-                    future.result()
+        with contextlib.suppress(DbEngineError):  # a damaged bucket (or a silent store) fails where it is read
+            daemon_map(lambda digest: self._bucket_data(tenant_id, digest), todo, workers)
 
     def _bucket_data(self, tenant_id: str, digest: str) -> bytes:
         """A bucket's bytes, checked, through the bytes cache (a key scan followed by a

@@ -63,7 +63,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -76,6 +75,7 @@ from .errors import (
 )
 from .history import first_parent_of, last_digest, valid_prefix
 from .names import DIGEST_RE, check_digest, check_tenant
+from .pool import daemon_map
 
 PREFIX_LEN = 24
 TMP_PREFIX = ".tmp-"
@@ -259,7 +259,6 @@ class S3Storage:
         self._local_checked: set[tuple[str, str]] = set()  # entries whose local index was looked for
         self._adopted: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}  # bodies just uploaded
         self._guard = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
         self._recent = threading.local()
 
     def _before_call(self, model: Any = None, context: Any = None, **_kwargs: Any) -> None:
@@ -462,7 +461,7 @@ class S3Storage:
             return sorted(name for name in names if name in self._known_tenants)
 
     def _map(self, function: Any, items: list) -> list:
-        """`function` over `items` on the pool (8 threads), within the caller's deadline."""
+        """`function` over `items` on 8 daemon threads, within the caller's deadline."""
         if len(items) <= 1:
             return [function(item) for item in items]
         deadline = getattr(self._local, "deadline", None)
@@ -474,10 +473,7 @@ class S3Storage:
             finally:
                 self._local.deadline = None
 
-        with self._guard:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-index")
-        return list(self._pool.map(run, items))
+        return daemon_map(run, items, 8, "s3-index")  # daemon threads: a silent endpoint never holds up exit
 
     @_operation
     def tenant_exists(self, tenant: str) -> bool:
@@ -853,9 +849,6 @@ class S3Storage:
                 raise self._fail("delete segments of", prefix, exc) from exc
         self._remember_tip(tenant, entry, tip)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
 
 
 def _classify(exc: Exception) -> str:
