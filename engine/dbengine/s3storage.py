@@ -236,7 +236,7 @@ class S3Storage:
     """A database under `s3://bucket/prefix`: objects, refs, heads and index segments."""
 
     #: How many object reads the engine may run at once (each is a network round trip).
-    concurrent_reads = 16
+    concurrent_reads = 32  # botocore keeps max_pool_connections=32 connections
 
     def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None,
                  lock_timeout: float = 30.0, **_ignored: Any):
