@@ -99,3 +99,4 @@ def test_the_cli_reads_a_seed_layout_database(seed_db):
     records = mydb("show", T, "users", "--json", root=root)
     assert records.rc == 0 and json.loads(records.out)["value"]["jane"] == {"name": "Jane", "age": 25}
     assert mydb("verify", root=root).rc == 0
+

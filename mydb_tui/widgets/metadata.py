@@ -100,6 +100,8 @@ def metadata_text(
             first.append(f" · {count:,} record{'' if count == 1 else 's'}", style="dim")
         if type(buckets) is dict:
             first.append(f" · {len(buckets)} buckets", style="dim")
+    if document.get("__layout__") == "seed":  # read from the seed spec's flat layout
+        first.append(" · seed layout", style="dim")
     if digest == head:
         first.append("   ")
         first.append(" HEAD ", style=colors.head)
