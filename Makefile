@@ -10,7 +10,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,screenshots]'
+	@# -qq: errors only (setuptools' note on editable installs is not for a first run; see docs/CLI.md)
+	$(BIN)/python -m pip install -qq -e '.[test,screenshots]'
 	touch $(STAMP)
 
 test: $(STAMP)

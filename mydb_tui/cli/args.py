@@ -10,8 +10,13 @@ import sys
 DEFAULT_ROOT = ".mytools_db"
 
 EPILOG = """\
+Start with:  mydb demo .demo_db  then  mydb --root .demo_db tenants
+`mydb COMMAND --help` describes a command's arguments, with examples.
 A REV is a full digest, a unique prefix of 4+ hex digits, HEAD, or HEAD~N.
-Exit codes: 0 ok, 1 differences (diff --exit-code) or problems (verify), 2 usage or data error.
+Dates are in local time (--utc: in UTC): `2026-06-25 04:08 +0000` on a terminal,
+ISO 8601 with the offset (`2026-06-25T04:08:00+00:00`) when piped and in --json.
+Exit codes: 0 ok, 1 differences (diff --exit-code) or problems (verify), 2 usage or data error
+(`mydb` alone prints this help and exits 2).
 Output is a rich table / highlighted JSON on a terminal, plain text when piped; --json gives
 a stable JSON shape (see docs/CLI.md)."""
 
@@ -44,12 +49,50 @@ def _add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="user recorded on new versions (default: your login name)")
     parser.add_argument("--json", action="store_true", default=default(False),
                         help="print the result as JSON (stable shapes, see docs/CLI.md)")
+    parser.add_argument("--utc", action="store_true", default=default(False),
+                        help="show dates in UTC (default: local time, as the TUI)")
     parser.add_argument("--trust-pickle", action="store_true", default=default(False),
                         help="unpickle use_refs fields when showing values (only for databases you trust)")
 
 
+#: Per command: (one-line help, examples shown at the end of its --help).
+EXAMPLES = {
+    "tenants": "mydb --root .demo_db tenants\n"
+               "  mydb tenants --json",
+    "entries": "mydb entries acme-corp   # one tenant's entries\n"
+               "  mydb entries             # every tenant's entries",
+    "log": "mydb log acme-corp users\n"
+           "  mydb log acme-corp users -n 5 --json",
+    "show": "mydb show acme-corp app-config                # HEAD's value\n"
+            "  mydb show acme-corp app-config HEAD~2         # two versions before HEAD\n"
+            "  mydb show acme-corp users --key user-0001     # one record (as `mydb get`)\n"
+            "  mydb show acme-corp app-config a12c --raw     # the stored document",
+    "get": "mydb get acme-corp users user-0001\n"
+           "  mydb get acme-corp users user-0001 HEAD~1 --json",
+    "diff": "mydb diff acme-corp users                     # HEAD vs its parent\n"
+            "  mydb diff acme-corp users HEAD~3              # HEAD~3 vs HEAD\n"
+            "  mydb diff acme-corp users a12c 9f3e --exit-code",
+    "restore": "mydb restore acme-corp app-config HEAD~1\n"
+               "  mydb restore acme-corp app-config a12c70f --user alice",
+    "put": "mydb put acme-corp users user-0100 '{\"name\": \"Ada\", \"city\": \"Lyon\"}'",
+    "save": "mydb save acme-corp app-config settings.json\n"
+            "  echo '{\"debug\": true}' | mydb save acme-corp app-config -",
+    "verify": "mydb verify\n"
+              "  mydb verify acme-corp --json",
+    "export": "mydb export acme-corp > acme.jsonl\n"
+              "  mydb export acme-corp users > users.jsonl",
+    "import": "mydb --root copy_db import acme.jsonl\n"
+              "  mydb import acme.jsonl --tenant acme-test",
+    "demo": "mydb demo .demo_db && mydb --root .demo_db tenants",
+}
+
+TENANT = "tenant name (`mydb tenants` lists them)"
+ENTRY = "entry name (`mydb entries TENANT` lists them)"
+REV = "a version: full digest, unique prefix of 4+ hex digits, HEAD or HEAD~N"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `mydb` parser; `args.command` names the subcommand."""
+    """The `mydb` parser; `args.command` names the subcommand (None when none was given)."""
     parser = Parser(
         prog="mydb", description="Browse, compare, back up and edit a MyDbEngine database.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -58,57 +101,73 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     common = Parser(add_help=False)
     _add_globals(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text, parents=[common])
+        examples = EXAMPLES[name]
+        epilog = ("examples:" if "\n" in examples else "example:") + "\n  " + examples
+        return sub.add_parser(name, help=text, description=text, parents=[common], epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
 
     command("tenants", "list the tenants and their number of entries")
-    p = command("entries", "list a tenant's entries: kind, versions, head")
-    p.add_argument("tenant")
+    p = command("entries", "list a tenant's entries (every tenant's without TENANT): kind, versions, head")
+    p.add_argument("tenant", metavar="TENANT", nargs="?", help=TENANT + "; omitted: every tenant")
     p = command("log", "versions of an entry, newest first")
-    p.add_argument("tenant")
-    p.add_argument("entry")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY)
     p.add_argument("-n", "--max-count", type=_positive, metavar="N", help="show at most N versions")
-    p = command("show", "the value of a version (default HEAD) as JSON; --raw: the stored document")
-    p.add_argument("tenant")
-    p.add_argument("entry")
-    p.add_argument("rev", nargs="?", default="HEAD")
+    p = command("show", "the value of a version (default HEAD) as JSON; --key: one record; "
+                        "--raw: the stored form")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY)
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV", help=REV + " (default HEAD)")
+    p.add_argument("--key", metavar="KEY", help="only this record of a record entry (as `mydb get`)")
     p.add_argument("--raw", action="store_true", help="the stored document with its metadata, nothing decoded")
+    p = command("get", "one record of a record entry as JSON, at HEAD or at REV")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY + "; a record entry")
+    p.add_argument("key", metavar="KEY", help="the record's key (`mydb show TENANT ENTRY` shows them all)")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV", help=REV + " (default HEAD)")
+    p.add_argument("--raw", action="store_true", help="the record as stored, nothing decoded")
     p = command("diff", "key-level changes: HEAD vs its parent, REV vs HEAD, or A vs B")
-    p.add_argument("tenant")
-    p.add_argument("entry")
-    p.add_argument("revs", nargs="*", metavar="REV", help="none, one (compared with HEAD) or two")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY)
+    p.add_argument("revs", nargs="*", metavar="REV", help="none, one (compared with HEAD) or two; " + REV)
     p.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes")
     p = command("restore", "make an old version's content the new HEAD (history is kept)")
-    p.add_argument("tenant")
-    p.add_argument("entry")
-    p.add_argument("rev")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY)
+    p.add_argument("rev", metavar="REV", help="the version to bring back: " + REV)
     p = command("put", "add or update one record of a record entry (JSON value)")
-    p.add_argument("tenant")
-    p.add_argument("entry")
-    p.add_argument("key")
-    p.add_argument("value", metavar="JSON")
+    p.add_argument("tenant", metavar="TENANT", help="tenant name (created if it does not exist)")
+    p.add_argument("entry", metavar="ENTRY", help="record entry name (created if it does not exist)")
+    p.add_argument("key", metavar="KEY", help="the record's key")
+    p.add_argument("value", metavar="JSON", help="the record's value as JSON (quote it for the shell)")
     p = command("save", "save a JSON document (FILE, or - for stdin) as a snapshot entry's new version")
-    p.add_argument("tenant")
-    p.add_argument("entry")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("tenant", metavar="TENANT", help="tenant name (created if it does not exist)")
+    p.add_argument("entry", metavar="ENTRY", help="snapshot entry name (created if it does not exist)")
+    p.add_argument("file", metavar="FILE", help="a JSON file, or - for standard input")
     p = command("verify", "check every object, ref, head and index; exit 1 when damaged")
-    p.add_argument("tenant", nargs="?")
+    p.add_argument("tenant", metavar="TENANT", nargs="?", help=TENANT + "; omitted: the whole database")
     p = command("export", "write a tenant (or one entry) as JSON Lines to stdout")
-    p.add_argument("tenant")
-    p.add_argument("entry", nargs="?")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", nargs="?", help=ENTRY + "; omitted: every entry of the tenant")
     p = command("import", "import a JSON Lines export (FILE, or - for stdin); digests are kept")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="a file written by `mydb export`, or - for standard input")
     p.add_argument("--tenant", dest="into", metavar="NAME", help="import into this tenant (default: the exported one)")
     p = command("demo", "build the demo database at PATH (if it does not exist yet)")
-    p.add_argument("path")
+    p.add_argument("path", metavar="PATH", help="a folder that does not exist yet (or is empty)")
     return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line and fill the environment-dependent defaults."""
-    args = build_parser().parse_args(argv)
+    """Parse the command line and fill the environment-dependent defaults; with no command,
+    the help goes to stdout and the exit code is 2 (a usage error, as argparse's)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        raise SystemExit(2)
     if args.root is None:
         args.root = os.environ.get("MYDB_ROOT") or DEFAULT_ROOT
     if args.user is None:

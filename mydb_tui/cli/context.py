@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from argparse import Namespace
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from dbengine.dbengine import DbEngine
 from dbengine.errors import DbEngineError
 from dbengine.utils import parse_date
+
+from mydb_tui.model.dates import local_time, zoned_iso
 
 from .errors import CliError
 from .output import Output
@@ -35,6 +38,41 @@ class Context:
     @property
     def json(self) -> bool:
         return bool(self.args.json)
+
+    @property
+    def utc(self) -> bool:
+        return bool(getattr(self.args, "utc", False))
+
+    def iso(self, moment: dt.datetime | None) -> str | None:
+        """A date as plain text and JSON show it: ISO 8601 in local time (UTC with --utc), with
+        its offset; None for a damaged date."""
+        return zoned_iso(moment, self.utc)
+
+    def short_date(self, moment: dt.datetime | None) -> str:
+        """A date as the terminal (and the TUI's History pane) shows it: `2026-06-25 04:08 +0000`,
+        in local time (UTC with --utc); "invalid date" for a damaged one."""
+        return local_time(moment, seconds=False, utc=self.utc)
+
+    def check_tenant(self, engine: DbEngine, tenant: str) -> None:
+        """A one-line error, with "did you mean …?", when `tenant` does not exist."""
+        if engine.is_initialized(tenant):
+            return
+        known = engine.tenants()
+        if not known:
+            raise CliError(f"no tenant {tenant!r}: the database at {self.root!r} has no tenant yet "
+                           f"(create one with e.g. `mydb put {tenant} ENTRY KEY JSON`)")
+        raise CliError(f"no tenant {tenant!r} in {self.root!r}{did_you_mean(tenant, known, 'mydb tenants')}")
+
+    def check_entry(self, engine: DbEngine, tenant: str, entry: str) -> None:
+        """Like check_tenant, for the tenant and then the entry."""
+        self.check_tenant(engine, tenant)
+        if engine.exists(tenant, entry):
+            return
+        known = engine.entries(tenant)
+        if not known:
+            raise CliError(f"no entry {entry!r}: tenant {tenant!r} has no entry yet")
+        raise CliError(f"no entry {entry!r} in tenant {tenant!r}"
+                       f"{did_you_mean(entry, known, f'mydb entries {tenant}')}")
 
     def engine(self) -> DbEngine:
         """The engine on an existing database (exit 2 when --root holds none)."""
@@ -64,6 +102,23 @@ class Context:
         if self._engine is None:
             self._engine = DbEngine(self.root, clock=_clock(), trust_pickle=self.args.trust_pickle)
         return self._engine
+
+
+def did_you_mean(name: str, known: list[str], lister: str = "") -> str:
+    """`: did you mean 'users'?` (difflib's close matches of `name` among `known`), else the
+    few known names, else how to list them; "" when nothing is known."""
+    matches = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if not matches:  # a different case only ("Users" for "users") is close too
+        folded = {k.casefold(): k for k in known}
+        matches = [folded[m] for m in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)]
+    if matches:
+        names = [repr(m) for m in matches]
+        return ": did you mean " + (f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]) + "?"
+    if not known:
+        return ""
+    if len(known) <= 8:
+        return " (there are " + ", ".join(repr(k) for k in known) + ")"
+    return f" (`{lister}` lists them)" if lister else ""
 
 
 def _is_s3(root: str) -> bool:

@@ -15,6 +15,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "entries": read.entries,
     "log": read.log,
     "show": read.show,
+    "get": read.get,
     "diff": diff.diff,
     "restore": write.restore,
     "put": write.put,

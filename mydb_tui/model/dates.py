@@ -12,14 +12,23 @@ import datetime as dt
 INVALID_DATE = "invalid date"
 
 
-def local_time(moment: dt.datetime | None, seconds: bool = True, offset: bool = True) -> str:
-    """`2026-04-26 18:59:00 +0100`: an aware date in local time (without seconds and/or offset
-    on request); "invalid date" for None or a date local time cannot show."""
+def in_zone(moment: dt.datetime, utc: bool = False) -> dt.datetime | None:
+    """The same moment in local time (or in UTC); None when it cannot be shown there (a
+    year-1 date west of Greenwich, a platform that cannot convert)."""
+    try:
+        return moment.astimezone(dt.timezone.utc if utc else None)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def local_time(moment: dt.datetime | None, seconds: bool = True, offset: bool = True,
+               utc: bool = False) -> str:
+    """`2026-04-26 18:59:00 +0100`: an aware date in local time (in UTC with `utc`; without
+    seconds and/or offset on request); "invalid date" for None or a date local time cannot show."""
     if moment is None:
         return INVALID_DATE
-    try:
-        local = moment.astimezone()
-    except (OverflowError, ValueError, OSError):
+    local = in_zone(moment, utc)
+    if local is None:
         return INVALID_DATE
     text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
     if seconds:
@@ -32,3 +41,13 @@ def local_time(moment: dt.datetime | None, seconds: bool = True, offset: bool = 
 def iso_date(moment: dt.datetime | None) -> str | None:
     """ISO 8601 with the offset the date was written with (`0999-06-01T00:00:00+00:00`), None for None."""
     return None if moment is None else moment.isoformat()
+
+
+def zoned_iso(moment: dt.datetime | None, utc: bool = False) -> str | None:
+    """ISO 8601 of the moment in local time (in UTC with `utc`), with its offset:
+    `2026-06-25T04:08:00+00:00`; the offset it was written with when local time cannot show
+    it (see in_zone); None for None. The same moment as `local_time` shows, to the second."""
+    if moment is None:
+        return None
+    shown = in_zone(moment, utc) or moment
+    return shown.isoformat()

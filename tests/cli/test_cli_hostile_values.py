@@ -117,7 +117,7 @@ def test_damaged_versions_piped_and_json(damaged):
     rows = {line.split("\t")[0]: line.split("\t") for line in entries.out.splitlines()}
     assert set(rows) == {"base", "chain", *ODD}
     assert all(rows[name][4] == "invalid date" for name in BAD_DATES)
-    assert rows["nouser"][5] == "" and rows["chain"][4] == "2026-11-26T14:03:07+01:00"
+    assert rows["nouser"][5] == "" and rows["chain"][4] == "2026-11-26T13:03:07+00:00"
     errors = [line for line in entries.err.splitlines() if line.startswith("mydb: error: ")]
     assert len(errors) == len(BAD_NAMES)
     assert "'\\ud800lone'" in entries.err and "'nul\\x00'" in entries.err and "\x00" not in entries.err

@@ -31,15 +31,15 @@ def test_entries_plain_escapes_names_and_json_keeps_them(sample):
     result = mydb("entries", "acme", root=sample["root"])
     assert result.rc == 0
     assert result.out.splitlines() == [
-        f"config\tsnapshot\t4\t{v4}\t2026-11-26T14:06:07+01:00\tcarol",
-        "evil\\x1b[31mred\tsnapshot\t1\t" + result.out.splitlines()[1].split("\t")[3] + "\t2026-11-26T14:10:07+01:00\tmallory",
-        f"users\trecords\t3\t{users_head}\t2026-11-26T14:09:07+01:00\tbob",
+        f"config\tsnapshot\t4\t{v4}\t2026-11-26T13:06:07+00:00\tcarol",
+        "evil\\x1b[31mred\tsnapshot\t1\t" + result.out.splitlines()[1].split("\t")[3] + "\t2026-11-26T13:10:07+00:00\tmallory",
+        f"users\trecords\t3\t{users_head}\t2026-11-26T13:09:07+00:00\tbob",
     ]
     data = mydb("--json", "entries", "acme", root=sample["root"]).json()  # global option before the command
     assert data["tenant"] == "acme"
     assert [e["name"] for e in data["entries"]] == ["config", EVIL_KEY, "users"]
     assert data["entries"][0] == {"name": "config", "kind": "snapshot", "versions": 4, "head": v4,
-                                  "date": "2026-11-26T14:06:07+01:00", "user": "carol"}
+                                  "date": "2026-11-26T13:06:07+00:00", "user": "carol"}
 
 
 def test_log_plain_newest_first_with_summary_and_restored_from(sample):
@@ -47,10 +47,10 @@ def test_log_plain_newest_first_with_summary_and_restored_from(sample):
     result = mydb("log", "acme", "config", root=sample["root"])
     assert result.rc == 0
     assert result.out.splitlines() == [
-        f"{v4}\t2026-11-26T14:06:07+01:00\tcarol\t+1 ~2 -1\t{v1}",
-        f"{v3}\t2026-11-26T14:05:07+01:00\talice\t+1 ~1 -1\t-",
-        f"{v2}\t2026-11-26T14:04:07+01:00\tbob\t+0 ~1 -0\t-",
-        f"{v1}\t2026-11-26T14:03:07+01:00\talice\t+3 ~0 -0\t-",
+        f"{v4}\t2026-11-26T13:06:07+00:00\tcarol\t+1 ~2 -1\t{v1}",
+        f"{v3}\t2026-11-26T13:05:07+00:00\talice\t+1 ~1 -1\t-",
+        f"{v2}\t2026-11-26T13:04:07+00:00\tbob\t+0 ~1 -0\t-",
+        f"{v1}\t2026-11-26T13:03:07+00:00\talice\t+3 ~0 -0\t-",
     ]
     limited = mydb("log", "acme", "config", "-n", "2", root=sample["root"])
     assert limited.out.splitlines() == result.out.splitlines()[:2]
@@ -61,9 +61,9 @@ def test_log_json_shape(sample):
     data = mydb("log", "acme", "config", "-n", "2", "--json", root=sample["root"]).json()
     assert data["tenant"] == "acme" and data["entry"] == "config" and data["head"] == v4
     assert data["versions"] == [
-        {"digest": v4, "parents": [v3], "user": "carol", "date": "2026-11-26T14:06:07+01:00",
+        {"digest": v4, "parents": [v3], "user": "carol", "date": "2026-11-26T13:06:07+00:00",
          "summary": {"added": 1, "changed": 2, "removed": 1}, "restored_from": v1, "is_head": True},
-        {"digest": v3, "parents": [v2], "user": "alice", "date": "2026-11-26T14:05:07+01:00",
+        {"digest": v3, "parents": [v2], "user": "alice", "date": "2026-11-26T13:05:07+00:00",
          "summary": {"added": 1, "changed": 1, "removed": 1}, "restored_from": None, "is_head": False},
     ]
 
@@ -182,8 +182,8 @@ def test_missing_root_not_a_database_unknown_names(sample, tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "file.txt").write_text("hi")
     assert_error(mydb("log", "a", "b", root=str(tmp_path / "junk")), "not a MyDbEngine database")
-    assert_error(mydb("entries", "nobody", root=sample["root"]), "nobody", "not initialized")
-    assert_error(mydb("log", "acme", "nothing", root=sample["root"]), "nothing", "not found")
+    assert_error(mydb("entries", "nobody", root=sample["root"]), "no tenant 'nobody'")
+    assert_error(mydb("log", "acme", "nothing", root=sample["root"]), "no entry 'nothing'")
     assert_error(mydb("log", "acme", "config", "-n", "0", root=sample["root"]), "at least 1")
     assert_error(mydb("frobnicate", root=sample["root"]), "invalid choice")
     assert mydb("--help").rc == 0 and mydb("--version").out.startswith("mydb ")

@@ -82,4 +82,4 @@ def test_bad_imports_are_refused(sample, exported, tmp_path):
     diverged = str(tmp_path / "diverged")
     assert mydb("save", "acme", "config", "-", stdin='{"x": 1}', root=diverged).rc == 0
     assert_error(mydb("import", "-", root=diverged, stdin=exported), "different history")
-    assert_error(mydb("export", "nobody", root=sample["root"]), "not initialized")
+    assert_error(mydb("export", "nobody", root=sample["root"]), "no tenant 'nobody'")

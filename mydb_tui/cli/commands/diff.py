@@ -21,6 +21,7 @@ def diff(ctx: Context) -> int:
     engine = ctx.engine()
     args = ctx.args
     tenant, entry = args.tenant, args.entry
+    ctx.check_entry(engine, tenant, entry)
     if len(args.revs) > 2:
         raise CliError("diff takes at most two revisions")
     head = engine.get_digest(tenant, entry)

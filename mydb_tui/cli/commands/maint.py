@@ -19,6 +19,8 @@ def _problem_json(problem) -> dict:
 def verify(ctx: Context) -> int:
     """`mydb verify [TENANT]`: exit 1 and list every problem when the database is damaged."""
     engine = ctx.engine()
+    if ctx.args.tenant is not None:
+        ctx.check_tenant(engine, ctx.args.tenant)
     report = engine.verify(ctx.args.tenant)
     status = OK if report.ok else FOUND
     if ctx.json:
@@ -50,6 +52,10 @@ def verify(ctx: Context) -> int:
 def export(ctx: Context) -> int:
     """`mydb export TENANT [ENTRY]`: the JSON Lines export on stdout (format: engine/dbengine/transfer.py)."""
     engine = ctx.engine()
+    if ctx.args.entry is None:
+        ctx.check_tenant(engine, ctx.args.tenant)
+    else:
+        ctx.check_entry(engine, ctx.args.tenant, ctx.args.entry)
     lines = engine.export_jsonl(ctx.args.tenant, ctx.args.entry)
     out = sys.stdout
     for line in lines:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbengine.errors import DbEngineError
+from dbengine.errors import DbEngineError, RecordNotFoundError
 from dbengine.history import Version
 
-from mydb_tui.model.dates import INVALID_DATE, iso_date
+from mydb_tui.model.dates import INVALID_DATE, zoned_iso
 
-from ..context import Context, resolve
-from ..errors import ERROR, OK, fail, message_of
+from ..context import Context, did_you_mean, resolve
+from ..errors import ERROR, OK, CliError, fail, message_of
 from ..output import Cell, Column
 from ..values import value_view
 
@@ -29,15 +29,69 @@ def tenants(ctx: Context) -> int:
     return OK
 
 
+NO_TENANT = ("the database at {root!r} has no tenant yet: add a record with "
+             "`mydb put TENANT ENTRY KEY JSON`, e.g. mydb put acme users alice '{{\"age\": 31}}'")
+
+
 def entries(ctx: Context) -> int:
-    """`mydb entries TENANT`: name, kind, number of versions, head and when/who wrote it.
+    """`mydb entries [TENANT]`: name, kind, number of versions, head and when/who wrote it;
+    without TENANT, every tenant's entries (a "tenant" field / first column says whose).
 
     An entry that cannot be read (a damaged head object, a name from a forged head that is
     not a valid entry name) is one error line on stderr; the others are still listed (exit 2).
     """
     engine = ctx.engine()
-    tenant = ctx.args.tenant
-    rows, heads, errors = [], [], []
+    every = ctx.args.tenant is None
+    if every:
+        tenants_ = engine.tenants()
+        if not tenants_:
+            if ctx.json:
+                ctx.out.json({"tenant": None, "entries": [], "errors": []})
+            else:
+                ctx.out.note(NO_TENANT.format(root=ctx.root))
+            return OK
+    else:
+        ctx.check_tenant(engine, ctx.args.tenant)
+        tenants_ = [ctx.args.tenant]
+    listed = [(tenant, *_entry_rows(ctx, engine, tenant)) for tenant in tenants_]
+    status = _report_errors(ctx, [(f"{f'tenant {_clip(t)!r}: ' if every else ''}entry {_clip(e['name'])!r}",
+                                   e["message"]) for t, _rows, _heads, errors in listed for e in errors])
+    if ctx.json:
+        if every:
+            ctx.out.json({"tenant": None,
+                          "entries": [{"tenant": t, **row} for t, rows, _h, _e in listed for row in rows],
+                          "errors": [{"tenant": t, **e} for t, _r, _h, errors in listed for e in errors]})
+        else:
+            _tenant, rows, _heads, errors = listed[0]
+            ctx.out.json({"tenant": _tenant, "entries": rows, "errors": errors})
+        return status
+    if not ctx.out.tty:
+        for tenant, rows, _heads, _errors in listed:
+            for row in rows:
+                if row.get("damage"):
+                    where = f"tenant {_clip(tenant)!r}: " if every else ""
+                    ctx.out.note(f"warning: {where}entry {_clip(row['name'])!r}: head {row['head'][:12]}: "
+                                 f"{row['damage']}")
+            ctx.out.table([], [[*([tenant] if every else []), r["name"], r["kind"], str(r["versions"]),
+                                r["head"], r["date"] or INVALID_DATE, r["user"]] for r in rows])
+        return status
+    for tenant, rows, heads, _errors in listed:
+        damaged = any(row.get("damage") for row in rows)
+        cells = [[row["name"], row["kind"], str(row["versions"]), (row["head"][:7], "yellow"),
+                  _date_cell(ctx.short_date(head.date)), row["user"],
+                  *_damage_cells(damaged, row.get("damage"))]
+                 for row, head in zip(rows, heads, strict=True)]
+        ctx.out.table([Column("entry", style="bold"), Column("kind"), Column("versions", justify="right"),
+                       Column("head", no_wrap=True), Column("date", no_wrap=True), Column("user"),
+                       *_damage_columns(damaged)], cells, title=f"tenant {tenant}")
+    return status
+
+
+def _entry_rows(ctx: Context, engine: Any, tenant: str) -> tuple[list[dict], list[Version], list[dict]]:
+    """The rows of `entries` for one tenant, the head versions, and the entries that could not be read."""
+    rows: list[dict] = []
+    heads: list[Version] = []
+    errors: list[dict] = []
     for name in engine.entries(tenant):
         try:
             info = engine.entry_info(tenant, name)
@@ -47,28 +101,8 @@ def entries(ctx: Context) -> int:
             continue
         heads.append(head)
         rows.append({"name": name, "kind": info.kind, "versions": info.versions, "head": info.head,
-                     "date": iso_date(head.date), "user": head.user_id, **_damage_field(head)})
-    status = _report_errors(ctx, [(f"entry {_clip(e['name'])!r}", e["message"]) for e in errors])
-    if ctx.json:
-        ctx.out.json({"tenant": tenant, "entries": rows, "errors": errors})
-        return status
-    if not ctx.out.tty:
-        for row in rows:
-            if row.get("damage"):
-                ctx.out.note(f"warning: entry {_clip(row['name'])!r}: head {row['head'][:12]}: {row['damage']}")
-        ctx.out.table([], [[r["name"], r["kind"], str(r["versions"]), r["head"], r["date"] or INVALID_DATE,
-                            r["user"]] for r in rows])
-        return status
-    from mydb_tui.model.timeline import row_for
-
-    damaged = any(row.get("damage") for row in rows)
-    cells = [[row["name"], row["kind"], str(row["versions"]), (row["head"][:7], "yellow"),
-              _date_cell(row_for(head, head.digest)), row["user"], *_damage_cells(damaged, row.get("damage"))]
-             for row, head in zip(rows, heads, strict=True)]
-    ctx.out.table([Column("entry", style="bold"), Column("kind"), Column("versions", justify="right"),
-                   Column("head", no_wrap=True), Column("date", no_wrap=True), Column("user"),
-                   *_damage_columns(damaged)], cells, title=f"tenant {tenant}")
-    return status
+                     "date": ctx.iso(head.date), "user": head.user_id, **_damage_field(head)})
+    return rows, heads, errors
 
 
 def _clip(name: str, width: int = 60) -> str:
@@ -94,8 +128,8 @@ def _report_errors(ctx: Context, errors: list[tuple[str, str]]) -> int:
     return ERROR if errors else OK
 
 
-def _date_cell(row: Any) -> Cell:
-    return (row.date, "bold red") if row.date == INVALID_DATE else row.date
+def _date_cell(date: str) -> Cell:
+    return (date, "bold red") if date == INVALID_DATE else date
 
 
 def _damage_columns(shown: bool) -> list[Column]:
@@ -109,15 +143,16 @@ def _damage_cells(shown: bool, damage: str | None) -> list[Cell]:
     return [(f"⚠ {damage}", "bold red") if damage else ""]
 
 
-def version_json(version: Version, head: str) -> dict[str, Any]:
-    """The `--json` shape of one version (log); when the stored metadata is damaged, `date`
-    may be null and a `damage` field says what is wrong."""
+def version_json(version: Version, head: str, utc: bool = False) -> dict[str, Any]:
+    """The `--json` shape of one version (log); `date` is ISO 8601 in local time (UTC with
+    `utc`); when the stored metadata is damaged, `date` may be null and a `damage` field says
+    what is wrong."""
     summary = version.summary
     return {
         "digest": version.digest,
         "parents": list(version.parents),
         "user": version.user_id,
-        "date": iso_date(version.date),
+        "date": zoned_iso(version.date, utc),
         "summary": None if summary is None else
         {"added": summary.added, "changed": summary.changed, "removed": summary.removed},
         "restored_from": version.restored_from,
@@ -131,17 +166,18 @@ def log(ctx: Context) -> int:
     "invalid date" and its damage is marked: a note on stderr when piped)."""
     engine = ctx.engine()
     tenant, entry = ctx.args.tenant, ctx.args.entry
+    ctx.check_entry(engine, tenant, entry)
     head = engine.get_digest(tenant, entry)
     versions = engine.log(tenant, entry, max_items=ctx.args.max_count)
     if ctx.json:
         ctx.out.json({"tenant": tenant, "entry": entry, "head": head,
-                      "versions": [version_json(v, head) for v in versions]})
+                      "versions": [version_json(v, head, ctx.utc) for v in versions]})
         return OK
     if not ctx.out.tty:
         for v in versions:
             if damage_of(v):
                 ctx.out.note(f"warning: version {v.digest[:12]}: {damage_of(v)}")
-        ctx.out.table([], [[v.digest, iso_date(v.date) or INVALID_DATE, v.user_id,
+        ctx.out.table([], [[v.digest, ctx.iso(v.date) or INVALID_DATE, v.user_id,
                             str(v.summary) if v.summary is not None else "-",
                             v.restored_from or "-"] for v in versions])
         return OK
@@ -150,13 +186,13 @@ def log(ctx: Context) -> int:
     rows = []
     timeline = timeline_rows(versions, head)
     damaged = any(row.damage for row in timeline)
-    for row in timeline:
+    for row, version in zip(timeline, versions, strict=True):
         marks = []
         if row.is_head:
             marks.append("HEAD")
         if row.restored_from:
             marks.append(f"restored from {row.restored_from}")
-        rows.append([(row.short, "yellow"), _date_cell(row), row.user, (row.summary, "cyan"),
+        rows.append([(row.short, "yellow"), _date_cell(ctx.short_date(version.date)), row.user, (row.summary, "cyan"),
                      (", ".join(marks), "green"), *_damage_cells(damaged, row.damage)])
     ctx.out.table([Column("digest", no_wrap=True), Column("date", no_wrap=True), Column("user"),
                    Column("changes", no_wrap=True), Column(""), *_damage_columns(damaged)], rows,
@@ -165,19 +201,19 @@ def log(ctx: Context) -> int:
 
 
 def show(ctx: Context) -> int:
-    """`mydb show TENANT ENTRY [REV] [--raw]`: the value (or stored document) of a version as JSON."""
+    """`mydb show TENANT ENTRY [REV] [--key KEY] [--raw]`: the value (or stored document) of a
+    version as JSON; with --key, one record (as `mydb get`)."""
+    if ctx.args.key is not None:
+        return _show_record(ctx, ctx.args.key)
     engine = ctx.engine()
     args = ctx.args
     tenant, entry = args.tenant, args.entry
+    ctx.check_entry(engine, tenant, entry)
     digest = resolve(engine, tenant, entry, args.rev)
     document = engine.read_snapshot(tenant, digest)
     kind = document["__kind__"]
     records = engine.read_records(tenant, digest) if kind == "records" else None
-    try:
-        version: Version | None = engine.version(tenant, entry, digest)
-        damage = damage_of(version)
-    except DbEngineError as exc:  # the value is readable; say what is wrong with its metadata
-        version, damage = None, message_of(exc)
+    version, damage = _version_of(engine, tenant, entry, digest)
     if args.raw:
         shown: Any = document if records is None else {"document": document, "records": records}
         result = {"tenant": tenant, "entry": entry, "kind": kind, "digest": digest,
@@ -188,6 +224,75 @@ def show(ctx: Context) -> int:
         else:
             shown = {key: value_view(engine, value, args.trust_pickle) for key, value in records.items()}
         result = {"tenant": tenant, "entry": entry, "kind": kind, "digest": digest, "value": shown}
+    return _print_value(ctx, engine, result, shown, version, damage, f"{tenant} / {entry} ")
+
+
+def get(ctx: Context) -> int:
+    """`mydb get TENANT ENTRY KEY [REV] [--raw]`: one record of a record entry as JSON."""
+    return _show_record(ctx, ctx.args.key)
+
+
+def _show_record(ctx: Context, key: str) -> int:
+    """One record at REV: the same conventions as `show` (a header line on a terminal, the
+    value as JSON; --json: the value inside a result object; --raw: the stored form)."""
+    engine = ctx.engine()
+    args = ctx.args
+    tenant, entry = args.tenant, args.entry
+    ctx.check_entry(engine, tenant, entry)
+    digest = resolve(engine, tenant, entry, args.rev)
+    document = engine.read_snapshot(tenant, digest)
+    kind = document["__kind__"]
+    stored = _stored_record(ctx, engine, document, digest, key)
+    version, damage = _version_of(engine, tenant, entry, digest)
+    result: dict[str, Any] = {"tenant": tenant, "entry": entry, "kind": kind, "digest": digest, "key": key}
+    if args.raw:
+        shown = result["stored"] = stored
+    else:
+        shown = result["value"] = value_view(engine, stored, args.trust_pickle)
+    return _print_value(ctx, engine, result, shown, version, damage, f"{tenant} / {entry} / {key} ")
+
+
+def _stored_record(ctx: Context, engine: Any, document: dict, digest: str, key: str) -> Any:
+    """The stored form of record `key` of the version `document`, or a one-line error (a
+    snapshot entry, a missing record: with "did you mean …?" over the version's keys)."""
+    from dbengine.history import is_seed_layout
+
+    args = ctx.args
+    tenant, entry = args.tenant, args.entry
+    if document["__kind__"] == "records":
+        try:
+            return engine.read_record(tenant, entry, key, digest)
+        except RecordNotFoundError:
+            known = engine.record_keys(tenant, digest)
+    elif is_seed_layout(document) and type(document.get("__data__")) is dict:  # the seed's flat records
+        data = document["__data__"]
+        if key in data:
+            return data[key]
+        known = list(data)
+    else:
+        raise CliError(f"entry {entry!r} of tenant {tenant!r} is a snapshot entry: it has no records "
+                       f"(its value: `mydb show {tenant} {entry}`)")
+    at = "HEAD" if args.rev == "HEAD" else f"{args.rev} ({digest[:12]})"
+    where = f"no record {key!r} in entry {entry!r} of tenant {tenant!r} at {at}"
+    if not known:
+        raise CliError(f"{where}: that version has no records")
+    raise CliError(where + did_you_mean(key, known, f"mydb show {tenant} {entry}"))
+
+
+def _version_of(engine: Any, tenant: str, entry: str, digest: str) -> tuple[Version | None, str | None]:
+    """The version's metadata and what is wrong with it (None when fine)."""
+    try:
+        version = engine.version(tenant, entry, digest)
+        return version, damage_of(version)
+    except DbEngineError as exc:  # the value is readable; say what is wrong with its metadata
+        return None, message_of(exc)
+
+
+def _print_value(ctx: Context, engine: Any, result: dict, shown: Any, version: Version | None,
+                 damage: str | None, title: str) -> int:
+    """Print a `show` / `get` result: --json the result object; otherwise a header line on a
+    terminal (digest, date, user, kind) and the value as JSON."""
+    digest, kind = result["digest"], result["kind"]
     if damage is not None:
         result["damage"] = damage
     if ctx.json:
@@ -196,12 +301,10 @@ def show(ctx: Context) -> int:
     if damage:
         ctx.out.note(f"warning: version {digest[:12]}: {damage}")
     if ctx.out.tty:
-        from mydb_tui.model.timeline import row_for
-
-        head = engine.get_digest(tenant, entry)
-        row = row_for(version, head) if version is not None else None
-        ctx.out.styled([(f"{tenant} / {entry} ", "bold"), (digest[:12], "yellow"),
-                        f"  {row.date if row else INVALID_DATE}  {row.user if row else '?'}  {kind}"
+        head = engine.get_digest(result["tenant"], result["entry"])
+        date = ctx.short_date(version.date) if version is not None else INVALID_DATE
+        ctx.out.styled([(title, "bold"), (digest[:12], "yellow"),
+                        f"  {date}  {version.user_id if version is not None else '?'}  {kind}"
                         + ("  (HEAD)" if digest == head else "")])
     from mydb_tui.model.values import pretty_json
 

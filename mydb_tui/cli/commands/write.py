@@ -10,7 +10,7 @@ from typing import Any
 
 from dbengine.dbengine import DbEngine
 
-from ..context import Context, resolve
+from ..context import Context, did_you_mean, resolve
 from ..errors import OK, CliError
 
 
@@ -18,6 +18,7 @@ def restore(ctx: Context) -> int:
     """`mydb restore TENANT ENTRY REV`: a new version with REV's content (history kept)."""
     engine = ctx.engine()
     args = ctx.args
+    ctx.check_entry(engine, args.tenant, args.entry)
     digest = resolve(engine, args.tenant, args.entry, args.rev)
     previous = engine.get_digest(args.tenant, args.entry)
     new = engine.restore(args.tenant, args.user, args.entry, digest)
@@ -128,13 +129,25 @@ def _clip(token: str) -> str:
 
 
 def _tenant_engine(ctx: Context) -> DbEngine:
-    """The engine for put/save: the root and the tenant are created on first use (noted on stderr)."""
+    """The engine for put/save: the root, the tenant and the entry are created on first use
+    (noted on stderr, with "did you mean …?" when the new name is close to an existing one)."""
     engine = ctx.writable_engine()
-    tenant = ctx.args.tenant
+    tenant, entry = ctx.args.tenant, ctx.args.entry
     if not engine.is_initialized(tenant):
+        close = _close(tenant, engine.tenants() if engine.is_database() else [])
         engine.init(tenant)
-        ctx.out.note(f"initialized tenant {tenant!r} in {ctx.root}")
+        ctx.out.note(f"initialized tenant {tenant!r} in {ctx.root}{close}")
+    elif not engine.exists(tenant, entry):
+        close = _close(entry, engine.entries(tenant))
+        if close:
+            ctx.out.note(f"new entry {entry!r} in tenant {tenant!r}{close}")
     return engine
+
+
+def _close(name: str, known: list[str]) -> str:
+    """`: did you mean 'users'?` when some known name is close to `name`, else ""."""
+    hint = did_you_mean(name, known)
+    return hint if hint.startswith(":") else ""
 
 
 def _head_or_none(engine: DbEngine, tenant: str, entry: str) -> str | None:
