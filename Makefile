@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@# -qq: errors only (setuptools' note on editable installs is not for a first run; see docs/CLI.md)
+	@# -qq: errors only (--quiet still shows setuptools' 9-line note on editable installs)
 	$(BIN)/python -m pip install -qq -e '.[test,screenshots]'
 	touch $(STAMP)
 
