@@ -30,19 +30,20 @@ from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
 from dbengine.errors import DbEngineError, NotADatabaseError
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
-from .screens.goto import GotoEntryProvider
+from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.errors import error_text
+from .widgets.footer import AppFooter
 from .widgets.record_table import RecordTable
 from .widgets.safe import clean
 from .widgets.status import StatusLine
@@ -68,12 +69,21 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("delete_record", "Delete record", "Delete the selected record (x)"),
     ("copy", "Copy", "Copy the selected digest or record key (c)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
+    ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
     ("reload", "Reload", "Re-read the database now"),
     ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
     ("help", "Help", "Every key of the app (? or F1)"),
 )
 #: The palette actions offered over other screens (compare, restore, editor…).
 ANYWHERE_ACTIONS = frozenset({"help"})
+#: Textual's own palette commands that the app's replace ("Keys": Help; "Maximize": Zoom pane).
+REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
+
+#: Below this many columns the panes stack (Entries above History above the version):
+#: side by side, History and the entry names were cut to make room for each other.
+STACK_BELOW = 100
+#: The panes the number keys focus, in order.
+PANE_IDS = ("entry-pane", "timeline", "viewer")
 
 
 #: Seconds quitting waits for workers still running (a write finishing); then they are left behind.
@@ -181,6 +191,30 @@ def _screen_class(module: str, name: str) -> Any:
         return None
 
 
+class Panes(Horizontal):
+    """The three panes: side by side, or stacked below STACK_BELOW columns.
+
+    Every resize refits the Entries pane to the new width (not only when the tree
+    changes). Stacked, the pane with the focus takes the room and the others keep a
+    few lines (lazygit's accordion): the classes `-focus-entries`, `-focus-history`
+    and `-focus-viewer` say which (app.tcss).
+    """
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < STACK_BELOW, "-stacked")
+        try:
+            tree = self.query_one(EntryTree)
+        except NoMatches:
+            return
+        tree.fit_pane(event.size.width, stacked=self.has_class("-stacked"))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        widget = event.widget
+        for pane_id, name in zip(PANE_IDS, ("entries", "history", "viewer"), strict=True):
+            self.set_class(widget.id == pane_id or any(a.id == pane_id for a in widget.ancestors),
+                           f"-focus-{name}")
+
+
 class MyDbApp(App[None]):
     """Browse tenants and entries, compare, restore and edit versions."""
 
@@ -197,6 +231,10 @@ class MyDbApp(App[None]):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("V", "verify", "Verify"),
+        Binding("plus", "zoom", "Zoom", key_display="+"),
+        Binding("1", "focus_pane(0)", "Go to Entries", show=False),
+        Binding("2", "focus_pane(1)", "Go to History", show=False),
+        Binding("3", "focus_pane(2)", "Go to Version", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
         # Textual's own ctrl+c only says how to quit; here it quits, but not over an editor.
         Binding("ctrl+c", "interrupt", "Quit", show=False),
@@ -306,13 +344,13 @@ class MyDbApp(App[None]):
     # ================================================================== layout
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="main"):
+        with Panes(id="main"):
             yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
                 yield Timeline(id="timeline")
                 yield Viewer(id="viewer")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one("#entry-pane").border_title = "Entries"
@@ -366,14 +404,6 @@ class MyDbApp(App[None]):
         if self.poll_interval:
             self.set_interval(self.poll_interval, self._poll)
 
-    def on_resize(self) -> None:
-        """Refit the entry pane to the new terminal width."""
-        try:
-            tree = self.tree
-        except Exception:  # not composed yet
-            return
-        tree.fit_pane()
-
     @property
     def tree(self) -> EntryTree:
         return self._main_screen().query_one(EntryTree)
@@ -413,8 +443,8 @@ class MyDbApp(App[None]):
             else:
                 self.viewer.clear("loading…")
             self._bindings_may_change()
-        if isinstance(event, EntryTree.EntryChosen):
-            timeline.focus()
+        if isinstance(event, EntryTree.EntryChosen) and not event.clicked:
+            timeline.focus()  # enter: on to the versions; a click keeps the focus where it is
 
     @on(Timeline.VersionHighlighted)
     def _version_highlighted(self, event: Timeline.VersionHighlighted) -> None:
@@ -567,6 +597,8 @@ class MyDbApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in WRITE_ACTIONS and self.read_only:
             return False
+        if action in ("zoom", "focus_pane"):
+            return bool(self.screen_stack) and self.screen is self._main_screen()
         try:
             timeline = self._main_screen().query_one(Timeline)
         except Exception:
@@ -581,7 +613,9 @@ class MyDbApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's commands, then the app actions that apply to `screen` and the selection."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_COMMANDS:
+                yield command
         main = screen is self._main_screen()
         kind = self.timeline.kind if main else None
         for action, title, help_text in PALETTE_ACTIONS:
@@ -608,6 +642,12 @@ class MyDbApp(App[None]):
 
     def _selection(self) -> tuple[str, str, Any] | None:
         timeline = self.timeline
+        if isinstance(self.focused, EntryTree) and self.tree.selected_entry != (timeline.tenant, timeline.entry):
+            # The cursor is on a tenant (or an entry still loading): the History shown is of
+            # another entry, which the user is not looking at.
+            self.notify("Move the cursor to an entry first (the cursor is on a tenant)", severity="warning",
+                        timeout=3)
+            return None
         version = timeline.selected
         if version is None or timeline.tenant is None or timeline.entry is None:
             self.notify("Select an entry and a version first", severity="warning", timeout=3)
@@ -635,6 +675,14 @@ class MyDbApp(App[None]):
         else:
             old, new = version.parent, version.digest
         self._push("compare", "CompareScreen", self.engine, tenant, entry, old, new)
+
+    def action_compare_parent(self) -> None:
+        """Enter on a History row: that version against its parent (a mark does not count)."""
+        selection = self._selection()
+        if selection is None:
+            return
+        tenant, entry, version = selection
+        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.parent, version.digest)
 
     def action_compare_head(self) -> None:
         selection = self._selection()
@@ -795,4 +843,29 @@ class MyDbApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_goto(self) -> None:
-        self.push_screen(CommandPalette(providers=[GotoEntryProvider], placeholder="Go to entry…"))
+        self.push_screen(CommandPalette(providers=[GotoOnlyProvider], placeholder="Go to entry…"))
+
+    def action_zoom(self) -> None:
+        """`+`: the focused pane on the whole screen, and back (Textual's maximize)."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif self.focused is not None:
+            screen.maximize(self.focused)
+
+    def action_focus_pane(self, index: int) -> None:
+        """1, 2, 3: focus Entries, History or the version (lazygit's number keys)."""
+        screen = self._main_screen()
+        if screen.maximized is not None:
+            screen.minimize()
+        pane = screen.query_one(f"#{PANE_IDS[index]}")
+        if pane.focusable:
+            pane.focus()
+            return
+        if isinstance(pane, EntryPane):
+            pane.tree.focus()
+            return
+        for widget in screen.focus_chain:  # the viewer: its table, tree or text shown now
+            if pane in widget.ancestors:
+                widget.focus()
+                return

@@ -30,7 +30,13 @@ def all_entries(engine) -> list[tuple[str, str]]:
 
 
 class GotoEntryProvider(Provider):
-    """Entries as palette hits: `tenant / entry`, selecting one shows it in the tree."""
+    """Entries as palette hits: `tenant / entry`, selecting one shows it in the tree.
+
+    In the command palette (ctrl+p) each hit says "Go to entry" under it, apart from the
+    commands; GotoOnlyProvider (ctrl+g, entries only) leaves that line out.
+    """
+
+    HELP: str | None = "Go to entry"
 
     async def startup(self) -> None:
         self._entries = await asyncio.to_thread(all_entries, self.app.engine)
@@ -42,7 +48,7 @@ class GotoEntryProvider(Provider):
         for tenant, entry in self._entries[:DISCOVER]:
             label = self._label(tenant, entry)
             yield DiscoveryHit(Content(label), partial(self.app.goto_entry, tenant, entry),
-                               text=label, help="Go to entry")
+                               text=label, help=self.HELP)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -56,6 +62,12 @@ class GotoEntryProvider(Provider):
                 for offset in offsets:
                     display = display.stylize(matcher.match_style, offset, offset + 1)
                 yield Hit(score, display, partial(self.app.goto_entry, tenant, entry),
-                          text=label, help="Go to entry")
+                          text=label, help=self.HELP)
             if i % 500 == 499:
                 await asyncio.sleep(0)
+
+
+class GotoOnlyProvider(GotoEntryProvider):
+    """The entries of ctrl+g's palette: one line per hit (it lists nothing but entries)."""
+
+    HELP = None

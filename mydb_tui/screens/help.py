@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -35,7 +36,7 @@ TREE_NAV = [
 def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     """The help's columns, each a list of (section title, classes whose bindings it lists)."""
     from ..app import MyDbApp
-    from ..widgets.entry_tree import EntryPane, EntryTree
+    from ..widgets.entry_tree import EntryPane, EntryTree, FilterInput
     from ..widgets.json_tree import JsonTree
     from ..widgets.line_list import LineList
     from ..widgets.record_table import RecordTable
@@ -46,7 +47,7 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
 
     first = [
         ("Everywhere", [MyDbApp]),
-        ("Entries", [EntryTree, EntryPane]),
+        ("Entries", [EntryTree, EntryPane, FilterInput]),
         ("Compare screen", [CompareScreen, DiffView]),
     ]
     if not read_only:
@@ -112,8 +113,18 @@ def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_
     return table
 
 
+#: Lines of the help box around its scrolling list: border (2), title (2), hint (2).
+BOX_CHROME = 6
+#: Below this many columns the two columns of keys become one.
+ONE_COLUMN_BELOW = 100
+
+
 class HelpScreen(ModalScreen[None]):
-    """A scrollable list of every key; escape, q or ? closes it."""
+    """A scrollable list of every key; escape, q or ? closes it.
+
+    The list scrolls (↓ ↑, PageDown PageUp, Home End, the mouse wheel) when the screen is
+    too short for it, and its two columns become one on narrow terminals.
+    """
 
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -130,6 +141,18 @@ class HelpScreen(ModalScreen[None]):
                                        classes="help-column")
             yield Static(Text("escape closes · keys of the focused pane show in the footer", style="dim"),
                          id="help-hint")
+
+    def on_mount(self) -> None:
+        self._fit(self.app.size.width, self.app.size.height)
+        self.query_one("#help-scroll", VerticalScroll).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """The list's height: what the box (at most 95 % of the screen) leaves it."""
+        self.set_class(width < ONE_COLUMN_BELOW, "-narrow")
+        self.query_one("#help-scroll", VerticalScroll).styles.max_height = max(3, int(height * 0.95) - BOX_CHROME)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

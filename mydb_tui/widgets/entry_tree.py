@@ -71,8 +71,9 @@ def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = 
                 max_width: int | None = None) -> Text:
     """`name  pattern · N versions`; `compact` drops the word "versions" (narrow panes).
 
-    With `max_width`, a name too long to fit is cut with "…" so pattern and count still show.
-    Without `colors` the label is plain (to measure it).
+    With `max_width`, the details go first (the count, then the pattern: the name matters
+    most); only a name that alone does not fit is cut with "…". Without `colors` the label
+    is plain (to measure it).
     """
     tail = Text(no_wrap=True, end="")
     if data.error:
@@ -84,6 +85,12 @@ def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = 
         n = data.info.versions
         tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
     name = clean(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
+    if max_width is not None and len(name) + tail.cell_len > max_width and data.info is not None \
+            and not data.error:
+        kind_only = Text(no_wrap=True, end="")
+        kind_only.append("  ")
+        kind_only.append(data.info.kind, style=colors.kind(data.info.kind) if colors else "")
+        tail = kind_only if len(name) + kind_only.cell_len <= max_width else Text(no_wrap=True, end="")
     if max_width is not None and len(name) + tail.cell_len > max_width:
         keep = max(6, max_width - tail.cell_len - 1)
         if keep < len(name):
@@ -112,7 +119,8 @@ def fit_width(full: int, compact: int, screen: int) -> tuple[int, bool]:
     """(pane width, compact labels?) for the widest full/compact tree line and the screen width.
 
     The pane is as wide as its widest full label, up to MAX_SHARE of the screen; when that is
-    not enough the labels go compact ("snapshot · 14") rather than being cut.
+    not enough the labels go compact ("snapshot · 14"), and a label still too long loses its
+    details before its name is cut (see entry_label).
     """
     cap = max(MIN_WIDTH, min(MAX_WIDTH, int(screen * MAX_SHARE)))
     if full + PANE_CHROME <= cap:
@@ -134,6 +142,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         Binding("g,home", "cursor_first", "First", show=False),
         Binding("G,end", "cursor_last", "Last", show=False),
         Binding("c", "copy_name", "Copy name", show=False),
+        Binding("left,h", "collapse", "Close tenant", show=False),
+        Binding("right,l", "expand", "Open tenant", show=False),
     ]
 
     class EntryHighlighted(Message):
@@ -145,7 +155,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             self.head = head  # the head the tree last saw: lets the viewer start loading early
 
     class EntryChosen(EntryHighlighted):
-        """Enter was pressed on an entry."""
+        """Enter was pressed on an entry (`clicked`: it was clicked instead)."""
+
+        def __init__(self, tenant: str, entry: str, clicked: bool = False) -> None:
+            super().__init__(tenant, entry)
+            self.clicked = clicked
 
     class LoadFailed(Message):
         def __init__(self, what: str, error: Exception) -> None:
@@ -154,6 +168,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     compact = False  # labels without the word "versions" (set by fit_pane)
     _label_budget: int | None = None  # cells an entry label may take in compact mode
+    _panes_width: int | None = None  # width of the panes at the last fit (None: the screen's)
+    _stacked = False  # the panes are stacked: the Entries pane has the whole width
+    _filter_width: int | None = None  # the pane width when the filter opened (kept while it is on)
 
     def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         """`wait`: show "connecting…" and load nothing until `reload()` is called."""
@@ -166,6 +183,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self._pending: tuple[str, str] | None = None
         self._tenants_shown = False  # the tenant list of the last reload is in the tree
         self._infos: dict[tuple[str, str], EntryInfo] = {}
+        self._clicked = False  # the next NodeSelected comes from a click, not from enter
 
     # -------------------------------------------------------------- queries
     def tenant_nodes(self) -> dict[str, TreeNode[NodeData]]:
@@ -221,20 +239,41 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         compact = max([0 if reset else tenant.widths[1], *(w[1] for w in widths)])
         tenant.widths = (full, compact)
 
-    def fit_pane(self) -> None:
-        """Size the pane to the labels (within limits of the screen width); see fit_width()."""
+    def fit_pane(self, panes_width: int | None = None, stacked: bool | None = None) -> None:
+        """Size the pane to the labels (within limits of the panes' width); see fit_width().
+
+        Called when the tree changes and on every resize (with the new `panes_width`).
+        Stacked, the pane has the whole width. While a filter is on, the pane keeps the
+        width it had (it only grows): typing must not make it jump.
+        """
         pane = self.parent
         if not isinstance(pane, EntryPane) or not self.is_attached:
             return
+        if panes_width is not None:
+            self._panes_width = panes_width
+        if stacked is not None:
+            self._stacked = stacked
+        screen = self._panes_width or self.app.size.width
         full, compact = self.line_widths()
-        width, compact_labels = fit_width(full, compact, self.app.size.width)
-        budget = width - PANE_CHROME - self.guide_depth if compact_labels else None
-        if (compact_labels, budget) != (self.compact, self._label_budget):
-            self.compact, self._label_budget = compact_labels, budget
+        if self._stacked:
+            width = screen
+            form = full + PANE_CHROME > width
+        else:
+            width, form = fit_width(full, compact, screen)
+            if self.filter_text and self._filter_width is not None:
+                width = max(width, min(self._filter_width, max(MIN_WIDTH, int(screen * MAX_SHARE))))
+        budget = width - PANE_CHROME - self.guide_depth if form else None
+        if (form, budget) != (self.compact, self._label_budget):
+            self.compact, self._label_budget = form, budget
             self._invalidate()
-        pane.border_subtitle = "pattern · versions" if compact_labels else ""
-        if pane.styles.width is None or pane.styles.width.value != width:
+        pane.border_subtitle = "pattern · versions" if form else ""
+        if self._stacked:
+            if pane.styles.width is not None:
+                pane.styles.width = None  # app.tcss: the whole width
+        elif pane.styles.width is None or pane.styles.width.value != width:
             pane.styles.width = width
+        if not self.filter_text and not self._stacked:
+            self._filter_width = width
 
     # -------------------------------------------------------------- loading
     def on_mount(self) -> None:
@@ -555,8 +594,50 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         data = event.node.data
+        clicked, self._clicked = self._clicked, False
         if isinstance(data, EntryData):
-            self.post_message(self.EntryChosen(data.tenant, data.entry))
+            self.post_message(self.EntryChosen(data.tenant, data.entry, clicked=clicked))
+
+    async def _on_click(self, event) -> None:
+        meta = event.style.meta
+        self._clicked = "line" in meta and not meta.get("toggle", False)
+        await super()._on_click(event)
+
+    def on_resize(self) -> None:
+        """Keep the cursor line in view when the pane shrinks (stacked panes lose the focus)."""
+        if self.cursor_line >= 0:
+            self.call_after_refresh(self.scroll_to_line, self.cursor_line, False)
+
+    def action_collapse(self) -> None:
+        """← / h: close the tenant under the cursor, or go from an entry to its tenant."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if isinstance(node.data, TenantData):
+            if node.is_expanded:
+                node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent, animate=False)
+
+    def action_expand(self) -> None:
+        """→ / l: open the tenant under the cursor; on an open one, go to its first entry."""
+        node = self.cursor_node
+        if node is None or not isinstance(node.data, TenantData):
+            return
+        if not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self.move_cursor(node.children[0], animate=False)
+
+    def move_match(self, step: int) -> None:
+        """Move the cursor to the next (`step` 1) or previous (-1) entry, over tenant rows."""
+        line = self.cursor_line
+        while 0 <= line + step <= self.last_line:
+            line += step
+            node = self.get_node_at_line(line)
+            if node is not None and isinstance(node.data, EntryData):
+                self.move_cursor(node, animate=False)
+                return
 
     def action_cursor_first(self) -> None:
         self.cursor_line = 0
@@ -576,8 +657,27 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             self.notify(f"Copied {clean(node.data.entry)}", markup=False, timeout=3)
 
 
+class FilterInput(Input):
+    """The filter box: ↓ and ↑ move through the matching entries while typing goes on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "next_match", "Next match"),
+        Binding("up", "previous_match", "Previous match", show=False),
+    ]
+
+    def action_next_match(self) -> None:
+        if isinstance(self.parent, EntryPane):
+            self.parent.tree.move_match(1)
+
+    def action_previous_match(self) -> None:
+        if isinstance(self.parent, EntryPane):
+            self.parent.tree.move_match(-1)
+
+
 class EntryPane(Vertical):
-    """The tree with its filter input (hidden until `/`)."""
+    """The tree with its filter input (hidden until `/`); `+` zooms the pane as a whole."""
+
+    ALLOW_MAXIMIZE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close_filter", "Clear filter", show=False)]
 
@@ -589,7 +689,7 @@ class EntryPane(Vertical):
     def compose(self) -> ComposeResult:
         # Disabled while hidden: Textual's auto-focus could otherwise pick the hidden input
         # at start (it did once in CI), and the next printable key became a filter.
-        yield Input(placeholder="filter entries…", id="entry-filter", disabled=True)
+        yield FilterInput(placeholder="filter entries…", id="entry-filter", disabled=True)
         yield EntryTree(auto_open=self._auto_open, wait=self._wait, id="entry-tree")
 
     @property

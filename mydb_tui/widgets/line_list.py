@@ -205,8 +205,11 @@ class LineList(ScrollView, can_focus=True):
         self._move(self.cursor + max(1, self.visible_rows - 1))
 
     def on_click(self, event: events.Click) -> None:
-        if event.y >= 1:
-            self._move(self.scroll_offset.y + event.y - 1)
+        """Select the row clicked; the header line and the border select nothing (event.y
+        counts from the border, so rows are found from the content offset)."""
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= 1:
+            self._move(self.scroll_offset.y + offset.y - 1)
 
     def on_mount(self) -> None:
         on_theme_change(self, self.refresh_rows)
@@ -220,3 +223,4 @@ class LineList(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(max(self.row_width(), 1), self.row_count + 1)
+        self.call_after_refresh(self._scroll_to_cursor)  # a pane that shrank keeps its cursor in view

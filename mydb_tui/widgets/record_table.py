@@ -30,6 +30,7 @@ class RecordTable(LineList):
     """One row per record; the cursor selects a record (for edit, delete, copy)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_record", "Open", show=False),
         Binding("e", "app.edit", "Edit record"),
         Binding("a", "app.add_record", "Add record"),
         Binding("x", "app.delete_record", "Delete record"),
@@ -124,6 +125,20 @@ class RecordTable(LineList):
 
     def on_cursor_moved(self, index: int) -> None:
         self.post_message(self.RecordHighlighted(self.keys[index]))
+
+    async def action_open_record(self) -> None:
+        """Enter: edit the record (read-only: go to its detail below the table)."""
+        if self.selected_key is None:
+            return
+        if getattr(self.app, "read_only", False):
+            from .viewer import Viewer
+
+            for ancestor in self.ancestors:
+                if isinstance(ancestor, Viewer):
+                    ancestor.focus_record_detail()
+                    return
+        else:
+            await self.run_action("app.edit")
 
     def action_copy_key(self) -> None:
         key = self.selected_key

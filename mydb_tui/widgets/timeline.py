@@ -60,8 +60,9 @@ class Columns:
 
 
 def fit_columns(width: int, user_width: int, any_restored: bool, any_damaged: bool = False) -> Columns:
-    """The richest columns that fit `width` cells: shorten the date, then drop the summary,
-    the user, then shorten the date and the markers; never drop a marker."""
+    """The richest columns that fit `width` cells. What tells versions apart goes last: first
+    the date's offset and the markers' words go ("↺ restored from a12c70f" → "↺ a12c70f"),
+    then the date shortens, then the changes and the user drop; a marker never drops."""
     short_user = min(user_width, SHORT_USER)
     full, mid, short = (RESTORED_FULL, RESTORED_MID, RESTORED_SHORT) if any_restored else (0, 0, 0)
     damaged, tiny = (DAMAGED_FULL, DAMAGED_SHORT) if any_damaged else (0, 0)
@@ -70,10 +71,10 @@ def fit_columns(width: int, user_width: int, any_restored: bool, any_damaged: bo
         Columns(DATE_WIDTH, short_user, SUMMARY_WIDTH, full, damaged),
         Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, full, damaged),
         Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, mid, damaged),
-        Columns(NO_OFFSET_DATE, short_user, 0, mid, damaged),
-        Columns(NO_OFFSET_DATE, 0, 0, mid, damaged),
-        Columns(SHORT_DATE, 0, 0, mid, damaged),
-        Columns(SHORT_DATE, 0, 0, short, damaged),
+        Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, short, damaged),
+        Columns(SHORT_DATE, short_user, SUMMARY_WIDTH, short, damaged),
+        Columns(SHORT_DATE, short_user, SUMMARY_WIDTH, short, tiny),
+        Columns(SHORT_DATE, short_user, 0, short, tiny),
         Columns(SHORT_DATE, 0, 0, short, tiny),
         Columns(0, 0, 0, short, tiny),
     ]
@@ -97,7 +98,9 @@ class Timeline(DelayedLoading, LineList):
     markers stay on screen down to 80-column terminals."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "app.compare_parent", "Compare with parent", show=False),
         Binding("space", "toggle_mark", "Mark"),
+        Binding("escape", "clear_mark", "Clear mark"),
         Binding("d", "app.compare", "Compare"),
         Binding("D", "app.compare_head", "vs HEAD"),
         Binding("r", "app.restore", "Restore"),
@@ -124,7 +127,7 @@ class Timeline(DelayedLoading, LineList):
         self.kind: str | None = None
         self.versions: list[Version] = []
         self.head: str | None = None
-        self.marked: str | None = None
+        self._marked: str | None = None
         self._rows: dict[int, TimelineRow] = {}
         self._generation = 0
         self._positions: dict[str, int] = {}
@@ -138,6 +141,18 @@ class Timeline(DelayedLoading, LineList):
         self.empty_message = "Select an entry in the tree."
 
     # -------------------------------------------------------------- queries
+    @property
+    def marked(self) -> str | None:
+        """The digest marked for a comparison (space), or None; the title says "1 marked"."""
+        return self._marked
+
+    @marked.setter
+    def marked(self, digest: str | None) -> None:
+        if digest != self._marked:
+            self._marked = digest
+            self.border_title = "History · 1 marked (esc clears)" if digest else "History"
+            self.refresh_bindings()
+
     @property
     def row_count(self) -> int:
         return len(self.versions)
@@ -333,6 +348,16 @@ class Timeline(DelayedLoading, LineList):
         self.refresh_rows()
         if self.marked:
             self.notify(f"Marked {version.digest[:7]}: press d to compare it with another version", timeout=3)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_mark":
+            return self.marked is not None  # esc shows (and works) only while a version is marked
+        return True
+
+    def action_clear_mark(self) -> None:
+        if self.marked is not None:
+            self.marked = None
+            self.refresh_rows()
 
     def action_copy_digest(self) -> None:
         version = self.selected

@@ -79,6 +79,8 @@ def _text_area(id: str) -> TextArea:
 class Viewer(DelayedLoading, Vertical):
     """Metadata strip + the data of one version (snapshot tree/text, or record table)."""
 
+    ALLOW_MAXIMIZE = True  # `+` zooms the whole pane, not the table or tree that has the focus
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_view", "Tree/JSON"),
     ]
@@ -276,6 +278,11 @@ class Viewer(DelayedLoading, Vertical):
 
     def action_toggle_view(self) -> None:
         self.mode = "text" if self.mode == "tree" else "tree"
+
+    def focus_record_detail(self) -> None:
+        """Focus the selected record's detail below the table (enter in read-only mode)."""
+        if self.kind == "records":
+            self.query_one(f"#record-{self.mode}").focus()
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self, event: RecordTable.RecordHighlighted) -> None:
