@@ -16,7 +16,7 @@ def in_zone(moment: dt.datetime, utc: bool = False) -> dt.datetime | None:
     """The same moment in local time (or in UTC); None when it cannot be shown there (a
     year-1 date west of Greenwich, a platform that cannot convert)."""
     try:
-        return moment.astimezone(dt.timezone.utc if utc else None)
+        return moment.astimezone(dt.UTC if utc else None)
     except (OverflowError, ValueError, OSError):
         return None
 
