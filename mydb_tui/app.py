@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import json
+import os
 import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
@@ -183,6 +186,29 @@ class DaemonThreadPool(ThreadPoolExecutor):
                 self._state.wait_for(lambda: self._running == 0, timeout=self.grace)
 
 
+def settings_path() -> Path:
+    """The settings file in the user's config folder: $XDG_CONFIG_HOME (or ~/.config)/mydb-tui/settings.json."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "mydb-tui" / "settings.json"
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """The settings saved at `path`; {} when there are none or they cannot be read."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def write_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Save `settings` at `path` (whole or not at all: a temporary file renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def _screen_class(module: str, name: str) -> Any:
     """A screen class from mydb_tui.screens, or None while that module is not there."""
     try:
@@ -280,6 +306,11 @@ class MyDbApp(App[None]):
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
+        #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
+        #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
+        #: never changes what they show.
+        self.settings_file: Path | None = None
+        self._settings: dict[str, Any] = {}
         parts = [clean(engine.root), f"user {clean(user)}"]
         if read_only:
             parts.append("read-only")
@@ -293,6 +324,8 @@ class MyDbApp(App[None]):
         EXIT_GRACE seconds for workers still running, and returns: a worker that never
         returns does not keep the process alive.
         """
+        if self.settings_file is None:
+            self.settings_file = settings_path()
         if kwargs.get("loop") is not None:
             return super().run(**kwargs)
         loop = asyncio.new_event_loop()
@@ -357,6 +390,7 @@ class MyDbApp(App[None]):
         self.query_one(Timeline).border_title = "History"
         self.query_one(Viewer).border_title = "Version"
         self.query_one(EntryTree).focus()
+        self._restore_theme()
         if self._quit_when_up:
             self.exit()
             return
@@ -367,6 +401,30 @@ class MyDbApp(App[None]):
             self.run_worker(self._await_connect(self.connecting), group="connect")
         else:
             self._start_watching()
+
+    def _restore_theme(self) -> None:
+        """Apply the theme chosen in an earlier run; remember every later choice."""
+        if self.settings_file is None:
+            return
+        self._settings = read_settings(self.settings_file)
+        theme = self._settings.get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Any) -> None:
+        if self.settings_file is None or self._settings.get("theme") == theme.name:
+            return
+        self._settings = {**self._settings, "theme": theme.name}
+        self._save_settings(self.settings_file, dict(self._settings))
+
+    @work(thread=True, group="settings")
+    def _save_settings(self, path: Path, settings: dict[str, Any]) -> None:
+        try:
+            write_settings(path, settings)
+        except OSError as error:
+            self.call_from_thread(self.notify, f"The theme will not be remembered: {clean(str(error))}",
+                                  severity="warning", markup=False)
 
     @property
     def status_line(self) -> StatusLine:

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from dbengine.dbengine import EntryInfo
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -598,10 +598,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if isinstance(data, EntryData):
             self.post_message(self.EntryChosen(data.tenant, data.entry, clicked=clicked))
 
-    async def _on_click(self, event) -> None:
+    def _on_click(self, event: events.Click) -> None:
+        """Note that the NodeSelected Tree's own click handler (called after this one) posts
+        comes from a click: the focus then stays in the tree."""
         meta = event.style.meta
         self._clicked = "line" in meta and not meta.get("toggle", False)
-        await super()._on_click(event)
 
     def on_resize(self) -> None:
         """Keep the cursor line in view when the pane shrinks (stacked panes lose the focus)."""
