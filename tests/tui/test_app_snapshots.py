@@ -77,3 +77,33 @@ def test_editor(snap_app, snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=before)
+
+
+SMALL = (80, 24)
+
+
+def test_main_screen_80x24(snap_app, snap_compare) -> None:
+    """Stacked panes below 100 columns: Entries (focused, so the tallest), History, Version."""
+    assert snap_compare(snap_app, terminal_size=SMALL, run_before=_ready)
+
+
+def test_main_screen_record_entry_80x24(snap_app, snap_compare) -> None:
+    """The version pane focused (3): it takes the room, the record table shows more than 3 rows."""
+    async def before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.goto_entry("acme", "users")
+        await settle(pilot)
+        await pilot.press("3", "j", "j", "j")
+        await settle(pilot)
+
+    assert snap_compare(snap_app, terminal_size=SMALL, run_before=before)
+
+
+def test_help_screen_80x24(snap_app, snap_compare) -> None:
+    """One column of keys that scrolls; the closing line stays."""
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(snap_app, terminal_size=SMALL, run_before=before)
