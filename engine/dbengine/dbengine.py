@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cache import ObjectCache
+from .entries_cache import CACHE_NAME, encode_cache, parse_cache
 from .errors import (
     AmbiguousDigestError,
     ConflictError,
@@ -82,6 +83,8 @@ class EntryInfo:
     kind: str
     head: str
     versions: int
+    #: The head's Version (metadata and summary), when the lister had it at hand.
+    version: Version | None = None
 
 
 class DbEngine:
@@ -144,6 +147,45 @@ class DbEngine:
         document = self._snapshot_doc(tenant_id, head)
         state = self._index(tenant_id, entry, head)
         return EntryInfo(entry, document["__kind__"], head, state.position(head) + 1)
+
+    def entry_infos(self, tenant_id: str) -> dict[str, EntryInfo | DbEngineError]:
+        """Every entry's info (with its head Version), in name order; an entry that cannot be
+        read maps to its engine error, so one bad entry never hides the others.
+
+        Served from the tenant's entries cache (see entries_cache.py): one file read for
+        entries whose head has not moved; the others are read one by one and the cache is
+        written back when the tenant lock is free at once (a reader never waits).
+        """
+        check_tenant(tenant_id)
+        head = self._head(tenant_id)
+        try:
+            cached = parse_cache(self.storage.read_cache(tenant_id, CACHE_NAME))
+        except DbEngineError:  # not a regular file, unreadable: rebuilt
+            cached = {}
+        result: dict[str, EntryInfo | DbEngineError] = {}
+        rows: list[tuple[str, str, int, Version]] = []
+        misses = 0
+        for name in sorted(head):
+            hit = cached.get(name)
+            if hit is not None and hit[2].digest == head[name]:
+                kind, versions, version = hit
+            else:
+                misses += 1
+                try:
+                    info = self.entry_info(tenant_id, name)
+                    version = self.version(tenant_id, name, info.head)
+                except DbEngineError as error:
+                    result[name] = error
+                    continue
+                kind, versions = info.kind, info.versions
+            result[name] = EntryInfo(name, kind, head[name], versions, version)
+            rows.append((name, kind, versions, version))
+        if misses or len(rows) != len(cached):
+            with self._try_lock(tenant_id) as held:
+                if held:
+                    with contextlib.suppress(DbEngineError, OSError):
+                        self.storage.write_cache(tenant_id, CACHE_NAME, encode_cache(rows))
+        return result
 
     def change_token(self, tenant_id: str | None = None) -> tuple:
         """A value that changes whenever a head changes (for watchers).

@@ -722,6 +722,20 @@ class S3Storage:
         self._recent.listing = ((tenant, entry), segments, time.monotonic())  # for read_index
         return self._token(segments) if segments else None
 
+    def cache_path(self, tenant: str, name: str) -> str:
+        return self.url(self._key(f"{check_tenant(tenant)}/cache/{name}"))
+
+    @_operation
+    def read_cache(self, tenant: str, name: str) -> bytes | None:
+        """A tenant-level cache object (`{tenant}/cache/{name}`), None when there is none."""
+        found = self._get(self._key(f"{check_tenant(tenant)}/cache/{name}"), f"cache {name} of tenant {tenant!r}")
+        return None if found is None else found[0]
+
+    @_operation
+    def write_cache(self, tenant: str, name: str, data: bytes) -> None:
+        """Replace a tenant-level cache object (last writer wins: it is rebuilt when stale)."""
+        self._put(self._key(f"{check_tenant(tenant)}/cache/{name}"), data)
+
     @_operation
     def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, S3Token] | None:
         """Bytes of the index from `offset` (segments fetched in parallel), and its token."""

@@ -532,6 +532,21 @@ class LocalStorage:
         Not fsynced, like `append_index`: a cache."""
         self._write_with_folder(self.index_path(tenant, entry), data, durable=False)
 
+    def cache_path(self, tenant: str, name: str) -> str:
+        return os.path.join(self.tenant_dir(tenant), "index", name)
+
+    def read_cache(self, tenant: str, name: str) -> bytes | None:
+        """A tenant-level cache file (`{tenant}/index/{name}`), None when there is none."""
+        path = self.cache_path(tenant, name)
+        try:
+            return self._read(path, f"cache {name} of tenant {tenant!r}")
+        except DigestNotFoundError:
+            return None
+
+    def write_cache(self, tenant: str, name: str, data: bytes) -> None:
+        """Replace a tenant-level cache file atomically; not fsynced (rebuilt when lost)."""
+        self._write_with_folder(self.cache_path(tenant, name), data, durable=False)
+
     # ------------------------------------------------------------------ low level
     def _read(self, path: str, what: str) -> bytes:
         try:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .entries_cache import CACHE_NAME, parse_cache
 from .errors import DbEngineError
 from .history import (
     build_versions,
@@ -99,6 +100,7 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
         report.problems.append(Problem(head_path, "corrupt-head", f"head cannot be read: {exc}", tenant))
         head = {}
     bucket_checks: dict = {}
+    chains: dict[str, list[str] | None] = {}
     for digest, document in objects.items():
         _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
         if document["__kind__"] != "bucket":
@@ -115,7 +117,31 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
             continue
         chain = _check_chain(storage, tenant, entry, digest, objects, report)
         _check_index(engine, tenant, entry, digest, objects, report, chain)
+        chains[entry] = chain
     _check_orphan_indexes(storage, tenant, head_path, head, report)
+    _check_entries_cache(storage, tenant, head, objects, chains, report)
+
+
+def _check_entries_cache(storage, tenant: str, head: dict, objects: dict, chains: dict, report: VerifyReport) -> None:
+    """Lines of the entries cache that name a current head must say what the objects say
+    (a damaged cache is only a note: it is rebuilt on the next listing)."""
+    try:
+        data = storage.read_cache(tenant, CACHE_NAME)
+    except DbEngineError as exc:
+        report.notes.append(Problem(storage.cache_path(tenant, CACHE_NAME), "cache-unreadable", str(exc), tenant))
+        return
+    cached = parse_cache(data)
+    if data and not cached:
+        report.notes.append(Problem(storage.cache_path(tenant, CACHE_NAME), "cache-damaged", "entries cache is damaged; rebuilt on the next listing", tenant))
+    for name, (kind, versions, version) in cached.items():
+        chain = chains.get(name)
+        if head.get(name) != version.digest or chain is None:
+            continue  # stale lines are recomputed by readers
+        expected = version_from_document(version.digest, objects[version.digest], None)
+        if kind != objects[version.digest]["__kind__"] or versions != len(chain) or not same_metadata(version, expected):
+            report.problems.append(Problem(storage.cache_path(tenant, CACHE_NAME), "cache-mismatch",
+                                           f"entries cache disagrees with entry {name!r} (kind, versions or head "
+                                           "metadata); it is a cache: delete it and the next listing rebuilds it", tenant))
 
 
 def _check_orphan_indexes(storage, tenant: str, head_path: str, head: dict, report: VerifyReport) -> None:

@@ -92,13 +92,11 @@ def _entry_rows(ctx: Context, engine: Any, tenant: str) -> tuple[list[dict], lis
     rows: list[dict] = []
     heads: list[Version] = []
     errors: list[dict] = []
-    for name in engine.entries(tenant):
-        try:
-            info = engine.entry_info(tenant, name)
-            head = engine.version(tenant, name, info.head)
-        except (DbEngineError, OSError, ValueError) as exc:
-            errors.append({"name": name, "message": message_of(exc)})
+    for name, info in engine.entry_infos(tenant).items():  # one cache read for a big tenant
+        if isinstance(info, DbEngineError):
+            errors.append({"name": name, "message": message_of(info)})
             continue
+        head = info.version
         heads.append(head)
         rows.append({"name": name, "kind": info.kind, "versions": info.versions, "head": info.head,
                      "date": ctx.iso(head.date), "user": head.user_id, **_damage_field(head)})
