@@ -62,7 +62,8 @@ class Columns:
 def fit_columns(width: int, user_width: int, any_restored: bool, any_damaged: bool = False) -> Columns:
     """The richest columns that fit `width` cells. What tells versions apart goes last: first
     the date's offset and the markers' words go ("↺ restored from a12c70f" → "↺ a12c70f"),
-    then the date shortens, then the changes and the user drop; a marker never drops."""
+    then the date shortens, then the changes and the user drop; "⚠ damaged" shortens to "⚠"
+    last; a marker never drops."""
     short_user = min(user_width, SHORT_USER)
     full, mid, short = (RESTORED_FULL, RESTORED_MID, RESTORED_SHORT) if any_restored else (0, 0, 0)
     damaged, tiny = (DAMAGED_FULL, DAMAGED_SHORT) if any_damaged else (0, 0)
@@ -73,8 +74,8 @@ def fit_columns(width: int, user_width: int, any_restored: bool, any_damaged: bo
         Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, mid, damaged),
         Columns(NO_OFFSET_DATE, short_user, SUMMARY_WIDTH, short, damaged),
         Columns(SHORT_DATE, short_user, SUMMARY_WIDTH, short, damaged),
-        Columns(SHORT_DATE, short_user, SUMMARY_WIDTH, short, tiny),
-        Columns(SHORT_DATE, short_user, 0, short, tiny),
+        Columns(SHORT_DATE, short_user, 0, short, damaged),
+        Columns(SHORT_DATE, 0, 0, short, damaged),
         Columns(SHORT_DATE, 0, 0, short, tiny),
         Columns(0, 0, 0, short, tiny),
     ]
