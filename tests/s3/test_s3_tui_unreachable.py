@@ -304,7 +304,7 @@ async def test_an_endpoint_going_silent_and_coming_back_shows_and_clears_by_itse
             assert app.status_line.display and app.status_line.plain.startswith(headline)
             lines = screen_text(app).splitlines()
             assert len(lines) == 24 and lines[-2].strip().startswith(headline), lines[-3:]
-            assert lines[-1].lstrip().startswith("/ Filter")  # the footer still there, below it
+            assert lines[-1].lstrip().startswith("? Help")  # the footer still there, below it
 
             # an entry chosen meanwhile: its history fails, the ⚠ in History and the viewer
             app.goto_entry("acme", "users")
