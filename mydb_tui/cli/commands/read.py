@@ -203,12 +203,8 @@ def show(ctx: Context) -> int:
     version as JSON; with --key, one record (as `mydb get`)."""
     if ctx.args.key is not None:
         return _show_record(ctx, ctx.args.key)
-    engine = ctx.engine()
     args = ctx.args
-    tenant, entry = args.tenant, args.entry
-    ctx.check_entry(engine, tenant, entry)
-    digest = resolve(engine, tenant, entry, args.rev)
-    document = engine.read_snapshot(tenant, digest)
+    engine, tenant, entry, digest, document = _version_to_show(ctx)
     kind = document["__kind__"]
     records = engine.read_records(tenant, digest) if kind == "records" else None
     version, damage = _version_of(engine, tenant, entry, digest)
@@ -225,6 +221,15 @@ def show(ctx: Context) -> int:
     return _print_value(ctx, engine, result, shown, version, damage, f"{tenant} / {entry} ")
 
 
+def _version_to_show(ctx: Context) -> tuple[Any, str, str, str, dict]:
+    """(engine, tenant, entry, digest, stored document) of the TENANT ENTRY [REV] asked for."""
+    engine = ctx.engine()
+    tenant, entry = ctx.args.tenant, ctx.args.entry
+    ctx.check_entry(engine, tenant, entry)
+    digest = resolve(engine, tenant, entry, ctx.args.rev)
+    return engine, tenant, entry, digest, engine.read_snapshot(tenant, digest)
+
+
 def get(ctx: Context) -> int:
     """`mydb get TENANT ENTRY KEY [REV] [--raw]`: one record of a record entry as JSON."""
     return _show_record(ctx, ctx.args.key)
@@ -233,12 +238,8 @@ def get(ctx: Context) -> int:
 def _show_record(ctx: Context, key: str) -> int:
     """One record at REV: the same conventions as `show` (a header line on a terminal, the
     value as JSON; --json: the value inside a result object; --raw: the stored form)."""
-    engine = ctx.engine()
     args = ctx.args
-    tenant, entry = args.tenant, args.entry
-    ctx.check_entry(engine, tenant, entry)
-    digest = resolve(engine, tenant, entry, args.rev)
-    document = engine.read_snapshot(tenant, digest)
+    engine, tenant, entry, digest, document = _version_to_show(ctx)
     kind = document["__kind__"]
     stored = _stored_record(ctx, engine, document, digest, key)
     version, damage = _version_of(engine, tenant, entry, digest)
