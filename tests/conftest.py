@@ -100,3 +100,34 @@ def handler_tags() -> Iterator[list[str]]:
     yield tags
     for tag in tags:
         handlers.unregister_handler(tag)
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def tenant_lock_held():
+    """A context manager factory: another process holds `{root}/{tenant}/head.lock` (a
+    writer, as far as this process can tell) for the duration of the block."""
+    import contextlib
+    import subprocess
+    import sys
+
+    @contextlib.contextmanager
+    def hold(root: str, tenant: str):
+        holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, os.path.join(root, tenant, "head.lock")],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            yield
+        finally:
+            holder.kill()
+            holder.wait()
+
+    return hold

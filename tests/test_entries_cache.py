@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from dbengine import errors
@@ -92,22 +90,7 @@ def test_bad_entries_are_errors_of_their_own(engine):
     assert list(infos) == sorted(infos)
 
 
-HOLD = """
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("held", flush=True)
-time.sleep(60)
-"""
-
-
-def test_a_listing_never_waits_for_a_writer(engine):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, os.path.join(engine.root, T, "head.lock")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+def test_a_listing_never_waits_for_a_writer(engine, tenant_lock_held):
+    with tenant_lock_held(engine.root, T):
         assert listed(DbEngine(engine.root, lock_timeout=30)) == expected(engine)
         assert not os.path.exists(engine.storage.cache_path(T, CACHE_NAME))  # written only when free
-    finally:
-        holder.kill()
-        holder.wait()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -316,24 +314,12 @@ def test_import_of_a_bad_date_moves_no_head(engine, tmp_path):
 
 
 # ---------------------------------------------------------------------- readers never wait
-HOLD = """
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("held", flush=True)
-time.sleep(60)
-"""
-
-
-def test_a_reader_repairs_in_memory_while_a_writer_holds_the_lock(engine):
+def test_a_reader_repairs_in_memory_while_a_writer_holds_the_lock(engine, tenant_lock_held):
     for i in range(20):
         engine.save(T, "u", "e", {"v": i})
     index = engine.storage.index_path(T, "e")
     os.unlink(index)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, os.path.join(engine.root, T, "head.lock")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with tenant_lock_held(engine.root, T):
         reader = DbEngine(engine.root, lock_timeout=30)
         started = time.monotonic()
         assert len(reader.log(T, "e", max_items=None)) == 20
@@ -341,9 +327,6 @@ def test_a_reader_repairs_in_memory_while_a_writer_holds_the_lock(engine):
         waited = time.monotonic() - started
         assert waited < 15, f"the reader waited {waited:.1f} s on the writer's lock"  # 30 s if it waited
         assert not os.path.exists(index)  # nothing written without the lock
-    finally:
-        holder.kill()
-        holder.wait()
     assert len(DbEngine(engine.root).log(T, "e", max_items=None)) == 20
     assert os.path.exists(index)  # written back once the lock was free
 
