@@ -154,60 +154,65 @@ def row_text(app, index: int) -> str:
 
 
 # ====================================================================== damaged versions
-@pytest.mark.parametrize("name", list(DAMAGED))
-async def test_a_damaged_version_shows_its_damage_and_the_app_keeps_working(meta_db, app_factory, name) -> None:
-    top, damaged, first = meta_db[name]
+async def test_each_damaged_version_shows_its_damage_and_the_app_keeps_working(meta_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=SIZE) as pilot:
         await step(pilot)
-        app.goto_entry(T, name)
-        await step(pilot)
-        timeline = app.query_one(Timeline)
-        assert timeline.entry == name
-        assert [v.digest for v in timeline.versions] == [top, damaged, first]
-        timeline.focus()
-        # HEAD: good, its data shows
-        await step(pilot, "g")
-        assert app.viewer.digest == top and app.viewer.data == {"step": 2, "name": name}
-        assert "⚠" not in row_text(app, 0)
-        # the damaged version: a marker in its row, the damage in the metadata strip, its data
-        await step(pilot, "j")
-        assert timeline.selected.digest == damaged
-        assert app.viewer.digest == damaged and app.viewer.data == {"step": 1, "name": name}
-        row = row_text(app, 1)
-        assert "⚠ damaged" in row, row
-        if name in BAD_DATES:
-            assert "invalid date" in row, row
-        text = shown(app)
-        assert "⚠ damaged: " in text, text
-        damage = timeline.selected.damage
-        assert damage and damage[:30] in text.replace("\n", " "), (damage, text)
-        # compare it with its parent and HEAD with it: the screen opens and closes
-        await step(pilot, "d")
-        assert isinstance(app.screen, CompareScreen)
-        shown(app)
-        await step(pilot, "escape")
-        await step(pilot, "D")
-        assert isinstance(app.screen, CompareScreen)
-        shown(app)
-        await step(pilot, "escape")
-        assert not isinstance(app.screen, CompareScreen)
-        # restore it, then cancel: nothing written
-        await step(pilot, "r")
-        assert isinstance(app.screen, RestoreScreen)
-        shown(app)
-        await step(pilot, "n")
-        assert not isinstance(app.screen, RestoreScreen)
-        assert app.engine.get_digest(T, name) == top
-        # the first version, and back to HEAD
-        await step(pilot, "j")
-        assert app.viewer.digest == first and app.viewer.data == {"step": 0, "name": name}
-        assert "⚠ damaged: " not in shown(app)  # the metadata strip: nothing wrong here
-        await step(pilot, "d")
-        assert isinstance(app.screen, CompareScreen)
-        await step(pilot, "escape", "g")
-        assert app.viewer.digest == top
-        assert app.is_running and app._exception is None
+        for name in DAMAGED:  # one app session for all of them: each entry opened in turn
+            await _check_damaged_entry(app, pilot, name, meta_db[name])
+
+
+async def _check_damaged_entry(app, pilot, name: str, digests: list[str]) -> None:
+    """One damaged entry: its versions, marker, metadata, compare and restore (cancelled)."""
+    top, damaged, first = digests
+    app.goto_entry(T, name)
+    await step(pilot)
+    timeline = app.query_one(Timeline)
+    assert timeline.entry == name
+    assert [v.digest for v in timeline.versions] == [top, damaged, first]
+    timeline.focus()
+    # HEAD: good, its data shows
+    await step(pilot, "g")
+    assert app.viewer.digest == top and app.viewer.data == {"step": 2, "name": name}
+    assert "⚠" not in row_text(app, 0)
+    # the damaged version: a marker in its row, the damage in the metadata strip, its data
+    await step(pilot, "j")
+    assert timeline.selected.digest == damaged
+    assert app.viewer.digest == damaged and app.viewer.data == {"step": 1, "name": name}
+    row = row_text(app, 1)
+    assert "⚠ damaged" in row, row
+    if name in BAD_DATES:
+        assert "invalid date" in row, row
+    text = shown(app)
+    assert "⚠ damaged: " in text, text
+    damage = timeline.selected.damage
+    assert damage and damage[:30] in text.replace("\n", " "), (damage, text)
+    # compare it with its parent and HEAD with it: the screen opens and closes
+    await step(pilot, "d")
+    assert isinstance(app.screen, CompareScreen)
+    shown(app)
+    await step(pilot, "escape")
+    await step(pilot, "D")
+    assert isinstance(app.screen, CompareScreen)
+    shown(app)
+    await step(pilot, "escape")
+    assert not isinstance(app.screen, CompareScreen)
+    # restore it, then cancel: nothing written
+    await step(pilot, "r")
+    assert isinstance(app.screen, RestoreScreen)
+    shown(app)
+    await step(pilot, "n")
+    assert not isinstance(app.screen, RestoreScreen)
+    assert app.engine.get_digest(T, name) == top
+    # the first version, and back to HEAD
+    await step(pilot, "j")
+    assert app.viewer.digest == first and app.viewer.data == {"step": 0, "name": name}
+    assert "⚠ damaged: " not in shown(app)  # the metadata strip: nothing wrong here
+    await step(pilot, "d")
+    assert isinstance(app.screen, CompareScreen)
+    await step(pilot, "escape", "g")
+    assert app.viewer.digest == top
+    assert app.is_running and app._exception is None
 
 
 def test_the_damage_marker_is_never_dropped_for_lack_of_room() -> None:
