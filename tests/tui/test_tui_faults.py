@@ -33,7 +33,7 @@ def messages(app) -> str:
 @pytest.mark.parametrize("name,err,fail_at", FAULTS, ids=[f[0] for f in FAULTS])
 async def test_restore_on_a_failing_disk_shows_the_error(small_db, app_factory, monkeypatch, name, err, fail_at) -> None:
     before = small_db.history("acme", "config", max_items=None)
-    app = app_factory()
+    app = app_factory(poll_interval=0)  # no change watcher: the injected fault must hit the write
     async with app.run_test(size=SIZE) as pilot:
         await open_entry(pilot, "acme", "config")
         await pilot.press("G", "r")
@@ -53,7 +53,7 @@ async def test_restore_on_a_failing_disk_shows_the_error(small_db, app_factory, 
 
 async def test_editor_save_on_a_failing_disk_keeps_the_editor_and_the_text(small_db, app_factory, monkeypatch) -> None:
     before = small_db.history("acme", "config", max_items=None)
-    app = app_factory()
+    app = app_factory(poll_interval=0)  # no change watcher: the injected fault must hit the write
     async with app.run_test(size=SIZE) as pilot:
         await open_entry(pilot, "acme", "config")
         await pilot.press("e")
@@ -75,7 +75,7 @@ async def test_editor_save_on_a_failing_disk_keeps_the_editor_and_the_text(small
 
 async def test_delete_record_on_a_read_only_disk_shows_the_error(small_db, app_factory, monkeypatch) -> None:
     before = small_db.get("acme", "users")
-    app = app_factory()
+    app = app_factory(poll_interval=0)  # no change watcher: the injected fault must hit the write
     async with app.run_test(size=SIZE) as pilot:
         await open_entry(pilot, "acme", "users")
         app.query_one("RecordTable").focus()
