@@ -308,7 +308,7 @@ class DbEngine:
         """One record's value (`key`), or the list of all values in insertion order."""
         document = self._entry_doc(tenant_id, entry, digest)
         decode = self.serializer.decode
-        if _seed_records(document):  # the seed's layout: a record entry is one flat object
+        if _seed_record_entry(document):  # the seed's layout: a record entry is one flat object
             data = document["__data__"]
             if key is None:
                 return [decode(value) for value in data.values()]
@@ -357,7 +357,7 @@ class DbEngine:
         def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
                 raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
-            if _seed_records(head_doc):  # the first put on a seed-layout entry: its records become buckets
+            if _seed_record_entry(head_doc):  # the first put on a seed-layout entry: its records become buckets
                 head_doc = self._seed_as_records(tenant_id, head_doc)
             if head_doc is not None and head_doc["__kind__"] != RECORDS:
                 raise PatternMismatchError(
@@ -503,7 +503,7 @@ class DbEngine:
             if digest == head:
                 raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
             old = self._snapshot_doc(tenant_id, digest)
-            if is_seed_layout(old) and head_doc["__kind__"] == RECORDS:
+            if _seed_record_entry(old) and head_doc["__kind__"] == RECORDS:
                 old = self._seed_as_records(tenant_id, old)
             if old["__kind__"] != head_doc["__kind__"]:
                 raise PatternMismatchError(
@@ -760,7 +760,9 @@ class DbEngine:
                 current = head.get(entry)
                 landed = self._landed(tenant_id, current, tried)
                 if landed is not None:
-                    return landed, True
+                    digest, after = landed
+                    after()
+                    return digest, True
                 decided = step(current)
                 if decided is None:
                     return current, False
@@ -785,16 +787,16 @@ class DbEngine:
             time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**min(attempt, 10))))
 
     def _landed(self, tenant_id: str, current: str | None,
-                tried: list[tuple[str | None, str, Callable[[], None]]]) -> str | None:
-        """The digest of an earlier attempt that is in the entry's history after all (its
-        head write landed though reported lost), or None. Walks back from `current` to the
-        head the first attempt was based on: only the versions written meanwhile."""
+                tried: list[tuple[str | None, str, Callable[[], None]]]) -> tuple[str, Callable[[], None]] | None:
+        """An earlier attempt that is in the entry's history after all (its head write landed
+        though reported lost): its digest and what is left to do for it, or None. Walks back
+        from `current` to the head the first attempt was based on: only the versions written
+        meanwhile."""
         if not tried or current is None:
             return None
         for _base, digest, after in tried:
             if current == digest:  # nobody wrote this entry since: finish what the write started
-                after()
-                return digest
+                return digest, after
         ours = {digest for _base, digest, _after in tried}
         stop = tried[0][0]
         cursor: str | None = current
@@ -803,7 +805,7 @@ class DbEngine:
                 if cursor is None or cursor == stop:
                     break
                 if cursor in ours:
-                    return cursor  # landed, and another writer already built on it
+                    return cursor, _nothing  # landed, and another writer built on it: its index line is theirs to fix
                 cursor = self._snapshot_doc(tenant_id, cursor)["__parent__"][0]
         return None
 
@@ -1205,9 +1207,9 @@ class DbEngine:
         if new_doc["__kind__"] == SNAPSHOT:
             old = old_doc["__data__"] if old_doc is not None and old_doc["__kind__"] == SNAPSHOT else _ABSENT
             return _snapshot_summary(old, new_doc["__data__"])
-        seed = _seed_records(old_doc)
-        if seed is not None:
-            return _records_summary(seed, {b: self._bucket(tenant_id, d) for b, d in new_doc["__buckets__"].items()})
+        if _seed_record_entry(old_doc):
+            new = {b: self._bucket(tenant_id, d) for b, d in new_doc["__buckets__"].items()}
+            return _records_summary(_seed_records(old_doc), new)
         old_buckets = old_doc["__buckets__"] if old_doc is not None and old_doc["__kind__"] == RECORDS else {}
         added = changed = removed = 0
         for bucket_id in set(old_buckets) | set(new_doc["__buckets__"]):
@@ -1245,11 +1247,18 @@ def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
     return ChangeSummary(changed=0 if old == new else 1)
 
 
-def _seed_records(document: dict | None) -> dict[str, dict[str, list]] | None:
-    """The records of a seed-layout version whose value is a JSON object, by bucket id
-    (`[seq, stored]` in the object's order), or None for any other version."""
-    if not is_seed_layout(document) or not _plain_dict(document["__data__"]):
-        return None
+def _nothing() -> None:
+    pass
+
+
+def _seed_record_entry(document: dict | None) -> bool:
+    """True for a seed-layout version whose value is a JSON object: the seed's record entry."""
+    return is_seed_layout(document) and _plain_dict(document["__data__"])
+
+
+def _seed_records(document: dict) -> dict[str, dict[str, list]]:
+    """The records of a seed record entry (see _seed_record_entry), by bucket id,
+    `[seq, stored]` in the object's order."""
     records: dict[str, dict[str, list]] = {}
     for seq, (key, stored) in enumerate(document["__data__"].items()):
         records.setdefault(bucket_of(key), {})[key] = [seq, stored]

@@ -28,9 +28,9 @@ from textual.strip import Strip
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from ..model.dates import INVALID_DATE, local_time
 from ..widgets.change_list import ChangeList, change_text, counts_text, plural, short_value
 from ..widgets.loading import CalmLoadingIndicator
-from ..widgets.metadata import INVALID_DATE, local_time
 from ..widgets.palette import Palette
 from ..widgets.safe import invisible_re, safe_text
 from ..widgets.themed_static import ThemedStatic

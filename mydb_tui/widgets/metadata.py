@@ -3,45 +3,32 @@ and what is wrong with them when the version's metadata is damaged."""
 
 from __future__ import annotations
 
-import datetime as dt
 import textwrap
 
-from dbengine.errors import InvalidDateError
 from dbengine.names import DIGEST_RE
 from dbengine.utils import parse_date
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from mydb_tui.model import dates
+from mydb_tui.model.dates import INVALID_DATE, local_time
 
 from .palette import Palette, on_theme_change, palette
 from .safe import clean, literal
 
-INVALID_DATE = dates.INVALID_DATE
 DAMAGE_LINES = 3  # at most, the rest cut with …
 
 
-def local_time(moment: dt.datetime | None, seconds: bool = True) -> str:
-    """`2026-04-26 18:59:00 +0100`: an aware date in local time with its offset, or
-    "invalid date" (None, or a date local time cannot show).
-
-    The timeline, the metadata strip and the compare screen all show dates this way
-    (the timeline without seconds); see mydb_tui.model.dates.
-    """
-    return dates.local_time(moment, seconds=seconds)
-
-
 def local_date(stored: object) -> str:
-    """A stored `YYYYMMDD HH:MM:SS +zzzz` date in local time (see local_time); "invalid
-    date" for anything the engine's parse_date refuses (it never raises)."""
+    """A stored `YYYYMMDD HH:MM:SS +zzzz` date in local time (model.dates.local_time, as the
+    timeline and the compare screen show dates); "invalid date" for anything the engine's
+    parse_date refuses (it never raises)."""
     if type(stored) is not str:
         return INVALID_DATE
     try:
-        moment = parse_date(stored)
-    except (InvalidDateError, ValueError, OverflowError):
+        return local_time(parse_date(stored))
+    except ValueError:  # InvalidDateError
         return INVALID_DATE
-    return local_time(moment)
 
 
 def version_damage(digest: str, document: dict) -> str | None:
