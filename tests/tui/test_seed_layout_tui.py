@@ -31,10 +31,11 @@ async def test_a_seed_layout_version_is_shown_and_marked(tmp_path) -> None:
     app = make_app(root, user="tester")
     async with app.run_test(size=(120, 30)) as pilot:
         app.goto_entry(T, "config")
+        wanted = ("seed layout", '"light"', "user_2", "user_1")  # the viewer and the whole timeline
         text = ""
-        for _ in range(100):
+        for _ in range(200):
             await pilot.pause(0.05)
             text = screen_text(app)
-            if "seed layout" in text and '"light"' in text:
+            if all(part in text for part in wanted):
                 break
-        assert "seed layout" in text and '"light"' in text and "user_2" in text and "user_1" in text, text
+        assert all(part in text for part in wanted), text
