@@ -35,6 +35,9 @@ class ChangeSummary:
     added: int = 0
     changed: int = 0
     removed: int = 0
+    #: What changed, when the writer knows it: record keys (record entries) or JSON
+    #: Pointers of changed values (snapshots); None when unknown (older index lines).
+    keys: tuple[str, ...] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"+{self.added} ~{self.changed} -{self.removed}"
