@@ -23,6 +23,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/s3_bench.py
+	$(BIN)/python bench/cas_fairness.py
 	$(BIN)/python bench/tui_bench.py
 
 screenshots: $(STAMP)

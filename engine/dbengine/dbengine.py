@@ -120,6 +120,10 @@ class DbEngine:
         self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
         self._indexes: dict[tuple[str, str], IndexState] = {}
         self._guard = threading.RLock()
+        # Compare-and-swap fairness on S3 (see _note_pace): (tenant, entry) -> last digest this
+        # engine wrote, and -> seconds to pause before the next write when others write too.
+        self._last_written: dict[tuple[str, str], str] = {}
+        self._pace: dict[tuple[str, str], float] = {}
 
     # ================================================================== tenants
     def init(self, tenant_id: str) -> None:
@@ -754,7 +758,11 @@ class DbEngine:
         tried: list[tuple[str | None, str, Callable[[], None]]] = []  # (based on, digest, after)
         deadline = time.monotonic() + _CAS_DEADLINE
         attempt = 0
+        pace = self._pace.get((tenant_id, entry))
+        if pace:  # others write this entry too: give the writers that lost a race a turn first
+            time.sleep(random.uniform(pace, 2 * pace))
         while True:
+            started = time.monotonic()
             with self.storage.lock(tenant_id):
                 head, token = self._read_head(tenant_id)
                 current = head.get(entry)
@@ -773,6 +781,7 @@ class DbEngine:
                 with self._guard:
                     self._heads.pop(tenant_id, None)
                 if swapped:
+                    self._note_pace(tenant_id, entry, current, digest, attempt, time.monotonic() - started)
                     after()
                     return digest, True
                 tried.append((current, digest, after))
@@ -782,9 +791,29 @@ class DbEngine:
                     f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "
                     f"{attempt} attempts in {_CAS_DEADLINE:.0f} s to write it; {retry_hint}"
                 )
-            # Short, jittered waits: a writer that lost often keeps retrying as often as a
-            # fresh one, so every writer progresses under contention.
-            time.sleep(random.uniform(0, min(_CAS_MAX_DELAY, _CAS_BASE_DELAY * 2**min(attempt, 10))))
+            # Short, jittered waits that do not grow: a writer that lost often retries as
+            # soon as a fresh one, and winners pause (`_note_pace`), so every writer progresses.
+            time.sleep(random.uniform(0, _CAS_BASE_DELAY))
+
+    def _note_pace(self, tenant_id: str, entry: str, current: str | None, digest: str,
+                   attempt: int, took: float) -> None:
+        """After a won swap on a backend without locks: when others wrote the entry since this
+        engine's last write (or it lost races for this one), pause about one attempt's time
+        before its next write of the entry, so the writers that lost do not lose again to it."""
+        if not getattr(self.storage, "swaps_can_lose", False):
+            return
+        key = (tenant_id, entry)
+        with self._guard:
+            previous = self._last_written.get(key)
+            contended = attempt > 0 or (previous is not None and current != previous)
+            if contended:
+                self._pace[key] = min(_CAS_MAX_PACE, took)
+            else:
+                self._pace.pop(key, None)
+            self._last_written[key] = digest
+            if len(self._last_written) > 4096:  # a cache: forget it rather than grow
+                self._last_written.clear()
+                self._pace.clear()
 
     def _landed(self, tenant_id: str, current: str | None,
                 tried: list[tuple[str | None, str, Callable[[], None]]]) -> tuple[str, Callable[[], None]] | None:
@@ -1232,7 +1261,7 @@ _TAIL_MAX = 5000
 _TAIL_LINE_GUESS = 200
 _CAS_DEADLINE = 60.0  # seconds of lost races on a head before ConflictError (only without a file lock)
 _CAS_BASE_DELAY = 0.002
-_CAS_MAX_DELAY = 0.05
+_CAS_MAX_PACE = 2.0  # longest pause of a winner that others wait behind (one attempt's time)
 
 
 def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:

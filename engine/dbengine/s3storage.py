@@ -237,6 +237,8 @@ class S3Storage:
 
     #: How many object reads the engine may run at once (each is a network round trip).
     concurrent_reads = 32  # botocore keeps max_pool_connections=32 connections
+    #: Heads are compare-and-swapped without a lock between processes: a swap can lose.
+    swaps_can_lose = True
 
     def __init__(self, root: str, *, endpoint_url: str | None = None, client: Any = None,
                  lock_timeout: float = 30.0, **_ignored: Any):
