@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import queries
 from .cache import ObjectCache
 from .entries_cache import CACHE_NAME, encode_cache, parse_cache
 from .errors import (
@@ -50,6 +51,7 @@ from .history import (
 )
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
 from .pool import daemon_map
+from .queries import KeyChange, SearchHit
 from .records import (
     RecordsView,
     bucket_of,
@@ -71,8 +73,11 @@ SNAPSHOT = "snapshot"
 RECORDS = "records"
 META_KEYS = ("__parent__", "__user_id__", "__date__", "__restored_from__")
 _REV_RE = re.compile(r"HEAD(?:~(\d+))?")
+_DATE_REV_RE = re.compile(r"@\{([^{}]{1,64})\}")
 
-__all__ = ["DbEngine", "EntryInfo", "Version", "ChangeSummary", "RecordsView", "SNAPSHOT", "RECORDS"]
+__all__ = [
+    "DbEngine", "EntryInfo", "Version", "ChangeSummary", "RecordsView", "KeyChange", "SearchHit", "SNAPSHOT", "RECORDS",
+]
 
 
 @dataclass(frozen=True)
@@ -472,7 +477,14 @@ class DbEngine:
         return version
 
     def resolve(self, tenant_id: str, entry: str, rev: str) -> str:
-        """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD or HEAD~N."""
+        """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD, HEAD~N, or
+        @{DATE} (ISO 8601; the version that was HEAD then, see as_of)."""
+        dated = _DATE_REV_RE.fullmatch(rev) if type(rev) is str else None
+        if dated:
+            version = self.as_of(tenant_id, entry, queries.parse_when(dated.group(1)))
+            if version is None:
+                raise DigestNotFoundError(f"{rev}: entry {entry!r} of tenant {tenant_id!r} had no version yet then")
+            return version.digest
         head = self.get_digest(tenant_id, entry)
         state = self._index(tenant_id, entry, head)
         match = _REV_RE.fullmatch(rev)
@@ -492,6 +504,63 @@ class DbEngine:
                 f"{rev} is ambiguous: {', '.join(c[:12] for c in candidates)}", candidates
             )
         return candidates[0]
+
+    # ================================================================== history questions
+    def key_history(self, tenant_id: str, entry: str, key: str | None = None, path: str | None = None,
+                    max_items: int | None = None) -> list[KeyChange]:
+        """The versions where record `key`, or the value at `path` (a JSON Pointer into the
+        value, or into record `key` when both are given), was added, changed or removed,
+        newest first, with the stored values before and after."""
+        check_tenant(tenant_id), check_entry(entry)
+        return queries.key_history(self, tenant_id, entry, key, path, max_items)
+
+    def blame(self, tenant_id: str, entry: str, digest: str | None = None,
+              keys: list[str] | None = None) -> dict[str, Version]:
+        """Each record (or the given keys; in a snapshot entry each leaf JSON Pointer) -> the
+        version that last changed it, as of `digest` (default HEAD)."""
+        check_tenant(tenant_id), check_entry(entry)
+        return queries.blame(self, tenant_id, entry, check_digest(digest) if digest else None, keys)
+
+    def search(self, tenant_id: str, entry: str | None = None, text: str = "", *, pickaxe: bool = False,
+               user: str | None = None, since: _dt.datetime | None = None, until: _dt.datetime | None = None,
+               cancelled: Callable[[], bool] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Iterator[SearchHit]:
+        """A generator of SearchHits for `text` through one entry's history (or every entry's
+        of the tenant), newest first; `pickaxe`: only where its number of occurrences changed."""
+        check_tenant(tenant_id)
+        if entry is not None:
+            check_entry(entry)
+        return queries.search(self, tenant_id, entry, text, pickaxe=pickaxe, user=user, since=since,
+                              until=until, cancelled=cancelled, progress=progress)
+
+    def as_of(self, tenant_id: str, entry: str, when: _dt.datetime) -> Version | None:
+        """The version that was HEAD at `when` (naive: local time), None before the first."""
+        check_tenant(tenant_id), check_entry(entry)
+        return queries.as_of(self, tenant_id, entry, when)
+
+    def _record_or_absent(self, tenant_id: str, document: dict, key: str, absent: Any) -> Any:
+        """Record `key`'s stored value in a record version's document, or `absent`."""
+        bucket_digest = document["__buckets__"].get(bucket_of(key))
+        item = self._bucket(tenant_id, bucket_digest).get(key) if bucket_digest else None
+        return absent if item is None else item[1]
+
+    def _record_diff(self, tenant_id: str, old: str | None, new: str, absent: Any) -> dict[str, tuple[Any, Any]]:
+        """key -> (old stored, new stored) of every record that differs between two record
+        versions (`absent` on the side where the record is not)."""
+        old_buckets = self._snapshot_doc(tenant_id, old)["__buckets__"] if old is not None else {}
+        new_buckets = self._snapshot_doc(tenant_id, new)["__buckets__"]
+        out: dict[str, tuple[Any, Any]] = {}
+        for bucket_id in old_buckets.keys() | new_buckets.keys():
+            a, b = old_buckets.get(bucket_id), new_buckets.get(bucket_id)
+            if a == b:
+                continue
+            before, after = self._changed_records(tenant_id, a, b, by_lines=True)
+            for key, value in after.items():
+                out[key] = (before.get(key, absent), value)
+            for key, value in before.items():
+                if key not in after:
+                    out[key] = (value, absent)
+        return out
 
     def restore(self, tenant_id: str, user_id: str, entry: str, digest: str) -> str:
         """Make the content of an old version the new head (a new version; history is kept)."""

@@ -103,3 +103,7 @@ class LockTimeoutError(DbEngineError):
 
 class StorageError(DbEngineError, OSError):
     """The file system refused an operation (disk full, I/O error, permission)."""
+
+
+class InvalidPathError(DbEngineError, ValueError):
+    """A path that is not a JSON Pointer (RFC 6901), or one given where none applies."""

@@ -1,0 +1,358 @@
+"""History questions: the history of one record or path, blame, search, as-of dates.
+
+Each walks an entry's history index, newest first, and reads only the versions whose
+change set (`ChangeSummary.keys`) names the record or path asked about; a version whose
+change set is unknown (an index line written before change sets) is compared with its
+parent instead. Values are returned in stored form: nothing is decoded or unpickled.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import DbEngineError, InvalidDateError, InvalidPathError, PatternMismatchError
+from .history import Version, is_seed_layout
+from .names import check_key
+from .pointer import (
+    ABSENT,
+    changed_leaves,
+    format_pointer,
+    leaves,
+    parse_pointer,
+    related,
+    same_value,
+    value_at,
+)
+
+if TYPE_CHECKING:
+    from .dbengine import DbEngine
+
+ADDED, CHANGED, REMOVED = "added", "changed", "removed"
+_SNIPPET = 60
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """One version where a record or a path changed: its metadata, how, and the stored values
+    before and after (None on the side where it was absent)."""
+
+    version: Version
+    kind: str
+    old: Any
+    new: Any
+    key: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A version where `text` was found: in record `key` or at `path` (a JSON Pointer).
+
+    `before`/`after` count the occurrences in the stored JSON of the parent's and this
+    version's value (pickaxe hits are where they differ); `snippet` shows the match."""
+
+    entry: str
+    version: Version
+    key: str | None
+    path: str | None
+    before: int
+    after: int
+    snippet: str
+
+
+class _EntryReader:
+    """Stored values of one entry's versions: the few engine reads the questions need."""
+
+    def __init__(self, engine: DbEngine, tenant_id: str, entry: str):
+        self.engine, self.tenant, self.entry = engine, tenant_id, entry
+
+    def doc(self, digest: str) -> dict:
+        return self.engine._snapshot_doc(self.tenant, digest)
+
+    def is_records(self, doc: dict) -> bool:
+        """A record version, or a seed-layout version whose value is an object (its records)."""
+        data = doc.get("__data__")
+        return doc["__kind__"] == "records" or (
+            is_seed_layout(doc) and type(data) is dict and "__special__" not in data)
+
+    def record(self, digest: str | None, key: str) -> Any:
+        """Record `key`'s stored value at `digest`, or ABSENT."""
+        if digest is None:
+            return ABSENT
+        doc = self.doc(digest)
+        if doc["__kind__"] != "records":
+            data = doc["__data__"]
+            return data.get(key, ABSENT) if type(data) is dict else ABSENT
+        return self.engine._record_or_absent(self.tenant, doc, key, ABSENT)
+
+    def records(self, digest: str) -> dict[str, Any]:
+        doc = self.doc(digest)
+        if doc["__kind__"] != "records":
+            return dict(doc["__data__"])
+        return self.engine.read_records(self.tenant, digest, copy=False)
+
+    def record_diff(self, old: str | None, new: str) -> dict[str, tuple[Any, Any]]:
+        """Every record that differs between two versions: key -> (old, new), ABSENT where absent."""
+        new_doc = self.doc(new)
+        old_doc = self.doc(old) if old is not None else None
+        if new_doc["__kind__"] == "records" and (old_doc is None or old_doc["__kind__"] == "records"):
+            return self.engine._record_diff(self.tenant, old, new, ABSENT)
+        before = self.records(old) if old is not None else {}
+        after = self.records(new)
+        out = {}
+        for key in before.keys() | after.keys():
+            a, b = before.get(key, ABSENT), after.get(key, ABSENT)
+            if not same_value(a, b):
+                out[key] = (a, b)
+        return out
+
+    def value(self, digest: str | None) -> Any:
+        """A snapshot version's stored value (ABSENT before the first version)."""
+        return ABSENT if digest is None else self.doc(digest)["__data__"]
+
+
+def _parent(version: Version) -> str | None:
+    return version.parents[0] if version.parents else None
+
+
+def _known_keys(version: Version) -> tuple[str, ...] | None:
+    summary = version.summary
+    return summary.keys if summary is not None else None
+
+
+def _kind(old: Any, new: Any) -> str:
+    return ADDED if old is ABSENT else REMOVED if new is ABSENT else CHANGED
+
+
+def _plain(value: Any) -> Any:
+    return None if value is ABSENT else value
+
+
+def _pointer_tokens(path: str | None) -> list[str] | None:
+    return None if path is None else parse_pointer(path)
+
+
+# ================================================================== key_history
+def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = None,
+                path: str | None = None, max_items: int | None = None) -> list[KeyChange]:
+    """The versions where record `key` (and/or the value at `path`) changed, newest first."""
+    if key is None and path is None:
+        raise InvalidPathError("key_history needs a record key, a path, or both")
+    tokens = _pointer_tokens(path)
+    reader = _EntryReader(engine, tenant_id, entry)
+    head = engine.get_digest(tenant_id, entry)
+    records = reader.is_records(reader.doc(head))
+    if records and key is None:
+        if not tokens:
+            raise InvalidPathError("a record entry's path starts with the record key: /KEY/...")
+        key, tokens = tokens[0], tokens[1:]
+    if not records and key is not None:
+        raise PatternMismatchError(f"entry {entry!r} is a snapshot entry: give a path, not a record key")
+    if key is not None:
+        check_key(key)
+    place = tuple(tokens or ())
+    out: list[KeyChange] = []
+    for version in engine.log(tenant_id, entry, max_items=None):
+        parent = _parent(version)
+        keys = _known_keys(version)
+        if records:
+            if keys is not None and key not in keys:
+                continue
+            old, new = reader.record(parent, key), reader.record(version.digest, key)
+        else:
+            if keys is not None and not any(related(place, tuple(parse_pointer(k))) for k in keys):
+                continue
+            old, new = reader.value(parent), reader.value(version.digest)
+        if tokens:
+            old = value_at(old, tokens) if old is not ABSENT else ABSENT
+            new = value_at(new, tokens) if new is not ABSENT else ABSENT
+        if same_value(old, new):
+            continue
+        out.append(KeyChange(version, _kind(old, new), _plain(old), _plain(new), key, path))
+        if max_items is not None and len(out) >= max_items:
+            break
+    return out
+
+
+# ================================================================== blame
+def blame(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None,
+          keys: list[str] | None = None) -> dict[str, Version]:
+    """Record key (or, in a snapshot entry, leaf JSON Pointer) -> the version that last
+    changed it, as of `digest` (default HEAD). Removed records are not listed."""
+    reader = _EntryReader(engine, tenant_id, entry)
+    start = digest or engine.get_digest(tenant_id, entry)
+    records = reader.is_records(reader.doc(start))
+    if records:
+        wanted = set(reader.records(start)) if keys is None else {
+            k for k in (check_key(k) for k in keys) if reader.record(start, k) is not ABSENT}
+        places = {k: (k,) for k in wanted}
+    else:
+        value = reader.value(start)
+        everything = {format_pointer(tokens): tokens for tokens, _leaf in leaves(value)}
+        places = everything if keys is None else {
+            p: tuple(parse_pointer(p)) for p in keys if value_at(value, parse_pointer(p)) is not ABSENT}
+    found: dict[str, Version] = {}
+    remaining = dict(places)
+    for version in engine.log(tenant_id, entry, digest, max_items=None):
+        if not remaining:
+            break
+        parent = _parent(version)
+        known = _known_keys(version)
+        if records:
+            if known is not None:
+                touched = [k for k in known if k in remaining]
+                touched = [k for k in touched if not same_value(reader.record(parent, k), reader.record(version.digest, k))]
+            elif parent is None:
+                touched = list(remaining)
+            else:
+                diff = reader.record_diff(parent, version.digest)
+                touched = [k for k in remaining if k in diff]
+        else:
+            touched = _blamed_places(reader, version, parent, known, remaining)
+        for name in touched:
+            found[name] = version
+            del remaining[name]
+    return {name: found[name] for name in places if name in found}
+
+
+def _blamed_places(reader: _EntryReader, version: Version, parent: str | None,
+                   known: tuple[str, ...] | None, remaining: dict[str, tuple[str, ...]]) -> list[str]:
+    if parent is None:
+        return list(remaining)
+    if known is not None:
+        candidates = [tuple(parse_pointer(k)) for k in known]
+        names = [n for n, place in remaining.items() if any(related(place, c) for c in candidates)]
+        if not names:
+            return []
+    else:
+        names = list(remaining)
+    old, new = reader.value(parent), reader.value(version.digest)
+    return [n for n in names if not same_value(value_at(old, list(remaining[n])), value_at(new, list(remaining[n])))]
+
+
+# ================================================================== search
+def search(engine: DbEngine, tenant_id: str, entry: str | None, text: str, *, pickaxe: bool = False,
+           user: str | None = None, since: _dt.datetime | None = None, until: _dt.datetime | None = None,
+           cancelled: Callable[[], bool] | None = None,
+           progress: Callable[[int, int], None] | None = None) -> Iterator[SearchHit]:
+    """Hits for `text` in the stored JSON of records or snapshot values, version by version,
+    newest first; `pickaxe` keeps the places whose number of occurrences changed against
+    the parent (git log -S), plain mode those where a value holding the text was written."""
+    if type(text) is not str or not text:
+        raise InvalidPathError("search needs a non-empty text")
+    since, until = _aware(since), _aware(until)
+    if entry is not None:
+        entries = [entry]
+        total = None
+    else:
+        infos = engine.entry_infos(tenant_id)
+        entries = sorted(name for name, info in infos.items() if not isinstance(info, DbEngineError))
+        total = sum(info.versions for info in infos.values() if not isinstance(info, DbEngineError))
+    scanned = 0
+    for name in entries:
+        versions = engine.log(tenant_id, name, max_items=None)
+        if total is None:
+            total = len(versions)
+        reader = _EntryReader(engine, tenant_id, name)
+        for version in versions:
+            if cancelled is not None and cancelled():
+                return
+            scanned += 1
+            if progress is not None:
+                progress(scanned, total)
+            if user is not None and version.user_id != user:
+                continue
+            if (since is not None or until is not None) and version.date is None:
+                continue
+            if since is not None and version.date < since or until is not None and version.date > until:
+                continue
+            yield from _version_hits(reader, version, text, pickaxe)
+
+
+def _version_hits(reader: _EntryReader, version: Version, text: str, pickaxe: bool) -> Iterator[SearchHit]:
+    parent = _parent(version)
+    doc = reader.doc(version.digest)
+    if reader.is_records(doc):
+        known = _known_keys(version)
+        if known is not None:
+            pairs = ((k, reader.record(parent, k), reader.record(version.digest, k)) for k in sorted(known))
+        else:
+            pairs = ((k, a, b) for k, (a, b) in sorted(reader.record_diff(parent, version.digest).items()))
+        places = ((k, None, a, b) for k, a, b in pairs)
+    else:
+        old, new = reader.value(parent), reader.value(version.digest)
+        places = ((None, format_pointer(tokens),
+                   value_at(old, list(tokens)) if old is not ABSENT else ABSENT,
+                   value_at(new, list(tokens)))
+                  for tokens in changed_leaves(old if old is not ABSENT else {}, new))
+    for key, path, a, b in places:
+        before, after = _count(a, text), _count(b, text)
+        if (before != after) if pickaxe else (after and not same_value(a, b)):
+            source = _json(b) if after else _json(a)
+            yield SearchHit(reader.entry, version, key, path, before, after, _snippet(source, text))
+
+
+def _json(value: Any) -> str:
+    if value is ABSENT:
+        return ""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _count(value: Any, text: str) -> int:
+    return _json(value).count(text) if value is not ABSENT else 0
+
+
+def _snippet(source: str, text: str) -> str:
+    at = source.find(text)
+    if at < 0:
+        return source[:_SNIPPET]
+    start = max(0, at - (_SNIPPET - len(text)) // 2)
+    return source[start: start + max(_SNIPPET, len(text))]
+
+
+# ================================================================== as_of
+def as_of(engine: DbEngine, tenant_id: str, entry: str, when: _dt.datetime) -> Version | None:
+    """The version that was HEAD at `when` (naive: local time): the newest version in
+    history order dated at or before it, found by binary search (dates are taken as
+    non-decreasing along the history; invalid dates count as their older neighbour's)."""
+    when = _aware(when)
+    versions = engine.log(tenant_id, entry, max_items=None)[::-1]  # oldest first
+    lo, hi = 0, len(versions)  # first position dated after `when`
+    while lo < hi:
+        mid = (lo + hi) // 2
+        date = _date_at(versions, mid)
+        if date is not None and date > when:
+            hi = mid
+        else:
+            lo = mid + 1
+    return versions[lo - 1] if lo else None
+
+
+def _date_at(versions: list[Version], position: int) -> _dt.datetime | None:
+    for i in range(position, max(-1, position - 1000), -1):
+        if versions[i].date is not None:
+            return versions[i].date
+    return None
+
+
+def parse_when(text: str) -> _dt.datetime:
+    """An ISO 8601 date or date-time (`2026-03-01`, `2026-03-01T12:00`, `...+02:00`, `...Z`);
+    without an offset, local time; a date alone means its first instant."""
+    try:
+        when = _dt.datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise InvalidDateError(f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-03-01 or "
+                               "2026-03-01T14:30)") from None
+    return _aware(when)
+
+
+def _aware(when: _dt.datetime | None) -> _dt.datetime | None:
+    if when is None:
+        return None
+    if not isinstance(when, _dt.datetime):
+        raise TypeError(f"a date is a datetime, not {type(when).__name__}")
+    return when if when.tzinfo is not None else when.astimezone()
