@@ -62,7 +62,17 @@ EXAMPLES = {
     "entries": "mydb entries acme-corp   # one tenant's entries\n"
                "  mydb entries             # every tenant's entries",
     "log": "mydb log acme-corp users\n"
-           "  mydb log acme-corp users -n 5 --json",
+           "  mydb log acme-corp users -n 5 --json\n"
+           "  mydb log acme-corp users --key user-0001        # where one record changed\n"
+           "  mydb log acme-corp app-config --path /db/port   # where one value changed\n"
+           "  mydb log acme-corp users -S Lyon                # where 'Lyon' came or went\n"
+           "  mydb log acme-corp users --user alice --since 2026-03-01",
+    "blame": "mydb blame acme-corp users                 # every record's last change\n"
+             "  mydb blame acme-corp users user-0001 user-0002 --json\n"
+             "  mydb blame acme-corp app-config            # every value of a snapshot",
+    "search": "mydb search acme-corp Lyon                # every entry of the tenant\n"
+              "  mydb search acme-corp users Lyon -S       # where the count of 'Lyon' changed\n"
+              "  mydb search acme-corp users Lyon --json | head",
     "show": "mydb show acme-corp app-config                # HEAD's value\n"
             "  mydb show acme-corp app-config HEAD~2         # two versions before HEAD\n"
             "  mydb show acme-corp users --key user-0001     # one record (as `mydb get`)\n"
@@ -88,7 +98,7 @@ EXAMPLES = {
 
 TENANT = "tenant name (`mydb tenants` lists them)"
 ENTRY = "entry name (`mydb entries TENANT` lists them)"
-REV = "a version: full digest, unique prefix of 4+ hex digits, HEAD or HEAD~N"
+REV = "a version: full digest, unique prefix of 4+ hex digits, HEAD, HEAD~N or @{DATE} (the HEAD at that date)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tenant", metavar="TENANT", help=TENANT)
     p.add_argument("entry", metavar="ENTRY", help=ENTRY)
     p.add_argument("-n", "--max-count", type=_positive, metavar="N", help="show at most N versions")
+    p.add_argument("--key", metavar="KEY", help="only the versions where record KEY was added, changed or removed")
+    p.add_argument("--path", metavar="POINTER",
+                   help="only the versions where the value at POINTER (JSON Pointer, e.g. /db/port) changed; "
+                        "with --key, inside that record")
+    p.add_argument("-S", dest="pickaxe", metavar="TEXT",
+                   help="only the versions where the number of occurrences of TEXT in a record or value changed")
+    _add_filters(p, "versions")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when no version is shown")
+    p = command("blame", "each record (or each value of a snapshot) and the version that last changed it")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("entry", metavar="ENTRY", help=ENTRY)
+    p.add_argument("keys", nargs="*", metavar="KEY",
+                   help="only these records (or JSON Pointers in a snapshot); default: all")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when nothing is listed")
+    p = command("search", "search the history for TEXT; hits are printed as they are found")
+    p.add_argument("tenant", metavar="TENANT", help=TENANT)
+    p.add_argument("words", nargs="+", metavar="[ENTRY] TEXT",
+                   help="an entry (default: every entry of the tenant) and the text to look for")
+    p.add_argument("-S", dest="pickaxe", action="store_true",
+                   help="pickaxe: only where the number of occurrences of TEXT changed (git log -S)")
+    _add_filters(p, "hits")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when nothing is found")
     p = command("show", "the value of a version (default HEAD) as JSON; --key: one record; "
                         "--raw: the stored form")
     p.add_argument("tenant", metavar="TENANT", help=TENANT)
@@ -160,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_filters(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--since", metavar="DATE", help=f"only {what} dated at or after DATE (ISO 8601; local time)")
+    p.add_argument("--until", metavar="DATE", help=f"only {what} dated at or before DATE (ISO 8601; local time)")
+    p.epilog = (p.epilog or "") + f"\n\n--user USER here keeps only the {what} written by USER."
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line and fill the environment-dependent defaults; with no command,
     the help goes to stdout and the exit code is 2 (a usage error, as argparse's)."""
@@ -170,6 +208,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         raise SystemExit(2)
     if args.root is None:
         args.root = os.environ.get("MYDB_ROOT") or DEFAULT_ROOT
+    if args.command in ("log", "search"):  # read-only: --user filters by author
+        args.who = args.user
+    if args.command == "search":
+        if len(args.words) > 2:
+            parser.error("search takes [ENTRY] TEXT: quote a TEXT with spaces")
+        args.entry, args.text = (None, *args.words) if len(args.words) == 1 else args.words
     if args.user is None:
         args.user = default_user()
     return args

@@ -6,14 +6,16 @@ import sys
 from collections.abc import Callable
 
 from .args import parse
-from .commands import diff, maint, read, write
+from .commands import diff, history, maint, read, write
 from .context import Context
 from .errors import guarded
 
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "tenants": read.tenants,
     "entries": read.entries,
-    "log": read.log,
+    "log": lambda ctx: history.log(ctx) if history.filtered(ctx) else read.log(ctx),
+    "blame": history.blame,
+    "search": history.search,
     "show": read.show,
     "get": read.get,
     "diff": diff.diff,

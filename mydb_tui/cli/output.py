@@ -53,6 +53,15 @@ class Output:
         """A `--json` result, or any JSON document."""
         self.json_text(to_json(data))
 
+    def json_line(self, data: Any) -> None:
+        """One compact JSON document on its own line (JSON Lines: streamed results)."""
+        sys.stdout.write(safe_json(json.dumps(data, ensure_ascii=False, separators=(",", ":"))) + "\n")
+
+    @staticmethod
+    def flush() -> None:
+        """Push what was printed so far to the reader (streamed results)."""
+        sys.stdout.flush()
+
     def json_text(self, text: str) -> None:
         """Already safe JSON text: highlighted on a terminal, as is when piped."""
         if not self.tty:
