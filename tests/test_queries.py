@@ -204,3 +204,41 @@ def test_search_streams_filters_and_cancels(tmp_path):
         stop.append(1)
     assert len(stop) == 3
     assert parse_pointer("/a~1b/~0c") == ["a/b", "~c"]
+
+
+def test_restore_one_record_or_one_value(tmp_path):
+    from dbengine.errors import ConflictError, RecordNotFoundError
+
+    engine = DbEngine(str(tmp_path), durable=False, clock=TickingClock())
+    engine.init(T)
+    engine.put_many(T, "u", "people", {"p1": {"city": "Lyon", "n": 1}, "p2": {"city": "Oslo"}})
+    old = engine.get_digest(T, "people")
+    engine.put_many(T, "u", "people", {"p1": {"city": "Rome", "n": 2}, "p2": {"city": "Bern"}, "p3": 3})
+    new = engine.restore(T, "r", "people", old, key="p1")
+    assert engine.get_digest(T, "people") == new
+    assert engine.version(T, "people", new).restored_from == old
+    assert engine.read_records(T, new) == {"p1": {"city": "Lyon", "n": 1}, "p2": {"city": "Bern"}, "p3": 3}
+    engine.put(T, "u", "people", "p1", {"city": "Rome", "n": 5})
+    engine.restore(T, "r", "people", old, path="/p1/city")  # one field inside the record
+    assert engine.get(T, "people", "p1") == {"city": "Lyon", "n": 5}
+    engine.restore(T, "r", "people", old, key="p3")  # absent then: removed now
+    assert "p3" not in engine.read_records(T, engine.get_digest(T, "people"))
+    with pytest.raises(ConflictError, match="nothing to restore"):
+        engine.restore(T, "r", "people", old, key="p3")
+    with pytest.raises(RecordNotFoundError, match="whole record"):
+        engine.restore(T, "r", "people", old, key="p3", path="/x")
+
+    engine.save(T, "u", "config", {"db": {"port": 1, "hosts": ["a"]}, "x": 1})
+    first = engine.get_digest(T, "config")
+    engine.save(T, "u", "config", {"db": {"port": 2, "hosts": ["a", "b"], "new": True}, "x": 2})
+    engine.restore(T, "r", "config", first, path="/db/port")
+    assert engine.load(T, "config") == {"db": {"port": 1, "hosts": ["a", "b"], "new": True}, "x": 2}
+    engine.restore(T, "r", "config", first, path="/db/new")
+    engine.restore(T, "r", "config", first, path="/db/hosts/1")
+    assert engine.load(T, "config") == {"db": {"port": 1, "hosts": ["a"]}, "x": 2}
+    history = engine.key_history(T, "config", path="/db/port")
+    assert [c.version.restored_from for c in history][:1] == [first]
+    with pytest.raises(InvalidPathError):
+        engine.restore(T, "r", "config", first, path="/nope/deeper")
+    with pytest.raises(PatternMismatchError):
+        engine.restore(T, "r", "config", first, key="db")

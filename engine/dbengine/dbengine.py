@@ -259,7 +259,8 @@ class DbEngine:
         return self._save_stored(tenant_id, user_id, entry, data, expected_head=head)
 
     def _save_stored(
-        self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None
+        self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None,
+        restored_from: str | None = None,
     ) -> str:
         data_bytes = to_json_bytes(data)
 
@@ -273,7 +274,7 @@ class DbEngine:
                     )
                 if to_json_bytes(head_doc["__data__"]) == data_bytes:
                     return None
-            document = self._envelope(SNAPSHOT, head, user_id, date)
+            document = self._envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
             document["__data__"] = data
             old = head_doc["__data__"] if head_doc is not None else _ABSENT
             return document, _snapshot_summary(old, data)
@@ -358,7 +359,7 @@ class DbEngine:
 
     def _put_stored(
         self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
-        deletes: Iterable[str], expected_head: str | None = None,
+        deletes: Iterable[str], expected_head: str | None = None, restored_from: str | None = None,
     ) -> bool:
         deletes = list(deletes)
         touched = sorted({bucket_of(key) for key in (*upserts, *deletes)})
@@ -412,7 +413,7 @@ class DbEngine:
                     del buckets[bucket_id]
             if head_doc is not None and totals == [0, 0, 0]:
                 return None
-            document = self._envelope(RECORDS, head, user_id, date)
+            document = self._envelope(RECORDS, head, user_id, date, restored_from=restored_from)
             document["__count__"] = count
             document["__next_seq__"] = next_seq
             document["__buckets__"] = dict(sorted(buckets.items()))
@@ -562,13 +563,18 @@ class DbEngine:
                     out[key] = (value, absent)
         return out
 
-    def restore(self, tenant_id: str, user_id: str, entry: str, digest: str) -> str:
-        """Make the content of an old version the new head (a new version; history is kept)."""
+    def restore(self, tenant_id: str, user_id: str, entry: str, digest: str,
+                key: str | None = None, path: str | None = None) -> str:
+        """Make the content of an old version the new head (a new version; history is kept).
+        With `key` and/or `path` (a JSON Pointer, into record `key` when both are given), only
+        that record or value is brought back (removed if it was absent then)."""
         check_tenant(tenant_id), check_user(user_id), check_entry(entry), check_digest(digest)
         self._require(tenant_id)
         # Checked before the lock (a reader's repair, if any, never holds it): history only
         # grows, so a version of the head read here is a version of any later head.
         self._history_start(tenant_id, entry, digest)
+        if key is not None or path is not None:
+            return self._restore_part(tenant_id, user_id, entry, digest, key, path)
 
         def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if head is None:
@@ -590,6 +596,26 @@ class DbEngine:
             return document, self._summary(tenant_id, head_doc, document)
 
         return self._commit(tenant_id, entry, build)[0]
+
+    def _restore_part(self, tenant_id: str, user_id: str, entry: str, digest: str,
+                      key: str | None, path: str | None) -> str:
+        """restore() of one record or one value: the head with that place as it was at `digest`,
+        written only if the head has not moved meanwhile (ConflictError: try again)."""
+        head = self.get_digest(tenant_id, entry)
+        plan = queries.restored_part(self, tenant_id, entry, digest, head, key, path)
+        if plan.records:
+            written = self._put_stored(tenant_id, user_id, entry, plan.upserts, plan.deletes,
+                                       expected_head=head, restored_from=digest)
+        else:
+            written = self._save_stored(tenant_id, user_id, entry, plan.value, expected_head=head,
+                                        restored_from=digest) != head
+        if not written:
+            raise ConflictError(f"{plan.place} already is as it was in {digest[:12]}: nothing to restore")
+        for max_items in (16, None):  # ours was built on `head`: usually the head now
+            for version in self.log(tenant_id, entry, max_items=max_items):
+                if version.parents and version.parents[0] == head:
+                    return version.digest
+        raise AssertionError("a restore written on top of the head is in its history")
 
     # ================================================================== safe, raw views
     def read_snapshot(self, tenant_id: str, digest: str) -> dict:

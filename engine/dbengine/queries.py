@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import DbEngineError, InvalidDateError, InvalidPathError, PatternMismatchError
+from .errors import (
+    DbEngineError,
+    InvalidDateError,
+    InvalidPathError,
+    PatternMismatchError,
+    RecordNotFoundError,
+)
 from .history import Version, is_seed_layout
 from .names import check_key
 from .pointer import (
@@ -356,3 +362,74 @@ def _aware(when: _dt.datetime | None) -> _dt.datetime | None:
     if not isinstance(when, _dt.datetime):
         raise TypeError(f"a date is a datetime, not {type(when).__name__}")
     return when if when.tzinfo is not None else when.astimezone()
+
+
+# ================================================================== restore of one place
+@dataclass(frozen=True)
+class RestorePlan:
+    """What restoring one record or value writes: record upserts/deletes, or a new snapshot
+    value; `place` names it for messages."""
+
+    records: bool
+    place: str
+    upserts: dict
+    deletes: tuple
+    value: Any = None
+
+
+def restored_part(engine: DbEngine, tenant_id: str, entry: str, digest: str, head: str,
+                  key: str | None, path: str | None) -> RestorePlan:
+    """The change that brings record `key` (and/or the value at `path`) back to what it was at
+    `digest`, on top of `head`; absent then means removed now."""
+    tokens = _pointer_tokens(path)
+    reader = _EntryReader(engine, tenant_id, entry)
+    records = reader.is_records(reader.doc(head))
+    if records and key is None:
+        if not tokens:
+            raise InvalidPathError("a record entry's path starts with the record key: /KEY/...")
+        key, tokens = tokens[0], tokens[1:]
+    if not records and key is not None:
+        raise PatternMismatchError(f"entry {entry!r} is a snapshot entry: give a path, not a record key")
+    if records:
+        check_key(key)
+        old, now = reader.record(digest, key), reader.record(head, key)
+        place = f"record {key!r}" + (f" at {path}" if tokens else "")
+        if tokens:
+            if now is ABSENT:
+                raise RecordNotFoundError(f"record {key!r} is not in HEAD: restore the whole record "
+                                          f"(key only) to bring it back")
+            new = _with_value(now, tokens, value_at(old, tokens) if old is not ABSENT else ABSENT, path)
+            return RestorePlan(True, place, {key: new}, ())
+        if old is ABSENT:
+            return RestorePlan(True, place, {}, (key,) if now is not ABSENT else ())
+        return RestorePlan(True, place, {key: old}, ())
+    if not tokens:
+        raise InvalidPathError("restore a whole snapshot without a path (restore the version)")
+    old = value_at(reader.value(digest), tokens)
+    return RestorePlan(False, f"the value at {path}", {}, (), _with_value(reader.value(head), tokens, old, path))
+
+
+def _with_value(container: Any, tokens: list[str], value: Any, path: str | None) -> Any:
+    """A copy of a stored value with the place at `tokens` set to `value` (ABSENT: removed)."""
+    root = json.loads(json.dumps(container))  # a fresh copy: the engine's values are cached
+    parent = value_at(root, tokens[:-1])
+    last = tokens[-1]
+    if parent is ABSENT or type(parent) not in (dict, list) or (type(parent) is dict and "__special__" in parent):
+        raise InvalidPathError(f"{path}: its parent is not an object or array at HEAD; restore the parent instead")
+    if type(parent) is dict:
+        if value is ABSENT:
+            parent.pop(last, None)
+        else:
+            parent[last] = value
+        return root
+    if not last.isdigit() or int(last) > len(parent):
+        raise InvalidPathError(f"{path}: no such array position at HEAD; restore the array instead")
+    index = int(last)
+    if value is ABSENT:
+        if index < len(parent):
+            del parent[index]
+    elif index == len(parent):
+        parent.append(value)
+    else:
+        parent[index] = value
+    return root

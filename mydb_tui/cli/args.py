@@ -83,7 +83,9 @@ EXAMPLES = {
             "  mydb diff acme-corp users HEAD~3              # HEAD~3 vs HEAD\n"
             "  mydb diff acme-corp users a12c 9f3e --exit-code",
     "restore": "mydb restore acme-corp app-config HEAD~1\n"
-               "  mydb restore acme-corp app-config a12c70f --user alice",
+               "  mydb restore acme-corp app-config a12c70f --user alice\n"
+               "  mydb restore acme-corp users HEAD~3 --key user-0001      # one record\n"
+               "  mydb restore acme-corp app-config @{2026-03-01} --path /db/port",
     "put": "mydb put acme-corp users user-0100 '{\"name\": \"Ada\", \"city\": \"Lyon\"}'",
     "save": "mydb save acme-corp app-config settings.json\n"
             "  echo '{\"debug\": true}' | mydb save acme-corp app-config -",
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tenant", metavar="TENANT", help=TENANT)
     p.add_argument("entry", metavar="ENTRY", help=ENTRY)
     p.add_argument("rev", metavar="REV", help="the version to bring back: " + REV)
+    p.add_argument("--key", metavar="KEY", help="bring back only record KEY (removed if REV did not have it)")
+    p.add_argument("--path", metavar="POINTER",
+                   help="bring back only the value at POINTER (JSON Pointer; with --key, inside that record)")
     p = command("put", "add or update one record of a record entry (JSON value)")
     p.add_argument("tenant", metavar="TENANT", help="tenant name (created if it does not exist)")
     p.add_argument("entry", metavar="ENTRY", help="record entry name (created if it does not exist)")

@@ -98,3 +98,21 @@ def test_dated_revisions_and_empty_results(db):
     assert mydb("search", "t", "people", "zzz", "--exit-code", root=db["root"]).rc == 1
     assert_error(mydb("log", "t", "config", "--path", "db/port", root=db["root"]), "RFC 6901")
     assert_error(mydb("log", "t", "people", "--since", "last week", root=db["root"]), "--since")
+
+
+def test_restore_one_record_and_one_path(tmp_path):
+    root = str(tmp_path / "db")
+    engine = DbEngine(root, durable=False, clock=StepClock())
+    engine.init("t")
+    engine.put_many("t", "u", "people", {"p1": {"city": "Lyon"}, "p2": {"city": "Oslo"}})
+    engine.put_many("t", "u", "people", {"p1": {"city": "Rome"}, "p2": {"city": "Bern"}})
+    first = engine.history("t", "people")[1]
+    result = mydb("restore", "t", "people", "HEAD~1", "--key", "p1", "--json", root=root)
+    assert result.rc == 0, result.err
+    assert json.loads(result.out)["restored_from"] == first
+    assert engine.read_records("t", engine.get_digest("t", "people")) == {"p1": {"city": "Lyon"}, "p2": {"city": "Bern"}}
+    engine.save("t", "u", "config", {"db": {"port": 1}})
+    engine.save("t", "u", "config", {"db": {"port": 2}, "x": 1})
+    assert mydb("restore", "t", "config", "HEAD~1", "--path", "/db/port", root=root).rc == 0
+    assert engine.load("t", "config") == {"db": {"port": 1}, "x": 1}
+    assert_error(mydb("restore", "t", "config", "HEAD~2", "--path", "/db/port", root=root), "nothing to restore")

@@ -21,8 +21,10 @@ def restore(ctx: Context) -> int:
     ctx.check_entry(engine, args.tenant, args.entry)
     digest = resolve(engine, args.tenant, args.entry, args.rev)
     previous = engine.get_digest(args.tenant, args.entry)
-    new = engine.restore(args.tenant, args.user, args.entry, digest)
-    _report(ctx, engine, previous, new, f"restored {args.entry} from {digest[:12]}", restored_from=digest)
+    new = engine.restore(args.tenant, args.user, args.entry, digest, key=args.key, path=args.path)
+    what = args.entry if args.key is None and args.path is None else " ".join(
+        part for part in (f"record {args.key!r}" if args.key is not None else "", args.path or "") if part)
+    _report(ctx, engine, previous, new, f"restored {what} from {digest[:12]}", restored_from=digest)
     return OK
 
 
