@@ -1,0 +1,228 @@
+"""`make bench`: the history questions (key_history, blame, search, as_of) at size.
+
+A record entry of `MYDB_BENCH_Q_RECORDS` records (100,000) with `MYDB_BENCH_Q_VERSIONS`
+versions (10,000): one put_many of all records, then single-record puts of random keys by
+five users, some values holding the word "needle". Built once into a cache folder
+(`MYDB_BENCH_CACHE`, default /tmp/mydb-bench-cache) and reused. Each question is timed
+cold (a new DbEngine: empty in-memory caches; the OS page cache is warm) against the naive
+loop it replaces (load each version and compare), in the same run. `as_of` runs on the
+largest history entry present (the 1,000,000-version fixture of bench/history_scale.py when
+it was built, else this one). Results go to bench/RESULTS-queries.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from dbengine.dbengine import DbEngine
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RECORDS = int(os.environ.get("MYDB_BENCH_Q_RECORDS", "100000"))
+VERSIONS = int(os.environ.get("MYDB_BENCH_Q_VERSIONS", "10000"))
+CACHE = os.environ.get("MYDB_BENCH_CACHE", "/tmp/mydb-bench-cache")
+T, E = "bench", "people"
+USERS = ["alice", "bob", "carol", "dave", "deploy-bot"]
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(minutes=7)
+        return self.now
+
+
+def _key(i: int) -> str:
+    return f"user-{i:07d}"
+
+
+def build(root: str) -> None:
+    """The fixture: all records in one version, then VERSIONS - 1 single-record puts."""
+    tmp = root + ".building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    engine = DbEngine(tmp, durable=False, clock=_Clock())
+    engine.init(T)
+    rng = random.Random(7)
+    engine.put_many(T, USERS[0], E, {_key(i): {"name": f"person {i}", "n": 0, "city": "Oslo"}
+                                     for i in range(RECORDS)})
+    for v in range(1, VERSIONS):
+        i = rng.randrange(RECORDS)
+        city = "needle" if v % 97 == 0 else rng.choice(["Oslo", "Lyon", "Rome"])
+        engine.put(T, USERS[v % len(USERS)], E, _key(i), {"name": f"person {i}", "n": v, "city": city})
+    os.rename(tmp, root)
+
+
+def timed(run, reps: int = 5) -> float:
+    """Median seconds of `run()` over `reps` runs (each gets a fresh engine where it asks)."""
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    root = os.path.join(CACHE, f"queries-{RECORDS}-{VERSIONS}")
+    if not os.path.isdir(root):
+        os.makedirs(CACHE, exist_ok=True)
+        print(f"building {root} (once) ...", flush=True)
+        start = time.perf_counter()
+        build(root)
+        print(f"built in {time.perf_counter() - start:.0f} s", flush=True)
+    fresh = lambda: DbEngine(root, durable=False)  # noqa: E731
+    engine = fresh()
+    log = engine.log(T, E, max_items=None)
+    changed = [v for v in log if v.summary is not None and v.summary.keys]
+    # the most changed key makes the longest record history
+    counts: dict[str, int] = {}
+    for version in log[:-1]:
+        for key in (version.summary.keys or ()) if version.summary else ():
+            counts[key] = counts.get(key, 0) + 1
+    key = max(counts, key=counts.get) if counts else _key(0)
+    rows: list[tuple[str, str, str, str]] = []
+
+    # history of one record
+    history_s = timed(lambda: fresh().key_history(T, E, key))
+    hist_len = len(engine.key_history(T, E, key))
+
+    def naive_history() -> int:
+        e = fresh()
+        found = 0
+        for version in e.log(T, E, max_items=None):
+            parent = version.parents[0] if version.parents else None
+            if _record(e, parent, key) != _record(e, version.digest, key):
+                found += 1
+        return found
+
+    naive_s = timed(naive_history, reps=1)
+    rows.append((f"history of one record ({hist_len} changes) over {len(log):,} versions, cold",
+                 _s(history_s), _s(naive_s) + " (read the record in every version)", "< 0.1 s"))
+
+    # blame of 40 visible rows, and of everything (the CLI)
+    visible = [_key(i) for i in range(40)]
+    blame40_s = timed(lambda: fresh().blame(T, E, keys=visible))
+    rows.append((f"blame of 40 visible records of {RECORDS:,}, cold", _s(blame40_s), "", "< 0.2 s"))
+    env = dict(os.environ, MYDB_ROOT=root)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "mydb_tui.cli", "blame", T, E, "--json"], env=env,
+                         capture_output=True, check=True).stdout
+    cli_s = time.perf_counter() - start
+    lines = len(json.loads(out)["lines"])
+    rows.append((f"`mydb blame` of all {lines:,} records over {len(log):,} versions (process)", _s(cli_s), "",
+                 "< 3 s"))
+
+    # pickaxe: first hit, whole scan, cancel
+    def first_hit() -> None:
+        next(iter(fresh().search(T, E, "needle", pickaxe=True)))
+
+    first_s = timed(first_hit)
+    scan_s = timed(lambda: sum(1 for _ in fresh().search(T, E, "needle", pickaxe=True)), reps=3)
+    sample = log[: min(50, len(log))]
+
+    def naive_pickaxe() -> None:
+        e = fresh()
+        for version in sample:
+            text = json.dumps(e.read_records(T, version.digest, copy=False))
+            text.count("needle")
+
+    per_version = timed(naive_pickaxe, reps=1) / len(sample)
+    naive_scan = per_version * len(log)
+    flag = threading.Event()
+    stopped: list[float] = []
+
+    def cancel_run() -> None:
+        hits = fresh().search(T, E, "n", pickaxe=False, cancelled=flag.is_set)
+        next(hits)
+        flag.set()
+        start = time.perf_counter()
+        for _ in hits:
+            pass
+        stopped.append(time.perf_counter() - start)
+
+    cancel_run()
+    rows.append(("pickaxe `needle`: first hit, cold", _s(first_s), "", "< 0.3 s"))
+    rows.append((f"pickaxe `needle`: whole scan of {len(log):,} versions, cold", _s(scan_s),
+                 f"{_s(naive_scan)} (serialize and count every version: {_s(per_version)} × {len(log):,}, "
+                 f"measured on {len(sample)}); ×{naive_scan / scan_s:.0f}", "≥ 10× faster"))
+    rows.append(("search cancelled after its first hit: time to stop", _s(stopped[0]), "", "< 0.1 s"))
+
+    # as_of on the longest history available
+    big = _longest_history()
+    if big is not None:
+        big_root, tenant, entry, n = big
+    else:
+        big_root, tenant, entry, n = root, T, E, len(log)
+    probe = DbEngine(big_root, durable=False)
+    first, last = probe.log(tenant, entry, max_items=1)[0].date, START
+    when = first - (first - last) / 3 if first and last else dt.datetime.now(dt.UTC)
+    as_of_s = timed(lambda: DbEngine(big_root, durable=False).as_of(tenant, entry, when))
+    rows.append((f"as_of on {n:,} versions, cold", _s(as_of_s), "", "< 5 ms"))
+    user_s = timed(lambda: [v for v in fresh().log(T, E, max_items=None) if v.user_id == "carol"], reps=3)
+    rows.append((f"versions by one user over {len(log):,} versions (log + filter), cold", _s(user_s), "",
+                 "(TUI filter: < 0.3 s on 100,000)"))
+
+    lines_out = [
+        "# Benchmark: history questions",
+        "",
+        f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `python bench/queries_bench.py`; "
+        f"{RECORDS:,} records, {len(log):,} versions ({len(changed):,} with a change set), "
+        "medians of 5 cold runs (a new DbEngine each) unless said.",
+        "",
+        "| question | engine | naive loop | target |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+    ]
+    text = "\n".join(lines_out)
+    with open(os.path.join(HERE, "RESULTS-queries.md"), "w", encoding="utf-8") as out_file:
+        out_file.write(text)
+    print(text)
+
+
+def _record(engine: DbEngine, digest: str | None, key: str):
+    if digest is None:
+        return None
+    try:
+        return engine.read_record(T, E, key, digest)
+    except LookupError:
+        return None
+
+
+def _longest_history() -> tuple[str, str, str, int] | None:
+    """(root, tenant, entry, versions) of the biggest cached history fixture, if any."""
+    best = None
+    if not os.path.isdir(CACHE):
+        return None
+    for name in os.listdir(CACHE):
+        path = os.path.join(CACHE, name)
+        if not name.startswith("history") or not os.path.isdir(path):
+            continue
+        try:
+            engine = DbEngine(path, durable=False)
+            for tenant in engine.tenants():
+                for entry, info in engine.entry_infos(tenant).items():
+                    if not isinstance(info, Exception) and (best is None or info.versions > best[3]):
+                        best = (path, tenant, entry, info.versions)
+        except Exception:  # noqa: BLE001 - a fixture being built or of another format: skip it
+            continue
+    return best
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+if __name__ == "__main__":
+    main()
