@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Callable
 
-#: The calls the storage module makes to change the disk, and its lock.
-TARGETS = [(os, "write"), (os, "fsync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
+#: The calls the storage module makes to change the disk (fdatasync: the journal), and its lock.
+TARGETS = [(os, "write"), (os, "fsync"), (os, "fdatasync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
 ERRNOS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "EACCES": errno.EACCES, "EROFS": errno.EROFS}
 STORAGE_MODULE = "dbengine.storage"
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
