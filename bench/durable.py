@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Callable
 
+import dbengine
+from dbengine import storage
 from dbengine.dbengine import DbEngine
 from timing import Sample, format_seconds, machine
 
@@ -56,6 +58,14 @@ class Rows:
 
     def engine_save(self, i: int) -> None:
         self.engine.save(TENANT, USER, ENTRY, document(i))
+
+    def engine_save_inline(self, i: int) -> None:
+        """The durable save with the journal's fdatasync run before the file writes, not beside them."""
+        storage.OVERLAP_SYNC = False
+        try:
+            self.engine.save(TENANT, USER, ENTRY, document(i))
+        finally:
+            storage.OVERLAP_SYNC = True
 
     def engine_save_loose(self, i: int) -> None:
         self.loose.save(TENANT, USER, ENTRY, document(i))
@@ -116,6 +126,8 @@ def run(reps: int) -> tuple[dict[str, Sample], float]:
         rows = Rows(work)
         timed: dict[str, Callable[[int], None]] = {
             "engine save (durable)": rows.engine_save,
+            **({"engine save (durable, journal sync not overlapped)": rows.engine_save_inline}
+               if hasattr(storage, "OVERLAP_SYNC") else {}),
             "floor: temp write + fsync + rename": rows.floor,
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
@@ -141,13 +153,14 @@ def run(reps: int) -> tuple[dict[str, Sample], float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def render(samples: dict[str, Sample], syncs: float, command: str, reps: int) -> str:
+def render(samples: dict[str, Sample], syncs: float, command: str, reps: int, label: str) -> str:
     engine = samples["engine save (durable)"].median
     floor = samples["floor: temp write + fsync + rename"].median
     lines = [
         "# Durable writes against the fsync floor",
         "",
-        f"`{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}.",
+        f"`{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}; "
+        f"engine from {os.path.dirname(os.path.dirname(dbengine.__file__))}{f' ({label})' if label else ''}.",
         "",
         f"Medians of {reps} writes per row, interleaved in rounds of {ROUND} (same run, same file system).",
         "",
@@ -164,6 +177,7 @@ def render(samples: dict[str, Sample], syncs: float, command: str, reps: int) ->
         "",
         "- engine: `DbEngine(root, durable=True).save()` of a ~1 KB JSON document, a new version each time.",
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
+        "- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` (fdatasync, then the files).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
         "",
@@ -176,10 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=500, help="writes per row (default 500)")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-durable.md"))
+    parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
     args = parser.parse_args(argv)
     samples, syncs = run(args.reps)
     command = " ".join(["python bench/durable.py", *argv]).strip()
-    report = render(samples, syncs, command, args.reps)
+    report = render(samples, syncs, command, args.reps, args.label)
     with open(args.out, "w", encoding="utf-8") as handle:
         handle.write(report)
     print(report)

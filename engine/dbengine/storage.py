@@ -25,6 +25,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import queue
 import stat
 import threading
 import time
@@ -354,10 +355,13 @@ class LocalStorage:
 
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
-        return self._read(self.object_path(tenant, digest), f"object {digest} of tenant {tenant!r}")
+        path = self.object_path(tenant, digest)
+        unwritten = self._unwritten(path)
+        return unwritten if unwritten is not None else self._read(path, f"object {digest} of tenant {tenant!r}")
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        return os.path.isfile(self.object_path(tenant, digest))
+        path = self.object_path(tenant, digest)
+        return self._unwritten(path) is not None or os.path.isfile(path)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing).
@@ -371,12 +375,18 @@ class LocalStorage:
         yield from self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects"))
 
     def read_ref(self, digest: str) -> bytes:
-        return self._read(self.ref_path(digest), f"ref {digest}")
+        path = self.ref_path(digest)
+        unwritten = self._unwritten(path)
+        return unwritten if unwritten is not None else self._read(path, f"ref {digest}")
 
     def has_ref(self, digest: str) -> bool:
-        return os.path.isfile(self.ref_path(digest))
+        path = self.ref_path(digest)
+        return self._unwritten(path) is not None or os.path.isfile(path)
 
     def ref_size(self, digest: str) -> int:
+        unwritten = self._unwritten(self.ref_path(digest))
+        if unwritten is not None:
+            return len(unwritten)
         try:
             return os.stat(self.ref_path(digest)).st_size
         except FileNotFoundError:
@@ -616,6 +626,8 @@ class LocalStorage:
     @staticmethod
     def _holds(path: str, data: bytes) -> bool:
         try:
+            if os.lstat(path).st_size != len(data):  # absent (most writes) or another size: no open
+                return False
             fd, info = _open_regular(path, path)
         except (OSError, DbEngineError):  # absent, a folder, a FIFO, a symlink, unreadable
             return False
@@ -638,6 +650,16 @@ class LocalStorage:
     def _write_atomic(self, path: str, data: bytes, durable: bool | None = None) -> None:
         durable = self.durable if durable is None else durable
         folder = os.path.dirname(path)
+        self._install(self._write_temp(path, data, durable), path)
+        if durable:
+            try:
+                self._fsync_dir(folder)
+            except OSError as exc:
+                raise _fail("sync folder of", path, exc) from exc
+
+    def _write_temp(self, path: str, data: bytes, durable: bool = False) -> str:
+        """A temp file beside `path` holding `data` (fsynced if `durable`), for `_install`."""
+        folder = os.path.dirname(path)
         self._check_inside(folder)
         temp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}")
         try:
@@ -648,16 +670,21 @@ class LocalStorage:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise _fail("write", path, exc) from exc
+        return temp
+
+    @staticmethod
+    def _install(temp: str, path: str) -> None:
+        """Rename a temp file of `_write_temp` over `path` (removing it if that fails)."""
+        try:
             os.replace(temp, path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise _fail("write", path, exc) from exc
-        if durable:
-            try:
-                self._fsync_dir(folder)
-            except OSError as exc:
-                raise _fail("sync folder of", path, exc) from exc
 
     def _mkdir(self, folder: str, durable: bool | None = None) -> None:
         if os.path.isdir(folder):
@@ -751,29 +778,40 @@ class LocalStorage:
         return found
 
     def _write_journaled(self, kind: bytes, tenant: str | None, digest: str, path: str, data: bytes) -> bool:
-        """Write content-addressed bytes; when durable, journal them (or fsync a big one)."""
+        """Store content-addressed bytes. Durable: journal them, and write the file during
+        the journal's fdatasync at the next head write of this thread (this thread's reads
+        see it meanwhile); a big one is written and fsynced at once."""
         if not self.durable:
             return self._write_content(path, data)
         if len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
-        written = self._write_content(path, data, durable=False)
+        present = self._holds(path, data)
         pending = self._pending_items()
-        pending.append((kind, tenant, digest, path, data))  # even if present: its file may not be synced
+        pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
         self._pending.size += len(data)
-        if self._pending.size > PENDING_LIMIT:  # a big import: sync in place instead of holding them
+        if not present:
+            self._pending.unwritten[path] = data
+        if self._pending.size > PENDING_LIMIT:  # a big import: write and sync in place instead
+            self._write_files(pending)
             self._sync_in_place([item[3] for item in pending])
             pending.clear()
             self._pending.size = 0
-        return written
+        return not present
 
-    def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes]]:
+    def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         pending = getattr(self._pending, "items", None)
         if pending is None:
             pending = self._pending.items = []
             self._pending.size = 0
+            self._pending.unwritten = {}
         return pending
 
-    def _take_pending(self, tenant: str) -> list[tuple[bytes, str | None, str, str, bytes]]:
+    def _unwritten(self, path: str) -> bytes | None:
+        """The bytes of this thread's journaled write of `path` whose file is not written yet."""
+        unwritten = getattr(self._pending, "unwritten", None)
+        return unwritten.get(path) if unwritten else None
+
+    def _take_pending(self, tenant: str) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         """This thread's journaled writes a head of `tenant` depends on: its objects, all refs."""
         pending = self._pending_items()
         taken = [item for item in pending if item[1] is None or item[1] == tenant]
@@ -782,19 +820,28 @@ class LocalStorage:
             self._pending.size = sum(len(item[4]) for item in pending)
         return taken
 
-    def _give_back(self, items: list[tuple[bytes, str | None, str, str, bytes]]) -> None:
+    def _give_back(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]]) -> None:
         self._pending_items().extend(items)
         self._pending.size += sum(len(item[4]) for item in items)
 
+    def _write_files(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]]) -> None:
+        """Write the files of journaled items not written yet (no fsync: the journal has them)."""
+        unwritten = self._pending.unwritten
+        for item in items:
+            if item[5] and item[3] in unwritten:
+                self._write_with_folder(item[3], item[4], durable=False)
+                del unwritten[item[3]]
+
     def _commit_journaled(self, tenant: str, head: bytes) -> None:
-        """One journal append + fdatasync making `head` and what it needs durable, then the
-        head renamed in; a failure before the head is in undoes the append."""
+        """One journal append + fdatasync making `head` and what it needs durable; the files
+        the record covers and the head's temp file are written while the sync runs, the head
+        renamed in after it. A failure before the head is in takes the record back."""
         items = self._take_pending(tenant)
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
-        path = self.journal_path(tenant)
-        fd, size, end = -1, 0, 0
+        path, head_path = self.journal_path(tenant), self.head_path(tenant)
+        fd, size, end, temp = -1, 0, 0, None
         try:
             self._check_inside(self.tenant_dir(tenant))
             fd = _open_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
@@ -811,11 +858,23 @@ class LocalStorage:
                 record.base = self._durable_base(tenant)
             frame = journal.encode(record)
             _write_all(fd, frame)
-            _datasync(fd)
             end = size + len(frame)
+            sync = _SYNCER.start(fd) if OVERLAP_SYNC else None
+            if sync is None:
+                _datasync(fd)
+            try:
+                self._write_files(items)
+                temp = self._write_temp(head_path, head)
+            finally:
+                if sync is not None:
+                    sync.wait()  # raises the fdatasync's error
             self._journal_ends[tenant] = (info.st_ino, end)
-            self._write_atomic(self.head_path(tenant), head, durable=False)
+            self._install(temp, head_path)
+            temp = None
         except BaseException as exc:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
             if fd >= 0 and end:  # the record is in but the head is not: take the record back
                 self._journal_ends.pop(tenant, None)
                 with contextlib.suppress(OSError):
@@ -825,7 +884,7 @@ class LocalStorage:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)  # a short write
             self._give_back(items)
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and not isinstance(exc, DbEngineError):
                 raise _fail("append to", path, exc) from exc
             raise
         finally:
@@ -862,10 +921,13 @@ class LocalStorage:
         """True when the journal holds records of an earlier boot (a crash of the machine may
         have lost what they cover) or of an unknown one; in this boot, every write a record
         covers is in the page cache, visible to all."""
+        path = self.journal_path(tenant)
         try:
-            fd, info = _open_regular(self.journal_path(tenant), "journal")
-        except (OSError, DbEngineError):
+            fd, info = _open_regular(path, "journal")
+        except (FileNotFoundError, IsADirectoryError, DbEngineError):  # none, or not a file (verify says so)
             return False
+        except OSError as exc:  # cannot tell whether the tenant needs a replay: say so
+            raise _fail("read", path, exc) from exc
         try:
             if info.st_size == 0:
                 return False
@@ -1035,6 +1097,58 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+class _SyncJob:
+    """One fdatasync handed to the sync thread; `wait()` raises its OSError."""
+
+    __slots__ = ("fd", "done", "error")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.done = threading.Event()
+        self.error: OSError | None = None
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class _SyncThread:
+    """A daemon thread running journal fdatasyncs, so that a committing thread writes the
+    files its record covers meanwhile (they must be in place before the head is renamed
+    in, not before the sync); one for the process, restarted after a fork."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def start(self, fd: int) -> _SyncJob:
+        job = _SyncJob(fd)
+        with self._guard:
+            if self._thread is None or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._run, args=(self._queue,), name="mydb-sync", daemon=True)
+                self._thread.start()
+            self._queue.put(job)
+        return job
+
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue) -> None:
+        while True:
+            job = jobs.get()
+            try:
+                _datasync(job.fd)
+            except OSError as exc:
+                job.error = exc
+            finally:
+                job.done.set()
+
+
+_SYNCER = _SyncThread()
+OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 
 def _datasync(fd: int) -> None:
