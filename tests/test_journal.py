@@ -259,3 +259,21 @@ def test_concurrent_writers_in_processes_survive_a_power_loss(durable, make_engi
     assert sorted(records) == sorted(acknowledged)
     assert len(cold.history(T, "shared", max_items=None)) == 45
     assert cold.verify().ok
+
+
+def test_objects_of_a_commit_are_written_during_the_sync_and_read_back_before(durable):
+    engine, _base = durable
+    store = engine.storage
+    loose, held = b'{"outside": 1}', b'{"inside": 2}'
+    loose_digest, held_digest = (hashlib.sha256(data).hexdigest() for data in (loose, held))
+    assert store.write_object(T, loose_digest, loose)  # outside a commit: on disk at once
+    assert os.path.exists(store.object_path(T, loose_digest))
+    with store.lock(T):
+        assert store.write_object(T, held_digest, held)
+        assert not os.path.exists(store.object_path(T, held_digest))  # written beside the fdatasync
+        assert store.has_object(T, held_digest) and store.read_object(T, held_digest) == held
+        head = store.read_head(T)[0]
+        store.write_head(T, head)
+    assert open(store.object_path(T, held_digest), "rb").read() == held
+    recs, _ = records_of(store.journal_path(T))
+    assert {d for d, _ in recs[-1].objects} == {loose_digest, held_digest}

@@ -198,6 +198,7 @@ class _TenantLock:
         self.timeout = timeout
         self._thread_lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
 
     @contextlib.contextmanager
@@ -210,16 +211,23 @@ class _TenantLock:
         try:
             if self._depth == 0:
                 self._fd = self._acquire_file_lock(timeout)
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    os.close(self._fd)  # closing releases the flock
-                    self._fd = None
+                if self._depth == 0:
+                    self._owner = None
+                    if self._fd is not None:
+                        os.close(self._fd)  # closing releases the flock
+                        self._fd = None
         finally:
             self._thread_lock.release()
+
+    def held_here(self) -> bool:
+        """True when the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
 
     def _timeout_message(self, timeout: float) -> str:
         if timeout <= 0:
@@ -778,19 +786,25 @@ class LocalStorage:
         return found
 
     def _write_journaled(self, kind: bytes, tenant: str | None, digest: str, path: str, data: bytes) -> bool:
-        """Store content-addressed bytes. Durable: journal them, and write the file during
-        the journal's fdatasync at the next head write of this thread (this thread's reads
-        see it meanwhile); a big one is written and fsynced at once."""
+        """Store content-addressed bytes. Durable: journal them with the next head write of
+        this thread; an object written under its tenant's lock (a commit) is written to its
+        file during that head write's fdatasync (this thread's reads see it meanwhile); a
+        big one is written and fsynced at once."""
         if not self.durable:
             return self._write_content(path, data)
         if len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
-        present = self._holds(path, data)
+        lock = self._locks.get(tenant) if tenant is not None else None
+        if lock is not None and lock.held_here():
+            present = self._holds(path, data)
+            if not present:
+                self._pending_items()
+                self._pending.unwritten[path] = data
+        else:
+            present = not self._write_content(path, data, durable=False)
         pending = self._pending_items()
         pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
         self._pending.size += len(data)
-        if not present:
-            self._pending.unwritten[path] = data
         if self._pending.size > PENDING_LIMIT:  # a big import: write and sync in place instead
             self._write_files(pending)
             self._sync_in_place([item[3] for item in pending])
