@@ -4,9 +4,9 @@ The engine talks to a `Storage` only through the methods below, so another backe
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
 Writes are atomic (temp file in the same folder, rename). With `durable=True` (the
 default) a commit is made durable by one append + fdatasync of the tenant's journal (see
-journal.py and docs/RELIABILITY.md): the object files and the head are then written
-without fsync, and a checkpoint (syncfs, then an empty journal) runs when the journal
-passes JOURNAL_LIMIT. A journal left by an earlier boot is replayed before the tenant is
+journal.py and docs/RELIABILITY.md): the object files and the head are written without
+fsync (a commit's new objects while the fdatasync runs on a sync thread), and a
+checkpoint (syncfs, then an empty journal) runs when the journal passes JOURNAL_LIMIT. A journal left by an earlier boot is replayed before the tenant is
 read or written. `durable=False` syncs nothing.
 
 Files that are not what they seem: every read opens without blocking and without
