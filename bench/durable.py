@@ -177,12 +177,13 @@ def render(samples: dict[str, Sample], syncs: float, command: str, reps: int, la
         "",
         "- engine: `DbEngine(root, durable=True).save()` of a ~1 KB JSON document, a new version each time.",
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
-        "- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` (fdatasync, then the files).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
-        "",
     ]
-    return "\n".join(lines)
+    if any("not overlapped" in name for name in samples):
+        lines.append("- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` "
+                     "(the journal's fdatasync first, then the files).")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

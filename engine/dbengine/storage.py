@@ -873,7 +873,8 @@ class LocalStorage:
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
-            sync = _SYNCER.start(fd) if OVERLAP_SYNC else None
+            overlap = OVERLAP_SYNC and any(item[5] for item in items)  # files to write meanwhile
+            sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
             try:
