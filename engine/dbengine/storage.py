@@ -1140,6 +1140,11 @@ class _SyncThread:
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
 
+    def reset(self) -> None:
+        """In a forked child: the parent's thread and lock are not ours."""
+        self._guard = threading.Lock()
+        self._thread = None
+
     def start(self, fd: int) -> _SyncJob:
         job = _SyncJob(fd)
         with self._guard:
@@ -1163,6 +1168,8 @@ class _SyncThread:
 
 
 _SYNCER = _SyncThread()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_SYNCER.reset)
 OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 
