@@ -133,7 +133,7 @@ def run(reps: int) -> tuple[dict[str, Sample], float]:
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
             "sqlite FULL insert (WAL)": rows.sqlite_insert("wal"),
         }
-        for name, function in timed.items():  # warm up: first writes create files and folders
+        for function in timed.values():  # warm up: first writes create files and folders
             for i in range(5):
                 function(10**8 + i)
         samples = {name: Sample() for name in timed}
@@ -156,11 +156,12 @@ def run(reps: int) -> tuple[dict[str, Sample], float]:
 def render(samples: dict[str, Sample], syncs: float, command: str, reps: int, label: str) -> str:
     engine = samples["engine save (durable)"].median
     floor = samples["floor: temp write + fsync + rename"].median
+    where = os.path.dirname(os.path.dirname(dbengine.__file__)) + (f" ({label})" if label else "")
     lines = [
         "# Durable writes against the fsync floor",
         "",
-        f"`{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}; "
-        f"engine from {os.path.dirname(os.path.dirname(dbengine.__file__))}{f' ({label})' if label else ''}.",
+        f"`{command}` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; "
+        f"engine from {where}.",
         "",
         f"Medians of {reps} writes per row, interleaved in rounds of {ROUND} (same run, same file system).",
         "",

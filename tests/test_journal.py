@@ -17,7 +17,6 @@ import time
 
 import pytest
 from dbengine import journal, storage
-from dbengine.dbengine import DbEngine
 from dbengine.errors import StorageError
 
 T = "tenant_1"
@@ -226,7 +225,6 @@ def test_a_big_object_is_synced_in_place_not_journaled(durable, monkeypatch):
 
 WRITER = r"""
 import os, sys, time
-from dbengine.dbengine import DbEngine
 
 root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 engine = DbEngine(root)
