@@ -225,6 +225,7 @@ def test_a_big_object_is_synced_in_place_not_journaled(durable, monkeypatch):
 
 WRITER = r"""
 import os, sys, time
+from dbengine.dbengine import DbEngine
 
 root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 engine = DbEngine(root)
