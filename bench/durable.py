@@ -189,6 +189,9 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "",
         f"**Engine durable save / floor: {floor / engine:.2f}x** (target: 0.5x or better); "
         f"{1 / engine:,.0f} durable saves/s; {syncs:g} fsync/fdatasync calls per save.",
+        f"What durability adds to a save (durable minus durable=False medians): "
+        f"{format_seconds(max(engine - samples['engine save (durable=False: no sync at all)'].median, 0))}, "
+        f"against {format_seconds(floor)} for the floor.",
         *([checkpoint] if checkpoint else []),
         "",
         "- engine: `DbEngine(root, durable=True).save()` of a ~1 KB JSON document, a new version each time.",
