@@ -276,3 +276,13 @@ def test_objects_of_a_commit_are_written_during_the_sync_and_read_back_before(du
     assert open(store.object_path(T, held_digest), "rb").read() == held
     recs, _ = records_of(store.journal_path(T))
     assert {d for d, _ in recs[-1].objects} == {loose_digest, held_digest}
+
+
+def test_without_a_boot_id_every_journal_found_is_replayed(durable, make_engine, monkeypatch):
+    engine, base = durable
+    monkeypatch.setattr(journal, "_boot_id", journal.NO_BOOT)  # a system without /proc boot_id
+    engine.save(T, "alice", "config", {"n": 1})
+    lose_unsynced(engine.root, base)
+    cold = make_engine()
+    assert cold.load(T, "config") == {"n": 1}
+    assert os.path.getsize(cold.storage.journal_path(T)) == 0
