@@ -12,10 +12,11 @@ import errno
 import fcntl
 import os
 import sys
+import threading
 from collections.abc import Callable
 
-#: The calls the storage module makes to change the disk, and its lock.
-TARGETS = [(os, "write"), (os, "fsync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
+#: The calls the storage module makes to change the disk (fdatasync: the journal), and its lock.
+TARGETS = [(os, "write"), (os, "fsync"), (os, "fdatasync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
 ERRNOS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "EACCES": errno.EACCES, "EROFS": errno.EROFS}
 STORAGE_MODULE = "dbengine.storage"
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -35,6 +36,7 @@ class Faults:
         self.read_only = read_only
         self.calls: list[str] = []
         self.fired: str | None = None
+        self._guard = threading.Lock()
 
     def install(self, setattr_: Callable[[object, str, object], None]) -> Faults:
         """Wrap the targets with `setattr_` (monkeypatch.setattr, or plain setattr)."""
@@ -54,9 +56,10 @@ class Faults:
         def wrapper(*args, **kwargs):
             if sys._getframe(1).f_globals.get("__name__") != STORAGE_MODULE:
                 return real(*args, **kwargs)
-            self.calls.append(name)
-            failing = (self._refuses(name, args) if self.read_only
-                       else len(self.calls) == self.fail_at)
+            with self._guard:  # the journal's fdatasync runs on a thread of its own
+                self.calls.append(name)
+                failing = (self._refuses(name, args) if self.read_only
+                           else len(self.calls) == self.fail_at)
             if not failing:
                 return real(*args, **kwargs)
             self.fired = name

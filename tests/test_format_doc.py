@@ -29,7 +29,8 @@ def test_the_worked_example_is_what_its_script_writes(tmp_path):
     root = tmp_path / "example_db"
     files = sorted(str(p.relative_to(tmp_path)) for p in root.rglob("*") if p.is_file())
     assert _blocks(example)[1].split() == files
-    contents = {str(p.relative_to(tmp_path)): p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file()}
+    contents = {str(p.relative_to(tmp_path)): p.read_bytes().decode("utf-8", "replace")  # the journal is binary
+                for p in root.rglob("*") if p.is_file()}
     for block in _blocks(example)[2:-1]:
         for piece in re.split(r"\n?[0-9a-f]{8}…  \(bucket [0-9a-f]{2}\)\n", block.replace("→", "\t")):
             lines = [line for line in piece.splitlines() if line]

@@ -2,8 +2,12 @@
 
 The engine talks to a `Storage` only through the methods below, so another backend
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
-Writes are atomic (temp file in the same folder, fsync, rename, fsync of the folder)
-and durable unless `durable=False`.
+Writes are atomic (temp file in the same folder, rename). With `durable=True` (the
+default) a commit is made durable by one append + fdatasync of the tenant's journal (see
+journal.py and docs/RELIABILITY.md): the object files and the head are written without
+fsync (a commit's new objects while the fdatasync runs on a sync thread), and a
+checkpoint (syncfs, then an empty journal) runs when the journal passes JOURNAL_LIMIT. A journal left by an earlier boot is replayed before the tenant is
+read or written. `durable=False` syncs nothing.
 
 Files that are not what they seem: every read opens without blocking and without
 following a final symlink, checks that it got a regular file and reads no more than its
@@ -21,12 +25,14 @@ import errno
 import fcntl
 import hashlib
 import os
+import queue
 import stat
 import threading
 import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from . import journal
 from .errors import (
     CorruptObjectError,
     DbEngineError,
@@ -49,6 +55,10 @@ _READ_FLAGS = os.O_RDONLY | _SAFE
 # (ELOOP; EMLINK on BSD), a socket or a FIFO without reader (ENXIO), a device (ENODEV)
 _NOT_REGULAR_ERRNOS = {errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP}
 _FOLDER_CACHE_MAX = 10_000
+JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
+JOURNAL_LIMIT = 8 * 1024 * 1024  # a checkpoint empties the journal once it is larger
+OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
+PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
 
 
 class FileToken(NamedTuple):
@@ -188,6 +198,7 @@ class _TenantLock:
         self.timeout = timeout
         self._thread_lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
 
     @contextlib.contextmanager
@@ -200,16 +211,23 @@ class _TenantLock:
         try:
             if self._depth == 0:
                 self._fd = self._acquire_file_lock(timeout)
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    os.close(self._fd)  # closing releases the flock
-                    self._fd = None
+                if self._depth == 0:
+                    self._owner = None
+                    if self._fd is not None:
+                        os.close(self._fd)  # closing releases the flock
+                        self._fd = None
         finally:
             self._thread_lock.release()
+
+    def held_here(self) -> bool:
+        """True when the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
 
     def _timeout_message(self, timeout: float) -> str:
         if timeout <= 0:
@@ -257,10 +275,19 @@ class LocalStorage:
         self._locks_guard = threading.Lock()
         self._root_prefix = os.path.join(self.root, "")
         self._inside: set[str] = set()  # folders known to lie inside the root (no symlink out)
+        self._tenant_dirs: dict[str, str] = {}
+        self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
+        self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
+        self._pending = threading.local()  # journaled writes of this thread waiting for a head write
 
     # ------------------------------------------------------------------ paths
     def tenant_dir(self, tenant: str) -> str:
-        return os.path.join(self.root, check_tenant(tenant))
+        folder = self._tenant_dirs.get(tenant) if type(tenant) is str else None
+        if folder is None:
+            folder = os.path.join(self.root, check_tenant(tenant))
+            if len(self._tenant_dirs) < _FOLDER_CACHE_MAX:
+                self._tenant_dirs[tenant] = folder
+        return folder
 
     def object_path(self, tenant: str, digest: str) -> str:
         check_digest(digest)
@@ -272,6 +299,9 @@ class LocalStorage:
 
     def head_path(self, tenant: str) -> str:
         return os.path.join(self.tenant_dir(tenant), "head")
+
+    def journal_path(self, tenant: str) -> str:
+        return os.path.join(self.tenant_dir(tenant), JOURNAL_NAME)
 
     def index_path(self, tenant: str, entry: str) -> str:
         name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
@@ -318,7 +348,7 @@ class LocalStorage:
             if not os.path.exists(self.head_path(tenant)):
                 with self.lock(tenant):
                     if not os.path.exists(self.head_path(tenant)):
-                        self.write_head(tenant, b"{}")
+                        self._write_atomic(self.head_path(tenant), b"{}")  # fsynced itself: no journal yet
             # objects/ marks the tenant as initialized: created last, so an init that fails
             # half-way never leaves a tenant without its head.
             self._mkdir(os.path.join(base, "objects"))
@@ -333,32 +363,46 @@ class LocalStorage:
 
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
-        return self._read(self.object_path(tenant, digest), f"object {digest} of tenant {tenant!r}")
+        path = self.object_path(tenant, digest)
+        unwritten = self._unwritten(path)
+        return unwritten if unwritten is not None else self._read(path, f"object {digest} of tenant {tenant!r}")
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        return os.path.isfile(self.object_path(tenant, digest))
+        path = self.object_path(tenant, digest)
+        return self._unwritten(path) is not None or os.path.isfile(path)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
-        """Store an object; False when it already existed (content addressing)."""
-        return self._write_content(self.object_path(tenant, digest), data)
+        """Store an object; False when it already existed (content addressing).
+
+        Durable storage journals it with the next head write of this thread (see
+        `write_head`); an object larger than OBJECT_JOURNAL_LIMIT is fsynced in place.
+        """
+        return self._write_journaled(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
         yield from self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects"))
 
     def read_ref(self, digest: str) -> bytes:
-        return self._read(self.ref_path(digest), f"ref {digest}")
+        path = self.ref_path(digest)
+        unwritten = self._unwritten(path)
+        return unwritten if unwritten is not None else self._read(path, f"ref {digest}")
 
     def has_ref(self, digest: str) -> bool:
-        return os.path.isfile(self.ref_path(digest))
+        path = self.ref_path(digest)
+        return self._unwritten(path) is not None or os.path.isfile(path)
 
     def ref_size(self, digest: str) -> int:
+        unwritten = self._unwritten(self.ref_path(digest))
+        if unwritten is not None:
+            return len(unwritten)
         try:
             return os.stat(self.ref_path(digest)).st_size
         except FileNotFoundError:
             raise DigestNotFoundError(f"ref {digest} not found in {self.root}/refs") from None
 
     def write_ref(self, digest: str, data: bytes) -> bool:
-        return self._write_content(self.ref_path(digest), data)
+        """Store a ref (shared by all tenants); journaled like `write_object`."""
+        return self._write_journaled(b"r", None, digest, self.ref_path(digest), data)
 
     def iter_refs(self) -> Iterator[str]:
         yield from self._iter_digests(os.path.join(self.root, "refs"))
@@ -439,6 +483,8 @@ class LocalStorage:
     def read_head(self, tenant: str) -> tuple[bytes, FileToken] | None:
         """The head file's bytes and identity token, or None if the tenant has no head."""
         path = self.head_path(tenant)
+        if tenant not in self._recovered:
+            self._recover(tenant)
         try:
             data, info, _offset = _read_regular(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
         except FileNotFoundError:
@@ -448,8 +494,11 @@ class LocalStorage:
         return data, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
 
     def head_token(self, tenant: str) -> FileToken | None:
+        path = self.head_path(tenant)
+        if tenant not in self._recovered:
+            self._recover(tenant)
         try:
-            stat = os.stat(self.head_path(tenant))
+            stat = os.stat(path)
         except FileNotFoundError:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -457,10 +506,17 @@ class LocalStorage:
     def write_head(self, tenant: str, data: bytes, expected: object = ...) -> bool:
         """Replace the head atomically; call only while holding `lock(tenant)`.
 
+        Durable: first one journal record (this thread's pending objects and refs, and
+        `data`) is appended and fdatasynced; then the head is renamed in without fsync.
         `expected` (the token read with the head) makes it a compare-and-swap for backends
         without locks; under the file lock nobody else can have moved it, so always True.
         """
-        self._write_atomic(self.head_path(tenant), data)
+        if self.durable:
+            self._commit_journaled(tenant, data)
+        else:
+            if self._journal_size(tenant):  # keep the journal's heads a chain: no head behind its back
+                self._checkpoint(tenant)
+            self._write_atomic(self.head_path(tenant), data)
         return True
 
     @contextlib.contextmanager
@@ -475,6 +531,10 @@ class LocalStorage:
                 )
         self._check_inside(self.tenant_dir(tenant))
         with lock.hold(timeout):
+            if tenant not in self._recovered:
+                if self._needs_replay(tenant):
+                    self._replay(tenant)
+                self._recovered.add(tenant)
             yield
 
     # ------------------------------------------------------------------ history index
@@ -558,7 +618,7 @@ class LocalStorage:
         except OSError as exc:
             raise _fail("read", path, exc) from exc
 
-    def _write_content(self, path: str, data: bytes) -> bool:
+    def _write_content(self, path: str, data: bytes, durable: bool | None = None) -> bool:
         """Store content-addressed bytes; False when the file already holds exactly them.
 
         An existing file of another size or other bytes (truncated, damaged), or one that is
@@ -568,12 +628,14 @@ class LocalStorage:
         """
         if self._holds(path, data):
             return False
-        self._write_with_folder(path, data)
+        self._write_with_folder(path, data, durable)
         return True
 
     @staticmethod
     def _holds(path: str, data: bytes) -> bool:
         try:
+            if os.lstat(path).st_size != len(data):  # absent (most writes) or another size: no open
+                return False
             fd, info = _open_regular(path, path)
         except (OSError, DbEngineError):  # absent, a folder, a FIFO, a symlink, unreadable
             return False
@@ -586,7 +648,7 @@ class LocalStorage:
 
     def _write_with_folder(self, path: str, data: bytes, durable: bool | None = None) -> None:
         try:
-            self._mkdir(os.path.dirname(path))
+            self._mkdir(os.path.dirname(path), durable)
         except StorageError:
             raise
         except OSError as exc:
@@ -595,6 +657,16 @@ class LocalStorage:
 
     def _write_atomic(self, path: str, data: bytes, durable: bool | None = None) -> None:
         durable = self.durable if durable is None else durable
+        folder = os.path.dirname(path)
+        self._install(self._write_temp(path, data, durable), path)
+        if durable:
+            try:
+                self._fsync_dir(folder)
+            except OSError as exc:
+                raise _fail("sync folder of", path, exc) from exc
+
+    def _write_temp(self, path: str, data: bytes, durable: bool = False) -> str:
+        """A temp file beside `path` holding `data` (fsynced if `durable`), for `_install`."""
         folder = os.path.dirname(path)
         self._check_inside(folder)
         temp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}")
@@ -606,23 +678,28 @@ class LocalStorage:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise _fail("write", path, exc) from exc
+        return temp
+
+    @staticmethod
+    def _install(temp: str, path: str) -> None:
+        """Rename a temp file of `_write_temp` over `path` (removing it if that fails)."""
+        try:
             os.replace(temp, path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise _fail("write", path, exc) from exc
-        if durable:
-            try:
-                self._fsync_dir(folder)
-            except OSError as exc:
-                raise _fail("sync folder of", path, exc) from exc
 
-    def _mkdir(self, folder: str) -> None:
+    def _mkdir(self, folder: str, durable: bool | None = None) -> None:
         if os.path.isdir(folder):
             return
         parent = os.path.dirname(folder)
         if parent and parent != folder and not os.path.isdir(parent):
-            self._mkdir(parent)
+            self._mkdir(parent, durable)
         inside = folder.startswith(self._root_prefix)
         if inside:  # never create a folder through a symlink out of the root
             self._check_inside(parent)
@@ -632,7 +709,7 @@ class LocalStorage:
             return
         if inside:
             self._remember_inside(folder)  # made here, in a folder inside: no symlink
-        if self.durable:
+        if self.durable if durable is None else durable:
             self._fsync_dir(parent)
 
     def _check_inside(self, folder: str) -> None:
@@ -676,6 +753,345 @@ class LocalStorage:
         finally:
             os.close(fd)
 
+    # ------------------------------------------------------------------ journal (durable commits)
+    def checkpoint(self, tenant: str) -> None:
+        """Make everything the tenant's journal covers durable in place, then empty it
+        (also done when the journal passes JOURNAL_LIMIT)."""
+        with self.lock(tenant):
+            self._checkpoint(tenant)
+
+    def journal_problems(self, tenant: str) -> list[tuple[str, str, str, bool]]:
+        """What is wrong with the tenant's journal, read only: (path, kind, message, damage);
+        damage False is harmless (a frame cut short by a crash, ignored). For verify."""
+        found: list[tuple[str, str, str, bool]] = []
+        damaged = os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME)
+        if os.path.lexists(damaged):
+            found.append((damaged, "journal-damaged", "a journal that failed its checks, set aside by a replay "
+                                                      "(records after the damage were not applied); inspect, then delete it", True))
+        path = self.journal_path(tenant)
+        try:
+            fd, info = _open_regular(path, "journal")
+        except (OSError, DbEngineError):  # absent, or not a regular file (strange_files says so)
+            return found
+        try:
+            result = journal.scan(fd, info.st_size)
+        except OSError as exc:
+            return [*found, (path, "journal-unreadable", str(exc), True)]
+        finally:
+            os.close(fd)
+        if result.damage:
+            found.append((path, "journal-damaged", f"{result.damage}: not trusted from there on", True))
+        elif result.torn:
+            found.append((path, "journal-torn", "ends with a record cut short by a crash; ignored", False))
+        return found
+
+    def _write_journaled(self, kind: bytes, tenant: str | None, digest: str, path: str, data: bytes) -> bool:
+        """Store content-addressed bytes. Durable: journal them with the next head write of
+        this thread; an object written under its tenant's lock (a commit) is written to its
+        file during that head write's fdatasync (this thread's reads see it meanwhile); a
+        big one is written and fsynced at once."""
+        if not self.durable:
+            return self._write_content(path, data)
+        if len(data) > OBJECT_JOURNAL_LIMIT:
+            return self._write_content(path, data, durable=True)
+        lock = self._locks.get(tenant) if tenant is not None else None
+        if lock is not None and lock.held_here():
+            present = self._holds(path, data)
+            if not present:
+                self._pending_items()
+                self._pending.unwritten[path] = data
+        else:
+            present = not self._write_content(path, data, durable=False)
+        pending = self._pending_items()
+        pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
+        self._pending.size += len(data)
+        if self._pending.size > PENDING_LIMIT:  # a big import: write and sync in place instead
+            self._write_files(pending)
+            self._sync_in_place([item[3] for item in pending])
+            pending.clear()
+            self._pending.size = 0
+        return not present
+
+    def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
+        pending = getattr(self._pending, "items", None)
+        if pending is None:
+            pending = self._pending.items = []
+            self._pending.size = 0
+            self._pending.unwritten = {}
+        return pending
+
+    def _unwritten(self, path: str) -> bytes | None:
+        """The bytes of this thread's journaled write of `path` whose file is not written yet."""
+        unwritten = getattr(self._pending, "unwritten", None)
+        return unwritten.get(path) if unwritten else None
+
+    def _take_pending(self, tenant: str) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
+        """This thread's journaled writes a head of `tenant` depends on: its objects, all refs."""
+        pending = self._pending_items()
+        taken = [item for item in pending if item[1] is None or item[1] == tenant]
+        if taken:
+            pending[:] = [item for item in pending if not (item[1] is None or item[1] == tenant)]
+            self._pending.size = sum(len(item[4]) for item in pending)
+        return taken
+
+    def _give_back(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]]) -> None:
+        self._pending_items().extend(items)
+        self._pending.size += sum(len(item[4]) for item in items)
+
+    def _write_files(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]]) -> None:
+        """Write the files of journaled items not written yet (no fsync: the journal has them)."""
+        unwritten = self._pending.unwritten
+        for item in items:
+            if item[5] and item[3] in unwritten:
+                self._write_with_folder(item[3], item[4], durable=False)
+                del unwritten[item[3]]
+
+    def _commit_journaled(self, tenant: str, head: bytes) -> None:
+        """One journal append + fdatasync making `head` and what it needs durable; the files
+        the record covers and the head's temp file are written while the sync runs, the head
+        renamed in after it. A failure before the head is in takes the record back."""
+        items = self._take_pending(tenant)
+        record = journal.Record(boot=journal.boot_id(), head=head,
+                                objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
+                                refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
+        path, head_path = self.journal_path(tenant), self.head_path(tenant)
+        fd, size, end, temp = -1, 0, 0, None
+        try:
+            self._check_inside(self.tenant_dir(tenant))
+            fd = _open_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
+            info = os.fstat(fd)
+            size = info.st_size
+            if size and self._journal_ends.get(tenant) != (info.st_ino, size) and not journal.tail_is_whole(fd, size):
+                os.close(fd)  # a writer died mid-append: replay what is whole, start afresh
+                fd = -1
+                self._replay(tenant)
+                fd = _open_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
+                info = os.fstat(fd)
+                size = info.st_size
+            if size == 0:
+                record.base = self._durable_base(tenant)
+            frame = journal.encode(record)
+            _write_all(fd, frame)
+            end = size + len(frame)
+            overlap = OVERLAP_SYNC and any(item[5] for item in items)  # files to write meanwhile
+            sync = _SYNCER.start(fd) if overlap else None
+            if sync is None:
+                _datasync(fd)
+            try:
+                self._write_files(items)
+                temp = self._write_temp(head_path, head)
+            finally:
+                if sync is not None:
+                    sync.wait()  # raises the fdatasync's error
+            self._journal_ends[tenant] = (info.st_ino, end)
+            self._install(temp, head_path)
+            temp = None
+        except BaseException as exc:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            if fd >= 0 and end:  # the record is in but the head is not: take the record back
+                self._journal_ends.pop(tenant, None)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                    _datasync(fd)
+            elif fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)  # a short write
+            self._give_back(items)
+            if isinstance(exc, OSError) and not isinstance(exc, DbEngineError):
+                raise _fail("append to", path, exc) from exc
+            raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if end > JOURNAL_LIMIT:
+            with contextlib.suppress(DbEngineError, OSError):  # the commit is durable already
+                self._checkpoint(tenant)
+
+    def _durable_base(self, tenant: str) -> bytes | None:
+        """Before the first record of an empty journal: fsync the head it starts from (it
+        may have been written without fsync) and return its sha256 (None: no head)."""
+        path = self.head_path(tenant)
+        try:
+            fd, _info = _open_regular(path, f"head of tenant {tenant!r}")
+        except (FileNotFoundError, DbEngineError):
+            return None
+        try:
+            data = _read_fd(fd, HEAD_LIMIT + 1)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._fsync_dir(self.tenant_dir(tenant))
+        return hashlib.sha256(data).digest()
+
+    def _journal_size(self, tenant: str) -> int:
+        try:
+            info = os.lstat(self.journal_path(tenant))
+        except OSError:
+            return 0
+        return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+    def _needs_replay(self, tenant: str) -> bool:
+        """True when the journal holds records of an earlier boot (a crash of the machine may
+        have lost what they cover) or of an unknown one; in this boot, every write a record
+        covers is in the page cache, visible to all."""
+        path = self.journal_path(tenant)
+        try:
+            fd, info = _open_regular(path, "journal")
+        except (FileNotFoundError, IsADirectoryError, DbEngineError):  # none, or not a file (verify says so)
+            return False
+        except OSError as exc:  # cannot tell whether the tenant needs a replay: say so
+            raise _fail("read", path, exc) from exc
+        try:
+            if info.st_size == 0:
+                return False
+            boot, now = journal.first_boot(fd), journal.boot_id()
+            return boot is None or boot != now or now == journal.NO_BOOT
+        finally:
+            os.close(fd)
+
+    def _recover(self, tenant: str) -> None:
+        """A reader's replay: only if the tenant lock is free now (a writer holding it
+        replays before it writes); a replay that cannot write is not retried."""
+        if not self._needs_replay(tenant):
+            self._recovered.add(tenant)
+            return
+        try:
+            with self.lock(tenant, timeout=0):
+                pass  # lock() replays
+        except LockTimeoutError:
+            return
+        except (DbEngineError, OSError):
+            self._recovered.add(tenant)
+
+    def _replay(self, tenant: str) -> None:
+        """Under the lock: rewrite every object and ref of the journal's valid records
+        (each checked against its digest), bring the head to the last record's head when
+        the head file is one the journal knows (or garbled or missing), sync it all, and
+        empty the journal (a damaged one is set aside as journal.damaged for verify)."""
+        path = self.journal_path(tenant)
+        try:
+            fd = _open_for_writing(path, os.O_RDWR, "replay")
+        except StorageError as exc:
+            if getattr(exc, "errno", None) == errno.ENOENT:
+                return
+            raise
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                return
+            known: set[bytes] = set()
+            last: list[bytes] = []
+
+            def apply(record: journal.Record) -> None:
+                for digest, data in record.objects:
+                    self._write_content(self.object_path(tenant, digest), data, durable=False)
+                for digest, data in record.refs:
+                    self._write_content(self.ref_path(digest), data, durable=False)
+                if record.base is not None:
+                    known.add(record.base)
+                if record.head is not None:
+                    known.add(hashlib.sha256(record.head).digest())
+                    last[:] = [record.head]
+
+            try:
+                result = journal.scan(fd, size, apply)
+                if last:
+                    self._settle_head(tenant, last[0], known)
+                self._sync_all(tenant, fd, result.end)
+                if result.damage:
+                    os.replace(path, os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
+                    self._fsync_dir(self.tenant_dir(tenant))
+                else:
+                    os.ftruncate(fd, 0)
+                    os.fsync(fd)
+            except OSError as exc:
+                raise _fail("replay journal", path, exc) from exc
+        finally:
+            os.close(fd)
+            self._journal_ends.pop(tenant, None)
+
+    def _settle_head(self, tenant: str, head: bytes, known: set[bytes]) -> None:
+        """Write the journal's last head unless the head file holds it already, or holds a
+        valid head the journal does not know (written after it without a journal: kept)."""
+        path = self.head_path(tenant)
+        try:
+            current: bytes | None = _read_regular(path, "head", limit=HEAD_LIMIT)[0]
+        except (OSError, DbEngineError):
+            current = None
+        if current == head:
+            return
+        if current is not None:
+            try:
+                journal.check_head(current)
+            except journal.JournalError:
+                current = None  # garbled by the crash
+        if current is not None and hashlib.sha256(current).digest() not in known:
+            return
+        names = journal.check_head(head).values()
+        if current is not None and not all(os.path.isfile(self.object_path(tenant, d)) for d in names):
+            return  # the journal's head would name a missing object: keep the one there
+        self._write_atomic(path, head, durable=False)
+
+    def _checkpoint(self, tenant: str) -> None:
+        """Under the lock: sync what the journal covers, then empty it."""
+        path = self.journal_path(tenant)
+        try:
+            fd = _open_for_writing(path, os.O_RDWR, "checkpoint")
+        except StorageError as exc:
+            if getattr(exc, "errno", None) == errno.ENOENT:
+                return
+            raise
+        try:
+            info = os.fstat(fd)
+            if info.st_size:
+                self._sync_all(tenant, fd, info.st_size)
+                os.ftruncate(fd, 0)
+                os.fsync(fd)
+            self._journal_ends[tenant] = (info.st_ino, 0)
+        except OSError as exc:
+            raise _fail("checkpoint journal", path, exc) from exc
+        finally:
+            os.close(fd)
+
+    def _sync_all(self, tenant: str, fd: int, size: int) -> None:
+        """Make durable every file and folder the journal's records name, and the head:
+        one syncfs of the file system where there is one, else an fsync of each."""
+        if _syncfs(fd):
+            return
+        paths = [self.head_path(tenant)]
+
+        def collect(record: journal.Record) -> None:
+            paths.extend(self.object_path(tenant, digest) for digest, _data in record.objects)
+            paths.extend(self.ref_path(digest) for digest, _data in record.refs)
+
+        journal.scan(fd, size, collect)
+        self._sync_in_place(paths)
+
+    def _sync_in_place(self, paths: list[str]) -> None:
+        """fsync these files, their folders and their folders' folders (new prefix folders)."""
+        folders: set[str] = set()
+        for path in dict.fromkeys(paths):
+            try:
+                fd, _info = _open_regular(path, path)
+            except FileNotFoundError:
+                continue  # a record of a writer that died before writing it
+            except (OSError, DbEngineError) as exc:
+                raise StorageError(f"cannot sync {path}: {exc}") from exc
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise _fail("sync", path, exc) from exc
+            finally:
+                os.close(fd)
+            folders.add(os.path.dirname(path))
+        for folder in sorted(folders | {os.path.dirname(f) for f in folders}, key=len, reverse=True):
+            try:
+                self._fsync_dir(folder)
+            except OSError as exc:
+                raise _fail("sync folder", folder, exc) from exc
+
     @staticmethod
     def _iter_digests(folder: str) -> Iterator[str]:
         try:
@@ -696,3 +1112,94 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+class _SyncJob:
+    """One fdatasync handed to the sync thread; `wait()` raises its OSError."""
+
+    __slots__ = ("fd", "done", "error")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.done = threading.Event()
+        self.error: OSError | None = None
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class _SyncThread:
+    """A daemon thread running journal fdatasyncs, so that a committing thread writes the
+    files its record covers meanwhile (they must be in place before the head is renamed
+    in, not before the sync); one for the process, restarted after a fork."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def reset(self) -> None:
+        """In a forked child: the parent's thread and lock are not ours."""
+        self._guard = threading.Lock()
+        self._thread = None
+
+    def start(self, fd: int) -> _SyncJob:
+        job = _SyncJob(fd)
+        with self._guard:
+            if self._thread is None or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._run, args=(self._queue,), name="mydb-sync", daemon=True)
+                self._thread.start()
+            self._queue.put(job)
+        return job
+
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue) -> None:
+        while True:
+            job = jobs.get()
+            try:
+                _datasync(job.fd)
+            except OSError as exc:
+                job.error = exc
+            finally:
+                job.done.set()
+
+
+_SYNCER = _SyncThread()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_SYNCER.reset)
+OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
+
+
+def _datasync(fd: int) -> None:
+    """fdatasync where there is one (the size of an append is synced with the data)."""
+    if hasattr(os, "fdatasync"):
+        os.fdatasync(fd)
+    else:
+        os.fsync(fd)
+
+
+_SYNCFS: list = []
+
+
+def _syncfs(fd: int) -> bool:
+    """syncfs(2) of the file system holding `fd` (Linux); False when there is none."""
+    if not _SYNCFS:
+        function = None
+        with contextlib.suppress(OSError, AttributeError, ImportError):
+            import ctypes
+
+            function = ctypes.CDLL(None, use_errno=True).syncfs
+            function.argtypes = [ctypes.c_int]
+        _SYNCFS.append(function)
+    function = _SYNCFS[0]
+    if function is None:
+        return False
+    if function(fd) != 0:
+        import ctypes
+
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return True

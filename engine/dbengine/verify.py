@@ -64,6 +64,8 @@ def verify_database(engine: DbEngine, tenant_id: str | None = None) -> VerifyRep
     referenced_refs: dict[str, str] = {}
     for tenant in tenants:
         _verify_tenant(engine, tenant, report, referenced_refs)
+        for path, kind, message, damage in getattr(storage, "journal_problems", lambda _tenant: [])(tenant):
+            (report.problems if damage else report.notes).append(Problem(path, kind, message, tenant))
         report.tenants_checked += 1
     good_refs = _verify_refs(storage, report, want=None if tenant_id is None else set(referenced_refs))
     for digest, where in referenced_refs.items():

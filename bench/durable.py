@@ -1,0 +1,226 @@
+"""Durable writes against the fsync floor: `python bench/durable.py [--reps N] [--out FILE]`.
+
+In one run, interleaved in rounds so that a noisy neighbour hurts every row alike:
+- the engine's durable `save()` of a 1 KB document (a new version each time);
+- the floor: write a 1 KB temp file, fsync it, rename it over one file (no folder fsync);
+- sqlite `synchronous=FULL` (rollback journal, and WAL) inserting one 1 KB row per transaction.
+Medians go to bench/RESULTS-durable.md with the ratio floor/engine (1.0 = as fast as the
+floor; the target is 0.5 or more) and the fsync calls one save makes. Everything is
+written under bench/_work-durable-<time>/, deleted only at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+
+import dbengine
+from dbengine import storage
+from dbengine.dbengine import DbEngine
+from timing import Sample, format_seconds, machine
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TENANT, ENTRY, USER = "bench", "doc", "bench"
+ROUND = 25  # operations per row per round
+
+
+def document(i: int) -> dict:
+    """A JSON document of about 1 KB; `i` makes each one distinct."""
+    return {"counter": i, "title": f"document {i}", "body": "x" * 950}
+
+
+class Rows:
+    """The timed operations, each a callable doing one durable write numbered `i`."""
+
+    def __init__(self, work: str):
+        self.work = work
+        self.engine = DbEngine(os.path.join(work, "db"), durable=True)
+        self.engine.init(TENANT)
+        self.loose = DbEngine(os.path.join(work, "db-loose"), durable=False)
+        self.loose.init(TENANT)
+        self.floor_dir = os.path.join(work, "floor")
+        os.makedirs(self.floor_dir)
+        self.payload = os.urandom(512).hex().encode()  # 1 KB
+        self.sqlite = {mode: self._sqlite(mode) for mode in ("delete", "wal")}
+
+    def _sqlite(self, mode: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(os.path.join(self.work, f"yardstick-{mode}.sqlite"), isolation_level=None)
+        conn.execute(f"PRAGMA journal_mode={mode}")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+        return conn
+
+    def engine_save(self, i: int) -> None:
+        self.engine.save(TENANT, USER, ENTRY, document(i))
+
+    def engine_save_inline(self, i: int) -> None:
+        """The durable save with the journal's fdatasync run before the file writes, not beside them."""
+        storage.OVERLAP_SYNC = False
+        try:
+            self.engine.save(TENANT, USER, ENTRY, document(i))
+        finally:
+            storage.OVERLAP_SYNC = True
+
+    def engine_save_loose(self, i: int) -> None:
+        self.loose.save(TENANT, USER, ENTRY, document(i))
+
+    def floor(self, i: int) -> None:
+        temp = os.path.join(self.floor_dir, f".tmp-{i}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, self.payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, os.path.join(self.floor_dir, "file"))
+
+    def sqlite_insert(self, mode: str) -> Callable[[int], None]:
+        conn = self.sqlite[mode]
+        text = self.payload.decode()
+
+        def insert(i: int) -> None:
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO docs (data) VALUES (?)", (text + str(i),))
+            conn.execute("COMMIT")
+
+        return insert
+
+    def close(self) -> None:
+        for conn in self.sqlite.values():
+            conn.close()
+
+
+def count_syncs(run: Callable[[int], None], first: int, n: int) -> float:
+    """fsync + fdatasync calls per run of `run` (the os functions wrapped meanwhile)."""
+    calls = [0]
+    real = {name: getattr(os, name) for name in ("fsync", "fdatasync") if hasattr(os, name)}
+
+    def counting(function):
+        def wrapper(*args):
+            calls[0] += 1
+            return function(*args)
+        return wrapper
+
+    for name, function in real.items():
+        setattr(os, name, counting(function))
+    try:
+        for i in range(first, first + n):
+            run(i)
+    finally:
+        for name, function in real.items():
+            setattr(os, name, function)
+    return calls[0] / n
+
+
+def time_checkpoint(engine: DbEngine) -> str:
+    """The checkpoint the journal needs every 8 MB, timed once on the journal the run left."""
+    store = engine.storage
+    if not hasattr(store, "checkpoint"):
+        return ""
+    size = os.path.getsize(store.journal_path(TENANT))
+    start = time.perf_counter()
+    store.checkpoint(TENANT)
+    elapsed = time.perf_counter() - start
+    return (f"Checkpoint (one syncfs, then the journal emptied) of the {size / 1e6:.2f} MB journal the run left: "
+            f"{format_seconds(elapsed)}; it runs once per 8 MB of journal.")
+
+
+def run(reps: int) -> tuple[dict[str, Sample], float, str]:
+    """Time every row `reps` times, interleaved by rounds; also the fsyncs per save and a checkpoint."""
+    work = os.path.join(HERE, f"_work-durable-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
+    os.makedirs(work)
+    try:
+        rows = Rows(work)
+        timed: dict[str, Callable[[int], None]] = {
+            "engine save (durable)": rows.engine_save,
+            **({"engine save (durable, journal sync not overlapped)": rows.engine_save_inline}
+               if hasattr(storage, "OVERLAP_SYNC") else {}),
+            "floor: temp write + fsync + rename": rows.floor,
+            "engine save (durable=False: no sync at all)": rows.engine_save_loose,
+            "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
+            "sqlite FULL insert (WAL)": rows.sqlite_insert("wal"),
+        }
+        for function in timed.values():  # warm up: first writes create files and folders
+            for i in range(5):
+                function(10**8 + i)
+        samples = {name: Sample() for name in timed}
+        done = 0
+        while done < reps:
+            batch = min(ROUND, reps - done)
+            for name, function in timed.items():
+                for i in range(done, done + batch):
+                    start = time.perf_counter()
+                    function(i)
+                    samples[name].seconds.append(time.perf_counter() - start)
+            done += batch
+        syncs = count_syncs(rows.engine_save, 2 * 10**8, 20)
+        checkpoint = time_checkpoint(rows.engine)
+        rows.close()
+        return samples, syncs, checkpoint
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: str, reps: int, label: str) -> str:
+    engine = samples["engine save (durable)"].median
+    floor = samples["floor: temp write + fsync + rename"].median
+    where = os.path.dirname(os.path.dirname(dbengine.__file__)) + (f" ({label})" if label else "")
+    lines = [
+        "# Durable writes against the fsync floor",
+        "",
+        f"`{command}` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; "
+        f"engine from {where}.",
+        "",
+        f"Medians of {reps} writes per row, interleaved in rounds of {ROUND} (same run, same file system).",
+        "",
+        "| operation | median | p90 | floor / operation |",
+        "|---|---|---|---|",
+    ]
+    for name, sample in samples.items():
+        lines.append(f"| {name} | {format_seconds(sample.median)} | {format_seconds(sample.p90)} "
+                     f"| {floor / sample.median:.2f}x |")
+    lines += [
+        "",
+        f"**Engine durable save / floor: {floor / engine:.2f}x** (target: 0.5x or better); "
+        f"{1 / engine:,.0f} durable saves/s; {syncs:g} fsync/fdatasync calls per save.",
+        f"What durability adds to a save (durable minus durable=False medians): "
+        f"{format_seconds(max(engine - samples['engine save (durable=False: no sync at all)'].median, 0))}, "
+        f"against {format_seconds(floor)} for the floor.",
+        *([checkpoint] if checkpoint else []),
+        "",
+        "- engine: `DbEngine(root, durable=True).save()` of a ~1 KB JSON document, a new version each time.",
+        "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
+        "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
+        "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
+    ]
+    if any("not overlapped" in name for name in samples):
+        lines.append("- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` "
+                     "(the journal's fdatasync first, then the files).")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=500, help="writes per row (default 500)")
+    parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-durable.md"))
+    parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
+    args = parser.parse_args(argv)
+    samples, syncs, checkpoint = run(args.reps)
+    command = " ".join(["python bench/durable.py", *argv]).strip()
+    report = render(samples, syncs, checkpoint, command, args.reps, args.label)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        handle.write(report)
+    print(report)
+    print(f"written to {os.path.relpath(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The per-tenant journal's format: framing, records, and a scan that trusts nothing.
+
+A durable commit appends one record (the new objects' and refs' bytes, and the new head's
+bytes) to `{tenant}/journal` and syncs that one file; the object files and the head are
+then written without fsync. After a power loss, the records replay what the disk lost.
+This module only encodes and decodes; `storage.py` does the file work. See docs/FORMAT.md.
+
+Frame: b"MJR1", payload length (u32 BE), payload, sha256(the 8 header bytes + payload),
+payload length again (u32 BE), b"MJE1". The trailer lets an appender check the last frame
+from the end of the file without reading the journal from its start.
+Payload: boot id (16 bytes), base head sha256 (32 bytes, zeros: none), item count (u32),
+then items: kind (b"o" object, b"r" ref, b"h" head), sha256 of the data (32 bytes, raw),
+data length (u32), data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .names import DIGEST_RE
+
+MAGIC, END_MAGIC = b"MJR1", b"MJE1"
+_HEADER = struct.Struct(">4sI")
+_TRAILER = struct.Struct(">32sI4s")
+_PAYLOAD_HEAD = struct.Struct(">16s32sI")
+_ITEM = struct.Struct(">c32sI")
+OVERHEAD = _HEADER.size + _TRAILER.size
+RECORD_LIMIT = 512 * 1024 * 1024  # a larger frame is damage, never read into memory
+NO_BOOT = bytes(16)
+_NO_BASE = bytes(32)
+_KINDS = {b"o": "objects", b"r": "refs", b"h": "head"}
+
+
+class JournalError(ValueError):
+    """A frame or record that is not what an engine writes (forged or damaged)."""
+
+
+@dataclass
+class Record:
+    """One commit: objects and refs as (hex digest, bytes), the head bytes, the base head's sha256."""
+
+    boot: bytes = NO_BOOT
+    base: bytes | None = None
+    objects: list[tuple[str, bytes]] = field(default_factory=list)
+    refs: list[tuple[str, bytes]] = field(default_factory=list)
+    head: bytes | None = None
+
+
+@dataclass
+class ScanResult:
+    """How far the journal holds whole, valid records, and what follows them.
+
+    `end`: offset after the last valid record. `torn`: the rest is one frame cut short by a
+    crash (normal, ignored). `damage`: a sentence when the rest is anything else (a bad
+    checksum before more data, a forged record): the journal is not trusted from there on.
+    """
+
+    end: int = 0
+    size: int = 0
+    records: int = 0
+    torn: bool = False
+    damage: str | None = None
+
+
+_boot_id: bytes | None = None
+
+
+def boot_id() -> bytes:
+    """This boot's id (Linux), or NO_BOOT when the system has none: then every journal
+    found non-empty is replayed, as if the machine had restarted."""
+    global _boot_id
+    if _boot_id is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", "rb") as handle:
+                _boot_id = bytes.fromhex(handle.read(100).decode("ascii").strip().replace("-", ""))[:16].ljust(16, b"\0")
+        except (OSError, ValueError, UnicodeDecodeError):
+            _boot_id = NO_BOOT
+    return _boot_id
+
+
+def encode(record: Record) -> bytes:
+    """The frame of a record, ready to append."""
+    items = [(b"o", digest, data) for digest, data in record.objects]
+    items += [(b"r", digest, data) for digest, data in record.refs]
+    parts = [_PAYLOAD_HEAD.pack(record.boot, record.base or _NO_BASE, len(items) + (record.head is not None))]
+    for kind, digest, data in items:
+        parts += [_ITEM.pack(kind, bytes.fromhex(digest), len(data)), data]
+    if record.head is not None:
+        parts += [_ITEM.pack(b"h", hashlib.sha256(record.head).digest(), len(record.head)), record.head]
+    payload = b"".join(parts)
+    header = _HEADER.pack(MAGIC, len(payload))
+    checksum = hashlib.sha256(header + payload).digest()
+    return header + payload + _TRAILER.pack(checksum, len(payload), END_MAGIC)
+
+
+def decode(payload: bytes) -> Record:
+    """The record of a checksummed payload; JournalError when it is not one the engine
+    writes: every item's bytes must hash to the digest it claims, the head must be an
+    entry -> digest JSON object, and nothing may overrun or trail."""
+    if len(payload) < _PAYLOAD_HEAD.size:
+        raise JournalError("record too short")
+    boot, base, count = _PAYLOAD_HEAD.unpack_from(payload)
+    record = Record(boot=boot, base=None if base == _NO_BASE else base)
+    offset = _PAYLOAD_HEAD.size
+    for _ in range(count):
+        if offset + _ITEM.size > len(payload):
+            raise JournalError("item runs past the record")
+        kind, digest, length = _ITEM.unpack_from(payload, offset)
+        offset += _ITEM.size
+        if kind not in _KINDS or offset + length > len(payload):
+            raise JournalError("unknown item kind or item runs past the record")
+        data = payload[offset:offset + length]
+        offset += length
+        if hashlib.sha256(data).digest() != digest:
+            raise JournalError(f"{_KINDS[kind]} bytes do not match their digest {digest.hex()[:12]}")
+        if kind == b"h":
+            if record.head is not None:
+                raise JournalError("two heads in one record")
+            check_head(data)
+            record.head = data
+        else:
+            getattr(record, _KINDS[kind]).append((digest.hex(), data))
+    if offset != len(payload):
+        raise JournalError("bytes after the last item")
+    return record
+
+
+def check_head(data: bytes) -> dict[str, str]:
+    """The entry -> digest map of head bytes; JournalError when they are not one."""
+    try:
+        head = json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise JournalError("head is not valid JSON") from None
+    if type(head) is not dict or not all(type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v)
+                                         for k, v in head.items()):
+        raise JournalError("head is not an entry -> digest map")
+    return head
+
+
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def first_boot(fd: int) -> bytes | None:
+    """The boot id in the journal's first frame (None: no whole header to read it from)."""
+    data = _pread(fd, _HEADER.size + 16, 0)
+    if len(data) < _HEADER.size + 16 or data[:4] != MAGIC:
+        return None
+    return data[_HEADER.size:]
+
+
+def tail_is_whole(fd: int, size: int) -> bool:
+    """True when the file ends with a whole frame whose checksum holds (or is empty)."""
+    if size == 0:
+        return True
+    if size < OVERHEAD:
+        return False
+    checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, size - _TRAILER.size))
+    start = size - OVERHEAD - length
+    if magic != END_MAGIC or start < 0 or length > RECORD_LIMIT:
+        return False
+    frame = _pread(fd, _HEADER.size + length, start)
+    return frame[:_HEADER.size] == _HEADER.pack(MAGIC, length) and hashlib.sha256(frame).digest() == checksum
+
+
+def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None) -> ScanResult:
+    """Read the journal from its start, one frame at a time (memory: one record), calling
+    `on_record` for each valid record, up to the first frame that is not one."""
+    result = ScanResult(size=size)
+    offset = 0
+    while offset < size:
+        rest = size - offset
+        header = _pread(fd, _HEADER.size, offset)
+        if len(header) < _HEADER.size or header[:4] != MAGIC:
+            if rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)):
+                result.torn = True  # cut short, or zeros a lost write left
+            else:
+                result.damage = f"no frame at offset {offset}"
+            break
+        length = _HEADER.unpack(header)[1]
+        frame_end = offset + length + OVERHEAD
+        if length > RECORD_LIMIT or frame_end > size:
+            if frame_end >= size:
+                result.torn = True
+            else:
+                result.damage = f"frame at offset {offset} is larger than {RECORD_LIMIT} bytes"
+            break
+        payload = _pread(fd, length, offset + _HEADER.size)
+        checksum, length2, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, offset + _HEADER.size + length))
+        if len(payload) != length or magic != END_MAGIC or length2 != length \
+                or hashlib.sha256(header + payload).digest() != checksum:
+            if frame_end >= size:
+                result.torn = True
+            else:
+                result.damage = f"frame at offset {offset} fails its checksum"
+            break
+        try:
+            record = decode(payload)
+        except JournalError as exc:
+            result.damage = f"record at offset {offset}: {exc}"
+            break
+        if on_record is not None:
+            on_record(record)
+        result.records += 1
+        offset = result.end = frame_end
+    return result
