@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
+from dbengine.pointer import parse_pointer
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from mydb_tui.model.history import node_pointer
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
@@ -91,6 +93,7 @@ class JsonTree(Tree[Any]):
         Binding("g,home", "cursor_first", "First", show=False),
         Binding("G,end", "cursor_last", "Last", show=False),
         Binding("v", "decode", "Decode value"),
+        Binding("h", "app.key_history", "History of this"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -234,6 +237,53 @@ class JsonTree(Tree[Any]):
             parent.data.filled = False
             self._fill(parent)
 
+    # -------------------------------------------------------------- places
+    def node_pointer(self, node: TreeNode | None) -> str | None:
+        """The JSON Pointer of `node` into the shown value ("" the root; None inside a tagged
+        value, or on a line that is no value: "… more", a decoded result)."""
+        steps: list[tuple[str, Any]] = []
+        while node is not None and node.parent is not None:
+            data, parent = node.data, node.parent.data
+            if not isinstance(data, JsonNode) or not isinstance(parent, JsonNode) or data.extra:
+                return None
+            steps.append((data.key, parent.value))
+            node = node.parent
+        return node_pointer(steps[::-1])
+
+    @property
+    def cursor_pointer(self) -> str | None:
+        """The JSON Pointer of the node under the cursor (see node_pointer)."""
+        return self.node_pointer(self.cursor_node)
+
+    def select_pointer(self, pointer: str) -> bool:
+        """Open the tree down to the value at `pointer` and put the cursor on it (False: not there)."""
+        try:
+            tokens = parse_pointer(pointer)
+        except DbEngineError:
+            return False
+        node = self.root
+        for token in tokens:
+            self._fill(node)
+            node.expand()
+            while True:
+                match = next((c for c in node.children if isinstance(c.data, JsonNode) and not c.data.extra
+                              and _token(c.data.key, node.data.value) == token), None)
+                more = next((c for c in node.children if isinstance(c.data, MoreNode)), None)
+                if match is not None or more is None:
+                    break
+                more.remove()  # the value is further down the list: show the next page
+                node.data.filled = False
+                self._fill(node)
+            if match is None:
+                return False
+            node = match
+        self.call_after_refresh(self._cursor_to, node)
+        return True
+
+    def _cursor_to(self, node: TreeNode) -> None:
+        if node.tree is self and node.line >= 0:
+            self.move_cursor(node, animate=False)
+
     # -------------------------------------------------------------- actions
     def action_cursor_first(self) -> None:
         self.cursor_line = 0
@@ -296,6 +346,15 @@ class JsonTree(Tree[Any]):
         self.call_after_refresh(self._show_result, leaf)
         if error is not None:
             self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
+
+
+def _token(key: Any, parent: Any) -> str | None:
+    """The pointer token of a child labelled `key` in `parent` (`[3]` in a list is `3`)."""
+    if type(parent) is list and isinstance(key, str) and key.startswith("["):
+        return key[1:-1]
+    if type(parent) is dict and not is_special(parent):
+        return str(key)
+    return None
 
 
 def _container(value: Any) -> bool:
