@@ -96,3 +96,85 @@ async def test_restoring_one_record_asks_and_writes_or_says_what_is_missing(smal
         await settle(pilot)
         assert small_db.get("acme", "users", "u03") == {"name": "user 3", "age": 23}
         del table
+
+
+async def _search(pilot, text: str):
+    from mydb_tui.screens.search import HitList, SearchScreen
+
+    await pilot.press("ctrl+f")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, SearchScreen)
+    await pilot.press(*text, "enter")
+    await settle(pilot)
+    return screen, screen.query_one(HitList)
+
+
+async def test_search_streams_hits_and_enter_selects_version_and_record(small_db, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _open_users(pilot)
+        screen, hits = await _search(pilot, "changed")
+        assert [(h.entry, h.key, h.before, h.after) for h in hits.hits] == [("users", "u03", 0, 1)]
+        text = screen_text(app)
+        assert "1 hit in 2 versions" in text and "u03" in text and "0→1" in text
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen is not screen
+        timeline = app.query_one(Timeline)
+        assert timeline.selected.digest == small_db.get_digest("acme", "users")
+        assert app.query_one(RecordTable).selected_key == "u03"
+
+
+async def test_search_of_the_tenant_and_plain_mode_then_jump_to_a_path(small_db, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _open_users(pilot)
+        screen, hits = await _search(pilot, "8080")
+        assert hits.hits == []  # pickaxe, this entry only
+        await pilot.press("ctrl+o")  # the whole tenant
+        await settle(pilot)
+        assert [(h.entry, h.path, h.before, h.after) for h in hits.hits] == [("config", "/servers/0/port", 0, 1)]
+        await pilot.press("ctrl+t")  # plain: every version that wrote a value holding it
+        await settle(pilot)
+        assert [h.entry for h in hits.hits] == ["config"] and "plain" in screen_text(app)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        bob = small_db.log("acme", "config")[1].digest
+        assert app.query_one(Timeline).selected.digest == bob
+        tree = app.query_one("#data-tree", JsonTree)
+        assert tree.cursor_pointer == "/servers/0/port"
+
+
+async def test_escape_cancels_a_running_search_at_once(small_db, app_factory) -> None:
+    import time
+
+    slow_versions = []
+    real = small_db.search
+
+    def slow(*args, cancelled, **kwargs):
+        def check() -> bool:
+            slow_versions.append(1)
+            time.sleep(0.05)
+            return cancelled()
+        return real(*args, cancelled=check, **kwargs)
+
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _open_users(pilot)
+        app.engine.search = slow
+        await pilot.press("ctrl+f", "ctrl+o", *"u", "enter")
+        await pilot.pause(0.12)
+        screen = app.screen
+        assert screen.running
+        await pilot.press("escape")
+        stopped = time.monotonic()
+        await app.workers.wait_for_complete()
+        assert time.monotonic() - stopped < 0.1 + 0.05  # at most one version more
+        assert "cancelled" in screen_text(app)
+        checks = len(slow_versions)
+        await pilot.pause(0.1)
+        assert len(slow_versions) == checks
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen
