@@ -178,3 +178,29 @@ async def test_escape_cancels_a_running_search_at_once(small_db, app_factory) ->
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is not screen
+
+
+async def test_go_to_date_selects_the_version_that_was_head_then(small_db, app_factory) -> None:
+    from mydb_tui.screens.goto_date import GotoDateScreen
+
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        app.goto_entry("acme", "config")
+        await settle(pilot)
+        versions = small_db.log("acme", "config")  # saved at START, +1 min, +2 min (TZ=UTC)
+        await pilot.press("@")
+        await settle(pilot)
+        assert isinstance(app.screen, GotoDateScreen)
+        await pilot.press(*"not a date", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, GotoDateScreen) and "is not an ISO 8601 date" in screen_text(app)
+        app.screen.query_one("#date-input").value = "2026-11-26"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "is before the first version of config" in screen_text(app)
+        app.screen.query_one("#date-input").value = "2026-11-26T14:04:30"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, GotoDateScreen)
+        assert app.query_one(Timeline).selected.digest == versions[1].digest
