@@ -9,20 +9,22 @@ keys (`py/dict`) opens to its entries, each non-string key shown as its Python f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
-from dbengine.pointer import parse_pointer
+from dbengine.pointer import is_leaf, parse_pointer
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from mydb_tui.model.history import node_pointer
+from mydb_tui.model.history import GUTTER_WIDTH, gutter_text, node_pointer
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
@@ -94,12 +96,18 @@ class JsonTree(Tree[Any]):
         Binding("G,end", "cursor_last", "Last", show=False),
         Binding("v", "decode", "Decode value"),
         Binding("h", "app.key_history", "History of this"),
+        Binding("b", "toggle_blame", "Blame"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("data", id=id)
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
+        self.blame_on = False
+        self.blame: dict[str, Any] = {}  # pointer -> Version (None: not found) of `_blame_source`
+        self._blame_source: tuple | None = None  # (tenant, entry, digest) the blame is of
+        self._blame_asked: set[str] = set()
+        self._blame_timer: Any = None
 
     def on_mount(self) -> None:
         on_theme_change(self, self._relabel)
@@ -126,6 +134,8 @@ class JsonTree(Tree[Any]):
 
     def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
         """Replace the tree with `value`; small values open fully, big ones one level."""
+        if self.blame_on:
+            self._schedule_blame()
         self.badges = badges or {}
         self.clear()
         self.root.set_label(self._label(label, value))
@@ -228,6 +238,8 @@ class JsonTree(Tree[Any]):
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         self._fill(event.node)
+        if self.blame_on:
+            self._schedule_blame()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -283,6 +295,111 @@ class JsonTree(Tree[Any]):
     def _cursor_to(self, node: TreeNode) -> None:
         if node.tree is self and node.line >= 0:
             self.move_cursor(node, animate=False)
+
+    # -------------------------------------------------------------- blame gutter
+    def _version_shown(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the snapshot version this tree shows, or None."""
+        from .viewer import Viewer
+
+        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
+        if viewer is None or viewer.kind != "snapshot" or None in (viewer.tenant, viewer.entry, viewer.digest):
+            return None
+        return viewer.tenant, viewer.entry, viewer.digest
+
+    def action_toggle_blame(self) -> None:
+        """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
+        if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
+            self.notify("The blame gutter shows in a snapshot entry's tree", severity="warning", timeout=3)
+            return
+        self.blame_on = not self.blame_on
+        if self.blame_on:
+            self._schedule_blame()
+        self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.blame_on:
+            self._schedule_blame()
+
+    def _schedule_blame(self) -> None:
+        """Ask for the visible lines' blame once scrolling or loading settles (50 ms)."""
+        if self._blame_timer is not None:
+            self._blame_timer.stop()
+        self._blame_timer = self.set_timer(0.05, self._request_blame)
+
+    def visible_pointers(self) -> list[str]:
+        """The JSON Pointers of the value lines on screen (leaves: scalars, tagged values, empty ones)."""
+        top = self.scroll_offset.y
+        out = []
+        for line in range(top, top + max(1, self.size.height)):
+            node = self.get_node_at_line(line)
+            if node is None:
+                break
+            if isinstance(node.data, JsonNode) and is_leaf(node.data.value):
+                pointer = self.node_pointer(node)
+                if pointer is not None:
+                    out.append(pointer)
+        return out
+
+    def _request_blame(self) -> None:
+        self._blame_timer = None
+        source = self._version_shown()
+        if not self.blame_on or source is None:
+            return
+        if source != self._blame_source:
+            self._blame_source, self.blame, self._blame_asked = source, {}, set()
+        wanted = [p for p in self.visible_pointers() if p not in self._blame_asked]
+        if not wanted:
+            return
+        self._blame_asked.update(wanted)
+        engine = self.app.engine
+
+        def blame() -> None:
+            try:
+                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
+            except Exception as error:  # an engine error: said once, the gutter stays empty
+                self.app.call_from_thread(self._blame_failed, source, wanted, error)
+                return
+            self.app.call_from_thread(self._blamed, source, {p: found.get(p) for p in wanted})
+
+        self.run_worker(blame, thread=True, group="blame")
+
+    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
+        if source == self._blame_source:
+            self.blame.update(found)
+            self.refresh()
+
+    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
+        if source == self._blame_source:
+            self._blame_asked.difference_update(wanted)
+            self.blame_on = False
+            self.refresh()
+            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+
+    def blame_gutter(self, line: int) -> Text:
+        """The blame gutter of tree line `line` ("…" while its answer is on its way)."""
+        node = self.get_node_at_line(line)
+        text = Text(no_wrap=True, end="")
+        if node is not None and isinstance(node.data, JsonNode) and is_leaf(node.data.value):
+            pointer = self.node_pointer(node)
+            if pointer in self.blame:
+                version = self.blame[pointer]
+                shown = gutter_text(version, dt.datetime.now(dt.UTC)) if version is not None else "?"
+                colors = palette(self.app)
+                text.append(shown[:7], style=colors.digest)
+                text.append(shown[7:], style=colors.user)
+            elif pointer is not None:
+                text.append("…", style="dim")
+        text.pad_right(GUTTER_WIDTH - 2 - text.cell_len)
+        text.append("│ ", style="dim")
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if not self.blame_on:
+            return strip
+        gutter = Strip(list(self.blame_gutter(y + self.scroll_offset.y).render(self.app.console)))
+        return Strip.join([gutter, strip]).crop(0, self.size.width)
 
     # -------------------------------------------------------------- actions
     def action_cursor_first(self) -> None:

@@ -204,3 +204,31 @@ async def test_go_to_date_selects_the_version_that_was_head_then(small_db, app_f
         await settle(pilot)
         assert not isinstance(app.screen, GotoDateScreen)
         assert app.query_one(Timeline).selected.digest == versions[1].digest
+
+
+async def test_b_shows_who_last_changed_each_visible_line(small_db, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        app.goto_entry("acme", "config")
+        await settle(pilot)
+        tree = app.query_one("#data-tree", JsonTree)
+        tree.focus()
+        await pilot.press("b")
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert tree.blame_on
+        first, second, third = (v.digest for v in reversed(small_db.log("acme", "config")))
+        # the visible value lines only: servers[0] is still closed
+        assert {p: v.digest for p, v in tree.blame.items()} == {"/debug": second, "/pair": third}
+        text = screen_text(app)
+        debug_line = next(line for line in text.splitlines() if "debug: true" in line)
+        assert f"{second[:7]} bob" in debug_line and "│" in debug_line
+        tree.select_pointer("/servers/0/port")  # opens servers[0]: its lines fill in
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert {p: v.digest for p, v in tree.blame.items()} == {
+            "/debug": second, "/pair": third, "/servers/0/host": third, "/servers/0/port": second}
+        await pilot.press("b")
+        await settle(pilot)
+        assert not tree.blame_on and f"{second[:7]} bob" not in screen_text(app)
