@@ -664,7 +664,7 @@ class MyDbApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in WRITE_ACTIONS and self.read_only:
             return False
-        if action in ("zoom", "focus_pane"):
+        if action in ("zoom", "focus_pane", "search", "goto_date"):
             return bool(self.screen_stack) and self.screen is self._main_screen()
         try:
             timeline = self._main_screen().query_one(Timeline)

@@ -44,6 +44,8 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     from ..widgets.viewer import Viewer
     from .compare import CompareScreen, DiffView
     from .editor import EditorScreen
+    from .key_history import KeyHistoryScreen
+    from .search import HitList, SearchScreen
 
     first = [
         ("Everywhere", [MyDbApp]),
@@ -55,6 +57,8 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     second = [
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
+        ("Record history", [KeyHistoryScreen]),
+        ("Search (ctrl+f)", [SearchScreen, HitList]),
     ]
     return [first, second]
 

@@ -50,6 +50,11 @@ class ChangeRows(LineList):
         self.user_width = 4
         self.empty_message = "loading…"
 
+    def on_cursor_moved(self, index: int) -> None:
+        screen = self.screen
+        if isinstance(screen, KeyHistoryScreen):
+            screen.show_detail(index)
+
     def set_rows(self, rows: list[HistoryRow]) -> None:
         self.rows = rows
         self.user_width = min(12, max([4, *(len(r.user) for r in rows)]))
@@ -133,6 +138,7 @@ class KeyHistoryScreen(ModalScreen[None]):
             yield ThemedStatic(self._title, id="history-title")
             yield CalmLoadingIndicator(id="history-loading")
             yield ChangeRows(id="history-rows")
+            yield ThemedStatic(lambda _colors: Text(""), id="history-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -168,6 +174,24 @@ class KeyHistoryScreen(ModalScreen[None]):
         self.query_one(ChangeRows).set_rows(rows)
         self.query_one("#history-title", ThemedStatic).show(self._title)
         self.refresh_bindings()
+
+    def show_detail(self, index: int) -> None:
+        """The selected version's old and new value in full (wrapped), below the list."""
+        rows = self.query_one(ChangeRows).rows
+        if not 0 <= index < len(rows):
+            return
+        row = rows[index]
+
+        def detail(colors: Palette) -> Text:
+            text = Text()
+            text.append("old  ", style="dim")
+            text.append_text(segments_text(row.old, colors.removed, f"bold underline {colors.removed}"))
+            text.append("\nnew  ", style="dim")
+            text.append_text(segments_text(row.new, colors.added, f"bold underline {colors.added}"))
+            text.no_wrap = False
+            return text
+
+        self.query_one("#history-detail", ThemedStatic).show(detail)
 
     @property
     def selected(self) -> Any:

@@ -114,7 +114,6 @@ class SearchScreen(ModalScreen["Jump | None"]):
         self.state = ""  # what the status line says after the bar
         self._cancel = threading.Event()
         self._generation = 0
-        self._started = 0.0
 
     # -------------------------------------------------------------- layout
     def _title(self, colors: Palette) -> Text:
@@ -170,7 +169,7 @@ class SearchScreen(ModalScreen["Jump | None"]):
             return
         self._cancel = threading.Event()
         self._generation += 1
-        self.text, self.running, self._started = text, True, time.monotonic()
+        self.text, self.running = text, True
         hits = self.query_one(HitList)
         hits.show_entry = self.whole_tenant
         hits.clear_hits("searching…")
@@ -235,8 +234,7 @@ class SearchScreen(ModalScreen["Jump | None"]):
             return  # action_cancel_or_close said so already
         else:
             self.query_one(ProgressBar).update(total=max(total, 1), progress=max(total, 1))
-            seconds = time.monotonic() - self._started
-            self.state = f"{n:,} hit{'' if n == 1 else 's'} in {total:,} versions ({seconds:.2f} s)"
+            self.state = f"{n:,} hit{'' if n == 1 else 's'} in {total:,} versions"
         hits.empty_message = "no hits"
         hits.refresh()
         self.query_one("#search-status", ThemedStatic).show(self._status)
