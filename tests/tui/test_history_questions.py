@@ -232,3 +232,23 @@ async def test_b_shows_who_last_changed_each_visible_line(small_db, app_factory)
         await pilot.press("b")
         await settle(pilot)
         assert not tree.blame_on and f"{second[:7]} bob" not in screen_text(app)
+
+
+async def test_the_palette_offers_the_history_questions(small_db, app_factory) -> None:
+    from mydb_tui.screens.search import SearchScreen
+
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _open_users(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"History of this record", "Search history…", "Go to date…"} <= titles
+        assert "Blame gutter" not in titles  # snapshot entries only
+        app.goto_entry("acme", "config")
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"History of this value", "Search history…", "Go to date…", "Blame gutter"} <= titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Search history…")
+        command.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert not {c.title for c in app.get_system_commands(app.screen)} & {"Search history…", "Go to date…"}
