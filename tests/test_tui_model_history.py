@@ -44,6 +44,14 @@ def test_history_row_marks_the_changed_words_only() -> None:
     assert (row.short, row.user, row.kind) == ("aaaaaaa", "alice", "changed")
 
 
+def test_history_row_of_a_record_shows_only_the_fields_that_differ() -> None:
+    old = {"name": "John", "email": "j@example.com", "plan": "business", "seats": 3}
+    row = history_row(_Change("changed", old, {**old, "plan": "enterprise", "active": True}))
+    assert "".join(s.text for s in row.old) == '{…, "plan": "business"}'
+    assert "".join(s.text for s in row.new) == '{…, "plan": "enterprise", "active": true}'
+    assert [s.text for s in row.new if s.marked] == ['enterprise", "active": true']
+
+
 def test_history_row_of_an_added_or_removed_value_shows_the_absent_side() -> None:
     added = history_row(_Change("added", None, [1]))
     assert ("".join(s.text for s in added.old), "".join(s.text for s in added.new)) == ("∅", "[1]")

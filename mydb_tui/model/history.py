@@ -55,11 +55,29 @@ def history_row(change: Any) -> HistoryRow:
     elif change.kind == "removed":
         old, new = (Segment(one_line(change.old), True),), (Segment(NOTHING, False),)
     else:
-        old, new = word_marks(one_line(change.old), one_line(change.new))
+        old, new = word_marks(*_differing(change.old, change.new))
     return HistoryRow(
         digest=version.digest, short=version.digest[:7], user=escape_text(version.user_id),
         date=local_time(version.date, seconds=False, offset=False), kind=change.kind, old=old, new=new,
     )
+
+
+def _differing(old: Any, new: Any) -> tuple[str, str]:
+    """One-line JSON of both sides; of two objects only the fields that differ, `…` for the
+    others (a record's row then shows what changed, not its first fields)."""
+    plain = type(old) is dict and type(new) is dict and "__special__" not in old and "__special__" not in new
+    if not plain:
+        return one_line(old), one_line(new)
+    keys = [k for k in {**old, **new} if k not in old or k not in new or old[k] != new[k]
+            or type(old[k]) is not type(new[k])]
+    if not keys or len(keys) == len(old.keys() | new.keys()):
+        return one_line(old), one_line(new)
+
+    def part(side: dict) -> str:
+        inner = one_line({k: side[k] for k in keys if k in side})[1:-1]
+        return "{…" + (", " + inner if inner else "") + "}"
+
+    return part(old), part(new)
 
 
 def place_name(key: str | None, path: str | None) -> str:

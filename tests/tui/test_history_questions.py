@@ -50,6 +50,13 @@ async def test_h_on_a_record_lists_the_versions_that_changed_it(small_db, app_fa
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, KeyHistoryScreen)
+        await pilot.press("j", "enter")  # alice's version added 30 records: the compare opens on u03
+        await settle(pilot)
+        changes = app.screen.query_one(ChangeList)
+        assert len(changes.changes) == 30 and changes.cursor == 3
+        assert changes.changes[changes.cursor].record_key == "u03"
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, KeyHistoryScreen)
