@@ -70,23 +70,37 @@ class HitList(LineList):
     def row_count(self) -> int:
         return len(self.rows)
 
+    def _layout(self) -> tuple[bool, bool, int]:
+        """(show the date, show the user, place width): narrow lists keep room for the match."""
+        width = self.scrollable_content_region.width
+        return width >= 120, width >= 90, 20 if width >= 120 else 14
+
     def render_header(self) -> Text:
-        entry = f"{'entry':<12}  " if self.show_entry else ""
-        return Text(f"{'digest':<7}  {'date':<16}  {'user':<8}  {entry}{'record / path':<20}  count  match")
+        dated, user, place = self._layout()
+        text = f"{'digest':<7}  "
+        text += f"{'date':<16}  " if dated else ""
+        text += f"{'user':<8}  " if user else ""
+        text += f"{'entry':<12}  " if self.show_entry else ""
+        text += f"{'record / path':<{place}}  {'count':<5}  match"
+        return Text(text)
 
     def render_row(self, index: int) -> Text:
         row = self.rows[index]
         colors = self.palette
+        dated, show_user, width = self._layout()
         text = Text(no_wrap=True, end="")
         text.append(row.short, style=colors.digest)
-        text.append(f"  {row.date:<16}  ", style=colors.date)
-        user = row.user if len(row.user) <= 8 else row.user[:7] + "…"
-        text.append(f"{user:<8}  ", style=colors.user)
+        text.append("  ")
+        if dated:
+            text.append(f"{row.date:<16}  ", style=colors.date)
+        if show_user:
+            user = row.user if len(row.user) <= 8 else row.user[:7] + "…"
+            text.append(f"{user:<8}  ", style=colors.user)
         if self.show_entry:
             entry = row.entry if len(row.entry) <= 12 else row.entry[:11] + "…"
             text.append(f"{entry:<12}  ", style="bold")
-        place = row.place if len(row.place) <= 20 else row.place[:19] + "…"
-        text.append(f"{place:<20}", style=colors.key)
+        place = row.place if len(row.place) <= width else row.place[: width - 1] + "…"
+        text.append(f"{place:<{width}}", style=colors.key)
         text.append(f"  {row.counts:<5}  ", style="dim")
         text.append_text(segments_text(row.snippet, "", f"bold reverse {colors.changed}"))
         text.truncate(max(1, self.scrollable_content_region.width), overflow="ellipsis")
