@@ -30,8 +30,8 @@ from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .key_history import segments_text
 
-BATCH_SECONDS = 0.05  # hits found meanwhile reach the list together
-PROGRESS_SECONDS = 0.1  # the progress bar is updated at most this often
+BATCH_SECONDS = 0.2  # hits found meanwhile reach the list together
+PROGRESS_SECONDS = 0.25  # the progress bar is updated at most this often
 
 Jump = tuple[str, str, str, str | None, str | None]  # tenant, entry, digest, key, path
 
