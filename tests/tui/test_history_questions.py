@@ -102,6 +102,11 @@ async def test_restoring_one_record_asks_and_writes_or_says_what_is_missing(smal
         await pilot.press("y")
         await settle(pilot)
         assert small_db.get("acme", "users", "u03") == {"name": "user 3", "age": 23}
+        assert small_db.get("acme", "users", "u04") == {"name": "user 4", "age": 24}  # the others untouched
+        assert isinstance(app.screen, KeyHistoryScreen)  # reloaded: the restore is the newest change
+        rows = app.screen.query_one(ChangeRows).rows
+        assert [(r.user, r.kind) for r in rows] == [("tester", "changed"), ("carol", "changed"), ("alice", "added")]
+        assert app.query_one(Timeline).head == small_db.get_digest("acme", "users")
         del table
 
 
@@ -259,3 +264,30 @@ async def test_the_palette_offers_the_history_questions(small_db, app_factory) -
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen)
         assert not {c.title for c in app.get_system_commands(app.screen)} & {"Search history…", "Go to date…"}
+
+
+async def test_restoring_one_path_of_a_snapshot(small_db, app_factory) -> None:
+    import inspect
+
+    import pytest
+
+    if "path" not in inspect.signature(small_db.restore).parameters:
+        pytest.skip("this engine cannot restore one path yet")
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        app.goto_entry("acme", "config")
+        await settle(pilot)
+        tree = app.query_one("#data-tree", JsonTree)
+        assert tree.select_pointer("/servers/0/port")
+        await settle(pilot)
+        tree.focus()
+        await pilot.press("h")
+        await settle(pilot)
+        await pilot.press("j", "R")  # alice's version: port 80
+        await settle(pilot)
+        assert "now:      8080" in screen_text(app) and "restored: 80" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        head = small_db.load("acme", "config")
+        assert head["servers"] == [{"host": "b", "port": 80}] and head["debug"] is True  # only that path
