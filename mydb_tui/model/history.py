@@ -47,15 +47,20 @@ class HistoryRow:
     new: tuple[Segment, ...]
 
 
+def change_segments(old: Any, new: Any, kind: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """Both sides of a change as segments, the differing words marked ("∅" for an absent side;
+    of two objects only the differing fields)."""
+    if kind == "added":
+        return (Segment(NOTHING, False),), (Segment(one_line(new), True),)
+    if kind == "removed":
+        return (Segment(one_line(old), True),), (Segment(NOTHING, False),)
+    return word_marks(*_differing(old, new))
+
+
 def history_row(change: Any) -> HistoryRow:
     """The row of one engine KeyChange (version, kind, old, new in stored form)."""
     version: Version = change.version
-    if change.kind == "added":
-        old, new = (Segment(NOTHING, False),), (Segment(one_line(change.new), True),)
-    elif change.kind == "removed":
-        old, new = (Segment(one_line(change.old), True),), (Segment(NOTHING, False),)
-    else:
-        old, new = word_marks(*_differing(change.old, change.new))
+    old, new = change_segments(change.old, change.new, change.kind)
     return HistoryRow(
         digest=version.digest, short=version.digest[:7], user=escape_text(version.user_id),
         date=local_time(version.date, seconds=False, offset=False), kind=change.kind, old=old, new=new,

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from ..model.history import HistoryRow, change_index, history_row, one_line, place_name
+from ..model.history import HistoryRow, change_index, change_segments, history_row, place_name
 from ..widgets.change_list import ChangeList
 from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
@@ -205,6 +205,12 @@ class KeyHistoryScreen(ModalScreen[None]):
             return True if self.changes else None
         return True
 
+    @property
+    def app_palette(self) -> Palette:
+        from ..widgets.palette import palette
+
+        return palette(self.app)
+
     def action_compare(self) -> None:
         change = self.selected
         if change is None:
@@ -224,16 +230,26 @@ class KeyHistoryScreen(ModalScreen[None]):
             return
         digest = change.version.digest
         head = self.changes[0]
-        now = "∅ (absent)" if head.kind == "removed" else one_line(head.new, 300)
-        then = "∅ (absent: restoring removes it)" if change.kind == "removed" else one_line(change.new, 300)
         if change is head:
             self.notify(f"{digest[:7]} made the value HEAD has: nothing to restore", severity="warning",
                         timeout=4, markup=False)
             return
+        now_absent, then_absent = head.kind == "removed", change.kind == "removed"
+        if now_absent and then_absent:
+            self.notify("Absent at HEAD and in that version: nothing to restore", severity="warning", timeout=4)
+            return
+        kind = "added" if now_absent else "removed" if then_absent else "changed"
+        now, then = change_segments(head.new, change.new, kind)
         place = place_name(self.key, self.path)
-        message = (f"Restore {place} of {self.tenant}/{self.entry} as it was in {digest[:7]}?\n\n"
-                   f"now:      {now}\nrestored: {then}\n\n"
-                   f"This writes a new version of HEAD as user {getattr(self.app, 'user', '?')!r}.")
+        colors = self.app_palette
+        message = Text(f"Restore {place} of {safe_text(f'{self.tenant}/{self.entry}')} as it was in {digest[:7]}?\n\n")
+        message.append("now       ", style="dim")
+        message.append_text(segments_text(now, colors.removed, f"bold underline {colors.removed}"))
+        message.append("\nrestored  ", style="dim")
+        message.append_text(segments_text(then, colors.added, f"bold underline {colors.added}"))
+        if then_absent:
+            message.append("\n(absent then: restoring removes it)", style="dim")
+        message.append(f"\n\nThis writes a new version of HEAD as user {safe_text(str(getattr(self.app, 'user', '?')))!r}.")
 
         def confirmed(ok: bool | None) -> None:
             if ok:

@@ -98,7 +98,8 @@ async def test_restoring_one_record_asks_and_writes_or_says_what_is_missing(smal
             assert isinstance(app.screen, KeyHistoryScreen)  # refused with a message, nothing written
             assert any("needs engine support" in n.message for n in app._notifications)
             return
-        assert "restored:" in screen_text(app)
+        text = screen_text(app)
+        assert 'now       {"name": "changed", "age": 1}' in text and 'restored  {"name": "user 3", "age": 23}' in text
         await pilot.press("y")
         await settle(pilot)
         assert small_db.get("acme", "users", "u03") == {"name": "user 3", "age": 23}
@@ -286,7 +287,7 @@ async def test_restoring_one_path_of_a_snapshot(small_db, app_factory) -> None:
         await settle(pilot)
         await pilot.press("j", "R")  # alice's version: port 80
         await settle(pilot)
-        assert "now:      8080" in screen_text(app) and "restored: 80" in screen_text(app)
+        assert "now       8080" in screen_text(app) and "restored  80" in screen_text(app)
         await pilot.press("y")
         await settle(pilot)
         head = small_db.load("acme", "config")
