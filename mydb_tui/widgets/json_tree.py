@@ -306,6 +306,11 @@ class JsonTree(Tree[Any]):
             return None
         return viewer.tenant, viewer.entry, viewer.digest
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_blame":
+            return self.id == "data-tree"  # a record's tree has no gutter (not in its footer either)
+        return True
+
     def action_toggle_blame(self) -> None:
         """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
         if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
