@@ -47,6 +47,7 @@ from .screens.help import HelpScreen
 from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.errors import error_text
 from .widgets.footer import AppFooter
+from .widgets.json_tree import JsonTree
 from .widgets.record_table import RecordTable
 from .widgets.safe import clean
 from .widgets.status import StatusLine
@@ -71,6 +72,12 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("add_record", "Add record", "Add a record to this record entry (a)"),
     ("delete_record", "Delete record", "Delete the selected record (x)"),
     ("copy", "Copy", "Copy the selected digest or record key (c)"),
+    # History questions (issue 14): keys h, b (viewer), ctrl+f, @.
+    ("key_history", {"snapshot": "History of this value", "records": "History of this record"},
+     "The versions where the selected record or tree node changed (h)"),
+    ("search", "Search history…", "Find a text through the entry's (or tenant's) versions (ctrl+f)"),
+    ("goto_date", "Go to date…", "Select the version that was HEAD at a date (@)"),
+    ("toggle_blame", {"snapshot": "Blame gutter"}, "Show who last changed each line of the tree (b)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
     ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
     ("reload", "Reload", "Re-read the database now"),
@@ -265,6 +272,8 @@ class MyDbApp(App[None]):
         # Textual's own ctrl+c only says how to quit; here it quits, but not over an editor.
         Binding("ctrl+c", "interrupt", "Quit", show=False),
         Binding("ctrl+g", "goto", "Go to entry", show=False),
+        Binding("ctrl+f", "search", "Search"),
+        Binding("at", "goto_date", "Go to date", key_display="@"),
         # Work from any pane; each pane shows the ones that concern it.
         Binding("d", "compare", "Compare", show=False),
         Binding("D", "compare_head", "vs HEAD", show=False),
@@ -655,7 +664,7 @@ class MyDbApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in WRITE_ACTIONS and self.read_only:
             return False
-        if action in ("zoom", "focus_pane"):
+        if action in ("zoom", "focus_pane", "search", "goto_date"):
             return bool(self.screen_stack) and self.screen is self._main_screen()
         try:
             timeline = self._main_screen().query_one(Timeline)
@@ -666,6 +675,13 @@ class MyDbApp(App[None]):
         if action in RECORD_ACTIONS and timeline.kind != "records":
             return None
         if action == "delete_record" and self._main_screen().query_one(Viewer).selected_record is None:
+            return None
+        if action in ("search", "goto_date") and (timeline.tenant is None or (action == "goto_date"
+                                                                            and timeline.entry is None)):
+            return None
+        if action in ("key_history", "toggle_blame") and self._main_screen().query_one(Viewer).document is None:
+            return None
+        if action == "toggle_blame" and timeline.kind != "snapshot":
             return None
         return True
 
@@ -871,6 +887,93 @@ class MyDbApp(App[None]):
                                   severity="warning", markup=False)
             return
         self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", neighbour)
+
+    # ================================================================== history questions
+    def action_key_history(self) -> None:
+        """`h`: the versions where the selected record, or the tree node under the cursor, changed."""
+        viewer = self.viewer
+        if viewer.document is None or viewer.tenant is None or viewer.entry is None:
+            self.notify("Select a version first", severity="warning", timeout=3)
+            return
+        focused = self.focused
+        key = path = None
+        if viewer.kind == "records":
+            key = viewer.selected_record
+            if key is None:
+                self.notify("Select a record first", severity="warning", timeout=3)
+                return
+            if isinstance(focused, JsonTree) and focused.id == "record-tree":
+                path = focused.cursor_pointer or None
+                if focused.cursor_pointer is None:
+                    self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
+                    return
+        else:
+            tree = viewer.query_one("#data-tree", JsonTree)
+            path = tree.cursor_pointer if tree.cursor_node is not None else ""
+            if path is None:
+                self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
+                return
+        self._push("key_history", "KeyHistoryScreen", self.engine, viewer.tenant, viewer.entry, key, path)
+
+    def action_search(self) -> None:
+        """`ctrl+f`: search the entry's history (or the tenant's) for a text; enter jumps to a hit."""
+        timeline = self.timeline
+        if timeline.tenant is None:
+            self.notify("Select a tenant or an entry first", severity="warning", timeout=3)
+            return
+        self._push("search", "SearchScreen", self.engine, timeline.tenant, timeline.entry,
+                   callback=lambda hit: hit and self.jump_to(*hit))
+
+    def action_goto_date(self) -> None:
+        """`@`: select the version that was HEAD at a date."""
+        timeline = self.timeline
+        if timeline.tenant is None or timeline.entry is None:
+            self.notify("Select an entry first", severity="warning", timeout=3)
+            return
+        tenant, entry = timeline.tenant, timeline.entry
+        self._push("goto_date", "GotoDateScreen", self.engine, tenant, entry,
+                   callback=lambda digest: digest and self.jump_to(tenant, entry, digest))
+
+    def action_toggle_blame(self) -> None:
+        self.viewer.query_one("#data-tree", JsonTree).action_toggle_blame()
+
+    def jump_to(self, tenant: str, entry: str, digest: str, key: str | None = None, path: str | None = None) -> None:
+        """Select version `digest` of the entry in the timeline, then record `key` and/or the
+        tree node at `path` in the viewer once that version is shown."""
+        timeline, viewer = self.timeline, self.viewer
+        same = (tenant, entry, digest) == (viewer.tenant, viewer.entry, viewer.digest)
+        stale = None if same else viewer.document
+        if (tenant, entry) != (timeline.tenant, timeline.entry):
+            self.tree.goto(tenant, entry)
+            timeline.load(tenant, entry, select=digest)
+        elif (position := timeline.position(digest)) is not None:
+            timeline.cursor = position
+        else:
+            timeline.load(tenant, entry, select=digest)
+        timeline.focus()
+        if key is not None or path:
+            self._select_when_shown((tenant, entry, digest), stale, key, path, 100)
+
+    def _select_when_shown(self, target: tuple, stale: Any, key: str | None, path: str | None, tries: int) -> None:
+        viewer = self.viewer
+        if (viewer.tenant, viewer.entry, viewer.digest) != target or viewer.document is None \
+                or viewer.document is stale:
+            if tries > 0 and not self._panes_gone:
+                self.set_timer(0.05, lambda: self._select_when_shown(target, stale, key, path, tries - 1))
+            return
+        tree = viewer.query_one("#data-tree" if viewer.kind == "snapshot" else "#record-tree", JsonTree)
+        if key is not None and viewer.kind == "records":
+            table = viewer.record_table
+            if key not in table.keys:
+                self.notify(f"Record {clean(key)} is not in this version", severity="warning", markup=False)
+                return
+            table.cursor = table.keys.index(key)
+            table.focus()
+            if not path:
+                return
+        if path:
+            # the record's tree is filled once its RecordHighlighted message is handled
+            self.call_after_refresh(lambda: tree.select_pointer(path) and tree.focus())
 
     def action_copy(self) -> None:
         focused = self.focused

@@ -44,17 +44,23 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     from ..widgets.viewer import Viewer
     from .compare import CompareScreen, DiffView
     from .editor import EditorScreen
+    from .key_history import KeyHistoryScreen
+    from .search import HitList, SearchScreen
 
     first = [
         ("Everywhere", [MyDbApp]),
         ("Entries", [EntryTree, EntryPane, FilterInput]),
         ("Compare screen", [CompareScreen, DiffView]),
     ]
-    if not read_only:
-        first.append(("Editor", [EditorScreen]))
     second = [
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
+    ]
+    if not read_only:  # in the second column: the first is full at 160x45 since ctrl+f and @
+        second.append(("Editor", [EditorScreen]))
+    second += [
+        ("Record history", [KeyHistoryScreen]),
+        ("Search (ctrl+f)", [SearchScreen, HitList]),
     ]
     return [first, second]
 

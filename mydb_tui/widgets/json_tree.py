@@ -9,18 +9,22 @@ keys (`py/dict`) opens to its entries, each non-string key shown as its Python f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
+from dbengine.pointer import is_leaf, parse_pointer
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from mydb_tui.model.history import GUTTER_WIDTH, gutter_text, node_pointer
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
@@ -91,12 +95,19 @@ class JsonTree(Tree[Any]):
         Binding("g,home", "cursor_first", "First", show=False),
         Binding("G,end", "cursor_last", "Last", show=False),
         Binding("v", "decode", "Decode value"),
+        Binding("h", "app.key_history", "History of this"),
+        Binding("b", "toggle_blame", "Blame"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("data", id=id)
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
+        self.blame_on = False
+        self.blame: dict[str, Any] = {}  # pointer -> Version (None: not found) of `_blame_source`
+        self._blame_source: tuple | None = None  # (tenant, entry, digest) the blame is of
+        self._blame_asked: set[str] = set()
+        self._blame_timer: Any = None
 
     def on_mount(self) -> None:
         on_theme_change(self, self._relabel)
@@ -123,6 +134,8 @@ class JsonTree(Tree[Any]):
 
     def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
         """Replace the tree with `value`; small values open fully, big ones one level."""
+        if self.blame_on:
+            self._schedule_blame()
         self.badges = badges or {}
         self.clear()
         self.root.set_label(self._label(label, value))
@@ -225,6 +238,8 @@ class JsonTree(Tree[Any]):
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         self._fill(event.node)
+        if self.blame_on:
+            self._schedule_blame()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -233,6 +248,163 @@ class JsonTree(Tree[Any]):
             event.node.remove()
             parent.data.filled = False
             self._fill(parent)
+
+    # -------------------------------------------------------------- places
+    def node_pointer(self, node: TreeNode | None) -> str | None:
+        """The JSON Pointer of `node` into the shown value ("" the root; None inside a tagged
+        value, or on a line that is no value: "… more", a decoded result)."""
+        steps: list[tuple[str, Any]] = []
+        while node is not None and node.parent is not None:
+            data, parent = node.data, node.parent.data
+            if not isinstance(data, JsonNode) or not isinstance(parent, JsonNode) or data.extra:
+                return None
+            steps.append((data.key, parent.value))
+            node = node.parent
+        return node_pointer(steps[::-1])
+
+    @property
+    def cursor_pointer(self) -> str | None:
+        """The JSON Pointer of the node under the cursor (see node_pointer)."""
+        return self.node_pointer(self.cursor_node)
+
+    def select_pointer(self, pointer: str) -> bool:
+        """Open the tree down to the value at `pointer` and put the cursor on it (False: not there)."""
+        try:
+            tokens = parse_pointer(pointer)
+        except DbEngineError:
+            return False
+        node = self.root
+        for token in tokens:
+            self._fill(node)
+            node.expand()
+            while True:
+                match = next((c for c in node.children if isinstance(c.data, JsonNode) and not c.data.extra
+                              and _token(c.data.key, node.data.value) == token), None)
+                more = next((c for c in node.children if isinstance(c.data, MoreNode)), None)
+                if match is not None or more is None:
+                    break
+                more.remove()  # the value is further down the list: show the next page
+                node.data.filled = False
+                self._fill(node)
+            if match is None:
+                return False
+            node = match
+        self.call_after_refresh(self._cursor_to, node)
+        return True
+
+    def _cursor_to(self, node: TreeNode) -> None:
+        if node.tree is self and node.line >= 0:
+            self.move_cursor(node, animate=False)
+
+    # -------------------------------------------------------------- blame gutter
+    def _version_shown(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the snapshot version this tree shows, or None."""
+        from .viewer import Viewer
+
+        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
+        if viewer is None or viewer.kind != "snapshot" or None in (viewer.tenant, viewer.entry, viewer.digest):
+            return None
+        return viewer.tenant, viewer.entry, viewer.digest
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_blame":
+            return self.id == "data-tree"  # a record's tree has no gutter (not in its footer either)
+        return True
+
+    def action_toggle_blame(self) -> None:
+        """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
+        if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
+            self.notify("The blame gutter shows in a snapshot entry's tree", severity="warning", timeout=3)
+            return
+        self.blame_on = not self.blame_on
+        if self.blame_on:
+            self._schedule_blame()
+        self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.blame_on:
+            self._schedule_blame()
+
+    def _schedule_blame(self) -> None:
+        """Ask for the visible lines' blame once scrolling or loading settles (50 ms)."""
+        if self._blame_timer is not None:
+            self._blame_timer.stop()
+        self._blame_timer = self.set_timer(0.05, self._request_blame)
+
+    def visible_pointers(self) -> list[str]:
+        """The JSON Pointers of the value lines on screen (leaves: scalars, tagged values, empty ones)."""
+        top = self.scroll_offset.y
+        out = []
+        for line in range(top, top + max(1, self.size.height)):
+            node = self.get_node_at_line(line)
+            if node is None:
+                break
+            if isinstance(node.data, JsonNode) and is_leaf(node.data.value):
+                pointer = self.node_pointer(node)
+                if pointer is not None:
+                    out.append(pointer)
+        return out
+
+    def _request_blame(self) -> None:
+        self._blame_timer = None
+        source = self._version_shown()
+        if not self.blame_on or source is None:
+            return
+        if source != self._blame_source:
+            self._blame_source, self.blame, self._blame_asked = source, {}, set()
+        wanted = [p for p in self.visible_pointers() if p not in self._blame_asked]
+        if not wanted:
+            return
+        self._blame_asked.update(wanted)
+        engine = self.app.engine
+
+        def blame() -> None:
+            try:
+                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
+            except Exception as error:  # an engine error: said once, the gutter stays empty
+                self.app.call_from_thread(self._blame_failed, source, wanted, error)
+                return
+            self.app.call_from_thread(self._blamed, source, {p: found.get(p) for p in wanted})
+
+        self.run_worker(blame, thread=True, group="blame")
+
+    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
+        if source == self._blame_source:
+            self.blame.update(found)
+            self.refresh()
+
+    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
+        if source == self._blame_source:
+            self._blame_asked.difference_update(wanted)
+            self.blame_on = False
+            self.refresh()
+            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+
+    def blame_gutter(self, line: int) -> Text:
+        """The blame gutter of tree line `line` ("…" while its answer is on its way)."""
+        node = self.get_node_at_line(line)
+        text = Text(no_wrap=True, end="")
+        if node is not None and isinstance(node.data, JsonNode) and is_leaf(node.data.value):
+            pointer = self.node_pointer(node)
+            if pointer in self.blame:
+                version = self.blame[pointer]
+                shown = gutter_text(version, dt.datetime.now(dt.UTC)) if version is not None else "?"
+                colors = palette(self.app)
+                text.append(shown[:7], style=colors.digest)
+                text.append(shown[7:], style=colors.user)
+            elif pointer is not None:
+                text.append("…", style="dim")
+        text.pad_right(GUTTER_WIDTH - 2 - text.cell_len)
+        text.append("│ ", style="dim")
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if not self.blame_on:
+            return strip
+        gutter = Strip(list(self.blame_gutter(y + self.scroll_offset.y).render(self.app.console)))
+        return Strip.join([gutter, strip]).crop(0, self.size.width)
 
     # -------------------------------------------------------------- actions
     def action_cursor_first(self) -> None:
@@ -296,6 +468,15 @@ class JsonTree(Tree[Any]):
         self.call_after_refresh(self._show_result, leaf)
         if error is not None:
             self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
+
+
+def _token(key: Any, parent: Any) -> str | None:
+    """The pointer token of a child labelled `key` in `parent` (`[3]` in a list is `3`)."""
+    if type(parent) is list and isinstance(key, str) and key.startswith("["):
+        return key[1:-1]
+    if type(parent) is dict and not is_special(parent):
+        return str(key)
+    return None
 
 
 def _container(value: Any) -> bool:

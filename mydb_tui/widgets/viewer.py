@@ -83,6 +83,7 @@ class Viewer(DelayedLoading, Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_view", "Tree/JSON"),
+        Binding("h", "app.key_history", "History of record"),
     ]
 
     mode: reactive[str] = reactive("tree")
