@@ -7,7 +7,6 @@ path; `R` restores just that record or path as it was in the selected version.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -29,7 +28,6 @@ from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .compare import CompareScreen
 
-NEEDS_ENGINE = "restoring one record needs engine support (DbEngine.restore with key= / path=)"
 MARK = {"added": "+", "removed": "-", "changed": "~"}
 
 
@@ -224,9 +222,6 @@ class KeyHistoryScreen(ModalScreen[None]):
         """Restore the record or path as it was in the selected version (after a confirmation)."""
         change = self.selected
         if change is None:
-            return
-        if "key" not in inspect.signature(self.engine.restore).parameters:
-            self.notify(NEEDS_ENGINE, severity="error", timeout=6, markup=False)
             return
         digest = change.version.digest
         head = self.changes[0]

@@ -83,7 +83,7 @@ async def test_h_on_a_tree_node_lists_the_versions_that_changed_that_path(small_
         assert "History of /servers/0/port in acme / config" in screen_text(app)
 
 
-async def test_restoring_one_record_asks_and_writes_or_says_what_is_missing(small_db, app_factory) -> None:
+async def test_restoring_one_record_asks_and_writes(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(160, 45)) as pilot:
         table = await _open_users(pilot)
@@ -92,12 +92,6 @@ async def test_restoring_one_record_asks_and_writes_or_says_what_is_missing(smal
         assert isinstance(app.screen, KeyHistoryScreen)
         await pilot.press("j", "R")  # alice's version: the record as it was added
         await settle(pilot)
-        import inspect
-
-        if "key" not in inspect.signature(small_db.restore).parameters:
-            assert isinstance(app.screen, KeyHistoryScreen)  # refused with a message, nothing written
-            assert any("needs engine support" in n.message for n in app._notifications)
-            return
         text = screen_text(app)
         assert 'now       {"name": "changed", "age": 1}' in text and 'restored  {"name": "user 3", "age": 23}' in text
         await pilot.press("y")
@@ -268,12 +262,6 @@ async def test_the_palette_offers_the_history_questions(small_db, app_factory) -
 
 
 async def test_restoring_one_path_of_a_snapshot(small_db, app_factory) -> None:
-    import inspect
-
-    import pytest
-
-    if "path" not in inspect.signature(small_db.restore).parameters:
-        pytest.skip("this engine cannot restore one path yet")
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
