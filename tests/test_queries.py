@@ -242,3 +242,14 @@ def test_restore_one_record_or_one_value(tmp_path):
         engine.restore(T, "r", "config", first, path="/nope/deeper")
     with pytest.raises(PatternMismatchError):
         engine.restore(T, "r", "config", first, key="db")
+
+
+def test_search_names_the_exact_value_in_added_subtrees(tmp_path):
+    engine = DbEngine(str(tmp_path), durable=False, clock=TickingClock())
+    engine.init(T)
+    engine.save(T, "u", "config", {"db": {"host": "needle.example", "port": 1}, "list": ["a", "needle"]})
+    engine.save(T, "u", "config", {"db": {"host": "other", "port": 1}, "list": ["a", "needle"], "new": {"x": "needle"}})
+    hits = [(h.version.digest[:8], h.path, h.before, h.after) for h in engine.search(T, "config", "needle", pickaxe=True)]
+    head, first = (d[:8] for d in engine.history(T, "config"))
+    assert hits == [(head, "/db/host", 1, 0), (head, "/new/x", 0, 1),
+                    (first, "/db/host", 0, 1), (first, "/list/1", 0, 1)]

@@ -27,6 +27,7 @@ from .pointer import (
     ABSENT,
     changed_leaves,
     format_pointer,
+    is_leaf,
     leaves,
     parse_pointer,
     related,
@@ -291,15 +292,29 @@ def _version_hits(reader: _EntryReader, version: Version, text: str, pickaxe: bo
         places = ((k, None, a, b) for k, a, b in pairs)
     else:
         old, new = reader.value(parent), reader.value(version.digest)
-        places = ((None, format_pointer(tokens),
-                   value_at(old, list(tokens)) if old is not ABSENT else ABSENT,
-                   value_at(new, list(tokens)))
-                  for tokens in changed_leaves(old if old is not ABSENT else {}, new))
+        places = ((None, format_pointer(tokens), a, b) for tokens, a, b in _changed_leaf_values(old, new))
     for key, path, a, b in places:
         before, after = _count(a, text), _count(b, text)
         if (before != after) if pickaxe else (after and not same_value(a, b)):
             source = _json(b) if after else _json(a)
             yield SearchHit(reader.entry, version, key, path, before, after, _snippet(source, text))
+
+
+def _changed_leaf_values(old: Any, new: Any) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
+    """(place, old, new) of every leaf that differs between two snapshot values: a subtree
+    added, removed or replaced is split into its leaves, so a hit names the exact value."""
+    for tokens in changed_leaves(old if old is not ABSENT else {}, new):
+        a = value_at(old, list(tokens)) if old is not ABSENT else ABSENT
+        b = value_at(new, list(tokens))
+        if (a is ABSENT or is_leaf(a)) and (b is ABSENT or is_leaf(b)):
+            yield tokens, a, b
+            continue
+        before = dict(leaves(a, tokens)) if a is not ABSENT else {}
+        after = dict(leaves(b, tokens)) if b is not ABSENT else {}
+        for place in sorted(before.keys() | after.keys()):
+            x, y = before.get(place, ABSENT), after.get(place, ABSENT)
+            if not same_value(x, y):
+                yield place, x, y
 
 
 def _json(value: Any) -> str:
