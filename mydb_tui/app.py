@@ -681,6 +681,10 @@ class MyDbApp(App[None]):
                 shown = title.get(kind or "", "") if isinstance(title, dict) else title
                 if shown:
                     yield SystemCommand(shown, help_text, getattr(self, f"action_{action}"))
+        for owner in (screen, screen.focused):  # the screen's and the focused widget's own actions
+            own = getattr(owner, "system_commands", None)
+            if callable(own):
+                yield from own()
 
     def _applies(self, action: str) -> bool:
         """Whether `action` does something for the current selection (the palette lists only these)."""
