@@ -42,6 +42,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Header
 
+from .model.conflict import saved_text
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.entry_tree import EntryPane, EntryTree
@@ -73,6 +74,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("copy", "Copy", "Copy the selected digest or record key (c)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
     ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
+    ("goto_new", "Go to the new version", "Show the version another writer just saved (H)"),
     ("reload", "Reload", "Re-read the database now"),
     ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
     ("help", "Help", "Every key of the app (? or F1)"),
@@ -258,6 +260,7 @@ class MyDbApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("V", "verify", "Verify"),
         Binding("plus", "zoom", "Zoom", key_display="+"),
+        Binding("H", "goto_new", "New version"),
         Binding("1", "focus_pane(0)", "Go to Entries", show=False),
         Binding("2", "focus_pane(1)", "Go to History", show=False),
         Binding("3", "focus_pane(2)", "Go to Version", show=False),
@@ -306,6 +309,10 @@ class MyDbApp(App[None]):
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
+        #: Versions this app wrote (the watcher does not announce them as another writer's).
+        self._own_writes: set[str] = set()
+        #: (tenant, entry, digest) of the newest version another writer saved, until the user goes there.
+        self.new_version: tuple[str, str, str] | None = None
         #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
         #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
         #: never changes what they show.
@@ -509,6 +516,8 @@ class MyDbApp(App[None]):
         if self._panes_gone:
             return
         viewer = self.viewer
+        if self.new_version is not None and (event.tenant, event.entry, event.digest) == self.new_version:
+            self._seen_new_version()
         if event.digest is None:
             viewer.clear()
         elif (event.tenant, event.entry, event.digest) == (viewer.tenant, viewer.entry, viewer.digest):
@@ -580,6 +589,45 @@ class MyDbApp(App[None]):
         from .widgets.safe import invisible_re
 
         invisible_re()
+
+    # ================================================================== other writers
+    def note_own_write(self, digest: str | None) -> None:
+        """A version this app wrote (from any thread): the watcher will not announce it."""
+        if digest:
+            self._own_writes.add(digest)
+
+    @on(Timeline.NewVersions)
+    def _new_versions(self, event: Timeline.NewVersions) -> None:
+        """Another writer saved the shown entry: say who and when; the view stays where it is."""
+        theirs = [v for v in event.versions if v.digest not in self._own_writes]
+        if not theirs or self._panes_gone:
+            return
+        self.new_version = (event.tenant, event.entry, event.versions[0].digest)
+        self.refresh_bindings()
+        message = saved_text(event.entry, theirs, dt.datetime.now(dt.UTC))
+        if self.screen is self._main_screen():
+            message += " · H goes there"
+        title = "New version" if len(theirs) == 1 else f"{len(theirs):,} new versions"
+        self.notify(clean(message), title=title, timeout=8, markup=False)
+
+    def _seen_new_version(self) -> None:
+        self.new_version = None
+        self.refresh_bindings()
+
+    def action_goto_new(self) -> None:
+        """H: the version another writer just saved (its entry, if the user moved on)."""
+        if self.new_version is None:
+            return
+        tenant, entry, digest = self.new_version
+        self._seen_new_version()
+        timeline = self.timeline
+        if (timeline.tenant, timeline.entry) == (tenant, entry) and timeline.position(digest) is not None:
+            timeline.cursor = timeline.position(digest) or 0
+            timeline.focus()
+        else:
+            self.tree.goto(tenant, entry)
+            timeline.load(tenant, entry, select=digest)
+            timeline.focus()
 
     # ================================================================== watching
     def _poll(self) -> None:
@@ -657,6 +705,8 @@ class MyDbApp(App[None]):
             return False
         if action in ("zoom", "focus_pane"):
             return bool(self.screen_stack) and self.screen is self._main_screen()
+        if action == "goto_new":
+            return self.new_version is not None and bool(self.screen_stack) and self.screen is self._main_screen()
         try:
             timeline = self._main_screen().query_one(Timeline)
         except Exception:
@@ -781,6 +831,7 @@ class MyDbApp(App[None]):
     def _restore(self, tenant: str, entry: str, digest: str) -> None:
         try:
             new = self.engine.restore(tenant, self.user, entry, digest)
+            self.note_own_write(new)
         except DbEngineError as error:
             self.call_from_thread(self.notify, clean(str(error)), title="Restore failed",
                                   severity="error", markup=False)
@@ -789,6 +840,8 @@ class MyDbApp(App[None]):
                               f"Restored {digest[:7]} as the new HEAD {new[:7]}", "Restored")
 
     def _written(self, tenant: str, entry: str, digest: str | None, message: str, title: str = "Saved") -> None:
+        if digest is not None:
+            self.note_own_write(digest)
         self.notify(clean(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 
@@ -866,6 +919,8 @@ class MyDbApp(App[None]):
     def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
         try:
             deleted = self.engine.delete(tenant, self.user, entry, key)
+            if deleted:
+                self.note_own_write(self.engine.get_digest(tenant, entry))
         except DbEngineError as error:
             self.call_from_thread(self.notify, clean(str(error)), title="Delete failed",
                                   severity="error", markup=False)

@@ -32,7 +32,7 @@ DeepDiff = import_deepdiff()  # the app may have imported it already, with other
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
-    "compare_versions", "compare_with_parent", "compare_with_head",
+    "compare_versions", "compare_with_parent", "compare_with_head", "compare_with_edit",
 ]
 
 MAX_LINES = 20_000  # lines of pretty JSON kept per side (per record for record entries)
@@ -69,7 +69,7 @@ class Comparison:
     entry: str
     kind: str  # "snapshot" | "records"
     old: Version | None
-    new: Version
+    new: Version | None  # None: an unsaved edit (compare_with_edit)
     changes: list[Change]
     rows: list[DiffRow]
     added: int
@@ -123,6 +123,28 @@ def _compare_versions(engine: Any, tenant: str, entry: str, old_digest: str | No
         changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],
         old_meta=_meta(old_version), new_meta=_meta(new_version),
         records_compared=compared, buckets_read=buckets,
+    )
+
+
+def compare_with_edit(
+    engine: Any, tenant: str, entry: str, head: str, theirs: Any, mine: Any, user: str, badges: bool = False
+) -> Comparison:
+    """Compare the value at `head` (`theirs`, left) with an unsaved edit by `user` (`mine`,
+    right): what saving the edit over `head` would change. `theirs` is model.conflict's
+    MISSING for a record that is not at `head` (an empty left side)."""
+    from .conflict import MISSING
+
+    token = _BADGES.set(badges)
+    try:
+        changes, rows, counts, _, _ = _compare_values(_ABSENT if theirs is MISSING else theirs, mine)
+    finally:
+        _BADGES.reset(token)
+    version = _version(engine, tenant, entry, head)
+    mine_meta = {"digest": "(your edit, not saved)", "parents": [head], "user": user, "date": "not saved yet"}
+    return Comparison(
+        tenant=tenant, entry=entry, kind="snapshot", old=version, new=None,
+        changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],
+        old_meta=_meta(version), new_meta=mine_meta,
     )
 
 
