@@ -140,7 +140,7 @@ def compare_with_edit(
     finally:
         _BADGES.reset(token)
     version = _version(engine, tenant, entry, head)
-    mine_meta = {"digest": "(your edit, not saved)", "parents": [head], "user": user, "date": "not saved yet"}
+    mine_meta = {"digest": "unsaved edit", "parents": [head], "user": user, "date": "not saved yet"}
     return Comparison(
         tenant=tenant, entry=entry, kind="snapshot", old=version, new=None,
         changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],

@@ -19,6 +19,7 @@ from typing import Any
 from dbengine.errors import RecordNotFoundError
 from dbengine.history import Version
 
+from .dates import local_time
 from .values import is_special
 
 #: A value that is not there: a record deleted (or not yet added) on one side, a missing key.
@@ -154,7 +155,7 @@ def age(moment: dt.datetime | None, now: dt.datetime) -> str:
         return f"{seconds // 60:.0f} min ago"
     if seconds < 86400:
         return f"{seconds // 3600:.0f} h ago"
-    return f"on {moment.astimezone():%Y-%m-%d %H:%M}"
+    return f"at {local_time(moment, seconds=False)}"
 
 
 def names(users: list[str]) -> str:
@@ -166,10 +167,12 @@ def names(users: list[str]) -> str:
     return f"{users[0]}, {users[1]} and {len(users) - 2} other{'s' if len(users) > 3 else ''}"
 
 
-def saved_text(entry: str, versions: list[Version], now: dt.datetime) -> str:
-    """`alice saved app-config 2 s ago`, `alice and bob saved app-config 3 times, last 2 s ago`."""
+def saved_text(entry: str, versions: list[Version], now: dt.datetime | None = None) -> str:
+    """`alice saved app-config 2 s ago`, `alice and bob saved app-config 3 times, last 2 s ago`;
+    without `now`, when as a local time (`at 2026-06-25 04:08 +0100`)."""
     who = names(list(dict.fromkeys(v.user_id for v in versions)))
-    when = age(versions[0].date if versions else None, now)
+    moment = versions[0].date if versions else None
+    when = age(moment, now) if now is not None else f"at {local_time(moment, seconds=False)}"
     if len(versions) == 1:
         return f"{who} saved {entry} {when}"
     return f"{who} saved {entry} {len(versions):,} times, last {when}"

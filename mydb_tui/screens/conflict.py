@@ -7,7 +7,6 @@ the edit on top of the new HEAD, or cancel (back to the editor, nothing written)
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -35,11 +34,10 @@ def _paths(paths: list[str]) -> str:
     return f"{shown} and {more:,} more" if more > 0 else shown
 
 
-def conflict_text(conflict: Conflict, colors: Palette, now: dt.datetime | None = None) -> Text:
-    """What happened since the edit began, and what re-applying will do."""
-    now = now or dt.datetime.now(dt.UTC)
+def conflict_text(conflict: Conflict, colors: Palette) -> Text:
+    """What happened since the edit began (who, when, what), and what re-applying will do."""
     text = Text()
-    text.append(safe_text(saved_text(conflict.entry, conflict.versions, now)), style=f"bold {colors.user}")
+    text.append(safe_text(saved_text(conflict.entry, conflict.versions)), style=f"bold {colors.user}")
     text.append(" while you were editing")
     if conflict.key is not None:
         text.append(" record ")

@@ -43,6 +43,7 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     from ..widgets.timeline import Timeline
     from ..widgets.viewer import Viewer
     from .compare import CompareScreen, DiffView
+    from .conflict import ConflictScreen
     from .editor import EditorScreen
 
     first = [
@@ -52,6 +53,7 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     ]
     if not read_only:
         first.append(("Editor", [EditorScreen]))
+        first.append(("Saved by someone else meanwhile", [ConflictScreen]))
     second = [
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
@@ -59,8 +61,10 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     return [first, second]
 
 
-#: Actions listed on the row of another (ctrl+c quits, except over an editor).
-ALIASES = {"interrupt": "quit"}
+#: Actions listed on the row of another (ctrl+c quits, except over an editor; t toggles).
+ALIASES = {"interrupt": "quit", "show_badges": "show_raw"}
+#: Descriptions of a row that lists more than its first binding says.
+DESCRIPTIONS = {"show_raw": "Raw JSON / badges"}
 
 #: Actions shown together on one row: (actions, description).
 PAIRS = [
@@ -80,7 +84,7 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
             if read_only and binding.action in WRITE_ACTIONS:
                 continue
             action = ALIASES.get(binding.action, binding.action).removeprefix("app.")
-            keys, _ = grouped.setdefault(action, ([], binding.description or action))
+            keys, _ = grouped.setdefault(action, ([], DESCRIPTIONS.get(action, binding.description or action)))
             for key in binding.key.split(","):
                 shown = get_key_display(Binding(key.strip(), binding.action))
                 if shown not in keys:
