@@ -118,6 +118,9 @@ def _compare_versions(engine: Any, tenant: str, entry: str, old_digest: str | No
         old_data = _data_view(engine, tenant, old_digest, old_doc) if old_doc is not None else _ABSENT
         result = _compare_values(old_data, _data_view(engine, tenant, new_digest, new_doc))
     changes, rows, counts, compared, buckets = result
+    # In the order they show (DeepDiff lists a record's changes in an order that follows
+    # string hashing, so it changed from run to run); the same line: by path.
+    changes.sort(key=lambda c: (c.row if c.row is not None else len(rows), c.path))
     return Comparison(
         tenant=tenant, entry=entry, kind=kind, old=old_version, new=new_version,
         changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],
