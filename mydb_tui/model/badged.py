@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from .pretty import Badge, LabelledDict, LabelledList
-from .values import SPECIAL, describe_special, dict_entries, is_special
+from .values import SPECIAL, describe_special, dict_entries
 
 #: Tags shown as their items (a list), like the viewer's tree opens them.
 COLLECTIONS = {"py/tuple": "tuple", "py/set": "set", "py/frozenset": "frozenset"}

@@ -32,7 +32,7 @@ DeepDiff = import_deepdiff()  # the app may have imported it already, with other
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
-    "compare_versions", "compare_with_parent", "compare_with_head", "compare_with_edit",
+    "compare_versions", "compare_with_parent", "compare_with_head", "compare_with_edit", "in_shown_order",
 ]
 
 MAX_LINES = 20_000  # lines of pretty JSON kept per side (per record for record entries)
@@ -118,9 +118,6 @@ def _compare_versions(engine: Any, tenant: str, entry: str, old_digest: str | No
         old_data = _data_view(engine, tenant, old_digest, old_doc) if old_doc is not None else _ABSENT
         result = _compare_values(old_data, _data_view(engine, tenant, new_digest, new_doc))
     changes, rows, counts, compared, buckets = result
-    # In the order they show (DeepDiff lists a record's changes in an order that follows
-    # string hashing, so it changed from run to run); the same line: by path.
-    changes.sort(key=lambda c: (c.row if c.row is not None else len(rows), c.path))
     return Comparison(
         tenant=tenant, entry=entry, kind=kind, old=old_version, new=new_version,
         changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],
@@ -160,6 +157,15 @@ def compare_with_parent(engine: Any, tenant: str, entry: str, digest: str) -> Co
 def compare_with_head(engine: Any, tenant: str, entry: str, digest: str) -> Comparison:
     """Compare a version (left) with the entry's HEAD (right)."""
     return compare_versions(engine, tenant, entry, digest, engine.get_digest(tenant, entry))
+
+
+def in_shown_order(comparison: Comparison) -> Comparison:
+    """`comparison` with its changes in the order they show, by row (then path). DeepDiff
+    lists a record's changes in an order that follows string hashing, which changes from
+    one run to the next; a list the user steps through with n/p must not."""
+    end = len(comparison.rows)
+    comparison.changes.sort(key=lambda c: (c.row if c.row is not None else end, c.path))
+    return comparison
 
 
 def pretty(value: Any, limit: int | None = None) -> PrettyJson:

@@ -379,6 +379,9 @@ class CompareScreen(Screen[None]):
                 comparison = compare_versions(
                     self.engine, self.tenant, self.entry, self.old_digest, self.new_digest, badges=badges
                 )
+            from mydb_tui.model.compare import in_shown_order
+
+            comparison = in_shown_order(comparison)
             measured = DiffView.measure(comparison.rows)
         except Exception as error:  # any failure is shown in place; the app keeps running
             if not worker.is_cancelled:
