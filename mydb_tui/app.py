@@ -842,6 +842,8 @@ class MyDbApp(App[None]):
     def _written(self, tenant: str, entry: str, digest: str | None, message: str, title: str = "Saved") -> None:
         if digest is not None:
             self.note_own_write(digest)
+        if self.new_version is not None and self.new_version[:2] == (tenant, entry):
+            self._seen_new_version()  # this write is on top of theirs: the user has been there
         self.notify(clean(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 

@@ -51,13 +51,13 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
         ("Entries", [EntryTree, EntryPane, FilterInput]),
         ("Compare screen", [CompareScreen, DiffView]),
     ]
-    if not read_only:
-        first.append(("Editor", [EditorScreen]))
-        first.append(("Saved by someone else meanwhile", [ConflictScreen]))
     second = [
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
     ]
+    if not read_only:  # in the shorter column
+        second.append(("Editor", [EditorScreen]))
+        second.append(("Save conflict", [ConflictScreen]))
     return [first, second]
 
 
