@@ -186,6 +186,7 @@ class EditorScreen(Screen[str | None]):
         self.saving = False  # a save is running in its worker
         self.conflict: Conflict | None = None  # the last save that found HEAD moved
         self.reapplied: Conflict | None = None  # the edit was moved onto the new HEAD, overlaps to check
+        self._loaded_text: str | None = None  # the text a re-apply put in the editor
         self._error_message: str | None = None
         self._load()
 
@@ -283,6 +284,8 @@ class EditorScreen(Screen[str | None]):
         return self._error_message
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area.text == self._loaded_text:
+            return  # the text put there by the editor itself (a re-apply), not an edit
         if self.load_error is None and not self.saving:
             self._clear_error()
 
@@ -388,6 +391,10 @@ class EditorScreen(Screen[str | None]):
         theirs = conflict.theirs
         self.original_text = "" if theirs is MISSING else pretty(theirs)
         self._clear_error()
+        # The editor holds the edit on the new HEAD from now on (never the text of the old one,
+        # which a later ctrl+s would write over theirs).
+        self._loaded_text = pretty(conflict.merged)
+        self.query_one("#editor-text", TextArea).load_text(self._loaded_text)
         notice = self.query_one("#editor-notice", ThemedStatic)
         if conflict.clean:
             notice.add_class("hidden")
@@ -396,7 +403,6 @@ class EditorScreen(Screen[str | None]):
         self.reapplied = conflict
         notice.show(self._notice)
         notice.remove_class("hidden")
-        self.query_one("#editor-text", TextArea).load_text(pretty(conflict.merged))
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """The command palette's entries for the editor."""

@@ -160,3 +160,24 @@ async def test_a_record_edit_is_reapplied_beside_another_records_change(engine, 
         await settle(pilot)
     assert app.results == [engine.get_digest(TENANT, "users")]
     assert engine.get(TENANT, "users", "u1") == {"age": 10} and engine.get(TENANT, "users", "u2") == {"age": 20}
+
+
+async def test_reapplying_an_unchanged_edit_leaves_their_version_in_the_editor(engine, other) -> None:
+    engine.save(TENANT, "carol", "config", {"port": 80})
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = EditorScreen(engine, TENANT, "config", "me")
+        theirs = []
+        await edit_and_save(pilot, app, screen, '{"port": 80}',  # nothing edited, saved anyway
+                            lambda: theirs.append(other.save(TENANT, "alice", "config", {"port": 9090})))
+        await pilot.press("r")
+        await settle(pilot)
+        assert "Nothing to save" in (screen.error_text or "")
+        area = screen.query_one("#editor-text", TextArea)
+        assert json.loads(area.text) == {"port": 9090}  # their value, not the stale 80
+        assert screen.head == theirs[0] and not screen.dirty
+        area.load_text('{"port": 9091}')
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert app.results == [engine.get_digest(TENANT, "config")]
+    assert engine.version(TENANT, "config", app.results[0]).parent == theirs[0]
