@@ -102,12 +102,14 @@ async def test_tagged_values_show_as_badges_and_t_shows_the_stored_json(engine) 
         styles = {seg.text: seg.style for seg in diff.render_line(row) if "⟨" in seg.text}
         assert styles and all(style.color is not None for style in styles.values())
 
+        assert "Show raw JSON" in [c.title for c in screen.system_commands()]  # in the command palette
         await pilot.press("t")
         for _ in range(2):
             await pilot.pause()
             await app.workers.wait_for_complete()
         await pilot.pause()
         assert not screen.badges
+        assert "Show badges" in [c.title for c in screen.system_commands()]
         text = "\n".join(lines(screen.query_one(DiffView)))
         assert '"__special__": "py/bytes"' in text and "⟨bytes" not in text
         assert "['when']['base64']" in [c.path for c in screen.comparison.changes]

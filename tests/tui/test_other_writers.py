@@ -60,12 +60,14 @@ async def test_a_new_version_is_announced_and_the_view_stays(small_db, other, ap
         message = next(m for m in toasts(app) if "alice saved busy" in m)
         assert "H goes there" in message
         assert app.new_version == ("acme", "busy", new)
+        assert "Go to the new version" in [c.title for c in app.get_system_commands(app.screen)]
 
         await pilot.press("H")
         await settle(pilot)
         assert timeline.cursor == 0 and timeline.selected.digest == new
         assert app.query_one(Viewer).digest == new
         assert app.new_version is None
+        assert "Go to the new version" not in [c.title for c in app.get_system_commands(app.screen)]
 
 
 async def test_several_versions_by_several_writers_make_one_toast(small_db, other, app_factory) -> None:
