@@ -100,6 +100,9 @@ SLOW_POLL = 3.0
 
 _NOT_READ = object()  # the change token before the watcher's first answer
 
+#: Seconds between two "alice saved config" toasts: a busy writer's versions are counted in one.
+TOAST_GAP = 5.0
+
 
 def not_a_database(root: str) -> NotADatabaseError:
     """The error of a root that holds no database (the console script's wording)."""
@@ -313,6 +316,9 @@ class MyDbApp(App[None]):
         self._own_writes: set[str] = set()
         #: (tenant, entry, digest) of the newest version another writer saved, until the user goes there.
         self.new_version: tuple[str, str, str] | None = None
+        self._arrivals: list = []  # their versions not yet in a toast, newest first
+        self._last_toast = -TOAST_GAP  # monotonic time of the last such toast
+        self._toast_timer: Any = None
         #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
         #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
         #: never changes what they show.
@@ -598,20 +604,41 @@ class MyDbApp(App[None]):
 
     @on(Timeline.NewVersions)
     def _new_versions(self, event: Timeline.NewVersions) -> None:
-        """Another writer saved the shown entry: say who and when; the view stays where it is."""
+        """Another writer saved the shown entry: say who and when; the view stays where it is.
+
+        A busy writer gets one toast per TOAST_GAP seconds, counting every version since the
+        last one ("bob saved config 12 times, last 1 s ago"), not a toast per poll."""
         theirs = [v for v in event.versions if v.digest not in self._own_writes]
         if not theirs or self._panes_gone:
             return
+        if self.new_version is None or self.new_version[:2] != (event.tenant, event.entry):
+            self._arrivals = []
+        self._arrivals = theirs + self._arrivals
+        had = self.new_version is not None
         self.new_version = (event.tenant, event.entry, event.versions[0].digest)
-        self.refresh_bindings()
-        message = saved_text(event.entry, theirs, dt.datetime.now(dt.UTC))
+        if not had:
+            self.refresh_bindings()  # H comes into the footer
+        wait = TOAST_GAP - (time.monotonic() - self._last_toast)
+        if wait <= 0:
+            self._toast_arrivals()
+        elif self._toast_timer is None:
+            self._toast_timer = self.set_timer(wait, self._toast_arrivals)
+
+    def _toast_arrivals(self) -> None:
+        self._toast_timer = None
+        arrivals, self._arrivals = self._arrivals, []
+        if self.new_version is None or not arrivals or self._panes_gone:
+            return
+        self._last_toast = time.monotonic()
+        message = saved_text(self.new_version[1], arrivals, dt.datetime.now(dt.UTC))
         if self.screen is self._main_screen():
             message += " · H goes there"
-        title = "New version" if len(theirs) == 1 else f"{len(theirs):,} new versions"
-        self.notify(clean(message), title=title, timeout=8, markup=False)
+        title = "New version" if len(arrivals) == 1 else f"{len(arrivals):,} new versions"
+        self.notify(clean(message), title=title, timeout=TOAST_GAP + 3, markup=False)
 
     def _seen_new_version(self) -> None:
         self.new_version = None
+        self._arrivals = []
         self.refresh_bindings()
 
     def action_goto_new(self) -> None:

@@ -126,3 +126,21 @@ async def test_the_apps_own_write_is_not_announced(small_db, app_factory) -> Non
         assert any(n.title == "Restored" for n in app._notifications)
         assert not any("saved config" in m for m in toasts(app))
         assert app.new_version is None
+
+
+async def test_a_busy_writer_gets_one_toast_per_gap_counting_every_version(small_db, other, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # acme/config is shown
+        other.save("acme", "bob", "config", {"a": 0})
+        await poll(pilot)
+        for i in range(1, 4):  # three more polls, each with a new version, within the gap
+            other.save("acme", "bob", "config", {"a": i})
+            await poll(pilot)
+        shown = [m for m in toasts(app) if "saved config" in m]
+        assert shown == [shown[0]] and shown[0].startswith("bob saved config")  # one so far
+        assert app._toast_timer is not None
+        app._toast_arrivals()  # the gap is over: one toast for the three that came meanwhile
+        await pilot.pause()
+        shown = [m for m in toasts(app) if "saved config" in m]
+        assert len(shown) == 2 and shown[1].startswith("bob saved config 3 times")
