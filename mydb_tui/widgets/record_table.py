@@ -188,7 +188,16 @@ class RecordTable(LineList):
         return Text("  ".join(f"{clean(n)[:w]:<{w}}" for n, w in zip(names, self.widths, strict=False)))
 
     def row_width(self) -> int:
-        return sum(self.widths) + 2 * (len(self.widths) - 1)
+        """The scrolling width: the row's, and at the end enough room for the last screen of
+        columns to start at a column (not with the tail of one cut at the left)."""
+        natural = sum(self.widths) + 2 * (len(self.widths) - 1)
+        view = self.scrollable_content_region.width
+        if natural <= view or not self.widths:
+            return natural
+        for start in self._starts()[1:]:
+            if natural - start <= view - self.fixed_width:
+                return max(natural, start - self.fixed_width + view)
+        return natural
 
     def render_row(self, index: int) -> Text:
         key = self.keys[index]

@@ -60,11 +60,13 @@ async def test_right_scrolls_a_screen_of_columns_and_the_key_stays(tui_engine, a
         header, row = table.render_line(0).text, table.render_line(1).text
         assert header.startswith("key") and row.startswith("item00")  # the key column stays put
         # the first column now shown is the one that was cut (or next) at the right edge
+        assert header[table.fixed_width] != " "  # a column starts right after the key, never a cut tail
         first = header[table.fixed_width:].split()[0]
         assert first in (f"c{last_shown}", f"c{last_shown + 1}")
         await pilot.press("right", "right", "right", "right")
         await pilot.pause()
         assert table.scroll_offset.x == table.max_scroll_x
+        assert table.render_line(0).text[table.fixed_width] != " "  # the last screen too
         assert table.render_line(1).text.startswith("item00")
         assert table.render_line(0).text.split()[-1] == "c7"  # the last column in view
         await pilot.press("left", "left", "left", "left", "left")
