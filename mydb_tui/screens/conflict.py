@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer
 
-from ..model.conflict import Conflict, saved_text
+from ..model.conflict import MISSING, Conflict, saved_text
 from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
@@ -47,6 +47,10 @@ def conflict_text(conflict: Conflict, colors: Palette) -> Text:
     text.append(" (you started from ")
     text.append(conflict.base_head[:12], style=colors.digest)
     text.append("). Nothing was saved.\n\n")
+    if conflict.key is not None and conflict.theirs is MISSING:
+        text.append("They deleted this record: ", style=f"bold {colors.warning}")
+        text.append("re-apply adds it back with your value, for you to check before you save.", style="dim")
+        return text
     if conflict.theirs_changed:
         text.append("They changed: ", style="dim")
         text.append(_paths(conflict.theirs_changed))

@@ -181,3 +181,19 @@ async def test_reapplying_an_unchanged_edit_leaves_their_version_in_the_editor(e
         await settle(pilot)
     assert app.results == [engine.get_digest(TENANT, "config")]
     assert engine.version(TENANT, "config", app.results[0]).parent == theirs[0]
+
+
+async def test_a_record_they_deleted_is_said_and_added_back_only_on_request(engine, other) -> None:
+    engine.put_many(TENANT, "carol", "users", {"u1": {"age": 1}, "u2": {"age": 2}})
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = EditorScreen(engine, TENANT, "users", "me", key="u2")
+        await edit_and_save(pilot, app, screen, '{"age": 20}', lambda: other.delete(TENANT, "alice", "users", "u2"))
+        assert "They deleted this record" in message(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen is screen and app.results == []  # shown first, not saved
+        assert "u2" not in engine.read_records(TENANT, engine.get_digest(TENANT, "users"))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert engine.get(TENANT, "users", "u2") == {"age": 20}
