@@ -144,3 +144,19 @@ async def test_a_busy_writer_gets_one_toast_per_gap_counting_every_version(small
         await pilot.pause()
         shown = [m for m in toasts(app) if "saved config" in m]
         assert len(shown) == 2 and shown[1].startswith("bob saved config 3 times")
+
+
+async def test_a_write_of_the_app_on_top_of_theirs_clears_the_notice(small_db, other, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # acme/config is shown
+        other.save("acme", "alice", "config", {"a": 1})
+        await poll(pilot)
+        assert app.new_version is not None
+        app.query_one(Timeline).focus()
+        await pilot.press("G", "r")
+        await settle(pilot)
+        await pilot.press("y")  # restore the oldest version on top of alice's
+        await settle(pilot)
+        assert any(n.title == "Restored" for n in app._notifications)
+        assert app.new_version is None and not app.check_action("goto_new", ())
