@@ -42,6 +42,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Header
 
+from .model.conflict import saved_text
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.entry_tree import EntryPane, EntryTree
@@ -80,6 +81,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("toggle_blame", {"snapshot": "Blame gutter"}, "Show who last changed each line of the tree (b)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
     ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
+    ("goto_new", "Go to the new version", "Show the version another writer just saved (H)"),
     ("reload", "Reload", "Re-read the database now"),
     ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
     ("help", "Help", "Every key of the app (? or F1)"),
@@ -104,6 +106,9 @@ EXIT_GRACE = 0.25
 SLOW_POLL = 3.0
 
 _NOT_READ = object()  # the change token before the watcher's first answer
+
+#: Seconds between two "alice saved config" toasts: a busy writer's versions are counted in one.
+TOAST_GAP = 5.0
 
 
 def not_a_database(root: str) -> NotADatabaseError:
@@ -265,6 +270,7 @@ class MyDbApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("V", "verify", "Verify"),
         Binding("plus", "zoom", "Zoom", key_display="+"),
+        Binding("H", "goto_new", "New version"),
         Binding("1", "focus_pane(0)", "Go to Entries", show=False),
         Binding("2", "focus_pane(1)", "Go to History", show=False),
         Binding("3", "focus_pane(2)", "Go to Version", show=False),
@@ -315,6 +321,13 @@ class MyDbApp(App[None]):
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
+        #: Versions this app wrote (the watcher does not announce them as another writer's).
+        self._own_writes: set[str] = set()
+        #: (tenant, entry, digest) of the newest version another writer saved, until the user goes there.
+        self.new_version: tuple[str, str, str] | None = None
+        self._arrivals: list = []  # their versions not yet in a toast, newest first
+        self._last_toast = -TOAST_GAP  # monotonic time of the last such toast
+        self._toast_timer: Any = None
         #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
         #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
         #: never changes what they show.
@@ -518,6 +531,8 @@ class MyDbApp(App[None]):
         if self._panes_gone:
             return
         viewer = self.viewer
+        if self.new_version is not None and (event.tenant, event.entry, event.digest) == self.new_version:
+            self._seen_new_version()
         if event.digest is None:
             viewer.clear()
         elif (event.tenant, event.entry, event.digest) == (viewer.tenant, viewer.entry, viewer.digest):
@@ -589,6 +604,66 @@ class MyDbApp(App[None]):
         from .widgets.safe import invisible_re
 
         invisible_re()
+
+    # ================================================================== other writers
+    def note_own_write(self, digest: str | None) -> None:
+        """A version this app wrote (from any thread): the watcher will not announce it."""
+        if digest:
+            self._own_writes.add(digest)
+
+    @on(Timeline.NewVersions)
+    def _new_versions(self, event: Timeline.NewVersions) -> None:
+        """Another writer saved the shown entry: say who and when; the view stays where it is.
+
+        A busy writer gets one toast per TOAST_GAP seconds, counting every version since the
+        last one ("bob saved config 12 times, last 1 s ago"), not a toast per poll."""
+        theirs = [v for v in event.versions if v.digest not in self._own_writes]
+        if not theirs or self._panes_gone:
+            return
+        if self.new_version is None or self.new_version[:2] != (event.tenant, event.entry):
+            self._arrivals = []
+        self._arrivals = theirs + self._arrivals
+        had = self.new_version is not None
+        self.new_version = (event.tenant, event.entry, event.versions[0].digest)
+        if not had:
+            self.refresh_bindings()  # H comes into the footer
+        wait = TOAST_GAP - (time.monotonic() - self._last_toast)
+        if wait <= 0:
+            self._toast_arrivals()
+        elif self._toast_timer is None:
+            self._toast_timer = self.set_timer(wait, self._toast_arrivals)
+
+    def _toast_arrivals(self) -> None:
+        self._toast_timer = None
+        arrivals, self._arrivals = self._arrivals, []
+        if self.new_version is None or not arrivals or self._panes_gone:
+            return
+        self._last_toast = time.monotonic()
+        message = saved_text(self.new_version[1], arrivals, dt.datetime.now(dt.UTC))
+        if self.screen is self._main_screen():
+            message += " · H goes there"
+        title = "New version" if len(arrivals) == 1 else f"{len(arrivals):,} new versions"
+        self.notify(clean(message), title=title, timeout=TOAST_GAP + 3, markup=False)
+
+    def _seen_new_version(self) -> None:
+        self.new_version = None
+        self._arrivals = []
+        self.refresh_bindings()
+
+    def action_goto_new(self) -> None:
+        """H: the version another writer just saved (its entry, if the user moved on)."""
+        if self.new_version is None:
+            return
+        tenant, entry, digest = self.new_version
+        self._seen_new_version()
+        timeline = self.timeline
+        if (timeline.tenant, timeline.entry) == (tenant, entry) and timeline.position(digest) is not None:
+            timeline.cursor = timeline.position(digest) or 0
+            timeline.focus()
+        else:
+            self.tree.goto(tenant, entry)
+            timeline.load(tenant, entry, select=digest)
+            timeline.focus()
 
     # ================================================================== watching
     def _poll(self) -> None:
@@ -666,6 +741,8 @@ class MyDbApp(App[None]):
             return False
         if action in ("zoom", "focus_pane", "search", "goto_date"):
             return bool(self.screen_stack) and self.screen is self._main_screen()
+        if action == "goto_new":
+            return self.new_version is not None and bool(self.screen_stack) and self.screen is self._main_screen()
         try:
             timeline = self._main_screen().query_one(Timeline)
         except Exception:
@@ -697,6 +774,10 @@ class MyDbApp(App[None]):
                 shown = title.get(kind or "", "") if isinstance(title, dict) else title
                 if shown:
                     yield SystemCommand(shown, help_text, getattr(self, f"action_{action}"))
+        for owner in (screen, screen.focused):  # the screen's and the focused widget's own actions
+            own = getattr(owner, "system_commands", None)
+            if callable(own):
+                yield from own()
 
     def _applies(self, action: str) -> bool:
         """Whether `action` does something for the current selection (the palette lists only these)."""
@@ -793,6 +874,7 @@ class MyDbApp(App[None]):
     def _restore(self, tenant: str, entry: str, digest: str) -> None:
         try:
             new = self.engine.restore(tenant, self.user, entry, digest)
+            self.note_own_write(new)
         except DbEngineError as error:
             self.call_from_thread(self.notify, clean(str(error)), title="Restore failed",
                                   severity="error", markup=False)
@@ -801,6 +883,10 @@ class MyDbApp(App[None]):
                               f"Restored {digest[:7]} as the new HEAD {new[:7]}", "Restored")
 
     def _written(self, tenant: str, entry: str, digest: str | None, message: str, title: str = "Saved") -> None:
+        if digest is not None:
+            self.note_own_write(digest)
+        if self.new_version is not None and self.new_version[:2] == (tenant, entry):
+            self._seen_new_version()  # this write is on top of theirs: the user has been there
         self.notify(clean(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 
@@ -878,6 +964,8 @@ class MyDbApp(App[None]):
     def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
         try:
             deleted = self.engine.delete(tenant, self.user, entry, key)
+            if deleted:
+                self.note_own_write(self.engine.get_digest(tenant, entry))
         except DbEngineError as error:
             self.call_from_thread(self.notify, clean(str(error)), title="Delete failed",
                                   severity="error", markup=False)

@@ -78,6 +78,15 @@ async def compare_screen(pilot) -> None:
     await pilot.press("j", "j", "j", "space", "g", "d")
 
 
+async def compare_records_screen(pilot) -> None:
+    """A record entry's compare: records and field changes counted, Money values as badges."""
+    pilot.app.goto_entry("acme-corp", "users")
+    await settle(pilot)
+    await pilot.press("2", "d")
+    await settle(pilot)
+    await pilot.press("n")
+
+
 async def restore_screen(pilot) -> None:
     from mydb_tui.widgets.timeline import Timeline
 
@@ -92,6 +101,28 @@ async def editor_screen(pilot) -> None:
     await pilot.press("e")
 
 
+async def conflict_screen(pilot) -> None:
+    """Another writer saves app-config while alice edits it: the dialog her ctrl+s opens."""
+    import json
+
+    from dbengine.dbengine import DbEngine
+    from textual.widgets import TextArea
+
+    from mydb_tui.widgets.timeline import Timeline
+
+    app = pilot.app
+    app.query_one(Timeline).focus()
+    await pilot.press("e")
+    await settle(pilot)
+    other = DbEngine("demo_db", clock=lambda: app.engine.log("acme-corp", "app-config")[0].date)
+    data = other.read_snapshot("acme-corp", other.get_digest("acme-corp", "app-config"))["__data__"]
+    other.commit_document("acme-corp", "bob", "app-config",
+                          {"__data__": {**data, "service": {**data["service"], "replicas": 9}}})
+    mine = {**data, "database": {**data["database"], "pool_size": 30}}
+    app.screen.query_one("#editor-text", TextArea).load_text(json.dumps(mine, indent=2))
+    await pilot.press("ctrl+s")
+
+
 async def help_screen(pilot) -> None:
     await pilot.press("question_mark")
 
@@ -100,8 +131,10 @@ SHOTS = {
     "main": main_screen,
     "records": records_screen,
     "compare": compare_screen,
+    "compare-records": compare_records_screen,
     "restore": restore_screen,
     "editor": editor_screen,
+    "conflict": conflict_screen,
     "help": help_screen,
 }
 

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,16 +21,18 @@ from dbengine.history import Version, version_from_document
 from dbengine.utils import to_json_bytes
 
 from .align import DiffRow, Segment, align, header_row
+from .badged import badged, has_value, shown_path, value_at
 from .dates import local_time
 from .lean_import import import_deepdiff
-from .pretty import pretty
+from .pretty import PrettyJson
+from .pretty import pretty as _pretty
 from .values import DictKey, dict_entries
 
 DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
-    "compare_versions", "compare_with_parent", "compare_with_head",
+    "compare_versions", "compare_with_parent", "compare_with_head", "compare_with_edit", "in_shown_order",
 ]
 
 MAX_LINES = 20_000  # lines of pretty JSON kept per side (per record for record entries)
@@ -42,6 +45,8 @@ _SKIPPED = ("repetition_change", "iterable_item_moved")
 _ABSENT = object()
 # changes, rows, (added, changed, removed), records through DeepDiff, buckets read
 _Result = tuple[list["Change"], list[DiffRow], tuple[int, int, int], int, int]
+#: True while a comparison shows tagged values as badges (set by compare_versions, per thread).
+_BADGES: ContextVar[bool] = ContextVar("badges", default=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class Comparison:
     entry: str
     kind: str  # "snapshot" | "records"
     old: Version | None
-    new: Version
+    new: Version | None  # None: an unsaved edit (compare_with_edit)
     changes: list[Change]
     rows: list[DiffRow]
     added: int
@@ -83,12 +88,22 @@ class Comparison:
 
 # ================================================================== public API
 def compare_versions(
-    engine: Any, tenant: str, entry: str, old_digest: str | None, new_digest: str
+    engine: Any, tenant: str, entry: str, old_digest: str | None, new_digest: str, badges: bool = False
 ) -> Comparison:
     """Compare version `old_digest` (None: an empty left side) with `new_digest`.
 
     If `old_digest` is the newer of the two, the sides are swapped: older left, newer right.
+    With `badges`, tagged values show as the viewer shows them (`⟨py/date · 2026-01-05⟩`, a
+    set as `⟨set⟩ [...]`) and a change inside a badge is a change of the whole value.
     """
+    token = _BADGES.set(badges)
+    try:
+        return _compare_versions(engine, tenant, entry, old_digest, new_digest)
+    finally:
+        _BADGES.reset(token)
+
+
+def _compare_versions(engine: Any, tenant: str, entry: str, old_digest: str | None, new_digest: str) -> Comparison:
     if old_digest is not None and old_digest != new_digest and _is_ancestor(engine, tenant, entry, new_digest, old_digest):
         old_digest, new_digest = new_digest, old_digest
     new_doc = engine.read_snapshot(tenant, new_digest)
@@ -111,6 +126,28 @@ def compare_versions(
     )
 
 
+def compare_with_edit(
+    engine: Any, tenant: str, entry: str, head: str, theirs: Any, mine: Any, user: str, badges: bool = False
+) -> Comparison:
+    """Compare the value at `head` (`theirs`, left) with an unsaved edit by `user` (`mine`,
+    right): what saving the edit over `head` would change. `theirs` is model.conflict's
+    MISSING for a record that is not at `head` (an empty left side)."""
+    from .conflict import MISSING
+
+    token = _BADGES.set(badges)
+    try:
+        changes, rows, counts, _, _ = _compare_values(_ABSENT if theirs is MISSING else theirs, mine)
+    finally:
+        _BADGES.reset(token)
+    version = _version(engine, tenant, entry, head)
+    mine_meta = {"digest": "unsaved edit", "parents": [head], "user": user, "date": "not saved yet"}
+    return Comparison(
+        tenant=tenant, entry=entry, kind="snapshot", old=version, new=None,
+        changes=changes, rows=rows, added=counts[0], changed=counts[1], removed=counts[2],
+        old_meta=_meta(version), new_meta=mine_meta,
+    )
+
+
 def compare_with_parent(engine: Any, tenant: str, entry: str, digest: str) -> Comparison:
     """Compare a version with its parent (the first version: with an empty side)."""
     parent = _version(engine, tenant, entry, digest).parent
@@ -120,6 +157,21 @@ def compare_with_parent(engine: Any, tenant: str, entry: str, digest: str) -> Co
 def compare_with_head(engine: Any, tenant: str, entry: str, digest: str) -> Comparison:
     """Compare a version (left) with the entry's HEAD (right)."""
     return compare_versions(engine, tenant, entry, digest, engine.get_digest(tenant, entry))
+
+
+def in_shown_order(comparison: Comparison) -> Comparison:
+    """`comparison` with its changes in the order they show, by row (then path). DeepDiff
+    lists a record's changes in an order that follows string hashing, which changes from
+    one run to the next; a list the user steps through with n/p must not."""
+    end = len(comparison.rows)
+    comparison.changes.sort(key=lambda c: (c.row if c.row is not None else end, c.path))
+    return comparison
+
+
+def pretty(value: Any, limit: int | None = None) -> PrettyJson:
+    """Pretty JSON of a stored value as this comparison shows it (tagged values as badges
+    when the comparison asks for them)."""
+    return _pretty(badged(value) if _BADGES.get() else value, limit)
 
 
 # ================================================================== snapshots
@@ -261,7 +313,7 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
         found = _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
     except Exception:  # RecursionError on very deep values, or DeepDiff failing on odd data
         return [((), "changed", old, new)]
-    return found or [((), "changed", old, new)]
+    return _as_shown(old, new, found) or [((), "changed", old, new)]
 
 
 def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tuple[tuple, str, Any, Any]]]:
@@ -289,8 +341,32 @@ def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tupl
         return {key: _deep_changes(old, new) for key, old, new in pairs}
     for key, old, new in pairs:
         if key in left:
-            results[key] = found.get(key) or [((), "changed", old, new)]
+            results[key] = _as_shown(old, new, found.get(key, [])) or [((), "changed", old, new)]
     return results
+
+
+def _as_shown(old: Any, new: Any, changes: list[tuple[tuple, str, Any, Any]]) -> list[tuple[tuple, str, Any, Any]]:
+    """With badges on, `changes` at the paths of the lines that show them: a change inside a
+    badge becomes one change of the whole tagged value (once), a set's item is its item."""
+    if not _BADGES.get():
+        return changes
+    shown: list[tuple[tuple, str, Any, Any]] = []
+    seen: set[tuple] = set()
+    for path, kind, before, after in changes:
+        place, covered = shown_path(old if kind == "removed" else new, path)
+        if covered < len(path):  # inside a badge: the whole value changed
+            cut = path[:covered]
+            kind = "added" if not has_value(old, cut) else "removed" if not has_value(new, cut) else "changed"
+            before, after = value_at(old, cut), value_at(new, cut)
+            if kind == "added":
+                before = None
+            elif kind == "removed":
+                after = None
+        if (place, kind) in seen:
+            continue
+        seen.add((place, kind))
+        shown.append((place, kind, before, after))
+    return shown
 
 
 def _differing_fields(old: Any, new: Any) -> tuple[Any, Any]:
@@ -354,7 +430,7 @@ def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
                     node = value if i + 2 < len(path) else _ABSENT
                     i += 3
                     continue
-        parts.append(f"[{step}]" if type(step) is int else f"[{step!r}]")
+        parts.append(f"[{step}]" if type(step) in (int, DictKey) else f"[{step!r}]")
         node = _child(node, step)
         i += 1
     return "".join(parts)

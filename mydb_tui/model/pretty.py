@@ -13,6 +13,28 @@ from typing import Any
 Path = tuple  # keys (str) and list indices (int) from the root
 
 
+class Badge(str):
+    """A tagged value shown as one line (`⟨py/date · 2026-01-05⟩`): written without quotes."""
+
+    __slots__ = ()
+
+
+class LabelledDict(dict):
+    """An object shown with its kind before the brace (`⟨Point⟩ {`): a py/object's fields."""
+
+    def __init__(self, label: str, items: Any = ()) -> None:
+        super().__init__(items)
+        self.label = label
+
+
+class LabelledList(list):
+    """A collection shown with its kind before the bracket (`⟨set⟩ [`): a tuple, set or frozenset."""
+
+    def __init__(self, label: str, items: Any = ()) -> None:
+        super().__init__(items)
+        self.label = label
+
+
 @dataclass
 class PrettyJson:
     """Lines of a pretty-printed value; `lines_of[path]` is the 0-based line where it starts."""
@@ -34,6 +56,8 @@ def _scalar(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return _encode_str(value)
+    if kind is Badge:
+        return str.__str__(value)
     if kind is int:
         return int.__repr__(value)
     if value is None:
@@ -59,7 +83,9 @@ def _key(key: Any) -> str:
 
 
 def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
-    """Pretty JSON of a stored value, keeping at most `limit` lines (all counted)."""
+    """Pretty JSON of a stored value, keeping at most `limit` lines (all counted).
+
+    A Badge is written as it is (no quotes); a LabelledDict or LabelledList opens with its label."""
     out = PrettyJson()
     lines, lines_of = out.lines, out.lines_of
     keep = limit if limit is not None else float("inf")
@@ -76,6 +102,9 @@ def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
         path, item, prefix, suffix, depth = frame
         pad = " " * (indent * depth)
         kind = type(item)
+        if kind is LabelledDict or kind is LabelledList:
+            prefix = f"{prefix}⟨{item.label}⟩ "
+            kind = dict if kind is LabelledDict else list
         if total < keep:
             lines_of[path] = total
         if kind is dict and item:

@@ -111,7 +111,10 @@ class AddRecordScreen(ModalScreen[str | None]):
             area.focus()
             return
         try:
-            self.engine.put_stored(self.tenant, self.user, self.entry, key, value)
+            if self.engine.put_stored(self.tenant, self.user, self.entry, key, value):
+                note = getattr(self.app, "note_own_write", None)  # not announced as another writer's
+                if callable(note):
+                    note(self.engine.get_digest(self.tenant, self.entry))
         except Exception as error:  # invalid key or value, wrong entry kind, I/O: nothing written
             self._show_error(f"Not added: {type(error).__name__}: {error}")
             return

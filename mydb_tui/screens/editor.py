@@ -2,24 +2,34 @@
 
 It edits the stored form (plain JSON, `__special__` tags as they are stored); the engine
 validates it and refuses a stale HEAD (`expected_head`), so a failed save writes nothing.
+Saving runs in a worker. When another writer saved first, a dialog (screens.conflict)
+offers to view their version beside the edit, to re-apply the edit on the new HEAD, or
+to go on editing; nothing is ever written over their version unasked.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
+from dbengine.errors import ConflictError
 from rich.text import Text
-from textual.app import ComposeResult
+from textual import work
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
+from ..model.conflict import MISSING, Conflict, read_conflict
+from ..widgets.errors import error_text
 from ..widgets.palette import Palette, on_theme_change
 from ..widgets.safe import invisible_re, safe_text
 from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen
+from .conflict import REAPPLY, VIEW, ConflictScreen
 
 #: The largest pretty JSON (in characters) the editor opens. Textual's TextArea re-renders a
 #: whole line per keystroke and maps highlights byte by byte, so a 10 MB value took ~8 s to
@@ -173,6 +183,10 @@ class EditorScreen(Screen[str | None]):
         self.load_error: str | None = None
         self.too_large = False  # the value is over MAX_EDIT_CHARS: not opened (load_error says why)
         self.saved_digest: str | None = None
+        self.saving = False  # a save is running in its worker
+        self.conflict: Conflict | None = None  # the last save that found HEAD moved
+        self.reapplied: Conflict | None = None  # the edit was moved onto the new HEAD, overlaps to check
+        self._loaded_text: str | None = None  # the text a re-apply put in the editor
         self._error_message: str | None = None
         self._load()
 
@@ -237,6 +251,14 @@ class EditorScreen(Screen[str | None]):
         return text
 
     def _notice(self, colors: Palette) -> Text:
+        if self.reapplied is not None:
+            overlaps = self.reapplied.overlaps
+            text = Text("Your edit is now on the new HEAD ", style="bold")
+            text.append(self.reapplied.head[:12], style=f"bold {colors.digest}")
+            text.append(". You both changed ")
+            text.append(safe_text(", ".join(overlaps[:4]) + (" …" if len(overlaps) > 4 else "")), style="bold")
+            text.append(": your value is kept there. Check it, then ctrl+s saves.")
+            return text
         if self.base_digest and self.head and self.base_digest != self.head:
             text = Text("Starting from the content of older version ", style="bold")
             text.append(self.base_digest[:12], style=f"bold {colors.digest}")
@@ -262,12 +284,17 @@ class EditorScreen(Screen[str | None]):
         return self._error_message
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        if self.load_error is None:
+        if event.text_area.text == self._loaded_text:
+            return  # the text put there by the editor itself (a re-apply), not an edit
+        if self.load_error is None and not self.saving:
             self._clear_error()
 
     def action_save(self) -> None:
         if self.load_error is not None:
             self._show_error(f"Cannot save: {self.load_error}")
+            return
+        if self.saving:
+            self.notify("Saving…", timeout=2)
             return
         area = self.query_one("#editor-text", TextArea)
         try:
@@ -275,24 +302,112 @@ class EditorScreen(Screen[str | None]):
         except JsonInputError as error:
             self._show_error(str(error))
             return
+        self._start_save(value)
+
+    def _start_save(self, value: Any) -> None:
+        self.saving = True
+        self._save(value, self.head)
+
+    @work(thread=True, exclusive=True, group="editor-save")
+    def _save(self, value: Any, expected: str | None) -> None:
+        """Write `value` over HEAD `expected`; another writer's HEAD makes a Conflict instead."""
         try:
-            if self.kind == "snapshot":
-                digest = self.engine.commit_document(
-                    self.tenant, self.user, self.entry, {"__data__": value}, expected_head=self.head
-                )
-            else:
-                self.engine.put_stored(
-                    self.tenant, self.user, self.entry, self.key, value, expected_head=self.head
-                )
-                digest = self.engine.get_digest(self.tenant, self.entry)
-        except Exception as error:  # engine refusal (invalid, conflict, I/O): nothing written
-            self._show_error(f"Not saved: {type(error).__name__}: {error}")
+            digest = self._commit(value, expected)
+        except ConflictError as error:
+            try:
+                key = self.key if self.kind != "snapshot" else None
+                conflict = read_conflict(self.engine, self.tenant, self.entry, key, expected or "", value)
+            except Exception as reading:  # the new HEAD cannot be read: say so, write nothing
+                self.app.call_from_thread(self._save_failed, f"Not saved: {error}; reading the new HEAD failed: "
+                                                              f"{error_text(reading)}")
+                return
+            self.app.call_from_thread(self._conflicted, conflict)
             return
-        if digest == self.head:
+        except Exception as error:  # engine refusal (invalid, I/O): nothing written
+            self.app.call_from_thread(self._save_failed, f"Not saved: {type(error).__name__}: {error}")
+            return
+        if digest != expected:
+            note = getattr(self.app, "note_own_write", None)  # the app's watcher: not another writer
+            if callable(note):
+                note(digest)
+        self.app.call_from_thread(self._saved, digest, expected)
+
+    def _commit(self, value: Any, expected: str | None) -> str | None:
+        if self.kind == "snapshot":
+            return self.engine.commit_document(
+                self.tenant, self.user, self.entry, {"__data__": value}, expected_head=expected
+            )
+        self.engine.put_stored(self.tenant, self.user, self.entry, self.key, value, expected_head=expected)
+        return self.engine.get_digest(self.tenant, self.entry)
+
+    def _save_failed(self, message: str) -> None:
+        self.saving = False
+        if self.is_attached:
+            self._show_error(message)
+
+    def _saved(self, digest: str | None, expected: str | None) -> None:
+        self.saving = False
+        if not self.is_attached:
+            return
+        if digest == expected:
             self._show_error("Nothing to save: the content is the same as HEAD's.")
             return
         self.saved_digest = digest
         self.dismiss(digest)
+
+    # -------------------------------------------------------------- another writer saved first
+    def _conflicted(self, conflict: Conflict) -> None:
+        """HEAD moved since the edit began: ask what to do (nothing was written)."""
+        self.saving = False
+        if not self.is_attached:
+            return
+        self.conflict = conflict
+        self.app.push_screen(ConflictScreen(conflict), partial(self._answered, conflict))
+
+    def _answered(self, conflict: Conflict, answer: str | None) -> None:
+        if answer == VIEW:
+            from ..model.compare import compare_with_edit
+            from .compare import CompareScreen
+
+            compute = partial(compare_with_edit, self.engine, self.tenant, self.entry, conflict.head,
+                              conflict.theirs, conflict.mine, self.user)
+            self.app.push_screen(
+                CompareScreen(self.engine, self.tenant, self.entry, conflict.head, None, compute=compute,
+                              labels=("THEIRS (HEAD)", "YOURS"), title="Their version vs your edit:"),
+                lambda _closed: self._conflicted(conflict),  # back to the choice
+            )
+        elif answer == REAPPLY:
+            self._reapply(conflict)
+        else:
+            self._show_error(f"Not saved: {conflict.entry} has a new HEAD {conflict.head[:12]} since you began. "
+                             "ctrl+s offers the choices again.")
+
+    def _reapply(self, conflict: Conflict) -> None:
+        """Move the edit onto the new HEAD: save it at once when it touches nothing they
+        changed, else put the merged JSON in the editor for a look before ctrl+s."""
+        self.head = conflict.head
+        self.base_digest = None  # the edit now starts from the new HEAD
+        self.query_one("#editor-title", ThemedStatic).show(self._title)
+        theirs = conflict.theirs
+        self.original_text = "" if theirs is MISSING else pretty(theirs)
+        self._clear_error()
+        # The editor holds the edit on the new HEAD from now on (never the text of the old one,
+        # which a later ctrl+s would write over theirs).
+        self._loaded_text = pretty(conflict.merged)
+        self.query_one("#editor-text", TextArea).load_text(self._loaded_text)
+        notice = self.query_one("#editor-notice", ThemedStatic)
+        if conflict.clean:
+            notice.add_class("hidden")
+            self._start_save(conflict.merged)
+            return
+        self.reapplied = conflict
+        notice.show(self._notice)
+        notice.remove_class("hidden")
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """The command palette's entries for the editor."""
+        yield SystemCommand("Save", "Save the edit as a new version (ctrl+s)", self.action_save)
+        yield SystemCommand("Close editor", "Close; asks first when there are changes (esc)", self.action_close)
 
     def action_close(self) -> None:
         if self.load_error is None and self.dirty:

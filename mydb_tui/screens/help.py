@@ -43,6 +43,7 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     from ..widgets.timeline import Timeline
     from ..widgets.viewer import Viewer
     from .compare import CompareScreen, DiffView
+    from .conflict import ConflictScreen
     from .editor import EditorScreen
     from .key_history import KeyHistoryScreen
     from .search import HitList, SearchScreen
@@ -56,8 +57,9 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
         ("History", [Timeline, LineList]),
         ("Version", [Viewer, JsonTree, RecordTable]),
     ]
-    if not read_only:  # in the second column: the first is full at 160x45 since ctrl+f and @
+    if not read_only:  # in the second column: the first is full at 160x45
         second.append(("Editor", [EditorScreen]))
+        second.append(("Save conflict", [ConflictScreen]))
     second += [
         ("Record history", [KeyHistoryScreen]),
         ("Search (ctrl+f)", [SearchScreen, HitList]),
@@ -65,8 +67,10 @@ def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     return [first, second]
 
 
-#: Actions listed on the row of another (ctrl+c quits, except over an editor).
-ALIASES = {"interrupt": "quit"}
+#: Actions listed on the row of another (ctrl+c quits, except over an editor; t toggles).
+ALIASES = {"interrupt": "quit", "show_badges": "show_raw"}
+#: Descriptions of a row that lists more than its first binding says.
+DESCRIPTIONS = {"show_raw": "Raw JSON / badges"}
 
 #: Actions shown together on one row: (actions, description).
 PAIRS = [
@@ -86,7 +90,7 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
             if read_only and binding.action in WRITE_ACTIONS:
                 continue
             action = ALIASES.get(binding.action, binding.action).removeprefix("app.")
-            keys, _ = grouped.setdefault(action, ([], binding.description or action))
+            keys, _ = grouped.setdefault(action, ([], DESCRIPTIONS.get(action, binding.description or action)))
             for key in binding.key.split(","):
                 shown = get_key_display(Binding(key.strip(), binding.action))
                 if shown not in keys:

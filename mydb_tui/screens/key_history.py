@@ -19,7 +19,6 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from ..model.history import HistoryRow, change_index, change_segments, history_row, place_name
-from ..widgets.change_list import ChangeList
 from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
 from ..widgets.loading import CalmLoadingIndicator
@@ -84,24 +83,6 @@ class ChangeRows(LineList):
         text.append_text(segments_text(row.new, colors.added, f"bold underline {colors.added}"))
         text.truncate(max(1, self.scrollable_content_region.width), overflow="ellipsis")
         return text
-
-
-class PlaceCompareScreen(CompareScreen):
-    """The compare of a version with its parent, its change list on the record or path."""
-
-    def __init__(self, engine: Any, tenant: str, entry: str, old: str | None, new: str,
-                 key: str | None, path: str | None) -> None:
-        super().__init__(engine, tenant, entry, old, new)
-        self.place = (key, path)
-
-    def _show(self, comparison: Any, measured: Any = None) -> None:
-        super()._show(comparison, measured)
-        if not self.is_attached:
-            return
-        index = change_index(comparison.changes, *self.place)
-        if index:  # 0 is where the compare opens anyway
-            self.query_one(ChangeList).cursor = index
-            self.call_after_refresh(self._go_to, index)
 
 
 class KeyHistoryScreen(ModalScreen[None]):
@@ -215,8 +196,9 @@ class KeyHistoryScreen(ModalScreen[None]):
             return
         version = change.version
         parent = version.parents[0] if version.parents else None
-        self.app.push_screen(PlaceCompareScreen(self.engine, self.tenant, self.entry, parent, version.digest,
-                                                self.key, self.path))
+        key, path = self.key, self.path
+        self.app.push_screen(CompareScreen(self.engine, self.tenant, self.entry, parent, version.digest,
+                                           start_at=lambda changes: change_index(changes, key, path)))
 
     def action_restore_place(self) -> None:
         """Restore the record or path as it was in the selected version (after a confirmation)."""

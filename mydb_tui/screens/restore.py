@@ -13,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from ..widgets.change_list import ChangeList, counts_text, plural
+from ..widgets.change_list import ChangeList
+from ..widgets.change_list import summary_text as counts_summary
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
 from ..widgets.safe import safe_text
@@ -98,14 +99,13 @@ class RestoreScreen(ModalScreen[bool]):
     def _load(self) -> None:
         worker = get_current_worker()
         try:
-            from mydb_tui.model.compare import compare_versions
+            from mydb_tui.model.compare import compare_versions, in_shown_order
 
             head = self.engine.get_digest(self.tenant, self.entry)
             comparison = None
             if head != self.digest:
-                comparison = restore_changes(
-                    compare_versions(self.engine, self.tenant, self.entry, head, self.digest), head
-                )
+                compared = compare_versions(self.engine, self.tenant, self.entry, head, self.digest, badges=True)
+                comparison = restore_changes(in_shown_order(compared), head)
         except Exception as error:  # shown in place; the user may still cancel
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show_error, error)
@@ -161,15 +161,11 @@ class RestoreScreen(ModalScreen[bool]):
 
 
 def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
-    """`Against HEAD abc: +a ~c -r (n changes…)`: what restoring would change."""
+    """`Against HEAD abc: 2 records changed · 3 field changes`: what restoring would change."""
     text = Text("Against HEAD ")
     text.append(head[:12], style=colors.digest)
     text.append(": ")
-    text.append_text(counts_text(comparison, colors))
-    text.append(f"  ({plural(len(comparison.changes), 'change')}")
-    if comparison.kind == "records":
-        text.append(f", {plural(comparison.records_compared, 'record')} compared")
-    text.append(")")
+    text.append_text(counts_summary(comparison, colors))
     if not comparison.changes:
         text.append("\nThe data is the same as HEAD's; restoring only records a new version.", style="dim")
     damage = comparison.new_meta.get("damage")

@@ -6,12 +6,13 @@ confirmation, so 100,000 changes list at once.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+
+from mydb_tui.model.badged import inline
 
 from .line_list import LineList
 from .palette import Palette
@@ -29,40 +30,61 @@ def plural(count: int, noun: str) -> str:
 
 
 def short_value(value: Any, limit: int = 40) -> str:
-    """A one-line JSON rendering of a stored value, cut to `limit` characters."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    text = safe_text(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A one-line rendering of a stored value (tagged values as badges), cut to `limit` characters."""
+    return safe_text(inline(value, limit))
 
 
-def change_text(change: Change, colors: Palette, limit: int = 40) -> Text:
-    """One line of a change list: kind mark, path, and old → new (values shortened)."""
+#: The fewest characters a value keeps in a change line, however long its path.
+MIN_VALUE = 12
+
+
+def change_text(change: Change, colors: Palette, width: int | None = None) -> Text:
+    """One line of a change list: kind mark, path, and old → new; the values share what
+    `width` leaves after the path (40 characters each without a width)."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{_MARK.get(change.kind, '?')} ", style=f"bold {colors.change(change.kind)}")
     line.append(safe_text(change.path), style="bold")
     line.append(f"  {change.kind}  ", style="dim")
+    room = 40 if width is None else width - line.cell_len
     if change.kind == "added":
-        line.append(short_value(change.new, limit), style=colors.added)
+        line.append(short_value(change.new, max(MIN_VALUE, room)), style=colors.added)
     elif change.kind == "removed":
-        line.append(short_value(change.old, limit), style=colors.removed)
+        line.append(short_value(change.old, max(MIN_VALUE, room)), style=colors.removed)
     else:
-        line.append(short_value(change.old, limit), style=colors.removed)
+        each = room if width is None else max(MIN_VALUE, (room - 3) // 2)
+        old = short_value(change.old, each)
+        new_room = each if width is None else max(MIN_VALUE, room - 3 - len(old))  # a short old leaves room
+        line.append(old, style=colors.removed)
         line.append(" → ", style="dim")
-        line.append(short_value(change.new, limit), style=colors.added)
+        line.append(short_value(change.new, new_room), style=colors.added)
     return line
 
 
-def counts_text(comparison: Comparison, colors: Palette) -> Text:
-    """`+a ~c -r` of a comparison, coloured."""
+def field_changes(comparison: Comparison) -> int:
+    """Changes inside the values: a record added or removed whole is not a field change."""
+    if comparison.kind == "records":
+        return sum(1 for c in comparison.changes if c.kind == "changed" or c.path != f"[{c.record_key}]")
+    return len(comparison.changes)
+
+
+def summary_text(comparison: Comparison, colors: Palette) -> Text:
+    """`17 records changed · 24 field changes`, `1 record added · 2 changed`, `2 keys changed ·
+    5 field changes` (what was added, changed and removed, then how many fields changed)."""
     text = Text()
-    text.append(f"+{comparison.added}", style=colors.added)
-    text.append(" ")
-    text.append(f"~{comparison.changed}", style=colors.changed)
-    text.append(" ")
-    text.append(f"-{comparison.removed}", style=colors.removed)
+    noun = "record" if comparison.kind == "records" else "key"
+    counts = [(comparison.added, "added", colors.added), (comparison.changed, "changed", colors.changed),
+              (comparison.removed, "removed", colors.removed)]
+    shown = [(n, word, color) for n, word, color in counts if n]
+    if not shown:
+        text.append("no differences", style="dim")
+        return text
+    for i, (n, word, color) in enumerate(shown):
+        if i:
+            text.append(" · ")
+        text.append(f"{plural(n, noun) if i == 0 else f'{n:,}'} {word}", style=color)
+    fields = field_changes(comparison)
+    if comparison.changed if comparison.kind == "records" else fields != sum(n for n, _w, _c in shown):
+        text.append(f" · {plural(fields, 'field change')}")
     return text
 
 
@@ -100,7 +122,7 @@ class ChangeList(LineList):
         return Text(f"Changes ({n:,})" if n else "Changes")
 
     def render_row(self, index: int) -> Text:
-        line = change_text(self.changes[index], self.palette)
+        line = change_text(self.changes[index], self.palette, self.scrollable_content_region.width)
         line.truncate(max(1, self.scrollable_content_region.width), overflow="ellipsis")
         return line
 

@@ -121,6 +121,13 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.error = tenant, entry, error
 
+    class NewVersions(Message):
+        """A reload of the shown entry found versions above the HEAD it showed (newest first)."""
+
+        def __init__(self, tenant: str, entry: str, versions: list[Version]) -> None:
+            super().__init__()
+            self.tenant, self.entry, self.versions = tenant, entry, versions
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.tenant: str | None = None
@@ -246,6 +253,7 @@ class Timeline(DelayedLoading, LineList):
         if loaded.generation != self._generation:
             return  # the user moved on
         self._pending_select = None
+        old_head = self.head  # None after a switch to another entry
         previous = self.selected.digest if self.selected else None
         old_top = self.scroll_offset.y
         old_cursor = self.cursor
@@ -270,6 +278,9 @@ class Timeline(DelayedLoading, LineList):
         if target and target == previous:
             # New versions arrived on top: keep the selected row where it was on screen.
             self.scroll_to(y=max(0, old_top + index - old_cursor), animate=False, immediate=True)
+        if old_head is not None and self.head is not None and self.head != old_head:
+            count = self._positions.get(old_head)
+            self.post_message(self.NewVersions(loaded.tenant, loaded.entry, loaded.versions[: count or 1]))
 
     # -------------------------------------------------------------- rendering
     def columns(self) -> Columns:

@@ -52,7 +52,8 @@ async def test_snapshot_sides_changes_and_meta(engine: DbEngine) -> None:
         assert new[:12] in meta_new and "bob" in meta_new and old[:7] in meta_new
         # metadata is not part of the data rows
         assert not any("alice" in line or "bob" in line for line in lines)
-        assert "+1 ~1 -1" in screen.query_one("#compare-title", Static).content.plain
+        title = screen.query_one("#compare-title", Static).content.plain
+        assert "1 key added · 1 changed · 1 removed" in title
 
 
 async def test_changed_words_are_marked(engine: DbEngine) -> None:
@@ -134,8 +135,7 @@ async def test_records_compare_only_changed_records(engine: DbEngine) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "users", old, new))
         title = screen.query_one("#compare-title", Static).content.plain
-        assert "1 record compared" in title
-        assert "+1 ~1 -1" in title
+        assert "1 record added · 1 changed · 1 removed · 1 field change" in title
         prompts = change_prompts(screen)
         assert any("[u3]['age']" in p and "3 → 99" in p for p in prompts)
         assert any("[zed]" in p and "added" in p for p in prompts)

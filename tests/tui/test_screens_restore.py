@@ -62,7 +62,7 @@ async def test_shows_what_restoring_changes_and_y_restores(engine: DbEngine) -> 
         screen = await opened(pilot, app, "config", v1)
         summary = screen.query_one("#restore-summary", Static).content.plain
         assert head[:12] in summary
-        assert "+1 ~1 -1" in summary  # tags come back, debug goes away, port changes
+        assert "1 key added · 1 changed · 1 removed" in summary  # tags come back, debug goes away, port changes
         shown = prompts(screen)
         assert any("['port']" in p and "8080 → 80" in p for p in shown)
         assert any("['tags']" in p and "added" in p for p in shown)
@@ -115,7 +115,7 @@ async def test_record_entry_restore(engine: DbEngine) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await opened(pilot, app, "users", v1)
         summary = screen.query_one("#restore-summary", Static).content.plain
-        assert "+1 ~1 -0" in summary and "1 record compared" in summary
+        assert "1 record added · 1 changed · 1 field change" in summary
         shown = prompts(screen)
         assert any("[u5]['age']" in p and "50 → 5" in p for p in shown)
         assert any("[u6]" in p and "added" in p for p in shown)
