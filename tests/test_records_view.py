@@ -4,6 +4,7 @@ parsed bucket by bucket. The result always equals the full parse of `read_record
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 from dbengine import errors
 from dbengine.dbengine import DbEngine
 from dbengine.records import bucket_of, scan_keys
+from dbengine.utils import compute_digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
