@@ -6,8 +6,8 @@ internal node at level l >= 1 covers ORDER_FANOUT ** l leaves and lists
 `[child index, digest, record count]` for its non-empty children. The height follows
 `__next_seq__`, so the same records with the same seqs give the same digests.
 
-KEY index: a hash trie `key -> seq` on the hex digits of sha256(key), one digit per
-level. A leaf holds up to KEY_LEAF `[key, seq]` pairs, sorted by key; past that it is an
+KEY index: a hash trie `key -> seq` on sha256(key), KEY_BITS bits of it per level (the
+top bits first). A leaf holds up to KEY_LEAF `[key, seq]` pairs, sorted by key; past that it is an
 internal node listing `[digit, digest, count]`; a subtree of KEY_LEAF keys or fewer is
 always a leaf (canonical: the shape depends on the key set only).
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ORDER_LEAF = 64  # consecutive seqs per order leaf
-ORDER_FANOUT = 16  # children per order node
-KEY_LEAF = 128  # keys per key-index leaf before it splits
-KEY_DEPTH = 64  # hex digits of a sha256: a leaf this deep never splits
+ORDER_FANOUT = 64  # children per order node
+KEY_LEAF = 512  # keys per key-index leaf before it splits
+KEY_BITS = 6  # bits of sha256(key) per key-index level: 64 children per node
 
 ORDER_LEAF_KIND = "rec-leaf"
 ORDER_NODE_KIND = "rec-node"
@@ -34,7 +34,6 @@ KEY_LEAF_KIND = "key-leaf"
 KEY_NODE_KIND = "key-node"
 NODE_KINDS = (ORDER_LEAF_KIND, ORDER_NODE_KIND, KEY_LEAF_KIND, KEY_NODE_KIND)
 
-_HEX = "0123456789abcdef"
 
 
 class TreeError(ValueError):
@@ -58,9 +57,19 @@ class Nodes:
     checked: set = field(default_factory=set)
 
 
-def key_hash(key: str) -> str:
-    """The hex sha256 of a record key: its path in the key index."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+def key_hash(key: str) -> int:
+    """The sha256 of a record key as a 256-bit number: its path in the key index."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest(), "big")
+
+
+def _digit(hashed: int, depth: int) -> int:
+    """The child a key goes to below a key-index node at `depth`: KEY_BITS bits of its hash."""
+    return (hashed >> (256 - KEY_BITS * (depth + 1))) & ((1 << KEY_BITS) - 1)
+
+
+def _max_depth() -> int:
+    """Depth at which a key-index leaf never splits (the hash has no bits left)."""
+    return 256 // KEY_BITS
 
 
 # ---------------------------------------------------------------------- shapes
@@ -130,18 +139,18 @@ def _key_children(nodes: Nodes, digest: str, depth: int, count: int) -> list[lis
     last = -1
     total = 0
     for digit, _child, size in children:
-        if not last < digit < 16 or size < 1:
+        if not last < digit < 1 << KEY_BITS or size < 1:
             raise TreeError(digest, f"key-index node child {digit} is out of place or empty")
         last = digit
         total += size
     if total != count:
         raise TreeError(digest, f"key-index node holds {total} keys, its parent says {count}")
-    if total <= KEY_LEAF or depth >= KEY_DEPTH:
+    if total <= KEY_LEAF or depth >= _max_depth():
         raise TreeError(digest, f"key-index node of {total} keys should be a leaf")
     return children
 
 
-def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: str, count: int) -> list[list]:
+def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int) -> list[list]:
     node = nodes.load(digest)
     if node["__kind__"] != KEY_LEAF_KIND:
         raise TreeError(digest, f"expected a key-index leaf, found a {node['__kind__']}")
@@ -149,13 +158,13 @@ def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: str, count: int) -
     if len(pairs) != count:
         raise TreeError(digest, f"key-index leaf holds {len(pairs)} keys, its parent says {count}")
     if (digest, depth, prefix) not in nodes.checked:
-        if len(pairs) > KEY_LEAF and depth < KEY_DEPTH:
+        if len(pairs) > KEY_LEAF and depth < _max_depth():
             raise TreeError(digest, f"key-index leaf of {len(pairs)} keys should have split")
         last = None
         for key, seq in pairs:
             if last is not None and not last < key:
                 raise TreeError(digest, "key-index leaf keys are not sorted")
-            if seq < 0 or not key_hash(key).startswith(prefix):
+            if seq < 0 or key_hash(key) >> (256 - KEY_BITS * depth) != prefix:
                 raise TreeError(digest, f"key-index leaf holds key {key[:40]!r} out of its place")
             last = key
         nodes.checked.add((digest, depth, prefix))
@@ -358,10 +367,9 @@ def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], l
         if level == 0:
             left = _order_items(nodes, a[0], base, a[2]) if a else []
             right = _order_items(nodes, b[0], base, b[2]) if b else []
-            right_by_seq = {item[0]: item for item in right}
-            left_by_seq = {item[0]: item for item in left}
-            old_items.extend(i for i in left if right_by_seq.get(i[0]) != i or not _same_item(right_by_seq[i[0]], i))
-            new_items.extend(i for i in right if left_by_seq.get(i[0]) != i or not _same_item(left_by_seq[i[0]], i))
+            differ = _differing_seqs(left, right)
+            old_items.extend(i for i in left if i[0] in differ)
+            new_items.extend(i for i in right if i[0] in differ)
             return
         ca, cb = children(a, level), children(b, level)
         if nodes.prefetch is not None:
@@ -375,10 +383,37 @@ def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], l
     return old_items, new_items
 
 
-def _same_item(a: list, b: list) -> bool:
-    from .records import same_stored
+def _differing_seqs(left: list[list], right: list[list]) -> set[int]:
+    """Seqs whose items differ between two leaves (type-strict: 1, 1.0 and true differ);
+    equal items are confirmed with one encoding of each side, not one per item."""
+    left_by_seq = {item[0]: item for item in left}
+    right_by_seq = {item[0]: item for item in right}
+    differ = set(left_by_seq.keys() ^ right_by_seq.keys())
+    loose = []
+    for seq, item in left_by_seq.items():
+        other = right_by_seq.get(seq)
+        if other is None or other is item:
+            continue
+        try:
+            equal = other == item
+        except RecursionError:
+            equal = False
+        if equal:
+            loose.append(seq)
+        else:
+            differ.add(seq)
+    if loose and not _same_json([left_by_seq[s] for s in loose], [right_by_seq[s] for s in loose]):
+        differ.update(s for s in loose if not _same_json(left_by_seq[s], right_by_seq[s]))
+    return differ
 
-    return a[1] == b[1] and same_stored(a[2], b[2])
+
+def _same_json(a: Any, b: Any) -> bool:
+    from .utils import to_json_bytes
+
+    try:
+        return to_json_bytes(a) == to_json_bytes(b)
+    except RecursionError:
+        return False
 
 
 # ---------------------------------------------------------------------- key index
@@ -388,7 +423,7 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
     hashed = [(key_hash(k), k) for k in dict.fromkeys(keys)]
     if tree.keys is None or not hashed:
         return found
-    frontier = [(tree.keys, 0, "", tree.count, hashed)]
+    frontier = [(tree.keys, 0, 0, tree.count, hashed)]
     while frontier:
         if nodes.prefetch is not None:
             nodes.prefetch([f[0] for f in frontier])
@@ -404,16 +439,16 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
             children = {c[0]: c for c in _key_children(nodes, digest, depth, count)}
             split: dict[int, list] = {}
             for item in group:
-                split.setdefault(int(item[0][depth], 16), []).append(item)
+                split.setdefault(_digit(item[0], depth), []).append(item)
             for digit, sub in split.items():
                 child = children.get(digit)
                 if child is not None:
-                    nxt.append((child[1], depth + 1, prefix + _HEX[digit], child[2], sub))
+                    nxt.append((child[1], depth + 1, prefix << KEY_BITS | digit, child[2], sub))
         frontier = nxt
     return found
 
 
-def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: str = "") -> Iterator[list]:
+def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: int = 0) -> Iterator[list]:
     """Every `[key, seq]` of a key index (subtree), in hash order."""
     if digest is None:
         return
@@ -422,7 +457,7 @@ def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, pref
         yield from _key_pairs(nodes, digest, depth, prefix, count)
         return
     for digit, child, size in _key_children(nodes, digest, depth, count):
-        yield from key_pairs(nodes, child, size, depth + 1, prefix + _HEX[digit])
+        yield from key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit)
 
 
 def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tuple[str | None, int]:
@@ -432,11 +467,11 @@ def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tupl
     hashed = sorted((key_hash(k), k, seq) for k, seq in changes.items())
     if nodes.prefetch is not None and tree.keys is not None:
         key_lookup_many(nodes, tree, changes)  # warms the paths level by level
-    return _key_update(nodes, tree.keys, 0, "", tree.count, hashed)
+    return _key_update(nodes, tree.keys, 0, 0, tree.count, hashed)
 
 
-def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: str, count: int,
-                changes: list[tuple[str, str, int | None]]) -> tuple[str | None, int]:
+def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count: int,
+                changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
     node = nodes.load(digest) if digest is not None else None
     if node is None or node["__kind__"] == KEY_LEAF_KIND:
         pairs = dict(_key_pairs(nodes, digest, depth, prefix, count)) if digest is not None else {}
@@ -446,14 +481,14 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: str, count
             else:
                 pairs[key] = seq
         return _key_build(nodes, [(key_hash(k), k, s) for k, s in pairs.items()] if len(pairs) > KEY_LEAF
-                          else [("", k, s) for k, s in pairs.items()], depth)
+                          else [(0, k, s) for k, s in pairs.items()], depth, prefix)
     children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
     groups: dict[int, list] = {}
     for change in changes:
-        groups.setdefault(int(change[0][depth], 16), []).append(change)
+        groups.setdefault(_digit(change[0], depth), []).append(change)
     for digit, group in groups.items():
         child, size = children.get(digit, (None, 0))
-        new, new_size = _key_update(nodes, child, depth + 1, prefix + _HEX[digit], size, group)
+        new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
         if new is None:
             children.pop(digit, None)
         else:
@@ -462,25 +497,28 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: str, count
     if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
         pairs = []
         for digit in sorted(children):
-            pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix + _HEX[digit]))
-        return _key_build(nodes, [("", k, s) for k, s in pairs], depth)
+            pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
+        return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
     listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
     return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), total
 
 
-def _key_build(nodes: Nodes, hashed: list[tuple[str, str, int]], depth: int) -> tuple[str | None, int]:
-    """The canonical subtree at `depth` for (hash, key, seq) triples (hash needed only past KEY_LEAF)."""
+def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:
+    """The canonical subtree at `depth` (under hash prefix `prefix`) for (hash, key, seq)
+    triples (the hash is needed only past KEY_LEAF)."""
     if not hashed:
         return None, 0
-    if len(hashed) <= KEY_LEAF or depth >= KEY_DEPTH:
+    if len(hashed) <= KEY_LEAF or depth >= _max_depth():
         pairs = sorted([key, seq] for _h, key, seq in hashed)
-        return nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs}), len(pairs)
+        digest = nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs})
+        nodes.checked.add((digest, depth, prefix))  # built here from keys in their place
+        return digest, len(pairs)
     groups: dict[int, list] = {}
     for triple in hashed:
-        groups.setdefault(int(triple[0][depth], 16), []).append(triple)
+        groups.setdefault(_digit(triple[0], depth), []).append(triple)
     listed = []
     for digit in sorted(groups):
-        child, size = _key_build(nodes, groups[digit], depth + 1)
+        child, size = _key_build(nodes, groups[digit], depth + 1, prefix << KEY_BITS | digit)
         listed.append([digit, child, size])
     return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), len(hashed)
 
@@ -491,7 +529,7 @@ def key_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[set[tuple[str, 
     only_old: set[tuple[str, int]] = set()
     only_new: set[tuple[str, int]] = set()
 
-    def walk(a: tuple[str, int] | None, b: tuple[str, int] | None, depth: int, prefix: str) -> None:
+    def walk(a: tuple[str, int] | None, b: tuple[str, int] | None, depth: int, prefix: int) -> None:
         if a is not None and b is not None and a[0] == b[0]:
             return
         na = nodes.load(a[0]) if a else None
@@ -500,7 +538,7 @@ def key_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[set[tuple[str, 
             ca = {c[0]: (c[1], c[2]) for c in _key_children(nodes, a[0], depth, a[1])} if a else {}
             cb = {c[0]: (c[1], c[2]) for c in _key_children(nodes, b[0], depth, b[1])} if b else {}
             for digit in sorted(ca.keys() | cb.keys()):
-                walk(ca.get(digit), cb.get(digit), depth + 1, prefix + _HEX[digit])
+                walk(ca.get(digit), cb.get(digit), depth + 1, prefix << KEY_BITS | digit)
             return
         left = {tuple(p) for p in key_pairs(nodes, a[0], a[1], depth, prefix)} if a else set()
         right = {tuple(p) for p in key_pairs(nodes, b[0], b[1], depth, prefix)} if b else set()
@@ -508,7 +546,7 @@ def key_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[set[tuple[str, 
         only_new.update(right - left)
 
     walk((old.keys, old.count) if old is not None and old.keys else None,
-         (new.keys, new.count) if new.keys else None, 0, "")
+         (new.keys, new.count) if new.keys else None, 0, 0)
     return only_old, only_new
 
 
