@@ -12,7 +12,6 @@ import pytest
 from dbengine import errors
 from dbengine.dbengine import DbEngine
 from dbengine.records import bucket_of, scan_keys
-from dbengine.utils import compute_digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -13,7 +13,15 @@ from contextlib import AbstractContextManager
 from typing import Any, overload
 
 from .records import RecordsView
-from .records_tree import Nodes, Tree, key_lookup_many, order_get_many, order_leaves, order_locate, order_rank
+from .records_tree import (
+    Nodes,
+    Tree,
+    key_lookup_many,
+    order_get_many,
+    order_leaves,
+    order_locate,
+    order_rank,
+)
 
 _KEPT_LEAVES = 256  # leaves a view keeps (a few screens each way)
 

@@ -21,7 +21,15 @@ from .history import (
 )
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
-from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, Nodes, Tree, TreeError, is_node_doc, tree_problems
+from .records_tree import (
+    NODE_KINDS,
+    ORDER_LEAF_KIND,
+    Nodes,
+    Tree,
+    TreeError,
+    is_node_doc,
+    tree_problems,
+)
 from .serializer import iter_ref_digests
 from .utils import compute_digest, strict_loads
 

@@ -57,7 +57,6 @@ def test_one_changed_record_reads_one_path_and_diffs_one_record(engine, users, m
 
 
 def test_added_changed_removed_records_are_exact(engine, users):
-    keys = ["u1", "u2", "u300"]
     engine.put_many(T, "bob", "users", {
         "u1": {**user(1), "address": {"city": "Lyon"}},
         "u2": {**user(2), "tags": ["a", "c", "b"], "email": "two@example.com"},
