@@ -155,7 +155,9 @@ class TreeRecordsView(RecordsView):
 
     def _leaves(self, start: int) -> Iterator[tuple[int, list[list]]]:
         with self._guard():
-            yield from order_leaves(self._nodes, self._tree, start)
+            for first, items in order_leaves(self._nodes, self._tree, start):
+                self._remember(first, items)  # their values are read next, by key
+                yield first, items
 
     def _keys_between(self, start: int, stop: int) -> list[str]:
         keys: list[str] = []

@@ -3,7 +3,7 @@
 Format (one JSON object per line, see docs/FORMAT.md):
   {"type": "mydb-export", "version": 1, "tenant": T, "entry": E | null}
   {"type": "ref", "digest": D, "base64": ...}                  before any object using it
-  {"type": "object", "digest": D, "text": <exact stored JSON text>}  buckets before versions,
+  {"type": "object", "digest": D, "text": <exact stored JSON text>}  nodes before versions,
                                                                versions oldest first
   {"type": "head", "entry": E, "digest": D}                    after its objects
 Export of the same database is byte-identical every time; import checks every digest
