@@ -1112,11 +1112,11 @@ class DbEngine:
     def _nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
         concurrent = getattr(self.storage, "concurrent_reads", 1) > 1
-        if len(self._checked_leaves) > 1_000_000:
-            self._checked_leaves.clear()
+        checked = self._checked_leaves.setdefault(tenant_id, set())
+        if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
+            checked.clear()
         return Nodes(lambda digest: self._node(tenant_id, digest), lambda node: self._write_object(tenant_id, node),
-                     (lambda digests: self._prefetch(tenant_id, digests)) if concurrent else None,
-                     self._checked_leaves.setdefault(tenant_id, set()))
+                     (lambda digests: self._prefetch(tenant_id, digests)) if concurrent else None, checked)
 
     def _node(self, tenant_id: str, digest: str) -> dict:
         if type(digest) is not str or not DIGEST_RE.fullmatch(digest):

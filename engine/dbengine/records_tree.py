@@ -19,6 +19,7 @@ raises TreeError, which the engine reports as a corrupt object.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -474,14 +475,25 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
                 changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
     node = nodes.load(digest) if digest is not None else None
     if node is None or node["__kind__"] == KEY_LEAF_KIND:
-        pairs = dict(_key_pairs(nodes, digest, depth, prefix, count)) if digest is not None else {}
-        for _h, key, seq in changes:
-            if seq is None:
-                pairs.pop(key, None)
-            else:
-                pairs[key] = seq
-        return _key_build(nodes, [(key_hash(k), k, s) for k, s in pairs.items()] if len(pairs) > KEY_LEAF
-                          else [(0, k, s) for k, s in pairs.items()], depth, prefix)
+        pairs = list(_key_pairs(nodes, digest, depth, prefix, count)) if digest is not None else []
+        keys = [pair[0] for pair in pairs]
+        for _h, key, seq in changes:  # the leaf stays sorted: no rebuild, no sort
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                if seq is None:
+                    del keys[at], pairs[at]
+                else:
+                    pairs[at] = [key, seq]
+            elif seq is not None:
+                keys.insert(at, key)
+                pairs.insert(at, [key, seq])
+        if len(pairs) > KEY_LEAF and depth < _max_depth():
+            return _key_build(nodes, [(key_hash(k), k, s) for k, s in pairs], depth, prefix)
+        if not pairs:
+            return None, 0
+        leaf = nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs})
+        nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
+        return leaf, len(pairs)
     children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
     groups: dict[int, list] = {}
     for change in changes:
