@@ -333,6 +333,10 @@ class DbEngine:
             )
         if key is not None:
             return decode(self._record(tenant_id, entry, document, check_key(key)))
+        if _is_tree_doc(document):  # leaf by leaf: no list of (key, value) pairs in between
+            with _gc_paused(), self._tree_guard(tenant_id):
+                return [decode(item[2]) for _first, items in order_leaves(self._nodes(tenant_id), _tree(document))
+                        for item in items]
         records = self._all_records(tenant_id, document)
         with _gc_paused():
             return [decode(stored) for _key, stored in records]

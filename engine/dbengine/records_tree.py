@@ -22,6 +22,7 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 ORDER_LEAF = 64  # consecutive seqs per order leaf
@@ -79,12 +80,10 @@ def is_node_doc(document: dict) -> bool:
     kind = document.get("__kind__")
     if kind == ORDER_LEAF_KIND:
         items = document.get("items")
-        return (len(document) == 2 and type(items) is list and bool(items)
-                and all(type(i) is list and len(i) == 3 and type(i[0]) is int and type(i[1]) is str for i in items))
+        return len(document) == 2 and type(items) is list and _rows_of(items, 3, (int, str))
     if kind == KEY_LEAF_KIND:
         pairs = document.get("keys")
-        return (len(document) == 2 and type(pairs) is list and bool(pairs)
-                and all(type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is int for p in pairs))
+        return len(document) == 2 and type(pairs) is list and _rows_of(pairs, 2, (str, int))
     if kind in (ORDER_NODE_KIND, KEY_NODE_KIND):
         children = document.get("children")
         if type(children) is not list or not children:
@@ -96,6 +95,15 @@ def is_node_doc(document: dict) -> bool:
         return all(type(c) is list and len(c) == 3 and type(c[0]) is int and type(c[1]) is str
                    and len(c[1]) == 64 and type(c[2]) is int for c in children)
     return False
+
+
+def _rows_of(rows: list, width: int, types: tuple[type, type]) -> bool:
+    """True when `rows` is a non-empty list of lists of `width` items whose first two items
+    have `types`; whole-list passes run in C (a leaf is read for every window and get())."""
+    if not rows or set(map(type, rows)) != {list} or set(map(len, rows)) != {width}:
+        return False
+    return set(map(type, map(itemgetter(0), rows))) == {types[0]} and \
+        set(map(type, map(itemgetter(1), rows))) == {types[1]}
 
 
 def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
