@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from .utils import to_json_bytes
+
 ORDER_LEAF = 64  # consecutive seqs per order leaf
 ORDER_FANOUT = 64  # children per order node
 KEY_LEAF = 512  # keys per key-index leaf before it splits
@@ -417,8 +419,6 @@ def _differing_seqs(left: list[list], right: list[list]) -> set[int]:
 
 
 def _same_json(a: Any, b: Any) -> bool:
-    from .utils import to_json_bytes
-
     try:
         return to_json_bytes(a) == to_json_bytes(b)
     except RecursionError:

@@ -16,6 +16,7 @@ from .records import RecordsView
 from .records_tree import (
     Nodes,
     Tree,
+    TreeError,
     key_lookup_many,
     order_get_many,
     order_leaves,
@@ -182,7 +183,5 @@ class TreeRecordsView(RecordsView):
 
 
 def _mismatch(tree: Tree, key: str, seq: int) -> Exception:
-    from .records_tree import TreeError
-
     return TreeError(tree.keys or "", f"the key index names sequence number {seq} for {key[:40]!r}, "
                      "whose record in the order tree is another or missing")
