@@ -1,9 +1,11 @@
-"""Buckets written one record per line, and `changed_records`, which compares them line by line."""
+"""Buckets of format 0.4 written one record per line (read, no longer written), and
+`changed_records`, which compares two of them line by line, or two record versions."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 from dbengine import errors
@@ -13,6 +15,9 @@ from dbengine.utils import compute_digest, to_json_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+sys.path.insert(0, os.path.dirname(__file__))
+from legacy_layout import write_v04  # noqa: E402
+
 T, E = "t", "rec"
 
 
@@ -21,20 +26,23 @@ def bucket_digests(engine: DbEngine, rev: str = "HEAD") -> dict[str, str]:
 
 
 def changed(engine: DbEngine, old: str, new: str) -> tuple[dict, dict]:
-    """changed_records over every bucket of two versions, merged."""
+    """changed_records of two versions; for format 0.4, also merged over their buckets (the same)."""
+    result = engine.changed_records(T, engine.resolve(T, E, old), engine.resolve(T, E, new))
     a, b = bucket_digests(engine, old), bucket_digests(engine, new)
-    before, after = {}, {}
-    for bucket in a.keys() | b.keys():
-        x, y = engine.changed_records(T, a.get(bucket), b.get(bucket))
-        before.update(x)
-        after.update(y)
-    return before, after
+    if a or b:
+        before, after = {}, {}
+        for bucket in a.keys() | b.keys():
+            x, y = engine.changed_records(T, a.get(bucket), b.get(bucket))
+            before.update(x)
+            after.update(y)
+        assert (before, after) == result
+    return result
 
 
 def test_bucket_file_holds_one_record_per_line_and_is_plain_json(engine):
     engine.init(T)
     keys = [k for k in (f"k{i}" for i in range(400)) if bucket_of(k) == bucket_of("k0")][:3]
-    engine.put_many(T, "u", E, {k: {"n": i, "s": "é\n"} for i, k in enumerate(keys)})
+    write_v04(engine, T, E, [{k: {"n": i, "s": "é\n"} for i, k in enumerate(keys)}])
     (digest,) = bucket_digests(engine).values()
     data = open(os.path.join(engine.root, T, "objects", digest[:24], digest), "rb").read()
     assert compute_digest(data) == digest
@@ -50,12 +58,18 @@ def test_lone_surrogates_fall_back_to_ascii_like_every_other_object():
     assert data.isascii() and json.loads(data)["records"] == {"a": [0, "\udc80 é"]}
 
 
-def test_changed_records_is_type_strict_and_ignores_unchanged_records(engine):
+@pytest.mark.parametrize("layout", ["trees", "0.4"])
+def test_changed_records_is_type_strict_and_ignores_unchanged_records(engine, layout):
     engine.init(T)
-    engine.put_many(T, "u", E, {f"r{i}": {"v": 1, "i": i} for i in range(300)})
-    engine.put_many(T, "u", E, {"r1": {"v": True, "i": 1}, "r2": {"v": 1.0, "i": 2}, "r3": {"v": 1, "i": 3},
-                                "new": [1]})
-    engine.delete(T, "u", E, "r4")
+    first = {f"r{i}": {"v": 1, "i": i} for i in range(300)}
+    second = {**first, "r1": {"v": True, "i": 1}, "r2": {"v": 1.0, "i": 2}, "r3": {"v": 1, "i": 3}, "new": [1]}
+    third = {k: v for k, v in second.items() if k != "r4"}
+    if layout == "0.4":
+        write_v04(engine, T, E, [first, second, third])
+    else:
+        engine.put_many(T, "u", E, first)
+        engine.put_many(T, "u", E, {k: second[k] for k in ("r1", "r2", "r3", "new")})
+        engine.delete(T, "u", E, "r4")
     before, after = changed(engine, "HEAD~2", "HEAD")
     assert after == {"r1": {"v": True, "i": 1}, "r2": {"v": 1.0, "i": 2}, "new": [1]}
     assert before == {"r1": {"v": 1, "i": 1}, "r2": {"v": 1, "i": 2}, "r4": {"v": 1, "i": 4}}
@@ -63,11 +77,15 @@ def test_changed_records_is_type_strict_and_ignores_unchanged_records(engine):
     assert str(engine.log(T, E)[1].summary) == "+1 ~2 -0" and str(engine.log(T, E)[0].summary) == "+0 ~0 -1"
 
 
-def test_a_key_deleted_and_added_again_with_the_same_value_is_unchanged(engine):
+@pytest.mark.parametrize("layout", ["trees", "0.4"])
+def test_a_key_deleted_and_added_again_with_the_same_value_is_unchanged(engine, layout):
     engine.init(T)
-    engine.put_many(T, "u", E, {"a": 1, "b": 2})
-    engine.delete(T, "u", E, "a")
-    engine.put(T, "u", E, "a", 1)  # a new seq: a different line, the same record
+    if layout == "0.4":
+        write_v04(engine, T, E, [{"a": 1, "b": 2}, {"b": 2}, {"b": 2, "a": 1}])
+    else:
+        engine.put_many(T, "u", E, {"a": 1, "b": 2})
+        engine.delete(T, "u", E, "a")
+        engine.put(T, "u", E, "a", 1)  # a new seq: a different item, the same record
     assert changed(engine, "HEAD~2", "HEAD") == ({}, {})
 
 
@@ -77,7 +95,8 @@ def test_returned_values_are_the_callers_own(engine):
     engine.put(T, "u", E, "a", {"x": [2]})
     before, after = changed(engine, "HEAD~1", "HEAD")
     after["a"]["x"].append(3)
-    assert engine.get(T, E, "a") == {"x": [2]}
+    before["a"]["x"].append(3)
+    assert engine.get(T, E, "a") == {"x": [2]} and engine.get(T, E, "a", digest=engine.resolve(T, E, "HEAD~1")) == {"x": [1]}
 
 
 def legacy_bucket(engine: DbEngine, records: dict) -> str:
@@ -130,22 +149,24 @@ def test_changed_items_parses_only_the_lines_that_differ():
     assert changed_items(b'{"__kind__":"bucket","records":{"a":[0,1]}}', old) is None
 
 
-def test_a_rewritten_bucket_has_the_bytes_of_a_fresh_encoding(engine, make_engine):
-    """Puts reuse the unchanged lines of the bucket they replace: the bytes must not show it."""
+def test_a_rewritten_node_has_the_bytes_of_a_fresh_encoding(engine, make_engine):
+    """Every record-tree node a put writes is the compact JSON of its content: any writer
+    that builds the same node writes the same bytes (and digest)."""
     engine.init(T)
-    keys = [k for k in (f"k{i}" for i in range(3000)) if bucket_of(k) == bucket_of("k0")][:6]
+    keys = [f"k{i}" for i in range(6)]
     engine.put_many(T, "u", E, {k: {"n": i, "s": "é"} for i, k in enumerate(keys)})
-    engine.put(T, "u", E, keys[1], {"n": "\udc80"})  # a lone surrogate: that line is ASCII-escaped
+    engine.put(T, "u", E, keys[1], {"n": "\udc80"})  # a lone surrogate: that node is ASCII-escaped
     engine.put(T, "u", E, keys[2], [2])
     engine.delete(T, "u", E, keys[3])
-    make_engine().put(T, "u", E, keys[4], 4)  # a cold engine: nothing to reuse
-    (digest,) = bucket_digests(engine).values()
-    data = open(os.path.join(engine.root, T, "objects", digest[:24], digest), "rb").read()
-    records = json.loads(data)["records"]
-    assert data == encode_bucket(records)
-    assert records == {keys[0]: [0, {"n": 0, "s": "é"}], keys[1]: [1, {"n": "\udc80"}], keys[2]: [2, [2]],
-                       keys[4]: [4, 4], keys[5]: [5, {"n": 5, "s": "é"}]}
-    assert "é".encode() in data and b'"\\udc80"' in data
+    make_engine().put(T, "u", E, keys[4], 4)  # a cold engine
+    head = engine.read_snapshot(T, engine.get_digest(T, E))
+    path = engine.storage.object_path(T, head["__order__"])
+    data = open(path, "rb").read()
+    items = json.loads(data)["items"]
+    assert data == to_json_bytes({"__kind__": "rec-leaf", "items": items})
+    assert items == [[0, keys[0], {"n": 0, "s": "é"}], [1, keys[1], {"n": "\udc80"}], [2, keys[2], [2]],
+                     [4, keys[4], 4], [5, keys[5], {"n": 5, "s": "é"}]]
+    assert "é".encode() not in data and b'"\\udc80"' in data  # the whole node is ASCII-escaped
 
 
 scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5]) | st.text(max_size=3)

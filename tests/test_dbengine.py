@@ -293,7 +293,7 @@ def test_the_two_patterns_do_not_mix(engine):
     assert len(engine.history(T, "config")) == 1 and len(engine.history(T, "users")) == 1
 
 
-def test_a_put_into_10000_records_writes_one_bucket_and_one_snapshot(make_engine, db_root, list_files):
+def test_a_put_into_10000_records_rewrites_one_order_path_and_the_version(make_engine, db_root, list_files):
     engine = make_engine()
     engine.init(T)
     engine.put_many(T, U, "big", {f"key{i:05d}": {"n": i, "pad": "x" * 50} for i in range(10_000)})
@@ -303,28 +303,29 @@ def test_a_put_into_10000_records_writes_one_bucket_and_one_snapshot(make_engine
     after = list_files(db_root)
     new = after - before
     assert before <= after
-    assert len(new) == 2, new
+    # 10,000 seqs: leaves of 64 under two levels of 16-way nodes; an update keeps the key index
+    assert len(new) == 4, new
     head_doc = engine.read_snapshot(T, engine.get_digest(T, "big"))
     new_names = {os.path.basename(f) for f in new}
     assert engine.get_digest(T, "big") in new_names
-    assert len(new_names & set(head_doc["__buckets__"].values())) == 1
+    assert head_doc["__order__"] in new_names and head_doc["__keys__"] not in new_names
+    assert "__buckets__" not in head_doc and len(json.dumps(head_doc)) < 500  # names roots, not leaves
     written = sum(os.path.getsize(os.path.join(db_root, f)) for f in new)
-    assert written < 0.05 * sizes_before  # the cost follows the change, not the collection
+    assert written < 0.02 * sizes_before  # the cost follows the change, not the collection
     assert engine.get(T, "big", key="key00042") == {"n": -1}
     assert len(engine.get(T, "big")) == 10_000
     assert engine.get(T, "big")[42] == {"n": -1}
 
 
-def test_unchanged_buckets_are_shared_between_versions(engine):
+def test_unchanged_subtrees_are_shared_between_versions(engine):
     engine.put_many(T, U, "r", {f"k{i}": i for i in range(2000)})
     old = engine.get_digest(T, "r")
     engine.put(T, U, "r", "k7", "changed")
     new = engine.get_digest(T, "r")
-    a, b = engine.record_buckets(T, old), engine.record_buckets(T, new)
-    assert set(a) == set(b)
-    assert sum(1 for k in a if a[k] != b[k]) == 1
-    changed = next(k for k in a if a[k] != b[k])
-    assert "k7" in engine.read_bucket(T, b[changed])
+    a, b = engine.read_snapshot(T, old), engine.read_snapshot(T, new)
+    assert a["__keys__"] == b["__keys__"] and a["__order__"] != b["__order__"]
+    assert engine.changed_records(T, old, new) == ({"k7": 7}, {"k7": "changed"})
+    assert engine.changed_records(T, None, old)[1]["k5"] == 5
     assert engine.read_records(T, new)["k7"] == "changed"
     assert list(engine.read_records(T, new))[:3] == ["k0", "k1", "k2"]
     assert engine.read_record(T, "r", "k7") == "changed"

@@ -57,14 +57,25 @@ from .records import (
     bucket_of,
     bucket_records,
     changed_items,
-    encode_bucket,
     is_bucket_doc,
-    make_bucket,
     ordered_records,
-    record_lines,
     same_stored,
     scan_keys,
 )
+from .records_tree import (
+    NODE_KINDS,
+    Nodes,
+    Tree,
+    TreeError,
+    is_node_doc,
+    key_lookup_many,
+    key_update,
+    order_diff,
+    order_get_many,
+    order_leaves,
+    order_update,
+)
+from .records_view import TreeRecordsView
 from .serializer import Serializer, validate_stored
 from .storage import FileToken, open_storage
 from .utils import compute_digest, format_date, now_local, strict_loads, to_json_bytes
@@ -120,8 +131,9 @@ class DbEngine:
         self.clock = clock or now_local
         self.serializer = Serializer(self._write_ref, self.read_ref, registry, trust_pickle)
         self._objects = ObjectCache(cache_bytes)
-        # Bytes of recently read or written buckets: a put reuses their unchanged record lines.
+        # Checked bytes of recently read buckets and nodes (prefetched on S3; a 0.4 key scan).
         self._bucket_bytes = ObjectCache(_BUCKET_BYTES_CACHE)
+        self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
         self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
         self._indexes: dict[tuple[str, str], IndexState] = {}
         self._guard = threading.RLock()
@@ -331,11 +343,20 @@ class DbEngine:
             )
         if key is not None:
             return decode(self._record(tenant_id, entry, document, check_key(key)))
+        if _is_tree_doc(document):  # leaf by leaf: no list of (key, value) pairs in between
+            with _gc_paused(), self._tree_guard(tenant_id):
+                return [decode(item[2]) for _first, items in order_leaves(self._nodes(tenant_id), _tree(document))
+                        for item in items]
         records = self._all_records(tenant_id, document)
         with _gc_paused():
             return [decode(stored) for _key, stored in records]
 
     def _record(self, tenant_id: str, entry: str, document: dict, key: str) -> Any:
+        if _is_tree_doc(document):
+            item = self._tree_items(tenant_id, _tree(document), [key]).get(key)
+            if item is None:
+                raise RecordNotFoundError(f"no record {key!r} in entry {entry!r} of tenant {tenant_id!r}")
+            return item[1]
         bucket_digest = document["__buckets__"].get(bucket_of(key))
         item = self._bucket(tenant_id, bucket_digest).get(key) if bucket_digest else None
         if item is None:
@@ -344,82 +365,166 @@ class DbEngine:
 
     def _all_records(self, tenant_id: str, document: dict) -> list[tuple[str, Any]]:
         with _gc_paused():  # parsing ~100k small objects: collection passes only cost time
+            if _is_tree_doc(document):
+                with self._tree_guard(tenant_id):
+                    return [(item[1], item[2]) for _first, items in order_leaves(self._nodes(tenant_id), _tree(document))
+                            for item in items]
             buckets = [self._bucket(tenant_id, d) for d in document["__buckets__"].values()]
             return ordered_records(buckets, document["__next_seq__"])
 
-    def _seed_as_records(self, tenant_id: str, document: dict) -> dict:
-        """A seed-layout version's records written as buckets, as the head document a put
-        builds on (nothing else changes: the new version's parent is the seed's digest)."""
-        records = _seed_records(document)
-        for key in records:
-            check_key(key)
-        buckets = {bucket_id: self._write_bucket(tenant_id, items) for bucket_id, items in sorted(records.items())}
-        count = sum(map(len, records.values()))
-        return {**document, "__kind__": RECORDS, "__count__": count, "__next_seq__": count, "__buckets__": buckets}
+    def _record_items(self, tenant_id: str, document: dict | None) -> dict[str, list]:
+        """Every record of a record version of any layout (seed, buckets, trees): key -> [seq, stored]."""
+        if document is None:
+            return {}
+        if _seed_record_entry(document):
+            return {key: [seq, stored] for seq, (key, stored) in enumerate(document["__data__"].items())}
+        if _is_tree_doc(document):
+            with self._tree_guard(tenant_id):
+                return {item[1]: [item[0], item[2]] for _first, items in order_leaves(self._nodes(tenant_id), _tree(document))
+                        for item in items}
+        records: dict[str, list] = {}
+        for digest in document["__buckets__"].values():
+            records.update(self._bucket(tenant_id, digest))
+        return records
+
+    def _tree_items(self, tenant_id: str, tree: Tree, keys: Iterable[str]) -> dict[str, list]:
+        """key -> [seq, stored] for those of `keys` in a tree-format version, each checked
+        in both trees (the key index's seq must name that key in the order tree)."""
+        nodes = self._nodes(tenant_id)
+        with self._tree_guard(tenant_id):
+            seqs = key_lookup_many(nodes, tree, keys)
+            items = order_get_many(nodes, tree, seqs.values())
+            found = {}
+            for key, seq in seqs.items():
+                item = items.get(seq)
+                if item is None or item[1] != key:
+                    raise TreeError(tree.keys or "", f"the key index names sequence number {seq} for {key[:40]!r}, "
+                                    "whose record in the order tree is another or missing")
+                found[key] = [seq, item[2]]
+            return found
+
+    def _build_trees(self, tenant_id: str, records: dict[str, list], next_seq: int) -> tuple[str | None, str | None]:
+        """Roots of the trees of `records` (key -> [seq, stored]): the one-time conversion of
+        a seed or bucket version, and what a restore of one writes."""
+        nodes = self._nodes(tenant_id)
+        empty = Tree(None, None, 0, 0)
+        with self._tree_guard(tenant_id):
+            order, _count = order_update(nodes, empty, {seq: [seq, key, stored] for key, (seq, stored) in records.items()}, next_seq)
+            keys, _count = key_update(nodes, empty, {key: item[0] for key, item in records.items()})
+        return order, keys
 
     def _put_stored(
         self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
         deletes: Iterable[str], expected_head: str | None = None, restored_from: str | None = None,
     ) -> bool:
         deletes = list(deletes)
-        touched = sorted({bucket_of(key) for key in (*upserts, *deletes)})
 
         def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
             if expected_head is not None and head != expected_head:
                 raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
-            if _seed_record_entry(head_doc):  # the first put on a seed-layout entry: its records become buckets
-                head_doc = self._seed_as_records(tenant_id, head_doc)
-            if head_doc is not None and head_doc["__kind__"] != RECORDS:
+            if head_doc is not None and head_doc["__kind__"] != RECORDS and not _seed_record_entry(head_doc):
                 raise PatternMismatchError(
                     f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use save(), not put()"
                 )
-            buckets = dict(head_doc["__buckets__"]) if head_doc else {}
-            count = head_doc["__count__"] if head_doc else 0
-            next_seq = head_doc["__next_seq__"] if head_doc else 0
-            totals = [0, 0, 0]
-            self._prefetch(tenant_id, [buckets[b] for b in touched if b in buckets])
-            olds = {b: self._bucket(tenant_id, buckets[b]) if b in buckets else {} for b in touched}
-            news = {b: dict(old) for b, old in olds.items()}
-            dirty: set[str] = set()
-            for key, stored in upserts.items():  # in the caller's order: seq is insertion order
-                bucket_id = bucket_of(key)
-                new = news[bucket_id]
-                previous = new.get(key)
-                if previous is None:
-                    new[key] = [next_seq, stored]
-                    next_seq += 1
-                    totals[0] += 1
-                elif not same_stored(previous[1], stored):
-                    new[key] = [previous[0], stored]
-                    totals[1] += 1
-                else:
-                    continue
-                dirty.add(bucket_id)
-            for key in deletes:
-                bucket_id = bucket_of(key)
-                if news[bucket_id].pop(key, None) is not None:
-                    totals[2] += 1
-                    dirty.add(bucket_id)
-            count += totals[0] - totals[2]
-            for bucket_id in touched:
-                if bucket_id not in dirty:
-                    continue
-                new = news[bucket_id]
-                if new:
-                    previous = buckets.get(bucket_id)
-                    lines = self._bucket_lines(tenant_id, previous) if previous else None
-                    buckets[bucket_id] = self._write_bucket(tenant_id, new, (olds[bucket_id], lines) if lines else None)
-                else:
-                    del buckets[bucket_id]
-            if head_doc is not None and totals == [0, 0, 0]:
+            if head_doc is None or _is_tree_doc(head_doc):
+                result = self._tree_put(tenant_id, head_doc, upserts, deletes)
+            else:  # a seed or bucket version: converted once, whole
+                result = self._convert_put(tenant_id, head_doc, upserts, deletes)
+            if result is None or (head_doc is not None and result[1].is_empty):
                 return None
+            fields, summary = result
             document = self._envelope(RECORDS, head, user_id, date, restored_from=restored_from)
-            document["__count__"] = count
-            document["__next_seq__"] = next_seq
-            document["__buckets__"] = dict(sorted(buckets.items()))
-            return document, ChangeSummary(*totals)
+            document.update(fields)
+            return document, summary
 
         return self._commit(tenant_id, entry, build)[1]
+
+    def _tree_put(self, tenant_id: str, head_doc: dict | None, upserts: dict[str, Any],
+                  deletes: list[str]) -> tuple[dict, ChangeSummary]:
+        """The record fields of a tree-format version after the changes, and what changed:
+        only the paths to the changed leaves of both trees are read and rewritten."""
+        tree = _tree(head_doc) if head_doc is not None else Tree(None, None, 0, 0)
+        nodes = self._nodes(tenant_id)
+        current = self._tree_items(tenant_id, tree, [*upserts, *deletes])
+        order_changes: dict[int, list | None] = {}
+        key_changes: dict[str, int | None] = {}
+        counts = [0, 0, 0]
+        touched: list[str] = []
+        next_seq = tree.next_seq
+        for key, stored in upserts.items():  # in the caller's order: seq is insertion order
+            item = current.get(key)
+            if item is None:
+                order_changes[next_seq] = [next_seq, key, stored]
+                key_changes[key] = next_seq
+                next_seq += 1
+                counts[0] += 1
+            elif not same_stored(item[1], stored):
+                order_changes[item[0]] = [item[0], key, stored]
+                counts[1] += 1
+            else:
+                continue
+            touched.append(key)
+        for key in deletes:
+            item = current.get(key)
+            if item is not None and key not in upserts:
+                order_changes[item[0]] = None
+                key_changes[key] = None
+                counts[2] += 1
+                touched.append(key)
+        summary = ChangeSummary(*counts, keys=tuple(touched))
+        if head_doc is not None and summary.is_empty:
+            return _tree_fields(tree), summary
+        with self._tree_guard(tenant_id):
+            order, count = order_update(nodes, tree, order_changes, next_seq)
+            keys, key_count = key_update(nodes, tree, key_changes)
+        if count != key_count or count != tree.count + counts[0] - counts[2]:
+            raise CorruptObjectError(f"record trees of {(head_doc or {}).get('__order__', '')!s:.12} disagree on "
+                                     "the number of records", None)
+        return _tree_fields(Tree(order, keys, count, next_seq)), summary
+
+    def _convert_put(self, tenant_id: str, head_doc: dict, upserts: dict[str, Any],
+                     deletes: list[str]) -> tuple[dict, ChangeSummary] | None:
+        """The first write to a seed or bucket (format 0.4) version: its records, changed, as trees."""
+        records = self._record_items(tenant_id, head_doc)
+        for key in records:
+            check_key(key)
+        next_seq = len(records) if _seed_record_entry(head_doc) else head_doc["__next_seq__"]
+        counts = [0, 0, 0]
+        touched: list[str] = []
+        for key, stored in upserts.items():
+            item = records.get(key)
+            if item is None:
+                records[key] = [next_seq, stored]
+                next_seq += 1
+                counts[0] += 1
+            elif not same_stored(item[1], stored):
+                records[key] = [item[0], stored]
+                counts[1] += 1
+            else:
+                continue
+            touched.append(key)
+        for key in deletes:
+            if key not in upserts and records.pop(key, None) is not None:
+                counts[2] += 1
+                touched.append(key)
+        summary = ChangeSummary(*counts, keys=tuple(touched))
+        if summary.is_empty:
+            return None
+        order, keys = self._build_trees(tenant_id, records, next_seq)
+        return _tree_fields(Tree(order, keys, len(records), next_seq)), summary
+
+    def _as_tree_doc(self, tenant_id: str, document: dict) -> dict:
+        """A record version of any layout with tree fields in place of its seed data or
+        buckets (nodes written as needed; the metadata is the version's own)."""
+        if _is_tree_doc(document):
+            return document
+        records = self._record_items(tenant_id, document)
+        next_seq = len(records) if _seed_record_entry(document) else document["__next_seq__"]
+        order, keys = self._build_trees(tenant_id, records, next_seq)
+        converted = {k: v for k, v in document.items() if k in META_KEYS}
+        converted["__kind__"] = RECORDS
+        converted.update(_tree_fields(Tree(order, keys, len(records), next_seq)))
+        return converted
 
     # ================================================================== history
     def exists(self, tenant_id: str, entry: str) -> bool:
@@ -540,27 +645,22 @@ class DbEngine:
         return queries.as_of(self, tenant_id, entry, when)
 
     def _record_or_absent(self, tenant_id: str, document: dict, key: str, absent: Any) -> Any:
-        """Record `key`'s stored value in a record version's document, or `absent`."""
-        bucket_digest = document["__buckets__"].get(bucket_of(key))
-        item = self._bucket(tenant_id, bucket_digest).get(key) if bucket_digest else None
+        """Record `key`'s stored value in a record version's document (the engine's cached
+        value: read-only), or `absent`."""
+        if _is_tree_doc(document):
+            item = self._tree_items(tenant_id, _tree(document), [key]).get(key)
+        else:
+            bucket_digest = document["__buckets__"].get(bucket_of(key))
+            item = self._bucket(tenant_id, bucket_digest).get(key) if bucket_digest else None
         return absent if item is None else item[1]
 
     def _record_diff(self, tenant_id: str, old: str | None, new: str, absent: Any) -> dict[str, tuple[Any, Any]]:
         """key -> (old stored, new stored) of every record that differs between two record
-        versions (`absent` on the side where the record is not)."""
-        old_buckets = self._snapshot_doc(tenant_id, old)["__buckets__"] if old is not None else {}
-        new_buckets = self._snapshot_doc(tenant_id, new)["__buckets__"]
-        out: dict[str, tuple[Any, Any]] = {}
-        for bucket_id in old_buckets.keys() | new_buckets.keys():
-            a, b = old_buckets.get(bucket_id), new_buckets.get(bucket_id)
-            if a == b:
-                continue
-            before, after = self._changed_records(tenant_id, a, b, by_lines=True)
-            for key, value in after.items():
-                out[key] = (before.get(key, absent), value)
-            for key, value in before.items():
-                if key not in after:
-                    out[key] = (value, absent)
+        versions (`absent` on the side where the record is not; read-only values)."""
+        old_doc = self._snapshot_doc(tenant_id, old) if old is not None else None
+        before, after = self._record_changes(tenant_id, old_doc, self._snapshot_doc(tenant_id, new))
+        out = {key: (before.get(key, absent), value) for key, value in after.items()}
+        out.update((key, (value, absent)) for key, value in before.items() if key not in after)
         return out
 
     def restore(self, tenant_id: str, user_id: str, entry: str, digest: str,
@@ -582,8 +682,8 @@ class DbEngine:
             if digest == head:
                 raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
             old = self._snapshot_doc(tenant_id, digest)
-            if _seed_record_entry(old) and head_doc["__kind__"] == RECORDS:
-                old = self._seed_as_records(tenant_id, old)
+            if head_doc["__kind__"] == RECORDS and (old["__kind__"] == RECORDS or _seed_record_entry(old)):
+                old = self._as_tree_doc(tenant_id, old)  # new versions are written as trees
             if old["__kind__"] != head_doc["__kind__"]:
                 raise PatternMismatchError(
                     f"version {digest[:12]} of {entry!r} is a {old['__kind__']} version but HEAD is a "
@@ -627,11 +727,12 @@ class DbEngine:
         return self._snapshot_doc(tenant_id, self.get_digest(tenant_id, entry))["__kind__"]
 
     def record_buckets(self, tenant_id: str, digest: str) -> dict[str, str]:
-        """Bucket id -> bucket digest of a record version (equal digests: equal records)."""
+        """Bucket id -> bucket digest of a format-0.4 record version (equal digests: equal
+        records); empty for a version stored as trees (see changed_records)."""
         document = self._snapshot_doc(tenant_id, check_digest(digest))
         if document["__kind__"] != RECORDS:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
-        return dict(document["__buckets__"])
+        return dict(document.get("__buckets__", {}))
 
     def read_bucket(
         self, tenant_id: str, bucket_digest: str, copy: bool = True, ordered: bool = True
@@ -651,18 +752,53 @@ class DbEngine:
         return {key: _json_copy(item[1]) for key, item in ordered}
 
     def changed_records(
-        self, tenant_id: str, old_bucket: str | None, new_bucket: str | None
+        self, tenant_id: str, old: str | None, new: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The records that differ between two buckets: (old, new) maps of key -> stored value.
+        """The records that differ between two record versions (old may be None: all
+        added): (old, new) maps of key -> stored value.
 
         Records equal in both (type-strict: 1, 1.0 and true differ) are left out; a key in
-        one map only was added or removed. Buckets written one record per line are compared
-        line by line, parsing only the lines that differ, so the cost follows the change.
+        one map only was added or removed. Versions stored as trees are compared node by
+        node, skipping equal subtrees, so the cost follows the change. Two buckets of a
+        format-0.4 version (digests of bucket objects) are compared as before, line by line.
         The values are the caller's own.
         """
-        old_digest = check_digest(old_bucket) if old_bucket is not None else None
-        new_digest = check_digest(new_bucket) if new_bucket is not None else None
-        return self._changed_records(tenant_id, old_digest, new_digest, by_lines=True)
+        old_digest = check_digest(old) if old is not None else None
+        new_digest = check_digest(new) if new is not None else None
+        probe = new_digest if new_digest is not None else old_digest
+        if probe is None or self._read_object(tenant_id, probe)["__kind__"] == "bucket":
+            return self._changed_records(tenant_id, old_digest, new_digest, by_lines=True)
+        docs = []
+        for digest in (old_digest, new_digest):
+            document = self._snapshot_doc(tenant_id, digest) if digest is not None else None
+            if document is not None and document["__kind__"] != RECORDS and not _seed_record_entry(document):
+                raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+            docs.append(document)
+        before, after = self._record_changes(tenant_id, docs[0], docs[1] or {"__data__": {}, "__layout__": "seed"})
+        with _gc_paused():
+            return _json_copy(before), _json_copy(after)
+
+    def _record_changes(self, tenant_id: str, old_doc: dict | None, new_doc: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(old, new) key -> stored maps of the records that differ between two record versions
+        of any layout (the engine's cached values: read-only). Two tree versions are diffed
+        by subtree; any other pair record by record."""
+        if old_doc is not None and old_doc["__kind__"] != RECORDS and not _seed_record_entry(old_doc):
+            old_doc = None
+        if (old_doc is None or _is_tree_doc(old_doc)) and _is_tree_doc(new_doc):
+            with self._tree_guard(tenant_id):
+                old_items, new_items = order_diff(self._nodes(tenant_id), _tree(old_doc) if old_doc else None, _tree(new_doc))
+            before = {item[1]: item[2] for item in old_items}
+            after = {item[1]: item[2] for item in new_items}
+        else:
+            old_records = self._record_items(tenant_id, old_doc)
+            new_records = self._record_items(tenant_id, new_doc)
+            before = {k: item[1] for k, item in old_records.items()
+                      if k not in new_records or not same_stored(item[1], new_records[k][1])}
+            after = {k: item[1] for k, item in new_records.items()
+                     if k not in old_records or not same_stored(item[1], old_records[k][1])}
+        for key in [k for k in after if k in before and same_stored(before[k], after[k])]:
+            del before[key], after[key]  # same record, moved to another seq (deleted, re-added)
+        return before, after
 
     def _changed_records(
         self, tenant_id: str, old_digest: str | None, new_digest: str | None, by_lines: bool
@@ -713,15 +849,18 @@ class DbEngine:
 
     def record_keys(self, tenant_id: str, digest: str) -> list[str]:
         """The record keys of a record version, in insertion order (no value is parsed)."""
-        return self.records_view(tenant_id, digest).keys_list()
+        return list(self.records_view(tenant_id, digest).keys_list())
 
     def records_view(self, tenant_id: str, digest: str) -> RecordsView:
         """The stored records of a record version as a read-only mapping, key -> stored
-        value in insertion order, whose buckets are parsed only when their values are read
-        (browsers of 100,000 records show the first rows at once)."""
+        value in insertion order, read only where it is looked at: `keys_list()` is a lazy
+        sequence for versions stored as trees (a window of 1,000,000 records costs a few
+        node reads); a format-0.4 version's buckets are parsed when their values are read."""
         document = self._snapshot_doc(tenant_id, check_digest(digest))
         if document["__kind__"] != RECORDS:
             raise PatternMismatchError(f"version {digest[:12]} is not a record version")
+        if _is_tree_doc(document):
+            return TreeRecordsView(self._nodes(tenant_id), _tree(document), lambda: self._tree_guard(tenant_id))
         with _gc_paused():
             keys = self._ordered_keys(tenant_id, document)
         return RecordsView(keys, dict(document["__buckets__"]), lambda bucket: self._bucket(tenant_id, bucket))
@@ -960,22 +1099,6 @@ class DbEngine:
         self._objects.put((tenant_id, digest), document, len(data))
         return digest
 
-    def _bucket_lines(self, tenant_id: str, digest: str) -> list[bytes] | None:
-        """The record lines of a recently seen bucket, to reuse when it is rewritten
-        (None: not at hand, or another layout; never a read, which costs a request on S3)."""
-        data = self._bucket_bytes.get((tenant_id, digest))
-        return record_lines(data) if data is not None else None
-
-    def _write_bucket(
-        self, tenant_id: str, records: dict[str, list], previous: tuple[dict, list[bytes]] | None = None
-    ) -> str:
-        data = encode_bucket(records, previous)
-        digest = compute_digest(data)
-        self.storage.write_object(tenant_id, digest, data)
-        self._bucket_bytes.put((tenant_id, digest), data, len(data))
-        self._objects.put((tenant_id, digest), make_bucket(records), len(data))
-        return digest
-
     def _write_ref(self, data: bytes) -> str:
         digest = compute_digest(data)
         self.storage.write_ref(digest, data)
@@ -1082,9 +1205,13 @@ class DbEngine:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
         document = normalize_version(document)
         kind = document.get("__kind__")
-        if not (is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and is_version_doc(document)):
+        if kind in NODE_KINDS:
+            shaped = is_node_doc(document)
+        else:
+            shaped = is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and is_version_doc(document)
+        if not shaped:
             raise CorruptObjectError(
-                f"object {digest[:12]} of tenant {tenant_id!r} is not a version or bucket ({path})", path
+                f"object {digest[:12]} of tenant {tenant_id!r} is not a version, bucket or record-tree node ({path})", path
             )
         self._objects.put(key, document, len(data))
         if kind == "bucket":
@@ -1104,6 +1231,35 @@ class DbEngine:
         except ValueError:
             path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a bucket ({path})", path) from None
+
+    def _nodes(self, tenant_id: str) -> Nodes:
+        """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
+        concurrent = getattr(self.storage, "concurrent_reads", 1) > 1
+        checked = self._checked_leaves.setdefault(tenant_id, set())
+        if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
+            checked.clear()
+        return Nodes(lambda digest: self._node(tenant_id, digest), lambda node: self._write_object(tenant_id, node),
+                     (lambda digests: self._prefetch(tenant_id, digests)) if concurrent else None, checked)
+
+    def _node(self, tenant_id: str, digest: str) -> dict:
+        if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
+            raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
+        document = self._read_object(tenant_id, digest)
+        if document["__kind__"] not in NODE_KINDS:
+            path = self.storage.object_path(tenant_id, digest)
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a record-tree node ({path})", path)
+        return document
+
+    @contextlib.contextmanager
+    def _tree_guard(self, tenant_id: str) -> Iterator[None]:
+        """A record-tree node that disagrees with its place raises CorruptObjectError naming its file."""
+        try:
+            yield
+        except TreeError as exc:
+            path = self.storage.object_path(tenant_id, exc.digest) if DIGEST_RE.fullmatch(exc.digest) else None
+            raise CorruptObjectError(
+                f"record-tree node {exc.digest[:12]} of tenant {tenant_id!r} is corrupt: {exc}" + (f" ({path})" if path else ""),
+                path) from None
 
     def _entry_doc(self, tenant_id: str, entry: str, digest: str | None) -> dict:
         head = self.get_digest(tenant_id, entry)
@@ -1331,6 +1487,11 @@ class DbEngine:
         if new_doc["__kind__"] == SNAPSHOT:
             old = old_doc["__data__"] if old_doc is not None and old_doc["__kind__"] == SNAPSHOT else _ABSENT
             return _snapshot_summary(old, new_doc["__data__"])
+        if _is_tree_doc(new_doc) or _is_tree_doc(old_doc):
+            before, after = self._record_changes(tenant_id, old_doc, new_doc)
+            keys = [*after, *(k for k in before if k not in after)]
+            both = sum(1 for key in after if key in before)
+            return ChangeSummary(len(after) - both, both, len(before) - both, keys=tuple(keys))
         if _seed_record_entry(old_doc):
             new = {b: self._bucket(tenant_id, d) for b, d in new_doc["__buckets__"].items()}
             return _records_summary(_seed_records(old_doc), new)
@@ -1378,6 +1539,20 @@ def _nothing() -> None:
 def _seed_record_entry(document: dict | None) -> bool:
     """True for a seed-layout version whose value is a JSON object: the seed's record entry."""
     return is_seed_layout(document) and _plain_dict(document["__data__"])
+
+
+def _is_tree_doc(document: dict | None) -> bool:
+    """True for a record version stored as trees (format 0.5), not as buckets or seed data."""
+    return document is not None and "__order__" in document
+
+
+def _tree(document: dict) -> Tree:
+    return Tree(document["__order__"], document["__keys__"], document["__count__"], document["__next_seq__"])
+
+
+def _tree_fields(tree: Tree) -> dict:
+    """The record fields of a tree-format version document."""
+    return {"__count__": tree.count, "__next_seq__": tree.next_seq, "__order__": tree.order, "__keys__": tree.keys}
 
 
 def _seed_records(document: dict) -> dict[str, dict[str, list]]:

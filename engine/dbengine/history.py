@@ -117,6 +117,13 @@ def is_version_doc(document: object) -> bool:
         return False
     if kind == "snapshot":
         return "__data__" in document
+    if type(document.get("__count__")) is not int or type(document.get("__next_seq__")) is not int:
+        return False
+    if "__order__" in document or "__keys__" in document:  # format 0.5: record trees (records_tree.py)
+        if "__order__" not in document or "__keys__" not in document:
+            return False
+        roots = (document.get("__order__"), document.get("__keys__"))
+        return all(root is None or (type(root) is str and DIGEST_RE.fullmatch(root)) for root in roots)
     buckets = document.get("__buckets__")
     return (
         type(buckets) is dict

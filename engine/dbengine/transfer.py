@@ -3,7 +3,7 @@
 Format (one JSON object per line, see docs/FORMAT.md):
   {"type": "mydb-export", "version": 1, "tenant": T, "entry": E | null}
   {"type": "ref", "digest": D, "base64": ...}                  before any object using it
-  {"type": "object", "digest": D, "text": <exact stored JSON text>}  buckets before versions,
+  {"type": "object", "digest": D, "text": <exact stored JSON text>}  nodes before versions,
                                                                versions oldest first
   {"type": "head", "entry": E, "digest": D}                    after its objects
 Export of the same database is byte-identical every time; import checks every digest
@@ -23,6 +23,7 @@ from .errors import ConflictError, DbEngineError, DigestNotFoundError, StorageEr
 from .history import is_seed_layout, is_version_doc, normalize_version, version_from_document
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
+from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, Tree, is_node_doc, tree_problems
 from .serializer import iter_ref_digests
 from .utils import compute_digest, strict_loads
 
@@ -77,13 +78,28 @@ def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> 
         engine._read_object(tenant_id, digest)  # verifies the digest before it leaves
         return _line({"type": "object", "digest": digest, "text": data.decode("utf-8")})
 
+    def tree_lines(root: str | None) -> Iterator[str]:
+        """The nodes of a subtree not sent yet, children first (a sent node's subtree is sent)."""
+        if root is None or root in sent_objects:
+            return
+        node = engine._node(tenant_id, root)
+        for child in [c[1] for c in node.get("children", [])]:
+            yield from tree_lines(child)
+        if node["__kind__"] == ORDER_LEAF_KIND:
+            for item in node["items"]:
+                yield from refs_of(item[2])
+        yield object_line(root)
+
     for name in entries:
         head_digest = engine.get_digest(tenant_id, name)
         for digest in reversed(engine.history(tenant_id, name, max_items=None)):
             if digest in sent_objects:
                 continue
             document = engine._snapshot_doc(tenant_id, digest)
-            if document["__kind__"] == "records":
+            if document["__kind__"] == "records" and "__order__" in document:
+                for root in (document["__order__"], document["__keys__"]):
+                    yield from tree_lines(root)
+            elif document["__kind__"] == "records":
                 for bucket in document["__buckets__"].values():
                     if bucket not in sent_objects:
                         for item in engine._bucket(tenant_id, bucket).values():
@@ -195,10 +211,20 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         if not is_bucket_doc(document):
             raise ImportFormatError(f"line {number}: malformed bucket {digest[:12]}")
         stored = [item[1] for item in bucket_records(document).values()]
+    elif document.get("__kind__") in NODE_KINDS:
+        if not is_node_doc(document):
+            raise ImportFormatError(f"line {number}: malformed record-tree node {digest[:12]}")
+        for child in [c[1] for c in document.get("children", [])]:
+            if not (DIGEST_RE.fullmatch(child) and present(child)):
+                raise ImportFormatError(f"line {number}: record-tree node {child[:12]} of {digest[:12]} not imported yet")
+        stored = [item[2] for item in document["items"]] if document["__kind__"] == ORDER_LEAF_KIND else []
     elif is_version_doc(document):
         parent = document["__parent__"][0]
         if parent is not None and not present(parent):
             raise ImportFormatError(f"line {number}: parent {parent[:12]} of {digest[:12]} not imported yet")
+        for root in (document.get("__order__"), document.get("__keys__")):
+            if root is not None and not present(root):
+                raise ImportFormatError(f"line {number}: record-tree root {root[:12]} of {digest[:12]} not imported yet")
         for bucket in document.get("__buckets__", {}).values():
             if not present(bucket):
                 raise ImportFormatError(f"line {number}: bucket {bucket[:12]} of {digest[:12]} not imported yet")
@@ -208,8 +234,13 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         try:
             parent_doc = engine._snapshot_doc(tenant, parent) if parent is not None else None
             parent_kind = None if parent_doc is None or is_seed_layout(parent_doc) else parent_doc["__kind__"]
-            problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks) \
-                if document["__kind__"] == "records" else []
+            if document["__kind__"] == "records" and "__order__" in document:
+                problems = _tree_problems(engine, tenant, document, bucket_checks)
+                bucket_checks[("tree", digest)] = problems
+            elif document["__kind__"] == "records":
+                problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks)
+            else:
+                problems = []
         except StorageError:
             raise  # the disk refused a read: not the stream's fault
         except DbEngineError as exc:
@@ -229,6 +260,17 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
                     raise ImportFormatError(f"line {number}: ref {str(ref)[:12]} of {digest[:12]} is missing")
     except RecursionError:
         raise ImportFormatError(f"line {number}: object {digest[:12]} is nested too deeply") from None
+
+
+def _tree_problems(engine: DbEngine, tenant: str, document: dict, checks: dict) -> list[str]:
+    """Problems of an imported tree version's trees: against its parent when the parent's
+    trees were found sound in this import (only differing subtrees are read), else whole."""
+    def tree(doc: dict) -> Tree:
+        return Tree(doc["__order__"], doc["__keys__"], doc["__count__"], doc["__next_seq__"])
+
+    parent = document["__parent__"][0]
+    base = tree(engine._snapshot_doc(tenant, parent)) if parent is not None and checks.get(("tree", parent)) == [] else None
+    return tree_problems(engine._nodes(tenant), tree(document), base)
 
 
 def _move_head(engine: DbEngine, tenant: str, entry: str, digest: str, number: int) -> bool:

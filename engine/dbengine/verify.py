@@ -21,6 +21,15 @@ from .history import (
 )
 from .names import DIGEST_RE, check_entry, check_tenant
 from .records import bucket_records, is_bucket_doc, records_problems
+from .records_tree import (
+    NODE_KINDS,
+    ORDER_LEAF_KIND,
+    Nodes,
+    Tree,
+    TreeError,
+    is_node_doc,
+    tree_problems,
+)
 from .serializer import iter_ref_digests
 from .utils import compute_digest, strict_loads
 
@@ -105,7 +114,7 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
     chains: dict[str, list[str] | None] = {}
     for digest, document in objects.items():
         _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
-        if document["__kind__"] != "bucket":
+        if document["__kind__"] in ("snapshot", "records"):
             _check_version(engine, tenant, digest, document, objects, report, bucket_checks)
     for entry, digest in list(head.items()):
         try:
@@ -180,8 +189,13 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
     if type(document) is dict:
         document = normalize_version(document)
     kind = document.get("__kind__") if type(document) is dict else None
-    if not (is_bucket_doc(document) if kind == "bucket" else is_version_doc(document)):
-        what = "malformed bucket" if kind == "bucket" else "not a well-formed version or bucket object"
+    if kind in NODE_KINDS:
+        shaped = is_node_doc(document)
+    else:
+        shaped = is_bucket_doc(document) if kind == "bucket" else is_version_doc(document)
+    if not shaped:
+        what = {"bucket": "malformed bucket"}.get(kind, "malformed record-tree node" if kind in NODE_KINDS
+                                                   else "not a well-formed version, bucket or record-tree node")
         report.problems.append(Problem(path, "corrupt-object", what, tenant))
         return None
     return document
@@ -192,11 +206,22 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
     kind = document["__kind__"]
     if kind == "bucket":
         stored_values = [item[1] for item in bucket_records(document).values()]
+    elif kind in NODE_KINDS:
+        for child in ([c[1] for c in document["children"]] if "children" in document else []):
+            if child not in objects or objects[child]["__kind__"] not in NODE_KINDS:
+                where = storage.object_path(tenant, child) if DIGEST_RE.fullmatch(child) else path
+                report.problems.append(Problem(where, "missing-node", f"record-tree node {child[:12]} linked from {digest[:12]} is missing or corrupt", tenant))
+        stored_values = [item[2] for item in document["items"]] if kind == ORDER_LEAF_KIND else []
     else:
         for parent in document["__parent__"]:
             if type(parent) is str and DIGEST_RE.fullmatch(parent) and parent not in objects:
                 where = storage.object_path(tenant, parent) if DIGEST_RE.fullmatch(str(parent)) else path
                 report.problems.append(Problem(where, "missing-parent", f"parent of version {digest[:12]} is missing or corrupt", tenant))
+        if kind == "records" and "__order__" in document:
+            for root in (document["__order__"], document["__keys__"]):
+                if root is not None and (root not in objects or objects[root]["__kind__"] not in NODE_KINDS):
+                    report.problems.append(Problem(storage.object_path(tenant, root), "missing-node", f"record-tree root {root[:12]} of version {digest[:12]} is missing or corrupt", tenant))
+            return
         if kind == "records":
             buckets = document.get("__buckets__")
             for bucket in (buckets.values() if type(buckets) is dict else []):
@@ -225,12 +250,54 @@ def _check_version(engine: DbEngine, tenant: str, digest: str, document: dict, o
         report.problems.append(Problem(path, "bad-metadata", str(error), tenant))
     if document["__kind__"] != "records":
         return
+    if "__order__" in document:
+        for problem in _tree_problems(engine, tenant, digest, objects, bucket_checks):
+            report.problems.append(Problem(path, "tree-mismatch", f"record version {digest[:12]}: {problem}", tenant))
+        return
     buckets = {bucket: objects[bucket] for bucket in document["__buckets__"].values()
                if bucket in objects and objects[bucket]["__kind__"] == "bucket"}
     if len(buckets) != len(set(document["__buckets__"].values())):
         return  # reported as missing-bucket already
     for problem in records_problems(document, lambda bucket: bucket_records(buckets[bucket]), bucket_checks):
         report.problems.append(Problem(path, "bucket-mismatch", f"record version {digest[:12]}: {problem}", tenant))
+
+
+def _tree_problems(engine: DbEngine, tenant: str, digest: str, objects: dict, checks: dict) -> list[str]:
+    """Problems of a tree-format record version's trees, read from the checked objects.
+
+    Versions of one entry share most nodes: a version whose parent's trees were found
+    sound is checked against it (only the subtrees that differ are read); the first tree
+    version of a chain is read whole. Results are kept in `checks` by version digest."""
+
+    def load(node: str) -> dict:
+        document = objects.get(node)
+        if document is None or document["__kind__"] not in NODE_KINDS:
+            raise TreeError(node, "missing or corrupt")
+        return document
+
+    def store(_node: dict) -> str:
+        raise AssertionError("verify writes nothing")
+
+    nodes = Nodes(load, store, None)
+    pending = []
+    cursor: str | None = digest
+    while cursor is not None and ("tree", cursor) not in checks:
+        document = objects.get(cursor)
+        if document is None or document["__kind__"] != "records" or "__order__" not in document:
+            break
+        pending.append(cursor)
+        cursor = document["__parent__"][0]
+        if len(pending) > 10_000_000:
+            break
+    for version in reversed(pending):
+        document = objects[version]
+        parent = document["__parent__"][0]
+        sound_parent = parent is not None and checks.get(("tree", parent)) == []
+        tree = Tree(document["__order__"], document["__keys__"], document["__count__"], document["__next_seq__"])
+        base = objects[parent] if sound_parent else None
+        base_tree = Tree(base["__order__"], base["__keys__"], base["__count__"], base["__next_seq__"]) if base else None
+        checks[("tree", version)] = tree_problems(nodes, tree, base_tree)
+    return checks.get(("tree", digest), [])
 
 
 def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | None:
@@ -245,7 +312,7 @@ def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | N
             return None
         seen.add(cursor)
         document = objects.get(cursor)
-        if document is None or document["__kind__"] == "bucket":
+        if document is None or document["__kind__"] not in ("snapshot", "records"):
             return None  # reported as missing-parent or missing-object already
         if document["__kind__"] != kind and not (is_seed_layout(document) and kind == "records"):
             report.problems.append(Problem(

@@ -1,8 +1,8 @@
 """Compare two versions of an entry: key-level changes (DeepDiff) and aligned side-by-side rows.
 
-Snapshot entries diff their stored `__data__`. Record entries compare bucket digests
-first, read only the buckets that differ, match records by key, and run DeepDiff only
-on records whose stored values differ, so the cost follows the change, not the entry.
+Snapshot entries diff their stored `__data__`. Record entries ask the engine for the
+records that differ (`changed_records`: it skips equal subtrees by digest), match them by
+key, and run DeepDiff only on those, so the cost follows the change, not the entry.
 Values stay in their stored (JSON) form: nothing is decoded or unpickled here.
 """
 
@@ -78,7 +78,7 @@ class Comparison:
     old_meta: dict = field(default_factory=dict)
     new_meta: dict = field(default_factory=dict)
     records_compared: int = 0  # records that went through DeepDiff (record entries)
-    buckets_read: int = 0  # buckets read from each side (record entries)
+    buckets_read: int = 0  # unused since record trees (format 0.5): the engine reads only differing nodes
 
     @property
     def change_rows(self) -> list[int]:
@@ -216,18 +216,11 @@ def _all_added(new: Any) -> list[tuple]:
 
 # ================================================================== records
 def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_digest: str) -> _Result:
-    old_buckets = engine.record_buckets(tenant, old_digest) if old_digest is not None else {}
-    new_buckets = engine.record_buckets(tenant, new_digest)
+    # The engine diffs the two versions' record trees, skipping equal subtrees by digest.
+    before, after = engine.changed_records(tenant, old_digest, new_digest)
     differing: list[tuple[str, Any, Any]] = []  # (key, old stored | _ABSENT, new stored | _ABSENT)
-    buckets_read = 0
-    for bucket_id in sorted(old_buckets.keys() | new_buckets.keys()):
-        a, b = old_buckets.get(bucket_id), new_buckets.get(bucket_id)
-        if a == b:
-            continue
-        buckets_read += 1
-        before, after = engine.changed_records(tenant, a, b)
-        differing.extend((key, before.get(key, _ABSENT), value) for key, value in after.items())
-        differing.extend((key, value, _ABSENT) for key, value in before.items() if key not in after)
+    differing.extend((key, before.get(key, _ABSENT), value) for key, value in after.items())
+    differing.extend((key, value, _ABSENT) for key, value in before.items() if key not in after)
     differing.sort(key=lambda item: _natural_key(item[0]))
     raw_changes = _deep_changes_many(
         [(key, before, after) for key, before, after in differing if before is not _ABSENT and after is not _ABSENT]
@@ -276,7 +269,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     added = sum(1 for _k, before, _a in differing if before is _ABSENT)
     removed = sum(1 for _k, _b, after in differing if after is _ABSENT)
     counts = (added, len(differing) - added - removed, removed)
-    return changes, rows, counts, compared, buckets_read
+    return changes, rows, counts, compared, 0
 
 
 @contextlib.contextmanager

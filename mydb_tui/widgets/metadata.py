@@ -82,7 +82,7 @@ def metadata_text(
     first.append_text(literal(kind, colors.kind(str(kind))))
     if kind == "records":
         count = document.get("__count__", 0)
-        buckets = document.get("__buckets__", {})
+        buckets = document.get("__buckets__")  # format 0.4 only; record trees name two roots
         if type(count) is int:
             first.append(f" · {count:,} record{'' if count == 1 else 's'}", style="dim")
         if type(buckets) is dict:

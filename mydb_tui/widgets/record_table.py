@@ -69,7 +69,15 @@ class RecordTable(LineList):
 
     @property
     def selected_key(self) -> str | None:
-        return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
+        return self.key_at(self.cursor) if 0 <= self.cursor < len(self.keys) else None
+
+    def key_at(self, index: int) -> str | None:
+        """The key of row `index`, or None when the records holding it cannot be read
+        (the keys of a large entry are read window by window, from checked nodes)."""
+        try:
+            return self.keys[index]
+        except DbEngineError:
+            return None
 
     def show(self, records: RecordsView, select: str | None = None) -> None:
         """Show `records` (the engine's lazy view of a record version, in insertion order)."""
@@ -200,10 +208,13 @@ class RecordTable(LineList):
         return natural
 
     def render_row(self, index: int) -> Text:
-        key = self.keys[index]
-        stored = self.value_of(key)
+        key = self.key_at(index)
         colors = self.palette
         text = Text(no_wrap=True, end="")
+        if key is None:
+            text.append(f"⚠ row {index + 1} cannot be read: its records are damaged", style=colors.error)
+            return text
+        stored = self.value_of(key)
         shown = clean(key)
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
@@ -223,7 +234,11 @@ class RecordTable(LineList):
         return text
 
     def on_cursor_moved(self, index: int) -> None:
-        self.post_message(self.RecordHighlighted(self.keys[index]))
+        key = self.key_at(index)
+        if key is None:
+            self.notify(f"Row {index + 1} cannot be read: its records are damaged. V runs verify.",
+                        severity="error", markup=False)
+        self.post_message(self.RecordHighlighted(key))
 
     async def action_open_record(self) -> None:
         """Enter: edit the record (read-only: go to its detail below the table)."""

@@ -20,7 +20,7 @@ def test_clean_database_verifies(sample):
 
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory):
-    """The sample with a flipped byte in an object, a deleted ref and a deleted bucket object."""
+    """The sample with a flipped byte in an object, a deleted ref and a deleted record-tree node."""
     root = str(tmp_path_factory.mktemp("damaged") / "db")
     info = build_sample(root)
     v2 = info["config"][1]
@@ -32,7 +32,7 @@ def damaged(tmp_path_factory):
         handle.write(data)
     ref = os.path.join(root, "refs", info["ref"][:24], info["ref"])
     os.remove(ref)
-    bucket = next(iter(engine_on(root).record_buckets("acme", info["users"][0]).values()))
+    bucket = engine_on(root).read_snapshot("acme", info["users"][0])["__order__"]
     gone = os.path.join(root, "acme", "objects", bucket[:24], bucket)
     os.remove(gone)
     return {"root": root, "paths": {"flipped": flipped, "ref": ref, "bucket": gone}, **info}
@@ -45,9 +45,9 @@ def test_damage_is_found_and_every_file_named(damaged):
     problems = {(kind, path) for level, kind, path, _msg in lines if level == "problem"}
     assert ("hash-mismatch", damaged["paths"]["flipped"]) in problems
     assert ("missing-ref", damaged["paths"]["ref"]) in problems
-    # A missing bucket is reported on the versions that use it, naming its digest.
+    # A missing record-tree node is reported on the versions that use it, naming its digest.
     bucket = os.path.basename(damaged["paths"]["bucket"])
-    assert any(kind == "missing-bucket" and bucket[:12] in msg for _l, kind, _p, msg in lines)
+    assert any(kind == "missing-node" and bucket[:12] in msg for _l, kind, _p, msg in lines)
     assert "problem" in result.err and "Traceback" not in result.err
 
 
@@ -58,7 +58,7 @@ def test_damage_json_and_per_tenant(damaged):
     assert all(set(p) == {"path", "kind", "message", "tenant"} for p in data["problems"])
     paths = {os.path.realpath(p["path"]) for p in data["problems"]}
     assert {os.path.realpath(damaged["paths"][k]) for k in ("flipped", "ref")} <= paths
-    assert {p["kind"] for p in data["problems"]} >= {"hash-mismatch", "missing-ref", "missing-bucket", "missing-parent"}
+    assert {p["kind"] for p in data["problems"]} >= {"hash-mismatch", "missing-ref", "missing-node", "missing-parent"}
     assert mydb("verify", "globex", root=damaged["root"]).rc == 0
     assert mydb("verify", "acme", root=damaged["root"]).rc == 1
 

@@ -1,10 +1,9 @@
-"""Record comparisons: buckets with equal digests are skipped, only differing records are diffed."""
+"""Record comparisons: subtrees with equal digests are skipped, only differing records are diffed."""
 
 from __future__ import annotations
 
 import pytest
 from dbengine.dbengine import DbEngine
-from dbengine.records import bucket_of
 
 from mydb_tui.model import compare, compare_versions, compare_with_parent
 from mydb_tui.model.compare import MAX_LINES
@@ -27,11 +26,30 @@ def users(engine: DbEngine) -> str:
     return engine.get_digest(T, "users")
 
 
-def test_one_changed_record_reads_one_bucket_and_diffs_one_record(engine, users):
+def counted_reads(engine: DbEngine, monkeypatch) -> list[str]:
+    """The digests of the objects `engine` reads from its storage from now on."""
+    reads: list[str] = []
+    read = engine.storage.read_object
+
+    def counting(tenant, digest):
+        reads.append(digest)
+        return read(tenant, digest)
+
+    monkeypatch.setattr(engine.storage, "read_object", counting)
+    return reads
+
+
+def test_one_changed_record_reads_one_path_and_diffs_one_record(engine, users, monkeypatch):
     engine.put(T, "alice", "users", "u7", {**user(7), "age": 99})
-    comparison = compare_with_parent(engine, T, "users", engine.get_digest(T, "users"))
+    cold = DbEngine(engine.root)
+    reads = counted_reads(cold, monkeypatch)
+    comparison = compare_with_parent(cold, T, "users", engine.get_digest(T, "users"))
     assert comparison.kind == "records"
-    assert (comparison.buckets_read, comparison.records_compared) == (1, 1)
+    assert comparison.records_compared == 1
+    # 1,000 records: leaves of 64 under one 16-way level; each side reads its root and one
+    # leaf (plus the two versions, and whatever the history index needs), never the others.
+    nodes = [d for d in reads if cold._read_object(T, d)["__kind__"] not in ("records", "snapshot")]
+    assert len(set(nodes)) == 4, nodes
     assert [(c.path, c.kind, c.old, c.new, c.record_key) for c in comparison.changes] == [
         ("[u7]['age']", "changed", 27, 99, "u7")
     ]
@@ -39,7 +57,6 @@ def test_one_changed_record_reads_one_bucket_and_diffs_one_record(engine, users)
 
 
 def test_added_changed_removed_records_are_exact(engine, users):
-    keys = ["u1", "u2", "u300"]
     engine.put_many(T, "bob", "users", {
         "u1": {**user(1), "address": {"city": "Lyon"}},
         "u2": {**user(2), "tags": ["a", "c", "b"], "email": "two@example.com"},
@@ -49,8 +66,6 @@ def test_added_changed_removed_records_are_exact(engine, users):
     engine.delete(T, "bob", "users", "u5")
     head = engine.get_digest(T, "users")
     comparison = compare_versions(engine, T, "users", users, head)
-    touched = {bucket_of(k) for k in keys + ["new-1", "u5"]}
-    assert comparison.buckets_read == len(touched)
     assert comparison.records_compared == 3  # added/removed records need no DeepDiff
     assert {(c.path, c.kind) for c in comparison.changes} == {
         ("[u1]['address']['city']", "changed"),
@@ -82,10 +97,13 @@ def test_record_rows_have_a_header_per_record_and_changes_point_into_them(engine
     assert [text(r.right) for r in added] == ["{", '  "name": "Z"', "}"]
 
 
-def test_unchanged_versions_read_no_bucket(engine, users):
+def test_unchanged_versions_read_no_node(engine, users, monkeypatch):
     engine.save(T, "u", "other", {"x": 1})  # another entry moves, users does not
-    comparison = compare_versions(engine, T, "users", users, users)
-    assert (comparison.buckets_read, comparison.records_compared, comparison.changes) == (0, 0, [])
+    cold = DbEngine(engine.root)
+    reads = counted_reads(cold, monkeypatch)
+    comparison = compare_versions(cold, T, "users", users, users)
+    assert (comparison.records_compared, comparison.changes) == (0, [])
+    assert {cold._read_object(T, d)["__kind__"] for d in reads} <= {"records"}
 
 
 def test_first_record_version_lists_every_record_as_added(engine, users, monkeypatch):

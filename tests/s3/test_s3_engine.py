@@ -47,7 +47,7 @@ from test_dbengine import (  # noqa: E402,F401
     test_snapshot_metadata,
     test_tenants_and_entries_are_sorted,
     test_the_two_patterns_do_not_mix,
-    test_unchanged_buckets_are_shared_between_versions,
+    test_unchanged_subtrees_are_shared_between_versions,
 )
 from test_history_index import (  # noqa: E402,F401
     built,
@@ -251,7 +251,7 @@ def test_a_put_costs_a_constant_number_of_requests(ticking_engine, small_segment
         engine.storage.requests.clear()
         engine.put(T, "u", "recs", f"k{i % 7}", i)
         costs.append(sum(engine.storage.requests.values()))
-    # warm: GET head, LIST index, GET bucket (when not cached), PUT bucket, PUT version,
+    # warm: GET head, LIST index, GET leaf (when not cached), PUT leaf, PUT version,
     # PUT head, PUT index segment; never more as the history grows
     assert max(costs[10:]) <= 7, costs
 

@@ -286,32 +286,32 @@ async def test_the_text_view_shows_c1_controls_and_bidi_overrides_escaped(tui_en
         assert_no_control(app)
 
 
-async def test_a_damaged_bucket_shows_in_its_own_rows_only(small_db, app_factory) -> None:
-    """The record table parses a bucket when its rows are drawn: one damaged after the
-    table opened marks its rows unreadable and raises a toast; the others still show."""
-    from dbengine.records import bucket_of
-
+async def test_a_damaged_record_node_shows_in_its_own_rows_only(small_db, app_factory) -> None:
+    """The record table reads a window's order leaf when its rows are drawn: one damaged
+    after the table opened marks its rows unreadable and raises a toast; the others still show."""
     engine = small_db
     engine.put_many("acme", "u", "big", {f"k{i:05d}": {"n": i, "team": "blue"} for i in range(5000)})
     head = engine.get_digest("acme", "big")
-    buckets = engine.record_buckets("acme", head)
-    keys = engine.record_keys("acme", head)
-    early = {bucket_of(k) for k in keys[:70]}
-    victim_id = max((b for b in buckets if b not in early), key=buckets.__getitem__)
-    victim_keys = [k for k in keys if bucket_of(k) == victim_id]
+    node = engine._node("acme", engine.read_snapshot("acme", head)["__order__"])
+    victim = node
+    while victim["__kind__"] != "rec-leaf":  # the leaf of the last records, far from the first screen
+        digest = victim["children"][-1][1]
+        victim = engine._node("acme", digest)
+    victim_row = victim["items"][0][0]
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         app.goto_entry("acme", "big")
         await step(pilot)
         table = app.viewer.record_table
         assert table.row_count == 5000 and "k00000" in screen_text(app)
-        flip(engine.storage.object_path("acme", buckets[victim_id]))
-        app.engine._bucket_bytes.clear()  # evicted, as on an entry bigger than the bytes cache
+        flip(engine.storage.object_path("acme", digest))
+        app.engine._objects.clear()  # evicted, as on an entry bigger than the cache
+        app.engine._bucket_bytes.clear()
         table.focus()
-        table.cursor = keys.index(victim_keys[0])
+        table.cursor = victim_row
         await step(pilot)
         text = assert_no_control(app)
-        assert victim_keys[0] in text and "cannot be read" in text, text
-        assert any(victim_keys[0] in m for m in errors_shown(app)), errors_shown(app)
+        assert f"row {victim_row + 1} cannot be read" in text, text
+        assert any(f"Row {victim_row + 1}" in m for m in errors_shown(app)), errors_shown(app)
         await step(pilot, "g")  # the other rows still show their values
         assert table.selected_key == "k00000" and "blue" in screen_text(app)

@@ -1,0 +1,229 @@
+"""Record entries at scale (issue 12 §1): puts, put_many, get(), compare and browsing a
+record entry of MYDB_BENCH_RECORDS records (default 1,000,000), stored as record trees.
+
+Every engine row has its sqlite yardstick (bench/sqlite_yardstick.py) measured in the same
+process; durable=False on both sides, random keys, records of about 100 bytes. Results go
+to bench/RESULTS-records.md. Run: `python bench/records_scale.py` (MYDB_BENCH_RECORDS=100000
+for a short run). Each run works in a fresh temporary folder, removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
+
+from dbengine.dbengine import DbEngine  # noqa: E402
+from sqlite_yardstick import SqliteStore  # noqa: E402
+
+T, E, U = "bench", "records", "bench"
+SMALL = 10_000
+REPS = int(os.environ.get("MYDB_BENCH_REPS", "15"))
+CHUNK = 100_000  # records per put_many while building
+DATE = "20250101 10:00:00 +0000"
+
+
+def record_key(i: int) -> str:
+    return f"user-{i:08d}"
+
+
+def record_value(i: int, version: int = 0) -> dict:
+    """About 100 bytes of JSON."""
+    return {"name": f"User number {i}", "email": f"user{i}@example.com", "age": 20 + i % 60,
+            "city": "Paris", "v": version}
+
+
+class Counter:
+    """Bytes the engine's storage writes (objects and heads), by wrapping its write calls."""
+
+    def __init__(self, engine: DbEngine):
+        self.bytes = 0
+        for name in ("write_object", "write_head"):
+            original = getattr(engine.storage, name)
+            setattr(engine.storage, name, self._wrap(original))
+
+    def _wrap(self, original: Callable) -> Callable:
+        def counted(tenant, *args, **kwargs):
+            data = args[1] if len(args) > 1 else args[0]
+            self.bytes += len(data)
+            return original(tenant, *args, **kwargs)
+        return counted
+
+
+def median_of(run: Callable[[int], object], reps: int = REPS) -> float:
+    times = []
+    for i in range(reps):
+        start = time.perf_counter()
+        run(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class Bench:
+    def __init__(self, work: str, size: int):
+        self.work = work
+        self.size = size
+        self.rows: list[tuple[str, str, str, str]] = []  # operation, engine, sqlite, note
+        self.rng = random.Random(1234)
+        self.version = 0
+        self.fresh = 0
+
+    def build(self, root: str, sql: SqliteStore, n: int) -> DbEngine:
+        engine = DbEngine(root, durable=False)
+        engine.init(T)
+        start = time.perf_counter()
+        for first in range(0, n, CHUNK):
+            engine.put_many(T, U, E, {record_key(i): record_value(i) for i in range(first, min(n, first + CHUNK))})
+        built = time.perf_counter() - start
+        start = time.perf_counter()
+        for first in range(0, n, CHUNK):
+            sql.put_many(U, E, {record_key(i): record_value(i) for i in range(first, min(n, first + CHUNK))}, DATE)
+        self.rows.append((f"build {n:,} records (put_many of {CHUNK:,})", f"{built:.1f} s",
+                          f"{time.perf_counter() - start:.1f} s", ""))
+        return engine
+
+    def writes(self, engine: DbEngine, sql: SqliteStore, n: int) -> None:
+        counter = Counter(engine)
+
+        def timed(label: str, engine_run: Callable[[int], object], sql_run: Callable[[int], object]) -> None:
+            counter.bytes = 0
+            engine_s = median_of(engine_run)
+            written = counter.bytes / REPS
+            sql_s = median_of(sql_run)
+            self.rows.append((label, f"{engine_s * 1000:.2f} ms, {written / 1000:.1f} kB written",
+                              f"{sql_s * 1000:.2f} ms", f"{engine_s / sql_s:.1f}x sqlite"))
+
+        def next_version() -> int:
+            self.version += 1
+            return self.version
+
+        def new_keys(count: int) -> list[str]:
+            self.fresh += count
+            return [f"new-{self.rng.random():.12f}-{self.fresh - j}" for j in range(count)]
+
+        picks = [[record_key(self.rng.randrange(n)) for _ in range(100)] for _ in range(2 * REPS)]
+        timed(f"put: update 1 random record of {n:,}",
+              lambda i: engine.put(T, U, E, picks[i][0], record_value(i, next_version())),
+              lambda i: sql.put_many(U, E, {picks[REPS + i][0]: record_value(i, next_version())}, DATE))
+        batches = [new_keys(100) for _ in range(2 * REPS)]
+        timed(f"put_many: add 100 random new keys to {n:,}",
+              lambda i: engine.put_many(T, U, E, {k: record_value(i) for k in batches[i]}),
+              lambda i: sql.put_many(U, E, {k: record_value(i) for k in batches[REPS + i]}, DATE))
+        timed(f"put_many: update 100 random records of {n:,}",
+              lambda i: engine.put_many(T, U, E, {k: record_value(i, next_version()) for k in picks[i]}),
+              lambda i: sql.put_many(U, E, {k: record_value(i, next_version()) for k in picks[REPS + i]}, DATE))
+
+    def reads(self, engine_root: str, sql: SqliteStore, n: int) -> None:
+        engine = DbEngine(engine_root, durable=False)
+        head = engine.get_digest(T, E)
+        parent = engine.resolve(T, E, "HEAD~1")
+        times = []
+        for _ in range(5):
+            cold = DbEngine(engine_root, durable=False)
+            start = time.perf_counter()
+            before, after = cold.changed_records(T, parent, head)
+            times.append(time.perf_counter() - start)
+        self.rows.append((f"changed_records: {len(after)} changed of {engine.read_snapshot(T, head)['__count__']:,} "
+                          "(cold engine)", f"{statistics.median(times) * 1000:.1f} ms", "", "target < 100 ms"))
+        start = time.perf_counter()
+        values = DbEngine(engine_root, durable=False).get(T, E)
+        engine_s = time.perf_counter() - start
+        start = time.perf_counter()
+        rows = sql.conn.execute("SELECT value FROM records WHERE entry = ? ORDER BY seq", (E,)).fetchall()
+        sql_values = [json.loads(row[0]) for row in rows]
+        sql_s = time.perf_counter() - start
+        assert len(values) == len(sql_values)
+        del values, sql_values, rows
+        self.rows.append((f"get(): all {n:,}+ records (cold engine)", f"{engine_s:.2f} s",
+                          f"{sql_s:.2f} s (SELECT + json.loads)", f"{engine_s / sql_s:.2f}x sqlite"))
+
+    def browse(self, engine_root: str) -> None:
+        """records_view in a fresh process (its memory is the browser's): first window,
+        last window, a jump to a key."""
+        script = f"""
+import json, resource, sys, time, random
+sys.path.insert(0, {os.path.join(os.path.dirname(HERE), 'engine')!r})
+from dbengine.dbengine import DbEngine
+t0 = time.perf_counter()
+engine = DbEngine({engine_root!r})
+view = engine.records_view({T!r}, engine.get_digest({T!r}, {E!r}))
+keys = view.keys_list()
+first = [view[k] for k in keys[:60]]
+t1 = time.perf_counter()
+last = [view[k] for k in keys[len(keys) - 60:]]
+t2 = time.perf_counter()
+down = [view[k] for k in keys[len(keys) // 3: len(keys) // 3 + 60]]
+t3 = time.perf_counter()
+target = {record_key(random.Random(7).randrange(self.size))!r}
+at = keys.index(target)
+window = [view[k] for k in keys[max(at - 30, 0): at + 30]]
+t4 = time.perf_counter()
+peak = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+print(json.dumps({{"first": t1 - t0, "last": t2 - t1, "page": t3 - t2, "jump": t4 - t3,
+                  "rss_mb": (peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024}}))
+"""
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        result = json.loads(out)
+        self.rows.append(("records_view: first 60 rows (new process, engine open included)",
+                          f"{result['first'] * 1000:.1f} ms", "", "target < 500 ms"))
+        self.rows.append(("records_view: last 60 rows (G)", f"{result['last'] * 1000:.1f} ms", "", "target < 100 ms"))
+        self.rows.append(("records_view: 60 rows a third in (PageDown far)", f"{result['page'] * 1000:.1f} ms", "",
+                          "target < 100 ms"))
+        self.rows.append(("records_view: jump to a key (index + 60 rows)", f"{result['jump'] * 1000:.1f} ms", "",
+                          "target < 100 ms"))
+        self.rows.append(("records_view: peak RSS of that process", f"{result['rss_mb']:.0f} MB", "", "target < 300 MB"))
+
+    def run(self) -> None:
+        small_root = os.path.join(self.work, "small")
+        big_root = os.path.join(self.work, "big")
+        small_sql = SqliteStore(os.path.join(self.work, "small.sqlite"), durable=False)
+        big_sql = SqliteStore(os.path.join(self.work, "big.sqlite"), durable=False)
+        small = self.build(small_root, small_sql, SMALL)
+        self.writes(small, small_sql, SMALL)
+        big = self.build(big_root, big_sql, self.size)
+        self.writes(big, big_sql, self.size)
+        self.reads(big_root, big_sql, self.size)
+        self.browse(big_root)
+        small_sql.close()
+        big_sql.close()
+
+
+def main() -> None:
+    size = int(os.environ.get("MYDB_BENCH_RECORDS", "1000000"))
+    work = tempfile.mkdtemp(prefix="mydb-records-bench-")
+    try:
+        bench = Bench(work, size)
+        bench.run()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [
+        "# Record entries at scale",
+        "",
+        f"`python bench/records_scale.py`, MYDB_BENCH_RECORDS={size}, {REPS} repetitions per timed write "
+        "(medians), durable=False, random keys, ~100-byte records; sqlite (bench/sqlite_yardstick.py, "
+        "synchronous=OFF) in the same process.",
+        "",
+        "| operation | engine | sqlite | note |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in bench.rows),
+        "",
+    ]
+    text = "\n".join(lines)
+    with open(os.path.join(HERE, "RESULTS-records.md"), "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,601 @@
+"""Record entries as two content-addressed trees of small nodes (format 0.5).
+
+ORDER tree: the records by sequence number (first-insertion order), a radix tree on seq.
+A leaf covers ORDER_LEAF consecutive seqs and holds `[seq, key, stored]` items; an
+internal node at level l >= 1 covers ORDER_FANOUT ** l leaves and lists
+`[child index, digest, record count]` for its non-empty children. The height follows
+`__next_seq__`, so the same records with the same seqs give the same digests.
+
+KEY index: a hash trie `key -> seq` on sha256(key), KEY_BITS bits of it per level (the
+top bits first). A leaf holds up to KEY_LEAF `[key, seq]` pairs, sorted by key; past that it is an
+internal node listing `[digit, digest, count]`; a subtree of KEY_LEAF keys or fewer is
+always a leaf (canonical: the shape depends on the key set only).
+
+Every function takes a `Nodes` (load, store, prefetch) and checks each node it reads
+against its place (level, seq range, hash prefix, count): a forged but well-hashed node
+raises TreeError, which the engine reports as a corrupt object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+from .utils import to_json_bytes
+
+ORDER_LEAF = 64  # consecutive seqs per order leaf
+ORDER_FANOUT = 64  # children per order node
+KEY_LEAF = 512  # keys per key-index leaf before it splits
+KEY_BITS = 6  # bits of sha256(key) per key-index level: 64 children per node
+
+ORDER_LEAF_KIND = "rec-leaf"
+ORDER_NODE_KIND = "rec-node"
+KEY_LEAF_KIND = "key-leaf"
+KEY_NODE_KIND = "key-node"
+NODE_KINDS = (ORDER_LEAF_KIND, ORDER_NODE_KIND, KEY_LEAF_KIND, KEY_NODE_KIND)
+
+
+
+class TreeError(ValueError):
+    """A tree node that disagrees with its place in the tree (digest of the node, why)."""
+
+    def __init__(self, digest: str, message: str):
+        super().__init__(message)
+        self.digest = digest
+
+
+@dataclass
+class Nodes:
+    """How the tree functions reach the object store: `load(digest)` returns a parsed node
+    whose shape is checked (see is_node_doc), `store(node)` writes one and returns its
+    digest, `prefetch(digests)` fetches several concurrently (None: reads are cheap)."""
+
+    load: Callable[[str], dict]
+    store: Callable[[dict], str]
+    prefetch: Callable[[Iterable[str]], None] | None = None
+    #: (digest, depth) of key leaves whose keys were checked against their place.
+    checked: set = field(default_factory=set)
+
+
+def key_hash(key: str) -> int:
+    """The sha256 of a record key as a 256-bit number: its path in the key index."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest(), "big")
+
+
+def _digit(hashed: int, depth: int) -> int:
+    """The child a key goes to below a key-index node at `depth`: KEY_BITS bits of its hash."""
+    return (hashed >> (256 - KEY_BITS * (depth + 1))) & ((1 << KEY_BITS) - 1)
+
+
+def _max_depth() -> int:
+    """Depth at which a key-index leaf never splits (the hash has no bits left)."""
+    return 256 // KEY_BITS
+
+
+# ---------------------------------------------------------------------- shapes
+def is_node_doc(document: dict) -> bool:
+    """True when a parsed object has a tree node's shape (place checks come when it is walked)."""
+    kind = document.get("__kind__")
+    if kind == ORDER_LEAF_KIND:
+        items = document.get("items")
+        return len(document) == 2 and type(items) is list and _rows_of(items, 3, (int, str))
+    if kind == KEY_LEAF_KIND:
+        pairs = document.get("keys")
+        return len(document) == 2 and type(pairs) is list and _rows_of(pairs, 2, (str, int))
+    if kind in (ORDER_NODE_KIND, KEY_NODE_KIND):
+        children = document.get("children")
+        if type(children) is not list or not children:
+            return False
+        if kind == ORDER_NODE_KIND and (len(document) != 3 or type(document.get("level")) is not int):
+            return False
+        if kind == KEY_NODE_KIND and len(document) != 2:
+            return False
+        return all(type(c) is list and len(c) == 3 and type(c[0]) is int and type(c[1]) is str
+                   and len(c[1]) == 64 and type(c[2]) is int for c in children)
+    return False
+
+
+def _rows_of(rows: list, width: int, types: tuple[type, type]) -> bool:
+    """True when `rows` is a non-empty list of lists of `width` items whose first two items
+    have `types`; whole-list passes run in C (a leaf is read for every window and get())."""
+    if not rows or set(map(type, rows)) != {list} or set(map(len, rows)) != {width}:
+        return False
+    return set(map(type, map(itemgetter(0), rows))) == {types[0]} and \
+        set(map(type, map(itemgetter(1), rows))) == {types[1]}
+
+
+def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
+    """The checked children of the order node `digest` at `level` holding `count` records."""
+    node = nodes.load(digest)
+    if node["__kind__"] != ORDER_NODE_KIND or node["level"] != level:
+        raise TreeError(digest, f"expected an order node of level {level}, found a {node['__kind__']}")
+    children = node["children"]
+    last = -1
+    total = 0
+    for index, _child, size in children:
+        if not last < index < ORDER_FANOUT or size < 1:
+            raise TreeError(digest, f"order node child {index} is out of place or empty")
+        last = index
+        total += size
+    if total != count:
+        raise TreeError(digest, f"order node holds {total} records, its parent says {count}")
+    return children
+
+
+def _order_items(nodes: Nodes, digest: str, base: int, count: int) -> list[list]:
+    """The checked `[seq, key, stored]` items of the order leaf `digest` covering seqs from `base`."""
+    node = nodes.load(digest)
+    if node["__kind__"] != ORDER_LEAF_KIND:
+        raise TreeError(digest, f"expected an order leaf, found a {node['__kind__']}")
+    items = node["items"]
+    if len(items) != count:
+        raise TreeError(digest, f"order leaf holds {len(items)} records, its parent says {count}")
+    last = base - 1
+    for item in items:
+        if not last < item[0] < base + ORDER_LEAF:
+            raise TreeError(digest, f"order leaf has sequence number {item[0]} outside [{base}, {base + ORDER_LEAF})")
+        last = item[0]
+    return items
+
+
+def _key_children(nodes: Nodes, digest: str, depth: int, count: int) -> list[list]:
+    node = nodes.load(digest)
+    if node["__kind__"] != KEY_NODE_KIND:
+        raise TreeError(digest, f"expected a key-index node, found a {node['__kind__']}")
+    children = node["children"]
+    last = -1
+    total = 0
+    for digit, _child, size in children:
+        if not last < digit < 1 << KEY_BITS or size < 1:
+            raise TreeError(digest, f"key-index node child {digit} is out of place or empty")
+        last = digit
+        total += size
+    if total != count:
+        raise TreeError(digest, f"key-index node holds {total} keys, its parent says {count}")
+    if total <= KEY_LEAF or depth >= _max_depth():
+        raise TreeError(digest, f"key-index node of {total} keys should be a leaf")
+    return children
+
+
+def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int) -> list[list]:
+    node = nodes.load(digest)
+    if node["__kind__"] != KEY_LEAF_KIND:
+        raise TreeError(digest, f"expected a key-index leaf, found a {node['__kind__']}")
+    pairs = node["keys"]
+    if len(pairs) != count:
+        raise TreeError(digest, f"key-index leaf holds {len(pairs)} keys, its parent says {count}")
+    if (digest, depth, prefix) not in nodes.checked:
+        if len(pairs) > KEY_LEAF and depth < _max_depth():
+            raise TreeError(digest, f"key-index leaf of {len(pairs)} keys should have split")
+        last = None
+        for key, seq in pairs:
+            if last is not None and not last < key:
+                raise TreeError(digest, "key-index leaf keys are not sorted")
+            if seq < 0 or key_hash(key) >> (256 - KEY_BITS * depth) != prefix:
+                raise TreeError(digest, f"key-index leaf holds key {key[:40]!r} out of its place")
+            last = key
+        nodes.checked.add((digest, depth, prefix))
+    return pairs
+
+
+# ---------------------------------------------------------------------- order tree
+def order_height(next_seq: int) -> int:
+    """Levels above the leaves of an order tree whose seqs are below `next_seq`."""
+    height, span = 0, ORDER_LEAF
+    while span < next_seq:
+        span *= ORDER_FANOUT
+        height += 1
+    return height
+
+
+def _span(level: int) -> int:
+    return ORDER_LEAF * ORDER_FANOUT**level
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One record version's trees: roots (None: empty), record count and next seq."""
+
+    order: str | None
+    keys: str | None
+    count: int
+    next_seq: int
+
+    @property
+    def height(self) -> int:
+        return order_height(self.next_seq)
+
+
+def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, list]:
+    """The `[seq, key, stored]` items at `seqs` (absent seqs are left out)."""
+    found: dict[int, list] = {}
+    wanted = sorted(set(seqs))
+    if tree.order is None or not wanted:
+        return found
+    level = tree.height
+    frontier = [(tree.order, 0, tree.count, wanted)]
+    while level > 0:
+        if nodes.prefetch is not None:
+            nodes.prefetch([digest for digest, *_ in frontier])
+        span = _span(level - 1)
+        nxt = []
+        for digest, base, count, group in frontier:
+            children = {c[0]: c for c in _order_children(nodes, digest, level, count)}
+            split: dict[int, list] = {}
+            for seq in group:
+                split.setdefault((seq - base) // span, []).append(seq)
+            for index, sub in split.items():
+                child = children.get(index)
+                if child is not None:
+                    nxt.append((child[1], base + index * span, child[2], sub))
+        frontier, level = nxt, level - 1
+    if nodes.prefetch is not None:
+        nodes.prefetch([digest for digest, *_ in frontier])
+    for digest, base, count, group in frontier:
+        items = {item[0]: item for item in _order_items(nodes, digest, base, count)}
+        for seq in group:
+            if seq in items:
+                found[seq] = items[seq]
+    return found
+
+
+def order_leaves(nodes: Nodes, tree: Tree, start_index: int = 0) -> Iterator[tuple[int, list[list]]]:
+    """(index of the first item, items) of every leaf in seq order, from the leaf holding
+    item `start_index` on."""
+    if tree.order is None or start_index >= tree.count:
+        return
+
+    def walk(digest: str, level: int, base: int, count: int, first: int) -> Iterator[tuple[int, list[list]]]:
+        if level == 0:
+            yield first, _order_items(nodes, digest, base, count)
+            return
+        children = _order_children(nodes, digest, level, count)
+        if level == 1 and nodes.prefetch is not None:
+            nodes.prefetch([c[1] for c in children])
+        span = _span(level - 1)
+        for index, child, size in children:
+            if first + size > start_index:
+                yield from walk(child, level - 1, base + index * span, size, first)
+            first += size
+
+    yield from walk(tree.order, tree.height, 0, tree.count, 0)
+
+
+def order_locate(nodes: Nodes, tree: Tree, index: int) -> tuple[int, list[list]]:
+    """(index of its first item, items) of the leaf holding the `index`-th record (0-based)."""
+    if not 0 <= index < tree.count:
+        raise IndexError(index)
+    digest, level, base, count, first = tree.order, tree.height, 0, tree.count, 0
+    while level > 0:
+        span = _span(level - 1)
+        for child_index, child, size in _order_children(nodes, digest, level, count):
+            if index < first + size:
+                digest, base, count = child, base + child_index * span, size
+                break
+            first += size
+        level -= 1
+    return first, _order_items(nodes, digest, base, count)
+
+
+def order_rank(nodes: Nodes, tree: Tree, seq: int) -> int | None:
+    """The position (0-based, in seq order) of the record with `seq`, or None."""
+    if tree.order is None or not 0 <= seq < _span(tree.height):
+        return None
+    digest, level, base, count, first = tree.order, tree.height, 0, tree.count, 0
+    while level > 0:
+        span = _span(level - 1)
+        target = (seq - base) // span
+        for child_index, child, size in _order_children(nodes, digest, level, count):
+            if child_index == target:
+                digest, base, count = child, base + child_index * span, size
+                break
+            first += size
+        else:
+            return None
+        level -= 1
+    for offset, item in enumerate(_order_items(nodes, digest, base, count)):
+        if item[0] == seq:
+            return first + offset
+    return None
+
+
+def order_update(nodes: Nodes, tree: Tree, changes: dict[int, list | None], next_seq: int) -> tuple[str | None, int]:
+    """New (root, count) of the order tree after `changes` (seq -> new item, or None to
+    remove it); `next_seq` is the new version's (the tree grows a level on top past it)."""
+    root, count, height = tree.order, tree.count, tree.height
+    new_height = order_height(next_seq)
+    if root is not None:
+        for level in range(height + 1, new_height + 1):
+            root = nodes.store({"__kind__": ORDER_NODE_KIND, "level": level, "children": [[0, root, count]]})
+    if not changes:
+        return root, count
+    if nodes.prefetch is not None and root is not None:
+        order_get_many(nodes, Tree(root, None, count, next_seq), changes)  # warms the paths level by level
+    return _order_update(nodes, root, new_height, 0, count, sorted(changes.items()))
+
+
+def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count: int,
+                  changes: list[tuple[int, list | None]]) -> tuple[str | None, int]:
+    if level == 0:
+        items = {item[0]: item for item in _order_items(nodes, digest, base, count)} if digest else {}
+        for seq, item in changes:
+            if item is None:
+                items.pop(seq, None)
+            else:
+                items[seq] = item
+        if not items:
+            return None, 0
+        return nodes.store({"__kind__": ORDER_LEAF_KIND, "items": [items[s] for s in sorted(items)]}), len(items)
+    children = {c[0]: (c[1], c[2]) for c in _order_children(nodes, digest, level, count)} if digest else {}
+    span = _span(level - 1)
+    groups: dict[int, list] = {}
+    for change in changes:
+        groups.setdefault((change[0] - base) // span, []).append(change)
+    for index, group in groups.items():
+        child, size = children.get(index, (None, 0))
+        new, new_size = _order_update(nodes, child, level - 1, base + index * span, size, group)
+        if new is None:
+            children.pop(index, None)
+        else:
+            children[index] = (new, new_size)
+    if not children:
+        return None, 0
+    listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
+    return nodes.store({"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}), sum(c[2] for c in listed)
+
+
+def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], list[list]]:
+    """Items of two order trees that differ: (old items, new items), skipping equal subtrees
+    by digest; the cost follows the change."""
+    old_items: list[list] = []
+    new_items: list[list] = []
+    if old is None or old.order is None:
+        if new.order is not None:
+            for _first, items in order_leaves(nodes, new):
+                new_items.extend(items)
+        return old_items, new_items
+    if new.order is None:
+        for _first, items in order_leaves(nodes, old):
+            old_items.extend(items)
+        return old_items, new_items
+    top = max(old.height, new.height)
+
+    def children(ref: tuple[str, int, int] | None, level: int) -> dict[int, tuple[str, int, int]]:
+        if ref is None:
+            return {}
+        digest, height, count = ref
+        if height < level:  # a lower tree is child 0 of virtual nodes up to `level`
+            return {0: ref}
+        return {c[0]: (c[1], height - 1, c[2]) for c in _order_children(nodes, digest, level, count)}
+
+    def walk(a: tuple[str, int, int] | None, b: tuple[str, int, int] | None, level: int, base: int) -> None:
+        if a is not None and b is not None and a[0] == b[0] and a[1] == b[1]:
+            return
+        if level == 0:
+            left = _order_items(nodes, a[0], base, a[2]) if a else []
+            right = _order_items(nodes, b[0], base, b[2]) if b else []
+            differ = _differing_seqs(left, right)
+            old_items.extend(i for i in left if i[0] in differ)
+            new_items.extend(i for i in right if i[0] in differ)
+            return
+        ca, cb = children(a, level), children(b, level)
+        if nodes.prefetch is not None:
+            nodes.prefetch([r[0] for i, r in {**ca, **cb}.items() if r[1] == level - 1
+                            and not (i in ca and i in cb and ca[i][0] == cb[i][0])])
+        span = _span(level - 1)
+        for index in sorted(ca.keys() | cb.keys()):
+            walk(ca.get(index), cb.get(index), level - 1, base + index * span)
+
+    walk((old.order, old.height, old.count), (new.order, new.height, new.count), top, 0)
+    return old_items, new_items
+
+
+def _differing_seqs(left: list[list], right: list[list]) -> set[int]:
+    """Seqs whose items differ between two leaves (type-strict: 1, 1.0 and true differ);
+    equal items are confirmed with one encoding of each side, not one per item."""
+    left_by_seq = {item[0]: item for item in left}
+    right_by_seq = {item[0]: item for item in right}
+    differ = set(left_by_seq.keys() ^ right_by_seq.keys())
+    loose = []
+    for seq, item in left_by_seq.items():
+        other = right_by_seq.get(seq)
+        if other is None or other is item:
+            continue
+        try:
+            equal = other == item
+        except RecursionError:
+            equal = False
+        if equal:
+            loose.append(seq)
+        else:
+            differ.add(seq)
+    if loose and not _same_json([left_by_seq[s] for s in loose], [right_by_seq[s] for s in loose]):
+        differ.update(s for s in loose if not _same_json(left_by_seq[s], right_by_seq[s]))
+    return differ
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    try:
+        return to_json_bytes(a) == to_json_bytes(b)
+    except RecursionError:
+        return False
+
+
+# ---------------------------------------------------------------------- key index
+def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, int]:
+    """key -> seq for those of `keys` in the index."""
+    found: dict[str, int] = {}
+    hashed = [(key_hash(k), k) for k in dict.fromkeys(keys)]
+    if tree.keys is None or not hashed:
+        return found
+    frontier = [(tree.keys, 0, 0, tree.count, hashed)]
+    while frontier:
+        if nodes.prefetch is not None:
+            nodes.prefetch([f[0] for f in frontier])
+        nxt = []
+        for digest, depth, prefix, count, group in frontier:
+            node = nodes.load(digest)
+            if node["__kind__"] == KEY_LEAF_KIND:
+                pairs = dict(_key_pairs(nodes, digest, depth, prefix, count))
+                for _h, key in group:
+                    if key in pairs:
+                        found[key] = pairs[key]
+                continue
+            children = {c[0]: c for c in _key_children(nodes, digest, depth, count)}
+            split: dict[int, list] = {}
+            for item in group:
+                split.setdefault(_digit(item[0], depth), []).append(item)
+            for digit, sub in split.items():
+                child = children.get(digit)
+                if child is not None:
+                    nxt.append((child[1], depth + 1, prefix << KEY_BITS | digit, child[2], sub))
+        frontier = nxt
+    return found
+
+
+def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: int = 0) -> Iterator[list]:
+    """Every `[key, seq]` of a key index (subtree), in hash order."""
+    if digest is None:
+        return
+    node = nodes.load(digest)
+    if node["__kind__"] == KEY_LEAF_KIND:
+        yield from _key_pairs(nodes, digest, depth, prefix, count)
+        return
+    for digit, child, size in _key_children(nodes, digest, depth, count):
+        yield from key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit)
+
+
+def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tuple[str | None, int]:
+    """New (root, count) of the key index after `changes` (key -> seq, or None to remove it)."""
+    if not changes:
+        return tree.keys, tree.count
+    hashed = sorted((key_hash(k), k, seq) for k, seq in changes.items())
+    if nodes.prefetch is not None and tree.keys is not None:
+        key_lookup_many(nodes, tree, changes)  # warms the paths level by level
+    return _key_update(nodes, tree.keys, 0, 0, tree.count, hashed)
+
+
+def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count: int,
+                changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
+    node = nodes.load(digest) if digest is not None else None
+    if node is None or node["__kind__"] == KEY_LEAF_KIND:
+        pairs = list(_key_pairs(nodes, digest, depth, prefix, count)) if digest is not None else []
+        keys = [pair[0] for pair in pairs]
+        for _h, key, seq in changes:  # the leaf stays sorted: no rebuild, no sort
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                if seq is None:
+                    del keys[at], pairs[at]
+                else:
+                    pairs[at] = [key, seq]
+            elif seq is not None:
+                keys.insert(at, key)
+                pairs.insert(at, [key, seq])
+        if len(pairs) > KEY_LEAF and depth < _max_depth():
+            return _key_build(nodes, [(key_hash(k), k, s) for k, s in pairs], depth, prefix)
+        if not pairs:
+            return None, 0
+        leaf = nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs})
+        nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
+        return leaf, len(pairs)
+    children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
+    groups: dict[int, list] = {}
+    for change in changes:
+        groups.setdefault(_digit(change[0], depth), []).append(change)
+    for digit, group in groups.items():
+        child, size = children.get(digit, (None, 0))
+        new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
+        if new is None:
+            children.pop(digit, None)
+        else:
+            children[digit] = (new, new_size)
+    total = sum(size for _child, size in children.values())
+    if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
+        pairs = []
+        for digit in sorted(children):
+            pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
+        return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
+    listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
+    return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), total
+
+
+def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:
+    """The canonical subtree at `depth` (under hash prefix `prefix`) for (hash, key, seq)
+    triples (the hash is needed only past KEY_LEAF)."""
+    if not hashed:
+        return None, 0
+    if len(hashed) <= KEY_LEAF or depth >= _max_depth():
+        pairs = sorted([key, seq] for _h, key, seq in hashed)
+        digest = nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs})
+        nodes.checked.add((digest, depth, prefix))  # built here from keys in their place
+        return digest, len(pairs)
+    groups: dict[int, list] = {}
+    for triple in hashed:
+        groups.setdefault(_digit(triple[0], depth), []).append(triple)
+    listed = []
+    for digit in sorted(groups):
+        child, size = _key_build(nodes, groups[digit], depth + 1, prefix << KEY_BITS | digit)
+        listed.append([digit, child, size])
+    return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), len(hashed)
+
+
+def key_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+    """(key, seq) pairs only in the old index, and only in the new one; equal subtrees
+    (same digest at the same place) are skipped."""
+    only_old: set[tuple[str, int]] = set()
+    only_new: set[tuple[str, int]] = set()
+
+    def walk(a: tuple[str, int] | None, b: tuple[str, int] | None, depth: int, prefix: int) -> None:
+        if a is not None and b is not None and a[0] == b[0]:
+            return
+        na = nodes.load(a[0]) if a else None
+        nb = nodes.load(b[0]) if b else None
+        if (na is None or na["__kind__"] == KEY_NODE_KIND) and (nb is None or nb["__kind__"] == KEY_NODE_KIND):
+            ca = {c[0]: (c[1], c[2]) for c in _key_children(nodes, a[0], depth, a[1])} if a else {}
+            cb = {c[0]: (c[1], c[2]) for c in _key_children(nodes, b[0], depth, b[1])} if b else {}
+            for digit in sorted(ca.keys() | cb.keys()):
+                walk(ca.get(digit), cb.get(digit), depth + 1, prefix << KEY_BITS | digit)
+            return
+        left = {tuple(p) for p in key_pairs(nodes, a[0], a[1], depth, prefix)} if a else set()
+        right = {tuple(p) for p in key_pairs(nodes, b[0], b[1], depth, prefix)} if b else set()
+        only_old.update(left - right)
+        only_new.update(right - left)
+
+    walk((old.keys, old.count) if old is not None and old.keys else None,
+         (new.keys, new.count) if new.keys else None, 0, 0)
+    return only_old, only_new
+
+
+# ---------------------------------------------------------------------- checks
+def tree_problems(nodes: Nodes, tree: Tree, parent: Tree | None = None) -> list[str]:
+    """What makes a record version's trees disagree with it or with each other: a node out
+    of place (TreeError), counts, seqs at or past `__next_seq__`, a key index that does not
+    name exactly the order tree's (key, seq) pairs. With a `parent` whose trees were found
+    sound, only the subtrees that differ from it are read."""
+    problems: list[str] = []
+    if (tree.order is None) != (tree.count == 0) or (tree.keys is None) != (tree.count == 0):
+        return [f"__count__ is {tree.count} but a tree root is {'missing' if tree.count else 'present'}"]
+    try:
+        if parent is not None:
+            old_items, new_items = order_diff(nodes, parent, tree)
+            only_old, only_new = key_diff(nodes, parent, tree)
+            # Updates in place change an item but not its (key, seq) pair.
+            removed = {(i[1], i[0]) for i in old_items} - {(i[1], i[0]) for i in new_items}
+            added = {(i[1], i[0]) for i in new_items} - {(i[1], i[0]) for i in old_items}
+            items = new_items
+        else:
+            items = [item for _first, leaf in order_leaves(nodes, tree) for item in leaf]
+            only_old, removed = set(), set()
+            only_new = {tuple(p) for p in key_pairs(nodes, tree.keys, tree.count)}
+            added = {(item[1], item[0]) for item in items}
+        if items and max(item[0] for item in items) >= tree.next_seq:
+            problems.append(f"a record has sequence number {max(i[0] for i in items)}, not below __next_seq__ {tree.next_seq}")
+        if only_old != removed or only_new != added:
+            problems.append("the key index does not name the order tree's records (key and sequence number)")
+    except TreeError as exc:
+        problems.append(f"node {exc.digest[:12]}: {exc}")
+    return problems

@@ -1,0 +1,301 @@
+"""Record entries stored as two trees of small nodes (format 0.5): an order tree by seq and
+a key index (hash trie). Tiny node bounds force several levels with a few dozen records."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+import pytest
+from dbengine import errors, records_tree
+from dbengine.dbengine import DbEngine
+from dbengine.history import ChangeSummary
+from dbengine.transfer import ImportFormatError
+from dbengine.utils import compute_digest, to_json_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, os.path.dirname(__file__))
+from legacy_layout import write_v04  # noqa: E402
+
+T, E, U = "t", "rec", "u"
+
+
+@pytest.fixture(autouse=True)
+def tiny_nodes(monkeypatch):
+    """Leaves of 4 seqs under 3-way nodes; key leaves of 4 keys under 4-way nodes."""
+    monkeypatch.setattr(records_tree, "ORDER_LEAF", 4)
+    monkeypatch.setattr(records_tree, "ORDER_FANOUT", 3)
+    monkeypatch.setattr(records_tree, "KEY_LEAF", 4)
+    monkeypatch.setattr(records_tree, "KEY_BITS", 2)
+
+
+def head_doc(engine: DbEngine, entry: str = E) -> dict:
+    return engine.read_snapshot(T, engine.get_digest(T, entry))
+
+
+def check_against(engine: DbEngine, model: dict) -> None:
+    """Every read path agrees with the model (a dict in insertion order)."""
+    keys = list(model)
+    assert engine.get(T, E) == list(model.values())
+    digest = engine.get_digest(T, E)
+    view = engine.records_view(T, digest)
+    lazy = view.keys_list()
+    assert len(view) == len(lazy) == len(model)
+    assert list(lazy) == keys and list(view) == keys
+    for position, key in enumerate(keys):
+        assert lazy[position] == key and lazy.index(key) == position and view[key] == model[key]
+        assert engine.get(T, E, key) == model[key]
+    for start, stop in ((0, 3), (2, 9), (len(keys) - 5, len(keys)), (5, 5)):
+        assert lazy[start:stop] == keys[start:stop]
+    if keys:
+        assert lazy[-1] == keys[-1] and keys[0] in lazy
+    with pytest.raises(ValueError):
+        lazy.index("no such key")
+    with pytest.raises(KeyError):
+        view["no such key"]
+    with pytest.raises(errors.RecordNotFoundError):
+        engine.get(T, E, "no such key")
+
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.dictionaries(st.sampled_from([f"k{i}" for i in range(40)]),
+                                              st.integers(0, 3) | st.booleans(), min_size=1, max_size=8)),
+    st.tuples(st.just("delete"), st.sampled_from([f"k{i}" for i in range(40)])),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_random_puts_and_deletes_agree_with_a_dict_and_build_canonical_trees(make_engine, tmp_path, ops):
+    engine = make_engine(tempfile.mkdtemp(dir=tmp_path))  # a fresh database per example
+    engine.init(T)
+    model: dict = {}
+    seqs: dict[str, int] = {}
+    next_seq = 0
+    for op, arg in ops:
+        if op == "put":
+            changed = any(k not in model or to_json_bytes(model[k]) != to_json_bytes(v) for k, v in arg.items())
+            assert engine.put_many(T, U, E, arg) is (changed or not engine.exists(T, E))
+            for key, value in arg.items():
+                if key not in seqs:
+                    seqs[key], next_seq = next_seq, next_seq + 1
+                model[key] = value
+        elif engine.exists(T, E):
+            assert engine.delete(T, U, E, arg) is (arg in model)
+            model.pop(arg, None)
+            seqs.pop(arg, None)
+    if not engine.exists(T, E):
+        assert not model
+        return
+    check_against(engine, model)
+    document = head_doc(engine)
+    assert (document["__count__"], document["__next_seq__"]) == (len(model), next_seq)
+    # The same records with the same seqs, built at once, give the same roots.
+    order, keys = engine._build_trees(T, {k: [seqs[k], v] for k, v in model.items()}, next_seq)
+    assert (order, keys) == (document["__order__"], document["__keys__"])
+    assert engine.verify(T).ok
+
+
+def test_many_levels_and_collapse_back(engine):
+    engine.init(T)
+    model = {f"key-{i}": {"n": i} for i in range(200)}
+    engine.put_many(T, U, E, model)
+    root = engine._node(T, head_doc(engine)["__order__"])
+    assert root["__kind__"] == "rec-node" and root["level"] == 4  # 200 seqs: 4 * 3**4 = 324
+    check_against(engine, model)
+    for i in range(0, 200, 3):
+        engine.delete(T, U, E, f"key-{i}")
+        del model[f"key-{i}"]
+    check_against(engine, model)
+    for key in list(model)[:-3]:
+        engine.delete(T, U, E, key)
+        del model[key]
+    assert engine._node(T, head_doc(engine)["__keys__"])["__kind__"] == "key-leaf"  # collapsed to one leaf
+    check_against(engine, model)
+    assert engine.verify(T).ok
+
+
+def test_unchanged_puts_write_nothing_and_summaries_name_the_keys(engine, monkeypatch, list_files):
+    engine.init(T)
+    summaries: list[ChangeSummary] = []
+    append = engine._index_append
+    monkeypatch.setattr(engine, "_index_append", lambda *a: (summaries.append(a[6]), append(*a)))
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(30)})
+    before = list_files(engine.root)
+    assert engine.put_many(T, U, E, {"k3": 3, "k4": 4}) is False
+    assert engine.delete(T, U, E, "nope") is False
+    assert list_files(engine.root) == before
+    engine.put_many(T, U, E, {"k3": "x", "new": 1, "k4": 4})
+    engine.delete(T, U, E, "k5")
+    assert [(str(s), s.keys) for s in summaries[1:]] == [("+1 ~1 -0", ("k3", "new")), ("+0 ~0 -1", ("k5",))]
+    assert len(summaries[0].keys) == 30
+    engine.put(T, U, E, "k5", 5)  # a new seq, at the end
+    assert engine.record_keys(T, engine.get_digest(T, E))[-1] == "k5"
+
+
+def test_a_one_record_change_is_diffed_by_subtree(engine):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": {"n": i} for i in range(150)})
+    old = engine.get_digest(T, E)
+    engine.put_many(T, U, E, {"k17": {"n": 1.0}, "k18": {"n": True}, "k19": {"n": 19}, "k200": 0})
+    engine.delete(T, U, E, "k40")
+    new = engine.get_digest(T, E)
+    assert engine.changed_records(T, old, new) == (
+        {"k17": {"n": 17}, "k18": {"n": 18}, "k40": {"n": 40}}, {"k17": {"n": 1.0}, "k18": {"n": True}, "k200": 0})
+    assert type(engine.changed_records(T, old, new)[1]["k17"]["n"]) is float
+    reads: list[str] = []
+    cold = DbEngine(engine.root)
+    read = cold.storage.read_object
+    cold.storage.read_object = lambda tenant, digest: (reads.append(digest), read(tenant, digest))[1]
+    cold.changed_records(T, old, new)
+    assert 0 < len(reads) < 30  # both trees have 40+ nodes: equal subtrees are skipped
+    assert engine.changed_records(T, new, new) == ({}, {})
+    assert str(engine.log(T, E)[1].summary) == "+1 ~2 -0"
+
+
+def forge_version(engine: DbEngine, field: str, mutate) -> tuple[str, str]:
+    """A new head version whose `field` root is a rewritten (well-hashed) copy of the
+    head's, changed by `mutate(node)`; returns (forged node path, version digest)."""
+    document = dict(head_doc(engine))
+    node = json.loads(engine.storage.read_object(T, document[field]))
+    mutate(node)
+    data = to_json_bytes(node)
+    digest = compute_digest(data)
+    engine.storage.write_object(T, digest, data)
+    document[field] = digest
+    document["__parent__"] = [engine.get_digest(T, E)]
+    version = to_json_bytes(document)
+    engine.storage.write_object(T, compute_digest(version), version)
+    head, token = engine._read_head(T)
+    assert engine.storage.write_head(T, json.dumps({**head, E: compute_digest(version)}).encode(), expected=token)
+    return engine.storage.object_path(T, digest), compute_digest(version)
+
+
+def first_leaf_items(engine: DbEngine, node: dict) -> list:
+    while node["__kind__"] != "rec-leaf":
+        node = engine._node(T, node["children"][0][1])
+    return node["items"]
+
+
+FORGERIES = {
+    "order count": ("__order__", lambda node: node["children"][0].__setitem__(2, node["children"][0][2] + 1)),
+    "order child out of place": ("__order__", lambda node: node["children"][0].__setitem__(0, 7)),
+    "order level": ("__order__", lambda node: node.__setitem__("level", node["level"] + 1)),
+    "key count": ("__keys__", lambda node: node["children"][-1].__setitem__(2, node["children"][-1][2] - 1)),
+    "key child swapped": ("__keys__", lambda node: node["children"].__setitem__(
+        slice(0, 2), [[node["children"][0][0], node["children"][1][1], node["children"][1][2]],
+                      [node["children"][1][0], node["children"][0][1], node["children"][0][2]]])),
+}
+
+
+@pytest.mark.parametrize("how", list(FORGERIES))
+def test_a_forged_node_raises_a_corrupt_object_error_and_verify_names_it(engine, how):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    field, mutate = FORGERIES[how]
+    path, version = forge_version(engine, field, mutate)
+    cold = DbEngine(engine.root)
+    calls = [lambda: cold.get(T, E, "k1"), lambda: cold.get(T, E, "k59"), lambda: cold.put(T, U, E, "k1", "x")]
+    if field == "__order__":
+        calls += [lambda: cold.get(T, E), lambda: list(cold.records_view(T, version).keys_list())]
+    failures = 0
+    for call in calls:
+        try:
+            call()
+        except errors.CorruptObjectError as exc:
+            failures += 1
+            assert "record-tree node" in str(exc) or "object" in str(exc)
+    assert failures >= 1
+    problems = [p for p in cold.verify(T).problems if p.kind == "tree-mismatch"]
+    assert problems and all(version[:12] in p.message for p in problems)
+    assert any(p.path == engine.storage.object_path(T, version) for p in problems)
+
+
+def test_a_key_index_naming_the_wrong_seq_is_refused(engine, monkeypatch):
+    monkeypatch.setattr(records_tree, "KEY_LEAF", 64)  # one key leaf
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(10)})
+
+    def swap(node):
+        node["keys"][0][1], node["keys"][1][1] = node["keys"][1][1], node["keys"][0][1]
+
+    path, version = forge_version(engine, "__keys__", swap)
+    cold = DbEngine(engine.root)
+    swapped = json.loads(open(path, "rb").read())["keys"][0][0]
+    with pytest.raises(errors.CorruptObjectError):
+        cold.get(T, E, swapped)
+    with pytest.raises(errors.CorruptObjectError):
+        cold.records_view(T, version)[swapped]
+    assert cold.get(T, E) == list(range(10))  # the order tree alone is sound
+    assert any("key index does not name" in p.message for p in cold.verify(T).problems)
+
+
+def test_a_misplaced_key_and_a_seq_outside_its_leaf_are_refused(engine, monkeypatch):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    cold = DbEngine(engine.root)
+    # A key-index leaf below the root holding a key of another branch.
+    document = head_doc(engine)
+    root = engine._node(T, document["__keys__"])
+    child = engine._node(T, root["children"][0][1])
+    while child["__kind__"] != "key-leaf":
+        child = engine._node(T, child["children"][0][1])
+    stray = next(f"x{i}" for i in range(1000) if records_tree.key_hash(f"x{i}") >> 254 != root["children"][0][0])
+    nodes = engine._nodes(T)
+    with pytest.raises(records_tree.TreeError, match="out of its place"):
+        records_tree._key_pairs(nodes, nodes.store({"__kind__": "key-leaf", "keys": [*child["keys"], [stray, 3]][-4:]}),
+                                1, root["children"][0][0], 4)
+    # An order leaf holding a seq of another leaf.
+    items = first_leaf_items(engine, engine._node(T, document["__order__"]))
+    forged = nodes.store({"__kind__": "rec-leaf", "items": [*items[:-1], [99, "k99", 1]]})
+    with pytest.raises(records_tree.TreeError, match="outside"):
+        records_tree._order_items(nodes, forged, 0, len(items))
+    assert cold.verify(T).ok
+
+
+def test_a_format_04_entry_reads_everywhere_and_its_first_write_converts_it(engine):
+    states = [{"a": 1, "b": {"x": 1}, "c": 3}, {"b": {"x": 2}, "c": 3, "a": 1, "d": 4}, {"c": 3, "a": 1, "d": 4, "b": 5}]
+    old = write_v04(engine, T, E, states[:2] + [{k: v for k, v in states[1].items() if k != "b"}])
+    assert engine.get(T, E) == [1, 3, 4] and engine.get(T, E, "d") == 4
+    assert list(engine.records_view(T, old[-1])) == ["a", "c", "d"]
+    assert engine.changed_records(T, old[0], old[1]) == ({"b": {"x": 1}}, {"b": {"x": 2}, "d": 4})
+    assert [str(v.summary) for v in engine.log(T, E)] == ["+0 ~0 -1", "+1 ~1 -0", "+3 ~0 -0"]
+    assert engine.verify(T).ok
+    engine.put(T, U, E, "b", 5)  # deleted, added again: a new seq, at the end
+    document = head_doc(engine)
+    assert "__order__" in document and "__buckets__" not in document and document["__parent__"] == [old[-1]]
+    assert (document["__count__"], document["__next_seq__"]) == (4, 5)
+    assert engine.get(T, E) == [1, 3, 4, 5] and engine.record_keys(T, engine.get_digest(T, E)) == ["a", "c", "d", "b"]
+    assert str(engine.log(T, E)[0].summary) == "+1 ~0 -0"
+    assert engine.changed_records(T, old[-1], engine.get_digest(T, E)) == ({}, {"b": 5})
+    restored = engine.restore(T, U, E, old[0])  # an old version comes back as trees
+    assert "__order__" in engine.read_snapshot(T, restored) and engine.get(T, E) == [1, {"x": 1}, 3]
+    assert engine.verify(T).ok
+    target = DbEngine(os.path.join(engine.root, "..", "copy"))
+    target.import_jsonl(engine.export_jsonl(T))
+    assert target.get(T, E) == [1, {"x": 1}, 3] and target.verify(T).ok
+
+
+def test_import_refuses_a_forged_tree_before_any_head_moves(engine, tmp_path):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    clean = list(engine.export_jsonl(T))
+    forge_version(engine, "__order__", FORGERIES["order count"][1])
+    with pytest.raises(errors.CorruptObjectError):  # export reads (and refuses) the forged tree
+        list(engine.export_jsonl(T))
+    # Hand-made stream: the clean objects, then the forged node and version, then heads.
+    objects = [line for line in clean if json.loads(line)["type"] != "head"]
+    document = head_doc(engine)
+    extra = [document["__order__"], engine.get_digest(T, E)]
+    lines = objects + [json.dumps({"type": "object", "digest": d, "text": engine.storage.read_object(T, d).decode()})
+                       for d in extra]
+    lines.append(json.dumps({"type": "head", "entry": E, "digest": extra[-1]}))
+    target = DbEngine(str(tmp_path / "target"))
+    with pytest.raises(ImportFormatError, match="record version"):
+        target.import_jsonl(lines)
+    assert not target.exists(T, E)
+    target.import_jsonl(clean)
+    assert target.get(T, E) == list(range(60))
