@@ -27,7 +27,7 @@ def encode_cache(rows: list[tuple[str, str, int, Version]]) -> bytes:
     """The cache file for (name, kind, versions, head version) rows."""
     lines = [_HEADER]
     for name, kind, versions, head in rows:
-        line = encode_lines([head], 0)[0]
+        line = encode_lines([head], 0, versions - 1)[0]
         lines.append(b"%s\t%s\t%d\t%s" % (json.dumps(name).encode("ascii"), kind.encode("ascii"), versions, line))
     body = b"".join(lines)
     return body + b"#crc\t%08x\n" % zlib.crc32(body)
