@@ -482,13 +482,25 @@ def build_versions(digests: list[str], parents: list[str | None], tails: list[st
     """
     if not digests and not tails:
         return []
+    if len(tails) != len(digests):
+        raise ValueError("index columns differ in length")
+    try:
+        flat = _tail_columns(tails)
+    except (TypeError, AttributeError):
+        raise ValueError("bad index line") from None
+    return versions_from_fields(digests, parents, flat, first, changes)
+
+
+def versions_from_fields(digests: list[str], parents: list[str | None], flat: list[str],
+                         first: int | None = None, changes: bool = False) -> list[Version]:
+    """Versions from the tail fields of index lines of format 0.5, flattened with eight per
+    line (see build_versions; ValueError if malformed)."""
     paused = gc.isenabled()
     gc.disable()  # thousands of small immutable objects: collection passes only cost time
     try:
         count = len(digests)
-        if len(tails) != count or len(parents) != count:
+        if len(flat) != _TAIL_FIELDS * count or len(parents) != count:
             raise ValueError("index columns differ in length")
-        flat = _tail_columns(tails)
         if first is not None:
             _check_positions(flat[5::_TAIL_FIELDS], first)
         extra = flat[4::_TAIL_FIELDS]
