@@ -104,6 +104,8 @@ class Timeline(DelayedLoading, LineList):
     Columns shrink or drop to fit the pane (fit_columns), so the HEAD and restored-from
     markers stay on screen down to 80-column terminals."""
 
+    PAGE: ClassVar[int] = 256  # versions read at a time from the history index
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "app.compare_parent", "Compare with parent", show=False),
         Binding("space", "toggle_mark", "Mark"),
@@ -262,7 +264,7 @@ class Timeline(DelayedLoading, LineList):
         found = None
         try:
             info = engine.entry_info(tenant, entry)
-            versions = engine.log_view(tenant, entry)
+            versions = engine.log_view(tenant, entry, page=self.PAGE)
             if len(versions):
                 versions.load_page(0)
             if select is not None:
