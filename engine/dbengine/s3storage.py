@@ -807,7 +807,8 @@ class S3Storage:
             position += segment.size
         with self._guard:
             tip = self._tips.get((tenant, entry))
-        cached = {}
+            adopted = self._adopted.get((tenant, entry), {})
+            cached = {s.key: adopted.pop(s.key) for s in wanted if adopted.get(s.key, (b"", ""))[1] == s.etag}
         if tip is not None and wanted and (wanted[-1].number, wanted[-1].etag) == (tip.number, tip.etag):
             cached[wanted[-1].key] = (tip.body, tip.etag)
         keys = [s.key for s in wanted if s.key not in cached]
