@@ -198,13 +198,13 @@ class DbEngine:
                 kind, versions, version = hit
             else:
                 misses += 1
-                try:
-                    info = self.entry_info(tenant_id, name)
-                    version = self.version(tenant_id, name, info.head)
+                try:  # one read of the index's end: the head's line (checked against its object) and the count
+                    window = self.log_window(tenant_id, name, 0, 1)
+                    kind, versions, version = self._snapshot_doc(tenant_id, window.head)["__kind__"], \
+                        window.total, window.versions[0]
                 except DbEngineError as error:
                     result[name] = error
                     continue
-                kind, versions = info.kind, info.versions
             result[name] = EntryInfo(name, kind, head[name], versions, version)
             rows.append((name, kind, versions, version))
         if misses or len(rows) != len(cached):
