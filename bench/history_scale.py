@@ -214,7 +214,8 @@ async def main():
             kids = [c for c in node.children if isinstance(c.data, EntryData)]
             return node.data.count == entries and len(kids) >= 25 and all(k.data.info is not None for k in kids[:25])
         out["tenant expand"] = await until(shown, "tenant expanded") - start
-        out["app peak RSS MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM: this process image's peak (ru_maxrss would count the parent's memory at fork)
+        out["app peak RSS MB"] = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 asyncio.run(main())
 print(json.dumps(out))
 """

@@ -40,6 +40,7 @@ from .handlers import HandlerRegistry, handlers
 from .index_window import Lines, LogView, WindowDamaged, newest, window
 from .history import (
     ChangeSummary,
+    _all_hex,
     IndexState,
     Version,
     build_versions,
@@ -970,9 +971,7 @@ class DbEngine:
             head = strict_loads(data)
         except (ValueError, RecursionError):
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
-        if type(head) is not dict or not all(
-            type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v) for k, v in head.items()
-        ):
+        if type(head) is not dict or not _all_digests(list(head.values())):  # (JSON keys are strings)
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
         # Like git's "racily clean" rule: a file changed within the last seconds may change
         # again without its (inode, size, mtime) changing, so it is not cached yet.
@@ -1351,6 +1350,12 @@ def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
 
 def _nothing() -> None:
     pass
+
+
+def _all_digests(values: list) -> bool:
+    """Every item is a digest (64 lowercase hex): checked at C speed, a head of 100,000 entries
+    in a few milliseconds."""
+    return set(map(type, values)) <= {str} and _all_hex(values)
 
 
 def _seed_record_entry(document: dict | None) -> bool:
