@@ -664,9 +664,16 @@ class IndexState:
             built = build_versions(self.digests[lo:hi], self.parents[lo:hi], self.tails[lo:hi], lo)
             self.versions[lo:hi] = built
             return built
-        todo = [i for i in range(lo, hi) if self.versions[i] is None]
-        for i in todo:
-            self.versions[i] = build_versions([self.digests[i]], [self.parents[i]], [self.tails[i]], i)[0]
+        i = lo
+        while i < hi:  # runs of versions not built yet, each in one go
+            if self.versions[i] is not None:
+                i += 1
+                continue
+            j = i
+            while j < hi and self.versions[j] is None:
+                j += 1
+            self.versions[i:j] = build_versions(self.digests[i:j], self.parents[i:j], self.tails[i:j], i)
+            i = j
         return self.versions[lo:hi]
 
     def versions_with_changes(self) -> list[Version]:
