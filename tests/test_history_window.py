@@ -178,3 +178,19 @@ def test_snapshot_change_sets_are_leaves_then_top_level_keys_then_the_root():
     assert snapshot_changes(wide, {"only": {k: -1 for k in wide["only"]}}) == ("/only",)
     assert path_touched(("/a/x",), "/a") and path_touched(("/a",), "/a/x/1") and not path_touched(("/ab",), "/a")
     assert path_touched(("",), "/anything")
+
+
+def test_lines_naming_wrong_positions_are_damage(history, tmp_path):
+    """Well-formed lines (valid CRCs, chained) whose positions are off by one (a forgery: a
+    window trusts positions its CRCs check, as log() trusts lines deep in the history):
+    verify calls the index damaged, and a whole read repairs it."""
+    root, digests = history
+    copy = str(tmp_path / "db")
+    os.system(f"cp -r {root} {copy}")
+    whole = DbEngine(copy).log(T, E, max_items=None)
+    with open(_index(copy), "wb") as f:
+        f.write(encode_lines(whole[::-1], 0, 1)[0])  # positions 1..COUNT instead of 0..COUNT-1
+    assert "index-damaged" in [p.kind for p in DbEngine(copy).verify(T).notes]
+    assert DbEngine(copy).log(T, E, max_items=None) == whole
+    assert "index-damaged" not in [p.kind for p in DbEngine(copy).verify(T).notes]
+    assert DbEngine(copy).log_window(T, E, 100, 10).total == COUNT
