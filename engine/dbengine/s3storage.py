@@ -45,7 +45,8 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
   as a tenant (in parallel); is_database: 1 LIST (MaxKeys=1)
 - index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
   (fetched in parallel); append_index: 1 PUT (2 when it starts a segment; +1 LIST +1 GET
-  when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment
+  when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment;
+  read_index_range (a window of a long history): 1 LIST + 1 GET per segment it overlaps
 - an entry without segments, once per engine: +1 GET of its local index, and when found
   1 PUT per segment made from it (no GET of those segments afterwards)
 - scan/iter objects or refs: 1 LIST per 1,000 keys
