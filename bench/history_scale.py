@@ -21,16 +21,13 @@ itself; then `tree.goto(hist, long)` until the timeline holds its first 40 rows,
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,7 +35,6 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "engine"), ROOT]
 
 from dbengine.dbengine import DbEngine  # noqa: E402
-from dbengine.history import version_from_document  # noqa: E402
 from dbengine.utils import format_date  # noqa: E402
 
 VERSIONS = int(os.environ.get("MYDB_BENCH_VERSIONS", "1000000"))
@@ -258,7 +254,7 @@ def main() -> None:
         f"- Fixture: {cache_dir()} ({'built in this run: ' + ', '.join(f'{k} {v:.0f}' for k, v in build.items()) if build else 'reused'})",
         "- Engine rows: a fresh DbEngine per run (cold in-memory caches, warm OS file cache). TUI rows: the real "
         "app headless (`run_test`), one process per run, from the action (tree.goto / key press / expand) until "
-        "the rows are on the widget; RSS is the app process's peak (ru_maxrss).",
+        "the rows are on the widget; RSS is the app process's peak (VmHWM).",
         "",
         "| operation | median | min | max | runs | note |",
         "|---|---|---|---|---|---|",

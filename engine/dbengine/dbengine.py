@@ -14,15 +14,15 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from collections import deque
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from .cache import ObjectCache
-from .changesets import snapshot_changes
+from .changesets import path_touched, snapshot_changes
 from .entries_cache import CACHE_NAME, encode_cache, parse_cache
 from .errors import (
     AmbiguousDigestError,
@@ -37,14 +37,12 @@ from .errors import (
     RecordNotFoundError,
     StorageError,
 )
-from .changesets import path_touched
 from .handlers import HandlerRegistry, handlers
-from .index_window import Lines, LogView, WindowDamaged, newest, window
 from .history import (
     ChangeSummary,
-    _all_hex,
     IndexState,
     Version,
+    _all_hex,
     build_versions,
     chain_breaks,
     encode_lines,
@@ -53,9 +51,9 @@ from .history import (
     normalize_version,
     parse_index,
     same_metadata,
-    seed_crc,
     version_from_document,
 )
+from .index_window import Lines, LogView, WindowDamaged, newest, window
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
 from .pool import daemon_map
 from .records import (
@@ -201,7 +199,7 @@ class DbEngine:
                 hits = list(map(cached.__getitem__, names))
                 fields = map(dict, map(zip, repeat(_INFO_FIELDS), zip(
                     names, map(itemgetter(0), hits), map(head.__getitem__, names), map(itemgetter(1), hits),
-                    map(itemgetter(2), hits))))
+                    map(itemgetter(2), hits), strict=True)))
                 infos = list(map(object.__new__, repeat(EntryInfo, len(names))))
                 deque(map(_set_fields, infos, fields), maxlen=0)  # (a frozen dataclass's __init__ costs 2 µs)
                 return dict(zip(names, infos, strict=True))

@@ -21,8 +21,8 @@ import json
 import re
 import zlib
 from collections import deque
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 
