@@ -340,6 +340,7 @@ class Timeline(DelayedLoading, LineList):
         previous = self.selected.digest if self.selected else None
         old_top = self.scroll_offset.y
         old_cursor = self.cursor
+        old_count = len(self.versions)
         self.hide_loading()
         self.kind = loaded.kind
         self.versions = loaded.versions
@@ -355,7 +356,17 @@ class Timeline(DelayedLoading, LineList):
         self.empty_message = "no versions"
         self.border_subtitle = ""
         target = loaded.select or previous
-        index = loaded.found if loaded.found is not None else (self.position(target) if target else None)
+        index = None
+        if target is not None and target == previous:
+            # the selection now (the user may have moved since the load began): rows added on
+            # top move it down by their number
+            guess = old_cursor + len(self.versions) - old_count
+            found = self.version_at(guess) if 0 <= guess < len(self.versions) else None
+            index = guess if found is not None and found.digest == previous else None
+        if index is None and target is not None:
+            index = self.position(target)
+        if index is None and loaded.select is not None:
+            index = loaded.found
         self.reset_rows(index or 0)
         if target and target == previous and index is not None:
             # New versions arrived on top: keep the selected row where it was on screen.
