@@ -9,16 +9,21 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import gc
+import json
 import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from . import queries
 from .cache import ObjectCache
+from .changesets import path_touched, snapshot_changes
 from .entries_cache import CACHE_NAME, encode_cache, parse_cache
 from .errors import (
     AmbiguousDigestError,
@@ -38,6 +43,7 @@ from .history import (
     ChangeSummary,
     IndexState,
     Version,
+    _all_hex,
     build_versions,
     chain_breaks,
     encode_lines,
@@ -46,9 +52,9 @@ from .history import (
     normalize_version,
     parse_index,
     same_metadata,
-    seed_crc,
     version_from_document,
 )
+from .index_window import Lines, LogView, WindowDamaged, newest, window
 from .names import DIGEST_RE, check_digest, check_entry, check_key, check_tenant, check_user
 from .pool import daemon_map
 from .queries import KeyChange, SearchHit
@@ -87,7 +93,8 @@ _REV_RE = re.compile(r"HEAD(?:~(\d+))?")
 _DATE_REV_RE = re.compile(r"@\{([^{}]{1,64})\}")
 
 __all__ = [
-    "DbEngine", "EntryInfo", "Version", "ChangeSummary", "RecordsView", "KeyChange", "SearchHit", "SNAPSHOT", "RECORDS",
+    "DbEngine", "EntryInfo", "LogView", "LogWindow", "Version", "ChangeSummary", "RecordsView", "KeyChange",
+    "SearchHit", "SNAPSHOT", "RECORDS",
 ]
 
 
@@ -101,6 +108,24 @@ class EntryInfo:
     versions: int
     #: The head's Version (metadata and summary), when the lister had it at hand.
     version: Version | None = None
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """Part of an entry's history: `versions`, newest first, the first `start` versions
+    below `head` (0: the head itself), of `total` versions in all."""
+
+    head: str
+    total: int
+    start: int
+    versions: list[Version]
+
+
+_INFO_FIELDS = ("name", "kind", "head", "versions", "version")
+
+
+def _set_fields(info: EntryInfo, fields: dict) -> None:
+    info.__dict__.update(fields)
 
 
 class DbEngine:
@@ -136,6 +161,8 @@ class DbEngine:
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
         self._heads: dict[str, tuple[FileToken, dict[str, str]]] = {}
         self._indexes: dict[tuple[str, str], IndexState] = {}
+        # (tenant, entry) -> (head, number of versions, index size) read from the index's end
+        self._totals: dict[tuple[str, str], tuple[str, int, int]] = {}
         self._guard = threading.RLock()
         # Compare-and-swap fairness on S3 (see _note_pace): (tenant, entry) -> last digest this
         # engine wrote, and -> seconds to pause before the next write when others write too.
@@ -166,8 +193,7 @@ class DbEngine:
         """Pattern, head digest and number of versions of one entry."""
         head = self.get_digest(tenant_id, entry)
         document = self._snapshot_doc(tenant_id, head)
-        state = self._index(tenant_id, entry, head)
-        return EntryInfo(entry, document["__kind__"], head, state.position(head) + 1)
+        return EntryInfo(entry, document["__kind__"], head, self._total(tenant_id, entry, head, 1)[0])
 
     def entry_infos(self, tenant_id: str) -> dict[str, EntryInfo | DbEngineError]:
         """Every entry's info (with its head Version), in name order; an entry that cannot be
@@ -186,19 +212,32 @@ class DbEngine:
         result: dict[str, EntryInfo | DbEngineError] = {}
         rows: list[tuple[str, str, int, Version]] = []
         misses = 0
-        for name in sorted(head):
+        with _gc_paused():
+            names = sorted(head)
+            if cached and len(cached) == len(head) and all(
+                    hit[2].digest == head[name] for name, hit in zip(names, map(cached.get, names), strict=True)
+                    if hit is not None) and all(map(cached.__contains__, names)):
+                # every line is current (the common case): rows built at C speed
+                hits = list(map(cached.__getitem__, names))
+                fields = map(dict, map(zip, repeat(_INFO_FIELDS), zip(
+                    names, map(itemgetter(0), hits), map(head.__getitem__, names), map(itemgetter(1), hits),
+                    map(itemgetter(2), hits), strict=True)))
+                infos = list(map(object.__new__, repeat(EntryInfo, len(names))))
+                deque(map(_set_fields, infos, fields), maxlen=0)  # (a frozen dataclass's __init__ costs 2 µs)
+                return dict(zip(names, infos, strict=True))
+        for name in names:
             hit = cached.get(name)
             if hit is not None and hit[2].digest == head[name]:
                 kind, versions, version = hit
             else:
                 misses += 1
-                try:
-                    info = self.entry_info(tenant_id, name)
-                    version = self.version(tenant_id, name, info.head)
+                try:  # one read of the index's end: the head's line (checked against its object) and the count
+                    window = self.log_window(tenant_id, name, 0, 1)
+                    kind, versions, version = self._snapshot_doc(tenant_id, window.head)["__kind__"], \
+                        window.total, window.versions[0]
                 except DbEngineError as error:
                     result[name] = error
                     continue
-                kind, versions = info.kind, info.versions
             result[name] = EntryInfo(name, kind, head[name], versions, version)
             rows.append((name, kind, versions, version))
         if misses or len(rows) != len(cached):
@@ -548,21 +587,18 @@ class DbEngine:
 
     def history(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[str]:
         """Digests of the entry's versions, newest first, from the head (or `digest`)."""
-        if digest is None and max_items is not None:
-            tail = self._index_tail(tenant_id, entry, max_items)
-            if tail is not None:
-                return tail[0][::-1]
+        if digest is None and max_items is not None and 0 < max_items <= _WINDOW_MAX \
+                and (tenant_id, entry) not in self._indexes:
+            return [v.digest for v in self.log_window(tenant_id, entry, 0, max_items).versions]
         state, start = self._history_start(tenant_id, entry, digest)
         first = max(start + 1 - max_items, 0) if max_items is not None else 0
         return state.digests[first : start + 1][::-1]
 
     def log(self, tenant_id: str, entry: str, digest: str | None = None, max_items: int = 1000) -> list[Version]:
         """The entry's versions, newest first, from the head (or `digest`)."""
-        if digest is None and max_items is not None:
-            tail = self._index_tail(tenant_id, entry, max_items)
-            if tail is not None:
-                with contextlib.suppress(ValueError):  # damaged line: the full path repairs
-                    return build_versions(*tail)[::-1]
+        if digest is None and max_items is not None and 0 < max_items <= _WINDOW_MAX \
+                and (tenant_id, entry) not in self._indexes:
+            return self.log_window(tenant_id, entry, 0, max_items).versions
         for attempt in (1, 2):
             state, start = self._history_start(tenant_id, entry, digest)
             first = max(start + 1 - max_items, 0) if max_items is not None else 0
@@ -572,6 +608,57 @@ class DbEngine:
                 if attempt == 2:
                     raise
                 self._rebuild_index(tenant_id, entry)
+        raise AssertionError("unreachable")
+
+    def log_window(self, tenant_id: str, entry: str, start: int = 0, count: int = 100) -> LogWindow:
+        """Versions `start` .. `start + count - 1` below the head (0: the head), newest first,
+        and the number of versions: only those lines of a long index are read (its end for
+        the newest, its start for the oldest, a seek for the middle), checked as a whole
+        read is (FORMAT.md section 10)."""
+        if type(start) is not int or type(count) is not int or start < 0 or count < 0:
+            raise ValueError("start and count must be integers >= 0")
+        head = self.get_digest(tenant_id, entry)
+        total, tail = self._total(tenant_id, entry, head, min(count, _WINDOW_MAX) if start == 0 else 1)
+        lo, hi = max(total - start - count, 0), max(total - start, 0)
+        return LogWindow(head, total, start, self._versions_at(tenant_id, entry, head, total, lo, hi, tail)[::-1])
+
+    def log_view(self, tenant_id: str, entry: str, page: int = 256) -> LogView:
+        """The entry's history as a lazy sequence of Versions, newest first, as of the head
+        now: len() at once, versions read a page at a time (for browsers of long histories)."""
+        head = self.get_digest(tenant_id, entry)
+        total, _tail = self._total(tenant_id, entry, head, 1)
+        return LogView(lambda lo, hi: self._versions_at(tenant_id, entry, head, total, lo, hi), head, total, page)
+
+    def versions_touching(self, tenant_id: str, entry: str, key: str | None = None, path: str | None = None,
+                          digest: str | None = None) -> list[tuple[str, bool]]:
+        """Versions of the entry (from the head, or `digest`), newest first, whose change set
+        names record `key` or touches JSON Pointer `path` (True), or whose change set is unknown
+        (False: compare that version with its parent to know). Scans the index only."""
+        if (key is None) == (path is None):
+            raise ValueError("give a record key or a JSON Pointer path")
+        if path is not None and not (type(path) is str and (path == "" or path.startswith("/"))):
+            raise ValueError(f"{path!r} is not a JSON Pointer (RFC 6901): it must be empty or start with '/'")
+        state, position = self._history_start(tenant_id, entry, digest)
+        if key is not None:
+            check_key(key)
+            needle = json.dumps(key, ensure_ascii=True)
+
+            def match(changes: tuple[str, ...]) -> bool:
+                return key in changes
+        else:
+            needle = None
+
+            def match(changes: tuple[str, ...]) -> bool:
+                return path_touched(changes, path)
+        for attempt in (1, 2):
+            try:
+                found = state.touching(position + 1, match, needle)
+                return [(state.digests[i], certain) for i, certain in found]
+            except ValueError:
+                if attempt == 2:
+                    raise
+                self._rebuild_index(tenant_id, entry)
+                state, position = self._history_start(tenant_id, entry, digest)
         raise AssertionError("unreachable")
 
     def version(self, tenant_id: str, entry: str, digest: str) -> Version:
@@ -1083,14 +1170,14 @@ class DbEngine:
         with contextlib.suppress(DbEngineError, ValueError, OSError):
             version = version_from_document(digest, document, summary)
             if parent is None:  # a new entry: whatever file is there is not its index
-                self.storage.write_index(tenant_id, entry, encode_lines([version], 0)[0])
+                self.storage.write_index(tenant_id, entry, encode_lines([version], 0, 0)[0])
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc)[0])
+                self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc, len(state))[0])
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
-                versions = state.versions_between(0, len(state)) + [version]
-                self.storage.write_index(tenant_id, entry, encode_lines(versions, 0)[0])
+                versions = state.versions_with_changes() + [version]
+                self.storage.write_index(tenant_id, entry, encode_lines(versions, 0, 0)[0])
 
     def _write_object(self, tenant_id: str, document: dict) -> str:
         data = to_json_bytes(document)
@@ -1142,9 +1229,7 @@ class DbEngine:
             head = strict_loads(data)
         except (ValueError, RecursionError):
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
-        if type(head) is not dict or not all(
-            type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v) for k, v in head.items()
-        ):
+        if type(head) is not dict or not _all_digests(list(head.values())):  # (JSON keys are strings)
             raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
         # Like git's "racily clean" rule: a file changed within the last seconds may change
         # again without its (inode, size, mtime) changing, so it is not cached yet.
@@ -1334,50 +1419,73 @@ class DbEngine:
             state.checked.add(digest)
         return agrees
 
-    def _index_tail(self, tenant_id: str, entry: str, want: int) -> tuple[list[str], list, list[str]] | None:
-        """The newest `want` index lines (digests, first parents, tails), oldest first, read from the file's end.
+    def _total(self, tenant_id: str, entry: str, head: str, want: int) -> tuple[int, Lines | None]:
+        """The number of versions up to `head` and, when read from the index's end, its newest
+        `want` lines (or fewer). An index already in memory answers at once; otherwise one
+        small read of the file's end, whose last line must be the head's and agree with its
+        object; anything else goes to the whole, repairing read."""
+        key = (tenant_id, entry)
+        if key not in self._indexes:
+            known = self._totals.get(key)
+            if known is not None and known[0] == head and want <= 1:
+                return known[1], None
+            try:
+                got = newest(self._read_range(tenant_id, entry), max(want, 1))
+            except WindowDamaged:
+                self._rebuild_index(tenant_id, entry)
+                got = None
+            except CorruptObjectError:  # not a regular file: the whole read rebuilds it
+                got = None
+            if got is not None and got[0].digests[-1] == head:
+                lines, total, size = got
+                try:
+                    version = build_versions(lines.digests[-1:], lines.parents[-1:], lines.tails[-1:], total - 1)[0]
+                except ValueError:
+                    version = None
+                if version is not None and self._line_agrees(tenant_id, None, head, version):
+                    self._totals[key] = (head, total, size)
+                    return total, lines
+        state = self._index(tenant_id, entry, head)
+        return state.position(head) + 1, None
 
-        Only for a cold engine and a short window, so that the newest versions of a long
-        history cost one small read. The window is trusted only if its CRCs continue from
-        the line before it, it ends at the head and its lines chain; otherwise None sends
-        the caller to the full, repairing path.
-        """
-        if want <= 0 or want > _TAIL_MAX or (tenant_id, entry) in self._indexes:
-            return None
-        head = self.get_digest(tenant_id, entry)
-        try:
-            result = self.storage.read_index_tail(tenant_id, entry, (want + 1) * _TAIL_LINE_GUESS + 4096)
-        except CorruptObjectError:  # not a regular file: the full path rebuilds it
-            return None
-        if result is None:
-            return None
-        data, start = result
-        crc: int | None = 0
-        if start > 0:  # drop the partial first line; the next one only seeds the CRC
-            first = data.find(b"\n") + 1
-            second = data.find(b"\n", first) + 1
-            crc = seed_crc(data[first:second]) if second else None
-            data = data[second:]
-        if crc is None:
-            return None
-        chunk = parse_index(data, crc)
-        if not chunk.clean or not chunk.digests or chunk.digests[-1] != head or chunk.consumed != len(data):
-            return None
-        take = min(want, len(chunk.digests))
-        if take < want and start > 0:
-            return None
-        digests, parents = chunk.digests[-take:], chunk.parents[-take:]
-        if parents[1:] != digests[:-1]:
-            return None
-        if take == len(chunk.digests) and start == 0 and parents[0] is not None:
-            return None
-        try:
-            newest = build_versions(digests[-1:], parents[-1:], chunk.tails[-1:])[0]
-        except ValueError:
-            return None
-        if not self._line_agrees(tenant_id, None, head, newest):
-            return None
-        return digests, parents, chunk.tails[-take:]
+    def _read_range(self, tenant_id: str, entry: str) -> Callable[[int, int], tuple[bytes, int, int] | None]:
+        return lambda offset, nbytes: self.storage.read_index_range(tenant_id, entry, offset, nbytes)
+
+    def _versions_at(self, tenant_id: str, entry: str, head: str, total: int, lo: int, hi: int,
+                     tail: Lines | None = None) -> list[Version]:
+        """Versions at chain positions lo..hi-1 (oldest first) of the history of `head`, which
+        has `total` versions: from the index in memory, from `tail` (the newest lines, just
+        read), or from a window of the file; damage is repaired as a whole read repairs it."""
+        if hi <= lo:
+            return []
+        key = (tenant_id, entry)
+        if key not in self._indexes and hi - lo <= _WINDOW_MAX:
+            lines = tail if tail is not None and tail.first <= lo and hi == total else None
+            if lines is None:
+                size = self._totals.get(key, (head, total, total * _LINE_GUESS))[2]
+                try:
+                    lines = window(self._read_range(tenant_id, entry), lo, hi, total, size)
+                except WindowDamaged:
+                    self._rebuild_index(tenant_id, entry)
+                except CorruptObjectError:
+                    pass
+            if lines is not None:
+                skip = lo - lines.first
+                with contextlib.suppress(ValueError):  # a malformed field: the whole read repairs it
+                    return build_versions(lines.digests[skip:skip + hi - lo], lines.parents[skip:skip + hi - lo],
+                                          lines.tails[skip:skip + hi - lo], lo)
+                self._rebuild_index(tenant_id, entry)
+        for attempt in (1, 2):
+            state = self._index(tenant_id, entry, head)
+            if state.position(head) + 1 != total:
+                raise ConflictError(f"the history of {entry!r} up to {head[:12]} changed while it was read")
+            try:
+                return state.versions_between(lo, hi)
+            except ValueError:
+                if attempt == 2:
+                    raise
+                self._rebuild_index(tenant_id, entry)
+        raise AssertionError("unreachable")
 
     def _rebuild_index(self, tenant_id: str, entry: str) -> None:
         """Throw away a damaged index and rebuild it from the objects."""
@@ -1457,10 +1565,10 @@ class DbEngine:
                 with contextlib.suppress(DbEngineError, OSError, ValueError):
                     appendable = not state.damaged and state.token is not None and state.offset == state.token.size
                     if keep == len(state) and appendable:
-                        data, crc = encode_lines(missing, state.crc)
+                        data, crc = encode_lines(missing, state.crc, keep)
                         self.storage.append_index(tenant_id, entry, data)
                     else:
-                        data, crc = encode_lines(fresh.versions_between(0, len(fresh)), 0)
+                        data, crc = encode_lines(fresh.versions_with_changes(), 0, 0)
                         self.storage.write_index(tenant_id, entry, data)
                     fresh.crc, written = crc, True
         with self._guard:
@@ -1513,27 +1621,37 @@ class DbEngine:
 _ABSENT = object()
 _RACY_NS = 2_000_000_000
 _BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
-_TAIL_MAX = 5000
-_TAIL_LINE_GUESS = 200
+_WINDOW_MAX = 5000  # versions a windowed read serves; more are read with the whole index
+_LINE_GUESS = 200  # bytes of an index line, to place a first window read
 _CAS_DEADLINE = 60.0  # seconds of lost races on a head before ConflictError (only without a file lock)
 _CAS_BASE_DELAY = 0.002
 _CAS_MAX_PACE = 2.0  # longest pause of a winner that others wait behind (one attempt's time)
 
 
 def _snapshot_summary(old: Any, new: Any) -> ChangeSummary:
-    """Top-level key changes between two stored snapshot values."""
+    """Top-level key changes between two stored snapshot values, with the change set (the
+    JSON Pointers of what changed, see changesets.py)."""
     if old is _ABSENT:
-        return ChangeSummary(added=len(new) if _plain_dict(new) else 1)
+        return ChangeSummary(added=len(new) if _plain_dict(new) else 1, keys=snapshot_changes(None, new, first=True))
+    if old == new and to_json_bytes(old) == to_json_bytes(new):  # a restore of equal data
+        return ChangeSummary(keys=())
+    keys = snapshot_changes(old, new)
     if _plain_dict(old) and _plain_dict(new):
         added = sum(1 for k in new if k not in old)
         removed = sum(1 for k in old if k not in new)
         changed = sum(1 for k in new if k in old and old[k] != new[k])
-        return ChangeSummary(added, changed, removed)
-    return ChangeSummary(changed=0 if old == new else 1)
+        return ChangeSummary(added, changed, removed, keys)
+    return ChangeSummary(changed=0 if old == new else 1, keys=keys)
 
 
 def _nothing() -> None:
     pass
+
+
+def _all_digests(values: list) -> bool:
+    """Every item is a digest (64 lowercase hex): checked at C speed, a head of 100,000 entries
+    in a few milliseconds."""
+    return set(map(type, values)) <= {str} and _all_hex(values)
 
 
 def _seed_record_entry(document: dict | None) -> bool:

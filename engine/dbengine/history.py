@@ -1,9 +1,11 @@
 """Versions and the per-entry history index (an append-only cache of the parent chain).
 
-Each index line describes one version, oldest first, as eight tab-separated ASCII fields
+Each index line describes one version, oldest first, as ten tab-separated ASCII fields
 (docs/FORMAT.md section 10): digest, first parent, restored_from, summary, date, user_id,
-other parents and a CRC-32 of the whole file up to that field, so that one CRC call
-checks a whole file and each line's check continues from the previous line's value.
+other parents, the version's position in the chain, its change set and a CRC-32 of the
+whole file up to that field, so that one CRC call checks a whole file and each line's
+check continues from the previous line's value. Lines of format 0.4 (eight fields: no
+position, no change set) are still read; both kinds may share a file.
 The digest and first parent have fixed widths, so history() cuts lines without
 splitting them; Versions are built field by field with C-level splits and maps,
 because log() of a 10,000-version history is measured against sqlite.
@@ -19,6 +21,7 @@ import json
 import re
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -189,8 +192,13 @@ def _summary_of(counts: list) -> ChangeSummary:
 # ---------------------------------------------------------------------- index lines
 NONE_FIELD = "-"
 NO_PARENT = "-" * 64
-_FIELDS = 8  # digest, parent, restored_from, summary, date, user_id, parents, crc
-_TAIL_FIELDS = 6  # the fields after the first parent
+_FIELDS = 10  # digest, parent, restored_from, summary, date, user_id, parents, position, changes, crc
+_TAIL_FIELDS = 8  # the fields after the first parent
+_OLD_TAIL_FIELDS = 6  # format 0.4: no position, no change set
+#: Change sets longer than this (keys, or bytes of JSON) are stored as `-` (unknown):
+#: a reader then compares the version with its parent.
+CHANGES_MAX_KEYS = 1000
+CHANGES_MAX_BYTES = 32 * 1024
 _CRC_TAIL = 10  # b"\t%08x\n"
 _CRC_RE = re.compile(rb"[0-9a-f]{8}")
 _LINE_DIGEST_RE = re.compile(rb"([0-9a-f]{64})\t")
@@ -200,27 +208,50 @@ _SETTERS = tuple(
 )
 
 
-def encode_lines(versions: list[Version], crc: int) -> tuple[bytes, int]:
+def encode_lines(versions: list[Version], crc: int, first: int | None = None) -> tuple[bytes, int]:
     """Index lines for `versions`, continuing a file whose running CRC-32 is `crc`:
-    (the bytes to append, the running CRC-32 after them)."""
+    (the bytes to append, the running CRC-32 after them). `first` is the chain position
+    of `versions[0]` (0 = the entry's first version; None: unknown, written `-`)."""
     out = []
-    for version in versions:
+    for number, version in enumerate(versions):
         summary, parents = version.summary, version.parents
-        first = parents[0] if parents else None
+        parent = parents[0] if parents else None
         body = "\t".join((
             version.digest,
-            NO_PARENT if first is None else first,
+            NO_PARENT if parent is None else parent,
             _restored_field(version),
             NONE_FIELD if summary is None else f"{summary.added},{summary.changed},{summary.removed}",
             NONE_FIELD if version.date is None else version.date.isoformat(),
             json.dumps(version.user_id),
             NONE_FIELD if len(parents) == 1 else json.dumps(parents, separators=(",", ":")),
+            NONE_FIELD if first is None else str(first + number),
+            changes_field(summary),
         )).encode("ascii")
         crc = zlib.crc32(body, crc)
         tail = b"\t%08x\n" % crc
         crc = zlib.crc32(tail, crc)
         out += (body, tail)
     return b"".join(out), crc
+
+
+def changes_field(summary: ChangeSummary | None) -> str:
+    """The change-set field: `-` (unknown, or more than the caps allow), else the changed
+    record keys or JSON Pointers as a compact JSON array of strings (ASCII)."""
+    keys = summary.keys if summary is not None else None
+    if keys is None or len(keys) > CHANGES_MAX_KEYS:
+        return NONE_FIELD
+    text = json.dumps(list(keys), separators=(",", ":"))
+    return text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
+
+
+def parse_changes(text: str) -> tuple[str, ...] | None:
+    """The keys or pointers of a change-set field (None for `-`); ValueError if malformed."""
+    if text == NONE_FIELD:
+        return None
+    keys = json.loads(text)
+    if type(keys) is not list or not all(type(k) is str for k in keys):
+        raise ValueError("bad change set in the index")
+    return tuple(keys)
 
 
 def _restored_field(version: Version) -> str:
@@ -400,17 +431,85 @@ def _decoded(texts: list[str], decode) -> list:
     return list(map(table.__getitem__, texts))
 
 
-def build_versions(digests: list[str], parents: list[str | None], tails: list[str]) -> list[Version]:
-    """Versions from scanned index lines, built field by field at C speed (ValueError if malformed)."""
+def _tail_columns(tails: list[str]) -> list[str]:
+    """The tail fields of every line, flattened with _TAIL_FIELDS per line: lines of format
+    0.4 get `-` for the position and the change set (ValueError if a line has neither shape)."""
+    count = len(tails)
+    flat = "\t".join(tails).split("\t")
+    if len(flat) == _TAIL_FIELDS * count:
+        return flat
+    if len(flat) == _OLD_TAIL_FIELDS * count:
+        out = [NONE_FIELD] * (_TAIL_FIELDS * count)
+        for src, dst in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 7)):
+            out[dst::_TAIL_FIELDS] = flat[src::_OLD_TAIL_FIELDS]
+        return out
+    out = []
+    for tail in tails:  # a file of both formats (0.5 lines appended to a 0.4 index)
+        fields = tail.split("\t")
+        if len(fields) == _OLD_TAIL_FIELDS:
+            fields[5:5] = [NONE_FIELD, NONE_FIELD]
+        elif len(fields) != _TAIL_FIELDS:
+            raise ValueError("index lines do not have ten (or eight) fields each")
+        out += fields
+    return out
+
+
+def _check_positions(texts: list[str], first: int) -> None:
+    """Each position field is `-` (a line of format 0.4) or its line's chain position."""
+    expected = list(map(str, range(first, first + len(texts))))
+    if texts != expected and any(t != e and t != NONE_FIELD for t, e in zip(texts, expected, strict=True)):
+        raise ValueError("an index line names the wrong position in the chain")
+
+
+def line_position(tail: str) -> int | None:
+    """The chain position a line's tail names (None: a line of format 0.4, or malformed)."""
+    fields = tail.split("\t")
+    if len(fields) != _TAIL_FIELDS or not (fields[5].isascii() and fields[5].isdigit()):
+        return None
+    return int(fields[5])
+
+
+def line_changes(tail: str) -> tuple[str, ...] | None:
+    """The change set of a line's tail (None: unknown); ValueError if malformed."""
+    fields = tail.split("\t")
+    if len(fields) == _OLD_TAIL_FIELDS:
+        return None
+    if len(fields) != _TAIL_FIELDS:
+        raise ValueError("bad index line")
+    return parse_changes(fields[6])
+
+
+def build_versions(digests: list[str], parents: list[str | None], tails: list[str],
+                   first: int | None = None, changes: bool = False) -> list[Version]:
+    """Versions from scanned index lines, built field by field at C speed (ValueError if malformed).
+
+    `first`: the chain position of the first line, checked against the lines' position
+    fields. `changes`: parse the change sets into `summary.keys` (off by default: log()
+    of many versions does not pay for them; versions_touching() reads them instead).
+    """
     if not digests and not tails:
         return []
+    if len(tails) != len(digests):
+        raise ValueError("index columns differ in length")
+    try:
+        flat = _tail_columns(tails)
+    except (TypeError, AttributeError):
+        raise ValueError("bad index line") from None
+    return versions_from_fields(digests, parents, flat, first, changes)
+
+
+def versions_from_fields(digests: list[str], parents: list[str | None], flat: list[str],
+                         first: int | None = None, changes: bool = False) -> list[Version]:
+    """Versions from the tail fields of index lines of format 0.5, flattened with eight per
+    line (see build_versions; ValueError if malformed)."""
     paused = gc.isenabled()
     gc.disable()  # thousands of small immutable objects: collection passes only cost time
     try:
         count = len(digests)
-        flat = "\t".join(tails).split("\t")
         if len(flat) != _TAIL_FIELDS * count or len(parents) != count:
-            raise ValueError("index lines do not have eight fields each")
+            raise ValueError("index columns differ in length")
+        if first is not None:
+            _check_positions(flat[5::_TAIL_FIELDS], first)
         extra = flat[4::_TAIL_FIELDS]
         if extra.count(NONE_FIELD) == count:
             parent_lists = [[p] for p in parents]
@@ -428,13 +527,23 @@ def build_versions(digests: list[str], parents: list[str | None], tails: list[st
         dates = _dates(flat[2::_TAIL_FIELDS])
         if None in dates and any(d is None and m is None for d, m in zip(dates, damage_column, strict=True)):
             raise ValueError("an index line without a date names no damage")
+        summaries = _decoded(flat[1::_TAIL_FIELDS], _summary_of_text)
+        change_texts = flat[6::_TAIL_FIELDS]
+        if changes and change_texts.count(NONE_FIELD) != count:
+            summaries = [s if s is None or text == NONE_FIELD
+                         else ChangeSummary(s.added, s.changed, s.removed, parse_changes(text))
+                         for s, text in zip(summaries, change_texts, strict=True)]
+        elif not changes:  # still checked: a malformed change set is damage wherever it is read
+            for text in set(change_texts):
+                if text != NONE_FIELD and not (text.startswith("[") and text.endswith("]")):
+                    raise ValueError("bad change set in the index")
         values = (
             digests,
             parent_lists,
             _decoded(flat[3::_TAIL_FIELDS], _user_of),
             dates,
             restored_column,
-            _decoded(flat[1::_TAIL_FIELDS], _summary_of_text),
+            summaries,
             damage_column,
         )
         versions = list(map(object.__new__, repeat(Version, count)))
@@ -559,16 +668,63 @@ class IndexState:
         if None not in window:
             return window
         if window.count(None) == len(window):  # the common cold case: whole columns at once
-            built = build_versions(self.digests[lo:hi], self.parents[lo:hi], self.tails[lo:hi])
+            built = build_versions(self.digests[lo:hi], self.parents[lo:hi], self.tails[lo:hi], lo)
             self.versions[lo:hi] = built
             return built
-        todo = [i for i in range(lo, hi) if self.versions[i] is None]
-        built = build_versions([self.digests[i] for i in todo], [self.parents[i] for i in todo],
-                               [self.tails[i] for i in todo])
-        for i, version in zip(todo, built, strict=True):
-            self.versions[i] = version
+        i = lo
+        while i < hi:  # runs of versions not built yet, each in one go
+            if self.versions[i] is not None:
+                i += 1
+                continue
+            j = i
+            while j < hi and self.versions[j] is None:
+                j += 1
+            self.versions[i:j] = build_versions(self.digests[i:j], self.parents[i:j], self.tails[i:j], i)
+            i = j
         return self.versions[lo:hi]
+
+    def versions_with_changes(self) -> list[Version]:
+        """Every version, oldest first, with its change set in `summary.keys` (to rewrite the
+        file without losing them); built anew, not cached (ValueError if a line is damaged)."""
+        out: list[Version] = []
+        i, count = 0, len(self.digests)
+        while i < count:
+            if self.tails[i] is None:
+                out.append(self.versions[i])
+                i += 1
+                continue
+            j = i
+            while j < count and self.tails[j] is not None:
+                j += 1
+            out += build_versions(self.digests[i:j], self.parents[i:j], self.tails[i:j], i, changes=True)
+            i = j
+        return out
 
     def version(self, i: int) -> Version:
         """Version i, built from its index line on first use (ValueError if damaged)."""
         return self.versions_between(i, i + 1)[0]
+
+    def changes(self, i: int) -> tuple[str, ...] | None:
+        """The change set of version i (None: unknown); ValueError if its line is malformed."""
+        tail = self.tails[i]
+        if tail is None:  # added from the objects by a repair
+            summary = self.versions[i].summary
+            return summary.keys if summary is not None else None
+        return line_changes(tail)
+
+    def touching(self, hi: int, match: Callable[[tuple[str, ...]], bool], needle: str | None = None) -> list[tuple[int, bool]]:
+        """Positions below `hi`, newest first, whose change set `match`es (True) or is unknown
+        (False: the caller compares that version with its parent). `needle`, when given, is
+        text every matching change-set field contains (a fast pre-filter on the raw line)."""
+        found = []
+        for i in range(hi - 1, -1, -1):
+            tail = self.tails[i]
+            if needle is not None and tail is not None and needle not in tail and tail[-11:-8] != "\t-\t" \
+                    and tail.count("\t") == _TAIL_FIELDS - 1:  # a known change set without the needle
+                continue
+            keys = self.changes(i)
+            if keys is None:
+                found.append((i, False))
+            elif match(keys):
+                found.append((i, True))
+        return found

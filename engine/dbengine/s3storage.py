@@ -45,7 +45,8 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
   as a tenant (in parallel); is_database: 1 LIST (MaxKeys=1)
 - index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
   (fetched in parallel); append_index: 1 PUT (2 when it starts a segment; +1 LIST +1 GET
-  when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment
+  when the last segment is not cached); write_index: 1 LIST + 1 PUT per changed segment;
+  read_index_range (a window of a long history): 1 LIST + 1 GET per segment it overlaps
 - an entry without segments, once per engine: +1 GET of its local index, and when found
   1 PUT per segment made from it (no GET of those segments afterwards)
 - scan/iter objects or refs: 1 LIST per 1,000 keys
@@ -789,6 +790,40 @@ class S3Storage:
         if result is None:
             return None
         return result[0], max(size - nbytes, 0)
+
+    @_operation
+    def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int, int] | None:
+        """Up to `nbytes` of the index from `offset` (negative: from the end), the offset they
+        start at and the index's size: 1 LIST + 1 GET per segment the range overlaps."""
+        segments = self._segments(tenant, entry)
+        if not segments:
+            return None
+        size = sum(s.size for s in segments)
+        start = max(size + offset, 0) if offset < 0 else min(offset, size)
+        end = min(start + max(nbytes, 0), size)
+        wanted, first_start, position = [], 0, 0
+        for segment in segments:
+            if position + segment.size > start and position < end:
+                if not wanted:
+                    first_start = position
+                wanted.append(segment)
+            position += segment.size
+        with self._guard:
+            tip = self._tips.get((tenant, entry))
+            adopted = self._adopted.get((tenant, entry), {})
+            cached = {s.key: adopted.pop(s.key) for s in wanted if adopted.get(s.key, (b"", ""))[1] == s.etag}
+        if tip is not None and wanted and (wanted[-1].number, wanted[-1].etag) == (tip.number, tip.etag):
+            cached[wanted[-1].key] = (tip.body, tip.etag)
+        keys = [s.key for s in wanted if s.key not in cached]
+        cached.update(zip(keys, self._fetch_all(keys), strict=True))
+        bodies = []
+        for segment in wanted:
+            found = cached[segment.key]
+            if found is None or len(found[0]) != segment.size:  # rewritten meanwhile: read it again
+                return None
+            bodies.append(found[0])
+        data = b"".join(bodies)[start - first_start : end - first_start]
+        return data, start, size
 
     def _fetch_all(self, keys: list[str]) -> list[tuple[bytes, str] | None]:
         return self._map(lambda key: self._get(key, "index segment"), keys)

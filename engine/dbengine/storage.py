@@ -560,6 +560,26 @@ class LocalStorage:
             raise _fail("read", path, exc) from exc
         return data, start
 
+    def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int] | None:
+        """Up to `nbytes` of an entry's index from `offset` (a negative offset counts from the
+        end): (the bytes, the offset they start at, the file's size); None when there is no index."""
+        path = self.index_path(tenant, entry)
+        try:
+            fd, info = _open_regular(path, f"history index of {entry!r}")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _fail("read", path, exc) from exc
+        try:
+            size = info.st_size
+            start = max(size + offset, 0) if offset < 0 else min(offset, size)
+            data = os.pread(fd, max(min(nbytes, size - start), 0), start) if size > start else b""
+        except OSError as exc:
+            raise _fail("read", path, exc) from exc
+        finally:
+            os.close(fd)
+        return data, start, size
+
     def index_token(self, tenant: str, entry: str) -> FileToken | None:
         try:
             stat = os.stat(self.index_path(tenant, entry))

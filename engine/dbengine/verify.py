@@ -342,7 +342,7 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
     chunk = parse_index(result[0])
     digests = chunk.digests
     try:
-        versions = build_versions(digests, chunk.parents, chunk.tails)
+        versions = build_versions(digests, chunk.parents, chunk.tails, 0)  # (positions checked too)
     except ValueError:
         chunk.clean, versions = False, []
     if not chunk.clean or chunk.consumed != len(result[0]) or chain_breaks(digests, chunk.parents):

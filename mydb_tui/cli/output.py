@@ -102,9 +102,16 @@ class Output:
     def table(self, columns: list[Column], rows: list[list[Cell]], title: str = "") -> None:
         """A rich table on a terminal; tab-separated lines (no header) when piped."""
         if not self.tty:
-            out = sys.stdout
+            lines = []
             for row in rows:
-                out.write("\t".join(safe_text(_cell_text(c)) for c in row) + "\n")
+                cells = [c if type(c) is str else c[0] for c in row]
+                joined = "".join(cells)
+                if joined.isascii() and joined.isprintable():  # nothing to escape (nearly every row)
+                    lines.append("\t".join(cells))
+                else:
+                    lines.append("\t".join(map(safe_text, cells)))
+            if lines:
+                sys.stdout.write("\n".join(lines) + "\n")
             return
         from rich.table import Table
         from rich.text import Text

@@ -2,7 +2,11 @@
 
 A tenant's entries load behind a "loading…" node, in chunks, the first time it is
 opened (the Harlequin `database_tree` shape), so 100 tenants × 100 entries open at
-once. `/` filters entry names; `refresh_all()` follows writes by other processes.
+once. A tenant of more than LAZY_ENTRIES entries shows its names a page (PAGE) at a time
+(the next page comes when the "… more" row scrolls into view, or on enter there; `goto`
+and the filter reach any entry) and reads the details (kind, versions) of the rows on
+screen only, in a worker: 100,000 entries open in a fraction of a second (Textual's Tree
+re-lays out every node on each change, so it never holds them all). `/` filters entry names; `refresh_all()` follows writes by other processes.
 An entry that cannot be read (a damaged head, a forged name that is not a valid entry
 name) is listed as "⚠ unreadable"; its error shows when it is selected. A failure of
 any kind in a worker is shown where it happened and never stops the app.
@@ -10,6 +14,7 @@ any kind in a worker is shown where it happened and never stops the app.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +35,9 @@ from .palette import NOT_DIM, Palette, on_theme_change, palette
 from .safe import clean, literal
 
 CHUNK = 100
+LAZY_ENTRIES = 2000  # above this, entries show a page at a time, details for the rows on screen only
+PAGE = 1000
+_DETAILS_WIDTH = (len("  snapshot · 9,999 versions"), len("  snapshot · 9,999"))  # until details come
 
 
 @dataclass
@@ -38,6 +46,8 @@ class TenantData:
     loaded: bool = False
     count: int | None = None
     widths: tuple[int, int] = (0, 0)  # widest entry label under it: (full, compact)
+    names: list[str] | None = None  # a big tenant's entry names, sorted (shown a page at a time)
+    shown: int = 0  # how many of `names` are in the tree
 
 
 @dataclass
@@ -184,6 +194,8 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self._tenants_shown = False  # the tenant list of the last reload is in the tree
         self._infos: dict[tuple[str, str], EntryInfo] = {}
         self._clicked = False  # the next NodeSelected comes from a click, not from enter
+        self._wanted: dict[int, TreeNode[NodeData]] = {}  # entry rows on screen whose details are not read
+        self._asked: set[int] = set()  # node ids whose details a worker is reading
 
     # -------------------------------------------------------------- queries
     def tenant_nodes(self) -> dict[str, TreeNode[NodeData]]:
@@ -389,6 +401,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             return
         if not names:
             self.app.call_from_thread(self._add_chunk, node, [], True, True)
+        if len(names) > LAZY_ENTRIES:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._add_names, node, tenant, names)
+            return
         for start in range(0, len(names), CHUNK):
             if get_current_worker().is_cancelled:
                 return
@@ -434,6 +450,95 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         elif first and self.auto_open and self.cursor_node is node and node.children:
             self.auto_open = False
             self._move_to(node.children[0])
+
+    def _add_names(self, node: TreeNode[NodeData], tenant: str, names: list[str]) -> None:
+        """A big tenant: its first page of entries, names only; the details of the rows on
+        screen are read by `_read_wanted`, the next pages by `_show_more`."""
+        if node.tree is not self or node not in node.parent.children:
+            return  # the tree was rebuilt meanwhile
+        node.remove_children()
+        data = node.data
+        data.count, data.names, data.shown = len(names), names, 0
+        node.set_label(tenant_label(data))
+        longest = max(map(len, names))  # (clean() escapes are rare; 100,000 calls cost a second)
+        data.widths = (longest + _DETAILS_WIDTH[0], longest + _DETAILS_WIDTH[1])
+        pending = self._pending
+        upto = bisect.bisect_left(names, pending[1]) if pending and pending[0] == tenant else 0
+        self._show_more(node, upto)
+        self.fit_pane()
+        if pending and pending[0] == tenant:
+            self.goto(*pending)
+        elif self.auto_open and self.cursor_node is node and node.children:
+            self.auto_open = False
+            self._move_to(node.children[0])
+
+    def _show_more(self, node: TreeNode[NodeData], upto: int = 0) -> None:
+        """Add the next page of a big tenant's entries (at least up to name number `upto`)."""
+        data = node.data
+        if not isinstance(data, TenantData) or data.names is None or node.tree is not self:
+            return
+        names = data.names
+        end = min(len(names), max(data.shown + PAGE, upto + 1))
+        if node.children and isinstance(node.children[-1].data, NoteData):
+            node.children[-1].remove()
+        children = []
+        for name in names[data.shown:end]:
+            child = self._add_node(node, Text(clean(name) or '""', no_wrap=True, end=""), EntryData(data.tenant, name))
+            child._allow_expand = child._expanded = False
+            children.append(child)
+        data.shown = end
+        if end < len(names):
+            more = self._add_node(node, Text(f"… {len(names) - end:,} more (enter; / filters)", style="dim italic"),
+                                  NoteData("more"))
+            more._allow_expand = more._expanded = False
+            children.append(more)
+        node._children.extend(children)  # one re-layout (Textual's add() re-lays out per node)
+        node._updates += 1
+        self._invalidate()
+
+    def process_label(self, label: str | Text) -> Text:
+        """A label as Tree shows it; one-line Text labels (all of ours) are taken as they are."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    def render_line(self, y: int):
+        """A line of the tree; an entry row on screen without its details asks for them."""
+        strip = super().render_line(y)
+        line = y + self.scroll_offset.y
+        lines = self._tree_lines
+        if 0 <= line < len(lines):
+            node = lines[line].node
+            data = node.data
+            if isinstance(data, NoteData) and data.text == "more" and node.id not in self._asked:
+                self._asked.add(node.id)  # once: the note is replaced by the next page
+                self.call_later(self._show_more, node.parent)
+            elif isinstance(data, EntryData) and data.info is None and data.error is None \
+                    and node.id not in self._asked and node.id not in self._wanted:
+                if not self._wanted:
+                    self.call_later(self._read_wanted)
+                self._wanted[node.id] = node
+        return strip
+
+    def _read_wanted(self) -> None:
+        nodes = list(self._wanted.values())
+        self._wanted.clear()
+        self._asked.update(n.id for n in nodes)
+        self.run_worker(lambda: self._details_worker(nodes), thread=True, group="tree-details")
+
+    def _details_worker(self, nodes: list[TreeNode[NodeData]]) -> None:
+        for start in range(0, len(nodes), 50):
+            batch = nodes[start:start + 50]
+            found = [(n, self._entry_data(n.data.tenant, n.data.entry)) for n in batch]
+            self.app.call_from_thread(self._details_read, found)
+
+    def _details_read(self, found: list[tuple[TreeNode[NodeData], EntryData]]) -> None:
+        for node, data in found:
+            self._asked.discard(node.id)
+            if node.tree is not self or not isinstance(node.data, EntryData) or node.data.entry != data.entry:
+                continue
+            node.data = data
+            node.set_label(self._entry_label(data))
 
     def _fill(self, node: TreeNode[NodeData], names: list[str]) -> None:
         """Filtered view: show `names` under the tenant now, their counts when loaded."""
@@ -494,6 +599,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                     continue
                 if text:
                     names = [n for n in names if text.lower() in n.lower()]
+                if len(names) > LAZY_ENTRIES:  # details are read again for the rows on screen
+                    fresh[tenant] = [EntryData(tenant, n) for n in names]
+                    continue
                 fresh[tenant] = [self._entry_data(tenant, n) for n in names]
             else:
                 fresh[tenant] = None
@@ -525,6 +633,16 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.fit_pane()
 
     def _sync_entries(self, node: TreeNode[NodeData], entries: list[EntryData]) -> None:
+        if len(entries) > LAZY_ENTRIES:
+            names = [e.entry for e in entries]
+            if node.data.names != names:
+                self._add_names(node, node.data.tenant, names)
+                return
+            for child in node.children:  # read again when on screen; labels stay until then
+                if isinstance(child.data, EntryData) and (child.data.info is not None or child.data.error is not None):
+                    child.data = EntryData(child.data.tenant, child.data.entry)
+            self.refresh()
+            return
         current = {c.data.entry: c for c in node.children if isinstance(c.data, EntryData)}
         wanted = {e.entry for e in entries}
         for name, child in current.items():
@@ -563,8 +681,20 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             else:  # still loading the tenants: go there once they show (not to the first entry)
                 self._pending = None if self._tenants_shown else (tenant, entry)
             return
+        names = tenant_node.data.names
+        if names is not None and tenant_node.data.shown < len(names):  # a big tenant: show its page
+            at = bisect.bisect_left(names, entry)
+            if at < len(names) and names[at] == entry:
+                self._show_more(tenant_node, at)
+                node = self.entry_node(tenant, entry)
+                if node is not None:
+                    self._pending = None
+                    tenant_node.expand()
+                    self._move_to(node)
+                    return
         self._pending = (tenant, entry)
-        if tenant_node.data.loaded and not any(isinstance(c.data, NoteData) for c in tenant_node.children):
+        if tenant_node.data.loaded and not any(isinstance(c.data, NoteData) and c.data.text != "more"
+                                               for c in tenant_node.children):
             self._pending = None  # loaded, and the entry is not there
             return
         tenant_node.expand()
@@ -594,6 +724,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         data = event.node.data
+        if isinstance(data, NoteData) and data.text == "more":
+            self._show_more(event.node.parent)
+            return
         clicked, self._clicked = self._clicked, False
         if isinstance(data, EntryData):
             self.post_message(self.EntryChosen(data.tenant, data.entry, clicked=clicked))

@@ -1,7 +1,10 @@
 """The history timeline of one entry: its versions newest first, rendered line by line.
 
-The versions come from `engine.log(..., max_items=None)` in a thread worker; a row
-is formatted only when it scrolls into view, so 10,000 versions open instantly. A
+The versions come from `engine.log_view()`, a lazy sequence that knows the number of
+versions at once and reads the history index a page at a time: pages are read in a
+thread worker when their rows scroll into view (a row not read yet shows "…"), and a
+row is formatted only when it is on screen, so 1,000,000 versions open instantly and
+`G` reads only the oldest page. A
 version whose metadata is damaged (`Version.damage`: a date no timezone can show, an
 empty user, a restored-from that is not a digest...) shows "invalid date" where its
 date cannot be shown and a "⚠ damaged" marker; the viewer shows what the damage is.
@@ -9,10 +12,12 @@ date cannot be shown and a "⚠ damaged" marker; the viewer shows what the damag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from dbengine.history import Version
+from dbengine.index_window import LogView
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
@@ -88,8 +93,9 @@ class _Loaded:
     tenant: str
     entry: str
     kind: str
-    versions: list[Version]
+    versions: Sequence[Version]
     select: str | None
+    found: int | None = None  # the row of `select` (or of the version selected before), when found
 
 
 class Timeline(DelayedLoading, LineList):
@@ -97,6 +103,8 @@ class Timeline(DelayedLoading, LineList):
 
     Columns shrink or drop to fit the pane (fit_columns), so the HEAD and restored-from
     markers stay on screen down to 80-column terminals."""
+
+    PAGE: ClassVar[int] = 256  # versions read at a time from the history index
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "app.compare_parent", "Compare with parent", show=False),
@@ -133,13 +141,14 @@ class Timeline(DelayedLoading, LineList):
         self.tenant: str | None = None
         self.entry: str | None = None
         self.kind: str | None = None
-        self.versions: list[Version] = []
+        self.versions: Sequence[Version] = []
         self.head: str | None = None
         self._marked: str | None = None
         self._rows: dict[int, TimelineRow] = {}
         self._generation = 0
-        self._positions: dict[str, int] = {}
         self._dates: dict[int, str] = {}
+        self._pages_asked: set[int] = set()  # pages of the LogView being read
+        self._announce: int | None = None  # a cursor row whose version was not read yet
         self._pending_select: str | None = None
         self._any_restored = False
         self._any_damaged = False
@@ -165,20 +174,45 @@ class Timeline(DelayedLoading, LineList):
     def row_count(self) -> int:
         return len(self.versions)
 
+    def version_at(self, index: int) -> Version | None:
+        """Version of row `index` if it was read (never reads; asks for its page if not)."""
+        versions = self.versions
+        if isinstance(versions, LogView):
+            version = versions.cached(index)
+            if version is None and 0 <= index < len(versions):
+                self._ask_page(versions.page_of(index))
+            return version
+        return versions[index] if 0 <= index < len(versions) else None
+
+    def cached_rows(self, lo: int, hi: int) -> bool:
+        """True when the versions of rows lo..hi-1 (those that exist) were read."""
+        versions = self.versions
+        rows = range(max(lo, 0), min(hi, len(versions)))
+        if not isinstance(versions, LogView):
+            return True
+        return all(versions.cached(i) is not None for i in rows)
+
     @property
     def selected(self) -> Version | None:
-        if 0 <= self.cursor < len(self.versions):
-            return self.versions[self.cursor]
-        return None
+        return self.version_at(self.cursor)
 
     def position(self, digest: str) -> int | None:
-        """Row index of `digest` (0 = HEAD), or None."""
-        return self._positions.get(digest)
+        """Row index of `digest` (0 = HEAD) among the versions read, or None."""
+        versions = self.versions
+        if isinstance(versions, LogView):
+            return versions.find(digest)
+        return next((i for i, v in enumerate(versions) if v.digest == digest), None)
 
-    def row(self, index: int) -> TimelineRow:
+    def row(self, index: int) -> TimelineRow | None:
         row = self._rows.get(index)
         if row is None:
-            row = self._rows[index] = row_for(self.versions[index], self.head or "")
+            version = self.version_at(index)
+            if version is None:
+                return None
+            if len(self._rows) > 4096:  # a long scroll: keep the formatted rows bounded
+                self._rows.clear()
+                self._dates.clear()
+            row = self._rows[index] = row_for(version, self.head or "")
         return row
 
     def date(self, index: int) -> str:
@@ -186,7 +220,10 @@ class Timeline(DelayedLoading, LineList):
         or "invalid date" (see model.dates.local_time)."""
         text = self._dates.get(index)
         if text is None:
-            text = self._dates[index] = local_time(self.versions[index].date, seconds=False)
+            version = self.version_at(index)
+            if version is None:
+                return ""
+            text = self._dates[index] = local_time(version.date, seconds=False)
         return text
 
     # -------------------------------------------------------------- loading
@@ -198,50 +235,104 @@ class Timeline(DelayedLoading, LineList):
             # when it cancels that write's load: keep the pending select.
             select = self._pending_select
         self._pending_select = select
+        previous = None
         if not same:
             self.marked = None
             self.versions = []
             self._rows.clear()
             self._dates.clear()
+            self._pages_asked.clear()
             self.border_subtitle = ""
-            self._positions = {}
             self.tenant, self.entry, self.kind, self.head = tenant, entry, None, None
             self.empty_message = "loading…"
             self.reset_rows()
             self.show_loading()
+        elif self.selected is not None:  # where the selected version will be: rows added on top move it down
+            previous = (self.selected.digest, self.cursor, len(self.versions))
         self._generation += 1
-        self._load(self._generation, tenant, entry, select)
+        self._load(self._generation, tenant, entry, select, previous)
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
         self.tenant = self.entry = self.kind = self.head = self.marked = None
-        self.versions, self._positions = [], {}
+        self.versions = []
         self._rows.clear()
         self._dates.clear()
+        self._pages_asked.clear()
         self.border_subtitle = ""
         self.empty_message = message
         self.hide_loading()
         self.reset_rows()
 
     @work(thread=True, exclusive=True, group="timeline")
-    def _load(self, generation: int, tenant: str, entry: str, select: str | None) -> None:
+    def _load(self, generation: int, tenant: str, entry: str, select: str | None,
+              previous: tuple[str, int, int] | None = None) -> None:
         engine = self.app.engine
+        found = None
         try:
             info = engine.entry_info(tenant, entry)
-            versions = engine.log(tenant, entry, max_items=None)
+            versions = engine.log_view(tenant, entry, page=self.PAGE)
+            if len(versions):
+                versions.load_page(0)
+            if select is not None:
+                found = versions.find(select)
+            elif previous is not None:
+                digest, row, count = previous
+                guess = row + len(versions) - count
+                found = versions.find(digest, near=guess)
         except Exception as error:  # an engine error, or anything forged data may still cause
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._failed, generation, tenant, entry, error)
             return
         if not get_current_worker().is_cancelled:
-            loaded = _Loaded(generation, tenant, entry, info.kind, versions, select)
+            loaded = _Loaded(generation, tenant, entry, info.kind, versions, select, found)
             self.app.call_from_thread(self._apply, loaded)
+
+    def _ask_page(self, number: int) -> None:
+        """Read page `number` of the LogView in a worker (once)."""
+        if number in self._pages_asked:
+            return
+        self._pages_asked.add(number)
+        self._read_page(self._generation, self.versions, number)
+
+    @work(thread=True, group="timeline-pages")
+    def _read_page(self, generation: int, versions: LogView, number: int) -> None:
+        try:
+            versions.load_page(number)
+        except Exception as error:  # an engine error, or anything forged data may still cause
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._failed, generation, self.tenant, self.entry, error)
+            return
+        self.app.call_from_thread(self._page_read, generation, versions, number)
+
+    def _page_read(self, generation: int, versions: LogView, number: int) -> None:
+        if generation != self._generation or versions is not self.versions:
+            return
+        self._pages_asked.discard(number)
+        self._note_columns(versions.load_page(number))
+        self.refresh_rows()
+        if self._announce is not None and self._announce == self.cursor:
+            self.on_cursor_moved(self.cursor)
+        self.refresh_bindings()
+
+    def _note_columns(self, versions: Sequence[Version], reset: bool = False) -> None:
+        """Widen the user column and show the restored/damaged markers for newly read versions."""
+        users = {v.user_id for v in versions}
+        width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
+        restored = any(v.restored_from for v in versions)
+        damaged = any(v.damage for v in versions)
+        if reset:
+            self.user_width, self._any_restored, self._any_damaged = width, restored, damaged
+        else:
+            self.user_width = max(self.user_width, width)
+            self._any_restored |= restored
+            self._any_damaged |= damaged
 
     def _failed(self, generation: int, tenant: str, entry: str, error: Exception) -> None:
         if generation != self._generation:
             return
         self.hide_loading()
-        self.versions, self._positions = [], {}
+        self.versions = []
         self._rows.clear()
         self._dates.clear()
         self.border_subtitle = ""
@@ -257,25 +348,35 @@ class Timeline(DelayedLoading, LineList):
         previous = self.selected.digest if self.selected else None
         old_top = self.scroll_offset.y
         old_cursor = self.cursor
+        old_count = len(self.versions)
         self.hide_loading()
         self.kind = loaded.kind
         self.versions = loaded.versions
-        self.head = loaded.versions[0].digest if loaded.versions else None
-        self._positions = {v.digest: i for i, v in enumerate(loaded.versions)}
+        self.head = getattr(loaded.versions, "head", None) or (loaded.versions[0].digest if loaded.versions else None)
         self._rows.clear()
         self._dates.clear()
-        users = {v.user_id for v in loaded.versions}
-        self.user_width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
-        self._any_restored = any(v.restored_from for v in loaded.versions)
-        self._any_damaged = any(v.damage for v in loaded.versions)
-        if self.marked not in self._positions:
+        self._pages_asked.clear()
+        first_page = loaded.versions.load_page(0) if isinstance(loaded.versions, LogView) and loaded.versions \
+            else loaded.versions
+        self._note_columns(first_page, reset=True)
+        if self.marked is not None and self.position(self.marked) is None:
             self.marked = None
         self.empty_message = "no versions"
         self.border_subtitle = ""
         target = loaded.select or previous
-        index = self._positions.get(target, 0) if target else 0
-        self.reset_rows(index)
-        if target and target == previous:
+        index = None
+        if target is not None and target == previous:
+            # the selection now (the user may have moved since the load began): rows added on
+            # top move it down by their number
+            guess = old_cursor + len(self.versions) - old_count
+            found = self.version_at(guess) if 0 <= guess < len(self.versions) else None
+            index = guess if found is not None and found.digest == previous else None
+        if index is None and target is not None:
+            index = self.position(target)
+        if index is None and loaded.select is not None:
+            index = loaded.found
+        self.reset_rows(index or 0)
+        if target and target == previous and index is not None:
             # New versions arrived on top: keep the selected row where it was on screen.
             self.scroll_to(y=max(0, old_top + index - old_cursor), animate=False, immediate=True)
         if old_head is not None and self.head is not None and self.head != old_head:
@@ -308,6 +409,9 @@ class Timeline(DelayedLoading, LineList):
         cols = self.columns()
         colors = self.palette
         text = Text(no_wrap=True, end="")
+        if row is None:  # its page is being read
+            text.append("  …", style="dim")
+            return text
         text.append("● " if row.digest == self.marked else "  ", style=f"bold {colors.marked}")
         text.append(row.short, style=colors.digest)
         if cols.date:
@@ -338,7 +442,7 @@ class Timeline(DelayedLoading, LineList):
             text.append(f"{label}{row.restored_from}", style=f"italic {colors.restored}")
         elif cols.restored and cols.damaged:
             text.append(" " * (1 + cols.restored))  # damage markers line up
-        if self.versions[index].damage:
+        if row.damage:
             text.append(" ")
             text.append("⚠ damaged" if cols.damaged == DAMAGED_FULL else "⚠", style=f"bold {colors.error}")
         return text
@@ -349,8 +453,10 @@ class Timeline(DelayedLoading, LineList):
     # -------------------------------------------------------------- actions
     def on_cursor_moved(self, index: int) -> None:
         self.border_subtitle = f"{index + 1:,} / {len(self.versions):,}"
-        if self.tenant is not None and self.entry is not None:
-            self.post_message(self.VersionHighlighted(self.tenant, self.entry, self.versions[index].digest))
+        version = self.version_at(index)
+        self._announce = None if version is not None else index  # announced once its page is read
+        if version is not None and self.tenant is not None and self.entry is not None:
+            self.post_message(self.VersionHighlighted(self.tenant, self.entry, version.digest))
 
     def action_toggle_mark(self) -> None:
         version = self.selected

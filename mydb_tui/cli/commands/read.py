@@ -92,14 +92,21 @@ def _entry_rows(ctx: Context, engine: Any, tenant: str) -> tuple[list[dict], lis
     rows: list[dict] = []
     heads: list[Version] = []
     errors: list[dict] = []
+    dates: dict = {}  # heads written together share dates: each is formatted once
     for name, info in engine.entry_infos(tenant).items():  # one cache read for a big tenant
         if isinstance(info, DbEngineError):
             errors.append({"name": name, "message": message_of(info)})
             continue
         head = info.version
         heads.append(head)
-        rows.append({"name": name, "kind": info.kind, "versions": info.versions, "head": info.head,
-                     "date": ctx.iso(head.date), "user": head.user_id, **_damage_field(head)})
+        date = dates.get(head.date, dates)
+        if date is dates:
+            date = dates[head.date] = ctx.iso(head.date)
+        row = {"name": name, "kind": info.kind, "versions": info.versions, "head": info.head,
+               "date": date, "user": head.user_id}
+        if head.damage is not None:
+            row.update(_damage_field(head))
+        rows.append(row)
     return rows, heads, errors
 
 
