@@ -122,13 +122,42 @@ class _EntryReader:
         return ABSENT if digest is None else self.doc(digest)["__data__"]
 
 
+def _history(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None
+             ) -> Iterator[tuple[Version, tuple[str, ...] | None]]:
+    """(version, change set or None when unknown), newest first, from the head (or `digest`),
+    read from the history index only."""
+    for attempt in (1, 2):
+        state, start = engine._history_start(tenant_id, entry, digest)
+        try:
+            versions = state.versions_between(0, start + 1)
+            changes = [state.changes(i) for i in range(start + 1)]
+        except ValueError:  # a damaged line: the index is a cache, rebuilt from the objects
+            if attempt == 2:
+                raise
+            engine._rebuild_index(tenant_id, entry)
+            continue
+        for i in range(start, -1, -1):
+            yield versions[i], changes[i]
+        return
+
+
+def _touching(engine: DbEngine, tenant_id: str, entry: str, key: str | None, path: str | None
+              ) -> list[tuple[Version, bool]]:
+    """The versions whose change set names record `key` (or touches `path`), newest first,
+    with True, and those whose change set is unknown, with False (compare to know)."""
+    found = engine.versions_touching(tenant_id, entry, key=key, path=None if key is not None else path)
+    if not found:
+        return []
+    state, start = engine._history_start(tenant_id, entry, None)
+    out = []
+    for digest, certain in found:
+        position = state.position(digest)
+        out.append((state.versions_between(position, position + 1)[0], certain))
+    return out
+
+
 def _parent(version: Version) -> str | None:
     return version.parents[0] if version.parents else None
-
-
-def _known_keys(version: Version) -> tuple[str, ...] | None:
-    summary = version.summary
-    return summary.keys if summary is not None else None
 
 
 def _kind(old: Any, new: Any) -> str:
@@ -161,18 +190,12 @@ def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = 
         raise PatternMismatchError(f"entry {entry!r} is a snapshot entry: give a path, not a record key")
     if key is not None:
         check_key(key)
-    place = tuple(tokens or ())
     out: list[KeyChange] = []
-    for version in engine.log(tenant_id, entry, max_items=None):
+    for version, _certain in _touching(engine, tenant_id, entry, key if records else None, path):
         parent = _parent(version)
-        keys = _known_keys(version)
         if records:
-            if keys is not None and key not in keys:
-                continue
             old, new = reader.record(parent, key), reader.record(version.digest, key)
         else:
-            if keys is not None and not any(related(place, tuple(parse_pointer(k))) for k in keys):
-                continue
             old, new = reader.value(parent), reader.value(version.digest)
         if tokens:
             old = value_at(old, tokens) if old is not ABSENT else ABSENT
@@ -204,11 +227,10 @@ def blame(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = Non
             p: tuple(parse_pointer(p)) for p in keys if value_at(value, parse_pointer(p)) is not ABSENT}
     found: dict[str, Version] = {}
     remaining = dict(places)
-    for version in engine.log(tenant_id, entry, digest, max_items=None):
+    for version, known in _history(engine, tenant_id, entry, digest):
         if not remaining:
             break
         parent = _parent(version)
-        known = _known_keys(version)
         if records:
             if known is not None:
                 touched = [k for k in known if k in remaining]
@@ -261,11 +283,11 @@ def search(engine: DbEngine, tenant_id: str, entry: str | None, text: str, *, pi
         total = sum(info.versions for info in infos.values() if not isinstance(info, DbEngineError))
     scanned = 0
     for name in entries:
-        versions = engine.log(tenant_id, name, max_items=None)
+        versions = list(_history(engine, tenant_id, name))
         if total is None:
             total = len(versions)
         reader = _EntryReader(engine, tenant_id, name)
-        for version in versions:
+        for version, known in versions:
             if cancelled is not None and cancelled():
                 return
             scanned += 1
@@ -277,14 +299,14 @@ def search(engine: DbEngine, tenant_id: str, entry: str | None, text: str, *, pi
                 continue
             if since is not None and version.date < since or until is not None and version.date > until:
                 continue
-            yield from _version_hits(reader, version, text, pickaxe)
+            yield from _version_hits(reader, version, known, text, pickaxe)
 
 
-def _version_hits(reader: _EntryReader, version: Version, text: str, pickaxe: bool) -> Iterator[SearchHit]:
+def _version_hits(reader: _EntryReader, version: Version, known: tuple[str, ...] | None, text: str,
+                  pickaxe: bool) -> Iterator[SearchHit]:
     parent = _parent(version)
     doc = reader.doc(version.digest)
     if reader.is_records(doc):
-        known = _known_keys(version)
         if known is not None:
             pairs = ((k, reader.record(parent, k), reader.record(version.digest, k)) for k in sorted(known))
         else:
