@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/records_scale.py
+	$(BIN)/python bench/history_scale.py
+	$(BIN)/python bench/queries_bench.py
+	$(BIN)/python bench/durable.py
 	$(BIN)/python bench/s3_bench.py
 	$(BIN)/python bench/cas_fairness.py
 	$(BIN)/python bench/tui_bench.py

@@ -203,11 +203,11 @@ def _record(engine: DbEngine, digest: str | None, key: str):
 def _longest_history() -> tuple[str, str, str, int] | None:
     """(root, tenant, entry, versions) of the biggest cached history fixture, if any."""
     best = None
-    if not os.path.isdir(CACHE):
-        return None
-    for name in os.listdir(CACHE):
-        path = os.path.join(CACHE, name)
-        if not name.startswith("history") or not os.path.isdir(path):
+    roots = [os.path.join(HERE, "_work-history-cache", "db")]  # bench/history_scale.py's fixture
+    if os.path.isdir(CACHE):
+        roots += [os.path.join(CACHE, name) for name in os.listdir(CACHE) if name.startswith("history")]
+    for path in roots:
+        if not os.path.isdir(path):
             continue
         try:
             engine = DbEngine(path, durable=False)
