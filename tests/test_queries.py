@@ -253,3 +253,20 @@ def test_search_names_the_exact_value_in_added_subtrees(tmp_path):
     head, first = (d[:8] for d in engine.history(T, "config"))
     assert hits == [(head, "/db/host", 1, 0), (head, "/new/x", 0, 1),
                     (first, "/db/host", 0, 1), (first, "/list/1", 0, 1)]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gaps=st.lists(st.integers(0, 5000), min_size=1, max_size=150), probes=st.lists(st.integers(-10, 400_000), max_size=8))
+def test_as_of_matches_a_scan_with_uneven_dates(gaps, probes):
+    moments = iter([FIXED_NOW + dt.timedelta(seconds=sum(gaps[: i + 1])) for i in range(len(gaps))])
+    with tempfile.TemporaryDirectory() as root:
+        engine = DbEngine(root, durable=False, clock=lambda: next(moments))
+        engine.init(T)
+        for i in range(len(gaps)):
+            engine.save(T, "u", E, {"v": i})
+        log = engine.log(T, E, max_items=None)
+        for offset in probes:
+            when = FIXED_NOW + dt.timedelta(seconds=offset)
+            expected = next((v.digest for v in log if v.date <= when), None)
+            got = engine.as_of(T, E, when)
+            assert (got.digest if got else None) == expected

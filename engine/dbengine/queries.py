@@ -360,26 +360,46 @@ def _snippet(source: str, text: str) -> str:
 # ================================================================== as_of
 def as_of(engine: DbEngine, tenant_id: str, entry: str, when: _dt.datetime) -> Version | None:
     """The version that was HEAD at `when` (naive: local time): the newest version in
-    history order dated at or before it, found by binary search (dates are taken as
-    non-decreasing along the history; invalid dates count as their older neighbour's)."""
+    history order dated at or before it. An interpolation search on the dates over the
+    windowed index (a few pages of lines, not the whole file): dates are taken as
+    non-decreasing along the history; an invalid date counts as its older neighbour's."""
     when = _aware(when)
-    versions = engine.log(tenant_id, entry, max_items=None)[::-1]  # oldest first
-    lo, hi = 0, len(versions)  # first position dated after `when`
-    while lo < hi:
-        mid = (lo + hi) // 2
-        date = _date_at(versions, mid)
-        if date is not None and date > when:
-            hi = mid
+    view = engine.log_view(tenant_id, entry, page=_AS_OF_PAGE)
+    count = len(view)
+    if count == 0:
+        return None
+
+    def date(i: int) -> _dt.datetime | None:
+        for j in range(i, min(count, i + _AS_OF_PAGE)):
+            if view[j].date is not None:
+                return view[j].date
+        return None
+
+    newest, oldest = date(0), date(count - 1)
+    if newest is None or newest <= when:
+        return view[0]
+    if oldest is None or oldest > when:
+        return None
+    lo, hi = 0, count - 1  # date(lo) > when >= date(hi); the answer is hi once they touch
+    lo_date, hi_date = newest, oldest
+    step = 0
+    while hi - lo > 1:
+        span = (lo_date - hi_date).total_seconds()
+        if step % 2 == 0 and span > 0:  # interpolate; every other step bisects (log n at worst)
+            guess = lo + int((lo_date - when).total_seconds() / span * (hi - lo))
+            mid = min(max(guess, lo + 1), hi - 1)
         else:
-            lo = mid + 1
-    return versions[lo - 1] if lo else None
+            mid = (lo + hi) // 2
+        step += 1
+        found = date(mid)
+        if found is not None and found > when:
+            lo, lo_date = mid, found
+        else:
+            hi, hi_date = mid, found if found is not None else hi_date
+    return view[hi]
 
 
-def _date_at(versions: list[Version], position: int) -> _dt.datetime | None:
-    for i in range(position, max(-1, position - 1000), -1):
-        if versions[i].date is not None:
-            return versions[i].date
-    return None
+_AS_OF_PAGE = 64
 
 
 def parse_when(text: str) -> _dt.datetime:
