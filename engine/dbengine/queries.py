@@ -232,9 +232,8 @@ def blame(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = Non
             break
         parent = _parent(version)
         if records:
-            if known is not None:
+            if known is not None:  # a record change set names only records whose value changed
                 touched = [k for k in known if k in remaining]
-                touched = [k for k in touched if not same_value(reader.record(parent, k), reader.record(version.digest, k))]
             elif parent is None:
                 touched = list(remaining)
             else:
