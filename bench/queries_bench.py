@@ -24,6 +24,7 @@ import threading
 import time
 
 from dbengine.dbengine import DbEngine
+from dbengine.queries import _history
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECORDS = int(os.environ.get("MYDB_BENCH_Q_RECORDS", "100000"))
@@ -84,11 +85,12 @@ def main() -> None:
     fresh = lambda: DbEngine(root, durable=False)  # noqa: E731
     engine = fresh()
     log = engine.log(T, E, max_items=None)
-    changed = [v for v in log if v.summary is not None and v.summary.keys]
+    change_sets = [keys for _version, keys in _history(engine, T, E)]
+    changed = [keys for keys in change_sets if keys]
     # the most changed key makes the longest record history
     counts: dict[str, int] = {}
-    for version in log[:-1]:
-        for key in (version.summary.keys or ()) if version.summary else ():
+    for keys in change_sets[:-1]:
+        for key in keys or ():
             counts[key] = counts.get(key, 0) + 1
     key = max(counts, key=counts.get) if counts else _key(0)
     rows: list[tuple[str, str, str, str]] = []
