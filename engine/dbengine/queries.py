@@ -168,19 +168,11 @@ def _plain(value: Any) -> Any:
     return None if value is ABSENT else value
 
 
-def _pointer_tokens(path: str | None) -> list[str] | None:
-    return None if path is None else parse_pointer(path)
-
-
-# ================================================================== key_history
-def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = None,
-                path: str | None = None, max_items: int | None = None) -> list[KeyChange]:
-    """The versions where record `key` (and/or the value at `path`) changed, newest first."""
-    if key is None and path is None:
-        raise InvalidPathError("key_history needs a record key, a path, or both")
-    tokens = _pointer_tokens(path)
-    reader = _EntryReader(engine, tenant_id, entry)
-    head = engine.get_digest(tenant_id, entry)
+def _place(reader: _EntryReader, head: str, entry: str, key: str | None, path: str | None
+           ) -> tuple[bool, str | None, list[str]]:
+    """(is a record entry, record key, tokens of the path inside the record or value): in a
+    record entry a path alone starts with the record key."""
+    tokens = [] if path is None else parse_pointer(path)
     records = reader.is_records(reader.doc(head))
     if records and key is None:
         if not tokens:
@@ -190,6 +182,17 @@ def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = 
         raise PatternMismatchError(f"entry {entry!r} is a snapshot entry: give a path, not a record key")
     if key is not None:
         check_key(key)
+    return records, key, tokens
+
+
+# ================================================================== key_history
+def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = None,
+                path: str | None = None, max_items: int | None = None) -> list[KeyChange]:
+    """The versions where record `key` (and/or the value at `path`) changed, newest first."""
+    if key is None and path is None:
+        raise InvalidPathError("key_history needs a record key, a path, or both")
+    reader = _EntryReader(engine, tenant_id, entry)
+    records, key, tokens = _place(reader, engine.get_digest(tenant_id, entry), entry, key, path)
     out: list[KeyChange] = []
     for version, _certain in _touching(engine, tenant_id, entry, key if records else None, path):
         parent = _parent(version)
@@ -437,17 +440,9 @@ def restored_part(engine: DbEngine, tenant_id: str, entry: str, digest: str, hea
                   key: str | None, path: str | None) -> RestorePlan:
     """The change that brings record `key` (and/or the value at `path`) back to what it was at
     `digest`, on top of `head`; absent then means removed now."""
-    tokens = _pointer_tokens(path)
     reader = _EntryReader(engine, tenant_id, entry)
-    records = reader.is_records(reader.doc(head))
-    if records and key is None:
-        if not tokens:
-            raise InvalidPathError("a record entry's path starts with the record key: /KEY/...")
-        key, tokens = tokens[0], tokens[1:]
-    if not records and key is not None:
-        raise PatternMismatchError(f"entry {entry!r} is a snapshot entry: give a path, not a record key")
+    records, key, tokens = _place(reader, head, entry, key, path)
     if records:
-        check_key(key)
         old, now = reader.record(digest, key), reader.record(head, key)
         place = f"record {key!r}" + (f" at {path}" if tokens else "")
         if tokens:
