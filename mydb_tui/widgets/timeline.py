@@ -47,6 +47,9 @@ DAMAGED_SHORT = len("⚠")
 SHORT_INVALID_DATE = "bad date"  # "invalid date" in a column too narrow for it
 
 
+_NEW_VERSIONS_MAX = 1000  # a toast counts at most these (a writer's burst)
+
+
 @dataclass(frozen=True)
 class Columns:
     """Widths of the optional timeline columns (0: not shown); digest and markers always show."""
@@ -380,8 +383,9 @@ class Timeline(DelayedLoading, LineList):
             # New versions arrived on top: keep the selected row where it was on screen.
             self.scroll_to(y=max(0, old_top + index - old_cursor), animate=False, immediate=True)
         if old_head is not None and self.head is not None and self.head != old_head:
-            count = self._positions.get(old_head)
-            self.post_message(self.NewVersions(loaded.tenant, loaded.entry, loaded.versions[: count or 1]))
+            count = self.position(old_head)  # the versions above the old head are the new ones
+            new = [self.version_at(i) for i in range(min(count or 1, _NEW_VERSIONS_MAX))]
+            self.post_message(self.NewVersions(loaded.tenant, loaded.entry, [v for v in new if v is not None]))
 
     # -------------------------------------------------------------- rendering
     def columns(self) -> Columns:
