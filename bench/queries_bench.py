@@ -180,7 +180,8 @@ def main() -> None:
         "",
         f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `python bench/queries_bench.py`; "
         f"{RECORDS:,} records, {len(log):,} versions ({len(changed):,} with a change set), "
-        "medians of 5 cold runs (a new DbEngine each) unless said.",
+        "medians of 5 cold runs (a new DbEngine each) unless said; load average at the end "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "| question | engine | naive loop | target |",
         "|---|---|---|---|",

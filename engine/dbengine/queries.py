@@ -122,23 +122,28 @@ class _EntryReader:
         return ABSENT if digest is None else self.doc(digest)["__data__"]
 
 
-def _history(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None
-             ) -> Iterator[tuple[Version, tuple[str, ...] | None]]:
-    """(version, change set or None when unknown), newest first, from the head (or `digest`),
-    read from the history index only."""
+def _change_sets(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None
+                 ) -> tuple[Any, int, list[tuple[str, ...] | None]]:
+    """(index state, position of the head or `digest`, the change set of every position up
+    to it: None when unknown), from the history index only (rebuilt once if damaged)."""
     for attempt in (1, 2):
         state, start = engine._history_start(tenant_id, entry, digest)
         try:
-            versions = state.versions_between(0, start + 1)
-            changes = [state.changes(i) for i in range(start + 1)]
+            return state, start, [state.changes(i) for i in range(start + 1)]
         except ValueError:  # a damaged line: the index is a cache, rebuilt from the objects
             if attempt == 2:
                 raise
             engine._rebuild_index(tenant_id, entry)
-            continue
-        for i in range(start, -1, -1):
-            yield versions[i], changes[i]
-        return
+    raise AssertionError("unreachable")
+
+
+def _history(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None
+             ) -> Iterator[tuple[Version, tuple[str, ...] | None]]:
+    """(version, change set or None when unknown), newest first, from the head (or `digest`)."""
+    state, start, changes = _change_sets(engine, tenant_id, entry, digest)
+    versions = state.versions_between(0, start + 1)
+    for i in range(start, -1, -1):
+        yield versions[i], changes[i]
 
 
 def _touching(engine: DbEngine, tenant_id: str, entry: str, key: str | None, path: str | None
@@ -230,27 +235,30 @@ def blame(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = Non
             p: tuple(parse_pointer(p)) for p in keys if value_at(value, parse_pointer(p)) is not ABSENT}
     found: dict[str, Version] = {}
     remaining = dict(places)
-    for version, known in _history(engine, tenant_id, entry, digest):
+    state, start, change_sets = _change_sets(engine, tenant_id, entry, digest)
+    for i in range(start, -1, -1):  # newest first; a Version is built only where blamed
         if not remaining:
             break
-        parent = _parent(version)
+        known, parent, here = change_sets[i], state.parents[i], state.digests[i]
         if records:
             if known is not None:  # a record change set names only records whose value changed
                 touched = [k for k in known if k in remaining]
             elif parent is None:
                 touched = list(remaining)
             else:
-                diff = reader.record_diff(parent, version.digest)
+                diff = reader.record_diff(parent, here)
                 touched = [k for k in remaining if k in diff]
         else:
-            touched = _blamed_places(reader, version, parent, known, remaining)
-        for name in touched:
-            found[name] = version
-            del remaining[name]
+            touched = _blamed_places(reader, here, parent, known, remaining)
+        if touched:
+            version = state.versions_between(i, i + 1)[0]
+            for name in touched:
+                found[name] = version
+                del remaining[name]
     return {name: found[name] for name in places if name in found}
 
 
-def _blamed_places(reader: _EntryReader, version: Version, parent: str | None,
+def _blamed_places(reader: _EntryReader, digest: str, parent: str | None,
                    known: tuple[str, ...] | None, remaining: dict[str, tuple[str, ...]]) -> list[str]:
     if parent is None:
         return list(remaining)
@@ -261,7 +269,7 @@ def _blamed_places(reader: _EntryReader, version: Version, parent: str | None,
             return []
     else:
         names = list(remaining)
-    old, new = reader.value(parent), reader.value(version.digest)
+    old, new = reader.value(parent), reader.value(digest)
     return [n for n in names if not same_value(value_at(old, list(remaining[n])), value_at(new, list(remaining[n])))]
 
 
