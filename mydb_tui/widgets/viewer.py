@@ -233,7 +233,7 @@ class Viewer(DelayedLoading, Vertical):
         had_focus = focused is not None and self in focused.ancestors
         if loaded.records is not None:
             switcher.current = "records"
-            self.record_table.show(loaded.records, select)
+            self.record_table.show(loaded.records, select, (loaded.tenant, loaded.entry, loaded.digest))
             if had_focus:
                 self.record_table.focus()
         else:
