@@ -80,7 +80,8 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("goto_date", "Go to date…", "Select the version that was HEAD at a date (@)"),
     ("toggle_blame", {"snapshot": "Blame gutter", "records": "Blame column"},
      "Show who last changed each line of the tree, or each record of the table (b)"),
-    # Find in one version (record table): sort s/S, copy value y / key Y.
+    # Find in one version (record table): find /, sort s/S, copy value y / key Y.
+    ("find_records", {"records": "Find in this version"}, "Show only the records whose key or value holds a text (/)"),
     ("sort_records", {"records": "Sort records"}, "Sort the record table by the underlined column (s; S picks it)"),
     ("copy_value", {"records": "Copy value as JSON"}, "Copy the selected record's value as JSON (y)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
@@ -762,7 +763,7 @@ class MyDbApp(App[None]):
             return None
         if action in ("key_history", "toggle_blame") and self._main_screen().query_one(Viewer).document is None:
             return None
-        if action in ("sort_records", "copy_value") and self._main_screen().query_one(Viewer).kind != "records":
+        if action in ("find_records", "sort_records", "copy_value") and self._main_screen().query_one(Viewer).kind != "records":
             return None
         return True
 
@@ -1031,6 +1032,9 @@ class MyDbApp(App[None]):
             self.viewer.record_table.action_toggle_blame()
         else:
             self.viewer.query_one("#data-tree", JsonTree).action_toggle_blame()
+
+    def action_find_records(self) -> None:
+        self.viewer.record_table.action_find()
 
     def action_sort_records(self) -> None:
         self.viewer.record_table.action_sort_column()

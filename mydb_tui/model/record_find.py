@@ -55,3 +55,14 @@ def sorted_keys(keys: Iterable[str], value_of: Callable[[str], Any], by_key: boo
         return None
     ranked.sort(key=lambda item: item[0], reverse=reverse)
     return [key for _rank, key in ranked]
+
+
+def row_matches(key: str, stored: Any, needle: str) -> bool:
+    """Does the record hold `needle` (already casefolded) in its key or its value's JSON text?"""
+    if needle in key.casefold():
+        return True
+    try:
+        text = json.dumps(stored, ensure_ascii=False, default=str)
+    except ValueError:  # a forged value json cannot write (a cycle): its text is unknown
+        return False
+    return needle in text.casefold()

@@ -21,10 +21,11 @@ from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from mydb_tui.model.history import GUTTER_WIDTH, gutter_text
-from mydb_tui.model.record_find import KEY_COLUMN, next_sort, sorted_keys
+from mydb_tui.model.record_find import KEY_COLUMN, next_sort, row_matches, sorted_keys
 from mydb_tui.model.values import cell_text, is_special, record_columns
 
 from .line_list import LineList
@@ -54,6 +55,8 @@ class RecordTable(LineList):
         Binding("x", "app.delete_record", "Delete record"),
         Binding("c", "copy_key", "Copy key"),
         # Find in one version (issue 14): blame column, sort, copy value / key.
+        Binding("slash", "find", "Find", key_display="/"),
+        Binding("escape", "clear_filter", "Clear find", key_display="esc"),
         Binding("b", "toggle_blame", "Blame"),
         Binding("s", "sort_column", "Sort"),
         Binding("S", "next_sort_column", "Sort column"),
@@ -81,6 +84,9 @@ class RecordTable(LineList):
         self._blame_timer: Any = None
         self.sort: tuple[int, bool] | None = None  # (column index, descending); None: insertion order
         self.sort_column_index = 0  # the column `s` sorts (0: key); the one last clicked
+        self.base_keys: Any = []  # the rows before the filter: insertion or sorted order
+        self.filter_text = ""
+        self.filter_done = True  # the filter has read every record
 
     @property
     def row_count(self) -> int:
@@ -102,7 +108,7 @@ class RecordTable(LineList):
              source: tuple[str, str, str] | None = None) -> None:
         """Show `records` (the engine's lazy view of a record version, in insertion order)."""
         self.records = records
-        self.keys = records.keys_list()
+        self.keys = self.base_keys = records.keys_list()
         if source != self.source:
             self.source, self.blame, self._blame_asked = source, {}, set()
         self.sort = None
@@ -128,6 +134,8 @@ class RecordTable(LineList):
             self.post_message(self.RecordHighlighted(None))
         if self.blame_on:
             self._schedule_blame()
+        if self.filter_text:  # the filter stays on for the next version shown
+            self.set_filter(self.filter_text, select)
 
     def value_of(self, key: str) -> Any:
         """The stored value of `key`, or UNREADABLE when its bucket cannot be read."""
@@ -191,6 +199,8 @@ class RecordTable(LineList):
         if action == "scroll_columns":
             forward = bool(parameters) and parameters[0] == 1
             return self.scroll_offset.x < self.max_scroll_x if forward else self.scroll_offset.x > 0
+        if action == "clear_filter":
+            return bool(self.filter_text)
         return True
 
     def watch_scroll_x(self, old: float, new: float) -> None:
@@ -469,6 +479,10 @@ class RecordTable(LineList):
             self._apply_order(order, keep)
 
     def _apply_order(self, keys: list[str], keep: str | None) -> None:
+        self.base_keys = keys
+        if self.filter_text:
+            self.set_filter(self.filter_text, keep)
+            return
         self.keys = keys
         try:
             index = keys.index(keep) if keep is not None else 0
@@ -477,3 +491,136 @@ class RecordTable(LineList):
         self.reset_rows(index)
         if self.blame_on:
             self._schedule_blame()
+
+    # -------------------------------------------------------------- filter (find in this version)
+    def action_find(self) -> None:
+        """`/`: the filter input above the table (rows whose key or value holds the text)."""
+        box = self._filter_input()
+        if box is not None:
+            box.display = True
+            box.focus()
+
+    def action_clear_filter(self) -> None:
+        """esc: every row again (the filter line hides)."""
+        box = self._filter_input()
+        if box is not None:
+            box.action_clear_filter()
+        else:
+            self.set_filter("")
+
+    def _filter_input(self) -> RecordFilter | None:
+        parent = self.parent
+        return next(iter(parent.query(RecordFilter)), None) if parent is not None else None
+
+    def set_filter(self, text: str, keep: str | None = None) -> None:
+        """Show only the rows whose key or value holds `text` (any case); "" shows every row.
+        The records are read in a worker, and the matches show as they come."""
+        self.workers.cancel_group(self, "filter")
+        self.filter_text = text
+        if keep is None:
+            keep = self.selected_key
+        if not text:
+            self.filter_done = True
+            self.keys = self.base_keys
+            self._show_filtered(keep)
+            return
+        self.filter_done = False
+        self.keys = []
+        self._show_filtered(keep)
+        needle, records, base = text.casefold(), self.records, self.base_keys
+
+        def run() -> None:
+            worker = get_current_worker()
+            found: list[str] = []
+            published = 0
+            for i, key in enumerate(base):
+                if worker.is_cancelled:
+                    return
+                try:
+                    stored = records[key]
+                except (DbEngineError, KeyError):
+                    continue
+                if row_matches(key, stored, needle):
+                    found.append(key)
+                if i % 5000 == 4999 and len(found) > published:  # the matches so far
+                    published = len(found)
+                    self.app.call_from_thread(self._filtered, records, text, list(found), False, keep)
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._filtered, records, text, found, True, keep)
+
+        self.run_worker(run, thread=True, group="filter", exclusive=True)
+
+    def _filtered(self, records: RecordsView, text: str, found: list[str], done: bool, keep: str | None) -> None:
+        if records is not self.records or text != self.filter_text:
+            return
+        self.keys, self.filter_done = found, done
+        self._show_filtered(keep)
+
+    def _show_filtered(self, keep: str | None) -> None:
+        try:
+            index = self.keys.index(keep) if keep is not None else 0
+        except ValueError:
+            index = 0
+        was = self.cursor
+        self.reset_rows(index)
+        if index == was and self.keys:  # the same row number may now be another record
+            self.on_cursor_moved(index)
+        if not self.keys:
+            self.empty_message = "no records match" if self.filter_text and self.filter_done else (
+                "finding…" if self.filter_text else "no records")
+            self.post_message(self.RecordHighlighted(None))
+        if self.blame_on:
+            self._schedule_blame()
+        self._title()
+        self.refresh_bindings()
+
+    def _title(self) -> None:
+        from .viewer import Viewer
+
+        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
+        if viewer is None:
+            return
+        if not self.filter_text:
+            viewer.border_title = "Version"
+            return
+        count = f"{len(self.keys):,} match{'es' if len(self.keys) != 1 else ''}"
+        more = "" if self.filter_done else " so far…"
+        viewer.border_title = f"Version · /{clean(self.filter_text)} · {count}{more} (esc clears)"
+
+
+class RecordFilter(Input):
+    """The record table's filter line (`/`): typing filters, enter goes back to the table,
+    esc clears the filter and hides the line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", key_display="esc"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="find in this version: key or value text", id=id)
+        self.display = False
+
+    def _table(self) -> RecordTable | None:
+        parent = self.parent
+        return next(iter(parent.query(RecordTable)), None) if parent is not None else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        table = self._table()
+        if table is not None:
+            table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        table = self._table()
+        if table is not None:
+            table.focus()
+
+    def action_clear_filter(self) -> None:
+        table = self._table()
+        self.value = ""
+        self.display = False
+        if table is not None:
+            table.set_filter("")
+            table.focus()
+            table.refresh_bindings()

@@ -132,3 +132,48 @@ async def test_y_copies_the_value_as_json_and_Y_the_key(small_db, app_factory) -
         await pilot.press("Y")
         await pilot.pause()
         assert copied[-1] == "u03"
+
+
+async def test_slash_filters_rows_by_key_or_value_and_esc_clears(small_db, app_factory) -> None:
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await _table(pilot)
+        viewer = app.viewer
+        await pilot.press("slash")
+        await pilot.pause()
+        box = app.query_one("#record-filter")
+        assert box.display and app.focused is box
+        await pilot.press(*"CHANGED")  # a value's text, any case
+        await settle(pilot)
+        assert list(table.keys) == ["u03"]
+        assert "/CHANGED · 1 match" in str(viewer.border_title)
+        await pilot.press(*["backspace"] * 7, "u", "1")  # a key's text ("user 1" does not hold it)
+        await settle(pilot)
+        assert list(table.keys) == [f"u{i}" for i in range(10, 20)]
+        assert "10 matches" in str(viewer.border_title)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is table and table.selected_key == "u10"
+        await pilot.press("down")  # the detail follows the filtered row under the cursor
+        await settle(pilot)
+        assert table.selected_key == "u11" and app.viewer.selected_record == "u11"
+        assert "user 11" in str(app.query_one("#record-tree").root.children[0].label)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(table.keys) == 30 and not box.display and viewer.border_title == "Version"
+
+
+async def test_find_runs_over_a_big_entry_in_a_worker(tui_engine, app_factory) -> None:
+    tui_engine.init("acme")
+    tui_engine.put_many("acme", "alice", "users", {f"k{i:05d}": {"n": i} for i in range(30000)})
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await _table(pilot)
+        table.set_filter("k2999")
+        assert table.keys == [] and not table.filter_done  # the worker reads the records
+        await settle(pilot)
+        assert table.filter_done and list(table.keys) == [f"k2999{i}" for i in range(10)]
+        table.set_filter("zzz")
+        table.set_filter("k00001")  # new input cancels the search before
+        await settle(pilot)
+        assert list(table.keys) == ["k00001"]
