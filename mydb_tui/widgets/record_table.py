@@ -59,8 +59,8 @@ class RecordTable(LineList):
         Binding("escape", "clear_filter", "Clear find", key_display="esc"),
         Binding("b", "toggle_blame", "Blame"),
         Binding("s", "sort_column", "Sort"),
-        Binding("S", "next_sort_column", "Sort column"),
-        Binding("y", "copy_value", "Copy value"),
+        Binding("S", "next_sort_column", "Sort column", show=False),  # footer room: `h` must stay in view
+        Binding("y", "copy_value", "Copy JSON"),
         Binding("Y", "copy_key", "Copy key", show=False),
     ]
 
