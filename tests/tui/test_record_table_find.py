@@ -177,3 +177,21 @@ async def test_find_runs_over_a_big_entry_in_a_worker(tui_engine, app_factory) -
         table.set_filter("k00001")  # new input cancels the search before
         await settle(pilot)
         assert list(table.keys) == ["k00001"]
+
+
+async def test_h_after_a_sort_and_the_palette_lists_the_find_actions(small_db, app_factory) -> None:
+    from mydb_tui.screens.key_history import ChangeRows, KeyHistoryScreen
+
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await _table(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Blame column", "Find in this version", "Sort records", "Copy value as JSON"} <= titles
+        await pilot.press("S", "S", "s")  # by age: carol's u03 (age 1) comes first
+        await settle(pilot)
+        assert table.selected_key == "u00"
+        await pilot.press("home", "h")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyHistoryScreen)
+        assert [(r.user, r.kind) for r in app.screen.query_one(ChangeRows).rows] == [
+            ("carol", "changed"), ("alice", "added")]
