@@ -78,7 +78,12 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
      "The versions where the selected record or tree node changed (h)"),
     ("search", "Search history…", "Find a text through the entry's (or tenant's) versions (ctrl+f)"),
     ("goto_date", "Go to date…", "Select the version that was HEAD at a date (@)"),
-    ("toggle_blame", {"snapshot": "Blame gutter"}, "Show who last changed each line of the tree (b)"),
+    ("toggle_blame", {"snapshot": "Blame gutter", "records": "Blame column"},
+     "Show who last changed each line of the tree, or each record of the table (b)"),
+    # Find in one version (record table): find /, sort s/S, copy value y / key Y.
+    ("find_records", {"records": "Find in this version"}, "Show only the records whose key or value holds a text (/)"),
+    ("sort_records", {"records": "Sort records"}, "Sort the record table by the underlined column (s; S picks it)"),
+    ("copy_value", {"records": "Copy value as JSON"}, "Copy the selected record's value as JSON (y)"),
     ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
     ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
     ("goto_new", "Go to the new version", "Show the version another writer just saved (H)"),
@@ -758,7 +763,7 @@ class MyDbApp(App[None]):
             return None
         if action in ("key_history", "toggle_blame") and self._main_screen().query_one(Viewer).document is None:
             return None
-        if action == "toggle_blame" and timeline.kind != "snapshot":
+        if action in ("find_records", "sort_records", "copy_value") and self._main_screen().query_one(Viewer).kind != "records":
             return None
         return True
 
@@ -1023,7 +1028,19 @@ class MyDbApp(App[None]):
                    callback=lambda digest: digest and self.jump_to(tenant, entry, digest))
 
     def action_toggle_blame(self) -> None:
-        self.viewer.query_one("#data-tree", JsonTree).action_toggle_blame()
+        if self.viewer.kind == "records":
+            self.viewer.record_table.action_toggle_blame()
+        else:
+            self.viewer.query_one("#data-tree", JsonTree).action_toggle_blame()
+
+    def action_find_records(self) -> None:
+        self.viewer.record_table.action_find()
+
+    def action_sort_records(self) -> None:
+        self.viewer.record_table.action_sort_column()
+
+    def action_copy_value(self) -> None:
+        self.viewer.record_table.action_copy_value()
 
     def jump_to(self, tenant: str, entry: str, digest: str, key: str | None = None, path: str | None = None) -> None:
         """Select version `digest` of the entry in the timeline, then record `key` and/or the

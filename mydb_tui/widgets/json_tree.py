@@ -308,11 +308,19 @@ class JsonTree(Tree[Any]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_blame":
-            return self.id == "data-tree"  # a record's tree has no gutter (not in its footer either)
+            return self.id in ("data-tree", "record-tree")  # a record's tree: the table's column
         return True
 
     def action_toggle_blame(self) -> None:
         """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
+        if self.id == "record-tree":  # a record's detail: the table's "last changed" column
+            from .record_table import RecordTable
+
+            for ancestor in self.ancestors:
+                table = next(iter(ancestor.query(RecordTable)), None) if ancestor.id == "records" else None
+                if table is not None:
+                    table.action_toggle_blame()
+                    return
         if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
             self.notify("The blame gutter shows in a snapshot entry's tree", severity="warning", timeout=3)
             return

@@ -31,7 +31,7 @@ from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip, version_damage
 from .palette import Palette
-from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordTable
+from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordFilter, RecordTable
 from .safe import clean, invisible_re
 from .themed_static import ThemedStatic
 
@@ -115,6 +115,7 @@ class Viewer(DelayedLoading, Vertical):
             yield JsonTree(id="data-tree")
             yield _text_area("data-text")
             with Vertical(id="records"):
+                yield RecordFilter(id="record-filter")
                 yield RecordTable(id="record-table")
                 with ContentSwitcher(initial="record-tree", id="record-detail"):
                     yield JsonTree(id="record-tree")
@@ -233,7 +234,7 @@ class Viewer(DelayedLoading, Vertical):
         had_focus = focused is not None and self in focused.ancestors
         if loaded.records is not None:
             switcher.current = "records"
-            self.record_table.show(loaded.records, select)
+            self.record_table.show(loaded.records, select, (loaded.tenant, loaded.entry, loaded.digest))
             if had_focus:
                 self.record_table.focus()
         else:

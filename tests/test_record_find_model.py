@@ -1,0 +1,21 @@
+"""The record table's sort order (mydb_tui.model.record_find)."""
+
+from mydb_tui.model.record_find import next_sort, sorted_keys
+
+
+def test_next_sort_cycles_ascending_descending_insertion() -> None:
+    assert next_sort(None, 2) == (2, False)
+    assert next_sort((2, False), 2) == (2, True)
+    assert next_sort((2, True), 2) is None
+    assert next_sort((2, True), 1) == (1, False)
+
+
+def test_sorted_keys_orders_mixed_values_stably() -> None:
+    values = {"a": {"n": 3}, "b": {"n": "x"}, "c": {}, "d": {"n": 1.5}, "e": {"n": 3}, "f": {"n": [1]}, "g": 7}
+    # a non-dict record has no field "n": it sorts with the missing ones
+    assert sorted_keys(values, values.get, False, "n", False) == ["c", "g", "d", "a", "e", "b", "f"]
+    assert sorted_keys(values, values.get, False, "n", True) == ["f", "b", "a", "e", "d", "c", "g"]
+    assert sorted_keys(["b", "A", "c"], {}.get, True, None, False) == ["A", "b", "c"]
+    whole = {"x": 3, "y": "a", "z": None}
+    assert sorted_keys(whole, whole.get, False, None, False) == ["z", "x", "y"]
+    assert sorted_keys(values, values.get, False, "n", False, cancelled=lambda: True) is None
