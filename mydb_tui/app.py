@@ -67,6 +67,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("compare", "Compare versions", "Marked version (or parent) vs selected (d)"),
     ("compare_head", "Compare with HEAD", "Selected version vs HEAD (D)"),
     ("mark", "Mark version", "Mark the selected version for a comparison (space)"),
+    ("filter_history", "Filter history", "Versions by user:, words, >=DATE <DATE, key:K (/ in History)"),
     ("restore", "Restore version", "Make the selected version the new HEAD (r)"),
     ("edit", {"snapshot": "Edit snapshot", "records": "Edit record"},
      "Edit the snapshot, or the selected record, as JSON (e)"),
@@ -1075,6 +1076,9 @@ class MyDbApp(App[None]):
 
     def action_filter(self) -> None:
         self.tree.action_filter()
+
+    def action_filter_history(self) -> None:
+        self.timeline.action_filter()
 
     def action_reload(self) -> None:
         self._token = None  # the next answer counts as a change

@@ -12,6 +12,7 @@ date cannot be shown and a "⚠ damaged" marker; the viewer shows what the damag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,6 +27,7 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.dates import INVALID_DATE, local_time
 from mydb_tui.model.timeline import TimelineRow, row_for
+from mydb_tui.model.timeline_filter import FilterError, TimelineFilter, filter_title, filter_versions, parse_filter
 
 from .errors import error_text
 from .line_list import LineList
@@ -110,6 +112,8 @@ class Timeline(DelayedLoading, LineList):
         Binding("enter", "app.compare_parent", "Compare with parent", show=False),
         Binding("space", "toggle_mark", "Mark"),
         Binding("escape", "clear_mark", "Clear mark"),
+        Binding("/", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter"),
         Binding("d", "app.compare", "Compare"),
         Binding("D", "app.compare_head", "vs HEAD"),
         Binding("r", "app.restore", "Restore"),
@@ -156,6 +160,11 @@ class Timeline(DelayedLoading, LineList):
         self._columns_key: tuple | None = None
         self._columns = fit_columns(200, USER_WIDTH, False)
         self.empty_message = "Select an entry in the tree."
+        self.filter: TimelineFilter | None = None
+        self._unfiltered: Sequence[Version] | None = None  # the LogView while a filter is on
+        self._full_rows: dict[str, int] = {}  # digest -> row in the whole history (filtered versions)
+        self._filter_generation = 0
+        self.filter_seconds: float | None = None  # how long the last filter took (worker)
 
     # -------------------------------------------------------------- queries
     @property
@@ -167,8 +176,16 @@ class Timeline(DelayedLoading, LineList):
     def marked(self, digest: str | None) -> None:
         if digest != self._marked:
             self._marked = digest
-            self.border_title = "History · 1 marked (esc clears)" if digest else "History"
+            self._set_title()
             self.refresh_bindings()
+
+    def _set_title(self, shown: int | None = None, total: int | None = None) -> None:
+        if self.filter is not None:
+            title = filter_title(self.filter, len(self.versions) if shown is None else shown,
+                                 len(self._unfiltered or ()) if total is None else total)
+        else:
+            title = "History"
+        self.border_title = title + (" · 1 marked (esc clears)" if self._marked else "")
 
     @property
     def row_count(self) -> int:
@@ -237,6 +254,7 @@ class Timeline(DelayedLoading, LineList):
         self._pending_select = select
         previous = None
         if not same:
+            self._drop_filter()
             self.marked = None
             self.versions = []
             self._rows.clear()
@@ -254,6 +272,7 @@ class Timeline(DelayedLoading, LineList):
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
+        self._drop_filter()
         self.tenant = self.entry = self.kind = self.head = self.marked = None
         self.versions = []
         self._rows.clear()
@@ -382,6 +401,9 @@ class Timeline(DelayedLoading, LineList):
         if old_head is not None and self.head is not None and self.head != old_head:
             count = self._positions.get(old_head)
             self.post_message(self.NewVersions(loaded.tenant, loaded.entry, loaded.versions[: count or 1]))
+        if self.filter is not None:  # a reload (a write) while filtered: filter the new history
+            self._unfiltered = loaded.versions
+            self._start_filter(self.filter, previous)
 
     # -------------------------------------------------------------- rendering
     def columns(self) -> Columns:
@@ -470,6 +492,8 @@ class Timeline(DelayedLoading, LineList):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_mark":
             return self.marked is not None  # esc shows (and works) only while a version is marked
+        if action == "clear_filter":
+            return self.filter is not None and self.marked is None  # esc: the mark first, then the filter
         return True
 
     def action_clear_mark(self) -> None:
@@ -482,3 +506,127 @@ class Timeline(DelayedLoading, LineList):
         if version is not None:
             self.app.copy_to_clipboard(version.digest)
             self.notify(f"Copied {version.digest}", timeout=3)
+
+    # -------------------------------------------------------------- filter
+    def _drop_filter(self) -> None:
+        self._filter_generation += 1
+        self.filter = None
+        self._unfiltered = None
+        self._full_rows = {}
+        self._set_title()
+
+    def action_filter(self) -> None:
+        """Ask for a filter (user:, words, dates, key:/path:) and filter the versions."""
+        if self.tenant is None or self.entry is None:
+            return
+        from ..screens.timeline_filter import TimelineFilterScreen
+
+        current = self.filter.text if self.filter is not None else ""
+        self._warm_index(self.tenant, self.entry)
+        self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
+
+    @work(thread=True, exclusive=True, group="timeline-warm")
+    def _warm_index(self, tenant: str, entry: str) -> None:
+        """Read the history index while the query is typed: the engine keeps the versions it
+        built, so the filter then scans them only (100,000 versions: ~0.6 s cold, ~0.03 s warm)."""
+        try:
+            self.app.engine.log(tenant, entry, max_items=None)
+        except Exception:  # the filter reads again and says what is wrong
+            pass
+
+    def set_filter(self, text: str | None) -> None:
+        """Filter the versions by `text` ("" clears the filter; None: nothing changes)."""
+        if text is None or self.tenant is None:
+            return
+        try:
+            query = parse_filter(text)
+        except FilterError as error:
+            self.notify(str(error), severity="error")
+            return
+        if query is None:
+            self.action_clear_filter()
+            return
+        selected = self.selected.digest if self.selected else None
+        if self.filter is None:
+            self._unfiltered = self.versions
+        self.filter = query
+        self._start_filter(query, selected)
+
+    def _start_filter(self, query: TimelineFilter, select: str | None) -> None:
+        self._filter_generation += 1
+        self.show_loading()
+        self._run_filter(self._filter_generation, self.tenant, self.entry, self.kind, query, select)
+
+    @work(thread=True, exclusive=True, group="timeline-filter")
+    def _run_filter(self, generation: int, tenant: str, entry: str, kind: str | None,
+                    query: TimelineFilter, select: str | None) -> None:
+        """Read the whole index (versions, no values) and keep the versions that match."""
+        worker = get_current_worker()
+        started = time.perf_counter()
+        try:
+            touching = None
+            if query.key is not None and kind == "snapshot":
+                raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
+            if query.needs_index:
+                touching = {d for d, _certain in self.app.engine.versions_touching(
+                    tenant, entry, key=query.key, path=query.path)}
+            everything = self.app.engine.log(tenant, entry, max_items=None)
+            found = filter_versions(everything, query, touching, lambda: worker.is_cancelled)
+        except Exception as error:  # an engine error or a bad term: a message, never a traceback
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._filter_failed, generation, error)
+            return
+        seconds = time.perf_counter() - started
+        if not worker.is_cancelled:
+            rows = {v.digest: i for i, v in enumerate(everything) if v.digest in touching} if touching \
+                else None
+            if rows is None:
+                wanted = {v.digest for v in found}
+                rows = {v.digest: i for i, v in enumerate(everything) if v.digest in wanted}
+            self.app.call_from_thread(self._filtered, generation, query, found, len(everything), rows,
+                                      select, seconds)
+
+    def _filter_failed(self, generation: int, error: Exception) -> None:
+        if generation != self._filter_generation:
+            return
+        self.hide_loading()
+        self.notify(f"Filter: {clean(error_text(error))}", severity="error")
+        if self._unfiltered is not None and self.versions is not self._unfiltered:
+            self._restore_unfiltered()
+        self._drop_filter()
+
+    def _filtered(self, generation: int, query: TimelineFilter, found: list[Version], total: int,
+                  rows: dict[str, int], select: str | None, seconds: float) -> None:
+        if generation != self._filter_generation or self.filter is not query:
+            return
+        self.hide_loading()
+        self.filter_seconds = seconds
+        self._full_rows = rows
+        self.versions = found
+        self._rows.clear()
+        self._dates.clear()
+        self.empty_message = "no version matches the filter (esc clears it)"
+        index = next((i for i, v in enumerate(found) if v.digest == select), 0) if select else 0
+        self._set_title(len(found), total)
+        self.reset_rows(index)
+        self.refresh_bindings()
+
+    def _restore_unfiltered(self) -> None:
+        selected = self.selected.digest if self.selected else None
+        self.versions = self._unfiltered if self._unfiltered is not None else []
+        self._rows.clear()
+        self._dates.clear()
+        self._pages_asked.clear()
+        self.empty_message = "no versions"
+        index = self._full_rows.get(selected, 0) if selected else 0
+        if index >= len(self.versions):
+            index = 0
+        self.reset_rows(index)
+
+    def action_clear_filter(self) -> None:
+        if self.filter is None:
+            return
+        self.hide_loading()
+        self._restore_unfiltered()
+        self._drop_filter()
+        self.refresh_bindings()
