@@ -52,6 +52,7 @@ from .widgets.json_tree import JsonTree
 from .widgets.record_table import RecordTable
 from .widgets.safe import clean
 from .widgets.status import StatusLine
+from .widgets.activity_strip import ActivityStrip
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
 
@@ -403,6 +404,7 @@ class MyDbApp(App[None]):
         with Panes(id="main"):
             yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
+                yield ActivityStrip(id="activity")
                 yield Timeline(id="timeline")
                 yield Viewer(id="viewer")
         yield StatusLine(id="status-line")

@@ -29,6 +29,7 @@ from mydb_tui.model.dates import INVALID_DATE, local_time
 from mydb_tui.model.timeline import TimelineRow, row_for
 from mydb_tui.model.timeline_filter import FilterError, TimelineFilter, filter_title, filter_versions, parse_filter
 
+from .activity_strip import ActivityStrip
 from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
@@ -46,6 +47,7 @@ RESTORED_MID = len("↺ from 1234567")
 RESTORED_SHORT = len("↺ 1234567")
 DAMAGED_FULL = len("⚠ damaged")
 DAMAGED_SHORT = len("⚠")
+STRIP_MIN_HEIGHT = 8  # the activity strip shows above a timeline at least this tall (border included)
 SHORT_INVALID_DATE = "bad date"  # "invalid date" in a column too narrow for it
 
 
@@ -161,6 +163,7 @@ class Timeline(DelayedLoading, LineList):
         self._columns = fit_columns(200, USER_WIDTH, False)
         self.empty_message = "Select an entry in the tree."
         self.filter: TimelineFilter | None = None
+        self._activity: ActivityStrip | None = None
         self._unfiltered: Sequence[Version] | None = None  # the LogView while a filter is on
         self._full_rows: dict[str, int] = {}  # digest -> row in the whole history (filtered versions)
         self._filter_generation = 0
@@ -280,6 +283,8 @@ class Timeline(DelayedLoading, LineList):
         self._pages_asked.clear()
         self.border_subtitle = ""
         self.empty_message = message
+        if self.strip is not None:
+            self.strip.clear()
         self.hide_loading()
         self.reset_rows()
 
@@ -356,6 +361,8 @@ class Timeline(DelayedLoading, LineList):
         self._dates.clear()
         self.border_subtitle = ""
         self.empty_message = f"⚠ {clean(error_text(error))}"
+        if self.strip is not None:
+            self.strip.clear()
         self.reset_rows()
         self.post_message(self.LoadFailed(tenant, entry, error))
 
@@ -401,6 +408,9 @@ class Timeline(DelayedLoading, LineList):
         if old_head is not None and self.head is not None and self.head != old_head:
             count = self._positions.get(old_head)
             self.post_message(self.NewVersions(loaded.tenant, loaded.entry, loaded.versions[: count or 1]))
+        strip = self.strip
+        if strip is not None and self.head is not None:
+            strip.load(loaded.tenant, loaded.entry, self.head, len(loaded.versions))
         if self.filter is not None:  # a reload (a write) while filtered: filter the new history
             self._unfiltered = loaded.versions
             self._start_filter(self.filter, previous)
@@ -471,12 +481,16 @@ class Timeline(DelayedLoading, LineList):
 
     def on_resize(self) -> None:
         self.columns()  # before LineList.on_resize sizes the rows with row_width()
+        if self.strip is not None:
+            self.strip.display = self.outer_size.height >= STRIP_MIN_HEIGHT  # a small pane keeps its rows
 
     # -------------------------------------------------------------- actions
     def on_cursor_moved(self, index: int) -> None:
         self.border_subtitle = f"{index + 1:,} / {len(self.versions):,}"
         version = self.version_at(index)
         self._announce = None if version is not None else index  # announced once its page is read
+        if version is not None and self.strip is not None:
+            self.strip.select(version.date)
         if version is not None and self.tenant is not None and self.entry is not None:
             self.post_message(self.VersionHighlighted(self.tenant, self.entry, version.digest))
 
@@ -506,6 +520,14 @@ class Timeline(DelayedLoading, LineList):
         if version is not None:
             self.app.copy_to_clipboard(version.digest)
             self.notify(f"Copied {version.digest}", timeout=3)
+
+    # -------------------------------------------------------------- activity strip
+    @property
+    def strip(self) -> ActivityStrip | None:
+        """The activity strip above this timeline (None when the app has none)."""
+        if self._activity is None and self.is_attached and self.parent is not None:
+            self._activity = next(iter(self.parent.query_children(ActivityStrip)), None)
+        return self._activity
 
     # -------------------------------------------------------------- filter
     def _drop_filter(self) -> None:
