@@ -406,7 +406,7 @@ class Timeline(DelayedLoading, LineList):
             # New versions arrived on top: keep the selected row where it was on screen.
             self.scroll_to(y=max(0, old_top + index - old_cursor), animate=False, immediate=True)
         if old_head is not None and self.head is not None and self.head != old_head:
-            count = self._positions.get(old_head)
+            count = self.position(old_head)  # (was self._positions: an AttributeError on every new HEAD)
             self.post_message(self.NewVersions(loaded.tenant, loaded.entry, loaded.versions[: count or 1]))
         strip = self.strip
         if strip is not None and self.head is not None:

@@ -71,7 +71,8 @@ async def test_the_strip_hides_in_a_small_pane(tui_root, app_factory) -> None:
 @pytest.fixture
 def snap_app(tui_root, app_factory, tmp_path, monkeypatch):
     build(tui_root)
-    return app_factory(poll_interval=0)
+    monkeypatch.chdir(tmp_path)  # the header shows the root: "db", not a temporary path
+    return app_factory(root="db", poll_interval=0)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
