@@ -45,6 +45,7 @@ from textual.widgets import Header
 from .model.conflict import saved_text
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
+from .widgets.activity_strip import ActivityStrip
 from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.errors import error_text
 from .widgets.footer import AppFooter
@@ -67,6 +68,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
     ("compare", "Compare versions", "Marked version (or parent) vs selected (d)"),
     ("compare_head", "Compare with HEAD", "Selected version vs HEAD (D)"),
     ("mark", "Mark version", "Mark the selected version for a comparison (space)"),
+    ("filter_history", "Filter history", "Versions by user:, words, >=DATE <DATE, key:K (/ in History)"),
     ("restore", "Restore version", "Make the selected version the new HEAD (r)"),
     ("edit", {"snapshot": "Edit snapshot", "records": "Edit record"},
      "Edit the snapshot, or the selected record, as JSON (e)"),
@@ -407,6 +409,7 @@ class MyDbApp(App[None]):
         with Panes(id="main"):
             yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
+                yield ActivityStrip(id="activity")
                 yield Timeline(id="timeline")
                 yield Viewer(id="viewer")
         yield StatusLine(id="status-line")
@@ -1092,6 +1095,9 @@ class MyDbApp(App[None]):
 
     def action_filter(self) -> None:
         self.tree.action_filter()
+
+    def action_filter_history(self) -> None:
+        self.timeline.action_filter()
 
     def action_reload(self) -> None:
         self._token = None  # the next answer counts as a change

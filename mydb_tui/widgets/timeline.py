@@ -12,6 +12,7 @@ date cannot be shown and a "⚠ damaged" marker; the viewer shows what the damag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,7 +27,15 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.dates import INVALID_DATE, local_time
 from mydb_tui.model.timeline import TimelineRow, row_for
+from mydb_tui.model.timeline_filter import (
+    FilterError,
+    TimelineFilter,
+    filter_title,
+    filter_versions,
+    parse_filter,
+)
 
+from .activity_strip import ActivityStrip
 from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
@@ -44,6 +53,7 @@ RESTORED_MID = len("↺ from 1234567")
 RESTORED_SHORT = len("↺ 1234567")
 DAMAGED_FULL = len("⚠ damaged")
 DAMAGED_SHORT = len("⚠")
+STRIP_MIN_HEIGHT = 8  # the activity strip shows above a timeline at least this tall (border included)
 SHORT_INVALID_DATE = "bad date"  # "invalid date" in a column too narrow for it
 
 
@@ -113,6 +123,8 @@ class Timeline(DelayedLoading, LineList):
         Binding("enter", "app.compare_parent", "Compare with parent", show=False),
         Binding("space", "toggle_mark", "Mark"),
         Binding("escape", "clear_mark", "Clear mark"),
+        Binding("/", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter"),
         Binding("d", "app.compare", "Compare"),
         Binding("D", "app.compare_head", "vs HEAD"),
         Binding("r", "app.restore", "Restore"),
@@ -159,6 +171,12 @@ class Timeline(DelayedLoading, LineList):
         self._columns_key: tuple | None = None
         self._columns = fit_columns(200, USER_WIDTH, False)
         self.empty_message = "Select an entry in the tree."
+        self.filter: TimelineFilter | None = None
+        self._activity: ActivityStrip | None = None
+        self._unfiltered: Sequence[Version] | None = None  # the LogView while a filter is on
+        self._full_rows: dict[str, int] = {}  # digest -> row in the whole history (filtered versions)
+        self._filter_generation = 0
+        self.filter_seconds: float | None = None  # how long the last filter took (worker)
 
     # -------------------------------------------------------------- queries
     @property
@@ -170,8 +188,16 @@ class Timeline(DelayedLoading, LineList):
     def marked(self, digest: str | None) -> None:
         if digest != self._marked:
             self._marked = digest
-            self.border_title = "History · 1 marked (esc clears)" if digest else "History"
+            self._set_title()
             self.refresh_bindings()
+
+    def _set_title(self, shown: int | None = None, total: int | None = None) -> None:
+        if self.filter is not None:
+            title = filter_title(self.filter, len(self.versions) if shown is None else shown,
+                                 len(self._unfiltered or ()) if total is None else total)
+        else:
+            title = "History"
+        self.border_title = title + (" · 1 marked (esc clears)" if self._marked else "")
 
     @property
     def row_count(self) -> int:
@@ -240,6 +266,7 @@ class Timeline(DelayedLoading, LineList):
         self._pending_select = select
         previous = None
         if not same:
+            self._drop_filter()
             self.marked = None
             self.versions = []
             self._rows.clear()
@@ -257,6 +284,7 @@ class Timeline(DelayedLoading, LineList):
 
     def clear(self, message: str = "Select an entry in the tree.") -> None:
         self._generation += 1
+        self._drop_filter()
         self.tenant = self.entry = self.kind = self.head = self.marked = None
         self.versions = []
         self._rows.clear()
@@ -264,6 +292,8 @@ class Timeline(DelayedLoading, LineList):
         self._pages_asked.clear()
         self.border_subtitle = ""
         self.empty_message = message
+        if self.strip is not None:
+            self.strip.clear()
         self.hide_loading()
         self.reset_rows()
 
@@ -340,6 +370,8 @@ class Timeline(DelayedLoading, LineList):
         self._dates.clear()
         self.border_subtitle = ""
         self.empty_message = f"⚠ {clean(error_text(error))}"
+        if self.strip is not None:
+            self.strip.clear()
         self.reset_rows()
         self.post_message(self.LoadFailed(tenant, entry, error))
 
@@ -386,6 +418,12 @@ class Timeline(DelayedLoading, LineList):
             count = self.position(old_head)  # the versions above the old head are the new ones
             new = [self.version_at(i) for i in range(min(count or 1, _NEW_VERSIONS_MAX))]
             self.post_message(self.NewVersions(loaded.tenant, loaded.entry, [v for v in new if v is not None]))
+        strip = self.strip
+        if strip is not None and self.head is not None:
+            strip.load(loaded.tenant, loaded.entry, self.head, len(loaded.versions))
+        if self.filter is not None:  # a reload (a write) while filtered: filter the new history
+            self._unfiltered = loaded.versions
+            self._start_filter(self.filter, previous)
 
     # -------------------------------------------------------------- rendering
     def columns(self) -> Columns:
@@ -453,12 +491,16 @@ class Timeline(DelayedLoading, LineList):
 
     def on_resize(self) -> None:
         self.columns()  # before LineList.on_resize sizes the rows with row_width()
+        if self.strip is not None:
+            self.strip.display = self.outer_size.height >= STRIP_MIN_HEIGHT  # a small pane keeps its rows
 
     # -------------------------------------------------------------- actions
     def on_cursor_moved(self, index: int) -> None:
         self.border_subtitle = f"{index + 1:,} / {len(self.versions):,}"
         version = self.version_at(index)
         self._announce = None if version is not None else index  # announced once its page is read
+        if version is not None and self.strip is not None:
+            self.strip.select(version.date)
         if version is not None and self.tenant is not None and self.entry is not None:
             self.post_message(self.VersionHighlighted(self.tenant, self.entry, version.digest))
 
@@ -474,6 +516,8 @@ class Timeline(DelayedLoading, LineList):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_mark":
             return self.marked is not None  # esc shows (and works) only while a version is marked
+        if action == "clear_filter":
+            return self.filter is not None and self.marked is None  # esc: the mark first, then the filter
         return True
 
     def action_clear_mark(self) -> None:
@@ -486,3 +530,135 @@ class Timeline(DelayedLoading, LineList):
         if version is not None:
             self.app.copy_to_clipboard(version.digest)
             self.notify(f"Copied {version.digest}", timeout=3)
+
+    # -------------------------------------------------------------- activity strip
+    @property
+    def strip(self) -> ActivityStrip | None:
+        """The activity strip above this timeline (None when the app has none)."""
+        if self._activity is None and self.is_attached and self.parent is not None:
+            self._activity = next(iter(self.parent.query_children(ActivityStrip)), None)
+        return self._activity
+
+    # -------------------------------------------------------------- filter
+    def _drop_filter(self) -> None:
+        self._filter_generation += 1
+        self.filter = None
+        self._unfiltered = None
+        self._full_rows = {}
+        self._set_title()
+
+    def action_filter(self) -> None:
+        """Ask for a filter (user:, words, dates, key:/path:) and filter the versions."""
+        if self.tenant is None or self.entry is None:
+            return
+        from ..screens.timeline_filter import TimelineFilterScreen
+
+        current = self.filter.text if self.filter is not None else ""
+        self._warm_index(self.tenant, self.entry)
+        self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
+
+    @work(thread=True, exclusive=True, group="timeline-warm")
+    def _warm_index(self, tenant: str, entry: str) -> None:
+        """Read the history index while the query is typed: the engine keeps the versions it
+        built, so the filter then scans them only (100,000 versions: ~0.6 s cold, ~0.03 s warm)."""
+        try:
+            self.app.engine.log(tenant, entry, max_items=None)
+        except Exception:  # the filter reads again and says what is wrong
+            pass
+
+    def set_filter(self, text: str | None) -> None:
+        """Filter the versions by `text` ("" clears the filter; None: nothing changes)."""
+        if text is None or self.tenant is None:
+            return
+        try:
+            query = parse_filter(text)
+        except FilterError as error:
+            self.notify(str(error), severity="error")
+            return
+        if query is None:
+            self.action_clear_filter()
+            return
+        selected = self.selected.digest if self.selected else None
+        if self.filter is None:
+            self._unfiltered = self.versions
+        self.filter = query
+        self._start_filter(query, selected)
+
+    def _start_filter(self, query: TimelineFilter, select: str | None) -> None:
+        self._filter_generation += 1
+        self.show_loading()
+        self._run_filter(self._filter_generation, self.tenant, self.entry, self.kind, query, select)
+
+    @work(thread=True, exclusive=True, group="timeline-filter")
+    def _run_filter(self, generation: int, tenant: str, entry: str, kind: str | None,
+                    query: TimelineFilter, select: str | None) -> None:
+        """Read the whole index (versions, no values) and keep the versions that match."""
+        worker = get_current_worker()
+        started = time.perf_counter()
+        try:
+            touching = None
+            if query.key is not None and kind == "snapshot":
+                raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
+            if query.needs_index:
+                touching = {d for d, _certain in self.app.engine.versions_touching(
+                    tenant, entry, key=query.key, path=query.path)}
+            everything = self.app.engine.log(tenant, entry, max_items=None)
+            found = filter_versions(everything, query, touching, lambda: worker.is_cancelled)
+        except Exception as error:  # an engine error or a bad term: a message, never a traceback
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._filter_failed, generation, error)
+            return
+        seconds = time.perf_counter() - started
+        if not worker.is_cancelled:
+            rows = {v.digest: i for i, v in enumerate(everything) if v.digest in touching} if touching \
+                else None
+            if rows is None:
+                wanted = {v.digest for v in found}
+                rows = {v.digest: i for i, v in enumerate(everything) if v.digest in wanted}
+            self.app.call_from_thread(self._filtered, generation, query, found, len(everything), rows,
+                                      select, seconds)
+
+    def _filter_failed(self, generation: int, error: Exception) -> None:
+        if generation != self._filter_generation:
+            return
+        self.hide_loading()
+        self.notify(f"Filter: {clean(error_text(error))}", severity="error")
+        if self._unfiltered is not None and self.versions is not self._unfiltered:
+            self._restore_unfiltered()
+        self._drop_filter()
+
+    def _filtered(self, generation: int, query: TimelineFilter, found: list[Version], total: int,
+                  rows: dict[str, int], select: str | None, seconds: float) -> None:
+        if generation != self._filter_generation or self.filter is not query:
+            return
+        self.hide_loading()
+        self.filter_seconds = seconds
+        self._full_rows = rows
+        self.versions = found
+        self._rows.clear()
+        self._dates.clear()
+        self.empty_message = "no version matches the filter (esc clears it)"
+        index = next((i for i, v in enumerate(found) if v.digest == select), 0) if select else 0
+        self._set_title(len(found), total)
+        self.reset_rows(index)
+        self.refresh_bindings()
+
+    def _restore_unfiltered(self) -> None:
+        selected = self.selected.digest if self.selected else None
+        self.versions = self._unfiltered if self._unfiltered is not None else []
+        self._rows.clear()
+        self._dates.clear()
+        self._pages_asked.clear()
+        self.empty_message = "no versions"
+        index = self._full_rows.get(selected, 0) if selected else 0
+        if index >= len(self.versions):
+            index = 0
+        self.reset_rows(index)
+
+    def action_clear_filter(self) -> None:
+        if self.filter is None:
+            return
+        self.hide_loading()
+        self._restore_unfiltered()
+        self._drop_filter()
+        self.refresh_bindings()
