@@ -5,7 +5,7 @@ into the same tenant (and entries) and SIGKILLs each at its own random instant. 
 writer prints what it is about to do and, once the call returned, the acknowledgement;
 after every round a fresh engine must load every head and hold every acknowledged write
 (tests/test_crash.py's Expectation checks the records and saves), and verify() must be
-clean. Default: 25 rounds x 3 writers = 75 SIGKILLs (~35 s); MYDB_STRESS=N runs N times
+clean. Default: 15 rounds x 3 writers = 45 SIGKILLs (~20 s); MYDB_STRESS=N runs N times
 as many rounds. MYDB_CRASH_SEED replays the same kill instants.
 """
 
@@ -24,7 +24,7 @@ from dbengine.dbengine import DbEngine
 from test_crash import Expectation, chain_from_objects
 
 T = "tenant_1"
-ROUNDS = 25  # 40 and 70 before: cut to keep `make test` under 15 minutes; MYDB_STRESS=N for more
+ROUNDS = 15  # 70, 40 and 25 before: cut to keep `make test` under 15 minutes; MYDB_STRESS=N for more
 WRITERS = 3
 
 WRITER = r"""

@@ -147,6 +147,10 @@ async def test_help_lists_every_key(small_db, app_factory) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
+        for _ in range(4):  # the help is longer than one screen: read it all
+            await pilot.press("pagedown")
+            await pilot.pause()
+            text += screen_text(app)
         for needle in ("Compare", "Restore", "Add record", "Delete record", "Mark", "Filter",
                        "Tree/JSON", "Decode value", "Copy", "Go to entry", "^p", "tab", "Next change", "Save"):
             assert needle in text, needle

