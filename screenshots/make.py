@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
@@ -22,11 +23,51 @@ USER = "alice"
 MONO = '"DejaVu Sans Mono", "Liberation Mono", "Menlo", monospace'
 
 
+#: Block elements drawn as rectangles in the PNG: (left, top, width, height) in cell units.
+#: The font's glyphs are shorter than the SVG's line height (thin gaps in borders) and
+#: cairosvg ignores `textLength` (a long run ends short of the next cell).
+BLOCKS = {
+    "█": (0, 0, 1, 1), "▀": (0, 0, 1, 0.5), "▄": (0, 0.5, 1, 0.5), "▌": (0, 0, 0.5, 1),
+    "▐": (0.5, 0, 0.5, 1), "▔": (0, 0, 1, 0.125), "▁": (0, 0.875, 1, 0.125),
+    "▊": (0, 0, 0.75, 1), "▎": (0, 0, 0.25, 1), "▏": (0, 0, 0.125, 1), "▕": (0.875, 0, 0.125, 1),
+}
+#: Rich's SVG cells: 20 px font, 0.61 aspect, 1.22 line height; rows start 1.5 px down.
+CELL_W, CELL_H, BASELINE, ROW_TOP = 12.2, 24.4, 20, 1.5
+_TEXT_RE = re.compile(r'<text class="([^"]+)" x="([0-9.]+)" y="([0-9.]+)" textLength="[0-9.]+" '
+                      r'clip-path="[^"]+">([^<]+)</text>')
+_FILL_RE = re.compile(r"\.([\w-]+) \{ fill: (#[0-9a-fA-F]+)")
+
+
+def _blocks_as_rects(svg: str) -> str:
+    """Runs of one block element (borders, bars) as rectangles of the exact cell size."""
+    fills = dict(_FILL_RE.findall(svg))
+
+    def rect(match: re.Match) -> str:
+        cls, x, y, text = match.group(1), float(match.group(2)), float(match.group(3)), match.group(4)
+        shape = BLOCKS.get(text[0])
+        if shape is None or text != text[0] * len(text) or cls not in fills:
+            return match.group(0)
+        left, top, width, height = shape
+        row = y - BASELINE + ROW_TOP
+        if width == 1:
+            return (f'<rect fill="{fills[cls]}" x="{x:.2f}" y="{row + top * CELL_H:.2f}" width="{CELL_W * len(text):.2f}" '
+                    f'height="{CELL_H * height + 0.25:.2f}" shape-rendering="crispEdges"/>')
+        return "".join(
+            f'<rect fill="{fills[cls]}" x="{x + (i + left) * CELL_W:.2f}" y="{row + top * CELL_H:.2f}" '
+            f'width="{CELL_W * width:.2f}" height="{CELL_H * height + 0.25:.2f}" shape-rendering="crispEdges"/>'
+            for i in range(len(text)))
+
+    return _TEXT_RE.sub(rect, svg)
+
+
 def svg_to_png(svg: str, png_path: Path) -> None:
+    """Render the SVG with an installed monospace font, its cells as wide as Rich's."""
     import cairosvg
 
-    fixed = svg.replace("font-family: Fira Code, monospace;", f"font-family: {MONO};")
+    fixed = svg.replace("font-family: Fira Code, monospace;",
+                        f"font-family: {MONO}; letter-spacing: {CELL_W - 0.602 * BASELINE:.2f}px;")
     fixed = fixed.replace('font-family: "Fira Code";', f"font-family: {MONO};")
+    fixed = _blocks_as_rects(fixed).replace(">⭘</text>", ">○</text>")  # no ⭘ in DejaVu Sans Mono
     cairosvg.svg2png(bytestring=fixed.encode("utf-8"), write_to=str(png_path))
 
 
@@ -123,19 +164,82 @@ async def conflict_screen(pilot) -> None:
     await pilot.press("ctrl+s")
 
 
+async def record_history_screen(pilot) -> None:
+    """`h` on a record of acme-corp/users: the versions where it changed, old -> new."""
+    from mydb_tui.widgets.record_table import RecordTable
+
+    pilot.app.goto_entry("acme-corp", "users")
+    await settle(pilot)
+    pilot.app.query_one(RecordTable).focus()
+    await pilot.press("j", "j", "j", "h")
+    await settle(pilot)
+    await pilot.press("j")
+
+
+async def blame_records_screen(pilot) -> None:
+    """`b` in the record table: a "last changed" column (short digest, user, age)."""
+    from mydb_tui.widgets.record_table import RecordTable
+
+    pilot.app.goto_entry("acme-corp", "users")
+    await settle(pilot)
+    pilot.app.query_one(RecordTable).focus()
+    await pilot.press("b")
+    await settle(pilot)
+    await pilot.pause(0.3)  # the blame fills in from a worker after a short settle timer
+
+
+async def blame_tree_screen(pilot) -> None:
+    """`b` in a snapshot entry's JSON tree: the blame gutter beside each value."""
+    from mydb_tui.widgets.json_tree import JsonTree
+
+    pilot.app.goto_entry("acme-corp", "app-config")
+    await settle(pilot)
+    pilot.app.query_one("#data-tree", JsonTree).focus()
+    await pilot.press("b")
+    await settle(pilot)
+    await pilot.pause(0.3)
+
+
+async def search_screen(pilot) -> None:
+    """`ctrl+f`: a pickaxe search through the history of acme-corp/users, hits streamed in."""
+    pilot.app.goto_entry("acme-corp", "users")
+    await settle(pilot)
+    await pilot.press("ctrl+f", *"enterprise", "enter")
+    await settle(pilot)
+    await pilot.press("down", "j")
+
+
+async def activity_filter_screen(pilot) -> None:
+    """The activity strip (versions per week, the selected one marked) above a History
+    filtered by `/` to one user's versions since a date."""
+    from mydb_tui.widgets.timeline import Timeline
+
+    pilot.app.goto_entry("acme-corp", "users")
+    await settle(pilot)
+    pilot.app.query_one(Timeline).focus()
+    await pilot.press("slash", *"user:carol >=2026-03-01", "enter")
+    await settle(pilot)
+    await pilot.press("j", "j", "j", "j", "j")
+
+
 async def help_screen(pilot) -> None:
     await pilot.press("question_mark")
 
 
-SHOTS = {
+SHOTS = {  # conflict last: it saves a version of app-config that the others would show
     "main": main_screen,
     "records": records_screen,
     "compare": compare_screen,
     "compare-records": compare_records_screen,
     "restore": restore_screen,
     "editor": editor_screen,
-    "conflict": conflict_screen,
     "help": help_screen,
+    "record-history": record_history_screen,
+    "blame-records": blame_records_screen,
+    "blame-tree": blame_tree_screen,
+    "search": search_screen,
+    "activity-filter": activity_filter_screen,
+    "conflict": conflict_screen,
 }
 
 
