@@ -41,6 +41,7 @@ from .errors import (
 from .handlers import HandlerRegistry, handlers
 from .history import (
     ChangeSummary,
+    IndexColumns,
     IndexState,
     Version,
     _all_hex,
@@ -730,6 +731,12 @@ class DbEngine:
         """The version that was HEAD at `when` (naive: local time), None before the first."""
         check_tenant(tenant_id), check_entry(entry)
         return queries.as_of(self, tenant_id, entry, when)
+
+    def history_columns(self, tenant_id: str, entry: str, thorough: bool = False) -> IndexColumns:
+        """The user, date and summary columns of the history up to HEAD, oldest first (for
+        filters over long histories: no Version is built per line)."""
+        check_tenant(tenant_id), check_entry(entry)
+        return queries.history_columns(self, tenant_id, entry, thorough)
 
     def _record_or_absent(self, tenant_id: str, document: dict, key: str, absent: Any) -> Any:
         """Record `key`'s stored value in a record version's document (the engine's cached

@@ -21,7 +21,7 @@ from .errors import (
     PatternMismatchError,
     RecordNotFoundError,
 )
-from .history import Version, is_seed_layout
+from .history import IndexColumns, Version, columns_of_versions, is_seed_layout, parse_columns
 from .names import check_key
 from .pointer import (
     ABSENT,
@@ -429,6 +429,37 @@ def _aware(when: _dt.datetime | None) -> _dt.datetime | None:
     if not isinstance(when, _dt.datetime):
         raise TypeError(f"a date is a datetime, not {type(when).__name__}")
     return when if when.tzinfo is not None else when.astimezone()
+
+
+# ================================================================== index columns
+def history_columns(engine: DbEngine, tenant_id: str, entry: str, thorough: bool = False) -> IndexColumns:
+    """The user, date and summary columns of the entry's history up to HEAD, oldest first,
+    from one read of its index (no Version built per line); an index that is damaged, of an
+    older format or behind the head is read the usual way (repaired) and turned into columns.
+    `thorough`: always the usual way, every line built and checked (for a caller that met a
+    malformed field the quick read let through: only what it uses is checked)."""
+    head = engine.get_digest(tenant_id, entry)
+    got = None if thorough else engine.storage.read_index(tenant_id, entry, 0)
+    columns = parse_columns(got[0]) if got is not None else None
+    if columns is not None:
+        at = columns.position(head)
+        if at is not None:
+            columns = columns.upto(at + 1)
+            try:
+                version = columns.versions([columns.count - 1])[0]
+            except ValueError:
+                version = None
+            if version is not None and engine._line_agrees(tenant_id, None, head, version):
+                return columns
+    for attempt in (1, 2):
+        state, start = engine._history_start(tenant_id, entry, None)
+        try:
+            return columns_of_versions(state.versions_with_changes()[: start + 1])
+        except ValueError:  # a damaged line: the index is a cache, rebuilt from the objects
+            if attempt == 2:
+                raise
+            engine._rebuild_index(tenant_id, entry)
+    raise AssertionError("unreachable")
 
 
 # ================================================================== restore of one place

@@ -6,6 +6,10 @@ JSON Pointer), `>=DATE`, `>DATE`, `<DATE`, `<=DATE` (ISO 8601, local time withou
 offset; a date alone means its first instant) and bare words (in the user or the text of
 the change summary, case-insensitive). `key:`/`path:` need the engine's
 `versions_touching`: the caller passes the digests it returned. Textual-free.
+
+run_filter() answers a query over a whole history from the engine's index columns
+(`history_columns`: users, dates and summaries as text, no Version per line) and builds
+the Versions of the matches only.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import operator
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import attrgetter
 
 from dbengine.queries import parse_when
 
@@ -127,3 +133,70 @@ def filter_versions(versions: Iterable, query: TimelineFilter,
 def filter_title(query: TimelineFilter, shown: int, total: int) -> str:
     """The History pane's title while a filter is on."""
     return f"History · filter: {query.text} · {shown:,} of {total:,}"
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """What a filter kept: the versions (newest first), the history's length, and for each
+    kept version its row in the whole history (newest first: 0 = HEAD)."""
+
+    found: list
+    total: int
+    rows: dict[str, int]
+
+
+def run_filter(engine, tenant: str, entry: str, query: TimelineFilter, kind: str | None = None,
+               cancelled: Callable[[], bool] | None = None) -> FilterResult | None:
+    """The versions of the entry's history up to HEAD that match `query`, from the index
+    columns (engine.history_columns) and, for key:/path:, engine.versions_touching; None
+    when `cancelled()` turned true. FilterError for key: in a snapshot entry."""
+    if query.key is not None and kind == "snapshot":
+        raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
+    try:
+        return _run(engine, tenant, entry, query, engine.history_columns(tenant, entry), cancelled)
+    except ValueError:  # a malformed line the quick read let through: read it all, checked (repaired)
+        return _run(engine, tenant, entry, query, engine.history_columns(tenant, entry, thorough=True), cancelled)
+
+
+def _run(engine, tenant: str, entry: str, query: TimelineFilter, columns,
+         cancelled: Callable[[], bool] | None) -> FilterResult | None:
+    stop = cancelled or (lambda: False)
+    count = columns.count
+    masks: list[list[bool]] = []  # one per term: which positions pass it
+    if query.needs_index:
+        mask = [False] * count
+        for digest, _certain in engine.versions_touching(tenant, entry, key=query.key, path=query.path):
+            at = columns.position(digest)
+            if at is not None:
+                mask[at] = True
+        masks.append(mask)
+    users = columns.users
+    if query._users_lower:
+        wanted = {u for u in set(users) if u.lower() in query._users_lower}
+        masks.append(list(map(wanted.__contains__, users)))
+    if query.dates and not stop():
+        dates = columns.dates()
+        for op, bound in query.dates:
+            test = _OPS[op]
+            if None in dates:
+                masks.append([d is not None and test(d, bound) for d in dates])
+            else:
+                masks.append(list(map(test, dates, repeat(bound))))
+    if query.words and not stop():
+        summaries = columns.summary_texts
+        shown = {t: str(s).lower() if s is not None else ""
+                 for t, s in dict(zip(summaries, columns.summaries(), strict=True)).items()}
+        for word in query.words:
+            users_with = {u for u in set(users) if word in u.lower()}
+            summaries_with = {t for t, low in shown.items() if word in low}
+            masks.append(list(map(operator.or_, map(users_with.__contains__, users),
+                                  map(summaries_with.__contains__, summaries))))
+    if stop():
+        return None
+    keep = masks[0] if masks else [True] * count
+    for mask in masks[1:]:
+        keep = list(map(operator.and_, keep, mask))
+    positions = list(compress(range(count), keep))[::-1]
+    found = columns.versions(positions)
+    rows = dict(zip(map(attrgetter("digest"), found), map(operator.sub, repeat(count - 1), positions), strict=True))
+    return FilterResult(found, count, rows)

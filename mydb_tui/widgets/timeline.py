@@ -31,8 +31,8 @@ from mydb_tui.model.timeline_filter import (
     FilterError,
     TimelineFilter,
     filter_title,
-    filter_versions,
     parse_filter,
+    run_filter,
 )
 
 from .activity_strip import ActivityStrip
@@ -554,17 +554,7 @@ class Timeline(DelayedLoading, LineList):
         from ..screens.timeline_filter import TimelineFilterScreen
 
         current = self.filter.text if self.filter is not None else ""
-        self._warm_index(self.tenant, self.entry)
         self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
-
-    @work(thread=True, exclusive=True, group="timeline-warm")
-    def _warm_index(self, tenant: str, entry: str) -> None:
-        """Read the history index while the query is typed: the engine keeps the versions it
-        built, so the filter then scans them only (100,000 versions: ~0.6 s cold, ~0.03 s warm)."""
-        try:
-            self.app.engine.log(tenant, entry, max_items=None)
-        except Exception:  # the filter reads again and says what is wrong
-            pass
 
     def set_filter(self, text: str | None) -> None:
         """Filter the versions by `text` ("" clears the filter; None: nothing changes)."""
@@ -592,31 +582,18 @@ class Timeline(DelayedLoading, LineList):
     @work(thread=True, exclusive=True, group="timeline-filter")
     def _run_filter(self, generation: int, tenant: str, entry: str, kind: str | None,
                     query: TimelineFilter, select: str | None) -> None:
-        """Read the whole index (versions, no values) and keep the versions that match."""
+        """Keep the versions that match, from the index's columns (model.timeline_filter)."""
         worker = get_current_worker()
         started = time.perf_counter()
         try:
-            touching = None
-            if query.key is not None and kind == "snapshot":
-                raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
-            if query.needs_index:
-                touching = {d for d, _certain in self.app.engine.versions_touching(
-                    tenant, entry, key=query.key, path=query.path)}
-            everything = self.app.engine.log(tenant, entry, max_items=None)
-            found = filter_versions(everything, query, touching, lambda: worker.is_cancelled)
+            result = run_filter(self.app.engine, tenant, entry, query, kind, lambda: worker.is_cancelled)
         except Exception as error:  # an engine error or a bad term: a message, never a traceback
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._filter_failed, generation, error)
             return
-        seconds = time.perf_counter() - started
-        if not worker.is_cancelled:
-            rows = {v.digest: i for i, v in enumerate(everything) if v.digest in touching} if touching \
-                else None
-            if rows is None:
-                wanted = {v.digest for v in found}
-                rows = {v.digest: i for i, v in enumerate(everything) if v.digest in wanted}
-            self.app.call_from_thread(self._filtered, generation, query, found, len(everything), rows,
-                                      select, seconds)
+        if result is not None and not worker.is_cancelled:
+            self.app.call_from_thread(self._filtered, generation, query, result.found, result.total, result.rows,
+                                      select, time.perf_counter() - started)
 
     def _filter_failed(self, generation: int, error: Exception) -> None:
         if generation != self._filter_generation:
