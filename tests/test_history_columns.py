@@ -158,3 +158,18 @@ def test_run_filter_cancelled_and_refused(built) -> None:
     assert run_filter(built, T, "records", parse_filter("user:bob"), cancelled=lambda: True) is None
     with pytest.raises(ValueError, match="key: is for record entries"):
         run_filter(built, T, "config", parse_filter("key:k1"), kind="snapshot")
+
+
+@pytest.mark.parametrize("changes", [b'["k1"],["k2"]', b"[1]", b'["k1"]x]', b"{}"])
+def test_blame_reads_change_sets_in_one_go_and_refuses_forged_ones(built, changes) -> None:
+    """blame parses every change set in one json call; a forged one (CRCs recomputed) is
+    damage: the index is rebuilt from the objects and the answer stays true."""
+    want = {k: v.digest for k, v in built.blame(T, "records").items()}
+    path = index_path(built, "records")
+    with open(path, "rb") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    parts = lines[4].split(b"\t")
+    parts[8] = changes
+    with open(path, "wb") as handle:
+        handle.write(with_crcs(lines[:4] + [b"\t".join(parts)] + lines[5:]))
+    assert {k: v.digest for k, v in DbEngine(built.root, durable=False).blame(T, "records").items()} == want

@@ -270,3 +270,17 @@ def test_as_of_matches_a_scan_with_uneven_dates(gaps, probes):
             expected = next((v.digest for v in log if v.date <= when), None)
             got = engine.as_of(T, E, when)
             assert (got.digest if got else None) == expected
+
+
+def test_blame_lists_records_in_their_order(tmp_path):
+    """Blame answers in the records' order (or the order of the keys asked), never a set's,
+    and builds one Version per version it names (shared by the records it blames)."""
+    engine = DbEngine(str(tmp_path), durable=False, clock=TickingClock())
+    engine.init(T)
+    engine.put_many(T, "u", E, {k: 0 for k in ("k9", "k1", "k5", "k3")})
+    engine.put(T, "v", E, "k5", 1)
+    engine.delete(T, "v", E, "k1")
+    blamed = engine.blame(T, E)
+    assert list(blamed) == engine.record_keys(T, engine.get_digest(T, E)) == ["k9", "k5", "k3"]
+    assert blamed["k9"] is blamed["k3"] and blamed["k5"].user_id == "v"
+    assert list(engine.blame(T, E, keys=["k3", "k1", "k9", "k3"])) == ["k3", "k9"]

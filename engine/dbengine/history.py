@@ -818,6 +818,28 @@ class IndexState:
             return summary.keys if summary is not None else None
         return line_changes(tail)
 
+    def changes_upto(self, hi: int) -> list[tuple[str, ...] | None]:
+        """The change sets of versions 0..hi-1 (None: unknown), parsed in one go when every
+        line is of format 0.5 (ValueError if one is malformed)."""
+        tails = self.tails[:hi]
+        if None in tails:
+            return [self.changes(i) for i in range(hi)]
+        try:
+            texts = _tail_columns(tails)[6::_TAIL_FIELDS]
+        except (TypeError, AttributeError):
+            raise ValueError("bad index line") from None
+        known = [text for text in texts if text != NONE_FIELD]
+        if not known:
+            return [None] * hi
+        if not all(text.startswith("[") and text.endswith("]") for text in known):
+            raise ValueError("bad change set in the index")
+        parsed = json.loads("[" + ",".join(known) + "]")
+        if len(parsed) != len(known) or not all(type(keys) is list and all(type(k) is str for k in keys)
+                                                for keys in parsed):
+            raise ValueError("bad change set in the index")
+        sets = iter(map(tuple, parsed))
+        return [None if text == NONE_FIELD else next(sets) for text in texts]
+
     def touching(self, hi: int, match: Callable[[tuple[str, ...]], bool], needle: str | None = None) -> list[tuple[int, bool]]:
         """Positions below `hi`, newest first, whose change set `match`es (True) or is unknown
         (False: the caller compares that version with its parent). `needle`, when given, is

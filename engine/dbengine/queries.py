@@ -129,7 +129,7 @@ def _change_sets(engine: DbEngine, tenant_id: str, entry: str, digest: str | Non
     for attempt in (1, 2):
         state, start = engine._history_start(tenant_id, entry, digest)
         try:
-            return state, start, [state.changes(i) for i in range(start + 1)]
+            return state, start, state.changes_upto(start + 1)
         except ValueError:  # a damaged line: the index is a cache, rebuilt from the objects
             if attempt == 2:
                 raise
@@ -220,42 +220,54 @@ def key_history(engine: DbEngine, tenant_id: str, entry: str, key: str | None = 
 def blame(engine: DbEngine, tenant_id: str, entry: str, digest: str | None = None,
           keys: list[str] | None = None) -> dict[str, Version]:
     """Record key (or, in a snapshot entry, leaf JSON Pointer) -> the version that last
-    changed it, as of `digest` (default HEAD). Removed records are not listed."""
+    changed it, as of `digest` (default HEAD), in the records' order (or the leaves', or the
+    order of `keys`). Removed records are not listed."""
     reader = _EntryReader(engine, tenant_id, entry)
     start = digest or engine.get_digest(tenant_id, entry)
     records = reader.is_records(reader.doc(start))
     if records:
-        wanted = set(reader.records(start)) if keys is None else {
-            k for k in (check_key(k) for k in keys) if reader.record(start, k) is not ABSENT}
-        places = {k: (k,) for k in wanted}
+        if keys is None:
+            names = list(reader.records(start))
+        else:
+            names = list(dict.fromkeys(k for k in map(check_key, keys) if reader.record(start, k) is not ABSENT))
+        places: dict[str, tuple[str, ...]] = {}
     else:
         value = reader.value(start)
-        everything = {format_pointer(tokens): tokens for tokens, _leaf in leaves(value)}
-        places = everything if keys is None else {
+        places = {format_pointer(tokens): tokens for tokens, _leaf in leaves(value)} if keys is None else {
             p: tuple(parse_pointer(p)) for p in keys if value_at(value, parse_pointer(p)) is not ABSENT}
-    found: dict[str, Version] = {}
-    remaining = dict(places)
+        names = list(places)
+    blamed: dict[str, int] = {}  # name -> chain position of the version that last changed it
+    remaining = set(names)
     state, start, change_sets = _change_sets(engine, tenant_id, entry, digest)
-    for i in range(start, -1, -1):  # newest first; a Version is built only where blamed
+    for i in range(start, -1, -1):  # newest first
         if not remaining:
             break
         known, parent, here = change_sets[i], state.parents[i], state.digests[i]
-        if records:
-            if known is not None:  # a record change set names only records whose value changed
-                touched = [k for k in known if k in remaining]
-            elif parent is None:
-                touched = list(remaining)
-            else:
-                diff = reader.record_diff(parent, here)
-                touched = [k for k in remaining if k in diff]
+        if not records:
+            touched = set(_blamed_places(reader, here, parent, known, {n: places[n] for n in remaining}))
+        elif known is not None:  # a record change set names only records whose value changed
+            touched = remaining.intersection(known)
+        elif parent is None:
+            touched = set(remaining)
         else:
-            touched = _blamed_places(reader, here, parent, known, remaining)
+            touched = remaining.intersection(reader.record_diff(parent, here))
         if touched:
-            version = state.versions_between(i, i + 1)[0]
-            for name in touched:
-                found[name] = version
-                del remaining[name]
-    return {name: found[name] for name in places if name in found}
+            blamed.update(dict.fromkeys(touched, i))
+            remaining -= touched
+    versions = _versions_of(state, set(blamed.values()))
+    if len(blamed) == len(names):  # (every name found: the usual case) mapped in C
+        return dict(zip(names, map(versions.__getitem__, map(blamed.__getitem__, names)), strict=True))
+    return {name: versions[blamed[name]] for name in names if name in blamed}
+
+
+def _versions_of(state: Any, positions: set[int]) -> dict[int, Version]:
+    """The Versions at `positions` of an index state: many are built in one go (a Version per
+    line of the span between them costs less than one call per version)."""
+    if len(positions) > 64:
+        lo, hi = min(positions), max(positions) + 1
+        span = state.versions_between(lo, hi)
+        return {i: span[i - lo] for i in positions}
+    return {i: state.versions_between(i, i + 1)[0] for i in positions}
 
 
 def _blamed_places(reader: _EntryReader, digest: str, parent: str | None,
