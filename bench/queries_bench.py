@@ -33,7 +33,8 @@ RECORDS = int(os.environ.get("MYDB_BENCH_Q_RECORDS", "100000"))
 VERSIONS = int(os.environ.get("MYDB_BENCH_Q_VERSIONS", "10000"))
 CACHE = os.environ.get("MYDB_BENCH_CACHE", "/tmp/mydb-bench-cache")
 FILTER_VERSIONS = int(os.environ.get("MYDB_BENCH_Q_FILTER_VERSIONS", "100000"))
-T, E, FEED = "bench", "people", "feed"
+FIND_RECORDS = int(os.environ.get("MYDB_BENCH_Q_FIND_RECORDS", "1000000"))
+T, E, FEED, BIG = "bench", "people", "feed", "big"
 USERS = ["alice", "bob", "carol", "dave", "deploy-bot"]
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
@@ -75,6 +76,21 @@ def build_feed(root: str) -> None:
     engine.init(T)
     for v in range(FILTER_VERSIONS):
         engine.save(T, USERS[v % len(USERS)], FEED, {"n": v, "status": "ok" if v % 3 else "degraded"})
+    os.rename(tmp, root)
+
+
+def build_big_records(root: str) -> None:
+    """The find fixture: one record entry of FIND_RECORDS records (~100 bytes each), one put_many
+    per 100,000; one record in 10,000 lives in "Lyon"."""
+    tmp = root + ".building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    engine = DbEngine(tmp, durable=False, clock=_Clock())
+    engine.init(T)
+    for start in range(0, FIND_RECORDS, 100_000):
+        engine.put_many(T, USERS[0], BIG, {
+            f"user-{i:08d}": {"name": f"User number {i}", "email": f"user{i}@example.com", "age": 20 + i % 60,
+                              "city": "Lyon" if i % 10_000 == 7 else "Paris"}
+            for i in range(start, min(start + 100_000, FIND_RECORDS))})
     os.rename(tmp, root)
 
 

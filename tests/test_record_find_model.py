@@ -19,3 +19,30 @@ def test_sorted_keys_orders_mixed_values_stably() -> None:
     whole = {"x": 3, "y": "a", "z": None}
     assert sorted_keys(whole, whole.get, False, None, False) == ["z", "x", "y"]
     assert sorted_keys(values, values.get, False, "n", False, cancelled=lambda: True) is None
+
+
+def test_find_chunks_keeps_what_row_matches_keeps() -> None:
+    """The chunk prefilter never loses a match: texts across record boundaries, casefolding
+    (ß, the Kelvin sign), unreadable records and values json cannot write."""
+    from mydb_tui.model.record_find import find_chunks, row_matches
+
+    cycle: list = []
+    cycle.append(cycle)
+    records = {f"k{i}": {"n": i, "city": ["Lyon", "Paris", "Straße", "\u212aelvin"][i % 4]} for i in range(50)}
+    records["odd"] = cycle
+    records["gone"] = None
+
+    class Stored(dict):
+        def __getitem__(self, key):
+            if key == "gone":
+                raise KeyError(key)
+            return super().__getitem__(key)
+
+    view = Stored(records)
+    keys = list(records)
+    for needle in ("lyon", "strasse", "kelvin", '"}, {"', "k4", "1, ", "nowhere", "odd"):
+        want = [k for k in keys if k != "gone" and row_matches(k, records[k], needle)]
+        for size in (1, 7, 1024):
+            chunks = list(find_chunks(view, keys, needle, size))
+            assert [k for _n, found in chunks for k in found] == want, (needle, size)
+            assert chunks[-1][0] == len(keys)

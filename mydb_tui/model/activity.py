@@ -3,16 +3,22 @@ weeks) over an entry's life, in one line of cells. Textual-free.
 
 `activity(dates, width)` buckets the version dates (local time) into at most `width`
 cells: a cell is a day when the life fits, else a week, else as many weeks as it takes.
-`shade(count, top)` is the cell's level, 0 (no version) to LEVELS.
+`shade(count, top)` is the cell's level, 0 (no version) to LEVELS. `read_days(engine, ...)`
+reads the dates: every version's from the index's date column (engine.history_columns) up
+to FULL_READ versions, else SAMPLE_WINDOWS evenly spread windows of SAMPLE_SIZE versions
+(log_window seeks), each date read counting for total / read versions.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 LEVELS = 4
+FULL_READ = 200_000
+SAMPLE_WINDOWS = 64
+SAMPLE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -86,3 +92,19 @@ def shade(count: int, top: int) -> int:
     if count <= 0 or top <= 0:
         return 0
     return max(1, min(LEVELS, -(-count * LEVELS // top)))
+
+
+def read_days(engine, tenant: str, entry: str, total: int,
+              cancelled: Callable[[], bool] = lambda: False) -> tuple[dict[_dt.date, int], int] | None:
+    """(versions per local day, how many versions each date read stands for) of the entry's
+    history of `total` versions; None when `cancelled()` turned true. Engine errors propagate."""
+    if total <= FULL_READ:
+        return day_counts(engine.history_columns(tenant, entry).dates()), 1
+    dates: list[_dt.datetime | None] = []
+    step = max(1, (total - SAMPLE_SIZE) // (SAMPLE_WINDOWS - 1))
+    for start in range(0, total, step):
+        if cancelled():
+            return None
+        window = engine.log_window(tenant, entry, min(start, total - SAMPLE_SIZE), SAMPLE_SIZE)
+        dates += [v.date for v in window.versions]
+    return day_counts(dates), max(1, round(total / max(1, len(dates))))

@@ -2,11 +2,9 @@
 
 One line: a cell per day (per week, or per a few weeks, when the life is long; see
 model.activity), shaded by the number of versions, "·" where there is none, and "◆"
-where the selected version stands. The dates are read in a worker: every version's up
-to FULL_READ versions (engine.log, which also warms the timeline filter), else a sample
-of SAMPLE_WINDOWS evenly spread windows of SAMPLE_SIZE versions (log_window seeks), each
-date read counting for total / read versions. The Timeline drives it (load, select) and
-hides it when the pane is very small.
+where the selected version stands. The dates are read in a worker (model.activity.read_days:
+every version's from the index's date column up to 200,000 versions, else evenly spread
+samples). The Timeline drives it (load, select) and hides it when the pane is very small.
 """
 
 from __future__ import annotations
@@ -19,12 +17,9 @@ from textual.color import Color
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
-from ..model.activity import LEVELS, Activity, activity_of_days, day_counts, shade
+from ..model.activity import LEVELS, Activity, activity_of_days, read_days, shade
 from .palette import palette
 
-FULL_READ = 200_000
-SAMPLE_WINDOWS = 64
-SAMPLE_SIZE = 64
 MAX_CELL = 4  # characters per cell at most
 LABEL = " ≈per 12 weeks"  # the longest unit label, kept free at the right (≈: sampled)
 
@@ -83,25 +78,13 @@ class ActivityStrip(Widget):
 
     @work(thread=True, exclusive=True, group="activity")
     def _read(self, generation: int, tenant: str, entry: str, total: int) -> None:
-        engine = self.app.engine
+        worker = get_current_worker()
         try:
-            if total <= FULL_READ:
-                dates = [v.date for v in engine.log(tenant, entry, max_items=None)]
-                sampled = 1
-            else:
-                dates = []
-                step = max(1, (total - SAMPLE_SIZE) // (SAMPLE_WINDOWS - 1))
-                for start in range(0, total, step):
-                    if get_current_worker().is_cancelled:
-                        return
-                    window = engine.log_window(tenant, entry, min(start, total - SAMPLE_SIZE), SAMPLE_SIZE)
-                    dates += [v.date for v in window.versions]
-                sampled = max(1, round(total / max(1, len(dates))))
-            per_day = day_counts(dates)
+            read = read_days(self.app.engine, tenant, entry, total, lambda: worker.is_cancelled)
         except Exception:  # the timeline says what is wrong with the history; the strip stays empty
             return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._read_done, generation, per_day, sampled)
+        if read is not None and not worker.is_cancelled:
+            self.app.call_from_thread(self._read_done, generation, *read)
 
     def _read_done(self, generation: int, per_day: dict[_dt.date, int], sampled: int) -> None:
         if generation == self._generation:

@@ -25,7 +25,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from mydb_tui.model.history import GUTTER_WIDTH, gutter_text
-from mydb_tui.model.record_find import KEY_COLUMN, next_sort, row_matches, sorted_keys
+from mydb_tui.model.record_find import KEY_COLUMN, find_chunks, next_sort, sorted_keys
 from mydb_tui.model.values import cell_text, is_special, record_columns
 
 from .line_list import LineList
@@ -87,6 +87,7 @@ class RecordTable(LineList):
         self.base_keys: Any = []  # the rows before the filter: insertion or sorted order
         self.filter_text = ""
         self.filter_done = True  # the filter has read every record
+        self.filter_read = 1.0  # the part of the records it has read
 
     @property
     def row_count(self) -> int:
@@ -524,7 +525,7 @@ class RecordTable(LineList):
             self.keys = self.base_keys
             self._show_filtered(keep)
             return
-        self.filter_done = False
+        self.filter_done, self.filter_read = False, 0.0
         self.keys = []
         self._show_filtered(keep)
         needle, records, base = text.casefold(), self.records, self.base_keys
@@ -533,27 +534,24 @@ class RecordTable(LineList):
             worker = get_current_worker()
             found: list[str] = []
             published = 0
-            for i, key in enumerate(base):
+            for scanned, matches in find_chunks(records, base, needle):  # (model.record_find)
                 if worker.is_cancelled:
                     return
-                try:
-                    stored = records[key]
-                except (DbEngineError, KeyError):
-                    continue
-                if row_matches(key, stored, needle):
-                    found.append(key)
-                if i % 5000 == 4999 and len(found) > published:  # the matches so far
-                    published = len(found)
-                    self.app.call_from_thread(self._filtered, records, text, list(found), False, keep)
+                found += matches
+                if scanned - published >= 8192 and scanned < len(base):  # the matches so far, how far
+                    published = scanned
+                    self.app.call_from_thread(self._filtered, records, text, list(found), False, keep,
+                                              scanned / len(base))
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._filtered, records, text, found, True, keep)
 
         self.run_worker(run, thread=True, group="filter", exclusive=True)
 
-    def _filtered(self, records: RecordsView, text: str, found: list[str], done: bool, keep: str | None) -> None:
+    def _filtered(self, records: RecordsView, text: str, found: list[str], done: bool, keep: str | None,
+                  read: float = 1.0) -> None:
         if records is not self.records or text != self.filter_text:
             return
-        self.keys, self.filter_done = found, done
+        self.keys, self.filter_done, self.filter_read = found, done, read
         self._show_filtered(keep)
 
     def _show_filtered(self, keep: str | None) -> None:
@@ -584,7 +582,7 @@ class RecordTable(LineList):
             viewer.border_title = "Version"
             return
         count = f"{len(self.keys):,} match{'es' if len(self.keys) != 1 else ''}"
-        more = "" if self.filter_done else " so far…"
+        more = "" if self.filter_done else f" so far… {self.filter_read:.0%} read"
         viewer.border_title = f"Version · /{clean(self.filter_text)} · {count}{more} (esc clears)"
 
 

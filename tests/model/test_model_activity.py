@@ -42,3 +42,27 @@ def test_sampled_dates_count_for_more_and_nothing_gives_none() -> None:
 
 def test_shades() -> None:
     assert shade(0, 10) == 0 and shade(1, 10) == 1 and shade(10, 10) == LEVELS and shade(5, 10) == 2
+
+
+def test_read_days_reads_every_date_or_samples(tmp_path, monkeypatch) -> None:
+    """Every version's date from the index's date column up to FULL_READ versions; beyond it,
+    evenly spread windows whose dates each stand for total / read versions."""
+    from dbengine.dbengine import DbEngine
+
+    from mydb_tui.model import activity as model
+
+    moments = iter([at(i // 10, i % 10) for i in range(300)])  # 10 versions a day for 30 days
+    engine = DbEngine(str(tmp_path), durable=False, clock=lambda: next(moments))
+    engine.init("t")
+    for i in range(300):
+        engine.save("t", "u", "e", {"i": i})
+    per_day, sampled = model.read_days(engine, "t", "e", 300)
+    assert sampled == 1 and per_day == model.day_counts(v.date for v in engine.log("t", "e", max_items=None))
+    assert set(per_day.values()) == {10} and len(per_day) == 30
+    monkeypatch.setattr(model, "FULL_READ", 100)
+    monkeypatch.setattr(model, "SAMPLE_WINDOWS", 4)
+    monkeypatch.setattr(model, "SAMPLE_SIZE", 10)
+    per_day, sampled = model.read_days(engine, "t", "e", 300)
+    assert sampled == round(300 / sum(per_day.values())) and 30 <= sum(per_day.values()) <= 50
+    assert min(per_day) == at(0).date() and max(per_day) == at(29).date()  # both ends are read
+    assert model.read_days(engine, "t", "e", 300, cancelled=lambda: True) is None
