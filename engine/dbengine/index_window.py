@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .history import line_position, parse_index, seed_crc
@@ -62,26 +62,51 @@ def _seed(data: bytes) -> tuple[int, int, str, int | None] | None:
     return end, crc, line[:64].decode("ascii", "replace"), position
 
 
+class _Reads:
+    """Up to _ATTEMPTS reads of an index's bytes, each cut to its complete lines (see _body):
+    (lines, CRC before them, digest and position of the line before them, the read's start,
+    end and the file's size). The caller moves `offset` or grows `nbytes` between reads;
+    `offset` None reads the file's last `nbytes`. A read that holds no complete line is made
+    `grow` times larger; no index, or lines of format 0.4, end the reads."""
+
+    def __init__(self, read_range: ReadRange, offset: int | None, nbytes: int, grow: int) -> None:
+        self.read_range, self.offset, self.nbytes, self.grow = read_range, offset, nbytes, grow
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, str | None, int, int, int, int]]:
+        for _ in range(_ATTEMPTS):
+            got = self.read_range(-self.nbytes if self.offset is None else self.offset, self.nbytes)
+            if got is None:
+                return
+            data, start, size = got
+            seeded = _body(data, start)
+            if seeded is None:
+                return
+            if not seeded:
+                self.nbytes *= self.grow
+                continue
+            yield (*seeded, start, start + len(data), size)
+
+
+def _body(data: bytes, start: int) -> tuple[bytes, int, str | None, int] | tuple[()] | None:
+    """The complete lines of bytes read from offset `start` of an index and what they continue:
+    (the lines, the running CRC-32 before them, the digest and position of the line before
+    them: None and -1 at the file's start). Read from inside the file, the first (maybe
+    partial) line only seeds the CRC; () when no complete line follows it (read more), None
+    when it is of format 0.4 (no positions: the caller reads the file whole)."""
+    if start == 0:
+        return data, 0, None, -1
+    seed = _seed(data)
+    if seed is None:
+        return ()
+    end, crc, previous, before = seed
+    return None if before is None else (data[end:], crc, previous, before)
+
+
 def newest(read_range: ReadRange, count: int, line_guess: int = 220) -> tuple[Lines, int, int] | None:
     """The newest `count` lines (fewer when the index is shorter), the number of lines and
     the file's size; None when the file's end cannot be read this way."""
-    nbytes = (count + 2) * line_guess + _SLACK
-    for _ in range(_ATTEMPTS):
-        got = read_range(-nbytes, nbytes)
-        if got is None:
-            return None
-        data, start, size = got
-        previous, crc, before = None, 0, -1
-        body = data
-        if start > 0:
-            seed = _seed(data)
-            if seed is None:
-                nbytes *= 4
-                continue
-            end, crc, previous, before = seed
-            if before is None:
-                return None  # format 0.4: no positions
-            body = data[end:]
+    reads = _Reads(read_range, None, (count + 2) * line_guess + _SLACK, grow=4)
+    for body, crc, previous, before, start, _end, size in reads:
         chunk = parse_index(body, crc)
         if not chunk.clean:
             raise WindowDamaged("the newest index lines are damaged")
@@ -94,7 +119,7 @@ def newest(read_range: ReadRange, count: int, line_guess: int = 220) -> tuple[Li
             raise WindowDamaged("index line positions do not follow each other")
         take = min(count, len(chunk.digests))
         if take < count and start > 0:
-            nbytes = max(nbytes * 2, int(size * (count + 2) / (last + 1)) + _SLACK)
+            reads.nbytes = max(reads.nbytes * 2, int(size * (count + 2) / (last + 1)) + _SLACK)
             continue
         skip = len(chunk.digests) - take
         link = chunk.digests[skip - 1] if skip else previous
@@ -110,38 +135,23 @@ def window(read_range: ReadRange, lo: int, hi: int, total: int, size: int) -> Li
     need = min(hi, total - 1)  # the last line to read: the one after the window checks it
     average = max(size / max(total, 1), 1.0)
     offset = 0 if lo == 0 else max(int((lo - 1) * average - 2 * average) - _SLACK, 0)
-    nbytes = int((need - lo + 3) * average * 1.25) + 2 * _SLACK
-    for _ in range(_ATTEMPTS):
-        got = read_range(offset, nbytes)
-        if got is None:
-            return None
-        data, start, size = got
-        previous, crc, before = None, 0, -1
-        body = data
-        if start > 0:
-            seed = _seed(data)
-            if seed is None:
-                nbytes *= 2
-                continue
-            end, crc, previous, before = seed
-            if before is None:
-                return None  # format 0.4: no positions
-            if before >= lo:  # started too late: move back
-                back = int((before - lo + 3) * average * 1.5) + _SLACK
-                offset, nbytes = max(start - back, 0), nbytes + back
-                continue
-            body = data[end:]
+    reads = _Reads(read_range, offset, int((need - lo + 3) * average * 1.25) + 2 * _SLACK, grow=2)
+    for body, crc, previous, before, start, end, size in reads:
+        if before >= lo:  # started too late: move back
+            back = int((before - lo + 3) * average * 1.5) + _SLACK
+            reads.offset, reads.nbytes = max(start - back, 0), reads.nbytes + back
+            continue
         chunk = parse_index(body, crc)
         have = before + len(chunk.digests)  # position of the last intact line read
         if not chunk.clean and have < need:
             raise WindowDamaged(f"index line {have + 2} is damaged")
         if have < need:
-            if start + len(data) >= size:
+            if end >= size:
                 return None  # the file ends before the positions asked for: it changed
             if have < lo - 2:  # the whole read lies before the window: jump forward
-                offset = max(start + len(data) + int((lo - 3 - have) * average) - _SLACK, start + 1)
+                reads.offset = max(end + int((lo - 3 - have) * average) - _SLACK, start + 1)
             else:  # read on from the same place
-                nbytes += int((need - have + 3) * average * 1.5) + _SLACK
+                reads.nbytes += int((need - have + 3) * average * 1.5) + _SLACK
             continue
         i0, i1 = lo - before - 1, hi - before - 1
         lines = Lines(chunk.digests[i0:i1], chunk.parents[i0:i1], chunk.tails[i0:i1], lo)

@@ -1,7 +1,7 @@
 """Finding in one record version: the rows `/` keeps, and the sort order of the record
 table (Textual-free).
 
-find_chunks() scans the records a chunk at a time: one json.dumps of the chunk's values
+find_chunks() scans the records a chunk at a time: one json.dumps of a chunk's values
 and one casefold of it tell at C speed whether any record of the chunk can hold the text;
 only chunks that may are checked record by record (row_matches, the reference).
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from dbengine.errors import DbEngineError
 
 KEY_COLUMN = 0  # column index 0: the record key
-FIND_CHUNK = 1024  # records per chunk of find_chunks
+FIND_CHUNK = 512  # records per chunk of find_chunks
 
 
 def cell_value(stored: Any, field: str | None) -> Any:
@@ -82,22 +83,25 @@ def find_chunks(records: Mapping[str, Any], keys: Sequence[str], needle: str,
     """(keys scanned so far, the keys of the last chunk whose record holds `needle`, already
     casefolded, in its key or its value's JSON text), chunk after chunk of `keys`, in their
     order; a record that cannot be read is skipped. Stop iterating to cancel."""
-    total = len(keys)
-    for start in range(0, total, size):
-        chunk = list(keys[start:start + size])
-        values, missing = [], set()
-        for key in chunk:
+    read, scanned = iter(keys), 0  # iterated, not sliced: a lazy key list reads leaf after leaf
+    while True:
+        chunk, values, missing = [], [], set()
+        for key in islice(read, size):  # each value read as its key comes (a view keeps the latest)
+            chunk.append(key)
             try:
                 values.append(records[key])
             except (DbEngineError, KeyError):
                 values.append(None)
                 missing.add(key)
+        if not chunk:
+            return
+        scanned += len(chunk)
         try:  # each value's text is in the chunk's text: a chunk without the needle has no match
             text = json.dumps(values, ensure_ascii=False, default=str)
         except ValueError:  # a forged value json cannot write: check them one by one
             text = None
         if text is not None and needle not in text.casefold() and needle not in "\n".join(chunk).casefold():
-            yield start + len(chunk), []
+            yield scanned, []
             continue
-        yield start + len(chunk), [key for key, stored in zip(chunk, values, strict=True)
-                                   if key not in missing and row_matches(key, stored, needle)]
+        yield scanned, [key for key, stored in zip(chunk, values, strict=True)
+                        if key not in missing and row_matches(key, stored, needle)]
