@@ -93,6 +93,13 @@ async def shoot(name: str, steps: Callable[[object], Awaitable[None]]) -> None:
     print(f"screenshots/{name}.svg, .png")
 
 
+async def open_entry(pilot, tenant: str, entry: str, widget: str) -> None:
+    """Select an entry in the tree and focus one of its widgets (a CSS query)."""
+    pilot.app.goto_entry(tenant, entry)
+    await settle(pilot)
+    pilot.app.query_one(widget).focus()
+
+
 async def main_screen(pilot) -> None:
     from mydb_tui.widgets.timeline import Timeline
 
@@ -104,11 +111,7 @@ async def main_screen(pilot) -> None:
 
 
 async def records_screen(pilot) -> None:
-    from mydb_tui.widgets.record_table import RecordTable
-
-    pilot.app.goto_entry("acme-corp", "users")
-    await settle(pilot)
-    pilot.app.query_one(RecordTable).focus()
+    await open_entry(pilot, "acme-corp", "users", "RecordTable")
     await pilot.press("j", "j", "j")
 
 
@@ -166,11 +169,7 @@ async def conflict_screen(pilot) -> None:
 
 async def record_history_screen(pilot) -> None:
     """`h` on a record of acme-corp/users: the versions where it changed, old -> new."""
-    from mydb_tui.widgets.record_table import RecordTable
-
-    pilot.app.goto_entry("acme-corp", "users")
-    await settle(pilot)
-    pilot.app.query_one(RecordTable).focus()
+    await open_entry(pilot, "acme-corp", "users", "RecordTable")
     await pilot.press("j", "j", "j", "h")
     await settle(pilot)
     await pilot.press("j")
@@ -178,11 +177,7 @@ async def record_history_screen(pilot) -> None:
 
 async def blame_records_screen(pilot) -> None:
     """`b` in the record table: a "last changed" column (short digest, user, age)."""
-    from mydb_tui.widgets.record_table import RecordTable
-
-    pilot.app.goto_entry("acme-corp", "users")
-    await settle(pilot)
-    pilot.app.query_one(RecordTable).focus()
+    await open_entry(pilot, "acme-corp", "users", "RecordTable")
     await pilot.press("b")
     await settle(pilot)
     await pilot.pause(0.3)  # the blame fills in from a worker after a short settle timer
@@ -190,11 +185,7 @@ async def blame_records_screen(pilot) -> None:
 
 async def blame_tree_screen(pilot) -> None:
     """`b` in a snapshot entry's JSON tree: the blame gutter beside each value."""
-    from mydb_tui.widgets.json_tree import JsonTree
-
-    pilot.app.goto_entry("acme-corp", "app-config")
-    await settle(pilot)
-    pilot.app.query_one("#data-tree", JsonTree).focus()
+    await open_entry(pilot, "acme-corp", "app-config", "#data-tree")
     await pilot.press("b")
     await settle(pilot)
     await pilot.pause(0.3)
@@ -212,11 +203,7 @@ async def search_screen(pilot) -> None:
 async def activity_filter_screen(pilot) -> None:
     """The activity strip (versions per week, the selected one marked) above a History
     filtered by `/` to one user's versions since a date."""
-    from mydb_tui.widgets.timeline import Timeline
-
-    pilot.app.goto_entry("acme-corp", "users")
-    await settle(pilot)
-    pilot.app.query_one(Timeline).focus()
+    await open_entry(pilot, "acme-corp", "users", "Timeline")
     await pilot.press("slash", *"user:carol >=2026-03-01", "enter")
     await settle(pilot)
     await pilot.press("j", "j", "j", "j", "j")
