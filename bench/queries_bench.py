@@ -15,6 +15,7 @@ bench/RESULTS-queries.md.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import random
@@ -68,6 +69,19 @@ def build(root: str) -> None:
         city = "needle" if v % 97 == 0 else rng.choice(["Oslo", "Lyon", "Rome"])
         engine.put(T, USERS[v % len(USERS)], E, _key(i), {"name": f"person {i}", "n": v, "city": city})
     os.rename(tmp, root)
+
+
+def paired(new, old, reps: int = 7) -> tuple[float, float]:
+    """Medians of `new()` and `old()` run in turns (the machine's load changes under a run:
+    both see the same), each after a full garbage collection."""
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(reps):
+        for run, out in ((new, samples[0]), (old, samples[1])):
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def build_feed(root: str) -> None:
@@ -217,7 +231,7 @@ def main() -> None:
         "",
         f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `python bench/queries_bench.py`; "
         f"{RECORDS:,} records, {len(log):,} versions ({len(changed):,} with a change set), "
-        "medians of 5 cold runs (a new DbEngine each) unless said; load average at the end "
+        "medians of 5 cold runs (a new DbEngine each) unless said (rows with a yardstick of their own: 7 runs of each, in turns); load average at the end "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "| question | engine | naive loop | target |",
@@ -243,15 +257,15 @@ def filter_rows() -> list[tuple[str, str, str, str]]:
         build_feed(root)
     fresh = lambda: DbEngine(root, durable=False)  # noqa: E731
     rows = []
-    strip_new = timed(lambda: read_days(fresh(), T, FEED, FILTER_VERSIONS))
-    strip_old = timed(lambda: day_counts(v.date for v in fresh().log(T, FEED, max_items=None)), reps=3)
+    strip_new, strip_old = paired(lambda: read_days(fresh(), T, FEED, FILTER_VERSIONS),
+                                  lambda: day_counts(v.date for v in fresh().log(T, FEED, max_items=None)))
     rows.append((f"activity strip: the dates of {FILTER_VERSIONS:,} versions (index date column), cold",
                   _s(strip_new), f"{_s(strip_old)} (log() of every version); ×{strip_old / strip_new:.1f}", ""))
     for text in ("user:carol", "user:carol >=2025-06-01"):
         query = parse_filter(text)
         kept = len(run_filter(fresh(), T, FEED, query).found)
-        new_s = timed(lambda: run_filter(fresh(), T, FEED, query))  # noqa: B023
-        old_s = timed(lambda: filter_versions(fresh().log(T, FEED, max_items=None), query), reps=3)  # noqa: B023
+        new_s, old_s = paired(lambda: run_filter(fresh(), T, FEED, query),  # noqa: B023
+                              lambda: filter_versions(fresh().log(T, FEED, max_items=None), query))  # noqa: B023
         rows.append((f"timeline filter `{text}` over {FILTER_VERSIONS:,} versions ({kept:,} kept), cold",
                      _s(new_s), f"{_s(old_s)} (log() of every version, then filter); ×{old_s / new_s:.1f}",
                      "< 0.3 s"))

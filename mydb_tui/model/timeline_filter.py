@@ -176,11 +176,13 @@ def _run(engine, tenant: str, entry: str, query: TimelineFilter, columns,
         masks.append(list(map(wanted.__contains__, users)))
     if query.dates and not stop():
         dates = columns.dates()
+        zones = set(map(attrgetter("tzinfo"), dates)) if None not in dates else ()
         for op, bound in query.dates:
             test = _OPS[op]
             if None in dates:
                 masks.append([d is not None and test(d, bound) for d in dates])
-            else:
+            else:  # the bound in the dates' own zone: datetimes of one tzinfo compare field by field
+                bound = bound.astimezone(next(iter(zones))) if len(zones) == 1 else bound
                 masks.append(list(map(test, dates, repeat(bound))))
     if query.words and not stop():
         summaries = columns.summary_texts
