@@ -173,3 +173,17 @@ def test_blame_reads_change_sets_in_one_go_and_refuses_forged_ones(built, change
     with open(path, "wb") as handle:
         handle.write(with_crcs(lines[:4] + [b"\t".join(parts)] + lines[5:]))
     assert {k: v.digest for k, v in DbEngine(built.root, durable=False).blame(T, "records").items()} == want
+
+
+def test_columns_are_kept_while_the_entry_is_unchanged(built) -> None:
+    """The columns read last are handed out again (the strip reads them, the filter asks
+    next) until the head or the index file changes; a thorough read never uses them."""
+    engine = DbEngine(built.root, durable=False)
+    first = engine.history_columns(T, "config")
+    assert engine.history_columns(T, "config") is first
+    assert engine.history_columns(T, "config", thorough=True) is not first
+    other = DbEngine(built.root, durable=False)
+    assert other.history_columns(T, "config") is not first  # per engine
+    built.save(T, "dan", "config", {"v": "new"})
+    again = engine.history_columns(T, "config")
+    assert again is not first and again.count == first.count + 1 and again.users[-1] == "dan"

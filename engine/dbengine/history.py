@@ -612,7 +612,8 @@ class IndexColumns:
     """The user, date and summary columns of a whole history index, oldest first (item i is
     chain position i), read without building a Version per line: what a filter by user or
     date needs over 100,000 versions. `digests` holds every digest (64 ASCII hex each, joined);
-    versions() builds the Versions of chosen positions from the fields kept meanwhile."""
+    versions() builds the Versions of chosen positions from the fields kept meanwhile. The
+    engine may hand the same object to later callers: treat it as read-only."""
 
     count: int
     digests: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -444,6 +445,13 @@ def _aware(when: _dt.datetime | None) -> _dt.datetime | None:
 
 
 # ================================================================== index columns
+#: The columns read last, per engine, kept for the next question about the same entry while
+#: its head and index file are unchanged (the activity strip reads them when an entry opens,
+#: the timeline filter asks next): only for histories of up to this many versions (memory).
+KEEP_COLUMNS_UPTO = 200_000
+_KEPT_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def history_columns(engine: DbEngine, tenant_id: str, entry: str, thorough: bool = False) -> IndexColumns:
     """The user, date and summary columns of the entry's history up to HEAD, oldest first,
     from one read of its index (no Version built per line); an index that is damaged, of an
@@ -451,6 +459,10 @@ def history_columns(engine: DbEngine, tenant_id: str, entry: str, thorough: bool
     `thorough`: always the usual way, every line built and checked (for a caller that met a
     malformed field the quick read let through: only what it uses is checked)."""
     head = engine.get_digest(tenant_id, entry)
+    token = engine.storage.index_token(tenant_id, entry)
+    kept = _KEPT_COLUMNS.get(engine)
+    if not thorough and kept is not None and kept[0] == (tenant_id, entry, head, token):
+        return kept[1]
     got = None if thorough else engine.storage.read_index(tenant_id, entry, 0)
     columns = parse_columns(got[0]) if got is not None else None
     if columns is not None:
@@ -462,6 +474,8 @@ def history_columns(engine: DbEngine, tenant_id: str, entry: str, thorough: bool
             except ValueError:
                 version = None
             if version is not None and engine._line_agrees(tenant_id, None, head, version):
+                if columns.count <= KEEP_COLUMNS_UPTO and token is not None and token == got[1]:
+                    _KEPT_COLUMNS[engine] = ((tenant_id, entry, head, token), columns)
                 return columns
     for attempt in (1, 2):
         state, start = engine._history_start(tenant_id, entry, None)
