@@ -8,7 +8,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from dbengine.s3storage import S3Storage
 from dbengine.storage import LocalStorage
 from dbengine.storage_protocol import Storage
