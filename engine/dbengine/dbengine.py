@@ -6,19 +6,19 @@ tenant's `head` maps entry names to their newest digest. See docs/FORMAT.md.
 This class is the public front: it checks arguments and composes the modules that do
 the work (docs/ARCHITECTURE.md), as dulwich's Repo composes its object store and refs:
 the verified object store (objects.py), the heads and their compare-and-swap
-(heads.py), the history index (history_index.py, history_reads.py) and the records of
-record entries (record_entries.py).
+(heads.py), the history index (history_index.py, history_reads.py), the records of
+record entries (record_entries.py) and the commits that write versions (commits.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import queries
+from .commits import Commits
 from .entry_listing import EntryInfo, entry_infos
 from .errors import (
     AmbiguousDigestError,
@@ -54,10 +54,10 @@ from .serializer import Serializer, validate_stored
 from .storage import open_storage
 from .storage_protocol import Storage
 from .summaries import ABSENT as _ABSENT  # noqa: F401  (bench/history_scale.py)
-from .summaries import snapshot_summary, version_summary
 from .summaries import snapshot_summary as _snapshot_summary  # noqa: F401  (bench/history_scale.py)
+from .summaries import version_summary
 from .transfer import ImportResult, export_lines, import_lines
-from .utils import compute_digest, format_date, gc_paused, json_copy, now_local, to_json_bytes
+from .utils import compute_digest, gc_paused, json_copy, now_local
 from .verify import VerifyReport, verify_database
 
 _REV_RE = re.compile(r"HEAD(?:~(\d+))?")
@@ -67,10 +67,6 @@ __all__ = [
     "DbEngine", "EntryInfo", "LogView", "LogWindow", "Version", "ChangeSummary", "RecordsView", "KeyChange",
     "SearchHit", "SNAPSHOT", "RECORDS",
 ]
-
-#: build(head digest, head document, date) -> (new version document, its summary), or None
-Build = Callable[[str | None, dict | None, str], tuple[dict, ChangeSummary] | None]
-
 
 class DbEngine:
     """A versioned document database stored under `root`.
@@ -103,6 +99,8 @@ class DbEngine:
         self.records = RecordEntries(self.objects)
         self.index = HistoryIndex(self.storage, self.objects, self._summary, self.get_digest)
         self.reader = HistoryReader(self.index)
+        self.commits = Commits(self.objects, self.heads, self.records, self.index, lambda: self.clock(), self._summary,
+                               lambda *line: self._index_append(*line))
         self.serializer = Serializer(self.objects.write_ref, self.read_ref, registry, trust_pickle)
         # Private names kept for the tests, benches and queries.py that reach into the engine.
         self._objects, self._bucket_bytes, self._indexes = self.objects.cache, self.objects.bucket_bytes, self.index.states
@@ -216,27 +214,9 @@ class DbEngine:
         data = json_copy(document["__data__"])  # the caller keeps its dict; ours is cached
         return self._save_stored(tenant_id, user_id, entry, data, expected_head=head)
 
-    def _save_stored(
-        self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None,
-        restored_from: str | None = None,
-    ) -> str:
-        data_bytes = to_json_bytes(data)
-
-        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
-            _check_moved(entry, head, expected_head)
-            if head_doc is not None:
-                if head_doc["__kind__"] != SNAPSHOT:
-                    raise PatternMismatchError(
-                        f"entry {entry!r} of tenant {tenant_id!r} is a record entry: use put(), not save()"
-                    )
-                if to_json_bytes(head_doc["__data__"]) == data_bytes:
-                    return None
-            document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
-            document["__data__"] = data
-            old = head_doc["__data__"] if head_doc is not None else _ABSENT
-            return document, snapshot_summary(old, data)
-
-        return self._commit(tenant_id, entry, build)[0]
+    def _save_stored(self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None,
+                     restored_from: str | None = None) -> str:
+        return self.commits.save(tenant_id, user_id, entry, data, expected_head, restored_from)
 
     # ================================================================== records
     def put(self, tenant_id: str, user_id: str, entry: str, key: str, value: Any) -> bool:
@@ -295,27 +275,9 @@ class DbEngine:
         with gc_paused():
             return [decode(stored) for _key, stored in records]
 
-    def _put_stored(
-        self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any],
-        deletes: Iterable[str], expected_head: str | None = None, restored_from: str | None = None,
-    ) -> bool:
-        deletes = list(deletes)
-
-        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
-            _check_moved(entry, head, expected_head)
-            if head_doc is not None and not is_record_version(head_doc):
-                raise PatternMismatchError(
-                    f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use save(), not put()"
-                )
-            result = self.records.put(tenant_id, head_doc, upserts, deletes)
-            if result is None or (head_doc is not None and result[1].is_empty):
-                return None
-            fields, summary = result
-            document = envelope(RECORDS, head, user_id, date, restored_from=restored_from)
-            document.update(fields)
-            return document, summary
-
-        return self._commit(tenant_id, entry, build)[1]
+    def _put_stored(self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any], deletes: Iterable[str],
+                    expected_head: str | None = None, restored_from: str | None = None) -> bool:
+        return self.commits.put(tenant_id, user_id, entry, upserts, list(deletes), expected_head, restored_from)
 
     # ================================================================== history
     def exists(self, tenant_id: str, entry: str) -> bool:
@@ -456,26 +418,7 @@ class DbEngine:
         if key is not None or path is not None:
             return self._restore_part(tenant_id, user_id, entry, digest, key, path)
 
-        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
-            if head is None:
-                raise EntryNotFoundError(f"entry {entry!r} not found in tenant {tenant_id!r}")
-            if digest == head:
-                raise ConflictError(f"{digest[:12]} is already the HEAD of {entry!r}: nothing to restore")
-            old = self.objects.version(tenant_id, digest)
-            if head_doc["__kind__"] == RECORDS and is_record_version(old):
-                old = self.records.as_tree_doc(tenant_id, old, META_KEYS)  # new versions are written as trees
-            if old["__kind__"] != head_doc["__kind__"]:
-                raise PatternMismatchError(
-                    f"version {digest[:12]} of {entry!r} is a {old['__kind__']} version but HEAD is a "
-                    f"{head_doc['__kind__']} version: its history was forged; not restored"
-                )
-            document = envelope(old["__kind__"], head, user_id, date, restored_from=digest)
-            for key, value in old.items():
-                if key not in META_KEYS and key not in ("__kind__", "__layout__"):
-                    document[key] = value
-            return document, self._summary(tenant_id, head_doc, document)
-
-        return self._commit(tenant_id, entry, build)[0]
+        return self.commits.restore(tenant_id, user_id, entry, digest)
 
     def _restore_part(self, tenant_id: str, user_id: str, entry: str, digest: str,
                       key: str | None, path: str | None) -> str:
@@ -614,28 +557,6 @@ class DbEngine:
         return verify_database(self.records, tenant_id)
 
     # ================================================================== internals
-    def _commit(self, tenant_id: str, entry: str, build: Build) -> tuple[str | None, bool]:
-        """Write the version `build(head digest, head document, date)` returns (None: nothing
-        to write) and make it the entry's head: (head digest, changed)."""
-        date = format_date(self.clock())  # a date no timezone can show is refused before any write
-
-        def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
-            head_doc = self.objects.version(tenant_id, current) if current else None
-            result = build(current, head_doc, date)
-            if result is None:
-                return None
-            document, summary = result
-            digest = self.objects.write(tenant_id, document)
-
-            def after() -> None:  # once the head is swapped: keeps the race window short on S3
-                with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
-                    state = self.index.appendable(tenant_id, entry, current) if current else None
-                    self._index_append(tenant_id, entry, current, state, digest, document, summary)
-
-            return digest, after
-
-        return self.heads.swap(tenant_id, entry, step, "try again")
-
     def _validate(self, stored: Any) -> None:
         problems = validate_stored(stored, self.has_ref)
         if problems:
@@ -654,9 +575,3 @@ class DbEngine:
     def _summary(self, tenant_id: str, old_doc: dict | None, new_doc: dict) -> ChangeSummary:
         """Change counts between two versions' documents (keys, or records)."""
         return version_summary(self.records, tenant_id, old_doc, new_doc)
-
-
-def _check_moved(entry: str, head: str | None, expected_head: str | None) -> None:
-    if expected_head is not None and head != expected_head:
-        raise ConflictError(f"HEAD of {entry!r} moved from {expected_head[:12]} to {head and head[:12]}")
-
