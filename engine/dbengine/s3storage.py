@@ -6,7 +6,7 @@ local layout (`{tenant}/head`, `{tenant}/objects/{d[:24]}/{d}`, `refs/{d[:24]}/{
 `aws s3 sync` of a local database gives a valid remote one and back. There are no locks:
 objects and refs are written with `If-None-Match: *` (content-addressed: an existing one
 is already right) and heads with compare-and-swap (`If-Match` on the ETag read,
-`If-None-Match: *` for a new head); the engine retries a lost race (see `_commit`).
+`If-None-Match: *` for a new head); the engine retries a lost race (see heads.py, `Heads.swap`).
 
 History index: S3 has no append, so an entry's index is a list of segment objects
 `{tenant}/index-seg/{sha256(entry)}/{n:08d}`, each holding SEGMENT_LINES lines (the last
@@ -846,7 +846,7 @@ class S3Storage:
             tip = self._tips.get((tenant, entry))
         if tip is not None:
             return tip
-        segments = self._list_segments(tenant, entry)  # (an entry without segments: see _commit)
+        segments = self._list_segments(tenant, entry)  # (an entry without segments: its first line is written whole, see history_index.py)
         if not segments:
             return _Tip(-1, "", b"", 0)
         found = self._get(segments[-1].key, "index segment")
