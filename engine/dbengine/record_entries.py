@@ -8,7 +8,7 @@ CorruptObjectError. Values returned are the engine's cached ones (read-only) unl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .errors import CorruptObjectError, RecordNotFoundError
@@ -65,10 +65,10 @@ class RecordEntries:
             buckets = [self.objects.bucket(tenant_id, d) for d in document["__buckets__"].values()]
             return ordered_records(buckets, document["__next_seq__"])
 
-    def leaves(self, tenant_id: str, document: dict) -> list[tuple[int, list[list]]]:
-        """The order tree's leaves of a tree version, read whole (items: [seq, key, stored])."""
+    def leaves(self, tenant_id: str, document: dict) -> Iterator[tuple[int, list[list]]]:
+        """The order tree's leaves of a tree version, one by one (items: [seq, key, stored])."""
         with self.objects.tree_guard(tenant_id):
-            return list(order_leaves(self.objects.nodes(tenant_id), tree_of(document)))
+            yield from order_leaves(self.objects.nodes(tenant_id), tree_of(document))
 
     def record_items(self, tenant_id: str, document: dict | None) -> dict[str, list]:
         """Every record of a record version of any layout (seed, buckets, trees): key -> [seq, stored]."""
