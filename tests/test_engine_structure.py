@@ -89,3 +89,18 @@ def test_the_cycle_finder_finds_a_circle_made_by_a_function_level_import(tmp_pat
     (tmp_path / "c.py").write_text("from . import a\n")
     (tmp_path / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import z\n")
     assert import_cycles(tmp_path) == [["a", "b", "c", "a"]]
+
+
+def test_backends_know_no_index_format_and_transfer_verify_no_engine_internals() -> None:
+    package = {p.stem for p in ENGINE.glob("*.py")}
+    for backend in ("storage", "s3storage"):
+        assert not _imports(ENGINE / f"{backend}.py", package) & {"history", "history_index", "index_window"}, backend
+    for module in ("transfer", "verify"):
+        tree = ast.parse((ENGINE / f"{module}.py").read_text(encoding="utf-8"))
+        assert "dbengine" not in _imports(ENGINE / f"{module}.py", package), module
+        private = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                          and node.attr.startswith("_") and not node.attr.startswith("__")})
+        assert private == [], f"{module} reaches into private members {private}"
+        imported = sorted({alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                           for alias in node.names if alias.name.startswith("_")})
+        assert imported == [], f"{module} imports private helpers {imported}"
