@@ -48,7 +48,7 @@ screenshots: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf build dist *.egg-info engine/*.egg-info .pytest_cache .hypothesis .ruff_cache
