@@ -43,6 +43,7 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from .model.conflict import saved_text
+from .model.escape import display_safe
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.activity_strip import ActivityStrip
@@ -51,7 +52,6 @@ from .widgets.errors import error_text
 from .widgets.footer import AppFooter
 from .widgets.json_tree import JsonTree
 from .widgets.record_table import RecordTable
-from .widgets.safe import clean
 from .widgets.status import StatusLine
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
@@ -340,7 +340,7 @@ class MyDbApp(App[None]):
         #: never changes what they show.
         self.settings_file: Path | None = None
         self._settings: dict[str, Any] = {}
-        parts = [clean(engine.root), f"user {clean(user)}"]
+        parts = [display_safe(engine.root), f"user {display_safe(user)}"]
         if read_only:
             parts.append("read-only")
         self.sub_title = " · ".join(parts)
@@ -385,7 +385,7 @@ class MyDbApp(App[None]):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text = clean(text)
+            text = display_safe(text)
         super().copy_to_clipboard(text)
 
     def _quit_on_signal(self) -> None:
@@ -453,7 +453,7 @@ class MyDbApp(App[None]):
         try:
             write_settings(path, settings)
         except OSError as error:
-            self.call_from_thread(self.notify, f"The theme will not be remembered: {clean(str(error))}",
+            self.call_from_thread(self.notify, f"The theme will not be remembered: {display_safe(str(error))}",
                                   severity="warning", markup=False)
 
     @property
@@ -484,7 +484,7 @@ class MyDbApp(App[None]):
         self._start_watching()
 
     def _connect_failed(self, message: str) -> None:
-        self.startup_error = " ".join(clean(message).split("\\n"))
+        self.startup_error = " ".join(display_safe(message).split("\\n"))
         self.exit(return_code=2)
 
     def _start_watching(self) -> None:
@@ -575,7 +575,7 @@ class MyDbApp(App[None]):
 
     @on(Viewer.Failed)
     def _viewer_failed(self, event: Viewer.Failed) -> None:
-        self.notify(clean(error_text(event.error)), title="Read error", severity="error", markup=False)
+        self.notify(display_safe(error_text(event.error)), title="Read error", severity="error", markup=False)
 
     @on(EntryTree.LoadFailed)
     def _tree_failed(self, event: EntryTree.LoadFailed) -> None:
@@ -584,7 +584,7 @@ class MyDbApp(App[None]):
     def _report(self, what: str, error: Exception) -> None:
         message = f"{what}: {error_text(error)}"
         self.viewer.show_error(message)
-        self.notify(clean(message), title="Read error", severity="error", markup=False)
+        self.notify(display_safe(message), title="Read error", severity="error", markup=False)
 
     def goto_entry(self, tenant: str, entry: str) -> None:
         """Select an entry (from the go-to palette)."""
@@ -608,10 +608,6 @@ class MyDbApp(App[None]):
         import mydb_tui.model.compare  # noqa: F401
         import mydb_tui.screens.compare  # noqa: F401
         import mydb_tui.screens.restore  # noqa: F401
-
-        from .widgets.safe import invisible_re
-
-        invisible_re()
 
     # ================================================================== other writers
     def note_own_write(self, digest: str | None) -> None:
@@ -651,7 +647,7 @@ class MyDbApp(App[None]):
         if self.screen is self._main_screen():
             message += " · H goes there"
         title = "New version" if len(arrivals) == 1 else f"{len(arrivals):,} new versions"
-        self.notify(clean(message), title=title, timeout=TOAST_GAP + 3, markup=False)
+        self.notify(display_safe(message), title=title, timeout=TOAST_GAP + 3, markup=False)
 
     def _seen_new_version(self) -> None:
         self.new_version = None
@@ -884,7 +880,7 @@ class MyDbApp(App[None]):
             new = self.engine.restore(tenant, self.user, entry, digest)
             self.note_own_write(new)
         except DbEngineError as error:
-            self.call_from_thread(self.notify, clean(str(error)), title="Restore failed",
+            self.call_from_thread(self.notify, display_safe(str(error)), title="Restore failed",
                                   severity="error", markup=False)
             return
         self.call_from_thread(self._written, tenant, entry, new,
@@ -895,7 +891,7 @@ class MyDbApp(App[None]):
             self.note_own_write(digest)
         if self.new_version is not None and self.new_version[:2] == (tenant, entry):
             self._seen_new_version()  # this write is on top of theirs: the user has been there
-        self.notify(clean(message), title=title, markup=False)
+        self.notify(display_safe(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 
     def action_edit(self) -> None:
@@ -920,7 +916,7 @@ class MyDbApp(App[None]):
 
         editor = EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base)
         if editor.too_large:  # refused before opening: the viewer keeps showing the value
-            self.notify(clean(editor.load_error or ""), title="Too large to edit here", severity="warning",
+            self.notify(display_safe(editor.load_error or ""), title="Too large to edit here", severity="warning",
                         timeout=8, markup=False)
             return
         self.push_screen(editor, saved)
@@ -964,8 +960,8 @@ class MyDbApp(App[None]):
             if ok:
                 self._delete(tenant, entry, key, neighbour)
 
-        message = (f"Delete record {clean(key)!r} from {clean(tenant)}/{clean(entry)}?\n"
-                   f"This writes a new version of HEAD as user {clean(self.user)!r}.")
+        message = (f"Delete record {display_safe(key)!r} from {display_safe(tenant)}/{display_safe(entry)}?\n"
+                   f"This writes a new version of HEAD as user {display_safe(self.user)!r}.")
         self._push("confirm", "ConfirmScreen", "Delete record", message, callback=confirmed)
 
     @work(thread=True, group="write")
@@ -975,11 +971,11 @@ class MyDbApp(App[None]):
             if deleted:
                 self.note_own_write(self.engine.get_digest(tenant, entry))
         except DbEngineError as error:
-            self.call_from_thread(self.notify, clean(str(error)), title="Delete failed",
+            self.call_from_thread(self.notify, display_safe(str(error)), title="Delete failed",
                                   severity="error", markup=False)
             return
         if not deleted:
-            self.call_from_thread(self.notify, f"HEAD has no record {clean(key)!r}: nothing deleted",
+            self.call_from_thread(self.notify, f"HEAD has no record {display_safe(key)!r}: nothing deleted",
                                   severity="warning", markup=False)
             return
         self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", neighbour)
@@ -1073,7 +1069,7 @@ class MyDbApp(App[None]):
         if key is not None and viewer.kind == "records":
             table = viewer.record_table
             if key not in table.keys:
-                self.notify(f"Record {clean(key)} is not in this version", severity="warning", markup=False)
+                self.notify(f"Record {display_safe(key)} is not in this version", severity="warning", markup=False)
                 return
             table.cursor = table.keys.index(key)
             table.focus()

@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from ..model.escape import display_safe
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .editor import JsonInputError, follow_theme, json_text_area, parse_text_area
 
@@ -37,9 +37,9 @@ class AddRecordScreen(ModalScreen[str | None]):
 
     def _title(self, colors: Palette) -> Text:
         title = Text("Add a record to ", style="bold")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
+        title.append(display_safe(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         title.append("  as ", style="dim")
-        title.append(safe_text(self.user), style=colors.user)
+        title.append(display_safe(self.user), style=colors.user)
         return title
 
     def compose(self) -> ComposeResult:
@@ -72,7 +72,7 @@ class AddRecordScreen(ModalScreen[str | None]):
         warning = self.query_one("#add-warning", Static)
         if self.overwrites:
             message = Text("⚠ record ", style="bold")
-            message.append(safe_text(key), style="bold")
+            message.append(display_safe(key), style="bold")
             message.append(" exists: adding overwrites its value (a new version).")
             warning.update(message)
             warning.remove_class("hidden")
@@ -88,7 +88,7 @@ class AddRecordScreen(ModalScreen[str | None]):
         self._clear_error()
 
     def _show_error(self, message: str) -> None:
-        self.error_text = safe_text(message)
+        self.error_text = display_safe(message)
         error = self.query_one("#add-error", Static)
         error.update(Text(self.error_text, style="bold"))
         error.remove_class("hidden")

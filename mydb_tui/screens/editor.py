@@ -24,9 +24,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
 from ..model.conflict import MISSING, Conflict, read_conflict
+from ..model.escape import display_safe, hidden_in_json
 from ..widgets.errors import error_text
 from ..widgets.palette import Palette, on_theme_change
-from ..widgets.safe import invisible_re, safe_text
 from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen
 from .conflict import REAPPLY, VIEW, ConflictScreen
@@ -134,7 +134,7 @@ def _escape_invisible(text: str) -> str:
     json.dumps already escapes C0 controls; outside strings JSON has no such characters,
     so escaping them keeps the same value while making them visible in the editor.
     """
-    return invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return hidden_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def pretty(value: Any) -> str:
@@ -237,17 +237,17 @@ class EditorScreen(Screen[str | None]):
     def _title(self, colors: Palette) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("Edit ", style="bold")
-        text.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
+        text.append(display_safe(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         if self.key is not None:
             text.append("  record ", style="dim")
-            text.append(safe_text(self.key), style="bold")
+            text.append(display_safe(self.key), style="bold")
         elif self.kind == "snapshot":
             text.append("  __data__", style="dim")
         if self.head:
             text.append("   HEAD ", style="dim")
             text.append(self.head[:12], style=colors.digest)
         text.append("   as ", style="dim")
-        text.append(safe_text(self.user), style=colors.user)
+        text.append(display_safe(self.user), style=colors.user)
         return text
 
     def _notice(self, colors: Palette) -> Text:
@@ -256,7 +256,7 @@ class EditorScreen(Screen[str | None]):
             text = Text("Your edit is now on the new HEAD ", style="bold")
             text.append(self.reapplied.head[:12], style=f"bold {colors.digest}")
             text.append(". You both changed ")
-            text.append(safe_text(", ".join(overlaps[:4]) + (" …" if len(overlaps) > 4 else "")), style="bold")
+            text.append(display_safe(", ".join(overlaps[:4]) + (" …" if len(overlaps) > 4 else "")), style="bold")
             text.append(": your value is kept there. Check it, then ctrl+s saves.")
             return text
         if self.base_digest and self.head and self.base_digest != self.head:
@@ -269,9 +269,9 @@ class EditorScreen(Screen[str | None]):
         return Text()
 
     def _show_error(self, message: str) -> None:
-        self._error_message = safe_text(message)
+        self._error_message = display_safe(message)
         error = self.query_one("#editor-error", Static)
-        error.update(Text(safe_text(message), style="bold"))
+        error.update(Text(display_safe(message), style="bold"))
         error.remove_class("hidden")
 
     def _clear_error(self) -> None:

@@ -36,13 +36,14 @@ TREE_NAV = [
 def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
     """The help's columns, each a list of (section title, classes whose bindings it lists)."""
     from ..app import MyDbApp
+    from ..widgets.diff_view import DiffView
     from ..widgets.entry_tree import EntryPane, EntryTree, FilterInput
     from ..widgets.json_tree import JsonTree
     from ..widgets.line_list import LineList
     from ..widgets.record_table import RecordTable
     from ..widgets.timeline import Timeline
     from ..widgets.viewer import Viewer
-    from .compare import CompareScreen, DiffView
+    from .compare import CompareScreen
     from .conflict import ConflictScreen
     from .editor import EditorScreen
     from .key_history import KeyHistoryScreen

@@ -13,11 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from ..model.escape import display_safe
 from ..widgets.change_list import ChangeList
 from ..widgets.change_list import summary_text as counts_summary
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff: imported by the worker that compares
@@ -74,7 +74,7 @@ class RestoreScreen(ModalScreen[bool]):
         title = Text("Restore ", style="bold")
         title.append(self.digest[:12], style=f"bold {colors.digest}")
         title.append(" of ")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold")
+        title.append(display_safe(f"{self.tenant} / {self.entry}"), style="bold")
         title.append(" as the new HEAD?")
         return title
 
@@ -117,7 +117,7 @@ class RestoreScreen(ModalScreen[bool]):
         if not self.is_attached:
             return
         self.query_one("#restore-loading").display = False
-        shown = safe_text(f"{type(error).__name__}: {error}")
+        shown = display_safe(f"{type(error).__name__}: {error}")
 
         def message(colors: Palette) -> Text:
             text = Text("Could not compare with HEAD: ", style=f"bold {colors.error}")
@@ -136,7 +136,7 @@ class RestoreScreen(ModalScreen[bool]):
         summary = self.query_one("#restore-summary", ThemedStatic)
         if comparison is None:
             refusal = self.refusal = f"{self.digest[:12]} is already the HEAD of {self.entry}: nothing to restore."
-            summary.show(lambda colors: Text(safe_text(refusal), style=f"bold {colors.warning}"))
+            summary.show(lambda colors: Text(display_safe(refusal), style=f"bold {colors.warning}"))
             self.ready = True
             return
         summary.show(lambda colors: summary_text(head, comparison, colors))
@@ -171,6 +171,6 @@ def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
     damage = comparison.new_meta.get("damage")
     if damage:
         text.append("\n⚠ this version's metadata is damaged: ", style=f"bold {colors.error}")
-        text.append(safe_text(str(damage)), style=colors.error)
+        text.append(display_safe(str(damage)), style=colors.error)
         text.append("\nRestoring copies its data into a new version with valid metadata.", style="dim")
     return text

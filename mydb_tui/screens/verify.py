@@ -21,10 +21,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from ..model.escape import display_safe
 from ..widgets.line_list import LineList
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
-from ..widgets.safe import clean
 from ..widgets.themed_static import ThemedStatic
 
 
@@ -77,8 +77,8 @@ class ReportList(LineList):
 
     def set_lines(self, lines: list[ReportLine]) -> None:
         self.lines = lines
-        self._kind_width = max((len(clean(line.kind)) for line in lines), default=0)
-        self._widest = max((self._indent(line) + len(clean(line.text)) for line in lines), default=0)
+        self._kind_width = max((len(display_safe(line.kind)) for line in lines), default=0)
+        self._widest = max((self._indent(line) + len(display_safe(line.text)) for line in lines), default=0)
         self.reset_rows(1)  # the first problem (or note), under its section title
 
     @property
@@ -102,12 +102,12 @@ class ReportList(LineList):
             return Text.assemble((line.text, f"bold underline {color}"))
         text = Text(no_wrap=True, end="")
         if line.part == "message":
-            text.append(clean(line.kind).ljust(self._kind_width), style=f"bold {color}")
+            text.append(display_safe(line.kind).ljust(self._kind_width), style=f"bold {color}")
             text.append("  ")
-            text.append(clean(line.text))
+            text.append(display_safe(line.text))
         else:
             text.append(" " * self._indent(line))  # files are long (a 64-digit digest): a short indent
-            text.append(clean(line.text), style=colors.date)
+            text.append(display_safe(line.text), style=colors.date)
         return text
 
 
@@ -128,7 +128,7 @@ class VerifyScreen(ModalScreen[None]):
         self.seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        root = clean(getattr(self.engine, "root", ""))
+        root = display_safe(getattr(self.engine, "root", ""))
         with Vertical(id="verify-dialog"):
             yield ThemedStatic(lambda colors: Text.assemble(("Verify database ", "bold"), (root, colors.date)),
                                id="verify-title")
@@ -173,7 +173,7 @@ class VerifyScreen(ModalScreen[None]):
             return
         self.error = f"{type(error).__name__}: {error}"
         self.query_one("#verify-loading").display = False
-        shown = clean(self.error)
+        shown = display_safe(self.error)
         self.query_one("#verify-summary", ThemedStatic).show(
             lambda colors: Text.assemble(("Verify failed: ", f"bold {colors.error}"), shown))
 

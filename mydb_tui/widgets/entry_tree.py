@@ -29,10 +29,12 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
+from ..model.escape import display_safe
 from .errors import error_text
+from .keys import VIM_CURSOR_KEYS
 from .loading import DelayedLoading
 from .palette import NOT_DIM, Palette, on_theme_change, palette
-from .safe import clean, literal
+from .safe import literal
 
 CHUNK = 100
 LAZY_ENTRIES = 2000  # above this, entries show a page at a time, details for the rows on screen only
@@ -94,7 +96,7 @@ def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = 
         tail.append(kind, style=colors.kind(kind) if colors else "")
         n = data.info.versions
         tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
-    name = clean(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
+    name = display_safe(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
     if max_width is not None and len(name) + tail.cell_len > max_width and data.info is not None \
             and not data.error:
         kind_only = Text(no_wrap=True, end="")
@@ -147,10 +149,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("/", "filter", "Filter"),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("g,home", "cursor_first", "First", show=False),
-        Binding("G,end", "cursor_last", "Last", show=False),
+        *VIM_CURSOR_KEYS,
         Binding("c", "copy_name", "Copy name", show=False),
         Binding("left,h", "collapse", "Close tenant", show=False),
         Binding("right,l", "expand", "Open tenant", show=False),
@@ -301,7 +300,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def _note(self, error: object) -> tuple[Text, NoteData]:
         """The label and data of a leaf that reports `error`."""
         message = error if isinstance(error, str) else error_text(error)
-        return Text(f"⚠ {clean(message)}", style=palette(self.app).error), NoteData(message, error=True)
+        return Text(f"⚠ {display_safe(message)}", style=palette(self.app).error), NoteData(message, error=True)
 
     def _relabel(self) -> None:
         """Label entries and error notes again with the new theme's colours."""
@@ -364,7 +363,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                 node = self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
                 self._fill(node, names)
             if not matches:
-                self.root.add_leaf(Text(f"no entry matches {clean(self.filter_text)!r}", style="dim italic"),
+                self.root.add_leaf(Text(f"no entry matches {display_safe(self.filter_text)!r}", style="dim italic"),
                                    NoteData("empty"))
             return
         for tenant in tenants:
@@ -460,7 +459,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         data = node.data
         data.count, data.names, data.shown = len(names), names, 0
         node.set_label(tenant_label(data))
-        longest = max(map(len, names))  # (clean() escapes are rare; 100,000 calls cost a second)
+        longest = max(map(len, names))  # (display_safe() escapes are rare; 100,000 calls cost a second)
         data.widths = (longest + _DETAILS_WIDTH[0], longest + _DETAILS_WIDTH[1])
         pending = self._pending
         upto = bisect.bisect_left(names, pending[1]) if pending and pending[0] == tenant else 0
@@ -483,7 +482,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             node.children[-1].remove()
         children = []
         for name in names[data.shown:end]:
-            child = self._add_node(node, Text(clean(name) or '""', no_wrap=True, end=""), EntryData(data.tenant, name))
+            child = self._add_node(node, Text(display_safe(name) or '""', no_wrap=True, end=""), EntryData(data.tenant, name))
             child._allow_expand = child._expanded = False
             children.append(child)
         data.shown = end
@@ -714,7 +713,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if text != self.filter_text:
             self.filter_text = text
             if isinstance(self.parent, EntryPane):
-                self.parent.border_title = f"Entries · filter {clean(text)!r}" if text else "Entries"
+                self.parent.border_title = f"Entries · filter {display_safe(text)!r}" if text else "Entries"
             self.reload()
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
@@ -788,7 +787,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         node = self.cursor_node
         if node is not None and isinstance(node.data, EntryData):
             self.app.copy_to_clipboard(node.data.entry)
-            self.notify(f"Copied {clean(node.data.entry)}", markup=False, timeout=3)
+            self.notify(f"Copied {display_safe(node.data.entry)}", markup=False, timeout=3)
 
 
 class FilterInput(Input):

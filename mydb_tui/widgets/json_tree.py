@@ -28,9 +28,11 @@ from mydb_tui.model.history import GUTTER_WIDTH, gutter_text, node_pointer
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
+from ..model.escape import display_safe
 from .decoded import safe_repr
+from .keys import VIM_CURSOR_KEYS
 from .palette import NOT_DIM, Palette, on_theme_change, palette
-from .safe import clean, literal
+from .safe import literal
 
 PAGE = 500
 _REPR = reprlib.Repr()
@@ -90,10 +92,7 @@ class JsonTree(Tree[Any]):
     """The stored data of a version (or of one record) as a collapsible tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("g,home", "cursor_first", "First", show=False),
-        Binding("G,end", "cursor_last", "Last", show=False),
+        *VIM_CURSOR_KEYS,
         Binding("v", "decode", "Decode value"),
         Binding("h", "app.key_history", "History of this"),
         Binding("b", "toggle_blame", "Blame"),
@@ -387,7 +386,7 @@ class JsonTree(Tree[Any]):
             self._blame_asked.difference_update(wanted)
             self.blame_on = False
             self.refresh()
-            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+            self.notify(display_safe(f"Blame failed: {error}"), severity="error", markup=False)
 
     def blame_gutter(self, line: int) -> Text:
         """The blame gutter of tree line `line` ("…" while its answer is on its way)."""
@@ -463,7 +462,7 @@ class JsonTree(Tree[Any]):
             self.scroll_to_node(leaf, animate=False)
 
     def _decoded_label(self, shown: str, role: str) -> Text:
-        return Text(clean(shown)[:2000], style=f"bold {getattr(palette(self.app), role)}")
+        return Text(display_safe(shown)[:2000], style=f"bold {getattr(palette(self.app), role)}")
 
     def _add_decoded(self, node: TreeNode, shown: str, role: str, error: str | None = None) -> None:
         self._fill(node)
@@ -475,7 +474,7 @@ class JsonTree(Tree[Any]):
         node.expand()
         self.call_after_refresh(self._show_result, leaf)
         if error is not None:
-            self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
+            self.notify(display_safe(error), title="Cannot decode", severity="error", markup=False)
 
 
 def _token(key: Any, parent: Any) -> str | None:

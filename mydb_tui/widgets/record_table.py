@@ -28,8 +28,8 @@ from mydb_tui.model.history import GUTTER_WIDTH, gutter_text
 from mydb_tui.model.record_find import KEY_COLUMN, next_sort, row_matches, sorted_keys
 from mydb_tui.model.values import cell_text, is_special, record_columns
 
+from ..model.escape import display_safe
 from .line_list import LineList
-from .safe import clean
 
 MAX_WIDTH = 28  # a column's width while the pane has no room to spare
 CELL_WIDTH = 80  # the widest a column grows into free room
@@ -116,7 +116,7 @@ class RecordTable(LineList):
         self.workers.cancel_group(self, "sort")
         sample = records.sample(COLUMN_SAMPLE)
         self.columns = record_columns(sample)
-        self.natural = [min(KEY_WIDTH, max([3, *(len(clean(k)) for k in self.keys[:SAMPLE])]))]
+        self.natural = [min(KEY_WIDTH, max([3, *(len(display_safe(k)) for k in self.keys[:SAMPLE])]))]
         if self.columns:
             for column in self.columns:
                 cells = [self._cell(stored, column) for stored in sample[:SAMPLE]]
@@ -148,7 +148,7 @@ class RecordTable(LineList):
         if type(stored) is dict and not is_special(stored):
             if column not in stored:
                 return ""
-            return clean(cell_text(stored[column], CELL_WIDTH))
+            return display_safe(cell_text(stored[column], CELL_WIDTH))
         return ""
 
     def _fit(self, width: int) -> None:
@@ -237,7 +237,7 @@ class RecordTable(LineList):
         names = ["key", *(self.columns or ["value"])]
         cells = []
         for i, (name, width) in enumerate(zip(names, self.widths, strict=False)):
-            label = clean(name)
+            label = display_safe(name)
             if self.sort is not None and self.sort[0] == i:
                 arrow = "▼" if self.sort[1] else "▲"  # the arrow always shows: the name gives way
                 label = f"{label[: max(0, width - 2)]} {arrow}" if len(label) + 2 > width else f"{label} {arrow}"
@@ -269,7 +269,7 @@ class RecordTable(LineList):
             text.append(f"⚠ row {index + 1} cannot be read: its records are damaged", style=colors.error)
             return text
         stored = self.value_of(key)
-        shown = clean(key)
+        shown = display_safe(key)
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
         text.append(f"{shown:<{self.widths[0]}}", style=f"bold {colors.key}")
@@ -282,7 +282,7 @@ class RecordTable(LineList):
         if self.columns:
             cells = [self._cell(stored, c) for c in self.columns]
         else:
-            cells = [clean(cell_text(stored, self.widths[1] if len(self.widths) > 1 else 60))]
+            cells = [display_safe(cell_text(stored, self.widths[1] if len(self.widths) > 1 else 60))]
         for cell, width in zip(cells, self.widths[1:], strict=False):
             text.append("  ")
             if len(cell) > width:
@@ -315,7 +315,7 @@ class RecordTable(LineList):
         key = self.selected_key
         if key is not None:
             self.app.copy_to_clipboard(key)
-            self.notify(f"Copied record key {clean(key)}", markup=False, timeout=3)
+            self.notify(f"Copied record key {display_safe(key)}", markup=False, timeout=3)
 
     def action_copy_value(self) -> None:
         """`y`: the selected record's value as JSON (OSC 52, as `c` copies the key)."""
@@ -324,11 +324,11 @@ class RecordTable(LineList):
             return
         value = self.value_of(key)
         if value is UNREADABLE:
-            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged.", severity="error",
+            self.notify(f"Record {display_safe(key)} cannot be read: its bucket is damaged.", severity="error",
                         markup=False)
             return
         self.app.copy_to_clipboard(json.dumps(value, ensure_ascii=False, indent=2))
-        self.notify(f"Copied the value of {clean(key)} as JSON", markup=False, timeout=3)
+        self.notify(f"Copied the value of {display_safe(key)} as JSON", markup=False, timeout=3)
 
     # -------------------------------------------------------------- blame column
     def _blame_cell(self, key: str) -> Text:
@@ -407,7 +407,7 @@ class RecordTable(LineList):
             self.blame_on = False
             self._fit(self.scrollable_content_region.width)
             self.reset_rows(self.cursor)
-            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+            self.notify(display_safe(f"Blame failed: {error}"), severity="error", markup=False)
 
     # -------------------------------------------------------------- sorting
     def column_at_x(self, x: int) -> int:
@@ -427,7 +427,7 @@ class RecordTable(LineList):
         self.sort_column_index = (self.sort_column_index + 1) % max(1, len(self.widths))
         self._cache.clear()
         self.refresh()
-        self.notify(f"s sorts by {clean(self._column_name(self.sort_column_index))}", markup=False, timeout=2)
+        self.notify(f"s sorts by {display_safe(self._column_name(self.sort_column_index))}", markup=False, timeout=2)
 
     def _column_name(self, index: int) -> str:
         names = ["key", *(self.columns or ["value"])]
@@ -585,7 +585,7 @@ class RecordTable(LineList):
             return
         count = f"{len(self.keys):,} match{'es' if len(self.keys) != 1 else ''}"
         more = "" if self.filter_done else " so far…"
-        viewer.border_title = f"Version · /{clean(self.filter_text)} · {count}{more} (esc clears)"
+        viewer.border_title = f"Version · /{display_safe(self.filter_text)} · {count}{more} (esc clears)"
 
 
 class RecordFilter(Input):

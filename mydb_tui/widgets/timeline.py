@@ -35,11 +35,11 @@ from mydb_tui.model.timeline_filter import (
     parse_filter,
 )
 
+from ..model.escape import display_safe
 from .activity_strip import ActivityStrip
 from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
-from .safe import clean
 
 USER_WIDTH = 14  # at most; narrower when every user name is shorter
 DATE_WIDTH = 22  # `2026-04-26 18:59 +0100`
@@ -351,7 +351,7 @@ class Timeline(DelayedLoading, LineList):
     def _note_columns(self, versions: Sequence[Version], reset: bool = False) -> None:
         """Widen the user column and show the restored/damaged markers for newly read versions."""
         users = {v.user_id for v in versions}
-        width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
+        width = min(USER_WIDTH, max([4, *(len(display_safe(u)) for u in users)]))
         restored = any(v.restored_from for v in versions)
         damaged = any(v.damage for v in versions)
         if reset:
@@ -369,7 +369,7 @@ class Timeline(DelayedLoading, LineList):
         self._rows.clear()
         self._dates.clear()
         self.border_subtitle = ""
-        self.empty_message = f"⚠ {clean(error_text(error))}"
+        self.empty_message = f"⚠ {display_safe(error_text(error))}"
         if self.strip is not None:
             self.strip.clear()
         self.reset_rows()
@@ -466,7 +466,7 @@ class Timeline(DelayedLoading, LineList):
                 text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
         if cols.user:
             text.append("  ")
-            user = clean(row.user)
+            user = display_safe(row.user)
             if len(user) > cols.user:
                 user = user[: cols.user - 1] + "…"
             text.append(f"{user:<{cols.user}}", style=colors.user)
@@ -622,7 +622,7 @@ class Timeline(DelayedLoading, LineList):
         if generation != self._filter_generation:
             return
         self.hide_loading()
-        self.notify(f"Filter: {clean(error_text(error))}", severity="error")
+        self.notify(f"Filter: {display_safe(error_text(error))}", severity="error")
         if self._unfiltered is not None and self.versions is not self._unfiltered:
             self._restore_unfiltered()
         self._drop_filter()

@@ -26,13 +26,13 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
 
+from ..model.escape import display_safe, hidden_in_json
 from .errors import error_text
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip, version_damage
 from .palette import Palette
 from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordFilter, RecordTable
-from .safe import clean, invisible_re
 from .themed_static import ThemedStatic
 
 # TextArea slows down with the size of its text and of its longest line (a 10 MB value
@@ -170,7 +170,7 @@ class Viewer(DelayedLoading, Vertical):
         self.document = self.data = None
         self.kind = None
         self.query_one(MetadataStrip).show_text("")
-        shown = clean(message)
+        shown = display_safe(message)
 
         def text(colors: Palette) -> Text:
             result = Text("⚠ ", style=f"bold {colors.error}")
@@ -264,7 +264,7 @@ class Viewer(DelayedLoading, Vertical):
         self._text_for = key
         # C1 controls and bidi/format characters are shown as JSON escapes (the same value),
         # never sent to the terminal; json already escapes C0 controls.
-        text = invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
+        text = hidden_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
         text = viewable_text(text)
         area = self.query_one(f"#{area_id}", TextArea)
         area.language = "json" if len(text) <= HIGHLIGHT_LIMIT else None
@@ -297,8 +297,8 @@ class Viewer(DelayedLoading, Vertical):
             self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
         elif value is UNREADABLE:
             self.query_one("#record-tree", JsonTree).show_message(
-                f"⚠ {clean(key)}: cannot be read, its bucket is damaged (V runs verify)")
-            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged. V runs verify.",
+                f"⚠ {display_safe(key)}: cannot be read, its bucket is damaged (V runs verify)")
+            self.notify(f"Record {display_safe(key)} cannot be read: its bucket is damaged. V runs verify.",
                         severity="error", markup=False)
         else:
             self.query_one("#record-tree", JsonTree).show(value, collect_badges(engine, value, 50), key)
