@@ -14,9 +14,18 @@ import math
 from typing import Any
 
 from dbengine.errors import DbEngineError
+from dbengine.serializer import (
+    SPECIAL,
+    TAG_DICT,
+    TAG_FROZENSET,
+    TAG_INT,
+    TAG_OBJECT,
+    TAG_PICKLE,
+    TAG_SET,
+    TAG_TUPLE,
+)
 
-SPECIAL = "__special__"
-_LISTS = ("py/tuple", "py/set", "py/frozenset")
+_LISTS = (TAG_TUPLE, TAG_SET, TAG_FROZENSET)
 MAX_INT_BITS = 10_000  # bigger ints (stored as hex) are shown as badges: JSON text limits
 
 
@@ -39,23 +48,23 @@ def _tagged(engine: Any, stored: dict, trust: bool) -> Any:
     items = stored.get("items")
     if tag in _LISTS and type(items) is list:
         return [value_view(engine, item, trust) for item in items]
-    if tag == "py/dict":
+    if tag == TAG_DICT:
         from mydb_tui.model.values import dict_entries
 
         entries = dict_entries(stored)
         if entries is not None:
             return {name: value_view(engine, value, trust) for name, value in entries}
-    if tag == "py/int":
+    if tag == TAG_INT:
         text = stored.get("hex")
         try:
             value = int(text, 16)
         except (TypeError, ValueError):
             return _badge(engine, stored)
         return value if value.bit_length() <= MAX_INT_BITS else f"⟨int · {value.bit_length()} bits⟩"
-    if tag == "py/object" and type(stored.get("state")) is dict:
+    if tag == TAG_OBJECT and type(stored.get("state")) is dict:
         state = {name: value_view(engine, value, trust) for name, value in stored["state"].items()}
         return {"__class__": stored.get("class"), **state}
-    if tag == "py/pickle" and trust:
+    if tag == TAG_PICKLE and trust:
         try:
             return python_view(engine.decode(stored))
         except DbEngineError as exc:

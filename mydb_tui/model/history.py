@@ -19,6 +19,7 @@ from dbengine.pointer import format_pointer
 from .align import Segment, word_marks
 from .dates import local_time
 from .escape import display_safe
+from .values import is_plain_dict
 
 VALUE_LIMIT = 200  # characters of one side's JSON kept for a row
 NOTHING = "∅"  # the side where the record or value was absent
@@ -70,7 +71,7 @@ def history_row(change: Any) -> HistoryRow:
 def _differing(old: Any, new: Any) -> tuple[str, str]:
     """One-line JSON of both sides; of two objects only the fields that differ, `…` for the
     others (a record's row then shows what changed, not its first fields)."""
-    plain = type(old) is dict and type(new) is dict and "__special__" not in old and "__special__" not in new
+    plain = is_plain_dict(old) and is_plain_dict(new)
     if not plain:
         return one_line(old), one_line(new)
     keys = [k for k in {**old, **new} if k not in old or k not in new or old[k] != new[k]
@@ -171,7 +172,7 @@ def node_pointer(steps: list[tuple[str, Any]]) -> str | None:
             if not (isinstance(key, str) and key.startswith("[") and key.endswith("]")):
                 return None
             tokens.append(key[1:-1])
-        elif type(parent) is dict and "__special__" not in parent:
+        elif is_plain_dict(parent):
             tokens.append(str(key))
         else:
             return None

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from dbengine.errors import ConflictError
+from dbengine.serializer import SPECIAL, TAG_FLOAT
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -86,7 +87,7 @@ _SPECIAL_FLOATS = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
 
 def _reject_constant(name: str) -> Any:
     raise JsonInputError(
-        f'{name} is not JSON: store it as {{"__special__": "py/float", "value": "{_SPECIAL_FLOATS.get(name, name)}"}}'
+        f'{name} is not JSON: store it as {{"{SPECIAL}": "{TAG_FLOAT}", "value": "{_SPECIAL_FLOATS.get(name, name)}"}}'
     )
 
 

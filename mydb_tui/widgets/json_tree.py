@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
 from dbengine.pointer import is_leaf, parse_pointer
+from dbengine.serializer import SPECIAL, TAG_PICKLE
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -78,9 +79,9 @@ def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]
                 try:
                     badges[id(item)] = describe_special(engine, item)
                 except Exception as error:  # a malformed tag must not break the viewer
-                    badges[id(item)] = f"⟨{item.get('__special__')!s} · {error}⟩"
+                    badges[id(item)] = f"⟨{item.get(SPECIAL)!s} · {error}⟩"
                 # tagged values nest (a pickled field in a py/object's state): badge those too
-                stack.extend(v for k, v in item.items() if k != "__special__")
+                stack.extend(v for k, v in item.items() if k != SPECIAL)
                 continue
             stack.extend(item.values())
         elif type(item) is list:
@@ -183,7 +184,7 @@ class JsonTree(Tree[Any]):
             entries = dict_entries(value)  # a dict with non-string keys: key -> value, like `mydb show`
             if entries is not None:
                 return entries
-            return [(k, v) for k, v in value.items() if k != "__special__"]
+            return [(k, v) for k, v in value.items() if k != SPECIAL]
         if type(value) is dict:
             return list(value.items())
         if type(value) is list:
@@ -206,7 +207,7 @@ class JsonTree(Tree[Any]):
         data.shown = stop
         if stop < len(items):
             node.add_leaf(Text(f"… {len(items) - stop:,} more (enter to show)", style="dim italic"), MoreNode(node))
-        if is_special(data.value) and data.value.get("__special__") == "py/pickle":
+        if is_special(data.value) and data.value.get(SPECIAL) == TAG_PICKLE:
             scanning = JsonNode("names", None, filled=True, extra={"names": None})
             leaf = node.add_leaf(Text("names: scanning…", style="dim italic"), scanning)
             self._scan_pickle(leaf, data.value)
@@ -435,7 +436,7 @@ class JsonTree(Tree[Any]):
         stored = node.data.value
         app = self.app
         trusted = getattr(app, "trust_pickle", False)
-        if stored.get("__special__") == "py/pickle" and not trusted:
+        if stored.get(SPECIAL) == TAG_PICKLE and not trusted:
             self.notify("Pickles are not unpickled: start mydb-tui with --trust-pickle to decode them",
                         severity="warning", markup=False)
             return
