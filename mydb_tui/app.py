@@ -407,11 +407,11 @@ class MyDbApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Panes(id="main"):
-            yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
+            yield EntryPane(self.engine, auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
                 yield ActivityStrip(id="activity")
-                yield Timeline(id="timeline")
-                yield Viewer(id="viewer")
+                yield Timeline(self.engine, id="timeline")
+                yield Viewer(self.engine, id="viewer")
         yield StatusLine(id="status-line")
         yield AppFooter()
 

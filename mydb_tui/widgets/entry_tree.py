@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dbengine.dbengine import EntryInfo
 from rich.text import Text
@@ -181,9 +181,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     _stacked = False  # the panes are stacked: the Entries pane has the whole width
     _filter_width: int | None = None  # the pane width when the filter opened (kept while it is on)
 
-    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         """`wait`: show "connecting…" and load nothing until `reload()` is called."""
         super().__init__("tenants", id=id)
+        self.engine = engine
         self.show_root = False
         self.guide_depth = 3
         self.auto_open = auto_open
@@ -320,7 +321,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     @work(thread=True, exclusive=True, group="tree-tenants")
     def _load_tenants(self, text: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             tenants = engine.tenants()
         except Exception as error:
@@ -392,7 +393,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         )
 
     def _entries_worker(self, node: TreeNode[NodeData], tenant: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             names = engine.entries(tenant)
         except Exception as error:
@@ -413,7 +414,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     def _entry_data(self, tenant: str, entry: str) -> EntryData:
         """Pattern and version count of one entry (cached while its head is unchanged)."""
-        engine = self.app.engine
+        engine = self.engine
         try:
             head = engine.get_digest(tenant, entry)
             info = self._infos.get((tenant, entry))
@@ -580,7 +581,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     @work(thread=True, exclusive=True, group="tree-refresh")
     def _refresh_worker(self, text: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             tenants = engine.tenants()
         except Exception:
@@ -814,8 +815,9 @@ class EntryPane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close_filter", "Clear filter", show=False)]
 
-    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self._auto_open = auto_open
         self._wait = wait
 
@@ -823,7 +825,7 @@ class EntryPane(Vertical):
         # Disabled while hidden: Textual's auto-focus could otherwise pick the hidden input
         # at start (it did once in CI), and the next printable key became a filter.
         yield FilterInput(placeholder="filter entries…", id="entry-filter", disabled=True)
-        yield EntryTree(auto_open=self._auto_open, wait=self._wait, id="entry-tree")
+        yield EntryTree(self.engine, auto_open=self._auto_open, wait=self._wait, id="entry-tree")
 
     @property
     def tree(self) -> EntryTree:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
 from dbengine.pointer import is_leaf, parse_pointer
-from dbengine.serializer import SPECIAL, TAG_PICKLE
+from dbengine.serializer import DIGEST, SPECIAL, TAG_PICKLE
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -30,6 +30,7 @@ from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
 from ..model.escape import display_safe
+from .blame import BlameAsking
 from .decoded import safe_repr
 from .keys import VIM_CURSOR_KEYS
 from .palette import NOT_DIM, Palette, on_theme_change, palette
@@ -89,7 +90,7 @@ def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]
     return badges
 
 
-class JsonTree(Tree[Any]):
+class JsonTree(BlameAsking, Tree[Any]):
     """The stored data of a version (or of one record) as a collapsible tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -99,15 +100,12 @@ class JsonTree(Tree[Any]):
         Binding("b", "toggle_blame", "Blame"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__("data", id=id)
+        self.engine = engine
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
-        self.blame_on = False
-        self.blame: dict[str, Any] = {}  # pointer -> Version (None: not found) of `_blame_source`
-        self._blame_source: tuple | None = None  # (tenant, entry, digest) the blame is of
-        self._blame_asked: set[str] = set()
-        self._blame_timer: Any = None
+        self.init_blame()  # `blame`: JSON Pointer -> Version (None: not found)
 
     def on_mount(self) -> None:
         on_theme_change(self, self._relabel)
@@ -135,7 +133,7 @@ class JsonTree(Tree[Any]):
     def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
         """Replace the tree with `value`; small values open fully, big ones one level."""
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self.badges = badges or {}
         self.clear()
         self.root.set_label(self._label(label, value))
@@ -214,8 +212,8 @@ class JsonTree(Tree[Any]):
 
     def _scan_pickle(self, leaf: TreeNode, stored: dict) -> None:
         """List the classes a pickled ref names (opcode scan in a worker, nothing executed)."""
-        engine = self.app.engine
-        digest = stored.get("__digest__")
+        engine = self.engine
+        digest = stored.get(DIGEST)
 
         def scan() -> None:
             try:
@@ -239,7 +237,7 @@ class JsonTree(Tree[Any]):
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         self._fill(event.node)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -326,19 +324,13 @@ class JsonTree(Tree[Any]):
             return
         self.blame_on = not self.blame_on
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self.refresh()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if self.blame_on:
-            self._schedule_blame()
-
-    def _schedule_blame(self) -> None:
-        """Ask for the visible lines' blame once scrolling or loading settles (50 ms)."""
-        if self._blame_timer is not None:
-            self._blame_timer.stop()
-        self._blame_timer = self.set_timer(0.05, self._request_blame)
+            self.schedule_blame()
 
     def visible_pointers(self) -> list[str]:
         """The JSON Pointers of the value lines on screen (leaves: scalars, tagged values, empty ones)."""
@@ -354,40 +346,17 @@ class JsonTree(Tree[Any]):
                     out.append(pointer)
         return out
 
-    def _request_blame(self) -> None:
-        self._blame_timer = None
-        source = self._version_shown()
-        if not self.blame_on or source is None:
-            return
-        if source != self._blame_source:
-            self._blame_source, self.blame, self._blame_asked = source, {}, set()
-        wanted = [p for p in self.visible_pointers() if p not in self._blame_asked]
-        if not wanted:
-            return
-        self._blame_asked.update(wanted)
-        engine = self.app.engine
+    def blame_source(self) -> tuple[str, str, str] | None:
+        return self._version_shown()
 
-        def blame() -> None:
-            try:
-                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
-            except Exception as error:  # an engine error: said once, the gutter stays empty
-                self.app.call_from_thread(self._blame_failed, source, wanted, error)
-                return
-            self.app.call_from_thread(self._blamed, source, {p: found.get(p) for p in wanted})
+    def blame_keys(self) -> list[str]:
+        return self.visible_pointers()
 
-        self.run_worker(blame, thread=True, group="blame")
+    def blame_arrived(self) -> None:
+        self.refresh()
 
-    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
-        if source == self._blame_source:
-            self.blame.update(found)
-            self.refresh()
-
-    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
-        if source == self._blame_source:
-            self._blame_asked.difference_update(wanted)
-            self.blame_on = False
-            self.refresh()
-            self.notify(display_safe(f"Blame failed: {error}"), severity="error", markup=False)
+    def blame_stopped(self) -> None:
+        self.refresh()
 
     def blame_gutter(self, line: int) -> Text:
         """The blame gutter of tree line `line` ("…" while its answer is on its way)."""
@@ -434,7 +403,7 @@ class JsonTree(Tree[Any]):
             self.notify("Put the cursor on a ⟨tagged⟩ value to decode it", severity="warning", timeout=3)
             return
         stored = node.data.value
-        app = self.app
+        app, engine = self.app, self.engine
         trusted = getattr(app, "trust_pickle", False)
         if stored.get(SPECIAL) == TAG_PICKLE and not trusted:
             self.notify("Pickles are not unpickled: start mydb-tui with --trust-pickle to decode them",
@@ -444,7 +413,7 @@ class JsonTree(Tree[Any]):
         def decode() -> None:
             error_text = None
             try:
-                value = app.engine.decode(stored)
+                value = engine.decode(stored)
                 shown = "= " + (_REPR.repr(value) if trusted else safe_repr(value))
                 role = "ok"
             except UntrustedPickleError:

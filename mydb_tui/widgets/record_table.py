@@ -29,6 +29,7 @@ from mydb_tui.model.record_find import KEY_COLUMN, next_sort, row_matches, sorte
 from mydb_tui.model.values import cell_text, is_special, record_columns
 
 from ..model.escape import display_safe
+from .blame import BlameAsking
 from .line_list import LineList
 
 MAX_WIDTH = 28  # a column's width while the pane has no room to spare
@@ -39,7 +40,7 @@ COLUMN_SAMPLE = 2000  # values whose fields name the columns
 UNREADABLE = object()
 
 
-class RecordTable(LineList):
+class RecordTable(BlameAsking, LineList):
     """One row per record; the cursor selects a record (for edit, delete, copy).
 
     Columns are as wide as their values up to MAX_WIDTH, and grow into the room the pane
@@ -69,8 +70,9 @@ class RecordTable(LineList):
             super().__init__()
             self.key = key
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.records = RecordsView([], {}, dict)
         self.keys: list[str] = []
         self.columns: list[str] = []
@@ -78,10 +80,7 @@ class RecordTable(LineList):
         self.natural: list[int] = []  # the widths the sampled values need (capped at CELL_WIDTH)
         self.empty_message = "no records"
         self.source: tuple[str, str, str] | None = None  # (tenant, entry, digest) shown
-        self.blame_on = False
-        self.blame: dict[str, Any] = {}  # key -> Version (None: not found) of `source`
-        self._blame_asked: set[str] = set()
-        self._blame_timer: Any = None
+        self.init_blame()  # `blame`: record key -> Version (None: not found)
         self.sort: tuple[int, bool] | None = None  # (column index, descending); None: insertion order
         self.sort_column_index = 0  # the column `s` sorts (0: key); the one last clicked
         self.base_keys: Any = []  # the rows before the filter: insertion or sorted order
@@ -109,8 +108,8 @@ class RecordTable(LineList):
         """Show `records` (the engine's lazy view of a record version, in insertion order)."""
         self.records = records
         self.keys = self.base_keys = records.keys_list()
-        if source != self.source:
-            self.source, self.blame, self._blame_asked = source, {}, set()
+        self.source = source
+        self.forget_blame(source)
         self.sort = None
         self.sort_column_index = min(self.sort_column_index, len(self.columns or ["value"]))
         self.workers.cancel_group(self, "sort")
@@ -133,7 +132,7 @@ class RecordTable(LineList):
         if not self.keys:
             self.post_message(self.RecordHighlighted(None))
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         if self.filter_text:  # the filter stays on for the next version shown
             self.set_filter(self.filter_text, select)
 
@@ -353,18 +352,12 @@ class RecordTable(LineList):
         self._fit(self.scrollable_content_region.width)
         self.reset_rows(self.cursor)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if self.blame_on:
-            self._schedule_blame()
-
-    def _schedule_blame(self) -> None:
-        """Ask for the visible rows' blame once scrolling or loading settles (50 ms)."""
-        if self._blame_timer is not None:
-            self._blame_timer.stop()
-        self._blame_timer = self.set_timer(0.05, self._request_blame)
+            self.schedule_blame()
 
     def visible_keys(self) -> list[str]:
         top = int(self.scroll_offset.y)
@@ -375,39 +368,18 @@ class RecordTable(LineList):
                 out.append(key)
         return out
 
-    def _request_blame(self) -> None:
-        self._blame_timer = None
-        source = self.source
-        if not self.blame_on or source is None:
-            return
-        wanted = [k for k in self.visible_keys() if k not in self._blame_asked]
-        if not wanted:
-            return
-        self._blame_asked.update(wanted)
-        engine = self.app.engine
+    def blame_source(self) -> tuple[str, str, str] | None:
+        return self.source
 
-        def blame() -> None:
-            try:
-                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
-            except Exception as error:  # an engine error: said once, the column shows "?"
-                self.app.call_from_thread(self._blame_failed, source, wanted, error)
-                return
-            self.app.call_from_thread(self._blamed, source, {k: found.get(k) for k in wanted})
+    def blame_keys(self) -> list[str]:
+        return self.visible_keys()
 
-        self.run_worker(blame, thread=True, group="blame")
+    def blame_arrived(self) -> None:
+        self.refresh_rows()
 
-    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
-        if source == self.source:
-            self.blame.update(found)
-            self.refresh_rows()
-
-    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
-        if source == self.source:
-            self._blame_asked.difference_update(wanted)
-            self.blame_on = False
-            self._fit(self.scrollable_content_region.width)
-            self.reset_rows(self.cursor)
-            self.notify(display_safe(f"Blame failed: {error}"), severity="error", markup=False)
+    def blame_stopped(self) -> None:
+        self._fit(self.scrollable_content_region.width)
+        self.reset_rows(self.cursor)
 
     # -------------------------------------------------------------- sorting
     def column_at_x(self, x: int) -> int:
@@ -490,7 +462,7 @@ class RecordTable(LineList):
             index = 0
         self.reset_rows(index)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     # -------------------------------------------------------------- filter (find in this version)
     def action_find(self) -> None:
@@ -570,7 +542,7 @@ class RecordTable(LineList):
                 "finding…" if self.filter_text else "no records")
             self.post_message(self.RecordHighlighted(None))
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self._title()
         self.refresh_bindings()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dbengine.history import Version
 from dbengine.index_window import LogView
@@ -151,8 +151,9 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.versions = tenant, entry, versions
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.tenant: str | None = None
         self.entry: str | None = None
         self.kind: str | None = None
@@ -300,7 +301,7 @@ class Timeline(DelayedLoading, LineList):
     @work(thread=True, exclusive=True, group="timeline")
     def _load(self, generation: int, tenant: str, entry: str, select: str | None,
               previous: tuple[str, int, int] | None = None) -> None:
-        engine = self.app.engine
+        engine = self.engine
         found = None
         try:
             info = engine.entry_info(tenant, entry)
@@ -562,7 +563,7 @@ class Timeline(DelayedLoading, LineList):
         """Read the history index while the query is typed: the engine keeps the versions it
         built, so the filter then scans them only (100,000 versions: ~0.6 s cold, ~0.03 s warm)."""
         try:
-            self.app.engine.log(tenant, entry, max_items=None)
+            self.engine.log(tenant, entry, max_items=None)
         except Exception:  # the filter reads again and says what is wrong
             pass
 
@@ -600,9 +601,9 @@ class Timeline(DelayedLoading, LineList):
             if query.key is not None and kind == "snapshot":
                 raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
             if query.needs_index:
-                touching = {d for d, _certain in self.app.engine.versions_touching(
+                touching = {d for d, _certain in self.engine.versions_touching(
                     tenant, entry, key=query.key, path=query.path)}
-            everything = self.app.engine.log(tenant, entry, max_items=None)
+            everything = self.engine.log(tenant, entry, max_items=None)
             found = filter_versions(everything, query, touching, lambda: worker.is_cancelled)
         except Exception as error:  # an engine error or a bad term: a message, never a traceback
             if not worker.is_cancelled:

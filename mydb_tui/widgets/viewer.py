@@ -93,8 +93,9 @@ class Viewer(DelayedLoading, Vertical):
             super().__init__()
             self.what, self.error = what, error
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.tenant: str | None = None
         self.entry: str | None = None
         self.digest: str | None = None
@@ -112,13 +113,13 @@ class Viewer(DelayedLoading, Vertical):
         with ContentSwitcher(initial="viewer-message", id="viewer-content"):
             yield ThemedStatic(lambda _colors: Text("Select an entry in the tree.", style="dim italic"),
                                id="viewer-message")
-            yield JsonTree(id="data-tree")
+            yield JsonTree(self.engine, id="data-tree")
             yield _text_area("data-text")
             with Vertical(id="records"):
                 yield RecordFilter(id="record-filter")
-                yield RecordTable(id="record-table")
+                yield RecordTable(self.engine, id="record-table")
                 with ContentSwitcher(initial="record-tree", id="record-detail"):
-                    yield JsonTree(id="record-tree")
+                    yield JsonTree(self.engine, id="record-tree")
                     yield _text_area("record-text")
 
     @property
@@ -186,7 +187,7 @@ class Viewer(DelayedLoading, Vertical):
 
     @work(thread=True, exclusive=True, group="viewer")
     def _load(self, generation: int, tenant: str, entry: str, digest: str, select: str | None) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             document = engine.read_snapshot(tenant, digest)
             damage = version_damage(digest, document)
@@ -291,7 +292,7 @@ class Viewer(DelayedLoading, Vertical):
         key = event.key
         table = self.record_table
         value = table.value_of(key) if key is not None else None
-        engine = self.app.engine
+        engine = self.engine
         self._text_for = None
         if key is None:
             self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
