@@ -43,12 +43,12 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from .model.conflict import saved_text
+from .model.errors import error_text
 from .model.escape import display_safe
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.activity_strip import ActivityStrip
 from .widgets.entry_tree import EntryPane, EntryTree
-from .widgets.errors import error_text
 from .widgets.footer import AppFooter
 from .widgets.json_tree import JsonTree
 from .widgets.record_table import RecordTable

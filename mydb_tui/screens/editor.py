@@ -25,8 +25,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
 from ..model.conflict import MISSING, Conflict, read_conflict
+from ..model.errors import error_text
 from ..model.escape import display_safe, hidden_in_json
-from ..widgets.errors import error_text
 from ..widgets.palette import Palette, on_theme_change
 from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen

@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from ..model.dates import local_time
+from ..model.errors import error_text
 from ..model.escape import display_safe
-from ..widgets.errors import error_text
 from ..widgets.palette import palette
 
 

@@ -18,9 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from ..model.errors import error_text
 from ..model.escape import display_safe
 from ..model.history import HistoryRow, change_index, change_segments, history_row, place_name
-from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette

@@ -22,9 +22,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar
 
+from ..model.errors import error_text
 from ..model.escape import display_safe
 from ..model.history import HitRow, hit_row
-from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
 from ..widgets.palette import Palette
 from ..widgets.themed_static import ThemedStatic

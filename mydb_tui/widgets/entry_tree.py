@@ -2,7 +2,7 @@
 
 A tenant's entries load behind a "loading…" node, in chunks, the first time it is
 opened (the Harlequin `database_tree` shape), so 100 tenants × 100 entries open at
-once. A tenant of more than LAZY_ENTRIES entries shows its names a page (PAGE) at a time
+once. A tenant of more than `model.entries.LAZY_ENTRIES` entries shows its names a page (PAGE) at a time
 (the next page comes when the "… more" row scrolls into view, or on enter there; `goto`
 and the filter reach any entry) and reads the details (kind, versions) of the rows on
 screen only, in a worker: 100,000 entries open in a fraction of a second (Textual's Tree
@@ -15,10 +15,8 @@ any kind in a worker is shown where it happened and never stops the app.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dbengine.dbengine import EntryInfo
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -29,46 +27,16 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
+from ..model import entries as listing
+from ..model.entries import EntryData, EntryDetails, NodeData, NoteData, TenantData
+from ..model.errors import error_text
 from ..model.escape import display_safe
-from .errors import error_text
 from .keys import VIM_CURSOR_KEYS
 from .loading import DelayedLoading
 from .palette import NOT_DIM, Palette, on_theme_change, palette
 from .safe import literal
 
-CHUNK = 100
-LAZY_ENTRIES = 2000  # above this, entries show a page at a time, details for the rows on screen only
-PAGE = 1000
 _DETAILS_WIDTH = (len("  snapshot · 9,999 versions"), len("  snapshot · 9,999"))  # until details come
-
-
-@dataclass
-class TenantData:
-    tenant: str
-    loaded: bool = False
-    count: int | None = None
-    widths: tuple[int, int] = (0, 0)  # widest entry label under it: (full, compact)
-    names: list[str] | None = None  # a big tenant's entry names, sorted (shown a page at a time)
-    shown: int = 0  # how many of `names` are in the tree
-
-
-@dataclass
-class EntryData:
-    tenant: str
-    entry: str
-    info: EntryInfo | None = None
-    error: str | None = None
-
-
-@dataclass
-class NoteData:
-    """A placeholder child ("loading…", an error)."""
-
-    text: str
-    error: bool = False
-
-
-NodeData = TenantData | EntryData | NoteData
 
 
 def tenant_label(data: TenantData) -> Text:
@@ -192,7 +160,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.filter_text = ""
         self._pending: tuple[str, str] | None = None
         self._tenants_shown = False  # the tenant list of the last reload is in the tree
-        self._infos: dict[tuple[str, str], EntryInfo] = {}
+        self.details = EntryDetails(engine)
         self._clicked = False  # the next NodeSelected comes from a click, not from enter
         self._wanted: dict[int, TreeNode[NodeData]] = {}  # entry rows on screen whose details are not read
         self._asked: set[int] = set()  # node ids whose details a worker is reading
@@ -328,19 +296,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             self.app.call_from_thread(self._tenants_failed, error)
             return
         matches: dict[str, list[str]] | None = None
+        worker = get_current_worker()
         if text:
-            matches = {}
-            needle = text.lower()
-            for tenant in tenants:
-                if get_current_worker().is_cancelled:
-                    return
-                try:
-                    names = [n for n in engine.entries(tenant) if needle in n.lower()]
-                except Exception:
-                    continue
-                if names:
-                    matches[tenant] = names
-        if not get_current_worker().is_cancelled:
+            matches = listing.matching_entries(engine, tenants, text, lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
             self.app.call_from_thread(self._show_tenants, tenants, matches)
 
     def _tenants_failed(self, error: Exception) -> None:
@@ -401,28 +360,20 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             return
         if not names:
             self.app.call_from_thread(self._add_chunk, node, [], True, True)
-        if len(names) > LAZY_ENTRIES:
+        if len(names) > listing.LAZY_ENTRIES:
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._add_names, node, tenant, names)
             return
-        for start in range(0, len(names), CHUNK):
+        self._add_chunks(node, tenant, names)
+
+    def _add_chunks(self, node: TreeNode[NodeData], tenant: str, names: list[str]) -> None:
+        """(In a worker) read the details of `names` a chunk at a time, each chunk shown as it comes."""
+        for start, chunk in listing.chunks(names):
             if get_current_worker().is_cancelled:
                 return
-            chunk = [self._entry_data(tenant, name) for name in names[start:start + CHUNK]]
-            last = start + CHUNK >= len(names)
-            self.app.call_from_thread(self._add_chunk, node, chunk, start == 0, last, len(names))
-
-    def _entry_data(self, tenant: str, entry: str) -> EntryData:
-        """Pattern and version count of one entry (cached while its head is unchanged)."""
-        engine = self.engine
-        try:
-            head = engine.get_digest(tenant, entry)
-            info = self._infos.get((tenant, entry))
-            if info is None or info.head != head:
-                info = self._infos[(tenant, entry)] = engine.entry_info(tenant, entry)
-            return EntryData(tenant, entry, info)
-        except Exception as error:  # an engine error, or anything a forged head may still cause
-            return EntryData(tenant, entry, None, error_text(error))
+            found = [self.details.read(tenant, name) for name in chunk]
+            last = start + len(chunk) >= len(names)
+            self.app.call_from_thread(self._add_chunk, node, found, start == 0, last, len(names))
 
     def _entries_failed(self, node: TreeNode[NodeData], tenant: str, error: Exception) -> None:
         node.remove_children()
@@ -478,7 +429,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if not isinstance(data, TenantData) or data.names is None or node.tree is not self:
             return
         names = data.names
-        end = min(len(names), max(data.shown + PAGE, upto + 1))
+        end = min(len(names), max(data.shown + listing.PAGE, upto + 1))
         if node.children and isinstance(node.children[-1].data, NoteData):
             node.children[-1].remove()
         children = []
@@ -529,7 +480,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def _details_worker(self, nodes: list[TreeNode[NodeData]]) -> None:
         for start in range(0, len(nodes), 50):
             batch = nodes[start:start + 50]
-            found = [(n, self._entry_data(n.data.tenant, n.data.entry)) for n in batch]
+            found = [(n, self.details.read(n.data.tenant, n.data.entry)) for n in batch]
             self.app.call_from_thread(self._details_read, found)
 
     def _details_read(self, found: list[tuple[TreeNode[NodeData], EntryData]]) -> None:
@@ -545,17 +496,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         node.data.loaded = True
         node.add_leaf(Text("loading…", style="dim italic"), NoteData("loading"))
         node.expand()
-
-        def work_() -> None:
-            for start in range(0, len(names), CHUNK):
-                if get_current_worker().is_cancelled:
-                    return
-                chunk = [self._entry_data(node.data.tenant, n) for n in names[start:start + CHUNK]]
-                self.app.call_from_thread(
-                    self._add_chunk, node, chunk, start == 0, start + CHUNK >= len(names), len(names)
-                )
-
-        self.run_worker(work_, thread=True, group=f"tree:{node.data.tenant}", exclusive=True)
+        tenant = node.data.tenant
+        self.run_worker(lambda: self._add_chunks(node, tenant, names), thread=True, group=f"tree:{tenant}",
+                        exclusive=True)
 
     # -------------------------------------------------------------- following changes
     def retry_failed(self) -> bool:
@@ -597,12 +540,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                 except Exception:
                     fresh[tenant] = None
                     continue
-                if text:
-                    names = [n for n in names if text.lower() in n.lower()]
-                if len(names) > LAZY_ENTRIES:  # details are read again for the rows on screen
+                names = listing.filter_names(names, text)
+                if len(names) > listing.LAZY_ENTRIES:  # details are read again for the rows on screen
                     fresh[tenant] = [EntryData(tenant, n) for n in names]
                     continue
-                fresh[tenant] = [self._entry_data(tenant, n) for n in names]
+                fresh[tenant] = [self.details.read(tenant, n) for n in names]
             else:
                 fresh[tenant] = None
         if not get_current_worker().is_cancelled:
@@ -633,7 +575,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.fit_pane()
 
     def _sync_entries(self, node: TreeNode[NodeData], entries: list[EntryData]) -> None:
-        if len(entries) > LAZY_ENTRIES:
+        if len(entries) > listing.LAZY_ENTRIES:
             names = [e.entry for e in entries]
             if node.data.names != names:
                 self._add_names(node, node.data.tenant, names)

@@ -26,8 +26,8 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
 
+from ..model.errors import error_text
 from ..model.escape import display_safe, hidden_in_json
-from .errors import error_text
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip, version_damage

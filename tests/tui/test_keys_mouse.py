@@ -7,9 +7,10 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 from tui_helpers import SIZE, screen_text, settle
 
+from mydb_tui.model.entries import EntryData, TenantData
 from mydb_tui.screens.compare import CompareScreen
 from mydb_tui.screens.editor import EditorScreen
-from mydb_tui.widgets.entry_tree import EntryData, EntryTree, TenantData
+from mydb_tui.widgets.entry_tree import EntryTree
 from mydb_tui.widgets.json_tree import JsonTree
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline
