@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -912,14 +913,22 @@ class MyDbApp(App[None]):
             if digest:
                 self._written(tenant, entry, digest, f"Saved new HEAD {digest[:7]} of {entry}")
 
-        from .screens.editor import EditorScreen
+        from .screens.editor import EditorScreen, read_editable
+        from .screens.loading import load_in_worker
 
-        editor = EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base)
-        if editor.too_large:  # refused before opening: the viewer keeps showing the value
-            self.notify(display_safe(editor.load_error or ""), title="Too large to edit here", severity="warning",
-                        timeout=8, markup=False)
-            return
-        self.push_screen(editor, saved)
+        def open_editor(editable: Any) -> None:
+            if editable.too_large:  # refused before opening: the viewer keeps showing the value
+                self.notify(display_safe(editable.error or ""), title="Too large to edit here", severity="warning",
+                            timeout=8, markup=False)
+                return
+            self.push_screen(EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base,
+                                          editable=editable), saved)
+
+        def failed(error: Exception) -> None:  # read_editable keeps its errors: only a bug gets here
+            self.notify(display_safe(error_text(error)), title="Cannot edit", severity="error", markup=False)
+
+        load_in_worker(self, partial(read_editable, self.engine, tenant, entry, key, base), open_editor, failed,
+                       group="editor-open")
 
     def action_add_record(self) -> None:
         timeline = self.timeline

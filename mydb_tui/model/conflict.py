@@ -50,7 +50,7 @@ class Conflict:
         return list(dict.fromkeys(v.user_id for v in self.versions))
 
     @property
-    def display_safe(self) -> bool:
+    def clean(self) -> bool:
         """True when re-applying changes nothing the others changed (no overlap)."""
         return not self.overlaps
 

@@ -14,13 +14,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import get_current_worker
 
 from ..model.dates import INVALID_DATE, local_time
 from ..model.escape import display_safe
@@ -29,6 +27,7 @@ from ..widgets.diff_view import DiffView
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
 from ..widgets.themed_static import ThemedStatic
+from .loading import load_in_worker
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff (~0.5 s): imported by the worker that compares
     from mydb_tui.model.compare import Comparison
@@ -140,34 +139,26 @@ class CompareScreen(Screen[None]):
                 text.append("   raw JSON", style="dim")
         return text
 
-    @work(thread=True, exclusive=True, group="compare")
     def _load(self, badges: bool, keep: int | None = None) -> None:
-        worker = get_current_worker()
-        try:
-            if self.compute is not None:
-                comparison = self.compute(badges)
-            else:
-                from mydb_tui.model.compare import compare_versions
+        """Compare in a worker (DeepDiff over large values takes seconds), then show it."""
+        load_in_worker(self, partial(self._compare, badges), lambda found: self._show(*found, keep),
+                       self._show_error, group="compare", indicator="#compare-loading")
 
-                comparison = compare_versions(
-                    self.engine, self.tenant, self.entry, self.old_digest, self.new_digest, badges=badges
-                )
-            from mydb_tui.model.compare import in_shown_order
+    def _compare(self, badges: bool) -> tuple[Comparison, tuple[int, int, int]]:
+        """(In the worker) the comparison in the order shown, and its measured widths."""
+        from mydb_tui.model.compare import compare_versions, in_shown_order
 
-            comparison = in_shown_order(comparison)
-            measured = DiffView.measure(comparison.rows)
-        except Exception as error:  # any failure is shown in place; the app keeps running
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._show_error, error)
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, comparison, measured, keep)
+        if self.compute is not None:
+            comparison = self.compute(badges)
+        else:
+            comparison = compare_versions(
+                self.engine, self.tenant, self.entry, self.old_digest, self.new_digest, badges=badges
+            )
+        comparison = in_shown_order(comparison)
+        return comparison, DiffView.measure(comparison.rows)
 
     def _show_error(self, error: Exception) -> None:
-        if not self.is_attached:
-            return
         self.error = f"{type(error).__name__}: {error}"
-        self.query_one("#compare-loading").display = False
         error_text = self.error
 
         def message(colors: Palette) -> Text:
@@ -180,10 +171,7 @@ class CompareScreen(Screen[None]):
 
     def _show(self, comparison: Comparison, measured: tuple[int, int, int] | None = None,
               keep: int | None = None) -> None:
-        if not self.is_attached:
-            return
         self.comparison = comparison
-        self.query_one("#compare-loading").display = False
         self.query_one("#compare-title", ThemedStatic).show(self._title_text)
         old_meta = _with_date(comparison.old_meta, comparison.old)
         new_meta = _with_date(comparison.new_meta, comparison.new)

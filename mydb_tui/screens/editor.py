@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from ..widgets.palette import Palette, on_theme_change
 from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen
 from .conflict import REAPPLY, VIEW, ConflictScreen
+from .loading import load_in_worker
 
 #: The largest pretty JSON (in characters) the editor opens. Textual's TextArea re-renders a
 #: whole line per keystroke and maps highlights byte by byte, so a 10 MB value took ~8 s to
@@ -153,6 +155,43 @@ def parse_text_area(area: TextArea) -> Any:
         raise
 
 
+@dataclass
+class Editable:
+    """What the editor opens: HEAD, the entry's kind, the text, or why it cannot be edited."""
+
+    head: str | None = None
+    kind: str | None = None
+    text: str = ""
+    error: str | None = None  # set: shown, and saving is refused
+    too_large: bool = False  # the value is over MAX_EDIT_CHARS (`error` says so)
+
+
+def read_editable(engine: Any, tenant: str, entry: str, key: str | None = None,
+                  base_digest: str | None = None) -> Editable:
+    """The content to edit (HEAD's, or `base_digest`'s) as pretty JSON; a failure is kept in
+    `error` (never raised). It reads the database: call it in a worker."""
+    found = Editable()
+    try:
+        found.head = engine.get_digest(tenant, entry)
+        source = base_digest or found.head
+        document = engine.read_snapshot(tenant, source)
+        found.kind = document["__kind__"]
+        if found.kind == "snapshot":
+            value = document["__data__"]
+        elif key is None:
+            raise ValueError(f"{entry} is a record entry: choose a record to edit")
+        else:
+            value = engine.read_record(tenant, entry, key, digest=source)
+        text = json.dumps(value, indent=2, ensure_ascii=False)  # pretty() before its escapes
+        if len(text) > MAX_EDIT_CHARS:
+            found.too_large, found.error = True, too_large_message(len(text))
+            return found
+        found.text = _escape_invisible(text)
+    except Exception as error:  # shown in the screen; the app keeps running
+        found.error = f"{type(error).__name__}: {error}"
+    return found
+
+
 class EditorScreen(Screen[str | None]):
     """Edit the stored JSON of HEAD (or of `base_digest`); ctrl+s saves, escape closes."""
 
@@ -170,7 +209,10 @@ class EditorScreen(Screen[str | None]):
         user: str,
         key: str | None = None,
         base_digest: str | None = None,
+        editable: Editable | None = None,
     ) -> None:
+        """`editable`: the content read already (`read_editable`); without it the screen
+        reads it in a worker once mounted."""
         super().__init__()
         self.engine = engine
         self.tenant = tenant
@@ -189,29 +231,13 @@ class EditorScreen(Screen[str | None]):
         self.reapplied: Conflict | None = None  # the edit was moved onto the new HEAD, overlaps to check
         self._loaded_text: str | None = None  # the text a re-apply put in the editor
         self._error_message: str | None = None
-        self._load()
+        self.loaded = editable is not None  # False until the worker has read the content
+        if editable is not None:
+            self._take(editable)
 
-    def _load(self) -> None:
-        """Read the content to edit; a failure is shown in place and saving is refused."""
-        try:
-            self.head = self.engine.get_digest(self.tenant, self.entry)
-            source = self.base_digest or self.head
-            document = self.engine.read_snapshot(self.tenant, source)
-            self.kind = document["__kind__"]
-            if self.kind == "snapshot":
-                value = document["__data__"]
-            elif self.key is None:
-                raise ValueError(f"{self.entry} is a record entry: choose a record to edit")
-            else:
-                value = self.engine.read_record(self.tenant, self.entry, self.key, digest=source)
-            text = json.dumps(value, indent=2, ensure_ascii=False)  # pretty() before its escapes
-            if len(text) > MAX_EDIT_CHARS:
-                self.too_large = True
-                self.load_error = too_large_message(len(text))
-                return
-            self.original_text = _escape_invisible(text)
-        except Exception as error:  # shown in the screen; the app keeps running
-            self.load_error = f"{type(error).__name__}: {error}"
+    def _take(self, editable: Editable) -> None:
+        self.head, self.kind, self.original_text = editable.head, editable.kind, editable.text
+        self.load_error, self.too_large = editable.error, editable.too_large
 
     @property
     def dirty(self) -> bool:
@@ -229,11 +255,32 @@ class EditorScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.load_error is not None:
-            self._show_error(f"Cannot edit: {self.load_error}")
         area = self.query_one("#editor-text", TextArea)
         follow_theme(area)
         area.focus()
+        if not self.loaded:
+            area.read_only = True
+            read = partial(read_editable, self.engine, self.tenant, self.entry, self.key, self.base_digest)
+            load_in_worker(self, read, self._read, lambda error: self._read(Editable(error=error_text(error))),
+                           group="editor-load")
+        elif self.load_error is not None:
+            self._show_error(f"Cannot edit: {self.load_error}")
+
+    def _read(self, editable: Editable) -> None:
+        """The content came from the worker: put it in the editor (as `compose` does when given)."""
+        self._take(editable)
+        self.loaded = True
+        area = self.query_one("#editor-text", TextArea)
+        area.language = json_language() if len(self.original_text) <= HIGHLIGHT_LIMIT else None
+        self._loaded_text = self.original_text
+        area.load_text(self.original_text)
+        area.read_only = self.load_error is not None
+        self.query_one("#editor-title", ThemedStatic).show(self._title)
+        notice = self.query_one("#editor-notice", ThemedStatic)
+        notice.show(self._notice)
+        notice.set_class(not (self.base_digest and self.head and self.base_digest != self.head), "hidden")
+        if self.load_error is not None:
+            self._show_error(f"Cannot edit: {self.load_error}")
 
     def _title(self, colors: Palette) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -291,6 +338,9 @@ class EditorScreen(Screen[str | None]):
             self._clear_error()
 
     def action_save(self) -> None:
+        if not self.loaded:
+            self.notify("Still reading the value…", timeout=2)
+            return
         if self.load_error is not None:
             self._show_error(f"Cannot save: {self.load_error}")
             return

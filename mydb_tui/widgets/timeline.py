@@ -35,9 +35,9 @@ from mydb_tui.model.timeline_filter import (
     parse_filter,
 )
 
+from ..model.errors import error_text
 from ..model.escape import display_safe
 from .activity_strip import ActivityStrip
-from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
 
