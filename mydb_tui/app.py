@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import json
 import os
 import queue
@@ -229,14 +228,6 @@ def write_settings(path: Path, settings: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _screen_class(module: str, name: str) -> Any:
-    """A screen class from mydb_tui.screens, or None while that module is not there."""
-    try:
-        return getattr(importlib.import_module(f"mydb_tui.screens.{module}"), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 class Panes(Horizontal):
     """The three panes: side by side, or stacked below STACK_BELOW columns.
 
@@ -398,8 +389,10 @@ class MyDbApp(App[None]):
     def action_interrupt(self) -> None:
         """ctrl+c: quit, except over the editors (there it may be a copy with nothing
         selected: say how to quit instead of losing the edit)."""
-        editors = [_screen_class("editor", "EditorScreen"), _screen_class("add_record", "AddRecordScreen")]
-        if any(cls is not None and isinstance(self.screen, cls) for cls in editors):
+        from .screens.add_record import AddRecordScreen
+        from .screens.editor import EditorScreen
+
+        if isinstance(self.screen, EditorScreen | AddRecordScreen):
             self.action_help_quit()
         else:
             self.exit()
@@ -814,12 +807,11 @@ class MyDbApp(App[None]):
             return None
         return timeline.tenant, timeline.entry, version
 
-    def _push(self, module: str, name: str, *args: Any, callback: Any = None, **kwargs: Any) -> None:
-        screen_class = _screen_class(module, name)
-        if screen_class is None:
-            self.notify(f"The {module} screen is not available in this build", severity="error")
-            return
-        self.push_screen(screen_class(*args, **kwargs), callback)
+    def _compare(self, tenant: str, entry: str, old: str | None, new: str | None) -> None:
+        """Open the compare screen on two versions of an entry (imported here: it brings DeepDiff's model)."""
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(self.engine, tenant, entry, old, new))
 
     def action_compare(self) -> None:
         """Compare the marked version (or the parent) with the selected one, older left."""
@@ -834,7 +826,7 @@ class MyDbApp(App[None]):
             old, new = pair[0], pair[1]
         else:
             old, new = version.parent, version.digest
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, old, new)
+        self._compare(tenant, entry, old, new)
 
     def action_compare_parent(self) -> None:
         """Enter on a History row: that version against its parent (a mark does not count)."""
@@ -842,7 +834,7 @@ class MyDbApp(App[None]):
         if selection is None:
             return
         tenant, entry, version = selection
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.parent, version.digest)
+        self._compare(tenant, entry, version.parent, version.digest)
 
     def action_compare_head(self) -> None:
         selection = self._selection()
@@ -854,7 +846,7 @@ class MyDbApp(App[None]):
             self.notify("HEAD is selected: select an older version to compare with HEAD (d compares with the parent)",
                         severity="warning", timeout=4)
             return
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.digest, head)
+        self._compare(tenant, entry, version.digest, head)
 
     def action_mark(self) -> None:
         self.timeline.action_toggle_mark()
@@ -873,7 +865,9 @@ class MyDbApp(App[None]):
             if ok:
                 self._restore(tenant, entry, version.digest)
 
-        self._push("restore", "RestoreScreen", self.engine, tenant, entry, version.digest, callback=confirmed)
+        from .screens.restore import RestoreScreen
+
+        self.push_screen(RestoreScreen(self.engine, tenant, entry, version.digest), confirmed)
 
     @work(thread=True, group="write")
     def _restore(self, tenant: str, entry: str, digest: str) -> None:
@@ -941,7 +935,9 @@ class MyDbApp(App[None]):
             if key:
                 self._after_record_write(tenant, entry, f"Added record {key}", key)
 
-        self._push("add_record", "AddRecordScreen", self.engine, tenant, entry, self.user, callback=added)
+        from .screens.add_record import AddRecordScreen
+
+        self.push_screen(AddRecordScreen(self.engine, tenant, entry, self.user), added)
 
     def _after_record_write(self, tenant: str, entry: str, message: str, key: str | None) -> None:
         try:
@@ -971,7 +967,9 @@ class MyDbApp(App[None]):
 
         message = (f"Delete record {display_safe(key)!r} from {display_safe(tenant)}/{display_safe(entry)}?\n"
                    f"This writes a new version of HEAD as user {display_safe(self.user)!r}.")
-        self._push("confirm", "ConfirmScreen", "Delete record", message, callback=confirmed)
+        from .screens.confirm import ConfirmScreen
+
+        self.push_screen(ConfirmScreen("Delete record", message), confirmed)
 
     @work(thread=True, group="write")
     def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
@@ -1014,7 +1012,9 @@ class MyDbApp(App[None]):
             if path is None:
                 self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
                 return
-        self._push("key_history", "KeyHistoryScreen", self.engine, viewer.tenant, viewer.entry, key, path)
+        from .screens.key_history import KeyHistoryScreen
+
+        self.push_screen(KeyHistoryScreen(self.engine, viewer.tenant, viewer.entry, key, path))
 
     def action_search(self) -> None:
         """`ctrl+f`: search the entry's history (or the tenant's) for a text; enter jumps to a hit."""
@@ -1022,8 +1022,10 @@ class MyDbApp(App[None]):
         if timeline.tenant is None:
             self.notify("Select a tenant or an entry first", severity="warning", timeout=3)
             return
-        self._push("search", "SearchScreen", self.engine, timeline.tenant, timeline.entry,
-                   callback=lambda hit: hit and self.jump_to(*hit))
+        from .screens.search import SearchScreen
+
+        self.push_screen(SearchScreen(self.engine, timeline.tenant, timeline.entry),
+                         lambda hit: hit and self.jump_to(*hit))
 
     def action_goto_date(self) -> None:
         """`@`: select the version that was HEAD at a date."""
@@ -1032,8 +1034,10 @@ class MyDbApp(App[None]):
             self.notify("Select an entry first", severity="warning", timeout=3)
             return
         tenant, entry = timeline.tenant, timeline.entry
-        self._push("goto_date", "GotoDateScreen", self.engine, tenant, entry,
-                   callback=lambda digest: digest and self.jump_to(tenant, entry, digest))
+        from .screens.goto_date import GotoDateScreen
+
+        self.push_screen(GotoDateScreen(self.engine, tenant, entry),
+                         lambda digest: digest and self.jump_to(tenant, entry, digest))
 
     def action_toggle_blame(self) -> None:
         if self.viewer.kind == "records":
@@ -1110,14 +1114,15 @@ class MyDbApp(App[None]):
 
     def action_verify(self) -> None:
         """Check the whole database (read-only, so also in read-only mode) and show the report."""
-        screen_class = _screen_class("verify", "VerifyScreen")
-        if screen_class is not None and isinstance(self.screen, screen_class):
+        from .screens.verify import VerifyScreen
+
+        if isinstance(self.screen, VerifyScreen):
             return
-        self._push("verify", "VerifyScreen", self.engine)
+        self.push_screen(VerifyScreen(self.engine))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.BINDINGS, WRITE_ACTIONS, read_only=self.read_only))
 
     def action_goto(self) -> None:
         self.push_screen(CommandPalette(providers=[GotoOnlyProvider], placeholder="Go to entry…"))

@@ -49,6 +49,21 @@ def build_small_db(engine: DbEngine) -> None:
     engine.restore("globex", "erin", "flags", first)
 
 
+async def open_record_table(pilot, tenant: str, entry: str):
+    """Go to a record entry in the running app and focus its record table (pane 3); the table."""
+    from mydb_tui.widgets.record_table import RecordTable
+
+    app = pilot.app
+    await settle(pilot)
+    app.goto_entry(tenant, entry)
+    await settle(pilot)
+    await pilot.press("3")
+    await settle(pilot)
+    table = app.query_one(RecordTable)
+    assert app.focused is table
+    return table
+
+
 async def settle(pilot, rounds: int = 3) -> None:
     """Let workers finish and their results reach the screen."""
     app = pilot.app
