@@ -49,6 +49,18 @@ def build_small_db(engine: DbEngine) -> None:
     engine.restore("globex", "erin", "flags", first)
 
 
+async def open_entry(pilot, tenant: str, entry: str):
+    """Go to an entry in the running app and focus its History (the Timeline, returned)."""
+    from mydb_tui.widgets.timeline import Timeline
+
+    pilot.app.goto_entry(tenant, entry)
+    await settle(pilot)
+    timeline = pilot.app.query_one(Timeline)
+    timeline.focus()
+    await pilot.pause()
+    return timeline
+
+
 async def open_record_table(pilot, tenant: str, entry: str):
     """Go to a record entry in the running app and focus its record table (pane 3); the table."""
     from mydb_tui.widgets.record_table import RecordTable
