@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -36,6 +37,22 @@ if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled b
 CONNECT_WAIT = 0.25
 #: Seconds the console script waits, after the app quit, for threads still running (see main()).
 LEAVE_GRACE = 0.1
+#: What `mydb-tui` needs beyond the engine: the `[tui]` extra (tree-sitter is optional: the
+#: editor shows plain text without it).
+TUI_MODULES = ("textual", "rich", "deepdiff")
+MISSING_EXTRA = "mydb-tui: the terminal browser needs the [tui] extra: pip install 'mydbengine[tui]' (missing: {})"
+
+
+def missing_tui_modules() -> list[str]:
+    """The TUI_MODULES that cannot be imported (an engine-only install: `pip install mydbengine`)."""
+    return [name for name in TUI_MODULES if not _importable(name)]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
+        return False
 
 
 def make_app(
@@ -120,8 +137,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """The console script (`argv` None: sys.argv). Exit status 0, 2 on an error (one line
-    on stderr), 130 when interrupted before the UI took the terminal ("mydb-tui:
+    on stderr; also when the [tui] extra is not installed), 130 when interrupted before the UI took the terminal ("mydb-tui:
     interrupted", as the CLI); once it has, ctrl+c quits like `q` (status 0)."""
+    missing = missing_tui_modules()
+    if missing:
+        print(MISSING_EXTRA.format(", ".join(missing)), file=sys.stderr)
+        return 2
     ran: list[MyDbApp] = []
     try:
         status = _main(argv, ran)

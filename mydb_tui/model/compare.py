@@ -24,12 +24,16 @@ from dbengine.utils import to_json_bytes
 from .align import DiffRow, Segment, align, header_row
 from .badged import badged, child, has_value, shown_path, value_at
 from .dates import local_time
+from .keydiff import key_changes
 from .lean_import import import_deepdiff
 from .pretty import PrettyJson
 from .pretty import pretty as _pretty
 from .values import DictKey, dict_entries, is_plain_dict
 
-DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
+try:
+    DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
+except ImportError:  # an engine-only install (`mydb diff` without the [tui] extra): keydiff
+    DeepDiff = None
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
@@ -304,7 +308,7 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
         return []
     left, right = _differing_fields(old, new)
     try:
-        found = _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
+        found = _key_changes(left, right)
     except Exception:  # RecursionError on very deep values, or DeepDiff failing on odd data
         return [((), "changed", old, new)]
     return _as_shown(old, new, found) or [((), "changed", old, new)]
@@ -327,9 +331,7 @@ def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tupl
         return results
     try:
         found: dict[str, list] = {}
-        for path, kind, before, after in _tree_changes(
-            DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
-        ):
+        for path, kind, before, after in _key_changes(left, right):
             found.setdefault(path[0], []).append((path[1:], kind, before, after))
     except Exception:  # one record too deep or odd for DeepDiff: diff them one by one
         return {key: _deep_changes(old, new) for key, old, new in pairs}
@@ -370,6 +372,13 @@ def _differing_fields(old: Any, new: Any) -> tuple[Any, Any]:
     left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
     right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
     return left, right
+
+
+def _key_changes(left: Any, right: Any) -> list[tuple[tuple, str, Any, Any]]:
+    """DeepDiff's changes; keydiff's (the same changes) when DeepDiff is not installed."""
+    if DeepDiff is None:
+        return key_changes(left, right)
+    return _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
 
 
 def _tree_changes(tree: Any) -> list[tuple[tuple, str, Any, Any]]:

@@ -85,6 +85,21 @@ async def settle(pilot, rounds: int = 3) -> None:
     await pilot.pause()
 
 
+async def wait_for_text(pilot, text: str, timeout: float = 10.0) -> str:
+    """Let the app run until its screen shows `text` (or `timeout` seconds pass); the screen's text.
+
+    For results that arrive from a worker thread: a busy machine delays them, the test should not fail for that.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    shown = screen_text(pilot.app)
+    while text not in shown and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        shown = screen_text(pilot.app)
+    return shown
+
+
 def screen_text(app) -> str:
     """Everything the current screen shows, as plain text lines (for assertions)."""
     update = app.screen._compositor.render_full_update(simplify=True)
