@@ -609,6 +609,12 @@ class MyDbApp(App[None]):
         if digest:
             self._own_writes.add(digest)
 
+    @on(Timeline.FilterAsked)
+    def _ask_history_filter(self, event: Timeline.FilterAsked) -> None:
+        from .screens.timeline_filter import TimelineFilterScreen
+
+        self.push_screen(TimelineFilterScreen(event.entry, event.current), self.timeline.set_filter)
+
     @on(Timeline.NewVersions)
     def _new_versions(self, event: Timeline.NewVersions) -> None:
         """Another writer saved the shown entry: say who and when; the view stays where it is.

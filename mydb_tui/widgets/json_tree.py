@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -100,9 +101,15 @@ class JsonTree(BlameAsking, Tree[Any]):
         Binding("b", "toggle_blame", "Blame"),
     ]
 
-    def __init__(self, engine: Any, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None,
+                 version: Callable[[], tuple[str, str, str] | None] = lambda: None,
+                 toggle_blame: Callable[[], None] | None = None) -> None:
+        """`version()`: (tenant, entry, digest) of the snapshot shown (None: no blame gutter);
+        `toggle_blame`: what `b` does instead of the gutter (a record's tree: the table's column)."""
         super().__init__("data", id=id)
         self.engine = engine
+        self._version = version
+        self._toggle_blame = toggle_blame
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
         self.init_blame()  # `blame`: JSON Pointer -> Version (None: not found)
@@ -295,15 +302,6 @@ class JsonTree(BlameAsking, Tree[Any]):
             self.move_cursor(node, animate=False)
 
     # -------------------------------------------------------------- blame gutter
-    def _version_shown(self) -> tuple[str, str, str] | None:
-        """(tenant, entry, digest) of the snapshot version this tree shows, or None."""
-        from .viewer import Viewer
-
-        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
-        if viewer is None or viewer.kind != "snapshot" or None in (viewer.tenant, viewer.entry, viewer.digest):
-            return None
-        return viewer.tenant, viewer.entry, viewer.digest
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_blame":
             return self.id in ("data-tree", "record-tree")  # a record's tree: the table's column
@@ -311,15 +309,10 @@ class JsonTree(BlameAsking, Tree[Any]):
 
     def action_toggle_blame(self) -> None:
         """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
-        if self.id == "record-tree":  # a record's detail: the table's "last changed" column
-            from .record_table import RecordTable
-
-            for ancestor in self.ancestors:
-                table = next(iter(ancestor.query(RecordTable)), None) if ancestor.id == "records" else None
-                if table is not None:
-                    table.action_toggle_blame()
-                    return
-        if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
+        if self._toggle_blame is not None:  # a record's detail: the table's "last changed" column
+            self._toggle_blame()
+            return
+        if not self.blame_on and self._version() is None:
             self.notify("The blame gutter shows in a snapshot entry's tree", severity="warning", timeout=3)
             return
         self.blame_on = not self.blame_on
@@ -347,7 +340,7 @@ class JsonTree(BlameAsking, Tree[Any]):
         return out
 
     def blame_source(self) -> tuple[str, str, str] | None:
-        return self._version_shown()
+        return self._version()
 
     def blame_keys(self) -> list[str]:
         return self.visible_pointers()

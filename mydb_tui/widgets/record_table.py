@@ -70,6 +70,16 @@ class RecordTable(BlameAsking, LineList):
             super().__init__()
             self.key = key
 
+    class DetailWanted(Message):
+        """Enter in read-only mode: the selected record's detail should take the focus."""
+
+    class TitleChanged(Message):
+        """The title of the pane holding the table: the filter and its count, or "Version"."""
+
+        def __init__(self, title: str) -> None:
+            super().__init__()
+            self.title = title
+
     def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.engine = engine
@@ -301,12 +311,7 @@ class RecordTable(BlameAsking, LineList):
         if self.selected_key is None:
             return
         if getattr(self.app, "read_only", False):
-            from .viewer import Viewer
-
-            for ancestor in self.ancestors:
-                if isinstance(ancestor, Viewer):
-                    ancestor.focus_record_detail()
-                    return
+            self.post_message(self.DetailWanted())
         else:
             await self.run_action("app.edit")
 
@@ -547,17 +552,13 @@ class RecordTable(BlameAsking, LineList):
         self.refresh_bindings()
 
     def _title(self) -> None:
-        from .viewer import Viewer
-
-        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
-        if viewer is None:
-            return
         if not self.filter_text:
-            viewer.border_title = "Version"
+            self.post_message(self.TitleChanged("Version"))
             return
         count = f"{len(self.keys):,} match{'es' if len(self.keys) != 1 else ''}"
         more = "" if self.filter_done else " so far…"
-        viewer.border_title = f"Version · /{display_safe(self.filter_text)} · {count}{more} (esc clears)"
+        self.post_message(self.TitleChanged(f"Version · /{display_safe(self.filter_text)} · {count}{more} "
+                                            "(esc clears)"))
 
 
 class RecordFilter(Input):

@@ -139,6 +139,13 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.digest = tenant, entry, digest
 
+    class FilterAsked(Message):
+        """`/`: the app asks for a filter (screens.timeline_filter) and calls `set_filter` with it."""
+
+        def __init__(self, entry: str, current: str) -> None:
+            super().__init__()
+            self.entry, self.current = entry, current
+
     class LoadFailed(Message):
         def __init__(self, tenant: str, entry: str, error: Exception) -> None:
             super().__init__()
@@ -552,11 +559,9 @@ class Timeline(DelayedLoading, LineList):
         """Ask for a filter (user:, words, dates, key:/path:) and filter the versions."""
         if self.tenant is None or self.entry is None:
             return
-        from ..screens.timeline_filter import TimelineFilterScreen
-
         current = self.filter.text if self.filter is not None else ""
         self._warm_index(self.tenant, self.entry)
-        self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
+        self.post_message(self.FilterAsked(self.entry, current))
 
     @work(thread=True, exclusive=True, group="timeline-warm")
     def _warm_index(self, tenant: str, entry: str) -> None:

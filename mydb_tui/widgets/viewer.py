@@ -113,13 +113,14 @@ class Viewer(DelayedLoading, Vertical):
         with ContentSwitcher(initial="viewer-message", id="viewer-content"):
             yield ThemedStatic(lambda _colors: Text("Select an entry in the tree.", style="dim italic"),
                                id="viewer-message")
-            yield JsonTree(self.engine, id="data-tree")
+            yield JsonTree(self.engine, id="data-tree", version=self._snapshot_shown)
             yield _text_area("data-text")
             with Vertical(id="records"):
                 yield RecordFilter(id="record-filter")
                 yield RecordTable(self.engine, id="record-table")
                 with ContentSwitcher(initial="record-tree", id="record-detail"):
-                    yield JsonTree(self.engine, id="record-tree")
+                    yield JsonTree(self.engine, id="record-tree",
+                                   toggle_blame=lambda: self.record_table.action_toggle_blame())
                     yield _text_area("record-text")
 
     @property
@@ -282,10 +283,24 @@ class Viewer(DelayedLoading, Vertical):
     def action_toggle_view(self) -> None:
         self.mode = "text" if self.mode == "tree" else "tree"
 
+    def _snapshot_shown(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the snapshot version shown, or None (the data tree's blame)."""
+        if self.kind != "snapshot" or self.tenant is None or self.entry is None or self.digest is None:
+            return None
+        return self.tenant, self.entry, self.digest
+
+    @on(RecordTable.DetailWanted)
+    def _detail_wanted(self) -> None:
+        self.focus_record_detail()
+
     def focus_record_detail(self) -> None:
         """Focus the selected record's detail below the table (enter in read-only mode)."""
         if self.kind == "records":
             self.query_one(f"#record-{self.mode}").focus()
+
+    @on(RecordTable.TitleChanged)
+    def _record_title(self, event: RecordTable.TitleChanged) -> None:
+        self.border_title = event.title
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self, event: RecordTable.RecordHighlighted) -> None:
