@@ -78,10 +78,15 @@ async def open_record_table(pilot, tenant: str, entry: str):
 
 async def settle(pilot, rounds: int = 3) -> None:
     """Let workers finish and their results reach the screen."""
+    from textual.worker import WorkerCancelled
+
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # replaced meanwhile by a newer one of its group (exclusive): the next round waits
+            await pilot.pause()
     await pilot.pause()
 
 
