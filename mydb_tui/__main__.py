@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import importlib
 import importlib.util
 import os
@@ -26,6 +25,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
+from .model.environment import DEFAULT_ROOT, default_root, default_user
 from .model.lean_import import keep_optional_imports
 
 if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled by main()
@@ -53,14 +53,6 @@ def _importable(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
         return False
-
-
-def default_user() -> str:
-    """The login name (the user every write is made as, unless --user says otherwise)."""
-    try:
-        return getpass.getuser()
-    except Exception:
-        return os.environ.get("USER") or "user"
 
 
 def make_app(
@@ -130,8 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="mydb-tui", description="Browse, compare, restore and edit versions of a MyDbEngine database."
     )
-    parser.add_argument("root", nargs="?", default=".mytools_db", metavar="ROOT",
-                        help="database folder, or s3://bucket/prefix (default: .mytools_db)")
+    parser.add_argument("root", nargs="?", default=None, metavar="ROOT",
+                        help=f"database folder, or s3://bucket/prefix (default: $MYDB_ROOT, else {DEFAULT_ROOT})")
     parser.add_argument("--user", help="user name for writes (default: your login name)")
     parser.add_argument("--read-only", action="store_true", help="browse only: no write actions")
     parser.add_argument("--trust-pickle", action="store_true",
@@ -201,7 +193,7 @@ def _main(argv: list[str] | None, ran: list[MyDbApp]) -> int:
     from dbengine.errors import DbEngineError
 
     args = parse_args(argv)
-    root = args.root
+    root = args.root if args.root is not None else default_root()
     if args.demo:
         from .demo import build_demo
 

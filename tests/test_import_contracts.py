@@ -18,16 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 RUN = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
-# Broken by imports that issue 15 §2 removes (another branch): strict, so once they are gone
-# the XPASS fails and these marks must be deleted.
-PENDING = {
-    "widgets-below-screens": "mydb_tui.widgets.timeline imports mydb_tui.screens.timeline_filter (l.554)",
-    "no-circles": "mydb_tui.app <-> mydb_tui.screens (screens/help.py imports app.MyDbApp), "
-                  "mydb_tui.widgets <-> mydb_tui.screens (widgets/timeline.py), and in mydb_tui.widgets "
-                  "viewer <-> json_tree, viewer <-> record_table (they import Viewer inside functions)",
-}
-
-
 @pytest.fixture(scope="module")
 def report() -> str:
     """The output of `lint-imports` on this checkout (its own packages first on the path)."""
@@ -46,11 +36,7 @@ def status(report: str, name: str) -> str:
     return found[0]
 
 
-@pytest.mark.parametrize("contract", [
-    pytest.param(c, id=c["id"], marks=pytest.mark.xfail(reason=PENDING[c["id"]], strict=True))
-    if c["id"] in PENDING else pytest.param(c, id=c["id"])
-    for c in CONTRACTS
-])
+@pytest.mark.parametrize("contract", [pytest.param(c, id=c["id"]) for c in CONTRACTS])
 def test_contract_is_kept(report: str, contract: dict) -> None:
     assert status(report, contract["name"]) == "KEPT", report[report.find("Broken contracts"):]
 

@@ -18,16 +18,17 @@ from typing import Any
 
 from dbengine.errors import DbEngineError
 from dbengine.history import Version, version_from_document
+from dbengine.serializer import SPECIAL, TAG_DICT
 from dbengine.utils import to_json_bytes
 
 from .align import DiffRow, Segment, align, header_row
-from .badged import badged, has_value, shown_path, value_at
+from .badged import badged, child, has_value, shown_path, value_at
 from .dates import local_time
 from .keydiff import key_changes
 from .lean_import import import_deepdiff
 from .pretty import PrettyJson
 from .pretty import pretty as _pretty
-from .values import DictKey, dict_entries
+from .values import DictKey, dict_entries, is_plain_dict
 
 try:
     DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
@@ -213,7 +214,7 @@ class _EmptyPretty:
 
 
 def _all_added(new: Any) -> list[tuple]:
-    if type(new) is dict and "__special__" not in new:
+    if is_plain_dict(new):
         return [((key,), "added", None, value) for key, value in new.items()]
     return [((), "added", None, new)]
 
@@ -366,7 +367,7 @@ def _as_shown(old: Any, new: Any, changes: list[tuple[tuple, str, Any, Any]]) ->
 
 def _differing_fields(old: Any, new: Any) -> tuple[Any, Any]:
     """Identical top-level fields of two records cannot hold a change: DeepDiff gets only the others."""
-    if not (_plain_dict(old) and _plain_dict(new)):
+    if not (is_plain_dict(old) and is_plain_dict(new)):
         return old, new
     left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
     right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
@@ -407,10 +408,6 @@ def _identical(a: Any, b: Any) -> bool:
         return False
 
 
-def _plain_dict(value: Any) -> bool:
-    return type(value) is dict and "__special__" not in value
-
-
 def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
     """`['servers'][0]['port']` for a path list into the stored value `root`.
 
@@ -433,27 +430,19 @@ def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
                     i += 3
                     continue
         parts.append(f"[{step}]" if type(step) in (int, DictKey) else f"[{step!r}]")
-        node = _child(node, step)
+        node = child(node, step)
         i += 1
     return "".join(parts)
 
 
 def _dict_entries(node: Any, cache: dict[int, tuple[Any, list | None]]) -> list | None:
     """`dict_entries` of a py/dict, computed once per comparison (`cache`: id -> (node, entries))."""
-    if type(node) is not dict or node.get("__special__") != "py/dict":
+    if type(node) is not dict or node.get(SPECIAL) != TAG_DICT:
         return None
     cached = cache.get(id(node))
     if cached is None or cached[0] is not node:
         cached = cache[id(node)] = (node, dict_entries(node))
     return cached[1]
-
-
-def _child(node: Any, step: Any) -> Any:
-    if type(node) is dict and type(step) is str:
-        return node.get(step, _ABSENT)
-    if type(node) is list and type(step) is int and -len(node) <= step < len(node):
-        return node[step]
-    return _ABSENT
 
 
 def _row_of(path: tuple, kind: str, left: Any, right: Any, alignment: Any) -> int | None:

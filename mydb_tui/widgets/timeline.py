@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dbengine.history import Version
 from dbengine.index_window import LogView
@@ -35,11 +35,11 @@ from mydb_tui.model.timeline_filter import (
     parse_filter,
 )
 
+from ..model.errors import error_text
+from ..model.escape import display_safe
 from .activity_strip import ActivityStrip
-from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
-from .safe import clean
 
 USER_WIDTH = 14  # at most; narrower when every user name is shorter
 DATE_WIDTH = 22  # `2026-04-26 18:59 +0100`
@@ -139,6 +139,13 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.digest = tenant, entry, digest
 
+    class FilterAsked(Message):
+        """`/`: the app asks for a filter (screens.timeline_filter) and calls `set_filter` with it."""
+
+        def __init__(self, entry: str, current: str) -> None:
+            super().__init__()
+            self.entry, self.current = entry, current
+
     class LoadFailed(Message):
         def __init__(self, tenant: str, entry: str, error: Exception) -> None:
             super().__init__()
@@ -151,8 +158,9 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.versions = tenant, entry, versions
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.tenant: str | None = None
         self.entry: str | None = None
         self.kind: str | None = None
@@ -300,7 +308,7 @@ class Timeline(DelayedLoading, LineList):
     @work(thread=True, exclusive=True, group="timeline")
     def _load(self, generation: int, tenant: str, entry: str, select: str | None,
               previous: tuple[str, int, int] | None = None) -> None:
-        engine = self.app.engine
+        engine = self.engine
         found = None
         try:
             info = engine.entry_info(tenant, entry)
@@ -351,7 +359,7 @@ class Timeline(DelayedLoading, LineList):
     def _note_columns(self, versions: Sequence[Version], reset: bool = False) -> None:
         """Widen the user column and show the restored/damaged markers for newly read versions."""
         users = {v.user_id for v in versions}
-        width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
+        width = min(USER_WIDTH, max([4, *(len(display_safe(u)) for u in users)]))
         restored = any(v.restored_from for v in versions)
         damaged = any(v.damage for v in versions)
         if reset:
@@ -369,7 +377,7 @@ class Timeline(DelayedLoading, LineList):
         self._rows.clear()
         self._dates.clear()
         self.border_subtitle = ""
-        self.empty_message = f"⚠ {clean(error_text(error))}"
+        self.empty_message = f"⚠ {display_safe(error_text(error))}"
         if self.strip is not None:
             self.strip.clear()
         self.reset_rows()
@@ -466,7 +474,7 @@ class Timeline(DelayedLoading, LineList):
                 text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
         if cols.user:
             text.append("  ")
-            user = clean(row.user)
+            user = display_safe(row.user)
             if len(user) > cols.user:
                 user = user[: cols.user - 1] + "…"
             text.append(f"{user:<{cols.user}}", style=colors.user)
@@ -551,18 +559,16 @@ class Timeline(DelayedLoading, LineList):
         """Ask for a filter (user:, words, dates, key:/path:) and filter the versions."""
         if self.tenant is None or self.entry is None:
             return
-        from ..screens.timeline_filter import TimelineFilterScreen
-
         current = self.filter.text if self.filter is not None else ""
         self._warm_index(self.tenant, self.entry)
-        self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
+        self.post_message(self.FilterAsked(self.entry, current))
 
     @work(thread=True, exclusive=True, group="timeline-warm")
     def _warm_index(self, tenant: str, entry: str) -> None:
         """Read the history index while the query is typed: the engine keeps the versions it
         built, so the filter then scans them only (100,000 versions: ~0.6 s cold, ~0.03 s warm)."""
         try:
-            self.app.engine.log(tenant, entry, max_items=None)
+            self.engine.log(tenant, entry, max_items=None)
         except Exception:  # the filter reads again and says what is wrong
             pass
 
@@ -600,9 +606,9 @@ class Timeline(DelayedLoading, LineList):
             if query.key is not None and kind == "snapshot":
                 raise FilterError("key: is for record entries: use path:/a/b in a snapshot")
             if query.needs_index:
-                touching = {d for d, _certain in self.app.engine.versions_touching(
+                touching = {d for d, _certain in self.engine.versions_touching(
                     tenant, entry, key=query.key, path=query.path)}
-            everything = self.app.engine.log(tenant, entry, max_items=None)
+            everything = self.engine.log(tenant, entry, max_items=None)
             found = filter_versions(everything, query, touching, lambda: worker.is_cancelled)
         except Exception as error:  # an engine error or a bad term: a message, never a traceback
             if not worker.is_cancelled:
@@ -622,7 +628,7 @@ class Timeline(DelayedLoading, LineList):
         if generation != self._filter_generation:
             return
         self.hide_loading()
-        self.notify(f"Filter: {clean(error_text(error))}", severity="error")
+        self.notify(f"Filter: {display_safe(error_text(error))}", severity="error")
         if self._unfiltered is not None and self.versions is not self._unfiltered:
             self._restore_unfiltered()
         self._drop_filter()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tui_helpers import screen_text, settle
 
-from mydb_tui.screens.compare import ChangeList, CompareScreen
+from mydb_tui.screens.compare import CompareScreen
 from mydb_tui.screens.key_history import ChangeRows, KeyHistoryScreen
+from mydb_tui.widgets.change_list import ChangeList
 from mydb_tui.widgets.json_tree import JsonTree
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline

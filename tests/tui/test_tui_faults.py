@@ -7,23 +7,13 @@ import errno
 import pytest
 from fault_injection import Faults
 from textual.widgets import TextArea
-from tui_helpers import SIZE, screen_text, settle, wait_for_text
+from tui_helpers import SIZE, open_entry, screen_text, settle, wait_for_text
 
 from mydb_tui.screens.confirm import ConfirmScreen
 from mydb_tui.screens.editor import EditorScreen
 from mydb_tui.screens.restore import RestoreScreen
-from mydb_tui.widgets.timeline import Timeline
 
 FAULTS = [("ENOSPC", errno.ENOSPC, 1), ("EIO", errno.EIO, 3), ("EACCES", errno.EACCES, 1)]
-
-
-async def open_entry(pilot, tenant: str, entry: str) -> Timeline:
-    pilot.app.goto_entry(tenant, entry)
-    await settle(pilot)
-    timeline = pilot.app.query_one(Timeline)
-    timeline.focus()
-    await pilot.pause()
-    return timeline
 
 
 def messages(app) -> str:
