@@ -3,21 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.installed-demo-stamp
+TEST_EXTRAS := test,screenshots
 
 .PHONY: test demo bench screenshots lint clean
 
-$(STAMP): pyproject.toml
+# $(call install,EXTRAS): the venv (made if missing), then the project with EXTRAS, editable
+define install
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# -qq: errors only (--quiet still shows setuptools' 9-line note on editable installs)
-	$(BIN)/python -m pip install -qq -e '.[test,screenshots]'
+	$(BIN)/python -m pip install -qq -e '.[$(1)]'
+endef
+
+# tests, lint, benchmarks, screenshots: the test tools (the [test] extra includes [tui] and [s3])
+$(STAMP): pyproject.toml
+	$(call install,$(TEST_EXTRAS))
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+# the demo: only what mydb-tui needs
+$(DEMO_STAMP): pyproject.toml
+	$(call install,tui)
+	touch $(DEMO_STAMP)
 
-demo: $(STAMP)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+
+demo: $(DEMO_STAMP)
 	$(BIN)/mydb-tui --demo .demo_db
 
 bench: $(STAMP)
@@ -35,6 +48,7 @@ screenshots: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf build dist *.egg-info engine/*.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
+from .model.environment import DEFAULT_ROOT, default_root, default_user
 from .model.lean_import import keep_optional_imports
 
 if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled by main()
@@ -36,14 +37,22 @@ if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled b
 CONNECT_WAIT = 0.25
 #: Seconds the console script waits, after the app quit, for threads still running (see main()).
 LEAVE_GRACE = 0.1
+#: What `mydb-tui` needs beyond the engine: the `[tui]` extra (tree-sitter is optional: the
+#: editor shows plain text without it).
+TUI_MODULES = ("textual", "rich", "deepdiff")
+MISSING_EXTRA = "mydb-tui: the terminal browser needs the [tui] extra: pip install 'mydbengine[tui]' (missing: {})"
 
 
-def default_user() -> str:
-    """The login name (the user every write is made as, unless --user says otherwise)."""
+def missing_tui_modules() -> list[str]:
+    """The TUI_MODULES that cannot be imported (an engine-only install: `pip install mydbengine`)."""
+    return [name for name in TUI_MODULES if not _importable(name)]
+
+
+def _importable(name: str) -> bool:
     try:
-        return getpass.getuser()
-    except Exception:
-        return os.environ.get("USER") or "user"
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
+        return False
 
 
 def make_app(
@@ -113,8 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="mydb-tui", description="Browse, compare, restore and edit versions of a MyDbEngine database."
     )
-    parser.add_argument("root", nargs="?", default=".mytools_db", metavar="ROOT",
-                        help="database folder, or s3://bucket/prefix (default: .mytools_db)")
+    parser.add_argument("root", nargs="?", default=None, metavar="ROOT",
+                        help=f"database folder, or s3://bucket/prefix (default: $MYDB_ROOT, else {DEFAULT_ROOT})")
     parser.add_argument("--user", help="user name for writes (default: your login name)")
     parser.add_argument("--read-only", action="store_true", help="browse only: no write actions")
     parser.add_argument("--trust-pickle", action="store_true",
@@ -128,8 +137,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """The console script (`argv` None: sys.argv). Exit status 0, 2 on an error (one line
-    on stderr), 130 when interrupted before the UI took the terminal ("mydb-tui:
+    on stderr; also when the [tui] extra is not installed), 130 when interrupted before the UI took the terminal ("mydb-tui:
     interrupted", as the CLI); once it has, ctrl+c quits like `q` (status 0)."""
+    missing = missing_tui_modules()
+    if missing:
+        print(MISSING_EXTRA.format(", ".join(missing)), file=sys.stderr)
+        return 2
     ran: list[MyDbApp] = []
     try:
         status = _main(argv, ran)
@@ -180,7 +193,7 @@ def _main(argv: list[str] | None, ran: list[MyDbApp]) -> int:
     from dbengine.errors import DbEngineError
 
     args = parse_args(argv)
-    root = args.root
+    root = args.root if args.root is not None else default_root()
     if args.demo:
         from .demo import build_demo
 

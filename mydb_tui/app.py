@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import json
 import os
 import queue
@@ -28,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,15 +43,15 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from .model.conflict import saved_text
+from .model.errors import error_text
+from .model.escape import display_safe
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .widgets.activity_strip import ActivityStrip
 from .widgets.entry_tree import EntryPane, EntryTree
-from .widgets.errors import error_text
 from .widgets.footer import AppFooter
 from .widgets.json_tree import JsonTree
 from .widgets.record_table import RecordTable
-from .widgets.safe import clean
 from .widgets.status import StatusLine
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
@@ -228,14 +228,6 @@ def write_settings(path: Path, settings: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _screen_class(module: str, name: str) -> Any:
-    """A screen class from mydb_tui.screens, or None while that module is not there."""
-    try:
-        return getattr(importlib.import_module(f"mydb_tui.screens.{module}"), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 class Panes(Horizontal):
     """The three panes: side by side, or stacked below STACK_BELOW columns.
 
@@ -340,7 +332,7 @@ class MyDbApp(App[None]):
         #: never changes what they show.
         self.settings_file: Path | None = None
         self._settings: dict[str, Any] = {}
-        parts = [clean(engine.root), f"user {clean(user)}"]
+        parts = [display_safe(engine.root), f"user {display_safe(user)}"]
         if read_only:
             parts.append("read-only")
         self.sub_title = " · ".join(parts)
@@ -385,7 +377,7 @@ class MyDbApp(App[None]):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text = clean(text)
+            text = display_safe(text)
         super().copy_to_clipboard(text)
 
     def _quit_on_signal(self) -> None:
@@ -397,8 +389,10 @@ class MyDbApp(App[None]):
     def action_interrupt(self) -> None:
         """ctrl+c: quit, except over the editors (there it may be a copy with nothing
         selected: say how to quit instead of losing the edit)."""
-        editors = [_screen_class("editor", "EditorScreen"), _screen_class("add_record", "AddRecordScreen")]
-        if any(cls is not None and isinstance(self.screen, cls) for cls in editors):
+        from .screens.add_record import AddRecordScreen
+        from .screens.editor import EditorScreen
+
+        if isinstance(self.screen, EditorScreen | AddRecordScreen):
             self.action_help_quit()
         else:
             self.exit()
@@ -407,11 +401,11 @@ class MyDbApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Panes(id="main"):
-            yield EntryPane(auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
+            yield EntryPane(self.engine, auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
                 yield ActivityStrip(id="activity")
-                yield Timeline(id="timeline")
-                yield Viewer(id="viewer")
+                yield Timeline(self.engine, id="timeline")
+                yield Viewer(self.engine, id="viewer")
         yield StatusLine(id="status-line")
         yield AppFooter()
 
@@ -453,7 +447,7 @@ class MyDbApp(App[None]):
         try:
             write_settings(path, settings)
         except OSError as error:
-            self.call_from_thread(self.notify, f"The theme will not be remembered: {clean(str(error))}",
+            self.call_from_thread(self.notify, f"The theme will not be remembered: {display_safe(str(error))}",
                                   severity="warning", markup=False)
 
     @property
@@ -484,7 +478,7 @@ class MyDbApp(App[None]):
         self._start_watching()
 
     def _connect_failed(self, message: str) -> None:
-        self.startup_error = " ".join(clean(message).split("\\n"))
+        self.startup_error = " ".join(display_safe(message).split("\\n"))
         self.exit(return_code=2)
 
     def _start_watching(self) -> None:
@@ -575,7 +569,7 @@ class MyDbApp(App[None]):
 
     @on(Viewer.Failed)
     def _viewer_failed(self, event: Viewer.Failed) -> None:
-        self.notify(clean(error_text(event.error)), title="Read error", severity="error", markup=False)
+        self.notify(display_safe(error_text(event.error)), title="Read error", severity="error", markup=False)
 
     @on(EntryTree.LoadFailed)
     def _tree_failed(self, event: EntryTree.LoadFailed) -> None:
@@ -584,7 +578,7 @@ class MyDbApp(App[None]):
     def _report(self, what: str, error: Exception) -> None:
         message = f"{what}: {error_text(error)}"
         self.viewer.show_error(message)
-        self.notify(clean(message), title="Read error", severity="error", markup=False)
+        self.notify(display_safe(message), title="Read error", severity="error", markup=False)
 
     def goto_entry(self, tenant: str, entry: str) -> None:
         """Select an entry (from the go-to palette)."""
@@ -609,15 +603,17 @@ class MyDbApp(App[None]):
         import mydb_tui.screens.compare  # noqa: F401
         import mydb_tui.screens.restore  # noqa: F401
 
-        from .widgets.safe import invisible_re
-
-        invisible_re()
-
     # ================================================================== other writers
     def note_own_write(self, digest: str | None) -> None:
         """A version this app wrote (from any thread): the watcher will not announce it."""
         if digest:
             self._own_writes.add(digest)
+
+    @on(Timeline.FilterAsked)
+    def _ask_history_filter(self, event: Timeline.FilterAsked) -> None:
+        from .screens.timeline_filter import TimelineFilterScreen
+
+        self.push_screen(TimelineFilterScreen(event.entry, event.current), self.timeline.set_filter)
 
     @on(Timeline.NewVersions)
     def _new_versions(self, event: Timeline.NewVersions) -> None:
@@ -651,7 +647,7 @@ class MyDbApp(App[None]):
         if self.screen is self._main_screen():
             message += " · H goes there"
         title = "New version" if len(arrivals) == 1 else f"{len(arrivals):,} new versions"
-        self.notify(clean(message), title=title, timeout=TOAST_GAP + 3, markup=False)
+        self.notify(display_safe(message), title=title, timeout=TOAST_GAP + 3, markup=False)
 
     def _seen_new_version(self) -> None:
         self.new_version = None
@@ -817,12 +813,11 @@ class MyDbApp(App[None]):
             return None
         return timeline.tenant, timeline.entry, version
 
-    def _push(self, module: str, name: str, *args: Any, callback: Any = None, **kwargs: Any) -> None:
-        screen_class = _screen_class(module, name)
-        if screen_class is None:
-            self.notify(f"The {module} screen is not available in this build", severity="error")
-            return
-        self.push_screen(screen_class(*args, **kwargs), callback)
+    def _compare(self, tenant: str, entry: str, old: str | None, new: str | None) -> None:
+        """Open the compare screen on two versions of an entry (imported here: it brings DeepDiff's model)."""
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(self.engine, tenant, entry, old, new))
 
     def action_compare(self) -> None:
         """Compare the marked version (or the parent) with the selected one, older left."""
@@ -837,7 +832,7 @@ class MyDbApp(App[None]):
             old, new = pair[0], pair[1]
         else:
             old, new = version.parent, version.digest
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, old, new)
+        self._compare(tenant, entry, old, new)
 
     def action_compare_parent(self) -> None:
         """Enter on a History row: that version against its parent (a mark does not count)."""
@@ -845,7 +840,7 @@ class MyDbApp(App[None]):
         if selection is None:
             return
         tenant, entry, version = selection
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.parent, version.digest)
+        self._compare(tenant, entry, version.parent, version.digest)
 
     def action_compare_head(self) -> None:
         selection = self._selection()
@@ -857,7 +852,7 @@ class MyDbApp(App[None]):
             self.notify("HEAD is selected: select an older version to compare with HEAD (d compares with the parent)",
                         severity="warning", timeout=4)
             return
-        self._push("compare", "CompareScreen", self.engine, tenant, entry, version.digest, head)
+        self._compare(tenant, entry, version.digest, head)
 
     def action_mark(self) -> None:
         self.timeline.action_toggle_mark()
@@ -876,7 +871,9 @@ class MyDbApp(App[None]):
             if ok:
                 self._restore(tenant, entry, version.digest)
 
-        self._push("restore", "RestoreScreen", self.engine, tenant, entry, version.digest, callback=confirmed)
+        from .screens.restore import RestoreScreen
+
+        self.push_screen(RestoreScreen(self.engine, tenant, entry, version.digest), confirmed)
 
     @work(thread=True, group="write")
     def _restore(self, tenant: str, entry: str, digest: str) -> None:
@@ -884,7 +881,7 @@ class MyDbApp(App[None]):
             new = self.engine.restore(tenant, self.user, entry, digest)
             self.note_own_write(new)
         except DbEngineError as error:
-            self.call_from_thread(self.notify, clean(str(error)), title="Restore failed",
+            self.call_from_thread(self.notify, display_safe(str(error)), title="Restore failed",
                                   severity="error", markup=False)
             return
         self.call_from_thread(self._written, tenant, entry, new,
@@ -895,7 +892,7 @@ class MyDbApp(App[None]):
             self.note_own_write(digest)
         if self.new_version is not None and self.new_version[:2] == (tenant, entry):
             self._seen_new_version()  # this write is on top of theirs: the user has been there
-        self.notify(clean(message), title=title, markup=False)
+        self.notify(display_safe(message), title=title, markup=False)
         self.refresh_entry(tenant, entry, select_digest=digest)
 
     def action_edit(self) -> None:
@@ -916,14 +913,22 @@ class MyDbApp(App[None]):
             if digest:
                 self._written(tenant, entry, digest, f"Saved new HEAD {digest[:7]} of {entry}")
 
-        from .screens.editor import EditorScreen
+        from .screens.editor import EditorScreen, read_editable
+        from .screens.loading import load_in_worker
 
-        editor = EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base)
-        if editor.too_large:  # refused before opening: the viewer keeps showing the value
-            self.notify(clean(editor.load_error or ""), title="Too large to edit here", severity="warning",
-                        timeout=8, markup=False)
-            return
-        self.push_screen(editor, saved)
+        def open_editor(editable: Any) -> None:
+            if editable.too_large:  # refused before opening: the viewer keeps showing the value
+                self.notify(display_safe(editable.error or ""), title="Too large to edit here", severity="warning",
+                            timeout=8, markup=False)
+                return
+            self.push_screen(EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base,
+                                          editable=editable), saved)
+
+        def failed(error: Exception) -> None:  # read_editable keeps its errors: only a bug gets here
+            self.notify(display_safe(error_text(error)), title="Cannot edit", severity="error", markup=False)
+
+        load_in_worker(self, partial(read_editable, self.engine, tenant, entry, key, base), open_editor, failed,
+                       group="editor-open")
 
     def action_add_record(self) -> None:
         timeline = self.timeline
@@ -936,7 +941,9 @@ class MyDbApp(App[None]):
             if key:
                 self._after_record_write(tenant, entry, f"Added record {key}", key)
 
-        self._push("add_record", "AddRecordScreen", self.engine, tenant, entry, self.user, callback=added)
+        from .screens.add_record import AddRecordScreen
+
+        self.push_screen(AddRecordScreen(self.engine, tenant, entry, self.user), added)
 
     def _after_record_write(self, tenant: str, entry: str, message: str, key: str | None) -> None:
         try:
@@ -964,9 +971,11 @@ class MyDbApp(App[None]):
             if ok:
                 self._delete(tenant, entry, key, neighbour)
 
-        message = (f"Delete record {clean(key)!r} from {clean(tenant)}/{clean(entry)}?\n"
-                   f"This writes a new version of HEAD as user {clean(self.user)!r}.")
-        self._push("confirm", "ConfirmScreen", "Delete record", message, callback=confirmed)
+        message = (f"Delete record {display_safe(key)!r} from {display_safe(tenant)}/{display_safe(entry)}?\n"
+                   f"This writes a new version of HEAD as user {display_safe(self.user)!r}.")
+        from .screens.confirm import ConfirmScreen
+
+        self.push_screen(ConfirmScreen("Delete record", message), confirmed)
 
     @work(thread=True, group="write")
     def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
@@ -975,11 +984,11 @@ class MyDbApp(App[None]):
             if deleted:
                 self.note_own_write(self.engine.get_digest(tenant, entry))
         except DbEngineError as error:
-            self.call_from_thread(self.notify, clean(str(error)), title="Delete failed",
+            self.call_from_thread(self.notify, display_safe(str(error)), title="Delete failed",
                                   severity="error", markup=False)
             return
         if not deleted:
-            self.call_from_thread(self.notify, f"HEAD has no record {clean(key)!r}: nothing deleted",
+            self.call_from_thread(self.notify, f"HEAD has no record {display_safe(key)!r}: nothing deleted",
                                   severity="warning", markup=False)
             return
         self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", neighbour)
@@ -1009,7 +1018,9 @@ class MyDbApp(App[None]):
             if path is None:
                 self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
                 return
-        self._push("key_history", "KeyHistoryScreen", self.engine, viewer.tenant, viewer.entry, key, path)
+        from .screens.key_history import KeyHistoryScreen
+
+        self.push_screen(KeyHistoryScreen(self.engine, viewer.tenant, viewer.entry, key, path))
 
     def action_search(self) -> None:
         """`ctrl+f`: search the entry's history (or the tenant's) for a text; enter jumps to a hit."""
@@ -1017,8 +1028,10 @@ class MyDbApp(App[None]):
         if timeline.tenant is None:
             self.notify("Select a tenant or an entry first", severity="warning", timeout=3)
             return
-        self._push("search", "SearchScreen", self.engine, timeline.tenant, timeline.entry,
-                   callback=lambda hit: hit and self.jump_to(*hit))
+        from .screens.search import SearchScreen
+
+        self.push_screen(SearchScreen(self.engine, timeline.tenant, timeline.entry),
+                         lambda hit: hit and self.jump_to(*hit))
 
     def action_goto_date(self) -> None:
         """`@`: select the version that was HEAD at a date."""
@@ -1027,8 +1040,10 @@ class MyDbApp(App[None]):
             self.notify("Select an entry first", severity="warning", timeout=3)
             return
         tenant, entry = timeline.tenant, timeline.entry
-        self._push("goto_date", "GotoDateScreen", self.engine, tenant, entry,
-                   callback=lambda digest: digest and self.jump_to(tenant, entry, digest))
+        from .screens.goto_date import GotoDateScreen
+
+        self.push_screen(GotoDateScreen(self.engine, tenant, entry),
+                         lambda digest: digest and self.jump_to(tenant, entry, digest))
 
     def action_toggle_blame(self) -> None:
         if self.viewer.kind == "records":
@@ -1073,7 +1088,7 @@ class MyDbApp(App[None]):
         if key is not None and viewer.kind == "records":
             table = viewer.record_table
             if key not in table.keys:
-                self.notify(f"Record {clean(key)} is not in this version", severity="warning", markup=False)
+                self.notify(f"Record {display_safe(key)} is not in this version", severity="warning", markup=False)
                 return
             table.cursor = table.keys.index(key)
             table.focus()
@@ -1105,14 +1120,15 @@ class MyDbApp(App[None]):
 
     def action_verify(self) -> None:
         """Check the whole database (read-only, so also in read-only mode) and show the report."""
-        screen_class = _screen_class("verify", "VerifyScreen")
-        if screen_class is not None and isinstance(self.screen, screen_class):
+        from .screens.verify import VerifyScreen
+
+        if isinstance(self.screen, VerifyScreen):
             return
-        self._push("verify", "VerifyScreen", self.engine)
+        self.push_screen(VerifyScreen(self.engine))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.BINDINGS, WRITE_ACTIONS, read_only=self.read_only))
 
     def action_goto(self) -> None:
         self.push_screen(CommandPalette(providers=[GotoOnlyProvider], placeholder="Go to entry…"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from dbengine.errors import HandlerAlreadyRegisteredError
 from dbengine.handlers import BaseInlineHandler, BaseRefHandler, HandlerRegistry, handlers
+from dbengine.serializer import SPECIAL
 
 MONEY_TAG = "demo/money"
 THUMBNAIL_TAG = "demo/thumbnail"
@@ -76,7 +77,7 @@ class MoneyHandler(BaseInlineHandler):
         return MONEY_TAG
 
     def serialize(self, obj: Money) -> dict:
-        return {"__special__": MONEY_TAG, "amount": str(obj.amount), "currency": obj.currency}
+        return {SPECIAL: MONEY_TAG, "amount": str(obj.amount), "currency": obj.currency}
 
     def deserialize(self, data: dict) -> Money:
         return Money(Decimal(data["amount"]), data["currency"])

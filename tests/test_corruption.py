@@ -23,24 +23,11 @@ from dbengine.dbengine import DbEngine
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cli"))
 from cli_helpers import mydb  # noqa: E402
+from ref_values import Blob
 
 CASES = 100
 CLI_CASES = 12
 NOW = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-
-
-class Blob:
-    """A value with a field pickled into refs/."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs():
-        return {"payload"}
-
-    def __eq__(self, other):
-        return type(other) is Blob and other.payload == self.payload
 
 
 class Clock:

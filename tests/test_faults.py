@@ -25,24 +25,11 @@ from fault_injection import Faults, read_fault_log, write_sitecustomize
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cli"))
 from cli_helpers import assert_error, mydb  # noqa: E402
+from ref_values import Blob
 
 T = "acme"
 NOW = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 ERRNOS = [errno.ENOSPC, errno.EIO, errno.EACCES]
-
-
-class Blob:
-    """A value whose `payload` is pickled into refs/ (so writes include a ref)."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs():
-        return {"payload"}
-
-    def __eq__(self, other):
-        return type(other) is Blob and other.payload == self.payload
 
 
 def open_engine(root: str, **options) -> DbEngine:

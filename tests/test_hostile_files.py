@@ -32,22 +32,12 @@ from dbengine.s3storage import S3Storage
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cli"))
 from cli_helpers import MODULE, Result, cli_env  # noqa: E402
+from ref_values import Blob  # noqa: E402
 
 T = "acme"
 NOW = dt.datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 TIMEOUT = 60  # seconds: any subprocess or engine call still running then is a hang
 MEMORY_LIMIT = 1 << 30  # address space of a subprocess that might read /dev/zero
-
-
-class Blob:
-    """A value whose `payload` is pickled into refs/."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs():
-        return {"payload"}
 
 
 def open_engine(root: str, **options) -> DbEngine:

@@ -18,19 +18,9 @@ import time
 import pytest
 from dbengine import journal, storage
 from dbengine.errors import StorageError
+from ref_values import Blob
 
 T = "tenant_1"
-
-
-class Blob:
-    """A value pickled into refs/ (so a commit journals a ref too)."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs():
-        return {"payload"}
 
 
 def records_of(path: str) -> tuple[list[journal.Record], journal.ScanResult]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .utils import to_json_bytes
+from .pointer import escape, same_value
 
 LEAF_CAP = 64
 ROOT = ""
@@ -22,18 +22,8 @@ class _TooMany(Exception):
     pass
 
 
-def escape(key: str) -> str:
-    """One reference token of a JSON Pointer (RFC 6901: `~` -> `~0`, `/` -> `~1`)."""
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def _special(value: Any) -> bool:
     return type(value) is dict and "__special__" in value
-
-
-def _strictly_equal(a: Any, b: Any) -> bool:
-    """Equal stored values, type-strict (1, 1.0 and true differ)."""
-    return a is b or (a == b and to_json_bytes(a) == to_json_bytes(b))
 
 
 def _walk(a: Any, b: Any, pointer: str, out: list[str]) -> None:
@@ -86,7 +76,7 @@ def _top_level(old: Any, new: Any, strict: bool = False) -> list[str]:
     try:
         keys = [k for k in old if k not in new] + [
             k for k, v in new.items()
-            if k not in old or (not _strictly_equal(old[k], v) if strict else old[k] != v)
+            if k not in old or (not same_value(old[k], v) if strict else old[k] != v)
         ]
     except RecursionError:
         return [ROOT]

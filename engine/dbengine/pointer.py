@@ -33,9 +33,14 @@ def parse_pointer(pointer: str) -> list[str]:
     return [token.replace("~1", "/").replace("~0", "~") for token in tokens]
 
 
+def escape(token: str) -> str:
+    """One reference token of a JSON Pointer (RFC 6901: `~` -> `~0`, `/` -> `~1`)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
 def format_pointer(tokens: list[str] | tuple[str, ...]) -> str:
     """The JSON Pointer of a list of keys (list indexes given as strings)."""
-    return "".join("/" + str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
+    return "".join("/" + escape(str(token)) for token in tokens)
 
 
 def value_at(value: Any, tokens: list[str]) -> Any:
@@ -103,7 +108,7 @@ def same_value(a: Any, b: Any) -> bool:
     """Equal stored values, type-strict (1, 1.0 and true differ; ABSENT only equals itself)."""
     if a is ABSENT or b is ABSENT:
         return a is b
-    return a == b and to_json_bytes(a) == to_json_bytes(b)
+    return a is b or (a == b and to_json_bytes(a) == to_json_bytes(b))
 
 
 def related(a: tuple[str, ...], b: tuple[str, ...]) -> bool:

@@ -473,7 +473,7 @@ def history_columns(engine: DbEngine, tenant_id: str, entry: str, thorough: bool
                 version = columns.versions([columns.count - 1])[0]
             except ValueError:
                 version = None
-            if version is not None and engine._line_agrees(tenant_id, None, head, version):
+            if version is not None and engine.index.line_agrees(tenant_id, None, head, version):
                 if columns.count <= KEEP_COLUMNS_UPTO and token is not None and token == got[1]:
                     _KEPT_COLUMNS[engine] = ((tenant_id, entry, head, token), columns)
                 return columns

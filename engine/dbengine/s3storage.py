@@ -6,16 +6,18 @@ local layout (`{tenant}/head`, `{tenant}/objects/{d[:24]}/{d}`, `refs/{d[:24]}/{
 `aws s3 sync` of a local database gives a valid remote one and back. There are no locks:
 objects and refs are written with `If-None-Match: *` (content-addressed: an existing one
 is already right) and heads with compare-and-swap (`If-Match` on the ETag read,
-`If-None-Match: *` for a new head); the engine retries a lost race (see `_commit`).
+`If-None-Match: *` for a new head); the engine retries a lost race (see heads.py, `Heads.swap`).
 
 History index: S3 has no append, so an entry's index is a list of segment objects
 `{tenant}/index-seg/{sha256(entry)}/{n:08d}`, each holding SEGMENT_LINES lines (the last
 one fewer); their concatenation is the index file of the local layout. An append
 rewrites only the last segment (`If-Match` on its ETag) or starts the next one
-(`If-None-Match: *`); it is a cache, checked by the engine against the head and repaired
-from the objects, so a lost or skipped append only makes it lag. An entry with no segments
-but a local-format index `{tenant}/index/{sha256(entry)}` (a database copied up with
-`aws s3 sync`) gets its segments from that file, read once and validated.
+(`If-None-Match: *`), and only when the index is still the one the engine read (its
+token); it is a cache, checked by the engine against the head and repaired from the
+objects, so a lost or skipped append only makes it lag. An entry with no segments but a
+local-format index `{tenant}/index/{sha256(entry)}` (a database copied up with `aws s3
+sync`) gets its segments from that file's complete lines, read once. This module moves
+the index's bytes and lines only: their format is history_index.py's and history.py's.
 
 botocore's errors never leave this module: they become StorageError (a DbEngineError)
 naming the key and the bucket, and saying what to check (bucket, endpoint, credentials).
@@ -74,7 +76,6 @@ from .errors import (
     NotInitializedError,
     StorageError,
 )
-from .history import first_parent_of, last_digest, valid_prefix
 from .names import DIGEST_RE, check_digest, check_tenant
 from .pool import daemon_map
 
@@ -135,7 +136,7 @@ class _Tip(NamedTuple):
     number: int
     etag: str
     body: bytes
-    last_digest: str | None  # digest of the index's last line
+    size: int  # of the whole index, up to the end of `body`
 
 
 _PROCESS_LOCKS: dict[tuple[str, str, str], threading.RLock] = {}
@@ -606,6 +607,10 @@ class S3Storage:
         """Always empty: a bucket holds neither symlinks nor special files."""
         return []
 
+    def journal_problems(self, tenant: str) -> list[tuple[str, str, str, bool]]:
+        """Always empty: writes on S3 are not journaled."""
+        return []
+
     # ------------------------------------------------------------------ heads
     @_operation
     def read_head(self, tenant: str) -> tuple[bytes, S3Token] | None:
@@ -668,13 +673,14 @@ class S3Storage:
         """Upload the local-format index `{tenant}/index/{sha}` (left by `aws s3 sync` of a
         local database) as segments, so the first history read does not GET every version.
 
-        Looked for once per entry and engine (1 GET); only its clean, chained, checksummed
-        lines are kept. It stays a cache: the engine checks it against the head as always.
+        Looked for once per entry and engine (1 GET); its complete lines are kept. It stays a
+        cache: the engine checks it line by line and against the head as always, and
+        rewrites it when damaged.
         """
         found = self._get(self._local_index_key(tenant, entry), "local index")
         with self._guard:
             self._local_checked.add((tenant, entry))
-        data = valid_prefix(found[0]) if found is not None else b""
+        data = found[0][: found[0].rfind(b"\n") + 1] if found is not None else b""
         if not data:
             return []
         lines = data.splitlines(keepends=True)
@@ -694,8 +700,7 @@ class S3Storage:
         with self._guard:
             self._adopted[(tenant, entry)] = bodies  # read_index uses them instead of GETs
         last = segments[-1]
-        self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[last.key][0],
-                                               last_digest(bodies[last.key][0])))
+        self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[last.key][0], len(data)))
         return segments
 
     def _list_segments(self, tenant: str, entry: str) -> list[_Segment]:
@@ -774,7 +779,7 @@ class S3Storage:
             bodies.append(found[0])
         if bodies and len(actual) == len(segments):
             last = actual[-1]
-            self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], last_digest(bodies[-1])))
+            self._remember_tip(tenant, entry, _Tip(last.number, last.etag, bodies[-1], sum(s.size for s in actual)))
         data = b"".join(bodies)[offset - first_start :] if bodies else b""
         return data, self._token(actual)
 
@@ -830,7 +835,7 @@ class S3Storage:
 
     def _remember_tip(self, tenant: str, entry: str, tip: _Tip | None) -> None:
         with self._guard:
-            if tip is None or (tip.last_digest is None and tip.body):
+            if tip is None or (tip.body and not tip.body.endswith(b"\n")):
                 self._tips.pop((tenant, entry), None)
             else:
                 self._tips[(tenant, entry)] = tip
@@ -841,30 +846,32 @@ class S3Storage:
             tip = self._tips.get((tenant, entry))
         if tip is not None:
             return tip
-        segments = self._list_segments(tenant, entry)  # (an entry without segments: see _commit)
+        segments = self._list_segments(tenant, entry)  # (an entry without segments: its first line is written whole, see history_index.py)
         if not segments:
-            return _Tip(-1, "", b"", None)
+            return _Tip(-1, "", b"", 0)
         found = self._get(segments[-1].key, "index segment")
         if found is None:
             return None
-        return _Tip(segments[-1].number, found[1], found[0], last_digest(found[0]))
+        return _Tip(segments[-1].number, found[1], found[0], sum(s.size for s in segments[:-1]) + len(found[0]))
 
     @_operation
-    def append_index(self, tenant: str, entry: str, data: bytes) -> None:
+    def append_index(self, tenant: str, entry: str, data: bytes, expected: Any = None) -> None:
         """Append lines: rewrite the last segment (If-Match) and start new ones (If-None-Match).
 
-        Skipped when the lines do not continue the index's last version, or when another
-        writer changed the index first: the engine then completes it from the objects.
+        Skipped when the index is no longer the `expected` one (the token of the index the
+        lines continue), or when another writer changed it first: the engine then completes
+        it from the objects.
         """
         tip = self._current_tip(tenant, entry)
-        parent = first_parent_of(data)
-        if tip is None or parent is False or parent != tip.last_digest:
+        if tip is None or (expected is not None and (getattr(expected, "size", None), getattr(expected, "etag", None))
+                           != (tip.size, f"{tip.number}:{tip.etag}")):
             self._remember_tip(tenant, entry, None)
             return
         lines = data.splitlines(keepends=True)
         number, body, etag = tip.number, tip.body, tip.etag
+        base = tip.size - len(body)  # bytes of the segments before this one
         if number < 0 or body.count(b"\n") >= SEGMENT_LINES:
-            number, body, etag = number + 1, b"", ""
+            number, body, etag, base = number + 1, b"", "", tip.size
         while lines:
             room = SEGMENT_LINES - body.count(b"\n")
             body += b"".join(lines[:room])
@@ -874,9 +881,9 @@ class S3Storage:
             if new_etag is None:
                 self._remember_tip(tenant, entry, None)
                 return
-            self._remember_tip(tenant, entry, _Tip(number, new_etag, body, last_digest(body)))
+            self._remember_tip(tenant, entry, _Tip(number, new_etag, body, base + len(body)))
             if lines:
-                number, body, etag = number + 1, b"", ""
+                number, body, etag, base = number + 1, b"", "", base + len(body)
 
     @_operation
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
@@ -885,12 +892,13 @@ class S3Storage:
         lines = data.splitlines(keepends=True)
         chunks = [b"".join(lines[i : i + SEGMENT_LINES]) for i in range(0, len(lines), SEGMENT_LINES)]
         prefix = self._index_prefix(tenant, entry)
-        tip = None
+        tip, size = None, 0
         for number, chunk in enumerate(chunks):
             etag = _md5_etag(chunk)
             if number >= len(segments) or segments[number].etag != etag:
                 etag = self._put(f"{prefix}{number:08d}", chunk)
-            tip = _Tip(number, etag, chunk, last_digest(chunk))
+            size += len(chunk)
+            tip = _Tip(number, etag, chunk, size)
         extra = [{"Key": s.key} for s in segments[len(chunks):]]
         if extra:
             try:

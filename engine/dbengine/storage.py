@@ -265,7 +265,11 @@ def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
 
 
 class LocalStorage:
-    """A database in a folder on the local file system (the layout of the spec)."""
+    """A database in a folder on the local file system (the layout of the spec); see
+    storage_protocol.Storage for the interface."""
+
+    concurrent_reads = 1  # a read is a system call: nothing to gain from threads
+    swaps_can_lose = False  # writers take the tenant's file lock
 
     def __init__(self, root: str, durable: bool = True, lock_timeout: float = 30.0):
         self.root = os.path.abspath(os.fspath(root))
@@ -560,7 +564,7 @@ class LocalStorage:
             raise _fail("read", path, exc) from exc
         return data, start
 
-    def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int] | None:
+    def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int, int] | None:
         """Up to `nbytes` of an entry's index from `offset` (a negative offset counts from the
         end): (the bytes, the offset they start at, the file's size); None when there is no index."""
         path = self.index_path(tenant, entry)
@@ -587,8 +591,9 @@ class LocalStorage:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def append_index(self, tenant: str, entry: str, data: bytes) -> None:
-        """Append lines to an index; call only while holding `lock(tenant)`.
+    def append_index(self, tenant: str, entry: str, data: bytes, expected: object = None) -> None:
+        """Append lines to an index; call only while holding `lock(tenant)` (so the index
+        is still the `expected` one the caller read: no check needed here).
 
         Never fsynced: the index is a cache checked against the head, and lines lost or
         torn by a crash are rebuilt from the objects on the next read.

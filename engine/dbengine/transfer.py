@@ -17,18 +17,19 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .errors import ConflictError, DbEngineError, DigestNotFoundError, StorageError
+from .heads import Heads
 from .history import is_seed_layout, is_version_doc, normalize_version, version_from_document
+from .history_index import HistoryIndex
+from .history_reads import HistoryReader
+from .layout import tree_of
 from .names import DIGEST_RE, check_entry, check_tenant
+from .objects import ObjectStore
 from .records import bucket_records, is_bucket_doc, records_problems
-from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, Tree, is_node_doc, tree_problems
+from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, is_node_doc, tree_problems
 from .serializer import iter_ref_digests
 from .utils import compute_digest, strict_loads
-
-if TYPE_CHECKING:
-    from .dbengine import DbEngine
 
 FORMAT_NAME = "mydb-export"
 FORMAT_VERSION = 1
@@ -54,12 +55,13 @@ def _line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
-def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> Iterator[str]:
+def export_lines(objects: ObjectStore, heads: Heads, reader: HistoryReader, tenant_id: str,
+                 entry: str | None = None) -> Iterator[str]:
     """The JSON Lines export of a tenant (or of one entry), deterministic."""
-    storage = engine.storage
+    storage = objects.storage
     check_tenant(tenant_id)
-    engine._require(tenant_id)
-    head = engine._head(tenant_id)
+    storage.require_tenant(tenant_id)
+    head = heads.head(tenant_id)
     entries = sorted(head) if entry is None else [check_entry(entry)]
     yield _line({"type": FORMAT_NAME, "version": FORMAT_VERSION, "tenant": tenant_id, "entry": entry})
     sent_objects: set[str] = set()
@@ -69,20 +71,20 @@ def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> 
         for _tag, digest in iter_ref_digests(stored):
             if isinstance(digest, str) and digest not in sent_refs:
                 sent_refs.add(digest)
-                data = engine.read_ref(digest)
+                data = objects.read_ref(digest)
                 yield _line({"type": "ref", "digest": digest, "base64": base64.b64encode(data).decode("ascii")})
 
     def object_line(digest: str) -> str:
         sent_objects.add(digest)
         data = storage.read_object(tenant_id, digest)
-        engine._read_object(tenant_id, digest)  # verifies the digest before it leaves
+        objects.read(tenant_id, digest)  # verifies the digest before it leaves
         return _line({"type": "object", "digest": digest, "text": data.decode("utf-8")})
 
     def tree_lines(root: str | None) -> Iterator[str]:
         """The nodes of a subtree not sent yet, children first (a sent node's subtree is sent)."""
         if root is None or root in sent_objects:
             return
-        node = engine._node(tenant_id, root)
+        node = objects.node(tenant_id, root)
         for child in [c[1] for c in node.get("children", [])]:
             yield from tree_lines(child)
         if node["__kind__"] == ORDER_LEAF_KIND:
@@ -91,18 +93,18 @@ def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> 
         yield object_line(root)
 
     for name in entries:
-        head_digest = engine.get_digest(tenant_id, name)
-        for digest in reversed(engine.history(tenant_id, name, max_items=None)):
+        head_digest = reader.index.head_of(tenant_id, name)
+        for digest in reversed(reader.digests(tenant_id, name, None, None)):
             if digest in sent_objects:
                 continue
-            document = engine._snapshot_doc(tenant_id, digest)
+            document = objects.version(tenant_id, digest)
             if document["__kind__"] == "records" and "__order__" in document:
                 for root in (document["__order__"], document["__keys__"]):
                     yield from tree_lines(root)
             elif document["__kind__"] == "records":
                 for bucket in document["__buckets__"].values():
                     if bucket not in sent_objects:
-                        for item in engine._bucket(tenant_id, bucket).values():
+                        for item in objects.bucket(tenant_id, bucket).values():
                             yield from refs_of(item[1])
                         yield object_line(bucket)
             else:
@@ -111,9 +113,10 @@ def export_lines(engine: DbEngine, tenant_id: str, entry: str | None = None) -> 
         yield _line({"type": "head", "entry": name, "digest": head_digest})
 
 
-def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str | None = None) -> ImportResult:
+def import_lines(objects: ObjectStore, heads: Heads, index: HistoryIndex, lines: Iterable[str | bytes],
+                 tenant_id: str | None = None) -> ImportResult:
     """Import an export stream into `tenant_id` (default: the exported tenant's name)."""
-    storage = engine.storage
+    storage = objects.storage
     result = ImportResult()
     tenant: str | None = None
     known: set[str] = set()
@@ -137,7 +140,7 @@ def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str 
                 tenant = check_tenant(tenant_id if tenant_id is not None else record.get("tenant"))
             except DbEngineError as exc:
                 raise ImportFormatError(f"line {number}: {exc}") from None
-            engine.init(tenant)
+            storage.init_tenant(tenant)
             continue
         digest = record.get("digest")
         if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
@@ -159,7 +162,7 @@ def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str 
                 raise ImportFormatError(f"line {number}: object text is not valid UTF-8") from None
             if compute_digest(data) != digest:
                 raise ImportFormatError(f"line {number}: object bytes do not match digest {digest[:12]}")
-            _check_links(engine, tenant, digest, data, known, number, bucket_checks)
+            _check_links(objects, tenant, digest, data, known, number, bucket_checks)
             written = storage.write_object(tenant, digest, data)
             known.add(digest)
             result.objects_written += written
@@ -171,7 +174,7 @@ def import_lines(engine: DbEngine, lines: Iterable[str | bytes], tenant_id: str 
                 raise ImportFormatError(f"line {number}: {exc}") from None
             if not (digest in known or storage.has_object(tenant, digest)):
                 raise ImportFormatError(f"line {number}: head of {entry!r} names unknown object {digest[:12]}")
-            moved = _move_head(engine, tenant, entry, digest, number)
+            moved = _move_head(objects, heads, index, tenant, entry, digest, number)
             result.heads_updated += moved
             result.heads_unchanged += not moved
         else:
@@ -190,12 +193,12 @@ def _base64(value: object, number: int) -> bytes:
         raise ImportFormatError(f"line {number}: invalid base64") from None
 
 
-def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known: set[str], number: int,
+def _check_links(objects: ObjectStore, tenant: str, digest: str, data: bytes, known: set[str], number: int,
                  bucket_checks: dict) -> None:
     """An object may only be imported once everything it points to is present, and a
     version only with metadata every reader can parse, buckets that agree with it and the
     kind of its parent (nothing is written for a refused line, no head moves)."""
-    storage = engine.storage
+    storage = objects.storage
     try:
         document = strict_loads(data, overflow=True)
     except (ValueError, RecursionError):
@@ -232,13 +235,13 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         if damage is not None:
             raise ImportFormatError(f"line {number}: version {digest[:12]} has bad metadata: {damage}")
         try:
-            parent_doc = engine._snapshot_doc(tenant, parent) if parent is not None else None
+            parent_doc = objects.version(tenant, parent) if parent is not None else None
             parent_kind = None if parent_doc is None or is_seed_layout(parent_doc) else parent_doc["__kind__"]
             if document["__kind__"] == "records" and "__order__" in document:
-                problems = _tree_problems(engine, tenant, document, bucket_checks)
+                problems = _tree_problems(objects, tenant, document, bucket_checks)
                 bucket_checks[("tree", digest)] = problems
             elif document["__kind__"] == "records":
-                problems = records_problems(document, lambda d: engine._bucket(tenant, d), bucket_checks)
+                problems = records_problems(document, lambda d: objects.bucket(tenant, d), bucket_checks)
             else:
                 problems = []
         except StorageError:
@@ -262,48 +265,46 @@ def _check_links(engine: DbEngine, tenant: str, digest: str, data: bytes, known:
         raise ImportFormatError(f"line {number}: object {digest[:12]} is nested too deeply") from None
 
 
-def _tree_problems(engine: DbEngine, tenant: str, document: dict, checks: dict) -> list[str]:
+def _tree_problems(objects: ObjectStore, tenant: str, document: dict, checks: dict) -> list[str]:
     """Problems of an imported tree version's trees: against its parent when the parent's
     trees were found sound in this import (only differing subtrees are read), else whole."""
-    def tree(doc: dict) -> Tree:
-        return Tree(doc["__order__"], doc["__keys__"], doc["__count__"], doc["__next_seq__"])
-
     parent = document["__parent__"][0]
-    base = tree(engine._snapshot_doc(tenant, parent)) if parent is not None and checks.get(("tree", parent)) == [] else None
-    return tree_problems(engine._nodes(tenant), tree(document), base)
+    base = tree_of(objects.version(tenant, parent)) if parent is not None and checks.get(("tree", parent)) == [] else None
+    return tree_problems(objects.nodes(tenant), tree_of(document), base)
 
 
-def _move_head(engine: DbEngine, tenant: str, entry: str, digest: str, number: int) -> bool:
+def _move_head(objects: ObjectStore, heads: Heads, index: HistoryIndex, tenant: str, entry: str, digest: str,
+               number: int) -> bool:
     """Point the entry at `digest` when that only moves it forward; refuse a divergent history.
 
     A compare-and-swap of the head, like every write: on S3 (no lock between machines) a
     writer that changed any entry meanwhile makes the swap fail, and the move is decided
     again on the new head, so that writer's update is never overwritten.
     """
-    ancestors = _ancestors(engine, tenant, digest)
+    ancestors = _ancestors(objects, tenant, digest)
 
     def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
         if current == digest:
             return None
         if current is not None and current not in ancestors:
-            if digest in _ancestors(engine, tenant, current):
+            if digest in _ancestors(objects, tenant, current):
                 return None  # the database is already ahead of the import
             raise ConflictError(
                 f"line {number}: entry {entry!r} of tenant {tenant!r} has a different history "
                 f"(head {current[:12]}); import into another tenant"
             )
-        return digest, lambda: engine._index(tenant, entry, digest, locked=True)
+        return digest, lambda: index.index(tenant, entry, digest, locked=True)
 
-    return engine._swap_head(tenant, entry, step, f"line {number}: run the import again (it is idempotent)")[1]
+    return heads.swap(tenant, entry, step, f"line {number}: run the import again (it is idempotent)")[1]
 
 
-def _ancestors(engine: DbEngine, tenant: str, digest: str) -> set[str]:
+def _ancestors(objects: ObjectStore, tenant: str, digest: str) -> set[str]:
     seen: set[str] = set()
     cursor: str | None = digest
     while cursor is not None and cursor not in seen:
         seen.add(cursor)
         try:
-            cursor = engine._snapshot_doc(tenant, cursor)["__parent__"][0]
+            cursor = objects.parent(tenant, cursor)
         except DigestNotFoundError:
             break
     return seen

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import gc
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import InvalidDateError
@@ -129,3 +132,54 @@ def date_text(moment: _dt.datetime | None) -> str:
 def now_local() -> _dt.datetime:
     """The current time in the local timezone (the default clock)."""
     return _dt.datetime.now().astimezone()
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of parsed JSON: recursive (fast), iterative when nesting is too deep."""
+    try:
+        return _json_copy_recursive(value)
+    except RecursionError:
+        return _json_copy_iterative(value)
+
+
+def _json_copy_recursive(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy_recursive(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy_recursive(v) for v in value]
+    return value
+
+
+def _json_copy_iterative(value: Any) -> Any:
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return value
+    root = {} if kind is dict else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if type(source) is dict else enumerate(source)
+        for key, item in items:
+            item_kind = type(item)
+            if item_kind is dict or item_kind is list:
+                child = {} if item_kind is dict else []
+                stack.append((item, child))
+                item = child
+            if type(target) is dict:
+                target[key] = item
+            else:
+                target.append(item)
+    return root
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many small acyclic objects (JSON)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

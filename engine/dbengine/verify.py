@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .entries_cache import CACHE_NAME, parse_cache
 from .errors import DbEngineError
@@ -19,22 +18,15 @@ from .history import (
     same_metadata,
     version_from_document,
 )
+from .layout import tree_of
 from .names import DIGEST_RE, check_entry, check_tenant
+from .record_entries import RecordEntries
 from .records import bucket_records, is_bucket_doc, records_problems
-from .records_tree import (
-    NODE_KINDS,
-    ORDER_LEAF_KIND,
-    Nodes,
-    Tree,
-    TreeError,
-    is_node_doc,
-    tree_problems,
-)
+from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, Nodes, TreeError, is_node_doc, tree_problems
 from .serializer import iter_ref_digests
+from .storage_protocol import Storage
+from .summaries import version_summary
 from .utils import compute_digest, strict_loads
-
-if TYPE_CHECKING:
-    from .dbengine import DbEngine
 
 
 @dataclass(frozen=True)
@@ -65,15 +57,16 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_database(engine: DbEngine, tenant_id: str | None = None) -> VerifyReport:
-    """Check every object, ref, head, parent, bucket, ref link and index of the database."""
-    storage = engine.storage
+def verify_database(records: RecordEntries, tenant_id: str | None = None) -> VerifyReport:
+    """Check every object, ref, head, parent, bucket, ref link and index of the database
+    (`records`: the record reads over the database's object store)."""
+    storage = records.objects.storage
     report = VerifyReport()
     tenants = [check_tenant(tenant_id)] if tenant_id is not None else storage.list_tenants()
     referenced_refs: dict[str, str] = {}
     for tenant in tenants:
-        _verify_tenant(engine, tenant, report, referenced_refs)
-        for path, kind, message, damage in getattr(storage, "journal_problems", lambda _tenant: [])(tenant):
+        _verify_tenant(records, tenant, report, referenced_refs)
+        for path, kind, message, damage in storage.journal_problems(tenant):
             (report.problems if damage else report.notes).append(Problem(path, kind, message, tenant))
         report.tenants_checked += 1
     good_refs = _verify_refs(storage, report, want=None if tenant_id is None else set(referenced_refs))
@@ -86,8 +79,8 @@ def verify_database(engine: DbEngine, tenant_id: str | None = None) -> VerifyRep
     return report
 
 
-def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenced_refs: dict[str, str]) -> None:
-    storage = engine.storage
+def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, referenced_refs: dict[str, str]) -> None:
+    storage = records.objects.storage
     objects: dict[str, dict] = {}
     for path, digest in storage.scan_objects(tenant):
         if digest is None:
@@ -115,7 +108,7 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
     for digest, document in objects.items():
         _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
         if document["__kind__"] in ("snapshot", "records"):
-            _check_version(engine, tenant, digest, document, objects, report, bucket_checks)
+            _check_version(storage, tenant, digest, document, objects, report, bucket_checks)
     for entry, digest in list(head.items()):
         try:
             check_entry(entry)
@@ -127,13 +120,13 @@ def _verify_tenant(engine: DbEngine, tenant: str, report: VerifyReport, referenc
             report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} ({head_path}) points to a missing or corrupt object", tenant))
             continue
         chain = _check_chain(storage, tenant, entry, digest, objects, report)
-        _check_index(engine, tenant, entry, digest, objects, report, chain)
+        _check_index(records, tenant, entry, digest, objects, report, chain)
         chains[entry] = chain
     _check_orphan_indexes(storage, tenant, head_path, head, report)
     _check_entries_cache(storage, tenant, head, objects, chains, report)
 
 
-def _check_entries_cache(storage, tenant: str, head: dict, objects: dict, chains: dict, report: VerifyReport) -> None:
+def _check_entries_cache(storage: Storage, tenant: str, head: dict, objects: dict, chains: dict, report: VerifyReport) -> None:
     """Lines of the entries cache that name a current head must say what the objects say
     (a damaged cache is only a note: it is rebuilt on the next listing)."""
     try:
@@ -155,7 +148,7 @@ def _check_entries_cache(storage, tenant: str, head: dict, objects: dict, chains
                                            "metadata); it is a cache: delete it and the next listing rebuilds it", tenant))
 
 
-def _check_orphan_indexes(storage, tenant: str, head_path: str, head: dict, report: VerifyReport) -> None:
+def _check_orphan_indexes(storage: Storage, tenant: str, head_path: str, head: dict, report: VerifyReport) -> None:
     """An index is written only after its entry is in the head, and entries are never removed:
     an index that belongs to no entry means the head lost (or renamed) that entry."""
     if not head:
@@ -171,7 +164,7 @@ def _check_orphan_indexes(storage, tenant: str, head_path: str, head: dict, repo
             report.problems.append(Problem(head_path, "lost-entry", f"history index {name[:12]} belongs to no entry of the head: an entry was removed or renamed in {head_path}", tenant))
 
 
-def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant: str) -> dict | None:
+def _check_object(storage: Storage, path: str, digest: str, report: VerifyReport, tenant: str) -> dict | None:
     report.objects_checked += 1
     try:
         data = storage.read_path(path)
@@ -201,7 +194,7 @@ def _check_object(storage, path: str, digest: str, report: VerifyReport, tenant:
     return document
 
 
-def _check_links(storage, tenant, digest, document, objects, report, referenced_refs) -> None:
+def _check_links(storage: Storage, tenant, digest, document, objects, report, referenced_refs) -> None:
     path = storage.object_path(tenant, digest)
     kind = document["__kind__"]
     if kind == "bucket":
@@ -241,17 +234,17 @@ def _check_links(storage, tenant, digest, document, objects, report, referenced_
             report.problems.append(Problem(path, "corrupt-object", "nested too deeply to check", tenant))
 
 
-def _check_version(engine: DbEngine, tenant: str, digest: str, document: dict, objects: dict,
+def _check_version(storage: Storage, tenant: str, digest: str, document: dict, objects: dict,
                    report: VerifyReport, bucket_checks: dict) -> None:
     """Metadata every reader parses, and record buckets that agree with their version."""
-    path = engine.storage.object_path(tenant, digest)
+    path = storage.object_path(tenant, digest)
     error = metadata_error(version_from_document(digest, document, None), path)
     if error is not None:
         report.problems.append(Problem(path, "bad-metadata", str(error), tenant))
     if document["__kind__"] != "records":
         return
     if "__order__" in document:
-        for problem in _tree_problems(engine, tenant, digest, objects, bucket_checks):
+        for problem in _tree_problems(digest, objects, bucket_checks):
             report.problems.append(Problem(path, "tree-mismatch", f"record version {digest[:12]}: {problem}", tenant))
         return
     buckets = {bucket: objects[bucket] for bucket in document["__buckets__"].values()
@@ -262,7 +255,7 @@ def _check_version(engine: DbEngine, tenant: str, digest: str, document: dict, o
         report.problems.append(Problem(path, "bucket-mismatch", f"record version {digest[:12]}: {problem}", tenant))
 
 
-def _tree_problems(engine: DbEngine, tenant: str, digest: str, objects: dict, checks: dict) -> list[str]:
+def _tree_problems(digest: str, objects: dict, checks: dict) -> list[str]:
     """Problems of a tree-format record version's trees, read from the checked objects.
 
     Versions of one entry share most nodes: a version whose parent's trees were found
@@ -293,14 +286,12 @@ def _tree_problems(engine: DbEngine, tenant: str, digest: str, objects: dict, ch
         document = objects[version]
         parent = document["__parent__"][0]
         sound_parent = parent is not None and checks.get(("tree", parent)) == []
-        tree = Tree(document["__order__"], document["__keys__"], document["__count__"], document["__next_seq__"])
-        base = objects[parent] if sound_parent else None
-        base_tree = Tree(base["__order__"], base["__keys__"], base["__count__"], base["__next_seq__"]) if base else None
-        checks[("tree", version)] = tree_problems(nodes, tree, base_tree)
+        base_tree = tree_of(objects[parent]) if sound_parent else None
+        checks[("tree", version)] = tree_problems(nodes, tree_of(document), base_tree)
     return checks.get(("tree", digest), [])
 
 
-def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | None:
+def _check_chain(storage: Storage, tenant, entry, head, objects, report) -> list[str] | None:
     """The entry's first-parent chain, oldest first (None if broken: reported already)."""
     seen: set[str] = set()
     chain = []
@@ -327,9 +318,9 @@ def _check_chain(storage, tenant, entry, head, objects, report) -> list[str] | N
     return chain
 
 
-def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: dict, report: VerifyReport,
+def _check_index(records: RecordEntries, tenant: str, entry: str, head: str, objects: dict, report: VerifyReport,
                  chain: list[str] | None) -> None:
-    storage = engine.storage
+    storage = records.objects.storage
     path = storage.index_path(tenant, entry)
     try:
         result = storage.read_index(tenant, entry)
@@ -361,7 +352,7 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
         parent = document["__parent__"][0]
         expected = version_from_document(version.digest, document, None)
         try:
-            summary = engine._summary(tenant, objects.get(parent) if parent else None, document) \
+            summary = version_summary(records, tenant, objects.get(parent) if parent else None, document) \
                 if version.summary is not None else None
         except DbEngineError:
             summary = version.summary  # a damaged bucket: reported with its own path already
@@ -375,7 +366,7 @@ def _check_index(engine: DbEngine, tenant: str, entry: str, head: str, objects: 
 _REBUILD = "the index is a cache: delete it and the next read rebuilds it from the objects"
 
 
-def _verify_refs(storage, report: VerifyReport, want: set[str] | None) -> set[str]:
+def _verify_refs(storage: Storage, report: VerifyReport, want: set[str] | None) -> set[str]:
     good = set()
     for path, name in storage.scan_refs():
         if name is None:
@@ -396,9 +387,8 @@ def _verify_refs(storage, report: VerifyReport, want: set[str] | None) -> set[st
     return good
 
 
-def _report_strange_files(storage, report: VerifyReport, tenant_id: str | None) -> None:
+def _report_strange_files(storage: Storage, report: VerifyReport, tenant_id: str | None) -> None:
     """Symlinks leading out of the root and special files (FIFOs, sockets, devices): reads
     refuse such files and writes never go through such links (storage.strange_files)."""
-    strange_files = getattr(storage, "strange_files", None)
-    for path, kind, message in strange_files(tenant_id) if strange_files is not None else []:
+    for path, kind, message in storage.strange_files(tenant_id):
         report.problems.append(Problem(path, kind, message, tenant_id))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 
-DEFAULT_ROOT = ".mytools_db"
+from mydb_tui.model.environment import DEFAULT_ROOT, default_root, default_user
 
 EPILOG = """\
 Start with:  mydb demo .demo_db  then  mydb --root .demo_db tenants
@@ -29,14 +27,6 @@ class Parser(argparse.ArgumentParser):
 
         fail(f"{message} (see '{self.prog} --help')")
         raise SystemExit(ERROR)
-
-
-def default_user() -> str:
-    """The login name, or "unknown" when the system cannot tell."""
-    try:
-        return getpass.getuser() or "unknown"
-    except Exception:  # no $USER and no passwd entry (containers)
-        return "unknown"
 
 
 def _add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -212,7 +202,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.print_help()
         raise SystemExit(2)
     if args.root is None:
-        args.root = os.environ.get("MYDB_ROOT") or DEFAULT_ROOT
+        args.root = default_root()
     if args.command in ("log", "search"):  # read-only: --user filters by author
         args.who = args.user
     if args.command == "search":

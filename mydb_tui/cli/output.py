@@ -1,7 +1,9 @@
 """Rendering: rich tables and highlighted JSON on a terminal, plain text when piped.
 
-Every user string goes through `safe_text` / `safe_json` first and reaches Rich only as
-`Text` (never as markup), so names and values cannot style or control the terminal.
+Rich is optional (the `[tui]` extra): without it a terminal gets the same layout as plain
+text (tables as aligned columns under a header, no colours). Every user string goes
+through `safe_text` / `safe_json` first and reaches Rich only as `Text` (never as
+markup), so names and values cannot style or control the terminal.
 """
 
 from __future__ import annotations
@@ -33,12 +35,35 @@ def to_json(data: Any) -> str:
     return safe_json(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-class Output:
-    """Where a command writes its results (stdout) and notes (stderr)."""
+def rich_installed() -> bool:
+    """True when Rich can be imported (it comes with the `[tui]` extra, not with the engine)."""
+    try:
+        import rich.console  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    def __init__(self, tty: bool | None = None):
+
+class Output:
+    """Where a command writes its results (stdout) and notes (stderr).
+
+    `tty`: a person reads stdout (default: stdout is a terminal); `rich`: style it with Rich
+    (default: on a terminal when Rich is installed), else plain text in the same layout.
+    """
+
+    def __init__(self, tty: bool | None = None, rich: bool | None = None):
         self.tty = sys.stdout.isatty() if tty is None else tty
+        self._rich = rich
         self._console = None
+
+    @property
+    def rich(self) -> bool:
+        """Whether output is styled by Rich (asked once, when first needed)."""
+        if not self.tty:
+            return False
+        if self._rich is None:
+            self._rich = rich_installed()
+        return self._rich
 
     @property
     def console(self):
@@ -64,7 +89,7 @@ class Output:
 
     def json_text(self, text: str) -> None:
         """Already safe JSON text: highlighted on a terminal, as is when piped."""
-        if not self.tty:
+        if not self.rich:
             sys.stdout.write(text + "\n")
             return
         from rich.text import Text
@@ -79,7 +104,7 @@ class Output:
     # ---------------------------------------------------------------- text
     def line(self, text: str, style: str = "") -> None:
         """One line of text (made safe); `style` applies on a terminal only."""
-        if not self.tty:
+        if not self.rich:
             sys.stdout.write(safe_text(text) + "\n")
             return
         from rich.text import Text
@@ -89,7 +114,7 @@ class Output:
     def styled(self, parts: list[Cell]) -> None:
         """One line made of differently styled pieces (plain: the pieces joined)."""
         pieces = [(p, "") if isinstance(p, str) else p for p in parts]
-        if not self.tty:
+        if not self.rich:
             sys.stdout.write("".join(safe_text(text) for text, _ in pieces) + "\n")
             return
         from rich.text import Text
@@ -113,6 +138,9 @@ class Output:
             if lines:
                 sys.stdout.write("\n".join(lines) + "\n")
             return
+        if not self.rich:
+            sys.stdout.write(plain_table(columns, rows, title))
+            return
         from rich.table import Table
         from rich.text import Text
 
@@ -128,6 +156,24 @@ class Output:
     def note(text: str) -> None:
         """A side remark for humans, on stderr (never mixed into piped results)."""
         print(f"mydb: {safe_text(text)}", file=sys.stderr)
+
+
+def plain_table(columns: list[Column], rows: list[list[Cell]], title: str = "") -> str:
+    """A terminal table without Rich: title, header, then the rows in aligned columns
+    (two spaces apart, right-justified where the column says so), no colours."""
+    header = [column.header for column in columns]
+    body = [[safe_text(_cell_text(cell)) for cell in row] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(columns))]
+
+    def layout(cells: list[str]) -> str:
+        shown = [cell.rjust(width) if column.justify == "right" else cell.ljust(width)
+                 for cell, width, column in zip(cells, widths, columns, strict=True)]
+        return "  ".join(shown).rstrip()
+
+    lines = [safe_text(title)] if title else []
+    lines.append(layout(header))
+    lines.extend(layout(cells) for cells in body)
+    return "\n".join(lines) + "\n"
 
 
 def _cell_text(cell: Cell) -> str:

@@ -1,23 +1,15 @@
 """Make user strings safe to print: no terminal control sequences, no Rich markup, no bidi tricks.
 
-A thin user of `mydb_tui.model.escape`, the one escaping shared with the TUI.
+The CLI's names for the one escaping shared with the TUI (`mydb_tui.model.escape`).
 """
 
 from __future__ import annotations
 
-from mydb_tui.model.escape import escape_text, json_escapes
+from mydb_tui.model.escape import display_safe, json_escapes
 
+#: `text` with every control, format or invisible character as a visible escape (`\x1b`, `\u202e`).
+safe_text = display_safe
+#: JSON text with the characters json.dumps leaves raw \u-escaped (still the same JSON value).
+safe_json = json_escapes
 
-def safe_text(text: str) -> str:
-    """`text` with every control, format or invisible character written as a visible escape
-    (`\\x1b`, `\\u202e`, `\\u200b`)."""
-    return escape_text(text)
-
-
-def safe_json(text: str) -> str:
-    """JSON text with the characters json.dumps leaves raw (DEL, C1, format and invisible
-    characters, surrogates) \\u-escaped.
-
-    The result is still valid JSON with the same value: only escapes are added inside strings.
-    """
-    return json_escapes(text)
+__all__ = ["display_safe", "safe_json", "safe_text"]

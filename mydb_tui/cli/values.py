@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dbengine import serializer as tags
 from dbengine.errors import DbEngineError
 
-SPECIAL = "__special__"
-_LISTS = ("py/tuple", "py/set", "py/frozenset")
+_LISTS = (tags.TAG_TUPLE, tags.TAG_SET, tags.TAG_FROZENSET)
 MAX_INT_BITS = 10_000  # bigger ints (stored as hex) are shown as badges: JSON text limits
 
 
@@ -24,7 +24,7 @@ def value_view(engine: Any, stored: Any, trust_pickle: bool = False) -> Any:
     """The JSON rendering of a stored value (see the module docstring)."""
     kind = type(stored)
     if kind is dict:
-        if SPECIAL in stored:
+        if tags.SPECIAL in stored:
             return _tagged(engine, stored, trust_pickle)
         return {key: value_view(engine, value, trust_pickle) for key, value in stored.items()}
     if kind is list:
@@ -35,27 +35,27 @@ def value_view(engine: Any, stored: Any, trust_pickle: bool = False) -> Any:
 
 
 def _tagged(engine: Any, stored: dict, trust: bool) -> Any:
-    tag = stored[SPECIAL]
+    tag = stored[tags.SPECIAL]
     items = stored.get("items")
     if tag in _LISTS and type(items) is list:
         return [value_view(engine, item, trust) for item in items]
-    if tag == "py/dict":
+    if tag == tags.TAG_DICT:
         from mydb_tui.model.values import dict_entries
 
         entries = dict_entries(stored)
         if entries is not None:
             return {name: value_view(engine, value, trust) for name, value in entries}
-    if tag == "py/int":
+    if tag == tags.TAG_INT:
         text = stored.get("hex")
         try:
             value = int(text, 16)
         except (TypeError, ValueError):
             return _badge(engine, stored)
         return value if value.bit_length() <= MAX_INT_BITS else f"⟨int · {value.bit_length()} bits⟩"
-    if tag == "py/object" and type(stored.get("state")) is dict:
+    if tag == tags.TAG_OBJECT and type(stored.get("state")) is dict:
         state = {name: value_view(engine, value, trust) for name, value in stored["state"].items()}
         return {"__class__": stored.get("class"), **state}
-    if tag == "py/pickle" and trust:
+    if tag == tags.TAG_PICKLE and trust:
         try:
             return python_view(engine.decode(stored))
         except DbEngineError as exc:

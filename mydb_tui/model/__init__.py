@@ -16,7 +16,7 @@ _HOMES = {
     "pretty_json": "values", "record_columns": "values",
     "DictKey": "values", "dict_entries": "values", "key_name": "values", "unique_names": "values",
     "INVALID_DATE": "dates", "iso_date": "dates", "local_time": "dates",
-    "escape_text": "escape", "json_escapes": "escape",
+    "display_safe": "escape", "json_escapes": "escape",
 }
 
 
@@ -41,7 +41,7 @@ __all__ = [
     "compare_with_parent",
     "describe_special",
     "dict_entries",
-    "escape_text",
+    "display_safe",
     "is_special",
     "iso_date",
     "json_escapes",

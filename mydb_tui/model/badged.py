@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dbengine.serializer import SPECIAL, TAG_DICT, TAG_FROZENSET, TAG_OBJECT, TAG_SET, TAG_TUPLE
+
 from .pretty import Badge, LabelledDict, LabelledList
-from .values import SPECIAL, describe_special, dict_entries
+from .values import describe_special, dict_entries
 
 #: Tags shown as their items (a list), like the viewer's tree opens them.
-COLLECTIONS = {"py/tuple": "tuple", "py/set": "set", "py/frozenset": "frozenset"}
+COLLECTIONS = {TAG_TUPLE: "tuple", TAG_SET: "set", TAG_FROZENSET: "frozenset"}
 _ABSENT = object()
 
 
@@ -56,11 +58,11 @@ def _badged(value: Any) -> Any:
     items = value.get("items")
     if tag in COLLECTIONS and type(items) is list:
         return LabelledList(COLLECTIONS[tag], [_badged(item) for item in items])
-    if tag == "py/dict":
+    if tag == TAG_DICT:
         entries = dict_entries(value)
         if entries is not None:
             return LabelledDict("dict", ((name, _badged(item)) for name, item in entries))
-    if tag == "py/object" and type(value.get("state")) is dict:
+    if tag == TAG_OBJECT and type(value.get("state")) is dict:
         return LabelledDict(_class_label(value), ((k, _badged(v)) for k, v in value["state"].items()))
     return _badge(value)
 
@@ -83,7 +85,7 @@ def shown_path(root: Any, path: tuple) -> tuple[tuple, int]:
                 node = items[nxt] if -len(items) <= nxt < len(items) else _ABSENT
                 i += 2
                 continue
-            entries = dict_entries(node) if tag == "py/dict" else None
+            entries = dict_entries(node) if tag == TAG_DICT else None
             if entries is not None and step == "items" and type(nxt) is int and 0 <= nxt < len(entries):
                 name, value = entries[nxt]
                 shown.append(name)
@@ -93,39 +95,39 @@ def shown_path(root: Any, path: tuple) -> tuple[tuple, int]:
                     return tuple(shown), i + 2
                 node, i = value, i + 3
                 continue
-            if tag == "py/object" and type(node.get("state")) is dict and step == "state" and nxt is not None:
+            if tag == TAG_OBJECT and type(node.get("state")) is dict and step == "state" and nxt is not None:
                 shown.append(nxt)
                 node = node["state"].get(nxt, _ABSENT)
                 i += 2
                 continue
             return tuple(shown), i  # inside a badge: the badge
         shown.append(step)
-        node = _child(node, step)
+        node = child(node, step)
         i += 1
     return tuple(shown), i
 
 
 def value_at(root: Any, path: tuple) -> Any:
     """The stored value at `path` in `root` (None when it is not there)."""
-    node = root
-    for step in path:
-        node = _child(node, step)
-        if node is _ABSENT:
-            return None
-    return node
+    node = _follow(root, path)
+    return None if node is _ABSENT else node
 
 
 def has_value(root: Any, path: tuple) -> bool:
     """True when `path` leads to a value in `root`."""
-    node = root
+    return _follow(root, path) is not _ABSENT
+
+
+def _follow(node: Any, path: tuple) -> Any:
     for step in path:
-        node = _child(node, step)
+        node = child(node, step)
         if node is _ABSENT:
-            return False
-    return True
+            break
+    return node
 
 
-def _child(node: Any, step: Any) -> Any:
+def child(node: Any, step: Any) -> Any:
+    """`node[step]` for a dict key or a list index in range; a private marker when there is none."""
     if type(node) is dict and type(step) is str:
         return node.get(step, _ABSENT)
     if type(node) is list and type(step) is int and -len(node) <= step < len(node):

@@ -18,17 +18,22 @@ from typing import Any
 
 from dbengine.errors import DbEngineError
 from dbengine.history import Version, version_from_document
+from dbengine.serializer import SPECIAL, TAG_DICT
 from dbengine.utils import to_json_bytes
 
 from .align import DiffRow, Segment, align, header_row
-from .badged import badged, has_value, shown_path, value_at
+from .badged import badged, child, has_value, shown_path, value_at
 from .dates import local_time
+from .keydiff import key_changes
 from .lean_import import import_deepdiff
 from .pretty import PrettyJson
 from .pretty import pretty as _pretty
-from .values import DictKey, dict_entries
+from .values import DictKey, dict_entries, is_plain_dict
 
-DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
+try:
+    DeepDiff = import_deepdiff()  # the app may have imported it already, with other options
+except ImportError:  # an engine-only install (`mydb diff` without the [tui] extra): keydiff
+    DeepDiff = None
 
 __all__ = [
     "Change", "Comparison", "DiffRow", "Segment",
@@ -209,7 +214,7 @@ class _EmptyPretty:
 
 
 def _all_added(new: Any) -> list[tuple]:
-    if type(new) is dict and "__special__" not in new:
+    if is_plain_dict(new):
         return [((key,), "added", None, value) for key, value in new.items()]
     return [((), "added", None, new)]
 
@@ -303,7 +308,7 @@ def _deep_changes(old: Any, new: Any) -> list[tuple[tuple, str, Any, Any]]:
         return []
     left, right = _differing_fields(old, new)
     try:
-        found = _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
+        found = _key_changes(left, right)
     except Exception:  # RecursionError on very deep values, or DeepDiff failing on odd data
         return [((), "changed", old, new)]
     return _as_shown(old, new, found) or [((), "changed", old, new)]
@@ -326,9 +331,7 @@ def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tupl
         return results
     try:
         found: dict[str, list] = {}
-        for path, kind, before, after in _tree_changes(
-            DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
-        ):
+        for path, kind, before, after in _key_changes(left, right):
             found.setdefault(path[0], []).append((path[1:], kind, before, after))
     except Exception:  # one record too deep or odd for DeepDiff: diff them one by one
         return {key: _deep_changes(old, new) for key, old, new in pairs}
@@ -364,11 +367,18 @@ def _as_shown(old: Any, new: Any, changes: list[tuple[tuple, str, Any, Any]]) ->
 
 def _differing_fields(old: Any, new: Any) -> tuple[Any, Any]:
     """Identical top-level fields of two records cannot hold a change: DeepDiff gets only the others."""
-    if not (_plain_dict(old) and _plain_dict(new)):
+    if not (is_plain_dict(old) and is_plain_dict(new)):
         return old, new
     left = {k: v for k, v in old.items() if k not in new or not _identical(new[k], v)}
     right = {k: v for k, v in new.items() if k not in old or not _identical(old[k], v)}
     return left, right
+
+
+def _key_changes(left: Any, right: Any) -> list[tuple[tuple, str, Any, Any]]:
+    """DeepDiff's changes; keydiff's (the same changes) when DeepDiff is not installed."""
+    if DeepDiff is None:
+        return key_changes(left, right)
+    return _tree_changes(DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2))
 
 
 def _tree_changes(tree: Any) -> list[tuple[tuple, str, Any, Any]]:
@@ -398,10 +408,6 @@ def _identical(a: Any, b: Any) -> bool:
         return False
 
 
-def _plain_dict(value: Any) -> bool:
-    return type(value) is dict and "__special__" not in value
-
-
 def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
     """`['servers'][0]['port']` for a path list into the stored value `root`.
 
@@ -424,27 +430,19 @@ def _render(path: tuple, root: Any = _ABSENT, cache: dict | None = None) -> str:
                     i += 3
                     continue
         parts.append(f"[{step}]" if type(step) in (int, DictKey) else f"[{step!r}]")
-        node = _child(node, step)
+        node = child(node, step)
         i += 1
     return "".join(parts)
 
 
 def _dict_entries(node: Any, cache: dict[int, tuple[Any, list | None]]) -> list | None:
     """`dict_entries` of a py/dict, computed once per comparison (`cache`: id -> (node, entries))."""
-    if type(node) is not dict or node.get("__special__") != "py/dict":
+    if type(node) is not dict or node.get(SPECIAL) != TAG_DICT:
         return None
     cached = cache.get(id(node))
     if cached is None or cached[0] is not node:
         cached = cache[id(node)] = (node, dict_entries(node))
     return cached[1]
-
-
-def _child(node: Any, step: Any) -> Any:
-    if type(node) is dict and type(step) is str:
-        return node.get(step, _ABSENT)
-    if type(node) is list and type(step) is int and -len(node) <= step < len(node):
-        return node[step]
-    return _ABSENT
 
 
 def _row_of(path: tuple, kind: str, left: Any, right: Any, alignment: Any) -> int | None:

@@ -15,8 +15,8 @@ escapes instead (``\\x1b``, ``\\u200b``, ``\\U000e0041``), everything else as it
   U+E0100-E01EF: an emoji's VS16 shows as ``❤\\ufe0f``; two names that differ only by
   one must not look alike) and the reserved ranges (U+2065, U+FFF0-FFF8, U+E0000-E0FFF).
 
-No Rich and no Textual here: the TUI's `widgets.safe` and the CLI's `cli.safe` are thin
-users of this module. A test checks the table below against `unicodedata` (Cc, Cf, Cs,
+No Rich and no Textual here: the TUI (`widgets.safe.literal`) and the CLI (`cli.safe`)
+show text through `display_safe`. A test checks the table below against `unicodedata` (Cc, Cf, Cs,
 Zl, Zp) of the running Python.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HIDDEN_RANGES", "escape_char", "escape_text", "hidden_in_json", "json_escapes"]
+__all__ = ["HIDDEN_RANGES", "display_safe", "escape_char", "hidden_in_json", "json_escapes"]
 
 #: Code point ranges (inclusive) never shown as themselves. Cf as of Unicode 16, plus the
 #: Default_Ignorable_Code_Point characters of other categories (PropList.txt, DerivedCoreProperties).
@@ -93,11 +93,13 @@ def _escape_match(match: re.Match) -> str:
     return shown
 
 
-def escape_text(text: str) -> str:
-    """`text` with every hidden character (see the module docstring) written as an escape.
+def display_safe(value: object) -> str:
+    """`value` (a string, or any value as `str()` writes it) with every hidden character
+    (see the module docstring) written as an escape: what the CLI and the TUI show.
 
     Newlines become ``\\n`` too, so the result is one line.
     """
+    text = value if type(value) is str else str(value)
     if text.isprintable() and (text.isascii() or not _PRINTABLE_HIDDEN.search(text)):
         return text  # nearly every name: two C-level scans, no regex substitution
     return _HIDDEN.sub(_escape_match, text)

@@ -18,7 +18,8 @@ from dbengine.pointer import format_pointer
 
 from .align import Segment, word_marks
 from .dates import local_time
-from .escape import escape_text
+from .escape import display_safe
+from .values import is_plain_dict
 
 VALUE_LIMIT = 200  # characters of one side's JSON kept for a row
 NOTHING = "∅"  # the side where the record or value was absent
@@ -30,7 +31,7 @@ def one_line(value: Any, limit: int = VALUE_LIMIT) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
     except (TypeError, ValueError, RecursionError):
         text = repr(value)
-    text = escape_text(text)
+    text = display_safe(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -62,7 +63,7 @@ def history_row(change: Any) -> HistoryRow:
     version: Version = change.version
     old, new = change_segments(change.old, change.new, change.kind)
     return HistoryRow(
-        digest=version.digest, short=version.digest[:7], user=escape_text(version.user_id),
+        digest=version.digest, short=version.digest[:7], user=display_safe(version.user_id),
         date=local_time(version.date, seconds=False, offset=False), kind=change.kind, old=old, new=new,
     )
 
@@ -70,7 +71,7 @@ def history_row(change: Any) -> HistoryRow:
 def _differing(old: Any, new: Any) -> tuple[str, str]:
     """One-line JSON of both sides; of two objects only the fields that differ, `…` for the
     others (a record's row then shows what changed, not its first fields)."""
-    plain = type(old) is dict and type(new) is dict and "__special__" not in old and "__special__" not in new
+    plain = is_plain_dict(old) and is_plain_dict(new)
     if not plain:
         return one_line(old), one_line(new)
     keys = [k for k in {**old, **new} if k not in old or k not in new or old[k] != new[k]
@@ -88,10 +89,10 @@ def _differing(old: Any, new: Any) -> tuple[str, str]:
 def place_name(key: str | None, path: str | None) -> str:
     """`users/u03`, `u03 /name`, `/servers/0/port` or `(whole value)`: what a history is of."""
     if key is not None and path:
-        return f"{escape_text(key)} {escape_text(path)}"
+        return f"{display_safe(key)} {display_safe(path)}"
     if key is not None:
-        return escape_text(key)
-    return escape_text(path) if path else "(whole value)"
+        return display_safe(key)
+    return display_safe(path) if path else "(whole value)"
 
 
 def snippet_segments(snippet: str, text: str) -> tuple[Segment, ...]:
@@ -103,11 +104,11 @@ def snippet_segments(snippet: str, text: str) -> tuple[Segment, ...]:
         if at < 0:
             break
         if at > start:
-            parts.append(Segment(escape_text(snippet[start:at]), False))
-        parts.append(Segment(escape_text(text), True))
+            parts.append(Segment(display_safe(snippet[start:at]), False))
+        parts.append(Segment(display_safe(text), True))
         start = at + len(text)
     if start < len(snippet):
-        parts.append(Segment(escape_text(snippet[start:]), False))
+        parts.append(Segment(display_safe(snippet[start:]), False))
     return tuple(parts)
 
 
@@ -129,8 +130,8 @@ def hit_row(hit: Any, text: str) -> HitRow:
     """The row of one engine SearchHit."""
     version: Version = hit.version
     return HitRow(
-        entry=escape_text(hit.entry), digest=version.digest, short=version.digest[:7],
-        date=local_time(version.date, seconds=False, offset=False), user=escape_text(version.user_id),
+        entry=display_safe(hit.entry), digest=version.digest, short=version.digest[:7],
+        date=local_time(version.date, seconds=False, offset=False), user=display_safe(version.user_id),
         place=place_name(hit.key, hit.path) if hit.key is not None or hit.path else "(whole value)",
         counts=f"{hit.before}→{hit.after}", snippet=snippet_segments(hit.snippet, text),
     )
@@ -156,7 +157,7 @@ def gutter_text(version: Version | None, now: dt.datetime, user_width: int = 9) 
     """The blame gutter of one line: short digest, user, relative date ("" while unknown)."""
     if version is None:
         return ""
-    user = escape_text(version.user_id)
+    user = display_safe(version.user_id)
     if len(user) > user_width:
         user = user[: user_width - 1] + "…"
     return f"{version.digest[:7]} {user:<{user_width}} {relative_age(version.date, now):>4}"
@@ -171,7 +172,7 @@ def node_pointer(steps: list[tuple[str, Any]]) -> str | None:
             if not (isinstance(key, str) and key.startswith("[") and key.endswith("]")):
                 return None
             tokens.append(key[1:-1])
-        elif type(parent) is dict and "__special__" not in parent:
+        elif is_plain_dict(parent):
             tokens.append(str(key))
         else:
             return None

@@ -9,17 +9,35 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
+from dbengine.serializer import (
+    DIGEST,
+    SPECIAL,
+    TAG_BYTES,
+    TAG_DICT,
+    TAG_ENUM,
+    TAG_FLOAT,
+    TAG_FROZENSET,
+    TAG_INT,
+    TAG_OBJECT,
+    TAG_PICKLE,
+    TAG_SET,
+    TAG_TUPLE,
+)
+
 from .pickle_scan import pickle_globals
 from .pretty import pretty_text
 
-SPECIAL = "__special__"
-DIGEST = "__digest__"
-_COLLECTIONS = {"py/tuple": "tuple", "py/set": "set", "py/frozenset": "frozenset", "py/dict": "dict"}
+_COLLECTIONS = {TAG_TUPLE: "tuple", TAG_SET: "set", TAG_FROZENSET: "frozenset", TAG_DICT: "dict"}
 
 
 def is_special(value: Any) -> bool:
     """True for a tagged stored value (a JSON object with `__special__`)."""
     return type(value) is dict and SPECIAL in value
+
+
+def is_plain_dict(value: Any) -> bool:
+    """True for a JSON object that is not a tagged value: its keys are its fields."""
+    return type(value) is dict and SPECIAL not in value
 
 
 def pretty_json(stored: Any) -> str:
@@ -49,24 +67,24 @@ def describe_special(engine: Any, stored: dict) -> str:
         items = stored.get("items")
         count = len(items) if isinstance(items, list) else 0
         return f"⟨{_COLLECTIONS[tag]} · {count} item{'' if count == 1 else 's'}⟩"
-    if tag == "py/bytes":
+    if tag == TAG_BYTES:
         text = stored.get("base64")
         size = _b64_size(text) if isinstance(text, str) else 0
         return f"⟨bytes · {human_size(size)}⟩"
-    if tag == "py/float":
+    if tag == TAG_FLOAT:
         return f"⟨float {stored.get('value')}⟩"
-    if tag == "py/enum":
+    if tag == TAG_ENUM:
         return f"⟨{_class_name(stored.get('class'))} = {_short(stored.get('value'))}⟩"
-    if tag == "py/object":
+    if tag == TAG_OBJECT:
         state = stored.get("state")
         fields = len(state) if isinstance(state, dict) else 0
         return f"⟨{_class_name(stored.get('class'))} · {fields} field{'' if fields == 1 else 's'}⟩"
     digest = stored.get(DIGEST)
     if isinstance(digest, str):
-        parts = [f"{'pickle' if tag == 'py/pickle' else tag + ' ref'} {digest[:7]}"]
-        parts.extend(_ref_facts(engine, digest, pickled=tag == "py/pickle"))
+        parts = [f"{'pickle' if tag == TAG_PICKLE else tag + ' ref'} {digest[:7]}"]
+        parts.extend(_ref_facts(engine, digest, pickled=tag == TAG_PICKLE))
         return "⟨" + " · ".join(parts) + "⟩"
-    if tag == "py/pickle":
+    if tag == TAG_PICKLE:
         return "⟨pickle · no digest⟩"
     detail = _clip(" ".join(_short(v) for k, v in stored.items() if k != SPECIAL), 40)
     return f"⟨{tag} · {detail}⟩" if detail else f"⟨{tag}⟩"
@@ -110,7 +128,7 @@ def unique_names(keys: list[Any], name_of: Any = key_name) -> list[str]:
 def dict_entries(stored: Any) -> list[tuple[str, Any]] | None:
     """The entries of a stored `py/dict` (a dict with non-string keys) as (name, stored value)
     pairs in order, names from `unique_names`; None when `stored` is not a well-formed py/dict."""
-    if not is_special(stored) or stored.get(SPECIAL) != "py/dict":
+    if not is_special(stored) or stored.get(SPECIAL) != TAG_DICT:
         return None
     items = stored.get("items")
     if type(items) is not list or not all(type(p) is list and len(p) == 2 for p in items):
@@ -137,26 +155,26 @@ def key_repr(stored: Any, depth: int = 0) -> str:
         return repr(stored)
     tag = stored.get(SPECIAL)
     items = stored.get("items")
-    if tag in ("py/tuple", "py/frozenset", "py/set") and type(items) is list:
+    if tag in (TAG_TUPLE, TAG_FROZENSET, TAG_SET) and type(items) is list:
         inner = ", ".join(key_repr(item, depth + 1) for item in items[:50]) + (", …" if len(items) > 50 else "")
-        if tag == "py/tuple":
+        if tag == TAG_TUPLE:
             return f"({inner},)" if len(items) == 1 else f"({inner})"
         if not items:
-            return "frozenset()" if tag == "py/frozenset" else "set()"
-        return f"frozenset({{{inner}}})" if tag == "py/frozenset" else f"{{{inner}}}"
-    if tag == "py/int" and type(stored.get("hex")) is str:
+            return "frozenset()" if tag == TAG_FROZENSET else "set()"
+        return f"frozenset({{{inner}}})" if tag == TAG_FROZENSET else f"{{{inner}}}"
+    if tag == TAG_INT and type(stored.get("hex")) is str:
         try:
             return _int_text(int(stored["hex"], 16))
         except ValueError:
             pass
-    if tag == "py/float" and stored.get("value") in ("nan", "inf", "-inf"):
+    if tag == TAG_FLOAT and stored.get("value") in ("nan", "inf", "-inf"):
         return str(stored["value"])
-    if tag == "py/bytes" and type(stored.get("base64")) is str:
+    if tag == TAG_BYTES and type(stored.get("base64")) is str:
         try:
             return repr(base64.b64decode(stored["base64"], validate=True)[:100])
         except ValueError:
             pass
-    if tag == "py/enum":
+    if tag == TAG_ENUM:
         return f"{_class_name(stored.get('class'))}({key_repr(stored.get('value'), depth + 1)})"
     if SPECIAL not in stored:  # a plain dict cannot be a key; shown anyway (forged data)
         return "{" + ", ".join(f"{k!r}: {key_repr(v, depth + 1)}" for k, v in islice(stored.items(), 50)) + "}"

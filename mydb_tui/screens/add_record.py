@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -11,10 +12,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from ..model.escape import display_safe
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .editor import JsonInputError, follow_theme, json_text_area, parse_text_area
+from .loading import load_in_worker
 
 
 class AddRecordScreen(ModalScreen[str | None]):
@@ -34,12 +36,13 @@ class AddRecordScreen(ModalScreen[str | None]):
         self.user = user
         self.error_text: str | None = None
         self.overwrites = False  # the typed key already names a record at HEAD
+        self.saving = False  # the record is being stored (in a worker)
 
     def _title(self, colors: Palette) -> Text:
         title = Text("Add a record to ", style="bold")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
+        title.append(display_safe(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         title.append("  as ", style="dim")
-        title.append(safe_text(self.user), style=colors.user)
+        title.append(display_safe(self.user), style=colors.user)
         return title
 
     def compose(self) -> ComposeResult:
@@ -60,6 +63,7 @@ class AddRecordScreen(ModalScreen[str | None]):
         self.query_one("#add-key", Input).focus()
 
     def _key_exists(self, key: str) -> bool:
+        """(In a worker) True when `key` names a record at HEAD."""
         try:
             self.engine.read_record(self.tenant, self.entry, key)
         except Exception:  # no such record, bad key, or no entry yet: nothing to overwrite
@@ -68,17 +72,27 @@ class AddRecordScreen(ModalScreen[str | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key = event.value
-        self.overwrites = bool(key) and self._key_exists(key)
+        self._clear_error()
+        if not key:
+            self._warn(key, False)
+            return
+        load_in_worker(self, partial(self._key_exists, key), partial(self._warn, key),
+                       lambda _error: self._warn(key, False), group="add-key")
+
+    def _warn(self, key: str, exists: bool) -> None:
+        """Say whether adding `key` overwrites a record (only while `key` is still the one typed)."""
+        if key != self.query_one("#add-key", Input).value:
+            return
+        self.overwrites = exists
         warning = self.query_one("#add-warning", Static)
         if self.overwrites:
             message = Text("⚠ record ", style="bold")
-            message.append(safe_text(key), style="bold")
+            message.append(display_safe(key), style="bold")
             message.append(" exists: adding overwrites its value (a new version).")
             warning.update(message)
             warning.remove_class("hidden")
         else:
             warning.add_class("hidden")
-        self._clear_error()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -88,7 +102,7 @@ class AddRecordScreen(ModalScreen[str | None]):
         self._clear_error()
 
     def _show_error(self, message: str) -> None:
-        self.error_text = safe_text(message)
+        self.error_text = display_safe(message)
         error = self.query_one("#add-error", Static)
         error.update(Text(self.error_text, style="bold"))
         error.remove_class("hidden")
@@ -110,15 +124,28 @@ class AddRecordScreen(ModalScreen[str | None]):
             self._show_error(str(error))
             area.focus()
             return
-        try:
-            if self.engine.put_stored(self.tenant, self.user, self.entry, key, value):
-                note = getattr(self.app, "note_own_write", None)  # not announced as another writer's
-                if callable(note):
-                    note(self.engine.get_digest(self.tenant, self.entry))
-        except Exception as error:  # invalid key or value, wrong entry kind, I/O: nothing written
-            self._show_error(f"Not added: {type(error).__name__}: {error}")
+        if self.saving:
+            self.notify("Adding…", timeout=2)
             return
+        self.saving = True
+        load_in_worker(self, partial(self._put, key, value), self._added, self._not_added, group="add-save")
+
+    def _put(self, key: str, value: Any) -> str:
+        """(In a worker) store the record; the key added."""
+        if self.engine.put_stored(self.tenant, self.user, self.entry, key, value):
+            note = getattr(self.app, "note_own_write", None)  # not announced as another writer's
+            if callable(note):
+                note(self.engine.get_digest(self.tenant, self.entry))
+        return key
+
+    def _added(self, key: str) -> None:
+        self.saving = False
         self.dismiss(key)
+
+    def _not_added(self, error: Exception) -> None:
+        """Invalid key or value, wrong entry kind, I/O: nothing was written."""
+        self.saving = False
+        self._show_error(f"Not added: {type(error).__name__}: {error}")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
-from ..widgets.safe import safe_text
+from ..model.escape import display_safe
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -32,9 +32,9 @@ class ConfirmScreen(ModalScreen[bool]):
         if isinstance(self.message, Text):
             message = self.message
         else:
-            message = Text("\n".join(safe_text(line) for line in self.message.split("\n")))
+            message = Text("\n".join(display_safe(line) for line in self.message.split("\n")))
         with Vertical(id="confirm-dialog"):
-            yield Static(Text(safe_text(self.title_text), style="bold"), id="confirm-title")
+            yield Static(Text(display_safe(self.title_text), style="bold"), id="confirm-title")
             yield Static(message, id="confirm-message")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="primary", id="confirm-yes")

@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer
 
 from ..model.conflict import MISSING, Conflict, saved_text
+from ..model.escape import display_safe
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 
 #: The changed paths listed before "… and N more".
@@ -29,7 +29,7 @@ VIEW, REAPPLY, CANCEL = "view", "reapply", "cancel"
 
 
 def _paths(paths: list[str]) -> str:
-    shown = ", ".join(safe_text(p) for p in paths[:SHOWN_PATHS])
+    shown = ", ".join(display_safe(p) for p in paths[:SHOWN_PATHS])
     more = len(paths) - SHOWN_PATHS
     return f"{shown} and {more:,} more" if more > 0 else shown
 
@@ -37,11 +37,11 @@ def _paths(paths: list[str]) -> str:
 def conflict_text(conflict: Conflict, colors: Palette) -> Text:
     """What happened since the edit began (who, when, what), and what re-applying will do."""
     text = Text()
-    text.append(safe_text(saved_text(conflict.entry, conflict.versions)), style=f"bold {colors.user}")
+    text.append(display_safe(saved_text(conflict.entry, conflict.versions)), style=f"bold {colors.user}")
     text.append(" while you were editing")
     if conflict.key is not None:
         text.append(" record ")
-        text.append(safe_text(conflict.key), style="bold")
+        text.append(display_safe(conflict.key), style="bold")
     text.append(".\nHEAD is now ")
     text.append(conflict.head[:12], style=colors.digest)
     text.append(" (you started from ")
@@ -94,7 +94,7 @@ class ConflictScreen(ModalScreen[str]):
 
     def _title(self, colors: Palette) -> Text:
         text = Text("Not saved: ", style=f"bold {colors.warning}")
-        text.append(safe_text(f"{self.conflict.tenant} / {self.conflict.entry}"), style="bold")
+        text.append(display_safe(f"{self.conflict.tenant} / {self.conflict.entry}"), style="bold")
         text.append(" changed since you began", style=f"bold {colors.warning}")
         return text
 

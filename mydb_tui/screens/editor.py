@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from dbengine.errors import ConflictError
+from dbengine.serializer import SPECIAL, TAG_FLOAT
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -24,12 +26,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
 from ..model.conflict import MISSING, Conflict, read_conflict
-from ..widgets.errors import error_text
+from ..model.errors import error_text
+from ..model.escape import display_safe, hidden_in_json
 from ..widgets.palette import Palette, on_theme_change
-from ..widgets.safe import invisible_re, safe_text
 from ..widgets.themed_static import ThemedStatic
 from .confirm import ConfirmScreen
 from .conflict import REAPPLY, VIEW, ConflictScreen
+from .loading import load_in_worker
 
 #: The largest pretty JSON (in characters) the editor opens. Textual's TextArea re-renders a
 #: whole line per keystroke and maps highlights byte by byte, so a 10 MB value took ~8 s to
@@ -86,7 +89,7 @@ _SPECIAL_FLOATS = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
 
 def _reject_constant(name: str) -> Any:
     raise JsonInputError(
-        f'{name} is not JSON: store it as {{"__special__": "py/float", "value": "{_SPECIAL_FLOATS.get(name, name)}"}}'
+        f'{name} is not JSON: store it as {{"{SPECIAL}": "{TAG_FLOAT}", "value": "{_SPECIAL_FLOATS.get(name, name)}"}}'
     )
 
 
@@ -134,7 +137,7 @@ def _escape_invisible(text: str) -> str:
     json.dumps already escapes C0 controls; outside strings JSON has no such characters,
     so escaping them keeps the same value while making them visible in the editor.
     """
-    return invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return hidden_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def pretty(value: Any) -> str:
@@ -150,6 +153,43 @@ def parse_text_area(area: TextArea) -> Any:
         if error.line is not None:
             area.move_cursor((error.line - 1, max(0, (error.column or 1) - 1)))
         raise
+
+
+@dataclass
+class Editable:
+    """What the editor opens: HEAD, the entry's kind, the text, or why it cannot be edited."""
+
+    head: str | None = None
+    kind: str | None = None
+    text: str = ""
+    error: str | None = None  # set: shown, and saving is refused
+    too_large: bool = False  # the value is over MAX_EDIT_CHARS (`error` says so)
+
+
+def read_editable(engine: Any, tenant: str, entry: str, key: str | None = None,
+                  base_digest: str | None = None) -> Editable:
+    """The content to edit (HEAD's, or `base_digest`'s) as pretty JSON; a failure is kept in
+    `error` (never raised). It reads the database: call it in a worker."""
+    found = Editable()
+    try:
+        found.head = engine.get_digest(tenant, entry)
+        source = base_digest or found.head
+        document = engine.read_snapshot(tenant, source)
+        found.kind = document["__kind__"]
+        if found.kind == "snapshot":
+            value = document["__data__"]
+        elif key is None:
+            raise ValueError(f"{entry} is a record entry: choose a record to edit")
+        else:
+            value = engine.read_record(tenant, entry, key, digest=source)
+        text = json.dumps(value, indent=2, ensure_ascii=False)  # pretty() before its escapes
+        if len(text) > MAX_EDIT_CHARS:
+            found.too_large, found.error = True, too_large_message(len(text))
+            return found
+        found.text = _escape_invisible(text)
+    except Exception as error:  # shown in the screen; the app keeps running
+        found.error = f"{type(error).__name__}: {error}"
+    return found
 
 
 class EditorScreen(Screen[str | None]):
@@ -169,7 +209,10 @@ class EditorScreen(Screen[str | None]):
         user: str,
         key: str | None = None,
         base_digest: str | None = None,
+        editable: Editable | None = None,
     ) -> None:
+        """`editable`: the content read already (`read_editable`); without it the screen
+        reads it in a worker once mounted."""
         super().__init__()
         self.engine = engine
         self.tenant = tenant
@@ -188,29 +231,13 @@ class EditorScreen(Screen[str | None]):
         self.reapplied: Conflict | None = None  # the edit was moved onto the new HEAD, overlaps to check
         self._loaded_text: str | None = None  # the text a re-apply put in the editor
         self._error_message: str | None = None
-        self._load()
+        self.loaded = editable is not None  # False until the worker has read the content
+        if editable is not None:
+            self._take(editable)
 
-    def _load(self) -> None:
-        """Read the content to edit; a failure is shown in place and saving is refused."""
-        try:
-            self.head = self.engine.get_digest(self.tenant, self.entry)
-            source = self.base_digest or self.head
-            document = self.engine.read_snapshot(self.tenant, source)
-            self.kind = document["__kind__"]
-            if self.kind == "snapshot":
-                value = document["__data__"]
-            elif self.key is None:
-                raise ValueError(f"{self.entry} is a record entry: choose a record to edit")
-            else:
-                value = self.engine.read_record(self.tenant, self.entry, self.key, digest=source)
-            text = json.dumps(value, indent=2, ensure_ascii=False)  # pretty() before its escapes
-            if len(text) > MAX_EDIT_CHARS:
-                self.too_large = True
-                self.load_error = too_large_message(len(text))
-                return
-            self.original_text = _escape_invisible(text)
-        except Exception as error:  # shown in the screen; the app keeps running
-            self.load_error = f"{type(error).__name__}: {error}"
+    def _take(self, editable: Editable) -> None:
+        self.head, self.kind, self.original_text = editable.head, editable.kind, editable.text
+        self.load_error, self.too_large = editable.error, editable.too_large
 
     @property
     def dirty(self) -> bool:
@@ -228,26 +255,47 @@ class EditorScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.load_error is not None:
-            self._show_error(f"Cannot edit: {self.load_error}")
         area = self.query_one("#editor-text", TextArea)
         follow_theme(area)
         area.focus()
+        if not self.loaded:
+            area.read_only = True
+            read = partial(read_editable, self.engine, self.tenant, self.entry, self.key, self.base_digest)
+            load_in_worker(self, read, self._read, lambda error: self._read(Editable(error=error_text(error))),
+                           group="editor-load")
+        elif self.load_error is not None:
+            self._show_error(f"Cannot edit: {self.load_error}")
+
+    def _read(self, editable: Editable) -> None:
+        """The content came from the worker: put it in the editor (as `compose` does when given)."""
+        self._take(editable)
+        self.loaded = True
+        area = self.query_one("#editor-text", TextArea)
+        area.language = json_language() if len(self.original_text) <= HIGHLIGHT_LIMIT else None
+        self._loaded_text = self.original_text
+        area.load_text(self.original_text)
+        area.read_only = self.load_error is not None
+        self.query_one("#editor-title", ThemedStatic).show(self._title)
+        notice = self.query_one("#editor-notice", ThemedStatic)
+        notice.show(self._notice)
+        notice.set_class(not (self.base_digest and self.head and self.base_digest != self.head), "hidden")
+        if self.load_error is not None:
+            self._show_error(f"Cannot edit: {self.load_error}")
 
     def _title(self, colors: Palette) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("Edit ", style="bold")
-        text.append(safe_text(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
+        text.append(display_safe(f"{self.tenant} / {self.entry}"), style=f"bold {colors.key}")
         if self.key is not None:
             text.append("  record ", style="dim")
-            text.append(safe_text(self.key), style="bold")
+            text.append(display_safe(self.key), style="bold")
         elif self.kind == "snapshot":
             text.append("  __data__", style="dim")
         if self.head:
             text.append("   HEAD ", style="dim")
             text.append(self.head[:12], style=colors.digest)
         text.append("   as ", style="dim")
-        text.append(safe_text(self.user), style=colors.user)
+        text.append(display_safe(self.user), style=colors.user)
         return text
 
     def _notice(self, colors: Palette) -> Text:
@@ -256,7 +304,7 @@ class EditorScreen(Screen[str | None]):
             text = Text("Your edit is now on the new HEAD ", style="bold")
             text.append(self.reapplied.head[:12], style=f"bold {colors.digest}")
             text.append(". You both changed ")
-            text.append(safe_text(", ".join(overlaps[:4]) + (" …" if len(overlaps) > 4 else "")), style="bold")
+            text.append(display_safe(", ".join(overlaps[:4]) + (" …" if len(overlaps) > 4 else "")), style="bold")
             text.append(": your value is kept there. Check it, then ctrl+s saves.")
             return text
         if self.base_digest and self.head and self.base_digest != self.head:
@@ -269,9 +317,9 @@ class EditorScreen(Screen[str | None]):
         return Text()
 
     def _show_error(self, message: str) -> None:
-        self._error_message = safe_text(message)
+        self._error_message = display_safe(message)
         error = self.query_one("#editor-error", Static)
-        error.update(Text(safe_text(message), style="bold"))
+        error.update(Text(display_safe(message), style="bold"))
         error.remove_class("hidden")
 
     def _clear_error(self) -> None:
@@ -290,6 +338,9 @@ class EditorScreen(Screen[str | None]):
             self._clear_error()
 
     def action_save(self) -> None:
+        if not self.loaded:
+            self.notify("Still reading the value…", timeout=2)
+            return
         if self.load_error is not None:
             self._show_error(f"Cannot save: {self.load_error}")
             return

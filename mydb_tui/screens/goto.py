@@ -9,7 +9,7 @@ from dbengine.errors import DbEngineError
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from ..widgets.safe import clean
+from ..model.escape import display_safe
 
 DISCOVER = 50
 
@@ -42,7 +42,7 @@ class GotoEntryProvider(Provider):
         self._entries = await asyncio.to_thread(all_entries, self.app.engine)
 
     def _label(self, tenant: str, entry: str) -> str:
-        return f"{clean(tenant)} / {clean(entry)}"
+        return f"{display_safe(tenant)} / {display_safe(entry)}"
 
     async def discover(self) -> Hits:
         for tenant, entry in self._entries[:DISCOVER]:

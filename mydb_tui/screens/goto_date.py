@@ -19,9 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from ..model.dates import local_time
-from ..widgets.errors import error_text
+from ..model.errors import error_text
+from ..model.escape import display_safe
 from ..widgets.palette import palette
-from ..widgets.safe import safe_text
 
 
 class GotoDateScreen(ModalScreen["str | None"]):
@@ -39,7 +39,7 @@ class GotoDateScreen(ModalScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="date-dialog"):
-            yield Static(Text.assemble(("Go to date in ", "bold"), (safe_text(f"{self.tenant} / {self.entry}"), "bold")),
+            yield Static(Text.assemble(("Go to date in ", "bold"), (display_safe(f"{self.tenant} / {self.entry}"), "bold")),
                          id="date-title")
             yield Input(placeholder="2026-03-01 or 2026-03-01T14:30 (local time) or …+02:00", id="date-input")
             yield Static(Text("enter: select the version that was HEAD then · esc: cancel", style="dim"),
@@ -51,7 +51,7 @@ class GotoDateScreen(ModalScreen["str | None"]):
     def _say(self, message: str, error: bool = True) -> None:
         self.error = message if error else None
         style = f"bold {palette(self.app).error}" if error else "dim"
-        self.query_one("#date-message", Static).update(Text(safe_text(message), style=style))
+        self.query_one("#date-message", Static).update(Text(display_safe(message), style=style))
 
     @on(Input.Submitted, "#date-input")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -1,4 +1,8 @@
-"""Help (`?`, F1): every key of the app, pane by pane, built from the widgets' bindings."""
+"""Help (`?`, F1): every key of the app, pane by pane, built from the widgets' bindings.
+
+The app hands its own bindings and its write actions to `HelpScreen` (this module never
+imports the app).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,6 @@ from textual.widgets import Static
 from ..widgets.palette import Palette
 from ..widgets.themed_static import ThemedStatic
 
-WRITE_ACTIONS = {"restore", "edit", "add_record", "delete_record", "app.restore", "app.edit",
-                 "app.add_record", "app.delete_record"}
-
 ANY_PANE_DESCRIPTIONS = {"Compare", "vs HEAD", "Restore", "Edit", "Add record", "Delete record"}
 
 #: Keys Textual itself provides (not declared in our BINDINGS).
@@ -33,23 +34,27 @@ TREE_NAV = [
 ]
 
 
-def _sections(read_only: bool = False) -> list[list[tuple[str, list[type]]]]:
-    """The help's columns, each a list of (section title, classes whose bindings it lists)."""
-    from ..app import MyDbApp
+#: A section's source of keys: a class (its own BINDINGS) or a list of bindings.
+KeySource = type | list
+
+
+def _sections(app_bindings: list[BindingType], read_only: bool = False) -> list[list[tuple[str, list[KeySource]]]]:
+    """The help's columns, each a list of (section title, where its keys come from)."""
+    from ..widgets.diff_view import DiffView
     from ..widgets.entry_tree import EntryPane, EntryTree, FilterInput
     from ..widgets.json_tree import JsonTree
     from ..widgets.line_list import LineList
     from ..widgets.record_table import RecordTable
     from ..widgets.timeline import Timeline
     from ..widgets.viewer import Viewer
-    from .compare import CompareScreen, DiffView
+    from .compare import CompareScreen
     from .conflict import ConflictScreen
     from .editor import EditorScreen
     from .key_history import KeyHistoryScreen
     from .search import HitList, SearchScreen
 
     first = [
-        ("Everywhere", [MyDbApp]),
+        ("Everywhere", [app_bindings]),
         ("Entries", [EntryTree, EntryPane, FilterInput]),
         ("Compare screen", [CompareScreen, DiffView]),
     ]
@@ -82,12 +87,18 @@ PAIRS = [
 ]
 
 
-def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[str, str]]:
-    """(keys, description) of the bindings declared by `classes`, keys of one action joined."""
+def _bindings(source: KeySource) -> list[BindingType]:
+    return source if isinstance(source, list) else source.__dict__.get("BINDINGS", [])
+
+
+def _rows(sources: list[KeySource], read_only: bool, get_key_display,
+          write_actions: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(keys, description) of the bindings of `sources`, keys of one action joined; with
+    `read_only`, the `write_actions` (with or without "app.") are left out."""
     grouped: dict[str, tuple[list[str], str]] = {}
-    for cls in classes:
-        for binding in Binding.make_bindings(cls.__dict__.get("BINDINGS", [])):
-            if read_only and binding.action in WRITE_ACTIONS:
+    for source in sources:
+        for binding in Binding.make_bindings(_bindings(source)):
+            if read_only and binding.action.removeprefix("app.") in write_actions:
                 continue
             action = ALIASES.get(binding.action, binding.action).removeprefix("app.")
             keys, _ = grouped.setdefault(action, ([], DESCRIPTIONS.get(action, binding.description or action)))
@@ -102,15 +113,15 @@ def _rows(classes: list[type], read_only: bool, get_key_display) -> list[tuple[s
     return [(" / ".join(keys), description) for keys, description in grouped.values()]
 
 
-def help_table(sections: list[tuple[str, list[type]]], read_only: bool, get_key_display,
-               colors: Palette) -> Table:
+def help_table(sections: list[tuple[str, list[KeySource]]], read_only: bool, get_key_display,
+               write_actions: frozenset[str], colors: Palette) -> Table:
     """The keys of `sections` as one Rich table (shown literally, no markup)."""
     table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
     table.add_column("key", style=f"bold {colors.key}", no_wrap=True, width=16)
     table.add_column("what")
     for title, classes in sections:
         table.add_row(Text(title, style="bold underline"), "")
-        rows = _rows(classes, read_only, get_key_display)
+        rows = _rows(classes, read_only, get_key_display, write_actions)
         if title == "Everywhere":
             # The version and record keys also work from any pane; they are listed below.
             rows = [r for r in rows if r[1] not in ANY_PANE_DESCRIPTIONS]
@@ -141,14 +152,22 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss", "Close", key_display="esc"),
     ]
 
+    def __init__(self, app_bindings: list[BindingType], write_actions: frozenset[str], read_only: bool = False) -> None:
+        """`app_bindings`: the app's own keys (listed first); `write_actions`: the actions
+        left out when `read_only`."""
+        super().__init__()
+        self.app_bindings = app_bindings
+        self.write_actions = write_actions
+        self.read_only = read_only
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static(Text("mydb-tui keys", style="bold"), id="help-title")
-            read_only = getattr(self.app, "read_only", False)
+            read_only = self.read_only
             with VerticalScroll(id="help-scroll"), Horizontal(id="help-columns"):
-                for column in _sections(read_only):
-                    yield ThemedStatic(partial(help_table, column, read_only, self.app.get_key_display),
-                                       classes="help-column")
+                for column in _sections(self.app_bindings, read_only):
+                    yield ThemedStatic(partial(help_table, column, read_only, self.app.get_key_display,
+                                               self.write_actions), classes="help-column")
             yield Static(Text("escape closes · keys of the focused pane show in the footer", style="dim"),
                          id="help-hint")
 

@@ -18,12 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from ..model.errors import error_text
+from ..model.escape import display_safe
 from ..model.history import HistoryRow, change_index, change_segments, history_row, place_name
-from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .compare import CompareScreen
 
@@ -106,7 +106,7 @@ class KeyHistoryScreen(ModalScreen[None]):
         title = Text("History of ", style="bold")
         title.append(place_name(self.key, self.path), style=f"bold {colors.key}")
         title.append(" in ")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold")
+        title.append(display_safe(f"{self.tenant} / {self.entry}"), style="bold")
         if self.loaded:
             n = len(self.changes)
             title.append(f"   {n:,} version{'' if n == 1 else 's'} changed it", style="dim")
@@ -142,7 +142,7 @@ class KeyHistoryScreen(ModalScreen[None]):
             return
         self.query_one("#history-loading").display = False
         rows = self.query_one(ChangeRows)
-        rows.empty_message = f"⚠ {safe_text(error_text(error))}"
+        rows.empty_message = f"⚠ {display_safe(error_text(error))}"
         rows.reset_rows()
 
     def _show(self, changes: list[Any], rows: list[HistoryRow]) -> None:
@@ -219,14 +219,14 @@ class KeyHistoryScreen(ModalScreen[None]):
         now, then = change_segments(head.new, change.new, kind)
         place = place_name(self.key, self.path)
         colors = self.app_palette
-        message = Text(f"Restore {place} of {safe_text(f'{self.tenant}/{self.entry}')} as it was in {digest[:7]}?\n\n")
+        message = Text(f"Restore {place} of {display_safe(f'{self.tenant}/{self.entry}')} as it was in {digest[:7]}?\n\n")
         message.append("now       ", style="dim")
         message.append_text(segments_text(now, colors.removed, f"bold underline {colors.removed}"))
         message.append("\nrestored  ", style="dim")
         message.append_text(segments_text(then, colors.added, f"bold underline {colors.added}"))
         if then_absent:
             message.append("\n(absent then: restoring removes it)", style="dim")
-        message.append(f"\n\nThis writes a new version of HEAD as user {safe_text(str(getattr(self.app, 'user', '?')))!r}.")
+        message.append(f"\n\nThis writes a new version of HEAD as user {display_safe(str(getattr(self.app, 'user', '?')))!r}.")
 
         def confirmed(ok: bool | None) -> None:
             if ok:
@@ -242,7 +242,7 @@ class KeyHistoryScreen(ModalScreen[None]):
         try:
             new = self.engine.restore(self.tenant, app.user, self.entry, digest, key=self.key, path=self.path)
         except Exception as error:  # an engine error: a message, never a traceback
-            app.call_from_thread(self.notify, safe_text(error_text(error)), title="Restore failed",
+            app.call_from_thread(self.notify, display_safe(error_text(error)), title="Restore failed",
                                  severity="error", markup=False)
             return
         app.call_from_thread(self._restored, digest, new)

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
+from ..model.escape import display_safe
 from ..widgets.change_list import ChangeList
 from ..widgets.change_list import summary_text as counts_summary
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
+from .loading import load_in_worker
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff: imported by the worker that compares
     from mydb_tui.model.compare import Comparison
@@ -74,7 +73,7 @@ class RestoreScreen(ModalScreen[bool]):
         title = Text("Restore ", style="bold")
         title.append(self.digest[:12], style=f"bold {colors.digest}")
         title.append(" of ")
-        title.append(safe_text(f"{self.tenant} / {self.entry}"), style="bold")
+        title.append(display_safe(f"{self.tenant} / {self.entry}"), style="bold")
         title.append(" as the new HEAD?")
         return title
 
@@ -95,29 +94,24 @@ class RestoreScreen(ModalScreen[bool]):
         self.query_one("#restore-changes").display = False
         self._load()
 
-    @work(thread=True, exclusive=True, group="restore")
     def _load(self) -> None:
-        worker = get_current_worker()
-        try:
-            from mydb_tui.model.compare import compare_versions, in_shown_order
+        """Compare HEAD with the version to restore in a worker; a failure is shown in place
+        (the user may still cancel)."""
+        load_in_worker(self, self._compare, lambda found: self._show(*found), self._show_error,
+                       group="restore", indicator="#restore-loading")
 
-            head = self.engine.get_digest(self.tenant, self.entry)
-            comparison = None
-            if head != self.digest:
-                compared = compare_versions(self.engine, self.tenant, self.entry, head, self.digest, badges=True)
-                comparison = restore_changes(in_shown_order(compared), head)
-        except Exception as error:  # shown in place; the user may still cancel
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._show_error, error)
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, head, comparison)
+    def _compare(self) -> tuple[str, Comparison | None]:
+        """(In the worker) HEAD, and what restoring changes (None: the version is HEAD)."""
+        from mydb_tui.model.compare import compare_versions, in_shown_order
+
+        head = self.engine.get_digest(self.tenant, self.entry)
+        if head == self.digest:
+            return head, None
+        compared = compare_versions(self.engine, self.tenant, self.entry, head, self.digest, badges=True)
+        return head, restore_changes(in_shown_order(compared), head)
 
     def _show_error(self, error: Exception) -> None:
-        if not self.is_attached:
-            return
-        self.query_one("#restore-loading").display = False
-        shown = safe_text(f"{type(error).__name__}: {error}")
+        shown = display_safe(f"{type(error).__name__}: {error}")
 
         def message(colors: Palette) -> Text:
             text = Text("Could not compare with HEAD: ", style=f"bold {colors.error}")
@@ -128,15 +122,12 @@ class RestoreScreen(ModalScreen[bool]):
         self.ready = True
 
     def _show(self, head: str, comparison: Comparison | None) -> None:
-        if not self.is_attached:
-            return
         self.head = head
         self.comparison = comparison
-        self.query_one("#restore-loading").display = False
         summary = self.query_one("#restore-summary", ThemedStatic)
         if comparison is None:
             refusal = self.refusal = f"{self.digest[:12]} is already the HEAD of {self.entry}: nothing to restore."
-            summary.show(lambda colors: Text(safe_text(refusal), style=f"bold {colors.warning}"))
+            summary.show(lambda colors: Text(display_safe(refusal), style=f"bold {colors.warning}"))
             self.ready = True
             return
         summary.show(lambda colors: summary_text(head, comparison, colors))
@@ -171,6 +162,6 @@ def summary_text(head: str, comparison: Comparison, colors: Palette) -> Text:
     damage = comparison.new_meta.get("damage")
     if damage:
         text.append("\n⚠ this version's metadata is damaged: ", style=f"bold {colors.error}")
-        text.append(safe_text(str(damage)), style=colors.error)
+        text.append(display_safe(str(damage)), style=colors.error)
         text.append("\nRestoring copies its data into a new version with valid metadata.", style="dim")
     return text

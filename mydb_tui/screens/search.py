@@ -22,11 +22,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar
 
+from ..model.errors import error_text
+from ..model.escape import display_safe
 from ..model.history import HitRow, hit_row
-from ..widgets.errors import error_text
 from ..widgets.line_list import LineList
 from ..widgets.palette import Palette
-from ..widgets.safe import safe_text
 from ..widgets.themed_static import ThemedStatic
 from .key_history import segments_text
 
@@ -132,7 +132,7 @@ class SearchScreen(ModalScreen["Jump | None"]):
     # -------------------------------------------------------------- layout
     def _title(self, colors: Palette) -> Text:
         title = Text("Search ", style="bold")
-        title.append(safe_text(self.tenant if self.whole_tenant else f"{self.tenant} / {self.entry}"),
+        title.append(display_safe(self.tenant if self.whole_tenant else f"{self.tenant} / {self.entry}"),
                      style=f"bold {colors.key}")
         title.append("  (every entry)" if self.whole_tenant else "", style="dim")
         return title
@@ -242,7 +242,7 @@ class SearchScreen(ModalScreen["Jump | None"]):
         scanned, total = seen
         n = len(hits.rows)
         if error is not None:
-            self.state = f"⚠ {safe_text(error_text(error))}"
+            self.state = f"⚠ {display_safe(error_text(error))}"
             self.notify(self.state, title="Search failed", severity="error", markup=False)
         elif self._cancel.is_set():
             return  # action_cancel_or_close said so already

@@ -16,9 +16,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ..model.escape import display_safe
 from ..model.timeline_filter import FilterError, parse_filter
 from ..widgets.palette import palette
-from ..widgets.safe import safe_text
 
 HINT = "user:alice · words of the user or changes · >=2026-03-01 <2026-04-01 · key:K / path:/a/b"
 
@@ -38,7 +38,7 @@ class TimelineFilterScreen(ModalScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tfilter-dialog"):
-            yield Static(Text.assemble(("Filter the history of ", "bold"), (safe_text(self.entry), "bold")),
+            yield Static(Text.assemble(("Filter the history of ", "bold"), (display_safe(self.entry), "bold")),
                          id="tfilter-title")
             yield Input(value=self.current, placeholder=HINT, id="tfilter-input")
             yield Static(Text(f"{HINT}\nenter: filter (empty: clear) · esc: cancel", style="dim"),
@@ -55,7 +55,7 @@ class TimelineFilterScreen(ModalScreen["str | None"]):
         except FilterError as error:
             self.error = str(error)
             style = f"bold {palette(self.app).error}"
-            self.query_one("#tfilter-message", Static).update(Text(safe_text(self.error), style=style))
+            self.query_one("#tfilter-message", Static).update(Text(display_safe(self.error), style=style))
             return
         self.dismiss(event.value.strip())
 

@@ -13,19 +13,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
+from ..model.escape import display_safe
 from ..widgets.line_list import LineList
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
-from ..widgets.safe import clean
 from ..widgets.themed_static import ThemedStatic
+from .loading import load_in_worker
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,8 @@ class ReportList(LineList):
 
     def set_lines(self, lines: list[ReportLine]) -> None:
         self.lines = lines
-        self._kind_width = max((len(clean(line.kind)) for line in lines), default=0)
-        self._widest = max((self._indent(line) + len(clean(line.text)) for line in lines), default=0)
+        self._kind_width = max((len(display_safe(line.kind)) for line in lines), default=0)
+        self._widest = max((self._indent(line) + len(display_safe(line.text)) for line in lines), default=0)
         self.reset_rows(1)  # the first problem (or note), under its section title
 
     @property
@@ -102,12 +101,12 @@ class ReportList(LineList):
             return Text.assemble((line.text, f"bold underline {color}"))
         text = Text(no_wrap=True, end="")
         if line.part == "message":
-            text.append(clean(line.kind).ljust(self._kind_width), style=f"bold {color}")
+            text.append(display_safe(line.kind).ljust(self._kind_width), style=f"bold {color}")
             text.append("  ")
-            text.append(clean(line.text))
+            text.append(display_safe(line.text))
         else:
             text.append(" " * self._indent(line))  # files are long (a 64-digit digest): a short indent
-            text.append(clean(line.text), style=colors.date)
+            text.append(display_safe(line.text), style=colors.date)
         return text
 
 
@@ -128,7 +127,7 @@ class VerifyScreen(ModalScreen[None]):
         self.seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        root = clean(getattr(self.engine, "root", ""))
+        root = display_safe(getattr(self.engine, "root", ""))
         with Vertical(id="verify-dialog"):
             yield ThemedStatic(lambda colors: Text.assemble(("Verify database ", "bold"), (root, colors.date)),
                                id="verify-title")
@@ -155,34 +154,25 @@ class VerifyScreen(ModalScreen[None]):
         self.query_one(ReportList).display = False
         self._verify()
 
-    @work(thread=True, exclusive=True, group="verify")
     def _verify(self) -> None:
-        worker = get_current_worker()
+        """Verify in a worker (it reads every object); the report or the failure shows in the dialog."""
+        load_in_worker(self, self._timed_verify, lambda found: self._show(*found), self._show_error,
+                       group="verify", indicator="#verify-loading")
+
+    def _timed_verify(self) -> tuple[Any, float]:
         start = time.perf_counter()
-        try:
-            report = self.engine.verify()
-        except Exception as error:  # shown in the dialog; the app keeps running
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._show_error, error)
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, report, time.perf_counter() - start)
+        report = self.engine.verify()
+        return report, time.perf_counter() - start
 
     def _show_error(self, error: Exception) -> None:
-        if not self.is_attached:
-            return
         self.error = f"{type(error).__name__}: {error}"
-        self.query_one("#verify-loading").display = False
-        shown = clean(self.error)
+        shown = display_safe(self.error)
         self.query_one("#verify-summary", ThemedStatic).show(
             lambda colors: Text.assemble(("Verify failed: ", f"bold {colors.error}"), shown))
 
     def _show(self, report: Any, seconds: float) -> None:
-        if not self.is_attached:
-            return
         self.report = report
         self.seconds = seconds
-        self.query_one("#verify-loading").display = False
         self.query_one("#verify-summary", ThemedStatic).show(lambda colors: summary_text(report, seconds, colors))
         lines = report_lines(report, str(getattr(self.engine, "root", "")))
         report_list = self.query_one(ReportList)

@@ -14,9 +14,9 @@ from textual.message import Message
 
 from mydb_tui.model.badged import inline
 
+from ..model.escape import display_safe
 from .line_list import LineList
 from .palette import Palette
-from .safe import safe_text
 
 if TYPE_CHECKING:  # the model pulls in DeepDiff (~0.5 s)
     from mydb_tui.model.compare import Change, Comparison
@@ -31,7 +31,7 @@ def plural(count: int, noun: str) -> str:
 
 def short_value(value: Any, limit: int = 40) -> str:
     """A one-line rendering of a stored value (tagged values as badges), cut to `limit` characters."""
-    return safe_text(inline(value, limit))
+    return display_safe(inline(value, limit))
 
 
 #: The fewest characters a value keeps in a change line, however long its path.
@@ -43,7 +43,7 @@ def change_text(change: Change, colors: Palette, width: int | None = None) -> Te
     `width` leaves after the path (40 characters each without a width)."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{_MARK.get(change.kind, '?')} ", style=f"bold {colors.change(change.kind)}")
-    line.append(safe_text(change.path), style="bold")
+    line.append(display_safe(change.path), style="bold")
     line.append(f"  {change.kind}  ", style="dim")
     room = 40 if width is None else width - line.cell_len
     if change.kind == "added":

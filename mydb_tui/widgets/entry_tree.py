@@ -2,7 +2,7 @@
 
 A tenant's entries load behind a "loading…" node, in chunks, the first time it is
 opened (the Harlequin `database_tree` shape), so 100 tenants × 100 entries open at
-once. A tenant of more than LAZY_ENTRIES entries shows its names a page (PAGE) at a time
+once. A tenant of more than `model.entries.LAZY_ENTRIES` entries shows its names a page (PAGE) at a time
 (the next page comes when the "… more" row scrolls into view, or on enter there; `goto`
 and the filter reach any entry) and reads the details (kind, versions) of the rows on
 screen only, in a worker: 100,000 entries open in a fraction of a second (Textual's Tree
@@ -15,10 +15,8 @@ any kind in a worker is shown where it happened and never stops the app.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from dbengine.dbengine import EntryInfo
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -29,44 +27,16 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
-from .errors import error_text
+from ..model import entries as listing
+from ..model.entries import EntryData, EntryDetails, NodeData, NoteData, TenantData
+from ..model.errors import error_text
+from ..model.escape import display_safe
+from .keys import VIM_CURSOR_KEYS
 from .loading import DelayedLoading
 from .palette import NOT_DIM, Palette, on_theme_change, palette
-from .safe import clean, literal
+from .safe import literal
 
-CHUNK = 100
-LAZY_ENTRIES = 2000  # above this, entries show a page at a time, details for the rows on screen only
-PAGE = 1000
 _DETAILS_WIDTH = (len("  snapshot · 9,999 versions"), len("  snapshot · 9,999"))  # until details come
-
-
-@dataclass
-class TenantData:
-    tenant: str
-    loaded: bool = False
-    count: int | None = None
-    widths: tuple[int, int] = (0, 0)  # widest entry label under it: (full, compact)
-    names: list[str] | None = None  # a big tenant's entry names, sorted (shown a page at a time)
-    shown: int = 0  # how many of `names` are in the tree
-
-
-@dataclass
-class EntryData:
-    tenant: str
-    entry: str
-    info: EntryInfo | None = None
-    error: str | None = None
-
-
-@dataclass
-class NoteData:
-    """A placeholder child ("loading…", an error)."""
-
-    text: str
-    error: bool = False
-
-
-NodeData = TenantData | EntryData | NoteData
 
 
 def tenant_label(data: TenantData) -> Text:
@@ -94,7 +64,7 @@ def entry_label(data: EntryData, colors: Palette | None = None, compact: bool = 
         tail.append(kind, style=colors.kind(kind) if colors else "")
         n = data.info.versions
         tail.append(f" · {n:,}" if compact else f" · {n:,} version{'' if n == 1 else 's'}", style="dim")
-    name = clean(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
+    name = display_safe(data.entry) or '""'  # an empty name (forged: never valid) shows as ""
     if max_width is not None and len(name) + tail.cell_len > max_width and data.info is not None \
             and not data.error:
         kind_only = Text(no_wrap=True, end="")
@@ -147,10 +117,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("/", "filter", "Filter"),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("g,home", "cursor_first", "First", show=False),
-        Binding("G,end", "cursor_last", "Last", show=False),
+        *VIM_CURSOR_KEYS,
         Binding("c", "copy_name", "Copy name", show=False),
         Binding("left,h", "collapse", "Close tenant", show=False),
         Binding("right,l", "expand", "Open tenant", show=False),
@@ -182,9 +149,10 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     _stacked = False  # the panes are stacked: the Entries pane has the whole width
     _filter_width: int | None = None  # the pane width when the filter opened (kept while it is on)
 
-    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         """`wait`: show "connecting…" and load nothing until `reload()` is called."""
         super().__init__("tenants", id=id)
+        self.engine = engine
         self.show_root = False
         self.guide_depth = 3
         self.auto_open = auto_open
@@ -192,7 +160,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.filter_text = ""
         self._pending: tuple[str, str] | None = None
         self._tenants_shown = False  # the tenant list of the last reload is in the tree
-        self._infos: dict[tuple[str, str], EntryInfo] = {}
+        self.details = EntryDetails(engine)
         self._clicked = False  # the next NodeSelected comes from a click, not from enter
         self._wanted: dict[int, TreeNode[NodeData]] = {}  # entry rows on screen whose details are not read
         self._asked: set[int] = set()  # node ids whose details a worker is reading
@@ -301,7 +269,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def _note(self, error: object) -> tuple[Text, NoteData]:
         """The label and data of a leaf that reports `error`."""
         message = error if isinstance(error, str) else error_text(error)
-        return Text(f"⚠ {clean(message)}", style=palette(self.app).error), NoteData(message, error=True)
+        return Text(f"⚠ {display_safe(message)}", style=palette(self.app).error), NoteData(message, error=True)
 
     def _relabel(self) -> None:
         """Label entries and error notes again with the new theme's colours."""
@@ -321,26 +289,17 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     @work(thread=True, exclusive=True, group="tree-tenants")
     def _load_tenants(self, text: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             tenants = engine.tenants()
         except Exception as error:
             self.app.call_from_thread(self._tenants_failed, error)
             return
         matches: dict[str, list[str]] | None = None
+        worker = get_current_worker()
         if text:
-            matches = {}
-            needle = text.lower()
-            for tenant in tenants:
-                if get_current_worker().is_cancelled:
-                    return
-                try:
-                    names = [n for n in engine.entries(tenant) if needle in n.lower()]
-                except Exception:
-                    continue
-                if names:
-                    matches[tenant] = names
-        if not get_current_worker().is_cancelled:
+            matches = listing.matching_entries(engine, tenants, text, lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
             self.app.call_from_thread(self._show_tenants, tenants, matches)
 
     def _tenants_failed(self, error: Exception) -> None:
@@ -364,7 +323,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                 node = self.root.add(tenant_label(TenantData(tenant)), TenantData(tenant), allow_expand=True)
                 self._fill(node, names)
             if not matches:
-                self.root.add_leaf(Text(f"no entry matches {clean(self.filter_text)!r}", style="dim italic"),
+                self.root.add_leaf(Text(f"no entry matches {display_safe(self.filter_text)!r}", style="dim italic"),
                                    NoteData("empty"))
             return
         for tenant in tenants:
@@ -393,7 +352,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         )
 
     def _entries_worker(self, node: TreeNode[NodeData], tenant: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             names = engine.entries(tenant)
         except Exception as error:
@@ -401,28 +360,20 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
             return
         if not names:
             self.app.call_from_thread(self._add_chunk, node, [], True, True)
-        if len(names) > LAZY_ENTRIES:
+        if len(names) > listing.LAZY_ENTRIES:
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._add_names, node, tenant, names)
             return
-        for start in range(0, len(names), CHUNK):
+        self._add_chunks(node, tenant, names)
+
+    def _add_chunks(self, node: TreeNode[NodeData], tenant: str, names: list[str]) -> None:
+        """(In a worker) read the details of `names` a chunk at a time, each chunk shown as it comes."""
+        for start, chunk in listing.chunks(names):
             if get_current_worker().is_cancelled:
                 return
-            chunk = [self._entry_data(tenant, name) for name in names[start:start + CHUNK]]
-            last = start + CHUNK >= len(names)
-            self.app.call_from_thread(self._add_chunk, node, chunk, start == 0, last, len(names))
-
-    def _entry_data(self, tenant: str, entry: str) -> EntryData:
-        """Pattern and version count of one entry (cached while its head is unchanged)."""
-        engine = self.app.engine
-        try:
-            head = engine.get_digest(tenant, entry)
-            info = self._infos.get((tenant, entry))
-            if info is None or info.head != head:
-                info = self._infos[(tenant, entry)] = engine.entry_info(tenant, entry)
-            return EntryData(tenant, entry, info)
-        except Exception as error:  # an engine error, or anything a forged head may still cause
-            return EntryData(tenant, entry, None, error_text(error))
+            found = [self.details.read(tenant, name) for name in chunk]
+            last = start + len(chunk) >= len(names)
+            self.app.call_from_thread(self._add_chunk, node, found, start == 0, last, len(names))
 
     def _entries_failed(self, node: TreeNode[NodeData], tenant: str, error: Exception) -> None:
         node.remove_children()
@@ -460,7 +411,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         data = node.data
         data.count, data.names, data.shown = len(names), names, 0
         node.set_label(tenant_label(data))
-        longest = max(map(len, names))  # (clean() escapes are rare; 100,000 calls cost a second)
+        longest = max(map(len, names))  # (display_safe() escapes are rare; 100,000 calls cost a second)
         data.widths = (longest + _DETAILS_WIDTH[0], longest + _DETAILS_WIDTH[1])
         pending = self._pending
         upto = bisect.bisect_left(names, pending[1]) if pending and pending[0] == tenant else 0
@@ -478,12 +429,12 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if not isinstance(data, TenantData) or data.names is None or node.tree is not self:
             return
         names = data.names
-        end = min(len(names), max(data.shown + PAGE, upto + 1))
+        end = min(len(names), max(data.shown + listing.PAGE, upto + 1))
         if node.children and isinstance(node.children[-1].data, NoteData):
             node.children[-1].remove()
         children = []
         for name in names[data.shown:end]:
-            child = self._add_node(node, Text(clean(name) or '""', no_wrap=True, end=""), EntryData(data.tenant, name))
+            child = self._add_node(node, Text(display_safe(name) or '""', no_wrap=True, end=""), EntryData(data.tenant, name))
             child._allow_expand = child._expanded = False
             children.append(child)
         data.shown = end
@@ -529,7 +480,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
     def _details_worker(self, nodes: list[TreeNode[NodeData]]) -> None:
         for start in range(0, len(nodes), 50):
             batch = nodes[start:start + 50]
-            found = [(n, self._entry_data(n.data.tenant, n.data.entry)) for n in batch]
+            found = [(n, self.details.read(n.data.tenant, n.data.entry)) for n in batch]
             self.app.call_from_thread(self._details_read, found)
 
     def _details_read(self, found: list[tuple[TreeNode[NodeData], EntryData]]) -> None:
@@ -545,17 +496,9 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         node.data.loaded = True
         node.add_leaf(Text("loading…", style="dim italic"), NoteData("loading"))
         node.expand()
-
-        def work_() -> None:
-            for start in range(0, len(names), CHUNK):
-                if get_current_worker().is_cancelled:
-                    return
-                chunk = [self._entry_data(node.data.tenant, n) for n in names[start:start + CHUNK]]
-                self.app.call_from_thread(
-                    self._add_chunk, node, chunk, start == 0, start + CHUNK >= len(names), len(names)
-                )
-
-        self.run_worker(work_, thread=True, group=f"tree:{node.data.tenant}", exclusive=True)
+        tenant = node.data.tenant
+        self.run_worker(lambda: self._add_chunks(node, tenant, names), thread=True, group=f"tree:{tenant}",
+                        exclusive=True)
 
     # -------------------------------------------------------------- following changes
     def retry_failed(self) -> bool:
@@ -581,7 +524,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
 
     @work(thread=True, exclusive=True, group="tree-refresh")
     def _refresh_worker(self, text: str) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             tenants = engine.tenants()
         except Exception:
@@ -597,12 +540,11 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
                 except Exception:
                     fresh[tenant] = None
                     continue
-                if text:
-                    names = [n for n in names if text.lower() in n.lower()]
-                if len(names) > LAZY_ENTRIES:  # details are read again for the rows on screen
+                names = listing.filter_names(names, text)
+                if len(names) > listing.LAZY_ENTRIES:  # details are read again for the rows on screen
                     fresh[tenant] = [EntryData(tenant, n) for n in names]
                     continue
-                fresh[tenant] = [self._entry_data(tenant, n) for n in names]
+                fresh[tenant] = [self.details.read(tenant, n) for n in names]
             else:
                 fresh[tenant] = None
         if not get_current_worker().is_cancelled:
@@ -633,7 +575,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         self.fit_pane()
 
     def _sync_entries(self, node: TreeNode[NodeData], entries: list[EntryData]) -> None:
-        if len(entries) > LAZY_ENTRIES:
+        if len(entries) > listing.LAZY_ENTRIES:
             names = [e.entry for e in entries]
             if node.data.names != names:
                 self._add_names(node, node.data.tenant, names)
@@ -714,7 +656,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         if text != self.filter_text:
             self.filter_text = text
             if isinstance(self.parent, EntryPane):
-                self.parent.border_title = f"Entries · filter {clean(text)!r}" if text else "Entries"
+                self.parent.border_title = f"Entries · filter {display_safe(text)!r}" if text else "Entries"
             self.reload()
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
@@ -788,7 +730,7 @@ class EntryTree(DelayedLoading, Tree[NodeData]):
         node = self.cursor_node
         if node is not None and isinstance(node.data, EntryData):
             self.app.copy_to_clipboard(node.data.entry)
-            self.notify(f"Copied {clean(node.data.entry)}", markup=False, timeout=3)
+            self.notify(f"Copied {display_safe(node.data.entry)}", markup=False, timeout=3)
 
 
 class FilterInput(Input):
@@ -815,8 +757,9 @@ class EntryPane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close_filter", "Clear filter", show=False)]
 
-    def __init__(self, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, auto_open: bool = True, wait: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self._auto_open = auto_open
         self._wait = wait
 
@@ -824,7 +767,7 @@ class EntryPane(Vertical):
         # Disabled while hidden: Textual's auto-focus could otherwise pick the hidden input
         # at start (it did once in CI), and the next printable key became a filter.
         yield FilterInput(placeholder="filter entries…", id="entry-filter", disabled=True)
-        yield EntryTree(auto_open=self._auto_open, wait=self._wait, id="entry-tree")
+        yield EntryTree(self.engine, auto_open=self._auto_open, wait=self._wait, id="entry-tree")
 
     @property
     def tree(self) -> EntryTree:

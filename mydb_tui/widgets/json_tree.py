@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dbengine.errors import DbEngineError, UntrustedPickleError
 from dbengine.pointer import is_leaf, parse_pointer
+from dbengine.serializer import DIGEST, SPECIAL, TAG_PICKLE
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -28,9 +30,12 @@ from mydb_tui.model.history import GUTTER_WIDTH, gutter_text, node_pointer
 from mydb_tui.model.pickle_scan import pickle_globals
 from mydb_tui.model.values import DictKey, describe_special, dict_entries, is_special
 
+from ..model.escape import display_safe
+from .blame import BlameAsking
 from .decoded import safe_repr
+from .keys import VIM_CURSOR_KEYS
 from .palette import NOT_DIM, Palette, on_theme_change, palette
-from .safe import clean, literal
+from .safe import literal
 
 PAGE = 500
 _REPR = reprlib.Repr()
@@ -76,9 +81,9 @@ def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]
                 try:
                     badges[id(item)] = describe_special(engine, item)
                 except Exception as error:  # a malformed tag must not break the viewer
-                    badges[id(item)] = f"⟨{item.get('__special__')!s} · {error}⟩"
+                    badges[id(item)] = f"⟨{item.get(SPECIAL)!s} · {error}⟩"
                 # tagged values nest (a pickled field in a py/object's state): badge those too
-                stack.extend(v for k, v in item.items() if k != "__special__")
+                stack.extend(v for k, v in item.items() if k != SPECIAL)
                 continue
             stack.extend(item.values())
         elif type(item) is list:
@@ -86,28 +91,28 @@ def collect_badges(engine: Any, value: Any, limit: int = 2000) -> dict[int, str]
     return badges
 
 
-class JsonTree(Tree[Any]):
+class JsonTree(BlameAsking, Tree[Any]):
     """The stored data of a version (or of one record) as a collapsible tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("g,home", "cursor_first", "First", show=False),
-        Binding("G,end", "cursor_last", "Last", show=False),
+        *VIM_CURSOR_KEYS,
         Binding("v", "decode", "Decode value"),
         Binding("h", "app.key_history", "History of this"),
         Binding("b", "toggle_blame", "Blame"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None,
+                 version: Callable[[], tuple[str, str, str] | None] = lambda: None,
+                 toggle_blame: Callable[[], None] | None = None) -> None:
+        """`version()`: (tenant, entry, digest) of the snapshot shown (None: no blame gutter);
+        `toggle_blame`: what `b` does instead of the gutter (a record's tree: the table's column)."""
         super().__init__("data", id=id)
+        self.engine = engine
+        self._version = version
+        self._toggle_blame = toggle_blame
         self.badges: dict[int, str] = {}
         self.guide_depth = 3
-        self.blame_on = False
-        self.blame: dict[str, Any] = {}  # pointer -> Version (None: not found) of `_blame_source`
-        self._blame_source: tuple | None = None  # (tenant, entry, digest) the blame is of
-        self._blame_asked: set[str] = set()
-        self._blame_timer: Any = None
+        self.init_blame()  # `blame`: JSON Pointer -> Version (None: not found)
 
     def on_mount(self) -> None:
         on_theme_change(self, self._relabel)
@@ -135,7 +140,7 @@ class JsonTree(Tree[Any]):
     def show(self, value: Any, badges: dict[int, str] | None = None, label: str = "data") -> None:
         """Replace the tree with `value`; small values open fully, big ones one level."""
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self.badges = badges or {}
         self.clear()
         self.root.set_label(self._label(label, value))
@@ -184,7 +189,7 @@ class JsonTree(Tree[Any]):
             entries = dict_entries(value)  # a dict with non-string keys: key -> value, like `mydb show`
             if entries is not None:
                 return entries
-            return [(k, v) for k, v in value.items() if k != "__special__"]
+            return [(k, v) for k, v in value.items() if k != SPECIAL]
         if type(value) is dict:
             return list(value.items())
         if type(value) is list:
@@ -207,15 +212,15 @@ class JsonTree(Tree[Any]):
         data.shown = stop
         if stop < len(items):
             node.add_leaf(Text(f"… {len(items) - stop:,} more (enter to show)", style="dim italic"), MoreNode(node))
-        if is_special(data.value) and data.value.get("__special__") == "py/pickle":
+        if is_special(data.value) and data.value.get(SPECIAL) == TAG_PICKLE:
             scanning = JsonNode("names", None, filled=True, extra={"names": None})
             leaf = node.add_leaf(Text("names: scanning…", style="dim italic"), scanning)
             self._scan_pickle(leaf, data.value)
 
     def _scan_pickle(self, leaf: TreeNode, stored: dict) -> None:
         """List the classes a pickled ref names (opcode scan in a worker, nothing executed)."""
-        engine = self.app.engine
-        digest = stored.get("__digest__")
+        engine = self.engine
+        digest = stored.get(DIGEST)
 
         def scan() -> None:
             try:
@@ -239,7 +244,7 @@ class JsonTree(Tree[Any]):
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         self._fill(event.node)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -297,15 +302,6 @@ class JsonTree(Tree[Any]):
             self.move_cursor(node, animate=False)
 
     # -------------------------------------------------------------- blame gutter
-    def _version_shown(self) -> tuple[str, str, str] | None:
-        """(tenant, entry, digest) of the snapshot version this tree shows, or None."""
-        from .viewer import Viewer
-
-        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
-        if viewer is None or viewer.kind != "snapshot" or None in (viewer.tenant, viewer.entry, viewer.digest):
-            return None
-        return viewer.tenant, viewer.entry, viewer.digest
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_blame":
             return self.id in ("data-tree", "record-tree")  # a record's tree: the table's column
@@ -313,32 +309,21 @@ class JsonTree(Tree[Any]):
 
     def action_toggle_blame(self) -> None:
         """`b`: a gutter with the version that last changed each value line (snapshot entries)."""
-        if self.id == "record-tree":  # a record's detail: the table's "last changed" column
-            from .record_table import RecordTable
-
-            for ancestor in self.ancestors:
-                table = next(iter(ancestor.query(RecordTable)), None) if ancestor.id == "records" else None
-                if table is not None:
-                    table.action_toggle_blame()
-                    return
-        if not self.blame_on and (self.id != "data-tree" or self._version_shown() is None):
+        if self._toggle_blame is not None:  # a record's detail: the table's "last changed" column
+            self._toggle_blame()
+            return
+        if not self.blame_on and self._version() is None:
             self.notify("The blame gutter shows in a snapshot entry's tree", severity="warning", timeout=3)
             return
         self.blame_on = not self.blame_on
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self.refresh()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if self.blame_on:
-            self._schedule_blame()
-
-    def _schedule_blame(self) -> None:
-        """Ask for the visible lines' blame once scrolling or loading settles (50 ms)."""
-        if self._blame_timer is not None:
-            self._blame_timer.stop()
-        self._blame_timer = self.set_timer(0.05, self._request_blame)
+            self.schedule_blame()
 
     def visible_pointers(self) -> list[str]:
         """The JSON Pointers of the value lines on screen (leaves: scalars, tagged values, empty ones)."""
@@ -354,40 +339,17 @@ class JsonTree(Tree[Any]):
                     out.append(pointer)
         return out
 
-    def _request_blame(self) -> None:
-        self._blame_timer = None
-        source = self._version_shown()
-        if not self.blame_on or source is None:
-            return
-        if source != self._blame_source:
-            self._blame_source, self.blame, self._blame_asked = source, {}, set()
-        wanted = [p for p in self.visible_pointers() if p not in self._blame_asked]
-        if not wanted:
-            return
-        self._blame_asked.update(wanted)
-        engine = self.app.engine
+    def blame_source(self) -> tuple[str, str, str] | None:
+        return self._version()
 
-        def blame() -> None:
-            try:
-                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
-            except Exception as error:  # an engine error: said once, the gutter stays empty
-                self.app.call_from_thread(self._blame_failed, source, wanted, error)
-                return
-            self.app.call_from_thread(self._blamed, source, {p: found.get(p) for p in wanted})
+    def blame_keys(self) -> list[str]:
+        return self.visible_pointers()
 
-        self.run_worker(blame, thread=True, group="blame")
+    def blame_arrived(self) -> None:
+        self.refresh()
 
-    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
-        if source == self._blame_source:
-            self.blame.update(found)
-            self.refresh()
-
-    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
-        if source == self._blame_source:
-            self._blame_asked.difference_update(wanted)
-            self.blame_on = False
-            self.refresh()
-            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+    def blame_stopped(self) -> None:
+        self.refresh()
 
     def blame_gutter(self, line: int) -> Text:
         """The blame gutter of tree line `line` ("…" while its answer is on its way)."""
@@ -434,9 +396,9 @@ class JsonTree(Tree[Any]):
             self.notify("Put the cursor on a ⟨tagged⟩ value to decode it", severity="warning", timeout=3)
             return
         stored = node.data.value
-        app = self.app
+        app, engine = self.app, self.engine
         trusted = getattr(app, "trust_pickle", False)
-        if stored.get("__special__") == "py/pickle" and not trusted:
+        if stored.get(SPECIAL) == TAG_PICKLE and not trusted:
             self.notify("Pickles are not unpickled: start mydb-tui with --trust-pickle to decode them",
                         severity="warning", markup=False)
             return
@@ -444,7 +406,7 @@ class JsonTree(Tree[Any]):
         def decode() -> None:
             error_text = None
             try:
-                value = app.engine.decode(stored)
+                value = engine.decode(stored)
                 shown = "= " + (_REPR.repr(value) if trusted else safe_repr(value))
                 role = "ok"
             except UntrustedPickleError:
@@ -463,7 +425,7 @@ class JsonTree(Tree[Any]):
             self.scroll_to_node(leaf, animate=False)
 
     def _decoded_label(self, shown: str, role: str) -> Text:
-        return Text(clean(shown)[:2000], style=f"bold {getattr(palette(self.app), role)}")
+        return Text(display_safe(shown)[:2000], style=f"bold {getattr(palette(self.app), role)}")
 
     def _add_decoded(self, node: TreeNode, shown: str, role: str, error: str | None = None) -> None:
         self._fill(node)
@@ -475,7 +437,7 @@ class JsonTree(Tree[Any]):
         node.expand()
         self.call_after_refresh(self._show_result, leaf)
         if error is not None:
-            self.notify(clean(error), title="Cannot decode", severity="error", markup=False)
+            self.notify(display_safe(error), title="Cannot decode", severity="error", markup=False)
 
 
 def _token(key: Any, parent: Any) -> str | None:

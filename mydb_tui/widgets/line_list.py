@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .keys import VIM_CURSOR_KEYS
 from .palette import Palette, on_theme_change, palette
 
 
@@ -44,10 +45,11 @@ class LineList(ScrollView, can_focus=True):
     """A scrolling list of `row_count` one-line rows under one fixed header line."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("home,g", "cursor_first", "First", show=False),
-        Binding("end,G", "cursor_last", "Last", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("home", "cursor_first", "First", show=False),
+        Binding("end", "cursor_last", "Last", show=False),
+        *VIM_CURSOR_KEYS,
         Binding("pageup", "page_up_rows", "Page up", show=False),
         Binding("pagedown", "page_down_rows", "Page down", show=False),
     ]

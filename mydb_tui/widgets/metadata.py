@@ -13,8 +13,9 @@ from textual.widget import Widget
 
 from mydb_tui.model.dates import INVALID_DATE, local_time
 
+from ..model.escape import display_safe
 from .palette import Palette, on_theme_change, palette
-from .safe import clean, literal
+from .safe import literal
 
 DAMAGE_LINES = 3  # at most, the rest cut with …
 
@@ -126,7 +127,7 @@ def _is_digest(value: object) -> bool:
 def _damage_lines(damage: str, width: int | None, colors: Palette) -> list[Text]:
     """`⚠ damaged: <damage>` wrapped to `width` (one line when None), at most DAMAGE_LINES."""
     label = "⚠ damaged: "
-    body = clean(damage)
+    body = display_safe(damage)
     if width is None:
         chunks = [body]
     else:

@@ -28,8 +28,9 @@ from mydb_tui.model.history import GUTTER_WIDTH, gutter_text
 from mydb_tui.model.record_find import KEY_COLUMN, find_chunks, next_sort, sorted_keys
 from mydb_tui.model.values import cell_text, is_special, record_columns
 
+from ..model.escape import display_safe
+from .blame import BlameAsking
 from .line_list import LineList
-from .safe import clean
 
 MAX_WIDTH = 28  # a column's width while the pane has no room to spare
 CELL_WIDTH = 80  # the widest a column grows into free room
@@ -39,7 +40,7 @@ COLUMN_SAMPLE = 2000  # values whose fields name the columns
 UNREADABLE = object()
 
 
-class RecordTable(LineList):
+class RecordTable(BlameAsking, LineList):
     """One row per record; the cursor selects a record (for edit, delete, copy).
 
     Columns are as wide as their values up to MAX_WIDTH, and grow into the room the pane
@@ -69,8 +70,19 @@ class RecordTable(LineList):
             super().__init__()
             self.key = key
 
-    def __init__(self, *, id: str | None = None) -> None:
+    class DetailWanted(Message):
+        """Enter in read-only mode: the selected record's detail should take the focus."""
+
+    class TitleChanged(Message):
+        """The title of the pane holding the table: the filter and its count, or "Version"."""
+
+        def __init__(self, title: str) -> None:
+            super().__init__()
+            self.title = title
+
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.records = RecordsView([], {}, dict)
         self.keys: list[str] = []
         self.columns: list[str] = []
@@ -78,10 +90,7 @@ class RecordTable(LineList):
         self.natural: list[int] = []  # the widths the sampled values need (capped at CELL_WIDTH)
         self.empty_message = "no records"
         self.source: tuple[str, str, str] | None = None  # (tenant, entry, digest) shown
-        self.blame_on = False
-        self.blame: dict[str, Any] = {}  # key -> Version (None: not found) of `source`
-        self._blame_asked: set[str] = set()
-        self._blame_timer: Any = None
+        self.init_blame()  # `blame`: record key -> Version (None: not found)
         self.sort: tuple[int, bool] | None = None  # (column index, descending); None: insertion order
         self.sort_column_index = 0  # the column `s` sorts (0: key); the one last clicked
         self.base_keys: Any = []  # the rows before the filter: insertion or sorted order
@@ -110,14 +119,14 @@ class RecordTable(LineList):
         """Show `records` (the engine's lazy view of a record version, in insertion order)."""
         self.records = records
         self.keys = self.base_keys = records.keys_list()
-        if source != self.source:
-            self.source, self.blame, self._blame_asked = source, {}, set()
+        self.source = source
+        self.forget_blame(source)
         self.sort = None
         self.sort_column_index = min(self.sort_column_index, len(self.columns or ["value"]))
         self.workers.cancel_group(self, "sort")
         sample = records.sample(COLUMN_SAMPLE)
         self.columns = record_columns(sample)
-        self.natural = [min(KEY_WIDTH, max([3, *(len(clean(k)) for k in self.keys[:SAMPLE])]))]
+        self.natural = [min(KEY_WIDTH, max([3, *(len(display_safe(k)) for k in self.keys[:SAMPLE])]))]
         if self.columns:
             for column in self.columns:
                 cells = [self._cell(stored, column) for stored in sample[:SAMPLE]]
@@ -134,7 +143,7 @@ class RecordTable(LineList):
         if not self.keys:
             self.post_message(self.RecordHighlighted(None))
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         if self.filter_text:  # the filter stays on for the next version shown
             self.set_filter(self.filter_text, select)
 
@@ -149,7 +158,7 @@ class RecordTable(LineList):
         if type(stored) is dict and not is_special(stored):
             if column not in stored:
                 return ""
-            return clean(cell_text(stored[column], CELL_WIDTH))
+            return display_safe(cell_text(stored[column], CELL_WIDTH))
         return ""
 
     def _fit(self, width: int) -> None:
@@ -238,7 +247,7 @@ class RecordTable(LineList):
         names = ["key", *(self.columns or ["value"])]
         cells = []
         for i, (name, width) in enumerate(zip(names, self.widths, strict=False)):
-            label = clean(name)
+            label = display_safe(name)
             if self.sort is not None and self.sort[0] == i:
                 arrow = "▼" if self.sort[1] else "▲"  # the arrow always shows: the name gives way
                 label = f"{label[: max(0, width - 2)]} {arrow}" if len(label) + 2 > width else f"{label} {arrow}"
@@ -270,7 +279,7 @@ class RecordTable(LineList):
             text.append(f"⚠ row {index + 1} cannot be read: its records are damaged", style=colors.error)
             return text
         stored = self.value_of(key)
-        shown = clean(key)
+        shown = display_safe(key)
         if len(shown) > self.widths[0]:
             shown = shown[: self.widths[0] - 1] + "…"
         text.append(f"{shown:<{self.widths[0]}}", style=f"bold {colors.key}")
@@ -283,7 +292,7 @@ class RecordTable(LineList):
         if self.columns:
             cells = [self._cell(stored, c) for c in self.columns]
         else:
-            cells = [clean(cell_text(stored, self.widths[1] if len(self.widths) > 1 else 60))]
+            cells = [display_safe(cell_text(stored, self.widths[1] if len(self.widths) > 1 else 60))]
         for cell, width in zip(cells, self.widths[1:], strict=False):
             text.append("  ")
             if len(cell) > width:
@@ -303,12 +312,7 @@ class RecordTable(LineList):
         if self.selected_key is None:
             return
         if getattr(self.app, "read_only", False):
-            from .viewer import Viewer
-
-            for ancestor in self.ancestors:
-                if isinstance(ancestor, Viewer):
-                    ancestor.focus_record_detail()
-                    return
+            self.post_message(self.DetailWanted())
         else:
             await self.run_action("app.edit")
 
@@ -316,7 +320,7 @@ class RecordTable(LineList):
         key = self.selected_key
         if key is not None:
             self.app.copy_to_clipboard(key)
-            self.notify(f"Copied record key {clean(key)}", markup=False, timeout=3)
+            self.notify(f"Copied record key {display_safe(key)}", markup=False, timeout=3)
 
     def action_copy_value(self) -> None:
         """`y`: the selected record's value as JSON (OSC 52, as `c` copies the key)."""
@@ -325,11 +329,11 @@ class RecordTable(LineList):
             return
         value = self.value_of(key)
         if value is UNREADABLE:
-            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged.", severity="error",
+            self.notify(f"Record {display_safe(key)} cannot be read: its bucket is damaged.", severity="error",
                         markup=False)
             return
         self.app.copy_to_clipboard(json.dumps(value, ensure_ascii=False, indent=2))
-        self.notify(f"Copied the value of {clean(key)} as JSON", markup=False, timeout=3)
+        self.notify(f"Copied the value of {display_safe(key)} as JSON", markup=False, timeout=3)
 
     # -------------------------------------------------------------- blame column
     def _blame_cell(self, key: str) -> Text:
@@ -354,18 +358,12 @@ class RecordTable(LineList):
         self._fit(self.scrollable_content_region.width)
         self.reset_rows(self.cursor)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if self.blame_on:
-            self._schedule_blame()
-
-    def _schedule_blame(self) -> None:
-        """Ask for the visible rows' blame once scrolling or loading settles (50 ms)."""
-        if self._blame_timer is not None:
-            self._blame_timer.stop()
-        self._blame_timer = self.set_timer(0.05, self._request_blame)
+            self.schedule_blame()
 
     def visible_keys(self) -> list[str]:
         top = int(self.scroll_offset.y)
@@ -376,39 +374,18 @@ class RecordTable(LineList):
                 out.append(key)
         return out
 
-    def _request_blame(self) -> None:
-        self._blame_timer = None
-        source = self.source
-        if not self.blame_on or source is None:
-            return
-        wanted = [k for k in self.visible_keys() if k not in self._blame_asked]
-        if not wanted:
-            return
-        self._blame_asked.update(wanted)
-        engine = self.app.engine
+    def blame_source(self) -> tuple[str, str, str] | None:
+        return self.source
 
-        def blame() -> None:
-            try:
-                found: dict[str, Any] = engine.blame(source[0], source[1], source[2], keys=wanted)
-            except Exception as error:  # an engine error: said once, the column shows "?"
-                self.app.call_from_thread(self._blame_failed, source, wanted, error)
-                return
-            self.app.call_from_thread(self._blamed, source, {k: found.get(k) for k in wanted})
+    def blame_keys(self) -> list[str]:
+        return self.visible_keys()
 
-        self.run_worker(blame, thread=True, group="blame")
+    def blame_arrived(self) -> None:
+        self.refresh_rows()
 
-    def _blamed(self, source: tuple, found: dict[str, Any]) -> None:
-        if source == self.source:
-            self.blame.update(found)
-            self.refresh_rows()
-
-    def _blame_failed(self, source: tuple, wanted: list[str], error: Exception) -> None:
-        if source == self.source:
-            self._blame_asked.difference_update(wanted)
-            self.blame_on = False
-            self._fit(self.scrollable_content_region.width)
-            self.reset_rows(self.cursor)
-            self.notify(clean(f"Blame failed: {error}"), severity="error", markup=False)
+    def blame_stopped(self) -> None:
+        self._fit(self.scrollable_content_region.width)
+        self.reset_rows(self.cursor)
 
     # -------------------------------------------------------------- sorting
     def column_at_x(self, x: int) -> int:
@@ -428,7 +405,7 @@ class RecordTable(LineList):
         self.sort_column_index = (self.sort_column_index + 1) % max(1, len(self.widths))
         self._cache.clear()
         self.refresh()
-        self.notify(f"s sorts by {clean(self._column_name(self.sort_column_index))}", markup=False, timeout=2)
+        self.notify(f"s sorts by {display_safe(self._column_name(self.sort_column_index))}", markup=False, timeout=2)
 
     def _column_name(self, index: int) -> str:
         names = ["key", *(self.columns or ["value"])]
@@ -491,7 +468,7 @@ class RecordTable(LineList):
             index = 0
         self.reset_rows(index)
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
 
     # -------------------------------------------------------------- filter (find in this version)
     def action_find(self) -> None:
@@ -568,22 +545,18 @@ class RecordTable(LineList):
                 "finding…" if self.filter_text else "no records")
             self.post_message(self.RecordHighlighted(None))
         if self.blame_on:
-            self._schedule_blame()
+            self.schedule_blame()
         self._title()
         self.refresh_bindings()
 
     def _title(self) -> None:
-        from .viewer import Viewer
-
-        viewer = next((a for a in self.ancestors if isinstance(a, Viewer)), None)
-        if viewer is None:
-            return
         if not self.filter_text:
-            viewer.border_title = "Version"
+            self.post_message(self.TitleChanged("Version"))
             return
         count = f"{len(self.keys):,} match{'es' if len(self.keys) != 1 else ''}"
         more = "" if self.filter_done else f" so far… {self.filter_read:.0%} read"
-        viewer.border_title = f"Version · /{clean(self.filter_text)} · {count}{more} (esc clears)"
+        self.post_message(self.TitleChanged(f"Version · /{display_safe(self.filter_text)} · {count}{more} "
+                                            "(esc clears)"))
 
 
 class RecordFilter(Input):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ..model.escape import display_safe
 from .palette import Palette
-from .safe import clean
 from .themed_static import ThemedStatic
 
 
@@ -24,7 +24,7 @@ class StatusLine(ThemedStatic):
 
     def show_connecting(self, root: str, waited: float = 0.0) -> None:
         """Waiting for the database's first answer; after a few seconds, for how long."""
-        what = f"connecting to {clean(root)}…"
+        what = f"connecting to {display_safe(root)}…"
         more = f"  no answer for {waited:.0f} s · q quits" if waited >= 2 else "  q quits"
 
         def build(colors: Palette) -> Text:
@@ -36,7 +36,7 @@ class StatusLine(ThemedStatic):
 
     def show_trouble(self, headline: str, reason: str | None) -> None:
         """`⚠ headline` (e.g. "S3 unreachable since 12:03, retrying"), then why, dimmer."""
-        detail = f" · {clean(reason)}" if reason else ""
+        detail = f" · {display_safe(reason)}" if reason else ""
 
         def build(colors: Palette) -> Text:
             text = Text(f"⚠ {headline}", style=f"bold {colors.error}", no_wrap=True, end="")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dbengine.history import Version
 from dbengine.index_window import LogView
@@ -35,11 +35,11 @@ from mydb_tui.model.timeline_filter import (
     run_filter,
 )
 
+from ..model.errors import error_text
+from ..model.escape import display_safe
 from .activity_strip import ActivityStrip
-from .errors import error_text
 from .line_list import LineList
 from .loading import DelayedLoading
-from .safe import clean
 
 USER_WIDTH = 14  # at most; narrower when every user name is shorter
 DATE_WIDTH = 22  # `2026-04-26 18:59 +0100`
@@ -139,6 +139,13 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.digest = tenant, entry, digest
 
+    class FilterAsked(Message):
+        """`/`: the app asks for a filter (screens.timeline_filter) and calls `set_filter` with it."""
+
+        def __init__(self, entry: str, current: str) -> None:
+            super().__init__()
+            self.entry, self.current = entry, current
+
     class LoadFailed(Message):
         def __init__(self, tenant: str, entry: str, error: Exception) -> None:
             super().__init__()
@@ -151,8 +158,9 @@ class Timeline(DelayedLoading, LineList):
             super().__init__()
             self.tenant, self.entry, self.versions = tenant, entry, versions
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.tenant: str | None = None
         self.entry: str | None = None
         self.kind: str | None = None
@@ -300,7 +308,7 @@ class Timeline(DelayedLoading, LineList):
     @work(thread=True, exclusive=True, group="timeline")
     def _load(self, generation: int, tenant: str, entry: str, select: str | None,
               previous: tuple[str, int, int] | None = None) -> None:
-        engine = self.app.engine
+        engine = self.engine
         found = None
         try:
             info = engine.entry_info(tenant, entry)
@@ -351,7 +359,7 @@ class Timeline(DelayedLoading, LineList):
     def _note_columns(self, versions: Sequence[Version], reset: bool = False) -> None:
         """Widen the user column and show the restored/damaged markers for newly read versions."""
         users = {v.user_id for v in versions}
-        width = min(USER_WIDTH, max([4, *(len(clean(u)) for u in users)]))
+        width = min(USER_WIDTH, max([4, *(len(display_safe(u)) for u in users)]))
         restored = any(v.restored_from for v in versions)
         damaged = any(v.damage for v in versions)
         if reset:
@@ -369,7 +377,7 @@ class Timeline(DelayedLoading, LineList):
         self._rows.clear()
         self._dates.clear()
         self.border_subtitle = ""
-        self.empty_message = f"⚠ {clean(error_text(error))}"
+        self.empty_message = f"⚠ {display_safe(error_text(error))}"
         if self.strip is not None:
             self.strip.clear()
         self.reset_rows()
@@ -466,7 +474,7 @@ class Timeline(DelayedLoading, LineList):
                 text.append(date[5:16] if cols.date == SHORT_DATE else date[: cols.date], style=colors.date)
         if cols.user:
             text.append("  ")
-            user = clean(row.user)
+            user = display_safe(row.user)
             if len(user) > cols.user:
                 user = user[: cols.user - 1] + "…"
             text.append(f"{user:<{cols.user}}", style=colors.user)
@@ -551,10 +559,8 @@ class Timeline(DelayedLoading, LineList):
         """Ask for a filter (user:, words, dates, key:/path:) and filter the versions."""
         if self.tenant is None or self.entry is None:
             return
-        from ..screens.timeline_filter import TimelineFilterScreen
-
         current = self.filter.text if self.filter is not None else ""
-        self.app.push_screen(TimelineFilterScreen(self.entry, current), self.set_filter)
+        self.post_message(self.FilterAsked(self.entry, current))
 
     def set_filter(self, text: str | None) -> None:
         """Filter the versions by `text` ("" clears the filter; None: nothing changes)."""
@@ -586,7 +592,7 @@ class Timeline(DelayedLoading, LineList):
         worker = get_current_worker()
         started = time.perf_counter()
         try:
-            result = run_filter(self.app.engine, tenant, entry, query, kind, lambda: worker.is_cancelled)
+            result = run_filter(self.engine, tenant, entry, query, kind, lambda: worker.is_cancelled)
         except Exception as error:  # an engine error or a bad term: a message, never a traceback
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._filter_failed, generation, error)
@@ -599,7 +605,7 @@ class Timeline(DelayedLoading, LineList):
         if generation != self._filter_generation:
             return
         self.hide_loading()
-        self.notify(f"Filter: {clean(error_text(error))}", severity="error")
+        self.notify(f"Filter: {display_safe(error_text(error))}", severity="error")
         if self._unfiltered is not None and self.versions is not self._unfiltered:
             self._restore_unfiltered()
         self._drop_filter()

@@ -26,13 +26,13 @@ from textual.worker import get_current_worker
 
 from mydb_tui.model.values import pretty_json
 
-from .errors import error_text
+from ..model.errors import error_text
+from ..model.escape import display_safe, hidden_in_json
 from .json_tree import JsonTree, collect_badges
 from .loading import DelayedLoading
 from .metadata import MetadataStrip, version_damage
 from .palette import Palette
 from .record_table import COLUMN_SAMPLE, UNREADABLE, RecordFilter, RecordTable
-from .safe import clean, invisible_re
 from .themed_static import ThemedStatic
 
 # TextArea slows down with the size of its text and of its longest line (a 10 MB value
@@ -93,8 +93,9 @@ class Viewer(DelayedLoading, Vertical):
             super().__init__()
             self.what, self.error = what, error
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.tenant: str | None = None
         self.entry: str | None = None
         self.digest: str | None = None
@@ -112,13 +113,14 @@ class Viewer(DelayedLoading, Vertical):
         with ContentSwitcher(initial="viewer-message", id="viewer-content"):
             yield ThemedStatic(lambda _colors: Text("Select an entry in the tree.", style="dim italic"),
                                id="viewer-message")
-            yield JsonTree(id="data-tree")
+            yield JsonTree(self.engine, id="data-tree", version=self._snapshot_shown)
             yield _text_area("data-text")
             with Vertical(id="records"):
                 yield RecordFilter(id="record-filter")
-                yield RecordTable(id="record-table")
+                yield RecordTable(self.engine, id="record-table")
                 with ContentSwitcher(initial="record-tree", id="record-detail"):
-                    yield JsonTree(id="record-tree")
+                    yield JsonTree(self.engine, id="record-tree",
+                                   toggle_blame=lambda: self.record_table.action_toggle_blame())
                     yield _text_area("record-text")
 
     @property
@@ -170,7 +172,7 @@ class Viewer(DelayedLoading, Vertical):
         self.document = self.data = None
         self.kind = None
         self.query_one(MetadataStrip).show_text("")
-        shown = clean(message)
+        shown = display_safe(message)
 
         def text(colors: Palette) -> Text:
             result = Text("⚠ ", style=f"bold {colors.error}")
@@ -186,7 +188,7 @@ class Viewer(DelayedLoading, Vertical):
 
     @work(thread=True, exclusive=True, group="viewer")
     def _load(self, generation: int, tenant: str, entry: str, digest: str, select: str | None) -> None:
-        engine = self.app.engine
+        engine = self.engine
         try:
             document = engine.read_snapshot(tenant, digest)
             damage = version_damage(digest, document)
@@ -264,7 +266,7 @@ class Viewer(DelayedLoading, Vertical):
         self._text_for = key
         # C1 controls and bidi/format characters are shown as JSON escapes (the same value),
         # never sent to the terminal; json already escapes C0 controls.
-        text = invisible_re().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
+        text = hidden_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", pretty_json(value))
         text = viewable_text(text)
         area = self.query_one(f"#{area_id}", TextArea)
         area.language = "json" if len(text) <= HIGHLIGHT_LIMIT else None
@@ -281,24 +283,38 @@ class Viewer(DelayedLoading, Vertical):
     def action_toggle_view(self) -> None:
         self.mode = "text" if self.mode == "tree" else "tree"
 
+    def _snapshot_shown(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the snapshot version shown, or None (the data tree's blame)."""
+        if self.kind != "snapshot" or self.tenant is None or self.entry is None or self.digest is None:
+            return None
+        return self.tenant, self.entry, self.digest
+
+    @on(RecordTable.DetailWanted)
+    def _detail_wanted(self) -> None:
+        self.focus_record_detail()
+
     def focus_record_detail(self) -> None:
         """Focus the selected record's detail below the table (enter in read-only mode)."""
         if self.kind == "records":
             self.query_one(f"#record-{self.mode}").focus()
+
+    @on(RecordTable.TitleChanged)
+    def _record_title(self, event: RecordTable.TitleChanged) -> None:
+        self.border_title = event.title
 
     @on(RecordTable.RecordHighlighted)
     def _record_highlighted(self, event: RecordTable.RecordHighlighted) -> None:
         key = event.key
         table = self.record_table
         value = table.value_of(key) if key is not None else None
-        engine = self.app.engine
+        engine = self.engine
         self._text_for = None
         if key is None:
             self.query_one("#record-tree", JsonTree).show({}, {}, "no record")
         elif value is UNREADABLE:
             self.query_one("#record-tree", JsonTree).show_message(
-                f"⚠ {clean(key)}: cannot be read, its bucket is damaged (V runs verify)")
-            self.notify(f"Record {clean(key)} cannot be read: its bucket is damaged. V runs verify.",
+                f"⚠ {display_safe(key)}: cannot be read, its bucket is damaged (V runs verify)")
+            self.notify(f"Record {display_safe(key)} cannot be read: its bucket is damaged. V runs verify.",
                         severity="error", markup=False)
         else:
             self.query_one("#record-tree", JsonTree).show(value, collect_badges(engine, value, 50), key)

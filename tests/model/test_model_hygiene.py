@@ -14,3 +14,17 @@ def test_model_and_demo_do_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_model_module_loads_without_textual_or_rich():
+    """The layer both front-ends share (escaping, defaults, entries, tags...) stays UI-free."""
+    code = (
+        "import importlib, pkgutil, sys, mydb_tui.model as m\n"
+        "names = [i.name for i in pkgutil.iter_modules(m.__path__)]\n"
+        "for name in names: importlib.import_module('mydb_tui.model.' + name)\n"
+        "loaded = sorted(x for x in sys.modules if x.split('.')[0] in ('textual', 'rich'))\n"
+        "print(len(names), loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, loaded = out.stdout.strip().split(" ", 1)
+    assert int(count) >= 15 and loaded == "[]", out.stdout

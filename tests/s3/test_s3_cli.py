@@ -18,17 +18,7 @@ from dbengine.dbengine import DbEngine
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "cli"))
 from cli_helpers import Result, StepClock, assert_error, mydb  # noqa: E402
-
-
-class Blob:
-    """A value with a `use_refs` field (stored in refs/)."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs() -> set[str]:
-        return {"payload"}
+from ref_values import Blob
 
 
 def build(root: str) -> None:

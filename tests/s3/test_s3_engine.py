@@ -162,8 +162,8 @@ def test_a_writer_that_loses_the_race_reapplies_its_put(engine, monkeypatch):
 
 
 def test_a_head_that_keeps_moving_gives_a_conflict_error(engine, monkeypatch):
-    monkeypatch.setattr("dbengine.dbengine._CAS_DEADLINE", 0.2)
-    monkeypatch.setattr("dbengine.dbengine._CAS_BASE_DELAY", 0.0)
+    monkeypatch.setattr("dbengine.heads.CAS_DEADLINE", 0.2)
+    monkeypatch.setattr("dbengine.heads.CAS_BASE_DELAY", 0.0)
     monkeypatch.setattr(engine.storage, "write_head", lambda tenant, data, expected=...: False)
     with pytest.raises(errors.ConflictError, match="attempts in 0 s"):
         engine.save(T, "u", "e", 1)

@@ -28,20 +28,10 @@ from dbengine.dbengine import DbEngine
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "cli"))
 from cli_helpers import MODULE, cli_env  # noqa: E402
+from ref_values import Blob
 
 BUCKET = "mydb-tests"
 T = "tenant_1"
-
-
-class Blob:
-    """A value with a `use_refs` field (stored in refs/)."""
-
-    def __init__(self, payload):
-        self.payload = payload
-
-    @staticmethod
-    def use_refs() -> set[str]:
-        return {"payload"}
 
 
 class _Raw:

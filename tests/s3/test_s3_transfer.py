@@ -74,8 +74,8 @@ def test_an_import_that_loses_the_race_keeps_the_other_writers_update(engine, tm
 
 def test_an_import_whose_head_keeps_moving_gives_a_conflict_error(engine, tmp_path, monkeypatch):
     lines = export_of(tmp_path, entries=1)
-    monkeypatch.setattr("dbengine.dbengine._CAS_DEADLINE", 0.2)
-    monkeypatch.setattr("dbengine.dbengine._CAS_BASE_DELAY", 0.0)
+    monkeypatch.setattr("dbengine.heads.CAS_DEADLINE", 0.2)
+    monkeypatch.setattr("dbengine.heads.CAS_BASE_DELAY", 0.0)
     monkeypatch.setattr(engine.storage, "write_head", lambda tenant, data, expected=...: False)
     with pytest.raises(errors.ConflictError, match="attempts in 0 s"):
         engine.import_jsonl(lines, T)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, TextArea
-from tui_helpers import SIZE, USER, screen_text, settle
+from tui_helpers import SIZE, USER, open_entry, screen_text, settle
 
 from mydb_tui.screens.add_record import AddRecordScreen
 from mydb_tui.screens.compare import CompareScreen
@@ -12,16 +12,6 @@ from mydb_tui.screens.confirm import ConfirmScreen
 from mydb_tui.screens.editor import EditorScreen
 from mydb_tui.screens.restore import RestoreScreen
 from mydb_tui.widgets.record_table import RecordTable
-from mydb_tui.widgets.timeline import Timeline
-
-
-async def open_entry(pilot, tenant: str, entry: str) -> Timeline:
-    pilot.app.goto_entry(tenant, entry)
-    await settle(pilot)
-    timeline = pilot.app.query_one(Timeline)
-    timeline.focus()
-    await pilot.pause()
-    return timeline
 
 
 async def test_d_compares_selected_with_parent_and_marked(small_db, app_factory) -> None:

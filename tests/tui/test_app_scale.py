@@ -14,7 +14,8 @@ import pytest
 from dbengine.dbengine import DbEngine
 from tui_helpers import SIZE, settle
 
-from mydb_tui.widgets.entry_tree import EntryTree, TenantData
+from mydb_tui.model.entries import TenantData
+from mydb_tui.widgets.entry_tree import EntryTree
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline
 

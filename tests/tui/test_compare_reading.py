@@ -9,7 +9,9 @@ from dbengine.dbengine import DbEngine
 from textual.widgets import Static
 from tui_helpers import Host, screen_engine
 
-from mydb_tui.screens.compare import ChangeList, CompareScreen, DiffView
+from mydb_tui.screens.compare import CompareScreen
+from mydb_tui.widgets.change_list import ChangeList
+from mydb_tui.widgets.diff_view import DiffView
 
 TENANT = "acme"
 

@@ -43,6 +43,8 @@ async def edit_and_save(pilot, app: Host, screen: EditorScreen, text: str, other
     """Open the editor, let the other writer save, then type `text` and press ctrl+s."""
     app.push_screen(screen, app.results.append)
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the editor has read HEAD (in its worker)
+    await pilot.pause()
     area = screen.query_one("#editor-text", TextArea)
     other_write()
     area.load_text(text)

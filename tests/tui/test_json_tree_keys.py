@@ -13,8 +13,12 @@ VALUE = {1: "int one", "1": "string one", None: "none", "null": "string null", (
 
 
 class _TreeApp(App):
+    def __init__(self, engine: DbEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
     def compose(self) -> ComposeResult:
-        yield JsonTree(id="tree")
+        yield JsonTree(self.engine, id="tree")
 
 
 async def test_non_string_keys_show_apart_from_string_keys(tmp_path) -> None:
@@ -22,7 +26,7 @@ async def test_non_string_keys_show_apart_from_string_keys(tmp_path) -> None:
     engine.init("t")
     engine.save("t", "u", "e", VALUE)
     stored = engine.read_snapshot("t", engine.get_digest("t", "e"))["__data__"]
-    app = _TreeApp()
+    app = _TreeApp(engine)
     async with app.run_test(size=(100, 30)) as pilot:
         tree = app.query_one(JsonTree)
         tree.show({"value": stored})

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 from textual.widgets import Input
-from tui_helpers import SIZE, screen_text, settle
+from tui_helpers import SIZE, open_entry, screen_text, settle
 
+from mydb_tui.model.entries import EntryData, TenantData
 from mydb_tui.screens.compare import CompareScreen
 from mydb_tui.screens.editor import EditorScreen
-from mydb_tui.widgets.entry_tree import EntryData, EntryTree, TenantData
+from mydb_tui.widgets.entry_tree import EntryTree
 from mydb_tui.widgets.json_tree import JsonTree
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline
-
-
-async def open_entry(pilot, tenant: str, entry: str) -> Timeline:
-    pilot.app.goto_entry(tenant, entry)
-    await settle(pilot)
-    timeline = pilot.app.query_one(Timeline)
-    timeline.focus()
-    await pilot.pause()
-    return timeline
 
 
 async def test_enter_on_a_history_row_compares_it_with_its_parent(small_db, app_factory) -> None:

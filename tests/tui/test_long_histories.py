@@ -12,8 +12,8 @@ import pytest
 from dbengine.index_window import LogView
 from tui_helpers import SIZE, settle
 
-from mydb_tui.widgets import entry_tree
-from mydb_tui.widgets.entry_tree import EntryData, NoteData
+from mydb_tui.model import entries as listing
+from mydb_tui.model.entries import EntryData, NoteData
 from mydb_tui.widgets.timeline import Timeline
 
 COUNT = 150
@@ -56,8 +56,8 @@ async def test_the_timeline_scrolls_to_the_oldest_version_and_back(long_db, app_
 
 async def test_a_big_tenant_shows_pages_of_entries_with_details_for_the_rows_on_screen(
         tui_engine, app_factory, monkeypatch) -> None:
-    monkeypatch.setattr(entry_tree, "LAZY_ENTRIES", 5)
-    monkeypatch.setattr(entry_tree, "PAGE", 4)
+    monkeypatch.setattr(listing, "LAZY_ENTRIES", 5)
+    monkeypatch.setattr(listing, "PAGE", 4)
     tui_engine.init("big")
     names = [f"e{i:02d}" for i in range(11)]
     for name in names:
@@ -79,8 +79,8 @@ async def test_a_big_tenant_shows_pages_of_entries_with_details_for_the_rows_on_
 
 
 async def test_goto_reaches_an_entry_of_a_big_tenant_not_shown_yet(tui_engine, app_factory, monkeypatch) -> None:
-    monkeypatch.setattr(entry_tree, "LAZY_ENTRIES", 5)
-    monkeypatch.setattr(entry_tree, "PAGE", 3)
+    monkeypatch.setattr(listing, "LAZY_ENTRIES", 5)
+    monkeypatch.setattr(listing, "PAGE", 3)
     tui_engine.init("big")
     names = [f"e{i:02d}" for i in range(40)]
     for name in names:

@@ -3,9 +3,9 @@ scroll the other columns a screen at a time (in the real app on a real engine)."
 
 from __future__ import annotations
 
-from tui_helpers import settle
+from tui_helpers import open_record_table
 
-from mydb_tui.widgets.record_table import MAX_WIDTH, RecordTable
+from mydb_tui.widgets.record_table import MAX_WIDTH
 
 WIDE = "x" * 45  # wider than MAX_WIDTH
 
@@ -17,29 +17,17 @@ def _records(engine, columns: int) -> None:
     })
 
 
-async def _table(pilot, size: tuple[int, int]) -> RecordTable:
-    app = pilot.app
-    await settle(pilot)
-    app.goto_entry("shop", "items")
-    await settle(pilot)
-    await pilot.press("3")
-    await settle(pilot)
-    table = app.query_one(RecordTable)
-    assert app.focused is table
-    return table
-
-
 async def test_columns_grow_into_free_room(tui_engine, app_factory) -> None:
     _records(tui_engine, 2)
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(200, 40)) as pilot:
-        table = await _table(pilot, (200, 40))
+        table = await open_record_table(pilot, "shop", "items")
         assert table.widths[1:] == [43, 43]  # the whole value, not cut at MAX_WIDTH
         assert f"{WIDE[:40]}000" in table.render_row(0).plain
         assert table.max_scroll_x == 0
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(110, 40)) as pilot:  # less room: capped, then what is left shared
-        table = await _table(pilot, (110, 40))
+        table = await open_record_table(pilot, "shop", "items")
         assert MAX_WIDTH <= table.widths[1] and table.widths[2] <= table.widths[1]
         assert table.row_width() <= table.scrollable_content_region.width
 
@@ -48,7 +36,7 @@ async def test_right_scrolls_a_screen_of_columns_and_the_key_stays(tui_engine, a
     _records(tui_engine, 8)
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(120, 30)) as pilot:
-        table = await _table(pilot, (120, 30))
+        table = await open_record_table(pilot, "shop", "items")
         view = table.scrollable_content_region.width
         before = table.render_line(1).text
         assert before.startswith("item00") and "c0" in table.render_line(0).text

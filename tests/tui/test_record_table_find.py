@@ -3,22 +3,10 @@
 
 from __future__ import annotations
 
-from tui_helpers import settle
+from tui_helpers import open_record_table, settle
 
 from mydb_tui.widgets.json_tree import JsonTree
 from mydb_tui.widgets.record_table import RecordTable
-
-
-async def _table(pilot) -> RecordTable:
-    app = pilot.app
-    await settle(pilot)
-    app.goto_entry("acme", "users")
-    await settle(pilot)
-    await pilot.press("3")
-    await settle(pilot)
-    table = app.query_one(RecordTable)
-    assert app.focused is table
-    return table
 
 
 def _row(table: RecordTable, key: str) -> str:
@@ -31,7 +19,7 @@ async def test_b_shows_who_last_changed_each_visible_record(small_db, app_factor
     asked: list[list[str]] = []
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 20)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         blame = app.engine.blame
 
         def spy(tenant, entry, digest=None, keys=None):
@@ -65,7 +53,7 @@ async def test_b_shows_who_last_changed_each_visible_record(small_db, app_factor
 async def test_b_in_the_record_detail_toggles_the_table_column(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 30)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         detail = app.query_one("#record-tree", JsonTree)
         detail.focus()
         await pilot.pause()
@@ -79,7 +67,7 @@ async def test_b_in_the_record_detail_toggles_the_table_column(small_db, app_fac
 async def test_s_sorts_by_the_column_then_reverses_then_insertion_order(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         insertion = list(table.keys)
         assert table.columns == ["name", "age"]
         await pilot.press("S", "S")  # key -> name -> age
@@ -105,7 +93,7 @@ async def test_s_sorts_by_the_column_then_reverses_then_insertion_order(small_db
 async def test_clicking_a_header_sorts_by_that_column(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         name_x = table._starts()[1] + 1
         await pilot.click(RecordTable, offset=(name_x, 0))
         await settle(pilot)
@@ -121,7 +109,7 @@ async def test_y_copies_the_value_as_json_and_Y_the_key(small_db, app_factory) -
     app = app_factory(poll_interval=0)
     copied: list[str] = []
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         app.copy_to_clipboard = copied.append
         await pilot.press("down", "down", "down", "y")
         await pilot.pause()
@@ -137,7 +125,7 @@ async def test_y_copies_the_value_as_json_and_Y_the_key(small_db, app_factory) -
 async def test_slash_filters_rows_by_key_or_value_and_esc_clears(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         viewer = app.viewer
         await pilot.press("slash")
         await pilot.pause()
@@ -168,7 +156,7 @@ async def test_find_runs_over_a_big_entry_in_a_worker(tui_engine, app_factory) -
     tui_engine.put_many("acme", "alice", "users", {f"k{i:05d}": {"n": i} for i in range(30000)})
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         table.set_filter("k2999")
         assert table.keys == [] and not table.filter_done  # the worker reads the records
         await settle(pilot)
@@ -184,7 +172,7 @@ async def test_h_after_a_sort_and_the_palette_lists_the_find_actions(small_db, a
 
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        table = await _table(pilot)
+        table = await open_record_table(pilot, "acme", "users")
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Blame column", "Find in this version", "Sort records", "Copy value as JSON"} <= titles
         await pilot.press("S", "S", "s")  # by age: carol's u03 (age 1) comes first

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from dbengine.dbengine import DbEngine
 from textual.widgets import Input, Static, TextArea
-from tui_helpers import START, Host, StepClock
+from tui_helpers import START, Host, StepClock, settle
 
 from mydb_tui.screens.add_record import AddRecordScreen
 
@@ -46,7 +46,7 @@ async def test_add_a_record_with_the_keyboard(engine: DbEngine) -> None:
         area.load_text("")
         await pilot.press(*'{"age": 7}')
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert app.results == ["zoe"]
     assert engine.get(TENANT, "users", "zoe") == {"age": 7}
     new_head = engine.get_digest(TENANT, "users")
@@ -59,15 +59,15 @@ async def test_existing_key_warns_it_will_be_overwritten(engine: DbEngine) -> No
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_add(pilot, app, engine)
         await pilot.press("u", "2")
-        await pilot.pause()
+        await settle(pilot)
         assert "overwrites" in (visible_text(screen, "#add-warning") or "")
         await pilot.press("2")  # "u22" is new: the warning goes away
-        await pilot.pause()
+        await settle(pilot)
         assert visible_text(screen, "#add-warning") is None
         await pilot.press("backspace")
         screen.query_one("#add-value", TextArea).load_text('"replaced"')
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert app.results == ["u2"]
     assert engine.get(TENANT, "users", "u2") == "replaced"
 
@@ -80,7 +80,7 @@ async def test_invalid_json_is_shown_and_nothing_written(engine: DbEngine) -> No
         await pilot.press(*"bad")
         screen.query_one("#add-value", TextArea).load_text('{"age": }')
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         error = visible_text(screen, "#add-error")
         assert error and "invalid JSON" in error
         assert app.screen is screen and app.results == []
@@ -94,7 +94,7 @@ async def test_empty_key_is_refused(engine: DbEngine) -> None:
         screen = await open_add(pilot, app, engine)
         screen.query_one("#add-value", TextArea).load_text("1")
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert "Enter a record key" in (visible_text(screen, "#add-error") or "")
     assert engine.get_digest(TENANT, "users") == head
 
@@ -107,7 +107,7 @@ async def test_engine_refusal_is_shown(engine: DbEngine) -> None:
         await pilot.press(*"k1")
         screen.query_one("#add-value", TextArea).load_text('{"__special__": "py/bytes"}')
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert "Not added" in (visible_text(screen, "#add-error") or "")
     assert engine.get_digest(TENANT, "users") == head
 
@@ -118,6 +118,6 @@ async def test_escape_cancels(engine: DbEngine) -> None:
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_add(pilot, app, engine)
         await pilot.press(*"x", "escape")
-        await pilot.pause()
+        await settle(pilot)
         assert app.results == [None] and app.screen is not screen
     assert engine.get_digest(TENANT, "users") == head

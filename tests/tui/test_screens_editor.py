@@ -16,8 +16,12 @@ TENANT = "acme"
 
 
 async def open_editor(pilot, app: Host, screen: EditorScreen) -> TextArea:
+    """Open the editor and let it read the value (in its worker)."""
     app.push_screen(screen, app.results.append)
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert screen.loaded
     return screen.query_one("#editor-text", TextArea)
 
 
@@ -221,8 +225,8 @@ async def test_a_value_too_large_for_the_editor_is_refused_with_a_message(engine
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = EditorScreen(engine, TENANT, "big", "carol")
-        assert screen.too_large
         area = await open_editor(pilot, app, screen)
+        assert screen.too_large
         assert area.text == "" and area.read_only  # the huge text is never put in the TextArea
         message = shown_error(screen)
         assert message and "Cannot edit" in message and f"at most {MAX_EDIT_CHARS:,}" in message

@@ -7,23 +7,13 @@ import errno
 import pytest
 from fault_injection import Faults
 from textual.widgets import TextArea
-from tui_helpers import SIZE, screen_text, settle
+from tui_helpers import SIZE, open_entry, screen_text, settle, wait_for_text
 
 from mydb_tui.screens.confirm import ConfirmScreen
 from mydb_tui.screens.editor import EditorScreen
 from mydb_tui.screens.restore import RestoreScreen
-from mydb_tui.widgets.timeline import Timeline
 
 FAULTS = [("ENOSPC", errno.ENOSPC, 1), ("EIO", errno.EIO, 3), ("EACCES", errno.EACCES, 1)]
-
-
-async def open_entry(pilot, tenant: str, entry: str) -> Timeline:
-    pilot.app.goto_entry(tenant, entry)
-    await settle(pilot)
-    timeline = pilot.app.query_one(Timeline)
-    timeline.focus()
-    await pilot.pause()
-    return timeline
 
 
 def messages(app) -> str:
@@ -68,7 +58,7 @@ async def test_editor_save_on_a_failing_disk_keeps_the_editor_and_the_text(small
         assert faults.fired
         assert isinstance(app.screen, EditorScreen), "the editor stays open with the user's text"
         assert '"c"' in app.screen.query_one(TextArea).text
-        assert "No space left on device" in screen_text(app)
+        assert "No space left on device" in await wait_for_text(pilot, "No space left on device")
     assert small_db.history("acme", "config", max_items=None) == before
     assert small_db.verify().ok
 

@@ -36,9 +36,10 @@ from dbengine.dbengine import DbEngine
 from dbengine.utils import compute_digest, to_json_bytes
 from tui_helpers import SIZE, screen_text, settle
 
+from mydb_tui.model.entries import EntryData
 from mydb_tui.screens.compare import CompareScreen
 from mydb_tui.screens.restore import RestoreScreen
-from mydb_tui.widgets.entry_tree import EntryData, EntryTree
+from mydb_tui.widgets.entry_tree import EntryTree
 from mydb_tui.widgets.timeline import Timeline
 
 T = "meta"

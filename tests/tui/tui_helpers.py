@@ -49,13 +49,60 @@ def build_small_db(engine: DbEngine) -> None:
     engine.restore("globex", "erin", "flags", first)
 
 
+async def open_entry(pilot, tenant: str, entry: str):
+    """Go to an entry in the running app and focus its History (the Timeline, returned)."""
+    from mydb_tui.widgets.timeline import Timeline
+
+    pilot.app.goto_entry(tenant, entry)
+    await settle(pilot)
+    timeline = pilot.app.query_one(Timeline)
+    timeline.focus()
+    await pilot.pause()
+    return timeline
+
+
+async def open_record_table(pilot, tenant: str, entry: str):
+    """Go to a record entry in the running app and focus its record table (pane 3); the table."""
+    from mydb_tui.widgets.record_table import RecordTable
+
+    app = pilot.app
+    await settle(pilot)
+    app.goto_entry(tenant, entry)
+    await settle(pilot)
+    await pilot.press("3")
+    await settle(pilot)
+    table = app.query_one(RecordTable)
+    assert app.focused is table
+    return table
+
+
 async def settle(pilot, rounds: int = 3) -> None:
     """Let workers finish and their results reach the screen."""
+    from textual.worker import WorkerCancelled
+
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # replaced meanwhile by a newer one of its group (exclusive): the next round waits
+            await pilot.pause()
     await pilot.pause()
+
+
+async def wait_for_text(pilot, text: str, timeout: float = 10.0) -> str:
+    """Let the app run until its screen shows `text` (or `timeout` seconds pass); the screen's text.
+
+    For results that arrive from a worker thread: a busy machine delays them, the test should not fail for that.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    shown = screen_text(pilot.app)
+    while text not in shown and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        shown = screen_text(pilot.app)
+    return shown
 
 
 def screen_text(app) -> str:

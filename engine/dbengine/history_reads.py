@@ -1,0 +1,188 @@
+"""Reads of an entry's history through its index: whole (log, history), windowed (a few
+lines of a long index, its end for the newest), lazy (log_view) and by change set
+(versions_touching). Damage found on the way is repaired as a whole read repairs it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .changesets import path_touched
+from .errors import ConflictError, CorruptObjectError
+from .history import IndexState, Version, build_versions
+from .history_index import HistoryIndex
+from .index_window import Lines, LogView, WindowDamaged, newest, window
+from .names import check_digest, check_key
+
+WINDOW_MAX = 5000  # versions a windowed read serves; more are read with the whole index
+LINE_GUESS = 200  # bytes of an index line, to place a first window read
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """Part of an entry's history: `versions`, newest first, the first `start` versions
+    below `head` (0: the head itself), of `total` versions in all."""
+
+    head: str
+    total: int
+    start: int
+    versions: list[Version]
+
+
+class HistoryReader:
+    """The history questions answered from the index (see DbEngine's methods of the same names)."""
+
+    def __init__(self, index: HistoryIndex):
+        self.index = index
+
+    def _retried(self, tenant_id: str, entry: str, read: Callable[[], list]) -> list:
+        """`read()`, again after a rebuild of the index when a line turns out malformed."""
+        try:
+            return read()
+        except ValueError:
+            self.index.rebuild(tenant_id, entry)
+        return read()
+
+    def digests(self, tenant_id: str, entry: str, digest: str | None, max_items: int | None) -> list[str]:
+        """Digests of the entry's versions, newest first, from the head (or `digest`)."""
+        if digest is None and max_items is not None and 0 < max_items <= WINDOW_MAX \
+                and (tenant_id, entry) not in self.index.states:
+            return [v.digest for v in self.window(tenant_id, entry, 0, max_items).versions]
+        state, start = self.index.start(tenant_id, entry, digest)
+        first = max(start + 1 - max_items, 0) if max_items is not None else 0
+        return state.digests[first : start + 1][::-1]
+
+    def log(self, tenant_id: str, entry: str, digest: str | None, max_items: int | None) -> list[Version]:
+        """The entry's versions, newest first, from the head (or `digest`)."""
+        if digest is None and max_items is not None and 0 < max_items <= WINDOW_MAX \
+                and (tenant_id, entry) not in self.index.states:
+            return self.window(tenant_id, entry, 0, max_items).versions
+
+        def read() -> list[Version]:
+            state, start = self.index.start(tenant_id, entry, digest)
+            first = max(start + 1 - max_items, 0) if max_items is not None else 0
+            return state.versions_between(first, start + 1)[::-1]
+
+        return self._retried(tenant_id, entry, read)
+
+    def window(self, tenant_id: str, entry: str, start: int = 0, count: int = 100) -> LogWindow:
+        """Versions `start` .. `start + count - 1` below the head (0: the head), newest first,
+        and the number of versions: only those lines of a long index are read."""
+        if type(start) is not int or type(count) is not int or start < 0 or count < 0:
+            raise ValueError("start and count must be integers >= 0")
+        head = self.index.head_of(tenant_id, entry)
+        total, tail = self.total(tenant_id, entry, head, min(count, WINDOW_MAX) if start == 0 else 1)
+        lo, hi = max(total - start - count, 0), max(total - start, 0)
+        return LogWindow(head, total, start, self.versions_at(tenant_id, entry, head, total, lo, hi, tail)[::-1])
+
+    def view(self, tenant_id: str, entry: str, page: int = 256) -> LogView:
+        """The entry's history as a lazy sequence of Versions, newest first, as of the head now."""
+        head = self.index.head_of(tenant_id, entry)
+        total, _tail = self.total(tenant_id, entry, head, 1)
+        return LogView(lambda lo, hi: self.versions_at(tenant_id, entry, head, total, lo, hi), head, total, page)
+
+    def touching(self, tenant_id: str, entry: str, key: str | None, path: str | None,
+                 digest: str | None) -> list[tuple[str, bool]]:
+        """Versions whose change set names record `key` or touches JSON Pointer `path` (True),
+        or whose change set is unknown (False), newest first: a scan of the index only."""
+        if (key is None) == (path is None):
+            raise ValueError("give a record key or a JSON Pointer path")
+        if path is not None and not (type(path) is str and (path == "" or path.startswith("/"))):
+            raise ValueError(f"{path!r} is not a JSON Pointer (RFC 6901): it must be empty or start with '/'")
+        if digest is not None:
+            check_digest(digest)  # (a bad digest is the caller's error, not the index's damage)
+        if key is not None:
+            check_key(key)
+            needle: str | None = json.dumps(key, ensure_ascii=True)
+
+            def match(changes: tuple[str, ...]) -> bool:
+                return key in changes
+        else:
+            needle = None
+
+            def match(changes: tuple[str, ...]) -> bool:
+                return path_touched(changes, path)
+
+        def read() -> list[tuple[str, bool]]:
+            state, position = self.index.start(tenant_id, entry, digest)
+            return [(state.digests[i], certain) for i, certain in state.touching(position + 1, match, needle)]
+
+        return self._retried(tenant_id, entry, read)
+
+    def version(self, tenant_id: str, entry: str, digest: str) -> Version:
+        """One version of the entry, its index line checked against its object."""
+        version = self.log(tenant_id, entry, digest, max_items=1)[0]
+        if not self.index.line_agrees(tenant_id, self.index.states.get((tenant_id, entry)), digest, version):
+            self.index.rebuild(tenant_id, entry)
+            version = self.log(tenant_id, entry, digest, max_items=1)[0]
+        return version
+
+    def total(self, tenant_id: str, entry: str, head: str, want: int) -> tuple[int, Lines | None]:
+        """The number of versions up to `head` and, when read from the index's end, its newest
+        `want` lines (or fewer). An index already in memory answers at once; otherwise one
+        small read of the file's end, whose last line must be the head's and agree with its
+        object; anything else goes to the whole, repairing read."""
+        key = (tenant_id, entry)
+        index = self.index
+        if key not in index.states:
+            known = index.totals.get(key)
+            if known is not None and known[0] == head and want <= 1:
+                return known[1], None
+            try:
+                got = newest(self._read_range(tenant_id, entry), max(want, 1))
+            except WindowDamaged:
+                index.rebuild(tenant_id, entry)
+                got = None
+            except CorruptObjectError:  # not a regular file: the whole read rebuilds it
+                got = None
+            if got is not None and got[0].digests[-1] == head:
+                lines, total, size = got
+                try:
+                    version = build_versions(lines.digests[-1:], lines.parents[-1:], lines.tails[-1:], total - 1)[0]
+                except ValueError:
+                    version = None
+                if version is not None and index.line_agrees(tenant_id, None, head, version):
+                    index.totals[key] = (head, total, size)
+                    return total, lines
+        state = index.index(tenant_id, entry, head)
+        return state.position(head) + 1, None
+
+    def _read_range(self, tenant_id: str, entry: str) -> Callable[[int, int], tuple[bytes, int, int] | None]:
+        storage = self.index.storage
+        return lambda offset, nbytes: storage.read_index_range(tenant_id, entry, offset, nbytes)
+
+    def versions_at(self, tenant_id: str, entry: str, head: str, total: int, lo: int, hi: int,
+                    tail: Lines | None = None) -> list[Version]:
+        """Versions at chain positions lo..hi-1 (oldest first) of the history of `head`, which
+        has `total` versions: from the index in memory, from `tail` (the newest lines, just
+        read), or from a window of the file; damage is repaired as a whole read repairs it."""
+        if hi <= lo:
+            return []
+        key = (tenant_id, entry)
+        index = self.index
+        if key not in index.states and hi - lo <= WINDOW_MAX:
+            lines = tail if tail is not None and tail.first <= lo and hi == total else None
+            if lines is None:
+                size = index.totals.get(key, (head, total, total * LINE_GUESS))[2]
+                try:
+                    lines = window(self._read_range(tenant_id, entry), lo, hi, total, size)
+                except WindowDamaged:
+                    index.rebuild(tenant_id, entry)
+                except CorruptObjectError:
+                    pass
+            if lines is not None:
+                skip = lo - lines.first
+                with contextlib.suppress(ValueError):  # a malformed field: the whole read repairs it
+                    return build_versions(lines.digests[skip:skip + hi - lo], lines.parents[skip:skip + hi - lo],
+                                          lines.tails[skip:skip + hi - lo], lo)
+                index.rebuild(tenant_id, entry)
+
+        def read() -> list[Version]:
+            state: IndexState = index.index(tenant_id, entry, head)
+            if state.position(head) + 1 != total:
+                raise ConflictError(f"the history of {entry!r} up to {head[:12]} changed while it was read")
+            return state.versions_between(lo, hi)
+
+        return self._retried(tenant_id, entry, read)

@@ -1,0 +1,106 @@
+"""The engine's shape: both storage backends implement the Storage protocol, and the
+engine's modules import each other without circles (stdlib only: an AST walk)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+from dbengine.s3storage import S3Storage
+from dbengine.storage import LocalStorage
+from dbengine.storage_protocol import Storage
+
+ENGINE = Path(__file__).resolve().parents[1] / "engine" / "dbengine"
+PROTOCOL_MEMBERS = sorted(
+    name for name in {*vars(Storage), *Storage.__annotations__}
+    if not name.startswith("_") and name not in {"mro"}
+)
+
+
+def _shape(function) -> list[tuple[str, object, object]]:
+    """Parameter names, kinds and defaults (annotations differ: each backend has its token type)."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize("backend", [LocalStorage, S3Storage])
+def test_every_backend_provides_the_protocol_with_its_signatures(backend: type) -> None:
+    assert len(PROTOCOL_MEMBERS) > 40  # the protocol itself is read right
+    for name in PROTOCOL_MEMBERS:
+        assert hasattr(backend, name), f"{backend.__name__} lacks {name}"
+        expected = getattr(Storage, name, None)
+        if callable(expected):
+            assert _shape(getattr(backend, name)) == _shape(expected), f"{backend.__name__}.{name}"
+
+
+def test_a_local_storage_is_a_storage(tmp_path: Path) -> None:
+    assert isinstance(LocalStorage(str(tmp_path)), Storage)
+    assert not isinstance(object(), Storage)
+
+
+def _imports(path: Path, package: set[str]) -> set[str]:
+    """The engine modules `path` imports, at module level or inside functions; imports under
+    `if TYPE_CHECKING:` are left out (they never run)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            found.update(name.split(".")[0] for name in names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("dbengine."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("dbengine."))
+    return found & package
+
+
+def import_cycles(folder: Path) -> list[list[str]]:
+    """Every elementary import circle among the modules of `folder`, each as a path."""
+    modules = {p.stem: p for p in folder.glob("*.py") if p.stem != "__init__"}
+    graph = {name: _imports(path, set(modules)) - {name} for name, path in modules.items()}
+    cycles: list[list[str]] = []
+    for start in sorted(graph):  # each circle once: from its smallest module name
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(graph[node]):
+                if nxt == start:
+                    cycles.append(path + [start])
+                elif nxt > start and nxt not in path:
+                    stack.append((nxt, path + [nxt]))
+    return cycles
+
+
+def test_the_engine_modules_import_each_other_without_circles() -> None:
+    cycles = import_cycles(ENGINE)
+    assert cycles == [], "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_cycle_finder_finds_a_circle_made_by_a_function_level_import(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("from .b import x\n")
+    (tmp_path / "b.py").write_text("def f():\n    from .c import y\n")
+    (tmp_path / "c.py").write_text("from . import a\n")
+    (tmp_path / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import z\n")
+    assert import_cycles(tmp_path) == [["a", "b", "c", "a"]]
+
+
+def test_backends_know_no_index_format_and_transfer_verify_no_engine_internals() -> None:
+    package = {p.stem for p in ENGINE.glob("*.py")}
+    for backend in ("storage", "s3storage"):
+        assert not _imports(ENGINE / f"{backend}.py", package) & {"history", "history_index", "index_window"}, backend
+    for module in ("transfer", "verify"):
+        tree = ast.parse((ENGINE / f"{module}.py").read_text(encoding="utf-8"))
+        assert "dbengine" not in _imports(ENGINE / f"{module}.py", package), module
+        private = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                          and node.attr.startswith("_") and not node.attr.startswith("__")})
+        assert private == [], f"{module} reaches into private members {private}"
+        imported = sorted({alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                           for alias in node.names if alias.name.startswith("_")})
+        assert imported == [], f"{module} imports private helpers {imported}"
