@@ -48,7 +48,7 @@ def test_one_changed_record_reads_one_path_and_diffs_one_record(engine, users, m
     assert comparison.records_compared == 1
     # 1,000 records: leaves of 64 under one 16-way level; each side reads its root and one
     # leaf (plus the two versions, and whatever the history index needs), never the others.
-    nodes = [d for d in reads if cold._read_object(T, d)["__kind__"] not in ("records", "snapshot")]
+    nodes = [d for d in reads if cold.objects.read(T, d)["__kind__"] not in ("records", "snapshot")]
     assert len(set(nodes)) == 4, nodes
     assert [(c.path, c.kind, c.old, c.new, c.record_key) for c in comparison.changes] == [
         ("[u7]['age']", "changed", 27, 99, "u7")
@@ -103,7 +103,7 @@ def test_unchanged_versions_read_no_node(engine, users, monkeypatch):
     reads = counted_reads(cold, monkeypatch)
     comparison = compare_versions(cold, T, "users", users, users)
     assert (comparison.records_compared, comparison.changes) == (0, [])
-    assert {cold._read_object(T, d)["__kind__"] for d in reads} <= {"records"}
+    assert {cold.objects.read(T, d)["__kind__"] for d in reads} <= {"records"}
 
 
 def test_first_record_version_lists_every_record_as_added(engine, users, monkeypatch):
