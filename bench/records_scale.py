@@ -5,6 +5,8 @@ Every engine row has its sqlite yardstick (bench/sqlite_yardstick.py) measured i
 process; durable=False on both sides, random keys, records of about 100 bytes. Results go
 to bench/RESULTS-records.md. Run: `python bench/records_scale.py` (MYDB_BENCH_RECORDS=100000
 for a short run). Each run works in a fresh temporary folder, removed at the end.
+MYDB_BENCH_CACHE=<folder> keeps the built big database (engine root and sqlite file) there
+and copies it into the run's folder instead of building it again (the build row then says so).
 """
 
 from __future__ import annotations
@@ -78,6 +80,27 @@ class Bench:
         self.rng = random.Random(1234)
         self.version = 0
         self.fresh = 0
+
+    def build_cached(self, root: str, sql_path: str, n: int) -> tuple[DbEngine, SqliteStore]:
+        """The big database, copied from MYDB_BENCH_CACHE when built there before (built
+        there first otherwise); without a cache, built in the run's folder."""
+        cache = os.environ.get("MYDB_BENCH_CACHE")
+        if not cache:
+            sql = SqliteStore(sql_path, durable=False)
+            return self.build(root, sql, n), sql
+        cached = os.path.join(cache, f"records-{n}")
+        if not os.path.isfile(os.path.join(cached, "done")):
+            shutil.rmtree(cached, ignore_errors=True)
+            os.makedirs(cached)
+            sql = SqliteStore(os.path.join(cached, "db.sqlite"), durable=False)
+            self.build(os.path.join(cached, "db"), sql, n)
+            sql.close()
+            open(os.path.join(cached, "done"), "w").close()
+        else:
+            self.rows.append((f"build {n:,} records (put_many of {CHUNK:,})", "copied from MYDB_BENCH_CACHE", "", ""))
+        shutil.copytree(os.path.join(cached, "db"), root)
+        shutil.copyfile(os.path.join(cached, "db.sqlite"), sql_path)
+        return DbEngine(root, durable=False), SqliteStore(sql_path, durable=False)
 
     def build(self, root: str, sql: SqliteStore, n: int) -> DbEngine:
         engine = DbEngine(root, durable=False)
@@ -188,10 +211,9 @@ print(json.dumps({{"first": t1 - t0, "last": t2 - t1, "page": t3 - t2, "jump": t
         small_root = os.path.join(self.work, "small")
         big_root = os.path.join(self.work, "big")
         small_sql = SqliteStore(os.path.join(self.work, "small.sqlite"), durable=False)
-        big_sql = SqliteStore(os.path.join(self.work, "big.sqlite"), durable=False)
         small = self.build(small_root, small_sql, SMALL)
         self.writes(small, small_sql, SMALL)
-        big = self.build(big_root, big_sql, self.size)
+        big, big_sql = self.build_cached(big_root, os.path.join(self.work, "big.sqlite"), self.size)
         self.writes(big, big_sql, self.size)
         self.reads(big_root, big_sql, self.size)
         self.browse(big_root)

@@ -466,7 +466,8 @@ class DbEngine:
                     f"entry {entry!r} of tenant {tenant_id!r} is a snapshot entry: use save(), not put()"
                 )
             if head_doc is None or _is_tree_doc(head_doc):
-                result = self._tree_put(tenant_id, head_doc, upserts, deletes)
+                with _gc_paused():  # parsing and building hundreds of nodes: no collection passes
+                    result = self._tree_put(tenant_id, head_doc, upserts, deletes)
             else:  # a seed or bucket version: converted once, whole
                 result = self._convert_put(tenant_id, head_doc, upserts, deletes)
             if result is None or (head_doc is not None and result[1].is_empty):
@@ -1174,7 +1175,14 @@ class DbEngine:
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc, len(state))[0])
+                line = encode_lines([version], state.crc, len(state))[0]
+                appended = self.storage.append_index(tenant_id, entry, line)
+                if appended is not None and appended[0] == state.offset:  # ours follows what it holds
+                    with self._guard:  # the next commit finds it current: no read back, no check
+                        if self._indexes.get((tenant_id, entry)) is state and state.offset == appended[0]:
+                            state.add_chunk(parse_index(line, state.crc))
+                            state.token = appended[1]
+                            state.checked.add(digest)
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
                 versions = state.versions_with_changes() + [version]
                 self.storage.write_index(tenant_id, entry, encode_lines(versions, 0, 0)[0])
