@@ -121,7 +121,7 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
     indexes = list(map(itemgetter(0), children))
     sizes = list(map(itemgetter(2), children))
     if indexes[0] < 0 or indexes[-1] >= bound or not all(map(lt, indexes, islice(indexes, 1, None))) or min(sizes) < 1:
-        bad = next((i for i, (a, b) in enumerate(zip([-1, *indexes], indexes)) if not a < b < bound), None)
+        bad = next((i for i, (a, b) in enumerate(zip([-1, *indexes], indexes, strict=False)) if not a < b < bound), None)
         at = indexes[bad] if bad is not None else indexes[sizes.index(min(sizes))]
         raise TreeError(digest, f"{what.split(' of ')[0].removeprefix('an ').removeprefix('a ')} child {at} "
                                 "is out of place or empty")

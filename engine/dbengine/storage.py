@@ -60,7 +60,7 @@ JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
 JOURNAL_LIMIT = 8 * 1024 * 1024  # a checkpoint empties the journal once it is larger
 OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
 PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
-WRITE_WORKERS = 2  # threads writing a commit's new object files (1: in the committing thread)
+WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no faster on 2 busy cores (see bench/RESULTS-records.md)
 
 
 class FileToken(NamedTuple):
