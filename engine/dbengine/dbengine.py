@@ -1179,8 +1179,10 @@ class DbEngine:
                 appended = self.storage.append_index(tenant_id, entry, line)
                 if appended is not None and appended[0] == state.offset:  # ours follows what it holds
                     with self._guard:  # the next commit finds it current: no read back, no check
-                        if self._indexes.get((tenant_id, entry)) is state and state.offset == appended[0]:
-                            state.add_chunk(parse_index(line, state.crc))
+                        chunk = parse_index(line, state.crc)
+                        if self._indexes.get((tenant_id, entry)) is state and state.offset == appended[0] \
+                                and chunk.clean and chunk.digests == [digest] and chunk.consumed == len(line):
+                            state.add_chunk(chunk)
                             state.token = appended[1]
                             state.checked.add(digest)
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
