@@ -212,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-durable.md"))
     parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     samples, syncs, checkpoint = run(args.reps)
     command = " ".join(["python bench/durable.py", *argv]).strip()
     report = render(samples, syncs, checkpoint, command, args.reps, args.label)
+    report = report.replace("\nMedians of", f"\nMachine load (1-minute average) {load_before:.1f} before the run, "
+                                             f"{os.getloadavg()[0]:.1f} after it (2 cores shared).\n\nMedians of", 1)
     with open(args.out, "w", encoding="utf-8") as handle:
         handle.write(report)
     print(report)

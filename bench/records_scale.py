@@ -5,10 +5,16 @@ Every engine row has its sqlite yardstick (bench/sqlite_yardstick.py) measured i
 process; durable=False on both sides, random keys, records of about 100 bytes. Results go
 to bench/RESULTS-records.md. Run: `python bench/records_scale.py` (MYDB_BENCH_RECORDS=100000
 for a short run). Each run works in a fresh temporary folder, removed at the end.
+MYDB_BENCH_CACHE=<folder> keeps the built big database (engine root and sqlite file) there
+and copies it into the run's folder instead of building it again (the build row then says so).
+MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) also times that engine's writes,
+turn by turn with this one's and sqlite's (see load_baseline).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import random
@@ -26,6 +32,24 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
 from dbengine.dbengine import DbEngine  # noqa: E402
 from sqlite_yardstick import SqliteStore  # noqa: E402
+
+
+def load_baseline(folder: str | None) -> type | None:
+    """DbEngine of another copy of the engine (MYDB_BENCH_BASELINE=<its engine/ folder>, e.g.
+    main's), imported as package `dbengine_baseline`, so that its writes are timed in the
+    same process, turn by turn with this engine's (a fair before/after on a busy machine)."""
+    if not folder:
+        return None
+    package = os.path.join(folder, "dbengine")
+    spec = importlib.util.spec_from_file_location("dbengine_baseline", os.path.join(package, "__init__.py"),
+                                                  submodule_search_locations=[package])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dbengine_baseline"] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module("dbengine_baseline.dbengine").DbEngine
+
+
+BASELINE = load_baseline(os.environ.get("MYDB_BENCH_BASELINE"))
 
 T, E, U = "bench", "records", "bench"
 SMALL = 10_000
@@ -61,15 +85,6 @@ class Counter:
         return counted
 
 
-def median_of(run: Callable[[int], object], reps: int = REPS) -> float:
-    times = []
-    for i in range(reps):
-        start = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 class Bench:
     def __init__(self, work: str, size: int):
         self.work = work
@@ -78,6 +93,28 @@ class Bench:
         self.rng = random.Random(1234)
         self.version = 0
         self.fresh = 0
+        self.extra = 0  # records of the big entry written by the baseline engine only
+
+    def build_cached(self, root: str, sql_path: str, n: int) -> tuple[DbEngine, SqliteStore]:
+        """The big database, copied from MYDB_BENCH_CACHE when built there before (built
+        there first otherwise); without a cache, built in the run's folder."""
+        cache = os.environ.get("MYDB_BENCH_CACHE")
+        if not cache:
+            sql = SqliteStore(sql_path, durable=False)
+            return self.build(root, sql, n), sql
+        cached = os.path.join(cache, f"records-{n}")
+        if not os.path.isfile(os.path.join(cached, "done")):
+            shutil.rmtree(cached, ignore_errors=True)
+            os.makedirs(cached)
+            sql = SqliteStore(os.path.join(cached, "db.sqlite"), durable=False)
+            self.build(os.path.join(cached, "db"), sql, n)
+            sql.close()
+            open(os.path.join(cached, "done"), "w").close()
+        else:
+            self.rows.append((f"build {n:,} records (put_many of {CHUNK:,})", "copied from MYDB_BENCH_CACHE", "", ""))
+        shutil.copytree(os.path.join(cached, "db"), root)
+        shutil.copyfile(os.path.join(cached, "db.sqlite"), sql_path)
+        return DbEngine(root, durable=False), SqliteStore(sql_path, durable=False)
 
     def build(self, root: str, sql: SqliteStore, n: int) -> DbEngine:
         engine = DbEngine(root, durable=False)
@@ -95,14 +132,33 @@ class Bench:
 
     def writes(self, engine: DbEngine, sql: SqliteStore, n: int) -> None:
         counter = Counter(engine)
+        baseline = BASELINE(engine.root, durable=False) if BASELINE is not None else None
+        self.extra = 0
 
-        def timed(label: str, engine_run: Callable[[int], object], sql_run: Callable[[int], object]) -> None:
-            counter.bytes = 0
-            engine_s = median_of(engine_run)
-            written = counter.bytes / REPS
-            sql_s = median_of(sql_run)
-            self.rows.append((label, f"{engine_s * 1000:.2f} ms, {written / 1000:.1f} kB written",
-                              f"{sql_s * 1000:.2f} ms", f"{engine_s / sql_s:.1f}x sqlite"))
+        def timed(label: str, engine_run: Callable[..., object], sql_run: Callable[[int], object]) -> None:
+            """Engine, sqlite (and the baseline engine) take turns, repetition by repetition."""
+            times: dict[str, list[float]] = {"engine": [], "sqlite": [], "baseline": []}
+            written = 0
+            for i in range(REPS):
+                counter.bytes = 0
+                start = time.perf_counter()
+                engine_run(i, engine)
+                times["engine"].append(time.perf_counter() - start)
+                written += counter.bytes
+                start = time.perf_counter()
+                sql_run(i)
+                times["sqlite"].append(time.perf_counter() - start)
+                if baseline is not None:
+                    start = time.perf_counter()
+                    engine_run(i, baseline)
+                    times["baseline"].append(time.perf_counter() - start)
+            engine_s, sql_s = statistics.median(times["engine"]), statistics.median(times["sqlite"])
+            note = f"{engine_s / sql_s:.1f}x sqlite"
+            if baseline is not None:
+                base_s = statistics.median(times["baseline"])
+                note += f"; baseline engine {base_s * 1000:.2f} ms ({base_s / sql_s:.1f}x sqlite)"
+            self.rows.append((label, f"{engine_s * 1000:.2f} ms, {written / REPS / 1000:.1f} kB written",
+                              f"{sql_s * 1000:.2f} ms", note))
 
         def next_version() -> int:
             self.version += 1
@@ -112,16 +168,23 @@ class Bench:
             self.fresh += count
             return [f"new-{self.rng.random():.12f}-{self.fresh - j}" for j in range(count)]
 
-        picks = [[record_key(self.rng.randrange(n)) for _ in range(100)] for _ in range(2 * REPS)]
+        # Engine runs take (i, engine): the baseline engine gets keys of its own (the third set).
+        picks = [[record_key(self.rng.randrange(n)) for _ in range(100)] for _ in range(3 * REPS)]
+
+        def mine(i: int, eng: DbEngine) -> int:
+            return i if eng is engine else 2 * REPS + i
+
         timed(f"put: update 1 random record of {n:,}",
-              lambda i: engine.put(T, U, E, picks[i][0], record_value(i, next_version())),
+              lambda i, eng: eng.put(T, U, E, picks[mine(i, eng)][0], record_value(i, next_version())),
               lambda i: sql.put_many(U, E, {picks[REPS + i][0]: record_value(i, next_version())}, DATE))
-        batches = [new_keys(100) for _ in range(2 * REPS)]
+        batches = [new_keys(100) for _ in range(3 * REPS)]
         timed(f"put_many: add 100 random new keys to {n:,}",
-              lambda i: engine.put_many(T, U, E, {k: record_value(i) for k in batches[i]}),
+              lambda i, eng: eng.put_many(T, U, E, {k: record_value(i) for k in batches[mine(i, eng)]}),
               lambda i: sql.put_many(U, E, {k: record_value(i) for k in batches[REPS + i]}, DATE))
+        if baseline is not None:
+            self.extra += 100 * REPS  # the baseline's new keys: records sqlite does not have
         timed(f"put_many: update 100 random records of {n:,}",
-              lambda i: engine.put_many(T, U, E, {k: record_value(i, next_version()) for k in picks[i]}),
+              lambda i, eng: eng.put_many(T, U, E, {k: record_value(i, next_version()) for k in picks[mine(i, eng)]}),
               lambda i: sql.put_many(U, E, {k: record_value(i, next_version()) for k in picks[REPS + i]}, DATE))
 
     def reads(self, engine_root: str, sql: SqliteStore, n: int) -> None:
@@ -143,7 +206,7 @@ class Bench:
         rows = sql.conn.execute("SELECT value FROM records WHERE entry = ? ORDER BY seq", (E,)).fetchall()
         sql_values = [json.loads(row[0]) for row in rows]
         sql_s = time.perf_counter() - start
-        assert len(values) == len(sql_values)
+        assert len(values) == len(sql_values) + self.extra
         del values, sql_values, rows
         self.rows.append((f"get(): all {n:,}+ records (cold engine)", f"{engine_s:.2f} s",
                           f"{sql_s:.2f} s (SELECT + json.loads)", f"{engine_s / sql_s:.2f}x sqlite"))
@@ -188,10 +251,9 @@ print(json.dumps({{"first": t1 - t0, "last": t2 - t1, "page": t3 - t2, "jump": t
         small_root = os.path.join(self.work, "small")
         big_root = os.path.join(self.work, "big")
         small_sql = SqliteStore(os.path.join(self.work, "small.sqlite"), durable=False)
-        big_sql = SqliteStore(os.path.join(self.work, "big.sqlite"), durable=False)
         small = self.build(small_root, small_sql, SMALL)
         self.writes(small, small_sql, SMALL)
-        big = self.build(big_root, big_sql, self.size)
+        big, big_sql = self.build_cached(big_root, os.path.join(self.work, "big.sqlite"), self.size)
         self.writes(big, big_sql, self.size)
         self.reads(big_root, big_sql, self.size)
         self.browse(big_root)
@@ -202,6 +264,7 @@ print(json.dumps({{"first": t1 - t0, "last": t2 - t1, "page": t3 - t2, "jump": t
 def main() -> None:
     size = int(os.environ.get("MYDB_BENCH_RECORDS", "1000000"))
     work = tempfile.mkdtemp(prefix="mydb-records-bench-")
+    load_before = os.getloadavg()[0]
     try:
         bench = Bench(work, size)
         bench.run()
@@ -213,6 +276,8 @@ def main() -> None:
         f"`python bench/records_scale.py`, MYDB_BENCH_RECORDS={size}, {REPS} repetitions per timed write "
         "(medians), durable=False, random keys, ~100-byte records; sqlite (bench/sqlite_yardstick.py, "
         "synchronous=OFF) in the same process.",
+        f"Machine load (1-minute average): {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after it "
+        f"({os.cpu_count()} cores, shared).",
         "",
         "| operation | engine | sqlite | note |",
         "|---|---|---|---|",

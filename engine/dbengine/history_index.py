@@ -234,8 +234,16 @@ class HistoryIndex:
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                self.storage.append_index(tenant_id, entry, encode_lines([version], state.crc, len(state))[0],
-                                          expected=state.token)
+                line = encode_lines([version], state.crc, len(state))[0]
+                appended = self.storage.append_index(tenant_id, entry, line, expected=state.token)
+                if appended is not None and appended[0] == state.offset:  # ours follows what it holds
+                    with self.guard:  # the next commit finds it current: no read back, no check
+                        chunk = parse_index(line, state.crc)
+                        if self.states.get((tenant_id, entry)) is state and state.offset == appended[0] \
+                                and chunk.clean and chunk.digests == [digest] and chunk.consumed == len(line):
+                            state.add_chunk(chunk)
+                            state.token = appended[1]
+                            state.checked.add(digest)
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
                 versions = state.versions_with_changes() + [version]
                 self.storage.write_index(tenant_id, entry, encode_lines(versions, 0, 0)[0])

@@ -150,7 +150,8 @@ class RecordEntries:
         """The record fields of the version after the changes, and what changed; None when
         a seed or bucket head is left unchanged (converted to trees only when written)."""
         if head_doc is None or is_tree_doc(head_doc):
-            return self._tree_put(tenant_id, head_doc, upserts, deletes)
+            with gc_paused():  # parsing and building hundreds of nodes: no collection passes
+                return self._tree_put(tenant_id, head_doc, upserts, deletes)
         return self._convert_put(tenant_id, head_doc, upserts, deletes)
 
     def _tree_put(self, tenant_id: str, head_doc: dict | None, upserts: dict[str, Any],

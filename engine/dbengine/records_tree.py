@@ -22,7 +22,8 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import islice
+from operator import itemgetter, lt
 from typing import Any
 
 from .utils import to_json_bytes
@@ -108,76 +109,90 @@ def _rows_of(rows: list, width: int, types: tuple[type, type]) -> bool:
         set(map(type, map(itemgetter(1), rows))) == {types[1]}
 
 
+def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what: str,
+              level: int | None = None) -> list[list]:
+    """The checked `[index, digest, size]` children of the inner node `digest` (of `kind`, at
+    `level` for the order tree) holding `count` records: indexes strictly increasing in
+    [0, bound), sizes >= 1 adding up to `count`. One parser for both trees; its passes run in C."""
+    node = nodes.load(digest)
+    if node["__kind__"] != kind or (level is not None and node["level"] != level):
+        raise TreeError(digest, f"expected {what}, found a {node['__kind__']}")
+    children = node["children"]
+    indexes = list(map(itemgetter(0), children))
+    sizes = list(map(itemgetter(2), children))
+    if indexes[0] < 0 or indexes[-1] >= bound or not all(map(lt, indexes, islice(indexes, 1, None))) or min(sizes) < 1:
+        bad = next((i for i, (a, b) in enumerate(zip([-1, *indexes], indexes, strict=False)) if not a < b < bound), None)
+        at = indexes[bad] if bad is not None else indexes[sizes.index(min(sizes))]
+        raise TreeError(digest, f"{what.split(' of ')[0].removeprefix('an ').removeprefix('a ')} child {at} "
+                                "is out of place or empty")
+    total = sum(sizes)
+    if total != count:
+        noun = "records" if kind == ORDER_NODE_KIND else "keys"
+        raise TreeError(digest, f"{what.split(' of ')[0].removeprefix('an ').removeprefix('a ')} holds {total} "
+                                f"{noun}, its parent says {count}")
+    return children
+
+
 def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
     """The checked children of the order node `digest` at `level` holding `count` records."""
-    node = nodes.load(digest)
-    if node["__kind__"] != ORDER_NODE_KIND or node["level"] != level:
-        raise TreeError(digest, f"expected an order node of level {level}, found a {node['__kind__']}")
-    children = node["children"]
-    last = -1
-    total = 0
-    for index, _child, size in children:
-        if not last < index < ORDER_FANOUT or size < 1:
-            raise TreeError(digest, f"order node child {index} is out of place or empty")
-        last = index
-        total += size
-    if total != count:
-        raise TreeError(digest, f"order node holds {total} records, its parent says {count}")
+    return _children(nodes, digest, ORDER_NODE_KIND, ORDER_FANOUT, count, f"an order node of level {level}", level)
+
+
+def _key_children(nodes: Nodes, digest: str, depth: int, count: int) -> list[list]:
+    """The checked children of the key-index node `digest` at `depth` holding `count` keys."""
+    children = _children(nodes, digest, KEY_NODE_KIND, 1 << KEY_BITS, count, "a key-index node")
+    if count <= KEY_LEAF or depth >= _max_depth():
+        raise TreeError(digest, f"key-index node of {count} keys should be a leaf")
     return children
 
 
 def _order_items(nodes: Nodes, digest: str, base: int, count: int) -> list[list]:
-    """The checked `[seq, key, stored]` items of the order leaf `digest` covering seqs from `base`."""
+    """The checked `[seq, key, stored]` items of the order leaf `digest` covering seqs from
+    `base`: seqs strictly increasing in [base, base + ORDER_LEAF) (checked in C: get() reads
+    every leaf)."""
     node = nodes.load(digest)
     if node["__kind__"] != ORDER_LEAF_KIND:
         raise TreeError(digest, f"expected an order leaf, found a {node['__kind__']}")
     items = node["items"]
     if len(items) != count:
         raise TreeError(digest, f"order leaf holds {len(items)} records, its parent says {count}")
-    last = base - 1
-    for item in items:
-        if not last < item[0] < base + ORDER_LEAF:
-            raise TreeError(digest, f"order leaf has sequence number {item[0]} outside [{base}, {base + ORDER_LEAF})")
-        last = item[0]
+    seqs = list(map(itemgetter(0), items))
+    if seqs[0] < base or seqs[-1] >= base + ORDER_LEAF or not all(map(lt, seqs, islice(seqs, 1, None))):
+        last = base - 1
+        for seq in seqs:
+            if not last < seq < base + ORDER_LEAF:
+                raise TreeError(digest, f"order leaf has sequence number {seq} outside [{base}, {base + ORDER_LEAF})")
+            last = seq
     return items
 
 
-def _key_children(nodes: Nodes, digest: str, depth: int, count: int) -> list[list]:
-    node = nodes.load(digest)
-    if node["__kind__"] != KEY_NODE_KIND:
-        raise TreeError(digest, f"expected a key-index node, found a {node['__kind__']}")
-    children = node["children"]
-    last = -1
-    total = 0
-    for digit, _child, size in children:
-        if not last < digit < 1 << KEY_BITS or size < 1:
-            raise TreeError(digest, f"key-index node child {digit} is out of place or empty")
-        last = digit
-        total += size
-    if total != count:
-        raise TreeError(digest, f"key-index node holds {total} keys, its parent says {count}")
-    if total <= KEY_LEAF or depth >= _max_depth():
-        raise TreeError(digest, f"key-index node of {total} keys should be a leaf")
-    return children
-
-
-def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int) -> list[list]:
+def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, place: bool = True) -> list[list]:
+    """The checked `[key, seq]` pairs of the key-index leaf `digest` at `depth` under hash
+    `prefix`: sorted keys, seqs >= 0, at most KEY_LEAF of them, and (`place`) every key's
+    hash under `prefix`. That last check hashes every key, so it runs once per leaf (memo
+    `nodes.checked`); lookups (`place=False`) check the first and last keys only (a subtree
+    moved whole is caught): a key found by descending along its own hash is in its place,
+    and the others are not used."""
     node = nodes.load(digest)
     if node["__kind__"] != KEY_LEAF_KIND:
         raise TreeError(digest, f"expected a key-index leaf, found a {node['__kind__']}")
     pairs = node["keys"]
     if len(pairs) != count:
         raise TreeError(digest, f"key-index leaf holds {len(pairs)} keys, its parent says {count}")
-    if (digest, depth, prefix) not in nodes.checked:
-        if len(pairs) > KEY_LEAF and depth < _max_depth():
-            raise TreeError(digest, f"key-index leaf of {len(pairs)} keys should have split")
-        last = None
-        for key, seq in pairs:
-            if last is not None and not last < key:
-                raise TreeError(digest, "key-index leaf keys are not sorted")
-            if seq < 0 or key_hash(key) >> (256 - KEY_BITS * depth) != prefix:
-                raise TreeError(digest, f"key-index leaf holds key {key[:40]!r} out of its place")
-            last = key
+    if (digest, depth, prefix) in nodes.checked:
+        return pairs
+    if len(pairs) > KEY_LEAF and depth < _max_depth():
+        raise TreeError(digest, f"key-index leaf of {len(pairs)} keys should have split")
+    keys = list(map(itemgetter(0), pairs))
+    if not all(map(lt, keys, islice(keys, 1, None))):
+        raise TreeError(digest, "key-index leaf keys are not sorted")
+    if min(map(itemgetter(1), pairs)) < 0:
+        raise TreeError(digest, "key-index leaf has a negative sequence number")
+    shift = 256 - KEY_BITS * depth
+    for key in keys if place else {keys[0], keys[-1]}:
+        if key_hash(key) >> shift != prefix:
+            raise TreeError(digest, f"key-index leaf holds key {key[:40]!r} out of its place")
+    if place:
         nodes.checked.add((digest, depth, prefix))
     return pairs
 
@@ -440,7 +455,7 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
         for digest, depth, prefix, count, group in frontier:
             node = nodes.load(digest)
             if node["__kind__"] == KEY_LEAF_KIND:
-                pairs = dict(_key_pairs(nodes, digest, depth, prefix, count))
+                pairs = dict(_key_pairs(nodes, digest, depth, prefix, count, place=False))
                 for _h, key in group:
                     if key in pairs:
                         found[key] = pairs[key]
@@ -483,7 +498,10 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
                 changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
     node = nodes.load(digest) if digest is not None else None
     if node is None or node["__kind__"] == KEY_LEAF_KIND:
-        pairs = list(_key_pairs(nodes, digest, depth, prefix, count)) if digest is not None else []
+        # The leaf's other keys are carried over as they are, not hashed: the new leaf is
+        # as sound as the old one, and counted checked only when the old one was.
+        sound = digest is None or (digest, depth, prefix) in nodes.checked
+        pairs = list(_key_pairs(nodes, digest, depth, prefix, count, place=False)) if digest is not None else []
         keys = [pair[0] for pair in pairs]
         for _h, key, seq in changes:  # the leaf stays sorted: no rebuild, no sort
             at = bisect_left(keys, key)
@@ -500,7 +518,8 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
         if not pairs:
             return None, 0
         leaf = nodes.store({"__kind__": KEY_LEAF_KIND, "keys": pairs})
-        nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
+        if sound:
+            nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
         return leaf, len(pairs)
     children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
     groups: dict[int, list] = {}
