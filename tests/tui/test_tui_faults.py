@@ -51,14 +51,16 @@ async def test_editor_save_on_a_failing_disk_keeps_the_editor_and_the_text(small
         assert isinstance(app.screen, EditorScreen)
         area = app.screen.query_one(TextArea)
         area.text = area.text.replace('"b"', '"c"')
-        faults = Faults(fail_at=1, err=errno.ENOSPC).install(monkeypatch.setattr)
+        # a full disk: every call that would write fails (a read by another thread cannot take the fault)
+        faults = Faults(read_only=True, err=errno.ENOSPC).install(monkeypatch.setattr)
         await pilot.press("ctrl+s")
         await settle(pilot)
         monkeypatch.undo()
         assert faults.fired
         assert isinstance(app.screen, EditorScreen), "the editor stays open with the user's text"
         assert '"c"' in app.screen.query_one(TextArea).text
-        assert "No space left on device" in await wait_for_text(pilot, "No space left on device")
+        shown = await wait_for_text(pilot, "No space left on device")
+        assert "No space left on device" in shown, (faults.calls, shown)
     assert small_db.history("acme", "config", max_items=None) == before
     assert small_db.verify().ok
 
