@@ -165,12 +165,6 @@ def _leave_stuck_threads(app: MyDbApp, status: int) -> None:
     the output flushed, the process ends without them. Only a caller passing no argv
     (the console script, `python -m mydb_tui`: never a test's process) is ended this way.
     """
-    close = getattr(app.engine.storage, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:
-            pass
     deadline = time.monotonic() + LEAVE_GRACE
     for thread in _other_threads():
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -202,7 +202,6 @@ CHANGES_MAX_KEYS = 1000
 CHANGES_MAX_BYTES = 32 * 1024
 _CRC_TAIL = 10  # b"\t%08x\n"
 _CRC_RE = re.compile(rb"[0-9a-f]{8}")
-_LINE_DIGEST_RE = re.compile(rb"([0-9a-f]{64})\t")
 _SETTERS = tuple(
     Version.__dict__[name].__set__
     for name in ("digest", "parents", "user_id", "date", "restored_from", "summary", "damage")
@@ -566,33 +565,10 @@ def seed_crc(line: bytes) -> int | None:
     return zlib.crc32(line[-_CRC_TAIL:], int(stored, 16))
 
 
-def last_digest(data: bytes) -> str | None:
-    """Digest of the last complete line of index bytes (None when there is none)."""
-    if not data.endswith(b"\n"):
-        return None
-    match = _LINE_DIGEST_RE.match(data, data.rfind(b"\n", 0, len(data) - 1) + 1)
-    return match.group(1).decode() if match else None
 
 
-def first_parent_of(data: bytes) -> str | None | bool:
-    """First parent named by the first line of index bytes: a digest, None, or False if unreadable."""
-    first = data[65:129].decode("ascii", "replace")
-    if data[129:130] != b"\t" or not (first == NO_PARENT or _all_hex([first])):
-        return False
-    return None if first == NO_PARENT else first
 
 
-def valid_prefix(data: bytes) -> bytes:
-    """The longest prefix of a whole index file whose lines are intact and chained from a first version."""
-    chunk = parse_index(data)
-    previous, count = None, 0
-    for digest, parent in zip(chunk.digests, chunk.parents, strict=True):
-        if parent != previous:
-            break
-        previous, count = digest, count + 1
-    if count == len(chunk.digests):
-        return data[: chunk.consumed]
-    return b"".join(data.splitlines(keepends=True)[:count])
 
 
 def chain_breaks(digests: list[str], parents: list[str | None], start: int = 0) -> bool:

@@ -44,10 +44,6 @@ def bucket_of(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:2]
 
 
-def make_bucket(records: dict[str, list]) -> dict:
-    return {"__kind__": BUCKET_KIND, "records": records}
-
-
 def bucket_records(bucket: dict) -> dict[str, list]:
     """The `{key: [seq, stored]}` map of a parsed bucket object."""
     records = bucket.get("records") if type(bucket) is dict else None

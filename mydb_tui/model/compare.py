@@ -8,10 +8,7 @@ Values stay in their stored (JSON) form: nothing is decoded or unpickled here.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
-from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 from dbengine.errors import DbEngineError
 from dbengine.history import Version, version_from_document
 from dbengine.serializer import SPECIAL, TAG_DICT
-from dbengine.utils import to_json_bytes
+from dbengine.utils import gc_paused, to_json_bytes
 
 from .align import DiffRow, Segment, align, header_row
 from .badged import badged, child, has_value, shown_path, value_at
@@ -117,7 +114,7 @@ def _compare_versions(engine: Any, tenant: str, entry: str, old_digest: str | No
     old_version = _version(engine, tenant, entry, old_digest, old_doc) if old_doc is not None else None
     kind = new_doc["__kind__"]
     if kind == "records" and (old_doc is None or old_doc["__kind__"] == "records"):
-        with _gc_paused():
+        with gc_paused():
             result = _compare_records(engine, tenant, old_digest, new_digest)
     else:  # snapshots (or, defensively, versions of different kinds)
         old_data = _data_view(engine, tenant, old_digest, old_doc) if old_doc is not None else _ABSENT
@@ -276,18 +273,6 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     counts = (added, len(differing) - added - removed, removed)
     return changes, rows, counts, compared, 0
 
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while buckets are parsed: with a large heap its full passes
-    over every live object can double the time of a 100,000-record compare."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _note_hidden(rows: list[DiffRow], hidden: int) -> bool:

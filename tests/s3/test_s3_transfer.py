@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from dbengine import errors, s3storage
 from dbengine.dbengine import DbEngine
-from dbengine.history import valid_prefix
 
 TESTS = os.path.dirname(os.path.dirname(__file__))
 sys.path[:0] = [TESTS, os.path.join(TESTS, "cli")]
@@ -215,19 +214,3 @@ def test_a_damaged_synced_index_is_only_a_cache(make_engine, tmp_path, s3, monke
     # the head, the head version (checked against its line) and 3 segments: no other version read
     assert cold.storage.requests["GetObject"] == 2 + 3
     assert cold.verify().ok
-
-
-def test_only_the_clean_chained_prefix_of_a_local_index_is_kept(make_engine, tmp_path):
-    local = make_engine(str(tmp_path / "local"), clock=TickingClock())
-    local.init(T)
-    for i in range(5):
-        local.save(T, "u", "e", {"v": i})
-    data = open(local_index(local, "e"), "rb").read()
-    lines = data.splitlines(keepends=True)
-    assert valid_prefix(data) == data
-    assert valid_prefix(data + b'["abc') == data  # a torn last line
-    assert valid_prefix(b"".join(lines[1:])) == b""  # does not start at a first version
-    # the line before a bad one is dropped too: it may have been altered with its own CRC
-    assert valid_prefix(b"".join(lines[:3] + lines[4:])) == b"".join(lines[:2])
-    forged = lines[3][:-9] + b"%08x\n" % (int(lines[3][-9:-1], 16) ^ 1)
-    assert valid_prefix(b"".join(lines[:3] + [forged] + lines[4:])) == b"".join(lines[:2])
