@@ -126,7 +126,7 @@ class DiffView(ScrollView, can_focus=True):
         side = row.right or row.left or ()
         return bool(NOTE_RE.match("".join(s.text for s in side)))
 
-    def key_row(self, index: int) -> int | None:
+    def record_row_of(self, index: int) -> int | None:
         """The row naming the record that row `index` belongs to (None: no record)."""
         at = bisect_right(self._keys, index)
         return self._keys[at - 1] if at else None
@@ -135,7 +135,7 @@ class DiffView(ScrollView, can_focus=True):
         """Scroll so that `row` shows near the top, with a little context above it; its
         record's key row shows at the top when it is that close (else the sticky key does)."""
         top = max(0, row - 3)
-        key = self.key_row(row)
+        key = self.record_row_of(row)
         if key is not None and top < key <= row:
             top = key
         self.scroll_to(y=top, animate=False)
@@ -147,7 +147,7 @@ class DiffView(ScrollView, can_focus=True):
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         if y == 0 and self._keys:
-            key = self.key_row(index)
+            key = self.record_row_of(index)
             if key is not None and key < index:  # the record's key scrolled off: it sticks on top
                 return self._sticky(key, width)
         key = (index, width, scroll_x, index == self.current_row)

@@ -104,9 +104,9 @@ class RecordTable(BlameAsking, LineList):
 
     @property
     def selected_key(self) -> str | None:
-        return self.key_at(self.cursor) if 0 <= self.cursor < len(self.keys) else None
+        return self.record_key_at(self.cursor) if 0 <= self.cursor < len(self.keys) else None
 
-    def key_at(self, index: int) -> str | None:
+    def record_key_at(self, index: int) -> str | None:
         """The key of row `index`, or None when the records holding it cannot be read
         (the keys of a large entry are read window by window, from checked nodes)."""
         try:
@@ -272,7 +272,7 @@ class RecordTable(BlameAsking, LineList):
         return natural
 
     def render_row(self, index: int) -> Text:
-        key = self.key_at(index)
+        key = self.record_key_at(index)
         colors = self.palette
         text = Text(no_wrap=True, end="")
         if key is None:
@@ -301,7 +301,7 @@ class RecordTable(BlameAsking, LineList):
         return text
 
     def on_cursor_moved(self, index: int) -> None:
-        key = self.key_at(index)
+        key = self.record_key_at(index)
         if key is None:
             self.notify(f"Row {index + 1} cannot be read: its records are damaged. V runs verify.",
                         severity="error", markup=False)
@@ -369,7 +369,7 @@ class RecordTable(BlameAsking, LineList):
         top = int(self.scroll_offset.y)
         out = []
         for index in range(top, min(self.row_count, top + self.visible_rows)):
-            key = self.key_at(index)
+            key = self.record_key_at(index)
             if key is not None:
                 out.append(key)
         return out

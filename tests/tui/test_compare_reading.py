@@ -63,7 +63,7 @@ async def test_the_records_key_stays_on_top_while_its_lines_scroll(engine) -> No
             assert diff.scroll_offset.y > 0 and f"▸ {key}" in lines(diff)[0]
         assert key == "beta"
         # a plain scroll inside a record keeps its key on top too
-        diff.scroll_to(y=diff.key_row(screen.comparison.changes[0].row) + 20, animate=False)
+        diff.scroll_to(y=diff.record_row_of(screen.comparison.changes[0].row) + 20, animate=False)
         await pilot.pause()
         assert "▸ alpha" in lines(diff)[0] and '"field' in lines(diff)[1]
         # at the very top the key row is itself, not a copy over the first line

@@ -283,3 +283,18 @@ async def test_restoring_one_path_of_a_snapshot(small_db, app_factory) -> None:
         await settle(pilot)
         head = small_db.load("acme", "config")
         assert head["servers"] == [{"host": "b", "port": 80}] and head["debug"] is True  # only that path
+
+
+async def test_go_to_date_from_the_record_table(small_db, app_factory) -> None:
+    """`@` pressed in the record table opens the date prompt (the table once had a method
+    named `key_at`, which Textual called for the "at" key, with a traceback)."""
+    from mydb_tui.screens.goto_date import GotoDateScreen
+
+    app = app_factory(poll_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _open_users(pilot)
+        app.query_one(RecordTable).focus()
+        await settle(pilot)
+        await pilot.press("@")
+        await settle(pilot)
+        assert isinstance(app.screen, GotoDateScreen)
