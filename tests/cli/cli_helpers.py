@@ -172,3 +172,27 @@ def build_ambiguous(root: str, tenant: str = "hist", entry: str = "counter") -> 
         if other != digest:
             return [other, digest]
     raise AssertionError("no 4-digit prefix collision")
+
+
+def batch_script(before: str = "", after: str = "print(json.dumps(results))\n") -> str:
+    """Python source that runs `mydb` once per argv list read as JSON from stdin, in one
+    process (CLI start-up paid once), and leaves `results` = [[exit code, stdout, stderr]...];
+    `before` runs first (after `import io, json, sys`), `after` prints what the test reads."""
+    return "import io, json, sys\n" + before + _BATCH_LOOP + after
+
+
+_BATCH_LOOP = r"""from mydb_tui.cli.main import main
+results = []
+real = sys.stdout, sys.stderr
+for argv in json.load(sys.stdin):
+    out, err = io.BytesIO(), io.BytesIO()
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    sys.stdout.flush(); sys.stderr.flush()
+    results.append([rc, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")])
+sys.stdout, sys.stderr = real
+"""

@@ -7,33 +7,20 @@ import json
 import subprocess
 import sys
 
-from cli_helpers import Result, cli_env
+from cli_helpers import Result, batch_script, cli_env
 
 from mydb_tui.cli.output import Column, Output
 
 THIRD_PARTY = ("textual", "rich", "deepdiff", "tree_sitter", "tree_sitter_json")
-BATCH = r"""
-import io, json, sys
-if sys.argv[1] == "block":  # `import rich` (and the others) raise ImportError, as when not installed
+BATCH = batch_script(
+    before=r"""if sys.argv[1] == "block":  # `import rich` (and the others) raise ImportError, as when not installed
     for name in THIRD_PARTY:
         sys.modules[name] = None
-from mydb_tui.cli.main import main
-results = []
-real = sys.stdout, sys.stderr
-for argv in json.load(sys.stdin):
-    out, err = io.BytesIO(), io.BytesIO()
-    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    sys.stdout.flush(); sys.stderr.flush()
-    results.append([rc, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")])
-sys.stdout, sys.stderr = real
-loaded = sorted(n for n in THIRD_PARTY if sys.modules.get(n) is not None)
+""".replace("THIRD_PARTY", repr(THIRD_PARTY)),
+    after=r"""loaded = sorted(n for n in THIRD_PARTY if sys.modules.get(n) is not None)
 print(json.dumps({"results": results, "loaded": loaded}))
-""".replace("THIRD_PARTY", repr(THIRD_PARTY))
+""".replace("THIRD_PARTY", repr(THIRD_PARTY)),
+)
 
 COMMANDS = [
     ["diff", "acme", "config"], ["diff", "acme", "config", "HEAD~3", "HEAD~1", "--json"],

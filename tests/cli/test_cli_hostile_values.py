@@ -16,29 +16,20 @@ import sys
 from typing import Any
 
 import pytest
-from cli_helpers import Result, assert_error, cli_env, engine_on, mydb_tty, strip_styles
+from cli_helpers import (
+    Result,
+    assert_error,
+    batch_script,
+    cli_env,
+    engine_on,
+    mydb_tty,
+    strip_styles,
+)
 from dbengine.utils import compute_digest, to_json_bytes
 
 T = "t"
 DATE = "20261126 14:03:07 +0100"
-BATCH = r"""
-import io, json, sys
-from mydb_tui.cli.main import main
-results = []
-real = sys.stdout, sys.stderr
-for argv in json.load(sys.stdin):
-    out, err = io.BytesIO(), io.BytesIO()
-    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    sys.stdout.flush(); sys.stderr.flush()
-    results.append([rc, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")])
-sys.stdout, sys.stderr = real
-print(json.dumps(results))
-"""
+BATCH = batch_script()
 
 
 def mydb_batch(root: str, *commands: list[str]) -> list[Result]:

@@ -14,29 +14,12 @@ import subprocess
 import sys
 import tomllib
 
-from cli_helpers import Result, cli_env, engine_on, mydb_tty, strip_styles
+from cli_helpers import Result, batch_script, cli_env, engine_on, mydb_tty, strip_styles
 
 from mydb_tui.cli.main import COMMANDS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BATCH = r"""
-import io, json, sys
-from mydb_tui.cli.main import main
-results = []
-real = sys.stdout, sys.stderr
-for argv in json.load(sys.stdin):
-    out, err = io.BytesIO(), io.BytesIO()
-    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    sys.stdout.flush(); sys.stderr.flush()
-    results.append([rc, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")])
-sys.stdout, sys.stderr = real
-print(json.dumps(results))
-"""
+BATCH = batch_script()
 
 
 def batch(root: str, *commands: list[str], **env: str) -> list[Result]:
