@@ -403,7 +403,7 @@ class MyDbApp(App[None]):
         with Panes(id="main"):
             yield EntryPane(self.engine, auto_open=self.auto_open, wait=self.connecting is not None, id="entry-pane")
             with Vertical(id="right"):
-                yield ActivityStrip(id="activity")
+                yield ActivityStrip(self.engine, id="activity")
                 yield Timeline(self.engine, id="timeline")
                 yield Viewer(self.engine, id="viewer")
         yield StatusLine(id="status-line")

@@ -10,6 +10,7 @@ samples). The Timeline drives it (load, select) and hides it when the pane is ve
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -27,8 +28,9 @@ LABEL = " â‰ˆper 12 weeks"  # the longest unit label, kept free at the right (â‰
 class ActivityStrip(Widget):
     """Versions per day of the entry shown in the timeline; the selected version marked."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, engine: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.engine = engine
         self.key: tuple[str, str, str] | None = None  # tenant, entry, head read
         self.per_day: dict[_dt.date, int] = {}
         self.sampled = 1
@@ -80,7 +82,7 @@ class ActivityStrip(Widget):
     def _read(self, generation: int, tenant: str, entry: str, total: int) -> None:
         worker = get_current_worker()
         try:
-            read = read_days(self.app.engine, tenant, entry, total, lambda: worker.is_cancelled)
+            read = read_days(self.engine, tenant, entry, total, lambda: worker.is_cancelled)
         except Exception:  # the timeline says what is wrong with the history; the strip stays empty
             return
         if read is not None and not worker.is_cancelled:
