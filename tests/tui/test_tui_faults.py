@@ -51,6 +51,7 @@ async def test_editor_save_on_a_failing_disk_keeps_the_editor_and_the_text(small
         assert isinstance(app.screen, EditorScreen)
         area = app.screen.query_one(TextArea)
         area.text = area.text.replace('"b"', '"c"')
+        await settle(pilot)  # the edit's Changed event is handled (it clears any error shown) before the save
         # a full disk: every call that would write fails (a read by another thread cannot take the fault)
         faults = Faults(read_only=True, err=errno.ENOSPC).install(monkeypatch.setattr)
         await pilot.press("ctrl+s")
