@@ -248,7 +248,7 @@ class RecordEntries:
         if old_doc is not None and old_doc["__kind__"] != RECORDS and not is_seed_record_entry(old_doc):
             old_doc = None
         if (old_doc is None or is_tree_doc(old_doc)) and is_tree_doc(new_doc):
-            with self.objects.tree_guard(tenant_id):
+            with gc_paused(), self.objects.tree_guard(tenant_id):  # hundreds of nodes parsed: no collection passes
                 old_items, new_items = order_diff(self.objects.nodes(tenant_id), tree_of(old_doc) if old_doc else None,
                                                   tree_of(new_doc))
             before = {item[1]: item[2] for item in old_items}
