@@ -346,3 +346,21 @@ def test_a_batch_that_fails_leaves_the_head_and_the_next_put_writes_what_it_need
     cold = DbEngine(engine.root)
     assert cold.get(T, E) == [-i for i in range(40)] + [1]
     assert cold.verify(T).ok
+
+
+def test_leaf_items_equal_by_value_but_not_by_type_or_order_differ():
+    """The pairwise C pass (same seqs) and the marshal confirmation keep the diff type-strict."""
+    left = [[0, "a", {"n": 1}], [1, "b", {"n": 1}], [2, "c", {"n": 0.0}], [3, "d", {"x": 1, "y": 2}],
+            [4, "e", [1, "s", None]], [5, "f", {"n": 2}]]
+    right = [[0, "a", {"n": 1.0}], [1, "b", {"n": True}], [2, "c", {"n": -0.0}], [3, "d", {"y": 2, "x": 1}],
+             [4, "e", [1, "s", None]], [5, "f", {"n": 3}]]
+    assert records_tree._differing_seqs(json.loads(json.dumps(left)), json.loads(json.dumps(right))) == {0, 1, 2, 3, 5}
+    same = json.loads(json.dumps(left))
+    assert records_tree._differing_seqs(json.loads(json.dumps(left)), same) == set()
+    # Seqs that do not line up (a delete, an add) take the by-seq path, with the same answers.
+    assert records_tree._differing_seqs(left[:5], right[1:]) == {0, 1, 2, 3, 5}
+    deep: list = []
+    for _ in range(3000):  # deeper than marshal goes: the JSON path decides (too deep: differs)
+        deep = [deep]
+    assert records_tree._same_strict([1, 2.5, "x"], [1, 2.5, "x"]) and not records_tree._same_strict([1], [True])
+    assert records_tree._same_strict(deep, deep) is False

@@ -147,11 +147,12 @@ def _key_children(nodes: Nodes, digest: str, depth: int, count: int) -> list[lis
     return children
 
 
-def _order_items(nodes: Nodes, digest: str, base: int, count: int) -> list[list]:
+def _order_items(nodes: Nodes, digest: str, base: int, count: int,
+                 load: Callable[[str], dict] | None = None) -> list[list]:
     """The checked `[seq, key, stored]` items of the order leaf `digest` covering seqs from
     `base`: seqs strictly increasing in [base, base + ORDER_LEAF) (checked in C: get() reads
-    every leaf)."""
-    node = nodes.load(digest)
+    every leaf). `load` reads the leaf instead of `nodes.load` (same checks)."""
+    node = (load or nodes.load)(digest)
     if node["__kind__"] != ORDER_LEAF_KIND:
         raise TreeError(digest, f"expected an order leaf, found a {node['__kind__']}")
     items = node["items"]
@@ -259,15 +260,16 @@ def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, l
     return found
 
 
-def order_leaves(nodes: Nodes, tree: Tree, start_index: int = 0) -> Iterator[tuple[int, list[list]]]:
+def order_leaves(nodes: Nodes, tree: Tree, start_index: int = 0,
+                 load_leaf: Callable[[str], dict] | None = None) -> Iterator[tuple[int, list[list]]]:
     """(index of the first item, items) of every leaf in seq order, from the leaf holding
-    item `start_index` on."""
+    item `start_index` on; `load_leaf` reads the leaves instead of `nodes.load`."""
     if tree.order is None or start_index >= tree.count:
         return
 
     def walk(digest: str, level: int, base: int, count: int, first: int) -> Iterator[tuple[int, list[list]]]:
         if level == 0:
-            yield first, _order_items(nodes, digest, base, count)
+            yield first, _order_items(nodes, digest, base, count, load_leaf)
             return
         children = _order_children(nodes, digest, level, count)
         if level == 1 and nodes.prefetch is not None:
