@@ -390,7 +390,7 @@ def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], l
             return {0: ref}
         listed = _order_children(nodes, digest, level, count)
         below = zip(map(itemgetter(1), listed), repeat(height - 1), map(itemgetter(2), listed))
-        return dict(zip(map(itemgetter(0), listed), below))
+        return dict(zip(map(itemgetter(0), listed), below, strict=True))
 
     def walk(a: tuple[str, int, int] | None, b: tuple[str, int, int] | None, level: int, base: int) -> None:
         if a is not None and b is not None and a[0] == b[0] and a[1] == b[1]:
