@@ -437,3 +437,14 @@ def test_get_refuses_a_forged_leaf_read_afresh(engine, forged):
     forge_order_root(engine, data)
     with pytest.raises(errors.CorruptObjectError, match=compute_digest(data)[:12]):
         DbEngine(engine.root).get(T, E)
+
+
+def test_changed_records_sees_updates_in_place_equal_by_value_only(engine):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": {"n": 1, "m": [0.0]} for i in range(40)})
+    old = engine.get_digest(T, E)
+    engine.put_many(T, U, E, {"k3": {"n": 1.0, "m": [0.0]}, "k20": {"n": True, "m": [0.0]}, "k30": {"m": [0.0], "n": 1},
+                              "k31": {"n": 1, "m": [-0.0]}})
+    before, after = DbEngine(engine.root).changed_records(T, old, engine.get_digest(T, E))
+    assert sorted(after) == sorted(before) == ["k20", "k3", "k30", "k31"]
+    assert [type(after[k]["n"]) for k in ("k3", "k20")] == [float, bool] and list(after["k30"]) == ["m", "n"]
