@@ -54,6 +54,8 @@ BASELINE = load_baseline(os.environ.get("MYDB_BENCH_BASELINE"))
 T, E, U = "bench", "records", "bench"
 SMALL = 10_000
 REPS = int(os.environ.get("MYDB_BENCH_REPS", "15"))
+COMPARE_REPS = int(os.environ.get("MYDB_BENCH_COMPARE_REPS", "7"))  # cold changed_records per engine
+GET_REPS = int(os.environ.get("MYDB_BENCH_GET_REPS", "3"))  # cold get() of every record, per engine
 CHUNK = 100_000  # records per put_many while building
 DATE = "20250101 10:00:00 +0000"
 
@@ -188,28 +190,48 @@ class Bench:
               lambda i: sql.put_many(U, E, {k: record_value(i, next_version()) for k in picks[REPS + i]}, DATE))
 
     def reads(self, engine_root: str, sql: SqliteStore, n: int) -> None:
+        """changed_records of the last write (100 updates) and get() of every record, each on
+        a cold engine; with MYDB_BENCH_BASELINE the baseline engine takes turns with this one
+        (and, for get(), with sqlite), so both are timed under the same load."""
         engine = DbEngine(engine_root, durable=False)
         head = engine.get_digest(T, E)
         parent = engine.resolve(T, E, "HEAD~1")
-        times = []
-        for _ in range(5):
-            cold = DbEngine(engine_root, durable=False)
+        engines: dict[str, type] = {"engine": DbEngine, **({"baseline": BASELINE} if BASELINE else {})}
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        changed = {}
+        for _ in range(COMPARE_REPS):
+            for name, cls in engines.items():
+                cold = cls(engine_root, durable=False)
+                start = time.perf_counter()
+                before, after = cold.changed_records(T, parent, head)
+                times[name].append(time.perf_counter() - start)
+                changed[name] = (before, after)
+        assert all(pair == changed["engine"] for pair in changed.values())
+        note = "target < 100 ms" + (f"; baseline engine {statistics.median(times['baseline']) * 1000:.1f} ms"
+                                    if BASELINE else "")
+        self.rows.append((f"changed_records: {len(changed['engine'][1])} changed of "
+                          f"{engine.read_snapshot(T, head)['__count__']:,} (cold engine, median of {COMPARE_REPS})",
+                          f"{statistics.median(times['engine']) * 1000:.1f} ms", "", note))
+        times = {name: [] for name in [*engines, "sqlite"]}
+        for _ in range(GET_REPS):
+            for name, cls in engines.items():
+                start = time.perf_counter()
+                values = cls(engine_root, durable=False).get(T, E)
+                times[name].append(time.perf_counter() - start)
+                count = len(values)
+                del values
             start = time.perf_counter()
-            before, after = cold.changed_records(T, parent, head)
-            times.append(time.perf_counter() - start)
-        self.rows.append((f"changed_records: {len(after)} changed of {engine.read_snapshot(T, head)['__count__']:,} "
-                          "(cold engine)", f"{statistics.median(times) * 1000:.1f} ms", "", "target < 100 ms"))
-        start = time.perf_counter()
-        values = DbEngine(engine_root, durable=False).get(T, E)
-        engine_s = time.perf_counter() - start
-        start = time.perf_counter()
-        rows = sql.conn.execute("SELECT value FROM records WHERE entry = ? ORDER BY seq", (E,)).fetchall()
-        sql_values = [json.loads(row[0]) for row in rows]
-        sql_s = time.perf_counter() - start
-        assert len(values) == len(sql_values) + self.extra
-        del values, sql_values, rows
-        self.rows.append((f"get(): all {n:,}+ records (cold engine)", f"{engine_s:.2f} s",
-                          f"{sql_s:.2f} s (SELECT + json.loads)", f"{engine_s / sql_s:.2f}x sqlite"))
+            rows = sql.conn.execute("SELECT value FROM records WHERE entry = ? ORDER BY seq", (E,)).fetchall()
+            sql_values = [json.loads(row[0]) for row in rows]
+            times["sqlite"].append(time.perf_counter() - start)
+            assert count == len(sql_values) + self.extra
+            del sql_values, rows
+        engine_s, sql_s = statistics.median(times["engine"]), statistics.median(times["sqlite"])
+        note = f"{engine_s / sql_s:.2f}x sqlite" + (
+            f"; baseline engine {statistics.median(times['baseline']):.2f} s "
+            f"({statistics.median(times['baseline']) / sql_s:.2f}x sqlite)" if BASELINE else "")
+        self.rows.append((f"get(): all {n:,}+ records (cold engine, median of {GET_REPS})", f"{engine_s:.2f} s",
+                          f"{sql_s:.2f} s (SELECT + json.loads)", note))
 
     def browse(self, engine_root: str) -> None:
         """records_view in a fresh process (its memory is the browser's): first window,

@@ -346,3 +346,105 @@ def test_a_batch_that_fails_leaves_the_head_and_the_next_put_writes_what_it_need
     cold = DbEngine(engine.root)
     assert cold.get(T, E) == [-i for i in range(40)] + [1]
     assert cold.verify(T).ok
+
+
+def test_leaf_items_equal_by_value_but_not_by_type_or_order_differ():
+    """The pairwise C pass (same seqs) and the marshal confirmation keep the diff type-strict."""
+    left = [[0, "a", {"n": 1}], [1, "b", {"n": 1}], [2, "c", {"n": 0.0}], [3, "d", {"x": 1, "y": 2}],
+            [4, "e", [1, "s", None]], [5, "f", {"n": 2}]]
+    right = [[0, "a", {"n": 1.0}], [1, "b", {"n": True}], [2, "c", {"n": -0.0}], [3, "d", {"y": 2, "x": 1}],
+             [4, "e", [1, "s", None]], [5, "f", {"n": 3}]]
+    assert records_tree._differing_seqs(json.loads(json.dumps(left)), json.loads(json.dumps(right))) == {0, 1, 2, 3, 5}
+    same = json.loads(json.dumps(left))
+    assert records_tree._differing_seqs(json.loads(json.dumps(left)), same) == set()
+    # Seqs that do not line up (a delete, an add) take the by-seq path, with the same answers.
+    assert records_tree._differing_seqs(left[:5], right[1:]) == {0, 1, 2, 3, 5}
+    deep: list = []
+    for _ in range(3000):  # deeper than marshal goes: the JSON path decides (too deep: differs)
+        deep = [deep]
+    assert records_tree._same_strict([1, 2.5, "x"], [1, 2.5, "x"]) and not records_tree._same_strict([1], [True])
+    assert records_tree._same_strict(deep, deep) is False
+
+
+def forge_order_root(engine: DbEngine, data: bytes) -> None:
+    """Make the head a version whose order root is the object of `data` (well hashed)."""
+    document = dict(head_doc(engine))
+    digest = compute_digest(data)
+    engine.storage.write_object(T, digest, data)
+    document["__order__"] = digest
+    document["__parent__"] = [engine.get_digest(T, E)]
+    version = to_json_bytes(document)
+    engine.storage.write_object(T, compute_digest(version), version)
+    head, token = engine._read_head(T)
+    assert engine.storage.write_head(T, json.dumps({**head, E: compute_digest(version)}).encode(), expected=token)
+
+
+def test_get_returns_values_the_caller_owns_from_cold_and_cached_leaves(engine):
+    """get()'s fast path returns leaves parsed afresh (no decode): mutating them changes
+    nothing the engine keeps; leaves already cached are decoded (copied) as before."""
+    engine.init(T)
+    model = {f"k{i}": {"n": i, "list": [i, {"deep": [i]}]} for i in range(10)}
+    engine.put_many(T, U, E, model)
+    cold = DbEngine(engine.root)
+    decoded: list = []
+    decode = cold.serializer.decode
+    cold.serializer.decode = lambda stored: (decoded.append(stored), decode(stored))[1]
+    values = cold.get(T, E)
+    assert values == list(model.values()) and decoded == []  # no tag in any leaf: no decode
+    for value in values:
+        value["n"] = -1
+        value["list"][1]["deep"].append("mutated")
+    view = cold.records_view(T, cold.get_digest(T, E))
+    assert cold.get(T, E) == list(model.values()) == [view[k] for k in model]
+    assert cold.get(T, E, "k3") == model["k3"]
+    values = cold.get(T, E)  # the view cached some leaves: those are decoded, copies
+    assert len(decoded) > 0 and values == list(model.values())
+    for value in values:
+        value["list"][1]["deep"].clear()
+    assert [view[k] for k in model] == list(model.values()) == cold.get(T, E)
+
+
+def test_get_decodes_tagged_values_in_a_leaf_and_escaped_tags_are_not_missed(engine):
+    engine.init(T)
+    engine.put_many(T, U, E, {"plain": {"n": 1}, "tuple": (1, 2), "set": {3}, "bytes": b"\x00x"})
+    values = DbEngine(engine.root).get(T, E)
+    assert values == [{"n": 1}, (1, 2), {3}, b"\x00x"]
+    assert [type(v) for v in values] == [dict, tuple, set, bytes]
+    # A forged leaf spelling the tag key with a JSON escape: decoded as the tag it parses to.
+    leaf = {"__kind__": "rec-leaf", "items": [[0, "plain", {"n": 1}], [1, "tuple", {"__special__": "py/tuple", "items": [5]}],
+                                              [2, "set", 0], [3, "bytes", 0]]}
+    data = to_json_bytes(leaf).replace(b'"__special__"', b'"\\u005f_special__"')
+    assert b"__special__" not in data
+    forge_order_root(engine, data)
+    assert DbEngine(engine.root).get(T, E) == [{"n": 1}, (5,), 0, 0]
+    leaf["items"][1][2] = {"__special__": "no/such-tag"}
+    forge_order_root(engine, to_json_bytes(leaf).replace(b'"__special__"', b'"\\u005f_special__"'))
+    with pytest.raises(errors.UnknownTagError):
+        DbEngine(engine.root).get(T, E)
+
+
+@pytest.mark.parametrize("forged", ["seq out of place", "count", "not a node", "not json"])
+def test_get_refuses_a_forged_leaf_read_afresh(engine, forged):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(4)})  # 4 records: the order root is a leaf
+    items = [[i, f"k{i}", i] for i in range(4)]
+    data = {
+        "seq out of place": to_json_bytes({"__kind__": "rec-leaf", "items": [*items[:3], [9, "k9", 9]]}),
+        "count": to_json_bytes({"__kind__": "rec-leaf", "items": items[:3]}),
+        "not a node": to_json_bytes({"__kind__": "rec-leaf", "keys": items}),
+        "not json": b'{"__kind__": "rec-leaf", "items": [[0, "k0", 0]',
+    }[forged]
+    forge_order_root(engine, data)
+    with pytest.raises(errors.CorruptObjectError, match=compute_digest(data)[:12]):
+        DbEngine(engine.root).get(T, E)
+
+
+def test_changed_records_sees_updates_in_place_equal_by_value_only(engine):
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": {"n": 1, "m": [0.0]} for i in range(40)})
+    old = engine.get_digest(T, E)
+    engine.put_many(T, U, E, {"k3": {"n": 1.0, "m": [0.0]}, "k20": {"n": True, "m": [0.0]}, "k30": {"m": [0.0], "n": 1},
+                              "k31": {"n": 1, "m": [-0.0]}})
+    before, after = DbEngine(engine.root).changed_records(T, old, engine.get_digest(T, E))
+    assert sorted(after) == sorted(before) == ["k20", "k3", "k30", "k31"]
+    assert [type(after[k]["n"]) for k in ("k3", "k20")] == [float, bool] and list(after["k30"]) == ["m", "n"]

@@ -268,9 +268,8 @@ class DbEngine:
             )
         if key is not None:
             return decode(self.records.required(tenant_id, entry, document, check_key(key)))
-        if is_tree_doc(document):  # leaf by leaf: no list of (key, value) pairs in between
-            with gc_paused():
-                return [decode(item[2]) for _first, items in self.records.leaves(tenant_id, document) for item in items]
+        if is_tree_doc(document):  # leaf by leaf; leaves without tagged values need no decode
+            return self.records.tree_values(tenant_id, document, decode)
         records = self.records.all_records(tenant_id, document)
         with gc_paused():
             return [decode(stored) for _key, stored in records]

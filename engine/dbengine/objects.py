@@ -52,14 +52,23 @@ class ObjectStore:
         data = self.bucket_bytes.get(key)  # checked bytes of a bucket whose keys were scanned
         if data is None:
             data = self.object_bytes(tenant_id, digest)
-        path = self.storage.object_path(tenant_id, digest)
+        document = self._parse(tenant_id, digest, data)
+        self.cache.put(key, document, len(data))
+        if document["__kind__"] == "bucket":
+            self.bucket_bytes.put(key, data, len(data))
+        return document
+
+    def _parse(self, tenant_id: str, digest: str, data: bytes) -> dict:
+        """The parsed object of checked bytes, its shape verified (CorruptObjectError if not)."""
         try:  # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes
             document = strict_loads(data)
         except (ValueError, RecursionError) as exc:
             why = {UnicodeDecodeError: "is not UTF-8", RecursionError: "is nested too deeply to parse"}.get(
                 type(exc), "is not valid JSON")
+            path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} {why} ({path})", path) from None
         if type(document) is not dict:
+            path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a JSON object ({path})", path)
         document = normalize_version(document)
         kind = document.get("__kind__")
@@ -68,12 +77,10 @@ class ObjectStore:
         else:
             shaped = is_bucket_doc(document) if kind == "bucket" else kind in (SNAPSHOT, RECORDS) and is_version_doc(document)
         if not shaped:
+            path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(
                 f"object {digest[:12]} of tenant {tenant_id!r} is not a version, bucket or record-tree node ({path})", path
             )
-        self.cache.put(key, document, len(data))
-        if kind == "bucket":
-            self.bucket_bytes.put(key, data, len(data))
         return document
 
     def version(self, tenant_id: str, digest: str) -> dict:
@@ -130,6 +137,22 @@ class ObjectStore:
             path = self.storage.object_path(tenant_id, digest)
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a record-tree node ({path})", path)
         return document
+
+    def fresh_node(self, tenant_id: str, digest: str) -> tuple[dict, bytes] | None:
+        """A record-tree node parsed afresh from its checked bytes and not cached (the caller
+        owns its values), with those bytes; None when it is cached (read() costs nothing)."""
+        if self.cache.get((tenant_id, digest)) is not None:
+            return None
+        if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
+            raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
+        data = self.bucket_bytes.get((tenant_id, digest))  # prefetched (S3)
+        if data is None:
+            data = self.object_bytes(tenant_id, digest)
+        document = self._parse(tenant_id, digest, data)
+        if document["__kind__"] not in NODE_KINDS:
+            path = self.storage.object_path(tenant_id, digest)
+            raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a record-tree node ({path})", path)
+        return document, data
 
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""

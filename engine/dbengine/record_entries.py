@@ -8,7 +8,8 @@ CorruptObjectError. Values returned are the engine's cached ones (read-only) unl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from .errors import CorruptObjectError, RecordNotFoundError
@@ -69,6 +70,21 @@ class RecordEntries:
         """The order tree's leaves of a tree version, one by one (items: [seq, key, stored])."""
         with self.objects.tree_guard(tenant_id):
             yield from order_leaves(self.objects.nodes(tenant_id), tree_of(document))
+
+    def tree_values(self, tenant_id: str, document: dict, decode: Callable[[Any], Any]) -> list[Any]:
+        """Every record's value of a tree version, `decode`d, in insertion order: the caller's
+        own. A leaf not in the cache is parsed afresh and left out of it, so when its bytes
+        hold no tag (no `__special__`, no `\\u` escape that could spell one) its values are
+        returned as parsed, without a decode or a copy each (get() of 1,000,000 records)."""
+        fresh = _FreshLeaves(self.objects, tenant_id)
+        values: list[Any] = []
+        with gc_paused(), self.objects.tree_guard(tenant_id):
+            for _first, items in order_leaves(self.objects.nodes(tenant_id), tree_of(document), 0, fresh.load):
+                if fresh.plain:
+                    values.extend(map(itemgetter(2), items))
+                else:
+                    values.extend([decode(item[2]) for item in items])
+        return values
 
     def record_items(self, tenant_id: str, document: dict | None) -> dict[str, list]:
         """Every record of a record version of any layout (seed, buckets, trees): key -> [seq, stored]."""
@@ -248,7 +264,7 @@ class RecordEntries:
         if old_doc is not None and old_doc["__kind__"] != RECORDS and not is_seed_record_entry(old_doc):
             old_doc = None
         if (old_doc is None or is_tree_doc(old_doc)) and is_tree_doc(new_doc):
-            with self.objects.tree_guard(tenant_id):
+            with gc_paused(), self.objects.tree_guard(tenant_id):  # hundreds of nodes parsed: no collection passes
                 old_items, new_items = order_diff(self.objects.nodes(tenant_id), tree_of(old_doc) if old_doc else None,
                                                   tree_of(new_doc))
             before = {item[1]: item[2] for item in old_items}
@@ -297,6 +313,25 @@ class RecordEntries:
         before = {key: json_copy(old[key][1]) for key in differing if key in old}
         before.update((key, json_copy(item[1])) for key, item in old.items() if key not in new)
         return before, after
+
+
+class _FreshLeaves:
+    """Loads order leaves for tree_values: afresh and uncached when not in the cache, with
+    `plain` telling whether the leaf last loaded is such a leaf without tagged values."""
+
+    def __init__(self, objects: ObjectStore, tenant_id: str):
+        self.objects = objects
+        self.tenant_id = tenant_id
+        self.plain = False
+
+    def load(self, digest: str) -> dict:
+        fresh = self.objects.fresh_node(self.tenant_id, digest)
+        if fresh is None:
+            self.plain = False
+            return self.objects.node(self.tenant_id, digest)
+        node, data = fresh
+        self.plain = b"__special__" not in data and b"\\u" not in data
+        return node
 
 
 def _loosely_differ(a: Any, b: Any) -> bool:
