@@ -22,7 +22,7 @@ COUNT = 400
 def _clock():
     """A fixed sequence of dates: the same digests on every run (so prefixes collide the same way)."""
     ticks = itertools.count()
-    base = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
+    base = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
     return lambda: base + _dt.timedelta(seconds=next(ticks))
 
 
@@ -97,7 +97,7 @@ def test_version_resolve_and_ancestry_equal_the_whole_read_without_loading_the_i
 def test_prefixes_unique_and_ambiguous_as_the_whole_read_says(built):
     root, digests, _ = built
     firsts = sorted(d[:4] for d in digests)
-    shared = [p for p, q in zip(firsts, firsts[1:]) if p == q]
+    shared = [p for p, q in zip(firsts, firsts[1:], strict=False) if p == q]
     assert shared, "the fixed clock gives two digests with the same 4-hex prefix"
     with pytest.raises(AmbiguousDigestError) as whole_error:
         _whole(root).resolve(T, E, shared[0])
