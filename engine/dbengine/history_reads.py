@@ -146,10 +146,12 @@ class HistoryReader:
         the entry's first-parent chain: the index is that chain, so positions answer it.
         DigestNotFoundError when `newer` is not a version of the entry."""
         new_position = self.position(tenant_id, entry, newer)
-        try:
-            return self.position(tenant_id, entry, older) <= new_position
-        except DigestNotFoundError:
-            return False
+        located = self.locate(tenant_id, entry, check_digest(older))
+        if located is not None:
+            return located[0] <= new_position
+        state, _head = self.index.start(tenant_id, entry, None)  # (no walk of the objects for a stranger)
+        old_position = state.position(older)
+        return old_position is not None and old_position <= new_position
 
     def locate(self, tenant_id: str, entry: str, digest: str) -> tuple[int, Version] | None:
         """(position, Version) of `digest` read from its line alone: the line is found by a bytes
