@@ -9,7 +9,9 @@ trusted like a whole file: its CRCs continue from the stored CRC of the line bef
 chain, their positions are the ones asked for. Damage raises WindowDamaged (the caller
 repairs the index, as a whole read would); a shape it cannot use (lines of format 0.4,
 a torn last line, a file that changed under it) returns None: the caller reads the file
-whole, as before.
+whole, as before. One version's line is found without knowing its position by a bytes
+scan of the file for line starts (find_lines); the window at the position it names is
+then read and checked as above.
 """
 
 from __future__ import annotations
