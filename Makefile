@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/records_scale.py
 	$(BIN)/python bench/history_scale.py
+	$(BIN)/python bench/version_lookup.py
 	$(BIN)/python bench/queries_bench.py
 	$(BIN)/python bench/durable.py
 	$(BIN)/python bench/s3_bench.py

@@ -21,7 +21,6 @@ from . import queries
 from .commits import Commits
 from .entry_listing import EntryInfo, entry_infos
 from .errors import (
-    AmbiguousDigestError,
     ConflictError,
     DbEngineError,
     DigestNotFoundError,
@@ -60,7 +59,6 @@ from .transfer import ImportResult, export_lines, import_lines
 from .utils import compute_digest, gc_paused, json_copy, now_local
 from .verify import VerifyReport, verify_database
 
-_REV_RE = re.compile(r"HEAD(?:~(\d+))?")
 _DATE_REV_RE = re.compile(r"@\{([^{}]{1,64})\}")
 
 __all__ = [
@@ -338,25 +336,13 @@ class DbEngine:
             if version is None:
                 raise DigestNotFoundError(f"{rev}: entry {entry!r} of tenant {tenant_id!r} had no version yet then")
             return version.digest
-        head = self.get_digest(tenant_id, entry)
-        state = self.index.index(tenant_id, entry, head)
-        match = _REV_RE.fullmatch(rev)
-        if match:
-            digits = match.group(1) or "0"
-            position = state.position(head) - int(digits) if len(digits) <= 18 else -1
-            if position < 0:
-                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.position(head) + 1} versions")
-            return state.digests[position]
-        if not re.fullmatch(r"[0-9a-f]{4,64}", rev):
-            raise DigestNotFoundError(f"{rev!r} is not a revision: use a digest (4+ hex), HEAD or HEAD~N")
-        candidates = [d for d in state.digests[: state.position(head) + 1] if d.startswith(rev)]
-        if not candidates:
-            raise DigestNotFoundError(f"no version {rev} in entry {entry!r} of tenant {tenant_id!r}")
-        if len(candidates) > 1:
-            raise AmbiguousDigestError(
-                f"{rev} is ambiguous: {', '.join(c[:12] for c in candidates)}", candidates
-            )
-        return candidates[0]
+        return self.reader.resolve(tenant_id, entry, rev)
+
+    def is_ancestor(self, tenant_id: str, entry: str, older: str, newer: str) -> bool:
+        """True when version `older` is in the history of version `newer` (itself included):
+        compared by chain positions, without reading the whole index of a long history.
+        DigestNotFoundError when `newer` is not a version of the entry."""
+        return self.reader.is_ancestor(tenant_id, entry, older, newer)
 
     # ================================================================== history questions
     def key_history(self, tenant_id: str, entry: str, key: str | None = None, path: str | None = None,

@@ -58,7 +58,7 @@ def _parse(data: bytes | None) -> dict[str, tuple[str, int, Version]]:
         text = data[len(_HEADER):cut].decode("ascii")
         count = text.count("\n")
         # JSON names hold no raw tab or newline: every field is cut at once
-        flat = "\t".join(text[:-1].split("\n")).split("\t") if count else []
+        flat = text[:-1].replace("\n", "\t").split("\t") if count else []
         if len(flat) != count * _ROW_FIELDS:
             return {}
         name_fields = flat[0::_ROW_FIELDS]

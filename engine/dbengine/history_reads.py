@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .changesets import path_touched
-from .errors import ConflictError, CorruptObjectError
+from .errors import AmbiguousDigestError, ConflictError, CorruptObjectError, DigestNotFoundError
 from .history import IndexState, Version, build_versions
 from .history_index import HistoryIndex
-from .index_window import Lines, LogView, WindowDamaged, newest, window
+from .index_window import Lines, LogView, WindowDamaged, find_lines, newest, window
 from .names import check_digest, check_key
+
+_REV_RE = re.compile(r"HEAD(?:~(\d+))?")
+_PREFIX_RE = re.compile(r"[0-9a-f]{4,64}")
+LOCATED_KEEP = 1024  # versions found by a scan, remembered while their entry's head stays
 
 WINDOW_MAX = 5000  # versions a windowed read serves; more are read with the whole index
 LINE_GUESS = 200  # bytes of an index line, to place a first window read
@@ -36,6 +41,10 @@ class HistoryReader:
 
     def __init__(self, index: HistoryIndex):
         self.index = index
+        # (tenant, entry, digest) -> (head, position, Version): versions found by find_lines
+        self._located: dict[tuple[str, str, str], tuple[str, int, Version]] = {}
+        # (tenant, entry, digest) -> (head, position): first parents of located versions
+        self._positions: dict[tuple[str, str, str], tuple[str, int]] = {}
 
     def _retried(self, tenant_id: str, entry: str, read: Callable[[], list]) -> list:
         """`read()`, again after a rebuild of the index when a line turns out malformed."""
@@ -112,12 +121,144 @@ class HistoryReader:
         return self._retried(tenant_id, entry, read)
 
     def version(self, tenant_id: str, entry: str, digest: str) -> Version:
-        """One version of the entry, its index line checked against its object."""
+        """One version of the entry, its index line checked against its object: found by a
+        scan of the index file when it is not in memory, else (or on anything odd) by the
+        whole, repairing read."""
+        located = self.locate(tenant_id, entry, check_digest(digest))
+        if located is not None:
+            return located[1]
         version = self.log(tenant_id, entry, digest, max_items=1)[0]
         if not self.index.line_agrees(tenant_id, self.index.states.get((tenant_id, entry)), digest, version):
             self.index.rebuild(tenant_id, entry)
             version = self.log(tenant_id, entry, digest, max_items=1)[0]
         return version
+
+    def position(self, tenant_id: str, entry: str, digest: str) -> int:
+        """The chain position of version `digest` of the entry (0: its first version);
+        DigestNotFoundError when it is not one."""
+        located = self.locate(tenant_id, entry, check_digest(digest))
+        if located is not None:
+            return located[0]
+        return self.index.start(tenant_id, entry, digest)[1]
+
+    def is_ancestor(self, tenant_id: str, entry: str, older: str, newer: str) -> bool:
+        """True when `older` is in the history of `newer` (itself included), both versions of
+        the entry's first-parent chain: the index is that chain, so positions answer it.
+        DigestNotFoundError when `newer` is not a version of the entry."""
+        new_position = self.position(tenant_id, entry, newer)
+        located = self.locate(tenant_id, entry, check_digest(older))
+        if located is not None:
+            return located[0] <= new_position
+        state, _head = self.index.start(tenant_id, entry, None)  # (no walk of the objects for a stranger)
+        old_position = state.position(older)
+        return old_position is not None and old_position <= new_position
+
+    def locate(self, tenant_id: str, entry: str, digest: str) -> tuple[int, Version] | None:
+        """(position, Version) of `digest` read from its line alone: the line is found by a bytes
+        scan of the index file (find_lines), read as a checked window at the position it names
+        (its CRC continues from the line before, the line after checks it, the lines chain)
+        and checked against the version's object. None when the index is in memory already
+        (it answers at once) or cannot answer this way (the whole read then repairs it)."""
+        key = (tenant_id, entry)
+        if key in self.index.states:
+            return None
+        head = self.index.head_of(tenant_id, entry)
+        known = self._located.get((tenant_id, entry, digest))
+        if known is not None and known[0] == head:
+            return known[1], known[2]
+        total, tail = self.total(tenant_id, entry, head, 1)
+        if key in self.index.states:
+            return None
+        known_position = self._positions.get((tenant_id, entry, digest))
+        if digest == head:
+            position = total - 1
+        elif known_position is not None and known_position[0] == head:
+            position = known_position[1]
+        else:
+            try:
+                found = find_lines(self._read_range(tenant_id, entry), digest, first_only=True)
+            except CorruptObjectError:
+                return None
+            if not found or found[0][0] != digest:
+                return None
+            position = found[0][1]
+        checked = self._checked_at(tenant_id, entry, head, total, position, tail)
+        if checked is None or checked.digest != digest \
+                or not self.index.line_agrees(tenant_id, None, digest, checked):
+            return None
+        if len(self._located) >= LOCATED_KEEP:
+            self._located.clear()
+            self._positions.clear()
+        self._located[(tenant_id, entry, digest)] = (head, position, checked)
+        if position:  # the window checked that this line's first parent is the line before's digest
+            self._positions[(tenant_id, entry, checked.parents[0])] = (head, position - 1)
+        return position, checked
+
+    def _checked_at(self, tenant_id: str, entry: str, head: str, total: int, position: int,
+                    tail: Lines | None = None) -> Version | None:
+        """The Version at chain `position` from a checked window (None: out of range, or the
+        index went into memory on the way, a repair: the caller reads it the whole way)."""
+        if not 0 <= position < total:
+            return None
+        try:
+            versions = self.versions_at(tenant_id, entry, head, total, position, position + 1, tail)
+        except (ValueError, ConflictError):
+            return None
+        if (tenant_id, entry) in self.index.states or len(versions) != 1:
+            return None
+        return versions[0]
+
+    def resolve(self, tenant_id: str, entry: str, rev: str) -> str:
+        """A full digest for `rev`: a digest, a unique prefix (4+ hex), HEAD or HEAD~N. HEAD~N is
+        a window read at its position; a prefix, one scan of the index file for line starts
+        (each candidate then read as a checked window); the whole index only when it is in
+        memory already or these reads cannot answer."""
+        head = self.index.head_of(tenant_id, entry)
+        match = _REV_RE.fullmatch(rev) if type(rev) is str else None
+        if not match and not (type(rev) is str and _PREFIX_RE.fullmatch(rev)):
+            raise DigestNotFoundError(f"{rev!r} is not a revision: use a digest (4+ hex), HEAD or HEAD~N")
+        key = (tenant_id, entry)
+        if key not in self.index.states:
+            total, tail = self.total(tenant_id, entry, head, 1)
+            if key not in self.index.states:
+                answer = self._resolve_by_reads(tenant_id, entry, head, total, tail, rev, match)
+                if answer is not None:
+                    return answer
+        state = self.index.index(tenant_id, entry, head)
+        if match:
+            digits = match.group(1) or "0"
+            position = state.position(head) - int(digits) if len(digits) <= 18 else -1
+            if position < 0:
+                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {state.position(head) + 1} versions")
+            return state.digests[position]
+        candidates = [d for d in state.digests[: state.position(head) + 1] if d.startswith(rev)]
+        return _one_candidate(rev, entry, tenant_id, candidates)
+
+    def _resolve_by_reads(self, tenant_id: str, entry: str, head: str, total: int, tail: Lines | None,
+                          rev: str, match: re.Match | None) -> str | None:
+        """resolve() from windows and a scan of the index file (None: read it whole instead)."""
+        if match:
+            digits = match.group(1) or "0"
+            position = total - 1 - int(digits) if len(digits) <= 18 else -1
+            if position < 0:
+                raise DigestNotFoundError(f"{rev}: entry {entry!r} has only {total} versions")
+            checked = self._checked_at(tenant_id, entry, head, total, position, tail)
+            return checked.digest if checked is not None else None
+        try:
+            found = find_lines(self._read_range(tenant_id, entry), rev)
+        except CorruptObjectError:
+            return None
+        if not found:  # (not found, or not scannable: the whole read decides, repairing)
+            return None
+        candidates = []
+        for digest, position in found:
+            if position >= total:  # appended after the head was read
+                continue
+            checked = self._checked_at(tenant_id, entry, head, total, position, tail)
+            if checked is None or checked.digest != digest:
+                return None
+            candidates.append(digest)
+        return _one_candidate(rev, entry, tenant_id, candidates[::-1]) if candidates else None
 
     def total(self, tenant_id: str, entry: str, head: str, want: int) -> tuple[int, Lines | None]:
         """The number of versions up to `head` and, when read from the index's end, its newest
@@ -186,3 +327,12 @@ class HistoryReader:
             return state.versions_between(lo, hi)
 
         return self._retried(tenant_id, entry, read)
+
+
+def _one_candidate(rev: str, entry: str, tenant_id: str, candidates: list[str]) -> str:
+    """The one digest starting with `rev` (oldest first in the error when there are more)."""
+    if not candidates:
+        raise DigestNotFoundError(f"no version {rev} in entry {entry!r} of tenant {tenant_id!r}")
+    if len(candidates) > 1:
+        raise AmbiguousDigestError(f"{rev} is ambiguous: {', '.join(c[:12] for c in candidates)}", candidates)
+    return candidates[0]

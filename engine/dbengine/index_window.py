@@ -9,7 +9,9 @@ trusted like a whole file: its CRCs continue from the stored CRC of the line bef
 chain, their positions are the ones asked for. Damage raises WindowDamaged (the caller
 repairs the index, as a whole read would); a shape it cannot use (lines of format 0.4,
 a torn last line, a file that changed under it) returns None: the caller reads the file
-whole, as before.
+whole, as before. One version's line is found without knowing its position by a bytes
+scan of the file for line starts (find_lines); the window at the position it names is
+then read and checked as above.
 """
 
 from __future__ import annotations
@@ -245,3 +247,69 @@ class LogView(Sequence):
                 if version.digest == digest:
                     return number * self.page + i
         return None
+
+
+SCAN_CHUNK = 8 << 20  # bytes per read of a scan: the index is never held whole
+_LINE_MAX = 64 << 10  # an index line is at most ~33 kB (its change set is capped at 32 kB)
+_HEXDIGITS = frozenset(b"0123456789abcdef")
+
+
+def find_lines(read_range: ReadRange, prefix: str, first_only: bool = False) -> list[tuple[str, int]] | None:
+    """Index lines whose digest starts with `prefix` (lowercase hex), found by a bytes scan of
+    the file from its end, a chunk at a time: (digest, the chain position the line names),
+    newest first; `first_only` stops at the first. Only line starts match (a digest inside
+    another line's parent fields does not). The lines are not checked here: read the window
+    at each position to trust it. None when the scan cannot answer (no index, a line
+    without a position, a file that changed during the scan)."""
+    needle = b"\n" + prefix.encode("ascii")
+    got = read_range(-SCAN_CHUNK, SCAN_CHUNK)
+    if got is None:
+        return None
+    data, start, size = got
+    end = size
+    found: list[tuple[str, int]] = []
+    while True:
+        buf, base = (b"\n" + data, start - 1) if start == 0 else (data, start)
+        hits = []
+        at = buf.find(needle)  # (forward: find() is much faster than rfind() for short needles)
+        while 0 <= at and base + at < end:  # ("\n" at `end` or after: seen in the chunk after)
+            hits.append(base + at + 1)
+            at = buf.find(needle, at + 1)
+        for line_start in reversed(hits):
+            line = _line_at(read_range, line_start, size)
+            if line is None:
+                return None
+            digest, position = line
+            if not digest.startswith(prefix):
+                continue
+            found.append((digest, position))
+            if first_only:
+                return found
+        if start == 0:
+            return found
+        end = start
+        lo = max(start - SCAN_CHUNK, 0)
+        got = read_range(lo, end - lo + len(needle) + 66)  # (a match across the cut is whole)
+        if got is None or got[2] != size or got[1] != lo:
+            return None
+        data, start = got[0], lo
+
+
+def _line_at(read_range: ReadRange, offset: int, size: int) -> tuple[str, int] | None:
+    """(digest, position) of the line starting at `offset`; ("", -1) when the bytes there are
+    not a line start of the expected shape (skipped); None when the file changed or the
+    line names no position (format 0.4)."""
+    got = read_range(offset, _LINE_MAX)
+    if got is None or got[2] != size:
+        return None
+    data = got[0]
+    cut = data.find(b"\n")
+    if cut < 0 or data[64:65] != b"\t" or not _HEXDIGITS.issuperset(data[:64]) or len(data) < 64:
+        return "", -1
+    try:
+        position = line_position(data[130:cut].decode("ascii"))
+    except UnicodeDecodeError:
+        return "", -1
+    if position is None:
+        return None
+    return data[:64].decode("ascii"), position

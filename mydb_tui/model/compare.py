@@ -468,9 +468,10 @@ def _data_view(engine: Any, tenant: str, digest: str, document: dict) -> Any:
 
 
 def _is_ancestor(engine: Any, tenant: str, entry: str, older: str, newer: str) -> bool:
-    """True when `older` is in the history of `newer` (so the two are in the wrong order)."""
+    """True when `older` is in the history of `newer` (so the two are in the wrong order):
+    the engine compares their chain positions, without reading a long history whole."""
     try:
-        return older in engine.history(tenant, entry, digest=newer, max_items=None)
+        return engine.is_ancestor(tenant, entry, older, newer)
     except DbEngineError:
         return False
 
