@@ -91,17 +91,19 @@ async def settle(pilot, rounds: int = 3) -> None:
 
 
 async def wait_for_text(pilot, text: str, timeout: float = 10.0) -> str:
-    """Let the app run until its screen shows `text` (or `timeout` seconds pass); the screen's text.
+    """Let the app run until its screen shows `text` (or `timeout` seconds pass); the screen's
+    text with every run of whitespace as one space, so a message wrapped across lines
+    (a long tmp path moves the wrap) still reads as one.
 
     For results that arrive from a worker thread: a busy machine delays them, the test should not fail for that.
     """
     import time
 
     deadline = time.monotonic() + timeout
-    shown = screen_text(pilot.app)
+    shown = " ".join(screen_text(pilot.app).split())
     while text not in shown and time.monotonic() < deadline:
         await pilot.pause(0.05)
-        shown = screen_text(pilot.app)
+        shown = " ".join(screen_text(pilot.app).split())
     return shown
 
 
