@@ -1040,18 +1040,25 @@ class LocalStorage:
         except (DbEngineError, OSError):
             self._recovered.add(tenant)
 
+    @staticmethod
+    def _open_journal(path: str, why: str) -> int | None:
+        """The journal at `path` opened for reading and writing; None when there is none."""
+        try:
+            return _open_for_writing(path, os.O_RDWR, why)
+        except StorageError as exc:
+            if getattr(exc, "errno", None) == errno.ENOENT:
+                return None
+            raise
+
     def _replay(self, tenant: str) -> None:
         """Under the lock: rewrite every object and ref of the journal's valid records
         (each checked against its digest), bring the head to the last record's head when
         the head file is one the journal knows (or garbled or missing), sync it all, and
         empty the journal (a damaged one is set aside as journal.damaged for verify)."""
         path = self.journal_path(tenant)
-        try:
-            fd = _open_for_writing(path, os.O_RDWR, "replay")
-        except StorageError as exc:
-            if getattr(exc, "errno", None) == errno.ENOENT:
-                return
-            raise
+        fd = self._open_journal(path, "replay")
+        if fd is None:
+            return
         try:
             size = os.fstat(fd).st_size
             if size == 0:
@@ -1112,12 +1119,9 @@ class LocalStorage:
     def _checkpoint(self, tenant: str) -> None:
         """Under the lock: sync what the journal covers, then empty it."""
         path = self.journal_path(tenant)
-        try:
-            fd = _open_for_writing(path, os.O_RDWR, "checkpoint")
-        except StorageError as exc:
-            if getattr(exc, "errno", None) == errno.ENOENT:
-                return
-            raise
+        fd = self._open_journal(path, "checkpoint")
+        if fd is None:
+            return
         try:
             info = os.fstat(fd)
             if info.st_size:

@@ -46,3 +46,11 @@ def app_factory(tui_root) -> Callable[..., MyDbApp]:
         return make_app(kwargs.pop("root", tui_root), **kwargs)
 
     return factory
+
+
+@pytest.fixture
+def snap_app(small_db, app_factory, tmp_path, monkeypatch) -> MyDbApp:
+    """The app on the small database, opened by the relative name `db` (a stable header in
+    SVG snapshots). Test modules whose snapshots need more data define their own."""
+    monkeypatch.chdir(tmp_path)
+    return app_factory(root="db", poll_interval=0)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from dbengine.dbengine import DbEngine
-from tui_helpers import SIZE, START, settle
+from tui_helpers import SIZE, START, open_entry, settle
 
 from mydb_tui.widgets.activity_strip import ActivityStrip
 from mydb_tui.widgets.timeline import Timeline
@@ -26,14 +26,9 @@ def build(root: str) -> list[str]:
 
 
 async def open_recs(pilot) -> tuple[Timeline, ActivityStrip]:
-    app = pilot.app
+    timeline = await open_entry(pilot, "t", "recs")
     await settle(pilot)
-    app.tree.goto("t", "recs")
-    await settle(pilot)
-    timeline = app.query_one(Timeline)
-    timeline.focus()
-    await settle(pilot)
-    return timeline, app.query_one(ActivityStrip)
+    return timeline, pilot.app.query_one(ActivityStrip)
 
 
 async def test_the_strip_counts_versions_per_day_and_marks_the_selection(tui_root, app_factory) -> None:

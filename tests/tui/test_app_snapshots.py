@@ -6,18 +6,10 @@ and look at the report before committing the new SVGs.
 
 from __future__ import annotations
 
-import pytest
 from tui_helpers import SIZE, settle
 
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline
-
-
-@pytest.fixture
-def snap_app(small_db, app_factory, tmp_path, monkeypatch):
-    """The app on the small database, opened by the relative name `db` (a stable header)."""
-    monkeypatch.chdir(tmp_path)
-    return app_factory(root="db", poll_interval=0)
 
 
 async def _ready(pilot) -> None:

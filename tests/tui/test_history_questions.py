@@ -22,6 +22,18 @@ async def _open_users(pilot) -> RecordTable:
     return table
 
 
+async def _open_config_port(pilot) -> JsonTree:
+    """The config snapshot open, its JSON tree focused on /servers/0/port."""
+    await settle(pilot)
+    pilot.app.goto_entry("acme", "config")
+    await settle(pilot)
+    tree = pilot.app.query_one("#data-tree", JsonTree)
+    assert tree.select_pointer("/servers/0/port")
+    await settle(pilot)
+    tree.focus()
+    return tree
+
+
 async def test_h_on_a_record_lists_the_versions_that_changed_it(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -66,13 +78,7 @@ async def test_h_on_a_record_lists_the_versions_that_changed_it(small_db, app_fa
 async def test_h_on_a_tree_node_lists_the_versions_that_changed_that_path(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
-        app.goto_entry("acme", "config")
-        await settle(pilot)
-        tree = app.query_one("#data-tree", JsonTree)
-        assert tree.select_pointer("/servers/0/port")
-        await settle(pilot)
-        tree.focus()
+        tree = await _open_config_port(pilot)
         assert tree.cursor_pointer == "/servers/0/port"
         await pilot.press("h")
         await settle(pilot)
@@ -267,13 +273,7 @@ async def test_the_palette_offers_the_history_questions(small_db, app_factory) -
 async def test_restoring_one_path_of_a_snapshot(small_db, app_factory) -> None:
     app = app_factory(poll_interval=0)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
-        app.goto_entry("acme", "config")
-        await settle(pilot)
-        tree = app.query_one("#data-tree", JsonTree)
-        assert tree.select_pointer("/servers/0/port")
-        await settle(pilot)
-        tree.focus()
+        await _open_config_port(pilot)
         await pilot.press("h")
         await settle(pilot)
         await pilot.press("j", "R")  # alice's version: port 80

@@ -11,12 +11,6 @@ from mydb_tui.widgets.record_table import RecordTable
 SIZES = [(80, 24), (160, 45)]
 
 
-@pytest.fixture
-def snap_app(small_db, app_factory, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return app_factory(root="db", poll_interval=0)
-
-
 async def _users(pilot) -> None:
     await settle(pilot)
     pilot.app.goto_entry("acme", "users")

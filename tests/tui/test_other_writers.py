@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 from dbengine.dbengine import DbEngine
-from tui_helpers import SIZE, START, StepClock, settle
+from tui_helpers import SIZE, START, StepClock, open_entry, settle
 
 from mydb_tui.widgets.record_table import RecordTable
 from mydb_tui.widgets.timeline import Timeline
@@ -39,11 +39,7 @@ async def test_a_new_version_is_announced_and_the_view_stays(small_db, other, ap
         small_db.save("acme", "bob", "busy", {"n": i})
     app = app_factory(poll_interval=0)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.goto_entry("acme", "busy")
-        await settle(pilot)
-        timeline = app.query_one(Timeline)
-        timeline.focus()
+        timeline = await open_entry(pilot, "acme", "busy")
         await pilot.press(*["j"] * 25)
         await settle(pilot)
         selected = timeline.selected.digest

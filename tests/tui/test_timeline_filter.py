@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui_helpers import SIZE, settle
+from tui_helpers import SIZE, open_entry, settle
 
 from mydb_tui.screens.timeline_filter import TimelineFilterScreen
 from mydb_tui.widgets.timeline import Timeline
@@ -17,11 +17,7 @@ def build(engine) -> list[str]:
 
 
 async def open_timeline(pilot, app) -> Timeline:
-    await settle(pilot)
-    app.tree.goto("t", "recs")
-    await settle(pilot)
-    timeline = app.query_one(Timeline)
-    timeline.focus()
+    timeline = await open_entry(pilot, "t", "recs")
     await settle(pilot)
     assert timeline.entry == "recs" and timeline.row_count == 10
     return timeline

@@ -53,6 +53,7 @@ async def open_entry(pilot, tenant: str, entry: str):
     """Go to an entry in the running app and focus its History (the Timeline, returned)."""
     from mydb_tui.widgets.timeline import Timeline
 
+    await settle(pilot)
     pilot.app.goto_entry(tenant, entry)
     await settle(pilot)
     timeline = pilot.app.query_one(Timeline)
