@@ -7,6 +7,8 @@ In one run, interleaved in rounds so that a noisy neighbour hurts every row alik
 Medians go to bench/RESULTS-durable.md with the ratio floor/engine (1.0 = as fast as the
 floor; the target is 0.5 or more) and the fsync calls one save makes. Everything is
 written under bench/_work-durable-<time>/, deleted only at the end.
+MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) adds a row timing that
+engine's durable save, turn by turn with this one's (a before/after in the same run).
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ import sys
 import time
 from collections.abc import Callable
 
-import dbengine
-from dbengine import storage
-from dbengine.dbengine import DbEngine
-from timing import Sample, format_seconds, machine
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
+
+import dbengine  # noqa: E402
+from dbengine import storage  # noqa: E402
+from dbengine.dbengine import DbEngine  # noqa: E402
+from timing import Sample, format_seconds, load_baseline, machine  # noqa: E402
+
+BASELINE_FOLDER = os.environ.get("MYDB_BENCH_BASELINE")
+BASELINE = load_baseline(BASELINE_FOLDER)
+BASELINE_ROW = "baseline engine save (durable, MYDB_BENCH_BASELINE)"
 TENANT, ENTRY, USER = "bench", "doc", "bench"
 ROUND = 25  # operations per row per round
 
@@ -44,6 +52,9 @@ class Rows:
         self.engine.init(TENANT)
         self.loose = DbEngine(os.path.join(work, "db-loose"), durable=False)
         self.loose.init(TENANT)
+        self.baseline = BASELINE(os.path.join(work, "db-baseline"), durable=True) if BASELINE else None
+        if self.baseline is not None:
+            self.baseline.init(TENANT)
         self.floor_dir = os.path.join(work, "floor")
         os.makedirs(self.floor_dir)
         self.payload = os.urandom(512).hex().encode()  # 1 KB
@@ -66,6 +77,9 @@ class Rows:
             self.engine.save(TENANT, USER, ENTRY, document(i))
         finally:
             storage.OVERLAP_SYNC = True
+
+    def baseline_save(self, i: int) -> None:
+        self.baseline.save(TENANT, USER, ENTRY, document(i))
 
     def engine_save_loose(self, i: int) -> None:
         self.loose.save(TENANT, USER, ENTRY, document(i))
@@ -141,6 +155,7 @@ def run(reps: int) -> tuple[dict[str, Sample], float, str]:
             "engine save (durable)": rows.engine_save,
             **({"engine save (durable, journal sync not overlapped)": rows.engine_save_inline}
                if hasattr(storage, "OVERLAP_SYNC") else {}),
+            **({BASELINE_ROW: rows.baseline_save} if rows.baseline is not None else {}),
             "floor: temp write + fsync + rename": rows.floor,
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
@@ -199,6 +214,9 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
     ]
+    if BASELINE_ROW in samples:
+        lines.append(f"- baseline: the same durable save by the engine in {BASELINE_FOLDER}, "
+                     "timed turn by turn with this one.")
     if any("not overlapped" in name for name in samples):
         lines.append("- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` "
                      "(the journal's fdatasync first, then the files).")

@@ -13,8 +13,6 @@ turn by turn with this one's and sqlite's (see load_baseline).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import random
@@ -32,22 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
 from dbengine.dbengine import DbEngine  # noqa: E402
 from sqlite_yardstick import SqliteStore  # noqa: E402
-
-
-def load_baseline(folder: str | None) -> type | None:
-    """DbEngine of another copy of the engine (MYDB_BENCH_BASELINE=<its engine/ folder>, e.g.
-    main's), imported as package `dbengine_baseline`, so that its writes are timed in the
-    same process, turn by turn with this engine's (a fair before/after on a busy machine)."""
-    if not folder:
-        return None
-    package = os.path.join(folder, "dbengine")
-    spec = importlib.util.spec_from_file_location("dbengine_baseline", os.path.join(package, "__init__.py"),
-                                                  submodule_search_locations=[package])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dbengine_baseline"] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module("dbengine_baseline.dbengine").DbEngine
-
+from timing import load_baseline  # noqa: E402
 
 BASELINE = load_baseline(os.environ.get("MYDB_BENCH_BASELINE"))
 

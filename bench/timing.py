@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import importlib
+import importlib.util
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,3 +145,18 @@ def machine(*extras: str) -> str:
     parts = [f"{os.cpu_count()} cores{f' ({model})' if model else ''}", f"{platform.system()} {platform.release()}",
              f"Python {platform.python_version()}", *extras]
     return ", ".join(parts)
+
+
+def load_baseline(folder: str | None) -> type | None:
+    """DbEngine of another copy of the engine (MYDB_BENCH_BASELINE=<its engine/ folder>, e.g.
+    main's), imported as package `dbengine_baseline`, so that its writes are timed in the
+    same process, turn by turn with this engine's (a fair before/after on a busy machine)."""
+    if not folder:
+        return None
+    package = os.path.join(folder, "dbengine")
+    spec = importlib.util.spec_from_file_location("dbengine_baseline", os.path.join(package, "__init__.py"),
+                                                  submodule_search_locations=[package])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dbengine_baseline"] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module("dbengine_baseline.dbengine").DbEngine
