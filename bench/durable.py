@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -34,6 +36,7 @@ from timing import Sample, format_seconds, load_baseline, machine  # noqa: E402
 BASELINE_FOLDER = os.environ.get("MYDB_BENCH_BASELINE")
 BASELINE = load_baseline(BASELINE_FOLDER)
 BASELINE_ROW = "baseline engine save (durable, MYDB_BENCH_BASELINE)"
+FILE_OPS_ROW = "a durable save's file operations alone (no engine code)"
 TENANT, ENTRY, USER = "bench", "doc", "bench"
 ROUND = 25  # operations per row per round
 
@@ -58,6 +61,15 @@ class Rows:
         self.floor_dir = os.path.join(work, "floor")
         os.makedirs(self.floor_dir)
         self.payload = os.urandom(512).hex().encode()  # 1 KB
+        self.ops_dir = os.path.join(work, "file-operations")
+        self.ops_objects = os.path.join(self.ops_dir, "objects")
+        os.makedirs(self.ops_objects)
+        self.ops_lock, self.ops_head, self.ops_journal, self.ops_index = (
+            os.path.join(self.ops_dir, name) for name in ("head.lock", "head", "journal", "index"))
+        # sizes of what one save of document() writes: version object, head, journal frame, index line
+        self.object, self.head, self.frame, self.line = b"o" * 1170, b"h" * 72, b"j" * 1416, b"i" * 204
+        with open(self.ops_head, "wb") as handle:
+            handle.write(self.head)
         self.sqlite = {mode: self._sqlite(mode) for mode in ("delete", "wal")}
 
     def _sqlite(self, mode: str) -> sqlite3.Connection:
@@ -93,6 +105,39 @@ class Rows:
         finally:
             os.close(fd)
         os.replace(temp, os.path.join(self.floor_dir, "file"))
+
+    def file_operations(self, i: int) -> None:
+        """The system calls of one durable save, in its order, with no engine code: the lock,
+        the head read, the journal append + fdatasync, the object (new prefix folder, temp
+        file, rename), the head (temp file, rename over the old one), the index append."""
+        lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fd = os.open(self.ops_head, os.O_RDONLY)
+            os.read(fd, 4096)
+            os.close(fd)
+            fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(fd, self.frame)
+            os.fdatasync(fd)
+            os.close(fd)
+            digest = hashlib.sha256(b"%d" % i + os.urandom(8)).hexdigest()
+            folder = os.path.join(self.ops_objects, digest[:24])
+            os.mkdir(folder)
+            temp = os.path.join(folder, f".tmp-{i}")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, self.object)
+            os.close(fd)
+            os.replace(temp, os.path.join(folder, digest))
+            temp = os.path.join(self.ops_dir, f".tmp-{i}")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, self.head)
+            os.close(fd)
+            os.replace(temp, self.ops_head)
+            fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(fd, self.line)
+            os.close(fd)
+        finally:
+            os.close(lock)
 
     def sqlite_insert(self, mode: str) -> Callable[[int], None]:
         conn = self.sqlite[mode]
@@ -157,6 +202,7 @@ def run(reps: int) -> tuple[dict[str, Sample], float, str]:
                if hasattr(storage, "OVERLAP_SYNC") else {}),
             **({BASELINE_ROW: rows.baseline_save} if rows.baseline is not None else {}),
             "floor: temp write + fsync + rename": rows.floor,
+            FILE_OPS_ROW: rows.file_operations,
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
             "sqlite FULL insert (WAL)": rows.sqlite_insert("wal"),
@@ -212,6 +258,10 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "- engine: `DbEngine(root, durable=True).save()` of a ~1 KB JSON document, a new version each time.",
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
+        "- file operations alone: the system calls one durable save makes, in its order, with the same "
+        "sizes and no engine code (lock, head read, journal append + fdatasync, a new prefix folder, the "
+        "object's temp file and rename, the head's temp file and rename, the index append): the best a "
+        "save can do while it creates these files.",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
     ]
     if BASELINE_ROW in samples:

@@ -29,7 +29,7 @@ import queue
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from . import journal
@@ -509,16 +509,18 @@ class LocalStorage:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def write_head(self, tenant: str, data: bytes, expected: object = ...) -> bool:
+    def write_head(self, tenant: str, data: bytes, expected: object = ...,
+                   meanwhile: Callable[[], None] | None = None) -> bool:
         """Replace the head atomically; call only while holding `lock(tenant)`.
 
         Durable: first one journal record (this thread's pending objects and refs, and
         `data`) is appended and fdatasynced; then the head is renamed in without fsync.
+        `meanwhile` (durable only) runs while the fdatasync does, before the head is in.
         `expected` (the token read with the head) makes it a compare-and-swap for backends
         without locks; under the file lock nobody else can have moved it, so always True.
         """
         if self.durable:
-            self._commit_journaled(tenant, data)
+            self._commit_journaled(tenant, data, meanwhile)
         else:
             items = self._take_pending(tenant)
             try:
@@ -921,10 +923,11 @@ class LocalStorage:
             raise _fail("create folder for", path, exc) from exc
         self._install(self._write_temp(path, data), path)
 
-    def _commit_journaled(self, tenant: str, head: bytes) -> None:
+    def _commit_journaled(self, tenant: str, head: bytes, meanwhile: Callable[[], None] | None = None) -> None:
         """One journal append + fdatasync making `head` and what it needs durable; the files
-        the record covers and the head's temp file are written while the sync runs, the head
-        renamed in after it. A failure before the head is in takes the record back."""
+        the record covers and the head's temp file are written, then `meanwhile` runs, while
+        the sync does; the head is renamed in after it. A failure before the head is in takes
+        the record back."""
         items = self._take_pending(tenant)
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
@@ -948,13 +951,15 @@ class LocalStorage:
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
-            overlap = OVERLAP_SYNC and any(item[5] for item in items)  # files to write meanwhile
+            overlap = OVERLAP_SYNC and (meanwhile is not None or any(item[5] for item in items))
             sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
             try:
                 self._write_files(items)
                 temp = self._write_temp(head_path, head)
+                if meanwhile is not None:
+                    meanwhile()
             finally:
                 if sync is not None:
                     sync.wait()  # raises the fdatasync's error
