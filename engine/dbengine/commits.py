@@ -41,6 +41,9 @@ class Commits:
         self.clock = clock
         self.summarize = summarize
         self.index_append = index_append
+        # (tenant, entry) -> (digest, JSON of its __data__) of the last snapshot saved here: the
+        # next save compares its data with these bytes instead of encoding the head's data again
+        self._saved: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     def commit(self, tenant_id: str, entry: str, build: Build) -> tuple[str | None, bool]:
         """Write the version `build(head digest, head document, date)` returns (None: nothing
@@ -85,14 +88,20 @@ class Commits:
                     raise PatternMismatchError(
                         f"entry {entry!r} of tenant {tenant_id!r} is a record entry: use put(), not save()"
                     )
-                if to_json_bytes(head_doc["__data__"]) == data_bytes:
+                saved = self._saved.get((tenant_id, entry))
+                if (saved[1] if saved is not None and saved[0] == head else to_json_bytes(head_doc["__data__"])) == data_bytes:
                     return None
             document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
             document["__data__"] = data
             old = head_doc["__data__"] if head_doc is not None else ABSENT
             return document, lambda: snapshot_summary(old, data)
 
-        return self.commit(tenant_id, entry, build)[0]
+        digest = self.commit(tenant_id, entry, build)[0]
+        if digest is not None:  # (a digest names its bytes for good: a cache that never goes stale)
+            if len(self._saved) >= 4096:
+                self._saved.clear()
+            self._saved[(tenant_id, entry)] = (digest, data_bytes)
+        return digest
 
     def put(self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any], deletes: list[str],
             expected_head: str | None = None, restored_from: str | None = None) -> bool:

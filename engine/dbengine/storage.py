@@ -166,6 +166,11 @@ def _open_for_writing(path: str, flags: int, action: str) -> int:
     O_NOFOLLOW: a symlink there is refused (and its target never created); O_NONBLOCK: a
     FIFO is refused, not waited on; anything but a regular file is a StorageError.
     """
+    return _open_stat_for_writing(path, flags, action)[0]
+
+
+def _open_stat_for_writing(path: str, flags: int, action: str) -> tuple[int, os.stat_result]:
+    """`_open_for_writing`, with the file's stat taken when it was opened."""
     try:
         fd = os.open(path, flags | _SAFE, 0o644)
     except OSError as exc:
@@ -174,14 +179,14 @@ def _open_for_writing(path: str, flags: int, action: str) -> int:
             raise _refused(action, path, mode) from None
         raise _fail(action, path, exc) from exc
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
     except OSError as exc:
         os.close(fd)
         raise _fail(action, path, exc) from exc
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise _refused(action, path, mode)
-    return fd
+        raise _refused(action, path, info.st_mode)
+    return fd, info
 
 
 def _refused(action: str, path: str, mode: int) -> StorageError:
@@ -282,6 +287,7 @@ class LocalStorage:
         self._root_prefix = os.path.join(self.root, "")
         self._inside: set[str] = set()  # folders known to lie inside the root (no symlink out)
         self._tenant_dirs: dict[str, str] = {}
+        self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
@@ -304,14 +310,30 @@ class LocalStorage:
         return os.path.join(self.root, "refs", digest[:PREFIX_LEN], digest)
 
     def head_path(self, tenant: str) -> str:
-        return os.path.join(self.tenant_dir(tenant), "head")
+        return self._file_path(tenant, "head")
 
     def journal_path(self, tenant: str) -> str:
-        return os.path.join(self.tenant_dir(tenant), JOURNAL_NAME)
+        return self._file_path(tenant, JOURNAL_NAME)
 
     def index_path(self, tenant: str, entry: str) -> str:
-        name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
-        return os.path.join(self.tenant_dir(tenant), "index", name)
+        key = (tenant, entry, "index")
+        path = self._paths.get(key) if type(tenant) is str and type(entry) is str else None
+        if path is None:
+            name = hashlib.sha256(entry.encode("utf-8")).hexdigest()
+            path = self._remember_path(key, os.path.join(self.tenant_dir(tenant), "index", name))
+        return path
+
+    def _file_path(self, tenant: str, name: str) -> str:
+        """`{tenant}/{name}`, joined once per tenant (a commit asks for it several times)."""
+        path = self._paths.get((tenant, name)) if type(tenant) is str else None
+        return path if path is not None else self._remember_path((tenant, name), os.path.join(self.tenant_dir(tenant), name))
+
+    def _remember_path(self, key: tuple, path: str) -> str:
+        if all(type(part) is str for part in key):
+            if len(self._paths) >= _FOLDER_CACHE_MAX:
+                self._paths.clear()
+            self._paths[key] = path
+        return path
 
     def describe(self) -> str:
         return self.root
@@ -616,9 +638,9 @@ class LocalStorage:
             if folder not in self._inside:
                 self._mkdir(folder)
                 self._check_inside(folder)
-            fd = _open_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+            fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
             try:
-                before = os.fstat(fd).st_size
+                before = info.st_size
                 _write_all(fd, data)
                 info = os.fstat(fd)
                 return before, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
@@ -833,7 +855,8 @@ class LocalStorage:
         file during that head write's fdatasync (this thread's reads see it meanwhile); a
         big one is written and fsynced at once. Not durable: an object written under its
         tenant's lock waits for the head write too (then a commit's objects are written in
-        one batch, see `_write_files`); anything else is written at once."""
+        one batch, see `_write_files`); anything else is written at once. An object of a
+        commit is not looked for now (True): its file is skipped when found holding it."""
         lock = self._locks.get(tenant) if tenant is not None else None
         if not self.durable:
             if lock is None or not lock.held_here():
@@ -841,10 +864,9 @@ class LocalStorage:
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
-            present = self._holds(path, data)
-            if not present:
-                self._pending_items()
-                self._pending.unwritten[path] = data
+            present = False  # looked for when its file is written (`_write_new`): most are new
+            self._pending_items()
+            self._pending.unwritten[path] = data
         else:
             present = not self._write_content(path, data, durable=False)
         pending = self._pending_items()
@@ -914,8 +936,9 @@ class LocalStorage:
         try:
             os.mkdir(folder)
             self._remember_inside(folder)  # made here, in a folder inside: no symlink
-        except FileExistsError:
-            pass  # another object of the same prefix, or a damaged file: replaced below
+        except FileExistsError:  # the object itself (then skipped), another of its prefix, or damage (replaced)
+            if self._holds(path, data):
+                return
         except FileNotFoundError:
             self._write_with_folder(path, data, durable=False)  # parent folders missing
             return
@@ -936,15 +959,13 @@ class LocalStorage:
         fd, size, end, temp = -1, 0, 0, None
         try:
             self._check_inside(self.tenant_dir(tenant))
-            fd = _open_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
-            info = os.fstat(fd)
+            fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
             size = info.st_size
             if size and self._journal_ends.get(tenant) != (info.st_ino, size) and not journal.tail_is_whole(fd, size):
                 os.close(fd)  # a writer died mid-append: replay what is whole, start afresh
                 fd = -1
                 self._replay(tenant)
-                fd = _open_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
-                info = os.fstat(fd)
+                fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
                 size = info.st_size
             if size == 0:
                 record.base = self._durable_base(tenant)

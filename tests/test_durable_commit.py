@@ -1,0 +1,132 @@
+"""The shortcuts of the durable commit path (issue 12 §4): the history-index line made while
+the journal syncs (appended only once the head is in), a commit's object looked for only
+when its file is written, and a save comparing its data with the bytes it last saved.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+
+import pytest
+from dbengine import storage as storage_module
+from dbengine.errors import StorageError
+from dbengine.history import parse_index
+from dbengine.history_index import HistoryIndex
+
+T, E = "tenant_1", "config"
+
+
+@pytest.fixture
+def durable(make_engine):
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", E, {"n": 0})
+    return engine
+
+
+def index_digests(engine) -> list[str]:
+    with open(engine.storage.index_path(T, E), "rb") as handle:
+        chunk = parse_index(handle.read())
+    assert chunk.clean
+    return chunk.digests
+
+
+def test_the_index_line_is_made_while_the_journal_syncs_and_appended_after_the_head(durable, monkeypatch):
+    engine = durable
+    head_path = engine.storage.head_path(T)
+    seen: list[tuple[bytes, int]] = []
+    prepare = HistoryIndex.prepare_line
+
+    def watching(*args):
+        with open(head_path, "rb") as handle:  # the head is not renamed in yet, the index not appended
+            seen.append((handle.read(), os.path.getsize(engine.storage.index_path(T, E))))
+        return prepare(*args)
+
+    monkeypatch.setattr(HistoryIndex, "prepare_line", staticmethod(watching))
+    before = open(head_path, "rb").read()
+    size = os.path.getsize(engine.storage.index_path(T, E))
+    digest = engine.save(T, "alice", E, {"n": 1})
+    assert seen == [(before, size)]
+    assert index_digests(engine)[-1] == digest
+    state = engine.index.states[(T, E)]  # taken in as written: the next commit reads nothing back
+    assert state.digests[-1] == digest and state.token == engine.storage.index_token(T, E)
+    assert engine.history(T, E, max_items=None) == [digest, engine.history(T, E)[-1]]
+
+
+def test_a_head_that_fails_to_go_in_leaves_the_prepared_line_out_of_the_index(durable, monkeypatch):
+    engine = durable
+    lines = index_digests(engine)
+    real_replace = os.replace
+
+    def failing(src, dst, *args, **kwargs):
+        if dst == engine.storage.head_path(T):
+            raise OSError(errno.EIO, "injected")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(storage_module.os, "replace", failing)
+    with pytest.raises(StorageError):
+        engine.save(T, "alice", E, {"n": 1})
+    monkeypatch.undo()
+    assert index_digests(engine) == lines  # prepared, never appended
+    assert engine.load(T, E) == {"n": 0}
+    digest = engine.save(T, "alice", E, {"n": 2})
+    assert index_digests(engine) == [*lines, digest]
+    assert engine.verify(T).ok
+
+
+def test_a_prepared_line_is_not_used_once_the_index_moved(durable):
+    engine = durable
+    index = engine.index
+    head = engine.get_digest(T, E)
+    state = index.appendable(T, E, head)
+    stale = index.prepare_line(state, "f" * 64, engine.read_snapshot(T, head), None)
+    digest = engine.save(T, "alice", E, {"n": 1})  # the index moves on
+    document = engine.read_snapshot(T, digest)
+    state = index.appendable(T, E, digest)
+    assert stale.count != len(state)
+    newer = {**document, "__parent__": [digest], "__date__": document["__date__"]}
+    newer_digest = engine.objects.write(T, newer)
+    with engine.storage.lock(T):
+        engine.storage.write_head(T, b'{"%s":"%s"}' % (E.encode(), newer_digest.encode()))
+        index.append_to(T, E, digest, state, newer_digest, newer, None, stale)
+    assert index_digests(engine)[-2:] == [digest, newer_digest]  # the line made for the old state is not the one written
+    assert engine.verify(T).ok
+
+
+@pytest.mark.parametrize("durable_mode", [True, False])
+def test_an_object_file_holding_other_bytes_is_replaced_by_a_commit_and_equal_bytes_are_kept(
+        make_engine, tmp_path, durable_mode):
+    def fresh(name):
+        engine = make_engine(str(tmp_path / name), durable=durable_mode)
+        engine.init(T)
+        engine.save(T, "alice", E, {"n": 0})
+        return engine
+
+    probe = fresh("probe")
+    digest = probe.save(T, "alice", E, {"n": 1})  # the fixed clock: the same save makes the same object
+    data = open(probe.storage.object_path(T, digest), "rb").read()
+    for name, planted in (("torn", data[: len(data) // 2]), ("equal", data)):
+        engine = fresh(name)
+        path = engine.storage.object_path(T, digest)
+        os.makedirs(os.path.dirname(path))
+        with open(path, "wb") as handle:
+            handle.write(planted)
+        inode = os.stat(path).st_ino
+        assert engine.save(T, "alice", E, {"n": 1}) == digest
+        assert open(path, "rb").read() == data
+        assert (os.stat(path).st_ino == inode) == (name == "equal")  # equal bytes are not rewritten
+        assert engine.verify(T).ok
+    shutil.rmtree(probe.root)
+
+
+def test_the_saved_bytes_shortcut_follows_the_head_another_writer_moved(make_engine):
+    first, second = make_engine(durable=True), make_engine(durable=True)
+    first.init(T)
+    x = first.save(T, "alice", E, {"v": "x"})
+    y = second.save(T, "bob", E, {"v": "y"})
+    assert y != x
+    assert first.save(T, "alice", E, {"v": "y"}) == y  # the head holds it: unchanged, nothing written
+    assert first.save(T, "alice", E, {"v": "x"}) not in (x, y)  # a new version, though x was its last
+    assert first.history(T, E, max_items=None)[1:] == [y, x]
