@@ -106,10 +106,12 @@ class Rows:
             os.close(fd)
         os.replace(temp, os.path.join(self.floor_dir, "file"))
 
-    def file_operations(self, i: int) -> None:
+    def file_operations(self, i: int, objects: bool = True, head: bool = True) -> None:
         """The system calls of one durable save, in its order, with no engine code: the lock,
         the head read, the journal append + fdatasync, the object (new prefix folder, temp
-        file, rename), the head (temp file, rename over the old one), the index append."""
+        file, rename), the head (temp file, rename over the old one), the index append.
+        `objects`/`head` False: without the object's or the head's files (designs where they
+        stay in the journal until a checkpoint; not implemented, timed for comparison)."""
         lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -120,19 +122,21 @@ class Rows:
             os.write(fd, self.frame)
             os.fdatasync(fd)
             os.close(fd)
-            digest = hashlib.sha256(b"%d" % i + os.urandom(8)).hexdigest()
-            folder = os.path.join(self.ops_objects, digest[:24])
-            os.mkdir(folder)
-            temp = os.path.join(folder, f".tmp-{i}")
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, self.object)
-            os.close(fd)
-            os.replace(temp, os.path.join(folder, digest))
-            temp = os.path.join(self.ops_dir, f".tmp-{i}")
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, self.head)
-            os.close(fd)
-            os.replace(temp, self.ops_head)
+            if objects:
+                digest = hashlib.sha256(b"%d" % i + os.urandom(8)).hexdigest()
+                folder = os.path.join(self.ops_objects, digest[:24])
+                os.mkdir(folder)
+                temp = os.path.join(folder, f".tmp-{i}")
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, self.object)
+                os.close(fd)
+                os.replace(temp, os.path.join(folder, digest))
+            if head:
+                temp = os.path.join(self.ops_dir, f".tmp-{i}")
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, self.head)
+                os.close(fd)
+                os.replace(temp, self.ops_head)
             fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.write(fd, self.line)
             os.close(fd)
@@ -203,6 +207,10 @@ def run(reps: int) -> tuple[dict[str, Sample], float, str]:
             **({BASELINE_ROW: rows.baseline_save} if rows.baseline is not None else {}),
             "floor: temp write + fsync + rename": rows.floor,
             FILE_OPS_ROW: rows.file_operations,
+            "file operations without the object's files (objects kept in the journal: not implemented)":
+                lambda i: rows.file_operations(i, objects=False),
+            "file operations without object or head files (both kept in the journal: not implemented)":
+                lambda i: rows.file_operations(i, objects=False, head=False),
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
             "sqlite FULL insert (WAL)": rows.sqlite_insert("wal"),

@@ -116,8 +116,10 @@ class Heads:
                 digest, after = decided[0], decided[1]
                 new_head = dict(head)
                 new_head[entry] = digest
-                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token,
-                                                  meanwhile=decided[2] if len(decided) > 2 else None)
+                # work for after the swap, done while a durable head syncs (where swaps cannot be
+                # lost: where they can, an attempt's `after` may run for a later one, see _landed)
+                early = {} if len(decided) < 3 or self.storage.swaps_can_lose else {"meanwhile": decided[2]}
+                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token, **early)
                 with self._guard:
                     self.cache.pop(tenant_id, None)
                 if swapped:
