@@ -281,6 +281,16 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
     return "\n".join(lines) + "\n"
 
 
+def io_pressure() -> str:
+    """Linux's `some avg10` of /proc/pressure/io (percent of the last 10 s a task waited on
+    I/O), or "n/a" where there is none."""
+    try:
+        with open("/proc/pressure/io", encoding="ascii") as handle:
+            return handle.readline().split()[1].split("=")[1] + "%"
+    except (OSError, IndexError):
+        return "n/a"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -288,12 +298,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-durable.md"))
     parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
     args = parser.parse_args(argv)
-    load_before = os.getloadavg()[0]
+    load_before, io_before = os.getloadavg()[0], io_pressure()
     samples, syncs, checkpoint = run(args.reps)
     command = " ".join(["python bench/durable.py", *argv]).strip()
     report = render(samples, syncs, checkpoint, command, args.reps, args.label)
     report = report.replace("\nMedians of", f"\nMachine load (1-minute average) {load_before:.1f} before the run, "
-                                             f"{os.getloadavg()[0]:.1f} after it (2 cores shared).\n\nMedians of", 1)
+                                             f"{os.getloadavg()[0]:.1f} after it (2 cores shared); share of the last "
+                                             f"10 s some task waited on I/O (Linux PSI): {io_before} before, "
+                                             f"{io_pressure()} after. Others' syncs on the same disk slow every "
+                                             "fsync: the ratios mean something only when these are near 0."
+                                             "\n\nMedians of", 1)
     with open(args.out, "w", encoding="utf-8") as handle:
         handle.write(report)
     print(report)
