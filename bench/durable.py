@@ -194,9 +194,9 @@ def time_checkpoint(engine: DbEngine) -> str:
             f"{format_seconds(elapsed)}; it runs once per 8 MB of journal.")
 
 
-def run(reps: int) -> tuple[dict[str, Sample], float, str]:
+def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
     """Time every row `reps` times, interleaved by rounds; also the fsyncs per save and a checkpoint."""
-    work = os.path.join(HERE, f"_work-durable-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
+    work = os.path.join(folder, f"_work-durable-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
     os.makedirs(work)
     try:
         rows = Rows(work)
@@ -236,7 +236,8 @@ def run(reps: int) -> tuple[dict[str, Sample], float, str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: str, reps: int, label: str) -> str:
+def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: str, reps: int, label: str,
+           folder: str = HERE) -> str:
     engine = samples["engine save (durable)"].median
     floor = samples["floor: temp write + fsync + rename"].median
     where = os.path.dirname(os.path.dirname(dbengine.__file__)) + (f" ({label})" if label else "")
@@ -246,7 +247,8 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         f"`{command}` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; "
         f"engine from {where}.",
         "",
-        f"Medians of {reps} writes per row, interleaved in rounds of {ROUND} (same run, same file system).",
+        f"Medians of {reps} writes per row, interleaved in rounds of {ROUND} (same run, same file system"
+        + ("" if folder == HERE else f": {folder}") + ").",
         "",
         "| operation | median | p90 | floor / operation |",
         "|---|---|---|---|",
@@ -297,11 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=500, help="writes per row (default 500)")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS-durable.md"))
     parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
+    parser.add_argument("--folder", default=HERE, help="where to write (default: bench/; e.g. /dev/shm, "
+                                                       "a tmpfs, to time the engine's own cost without a disk)")
     args = parser.parse_args(argv)
     load_before, io_before = os.getloadavg()[0], io_pressure()
-    samples, syncs, checkpoint = run(args.reps)
+    samples, syncs, checkpoint = run(args.reps, args.folder)
     command = " ".join(["python bench/durable.py", *argv]).strip()
-    report = render(samples, syncs, checkpoint, command, args.reps, args.label)
+    report = render(samples, syncs, checkpoint, command, args.reps, args.label, args.folder)
     report = report.replace("\nMedians of", f"\nMachine load (1-minute average) {load_before:.1f} before the run, "
                                              f"{os.getloadavg()[0]:.1f} after it (2 cores shared); share of the last "
                                              f"10 s some task waited on I/O (Linux PSI): {io_before} before, "
