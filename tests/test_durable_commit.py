@@ -1,6 +1,6 @@
-"""The shortcuts of the durable commit path (issue 12 §4): the history-index line made while
-the journal syncs (appended only once the head is in), a commit's object looked for only
-when its file is written, and a save comparing its data with the bytes it last saved.
+"""The shortcuts of the durable commit path (issue 12 §4): a commit's object looked for only
+when its file is written, and a save comparing its data with the bytes it last saved; and
+the index line appended only once the head is in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import pytest
 from dbengine import storage as storage_module
 from dbengine.errors import StorageError
 from dbengine.history import parse_index
-from dbengine.history_index import HistoryIndex
 
 T, E = "tenant_1", "config"
 
@@ -33,29 +32,26 @@ def index_digests(engine) -> list[str]:
     return chunk.digests
 
 
-def test_the_index_line_is_made_while_the_journal_syncs_and_appended_after_the_head(durable, monkeypatch):
+def test_the_index_line_is_appended_after_the_head_is_in(durable, monkeypatch):
     engine = durable
-    head_path = engine.storage.head_path(T)
-    seen: list[tuple[bytes, int]] = []
-    prepare = HistoryIndex.prepare_line
+    storage = engine.storage
+    seen: list[bytes] = []
+    append = storage.append_index
 
-    def watching(*args):
-        with open(head_path, "rb") as handle:  # the head is not renamed in yet, the index not appended
-            seen.append((handle.read(), os.path.getsize(engine.storage.index_path(T, E))))
-        return prepare(*args)
+    def watching(tenant, entry, data, *args, **kwargs):
+        with open(storage.head_path(T), "rb") as handle:
+            seen.append(handle.read())
+        return append(tenant, entry, data, *args, **kwargs)
 
-    monkeypatch.setattr(HistoryIndex, "prepare_line", staticmethod(watching))
-    before = open(head_path, "rb").read()
-    size = os.path.getsize(engine.storage.index_path(T, E))
+    monkeypatch.setattr(storage, "append_index", watching)
     digest = engine.save(T, "alice", E, {"n": 1})
-    assert seen == [(before, size)]
+    assert len(seen) == 1 and digest.encode() in seen[0]  # the new head was in when the line went on
     assert index_digests(engine)[-1] == digest
     state = engine.index.states[(T, E)]  # taken in as written: the next commit reads nothing back
-    assert state.digests[-1] == digest and state.token == engine.storage.index_token(T, E)
-    assert engine.history(T, E, max_items=None) == [digest, engine.history(T, E)[-1]]
+    assert state.digests[-1] == digest and state.token == storage.index_token(T, E)
 
 
-def test_a_head_that_fails_to_go_in_leaves_the_prepared_line_out_of_the_index(durable, monkeypatch):
+def test_a_head_that_fails_to_go_in_leaves_the_index_line_out(durable, monkeypatch):
     engine = durable
     lines = index_digests(engine)
     real_replace = os.replace
@@ -69,29 +65,10 @@ def test_a_head_that_fails_to_go_in_leaves_the_prepared_line_out_of_the_index(du
     with pytest.raises(StorageError):
         engine.save(T, "alice", E, {"n": 1})
     monkeypatch.undo()
-    assert index_digests(engine) == lines  # prepared, never appended
+    assert index_digests(engine) == lines  # never appended
     assert engine.load(T, E) == {"n": 0}
     digest = engine.save(T, "alice", E, {"n": 2})
     assert index_digests(engine) == [*lines, digest]
-    assert engine.verify(T).ok
-
-
-def test_a_prepared_line_is_not_used_once_the_index_moved(durable):
-    engine = durable
-    index = engine.index
-    head = engine.get_digest(T, E)
-    state = index.appendable(T, E, head)
-    stale = index.prepare_line(state, "f" * 64, engine.read_snapshot(T, head), None)
-    digest = engine.save(T, "alice", E, {"n": 1})  # the index moves on
-    document = engine.read_snapshot(T, digest)
-    state = index.appendable(T, E, digest)
-    assert stale.count != len(state)
-    newer = {**document, "__parent__": [digest], "__date__": document["__date__"]}
-    newer_digest = engine.objects.write(T, newer)
-    with engine.storage.lock(T):
-        engine.storage.write_head(T, b'{"%s":"%s"}' % (E.encode(), newer_digest.encode()))
-        index.append_to(T, E, digest, state, newer_digest, newer, None, stale)
-    assert index_digests(engine)[-2:] == [digest, newer_digest]  # the line made for the old state is not the one written
     assert engine.verify(T).ok
 
 

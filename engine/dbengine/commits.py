@@ -12,21 +12,19 @@ from typing import Any
 from .errors import ConflictError, DbEngineError, EntryNotFoundError, PatternMismatchError
 from .heads import Heads
 from .history import ChangeSummary, IndexState
-from .history_index import HistoryIndex, PreparedLine
+from .history_index import HistoryIndex
 from .layout import META_KEYS, RECORDS, SNAPSHOT, envelope, is_record_version
 from .objects import ObjectStore
 from .record_entries import RecordEntries
 from .summaries import ABSENT, snapshot_summary
 from .utils import format_date, to_json_bytes
 
-#: build(head digest, head document, date) -> (new version document, its summary), or None; the
-#: summary may be a callable making it (then made while the commit's journal syncs)
-Build = Callable[[str | None, dict | None, str], "tuple[dict, ChangeSummary | Callable[[], ChangeSummary]] | None"]
+#: build(head digest, head document, date) -> (new version document, its summary), or None
+Build = Callable[[str | None, dict | None, str], tuple[dict, ChangeSummary] | None]
 #: summarize(tenant, old document or None, new document): what a version changed
 Summarize = Callable[[str, "dict | None", dict], ChangeSummary]
-#: index_append(tenant, entry, parent, index state or None, digest, document, summary, prepared line)
-IndexAppend = Callable[[str, str, "str | None", "IndexState | None", str, dict, ChangeSummary, "PreparedLine | None"],
-                       None]
+#: index_append(tenant, entry, parent, index state or None, digest, document, summary)
+IndexAppend = Callable[[str, str, "str | None", "IndexState | None", str, dict, ChangeSummary], None]
 
 
 class Commits:
@@ -50,29 +48,20 @@ class Commits:
         to write) and make it the entry's head: (head digest, changed)."""
         date = format_date(self.clock())  # a date no timezone can show is refused before any write
 
-        def step(current: str | None) -> tuple[str, Callable[[], None], Callable[[], None]] | None:
+        def step(current: str | None) -> tuple[str, Callable[[], None]] | None:
             head_doc = self.objects.version(tenant_id, current) if current else None
             result = build(current, head_doc, date)
             if result is None:
                 return None
             document, summary = result
             digest = self.objects.write(tenant_id, document)
-            line: list = []  # (summary, index state, prepared line) once prepared
-
-            def prepare() -> None:  # under the lock, before the head is in: while a durable head syncs
-                with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
-                    made = summary if isinstance(summary, ChangeSummary) else summary()
-                    state = self.index.appendable(tenant_id, entry, current) if current else None
-                    line[:] = [made, state, self.index.prepare_line(state, digest, document, made)]
 
             def after() -> None:  # once the head is swapped: keeps the race window short on S3
-                if not line:
-                    prepare()
-                with contextlib.suppress(DbEngineError, ValueError, OSError):
-                    if line:
-                        self.index_append(tenant_id, entry, current, line[1], digest, document, line[0], line[2])
+                with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
+                    state = self.index.appendable(tenant_id, entry, current) if current else None
+                    self.index_append(tenant_id, entry, current, state, digest, document, summary)
 
-            return digest, after, prepare
+            return digest, after
 
         return self.heads.swap(tenant_id, entry, step, "try again")
 
@@ -94,7 +83,7 @@ class Commits:
             document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
             document["__data__"] = data
             old = head_doc["__data__"] if head_doc is not None else ABSENT
-            return document, lambda: snapshot_summary(old, data)
+            return document, snapshot_summary(old, data)
 
         digest = self.commit(tenant_id, entry, build)[0]
         if digest is not None:  # (a digest names its bytes for good: a cache that never goes stale)

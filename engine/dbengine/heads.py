@@ -23,10 +23,8 @@ CAS_DEADLINE = 60.0  # seconds of lost races on a head before ConflictError (onl
 CAS_BASE_DELAY = 0.002
 CAS_MAX_PACE = 2.0  # longest pause of a winner that others wait behind (one attempt's time)
 
-#: step(current head digest) -> (new digest, what to do once it is the head), or None; a third
-#: item, when there, is work `after` needs that may run before the head is in (a backend runs
-#: it while the head's write is made durable; `after` does it when nobody did)
-Step = Callable[[str | None], tuple[str, Callable[[], None]] | tuple[str, Callable[[], None], Callable[[], None]] | None]
+#: step(current head digest) -> (new digest, what to do once it is the head), or None
+Step = Callable[[str | None], tuple[str, Callable[[], None]] | None]
 
 
 def _nothing() -> None:
@@ -113,13 +111,10 @@ class Heads:
                 decided = step(current)
                 if decided is None:
                     return current, False
-                digest, after = decided[0], decided[1]
+                digest, after = decided
                 new_head = dict(head)
                 new_head[entry] = digest
-                # work for after the swap, done while a durable head syncs (where swaps cannot be
-                # lost: where they can, an attempt's `after` may run for a later one, see _landed)
-                early = {} if len(decided) < 3 or self.storage.swaps_can_lose else {"meanwhile": decided[2]}
-                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token, **early)
+                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token)
                 with self._guard:
                     self.cache.pop(tenant_id, None)
                 if swapped:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from .errors import (
     CorruptObjectError,
@@ -20,7 +19,6 @@ from .errors import (
 )
 from .history import (
     ChangeSummary,
-    IndexChunk,
     IndexState,
     Version,
     chain_breaks,
@@ -224,37 +222,23 @@ class HistoryIndex:
             self.states[(tenant_id, entry)] = fresh
         return fresh
 
-    @staticmethod
-    def prepare_line(state: IndexState | None, digest: str, document: dict, summary: ChangeSummary) -> PreparedLine:
-        """The index line of a version being committed on top of `state`, and its parse (what
-        `append_to` adds to the state), made ahead: while the commit's journal syncs."""
-        version = version_from_document(digest, document, summary)
-        if state is None:
-            return PreparedLine(None, 0, 0, version, b"", None)
-        line = encode_lines([version], state.crc, len(state))[0]
-        return PreparedLine(state, state.crc, len(state), version, line, parse_index(line, state.crc))
-
     def append_to(self, tenant_id: str, entry: str, parent: str | None, state: IndexState | None, digest: str,
-                  document: dict, summary: ChangeSummary, prepared: PreparedLine | None = None) -> None:
+                  document: dict, summary: ChangeSummary) -> None:
         """Add a version just committed on top of `parent` (under the tenant lock) to the
-        index `state` read before (None: not appendable, left to the next reader to repair);
-        `prepared`: its line made by `prepare_line` (used while `state` has not moved since).
+        index `state` read before (None: not appendable, left to the next reader to repair).
         A cache: a failure here is repaired on read."""
         with contextlib.suppress(DbEngineError, ValueError, OSError):
-            if prepared is None or prepared.state is not state or (state is not None and (
-                    prepared.crc != state.crc or prepared.count != len(state) or prepared.version.digest != digest)):
-                prepared = self.prepare_line(state, digest, document, summary)
-            version = prepared.version
+            version = version_from_document(digest, document, summary)
             if parent is None:  # a new entry: whatever file is there is not its index
                 self.storage.write_index(tenant_id, entry, encode_lines([version], 0, 0)[0])
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                line = prepared.line
+                line = encode_lines([version], state.crc, len(state))[0]
                 appended = self.storage.append_index(tenant_id, entry, line, expected=state.token)
                 if appended is not None and appended[0] == state.offset:  # ours follows what it holds
                     with self.guard:  # the next commit finds it current: no read back, no check
-                        chunk = prepared.chunk
+                        chunk = parse_index(line, state.crc)
                         if self.states.get((tenant_id, entry)) is state and state.offset == appended[0] \
                                 and chunk.clean and chunk.digests == [digest] and chunk.consumed == len(line):
                             state.add_chunk(chunk)
@@ -263,19 +247,6 @@ class HistoryIndex:
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
                 versions = state.versions_with_changes() + [version]
                 self.storage.write_index(tenant_id, entry, encode_lines(versions, 0, 0)[0])
-
-
-@dataclass
-class PreparedLine:
-    """A version's index line made ahead of its append: the state (and its CRC and length)
-    it continues, the version, the line's bytes and their parse (None without a state)."""
-
-    state: IndexState | None
-    crc: int
-    count: int
-    version: Version
-    line: bytes
-    chunk: IndexChunk | None
 
 
 def _chained_length(state: IndexState, start: int) -> int:

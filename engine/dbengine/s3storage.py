@@ -65,7 +65,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -628,13 +628,11 @@ class S3Storage:
         return S3Token(_hash_int(found["ETag"]), found["ContentLength"], 0, found["ETag"])
 
     @_operation
-    def write_head(self, tenant: str, data: bytes, expected: Any = ...,
-                   meanwhile: Callable[[], None] | None = None) -> bool:
+    def write_head(self, tenant: str, data: bytes, expected: Any = ...) -> bool:
         """Compare-and-swap the head: False when it is no longer `expected` (None: absent).
 
         Without `expected` the write is unconditional. A failed condition whose head now
         holds exactly `data` counts as done (a retried request that had succeeded).
-        `meanwhile` is not called: no wait here to fill (the caller does that work after).
         """
         key = self._head_key(tenant)
         if expected is ...:

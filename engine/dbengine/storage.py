@@ -29,7 +29,7 @@ import queue
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from . import journal
@@ -531,18 +531,16 @@ class LocalStorage:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def write_head(self, tenant: str, data: bytes, expected: object = ...,
-                   meanwhile: Callable[[], None] | None = None) -> bool:
+    def write_head(self, tenant: str, data: bytes, expected: object = ...) -> bool:
         """Replace the head atomically; call only while holding `lock(tenant)`.
 
         Durable: first one journal record (this thread's pending objects and refs, and
         `data`) is appended and fdatasynced; then the head is renamed in without fsync.
-        `meanwhile` (durable only) runs while the fdatasync does, before the head is in.
         `expected` (the token read with the head) makes it a compare-and-swap for backends
         without locks; under the file lock nobody else can have moved it, so always True.
         """
         if self.durable:
-            self._commit_journaled(tenant, data, meanwhile)
+            self._commit_journaled(tenant, data)
         else:
             items = self._take_pending(tenant)
             try:
@@ -856,7 +854,8 @@ class LocalStorage:
         big one is written and fsynced at once. Not durable: an object written under its
         tenant's lock waits for the head write too (then a commit's objects are written in
         one batch, see `_write_files`); anything else is written at once. An object of a
-        commit is not looked for now (True): its file is skipped when found holding it."""
+        commit is not looked for now (reported written): its file is skipped when found
+        holding exactly its bytes (`_write_new`)."""
         lock = self._locks.get(tenant) if tenant is not None else None
         if not self.durable:
             if lock is None or not lock.held_here():
@@ -928,8 +927,9 @@ class LocalStorage:
                 unwritten.pop(path, None)
 
     def _write_new(self, path: str, data: bytes) -> None:
-        """Write a content-addressed file found absent: its folder is made first and, when
-        that succeeds, is new (no lookups before: most objects have a folder of their own)."""
+        """Write a content-addressed file not known to be there: its folder is made first and,
+        when that succeeds, is new (no lookups before: most objects have a folder of their
+        own); when the folder exists, a file already holding exactly `data` is kept."""
         folder = os.path.dirname(path)
         parent = os.path.dirname(folder)
         self._check_inside(parent)
@@ -946,11 +946,10 @@ class LocalStorage:
             raise _fail("create folder for", path, exc) from exc
         self._install(self._write_temp(path, data), path)
 
-    def _commit_journaled(self, tenant: str, head: bytes, meanwhile: Callable[[], None] | None = None) -> None:
+    def _commit_journaled(self, tenant: str, head: bytes) -> None:
         """One journal append + fdatasync making `head` and what it needs durable; the files
-        the record covers and the head's temp file are written, then `meanwhile` runs, while
-        the sync does; the head is renamed in after it. A failure before the head is in takes
-        the record back."""
+        the record covers and the head's temp file are written while the sync runs, the head
+        renamed in after it. A failure before the head is in takes the record back."""
         items = self._take_pending(tenant)
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
@@ -972,15 +971,13 @@ class LocalStorage:
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
-            overlap = OVERLAP_SYNC and (meanwhile is not None or any(item[5] for item in items))
+            overlap = OVERLAP_SYNC and any(item[5] for item in items)  # files to write meanwhile
             sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
             try:
                 self._write_files(items)
                 temp = self._write_temp(head_path, head)
-                if meanwhile is not None:
-                    meanwhile()
             finally:
                 if sync is not None:
                     sync.wait()  # raises the fdatasync's error

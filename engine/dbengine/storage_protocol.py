@@ -8,7 +8,7 @@ formats inside: the engine's modules parse and check everything they return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,12 +57,10 @@ class Storage(Protocol):
     def strange_files(self, tenant: str | None = None) -> list[tuple[str, str, str]]: ...
     def journal_problems(self, tenant: str) -> list[tuple[str, str, str, bool]]: ...
 
-    # heads: bytes and a token; write_head is a compare-and-swap on `expected`; a backend may run
-    # `meanwhile` (work the caller needs after the swap) while it waits on the head's sync
+    # heads: bytes and a token; write_head is a compare-and-swap on `expected`
     def read_head(self, tenant: str) -> tuple[bytes, Any] | None: ...
     def head_token(self, tenant: str) -> Any | None: ...
-    def write_head(self, tenant: str, data: bytes, expected: Any = ...,
-                   meanwhile: Callable[[], None] | None = None) -> bool: ...
+    def write_head(self, tenant: str, data: bytes, expected: Any = ...) -> bool: ...
     def lock(self, tenant: str, timeout: float | None = None) -> AbstractContextManager[None]: ...
 
     # history index: opaque lines (append only when the index is still `expected`)
