@@ -60,6 +60,8 @@ class EntryColumns:
     def versions(self, rows: list[int] | None = None) -> list[Version]:
         """The head Versions of `rows` (default: every row), built in one go."""
         count = len(self.names)
+        if not count or rows == []:
+            return []
         parents, restored, summaries, users, extra = (_split(line, count) for line in self.rest)
         columns = [restored, summaries, self.date_texts, users, extra, parents, self.digests]
         if rows is not None:
