@@ -24,8 +24,19 @@ import zlib
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from .history import (NO_PARENT, NONE_FIELD, Version, _dates, _decoded, _parents_of, _restored_of,
-                      _summary_of_text, _user_of, encode_lines, versions_from_fields)
+from .history import (
+    NO_PARENT,
+    NONE_FIELD,
+    Version,
+    _dates,
+    _decoded,
+    _parents_of,
+    _restored_of,
+    _summary_of_text,
+    _user_of,
+    encode_lines,
+    versions_from_fields,
+)
 from .utils import gc_paused
 
 CACHE_NAME = "entries"

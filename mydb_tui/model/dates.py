@@ -8,6 +8,10 @@ not used: it does not pad years below 1000 on Linux.
 from __future__ import annotations
 
 import datetime as dt
+import operator
+import re
+import time
+from itertools import repeat
 
 INVALID_DATE = "invalid date"
 
@@ -51,3 +55,57 @@ def zoned_iso(moment: dt.datetime | None, utc: bool = False) -> str | None:
         return None
     shown = in_zone(moment, utc) or moment
     return shown.isoformat()
+
+
+#: The shape `datetime.isoformat()` gives an aware date with a whole-minute offset.
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?[+-][0-9]{2}:[0-9]{2}")
+#: Where isoformat() puts its separators in a date without a fraction of a second.
+_MARKS = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (22, ":"))
+_HOUR = 3600
+
+
+def zoned_iso_texts(moments: dict[str, dt.datetime | None], utc: bool = False) -> dict[str, str | None]:
+    """`zoned_iso` of many dates at once, keyed by the ISO text each was parsed from: a text
+    already in `isoformat()`'s shape whose offset is the local one at that moment is its own
+    answer (no conversion, no formatting: 100,000 dates in a few tens of ms); the others
+    go through zoned_iso. Local offsets are read once per hour of the dates, and trusted
+    for an hour only when its start and end agree (else that hour's dates are converted)."""
+    texts = [text for text, moment in moments.items() if moment is not None]
+    shown: dict[str, str | None] = dict.fromkeys(moments)
+    if not texts:
+        return shown
+    items = list(map(moments.__getitem__, texts))
+    try:
+        hours = list(map(operator.floordiv, map(dt.datetime.timestamp, items), repeat(_HOUR)))
+    except (OverflowError, ValueError, OSError):
+        hours = [None] * len(texts)
+    local = {hour: None if hour is None else _hour_offset(hour, utc) for hour in set(hours)}
+    same = list(map(operator.eq, map(dt.datetime.utcoffset, items), map(local.__getitem__, hours)))
+    if all(same) and _all_plain(texts):  # the common case, at C speed
+        shown.update(zip(texts, texts, strict=True))
+        return shown
+    for text, moment, kept in zip(texts, items, same, strict=True):
+        shown[text] = text if kept and _ISO.fullmatch(text) else zoned_iso(moment, utc)
+    return shown
+
+
+def _all_plain(texts: list[str]) -> bool:
+    """Every text (each one parsed by `fromisoformat`, so its fields are digits) is in
+    isoformat()'s shape with no fraction of a second: 25 characters, separators in place."""
+    if set(map(len, texts)) != {25}:
+        return False
+    joined, count = "".join(texts), len(texts)
+    return all(joined[at::25] == mark * count for at, mark in _MARKS) and not joined[19::25].strip("+-")
+
+
+def _hour_offset(hour: float, utc: bool) -> dt.timedelta | None:
+    """The local UTC offset through the hour starting at `hour * 3600` (POSIX seconds);
+    None when it changes within that hour or cannot be read."""
+    if utc:
+        return dt.timedelta(0)
+    try:
+        start = time.localtime(hour * _HOUR).tm_gmtoff
+        end = time.localtime(hour * _HOUR + _HOUR - 1).tm_gmtoff
+    except (OverflowError, ValueError, OSError):
+        return None
+    return dt.timedelta(seconds=start) if start == end and start is not None else None

@@ -7,8 +7,8 @@ draws what these give it, and the CLI can list with the same code.
 
 from __future__ import annotations
 
-import threading
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,12 +69,13 @@ class EntryListing:
 
 
 def list_entries(engine: Any, tenant: str,
-                 date_format: Callable[[dt.datetime | None], Any]) -> EntryListing:
+                 format_dates: Callable[[dict[str, dt.datetime | None]], dict[str, Any]]) -> EntryListing:
     """Every entry of `tenant` with its kind, number of versions, head, date and user, from
-    the engine's entries cache (`DbEngine.entry_table`); each distinct date is formatted once."""
+    the engine's entries cache (`DbEngine.entry_table`). `format_dates` maps each distinct
+    stored date text to what is shown, given {text: parsed date or None} (e.g. dates.zoned_iso_texts)."""
     table: EntryTable = engine.entry_table(tenant)
     columns = table.columns
-    shown = {text: date_format(moment) for text, moment in columns.moments.items()}
+    shown = format_dates(columns.moments)
     return EntryListing(tenant, columns.names, columns.kinds, columns.counts, columns.count_texts, columns.digests,
                         list(map(shown.__getitem__, columns.date_texts)), columns.users, columns.damage,
                         sorted(table.errors.items()))

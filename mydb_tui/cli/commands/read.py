@@ -8,7 +8,7 @@ from dbengine.errors import DbEngineError, RecordNotFoundError
 from dbengine.history import Version
 from dbengine.utils import gc_paused
 
-from mydb_tui.model.dates import INVALID_DATE, zoned_iso
+from mydb_tui.model.dates import INVALID_DATE, zoned_iso, zoned_iso_texts
 from mydb_tui.model.entries import EntryListing, list_entries
 
 from ..context import Context, did_you_mean, resolve
@@ -60,8 +60,13 @@ def _entries(ctx: Context) -> int:
     else:
         ctx.check_tenant(engine, ctx.args.tenant)
         tenants_ = [ctx.args.tenant]
-    terminal = ctx.out.tty and not ctx.json  # a person reads it: dates as the History pane shows them
-    listed = [list_entries(engine, tenant, ctx.short_date if terminal else ctx.iso) for tenant in tenants_]
+    if ctx.out.tty and not ctx.json:  # a person reads it: dates as the History pane shows them
+        def format_dates(moments: dict) -> dict:
+            return {text: ctx.short_date(moment) for text, moment in moments.items()}
+    else:
+        def format_dates(moments: dict) -> dict:
+            return zoned_iso_texts(moments, ctx.utc)
+    listed = [list_entries(engine, tenant, format_dates) for tenant in tenants_]
     status = _report_errors(ctx, [(f"{f'tenant {_clip(t.tenant)!r}: ' if every else ''}entry {_clip(name)!r}",
                                    message_of(error)) for t in listed for name, error in t.errors])
     if ctx.json:
