@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-import re
 import time
 from itertools import repeat
 
@@ -57,19 +56,17 @@ def zoned_iso(moment: dt.datetime | None, utc: bool = False) -> str | None:
     return shown.isoformat()
 
 
-#: The shape `datetime.isoformat()` gives an aware date with a whole-minute offset.
-_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?[+-][0-9]{2}:[0-9]{2}")
 #: Where isoformat() puts its separators in a date without a fraction of a second.
 _MARKS = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (22, ":"))
 _HOUR = 3600
 
 
 def zoned_iso_texts(moments: dict[str, dt.datetime | None], utc: bool = False) -> dict[str, str | None]:
-    """`zoned_iso` of many dates at once, keyed by the ISO text each was parsed from: a text
-    already in `isoformat()`'s shape whose offset is the local one at that moment is its own
-    answer (no conversion, no formatting: 100,000 dates in a few tens of ms); the others
-    go through zoned_iso. Local offsets are read once per hour of the dates, and trusted
-    for an hour only when its start and end agree (else that hour's dates are converted)."""
+    """`zoned_iso` of many dates at once, keyed by the ISO text each was parsed from (100,000
+    dates in tens of ms instead of ~0.3 s). Local offsets are read once per hour of the
+    dates, and trusted for an hour only when its start and end agree; then a text already
+    in `isoformat()`'s shape and that offset is its own answer, and the others are converted
+    to that fixed offset at C speed. Dates of other hours go through zoned_iso one by one."""
     texts = [text for text, moment in moments.items() if moment is not None]
     shown: dict[str, str | None] = dict.fromkeys(moments)
     if not texts:
@@ -80,12 +77,25 @@ def zoned_iso_texts(moments: dict[str, dt.datetime | None], utc: bool = False) -
     except (OverflowError, ValueError, OSError):
         hours = [None] * len(texts)
     local = {hour: None if hour is None else _hour_offset(hour, utc) for hour in set(hours)}
-    same = list(map(operator.eq, map(dt.datetime.utcoffset, items), map(local.__getitem__, hours)))
-    if all(same) and _all_plain(texts):  # the common case, at C speed
-        shown.update(zip(texts, texts, strict=True))
-        return shown
-    for text, moment, kept in zip(texts, items, same, strict=True):
-        shown[text] = text if kept and _ISO.fullmatch(text) else zoned_iso(moment, utc)
+    if None not in local.values():
+        same = list(map(operator.eq, map(dt.datetime.utcoffset, items), map(local.__getitem__, hours)))
+        if all(same) and _all_plain(texts):  # the common case: nothing to convert
+            shown.update(zip(texts, texts, strict=True))
+            return shown
+        zones = {hour: dt.timezone(offset) for hour, offset in local.items()}
+        try:
+            shown.update(zip(texts, map(dt.datetime.isoformat, map(
+                dt.datetime.astimezone, items, map(zones.__getitem__, hours))), strict=True))
+            return shown
+        except (OverflowError, ValueError, OSError):  # a date local time cannot show: one by one
+            pass
+    zones = {hour: None if offset is None else dt.timezone(offset) for hour, offset in local.items()}
+    for text, moment, hour in zip(texts, items, hours, strict=True):
+        zone = zones[hour]
+        try:
+            shown[text] = zoned_iso(moment, utc) if zone is None else moment.astimezone(zone).isoformat()
+        except (OverflowError, ValueError, OSError):
+            shown[text] = zoned_iso(moment, utc)
     return shown
 
 
