@@ -151,6 +151,8 @@ def test_a_cache_of_the_previous_format_is_rebuilt(engine):
     (7, lambda line: line.replace(b",", b";", 1)),  # a bad summary
     (8, lambda line: line.replace(b"-11-", b"-13-", 1)),  # a bad date
     (8, lambda line: b"-" + line[line.find(b"\t"):]),  # no date, and no damage said
+    (8, lambda line: b"2026-11-26T14:03:07" + line[line.find(b"\t"):]),  # a date without offset
+    (8, lambda line: b"0001-01-01T00:00:00+05:00" + line[line.find(b"\t"):]),  # before MIN_DATE
     (9, lambda line: line.replace(b'"', b"", 2)),  # a user id that is no JSON string
     (9, lambda line: line + b"\t\"extra\""),  # one field too many
     (10, lambda line: b'["' + b"0" * 64 + b'"]' + line[1:]),  # parents naming another first parent

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import repeat
 
 from .history import (
@@ -172,7 +173,7 @@ def _parse(body: memoryview) -> EntryColumns | None:
             return None
         if any(p[1] is not None for p in set(pairs)):
             damage = [p[1] for p in pairs]
-    moments = dict(zip(distinct := list(set(dates)), _dates(distinct), strict=True))
+    moments = _moments(list(set(dates)))
     if None in moments.values() and any(moments[d] is None and (damage is None or damage[i] is None)
                                         for i, d in enumerate(dates)):
         return None  # an index line without a date names its damage
@@ -187,6 +188,19 @@ def _parse(body: memoryview) -> EntryColumns | None:
                     return None
     return EntryColumns(names, kinds, counts, count_texts, digests, dates, user_values, damage, moments,
                         (parents_line, restored_line, summaries_line, users_line, extra_line))
+
+
+def _moments(texts: list[str]) -> dict:
+    """Each distinct date text parsed (None for `-`), checked as the index's dates are
+    (aware, within MIN_DATE..MAX_DATE; ValueError if not), without comparing 100,000
+    aware dates: only texts of the years 1 and 9999 can be out of range."""
+    try:
+        parsed = list(map(datetime.fromisoformat, texts))
+        if None not in set(map(datetime.utcoffset, parsed)) and "0001" < min(texts)[:4] and max(texts)[:4] < "9999":
+            return dict(zip(texts, parsed, strict=True))
+    except (ValueError, TypeError):
+        pass
+    return dict(zip(texts, _dates(texts), strict=True))  # `-`, edge years or damage: one by one
 
 
 def parse_cache(data: bytes | None) -> dict[str, tuple[str, int, Version]]:
