@@ -118,7 +118,7 @@ def entry_table(heads: Heads, objects: ObjectStore, newest: Newest, tenant_id: s
     columns = parse_columns(data)
     if columns is None:  # what this process just read from the objects always encodes
         raise AssertionError("entries cache rows do not read back")
-    if len(rows) != len(hits) or cached is None or len(cached.names) != len(hits):
+    if rows and (len(rows) != len(hits) or cached is None or len(cached.names) != len(hits)):
         with try_lock(storage, tenant_id) as held:
             if held:
                 with contextlib.suppress(DbEngineError, OSError):
