@@ -98,20 +98,24 @@ def test_zoned_iso_texts_is_zoned_iso_of_each_date(zone, monkeypatch) -> None:
     monkeypatch.setenv("TZ", zone)
     time.tzset()
     try:
-        texts, local = [], []
+        texts, local, plus_one, window = [], [], [], []
         for start in ("2026-03-29T00:00:00+00:00", "2026-10-25T00:00:00+00:00", "2026-04-04T14:00:00+00:00",
                       "2026-11-01T03:00:00+00:00", "2026-10-03T15:00:00+00:00"):
             base = dt.datetime.fromisoformat(start)
             for minutes in range(0, 6 * 60, 7):
                 moment = base + dt.timedelta(minutes=minutes, seconds=minutes % 60)
                 local.append(moment.astimezone().isoformat())  # as written on this machine: the fast path
+                plus_one.append(moment.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat())  # one offset
+                if start == "2026-10-03T15:00:00+00:00" and minutes < 60:  # Lord Howe changes at 15:30 UTC
+                    hour_start = moment.replace(minute=0, second=0).astimezone().utcoffset()
+                    window.append(moment.astimezone(dt.timezone(hour_start)).isoformat())
                 texts += [moment.isoformat(), moment.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat()]
                 for near in (moment - dt.timedelta(hours=1), moment, moment + dt.timedelta(hours=1)):
                     # in the local offset of this moment, or of the hour before or after (wrong across a change)
                     texts.append(moment.astimezone(dt.timezone(near.astimezone().utcoffset())).isoformat())
         odd = ["2026-01-01 10:00:00+00:00", "2026-01-01T10:00:00.500000+02:00", "2026-01-01T10:00:00Z",
                "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"]
-        for chosen in (local, texts, texts + odd, odd, local + odd[:1]):
+        for chosen in (local, texts, texts + odd, odd, local + odd[:1], plus_one, plus_one[:40], plus_one[-40:], window):
             moments = {**_moments(chosen), "-": None}
             for utc in (False, True):
                 assert zoned_iso_texts(moments, utc) == {text: zoned_iso(m, utc) for text, m in moments.items()}
