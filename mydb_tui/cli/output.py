@@ -153,12 +153,14 @@ class Output:
         self.console.print(table)
 
     @staticmethod
-    def columns(columns: list[list[str]]) -> None:
+    def columns(columns: list[list[str]], known: frozenset[int] = frozenset()) -> None:
         """Piped table rows given column by column: tab-separated lines written in one go
-        (a column made only of printable ASCII, nearly always all of them, is not escaped cell by cell)."""
+        (a column made only of printable ASCII, nearly always all of them, is not escaped
+        cell by cell; columns numbered in `known` hold only text the program made, e.g. digests)."""
         if not columns or not columns[0]:
             return
-        safe = [column if _plain("".join(column)) else list(map(safe_text, column)) for column in columns]
+        safe = [column if i in known or _plain("".join(column)) else list(map(safe_text, column))
+                for i, column in enumerate(columns)]
         sys.stdout.write("\n".join(map("\t".join, zip(*safe, strict=True))) + "\n")
 
     @staticmethod

@@ -69,7 +69,7 @@ def zoned_iso_texts(moments: dict[str, dt.datetime | None], utc: bool = False) -
     only when its start and end agree; then a text already in `isoformat()`'s shape and
     that offset is its own answer, and the others are converted to that fixed offset at C
     speed. Dates of other hours go through zoned_iso one by one."""
-    texts = [text for text, moment in moments.items() if moment is not None]
+    texts = list(moments) if None not in moments.values() else [t for t, m in moments.items() if m is not None]
     shown: dict[str, str | None] = dict.fromkeys(moments)
     if not texts:
         return shown

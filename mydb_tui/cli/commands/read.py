@@ -84,8 +84,9 @@ def _entries(ctx: Context) -> int:
                 where = f"tenant {_clip(t.tenant)!r}: " if every else ""
                 ctx.out.note(f"warning: {where}entry {_clip(t.names[i])!r}: head {t.heads[i][:12]}: {t.damage[i]}")
             dates = [INVALID_DATE if d is None else d for d in t.dates] if None in t.dates else t.dates
+            shift = 1 if every else 0  # kind, versions, head and date are the engine's and ours: ASCII
             ctx.out.columns([*([[t.tenant] * len(t.names)] if every else []), t.names, t.kinds, t.version_texts,
-                             t.heads, dates, t.users])
+                             t.heads, dates, t.users], known=frozenset(range(shift + 1, shift + 5)))
         return status
     for t in listed:
         damaged = t.damage is not None
