@@ -128,6 +128,8 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
     for _h, key, seq in changes:
         raw = plain_key(key)
         if raw is None:
+            if seq is None:
+                continue  # a key written with escapes is not in a leaf without any
             return None
         at = bisect_left(keys, raw)
         if at < len(keys) and keys[at] == raw:
