@@ -236,3 +236,41 @@ def test_a_forged_key_leaf_read_as_bytes_is_refused_as_the_parse_refuses_it(tmp_
             cold.get(T, E, "k3")
         with pytest.raises(CorruptObjectError):
             cold.put(T, U, E, "k3", "x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 63), st.integers(1, 10**6)), min_size=1, max_size=10, unique_by=lambda c: c[0]),
+       st.data())
+def test_a_spliced_order_node_is_to_json_bytes_of_the_new_node(children, data):
+    children = sorted([i, compute_digest(b"%d" % i), size] for i, size in children)
+    old = to_json_bytes({"__kind__": "rec-node", "level": 2, "children": children})
+    parsed = strict_loads(old)["children"]
+    touched = data.draw(st.lists(st.sampled_from(range(len(children))), unique=True))
+    new_children = [list(c) for c in children]
+    replaced = []
+    for at in touched:
+        index, digest, size = children[at]
+        new = (compute_digest(data.draw(st.binary(max_size=4))), data.draw(st.integers(1, 10**6)))
+        new_children[at] = [index, *new]
+        replaced.append((index, (digest, size), new))
+    spliced = node_bytes.splice_order_node(old, 2, parsed, replaced)
+    assert spliced == to_json_bytes({"__kind__": "rec-node", "level": 2, "children": new_children})
+
+
+@pytest.mark.parametrize("spelling", [
+    b'{"__kind__":"rec-node","level":2,"children":[[0,"%s",1] ]}',
+    b'{"__kind__":"rec-node","level":2,"children":[[-0,"%s",1]]}',
+    b'{"__kind__":"rec-node","level":2,"children":[[0,"%s",1]],"children":[[0,"%s",1]]}',
+    b'{"__kind__":"rec-node","level":2,"children":[[0,"%s",1]]}',
+])
+def test_an_order_node_is_spliced_only_when_canonical(spelling):
+    digest = compute_digest(b"x").encode()
+    data = spelling.replace(b"%s", digest)
+    parsed = strict_loads(data)["children"]
+    new = compute_digest(b"y")
+    spliced = node_bytes.splice_order_node(data, 2, parsed, [(0, (digest.decode(), 1), (new, 2))])
+    canonical = to_json_bytes(strict_loads(data)) == data
+    assert (spliced is not None) == canonical
+    upper = data.replace(digest, digest.upper())
+    assert node_bytes.splice_order_node(upper, 2, strict_loads(upper)["children"],
+                                        [(0, (digest.decode().upper(), 1), (new, 2))]) is None

@@ -235,3 +235,41 @@ def splice_order_leaf(data: bytes, replaced: list[tuple[list, bytes | None]], ap
     return ORDER_LEAF_HEAD + joined + ORDER_LEAF_TAIL if joined else None
 
 
+
+
+_HEX = b"0123456789abcdef"
+
+
+def splice_order_node(data: bytes, level: int, children: list[list],
+                      replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]]) -> bytes | None:
+    """The bytes of an order node of `level` whose checked bytes are `data` and checked
+    children `children`, after `replaced` ((index, (old digest, count), (new digest,
+    count))) changed some children in place; None when `data` is not proven canonical or a
+    child comes or goes (the caller encodes the node).
+
+    Canonical, proven without encoding: the head names `level` as json writes it; every
+    child digest is lowercase hex (no escape, no `[`, `]`, `,`, `:` or space in a string);
+    no whitespace, no `-` after the head; exactly the three `:` of the node's three keys (no key twice).
+    The shape check made each child `[int, str, int]`, indexes >= 0 and counts >= 1, so each
+    child is spelled `[index,"digest",count]` and is found by its own bytes, once."""
+    head = b'{"__kind__":"rec-node","level":%d,"children":[' % level
+    if not data.startswith(head) or not data.endswith(b"]]}") or data.count(b":") != 3 or b"-" in data[len(head):] \
+            or b" " in data or b"\n" in data or b"\t" in data or b"\r" in data:
+        return None
+    digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
+    if digests.translate(None, _HEX):
+        return None
+    for index, (old, old_count), (new, new_count) in replaced:
+        if old is None or new is None or not _is_hex_digest(new):
+            return None
+        old_bytes = b'[%d,"%s",%d]' % (index, old.encode("ascii"), old_count)
+        at = data.find(old_bytes)
+        if at < 0:
+            return None
+        data = b"%s[%d,\"%s\",%d]%s" % (data[:at], index, new.encode("ascii"), new_count, data[at + len(old_bytes):])
+    return data
+
+
+def _is_hex_digest(digest: str) -> bool:
+    raw = digest.encode("ascii", "replace")
+    return len(raw) == 64 and not raw.translate(None, _HEX)

@@ -27,7 +27,14 @@ from itertools import compress, islice, repeat
 from operator import eq, itemgetter, lt, not_
 from typing import Any
 
-from .node_bytes import KeyLeafScan, item_bytes, order_leaf_is_canonical, splice_key_leaf, splice_order_leaf
+from .node_bytes import (
+    KeyLeafScan,
+    item_bytes,
+    order_leaf_is_canonical,
+    splice_key_leaf,
+    splice_order_leaf,
+    splice_order_node,
+)
 from .utils import to_json_bytes
 
 ORDER_LEAF = 64  # consecutive seqs per order leaf
@@ -386,11 +393,13 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
         document = {"__kind__": ORDER_LEAF_KIND, "items": [items[s] for s in sorted(items)]}
         data = _spliced_order_leaf(nodes, digest, changes) if digest else None
         return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), len(items)
-    children = {c[0]: (c[1], c[2]) for c in _order_children(nodes, digest, level, count)} if digest else {}
+    old_children = _order_children(nodes, digest, level, count) if digest else []
+    children = {c[0]: (c[1], c[2]) for c in old_children}
     span = _span(level - 1)
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault((change[0] - base) // span, []).append(change)
+    replaced: list[tuple[int, tuple[str, int], tuple[str, int]]] = []
     for index, group in groups.items():
         child, size = children.get(index, (None, 0))
         new, new_size = _order_update(nodes, child, level - 1, base + index * span, size, group)
@@ -398,10 +407,14 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
             children.pop(index, None)
         else:
             children[index] = (new, new_size)
+        replaced.append((index, (child, size), (new, new_size)))
     if not children:
         return None, 0
     listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
-    return nodes.store({"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}), sum(c[2] for c in listed)
+    document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
+    raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
+    data = splice_order_node(raw, level, old_children, replaced) if raw is not None else None
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
 
 
 def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list | None]]) -> bytes | None:
