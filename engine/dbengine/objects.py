@@ -138,6 +138,9 @@ class ObjectStore:
 
     def node(self, tenant_id: str, digest: str) -> dict:
         """A record-tree node, verified (TreeError for a link that is no digest)."""
+        cached = self.cache.get((tenant_id, digest)) if type(digest) is str else None  # keys: checked digests
+        if cached is not None and cached["__kind__"] in NODE_KINDS:
+            return cached
         if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
             raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
         document = self.read(tenant_id, digest)
