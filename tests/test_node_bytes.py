@@ -192,6 +192,14 @@ def test_puts_write_the_bytes_a_full_encoding_writes(tmp_path, small_nodes, monk
     calls = []
     monkeypatch.setattr(records_tree, "splice_order_leaf",
                         lambda *a: calls.append(1) or node_bytes.splice_order_leaf(*a))
+    inner = []
+
+    def splice_inner(*args):
+        result = node_bytes.splice_inner_node(*args)
+        inner.append((args[1][:20], result is not None))
+        return result
+
+    monkeypatch.setattr(records_tree, "splice_inner_node", splice_inner)
     for round_ in range(6):
         cold = DbEngine(engine.root)  # nodes read from disk, not the writer's cache
         monkeypatch.setattr(cold.storage, "write_object", lambda t, d, data: written.append(data) or original(t, d, data))
@@ -204,7 +212,8 @@ def test_puts_write_the_bytes_a_full_encoding_writes(tmp_path, small_nodes, monk
         model.pop(f"k{round_ * 3}", None)
         for data in written:
             assert to_json_bytes(json.loads(data)) == data
-    assert len(calls) > 10  # the splice path did run
+    assert len(calls) > 10  # the splice paths did run, for both kinds of inner node
+    assert (b'{"__kind__":"key-nod', True) in inner and (b'{"__kind__":"rec-nod', True) in inner
     assert DbEngine(engine.root).get(T, E) == list(model.values())
     assert DbEngine(engine.root).verify(T).ok
 
@@ -253,7 +262,7 @@ def test_a_spliced_order_node_is_to_json_bytes_of_the_new_node(children, data):
         new = (compute_digest(data.draw(st.binary(max_size=4))), data.draw(st.integers(1, 10**6)))
         new_children[at] = [index, *new]
         replaced.append((index, (digest, size), new))
-    spliced = node_bytes.splice_order_node(old, 2, parsed, replaced)
+    spliced = node_bytes.splice_inner_node(old, node_bytes.order_node_head(2), parsed, replaced)
     assert spliced == to_json_bytes({"__kind__": "rec-node", "level": 2, "children": new_children})
 
 
@@ -268,9 +277,13 @@ def test_an_order_node_is_spliced_only_when_canonical(spelling):
     data = spelling.replace(b"%s", digest)
     parsed = strict_loads(data)["children"]
     new = compute_digest(b"y")
-    spliced = node_bytes.splice_order_node(data, 2, parsed, [(0, (digest.decode(), 1), (new, 2))])
+    spliced = node_bytes.splice_inner_node(data, node_bytes.order_node_head(2), parsed, [(0, (digest.decode(), 1), (new, 2))])
     canonical = to_json_bytes(strict_loads(data)) == data
     assert (spliced is not None) == canonical
     upper = data.replace(digest, digest.upper())
-    assert node_bytes.splice_order_node(upper, 2, strict_loads(upper)["children"],
+    assert node_bytes.splice_inner_node(upper, node_bytes.order_node_head(2), strict_loads(upper)["children"],
                                         [(0, (digest.decode().upper(), 1), (new, 2))]) is None
+    key_node = to_json_bytes({"__kind__": "key-node", "children": [[3, digest.decode(), 5]]})
+    assert node_bytes.splice_inner_node(key_node, node_bytes.KEY_NODE_HEAD, [[3, digest.decode(), 5]],
+                                        [(3, (digest.decode(), 5), (new, 6))]) == \
+        to_json_bytes({"__kind__": "key-node", "children": [[3, new, 6]]})

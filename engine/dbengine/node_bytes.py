@@ -240,21 +240,29 @@ def splice_order_leaf(data: bytes, replaced: list[tuple[list, bytes | None]], ap
 _HEX = b"0123456789abcdef"
 
 
-def splice_order_node(data: bytes, level: int, children: list[list],
-                      replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]]) -> bytes | None:
-    """The bytes of an order node of `level` whose checked bytes are `data` and checked
-    children `children`, after `replaced` ((index, (old digest, count), (new digest,
-    count))) changed some children in place; None when `data` is not proven canonical or a
-    child comes or goes (the caller encodes the node).
+def order_node_head(level: int) -> bytes:
+    """How the bytes of an order node of `level` start, up to its first child."""
+    return b'{"__kind__":"rec-node","level":%d,"children":[' % level
 
-    Canonical, proven without encoding: the head names `level` as json writes it; every
-    child digest is lowercase hex (no escape, no `[`, `]`, `,`, `:` or space in a string);
-    no whitespace, no `-` after the head; exactly the three `:` of the node's three keys (no key twice).
+
+KEY_NODE_HEAD = b'{"__kind__":"key-node","children":['
+
+
+def splice_inner_node(data: bytes, head: bytes, children: list[list],
+                      replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]]) -> bytes | None:
+    """The bytes of an inner node (order or key index) whose checked bytes are `data`,
+    starting with `head` (order_node_head, KEY_NODE_HEAD), and whose checked children are
+    `children`, after `replaced` ((index, (old digest, count), (new digest, count)))
+    changed some children in place; None when `data` is not proven canonical or a child
+    comes or goes (the caller encodes the node).
+
+    Canonical, proven without encoding: the head is as json writes it (the level too);
+    every child digest is lowercase hex (no escape, no `[`, `]`, `,`, `:` or space in a
+    string); no whitespace, no `-` after the head; no `:` but the head's (no key twice).
     The shape check made each child `[int, str, int]`, indexes >= 0 and counts >= 1, so each
     child is spelled `[index,"digest",count]` and is found by its own bytes, once."""
-    head = b'{"__kind__":"rec-node","level":%d,"children":[' % level
-    if not data.startswith(head) or not data.endswith(b"]]}") or data.count(b":") != 3 or b"-" in data[len(head):] \
-            or b" " in data or b"\n" in data or b"\t" in data or b"\r" in data:
+    if not data.startswith(head) or not data.endswith(b"]]}") or data.count(b":") != head.count(b":") \
+            or b"-" in data[len(head):] or b" " in data or b"\n" in data or b"\t" in data or b"\r" in data:
         return None
     digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
     if digests.translate(None, _HEX):

@@ -12,9 +12,9 @@ from .errors import CorruptObjectError, DbEngineError
 from .history import is_version_doc, normalize_version
 from .layout import RECORDS, SNAPSHOT
 from .names import DIGEST_RE, check_digest
+from .node_bytes import KeyLeafScan, scan_key_leaf
 from .pool import daemon_map
 from .records import bucket_records, is_bucket_doc
-from .node_bytes import KeyLeafScan, scan_key_leaf
 from .records_tree import NODE_KINDS, Nodes, TreeError, is_node_doc
 from .storage_protocol import Storage
 from .utils import compute_digest, strict_loads, to_json_bytes

@@ -28,12 +28,14 @@ from operator import eq, itemgetter, lt, not_
 from typing import Any
 
 from .node_bytes import (
+    KEY_NODE_HEAD,
     KeyLeafScan,
     item_bytes,
     order_leaf_is_canonical,
+    order_node_head,
+    splice_inner_node,
     splice_key_leaf,
     splice_order_leaf,
-    splice_order_node,
 )
 from .utils import to_json_bytes
 
@@ -413,7 +415,7 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
     raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_order_node(raw, level, old_children, replaced) if raw is not None else None
+    data = splice_inner_node(raw, order_node_head(level), old_children, replaced) if raw is not None else None
     return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
 
 
@@ -646,10 +648,12 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
         if sound:
             nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
         return leaf, len(pairs)
-    children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
+    old_children = _key_children(nodes, digest, depth, count)
+    children = {c[0]: (c[1], c[2]) for c in old_children}
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault(_digit(change[0], depth), []).append(change)
+    replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]] = []
     for digit, group in groups.items():
         child, size = children.get(digit, (None, 0))
         new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
@@ -657,6 +661,7 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             children.pop(digit, None)
         else:
             children[digit] = (new, new_size)
+        replaced.append((digit, (child, size), (new, new_size)))
     total = sum(size for _child, size in children.values())
     if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
         pairs = []
@@ -664,7 +669,10 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
     listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
-    return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), total
+    document = {"__kind__": KEY_NODE_KIND, "children": listed}
+    raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
+    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced) if raw is not None else None
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), total
 
 
 def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:
