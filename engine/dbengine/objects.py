@@ -184,7 +184,7 @@ class ObjectStore:
         if scan is None:
             self.bucket_bytes.put(key, data, len(data))  # read() parses these, no second read
             return None
-        self.key_scans.put(key, scan, len(data))
+        self.key_scans.put(key, scan, 4 * len(data))  # ~a bytes object per key and per seq
         return scan
 
     def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
