@@ -315,3 +315,17 @@ def test_a_tree_put_runs_no_collection_pass_and_leaves_gc_enabled(tmp_path):
         gc.callbacks.remove(count)
     assert gc.isenabled() and passes == []
     assert engine.get(T, E, "k60") == {"n": -60}
+
+
+def test_a_node_known_canonical_is_spliced_at_its_child_even_beside_odd_siblings():
+    """A sibling `digest` (only its length is checked on read) holding what a child looks
+    like cannot be taken for the child: in canonical bytes its quotes are escaped."""
+    good, new = compute_digest(b"a"), compute_digest(b"b")
+    odd = ('[1,"' + good + '",5]')[:64].ljust(64, "x")
+    children = [[0, odd, 3], [1, good, 5]]
+    data = to_json_bytes({"__kind__": "rec-node", "level": 1, "children": children})
+    spliced = node_bytes.splice_inner_node(data, node_bytes.order_node_head(1), children,
+                                           [(1, (good, 5), (new, 6))], canonical=True)
+    assert spliced == to_json_bytes({"__kind__": "rec-node", "level": 1, "children": [[0, odd, 3], [1, new, 6]]})
+    assert node_bytes.splice_inner_node(data, node_bytes.order_node_head(1), children,
+                                        [(1, (good, 5), (new, 6))]) is None  # not proven without the memo

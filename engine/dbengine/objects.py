@@ -32,6 +32,7 @@ class ObjectStore:
         # Checked bytes of recently read buckets and nodes (prefetched on S3; a 0.4 key scan).
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
+        self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
         # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
         # the nodes read or written lately (a changed node's bytes are built from its old ones).
         self.key_scans = ObjectCache(NODE_BYTES_CACHE)
@@ -195,7 +196,14 @@ class ObjectStore:
         if document is not None:
             self.cache.put((tenant_id, digest), document, len(data))
         self.node_bytes.put((tenant_id, digest), data, len(data))
+        self._written_canonical(tenant_id, digest)
         return digest
+
+    def _written_canonical(self, tenant_id: str, digest: str) -> None:
+        known = self._canonical.setdefault(tenant_id, set())
+        if len(known) > 1_000_000:  # a memo: forgetting only costs checking again
+            known.clear()
+        known.add(digest)
 
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
@@ -207,7 +215,8 @@ class ObjectStore:
                      (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
                      key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
                      raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
-                     store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data))
+                     store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
+                     canonical=self._canonical.setdefault(tenant_id, set()))
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:
@@ -237,6 +246,7 @@ class ObjectStore:
         self.cache.put((tenant_id, digest), document, len(data))
         if document.get("__kind__") in NODE_KINDS:
             self.node_bytes.put((tenant_id, digest), data, len(data))
+            self._written_canonical(tenant_id, digest)
         return digest
 
     def write_ref(self, data: bytes) -> str:

@@ -78,6 +78,8 @@ class Nodes:
     raw: Callable[[str], bytes | None] | None = None
     #: store_bytes(node or None, its exact to_json_bytes): store a node whose bytes are built.
     store_bytes: Callable[[dict | None, bytes], str] | None = None
+    #: digests of nodes this engine wrote (their bytes are to_json_bytes of the node).
+    canonical: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
@@ -415,7 +417,8 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
     raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, order_node_head(level), old_children, replaced) if raw is not None else None
+    data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
+        if raw is not None else None
     return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
 
 
@@ -426,7 +429,7 @@ def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list
     if raw is None:
         return None
     old = nodes.load(digest)["items"]  # cached: read and checked by _order_items just before
-    if not order_leaf_is_canonical(raw, old):
+    if digest not in nodes.canonical and not order_leaf_is_canonical(raw, old):
         return None
     by_seq = {item[0]: item for item in old}
     last = old[-1][0]
@@ -671,7 +674,8 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
     listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
     document = {"__kind__": KEY_NODE_KIND, "children": listed}
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced) if raw is not None else None
+    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
+        if raw is not None else None
     return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), total
 
 
