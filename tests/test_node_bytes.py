@@ -329,3 +329,20 @@ def test_a_node_known_canonical_is_spliced_at_its_child_even_beside_odd_siblings
     assert spliced == to_json_bytes({"__kind__": "rec-node", "level": 1, "children": [[0, odd, 3], [1, new, 6]]})
     assert node_bytes.splice_inner_node(data, node_bytes.order_node_head(1), children,
                                         [(1, (good, 5), (new, 6))]) is None  # not proven without the memo
+
+
+def test_a_leaf_written_with_ascii_escapes_stays_canonical_when_an_item_changes(tmp_path, monkeypatch):
+    """A lone surrogate makes the whole leaf ASCII-escaped: a new non-ASCII item in it must
+    be escaped too (the splice declines; the leaf is encoded whole)."""
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    written: list[bytes] = []
+    original = engine.storage.write_object
+    monkeypatch.setattr(engine.storage, "write_object", lambda t, d, data: written.append(data) or original(t, d, data))
+    engine.put_many(T, U, E, {"a": "\ud800", "b": 1, "c": 2})
+    engine.put(T, U, E, "b", "é")  # same engine: the leaf is in its memo of nodes it wrote
+    engine.put(T, U, E, "a", "x")
+    engine.put(T, U, E, "c", "ü")
+    for data in written:
+        assert to_json_bytes(json.loads(data)) == data
+    assert DbEngine(engine.root).get(T, E) == ["x", "é", "ü"]

@@ -426,7 +426,7 @@ def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list
     """The bytes of the order leaf `digest` (read already, checked) after `changes`, built
     from its bytes when they are canonical (node_bytes), or None (the caller encodes it)."""
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
-    if raw is None:
+    if raw is None or b"\\" in raw:  # escapes: perhaps the ASCII spelling a lone surrogate forces
         return None
     old = nodes.load(digest)["items"]  # cached: read and checked by _order_items just before
     if digest not in nodes.canonical and not order_leaf_is_canonical(raw, old):
