@@ -839,7 +839,8 @@ class LocalStorage:
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
-            present = self._holds(path, data)
+            # Not durable: no look now; the batch write finds an object present (_write_new).
+            present = self.durable and self._holds(path, data)
             if not present:
                 self._pending_items()
                 self._pending.unwritten[path] = data
@@ -912,8 +913,9 @@ class LocalStorage:
         try:
             os.mkdir(folder)
             self._remember_inside(folder)  # made here, in a folder inside: no symlink
-        except FileExistsError:
-            pass  # another object of the same prefix, or a damaged file: replaced below
+        except FileExistsError:  # another object of the same prefix, this one, or a damaged file
+            if self._holds(path, data):
+                return
         except FileNotFoundError:
             self._write_with_folder(path, data, durable=False)  # parent folders missing
             return
