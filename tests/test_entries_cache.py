@@ -94,3 +94,103 @@ def test_a_listing_never_waits_for_a_writer(engine, tenant_lock_held):
     with tenant_lock_held(engine.root, T):
         assert listed(DbEngine(engine.root, lock_timeout=30)) == expected(engine)
         assert not os.path.exists(engine.storage.cache_path(T, CACHE_NAME))  # written only when free
+
+
+def _cache_bytes(engine: DbEngine) -> bytes:
+    DbEngine(engine.root).entry_infos(T)
+    with open(engine.storage.cache_path(T, CACHE_NAME), "rb") as handle:
+        return handle.read()
+
+
+def _with_crc(body: bytes) -> bytes:
+    import zlib
+
+    return body + b"#crc\t%08x\n" % zlib.crc32(body)
+
+
+def _forge(engine: DbEngine, column: int, edit) -> bytes:
+    """The cache with line `column` (0: header, 1: names, 2: kinds, ...) passed through
+    `edit`, the CRC recomputed: a forgery that only the column checks can catch."""
+    data = _cache_bytes(engine)
+    lines = data[: data.rfind(b"#crc\t")].split(b"\n")
+    lines[column] = edit(lines[column])
+    return _with_crc(b"\n".join(lines))
+
+
+def test_the_table_is_the_listing_column_by_column(engine):
+    truth = expected(engine)
+    for reader in (DbEngine(engine.root), DbEngine(engine.root)):  # built, then from the cache
+        table = reader.entry_table(T)
+        assert table.errors == {} and table.names == sorted(truth)
+        assert table.columns.kinds == [truth[n][0] for n in table.names]
+        assert table.columns.digests == [truth[n][1] for n in table.names]
+        assert table.columns.counts == [truth[n][2] for n in table.names]
+        assert table.versions() == [truth[n][3] for n in table.names]
+        assert table.versions([2, 0]) == [truth[table.names[2]][3], truth[table.names[0]][3]]
+        assert table.columns.users == [truth[n][3].user_id for n in table.names]
+
+
+def test_a_cache_of_the_previous_format_is_rebuilt(engine):
+    path = engine.storage.cache_path(T, CACHE_NAME)
+    DbEngine(engine.root).entry_infos(T)
+    with open(path, "wb") as handle:
+        handle.write(_with_crc(b"mydb-entries 2\n"))
+    assert listed(DbEngine(engine.root)) == expected(engine)
+    assert open(path, "rb").read().startswith(b"mydb-entries 3\n")
+
+
+@pytest.mark.parametrize("column, edit", [
+    (2, lambda line: line.replace(b"snapshot", b"snapshoT", 1)),  # an unknown kind
+    (3, lambda line: b"0" + line),  # a count with a leading zero
+    (3, lambda line: line.replace(b"4", b"-4", 1)),  # a signed count
+    (3, lambda line: line.replace(b"1", b"\xd9\xa1", 1)),  # a non-ASCII digit
+    (4, lambda line: line[:-1]),  # a digest one hex digit short
+    (4, lambda line: line.replace(line[:1], b"G", 1)),  # not hex
+    (5, lambda line: b"-" * 32 + line[32:]),  # half a missing parent
+    (6, lambda line: line.replace(b"-", b'"nothex"', 1)),  # a restored_from that is no digest
+    (7, lambda line: line.replace(b",", b";", 1)),  # a bad summary
+    (8, lambda line: line.replace(b"-11-", b"-13-", 1)),  # a bad date
+    (8, lambda line: b"-" + line[line.find(b"\t"):]),  # no date, and no damage said
+    (8, lambda line: b"2026-11-26T14:03:07" + line[line.find(b"\t"):]),  # a date without offset
+    (8, lambda line: b"0001-01-01T00:00:00+05:00" + line[line.find(b"\t"):]),  # before MIN_DATE
+    (9, lambda line: line.replace(b'"', b"", 2)),  # a user id that is no JSON string
+    (9, lambda line: line + b"\t\"extra\""),  # one field too many
+    (10, lambda line: b'["' + b"0" * 64 + b'"]' + line[1:]),  # parents naming another first parent
+    (1, lambda line: line.replace(b'"config"', b'"config", "ghost"')),  # a name without fields
+])
+def test_a_forged_cache_with_a_valid_crc_but_a_bad_field_is_rebuilt(engine, column, edit):
+    path = engine.storage.cache_path(T, CACHE_NAME)
+    forged = _forge(engine, column, edit)
+    assert forged != _cache_bytes(engine)
+    with open(path, "wb") as handle:
+        handle.write(forged)
+    assert listed(DbEngine(engine.root)) == expected(engine)
+    assert open(path, "rb").read() != forged  # rewritten from the objects
+
+
+def test_rows_are_trusted_only_for_the_head_they_name(engine):
+    """A cache listing other digests (a stale one, or one made for another head) is read
+    again for those entries, whatever else it says."""
+    path = engine.storage.cache_path(T, CACHE_NAME)
+    config = engine.get_digest(T, "config")
+    old = engine.history(T, "config")[1]
+    forged = _forge(engine, 4, lambda line: line.replace(config.encode(), old.encode()))
+    forged = forged[: forged.rfind(b"#crc\t")].replace(b"\t4\t", b"\t99\t", 1)
+    with open(path, "wb") as handle:
+        handle.write(_with_crc(forged))
+    assert listed(DbEngine(engine.root)) == expected(engine)
+    assert DbEngine(engine.root).entry_table(T).columns.counts[0] == 4
+
+
+def test_an_empty_tenant_lists_nothing(make_engine):
+    db = make_engine()
+    db.init(T)
+    table = DbEngine(db.root).entry_table(T)
+    assert table.names == [] and table.versions() == [] and table.infos() == {}
+    assert not os.path.exists(db.storage.cache_path(T, CACHE_NAME))  # nothing to keep
+    report = DbEngine(db.root).verify()
+    assert report.ok and not report.notes
+    from dbengine.entries_cache import encode_cache, parse_columns
+
+    empty = parse_columns(encode_cache([]))  # the shape of an empty cache reads back
+    assert empty is not None and empty.names == [] and empty.versions() == []

@@ -12,6 +12,7 @@ from .errors import CorruptObjectError, DbEngineError
 from .history import is_version_doc, normalize_version
 from .layout import RECORDS, SNAPSHOT
 from .names import DIGEST_RE, check_digest
+from .node_bytes import KeyLeafScan, scan_key_leaf
 from .pool import daemon_map
 from .records import bucket_records, is_bucket_doc
 from .records_tree import NODE_KINDS, Nodes, TreeError, is_node_doc
@@ -19,6 +20,7 @@ from .storage_protocol import Storage
 from .utils import compute_digest, strict_loads, to_json_bytes
 
 BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
+NODE_BYTES_CACHE = 16 << 20  # the nodes a put_many of a few thousand records reads
 
 
 class ObjectStore:
@@ -30,6 +32,11 @@ class ObjectStore:
         # Checked bytes of recently read buckets and nodes (prefetched on S3; a 0.4 key scan).
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
+        self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
+        # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
+        # the nodes read or written lately (a changed node's bytes are built from its old ones).
+        self.key_scans = ObjectCache(NODE_BYTES_CACHE)
+        self.node_bytes = ObjectCache(NODE_BYTES_CACHE)
 
     # ------------------------------------------------------------------ reads
     def object_bytes(self, tenant_id: str, digest: str) -> bytes:
@@ -56,6 +63,8 @@ class ObjectStore:
         self.cache.put(key, document, len(data))
         if document["__kind__"] == "bucket":
             self.bucket_bytes.put(key, data, len(data))
+        elif document["__kind__"] in NODE_KINDS:
+            self.node_bytes.put(key, data, len(data))
         return document
 
     def _parse(self, tenant_id: str, digest: str, data: bytes) -> dict:
@@ -130,6 +139,9 @@ class ObjectStore:
 
     def node(self, tenant_id: str, digest: str) -> dict:
         """A record-tree node, verified (TreeError for a link that is no digest)."""
+        cached = self.cache.get((tenant_id, digest)) if type(digest) is str else None  # keys: checked digests
+        if cached is not None and cached["__kind__"] in NODE_KINDS:
+            return cached
         if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
             raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
         document = self.read(tenant_id, digest)
@@ -154,6 +166,45 @@ class ObjectStore:
             raise CorruptObjectError(f"object {digest[:12]} of tenant {tenant_id!r} is not a record-tree node ({path})", path)
         return document, data
 
+    def key_leaf(self, tenant_id: str, digest: str) -> KeyLeafScan | None:
+        """A key-index leaf read as checked bytes without parsing them (node_bytes), or None
+        when it is parsed already (reading it costs nothing) or is not read that way (its
+        bytes are kept for the parse that follows)."""
+        key = (tenant_id, digest)
+        if self.cache.get(key) is not None:
+            return None
+        scan = self.key_scans.get(key)
+        if scan is not None:
+            return scan
+        if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
+            raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
+        data = self.bucket_bytes.get(key)  # prefetched (S3)
+        if data is None:
+            data = self.object_bytes(tenant_id, digest)
+        scan = scan_key_leaf(data)
+        if scan is None:
+            self.bucket_bytes.put(key, data, len(data))  # read() parses these, no second read
+            return None
+        self.key_scans.put(key, scan, 4 * len(data))  # ~a bytes object per key and per seq
+        return scan
+
+    def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
+        """Store an object given as its bytes, which must be exactly `to_json_bytes(document)`
+        (built by node_bytes); `document` (None: not at hand) is cached parsed."""
+        digest = compute_digest(data)
+        self.storage.write_object(tenant_id, digest, data)
+        if document is not None:
+            self.cache.put((tenant_id, digest), document, len(data))
+        self.node_bytes.put((tenant_id, digest), data, len(data))
+        self._written_canonical(tenant_id, digest)
+        return digest
+
+    def _written_canonical(self, tenant_id: str, digest: str) -> None:
+        known = self._canonical.setdefault(tenant_id, set())
+        if len(known) > 1_000_000:  # a memo: forgetting only costs checking again
+            known.clear()
+        known.add(digest)
+
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
         concurrent = getattr(self.storage, "concurrent_reads", 1) > 1
@@ -161,7 +212,11 @@ class ObjectStore:
         if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
             checked.clear()
         return Nodes(lambda digest: self.node(tenant_id, digest), lambda node: self.write(tenant_id, node),
-                     (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked)
+                     (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
+                     key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
+                     raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
+                     store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
+                     canonical=self._canonical.setdefault(tenant_id, set()))
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:
@@ -189,6 +244,9 @@ class ObjectStore:
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
         self.cache.put((tenant_id, digest), document, len(data))
+        if document.get("__kind__") in NODE_KINDS:
+            self.node_bytes.put((tenant_id, digest), data, len(data))
+            self._written_canonical(tenant_id, digest)
         return digest
 
     def write_ref(self, data: bytes) -> str:

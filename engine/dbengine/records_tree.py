@@ -27,6 +27,16 @@ from itertools import compress, islice, repeat
 from operator import eq, itemgetter, lt, not_
 from typing import Any
 
+from .node_bytes import (
+    KEY_NODE_HEAD,
+    KeyLeafScan,
+    item_bytes,
+    order_leaf_is_canonical,
+    order_node_head,
+    splice_inner_node,
+    splice_key_leaf,
+    splice_order_leaf,
+)
 from .utils import to_json_bytes
 
 ORDER_LEAF = 64  # consecutive seqs per order leaf
@@ -61,11 +71,25 @@ class Nodes:
     prefetch: Callable[[Iterable[str]], None] | None = None
     #: (digest, depth) of key leaves whose keys were checked against their place.
     checked: set = field(default_factory=set)
+    #: key_leaf(digest): a key leaf's checked bytes as a KeyLeafScan, read without parsing
+    #: it (None: parse it with `load`; it may be another node, or spelled another way).
+    key_leaf: Callable[[str], KeyLeafScan | None] | None = None
+    #: raw(digest): the checked bytes of a node read or written lately, or None.
+    raw: Callable[[str], bytes | None] | None = None
+    #: store_bytes(node or None, its exact to_json_bytes): store a node whose bytes are built.
+    store_bytes: Callable[[dict | None, bytes], str] | None = None
+    #: digests of nodes this engine wrote (their bytes are to_json_bytes of the node).
+    canonical: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
     """The sha256 of a record key as a 256-bit number: its path in the key index."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest(), "big")
+
+
+def _bytes_hash(raw: bytes) -> int:
+    """key_hash of a key given as its UTF-8 bytes (no lone surrogate: the same bytes)."""
+    return int.from_bytes(hashlib.sha256(raw).digest(), "big")
 
 
 def _digit(hashed: int, depth: int) -> int:
@@ -197,6 +221,29 @@ def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, p
     if place:
         nodes.checked.add((digest, depth, prefix))
     return pairs
+
+
+def _key_scan(nodes: Nodes, digest: str, depth: int, prefix: int, count: int) -> KeyLeafScan | None:
+    """The key-index leaf `digest` read as bytes (node_bytes.scan_key_leaf), with the checks
+    `_key_pairs(place=False)` makes, or None when it is not read that way (the caller loads
+    and parses the node: it may be an inner node or a leaf spelled otherwise)."""
+    scan = nodes.key_leaf(digest) if nodes.key_leaf is not None else None
+    if scan is None:
+        return None
+    keys = scan.keys
+    if len(keys) != count:
+        raise TreeError(digest, f"key-index leaf holds {len(keys)} keys, its parent says {count}")
+    if (digest, depth, prefix) in nodes.checked:
+        return scan
+    if len(keys) > KEY_LEAF and depth < _max_depth():
+        raise TreeError(digest, f"key-index leaf of {len(keys)} keys should have split")
+    if not all(map(lt, keys, islice(keys, 1, None))):  # UTF-8 bytes sort as the strings do
+        raise TreeError(digest, "key-index leaf keys are not sorted")
+    shift = 256 - KEY_BITS * depth
+    for index in {0, len(keys) - 1}:  # seqs are >= 0 by the scan's grammar
+        if _bytes_hash(keys[index]) >> shift != prefix:
+            raise TreeError(digest, f"key-index leaf holds key {scan.key_text(index)[:40]!r} out of its place")
+    return scan
 
 
 # ---------------------------------------------------------------------- order tree
@@ -347,12 +394,16 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
                 items[seq] = item
         if not items:
             return None, 0
-        return nodes.store({"__kind__": ORDER_LEAF_KIND, "items": [items[s] for s in sorted(items)]}), len(items)
-    children = {c[0]: (c[1], c[2]) for c in _order_children(nodes, digest, level, count)} if digest else {}
+        document = {"__kind__": ORDER_LEAF_KIND, "items": [items[s] for s in sorted(items)]}
+        data = _spliced_order_leaf(nodes, digest, changes) if digest else None
+        return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), len(items)
+    old_children = _order_children(nodes, digest, level, count) if digest else []
+    children = {c[0]: (c[1], c[2]) for c in old_children}
     span = _span(level - 1)
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault((change[0] - base) // span, []).append(change)
+    replaced: list[tuple[int, tuple[str, int], tuple[str, int]]] = []
     for index, group in groups.items():
         child, size = children.get(index, (None, 0))
         new, new_size = _order_update(nodes, child, level - 1, base + index * span, size, group)
@@ -360,10 +411,41 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
             children.pop(index, None)
         else:
             children[index] = (new, new_size)
+        replaced.append((index, (child, size), (new, new_size)))
     if not children:
         return None, 0
     listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
-    return nodes.store({"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}), sum(c[2] for c in listed)
+    document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
+    raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
+    data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
+        if raw is not None else None
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
+
+
+def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list | None]]) -> bytes | None:
+    """The bytes of the order leaf `digest` (read already, checked) after `changes`, built
+    from its bytes when they are canonical (node_bytes), or None (the caller encodes it)."""
+    raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
+    if raw is None or b"\\" in raw:  # escapes: perhaps the ASCII spelling a lone surrogate forces
+        return None
+    old = nodes.load(digest)["items"]  # cached: read and checked by _order_items just before
+    if digest not in nodes.canonical and not order_leaf_is_canonical(raw, old):
+        return None
+    by_seq = {item[0]: item for item in old}
+    last = old[-1][0]
+    replaced: list[tuple[list, bytes | None]] = []
+    appended: list[bytes] = []
+    for seq, item in changes:  # in seq order
+        new = item_bytes(item) if item is not None else None
+        if item is not None and new is None:
+            return None  # a lone surrogate: the leaf is written with ASCII escapes
+        if seq in by_seq:
+            replaced.append((by_seq[seq], new))
+        elif item is not None:
+            if seq < last:
+                return None
+            appended.append(new)
+    return splice_order_leaf(raw, replaced, appended)
 
 
 def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], list[list]]:
@@ -485,6 +567,13 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
             nodes.prefetch([f[0] for f in frontier])
         nxt = []
         for digest, depth, prefix, count, group in frontier:
+            scan = _key_scan(nodes, digest, depth, prefix, count)
+            if scan is not None:
+                for _h, key in group:
+                    seq = scan.find(key)
+                    if seq is not None:
+                        found[key] = seq
+                continue
             node = nodes.load(digest)
             if node["__kind__"] == KEY_LEAF_KIND:
                 pairs = dict(_key_pairs(nodes, digest, depth, prefix, count, place=False))
@@ -528,6 +617,15 @@ def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tupl
 
 def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count: int,
                 changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
+    scan = _key_scan(nodes, digest, depth, prefix, count) if digest is not None and nodes.store_bytes else None
+    if scan is not None:
+        spliced = splice_key_leaf(scan, changes)
+        if spliced is not None and (spliced[1] <= KEY_LEAF or depth >= _max_depth()):
+            sound = (digest, depth, prefix) in nodes.checked
+            leaf = nodes.store_bytes(None, spliced[0])
+            if sound:
+                nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
+            return leaf, spliced[1]
     node = nodes.load(digest) if digest is not None else None
     if node is None or node["__kind__"] == KEY_LEAF_KIND:
         # The leaf's other keys are carried over as they are, not hashed: the new leaf is
@@ -553,10 +651,12 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
         if sound:
             nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
         return leaf, len(pairs)
-    children = {c[0]: (c[1], c[2]) for c in _key_children(nodes, digest, depth, count)}
+    old_children = _key_children(nodes, digest, depth, count)
+    children = {c[0]: (c[1], c[2]) for c in old_children}
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault(_digit(change[0], depth), []).append(change)
+    replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]] = []
     for digit, group in groups.items():
         child, size = children.get(digit, (None, 0))
         new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
@@ -564,6 +664,7 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             children.pop(digit, None)
         else:
             children[digit] = (new, new_size)
+        replaced.append((digit, (child, size), (new, new_size)))
     total = sum(size for _child, size in children.values())
     if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
         pairs = []
@@ -571,7 +672,11 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
     listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
-    return nodes.store({"__kind__": KEY_NODE_KIND, "children": listed}), total
+    document = {"__kind__": KEY_NODE_KIND, "children": listed}
+    raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
+    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
+        if raw is not None else None
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), total
 
 
 def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:

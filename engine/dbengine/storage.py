@@ -863,7 +863,8 @@ class LocalStorage:
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
-            present = False  # looked for when its file is written (`_write_new`): most are new
+            # durable or not, no look now: most are new, and the file write finds one present (`_write_new`)
+            present = False
             self._pending_items()
             self._pending.unwritten[path] = data
         else:

@@ -153,6 +153,17 @@ class Output:
         self.console.print(table)
 
     @staticmethod
+    def columns(columns: list[list[str]], known: frozenset[int] = frozenset()) -> None:
+        """Piped table rows given column by column: tab-separated lines written in one go
+        (a column made only of printable ASCII, nearly always all of them, is not escaped
+        cell by cell; columns numbered in `known` hold only text the program made, e.g. digests)."""
+        if not columns or not columns[0]:
+            return
+        safe = [column if i in known or _plain("".join(column)) else list(map(safe_text, column))
+                for i, column in enumerate(columns)]
+        sys.stdout.write("\n".join(map("\t".join, zip(*safe, strict=True))) + "\n")
+
+    @staticmethod
     def note(text: str) -> None:
         """A side remark for humans, on stderr (never mixed into piped results)."""
         print(f"mydb: {safe_text(text)}", file=sys.stderr)
@@ -182,3 +193,8 @@ def _cell_text(cell: Cell) -> str:
 
 def _cell_style(cell: Cell) -> str:
     return "" if isinstance(cell, str) else cell[1]
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII with no tab: what a piped cell shows as is."""
+    return text.isascii() and text.isprintable()

@@ -8,7 +8,8 @@ from dbengine.errors import DbEngineError, RecordNotFoundError
 from dbengine.history import Version
 from dbengine.utils import gc_paused
 
-from mydb_tui.model.dates import INVALID_DATE, zoned_iso
+from mydb_tui.model.dates import INVALID_DATE, zoned_iso, zoned_iso_texts
+from mydb_tui.model.entries import EntryListing, list_entries
 
 from ..context import Context, did_you_mean, resolve
 from ..errors import ERROR, OK, CliError, fail, message_of
@@ -59,61 +60,63 @@ def _entries(ctx: Context) -> int:
     else:
         ctx.check_tenant(engine, ctx.args.tenant)
         tenants_ = [ctx.args.tenant]
-    listed = [(tenant, *_entry_rows(ctx, engine, tenant)) for tenant in tenants_]
-    status = _report_errors(ctx, [(f"{f'tenant {_clip(t)!r}: ' if every else ''}entry {_clip(e['name'])!r}",
-                                   e["message"]) for t, _rows, _heads, errors in listed for e in errors])
+    if ctx.out.tty and not ctx.json:  # a person reads it: dates as the History pane shows them
+        def format_dates(moments: dict) -> dict:
+            return {text: ctx.short_date(moment) for text, moment in moments.items()}
+    else:
+        def format_dates(moments: dict) -> dict:
+            return zoned_iso_texts(moments, ctx.utc)
+    listed = [list_entries(engine, tenant, format_dates) for tenant in tenants_]
+    status = _report_errors(ctx, [(f"{f'tenant {_clip(t.tenant)!r}: ' if every else ''}entry {_clip(name)!r}",
+                                   message_of(error)) for t in listed for name, error in t.errors])
     if ctx.json:
         if every:
-            ctx.out.json({"tenant": None,
-                          "entries": [{"tenant": t, **row} for t, rows, _h, _e in listed for row in rows],
-                          "errors": [{"tenant": t, **e} for t, _r, _h, errors in listed for e in errors]})
+            ctx.out.json({"tenant": None, "entries": [row for t in listed for row in _json_rows(t, True)],
+                          "errors": [{"tenant": t.tenant, "name": name, "message": message_of(error)}
+                                     for t in listed for name, error in t.errors]})
         else:
-            _tenant, rows, _heads, errors = listed[0]
-            ctx.out.json({"tenant": _tenant, "entries": rows, "errors": errors})
+            ctx.out.json({"tenant": listed[0].tenant, "entries": _json_rows(listed[0], False),
+                          "errors": [{"name": name, "message": message_of(error)} for name, error in listed[0].errors]})
         return status
     if not ctx.out.tty:
-        for tenant, rows, _heads, _errors in listed:
-            for row in rows:
-                if row.get("damage"):
-                    where = f"tenant {_clip(tenant)!r}: " if every else ""
-                    ctx.out.note(f"warning: {where}entry {_clip(row['name'])!r}: head {row['head'][:12]}: "
-                                 f"{row['damage']}")
-            ctx.out.table([], [[*([tenant] if every else []), r["name"], r["kind"], str(r["versions"]),
-                                r["head"], r["date"] or INVALID_DATE, r["user"]] for r in rows])
+        for t in listed:
+            for i in _damaged_rows(t):
+                where = f"tenant {_clip(t.tenant)!r}: " if every else ""
+                ctx.out.note(f"warning: {where}entry {_clip(t.names[i])!r}: head {t.heads[i][:12]}: {t.damage[i]}")
+            dates = [INVALID_DATE if d is None else d for d in t.dates] if None in t.dates else t.dates
+            shift = 1 if every else 0  # kind, versions, head and date are the engine's and ours: ASCII
+            ctx.out.columns([*([[t.tenant] * len(t.names)] if every else []), t.names, t.kinds, t.version_texts,
+                             t.heads, dates, t.users], known=frozenset(range(shift + 1, shift + 5)))
         return status
-    for tenant, rows, heads, _errors in listed:
-        damaged = any(row.get("damage") for row in rows)
-        cells = [[row["name"], row["kind"], str(row["versions"]), (row["head"][:7], "yellow"),
-                  _date_cell(ctx.short_date(head.date)), row["user"],
-                  *_damage_cells(damaged, row.get("damage"))]
-                 for row, head in zip(rows, heads, strict=True)]
+    for t in listed:
+        damaged = t.damage is not None
+        cells = [[name, kind, versions, (head[:7], "yellow"), _date_cell(date), user,
+                  *_damage_cells(damaged, t.damage[i] if damaged else None)]
+                 for i, (name, kind, versions, head, date, user)
+                 in enumerate(zip(t.names, t.kinds, t.version_texts, t.heads, t.dates, t.users, strict=True))]
         ctx.out.table([Column("entry", style="bold"), Column("kind"), Column("versions", justify="right"),
                        Column("head", no_wrap=True), Column("date", no_wrap=True), Column("user"),
-                       *_damage_columns(damaged)], cells, title=f"tenant {tenant}")
+                       *_damage_columns(damaged)], cells, title=f"tenant {t.tenant}")
     return status
 
 
-def _entry_rows(ctx: Context, engine: Any, tenant: str) -> tuple[list[dict], list[Version], list[dict]]:
-    """The rows of `entries` for one tenant, the head versions, and the entries that could not be read."""
-    rows: list[dict] = []
-    heads: list[Version] = []
-    errors: list[dict] = []
-    dates: dict = {}  # heads written together share dates: each is formatted once
-    for name, info in engine.entry_infos(tenant).items():  # one cache read for a big tenant
-        if isinstance(info, DbEngineError):
-            errors.append({"name": name, "message": message_of(info)})
-            continue
-        head = info.version
-        heads.append(head)
-        date = dates.get(head.date, dates)
-        if date is dates:
-            date = dates[head.date] = ctx.iso(head.date)
-        row = {"name": name, "kind": info.kind, "versions": info.versions, "head": info.head,
-               "date": date, "user": head.user_id}
-        if head.damage is not None:
-            row.update(_damage_field(head))
-        rows.append(row)
-    return rows, heads, errors
+def _damaged_rows(listing: EntryListing) -> list[int]:
+    """The rows whose head has damaged metadata."""
+    damage = listing.damage
+    return [] if damage is None else [i for i, text in enumerate(damage) if text is not None]
+
+
+def _json_rows(listing: EntryListing, with_tenant: bool) -> list[dict]:
+    """The `entries` objects of --json: name, kind, versions, head, date, user (and damage
+    where there is some; tenant first without a TENANT argument)."""
+    rows = [{"name": name, "kind": kind, "versions": versions, "head": head, "date": date, "user": user}
+            for name, kind, versions, head, date, user in zip(listing.names, listing.kinds, listing.versions,
+                                                              listing.heads, listing.dates, listing.users, strict=True)]
+    for i in _damaged_rows(listing):
+        rows[i]["damage"] = listing.damage[i]
+    if with_tenant:
+        rows = [{"tenant": listing.tenant, **row} for row in rows]
+    return rows
 
 
 def _clip(name: str, width: int = 60) -> str:

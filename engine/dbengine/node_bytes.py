@@ -1,0 +1,290 @@
+"""Record-tree nodes handled as bytes: a key-index leaf read without parsing it, and the
+bytes of a changed node built from its old bytes instead of encoding every item again.
+
+Each fast form is taken only when it is proven to give what the full path gives (the
+parse, or `to_json_bytes` of the new node); otherwise these functions return None and the
+caller takes the full path. The proofs are in the comments; tests/test_node_bytes.py
+checks them against the full path on random and hostile inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left
+from operator import itemgetter
+from typing import Any
+
+KEY_LEAF_HEAD = b'{"__kind__":"key-leaf","keys":[["'
+KEY_LEAF_TAIL = b"]]}"
+ORDER_LEAF_HEAD = b'{"__kind__":"rec-leaf","items":['
+ORDER_LEAF_TAIL = b"]}"
+_CONTROL = bytes(range(0x20))  # raw in a JSON string: refused by the parse
+_SEQ_DIGITS = 18  # longer seqs (never written) take the full path: json limits int digits
+_LEADING_ZERO = re.compile(rb"[,|]0[0-9]")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode  # to_json_bytes's
+_digits_of = itemgetter(slice(1, -3))  # `,123],[` or `,123]]}` -> b"123"
+
+
+class KeyLeafScan:
+    """A key-index leaf as its keys (UTF-8 bytes, in the leaf's order) and the separator
+    after each (`,seq],[`, the last `,seq]]}`); see scan_key_leaf."""
+
+    __slots__ = ("keys", "seps")
+
+    def __init__(self, keys: list[bytes], seps: list[bytes]):
+        self.keys = keys
+        self.seps = seps
+
+    def seq_at(self, index: int) -> int:
+        """The seq of the `index`-th pair."""
+        return int(_digits_of(self.seps[index]))
+
+    def find(self, key: str) -> int | None:
+        """The seq of `key` (binary search: call only once the keys are known sorted), or None."""
+        try:
+            wanted = key.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: such a key is written escaped, and this leaf has no escape
+            return None
+        at = bisect_left(self.keys, wanted)
+        if at < len(self.keys) and self.keys[at] == wanted:
+            return self.seq_at(at)
+        return None
+
+    def key_text(self, index: int) -> str:
+        return self.keys[index].decode("utf-8")
+
+
+def scan_key_leaf(data: bytes) -> KeyLeafScan | None:
+    """The pairs of a key-index leaf's bytes when they are exactly
+    `{"__kind__":"key-leaf","keys":[["k1",s1],...,["kn",sn]]}` with n >= 1, keys holding no
+    `"`, backslash or control character, seqs plain non-negative integers; None otherwise
+    (the caller parses the leaf: it may be valid JSON in another spelling, or damage).
+
+    Why the answer is the parse's: with no backslash in the bytes, no string can hold an
+    escaped quote, so every `"` byte opens or closes a string, and splitting at `"` cuts the
+    bytes exactly at string boundaries: the head's seven pieces, then key, separator, key...
+    Each separator is checked to be `,digits],[` (the last `,digits]]}`), which makes the
+    bytes the grammar above, a subset of JSON: json.loads would return these keys (UTF-8
+    checked, no escapes to undo) and seqs, and the node's shape check would pass. Such
+    bytes are also exactly what `to_json_bytes` writes for them (no escape needed, ints in
+    their only spelling), so a leaf spliced from them is canonical too.
+    """
+    if not data.startswith(KEY_LEAF_HEAD) or not data.endswith(KEY_LEAF_TAIL) or b"\\" in data:
+        return None
+    if len(data.translate(None, _CONTROL)) != len(data):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    parts = data.split(b'"')
+    if len(parts) < 9 or not len(parts) % 2:
+        return None
+    keys, seps = parts[7::2], parts[8::2]
+    last = seps[-1]
+    digits = last[1:-3]
+    if last[:1] != b"," or not last.endswith(b"]]}") or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+        return None
+    if len(seps) > 1:
+        # `,d1],[` `"` `,d2],[` ... joined at `"`: each join must read `],[",`, which leaves
+        # `,d1|d2|...|dm],[`; one `|` per join and nothing else but digits.
+        joined = b'"'.join(seps[:-1]).replace(b'],[",', b"|")
+        core = joined[1:-3]
+        if joined[:1] != b"," or not joined.endswith(b"],[") or b'"' in joined or core.count(b"|") != len(seps) - 2 \
+                or b"||" in core or core[:1] == b"|" or core[-1:] == b"|" or not core.replace(b"|", b"").isdigit() \
+                or ((b"|0" in joined or joined[:2] == b",0") and _LEADING_ZERO.search(joined)):
+            return None
+    if max(map(len, seps)) > _SEQ_DIGITS + 4:
+        return None
+    return KeyLeafScan(keys, seps)
+
+
+def key_leaf_bytes(keys: list[bytes], seqs: list[bytes]) -> bytes:
+    """The bytes of a key-index leaf of escape-free keys (UTF-8) and seqs (digits), as
+    `to_json_bytes` writes it (see scan_key_leaf)."""
+    return KEY_LEAF_HEAD + b'],["'.join(map(b'",'.join, zip(keys, seqs, strict=True))) + KEY_LEAF_TAIL
+
+
+def plain_key(key: str) -> bytes | None:
+    """`key` as UTF-8 bytes when JSON writes it with no escape (no `"`, backslash, control
+    character or lone surrogate), else None."""
+    try:
+        raw = key.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if b'"' in raw or b"\\" in raw or len(raw.translate(None, _CONTROL)) != len(raw):
+        return None
+    return raw
+
+
+def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]]) -> tuple[bytes, int] | None:
+    """(bytes, pair count) of the leaf `scan` after `changes` ((hash, key, seq or None to
+    remove) in any order), as `to_json_bytes` of the changed pairs would write them; None
+    when a new key needs escapes (the caller encodes the pairs) or nothing is left."""
+    keys = list(scan.keys)
+    seqs = list(map(_digits_of, scan.seps))
+    for _h, key, seq in changes:
+        raw = plain_key(key)
+        if raw is None:
+            if seq is None:
+                continue  # a key written with escapes is not in a leaf without any
+            return None
+        at = bisect_left(keys, raw)
+        if at < len(keys) and keys[at] == raw:
+            if seq is None:
+                del keys[at], seqs[at]
+            else:
+                seqs[at] = b"%d" % seq
+        elif seq is not None:
+            keys.insert(at, raw)
+            seqs.insert(at, b"%d" % seq)
+    if not keys:
+        return None
+    return key_leaf_bytes(keys, seqs), len(keys)
+
+
+def order_leaf_is_canonical(data: bytes, items: list[list]) -> bool:
+    """True when `data`, the checked bytes of an order leaf whose parse gave `items`, is
+    exactly `to_json_bytes` of that leaf, proven without encoding it (False: not proven).
+
+    With no backslash in the bytes every `"` opens or closes a string, so the pieces between
+    them alternate outside / inside strings. Inside: no escape, and a raw `"`, backslash or
+    control character cannot be there (the parse refused it), so each string is written as
+    json writes it, in its UTF-8 mode (no lone surrogate can be spelled without an escape).
+    Outside: no whitespace byte, no number but plain integers (no `.`, exponent or `-0`: an
+    integer has one spelling), and as many `:` as the parsed objects have keys (a repeated
+    key, which the parse drops, would leave one more). What remains is the structure and
+    the literals, which have one spelling each. So the bytes are the canonical encoding.
+    """
+    if not data.startswith(ORDER_LEAF_HEAD) or not data.endswith(ORDER_LEAF_TAIL) or b"\\" in data:
+        return False
+    outside = b"".join(data.split(b'"')[::2])
+    # Single-byte searches only (memchr): a search for two bytes costs ~2 ns a byte here.
+    if b" " in outside or b"\t" in outside or b"\n" in outside or b"\r" in outside \
+            or b"." in outside or b"E" in outside:
+        return False
+    if b"e" in outside and b"e" in outside.replace(b"true", b"").replace(b"false", b""):
+        return False  # an exponent
+    if b"-" in outside and b"-0" in outside:
+        return False
+    return outside.count(b":") == 2 + _record_keys(data, items)
+
+
+def _record_keys(data: bytes, items: list[list]) -> int:
+    """The number of keys of all objects in the items' stored values (parsed from `data`)."""
+    values = list(map(itemgetter(2), items))
+    dicts = [value for value in values if type(value) is dict]
+    if data.count(b"{") == 1 + len(dicts):  # no other `{` anywhere: no nested object
+        return sum(map(len, dicts))
+    return _object_keys(values)
+
+
+def _object_keys(values: list[Any]) -> int:
+    """The number of keys of every object in `values`, nested ones included."""
+    count = 0
+    stack = [v for v in values if type(v) in (dict, list)]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            count += len(value)
+            stack.extend(v for v in value.values() if type(v) in (dict, list))
+        else:
+            stack.extend(v for v in value if type(v) in (dict, list))
+    return count
+
+
+def item_bytes(item: Any) -> bytes | None:
+    """`to_json_bytes(item)` when JSON can write it in UTF-8 (no lone surrogate), else None
+    (then the whole leaf is written with ASCII escapes: the caller encodes it whole)."""
+    try:
+        return _ENCODE(item).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def splice_order_leaf(data: bytes, replaced: list[tuple[list, bytes | None]], appended: list[bytes]) -> bytes | None:
+    """The bytes of an order leaf whose bytes `data` are canonical (order_leaf_is_canonical),
+    with its items `replaced` ((old item, its new bytes or None to remove it), in seq order)
+    and `appended` (bytes of items after the last) added at its end; None when an old item
+    cannot be found for sure (the caller encodes the whole leaf) or no item is left.
+
+    The body of canonical bytes is the items' encodings joined by commas, so an old item is
+    at the one place its own encoding occurs; if it occurs more than once (a whole item
+    repeated in a nested value) the place is not proven and None is returned. The body
+    between two changed items, less the comma on each side, is whole unchanged items."""
+    body = data[len(ORDER_LEAF_HEAD):-len(ORDER_LEAF_TAIL)]
+    chunks: list[bytes] = []
+    at = 0  # where the next unchanged stretch starts (just after an item, before its comma)
+    for old, new in replaced:
+        old_bytes = item_bytes(old)
+        if old_bytes is None or body.count(old_bytes) != 1:
+            return None
+        start = body.find(old_bytes)
+        end = start + len(old_bytes)
+        if start < at or (start > 0 and body[start - 1] != 44) or (end < len(body) and body[end] != 44):  # 44: ","
+            return None
+        chunks.append(body[at + (1 if at else 0):start - 1 if start else 0])
+        if new is not None:
+            chunks.append(new)
+        at = end
+    chunks.append(body[at + (1 if at else 0):] if at < len(body) else b"")
+    chunks.extend(appended)
+    joined = b",".join([chunk for chunk in chunks if chunk])
+    return ORDER_LEAF_HEAD + joined + ORDER_LEAF_TAIL if joined else None
+
+
+
+
+_HEX = b"0123456789abcdef"
+
+
+def order_node_head(level: int) -> bytes:
+    """How the bytes of an order node of `level` start, up to its first child."""
+    return b'{"__kind__":"rec-node","level":%d,"children":[' % level
+
+
+KEY_NODE_HEAD = b'{"__kind__":"key-node","children":['
+
+
+def splice_inner_node(data: bytes, head: bytes, children: list[list],
+                      replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]],
+                      canonical: bool = False) -> bytes | None:
+    """The bytes of an inner node (order or key index) whose checked bytes are `data`,
+    starting with `head` (order_node_head, KEY_NODE_HEAD), and whose checked children are
+    `children`, after `replaced` ((index, (old digest, count), (new digest, count)))
+    changed some children in place; None when `data` is not proven canonical or a child
+    comes or goes (the caller encodes the node).
+
+    Canonical, proven without encoding: the head is as json writes it (the level too);
+    every child digest is lowercase hex (no escape, no `[`, `]`, `,`, `:` or space in a
+    string); no whitespace, no `-` after the head; no `:` but the head's (no key twice).
+    The shape check made each child `[int, str, int]`, indexes >= 0 and counts >= 1, so each
+    child is spelled `[index,"digest",count]` and is found by its own bytes, once.
+    `canonical`: the bytes are known to be `to_json_bytes` of the node (this engine wrote
+    them), so only the place of each child is needed: a `,"` cannot be inside a string
+    (a quote there is escaped), so `[index,"digest",count]` occurs only as that child."""
+    if not data.startswith(head) or not data.endswith(b"]]}"):
+        return None
+    if not canonical:
+        if data.count(b":") != head.count(b":") or b"-" in data[len(head):] or b" " in data or b"\n" in data \
+                or b"\t" in data or b"\r" in data:
+            return None
+        digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
+        if digests.translate(None, _HEX):
+            return None
+    for index, (old, old_count), (new, new_count) in replaced:
+        if old is None or new is None or not _is_hex_digest(new) or not _is_hex_digest(old):
+            return None
+        old_bytes = b'[%d,"%s",%d]' % (index, old.encode("ascii"), old_count)
+        at = data.find(old_bytes)
+        if at < 0:
+            return None
+        data = b"%s[%d,\"%s\",%d]%s" % (data[:at], index, new.encode("ascii"), new_count, data[at + len(old_bytes):])
+    return data
+
+
+def _is_hex_digest(digest: str) -> bool:
+    raw = digest.encode("ascii", "replace")
+    return len(raw) == 64 and not raw.translate(None, _HEX)
