@@ -159,6 +159,17 @@ def _cli(root: str, *args: str) -> None:
 
 
 # ====================================================================== the app
+#: polls `check` until true in the app scripts below: the time it became true
+UNTIL = r"""
+async def until(check, what, limit=120):
+    deadline = time.perf_counter() + limit
+    while not check():
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        await asyncio.sleep(0.002)
+    return time.perf_counter()
+"""
+
 APP_DRIVER = r"""
 import asyncio, json, resource, sys, time
 from textual import events
@@ -167,14 +178,7 @@ from mydb_tui.widgets.entry_tree import EntryData
 root, tenant, entry, small, wide, entries = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
 app = make_app(root, user="bench")
 out = {}
-async def until(check, what, limit=120):
-    deadline = time.perf_counter() + limit
-    while not check():
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        await asyncio.sleep(0.002)
-    return time.perf_counter()
-def key(name):  # as a terminal sends it: through the driver (Pilot.press would wait for idle)
+""" + UNTIL + r"""def key(name):  # as a terminal sends it: through the driver (Pilot.press would wait for idle)
     event = events.Key(name, name if len(name) == 1 else None)
     event.set_sender(app)
     sent = time.perf_counter()
@@ -223,14 +227,7 @@ from mydb_tui.__main__ import make_app
 from mydb_tui.widgets.entry_tree import EntryData
 root, small, wide, entries = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 app = make_app(root, user="bench")
-async def until(check, what, limit=120):
-    deadline = time.perf_counter() + limit
-    while not check():
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        await asyncio.sleep(0.002)
-    return time.perf_counter()
-async def main():
+""" + UNTIL + r"""async def main():
     async with app.run_test(size=(160, 45)):
         await until(lambda: app.timeline.entry == small and app.timeline.row_count > 0, "start-up")
         await asyncio.sleep(0.5)

@@ -8,8 +8,6 @@ CorruptObjectError. Values returned are the engine's cached ones (read-only) unl
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
@@ -168,7 +166,7 @@ class RecordEntries:
         """The record fields of the version after the changes, and what changed; None when
         a seed or bucket head is left unchanged (converted to trees only when written)."""
         if head_doc is None or is_tree_doc(head_doc):
-            with _collection_skipped():  # parsing and building hundreds of nodes: no collection passes
+            with gc_paused(skip_collection=True):  # parsing and building hundreds of nodes: no collection passes
                 return self._tree_put(tenant_id, head_doc, upserts, deletes)
         return self._convert_put(tenant_id, head_doc, upserts, deletes)
 
@@ -315,26 +313,6 @@ class RecordEntries:
         before = {key: json_copy(old[key][1]) for key in differing if key in old}
         before.update((key, json_copy(item[1])) for key, item in old.items() if key not in new)
         return before, after
-
-
-@contextlib.contextmanager
-def _collection_skipped() -> Iterator[None]:
-    """gc_paused, and the objects made meanwhile are not examined after it either: a put
-    leaves thousands of parsed and built nodes alive in the object cache (acyclic JSON), and
-    the young-generation pass their count triggers at once would cost ~10 ms at 1,000,000
-    records. gc.freeze() + gc.unfreeze() moves every tracked object to the oldest
-    generation in O(1), where the next full collection examines them (garbage cycles made
-    meanwhile are freed then, not lost). Skipped when the program froze objects itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 class _FreshLeaves:

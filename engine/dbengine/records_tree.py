@@ -192,6 +192,21 @@ def _order_items(nodes: Nodes, digest: str, base: int, count: int,
     return items
 
 
+def _key_leaf_known(nodes: Nodes, digest: str, keys: list, depth: int, prefix: int, count: int) -> bool:
+    """Checks every read of a key-index leaf makes (its key count against the parent's);
+    True when the leaf is known checked in its place, else after checking its size bound
+    and key order (the caller checks the seqs and the keys' hashes)."""
+    if len(keys) != count:
+        raise TreeError(digest, f"key-index leaf holds {len(keys)} keys, its parent says {count}")
+    if (digest, depth, prefix) in nodes.checked:
+        return True
+    if len(keys) > KEY_LEAF and depth < _max_depth():
+        raise TreeError(digest, f"key-index leaf of {len(keys)} keys should have split")
+    if not all(map(lt, keys, islice(keys, 1, None))):
+        raise TreeError(digest, "key-index leaf keys are not sorted")
+    return False
+
+
 def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, place: bool = True) -> list[list]:
     """The checked `[key, seq]` pairs of the key-index leaf `digest` at `depth` under hash
     `prefix`: sorted keys, seqs >= 0, at most KEY_LEAF of them, and (`place`) every key's
@@ -203,15 +218,9 @@ def _key_pairs(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, p
     if node["__kind__"] != KEY_LEAF_KIND:
         raise TreeError(digest, f"expected a key-index leaf, found a {node['__kind__']}")
     pairs = node["keys"]
-    if len(pairs) != count:
-        raise TreeError(digest, f"key-index leaf holds {len(pairs)} keys, its parent says {count}")
-    if (digest, depth, prefix) in nodes.checked:
-        return pairs
-    if len(pairs) > KEY_LEAF and depth < _max_depth():
-        raise TreeError(digest, f"key-index leaf of {len(pairs)} keys should have split")
     keys = list(map(itemgetter(0), pairs))
-    if not all(map(lt, keys, islice(keys, 1, None))):
-        raise TreeError(digest, "key-index leaf keys are not sorted")
+    if _key_leaf_known(nodes, digest, keys, depth, prefix, count):
+        return pairs
     if min(map(itemgetter(1), pairs)) < 0:
         raise TreeError(digest, "key-index leaf has a negative sequence number")
     shift = 256 - KEY_BITS * depth
@@ -230,15 +239,9 @@ def _key_scan(nodes: Nodes, digest: str, depth: int, prefix: int, count: int) ->
     scan = nodes.key_leaf(digest) if nodes.key_leaf is not None else None
     if scan is None:
         return None
-    keys = scan.keys
-    if len(keys) != count:
-        raise TreeError(digest, f"key-index leaf holds {len(keys)} keys, its parent says {count}")
-    if (digest, depth, prefix) in nodes.checked:
+    keys = scan.keys  # UTF-8 bytes sort as the strings do
+    if _key_leaf_known(nodes, digest, keys, depth, prefix, count):
         return scan
-    if len(keys) > KEY_LEAF and depth < _max_depth():
-        raise TreeError(digest, f"key-index leaf of {len(keys)} keys should have split")
-    if not all(map(lt, keys, islice(keys, 1, None))):  # UTF-8 bytes sort as the strings do
-        raise TreeError(digest, "key-index leaf keys are not sorted")
     shift = 256 - KEY_BITS * depth
     for index in {0, len(keys) - 1}:  # seqs are >= 0 by the scan's grammar
         if _bytes_hash(keys[index]) >> shift != prefix:
