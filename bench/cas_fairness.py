@@ -19,6 +19,7 @@ import uuid
 
 import boto3
 from s3_bench import BUCKET, HERE, start_moto
+from timing import write_results
 
 WRITERS = 6
 _WRITER = r"""
@@ -103,8 +104,7 @@ def main() -> None:
         "",
     ]
     path = os.path.join(HERE, "RESULTS-cas.md")
-    with open(path, "w", encoding="utf-8") as out:
-        out.write("\n".join(lines))
+    write_results(path, "\n".join(lines))
     print("\n".join(lines))
 
 

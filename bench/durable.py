@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 import dbengine  # noqa: E402
 from dbengine import storage  # noqa: E402
 from dbengine.dbengine import DbEngine  # noqa: E402
-from timing import Sample, format_seconds, load_baseline, machine  # noqa: E402
+from timing import Sample, format_seconds, load_baseline, machine, write_results  # noqa: E402
 
 BASELINE_FOLDER = os.environ.get("MYDB_BENCH_BASELINE")
 BASELINE = load_baseline(BASELINE_FOLDER)
@@ -312,8 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                                              f"{io_pressure()} after. Others' syncs on the same disk slow every "
                                              "fsync: the ratios mean something only when these are near 0."
                                              "\n\nMedians of", 1)
-    with open(args.out, "w", encoding="utf-8") as handle:
-        handle.write(report)
+    write_results(args.out, report)
     print(report)
     print(f"written to {os.path.relpath(args.out)}")
     return 0

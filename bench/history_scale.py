@@ -40,6 +40,7 @@ sys.path[:0] = [os.path.join(ROOT, "engine"), ROOT]
 
 from dbengine.dbengine import DbEngine  # noqa: E402
 from dbengine.utils import format_date  # noqa: E402
+from timing import write_results  # noqa: E402
 
 VERSIONS = int(os.environ.get("MYDB_BENCH_VERSIONS", "1000000"))
 ENTRIES = int(os.environ.get("MYDB_BENCH_ENTRIES", "100000"))
@@ -348,8 +349,7 @@ def main() -> None:
         lines.append(f"| {name} | {show(statistics.median(values))} | {show(min(values))} | {show(max(values))} "
                      f"| {len(values)} | {note} |")
     lines += ["", f"Total run time: {time.perf_counter() - started:.0f} s", ""]
-    with open(os.path.join(HERE, "RESULTS-history.md"), "w") as f:
-        f.write("\n".join(lines))
+    write_results(os.path.join(HERE, "RESULTS-history.md"), "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -28,6 +28,7 @@ import time
 
 from dbengine.dbengine import DbEngine
 from dbengine.queries import _history
+from timing import write_results
 
 from mydb_tui.model.activity import FULL_READ, day_counts, read_days
 
@@ -240,8 +241,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines_out)
-    with open(os.path.join(HERE, "RESULTS-queries.md"), "w", encoding="utf-8") as out_file:
-        out_file.write(text)
+    write_results(os.path.join(HERE, "RESULTS-queries.md"), text)
     print(text)
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
 from dbengine.dbengine import DbEngine  # noqa: E402
 from sqlite_yardstick import SqliteStore  # noqa: E402
-from timing import load_baseline  # noqa: E402
+from timing import load_baseline, write_results  # noqa: E402
 
 BASELINE = load_baseline(os.environ.get("MYDB_BENCH_BASELINE"))
 
@@ -290,8 +290,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    with open(os.path.join(HERE, "RESULTS-records.md"), "w") as handle:
-        handle.write(text)
+    write_results(os.path.join(HERE, "RESULTS-records.md"), text)
     print(text)
 
 

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from dbengine.dbengine import DbEngine
 from sqlite_yardstick import SqliteStore
-from timing import Sample, file_stamps, format_bytes, format_seconds, machine, measure
+from timing import (
+    Sample,
+    file_stamps,
+    format_bytes,
+    format_seconds,
+    machine,
+    measure,
+    write_results,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = "bench"
@@ -412,8 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.run_size(size)
         bench.sql.close()
         report = render(bench, command, started, config)
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        write_results(args.out, report)
         print()
         print(report)
         print(f"written to {os.path.relpath(args.out)}")

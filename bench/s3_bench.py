@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dbengine.dbengine import DbEngine
 from timing import format_seconds, measure
+from timing import write_results as write_results_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUCKET = "mydb-bench"
@@ -174,8 +175,7 @@ def write_results(rows: list[tuple], args: argparse.Namespace, seconds: float) -
         lines.append(f"| {size:,} | {label} | {format_seconds(local)} | {format_seconds(remote)} | {describe(counts)} |")
     lines.append("")
     path = os.path.join(HERE, "RESULTS-s3.md")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
+    write_results_file(path, "\n".join(lines))
     return path
 
 

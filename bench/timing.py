@@ -160,3 +160,24 @@ def load_baseline(folder: str | None) -> type | None:
     sys.modules["dbengine_baseline"] = module
     spec.loader.exec_module(module)
     return importlib.import_module("dbengine_baseline.dbengine").DbEngine
+
+
+#: The heading under which a RESULTS file keeps notes written by hand (analyses of earlier runs):
+#: write_results() carries that section over to the new run's file.
+KEPT_HEADING = "## Earlier runs and analyses (kept by hand)"
+
+
+def write_results(path: str, text: str) -> None:
+    """Write a bench's RESULTS file: `text` (this run), then the hand-kept section of the file
+    it replaces, if any (from KEPT_HEADING to the end), so a run never drops those notes."""
+    kept = ""
+    try:
+        with open(path, encoding="utf-8") as old:
+            previous = old.read()
+    except FileNotFoundError:
+        previous = ""
+    at = previous.find(KEPT_HEADING)
+    if at >= 0:
+        kept = "\n" + previous[at:]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.rstrip("\n") + "\n" + kept)

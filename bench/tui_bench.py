@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dbengine.dbengine import DbEngine
-from timing import format_seconds, machine
+from timing import format_seconds, machine, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = (160, 45)
@@ -634,8 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load: {sizes['load']:.0f} s at {sizes['rate']:.0f} versions/s ...", flush=True)
         report.load = asyncio.run(key_latency_under_load(live, sizes["load"], sizes["rate"], sizes["interval"]))
         text = report.render()
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_results(args.out, text)
         print()
         print(text)
         print(f"written to {os.path.relpath(args.out)}")

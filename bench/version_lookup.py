@@ -24,6 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "engine"), ROOT]
 
+from timing import write_results  # noqa: E402
+
 HIST, LONG = "hist", "long"
 REPEAT = int(os.environ.get("MYDB_BENCH_REPEAT", "5"))
 RESULTS = os.path.join(HERE, "RESULTS-version-lookup.md")
@@ -110,8 +112,7 @@ def main() -> None:
     ]
     for op, seconds, rss, runs in rows:
         lines.append(f"| {op} | {seconds * 1000:.1f} ms | {rss:.0f} MB | {', '.join(f'{r:.3f}' for r in runs)} |")
-    with open(RESULTS, "w", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
+    write_results(RESULTS, "\n".join(lines))
     print(f"results: {RESULTS}")
 
 
