@@ -36,3 +36,36 @@ def test_a_commit_of_another_engine_in_between_is_read_from_the_file(make_engine
     cold = DbEngine(first.root)
     assert [v.digest for v in cold.log(T, E)] == [v.digest for v in first.log(T, E)]
     assert cold.verify(T).ok
+
+
+def test_a_saved_snapshot_object_holds_the_canonical_bytes_of_its_document(make_engine):
+    """A save splices its object's bytes from the metadata's and the data's: they must be
+    exactly to_json_bytes(document), non-ASCII, lone surrogates and restores included."""
+    from dbengine.utils import compute_digest, strict_loads, to_json_bytes
+
+    engine = make_engine(durable=True)
+    engine.init(T)
+    values = [{"n": 0}, {"text": "é ✓ \u00e9", "list": [1, 2.5, None, True]}, "\ud800 lone", [{"a": {"b": "\u2028"}}], 7]
+    digests = [engine.save(T, "üser ✓", E, value) for value in values]
+    digests.append(engine.restore(T, "üser ✓", E, digests[1]))
+    for digest in digests:
+        data = engine.storage.read_object(T, digest)
+        assert compute_digest(data) == digest
+        assert to_json_bytes(strict_loads(data)) == data
+    cold = DbEngine(engine.root)
+    assert [cold.load(T, E, d) for d in digests] == [*values, values[1]]
+    assert cold.verify(T).ok
+
+
+def test_the_index_kept_in_memory_after_appends_is_what_the_file_reads_as(make_engine):
+    """The line a commit appends is added to the cached index without parsing it back: the
+    cached state must equal a fresh read of the file, field by field."""
+    engine = make_engine(durable=True)
+    engine.init(T)
+    for n in range(5):
+        engine.save(T, "u\t✓", E, {"n": n, "s": "\u00e9" * n})
+    kept = engine.index.states[(T, E)]
+    fresh = DbEngine(engine.root).index.refresh(T, E)
+    assert (kept.digests, kept.parents, kept.tails, kept.offset, kept.crc) == \
+        (fresh.digests, fresh.parents, fresh.tails, fresh.offset, fresh.crc)
+    assert not fresh.damaged and len(fresh) == 5
