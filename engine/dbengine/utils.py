@@ -114,12 +114,26 @@ def format_date(moment: _dt.datetime) -> str:
 
     Dates no timezone could show are refused (InvalidDateError) before anything is written.
     """
+    global _last_format
+    key = None
+    if type(moment) is _dt.datetime and type(moment.tzinfo) is _dt.timezone:  # (a fixed offset: never raises)
+        # the text and the range check depend on nothing else (MAX_DATE ends its second)
+        key = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.utcoffset())
+        last = _last_format  # (one read: another thread may replace it meanwhile)
+        if last[0] == key:
+            return last[1]
     moment = check_date(moment)
     minutes = int(moment.utcoffset().total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
     hours, minutes = divmod(abs(minutes), 60)
-    return (f"{moment.year:04d}{moment.month:02d}{moment.day:02d} "
+    text = (f"{moment.year:04d}{moment.month:02d}{moment.day:02d} "
             f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {sign}{hours:02d}{minutes:02d}")
+    if key is not None:
+        _last_format = (key, text)
+    return text
+
+
+_last_format: tuple[tuple | None, str] = (None, "")  # the last date formatted: saves within a second share it
 
 
 _last_date: tuple[str | None, _dt.datetime] = (None, MIN_DATE)  # the last date parsed: a save parses the one it wrote
