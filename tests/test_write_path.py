@@ -69,3 +69,32 @@ def test_the_index_kept_in_memory_after_appends_is_what_the_file_reads_as(make_e
     assert (kept.digests, kept.parents, kept.tails, kept.offset, kept.crc) == \
         (fresh.digests, fresh.parents, fresh.tails, fresh.offset, fresh.crc)
     assert not fresh.damaged and len(fresh) == 5
+
+
+def test_dates_formatted_and_parsed_twice_read_the_same_and_are_refused_alike():
+    """format_date and parse_date keep their last answer: a repeat (or the same second in
+    another offset, or a refused date) must answer as a first call does."""
+    import datetime as dt
+
+    import pytest
+
+    from dbengine.errors import InvalidDateError
+    from dbengine.utils import MAX_DATE, MIN_DATE, format_date, parse_date
+
+    def zone(minutes: int) -> dt.timezone:
+        return dt.timezone(dt.timedelta(minutes=minutes))
+
+    moment = dt.datetime(2026, 12, 6, 4, 0, 1, 250, tzinfo=zone(60))
+    assert [format_date(moment), format_date(moment.replace(microsecond=999))] == ["20261206 04:00:01 +0100"] * 2
+    assert format_date(moment.replace(tzinfo=zone(-60))) == "20261206 04:00:01 -0100"
+    assert format_date(MAX_DATE) == format_date(MAX_DATE.replace(microsecond=0)) == "99991230 23:59:59 +0000"
+    for refused in (MAX_DATE + dt.timedelta(microseconds=1), MIN_DATE - dt.timedelta(microseconds=1),
+                    moment.replace(tzinfo=dt.timezone(dt.timedelta(seconds=90)))):
+        for _ in range(2):
+            with pytest.raises(InvalidDateError):
+                format_date(refused)
+    assert parse_date("20261206 04:00:01 +0100") is parse_date("20261206 04:00:01 +0100")
+    assert parse_date("20261206 04:00:01 -0100").utcoffset() == dt.timedelta(hours=-1)
+    for bad in ("", "20261206 04:00:01 +0100 ", None):
+        with pytest.raises(InvalidDateError):
+            parse_date(bad)
