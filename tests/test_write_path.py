@@ -3,7 +3,20 @@ current in memory, so the next commit neither reads its tail back nor re-checks 
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from dbengine.dbengine import DbEngine
+from dbengine.errors import InvalidDateError
+from dbengine.utils import (
+    MAX_DATE,
+    MIN_DATE,
+    compute_digest,
+    format_date,
+    parse_date,
+    strict_loads,
+    to_json_bytes,
+)
 
 T, E, U = "t", "doc", "u"
 
@@ -41,8 +54,6 @@ def test_a_commit_of_another_engine_in_between_is_read_from_the_file(make_engine
 def test_a_saved_snapshot_object_holds_the_canonical_bytes_of_its_document(make_engine):
     """A save splices its object's bytes from the metadata's and the data's: they must be
     exactly to_json_bytes(document), non-ASCII, lone surrogates and restores included."""
-    from dbengine.utils import compute_digest, strict_loads, to_json_bytes
-
     engine = make_engine(durable=True)
     engine.init(T)
     values = [{"n": 0}, {"text": "é ✓ \u00e9", "list": [1, 2.5, None, True]}, "\ud800 lone", [{"a": {"b": "\u2028"}}], 7]
@@ -74,13 +85,6 @@ def test_the_index_kept_in_memory_after_appends_is_what_the_file_reads_as(make_e
 def test_dates_formatted_and_parsed_twice_read_the_same_and_are_refused_alike():
     """format_date and parse_date keep their last answer: a repeat (or the same second in
     another offset, or a refused date) must answer as a first call does."""
-    import datetime as dt
-
-    import pytest
-
-    from dbengine.errors import InvalidDateError
-    from dbengine.utils import MAX_DATE, MIN_DATE, format_date, parse_date
-
     def zone(minutes: int) -> dt.timezone:
         return dt.timezone(dt.timedelta(minutes=minutes))
 
