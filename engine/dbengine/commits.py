@@ -17,10 +17,10 @@ from .layout import META_KEYS, RECORDS, SNAPSHOT, envelope, is_record_version
 from .objects import ObjectStore
 from .record_entries import RecordEntries
 from .summaries import ABSENT, snapshot_summary
-from .utils import format_date, to_json_bytes
+from .utils import format_date, to_json_bytes, to_json_bytes_utf8
 
-#: build(head digest, head document, date) -> (new version document, its summary), or None
-Build = Callable[[str | None, dict | None, str], tuple[dict, ChangeSummary] | None]
+#: build(head digest, head document, date) -> (new version document, its summary[, its bytes]), or None
+Build = Callable[[str | None, dict | None, str], tuple | None]
 #: summarize(tenant, old document or None, new document): what a version changed
 Summarize = Callable[[str, "dict | None", dict], ChangeSummary]
 #: index_append(tenant, entry, parent, index state or None, digest, document, summary)
@@ -53,8 +53,8 @@ class Commits:
             result = build(current, head_doc, date)
             if result is None:
                 return None
-            document, summary = result
-            digest = self.objects.write(tenant_id, document)
+            document, summary, *data = result  # (data: the document's bytes, when build made them)
+            digest = self.objects.write(tenant_id, document, *data)
 
             def after() -> None:  # once the head is swapped: keeps the race window short on S3
                 with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
@@ -68,9 +68,10 @@ class Commits:
     def save(self, tenant_id: str, user_id: str, entry: str, data: Any, expected_head: str | None = None,
              restored_from: str | None = None) -> str:
         """Commit stored snapshot `data` (the engine's own copy); unchanged data writes nothing."""
-        data_bytes = to_json_bytes(data)
+        utf8 = to_json_bytes_utf8(data)  # None: a lone surrogate, the document is ASCII-escaped whole
+        data_bytes = to_json_bytes(data) if utf8 is None else utf8
 
-        def build(head: str | None, head_doc: dict | None, date: str) -> tuple[dict, ChangeSummary] | None:
+        def build(head: str | None, head_doc: dict | None, date: str) -> tuple | None:
             _check_moved(entry, head, expected_head)
             if head_doc is not None:
                 if head_doc["__kind__"] != SNAPSHOT:
@@ -81,9 +82,14 @@ class Commits:
                 if (saved[1] if saved is not None and saved[0] == head else to_json_bytes(head_doc["__data__"])) == data_bytes:
                     return None
             document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
-            document["__data__"] = data
             old = head_doc["__data__"] if head_doc is not None else ABSENT
-            return document, snapshot_summary(old, data)
+            summary = snapshot_summary(old, data)
+            meta = to_json_bytes_utf8(document) if utf8 is not None else None
+            document["__data__"] = data
+            if meta is None:
+                return document, summary
+            # the document's bytes are its metadata's and the data's, spliced: no second encoding of the data
+            return document, summary, b"".join((meta[:-1], b',"__data__":', utf8, b"}"))
 
         digest = self.commit(tenant_id, entry, build)[0]
         if digest is not None:  # (a digest names its bytes for good: a cache that never goes stale)

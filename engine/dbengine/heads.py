@@ -21,6 +21,7 @@ from .utils import strict_loads, to_json_bytes
 RACY_NS = 2_000_000_000
 CAS_DEADLINE = 60.0  # seconds of lost races on a head before ConflictError (only without a file lock)
 CAS_BASE_DELAY = 0.002
+PARSED_MAX_BYTES = 1 << 20  # head bytes kept with their parsed map, at most
 CAS_MAX_PACE = 2.0  # longest pause of a winner that others wait behind (one attempt's time)
 
 #: step(current head digest) -> (new digest, what to do once it is the head), or None
@@ -49,6 +50,9 @@ class Heads:
         # engine wrote, and -> seconds to pause before the next write when others write too.
         self._last_written: dict[tuple[str, str], str] = {}
         self.pace: dict[tuple[str, str], float] = {}
+        # tenant -> (head bytes, their map) last written or parsed here: a commit re-reads the
+        # head it wrote before (under the lock) and finds the same bytes, which need no parse
+        self._parsed: dict[str, tuple[bytes, dict[str, str]]] = {}
 
     def head(self, tenant_id: str, fresh: bool = False) -> dict[str, str]:
         """The tenant's head map, re-read only when the file changed."""
@@ -67,19 +71,32 @@ class Heads:
             self.storage.require_tenant(tenant_id)
             return {}, None
         data, token = result
-        path = self.storage.head_path(tenant_id)
-        try:
-            head = strict_loads(data)
-        except (ValueError, RecursionError):
-            raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
-        if type(head) is not dict or not all_digests(list(head.values())):  # (JSON keys are strings)
-            raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
+        parsed = self._parsed.get(tenant_id)
+        if parsed is not None and parsed[0] == data:  # bytes checked (or made) here before: the same map
+            head = parsed[1]
+        else:
+            path = self.storage.head_path(tenant_id)
+            try:
+                head = strict_loads(data)
+            except (ValueError, RecursionError):
+                raise CorruptObjectError(f"head of tenant {tenant_id!r} is not valid UTF-8 JSON ({path})", path) from None
+            if type(head) is not dict or not all_digests(list(head.values())):  # (JSON keys are strings)
+                raise CorruptObjectError(f"head of tenant {tenant_id!r} is malformed ({path})", path)
+            self._remember(tenant_id, data, head)
         # Like git's "racily clean" rule: a file changed within the last seconds may change
         # again without its (inode, size, mtime) changing, so it is not cached yet.
         if time.time_ns() - token.mtime_ns > RACY_NS:
             with self._guard:
                 self.cache[tenant_id] = (token, head)
         return head, token
+
+    def _remember(self, tenant_id: str, data: bytes, head: dict[str, str]) -> None:
+        """Keep a head map with its bytes (a small head only: a big one's bytes are not doubled in memory)."""
+        if len(data) <= PARSED_MAX_BYTES:
+            with self._guard:
+                if len(self._parsed) >= 4096:  # a cache: forget it rather than grow
+                    self._parsed.clear()
+                self._parsed[tenant_id] = (data, head)
 
     def swap(self, tenant_id: str, entry: str, step: Step, retry_hint: str) -> tuple[str | None, bool]:
         """Read-modify-write of one entry of the head as a compare-and-swap: (head digest, changed).
@@ -114,10 +131,12 @@ class Heads:
                 digest, after = decided
                 new_head = dict(head)
                 new_head[entry] = digest
-                swapped = self.storage.write_head(tenant_id, to_json_bytes(new_head), expected=token)
+                new_bytes = to_json_bytes(new_head)
+                swapped = self.storage.write_head(tenant_id, new_bytes, expected=token)
                 with self._guard:
                     self.cache.pop(tenant_id, None)
                 if swapped:
+                    self._remember(tenant_id, new_bytes, new_head)
                     self.note_pace(tenant_id, entry, current, digest, attempt, time.monotonic() - started)
                     after()
                     return digest, True

@@ -221,7 +221,7 @@ def encode_lines(versions: list[Version], crc: int, first: int | None = None) ->
             NO_PARENT if parent is None else parent,
             _restored_field(version),
             NONE_FIELD if summary is None else f"{summary.added},{summary.changed},{summary.removed}",
-            NONE_FIELD if version.date is None else version.date.isoformat(),
+            NONE_FIELD if version.date is None else _isoformat(version.date),
             json.dumps(version.user_id),
             NONE_FIELD if len(parents) == 1 else json.dumps(parents, separators=(",", ":")),
             NONE_FIELD if first is None else str(first + number),
@@ -234,13 +234,31 @@ def encode_lines(versions: list[Version], crc: int, first: int | None = None) ->
     return b"".join(out), crc
 
 
+_last_iso: tuple[_dt.datetime | None, str] = (None, "")
+
+
+def _isoformat(moment: _dt.datetime) -> str:
+    """moment.isoformat(), kept for the last datetime asked (parse_date hands a save's
+    commit the same datetime object for the date it wrote: an identity check suffices)."""
+    global _last_iso
+    last = _last_iso
+    if last[0] is moment:
+        return last[1]
+    text = moment.isoformat()
+    _last_iso = (moment, text)
+    return text
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=(",", ":")), built once
+
+
 def changes_field(summary: ChangeSummary | None) -> str:
     """The change-set field: `-` (unknown, or more than the caps allow), else the changed
     record keys or JSON Pointers as a compact JSON array of strings (ASCII)."""
     keys = summary.keys if summary is not None else None
     if keys is None or len(keys) > CHANGES_MAX_KEYS:
         return NONE_FIELD
-    text = json.dumps(list(keys), separators=(",", ":"))
+    text = _COMPACT(list(keys))
     return text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
 
 

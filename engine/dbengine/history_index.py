@@ -19,6 +19,7 @@ from .errors import (
 )
 from .history import (
     ChangeSummary,
+    IndexChunk,
     IndexState,
     Version,
     chain_breaks,
@@ -234,13 +235,13 @@ class HistoryIndex:
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                line = encode_lines([version], state.crc, len(state))[0]
+                line, crc = encode_lines([version], state.crc, len(state))
                 appended = self.storage.append_index(tenant_id, entry, line, expected=state.token)
                 if appended is not None and appended[0] == state.offset:  # ours follows what it holds
                     with self.guard:  # the next commit finds it current: no read back, no check
-                        chunk = parse_index(line, state.crc)
-                        if self.states.get((tenant_id, entry)) is state and state.offset == appended[0] \
-                                and chunk.clean and chunk.digests == [digest] and chunk.consumed == len(line):
+                        # what parse_index(line, state.crc) returns for the one line just encoded
+                        chunk = IndexChunk([digest], [parent], [line[130:-1].decode("ascii")], len(line), crc, True)
+                        if self.states.get((tenant_id, entry)) is state and state.offset == appended[0]:
                             state.add_chunk(chunk)
                             state.token = appended[1]
                             state.checked.add(digest)

@@ -94,8 +94,9 @@ def encode(record: Record) -> bytes:
         parts += [_ITEM.pack(b"h", hashlib.sha256(record.head).digest(), len(record.head)), record.head]
     payload = b"".join(parts)
     header = _HEADER.pack(MAGIC, len(payload))
-    checksum = hashlib.sha256(header + payload).digest()
-    return header + payload + _TRAILER.pack(checksum, len(payload), END_MAGIC)
+    checksum = hashlib.sha256(header)
+    checksum.update(payload)  # (no copy of header + payload to hash)
+    return b"".join((header, payload, _TRAILER.pack(checksum.digest(), len(payload), END_MAGIC)))
 
 
 def decode(payload: bytes) -> Record:

@@ -238,9 +238,11 @@ class ObjectStore:
         return data
 
     # ------------------------------------------------------------------ writes
-    def write(self, tenant_id: str, document: dict) -> str:
-        """Store a document as an object named by its digest (cached parsed)."""
-        data = to_json_bytes(document)
+    def write(self, tenant_id: str, document: dict, data: bytes | None = None) -> str:
+        """Store a document as an object named by its digest (cached parsed); `data`, when
+        given, is to_json_bytes(document), made by the caller from bytes it had already."""
+        if data is None:
+            data = to_json_bytes(document)
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
         self.cache.put((tenant_id, digest), document, len(data))

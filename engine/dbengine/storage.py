@@ -20,6 +20,7 @@ but does not hold the expected bytes is replaced (an acknowledged write is reada
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import fcntl
@@ -1224,11 +1225,12 @@ class _SyncJob:
 
     def __init__(self, fd: int):
         self.fd = fd
-        self.done = threading.Event()
+        self.done = _thread.allocate_lock()  # held until the sync ran (lighter than an Event; waited on once)
+        self.done.acquire()
         self.error: OSError | None = None
 
     def wait(self) -> None:
-        self.done.wait()
+        self.done.acquire()
         if self.error is not None:
             raise self.error
 
@@ -1267,7 +1269,7 @@ class _SyncThread:
             except OSError as exc:
                 job.error = exc
             finally:
-                job.done.set()
+                job.done.release()
 
 
 _SYNCER = _SyncThread()
