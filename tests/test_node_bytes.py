@@ -387,3 +387,22 @@ def test_a_put_below_an_order_node_spelled_with_an_escape_writes_canonical_bytes
     for data in written:
         assert to_json_bytes(json.loads(data)) == data
     assert DbEngine(engine.root).get(T, E, "k100") == "x"
+
+
+def test_a_put_after_a_spliced_key_leaf_reads_no_object_again(tmp_path, monkeypatch):
+    """A key leaf written from spliced bytes is not cached parsed: the next put reads it
+    from the bytes it wrote, not from storage (a network round trip per leaf on S3)."""
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(200)})
+    cold = DbEngine(engine.root)
+    cold.put(T, U, E, "n0", 0)  # the key leaf read as bytes and spliced
+    reads: list[str] = []
+    original = cold.storage.read_object
+    monkeypatch.setattr(cold.storage, "read_object", lambda t, d: reads.append(d) or original(t, d))
+    cold.put(T, U, E, "n1", 1)
+    assert reads == []
+    monkeypatch.setattr(cold.storage, "concurrent_reads", 4, raising=False)  # as on S3: paths prefetched
+    cold.put(T, U, E, "n2", 2)
+    assert reads == []
+    assert DbEngine(engine.root).get(T, E, "n2") == 2 and DbEngine(engine.root).verify(T).ok

@@ -58,6 +58,8 @@ class ObjectStore:
             return cached
         data = self.bucket_bytes.get(key)  # checked bytes of a bucket whose keys were scanned
         if data is None:
+            data = self.node_bytes.get(key)  # a node's checked bytes (one written as bytes: not cached parsed)
+        if data is None:
             data = self.object_bytes(tenant_id, digest)
         document = self._parse(tenant_id, digest, data)
         self.cache.put(key, document, len(data))
@@ -131,7 +133,8 @@ class ObjectStore:
         a network round trip (S3: 250 buckets at 20 ms are 5 s one by one)."""
         workers = getattr(self.storage, "concurrent_reads", 1)
         todo = [d for d in dict.fromkeys(digests) if self.cache.get((tenant_id, d)) is None
-                and self.bucket_bytes.get((tenant_id, d)) is None]
+                and self.bucket_bytes.get((tenant_id, d)) is None and self.node_bytes.get((tenant_id, d)) is None
+                and self.key_scans.get((tenant_id, d)) is None]
         if workers <= 1 or len(todo) <= 1:
             return
         with contextlib.suppress(DbEngineError):  # a damaged bucket (or a silent store) fails where it is read
@@ -179,6 +182,8 @@ class ObjectStore:
         if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
             raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
         data = self.bucket_bytes.get(key)  # prefetched (S3)
+        if data is None:
+            data = self.node_bytes.get(key)  # a leaf this engine wrote as bytes (not cached parsed)
         if data is None:
             data = self.object_bytes(tenant_id, digest)
         scan = scan_key_leaf(data)
