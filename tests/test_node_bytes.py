@@ -406,3 +406,19 @@ def test_a_put_after_a_spliced_key_leaf_reads_no_object_again(tmp_path, monkeypa
     cold.put(T, U, E, "n2", 2)
     assert reads == []
     assert DbEngine(engine.root).get(T, E, "n2") == 2 and DbEngine(engine.root).verify(T).ok
+
+
+def test_a_key_leaf_scan_is_charged_to_its_cache_at_least_what_it_holds(tmp_path):
+    """The key_scans cache's bound is in bytes of memory: a scan of short keys holds ~7x
+    its leaf's bytes (two bytes objects and two list slots per key)."""
+    import sys
+
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(200)})  # one key leaf
+    cold = DbEngine(engine.root)
+    assert cold.get(T, E, "k7") == 7
+    (digest,) = [key[1] for key in cold.objects.key_scans._items]
+    scan = cold.objects.key_scans.get((T, digest))
+    held = sum(map(sys.getsizeof, (scan, scan.keys, scan.seps, *scan.keys, *scan.seps)))
+    assert cold.objects.key_scans._bytes >= held

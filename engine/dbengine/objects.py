@@ -21,6 +21,9 @@ from .utils import compute_digest, strict_loads, to_json_bytes
 
 BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
 NODE_BYTES_CACHE = 16 << 20  # the nodes a put_many of a few thousand records reads
+#: Memory a KeyLeafScan holds per key beyond its leaf's bytes: two bytes objects (a key and
+#: its separator, 33 bytes of header each) and their two list slots.
+SCAN_PAIR_BYTES = 82
 
 
 class ObjectStore:
@@ -190,7 +193,7 @@ class ObjectStore:
         if scan is None:
             self.bucket_bytes.put(key, data, len(data))  # read() parses these, no second read
             return None
-        self.key_scans.put(key, scan, 4 * len(data))  # ~a bytes object per key and per seq
+        self.key_scans.put(key, scan, len(data) + SCAN_PAIR_BYTES * len(scan.keys))
         return scan
 
     def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
