@@ -422,3 +422,18 @@ def test_a_key_leaf_scan_is_charged_to_its_cache_at_least_what_it_holds(tmp_path
     scan = cold.objects.key_scans.get((T, digest))
     held = sum(map(sys.getsizeof, (scan, scan.keys, scan.seps, *scan.keys, *scan.seps)))
     assert cold.objects.key_scans._bytes >= held
+
+
+def test_the_memo_of_nodes_written_canonical_is_bounded_for_all_tenants_together(tmp_path, monkeypatch):
+    """A digest costs ~155 bytes in the memo: it is bounded for all tenants together (the
+    bytes it serves are in a 16 MB cache), not at 1,000,000 digests per tenant (~155 MB each)."""
+    from dbengine import objects
+
+    monkeypatch.setattr(objects, "CANONICAL_MEMO", 10)
+    engine = DbEngine(str(tmp_path / "db"))
+    for tenant in ("t1", "t2"):
+        engine.init(tenant)
+        for round_ in range(4):
+            engine.put_many(tenant, U, E, {f"k{i}": [round_] for i in range(round_, 300, 5)})
+            assert 0 < sum(map(len, engine.objects._canonical.values())) <= 10
+    assert DbEngine(engine.root).get("t2", E, "k3") == [3] and DbEngine(engine.root).verify("t2").ok

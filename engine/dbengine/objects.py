@@ -24,6 +24,9 @@ NODE_BYTES_CACHE = 16 << 20  # the nodes a put_many of a few thousand records re
 #: Memory a KeyLeafScan holds per key beyond its leaf's bytes: two bytes objects (a key and
 #: its separator, 33 bytes of header each) and their two list slots.
 SCAN_PAIR_BYTES = 82
+#: Digests remembered as written canonical, all tenants together (~155 bytes each): the
+#: memo serves only nodes whose bytes are still in node_bytes (NODE_BYTES_CACHE).
+CANONICAL_MEMO = 1 << 16
 
 
 class ObjectStore:
@@ -36,6 +39,7 @@ class ObjectStore:
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
         self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
+        self._canonical_adds = 0  # digests added to the memo since it was last emptied
         # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
         # the nodes read or written lately (a changed node's bytes are built from its old ones).
         self.key_scans = ObjectCache(NODE_BYTES_CACHE)
@@ -208,10 +212,14 @@ class ObjectStore:
         return digest
 
     def _written_canonical(self, tenant_id: str, digest: str) -> None:
-        known = self._canonical.setdefault(tenant_id, set())
-        if len(known) > 1_000_000:  # a memo: forgetting only costs checking again
-            known.clear()
-        known.add(digest)
+        """Remember that `digest` was written as to_json_bytes of its node (a memo, bounded for
+        all tenants together: forgetting only costs proving the bytes canonical again)."""
+        self._canonical_adds += 1
+        if self._canonical_adds > CANONICAL_MEMO:
+            for known in list(self._canonical.values()):  # emptied in place: Nodes hold them
+                known.clear()
+            self._canonical_adds = 1
+        self._canonical.setdefault(tenant_id, set()).add(digest)
 
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
