@@ -107,3 +107,24 @@ def test_the_saved_bytes_shortcut_follows_the_head_another_writer_moved(make_eng
     assert first.save(T, "alice", E, {"v": "y"}) == y  # the head holds it: unchanged, nothing written
     assert first.save(T, "alice", E, {"v": "x"}) not in (x, y)  # a new version, though x was its last
     assert first.history(T, E, max_items=None)[1:] == [y, x]
+
+
+def test_the_saved_bytes_kept_for_the_next_save_are_bounded_in_bytes(make_engine, monkeypatch):
+    """The JSON of each entry's last save is kept for the next save's comparison: bounded in
+    bytes for all entries together (snapshots may be megabytes), not only in entries."""
+    from dbengine import commits
+
+    monkeypatch.setattr(commits, "SAVED_BYTES", 4000)
+    engine = make_engine()
+    engine.init(T)
+    for i in range(12):
+        engine.save(T, "alice", f"e{i}", {"blob": "x" * 600, "i": i})
+        assert sum(len(data) for _digest, data in engine.commits._saved.values()) <= 4000
+    assert engine.commits._saved  # still used
+    engine.save(T, "alice", "big", {"blob": "x" * 2000})  # over a quarter of the bound: not kept
+    assert (T, "big") not in engine.commits._saved
+    head = engine.get_digest(T, "e11")
+    assert engine.save(T, "alice", "e11", {"blob": "x" * 600, "i": 11}) == head  # unchanged: nothing written
+    assert engine.save(T, "alice", "big", {"blob": "x" * 2000}) == engine.get_digest(T, "big")
+    assert engine.save(T, "alice", "e0", {"blob": "y"}) == engine.get_digest(T, "e0")
+    assert engine.load(T, "e0") == {"blob": "y"}

@@ -346,3 +346,94 @@ def test_a_leaf_written_with_ascii_escapes_stays_canonical_when_an_item_changes(
     for data in written:
         assert to_json_bytes(json.loads(data)) == data
     assert DbEngine(engine.root).get(T, E) == ["x", "é", "ü"]
+
+
+def test_an_inner_node_with_an_escaped_digest_is_not_spliced():
+    """`\\u0061` parses to `a`: a digest spelled with an escape is hex once parsed, but the
+    bytes are not to_json_bytes of the node, and a splice would carry the escape along."""
+    a, b, new = compute_digest(b"a"), compute_digest(b"b"), compute_digest(b"c")
+    spelled = (f"\\u{ord(a[0]):04x}" + a[1:]).encode()
+    for head, node in ((node_bytes.order_node_head(1), {"__kind__": "rec-node", "level": 1}),
+                       (node_bytes.KEY_NODE_HEAD, {"__kind__": "key-node"})):
+        data = head + b'[0,"%s",3],[1,"%s",5]]}' % (spelled, b.encode())
+        children = strict_loads(data)["children"]
+        assert children[0][1] == a and strict_loads(data) == {**node, "children": [[0, a, 3], [1, b, 5]]}
+        spliced = node_bytes.splice_inner_node(data, head, children, [(1, (b, 5), (new, 6))])
+        assert spliced is None or spliced == to_json_bytes({**node, "children": [[0, a, 3], [1, new, 6]]})
+
+
+def test_a_put_below_an_order_node_spelled_with_an_escape_writes_canonical_bytes(tmp_path, monkeypatch):
+    """A node in another valid spelling reads the same (FORMAT.md section 6), but the nodes
+    written from it are exactly to_json_bytes of their parse."""
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(130)})  # an order root of level 1, three leaves
+    document = engine.read_snapshot(T, engine.get_digest(T, E))
+    root = engine.storage.read_object(T, document["__order__"])
+    first = json.loads(root)["children"][0][1]
+    forged = root.replace(first.encode(), (f"\\u{ord(first[0]):04x}" + first[1:]).encode())
+    assert forged != root and json.loads(forged) == json.loads(root)
+    engine.storage.write_object(T, compute_digest(forged), forged)
+    version = to_json_bytes(dict(document, __order__=compute_digest(forged), __parent__=[engine.get_digest(T, E)]))
+    engine.storage.write_object(T, compute_digest(version), version)
+    head, token = engine._read_head(T)
+    engine.storage.write_head(T, json.dumps({**head, E: compute_digest(version)}).encode(), expected=token)
+    cold = DbEngine(engine.root)
+    written: list[bytes] = []
+    original = cold.storage.write_object
+    monkeypatch.setattr(cold.storage, "write_object", lambda t, d, data: written.append(data) or original(t, d, data))
+    cold.put(T, U, E, "k100", "x")  # seq 100: below child 1 of the root
+    assert written
+    for data in written:
+        assert to_json_bytes(json.loads(data)) == data
+    assert DbEngine(engine.root).get(T, E, "k100") == "x"
+
+
+def test_a_put_after_a_spliced_key_leaf_reads_no_object_again(tmp_path, monkeypatch):
+    """A key leaf written from spliced bytes is not cached parsed: the next put reads it
+    from the bytes it wrote, not from storage (a network round trip per leaf on S3)."""
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(200)})
+    cold = DbEngine(engine.root)
+    cold.put(T, U, E, "n0", 0)  # the key leaf read as bytes and spliced
+    reads: list[str] = []
+    original = cold.storage.read_object
+    monkeypatch.setattr(cold.storage, "read_object", lambda t, d: reads.append(d) or original(t, d))
+    cold.put(T, U, E, "n1", 1)
+    assert reads == []
+    monkeypatch.setattr(cold.storage, "concurrent_reads", 4, raising=False)  # as on S3: paths prefetched
+    cold.put(T, U, E, "n2", 2)
+    assert reads == []
+    assert DbEngine(engine.root).get(T, E, "n2") == 2 and DbEngine(engine.root).verify(T).ok
+
+
+def test_a_key_leaf_scan_is_charged_to_its_cache_at_least_what_it_holds(tmp_path):
+    """The key_scans cache's bound is in bytes of memory: a scan of short keys holds ~7x
+    its leaf's bytes (two bytes objects and two list slots per key)."""
+    import sys
+
+    engine = DbEngine(str(tmp_path / "db"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(200)})  # one key leaf
+    cold = DbEngine(engine.root)
+    assert cold.get(T, E, "k7") == 7
+    (digest,) = [key[1] for key in cold.objects.key_scans._items]
+    scan = cold.objects.key_scans.get((T, digest))
+    held = sum(map(sys.getsizeof, (scan, scan.keys, scan.seps, *scan.keys, *scan.seps)))
+    assert cold.objects.key_scans._bytes >= held
+
+
+def test_the_memo_of_nodes_written_canonical_is_bounded_for_all_tenants_together(tmp_path, monkeypatch):
+    """A digest costs ~155 bytes in the memo: it is bounded for all tenants together (the
+    bytes it serves are in a 16 MB cache), not at 1,000,000 digests per tenant (~155 MB each)."""
+    from dbengine import objects
+
+    monkeypatch.setattr(objects, "CANONICAL_MEMO", 10)
+    engine = DbEngine(str(tmp_path / "db"))
+    for tenant in ("t1", "t2"):
+        engine.init(tenant)
+        for round_ in range(4):
+            engine.put_many(tenant, U, E, {f"k{i}": [round_] for i in range(round_, 300, 5)})
+            assert 0 < sum(map(len, engine.objects._canonical.values())) <= 10
+    assert DbEngine(engine.root).get("t2", E, "k3") == [3] and DbEngine(engine.root).verify("t2").ok

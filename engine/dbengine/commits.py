@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,10 @@ Build = Callable[[str | None, dict | None, str], tuple | None]
 Summarize = Callable[[str, "dict | None", dict], ChangeSummary]
 #: index_append(tenant, entry, parent, index state or None, digest, document, summary)
 IndexAppend = Callable[[str, str, "str | None", "IndexState | None", str, dict, ChangeSummary], None]
+#: Bytes of saved JSON kept for the next save's comparison, all entries together (a snapshot
+#: over a quarter of it is not kept); SAVED_ENTRIES bounds the number of entries.
+SAVED_BYTES = 32 << 20
+SAVED_ENTRIES = 4096
 
 
 class Commits:
@@ -42,6 +47,8 @@ class Commits:
         # (tenant, entry) -> (digest, JSON of its __data__) of the last snapshot saved here: the
         # next save compares its data with these bytes instead of encoding the head's data again
         self._saved: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self._saved_bytes = 0  # the size of the bytes in _saved
+        self._saved_lock = threading.Lock()
 
     def commit(self, tenant_id: str, entry: str, build: Build) -> tuple[str | None, bool]:
         """Write the version `build(head digest, head document, date)` returns (None: nothing
@@ -93,10 +100,23 @@ class Commits:
 
         digest = self.commit(tenant_id, entry, build)[0]
         if digest is not None:  # (a digest names its bytes for good: a cache that never goes stale)
-            if len(self._saved) >= 4096:
-                self._saved.clear()
-            self._saved[(tenant_id, entry)] = (digest, data_bytes)
+            self._remember_saved((tenant_id, entry), digest, data_bytes)
         return digest
+
+    def _remember_saved(self, key: tuple[str, str], digest: str, data_bytes: bytes) -> None:
+        """Keep the JSON of `key`'s data saved as `digest`, within SAVED_BYTES and SAVED_ENTRIES
+        (when full, everything is forgotten: the next save of each entry encodes its head again)."""
+        with self._saved_lock:
+            old = self._saved.pop(key, None)
+            if old is not None:
+                self._saved_bytes -= len(old[1])
+            if len(data_bytes) > SAVED_BYTES // 4:
+                return
+            if self._saved_bytes + len(data_bytes) > SAVED_BYTES or len(self._saved) >= SAVED_ENTRIES:
+                self._saved.clear()
+                self._saved_bytes = 0
+            self._saved[key] = (digest, data_bytes)
+            self._saved_bytes += len(data_bytes)
 
     def put(self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any], deletes: list[str],
             expected_head: str | None = None, restored_from: str | None = None) -> bool:

@@ -45,7 +45,7 @@ _HEADER = b"mydb-entries 3\n"  # 3: column-wise (a cache of format 1 or 2 is reb
 _KINDS = frozenset(("snapshot", "records"))
 _HEX = b"0123456789abcdef"
 _NOT_DIGIT = str.maketrans("", "", "0123456789\t")  # what is left of a column of decimals: nothing
-_COLUMNS = 10  # after the names: kind, versions, digest, parent, restored, summary, date, user, parents
+_COLUMNS = 10  # the names, then kind, versions, digest, parent, restored, summary, date, user, parents
 _TAIL = 8  # fields of an index line after its digest and first parent (versions_from_fields' shape)
 
 

@@ -257,9 +257,10 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
     changed some children in place; None when `data` is not proven canonical or a child
     comes or goes (the caller encodes the node).
 
-    Canonical, proven without encoding: the head is as json writes it (the level too);
-    every child digest is lowercase hex (no escape, no `[`, `]`, `,`, `:` or space in a
-    string); no whitespace, no `-` after the head; no `:` but the head's (no key twice).
+    Canonical, proven without encoding: the head is as json writes it (the level too); no
+    backslash (a digest spelled `\\u0061...` parses to hex too); every child digest is
+    lowercase hex (no `[`, `]`, `,`, `:` or space in a string); no whitespace, no `-` after
+    the head; no `:` but the head's (no key twice).
     The shape check made each child `[int, str, int]`, indexes >= 0 and counts >= 1, so each
     child is spelled `[index,"digest",count]` and is found by its own bytes, once.
     `canonical`: the bytes are known to be `to_json_bytes` of the node (this engine wrote
@@ -269,7 +270,7 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
         return None
     if not canonical:
         if data.count(b":") != head.count(b":") or b"-" in data[len(head):] or b" " in data or b"\n" in data \
-                or b"\t" in data or b"\r" in data:
+                or b"\t" in data or b"\r" in data or b"\\" in data:
             return None
         digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
         if digests.translate(None, _HEX):

@@ -21,6 +21,12 @@ from .utils import compute_digest, strict_loads, to_json_bytes
 
 BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
 NODE_BYTES_CACHE = 16 << 20  # the nodes a put_many of a few thousand records reads
+#: Memory a KeyLeafScan holds per key beyond its leaf's bytes: two bytes objects (a key and
+#: its separator, 33 bytes of header each) and their two list slots.
+SCAN_PAIR_BYTES = 82
+#: Digests remembered as written canonical, all tenants together (~155 bytes each): the
+#: memo serves only nodes whose bytes are still in node_bytes (NODE_BYTES_CACHE).
+CANONICAL_MEMO = 1 << 16
 
 
 class ObjectStore:
@@ -33,6 +39,7 @@ class ObjectStore:
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
         self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
+        self._canonical_adds = 0  # digests added to the memo since it was last emptied
         # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
         # the nodes read or written lately (a changed node's bytes are built from its old ones).
         self.key_scans = ObjectCache(NODE_BYTES_CACHE)
@@ -57,6 +64,8 @@ class ObjectStore:
         if cached is not None:
             return cached
         data = self.bucket_bytes.get(key)  # checked bytes of a bucket whose keys were scanned
+        if data is None:
+            data = self.node_bytes.get(key)  # a node's checked bytes (one written as bytes: not cached parsed)
         if data is None:
             data = self.object_bytes(tenant_id, digest)
         document = self._parse(tenant_id, digest, data)
@@ -131,7 +140,8 @@ class ObjectStore:
         a network round trip (S3: 250 buckets at 20 ms are 5 s one by one)."""
         workers = getattr(self.storage, "concurrent_reads", 1)
         todo = [d for d in dict.fromkeys(digests) if self.cache.get((tenant_id, d)) is None
-                and self.bucket_bytes.get((tenant_id, d)) is None]
+                and self.bucket_bytes.get((tenant_id, d)) is None and self.node_bytes.get((tenant_id, d)) is None
+                and self.key_scans.get((tenant_id, d)) is None]
         if workers <= 1 or len(todo) <= 1:
             return
         with contextlib.suppress(DbEngineError):  # a damaged bucket (or a silent store) fails where it is read
@@ -180,12 +190,14 @@ class ObjectStore:
             raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
         data = self.bucket_bytes.get(key)  # prefetched (S3)
         if data is None:
+            data = self.node_bytes.get(key)  # a leaf this engine wrote as bytes (not cached parsed)
+        if data is None:
             data = self.object_bytes(tenant_id, digest)
         scan = scan_key_leaf(data)
         if scan is None:
             self.bucket_bytes.put(key, data, len(data))  # read() parses these, no second read
             return None
-        self.key_scans.put(key, scan, 4 * len(data))  # ~a bytes object per key and per seq
+        self.key_scans.put(key, scan, len(data) + SCAN_PAIR_BYTES * len(scan.keys))
         return scan
 
     def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
@@ -200,10 +212,14 @@ class ObjectStore:
         return digest
 
     def _written_canonical(self, tenant_id: str, digest: str) -> None:
-        known = self._canonical.setdefault(tenant_id, set())
-        if len(known) > 1_000_000:  # a memo: forgetting only costs checking again
-            known.clear()
-        known.add(digest)
+        """Remember that `digest` was written as to_json_bytes of its node (a memo, bounded for
+        all tenants together: forgetting only costs proving the bytes canonical again)."""
+        self._canonical_adds += 1
+        if self._canonical_adds > CANONICAL_MEMO:
+            for known in list(self._canonical.values()):  # emptied in place: Nodes hold them
+                known.clear()
+            self._canonical_adds = 1
+        self._canonical.setdefault(tenant_id, set()).add(digest)
 
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""

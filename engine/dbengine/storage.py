@@ -401,7 +401,8 @@ class LocalStorage:
         return self._unwritten(path) is not None or os.path.isfile(path)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
-        """Store an object; False when it already existed (content addressing).
+        """Store an object; False when it already existed (content addressing), except for
+        an object of a commit (written under the tenant's lock): not looked for, True.
 
         Durable storage journals it with the next head write of this thread (see
         `write_head`); an object larger than OBJECT_JOURNAL_LIMIT is fsynced in place.

@@ -51,3 +51,17 @@ def test_put_many_reads_the_nodes_it_changes_once(make_engine):
     # (a level's nodes are fetched concurrently); the index segments are not objects
     assert len(reads) == len(set(reads)) and len(reads) > 10, reads
     assert DbEngine(engine.root).get(T, "r", key="k10") == -10
+
+
+def test_a_put_after_a_put_reads_no_node_it_wrote(make_engine):
+    """Key leaves a put wrote from spliced bytes (not cached parsed) are read from the bytes
+    in memory by the next put, not fetched again (~40 GETs here before)."""
+    engine = make_engine()
+    engine.init(T)
+    engine.put_many(T, "u", "r", {f"k{i}": i for i in range(1000)})
+    cold = DbEngine(engine.root)
+    cold.put_many(T, "u", "r", {f"n{i}": i for i in range(50)})  # cold key leaves read as bytes, spliced
+    reads = counted_reads(cold)
+    assert cold.put_many(T, "u", "r", {f"n{i}": -i for i in range(50)}) is True
+    assert reads == []
+    assert DbEngine(engine.root).get(T, "r", key="n7") == -7
