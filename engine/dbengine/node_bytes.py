@@ -15,10 +15,14 @@ from bisect import bisect_left
 from operator import itemgetter
 from typing import Any
 
+from .utils import to_json_bytes
+
 KEY_LEAF_HEAD = b'{"__kind__":"key-leaf","keys":[["'
 KEY_LEAF_TAIL = b"]]}"
 ORDER_LEAF_HEAD = b'{"__kind__":"rec-leaf","items":['
 ORDER_LEAF_TAIL = b"]}"
+ORDER_LEAF_LINED_HEAD = ORDER_LEAF_HEAD + b"\n"  # the lined spelling (format 0.6)
+ORDER_LEAF_LINED_TAIL = b"\n" + ORDER_LEAF_TAIL
 _CONTROL = bytes(range(0x20))  # raw in a JSON string: refused by the parse
 _SEQ_DIGITS = 18  # longer seqs (never written) take the full path: json limits int digits
 _LEADING_ZERO = re.compile(rb"[,|]0[0-9]")
@@ -145,8 +149,56 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
     return key_leaf_bytes(keys, seqs), len(keys)
 
 
+def order_leaf_bytes(items: list[list]) -> bytes:
+    """The bytes of an order leaf as this engine writes it (the lined spelling, format 0.6):
+    `to_json_bytes` of the leaf with a `\n` after the items' `[`, after each comma between
+    two items and before the closing `]}`: one item a line. Each item is spelled as
+    `to_json_bytes` spells it within the whole leaf (UTF-8, or ASCII escapes for every item
+    when one holds a lone surrogate). A raw newline cannot occur inside a JSON string, so
+    every `\n` byte is structural: splitting at `\n` gives the items exactly."""
+    encoded = list(map(item_bytes, items))
+    if any(data is None for data in encoded):
+        encoded = [json.dumps(item, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
+                   for item in items]
+    return ORDER_LEAF_LINED_HEAD + b",\n".join(encoded) + ORDER_LEAF_LINED_TAIL
+
+
+def node_to_bytes(document: dict) -> bytes:
+    """The bytes this engine writes for a record-tree node: order leaves lined
+    (order_leaf_bytes), the other kinds as `to_json_bytes` writes them."""
+    if document.get("__kind__") == "rec-leaf" and document.get("items"):
+        return order_leaf_bytes(document["items"])
+    return to_json_bytes(document)
+
+
 def order_leaf_is_canonical(data: bytes, items: list[list]) -> bool:
     """True when `data`, the checked bytes of an order leaf whose parse gave `items`, is
+    exactly `order_leaf_bytes(items)` (the lined spelling), proven without encoding it
+    (False: not proven; a compact 0.5 leaf is never, it is re-encoded when rewritten).
+
+    Without its `\n` bytes the leaf must be `to_json_bytes` of the leaf (_compact_is_canonical).
+    Then the newlines: the head's and the tail's are in place, there are len(items) + 1 of
+    them, and each body line is non-empty, has as many `[{` as `]}` outside strings and all
+    but the last end with `,`. A raw newline is never inside a string (the parse refused it)
+    and with no backslash every `"` opens or closes one, so the lines' outside parts are
+    found by splitting at `"`. Balanced lines put every body newline at depth 0 of the items
+    array, right after a comma: between two items. n - 1 of them, non-empty lines, n - 1
+    such commas: one newline after each, as order_leaf_bytes writes them."""
+    if not data.startswith(ORDER_LEAF_LINED_HEAD) or not data.endswith(ORDER_LEAF_LINED_TAIL) or b"\\" in data:
+        return False
+    if data.count(b"\n") != len(items) + 1 or not _compact_is_canonical(data.replace(b"\n", b""), items):
+        return False
+    outside = b"".join(data[len(ORDER_LEAF_LINED_HEAD):-len(ORDER_LEAF_LINED_TAIL)].split(b'"')[::2])
+    lines = outside.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        if not line or line.count(b"[") + line.count(b"{") != line.count(b"]") + line.count(b"}") \
+                or (number < len(lines)) != line.endswith(b","):
+            return False
+    return True
+
+
+def _compact_is_canonical(data: bytes, items: list[list]) -> bool:
+    """True when `data`, compact bytes of an order leaf whose parse gave `items`, is
     exactly `to_json_bytes` of that leaf, proven without encoding it (False: not proven).
 
     With no backslash in the bytes every `"` opens or closes a string, so the pieces between
@@ -204,37 +256,18 @@ def item_bytes(item: Any) -> bytes | None:
         return None
 
 
-def splice_order_leaf(data: bytes, replaced: list[tuple[list, bytes | None]], appended: list[bytes]) -> bytes | None:
-    """The bytes of an order leaf whose bytes `data` are canonical (order_leaf_is_canonical),
-    with its items `replaced` ((old item, its new bytes or None to remove it), in seq order)
-    and `appended` (bytes of items after the last) added at its end; None when an old item
-    cannot be found for sure (the caller encodes the whole leaf) or no item is left.
-
-    The body of canonical bytes is the items' encodings joined by commas, so an old item is
-    at the one place its own encoding occurs; if it occurs more than once (a whole item
-    repeated in a nested value) the place is not proven and None is returned. The body
-    between two changed items, less the comma on each side, is whole unchanged items."""
-    body = data[len(ORDER_LEAF_HEAD):-len(ORDER_LEAF_TAIL)]
-    chunks: list[bytes] = []
-    at = 0  # where the next unchanged stretch starts (just after an item, before its comma)
-    for old, new in replaced:
-        old_bytes = item_bytes(old)
-        if old_bytes is None or body.count(old_bytes) != 1:
-            return None
-        start = body.find(old_bytes)
-        end = start + len(old_bytes)
-        if start < at or (start > 0 and body[start - 1] != 44) or (end < len(body) and body[end] != 44):  # 44: ","
-            return None
-        chunks.append(body[at + (1 if at else 0):start - 1 if start else 0])
-        if new is not None:
-            chunks.append(new)
-        at = end
-    chunks.append(body[at + (1 if at else 0):] if at < len(body) else b"")
-    chunks.extend(appended)
-    joined = b",".join([chunk for chunk in chunks if chunk])
-    return ORDER_LEAF_HEAD + joined + ORDER_LEAF_TAIL if joined else None
-
-
+def splice_order_leaf(data: bytes, replaced: list[tuple[int, bytes | None]], appended: list[bytes]) -> bytes | None:
+    """The bytes of an order leaf whose bytes `data` are lined canonical
+    (order_leaf_is_canonical), with the items at `replaced` ((index of an old item, its new
+    bytes or None to remove it)) changed and `appended` (bytes of items after the last)
+    added at its end; None when no item is left. In such bytes every body newline follows
+    the comma between two items, so splitting the body at `,\n` gives the items' bytes."""
+    lines = data[len(ORDER_LEAF_LINED_HEAD):-len(ORDER_LEAF_LINED_TAIL)].split(b",\n")
+    for index, new in replaced:
+        lines[index] = new
+    lines = [line for line in lines if line is not None]
+    lines.extend(appended)
+    return ORDER_LEAF_LINED_HEAD + b",\n".join(lines) + ORDER_LEAF_LINED_TAIL if lines else None
 
 
 _HEX = b"0123456789abcdef"

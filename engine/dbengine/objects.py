@@ -12,7 +12,7 @@ from .errors import CorruptObjectError, DbEngineError
 from .history import is_version_doc, normalize_version
 from .layout import RECORDS, SNAPSHOT
 from .names import DIGEST_RE, check_digest
-from .node_bytes import KeyLeafScan, scan_key_leaf
+from .node_bytes import KeyLeafScan, node_to_bytes, scan_key_leaf
 from .pool import daemon_map
 from .records import bucket_records, is_bucket_doc
 from .records_tree import NODE_KINDS, Nodes, TreeError, is_node_doc
@@ -200,8 +200,22 @@ class ObjectStore:
         self.key_scans.put(key, scan, len(data) + SCAN_PAIR_BYTES * len(scan.keys))
         return scan
 
+    def node_data(self, tenant_id: str, digest: str) -> bytes:
+        """A record-tree node's bytes checked against its digest, not parsed (kept in
+        node_bytes: a diff reads lined leaves line by line; TreeError for a bad link)."""
+        key = (tenant_id, digest)
+        data = self.node_bytes.get(key)
+        if data is None:
+            if type(digest) is not str or not DIGEST_RE.fullmatch(digest):
+                raise TreeError(str(digest), f"a record-tree link is not a digest: {str(digest)[:40]!r}")
+            data = self.bucket_bytes.get(key)  # prefetched (S3)
+            if data is None:
+                data = self.object_bytes(tenant_id, digest)
+            self.node_bytes.put(key, data, len(data))
+        return data
+
     def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
-        """Store an object given as its bytes, which must be exactly `to_json_bytes(document)`
+        """Store a node given as its bytes, which must be exactly `node_to_bytes(document)`
         (built by node_bytes); `document` (None: not at hand) is cached parsed."""
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
@@ -232,7 +246,8 @@ class ObjectStore:
                      key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
                      raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
                      store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
-                     canonical=self._canonical.setdefault(tenant_id, set()))
+                     canonical=self._canonical.setdefault(tenant_id, set()),
+                     data=lambda digest: self.node_data(tenant_id, digest))
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:
@@ -256,9 +271,10 @@ class ObjectStore:
     # ------------------------------------------------------------------ writes
     def write(self, tenant_id: str, document: dict, data: bytes | None = None) -> str:
         """Store a document as an object named by its digest (cached parsed); `data`, when
-        given, is to_json_bytes(document), made by the caller from bytes it had already."""
+        given, is what it writes for the document (to_json_bytes, node_bytes.node_to_bytes for
+        a record-tree node), made by the caller from bytes it had already."""
         if data is None:
-            data = to_json_bytes(document)
+            data = node_to_bytes(document) if document.get("__kind__") in NODE_KINDS else to_json_bytes(document)
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
         self.cache.put((tenant_id, digest), document, len(data))

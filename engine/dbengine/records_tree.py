@@ -29,6 +29,8 @@ from typing import Any
 
 from .node_bytes import (
     KEY_NODE_HEAD,
+    ORDER_LEAF_LINED_HEAD,
+    ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
     item_bytes,
     order_leaf_is_canonical,
@@ -37,7 +39,7 @@ from .node_bytes import (
     splice_key_leaf,
     splice_order_leaf,
 )
-from .utils import to_json_bytes
+from .utils import strict_loads, to_json_bytes
 
 ORDER_LEAF = 64  # consecutive seqs per order leaf
 ORDER_FANOUT = 64  # children per order node
@@ -78,8 +80,10 @@ class Nodes:
     raw: Callable[[str], bytes | None] | None = None
     #: store_bytes(node or None, its exact to_json_bytes): store a node whose bytes are built.
     store_bytes: Callable[[dict | None, bytes], str] | None = None
-    #: digests of nodes this engine wrote (their bytes are to_json_bytes of the node).
+    #: digests of nodes this engine wrote (their bytes are node_bytes.node_to_bytes of the node).
     canonical: set = field(default_factory=set)
+    #: data(digest): a node's bytes checked against its digest, read without parsing them.
+    data: Callable[[str], bytes | None] | None = None
 
 
 def key_hash(key: str) -> int:
@@ -427,23 +431,24 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
 
 def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list | None]]) -> bytes | None:
     """The bytes of the order leaf `digest` (read already, checked) after `changes`, built
-    from its bytes when they are canonical (node_bytes), or None (the caller encodes it)."""
+    from its bytes when they are lined canonical (node_bytes), or None (the caller encodes
+    it: a compact 0.5 leaf is rewritten in the lined spelling)."""
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
     if raw is None or b"\\" in raw:  # escapes: perhaps the ASCII spelling a lone surrogate forces
         return None
     old = nodes.load(digest)["items"]  # cached: read and checked by _order_items just before
     if digest not in nodes.canonical and not order_leaf_is_canonical(raw, old):
         return None
-    by_seq = {item[0]: item for item in old}
+    at_seq = {item[0]: index for index, item in enumerate(old)}
     last = old[-1][0]
-    replaced: list[tuple[list, bytes | None]] = []
+    replaced: list[tuple[int, bytes | None]] = []
     appended: list[bytes] = []
     for seq, item in changes:  # in seq order
         new = item_bytes(item) if item is not None else None
         if item is not None and new is None:
             return None  # a lone surrogate: the leaf is written with ASCII escapes
-        if seq in by_seq:
-            replaced.append((by_seq[seq], new))
+        if seq in at_seq:
+            replaced.append((at_seq[seq], new))
         elif item is not None:
             if seq < last:
                 return None
@@ -481,6 +486,11 @@ def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], l
         if a is not None and b is not None and a[0] == b[0] and a[1] == b[1]:
             return
         if level == 0:
+            lined = _lined_leaf_diff(nodes, a[0], b[0], base, a[2], b[2]) if a and b else None
+            if lined is not None:
+                old_items.extend(lined[0])
+                new_items.extend(lined[1])
+                return
             left = _order_items(nodes, a[0], base, a[2]) if a else []
             right = _order_items(nodes, b[0], base, b[2]) if b else []
             differ = _differing_seqs(left, right)
@@ -499,6 +509,57 @@ def order_diff(nodes: Nodes, old: Tree | None, new: Tree) -> tuple[list[list], l
 
     walk((old.order, old.height, old.count), (new.order, new.height, new.count), top, 0)
     return old_items, new_items
+
+
+def _lined_leaf_diff(nodes: Nodes, old: str, new: str, base: int, old_count: int,
+                     new_count: int) -> tuple[list[list], list[list]] | None:
+    """(old items, new items) that differ between two order leaves covering seqs from `base`,
+    read from their lined bytes (node_bytes.order_leaf_bytes) when both are lined and hold
+    the same number of items: only the lines that differ are parsed. None when that is not
+    so or anything is a surprise (the caller parses both leaves whole, and raises TreeError
+    as it always did).
+
+    Equal lines need no parse: equal bytes parse to equal items, type-strictly, and each
+    leaf's bytes were checked against its digest. Each differing line is parsed alone and
+    must be one `[seq, key, stored]` item (its `,` ending every line but the last) with
+    seq in [base, base + ORDER_LEAF), strictly increasing among the parsed lines of its
+    side. What a forged (well-hashed) leaf can still do here: damage lines it shares, byte
+    for byte and at the same place, with the other version's leaf (such lines are read as
+    "unchanged", and are checked by every read that parses the leaf: get, scans, a full
+    verify); it cannot make the diff report an item that is not checked in its place."""
+    if nodes.data is None or old_count != new_count:
+        return None
+    left, right = nodes.data(old), nodes.data(new)
+    if left is None or right is None or not left.startswith(ORDER_LEAF_LINED_HEAD) \
+            or not right.startswith(ORDER_LEAF_LINED_HEAD) or not left.endswith(ORDER_LEAF_LINED_TAIL) \
+            or not right.endswith(ORDER_LEAF_LINED_TAIL):
+        return None
+    left_lines, right_lines = left.split(b"\n"), right.split(b"\n")
+    if len(left_lines) != old_count + 2 or len(right_lines) != new_count + 2:
+        return None
+    differ = list(compress(range(len(left_lines)), map(not_, map(eq, left_lines, right_lines))))
+    parsed = []
+    for lines in (left_lines, right_lines):
+        items: list[list] = []
+        last_seq = base - 1
+        for index in differ:
+            line = lines[index]
+            if index < old_count:
+                if not line.endswith(b","):
+                    return None
+                line = line[:-1]
+            try:
+                item = strict_loads(line)
+            except (ValueError, RecursionError):
+                return None
+            if type(item) is not list or len(item) != 3 or type(item[0]) is not int or type(item[1]) is not str \
+                    or not last_seq < item[0] < base + ORDER_LEAF:
+                return None
+            last_seq = item[0]
+            items.append(item)
+        parsed.append(items)
+    seqs = _differing_seqs(parsed[0], parsed[1])
+    return [i for i in parsed[0] if i[0] in seqs], [i for i in parsed[1] if i[0] in seqs]
 
 
 def _differing_seqs(left: list[list], right: list[list]) -> set[int]:
