@@ -172,6 +172,8 @@ LINED_CANONICAL = b'{"__kind__":"rec-leaf","items":[\n[1,"a",[true,false,null]],
     # newlines misplaced: inside an item, doubled, missing, \r\n
     b'{"__kind__":"rec-leaf","items":[\n[1,"a",[true,false,\nnull]],[2,"b",{"t":"a: b, c"}]\n]}',
     b'{"__kind__":"rec-leaf","items":[\n[1,"a",\n[2,0]],[2,"b",0]\n]}',
+    b'{"__kind__":"rec-leaf","items":[\n[1,"a",[[2],\n[3]]],[2,"b",0]\n]}',
+    b'{"__kind__":"rec-leaf","items":[\n[1,"a",{"x":[2],\n"y":3}],[2,"b",0]\n]}',
     b'{"__kind__":"rec-leaf","items":[\n[1,"a",[true,false,null]],\n\n[2,"b",{"t":"a: b, c"}]\n]}',
     b'{"__kind__":"rec-leaf","items":[\n[1,"a",[true,false,null]],[2,"b",{"t":"a: b, c"}]\n]}',
     b'{"__kind__":"rec-leaf","items":[\n[1,"a",[true,false,null]]\n,[2,"b",{"t":"a: b, c"}]\n]}',

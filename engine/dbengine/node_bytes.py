@@ -21,9 +21,11 @@ KEY_LEAF_HEAD = b'{"__kind__":"key-leaf","keys":[["'
 KEY_LEAF_TAIL = b"]]}"
 ORDER_LEAF_HEAD = b'{"__kind__":"rec-leaf","items":['
 ORDER_LEAF_TAIL = b"]}"
-ORDER_LEAF_LINED_HEAD = ORDER_LEAF_HEAD + b"\n"  # the lined spelling (format 0.6)
+ORDER_LEAF_LINED_HEAD = ORDER_LEAF_HEAD + b"\n"  # the lined spelling: one item a line
 ORDER_LEAF_LINED_TAIL = b"\n" + ORDER_LEAF_TAIL
 _CONTROL = bytes(range(0x20))  # raw in a JSON string: refused by the parse
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}\n"))
 _SEQ_DIGITS = 18  # longer seqs (never written) take the full path: json limits int digits
 _LEADING_ZERO = re.compile(rb"[,|]0[0-9]")
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
@@ -150,7 +152,7 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
 
 
 def order_leaf_bytes(items: list[list]) -> bytes:
-    """The bytes of an order leaf as this engine writes it (the lined spelling, format 0.6):
+    r"""The bytes of an order leaf as this engine writes it (the lined spelling; 0.5 wrote them compact):
     `to_json_bytes` of the leaf with a `\n` after the items' `[`, after each comma between
     two items and before the closing `]}`: one item a line. Each item is spelled as
     `to_json_bytes` spells it within the whole leaf (UTF-8, or ASCII escapes for every item
@@ -172,29 +174,32 @@ def node_to_bytes(document: dict) -> bytes:
 
 
 def order_leaf_is_canonical(data: bytes, items: list[list]) -> bool:
-    """True when `data`, the checked bytes of an order leaf whose parse gave `items`, is
+    r"""True when `data`, the checked bytes of an order leaf whose parse gave `items`, is
     exactly `order_leaf_bytes(items)` (the lined spelling), proven without encoding it
-    (False: not proven; a compact 0.5 leaf is never, it is re-encoded when rewritten).
+    (False: not proven; a compact 0.5 leaf never is: it is re-encoded when rewritten).
 
     Without its `\n` bytes the leaf must be `to_json_bytes` of the leaf (_compact_is_canonical).
     Then the newlines: the head's and the tail's are in place, there are len(items) + 1 of
-    them, and each body line is non-empty, has as many `[{` as `]}` outside strings and all
-    but the last end with `,`. A raw newline is never inside a string (the parse refused it)
-    and with no backslash every `"` opens or closes one, so the lines' outside parts are
-    found by splitting at `"`. Balanced lines put every body newline at depth 0 of the items
-    array, right after a comma: between two items. n - 1 of them, non-empty lines, n - 1
-    such commas: one newline after each, as order_leaf_bytes writes them."""
+    them, the n - 1 in the body each follow a `,`, and each is at depth 0 of the items
+    array. A raw newline is never inside a string (the parse refused it) and with no
+    backslash every `"` opens or closes one, so the brackets outside strings are found by
+    splitting at `"`; kept with the newlines alone (`{}` read as `[]`), and with every
+    adjacent `[]` removed until none is left (the brackets nest: the parse succeeded), what
+    remains is the n - 1 newlines exactly when no bracket pair spans one. A body newline
+    at depth 0 right after a comma is between two items: n - 1 of them for n - 1 commas,
+    one after each, as order_leaf_bytes writes them (an empty line would need a newline
+    not after a comma)."""
     if not data.startswith(ORDER_LEAF_LINED_HEAD) or not data.endswith(ORDER_LEAF_LINED_TAIL) or b"\\" in data:
         return False
-    if data.count(b"\n") != len(items) + 1 or not _compact_is_canonical(data.replace(b"\n", b""), items):
+    if data.count(b"\n") != len(items) + 1 or data.count(b",\n") != len(items) - 1:
         return False
-    outside = b"".join(data[len(ORDER_LEAF_LINED_HEAD):-len(ORDER_LEAF_LINED_TAIL)].split(b'"')[::2])
-    lines = outside.split(b"\n")
-    for number, line in enumerate(lines, 1):
-        if not line or line.count(b"[") + line.count(b"{") != line.count(b"]") + line.count(b"}") \
-                or (number < len(lines)) != line.endswith(b","):
-            return False
-    return True
+    outside = b"".join(data.split(b'"')[::2])
+    if not _outside_is_canonical(outside.replace(b"\n", b""), data, items):
+        return False
+    brackets = outside.translate(_AS_SQUARE, _NOT_BRACKET)  # the head's `{[`, the tail's `]}`
+    while b"[]" in brackets:
+        brackets = brackets.replace(b"[]", b"")
+    return brackets == b"[[" + b"\n" * (len(items) + 1) + b"]]"
 
 
 def _compact_is_canonical(data: bytes, items: list[list]) -> bool:
@@ -212,7 +217,12 @@ def _compact_is_canonical(data: bytes, items: list[list]) -> bool:
     """
     if not data.startswith(ORDER_LEAF_HEAD) or not data.endswith(ORDER_LEAF_TAIL) or b"\\" in data:
         return False
-    outside = b"".join(data.split(b'"')[::2])
+    return _outside_is_canonical(b"".join(data.split(b'"')[::2]), data, items)
+
+
+def _outside_is_canonical(outside: bytes, data: bytes, items: list[list]) -> bool:
+    """The checks of _compact_is_canonical on `outside`, the bytes of the leaf `data` outside
+    its strings (less the newlines of a lined leaf)."""
     # Single-byte searches only (memchr): a search for two bytes costs ~2 ns a byte here.
     if b" " in outside or b"\t" in outside or b"\n" in outside or b"\r" in outside \
             or b"." in outside or b"E" in outside:
@@ -261,7 +271,7 @@ def splice_order_leaf(data: bytes, replaced: list[tuple[int, bytes | None]], app
     (order_leaf_is_canonical), with the items at `replaced` ((index of an old item, its new
     bytes or None to remove it)) changed and `appended` (bytes of items after the last)
     added at its end; None when no item is left. In such bytes every body newline follows
-    the comma between two items, so splitting the body at `,\n` gives the items' bytes."""
+    the comma between two items, so splitting the body at `,\\n` gives the items' bytes."""
     lines = data[len(ORDER_LEAF_LINED_HEAD):-len(ORDER_LEAF_LINED_TAIL)].split(b",\n")
     for index, new in replaced:
         lines[index] = new
