@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from .cache import ObjectCache
 from .errors import ConflictError, DbEngineError, EntryNotFoundError, PatternMismatchError
 from .heads import Heads
 from .history import ChangeSummary, IndexState
@@ -27,9 +27,8 @@ Summarize = Callable[[str, "dict | None", dict], ChangeSummary]
 #: index_append(tenant, entry, parent, index state or None, digest, document, summary)
 IndexAppend = Callable[[str, str, "str | None", "IndexState | None", str, dict, ChangeSummary], None]
 #: Bytes of saved JSON kept for the next save's comparison, all entries together (a snapshot
-#: over a quarter of it is not kept); SAVED_ENTRIES bounds the number of entries.
+#: over a quarter of it is not kept).
 SAVED_BYTES = 32 << 20
-SAVED_ENTRIES = 4096
 
 
 class Commits:
@@ -44,11 +43,10 @@ class Commits:
         self.clock = clock
         self.summarize = summarize
         self.index_append = index_append
-        # (tenant, entry) -> (digest, JSON of its __data__) of the last snapshot saved here: the
-        # next save compares its data with these bytes instead of encoding the head's data again
-        self._saved: dict[tuple[str, str], tuple[str, bytes]] = {}
-        self._saved_bytes = 0  # the size of the bytes in _saved
-        self._saved_lock = threading.Lock()
+        # (tenant, digest) -> JSON of the __data__ of a snapshot saved here: the next save
+        # compares its data with these bytes instead of encoding the head's data again (a
+        # digest names its bytes for good: a cache that never goes stale)
+        self._saved = ObjectCache(SAVED_BYTES)
 
     def commit(self, tenant_id: str, entry: str, build: Build) -> tuple[str | None, bool]:
         """Write the version `build(head digest, head document, date)` returns (None: nothing
@@ -85,8 +83,8 @@ class Commits:
                     raise PatternMismatchError(
                         f"entry {entry!r} of tenant {tenant_id!r} is a record entry: use put(), not save()"
                     )
-                saved = self._saved.get((tenant_id, entry))
-                if (saved[1] if saved is not None and saved[0] == head else to_json_bytes(head_doc["__data__"])) == data_bytes:
+                saved = self._saved.get((tenant_id, head))
+                if (saved if saved is not None else to_json_bytes(head_doc["__data__"])) == data_bytes:
                     return None
             document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
             old = head_doc["__data__"] if head_doc is not None else ABSENT
@@ -99,24 +97,9 @@ class Commits:
             return document, summary, b"".join((meta[:-1], b',"__data__":', utf8, b"}"))
 
         digest = self.commit(tenant_id, entry, build)[0]
-        if digest is not None:  # (a digest names its bytes for good: a cache that never goes stale)
-            self._remember_saved((tenant_id, entry), digest, data_bytes)
+        if digest is not None:
+            self._saved.put((tenant_id, digest), data_bytes, len(data_bytes))
         return digest
-
-    def _remember_saved(self, key: tuple[str, str], digest: str, data_bytes: bytes) -> None:
-        """Keep the JSON of `key`'s data saved as `digest`, within SAVED_BYTES and SAVED_ENTRIES
-        (when full, everything is forgotten: the next save of each entry encodes its head again)."""
-        with self._saved_lock:
-            old = self._saved.pop(key, None)
-            if old is not None:
-                self._saved_bytes -= len(old[1])
-            if len(data_bytes) > SAVED_BYTES // 4:
-                return
-            if self._saved_bytes + len(data_bytes) > SAVED_BYTES or len(self._saved) >= SAVED_ENTRIES:
-                self._saved.clear()
-                self._saved_bytes = 0
-            self._saved[key] = (digest, data_bytes)
-            self._saved_bytes += len(data_bytes)
 
     def put(self, tenant_id: str, user_id: str, entry: str, upserts: dict[str, Any], deletes: list[str],
             expected_head: str | None = None, restored_from: str | None = None) -> bool:
