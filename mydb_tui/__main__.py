@@ -26,6 +26,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from .model.environment import DEFAULT_ROOT, default_root, default_user
+from .model.interrupt import interrupted, leave_after_interrupt
 from .model.lean_import import keep_optional_imports
 
 if TYPE_CHECKING:  # imported where used, so ctrl+c while they load is handled by main()
@@ -147,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = _main(argv, ran)
     except KeyboardInterrupt:  # ctrl+c before the app took the terminal (or after it): as the CLI
-        print("mydb-tui: interrupted", file=sys.stderr)
-        status = 130
+        status = interrupted("mydb-tui")
+    status = leave_after_interrupt(status, console=argv is None)
     if ran and argv is None:
         _leave_stuck_threads(ran[0], status)
     return status

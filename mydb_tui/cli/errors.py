@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from dbengine.errors import AmbiguousDigestError, DbEngineError
 
+from ..model.interrupt import interrupted
 from .safe import safe_text
 
 OK = 0
@@ -45,8 +46,7 @@ def guarded(run: Callable[[], int]) -> int:
     try:
         return run()
     except KeyboardInterrupt:
-        print("mydb: interrupted", file=sys.stderr)
-        return 130
+        return interrupted("mydb")
     except BrokenPipeError:
         _silence_stdout()
         return BROKEN_PIPE

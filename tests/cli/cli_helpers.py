@@ -181,7 +181,7 @@ def batch_script(before: str = "", after: str = "print(json.dumps(results))\n") 
     return "import io, json, sys\n" + before + _BATCH_LOOP + after
 
 
-_BATCH_LOOP = r"""from mydb_tui.cli.main import main
+_BATCH_LOOP = r"""from mydb_tui.cli import main
 results = []
 real = sys.stdout, sys.stderr
 for argv in json.load(sys.stdin):

@@ -16,7 +16,7 @@ import tomllib
 
 from cli_helpers import Result, batch_script, cli_env, engine_on, mydb_tty, strip_styles
 
-from mydb_tui.cli.main import COMMANDS
+from mydb_tui.cli.dispatch import COMMANDS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BATCH = batch_script()

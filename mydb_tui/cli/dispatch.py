@@ -1,4 +1,4 @@
-"""Entry point of `mydb`: parse, dispatch to the command, map errors to exit codes."""
+"""`mydb`'s commands by name, and the run of one: parse, dispatch, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     """Run `mydb` with `argv` (default: sys.argv[1:]) and return its exit code."""
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         except (AttributeError, ValueError):
             pass
 
-    def run() -> int:
+    def command() -> int:
         args = parse(argv)
         return COMMANDS[args.command](Context(args))
 
-    return guarded(run)
+    return guarded(command)
