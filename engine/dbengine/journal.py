@@ -49,6 +49,8 @@ class Record:
     objects: list[tuple[str, bytes]] = field(default_factory=list)
     refs: list[tuple[str, bytes]] = field(default_factory=list)
     head: bytes | None = None
+    #: where each object's bytes start in the journal file (filled by `scan`, same order as `objects`)
+    object_offsets: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -99,10 +101,36 @@ def encode(record: Record) -> bytes:
     return b"".join((header, payload, _TRAILER.pack(checksum.digest(), len(payload), END_MAGIC)))
 
 
-def decode(payload: bytes) -> Record:
+def object_offsets(record: Record) -> list[int]:
+    """Where each object's bytes start in the frame `encode(record)` makes (objects come
+    first), so that a writer can find them in the journal without reading it back."""
+    offsets = []
+    offset = _HEADER.size + _PAYLOAD_HEAD.size
+    for _digest, data in record.objects:
+        offset += _ITEM.size
+        offsets.append(offset)
+        offset += len(data)
+    return offsets
+
+
+def frame_checksum(frame: bytes) -> bytes:
+    """The checksum a frame ends with (it names the frame: a reader's index compares it)."""
+    return frame[-_TRAILER.size:-_TRAILER.size + 32]
+
+
+def checksum_before(fd: int, end: int) -> bytes | None:
+    """The checksum of the frame ending at `end` (None: no whole trailer there)."""
+    if end < OVERHEAD:
+        return None
+    data = _pread(fd, 32, end - _TRAILER.size)
+    return data if len(data) == 32 else None
+
+
+def decode(payload: bytes, at: int = 0) -> Record:
     """The record of a checksummed payload; JournalError when it is not one the engine
     writes: every item's bytes must hash to the digest it claims, the head must be an
-    entry -> digest JSON object, and nothing may overrun or trail."""
+    entry -> digest JSON object, and nothing may overrun or trail. `at`: the payload's
+    offset in the file (for `Record.object_offsets`)."""
     if len(payload) < _PAYLOAD_HEAD.size:
         raise JournalError("record too short")
     boot, base, count = _PAYLOAD_HEAD.unpack_from(payload)
@@ -126,6 +154,8 @@ def decode(payload: bytes) -> Record:
             record.head = data
         else:
             getattr(record, _KINDS[kind]).append((digest.hex(), data))
+            if kind == b"o":
+                record.object_offsets.append(at + offset - length)
     if offset != len(payload):
         raise JournalError("bytes after the last item")
     return record
@@ -177,11 +207,12 @@ def tail_is_whole(fd: int, size: int) -> bool:
     return frame[:_HEADER.size] == _HEADER.pack(MAGIC, length) and hashlib.sha256(frame).digest() == checksum
 
 
-def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None) -> ScanResult:
-    """Read the journal from its start, one frame at a time (memory: one record), calling
-    `on_record` for each valid record, up to the first frame that is not one."""
-    result = ScanResult(size=size)
-    offset = 0
+def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:
+    """Read the journal from its start (or from `start`, the end of a frame already read),
+    one frame at a time (memory: one record), calling `on_record` for each valid record,
+    up to the first frame that is not one."""
+    result = ScanResult(size=size, end=start)
+    offset = start
     while offset < size:
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
@@ -209,7 +240,7 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None) 
                 result.damage = f"frame at offset {offset} fails its checksum"
             break
         try:
-            record = decode(payload)
+            record = decode(payload, offset + _HEADER.size)
         except JournalError as exc:
             result.damage = f"record at offset {offset}: {exc}"
             break

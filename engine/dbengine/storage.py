@@ -64,6 +64,21 @@ PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; mor
 WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no faster on 2 busy cores (see bench/RESULTS-records.md)
 
 
+class _JournalIndex:
+    """Where a tenant's journal holds each object: digest -> (offset, length), for the
+    valid records up to `end` of the journal file `inode`; `tail` is the checksum of the
+    frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
+
+    __slots__ = ("inode", "end", "tail", "where", "damage")
+
+    def __init__(self, inode: int):
+        self.inode = inode
+        self.end = 0
+        self.tail: bytes | None = None
+        self.where: dict[str, tuple[int, int]] = {}
+        self.damage: str | None = None  # what ends the valid records, when not the file's end
+
+
 class FileToken(NamedTuple):
     """Identity of a file's current content, for caches and change watching."""
 
@@ -292,6 +307,8 @@ class LocalStorage:
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
+        self._journal_index: dict[str, _JournalIndex] = {}  # tenant -> where its journal holds objects
+        self._journal_guard = threading.Lock()
 
     # ------------------------------------------------------------------ paths
     def tenant_dir(self, tenant: str) -> str:
@@ -392,13 +409,35 @@ class LocalStorage:
 
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
+        """An object's bytes: this thread's unwritten ones, its file, else the tenant's journal
+        (a durable commit's objects stay there until a checkpoint), else its file again (a
+        checkpoint wrote it meanwhile). Bytes from the journal are checked against `digest`."""
         path = self.object_path(tenant, digest)
         unwritten = self._unwritten(path)
-        return unwritten if unwritten is not None else self._read(path, f"object {digest} of tenant {tenant!r}")
+        if unwritten is not None:
+            return unwritten
+        what = f"object {digest} of tenant {tenant!r}"
+        try:
+            return self._read(path, what)
+        except DigestNotFoundError:
+            pass
+        data = self._journal_object(tenant, digest)
+        if data is not None:
+            return data
+        try:
+            return self._read(path, what)
+        except DigestNotFoundError:
+            damage = self._journal_damage(tenant)
+            if damage is None:
+                raise
+        journal_path = self.journal_path(tenant)
+        raise CorruptObjectError(f"{what} not found ({path}), and the journal {journal_path} is not whole: "
+                                 f"{damage}", journal_path)
 
     def has_object(self, tenant: str, digest: str) -> bool:
+        """True when the object has a file or is in a valid record of the tenant's journal."""
         path = self.object_path(tenant, digest)
-        return self._unwritten(path) is not None or os.path.isfile(path)
+        return self._unwritten(path) is not None or os.path.isfile(path) or self._journal_has(tenant, digest)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
@@ -410,7 +449,38 @@ class LocalStorage:
         return self._write_journaled(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        yield from self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects"))
+        """The digests of the tenant's objects: those with a file, then those only in its journal."""
+        seen = set()
+        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
+            seen.add(digest)
+            yield digest
+        with self._journal_guard:
+            index = self._index_journal(tenant)
+            digests = sorted(index.where) if index is not None else []
+        yield from (digest for digest in digests if digest not in seen)
+
+    def journal_objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
+        """Every object of the tenant's journal's valid records, read afresh (for verify):
+        (where: the journal path and offset, digest, bytes). Not in the Storage protocol:
+        only a local database has a journal."""
+        path = self.journal_path(tenant)
+        try:
+            fd, info = _open_regular(path, "journal")
+        except (OSError, DbEngineError):  # absent, or not a file (journal_problems and verify say so)
+            return
+        found: list[tuple[str, str, bytes]] = []
+
+        def collect(record: journal.Record) -> None:
+            for (digest, data), offset in zip(record.objects, record.object_offsets):
+                found.append((f"{path} (offset {offset})", digest, data))
+
+        try:
+            journal.scan(fd, info.st_size, collect)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        yield from found
 
     def read_ref(self, digest: str) -> bytes:
         path = self.ref_path(digest)
@@ -849,6 +919,102 @@ class LocalStorage:
             found.append((path, "journal-torn", "ends with a record cut short by a crash; ignored", False))
         return found
 
+    # ---- objects that live in the journal (durable commits, until a checkpoint)
+    def _index_journal(self, tenant: str, rebuild: bool = False) -> _JournalIndex | None:
+        """Under `_journal_guard`: the tenant's journal index, extended by the records
+        appended since it was built (started over when the journal was replaced, shrank, or
+        no longer ends its last record where it did; `rebuild`: always). None: no journal."""
+        path = self.journal_path(tenant)
+        try:
+            fd, info = _open_regular(path, "journal")
+        except (OSError, DbEngineError):  # none, or not a regular file (never trusted; verify says so)
+            self._journal_index.pop(tenant, None)
+            return None
+        try:
+            index = self._journal_index.get(tenant)
+            if (rebuild or index is None or index.inode != info.st_ino or info.st_size < index.end
+                    or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
+                index = self._journal_index[tenant] = _JournalIndex(info.st_ino)
+            if info.st_size == index.end:
+                return index
+            where = index.where
+
+            def add(record: journal.Record) -> None:
+                for (digest, data), offset in zip(record.objects, record.object_offsets):
+                    where[digest] = (offset, len(data))
+
+            result = journal.scan(fd, info.st_size, add, start=index.end)
+            if result.end != index.end:
+                index.end, index.tail = result.end, journal.checksum_before(fd, result.end)
+            index.damage = result.damage  # a torn tail is a commit that never happened: not damage
+            return index
+        except OSError:
+            return self._journal_index.get(tenant)
+        finally:
+            os.close(fd)
+
+    def _journal_object(self, tenant: str, digest: str) -> bytes | None:
+        """The bytes of an object from the tenant's journal, checked against `digest`; None
+        when the journal (as it is now) holds no valid copy."""
+        with self._journal_guard:
+            for rebuild in (False, True):  # an offset that no longer holds the object: index again
+                index = self._journal_index.get(tenant)
+                place = index.where.get(digest) if index is not None and not rebuild else None
+                if place is None:
+                    index = self._index_journal(tenant, rebuild)
+                    place = index.where.get(digest) if index is not None else None
+                    if place is None:
+                        return None
+                try:
+                    fd, _info = _open_regular(self.journal_path(tenant), "journal")
+                except (OSError, DbEngineError):
+                    return None
+                try:
+                    data = journal._pread(fd, place[1], place[0])
+                except OSError:
+                    data = b""
+                finally:
+                    os.close(fd)
+                if len(data) == place[1] and hashlib.sha256(data).hexdigest() == digest:
+                    return data
+        return None
+
+    def _journal_has(self, tenant: str, digest: str) -> bool:
+        """True when a valid record of the tenant's journal holds the object."""
+        with self._journal_guard:
+            index = self._journal_index.get(tenant)
+            if index is not None and digest in index.where:
+                return True
+            index = self._index_journal(tenant)
+            return index is not None and digest in index.where
+
+    def _journal_damage(self, tenant: str) -> str | None:
+        """What makes the end of the tenant's journal invalid (None: it is whole or absent)."""
+        with self._journal_guard:
+            index = self._index_journal(tenant)
+            return index.damage if index is not None else None
+
+    def _note_journaled(self, tenant: str, inode: int, start: int, frame: bytes, record: journal.Record) -> None:
+        """After our append at `start`: the index learns the record's objects without reading
+        them back (when it covered the journal up to `start`; else the next miss reads on)."""
+        with self._journal_guard:
+            index = self._journal_index.get(tenant)
+            if start == 0 and (index is None or index.inode != inode or index.end != 0):
+                index = self._journal_index[tenant] = _JournalIndex(inode)
+            if index is None or index.inode != inode or index.end != start:
+                return
+            for (digest, data), offset in zip(record.objects, journal.object_offsets(record)):
+                index.where[digest] = (start + offset, len(data))
+            index.end, index.tail, index.damage = start + len(frame), journal.frame_checksum(frame), None
+
+    def _forget_journal(self, tenant: str, inode: int | None = None) -> None:
+        """The journal was emptied (checkpoint, replay): its objects all have files now."""
+        with self._journal_guard:
+            if inode is None:
+                self._journal_index.pop(tenant, None)
+            else:
+                self._journal_index[tenant] = _JournalIndex(inode)
+
     def _write_journaled(self, kind: bytes, tenant: str | None, digest: str, path: str, data: bytes) -> bool:
         """Store content-addressed bytes. Durable: journal them with the next head write of
         this thread; an object written under its tenant's lock (a commit) is written to its
@@ -950,10 +1116,13 @@ class LocalStorage:
         self._install(self._write_temp(path, data), path)
 
     def _commit_journaled(self, tenant: str, head: bytes) -> None:
-        """One journal append + fdatasync making `head` and what it needs durable; the files
-        the record covers and the head's temp file are written while the sync runs, the head
-        renamed in after it. A failure before the head is in takes the record back."""
+        """One journal append + fdatasync making `head` and what it needs durable; the ref
+        files the record covers and the head's temp file are written while the sync runs, the
+        head renamed in after it. The record's objects get no file: they are read from the
+        journal until a checkpoint writes them. A failure before the head is in takes the
+        record back."""
         items = self._take_pending(tenant)
+        files = [item for item in items if item[0] != b"o"]  # refs: shared by all tenants, kept as files
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
@@ -974,12 +1143,12 @@ class LocalStorage:
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
-            overlap = OVERLAP_SYNC and any(item[5] for item in items)  # files to write meanwhile
+            overlap = OVERLAP_SYNC and any(item[5] for item in files)  # files to write meanwhile
             sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
             try:
-                self._write_files(items)
+                self._write_files(files)
                 temp = self._write_temp(head_path, head)
             finally:
                 if sync is not None:
@@ -987,6 +1156,11 @@ class LocalStorage:
             self._journal_ends[tenant] = (info.st_ino, end)
             self._install(temp, head_path)
             temp = None
+            self._note_journaled(tenant, info.st_ino, size, frame, record)
+            unwritten = self._pending.unwritten
+            for item in items:
+                if item[0] == b"o":
+                    unwritten.pop(item[3], None)  # read from the journal from now on
         except BaseException as exc:
             if temp is not None:
                 with contextlib.suppress(OSError):
@@ -1119,6 +1293,7 @@ class LocalStorage:
         finally:
             os.close(fd)
             self._journal_ends.pop(tenant, None)
+            self._forget_journal(tenant)
 
     def _settle_head(self, tenant: str, head: bytes, known: set[bytes]) -> None:
         """Write the journal's last head unless the head file holds it already, or holds a
@@ -1143,7 +1318,10 @@ class LocalStorage:
         self._write_atomic(path, head, durable=False)
 
     def _checkpoint(self, tenant: str) -> None:
-        """Under the lock: sync what the journal covers, then empty it."""
+        """Under the lock: write the files of the journal's objects that have none, sync
+        what the journal covers, then empty it (a crash anywhere in between loses nothing:
+        the journal still holds it all). A damaged journal is set aside as journal.damaged
+        instead of emptied (the records after the damage are kept for inspection)."""
         path = self.journal_path(tenant)
         fd = self._open_journal(path, "checkpoint")
         if fd is None:
@@ -1151,14 +1329,28 @@ class LocalStorage:
         try:
             info = os.fstat(fd)
             if info.st_size:
+                result = journal.scan(fd, info.st_size, lambda record: self._materialise(tenant, record))
                 self._sync_all(tenant, fd, info.st_size)
+                if result.damage:
+                    self._journal_ends.pop(tenant, None)
+                    os.replace(path, os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
+                    self._fsync_dir(self.tenant_dir(tenant))
+                    self._forget_journal(tenant)
+                    return
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
             self._journal_ends[tenant] = (info.st_ino, 0)
+            self._forget_journal(tenant, info.st_ino)
         except OSError as exc:
             raise _fail("checkpoint journal", path, exc) from exc
         finally:
             os.close(fd)
+
+    def _materialise(self, tenant: str, record: journal.Record) -> None:
+        """Give the objects of a journal record their files where they have none (or a
+        file holding other bytes), without fsync (the checkpoint's sync follows)."""
+        for digest, data in record.objects:
+            self._write_content(self.object_path(tenant, digest), data, durable=False)
 
     def _sync_all(self, tenant: str, fd: int, size: int) -> None:
         """Make durable every file and folder the journal's records name, and the head:
