@@ -83,7 +83,7 @@ def test_an_object_file_holding_other_bytes_is_replaced_by_a_commit_and_equal_by
 
     probe = fresh("probe")
     digest = probe.save(T, "alice", E, {"n": 1})  # the fixed clock: the same save makes the same object
-    data = open(probe.storage.object_path(T, digest), "rb").read()
+    data = probe.storage.read_object(T, digest)  # durable: in the journal, no file
     for name, planted in (("torn", data[: len(data) // 2]), ("equal", data)):
         engine = fresh(name)
         path = engine.storage.object_path(T, digest)

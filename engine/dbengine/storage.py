@@ -1122,7 +1122,10 @@ class LocalStorage:
         journal until a checkpoint writes them. A failure before the head is in takes the
         record back."""
         items = self._take_pending(tenant)
-        files = [item for item in items if item[0] != b"o"]  # refs: shared by all tenants, kept as files
+        # refs (shared by all tenants) keep their files, and so does an object whose file is
+        # there already (one lstat: rewritten unless it holds exactly its bytes, so that a
+        # damaged file never hides the journal's good copy)
+        files = [item for item in items if item[0] != b"o" or _lexists(item[3])]
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
@@ -1160,7 +1163,7 @@ class LocalStorage:
             unwritten = self._pending.unwritten
             for item in items:
                 if item[0] == b"o":
-                    unwritten.pop(item[3], None)  # read from the journal from now on
+                    unwritten.pop(item[3], None)  # read from its file or the journal from now on
         except BaseException as exc:
             if temp is not None:
                 with contextlib.suppress(OSError):
@@ -1402,6 +1405,15 @@ class LocalStorage:
             for name in sorted(os.listdir(sub)):
                 if DIGEST_RE.fullmatch(name):
                     yield name
+
+
+def _lexists(path: str) -> bool:
+    """True when something (even a dangling symlink) is at `path`."""
+    try:
+        os.lstat(path)
+    except OSError:
+        return False
+    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

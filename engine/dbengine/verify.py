@@ -89,6 +89,13 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object(storage, path, digest, report, tenant)
         if document is not None:
             objects[digest] = document
+    journal_objects = getattr(storage, "journal_objects", None)  # a local database's journal (S3: none)
+    for where, digest, data in journal_objects(tenant) if journal_objects is not None else ():
+        if digest in objects:
+            continue  # its file holds it (a damaged file is reported above, whatever the journal holds)
+        document = _check_object_bytes(where, digest, data, report, tenant)
+        if document is not None:
+            objects[digest] = document
     head_path = storage.head_path(tenant)
     head: dict[str, str] = {}
     try:
@@ -165,12 +172,19 @@ def _check_orphan_indexes(storage: Storage, tenant: str, head_path: str, head: d
 
 
 def _check_object(storage: Storage, path: str, digest: str, report: VerifyReport, tenant: str) -> dict | None:
-    report.objects_checked += 1
     try:
         data = storage.read_path(path)
     except DbEngineError as exc:
+        report.objects_checked += 1
         report.problems.append(Problem(path, "unreadable", str(exc), tenant))
         return None
+    return _check_object_bytes(path, digest, data, report, tenant)
+
+
+def _check_object_bytes(path: str, digest: str, data: bytes, report: VerifyReport, tenant: str) -> dict | None:
+    """The parsed object of bytes found at `path` (a file, or a place in the journal), or
+    None after reporting why they are not the object `digest` names."""
+    report.objects_checked += 1
     if compute_digest(data) != digest:
         report.problems.append(Problem(path, "hash-mismatch", "content does not match its digest", tenant))
         return None
