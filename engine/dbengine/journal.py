@@ -173,6 +173,11 @@ def check_head(data: bytes) -> dict[str, str]:
     return head
 
 
+def read_at(fd: int, length: int, offset: int) -> bytes:
+    """Up to `length` bytes of `fd` at `offset` (fewer only at the end of the file)."""
+    return _pread(fd, length, offset)
+
+
 def _pread(fd: int, length: int, offset: int) -> bytes:
     chunks = []
     while length > 0:

@@ -925,9 +925,8 @@ class LocalStorage:
         appended since it was built (started over when the journal was replaced, shrank, or
         no longer ends its last record where it did; `rebuild`: always). None: no journal."""
         path = self.journal_path(tenant)
-        try:
-            fd, info = _open_regular(path, "journal")
-        except (OSError, DbEngineError):  # none, or not a regular file (never trusted; verify says so)
+        fd, info = self._open_journal_reading(tenant)
+        if fd < 0:
             self._journal_index.pop(tenant, None)
             return None
         try:
@@ -948,10 +947,22 @@ class LocalStorage:
                 index.end, index.tail = result.end, journal.checksum_before(fd, result.end)
             index.damage = result.damage  # a torn tail is a commit that never happened: not damage
             return index
-        except OSError:
-            return self._journal_index.get(tenant)
+        except OSError as exc:
+            self._journal_index.pop(tenant, None)
+            raise _fail("read", path, exc) from exc
         finally:
             os.close(fd)
+
+    def _open_journal_reading(self, tenant: str) -> tuple[int, os.stat_result | None]:
+        """The tenant's journal opened for reading; fd -1 when there is none, or it is not a
+        regular file (never trusted: verify reports it); StorageError when it cannot be read."""
+        path = self.journal_path(tenant)
+        try:
+            return _open_regular(path, "journal")
+        except (FileNotFoundError, IsADirectoryError, DbEngineError):
+            return -1, None
+        except OSError as exc:
+            raise _fail("read", path, exc) from exc
 
     def _journal_object(self, tenant: str, digest: str) -> bytes | None:
         """The bytes of an object from the tenant's journal, checked against `digest`; None
@@ -965,14 +976,13 @@ class LocalStorage:
                     place = index.where.get(digest) if index is not None else None
                     if place is None:
                         return None
+                fd, _info = self._open_journal_reading(tenant)
+                if fd < 0:
+                    return None  # emptied and removed meanwhile: the caller looks for the file again
                 try:
-                    fd, _info = _open_regular(self.journal_path(tenant), "journal")
-                except (OSError, DbEngineError):
-                    return None
-                try:
-                    data = journal._pread(fd, place[1], place[0])
-                except OSError:
-                    data = b""
+                    data = journal.read_at(fd, place[1], place[0])
+                except OSError as exc:
+                    raise _fail("read", self.journal_path(tenant), exc) from exc
                 finally:
                     os.close(fd)
                 if len(data) == place[1] and hashlib.sha256(data).hexdigest() == digest:
