@@ -213,6 +213,9 @@ def test_quick_start(session, tmp_path):
     root = tmp_path / ".mytools_db"
     head = read_json(str(root / "tenant_1" / "head"))
     digest = head["config"]
+    engine = session["engine"]
+    assert engine.storage.read_object("tenant_1", digest)  # durable: in the tenant's journal until a checkpoint
+    engine.storage.checkpoint("tenant_1")
     assert (root / "tenant_1" / "objects" / digest[:24] / digest).is_file()
     assert (root / "refs").is_dir()
 
