@@ -1,0 +1,173 @@
+"""Objects of durable commits live in the tenant's journal until a checkpoint: every read
+path finds them (this process, a fresh engine, another process), a checkpoint gives them
+their files before it empties the journal, forged journal bytes are CorruptObjectError
+naming the journal, a writer killed between its append and its head write leaves a
+readable database, and verify checks journal-only objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+
+import pytest
+from dbengine import journal
+from dbengine.dbengine import DbEngine
+from dbengine.errors import CorruptObjectError
+
+T = "tenant_1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(os.path.dirname(HERE), "engine"),
+                                                    os.environ.get("PYTHONPATH", "")])}
+
+
+def loose_files(engine: DbEngine) -> list[str]:
+    folder = os.path.join(engine.storage.tenant_dir(T), "objects")
+    return [name for _dirs, _sub, names in os.walk(folder) for name in names]
+
+
+@pytest.fixture
+def written(make_engine):
+    """Durable saves (5 versions of `doc`) and puts (a record entry), no checkpoint."""
+    engine = make_engine(durable=True)
+    engine.init(T)
+    versions = [engine.save(T, "alice", "doc", {"n": i, "body": "x" * 300}) for i in range(5)]
+    engine.put_many(T, "bob", "users", {f"u{i}": {"age": i} for i in range(30)})
+    engine.put(T, "bob", "users", "u3", {"age": 33})
+    return engine, versions
+
+
+def test_durable_commits_write_no_object_file_and_a_fresh_engine_reads_every_version(written, make_engine):
+    engine, versions = written
+    assert loose_files(engine) == []
+    assert os.path.getsize(engine.storage.journal_path(T)) > 0
+    fresh = make_engine(engine.root)
+    assert [fresh.load(T, "doc", v)["n"] for v in versions] == list(range(5))
+    assert [v.digest for v in fresh.log(T, "doc")] == versions[::-1]
+    assert fresh.get(T, "users", "u3") == {"age": 33} and len(fresh.get(T, "users")) == 30
+    assert set(versions) <= set(fresh.storage.iter_objects(T))
+    assert all(fresh.storage.has_object(T, v) for v in versions)
+    assert fresh.verify().ok
+
+
+def test_another_process_reads_what_a_durable_writer_keeps_in_the_journal(written):
+    engine, versions = written
+    script = ("import json, sys\nfrom dbengine.dbengine import DbEngine\n"
+              "db = DbEngine(sys.argv[1], durable=False)\n"
+              "print(json.dumps([[db.load('tenant_1', 'doc', v)['n'] for v in sys.argv[2:]],"
+              " db.get('tenant_1', 'users', 'u3'), db.verify().ok]))")
+    out = subprocess.run([sys.executable, "-c", script, engine.root, *versions], env=ENV,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [list(range(5)), {"age": 33}, True]
+    # the reader keeps its index: later commits are found by reading on from where it stopped
+    later = engine.save(T, "alice", "doc", {"n": 5})
+    out = subprocess.run([sys.executable, "-c", script, engine.root, *versions, later], env=ENV,
+                         capture_output=True, text=True, timeout=60)
+    assert json.loads(out.stdout)[0] == list(range(6)), out.stderr
+
+
+def test_a_checkpoint_gives_every_journal_object_its_file_then_empties_the_journal(written, make_engine):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    assert reader.load(T, "doc", versions[0])["n"] == 0  # its journal index now knows the old offsets
+    engine.storage.checkpoint(T)
+    assert os.path.getsize(engine.storage.journal_path(T)) == 0
+    for digest in versions:
+        assert os.path.isfile(engine.storage.object_path(T, digest))
+    # new commits reuse the journal's offsets: a reader's stale index must not mislead it
+    newer = [engine.save(T, "alice", "doc", {"n": i, "body": "y" * 300}) for i in range(5, 8)]
+    assert [reader.storage.read_object(T, d) == engine.storage.read_object(T, d) for d in versions + newer] == [True] * 8
+    assert [make_engine(engine.root).load(T, "doc", v)["n"] for v in newer] == [5, 6, 7]
+    assert make_engine(engine.root).verify().ok
+
+
+def forge(path: str, digest: str) -> None:
+    """Replace an object's bytes in the journal by other bytes of the same length, with the
+    frame's checksum recomputed (a well-checksummed forgery)."""
+    with open(path, "r+b") as handle:
+        data = bytearray(handle.read())
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack(">I", data[offset + 4:offset + 8])
+            record = journal.decode(bytes(data[offset + 8:offset + 8 + length]), offset + 8)
+            for (name, item), at in zip(record.objects, record.object_offsets):
+                if name == digest:
+                    data[at:at + len(item)] = b" " * len(item)
+                    start, end = offset + 8 + length, offset + 8 + length + 32
+                    data[start:end] = hashlib.sha256(bytes(data[offset:offset + 8 + length])).digest()
+                    handle.seek(0)
+                    handle.write(data)
+                    return
+            offset += length + journal.OVERHEAD
+    raise AssertionError("object not in the journal")
+
+
+def test_a_forged_journal_object_is_corrupt_naming_the_journal(written, make_engine):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    warm = make_engine(engine.root)
+    assert warm.storage.read_object(T, versions[1])  # indexed before the forgery
+    forge(path, versions[1])
+    for reader in (make_engine(engine.root), warm):
+        with pytest.raises(CorruptObjectError) as caught:
+            reader.storage.read_object(T, versions[1])
+        assert caught.value.path == path and path in str(caught.value)
+    report = make_engine(engine.root).verify()
+    kinds = {problem.kind for problem in report.problems}
+    assert "journal-damaged" in kinds and "missing-object" in kinds, report.problems
+
+
+def test_verify_checks_the_bytes_of_journal_only_objects(written, make_engine):
+    engine, _versions = written
+    report = make_engine(engine.root).verify()
+    assert report.ok and report.objects_checked >= 6
+    # a well-framed record whose object hashes right but is no object of the engine
+    bogus = b"[1, 2, 3]"
+    digest = hashlib.sha256(bogus).hexdigest()
+    head = open(engine.storage.head_path(T), "rb").read()
+    frame = journal.encode(journal.Record(boot=journal.boot_id(), objects=[(digest, bogus)], head=head))
+    with open(engine.storage.journal_path(T), "ab") as handle:
+        handle.write(frame)
+    report = make_engine(engine.root).verify()
+    bad = [p for p in report.problems if digest in p.path or engine.storage.journal_path(T) in p.path]
+    assert [p.kind for p in bad] == ["corrupt-object"] and "offset" in bad[0].path, report.problems
+
+
+KILLED_AT_HEAD = r"""
+import os, signal, sys
+from dbengine import storage
+from dbengine.dbengine import DbEngine
+
+install = storage.LocalStorage._install
+def die_at_head(temp, path):
+    if os.path.basename(path) == "head" and sys.argv[2] == "before":
+        os.kill(os.getpid(), signal.SIGKILL)  # the record is appended and synced, the head not renamed
+    install(temp, path)
+    if os.path.basename(path) == "head":
+        os.kill(os.getpid(), signal.SIGKILL)  # the head is in, the index line not appended
+storage.LocalStorage._install = staticmethod(die_at_head)
+DbEngine(sys.argv[1]).save("tenant_1", "alice", "doc", {"n": 99})
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_writer_killed_around_its_head_write_leaves_a_readable_database(written, make_engine, when):
+    engine, versions = written
+    size = os.path.getsize(engine.storage.journal_path(T))
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_HEAD, engine.root, when], env=ENV,
+                          capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert os.path.getsize(engine.storage.journal_path(T)) > size  # its record is in the journal
+    cold = make_engine(engine.root)
+    expected = [99] if when == "after" else []
+    assert [cold.load(T, "doc", v.digest)["n"] for v in cold.log(T, "doc")] == expected + [4, 3, 2, 1, 0]
+    assert cold.get(T, "users", "u3") == {"age": 33}
+    assert cold.verify().ok
+    assert cold.save(T, "alice", "doc", {"n": 100}) and cold.load(T, "doc")["n"] == 100
+    cold.storage.checkpoint(T)
+    assert make_engine(engine.root).verify().ok and os.path.isfile(cold.storage.object_path(T, versions[0]))
