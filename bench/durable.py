@@ -106,12 +106,13 @@ class Rows:
             os.close(fd)
         os.replace(temp, os.path.join(self.floor_dir, "file"))
 
-    def file_operations(self, i: int, objects: bool = True, head: bool = True) -> None:
+    def file_operations(self, i: int, objects: bool = False, head: bool = True) -> None:
         """The system calls of one durable save, in its order, with no engine code: the lock,
-        the head read, the journal append + fdatasync, the object (new prefix folder, temp
-        file, rename), the head (temp file, rename over the old one), the index append.
-        `objects`/`head` False: without the object's or the head's files (designs where they
-        stay in the journal until a checkpoint; not implemented, timed for comparison)."""
+        the head read, the journal append + fdatasync, the head (temp file, rename over the
+        old one), the index append (the object stays in the journal until a checkpoint).
+        `objects` True: also the object's files after the append (new prefix folder, temp
+        file, rename), as the engine did before; `head` False: without the head's files too
+        (a design where it stays in the journal; not implemented, timed for comparison)."""
         lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -190,7 +191,8 @@ def time_checkpoint(engine: DbEngine) -> str:
     start = time.perf_counter()
     store.checkpoint(TENANT)
     elapsed = time.perf_counter() - start
-    return (f"Checkpoint (one syncfs, then the journal emptied) of the {size / 1e6:.2f} MB journal the run left: "
+    return (f"Checkpoint (the files of the journal's objects written, one syncfs, then the journal emptied) "
+            f"of the {size / 1e6:.2f} MB journal the run left: "
             f"{format_seconds(elapsed)}; it runs once per 8 MB of journal.")
 
 
@@ -207,8 +209,8 @@ def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
             **({BASELINE_ROW: rows.baseline_save} if rows.baseline is not None else {}),
             "floor: temp write + fsync + rename": rows.floor,
             FILE_OPS_ROW: rows.file_operations,
-            "file operations without the object's files (objects kept in the journal: not implemented)":
-                lambda i: rows.file_operations(i, objects=False),
+            "file operations with the object's files too (before: objects written after the append)":
+                lambda i: rows.file_operations(i, objects=True),
             "file operations without object or head files (both kept in the journal: not implemented)":
                 lambda i: rows.file_operations(i, objects=False, head=False),
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
@@ -269,9 +271,9 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- file operations alone: the system calls one durable save makes, in its order, with the same "
-        "sizes and no engine code (lock, head read, journal append + fdatasync, a new prefix folder, the "
-        "object's temp file and rename, the head's temp file and rename, the index append): the best a "
-        "save can do while it creates these files.",
+        "sizes and no engine code (lock, head read, journal append + fdatasync, the head's temp file and "
+        "rename, the index append; the object stays in the journal until a checkpoint): the best a save "
+        "can do while it creates these files.",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
     ]
     if BASELINE_ROW in samples:

@@ -1156,7 +1156,8 @@ class LocalStorage:
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
-            overlap = OVERLAP_SYNC and any(item[5] for item in files)  # files to write meanwhile
+            overlap = OVERLAP_SYNC and any(item[5] for item in files)  # ref files to write meanwhile (a
+            # thread handoff costs more than the head's temp file alone: measured, bench/RESULTS-durable.md)
             sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
