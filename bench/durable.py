@@ -19,7 +19,9 @@ import fcntl
 import hashlib
 import os
 import shutil
+import json
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ BASELINE = load_baseline(BASELINE_FOLDER)
 BASELINE_ROW = "baseline engine save (durable, MYDB_BENCH_BASELINE)"
 FILE_OPS_ROW = "a durable save's file operations alone (no engine code)"
 TENANT, ENTRY, USER = "bench", "doc", "bench"
+READ_VERSIONS, READ_REPS = 1000, 5  # the reads of journal-only vs loose objects (--read-versions)
 ROUND = 5  # operations per row per round (small: a burst of load from elsewhere hits every row alike)
 
 
@@ -196,6 +199,70 @@ def time_checkpoint(engine: DbEngine) -> str:
             f"{format_seconds(elapsed)}; it runs once per 8 MB of journal.")
 
 
+READER = r"""
+import json, sys, time
+from dbengine.dbengine import DbEngine
+root, durable, tenant, entry = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
+times = {}
+start = time.perf_counter()
+engine = DbEngine(root, durable=durable)
+versions = engine.log(tenant, entry, max_items=None)
+times["log"] = time.perf_counter() - start
+start = time.perf_counter()
+engine.load(tenant, entry)
+times["head"] = time.perf_counter() - start
+start = time.perf_counter()
+for version in versions:
+    engine.load(tenant, entry, version.digest)
+times["load"] = time.perf_counter() - start
+times["versions"] = len(versions)
+print(json.dumps(times))
+"""
+READ_ROWS = ("log", "head", "load")
+
+
+def time_reads(work: str, versions: int, reps: int) -> str:
+    """An entry of `versions` durable saves read by a fresh process (its journal index is
+    built once per process): its objects only in the journal vs the same database after a
+    checkpoint (loose files), each by a durable and a durable=False engine, interleaved."""
+    journal_root, loose_root = os.path.join(work, "reads-journal"), os.path.join(work, "reads-loose")
+    engine = DbEngine(journal_root, durable=True)
+    engine.init(TENANT)
+    for i in range(versions):
+        engine.save(TENANT, USER, ENTRY, document(i))
+    shutil.copytree(journal_root, loose_root)
+    storage.LocalStorage(loose_root).checkpoint(TENANT)
+    journal_size = os.path.getsize(os.path.join(journal_root, TENANT, "journal"))
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(dbengine.__file__)))}
+    cases = {(where, durable): root for where, root in (("journal", journal_root), ("loose", loose_root))
+             for durable in (True, False)}
+    samples: dict[tuple, dict[str, list[float]]] = {case: {row: [] for row in READ_ROWS} for case in cases}
+    for _ in range(reps):
+        for (where, durable), root in cases.items():
+            out = subprocess.run([sys.executable, "-c", READER, root, "1" if durable else "0", TENANT, ENTRY],
+                                 env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+            times = json.loads(out)
+            assert times["versions"] == versions, times
+            for row in READ_ROWS:
+                samples[(where, durable)][row].append(times[row])
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    lines = ["", f"Reads of an entry of {versions:,} durable saves by a fresh process (medians of {reps} processes "
+             f"per row, interleaved): its objects only in the journal ({journal_size / 1e6:.2f} MB) vs the same "
+             "database after a checkpoint (loose files). `log`: open + `log()` of every version; `get`: the "
+             "head's value (`load()`; a snapshot entry has no `get()`); `load`: every version by digest "
+             "(each object read).", "",
+             "| objects | engine | log | load head | load all | load all / loose |", "|---|---|---|---|---|---|"]
+    for (where, durable) in cases:
+        mine = {row: median(samples[(where, durable)][row]) for row in READ_ROWS}
+        loose = median(samples[("loose", durable)]["load"])
+        lines.append(f"| {where} | {'durable' if durable else 'durable=False'} | {format_seconds(mine['log'])} "
+                     f"| {format_seconds(mine['head'])} | {format_seconds(mine['load'])} | {mine['load'] / loose:.2f} |")
+    return "\n".join(lines)
+
+
 def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
     """Time every row `reps` times, interleaved by rounds; also the fsyncs per save and a checkpoint."""
     work = os.path.join(folder, f"_work-durable-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
@@ -233,6 +300,8 @@ def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
         syncs = count_syncs(rows.engine_save, 2 * 10**8, 20)
         checkpoint = time_checkpoint(rows.engine)
         rows.close()
+        if READ_VERSIONS and hasattr(storage.LocalStorage, "journal_objects"):
+            checkpoint += "\n" + time_reads(work, READ_VERSIONS, READ_REPS)
         return samples, syncs, checkpoint
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -303,7 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="a word on the engine measured (e.g. its commit)")
     parser.add_argument("--folder", default=HERE, help="where to write (default: bench/; e.g. /dev/shm, "
                                                        "a tmpfs, to time the engine's own cost without a disk)")
+    parser.add_argument("--read-versions", type=int, default=1000,
+                        help="versions of the entry read from the journal vs loose files (0: skip)")
     args = parser.parse_args(argv)
+    globals()["READ_VERSIONS"] = args.read_versions
     load_before, io_before = os.getloadavg()[0], io_pressure()
     samples, syncs, checkpoint = run(args.reps, args.folder)
     command = " ".join(["python bench/durable.py", *argv]).strip()

@@ -212,6 +212,63 @@ def tail_is_whole(fd: int, size: int) -> bool:
     return frame[:_HEADER.size] == _HEADER.pack(MAGIC, length) and hashlib.sha256(frame).digest() == checksum
 
 
+def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | None:
+    """The objects of one whole frame read from offset `start`, as (digest, offset of the
+    bytes in the file, length); None unless its header, trailer and checksum agree and its
+    items decode exactly, each item's bytes hashing to its digest (the head's JSON is not
+    parsed: an index of objects does not use it; `scan` checks it)."""
+    if len(frame) < OVERHEAD + _PAYLOAD_HEAD.size:
+        return None
+    magic, length = _HEADER.unpack_from(frame)
+    if magic != MAGIC or len(frame) != length + OVERHEAD:
+        return None
+    stop = _HEADER.size + length
+    checksum, length2, end_magic = _TRAILER.unpack_from(frame, stop)
+    view = memoryview(frame)
+    if end_magic != END_MAGIC or length2 != length or hashlib.sha256(view[:stop]).digest() != checksum:
+        return None
+    count = _PAYLOAD_HEAD.unpack_from(frame, _HEADER.size)[2]
+    offset, objects = _HEADER.size + _PAYLOAD_HEAD.size, []
+    for _ in range(count):
+        if offset + _ITEM.size > stop:
+            return None
+        kind, digest, size = _ITEM.unpack_from(frame, offset)
+        offset += _ITEM.size
+        if kind not in _KINDS or offset + size > stop or hashlib.sha256(view[offset:offset + size]).digest() != digest:
+            return None
+        if kind == b"o":
+            objects.append((digest.hex(), start + offset, size))
+        offset += size
+    return objects if offset == stop else None
+
+
+def frame_at(fd: int, start: int, size: int) -> tuple[int, list[tuple[str, int, int]]] | None:
+    """The valid frame starting at `start` of a journal of `size` bytes: (its end, its
+    objects as in `_frame_objects`); None when there is none (torn, damaged or the end)."""
+    header = _pread(fd, _HEADER.size, start)
+    if len(header) < _HEADER.size:
+        return None
+    length = _HEADER.unpack(header)[1]
+    end = start + length + OVERHEAD
+    if length > RECORD_LIMIT or end > size:
+        return None
+    objects = _frame_objects(_pread(fd, end - start, start), start)
+    return None if objects is None else (end, objects)
+
+
+def frame_before(fd: int, end: int) -> tuple[int, list[tuple[str, int, int]]] | None:
+    """The valid frame ending at `end`, found from its trailer (a journal read from its end
+    backwards): (its start, its objects); None when no valid frame ends there."""
+    if end < OVERHEAD:
+        return None
+    _checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, end - _TRAILER.size))
+    start = end - OVERHEAD - length
+    if magic != END_MAGIC or length > RECORD_LIMIT or start < 0:
+        return None
+    objects = _frame_objects(_pread(fd, end - start, start), start)
+    return None if objects is None else (start, objects)
+
+
 def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:
     """Read the journal from its start (or from `start`, the end of a frame already read),
     one frame at a time (memory: one record), calling `on_record` for each valid record,

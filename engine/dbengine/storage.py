@@ -66,17 +66,17 @@ WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no 
 
 class _JournalIndex:
     """Where a tenant's journal holds each object: digest -> (offset, length), for the
-    valid records up to `end` of the journal file `inode`; `tail` is the checksum of the
-    frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
+    valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
+    the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
 
-    __slots__ = ("inode", "end", "tail", "where", "damage")
+    __slots__ = ("inode", "low", "end", "tail", "where", "damage")
 
     def __init__(self, inode: int):
         self.inode = inode
-        self.end = 0
+        self.low = self.end = 0
         self.tail: bytes | None = None
         self.where: dict[str, tuple[int, int]] = {}
-        self.damage: str | None = None  # what ends the valid records, when not the file's end
+        self.damage: str | None = None  # what ends the valid records (known after a scan from the start)
 
 
 class FileToken(NamedTuple):
@@ -455,7 +455,7 @@ class LocalStorage:
             seen.add(digest)
             yield digest
         with self._journal_guard:
-            index = self._index_journal(tenant)
+            index = self._index_journal(tenant, whole=True)
             digests = sorted(index.where) if index is not None else []
         yield from (digest for digest in digests if digest not in seen)
 
@@ -920,38 +920,68 @@ class LocalStorage:
         return found
 
     # ---- objects that live in the journal (durable commits, until a checkpoint)
-    def _index_journal(self, tenant: str, rebuild: bool = False) -> _JournalIndex | None:
-        """Under `_journal_guard`: the tenant's journal index, extended by the records
-        appended since it was built (started over when the journal was replaced, shrank, or
-        no longer ends its last record where it did; `rebuild`: always). None: no journal."""
+    def _index_journal(self, tenant: str, *, want: str | None = None, whole: bool = False,
+                       rebuild: bool = False) -> _JournalIndex | None:
+        """Under `_journal_guard`: the tenant's journal index, extended by the frames appended
+        since (read forwards), and read backwards from its first frame until it knows `want`
+        (`whole`: down to the start), so that an object of the last commits costs a frame or
+        two, not the whole journal. Started over when the journal was replaced, shrank, or no
+        longer ends a frame where it did; `rebuild` (or a frame that fails its checks on the
+        way back): one `journal.scan` from the start, which stops at the first invalid frame.
+        None: no journal."""
         path = self.journal_path(tenant)
         fd, info = self._open_journal_reading(tenant)
         if fd < 0:
             self._journal_index.pop(tenant, None)
             return None
         try:
+            size = info.st_size
             index = self._journal_index.get(tenant)
-            if (rebuild or index is None or index.inode != info.st_ino or info.st_size < index.end
+            if (rebuild or index is None or index.inode != info.st_ino or size < index.end
                     or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
                 index = self._journal_index[tenant] = _JournalIndex(info.st_ino)
-            if info.st_size == index.end:
-                return index
+                if rebuild or not journal.tail_is_whole(fd, size):
+                    return self._scan_journal(tenant, fd, index, size)
+                index.low = index.end = size
+                index.tail = journal.checksum_before(fd, size)
             where = index.where
-
-            def add(record: journal.Record) -> None:
-                for (digest, data), offset in zip(record.objects, record.object_offsets):
-                    where[digest] = (offset, len(data))
-
-            result = journal.scan(fd, info.st_size, add, start=index.end)
-            if result.end != index.end:
-                index.end, index.tail = result.end, journal.checksum_before(fd, result.end)
-            index.damage = result.damage  # a torn tail is a commit that never happened: not damage
+            while index.end < size:  # frames appended since: forwards (stops at a torn or bad one)
+                found = journal.frame_at(fd, index.end, size)
+                if found is None:
+                    break
+                for digest, offset, length in found[1]:
+                    where[digest] = (offset, length)
+                index.end = found[0]
+                index.tail = journal.checksum_before(fd, index.end)
+            while index.low > 0 and (whole or (want is not None and want not in where)):
+                found = journal.frame_before(fd, index.low)
+                if found is None:  # damage on the way back: the journal's own reading decides
+                    index = self._journal_index[tenant] = _JournalIndex(info.st_ino)
+                    return self._scan_journal(tenant, fd, index, size)
+                for digest, offset, length in found[1]:
+                    where.setdefault(digest, (offset, length))  # a later copy is as good
+                index.low = found[0]
             return index
         except OSError as exc:
             self._journal_index.pop(tenant, None)
             raise _fail("read", path, exc) from exc
         finally:
             os.close(fd)
+
+    @staticmethod
+    def _scan_journal(tenant: str, fd: int, index: _JournalIndex, size: int) -> _JournalIndex:
+        """Index the journal from its start with `journal.scan` (trusting nothing: it stops at
+        the first frame that is not a valid record and says whether that is damage)."""
+        where = index.where
+
+        def add(record: journal.Record) -> None:
+            for (digest, data), offset in zip(record.objects, record.object_offsets):
+                where[digest] = (offset, len(data))
+
+        result = journal.scan(fd, size, add)
+        index.low, index.end, index.damage = 0, result.end, result.damage
+        index.tail = journal.checksum_before(fd, result.end)
+        return index
 
     def _open_journal_reading(self, tenant: str) -> tuple[int, os.stat_result | None]:
         """The tenant's journal opened for reading; fd -1 when there is none, or it is not a
@@ -972,7 +1002,7 @@ class LocalStorage:
                 index = self._journal_index.get(tenant)
                 place = index.where.get(digest) if index is not None and not rebuild else None
                 if place is None:
-                    index = self._index_journal(tenant, rebuild)
+                    index = self._index_journal(tenant, want=digest, rebuild=rebuild)
                     place = index.where.get(digest) if index is not None else None
                     if place is None:
                         return None
@@ -995,13 +1025,14 @@ class LocalStorage:
             index = self._journal_index.get(tenant)
             if index is not None and digest in index.where:
                 return True
-            index = self._index_journal(tenant)
+            index = self._index_journal(tenant, want=digest)
             return index is not None and digest in index.where
 
     def _journal_damage(self, tenant: str) -> str | None:
-        """What makes the end of the tenant's journal invalid (None: it is whole or absent)."""
-        with self._journal_guard:
-            index = self._index_journal(tenant)
+        """What makes the tenant's journal invalid from some frame on (None: it is whole, ends
+        with a torn frame, or is absent): read from its start by `journal.scan`."""
+        with self._journal_guard:  # asked only when an object was found nowhere: rare
+            index = self._index_journal(tenant, rebuild=True)
             return index.damage if index is not None else None
 
     def _note_journaled(self, tenant: str, inode: int, start: int, frame: bytes, record: journal.Record) -> None:
@@ -1015,7 +1046,7 @@ class LocalStorage:
                 return
             for (digest, data), offset in zip(record.objects, journal.object_offsets(record)):
                 index.where[digest] = (start + offset, len(data))
-            index.end, index.tail, index.damage = start + len(frame), journal.frame_checksum(frame), None
+            index.end, index.tail = start + len(frame), journal.frame_checksum(frame)
 
     def _forget_journal(self, tenant: str, inode: int | None = None) -> None:
         """The journal was emptied (checkpoint, replay): its objects all have files now."""
