@@ -215,8 +215,9 @@ def tail_is_whole(fd: int, size: int) -> bool:
 def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | None:
     """The objects of one whole frame read from offset `start`, as (digest, offset of the
     bytes in the file, length); None unless its header, trailer and checksum agree and its
-    items decode exactly, each item's bytes hashing to its digest (the head's JSON is not
-    parsed: an index of objects does not use it; `scan` checks it)."""
+    items' kinds and lengths decode exactly. For an index of where objects are: the items'
+    bytes are not hashed here (whoever reads an object checks it against its digest) nor
+    the head parsed; `scan` checks everything."""
     if len(frame) < OVERHEAD + _PAYLOAD_HEAD.size:
         return None
     magic, length = _HEADER.unpack_from(frame)
@@ -234,7 +235,7 @@ def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | Non
             return None
         kind, digest, size = _ITEM.unpack_from(frame, offset)
         offset += _ITEM.size
-        if kind not in _KINDS or offset + size > stop or hashlib.sha256(view[offset:offset + size]).digest() != digest:
+        if kind not in _KINDS or offset + size > stop:
             return None
         if kind == b"o":
             objects.append((digest.hex(), start + offset, size))
@@ -267,6 +268,33 @@ def frame_before(fd: int, end: int) -> tuple[int, list[tuple[str, int, int]]] | 
         return None
     objects = _frame_objects(_pread(fd, end - start, start), start)
     return None if objects is None else (start, objects)
+
+
+def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[tuple[str, int, int]]] | None:
+    """The valid frames ending at `end`, going backwards, read with one pread of up to
+    `window` bytes (more for one larger frame): (where the earliest starts, their objects,
+    newest first). Stops at the window's start or at a frame that fails its checks; None
+    when the frame ending at `end` itself is not valid."""
+    low = max(0, end - window)
+    data = memoryview(_pread(fd, end - low, low))
+    objects: list[tuple[str, int, int]] = []
+    cursor = end
+    while cursor - low >= OVERHEAD:
+        _checksum, length, magic = _TRAILER.unpack_from(data, cursor - low - _TRAILER.size)
+        start = cursor - OVERHEAD - length
+        if magic != END_MAGIC or length > RECORD_LIMIT or start < 0:
+            break
+        if start < low:
+            if cursor == end:  # one frame larger than the window
+                found = frame_before(fd, end)
+                return None if found is None else (found[0], found[1][::-1])
+            break
+        found = _frame_objects(data[start - low:cursor - low], start)
+        if found is None:
+            break
+        objects.extend(reversed(found))
+        cursor = start
+    return None if cursor == end else (cursor, objects)
 
 
 def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:

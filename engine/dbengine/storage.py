@@ -69,14 +69,30 @@ class _JournalIndex:
     valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
     the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
 
-    __slots__ = ("inode", "low", "end", "tail", "where", "damage")
+    __slots__ = ("inode", "fd", "seen", "low", "end", "tail", "where", "damage", "window")
 
-    def __init__(self, inode: int):
+    def __init__(self, inode: int, fd: int = -1):
         self.inode = inode
+        self.fd = fd  # the journal kept open for reading (-1: none); closed with the index
+        self.seen: tuple[int, int] | None = None  # (size, mtime_ns) when last brought up to date
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every frame (the file is kept open)."""
         self.low = self.end = 0
+        self.window = 8 * 1024  # bytes read per step backwards: doubled each step (the last commits first)
         self.tail: bytes | None = None
         self.where: dict[str, tuple[int, int]] = {}
         self.damage: str | None = None  # what ends the valid records (known after a scan from the start)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
 
 
 class FileToken(NamedTuple):
@@ -922,54 +938,76 @@ class LocalStorage:
     # ---- objects that live in the journal (durable commits, until a checkpoint)
     def _index_journal(self, tenant: str, *, want: str | None = None, whole: bool = False,
                        rebuild: bool = False) -> _JournalIndex | None:
-        """Under `_journal_guard`: the tenant's journal index, extended by the frames appended
-        since (read forwards), and read backwards from its first frame until it knows `want`
-        (`whole`: down to the start), so that an object of the last commits costs a frame or
-        two, not the whole journal. Started over when the journal was replaced, shrank, or no
-        longer ends a frame where it did; `rebuild` (or a frame that fails its checks on the
-        way back): one `journal.scan` from the start, which stops at the first invalid frame.
-        None: no journal."""
+        """Under `_journal_guard`: the tenant's journal index (the journal kept open), extended
+        by the frames appended since (read forwards), and read backwards from its first frame
+        until it knows `want` (`whole`: down to the start), so that an object of the last
+        commits costs a frame or two, not the whole journal. Started over when the journal
+        was replaced, shrank, or no longer ends a frame where it did; `rebuild` (or a frame
+        that fails its checks on the way back): one `journal.scan` from the start, which
+        stops at the first invalid frame. None: no journal (or not a regular file)."""
         path = self.journal_path(tenant)
-        fd, info = self._open_journal_reading(tenant)
-        if fd < 0:
-            self._journal_index.pop(tenant, None)
-            return None
+        index = self._journal_index.get(tenant)
         try:
-            size = info.st_size
-            index = self._journal_index.get(tenant)
-            if (rebuild or index is None or index.inode != info.st_ino or size < index.end
-                    or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
-                index = self._journal_index[tenant] = _JournalIndex(info.st_ino)
+            info: os.stat_result | None = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise _fail("read", path, exc) from exc
+        if info is None or not stat.S_ISREG(info.st_mode):
+            self._drop_journal_index(tenant)
+            return None
+        fresh = rebuild
+        if index is None or index.inode != info.st_ino or index.fd < 0:
+            self._drop_journal_index(tenant)
+            fd, opened = self._open_journal_reading(tenant)
+            if fd < 0:
+                return None
+            index = self._journal_index[tenant] = _JournalIndex(opened.st_ino, fd)
+            info, fresh = opened, True
+        try:
+            fd, size, seen = index.fd, info.st_size, (info.st_size, info.st_mtime_ns)
+            if not fresh and seen != index.seen and (
+                    size < index.end or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
+                fresh = True  # emptied (and refilled) by a checkpoint
+            if fresh:
+                index.reset()
+                index.seen = seen
                 if rebuild or not journal.tail_is_whole(fd, size):
-                    return self._scan_journal(tenant, fd, index, size)
+                    return self._scan_journal(fd, index, size)
                 index.low = index.end = size
                 index.tail = journal.checksum_before(fd, size)
             where = index.where
-            while index.end < size:  # frames appended since: forwards (stops at a torn or bad one)
-                found = journal.frame_at(fd, index.end, size)
-                if found is None:
-                    break
-                for digest, offset, length in found[1]:
-                    where[digest] = (offset, length)
-                index.end = found[0]
-                index.tail = journal.checksum_before(fd, index.end)
+            if seen != index.seen:
+                index.seen = seen
+                while index.end < size:  # frames appended since: forwards (stops at a torn or bad one)
+                    found = journal.frame_at(fd, index.end, size)
+                    if found is None:
+                        break
+                    for digest, offset, length in found[1]:
+                        where[digest] = (offset, length)
+                    index.end = found[0]
+                    index.tail = journal.checksum_before(fd, index.end)
             while index.low > 0 and (whole or (want is not None and want not in where)):
-                found = journal.frame_before(fd, index.low)
-                if found is None:  # damage on the way back: the journal's own reading decides
-                    index = self._journal_index[tenant] = _JournalIndex(info.st_ino)
-                    return self._scan_journal(tenant, fd, index, size)
-                for digest, offset, length in found[1]:
+                back = journal.frames_before(fd, index.low, index.window)
+                index.window = min(index.window * 2, 1 << 20)
+                if back is None:  # damage on the way back: the journal's own reading decides
+                    index.reset()
+                    return self._scan_journal(fd, index, size)
+                for digest, offset, length in back[1]:
                     where.setdefault(digest, (offset, length))  # a later copy is as good
-                index.low = found[0]
+                index.low = back[0]
             return index
         except OSError as exc:
-            self._journal_index.pop(tenant, None)
+            self._drop_journal_index(tenant)
             raise _fail("read", path, exc) from exc
-        finally:
-            os.close(fd)
+
+    def _drop_journal_index(self, tenant: str) -> None:
+        index = self._journal_index.pop(tenant, None)
+        if index is not None:
+            index.close()
 
     @staticmethod
-    def _scan_journal(tenant: str, fd: int, index: _JournalIndex, size: int) -> _JournalIndex:
+    def _scan_journal(fd: int, index: _JournalIndex, size: int) -> _JournalIndex:
         """Index the journal from its start with `journal.scan` (trusting nothing: it stops at
         the first frame that is not a valid record and says whether that is damage)."""
         where = index.where
@@ -1006,15 +1044,11 @@ class LocalStorage:
                     place = index.where.get(digest) if index is not None else None
                     if place is None:
                         return None
-                fd, _info = self._open_journal_reading(tenant)
-                if fd < 0:
-                    return None  # emptied and removed meanwhile: the caller looks for the file again
                 try:
-                    data = journal.read_at(fd, place[1], place[0])
+                    data = journal.read_at(index.fd, place[1], place[0])
                 except OSError as exc:
+                    self._drop_journal_index(tenant)
                     raise _fail("read", self.journal_path(tenant), exc) from exc
-                finally:
-                    os.close(fd)
                 if len(data) == place[1] and hashlib.sha256(data).hexdigest() == digest:
                     return data
         return None
@@ -1040,21 +1074,16 @@ class LocalStorage:
         them back (when it covered the journal up to `start`; else the next miss reads on)."""
         with self._journal_guard:
             index = self._journal_index.get(tenant)
-            if start == 0 and (index is None or index.inode != inode or index.end != 0):
-                index = self._journal_index[tenant] = _JournalIndex(inode)
-            if index is None or index.inode != inode or index.end != start:
-                return
+            if index is None or index.inode != inode or index.end != start or index.fd < 0:
+                return  # the next miss reads on
             for (digest, data), offset in zip(record.objects, journal.object_offsets(record)):
                 index.where[digest] = (start + offset, len(data))
             index.end, index.tail = start + len(frame), journal.frame_checksum(frame)
 
-    def _forget_journal(self, tenant: str, inode: int | None = None) -> None:
-        """The journal was emptied (checkpoint, replay): its objects all have files now."""
+    def _forget_journal(self, tenant: str) -> None:
+        """The journal was emptied or set aside (checkpoint, replay): its objects all have files now."""
         with self._journal_guard:
-            if inode is None:
-                self._journal_index.pop(tenant, None)
-            else:
-                self._journal_index[tenant] = _JournalIndex(inode)
+            self._drop_journal_index(tenant)
 
     def _write_journaled(self, kind: bytes, tenant: str | None, digest: str, path: str, data: bytes) -> bool:
         """Store content-addressed bytes. Durable: journal them with the next head write of
@@ -1385,7 +1414,7 @@ class LocalStorage:
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
             self._journal_ends[tenant] = (info.st_ino, 0)
-            self._forget_journal(tenant, info.st_ino)
+            self._forget_journal(tenant)
         except OSError as exc:
             raise _fail("checkpoint journal", path, exc) from exc
         finally:
