@@ -171,3 +171,19 @@ def test_a_writer_killed_around_its_head_write_leaves_a_readable_database(writte
     assert cold.save(T, "alice", "doc", {"n": 100}) and cold.load(T, "doc")["n"] == 100
     cold.storage.checkpoint(T)
     assert make_engine(engine.root).verify().ok and os.path.isfile(cold.storage.object_path(T, versions[0]))
+
+
+def test_a_reader_reads_on_past_later_commits_and_a_torn_tail(written, make_engine):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    assert reader.storage.read_object(T, versions[0])  # its index now ends where the journal did
+    later = [engine.save(T, "alice", "doc", {"n": i}) for i in range(5, 8)]
+    assert [reader.load(T, "doc", v)["n"] for v in later] == [5, 6, 7]  # read forwards
+    frame = journal.encode(journal.Record(boot=journal.boot_id(), objects=[("0" * 64, b"x")]))
+    with open(engine.storage.journal_path(T), "ab") as handle:
+        handle.write(frame[: len(frame) // 2])  # a writer killed mid-append
+    fresh = make_engine(engine.root)
+    assert [fresh.load(T, "doc", v)["n"] for v in versions + later] == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert not fresh.storage.has_object(T, "0" * 64)
+    report = fresh.verify()
+    assert report.ok and [note.kind for note in report.notes] == ["journal-torn"]

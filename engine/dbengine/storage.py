@@ -972,9 +972,9 @@ class LocalStorage:
             if fresh:
                 index.reset()
                 index.seen = seen
-                if rebuild or not journal.tail_is_whole(fd, size):
+                if rebuild:
                     return self._scan_journal(fd, index, size)
-                index.low = index.end = size
+                index.low = index.end = size  # read backwards on demand (a torn tail: scanned below)
                 index.tail = journal.checksum_before(fd, size)
             where = index.where
             if seen != index.seen:
