@@ -1,9 +1,11 @@
 """The per-tenant journal's format: framing, records, and a scan that trusts nothing.
 
 A durable commit appends one record (the new objects' and refs' bytes, and the new head's
-bytes) to `{tenant}/journal` and syncs that one file; the object files and the head are
-then written without fsync. After a power loss, the records replay what the disk lost.
-This module only encodes and decodes; `storage.py` does the file work. See docs/FORMAT.md.
+bytes) to `{tenant}/journal` and syncs that one file; the head and ref files are then
+written without fsync, and the objects stay in the journal (readers find them there by
+`frame_at`/`frames_before`) until a checkpoint gives them their files. After a power
+loss, the records replay what the disk lost. This module only encodes and decodes;
+`storage.py` does the file work. See docs/FORMAT.md.
 
 Frame: b"MJR1", payload length (u32 BE), payload, sha256(the 8 header bytes + payload),
 payload length again (u32 BE), b"MJE1". The trailer lets an appender check the last frame
