@@ -186,7 +186,7 @@ def count_syncs(run: Callable[[int], None], first: int, n: int) -> float:
 
 
 def time_checkpoint(engine: DbEngine) -> str:
-    """The checkpoint the journal needs every 8 MB, timed once on the journal the run left."""
+    """The checkpoint the journal needs every JOURNAL_LIMIT bytes, timed once on the journal the run left."""
     store = engine.storage
     if not hasattr(store, "checkpoint"):
         return ""
@@ -196,7 +196,7 @@ def time_checkpoint(engine: DbEngine) -> str:
     elapsed = time.perf_counter() - start
     return (f"Checkpoint (the files of the journal's objects written, one syncfs, then the journal emptied) "
             f"of the {size / 1e6:.2f} MB journal the run left: "
-            f"{format_seconds(elapsed)}; it runs once per 8 MB of journal.")
+            f"{format_seconds(elapsed)}; it runs once per {storage.JOURNAL_LIMIT / 1e6:.1f} MB of journal.")
 
 
 READER = r"""

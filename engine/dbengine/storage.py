@@ -59,7 +59,9 @@ _READ_FLAGS = os.O_RDONLY | _SAFE
 _NOT_REGULAR_ERRNOS = {errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP}
 _FOLDER_CACHE_MAX = 10_000
 JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
-JOURNAL_LIMIT = 8 * 1024 * 1024  # a checkpoint empties the journal once it is larger
+# A checkpoint empties the journal once it is larger. 2 MB, not 8: the checkpoint creates the
+# files of the journal's objects, ~1,400 for 1 KB saves, about 1 s on a busy disk (bench/RESULTS-durable.md)
+JOURNAL_LIMIT = 2 * 1024 * 1024
 OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
 PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
 WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no faster on 2 busy cores (see bench/RESULTS-records.md)
