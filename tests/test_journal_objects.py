@@ -187,3 +187,16 @@ def test_a_reader_reads_on_past_later_commits_and_a_torn_tail(written, make_engi
     assert not fresh.storage.has_object(T, "0" * 64)
     report = fresh.verify()
     assert report.ok and [note.kind for note in report.notes] == ["journal-torn"]
+
+
+def test_export_and_import_see_journal_only_objects(written, make_engine, tmp_path):
+    engine, versions = written
+    lines = list(make_engine(engine.root).export_jsonl(T))
+    target = make_engine(str(tmp_path / "copy"), durable=True)
+    result = target.import_jsonl(lines)
+    assert result.heads_updated == 2 and result.objects_written == len(loose_files(target)) > 0
+    again = make_engine(engine.root, durable=True).import_jsonl(lines)  # into the source: found in its journal
+    assert (again.objects_written, again.heads_updated, again.heads_unchanged) == (0, 0, 2)
+    assert again.objects_present == result.objects_written and loose_files(engine) == []
+    copy = make_engine(str(tmp_path / "copy"))
+    assert [copy.load(T, "doc", v)["n"] for v in versions] == list(range(5)) and copy.verify().ok

@@ -1100,7 +1100,7 @@ class LocalStorage:
         lock = self._locks.get(tenant) if tenant is not None else None
         if not self.durable:
             if lock is None or not lock.held_here():
-                return self._write_content(path, data)
+                return not self._journal_holds(kind, tenant, digest, path) and self._write_content(path, data)
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self._write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
@@ -1109,7 +1109,7 @@ class LocalStorage:
             self._pending_items()
             self._pending.unwritten[path] = data
         else:
-            present = not self._write_content(path, data, durable=False)
+            present = self._journal_holds(kind, tenant, digest, path) or not self._write_content(path, data, durable=False)
         pending = self._pending_items()
         pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
         self._pending.size += len(data)
@@ -1120,6 +1120,11 @@ class LocalStorage:
             pending.clear()
             self._pending.size = 0
         return not present
+
+    def _journal_holds(self, kind: bytes, tenant: str | None, digest: str, path: str) -> bool:
+        """True when an object with no file is in the tenant's journal, its bytes checked
+        (an import's "have I got it": then no file is written for it)."""
+        return kind == b"o" and tenant is not None and not _lexists(path) and self._journal_object(tenant, digest) is not None
 
     def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         pending = getattr(self._pending, "items", None)
