@@ -1238,11 +1238,6 @@ class LocalStorage:
             self._journal_ends[tenant] = (info.st_ino, end)
             self._install(temp, head_path)
             temp = None
-            self._note_journaled(tenant, info.st_ino, size, frame, record)
-            unwritten = self._pending.unwritten
-            for item in items:
-                if item[0] == b"o":
-                    unwritten.pop(item[3], None)  # read from its file or the journal from now on
         except BaseException as exc:
             if temp is not None:
                 with contextlib.suppress(OSError):
@@ -1262,6 +1257,11 @@ class LocalStorage:
         finally:
             if fd >= 0:
                 os.close(fd)
+        self._note_journaled(tenant, info.st_ino, size, frame, record)
+        unwritten = self._pending.unwritten
+        for item in items:
+            if item[0] == b"o":
+                unwritten.pop(item[3], None)  # read from its file or the journal from now on
         if end > JOURNAL_LIMIT:
             with contextlib.suppress(DbEngineError, OSError):  # the commit is durable already
                 self._checkpoint(tenant)
