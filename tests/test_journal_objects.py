@@ -200,3 +200,36 @@ def test_export_and_import_see_journal_only_objects(written, make_engine, tmp_pa
     assert again.objects_present == result.objects_written and loose_files(engine) == []
     copy = make_engine(str(tmp_path / "copy"))
     assert [copy.load(T, "doc", v)["n"] for v in versions] == list(range(5)) and copy.verify().ok
+
+
+KILLED_IN_CHECKPOINT = r"""
+import os, signal, sys
+from dbengine import storage
+
+write, count = storage.LocalStorage._write_content, [0]
+def die_after_some(self, path, data, durable=None):
+    count[0] += 1
+    if count[0] > int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)  # some objects have their files, the journal is whole
+    return write(self, path, data, durable)
+storage.LocalStorage._write_content = die_after_some
+storage.LocalStorage._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
+storage.LocalStorage(sys.argv[1]).checkpoint("tenant_1")
+"""
+
+
+@pytest.mark.parametrize("files", [3, 10**6])
+def test_a_checkpoint_killed_midway_loses_nothing(written, make_engine, files):
+    engine, versions = written
+    size = os.path.getsize(engine.storage.journal_path(T))
+    proc = subprocess.run([sys.executable, "-c", KILLED_IN_CHECKPOINT, engine.root, str(files)], env=ENV,
+                          capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert os.path.getsize(engine.storage.journal_path(T)) == size  # not emptied
+    journaled = {digest for _where, digest, _data in engine.storage.journal_objects(T)}
+    assert len(loose_files(engine)) == min(files, len(journaled))  # killed among the files, or before the sync
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions] == list(range(5)) and cold.verify().ok
+    cold.storage.checkpoint(T)
+    assert os.path.getsize(engine.storage.journal_path(T)) == 0
+    assert [make_engine(engine.root).load(T, "doc", v)["n"] for v in versions] == list(range(5))
