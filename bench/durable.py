@@ -17,9 +17,9 @@ import argparse
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import os
 import shutil
-import json
 import sqlite3
 import subprocess
 import sys

@@ -95,7 +95,7 @@ def forge(path: str, digest: str) -> None:
         while offset < len(data):
             (length,) = struct.unpack(">I", data[offset + 4:offset + 8])
             record = journal.decode(bytes(data[offset + 8:offset + 8 + length]), offset + 8)
-            for (name, item), at in zip(record.objects, record.object_offsets):
+            for (name, item), at in zip(record.objects, record.object_offsets, strict=True):
                 if name == digest:
                     data[at:at + len(item)] = b" " * len(item)
                     start, end = offset + 8 + length, offset + 8 + length + 32

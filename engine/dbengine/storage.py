@@ -490,7 +490,7 @@ class LocalStorage:
         found: list[tuple[str, str, bytes]] = []
 
         def collect(record: journal.Record) -> None:
-            for (digest, data), offset in zip(record.objects, record.object_offsets):
+            for (digest, data), offset in zip(record.objects, record.object_offsets, strict=True):
                 found.append((f"{path} (offset {offset})", digest, data))
 
         try:
@@ -1016,7 +1016,7 @@ class LocalStorage:
         where = index.where
 
         def add(record: journal.Record) -> None:
-            for (digest, data), offset in zip(record.objects, record.object_offsets):
+            for (digest, data), offset in zip(record.objects, record.object_offsets, strict=True):
                 where[digest] = (offset, len(data))
 
         result = journal.scan(fd, size, add)
@@ -1079,7 +1079,7 @@ class LocalStorage:
             index = self._journal_index.get(tenant)
             if index is None or index.inode != inode or index.end != start or index.fd < 0:
                 return  # the next miss reads on
-            for (digest, data), offset in zip(record.objects, journal.object_offsets(record)):
+            for (digest, data), offset in zip(record.objects, journal.object_offsets(record), strict=True):
                 index.where[digest] = (start + offset, len(data))
             index.end, index.tail = start + len(frame), journal.frame_checksum(frame)
 
