@@ -5,7 +5,9 @@ In one run, interleaved in rounds so that a noisy neighbour hurts every row alik
 - the floor: write a 1 KB temp file, fsync it, rename it over one file (no folder fsync);
 - sqlite `synchronous=FULL` (rollback journal, and WAL) inserting one 1 KB row per transaction.
 Medians go to bench/RESULTS-durable.md with the ratio floor/engine (1.0 = as fast as the
-floor; the target is 0.5 or more) and the fsync calls one save makes. Everything is
+floor; the target is 0.5 or more) and the fsync calls one save makes. Then a checkpoint is
+timed, and reads of an entry of `--read-versions` (1,000) durable saves by fresh processes:
+its objects only in the journal vs the same database after a checkpoint. Everything is
 written under bench/_work-durable-<time>/, deleted only at the end.
 MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) adds a row timing that
 engine's durable save, turn by turn with this one's (a before/after in the same run).
