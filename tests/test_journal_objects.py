@@ -233,3 +233,25 @@ def test_a_checkpoint_killed_midway_loses_nothing(written, make_engine, files):
     cold.storage.checkpoint(T)
     assert os.path.getsize(engine.storage.journal_path(T)) == 0
     assert [make_engine(engine.root).load(T, "doc", v)["n"] for v in versions] == list(range(5))
+
+
+def test_engine_checkpoint_of_one_tenant_or_all_gives_every_object_its_file(written, make_engine):
+    engine, versions = written
+    other = "tenant_2"
+    engine.init(other)
+    engine.save(other, "carol", "doc", {"n": 1})
+    assert engine.checkpoint(T) == [T]
+    assert len(loose_files(engine)) > len(versions) and os.path.getsize(engine.storage.journal_path(T)) == 0
+    assert os.path.getsize(engine.storage.journal_path(other)) > 0  # only the tenant asked for
+    assert sorted(engine.checkpoint()) == [T, other]
+    assert os.path.getsize(engine.storage.journal_path(other)) == 0
+    fresh = make_engine(engine.root)
+    assert [fresh.load(T, "doc", v)["n"] for v in versions] == list(range(5)) and fresh.verify().ok
+
+
+def test_engine_checkpoint_of_an_unknown_tenant_is_a_tenant_error(written):
+    from dbengine.errors import NotInitializedError
+
+    engine, _versions = written
+    with pytest.raises(NotInitializedError):
+        engine.checkpoint("nosuch")

@@ -548,6 +548,19 @@ class DbEngine:
         """Import an export stream (digests kept, every object verified); idempotent."""
         return import_lines(self.objects, self.heads, self.index, lines, tenant_id)
 
+    def checkpoint(self, tenant_id: str | None = None) -> list[str]:
+        """Give the objects of durable commits their files and empty the journals of one
+        tenant (or all); the tenants done. Reads never need it: copies of the files do
+        (`aws s3 sync`, rsync). Nothing to do on S3."""
+        if tenant_id is not None:
+            self.storage.require_tenant(check_tenant(tenant_id))
+            tenants = [tenant_id]
+        else:
+            tenants = self.storage.list_tenants()
+        for tenant in tenants:
+            self.storage.checkpoint(tenant)
+        return tenants
+
     def verify(self, tenant_id: str | None = None) -> VerifyReport:
         """Re-hash and cross-check every object, ref, head and index: a read-only fsck."""
         return verify_database(self.records, tenant_id)

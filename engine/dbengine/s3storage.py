@@ -611,6 +611,9 @@ class S3Storage:
         """Always empty: writes on S3 are not journaled."""
         return []
 
+    def checkpoint(self, tenant: str) -> None:
+        """Nothing to do: writes on S3 are not journaled (every object has its key)."""
+
     # ------------------------------------------------------------------ heads
     @_operation
     def read_head(self, tenant: str) -> tuple[bytes, S3Token] | None:

@@ -94,6 +94,8 @@ EXAMPLES = {
             "  echo '{\"debug\": true}' | mydb save acme-corp app-config -",
     "verify": "mydb verify\n"
               "  mydb verify acme-corp --json",
+    "checkpoint": "mydb checkpoint && aws s3 sync .mytools_db s3://bucket/prefix\n"
+                  "  mydb checkpoint acme-corp --json",
     "export": "mydb export acme-corp > acme.jsonl\n"
               "  mydb export acme-corp users > users.jsonl",
     "import": "mydb --root copy_db import acme.jsonl\n"
@@ -189,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="a JSON file, or - for standard input")
     p = command("verify", "check every object, ref, head and index; exit 1 when damaged")
     p.add_argument("tenant", metavar="TENANT", nargs="?", help=TENANT + "; omitted: the whole database")
+    p = command("checkpoint", "give durable commits' objects their files (before copying the folder)")
+    p.add_argument("tenant", metavar="TENANT", nargs="?", help=TENANT + "; omitted: every tenant")
     p = command("export", "write a tenant (or one entry) as JSON Lines to stdout")
     p.add_argument("tenant", metavar="TENANT", help=TENANT)
     p.add_argument("entry", metavar="ENTRY", nargs="?", help=ENTRY + "; omitted: every entry of the tenant")

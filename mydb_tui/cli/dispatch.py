@@ -23,6 +23,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "put": write.put,
     "save": write.save,
     "verify": maint.verify,
+    "checkpoint": maint.checkpoint,
     "export": maint.export,
     "import": maint.import_,
     "demo": maint.demo,

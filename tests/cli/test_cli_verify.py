@@ -76,3 +76,23 @@ def test_reading_damaged_data_is_a_one_line_error(damaged):
     missing = mydb("show", "acme", "config", "HEAD~1", root=damaged["root"]).json()
     assert "missing" in missing["blob"]["payload"]  # the badge says the ref is gone
     assert mydb("show", "globex", "flags", root=damaged["root"]).json() == {"beta": True}
+
+
+def test_checkpoint_gives_durable_commits_objects_their_files(tmp_path):
+    """`mydb checkpoint` (all tenants, or one): the journal emptied, every object in
+    objects/, still verified; an unknown tenant is one line, exit 2."""
+    root = str(tmp_path / "db")
+    engine = engine_on(root, durable=True)
+    for tenant in ("acme", "globex"):
+        engine.init(tenant)
+        versions = [engine.save(tenant, "alice", "doc", {"n": i}) for i in range(3)]
+    journal = os.path.join(root, "acme", "journal")
+    assert os.path.getsize(journal) > 0
+    assert not os.path.exists(os.path.join(root, "globex", "objects", versions[-1][:24], versions[-1]))
+    one = mydb("checkpoint", "acme", "--json", root=root)
+    assert (one.rc, one.json()) == (0, {"tenants": ["acme"]}) and os.path.getsize(journal) == 0
+    every = mydb("checkpoint", root=root)
+    assert every.rc == 0 and "checkpointed 2 tenants" in every.out
+    assert os.path.isfile(os.path.join(root, "globex", "objects", versions[-1][:24], versions[-1]))
+    assert mydb("verify", root=root).rc == 0
+    assert_error(mydb("checkpoint", "acmee", root=root), "no tenant 'acmee'")

@@ -16,6 +16,20 @@ def _problem_json(problem) -> dict:
     return {"path": problem.path, "kind": problem.kind, "message": problem.message, "tenant": problem.tenant}
 
 
+def checkpoint(ctx: Context) -> int:
+    """`mydb checkpoint [TENANT]`: give durable commits' objects their files, empty the journals."""
+    engine = ctx.engine()
+    if ctx.args.tenant is not None:
+        ctx.check_tenant(engine, ctx.args.tenant)
+    done = engine.checkpoint(ctx.args.tenant)
+    if ctx.json:
+        ctx.out.json({"tenants": done})
+    else:
+        ctx.out.line(f"checkpointed {len(done)} tenant{'s' if len(done) != 1 else ''}: "
+                     "every object has its file, the journals are empty")
+    return OK
+
+
 def verify(ctx: Context) -> int:
     """`mydb verify [TENANT]`: exit 1 and list every problem when the database is damaged."""
     engine = ctx.engine()
