@@ -255,3 +255,25 @@ def test_engine_checkpoint_of_an_unknown_tenant_is_a_tenant_error(written):
     engine, _versions = written
     with pytest.raises(NotInitializedError):
         engine.checkpoint("nosuch")
+
+
+def test_a_damaged_frame_mid_journal_loses_no_later_commit_at_the_checkpoint(written, make_engine):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:  # one flipped byte in the first record (a bad sector)
+        handle.seek(30)
+        byte = handle.read(1)
+        handle.seek(30)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    reader = make_engine(engine.root)
+    with pytest.raises(CorruptObjectError):
+        reader.load(T, "doc", versions[0])  # its record is the damaged one: read from the start
+    assert reader.load(T, "doc")["n"] == 4 and reader.get(T, "users", "u3") == {"age": 33}  # still read
+    later = engine.save(T, "alice", "doc", {"n": 5})  # acknowledged after the damage
+    engine.checkpoint(T)
+    assert os.path.exists(path + ".damaged")
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:] + [later]] == [1, 2, 3, 4, 5]
+    assert cold.get(T, "users", "u3") == {"age": 33} and len(cold.get(T, "users")) == 30
+    kinds = {problem.kind for problem in cold.verify().problems}
+    assert "journal-damaged" in kinds, kinds

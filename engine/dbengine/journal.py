@@ -299,6 +299,30 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     return None if cursor == end else (cursor, objects)
 
 
+def records_back(fd: int, stop: int, end: int) -> list[Record]:
+    """The valid records between `stop` and `end`, found backwards from the trailer of the
+    frame ending at `end`, oldest first; stops at the first frame that is not a valid record
+    (each frame read once and checked as `scan` does). For the records after a damaged
+    one: they were acknowledged as durable, so a checkpoint must not drop their objects."""
+    found: list[Record] = []
+    while end - stop >= OVERHEAD:
+        checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, end - _TRAILER.size))
+        start = end - OVERHEAD - length
+        if magic != END_MAGIC or length > RECORD_LIMIT or start < stop:
+            break
+        frame = _pread(fd, end - start, start)
+        stop_at = _HEADER.size + length
+        if len(frame) != end - start or frame[:_HEADER.size] != _HEADER.pack(MAGIC, length) \
+                or hashlib.sha256(memoryview(frame)[:stop_at]).digest() != checksum:
+            break
+        try:
+            found.append(decode(frame[_HEADER.size:stop_at], start + _HEADER.size))
+        except JournalError:
+            break
+        end = start
+    return found[::-1]
+
+
 def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:
     """Read the journal from its start (or from `start`, the end of a frame already read),
     one frame at a time (memory: one record), calling `on_record` for each valid record,
