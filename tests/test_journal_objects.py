@@ -277,3 +277,25 @@ def test_a_damaged_frame_mid_journal_loses_no_later_commit_at_the_checkpoint(wri
     assert cold.get(T, "users", "u3") == {"age": 33} and len(cold.get(T, "users")) == 30
     kinds = {problem.kind for problem in cold.verify().problems}
     assert "journal-damaged" in kinds, kinds
+
+
+def test_a_reader_of_many_tenants_keeps_a_bounded_number_of_journals_open(make_engine, monkeypatch):
+    from dbengine import storage
+
+    monkeypatch.setattr(storage, "JOURNAL_INDEX_MAX", 3)
+    writer = make_engine(durable=True)
+    saved = {}
+    for i in range(8):
+        writer.init(f"t{i}")
+        saved[f"t{i}"] = writer.save(f"t{i}", "alice", "doc", {"n": i})
+    reader = make_engine(writer.root)
+
+    def open_journals() -> int:
+        links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                 if os.path.exists(f"/proc/self/fd/{fd}")]
+        return sum(link.startswith(writer.root) and link.endswith("/journal") for link in links)
+
+    before = open_journals()
+    for _round in range(2):  # read again after eviction: reopened and indexed afresh
+        assert [reader.load(t, "doc", d)["n"] for t, d in saved.items()] == list(range(8))
+        assert open_journals() - before <= 3

@@ -31,6 +31,7 @@ import queue
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -64,6 +65,10 @@ JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
 JOURNAL_LIMIT = 2 * 1024 * 1024
 OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
 PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
+# journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
+# ~0.8 MB for a full 2 MB journal); the least recently used is closed past this, so that a
+# process reading thousands of tenants neither runs out of file descriptors nor memory
+JOURNAL_INDEX_MAX = 32
 WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no faster on 2 busy cores (see bench/RESULTS-records.md)
 
 
@@ -326,7 +331,8 @@ class LocalStorage:
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
-        self._journal_index: dict[str, _JournalIndex] = {}  # tenant -> where its journal holds objects
+        # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
+        self._journal_index: OrderedDict[str, _JournalIndex] = OrderedDict()
         self._journal_guard = threading.Lock()
 
     # ------------------------------------------------------------------ paths
@@ -949,7 +955,7 @@ class LocalStorage:
         that fails its checks on the way back): one `journal.scan` from the start, which
         stops at the first invalid frame. None: no journal (or not a regular file)."""
         path = self.journal_path(tenant)
-        index = self._journal_index.get(tenant)
+        index = self._cached_index(tenant)
         try:
             info: os.stat_result | None = os.lstat(path)
         except FileNotFoundError:
@@ -966,6 +972,8 @@ class LocalStorage:
             if fd < 0:
                 return None
             index = self._journal_index[tenant] = _JournalIndex(opened.st_ino, fd)
+            while len(self._journal_index) > JOURNAL_INDEX_MAX:  # close the least recently used
+                self._journal_index.popitem(last=False)[1].close()
             info, fresh = opened, True
         try:
             fd, size, seen = index.fd, info.st_size, (info.st_size, info.st_mtime_ns)
@@ -1003,6 +1011,13 @@ class LocalStorage:
         except OSError as exc:
             self._drop_journal_index(tenant)
             raise _fail("read", path, exc) from exc
+
+    def _cached_index(self, tenant: str) -> _JournalIndex | None:
+        """Under `_journal_guard`: the tenant's journal index if kept, marked recently used."""
+        index = self._journal_index.get(tenant)
+        if index is not None:
+            self._journal_index.move_to_end(tenant)
+        return index
 
     def _drop_journal_index(self, tenant: str) -> None:
         index = self._journal_index.pop(tenant, None)
@@ -1047,7 +1062,7 @@ class LocalStorage:
         when the journal (as it is now) holds no valid copy."""
         with self._journal_guard:
             for rebuild in (False, True):  # an offset that no longer holds the object: index again
-                index = self._journal_index.get(tenant)
+                index = self._cached_index(tenant)
                 place = index.where.get(digest) if index is not None and not rebuild else None
                 if place is None:
                     index = self._index_journal(tenant, want=digest, rebuild=rebuild)
@@ -1066,7 +1081,7 @@ class LocalStorage:
     def _journal_has(self, tenant: str, digest: str) -> bool:
         """True when a valid record of the tenant's journal holds the object."""
         with self._journal_guard:
-            index = self._journal_index.get(tenant)
+            index = self._cached_index(tenant)
             if index is not None and digest in index.where:
                 return True
             index = self._index_journal(tenant, want=digest)
@@ -1083,7 +1098,7 @@ class LocalStorage:
         """After our append at `start`: the index learns the record's objects without reading
         them back (when it covered the journal up to `start`; else the next miss reads on)."""
         with self._journal_guard:
-            index = self._journal_index.get(tenant)
+            index = self._cached_index(tenant)
             if index is None or index.inode != inode or index.end != start or index.fd < 0:
                 return  # the next miss reads on
             for (digest, data), offset in zip(record.objects, journal.object_offsets(record), strict=True):
