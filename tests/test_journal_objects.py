@@ -299,3 +299,20 @@ def test_a_reader_of_many_tenants_keeps_a_bounded_number_of_journals_open(make_e
     for _round in range(2):  # read again after eviction: reopened and indexed afresh
         assert [reader.load(t, "doc", d)["n"] for t, d in saved.items()] == list(range(8))
         assert open_journals() - before <= 3
+
+
+def test_journal_reads_of_a_journal_emptied_under_them_find_nothing_and_raise_nothing(written):
+    engine, _versions = written
+    path = engine.storage.journal_path(T)
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.truncate(path, 0)  # a checkpoint in another process, after this reader took the size
+        assert journal.frames_before(fd, size) is None
+        assert journal.frame_before(fd, size) is None
+        assert journal.records_back(fd, 0, size) == []
+        assert not journal.tail_is_whole(fd, size)
+        result = journal.scan(fd, size)
+        assert (result.records, result.damage) == (0, None) and result.torn
+    finally:
+        os.close(fd)

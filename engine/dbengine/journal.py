@@ -192,6 +192,13 @@ def _pread(fd: int, length: int, offset: int) -> bytes:
     return b"".join(chunks)
 
 
+def _trailer_before(fd: int, end: int) -> tuple[bytes, int, bytes] | None:
+    """(checksum, payload length, end magic) of the trailer ending at `end`; None when fewer
+    bytes are there (the journal shrank since its size was taken: a checkpoint emptied it)."""
+    data = _pread(fd, _TRAILER.size, end - _TRAILER.size)
+    return _TRAILER.unpack(data) if len(data) == _TRAILER.size else None
+
+
 def first_boot(fd: int) -> bytes | None:
     """The boot id in the journal's first frame (None: no whole header to read it from)."""
     data = _pread(fd, _HEADER.size + 16, 0)
@@ -206,7 +213,10 @@ def tail_is_whole(fd: int, size: int) -> bool:
         return True
     if size < OVERHEAD:
         return False
-    checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, size - _TRAILER.size))
+    trailer = _trailer_before(fd, size)
+    if trailer is None:
+        return False
+    checksum, length, magic = trailer
     start = size - OVERHEAD - length
     if magic != END_MAGIC or start < 0 or length > RECORD_LIMIT:
         return False
@@ -264,7 +274,10 @@ def frame_before(fd: int, end: int) -> tuple[int, list[tuple[str, int, int]]] | 
     backwards): (its start, its objects); None when no valid frame ends there."""
     if end < OVERHEAD:
         return None
-    _checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, end - _TRAILER.size))
+    trailer = _trailer_before(fd, end)
+    if trailer is None:
+        return None
+    _checksum, length, magic = trailer
     start = end - OVERHEAD - length
     if magic != END_MAGIC or length > RECORD_LIMIT or start < 0:
         return None
@@ -279,6 +292,8 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     when the frame ending at `end` itself is not valid."""
     low = max(0, end - window)
     data = memoryview(_pread(fd, end - low, low))
+    if len(data) != end - low:
+        return None  # the journal shrank meanwhile (a checkpoint emptied it)
     objects: list[tuple[str, int, int]] = []
     cursor = end
     while cursor - low >= OVERHEAD:
@@ -306,7 +321,10 @@ def records_back(fd: int, stop: int, end: int) -> list[Record]:
     one: they were acknowledged as durable, so a checkpoint must not drop their objects."""
     found: list[Record] = []
     while end - stop >= OVERHEAD:
-        checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, end - _TRAILER.size))
+        trailer = _trailer_before(fd, end)
+        if trailer is None:
+            break
+        checksum, length, magic = trailer
         start = end - OVERHEAD - length
         if magic != END_MAGIC or length > RECORD_LIMIT or start < stop:
             break
@@ -347,8 +365,12 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
                 result.damage = f"frame at offset {offset} is larger than {RECORD_LIMIT} bytes"
             break
         payload = _pread(fd, length, offset + _HEADER.size)
-        checksum, length2, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, offset + _HEADER.size + length))
-        if len(payload) != length or magic != END_MAGIC or length2 != length \
+        trailer = _trailer_before(fd, frame_end)
+        if len(payload) != length or trailer is None:
+            result.torn = True  # the journal shrank while read (a checkpoint emptied it)
+            break
+        checksum, length2, magic = trailer
+        if magic != END_MAGIC or length2 != length \
                 or hashlib.sha256(header + payload).digest() != checksum:
             if frame_end >= size:
                 result.torn = True
