@@ -316,3 +316,16 @@ def test_journal_reads_of_a_journal_emptied_under_them_find_nothing_and_raise_no
         assert (result.records, result.damage) == (0, None) and result.torn
     finally:
         os.close(fd)
+
+
+def test_has_object_during_a_checkpoint_in_another_process_finds_the_object(written, make_engine, monkeypatch):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    looked = reader.storage._journal_has
+
+    def checkpoint_first(tenant: str, digest: str) -> bool:
+        engine.storage.checkpoint(T)  # between the reader's file check and its journal check
+        return looked(tenant, digest)
+
+    monkeypatch.setattr(reader.storage, "_journal_has", checkpoint_first)
+    assert reader.storage.has_object(T, versions[-1])

@@ -460,9 +460,11 @@ class LocalStorage:
                                  f"{damage}", journal_path)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file or is in a valid record of the tenant's journal."""
+        """True when the object has a file or is in a valid record of the tenant's journal (or,
+        as `read_object`, has a file after all: a checkpoint wrote it, then emptied the journal)."""
         path = self.object_path(tenant, digest)
-        return self._unwritten(path) is not None or os.path.isfile(path) or self._journal_has(tenant, digest)
+        return (self._unwritten(path) is not None or os.path.isfile(path) or self._journal_has(tenant, digest)
+                or os.path.isfile(path))
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
