@@ -329,3 +329,21 @@ def test_has_object_during_a_checkpoint_in_another_process_finds_the_object(writ
 
     monkeypatch.setattr(reader.storage, "_journal_has", checkpoint_first)
     assert reader.storage.has_object(T, versions[-1])
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder", "fifo"])
+def test_a_journal_that_is_not_a_file_is_named_by_reads_and_verify(written, make_engine, kind):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    if kind == "symlink":  # even to a copy of itself inside the root: never followed
+        os.replace(path, path + ".copy")
+        os.symlink(path + ".copy", path)
+    else:
+        os.unlink(path)
+        os.mkdir(path) if kind == "folder" else os.mkfifo(path)
+    reader = make_engine(engine.root)
+    with pytest.raises(CorruptObjectError) as caught:
+        reader.storage.read_object(T, versions[0])
+    assert caught.value.path == path and "not a regular file" in str(caught.value)
+    problems = [(p.kind, p.path) for p in reader.verify().problems]
+    assert ("journal-not-a-file", path) in problems, problems

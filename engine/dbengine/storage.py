@@ -932,7 +932,10 @@ class LocalStorage:
         path = self.journal_path(tenant)
         try:
             fd, info = _open_regular(path, "journal")
-        except (OSError, DbEngineError):  # absent, or not a regular file (strange_files says so)
+        except (OSError, DbEngineError):  # absent, or not a regular file
+            not_a_file = self._journal_not_a_file(tenant)
+            if not_a_file is not None:
+                found.append((path, "journal-not-a-file", not_a_file, True))
             return found
         try:
             result = journal.scan(fd, info.st_size)
@@ -1090,11 +1093,20 @@ class LocalStorage:
             return index is not None and digest in index.where
 
     def _journal_damage(self, tenant: str) -> str | None:
-        """What makes the tenant's journal invalid from some frame on (None: it is whole, ends
-        with a torn frame, or is absent): read from its start by `journal.scan`."""
+        """What makes the tenant's journal invalid from some frame on, or unreadable as a
+        whole (None: it is whole, ends with a torn frame, or is absent): read from its start
+        by `journal.scan`."""
         with self._journal_guard:  # asked only when an object was found nowhere: rare
             index = self._index_journal(tenant, rebuild=True)
-            return index.damage if index is not None else None
+            return index.damage if index is not None else self._journal_not_a_file(tenant)
+
+    def _journal_not_a_file(self, tenant: str) -> str | None:
+        """Why the tenant's journal cannot be read when something that is not a regular file
+        is in its place (a folder, a symbolic link, a FIFO); None when it is absent or a file."""
+        mode = _lstat_mode(self.journal_path(tenant))
+        if mode is None or stat.S_ISREG(mode):
+            return None
+        return f"it is {_kind(mode)}, not a regular file: the objects of durable commits in it cannot be read"
 
     def _note_journaled(self, tenant: str, inode: int, start: int, frame: bytes, record: journal.Record) -> None:
         """After our append at `start`: the index learns the record's objects without reading
