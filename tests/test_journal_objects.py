@@ -347,3 +347,42 @@ def test_a_journal_that_is_not_a_file_is_named_by_reads_and_verify(written, make
     assert caught.value.path == path and "not a regular file" in str(caught.value)
     problems = [(p.kind, p.path) for p in reader.verify().problems]
     assert ("journal-not-a-file", path) in problems, problems
+
+
+CHECKPOINTING_WRITER = r"""
+import sys
+from dbengine import storage
+storage.JOURNAL_LIMIT = 16 * 1024  # a checkpoint every ~20 saves
+from dbengine.dbengine import DbEngine
+db = DbEngine(sys.argv[1], durable=True)
+for i in range(int(sys.argv[2])):
+    db.save("tenant_1", "alice", "doc", {"n": i, "body": "x" * 500})
+"""
+
+
+def test_a_reader_thread_pool_reads_while_another_process_commits_and_checkpoints(written, make_engine):
+    import threading
+
+    engine, _versions = written
+    writer = subprocess.Popen([sys.executable, "-c", CHECKPOINTING_WRITER, engine.root, "250"], env=ENV,
+                              stderr=subprocess.PIPE)
+    reader, errors, reads = make_engine(engine.root), [], [0]
+
+    def read() -> None:
+        while writer.poll() is None:
+            try:
+                for digest in reader.history(T, "doc", max_items=3):
+                    reader.load(T, "doc", digest)
+                reads[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any error is the finding
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert writer.wait(timeout=120) == 0, writer.stderr.read()
+    assert errors == [] and reads[0] > 0
+    assert len(reader.history(T, "doc", max_items=None)) == 255 and make_engine(engine.root).verify().ok
