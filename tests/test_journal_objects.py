@@ -386,3 +386,22 @@ def test_a_reader_thread_pool_reads_while_another_process_commits_and_checkpoint
     assert writer.wait(timeout=120) == 0, writer.stderr.read()
     assert errors == [] and reads[0] > 0
     assert len(reader.history(T, "doc", max_items=None)) == 255 and make_engine(engine.root).verify().ok
+
+
+def test_listing_and_verify_during_a_checkpoint_in_another_process_miss_no_object(written, make_engine, monkeypatch):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    listing, scanning = reader.storage._iter_digests, reader.storage.scan_objects
+
+    def then_checkpoint(files):
+        def listed(*args):
+            yield from files(*args)
+            engine.storage.checkpoint(T)  # the files are listed, the journal is emptied
+        return listed
+
+    monkeypatch.setattr(reader.storage, "_iter_digests", then_checkpoint(listing))
+    assert set(versions) <= set(reader.storage.iter_objects(T))
+    monkeypatch.setattr(reader.storage, "scan_objects", then_checkpoint(scanning))
+    engine.save(T, "alice", "doc", {"n": 5})  # back in the journal only
+    report = reader.verify()
+    assert report.ok, [str(p) for p in report.problems]

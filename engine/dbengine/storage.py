@@ -476,15 +476,15 @@ class LocalStorage:
         return self._write_journaled(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects: those with a file, then those only in its journal."""
-        seen = set()
-        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
-            seen.add(digest)
-            yield digest
+        """The digests of the tenant's objects: those with a file, then those only in its journal
+        (the journal read first: a checkpoint meanwhile gives its objects files, never hides them)."""
         with self._journal_guard:
             index = self._index_journal(tenant, whole=True)
-            digests = sorted(index.where) if index is not None else []
-        yield from (digest for digest in digests if digest not in seen)
+            journaled = set(index.where) if index is not None else set()
+        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
+            journaled.discard(digest)
+            yield digest
+        yield from sorted(journaled)
 
     def journal_objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
         """Every object of the tenant's journal's valid records, read afresh (for verify):
