@@ -405,3 +405,20 @@ def test_listing_and_verify_during_a_checkpoint_in_another_process_miss_no_objec
     engine.save(T, "alice", "doc", {"n": 5})  # back in the journal only
     report = reader.verify()
     assert report.ok, [str(p) for p in report.problems]
+
+
+@pytest.mark.parametrize("at", [2, 10])  # the first frame's magic, its boot id
+def test_a_damaged_first_frame_header_makes_no_reader_replay_and_drop_the_journal(written, make_engine, at):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:
+        handle.seek(at)
+        byte = handle.read(1)
+        handle.seek(at)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    reader = make_engine(engine.root)
+    assert reader.load(T, "doc")["n"] == 4 and reader.get(T, "users", "u3") == {"age": 33}
+    assert os.path.exists(path) and not os.path.exists(path + ".damaged")  # not replayed by a reader
+    engine.checkpoint(T)
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:]] == [1, 2, 3, 4]

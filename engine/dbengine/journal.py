@@ -207,6 +207,15 @@ def first_boot(fd: int) -> bytes | None:
     return data[_HEADER.size:]
 
 
+def last_boot(fd: int, size: int) -> bytes | None:
+    """The boot id in the journal's last frame, when it is a valid frame (None: it is not)."""
+    found = frame_before(fd, size)
+    if found is None:
+        return None
+    data = _pread(fd, 16, found[0] + _HEADER.size)
+    return data if len(data) == 16 else None
+
+
 def tail_is_whole(fd: int, size: int) -> bool:
     """True when the file ends with a whole frame whose checksum holds (or is empty)."""
     if size == 0:

@@ -1340,7 +1340,12 @@ class LocalStorage:
             if info.st_size == 0:
                 return False
             boot, now = journal.first_boot(fd), journal.boot_id()
-            return boot is None or boot != now or now == journal.NO_BOOT
+            if now == journal.NO_BOOT or boot == now:
+                return now == journal.NO_BOOT
+            # another boot, or a first frame too damaged to say: its last frame decides, so
+            # that a flipped byte in the first frame never makes a reader replay (and set
+            # aside) a journal this boot wrote (its objects would be lost with it)
+            return journal.last_boot(fd, info.st_size) != now
         finally:
             os.close(fd)
 
