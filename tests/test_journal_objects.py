@@ -422,3 +422,17 @@ def test_a_damaged_first_frame_header_makes_no_reader_replay_and_drop_the_journa
     engine.checkpoint(T)
     cold = make_engine(engine.root)
     assert [cold.load(T, "doc", v)["n"] for v in versions[1:]] == [1, 2, 3, 4]
+
+
+def test_a_first_frame_claiming_to_run_past_the_end_is_damage_not_a_torn_tail(written, make_engine):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:  # a damaged length field: whole frames follow it
+        handle.seek(4)
+        handle.write(b"\x00\xff\xff\xff")
+    kinds = [p.kind for p in make_engine(engine.root).verify().problems]
+    assert "journal-damaged" in kinds, kinds
+    engine.checkpoint(T)  # was: emptied as if a torn tail, every journal-only object lost
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:]] == [1, 2, 3, 4]
+    assert cold.get(T, "users", "u3") == {"age": 33}

@@ -350,6 +350,13 @@ def records_back(fd: int, stop: int, end: int) -> list[Record]:
     return found[::-1]
 
 
+def _frame_follows(fd: int, offset: int, size: int) -> bool:
+    """True when a valid frame starting after `offset` ends the file: what looks cut short at
+    `offset` (a length past the end, zeros) is then damage, not a torn tail (always the last)."""
+    found = frame_before(fd, size)
+    return found is not None and found[0] > offset
+
+
 def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:
     """Read the journal from its start (or from `start`, the end of a frame already read),
     one frame at a time (memory: one record), calling `on_record` for each valid record,
@@ -360,7 +367,8 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)):
+            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))) \
+                    and not _frame_follows(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
                 result.damage = f"no frame at offset {offset}"
@@ -368,10 +376,12 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         length = _HEADER.unpack(header)[1]
         frame_end = offset + length + OVERHEAD
         if length > RECORD_LIMIT or frame_end > size:
-            if frame_end >= size:
-                result.torn = True
-            else:
+            if frame_end < size:
                 result.damage = f"frame at offset {offset} is larger than {RECORD_LIMIT} bytes"
+            elif _frame_follows(fd, offset, size):
+                result.damage = f"frame at offset {offset} claims {length} bytes, past the end, yet whole frames follow it"
+            else:
+                result.torn = True
             break
         payload = _pread(fd, length, offset + _HEADER.size)
         trailer = _trailer_before(fd, frame_end)
