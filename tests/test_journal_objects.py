@@ -255,3 +255,184 @@ def test_engine_checkpoint_of_an_unknown_tenant_is_a_tenant_error(written):
     engine, _versions = written
     with pytest.raises(NotInitializedError):
         engine.checkpoint("nosuch")
+
+
+def test_a_damaged_frame_mid_journal_loses_no_later_commit_at_the_checkpoint(written, make_engine):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:  # one flipped byte in the first record (a bad sector)
+        handle.seek(30)
+        byte = handle.read(1)
+        handle.seek(30)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    reader = make_engine(engine.root)
+    with pytest.raises(CorruptObjectError):
+        reader.load(T, "doc", versions[0])  # its record is the damaged one: read from the start
+    assert reader.load(T, "doc")["n"] == 4 and reader.get(T, "users", "u3") == {"age": 33}  # still read
+    later = engine.save(T, "alice", "doc", {"n": 5})  # acknowledged after the damage
+    engine.checkpoint(T)
+    assert os.path.exists(path + ".damaged")
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:] + [later]] == [1, 2, 3, 4, 5]
+    assert cold.get(T, "users", "u3") == {"age": 33} and len(cold.get(T, "users")) == 30
+    kinds = {problem.kind for problem in cold.verify().problems}
+    assert "journal-damaged" in kinds, kinds
+
+
+def test_a_reader_of_many_tenants_keeps_a_bounded_number_of_journals_open(make_engine, monkeypatch):
+    from dbengine import storage
+
+    monkeypatch.setattr(storage, "JOURNAL_INDEX_MAX", 3)
+    writer = make_engine(durable=True)
+    saved = {}
+    for i in range(8):
+        writer.init(f"t{i}")
+        saved[f"t{i}"] = writer.save(f"t{i}", "alice", "doc", {"n": i})
+    reader = make_engine(writer.root)
+
+    def open_journals() -> int:
+        links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                 if os.path.exists(f"/proc/self/fd/{fd}")]
+        return sum(link.startswith(writer.root) and link.endswith("/journal") for link in links)
+
+    before = open_journals()
+    for _round in range(2):  # read again after eviction: reopened and indexed afresh
+        assert [reader.load(t, "doc", d)["n"] for t, d in saved.items()] == list(range(8))
+        assert open_journals() - before <= 3
+
+
+def test_journal_reads_of_a_journal_emptied_under_them_find_nothing_and_raise_nothing(written):
+    engine, _versions = written
+    path = engine.storage.journal_path(T)
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.truncate(path, 0)  # a checkpoint in another process, after this reader took the size
+        assert journal.frames_before(fd, size) is None
+        assert journal.frame_before(fd, size) is None
+        assert journal.records_back(fd, 0, size) == []
+        assert not journal.tail_is_whole(fd, size)
+        result = journal.scan(fd, size)
+        assert (result.records, result.damage) == (0, None) and result.torn
+    finally:
+        os.close(fd)
+
+
+def test_has_object_during_a_checkpoint_in_another_process_finds_the_object(written, make_engine, monkeypatch):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    looked = reader.storage._journal_has
+
+    def checkpoint_first(tenant: str, digest: str) -> bool:
+        engine.storage.checkpoint(T)  # between the reader's file check and its journal check
+        return looked(tenant, digest)
+
+    monkeypatch.setattr(reader.storage, "_journal_has", checkpoint_first)
+    assert reader.storage.has_object(T, versions[-1])
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder", "fifo"])
+def test_a_journal_that_is_not_a_file_is_named_by_reads_and_verify(written, make_engine, kind):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    if kind == "symlink":  # even to a copy of itself inside the root: never followed
+        os.replace(path, path + ".copy")
+        os.symlink(path + ".copy", path)
+    else:
+        os.unlink(path)
+        os.mkdir(path) if kind == "folder" else os.mkfifo(path)
+    reader = make_engine(engine.root)
+    with pytest.raises(CorruptObjectError) as caught:
+        reader.storage.read_object(T, versions[0])
+    assert caught.value.path == path and "not a regular file" in str(caught.value)
+    problems = [(p.kind, p.path) for p in reader.verify().problems]
+    assert ("journal-not-a-file", path) in problems, problems
+
+
+CHECKPOINTING_WRITER = r"""
+import sys
+from dbengine import storage
+storage.JOURNAL_LIMIT = 16 * 1024  # a checkpoint every ~20 saves
+from dbengine.dbengine import DbEngine
+db = DbEngine(sys.argv[1], durable=True)
+for i in range(int(sys.argv[2])):
+    db.save("tenant_1", "alice", "doc", {"n": i, "body": "x" * 500})
+"""
+
+
+def test_a_reader_thread_pool_reads_while_another_process_commits_and_checkpoints(written, make_engine):
+    import threading
+
+    engine, _versions = written
+    writer = subprocess.Popen([sys.executable, "-c", CHECKPOINTING_WRITER, engine.root, "250"], env=ENV,
+                              stderr=subprocess.PIPE)
+    reader, errors, reads = make_engine(engine.root), [], [0]
+
+    def read() -> None:
+        while writer.poll() is None:
+            try:
+                for digest in reader.history(T, "doc", max_items=3):
+                    reader.load(T, "doc", digest)
+                reads[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any error is the finding
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert writer.wait(timeout=120) == 0, writer.stderr.read()
+    assert errors == [] and reads[0] > 0
+    assert len(reader.history(T, "doc", max_items=None)) == 255 and make_engine(engine.root).verify().ok
+
+
+def test_listing_and_verify_during_a_checkpoint_in_another_process_miss_no_object(written, make_engine, monkeypatch):
+    engine, versions = written
+    reader = make_engine(engine.root)
+    listing, scanning = reader.storage._iter_digests, reader.storage.scan_objects
+
+    def then_checkpoint(files):
+        def listed(*args):
+            yield from files(*args)
+            engine.storage.checkpoint(T)  # the files are listed, the journal is emptied
+        return listed
+
+    monkeypatch.setattr(reader.storage, "_iter_digests", then_checkpoint(listing))
+    assert set(versions) <= set(reader.storage.iter_objects(T))
+    monkeypatch.setattr(reader.storage, "scan_objects", then_checkpoint(scanning))
+    engine.save(T, "alice", "doc", {"n": 5})  # back in the journal only
+    report = reader.verify()
+    assert report.ok, [str(p) for p in report.problems]
+
+
+@pytest.mark.parametrize("at", [2, 10])  # the first frame's magic, its boot id
+def test_a_damaged_first_frame_header_makes_no_reader_replay_and_drop_the_journal(written, make_engine, at):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:
+        handle.seek(at)
+        byte = handle.read(1)
+        handle.seek(at)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    reader = make_engine(engine.root)
+    assert reader.load(T, "doc")["n"] == 4 and reader.get(T, "users", "u3") == {"age": 33}
+    assert os.path.exists(path) and not os.path.exists(path + ".damaged")  # not replayed by a reader
+    engine.checkpoint(T)
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:]] == [1, 2, 3, 4]
+
+
+def test_a_first_frame_claiming_to_run_past_the_end_is_damage_not_a_torn_tail(written, make_engine):
+    engine, versions = written
+    path = engine.storage.journal_path(T)
+    with open(path, "r+b") as handle:  # a damaged length field: whole frames follow it
+        handle.seek(4)
+        handle.write(b"\x00\xff\xff\xff")
+    kinds = [p.kind for p in make_engine(engine.root).verify().problems]
+    assert "journal-damaged" in kinds, kinds
+    engine.checkpoint(T)  # was: emptied as if a torn tail, every journal-only object lost
+    cold = make_engine(engine.root)
+    assert [cold.load(T, "doc", v)["n"] for v in versions[1:]] == [1, 2, 3, 4]
+    assert cold.get(T, "users", "u3") == {"age": 33}

@@ -192,6 +192,13 @@ def _pread(fd: int, length: int, offset: int) -> bytes:
     return b"".join(chunks)
 
 
+def _trailer_before(fd: int, end: int) -> tuple[bytes, int, bytes] | None:
+    """(checksum, payload length, end magic) of the trailer ending at `end`; None when fewer
+    bytes are there (the journal shrank since its size was taken: a checkpoint emptied it)."""
+    data = _pread(fd, _TRAILER.size, end - _TRAILER.size)
+    return _TRAILER.unpack(data) if len(data) == _TRAILER.size else None
+
+
 def first_boot(fd: int) -> bytes | None:
     """The boot id in the journal's first frame (None: no whole header to read it from)."""
     data = _pread(fd, _HEADER.size + 16, 0)
@@ -200,13 +207,25 @@ def first_boot(fd: int) -> bytes | None:
     return data[_HEADER.size:]
 
 
+def last_boot(fd: int, size: int) -> bytes | None:
+    """The boot id in the journal's last frame, when it is a valid frame (None: it is not)."""
+    found = frame_before(fd, size)
+    if found is None:
+        return None
+    data = _pread(fd, 16, found[0] + _HEADER.size)
+    return data if len(data) == 16 else None
+
+
 def tail_is_whole(fd: int, size: int) -> bool:
     """True when the file ends with a whole frame whose checksum holds (or is empty)."""
     if size == 0:
         return True
     if size < OVERHEAD:
         return False
-    checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, size - _TRAILER.size))
+    trailer = _trailer_before(fd, size)
+    if trailer is None:
+        return False
+    checksum, length, magic = trailer
     start = size - OVERHEAD - length
     if magic != END_MAGIC or start < 0 or length > RECORD_LIMIT:
         return False
@@ -264,7 +283,10 @@ def frame_before(fd: int, end: int) -> tuple[int, list[tuple[str, int, int]]] | 
     backwards): (its start, its objects); None when no valid frame ends there."""
     if end < OVERHEAD:
         return None
-    _checksum, length, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, end - _TRAILER.size))
+    trailer = _trailer_before(fd, end)
+    if trailer is None:
+        return None
+    _checksum, length, magic = trailer
     start = end - OVERHEAD - length
     if magic != END_MAGIC or length > RECORD_LIMIT or start < 0:
         return None
@@ -279,6 +301,8 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     when the frame ending at `end` itself is not valid."""
     low = max(0, end - window)
     data = memoryview(_pread(fd, end - low, low))
+    if len(data) != end - low:
+        return None  # the journal shrank meanwhile (a checkpoint emptied it)
     objects: list[tuple[str, int, int]] = []
     cursor = end
     while cursor - low >= OVERHEAD:
@@ -299,6 +323,40 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     return None if cursor == end else (cursor, objects)
 
 
+def records_back(fd: int, stop: int, end: int) -> list[Record]:
+    """The valid records between `stop` and `end`, found backwards from the trailer of the
+    frame ending at `end`, oldest first; stops at the first frame that is not a valid record
+    (each frame read once and checked as `scan` does). For the records after a damaged
+    one: they were acknowledged as durable, so a checkpoint must not drop their objects."""
+    found: list[Record] = []
+    while end - stop >= OVERHEAD:
+        trailer = _trailer_before(fd, end)
+        if trailer is None:
+            break
+        checksum, length, magic = trailer
+        start = end - OVERHEAD - length
+        if magic != END_MAGIC or length > RECORD_LIMIT or start < stop:
+            break
+        frame = _pread(fd, end - start, start)
+        stop_at = _HEADER.size + length
+        if len(frame) != end - start or frame[:_HEADER.size] != _HEADER.pack(MAGIC, length) \
+                or hashlib.sha256(memoryview(frame)[:stop_at]).digest() != checksum:
+            break
+        try:
+            found.append(decode(frame[_HEADER.size:stop_at], start + _HEADER.size))
+        except JournalError:
+            break
+        end = start
+    return found[::-1]
+
+
+def _frame_follows(fd: int, offset: int, size: int) -> bool:
+    """True when a valid frame starting after `offset` ends the file: what looks cut short at
+    `offset` (a length past the end, zeros) is then damage, not a torn tail (always the last)."""
+    found = frame_before(fd, size)
+    return found is not None and found[0] > offset
+
+
 def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, start: int = 0) -> ScanResult:
     """Read the journal from its start (or from `start`, the end of a frame already read),
     one frame at a time (memory: one record), calling `on_record` for each valid record,
@@ -309,7 +367,8 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)):
+            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))) \
+                    and not _frame_follows(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
                 result.damage = f"no frame at offset {offset}"
@@ -317,14 +376,20 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         length = _HEADER.unpack(header)[1]
         frame_end = offset + length + OVERHEAD
         if length > RECORD_LIMIT or frame_end > size:
-            if frame_end >= size:
-                result.torn = True
-            else:
+            if frame_end < size:
                 result.damage = f"frame at offset {offset} is larger than {RECORD_LIMIT} bytes"
+            elif _frame_follows(fd, offset, size):
+                result.damage = f"frame at offset {offset} claims {length} bytes, past the end, yet whole frames follow it"
+            else:
+                result.torn = True
             break
         payload = _pread(fd, length, offset + _HEADER.size)
-        checksum, length2, magic = _TRAILER.unpack(_pread(fd, _TRAILER.size, offset + _HEADER.size + length))
-        if len(payload) != length or magic != END_MAGIC or length2 != length \
+        trailer = _trailer_before(fd, frame_end)
+        if len(payload) != length or trailer is None:
+            result.torn = True  # the journal shrank while read (a checkpoint emptied it)
+            break
+        checksum, length2, magic = trailer
+        if magic != END_MAGIC or length2 != length \
                 or hashlib.sha256(header + payload).digest() != checksum:
             if frame_end >= size:
                 result.torn = True

@@ -31,6 +31,7 @@ import queue
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -64,6 +65,10 @@ JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
 JOURNAL_LIMIT = 2 * 1024 * 1024
 OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
 PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
+# journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
+# ~0.8 MB for a full 2 MB journal); the least recently used is closed past this, so that a
+# process reading thousands of tenants neither runs out of file descriptors nor memory
+JOURNAL_INDEX_MAX = 32
 WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no faster on 2 busy cores (see bench/RESULTS-records.md)
 
 
@@ -326,7 +331,8 @@ class LocalStorage:
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
-        self._journal_index: dict[str, _JournalIndex] = {}  # tenant -> where its journal holds objects
+        # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
+        self._journal_index: OrderedDict[str, _JournalIndex] = OrderedDict()
         self._journal_guard = threading.Lock()
 
     # ------------------------------------------------------------------ paths
@@ -454,9 +460,11 @@ class LocalStorage:
                                  f"{damage}", journal_path)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file or is in a valid record of the tenant's journal."""
+        """True when the object has a file or is in a valid record of the tenant's journal (or,
+        as `read_object`, has a file after all: a checkpoint wrote it, then emptied the journal)."""
         path = self.object_path(tenant, digest)
-        return self._unwritten(path) is not None or os.path.isfile(path) or self._journal_has(tenant, digest)
+        return (self._unwritten(path) is not None or os.path.isfile(path) or self._journal_has(tenant, digest)
+                or os.path.isfile(path))
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
@@ -468,15 +476,15 @@ class LocalStorage:
         return self._write_journaled(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects: those with a file, then those only in its journal."""
-        seen = set()
-        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
-            seen.add(digest)
-            yield digest
+        """The digests of the tenant's objects: those with a file, then those only in its journal
+        (the journal read first: a checkpoint meanwhile gives its objects files, never hides them)."""
         with self._journal_guard:
             index = self._index_journal(tenant, whole=True)
-            digests = sorted(index.where) if index is not None else []
-        yield from (digest for digest in digests if digest not in seen)
+            journaled = set(index.where) if index is not None else set()
+        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
+            journaled.discard(digest)
+            yield digest
+        yield from sorted(journaled)
 
     def journal_objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
         """Every object of the tenant's journal's valid records, read afresh (for verify):
@@ -924,7 +932,10 @@ class LocalStorage:
         path = self.journal_path(tenant)
         try:
             fd, info = _open_regular(path, "journal")
-        except (OSError, DbEngineError):  # absent, or not a regular file (strange_files says so)
+        except (OSError, DbEngineError):  # absent, or not a regular file
+            not_a_file = self._journal_not_a_file(tenant)
+            if not_a_file is not None:
+                found.append((path, "journal-not-a-file", not_a_file, True))
             return found
         try:
             result = journal.scan(fd, info.st_size)
@@ -949,7 +960,7 @@ class LocalStorage:
         that fails its checks on the way back): one `journal.scan` from the start, which
         stops at the first invalid frame. None: no journal (or not a regular file)."""
         path = self.journal_path(tenant)
-        index = self._journal_index.get(tenant)
+        index = self._cached_index(tenant)
         try:
             info: os.stat_result | None = os.lstat(path)
         except FileNotFoundError:
@@ -966,6 +977,8 @@ class LocalStorage:
             if fd < 0:
                 return None
             index = self._journal_index[tenant] = _JournalIndex(opened.st_ino, fd)
+            while len(self._journal_index) > JOURNAL_INDEX_MAX:  # close the least recently used
+                self._journal_index.popitem(last=False)[1].close()
             info, fresh = opened, True
         try:
             fd, size, seen = index.fd, info.st_size, (info.st_size, info.st_mtime_ns)
@@ -1004,6 +1017,13 @@ class LocalStorage:
             self._drop_journal_index(tenant)
             raise _fail("read", path, exc) from exc
 
+    def _cached_index(self, tenant: str) -> _JournalIndex | None:
+        """Under `_journal_guard`: the tenant's journal index if kept, marked recently used."""
+        index = self._journal_index.get(tenant)
+        if index is not None:
+            self._journal_index.move_to_end(tenant)
+        return index
+
     def _drop_journal_index(self, tenant: str) -> None:
         index = self._journal_index.pop(tenant, None)
         if index is not None:
@@ -1012,7 +1032,8 @@ class LocalStorage:
     @staticmethod
     def _scan_journal(fd: int, index: _JournalIndex, size: int) -> _JournalIndex:
         """Index the journal from its start with `journal.scan` (trusting nothing: it stops at
-        the first frame that is not a valid record and says whether that is damage)."""
+        the first frame that is not a valid record and says whether that is damage), then the
+        valid records after a damaged one, read back from the end (`journal.records_back`)."""
         where = index.where
 
         def add(record: journal.Record) -> None:
@@ -1021,7 +1042,13 @@ class LocalStorage:
 
         result = journal.scan(fd, size, add)
         index.low, index.end, index.damage = 0, result.end, result.damage
-        index.tail = journal.checksum_before(fd, result.end)
+        if result.damage:  # the valid records after the damage: a checkpoint keeps them, readers read them
+            later = journal.records_back(fd, result.end, size)
+            for record in later:
+                add(record)
+            if later:
+                index.end = size
+        index.tail = journal.checksum_before(fd, index.end)
         return index
 
     def _open_journal_reading(self, tenant: str) -> tuple[int, os.stat_result | None]:
@@ -1040,7 +1067,7 @@ class LocalStorage:
         when the journal (as it is now) holds no valid copy."""
         with self._journal_guard:
             for rebuild in (False, True):  # an offset that no longer holds the object: index again
-                index = self._journal_index.get(tenant)
+                index = self._cached_index(tenant)
                 place = index.where.get(digest) if index is not None and not rebuild else None
                 if place is None:
                     index = self._index_journal(tenant, want=digest, rebuild=rebuild)
@@ -1059,24 +1086,33 @@ class LocalStorage:
     def _journal_has(self, tenant: str, digest: str) -> bool:
         """True when a valid record of the tenant's journal holds the object."""
         with self._journal_guard:
-            index = self._journal_index.get(tenant)
+            index = self._cached_index(tenant)
             if index is not None and digest in index.where:
                 return True
             index = self._index_journal(tenant, want=digest)
             return index is not None and digest in index.where
 
     def _journal_damage(self, tenant: str) -> str | None:
-        """What makes the tenant's journal invalid from some frame on (None: it is whole, ends
-        with a torn frame, or is absent): read from its start by `journal.scan`."""
+        """What makes the tenant's journal invalid from some frame on, or unreadable as a
+        whole (None: it is whole, ends with a torn frame, or is absent): read from its start
+        by `journal.scan`."""
         with self._journal_guard:  # asked only when an object was found nowhere: rare
             index = self._index_journal(tenant, rebuild=True)
-            return index.damage if index is not None else None
+            return index.damage if index is not None else self._journal_not_a_file(tenant)
+
+    def _journal_not_a_file(self, tenant: str) -> str | None:
+        """Why the tenant's journal cannot be read when something that is not a regular file
+        is in its place (a folder, a symbolic link, a FIFO); None when it is absent or a file."""
+        mode = _lstat_mode(self.journal_path(tenant))
+        if mode is None or stat.S_ISREG(mode):
+            return None
+        return f"it is {_kind(mode)}, not a regular file: the objects of durable commits in it cannot be read"
 
     def _note_journaled(self, tenant: str, inode: int, start: int, frame: bytes, record: journal.Record) -> None:
         """After our append at `start`: the index learns the record's objects without reading
         them back (when it covered the journal up to `start`; else the next miss reads on)."""
         with self._journal_guard:
-            index = self._journal_index.get(tenant)
+            index = self._cached_index(tenant)
             if index is None or index.inode != inode or index.end != start or index.fd < 0:
                 return  # the next miss reads on
             for (digest, data), offset in zip(record.objects, journal.object_offsets(record), strict=True):
@@ -1304,7 +1340,12 @@ class LocalStorage:
             if info.st_size == 0:
                 return False
             boot, now = journal.first_boot(fd), journal.boot_id()
-            return boot is None or boot != now or now == journal.NO_BOOT
+            if now == journal.NO_BOOT or boot == now:
+                return now == journal.NO_BOOT
+            # another boot, or a first frame too damaged to say: its last frame decides, so
+            # that a flipped byte in the first frame never makes a reader replay (and set
+            # aside) a journal this boot wrote (its objects would be lost with it)
+            return journal.last_boot(fd, info.st_size) != now
         finally:
             os.close(fd)
 
@@ -1411,9 +1452,11 @@ class LocalStorage:
         try:
             info = os.fstat(fd)
             if info.st_size:
-                todo: list[tuple[str, bytes]] = []
-                result = journal.scan(fd, info.st_size, lambda record: todo.extend(record.objects))
-                self._materialise(tenant, todo)
+                written: set[str] = set()
+                result = journal.scan(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
+                if result.damage:  # the valid records after the damage were acknowledged too: keep their objects
+                    for record in journal.records_back(fd, result.end, info.st_size):
+                        self._materialise(tenant, record, written)
                 self._sync_all(tenant, fd, info.st_size)
                 if result.damage:
                     self._journal_ends.pop(tenant, None)
@@ -1430,12 +1473,16 @@ class LocalStorage:
         finally:
             os.close(fd)
 
-    def _materialise(self, tenant: str, objects: list[tuple[str, bytes]]) -> None:
-        """Give the journal's objects their files where they have none (or a file holding
-        other bytes), without fsync (the checkpoint's sync follows). One thread: 4 measured
-        no faster (the creations in one `objects/` folder wait on each other in the kernel)."""
-        for digest, data in dict(objects).items():  # an object journaled twice is written once
-            self._write_content(self.object_path(tenant, digest), data, durable=False)
+    def _materialise(self, tenant: str, record: journal.Record, written: set[str]) -> None:
+        """Give a journal record's objects their files where they have none (or a file holding
+        other bytes), without fsync (the checkpoint's sync follows); `written`: digests done
+        (an object journaled twice is written once). One record at a time: memory stays one
+        frame. One thread: 4 measured no faster (the creations in one `objects/` folder wait
+        on each other in the kernel)."""
+        for digest, data in record.objects:
+            if digest not in written:
+                written.add(digest)
+                self._write_content(self.object_path(tenant, digest), data, durable=False)
 
     def _sync_all(self, tenant: str, fd: int, size: int) -> None:
         """Make durable every file and folder the journal's records name, and the head:
@@ -1448,7 +1495,10 @@ class LocalStorage:
             paths.extend(self.object_path(tenant, digest) for digest, _data in record.objects)
             paths.extend(self.ref_path(digest) for digest, _data in record.refs)
 
-        journal.scan(fd, size, collect)
+        result = journal.scan(fd, size, collect)
+        if result.damage:
+            for record in journal.records_back(fd, result.end, size):
+                collect(record)
         self._sync_in_place(paths)
 
     def _sync_in_place(self, paths: list[str]) -> None:

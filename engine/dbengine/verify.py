@@ -82,6 +82,10 @@ def verify_database(records: RecordEntries, tenant_id: str | None = None) -> Ver
 def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, referenced_refs: dict[str, str]) -> None:
     storage = records.objects.storage
     objects: dict[str, dict] = {}
+    # the journal first: a checkpoint after it only gives its objects files (listed below);
+    # files first would miss the objects a checkpoint moved meanwhile out of the journal
+    journal_objects = getattr(storage, "journal_objects", None)  # a local database's journal (S3: none)
+    journaled = list(journal_objects(tenant)) if journal_objects is not None else []
     for path, digest in storage.scan_objects(tenant):
         if digest is None:
             report.problems.append(Problem(path, "stray-file", "not named {digest[:24]}/{digest}", tenant))
@@ -89,8 +93,7 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object(storage, path, digest, report, tenant)
         if document is not None:
             objects[digest] = document
-    journal_objects = getattr(storage, "journal_objects", None)  # a local database's journal (S3: none)
-    for where, digest, data in journal_objects(tenant) if journal_objects is not None else ():
+    for where, digest, data in journaled:
         if digest in objects:
             continue  # its file holds it (a damaged file is reported above, whatever the journal holds)
         document = _check_object_bytes(where, digest, data, report, tenant)
