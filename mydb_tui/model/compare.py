@@ -307,23 +307,52 @@ def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tupl
     results: dict[str, list] = {}
     left: dict[str, Any] = {}
     right: dict[str, Any] = {}
+    found: dict[str, list] = {}
     for key, old, new in pairs:
         if _identical(old, new):
             results[key] = []
-        else:
-            left[key], right[key] = _differing_fields(old, new)
-    if not left:
-        return results
+            continue
+        before, after = _differing_fields(old, new)
+        if before is not old:  # two plain dicts: scalar fields need no DeepDiff
+            found[key], before, after = _scalar_field_changes(before, after)
+            if not before and not after:
+                continue
+        left[key], right[key] = before, after
     try:
-        found: dict[str, list] = {}
-        for path, kind, before, after in _key_changes(left, right):
-            found.setdefault(path[0], []).append((path[1:], kind, before, after))
+        if left:
+            for path, kind, before, after in _key_changes(left, right):
+                found.setdefault(path[0], []).append((path[1:], kind, before, after))
     except Exception:  # one record too deep or odd for DeepDiff: diff them one by one
         return {key: _deep_changes(old, new) for key, old, new in pairs}
     for key, old, new in pairs:
-        if key in left:
+        if key not in results:
             results[key] = _as_shown(old, new, found.get(key, [])) or [((), "changed", old, new)]
     return results
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalar_field_changes(old: dict, new: dict) -> tuple[list[tuple[tuple, str, Any, Any]], dict, dict]:
+    """The changes DeepDiff reports for the differing top-level fields `old`/`new` of two
+    records where its answer is known without it (a field added or removed, a scalar changed,
+    a value whose type changed: one change at the field), and the fields left for DeepDiff
+    (two dicts, two lists, or equal-looking scalars such as 0.0 and -0.0)."""
+    changes: list[tuple[tuple, str, Any, Any]] = []
+    rest_old: dict = {}
+    rest_new: dict = {}
+    for name, before in old.items():
+        if name not in new:
+            changes.append(((name,), "removed", before, None))
+            continue
+        after = new[name]
+        kind_a, kind_b = type(before), type(after)
+        if kind_a is not kind_b or (kind_a in _SCALARS and before != after):
+            changes.append(((name,), "changed", before, after))
+        else:
+            rest_old[name], rest_new[name] = before, after
+    changes.extend(((name,), "added", None, after) for name, after in new.items() if name not in old)
+    return changes, rest_old, rest_new
 
 
 def _as_shown(old: Any, new: Any, changes: list[tuple[tuple, str, Any, Any]]) -> list[tuple[tuple, str, Any, Any]]:

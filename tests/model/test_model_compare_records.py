@@ -147,3 +147,45 @@ def test_many_changed_records_go_through_deepdiff_together_with_the_same_answer(
                   for path, kind, old, new in compare._deep_changes(user(int(key[1:])), changed[key])]
     assert [(c.path, c.kind, c.old, c.new) for c in comparison.changes] == one_by_one
     assert len(one_by_one) == 2 * len(changed)
+
+
+def _all_through_deepdiff(pairs):
+    """What `_deep_changes_many` answered when every differing field went through DeepDiff."""
+    return {key: compare._deep_changes(old, new) for key, old, new in pairs}
+
+
+@pytest.mark.parametrize("badges", [False, True])
+def test_scalar_field_shortcut_reports_what_deepdiff_reports(badges):
+    # Fields whose change is known without DeepDiff (added, removed, scalar or type changed)
+    # must come out as DeepDiff words them; containers and equal-looking scalars still go to it.
+    date = {"py/date": "2026-01-05"}
+    pairs = [
+        ("a", {"x": 1, "y": "s"}, {"x": 2, "y": "s"}),
+        ("b", {"x": 1}, {"x": 1.0}),
+        ("c", {"x": 1}, {"x": True}),
+        ("d", {"x": None, "gone": [1]}, {"x": "now", "new": {"k": 1}}),
+        ("e", {"x": [1, 2], "n": 0}, {"x": [1, 3], "n": 0}),
+        ("f", {"x": {"k": 1}, "y": 1}, {"x": {"k": 2}, "y": 2}),
+        ("g", {"x": 0.0}, {"x": -0.0}),
+        ("h", {"x": "s"}, {"x": ["s"]}),
+        ("i", {"x": date}, {"x": {"py/date": "2026-01-06"}}),
+        ("j", {"x": date}, {"x": "2026-01-05"}),
+        ("k", [1, 2], [1, 3]),
+        ("l", {"x": 1}, {"x": 1}),
+        ("m", {"x": 1}, [1]),
+    ]
+    token = compare._BADGES.set(badges)
+    try:
+        fast = compare._deep_changes_many(pairs)
+        slow = _all_through_deepdiff(pairs)
+    finally:
+        compare._BADGES.reset(token)
+
+    def canonical(changes):
+        return sorted(changes, key=repr)
+
+    assert {k: canonical(v) for k, v in fast.items()} == {k: canonical(v) for k, v in slow.items()}
+    assert canonical(fast["d"]) == canonical([
+        (("x",), "changed", None, "now"), (("gone",), "removed", [1], None), (("new",), "added", None, {"k": 1}),
+    ])
+    assert fast["g"] == [((), "changed", {"x": 0.0}, {"x": -0.0})]
