@@ -9,6 +9,7 @@ Values stay in their stored (JSON) form: nothing is decoded or unpickled here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,11 @@ from dbengine.history import Version, version_from_document
 from dbengine.serializer import SPECIAL, TAG_DICT
 from dbengine.utils import gc_paused, to_json_bytes
 
-from .align import DiffRow, Segment, align, header_row
+from .align import Alignment, DiffRow, Segment, align, header_row, pairs_line_by_line
 from .badged import badged, child, has_value, shown_path, value_at
 from .dates import local_time
 from .keydiff import key_changes
+from .lazy_rows import LazyRows
 from .lean_import import import_deepdiff
 from .pretty import PrettyJson
 from .pretty import pretty as _pretty
@@ -46,7 +48,7 @@ _REMOVED = ("dictionary_item_removed", "iterable_item_removed", "attribute_remov
 _SKIPPED = ("repetition_change", "iterable_item_moved")
 _ABSENT = object()
 # changes, rows, (added, changed, removed), records through DeepDiff, buckets read
-_Result = tuple[list["Change"], list[DiffRow], tuple[int, int, int], int, int]
+_Result = tuple[list["Change"], Sequence[DiffRow], tuple[int, int, int], int, int]
 #: True while a comparison shows tagged values as badges (set by compare_versions, per thread).
 _BADGES: ContextVar[bool] = ContextVar("badges", default=False)
 
@@ -73,7 +75,7 @@ class Comparison:
     old: Version | None
     new: Version | None  # None: an unsaved edit (compare_with_edit)
     changes: list[Change]
-    rows: list[DiffRow]
+    rows: Sequence[DiffRow]  # a list, or LazyRows (record entries: built as they are read)
     added: int
     changed: int
     removed: int
@@ -229,7 +231,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     )
 
     changes: list[Change] = []
-    rows: list[DiffRow] = []
+    rows = LazyRows()
     compared = 0
     hidden_records = 0
     names: dict = {}  # py/dict entries met while naming paths
@@ -257,8 +259,13 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
             continue
         rows.append(header_row(key))
         left, right = pretty(before, MAX_LINES), pretty(after, MAX_LINES)
-        alignment = align(left.lines, right.lines, len(rows))
-        rows.extend(alignment.rows)
+        if pairs_line_by_line(left.lines, right.lines):  # row k is line k: built when shown
+            places = range(len(rows), len(rows) + len(left.lines))
+            alignment = Alignment([], places, places)  # type: ignore[arg-type]
+            rows.defer(left.lines, right.lines)
+        else:
+            alignment = align(left.lines, right.lines, len(rows))
+            rows.extend(alignment.rows)
         fallback = len(rows) - 1 if _note_hidden(rows, max(left.truncated, right.truncated)) else header
         for path, kind, old, new in raw:
             row = _row_of(path, kind, left, right, alignment)

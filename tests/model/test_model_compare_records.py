@@ -192,3 +192,29 @@ def test_scalar_field_shortcut_reports_what_deepdiff_reports(badges):
         (("x",), "changed", None, "now"), (("gone",), "removed", [1], None), (("new",), "added", None, {"k": 1}),
     ])
     assert fast["g"] == [((), "changed", {"x": 0.0}, {"x": -0.0})]
+
+
+def test_deferred_rows_are_the_rows_built_at_once(engine, users, monkeypatch):
+    # Same-shape records' rows are built when read (LazyRows); they, their headers and their
+    # widths must be what building every row up front gives.
+    from mydb_tui.model.lazy_rows import LazyRows
+
+    engine.put_many(T, "alice", "users", {
+        "u1": {**user(1), "age": 99}, "u2": {**user(2), "name": "x" * 3000},
+        "u3": {**user(3), "extra": [1, 2]}, "u1500": user(1500),
+    })
+    engine.delete(T, "alice", "users", "u4")
+    head = engine.get_digest(T, "users")
+    lazy = compare_versions(engine, T, "users", users, head)
+    assert isinstance(lazy.rows, LazyRows) and lazy.rows._pending  # something was deferred
+    extent, headers = lazy.rows.extent(), lazy.rows.header_rows()
+    monkeypatch.setattr(compare, "pairs_line_by_line", lambda old, new: False)
+    eager = compare_versions(engine, T, "users", users, head)
+    assert not eager.rows._pending
+    assert lazy.rows[-1] == eager.rows[-1] and lazy.rows[5:9] == eager.rows[5:9]
+    assert list(lazy.rows) == list(eager.rows) and len(lazy.rows) == len(eager.rows)
+    assert [(c.path, c.row) for c in lazy.changes] == [(c.path, c.row) for c in eager.changes]
+    assert headers == [i for i, r in enumerate(eager.rows) if r.kind == "header"]
+    widths = (max(len(text(r.left)) for r in eager.rows), max(len(text(r.right)) for r in eager.rows),
+              max(max(r.left_no or 0, r.right_no or 0) for r in eager.rows))
+    assert extent == widths
