@@ -422,7 +422,7 @@ def _identical(a: Any, b: Any) -> bool:
     try:
         if a != b:
             return False
-        if type(a) is type(b) and type(a) in (str, type(None)):
+        if type(a) is type(b) and type(a) in (str, int, bool, type(None)):  # equal: the same JSON
             return True
         return to_json_bytes(a) == to_json_bytes(b)
     except (ValueError, TypeError, RecursionError):
