@@ -260,6 +260,9 @@ class MyDbApp(App[None]):
         "widgets/entry_tree.tcss",
         "widgets/timeline.tcss",
         "widgets/viewer.tcss",
+        # Read with the app's: a screen's own CSS read on its first push makes Textual
+        # reparse every stylesheet and restyle the whole app (~40 ms on the first compare).
+        "screens/compare.tcss",
     ]
     TITLE = "mydb-tui"
     COMMANDS = App.COMMANDS | {GotoEntryProvider}

@@ -120,7 +120,7 @@ def align(old: list[str], new: list[str], first_row: int = 0) -> Alignment:
             rows.append(DiffRow("added", None, (Segment(clip_line(new[j]), False),), None, j + 1))
             right_row[j] = index
 
-    if len(old) == len(new) and all(map(_same_key, old, new)):
+    if pairs_line_by_line(old, new):
         opcodes = [("replace", 0, len(old), 0, len(new))]  # same shape: pair line by line
     else:
         opcodes = SequenceMatcher(None, old, new, autojunk=len(old) + len(new) > 10_000).get_opcodes()
@@ -143,6 +143,12 @@ def align(old: list[str], new: list[str], first_row: int = 0) -> Alignment:
             for i, j in _pair_block(old, i1, i2, new, j1, j2):
                 emit(i, j)
     return Alignment(rows, left_row, right_row)
+
+
+def pairs_line_by_line(old: list[str], new: list[str]) -> bool:
+    """True when `align` pairs line k of `old` with line k of `new` (same length, same keys):
+    its rows are then one per line, in order."""
+    return len(old) == len(new) and all(map(_same_key, old, new))
 
 
 def _same_key(a: str, b: str) -> bool:

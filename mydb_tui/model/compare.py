@@ -9,6 +9,7 @@ Values stay in their stored (JSON) form: nothing is decoded or unpickled here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,11 @@ from dbengine.history import Version, version_from_document
 from dbengine.serializer import SPECIAL, TAG_DICT
 from dbengine.utils import gc_paused, to_json_bytes
 
-from .align import DiffRow, Segment, align, header_row
+from .align import Alignment, DiffRow, Segment, align, header_row, pairs_line_by_line
 from .badged import badged, child, has_value, shown_path, value_at
 from .dates import local_time
 from .keydiff import key_changes
+from .lazy_rows import LazyRows
 from .lean_import import import_deepdiff
 from .pretty import PrettyJson
 from .pretty import pretty as _pretty
@@ -46,7 +48,7 @@ _REMOVED = ("dictionary_item_removed", "iterable_item_removed", "attribute_remov
 _SKIPPED = ("repetition_change", "iterable_item_moved")
 _ABSENT = object()
 # changes, rows, (added, changed, removed), records through DeepDiff, buckets read
-_Result = tuple[list["Change"], list[DiffRow], tuple[int, int, int], int, int]
+_Result = tuple[list["Change"], Sequence[DiffRow], tuple[int, int, int], int, int]
 #: True while a comparison shows tagged values as badges (set by compare_versions, per thread).
 _BADGES: ContextVar[bool] = ContextVar("badges", default=False)
 
@@ -73,7 +75,7 @@ class Comparison:
     old: Version | None
     new: Version | None  # None: an unsaved edit (compare_with_edit)
     changes: list[Change]
-    rows: list[DiffRow]
+    rows: Sequence[DiffRow]  # a list, or LazyRows (record entries: built as they are read)
     added: int
     changed: int
     removed: int
@@ -229,7 +231,7 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
     )
 
     changes: list[Change] = []
-    rows: list[DiffRow] = []
+    rows = LazyRows()
     compared = 0
     hidden_records = 0
     names: dict = {}  # py/dict entries met while naming paths
@@ -257,8 +259,13 @@ def _compare_records(engine: Any, tenant: str, old_digest: str | None, new_diges
             continue
         rows.append(header_row(key))
         left, right = pretty(before, MAX_LINES), pretty(after, MAX_LINES)
-        alignment = align(left.lines, right.lines, len(rows))
-        rows.extend(alignment.rows)
+        if pairs_line_by_line(left.lines, right.lines):  # row k is line k: built when shown
+            places = range(len(rows), len(rows) + len(left.lines))
+            alignment = Alignment([], places, places)  # type: ignore[arg-type]
+            rows.defer(left.lines, right.lines)
+        else:
+            alignment = align(left.lines, right.lines, len(rows))
+            rows.extend(alignment.rows)
         fallback = len(rows) - 1 if _note_hidden(rows, max(left.truncated, right.truncated)) else header
         for path, kind, old, new in raw:
             row = _row_of(path, kind, left, right, alignment)
@@ -307,23 +314,52 @@ def _deep_changes_many(pairs: list[tuple[str, Any, Any]]) -> dict[str, list[tupl
     results: dict[str, list] = {}
     left: dict[str, Any] = {}
     right: dict[str, Any] = {}
+    found: dict[str, list] = {}
     for key, old, new in pairs:
         if _identical(old, new):
             results[key] = []
-        else:
-            left[key], right[key] = _differing_fields(old, new)
-    if not left:
-        return results
+            continue
+        before, after = _differing_fields(old, new)
+        if before is not old:  # two plain dicts: scalar fields need no DeepDiff
+            found[key], before, after = _scalar_field_changes(before, after)
+            if not before and not after:
+                continue
+        left[key], right[key] = before, after
     try:
-        found: dict[str, list] = {}
-        for path, kind, before, after in _key_changes(left, right):
-            found.setdefault(path[0], []).append((path[1:], kind, before, after))
+        if left:
+            for path, kind, before, after in _key_changes(left, right):
+                found.setdefault(path[0], []).append((path[1:], kind, before, after))
     except Exception:  # one record too deep or odd for DeepDiff: diff them one by one
         return {key: _deep_changes(old, new) for key, old, new in pairs}
     for key, old, new in pairs:
-        if key in left:
+        if key not in results:
             results[key] = _as_shown(old, new, found.get(key, [])) or [((), "changed", old, new)]
     return results
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalar_field_changes(old: dict, new: dict) -> tuple[list[tuple[tuple, str, Any, Any]], dict, dict]:
+    """The changes DeepDiff reports for the differing top-level fields `old`/`new` of two
+    records where its answer is known without it (a field added or removed, a scalar changed,
+    a value whose type changed: one change at the field), and the fields left for DeepDiff
+    (two dicts, two lists, or equal-looking scalars such as 0.0 and -0.0)."""
+    changes: list[tuple[tuple, str, Any, Any]] = []
+    rest_old: dict = {}
+    rest_new: dict = {}
+    for name, before in old.items():
+        if name not in new:
+            changes.append(((name,), "removed", before, None))
+            continue
+        after = new[name]
+        kind_a, kind_b = type(before), type(after)
+        if kind_a is not kind_b or (kind_a in _SCALARS and before != after):
+            changes.append(((name,), "changed", before, after))
+        else:
+            rest_old[name], rest_new[name] = before, after
+    changes.extend(((name,), "added", None, after) for name, after in new.items() if name not in old)
+    return changes, rest_old, rest_new
 
 
 def _as_shown(old: Any, new: Any, changes: list[tuple[tuple, str, Any, Any]]) -> list[tuple[tuple, str, Any, Any]]:
@@ -386,7 +422,7 @@ def _identical(a: Any, b: Any) -> bool:
     try:
         if a != b:
             return False
-        if type(a) is type(b) and type(a) in (str, type(None)):
+        if type(a) is type(b) and type(a) in (str, int, bool, type(None)):  # equal: the same JSON
             return True
         return to_json_bytes(a) == to_json_bytes(b)
     except (ValueError, TypeError, RecursionError):

@@ -86,6 +86,32 @@ def pretty(value: Any, limit: int | None = None, indent: int = 2) -> PrettyJson:
     """Pretty JSON of a stored value, keeping at most `limit` lines (all counted).
 
     A Badge is written as it is (no quotes); a LabelledDict or LabelledList opens with its label."""
+    flat = _flat_pretty(value, limit, indent)
+    return flat if flat is not None else _walk(value, limit, indent)
+
+
+_CONTAINERS = (dict, list, LabelledDict, LabelledList)
+
+
+def _flat_pretty(value: Any, limit: int | None, indent: int) -> PrettyJson | None:
+    """`pretty` of a dict of scalars (most records) in one pass; None for any other value."""
+    if type(value) is not dict or not value or (limit is not None and len(value) + 2 > limit):
+        return None
+    pad = " " * indent
+    lines = ["{"]
+    lines_of: dict[Path, int] = {(): 0}
+    for line, (key, item) in enumerate(value.items(), 1):
+        if type(item) in _CONTAINERS:
+            return None
+        lines_of[(key,)] = line
+        lines.append(f"{pad}{_key(key)}: {_scalar(item)},")
+    lines[-1] = lines[-1][:-1]
+    lines.append("}")
+    return PrettyJson(lines, lines_of, len(lines))
+
+
+def _walk(value: Any, limit: int | None, indent: int) -> PrettyJson:
+    """`pretty` of any value, with an explicit stack."""
     out = PrettyJson()
     lines, lines_of = out.lines, out.lines_of
     keep = limit if limit is not None else float("inf")

@@ -18,12 +18,12 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ..model.dates import INVALID_DATE, local_time
 from ..model.escape import display_safe
 from ..widgets.change_list import ChangeList, summary_text
 from ..widgets.diff_view import DiffView
+from ..widgets.footer import CalmFooter
 from ..widgets.loading import CalmLoadingIndicator
 from ..widgets.palette import Palette
 from ..widgets.themed_static import ThemedStatic
@@ -120,7 +120,7 @@ class CompareScreen(Screen[None]):
         yield DiffView(id="compare-diff")
         with Vertical(id="compare-changes-box"):
             yield ChangeList(id="compare-changes")
-        yield Footer()
+        yield CalmFooter()
 
     def on_mount(self) -> None:
         self.query_one("#compare-diff").display = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment as RichSegment
@@ -53,7 +54,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: list[DiffRow] = []
+        self.rows: Sequence[DiffRow] = []
         self._left_len = 0
         self._right_len = 0
         self._gutter = 4
@@ -61,19 +62,25 @@ class DiffView(ScrollView, can_focus=True):
         self._keys: list[int] = []  # rows that name a record (sticky while its lines scroll by)
 
     @classmethod
-    def measure(cls, rows: list[DiffRow]) -> tuple[int, int, int]:
+    def measure(cls, rows: Sequence[DiffRow]) -> tuple[int, int, int]:
         """(left width, right width, gutter) of `rows`: a pass over every row, done by the
         loading worker rather than on the UI thread."""
+        extent = getattr(rows, "extent", None)  # LazyRows: measured without building its rows
+        if extent is not None:
+            left, right, top = extent()
+            return left, right, max(3, len(str(top))) + 1
         left = max((cls._side_len(r.left) for r in rows), default=0)
         right = max((cls._side_len(r.right) for r in rows), default=0)
         top = max([r.left_no or 0 for r in rows] + [r.right_no or 0 for r in rows] + [0])
         return left, right, max(3, len(str(top))) + 1
 
-    def set_rows(self, rows: list[DiffRow], measured: tuple[int, int, int] | None = None) -> None:
+    def set_rows(self, rows: Sequence[DiffRow], measured: tuple[int, int, int] | None = None) -> None:
         """Show `rows` (replacing any previous ones) from the top; `measured` is `measure(rows)`."""
         self.rows = rows
         self._left_len, self._right_len, self._gutter = measured or self.measure(rows)
-        self._keys = [i for i, row in enumerate(rows) if row.kind == "header" and not self._is_note(row)]
+        headers = getattr(rows, "header_rows", None)  # LazyRows: found without building its rows
+        indices = headers() if headers is not None else (i for i, row in enumerate(rows) if row.kind == "header")
+        self._keys = [i for i in indices if not self._is_note(rows[i])]
         self._cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False)

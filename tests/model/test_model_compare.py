@@ -224,3 +224,21 @@ def test_deepdiff_recursion_errors_degrade_to_a_whole_value_change():
     assert changes[0].old is old and changes[0].new is new
     assert counts == (0, 1, 0)
     assert len(rows) == 2 * 3000 + 1 and sum(r.kind == "changed" for r in rows) == 1
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1}, {"name": "Ünï \"q\"\n", "n": -2, "f": 1.5, "z": -0.0, "t": True, "none": None, "big": 10**30},
+    {"é": "x", "": ""}, {"d": {}, "l": []}, {"d": {"k": 1}}, {"l": [1]},
+    {1: "int key", (2, 3): "tuple key"},
+])
+def test_pretty_of_flat_dicts_is_the_general_walk(value):
+    from mydb_tui.model import pretty as module
+    from mydb_tui.model.pretty import Badge, LabelledDict, LabelledList
+
+    values = [value, {**value, "badge": Badge("⟨py/date · 2026-01-05⟩")},
+              {**value, "set": LabelledList("set", [1])}, {**value, "obj": LabelledDict("P", {"x": 1})}]
+    for item in values:
+        for limit in (None, 2, len(item) + 1, len(item) + 2):
+            fast, walked = module.pretty(item, limit), module._walk(item, limit, 2)
+            assert (fast.lines, fast.lines_of, fast.total) == (walked.lines, walked.lines_of, walked.total)
+    assert module._flat_pretty({"a": 1, "b": "x"}, None, 2) is not None  # the flat path is taken

@@ -287,3 +287,38 @@ async def test_a_thousand_changes_list_renders_only_visible_lines(engine: DbEngi
 @pytest.fixture
 def engine(tmp_path) -> DbEngine:
     return screen_engine(tmp_path, TENANT)
+
+
+async def test_footer_is_built_once_while_opening_and_follows_its_keys(engine: DbEngine, monkeypatch) -> None:
+    # The footer is rebuilt only when the keys it shows change: once when the screen opens
+    # (Textual rebuilt it on every focus or stack update), again when t swaps Raw JSON for Badges.
+    from textual.widgets._footer import FooterKey
+
+    from mydb_tui.widgets.footer import CalmFooter
+
+    old = engine.save(TENANT, "alice", "config", {"port": 80})
+    new = engine.save(TENANT, "bob", "config", {"port": 8080})
+    builds: list[str] = []
+    compose = CalmFooter.compose
+
+    def counting(self):
+        builds.append(type(self.screen).__name__)
+        return compose(self)
+
+    monkeypatch.setattr(CalmFooter, "compose", counting)
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, app, CompareScreen(engine, TENANT, "config", old, new))
+        footer = screen.query_one(CalmFooter)
+
+        def labels() -> list[str]:
+            return [key.description for key in footer.query(FooterKey)]
+
+        assert "Raw JSON" in labels() and "Badges" not in labels()
+        assert builds.count("CompareScreen") == 2  # the empty first compose, then the keys once
+        await pilot.press("t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        assert "Badges" in labels() and "Raw JSON" not in labels()
+        assert builds.count("CompareScreen") == 3
