@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_helpers import assert_error, mydb, mydb_tty, strip_styles
+from cli_helpers import assert_error, engine_on, mydb, mydb_tty, strip_styles
 
 HEAD_VS_PARENT = {
     "~ ['theme']: \"light\" → \"dark\"",
@@ -74,3 +74,19 @@ def test_terminal_table(sample):
     text = strip_styles(result.out)
     assert result.rc == 0 and "path" in text and "┃" in text
     assert "['theme']" in text and "light" in text and "dark" in text and "+1 ~2 -1" in text
+
+
+def test_changes_within_a_record_come_in_document_order_whatever_the_hash_seed(tmp_path):
+    """DeepDiff lists a record's changes in an order that follows string hashing; `mydb diff`
+    lists them as the TUI does, by shown row, so two runs give the same output."""
+    root = str(tmp_path / "db")
+    engine = engine_on(root)
+    engine.init("t")
+    engine.put_many("t", "u", "users", {f"k{i}": {"a": i, "b": "x", "c": [1, 2], "d": {"e": 1}, "f": 1.0} for i in range(3)})
+    engine.put_many("t", "u", "users", {f"k{i}": {"a": i + 1, "b": "y", "c": [1, 2, 3], "d": {"e": 2}, "g": True}
+                                       for i in range(3)})
+    outputs = {mydb("diff", "t", "users", root=root, PYTHONHASHSEED=str(seed)).out for seed in (1, 2, 3, 4, 5)}
+    assert len(outputs) == 1, outputs
+    lines = outputs.pop().splitlines()
+    assert [line.split(":")[0] for line in lines[:6]] == [
+        "~ [k0]['a']", "~ [k0]['b']", "+ [k0]['c'][2]", "~ [k0]['d']['e']", "- [k0]['f']", "+ [k0]['g']"]

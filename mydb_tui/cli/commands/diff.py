@@ -16,7 +16,7 @@ CELL_WIDTH = 60
 
 def diff(ctx: Context) -> int:
     """No REV: HEAD vs its parent; one REV: REV vs HEAD; two: A vs B (older always on the left)."""
-    from mydb_tui.model.compare import compare_versions
+    from mydb_tui.model.compare import compare_versions, in_shown_order
 
     engine = ctx.engine()
     args = ctx.args
@@ -32,7 +32,7 @@ def diff(ctx: Context) -> int:
         old, new = resolve(engine, tenant, entry, args.revs[0]), head
     else:
         old, new = (resolve(engine, tenant, entry, rev) for rev in args.revs)
-    comparison = compare_versions(engine, tenant, entry, old, new)
+    comparison = in_shown_order(compare_versions(engine, tenant, entry, old, new))  # stable, as the TUI lists them
     found = FOUND if args.exit_code and comparison.changes else OK
     old_digest = comparison.old.digest if comparison.old is not None else None
     if ctx.json:
