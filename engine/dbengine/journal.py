@@ -220,15 +220,10 @@ def tail_is_whole(fd: int, size: int) -> bool:
     """True when the file ends with a whole frame whose checksum holds (or is empty)."""
     if size == 0:
         return True
-    if size < OVERHEAD:
+    bounds = _frame_bounds(fd, size)
+    if bounds is None:
         return False
-    trailer = _trailer_before(fd, size)
-    if trailer is None:
-        return False
-    checksum, length, magic = trailer
-    start = size - OVERHEAD - length
-    if magic != END_MAGIC or start < 0 or length > RECORD_LIMIT:
-        return False
+    start, checksum, length = bounds
     frame = _pread(fd, _HEADER.size + length, start)
     return frame[:_HEADER.size] == _HEADER.pack(MAGIC, length) and hashlib.sha256(frame).digest() == checksum
 
@@ -281,17 +276,27 @@ def frame_at(fd: int, start: int, size: int) -> tuple[int, list[tuple[str, int, 
 def frame_before(fd: int, end: int) -> tuple[int, list[tuple[str, int, int]]] | None:
     """The valid frame ending at `end`, found from its trailer (a journal read from its end
     backwards): (its start, its objects); None when no valid frame ends there."""
+    bounds = _frame_bounds(fd, end)
+    if bounds is None:
+        return None
+    start = bounds[0]
+    objects = _frame_objects(_pread(fd, end - start, start), start)
+    return None if objects is None else (start, objects)
+
+
+def _frame_bounds(fd: int, end: int) -> tuple[int, bytes, int] | None:
+    """(start, checksum, payload length) of the frame whose trailer ends at `end`, from the
+    trailer alone; None when no engine's trailer ends there (nothing checked beyond it)."""
     if end < OVERHEAD:
         return None
     trailer = _trailer_before(fd, end)
     if trailer is None:
         return None
-    _checksum, length, magic = trailer
+    checksum, length, magic = trailer
     start = end - OVERHEAD - length
-    if magic != END_MAGIC or length > RECORD_LIMIT or start < 0:
+    if magic != END_MAGIC or start < 0 or length > RECORD_LIMIT:
         return None
-    objects = _frame_objects(_pread(fd, end - start, start), start)
-    return None if objects is None else (start, objects)
+    return start, checksum, length
 
 
 def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[tuple[str, int, int]]] | None:
