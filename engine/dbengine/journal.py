@@ -69,6 +69,7 @@ class ScanResult:
     records: int = 0
     torn: bool = False
     damage: str | None = None
+    salvaged: int = 0  # valid records found after the damage (`scan_all`)
 
 
 _boot_id: bytes | None = None
@@ -328,6 +329,18 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     return None if cursor == end else (cursor, objects)
 
 
+def scan_all(fd: int, size: int, on_record: Callable[[Record], None]) -> ScanResult:
+    """`scan`, then, past damage, the valid records after it (`records_back`, oldest first):
+    every acknowledged commit the journal still holds, whatever lies between."""
+    result = scan(fd, size, on_record)
+    if result.damage:
+        later = records_back(fd, result.end, size)
+        for record in later:
+            on_record(record)
+        result.salvaged = len(later)
+    return result
+
+
 def records_back(fd: int, stop: int, end: int) -> list[Record]:
     """The valid records between `stop` and `end`, found backwards from the trailer of the
     frame ending at `end`, oldest first; stops at the first frame that is not a valid record
@@ -335,13 +348,10 @@ def records_back(fd: int, stop: int, end: int) -> list[Record]:
     one: they were acknowledged as durable, so a checkpoint must not drop their objects."""
     found: list[Record] = []
     while end - stop >= OVERHEAD:
-        trailer = _trailer_before(fd, end)
-        if trailer is None:
+        bounds = _frame_bounds(fd, end)
+        if bounds is None or bounds[0] < stop:
             break
-        checksum, length, magic = trailer
-        start = end - OVERHEAD - length
-        if magic != END_MAGIC or length > RECORD_LIMIT or start < stop:
-            break
+        start, checksum, length = bounds
         frame = _pread(fd, end - start, start)
         stop_at = _HEADER.size + length
         if len(frame) != end - start or frame[:_HEADER.size] != _HEADER.pack(MAGIC, length) \

@@ -1033,21 +1033,16 @@ class LocalStorage:
     def _scan_journal(fd: int, index: _JournalIndex, size: int) -> _JournalIndex:
         """Index the journal from its start with `journal.scan` (trusting nothing: it stops at
         the first frame that is not a valid record and says whether that is damage), then the
-        valid records after a damaged one, read back from the end (`journal.records_back`)."""
+        valid records after a damaged one, read back from the end (`journal.scan_all`)."""
         where = index.where
 
         def add(record: journal.Record) -> None:
             for (digest, data), offset in zip(record.objects, record.object_offsets, strict=True):
                 where[digest] = (offset, len(data))
 
-        result = journal.scan(fd, size, add)
-        index.low, index.end, index.damage = 0, result.end, result.damage
-        if result.damage:  # the valid records after the damage: a checkpoint keeps them, readers read them
-            later = journal.records_back(fd, result.end, size)
-            for record in later:
-                add(record)
-            if later:
-                index.end = size
+        result = journal.scan_all(fd, size, add)  # past damage too: a checkpoint keeps them, readers read them
+        index.low, index.damage = 0, result.damage
+        index.end = size if result.salvaged else result.end
         index.tail = journal.checksum_before(fd, index.end)
         return index
 
@@ -1160,7 +1155,7 @@ class LocalStorage:
     def _journal_holds(self, kind: bytes, tenant: str | None, digest: str, path: str) -> bool:
         """True when an object with no file is in the tenant's journal, its bytes checked
         (an import's "have I got it": then no file is written for it)."""
-        return kind == b"o" and tenant is not None and not _lexists(path) and self._journal_object(tenant, digest) is not None
+        return kind == b"o" and tenant is not None and not os.path.lexists(path) and self._journal_object(tenant, digest) is not None
 
     def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         pending = getattr(self._pending, "items", None)
@@ -1239,7 +1234,7 @@ class LocalStorage:
         # refs (shared by all tenants) keep their files, and so does an object whose file is
         # there already (one lstat: rewritten unless it holds exactly its bytes, so that a
         # damaged file never hides the journal's good copy)
-        files = [item for item in items if item[0] != b"o" or _lexists(item[3])]
+        files = [item for item in items if item[0] != b"o" or os.path.lexists(item[3])]
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
@@ -1453,10 +1448,8 @@ class LocalStorage:
             info = os.fstat(fd)
             if info.st_size:
                 written: set[str] = set()
-                result = journal.scan(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
-                if result.damage:  # the valid records after the damage were acknowledged too: keep their objects
-                    for record in journal.records_back(fd, result.end, info.st_size):
-                        self._materialise(tenant, record, written)
+                # past damage too: the valid records after it were acknowledged, their objects are kept
+                result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
                 self._sync_all(tenant, fd, info.st_size)
                 if result.damage:
                     self._journal_ends.pop(tenant, None)
@@ -1495,10 +1488,7 @@ class LocalStorage:
             paths.extend(self.object_path(tenant, digest) for digest, _data in record.objects)
             paths.extend(self.ref_path(digest) for digest, _data in record.refs)
 
-        result = journal.scan(fd, size, collect)
-        if result.damage:
-            for record in journal.records_back(fd, result.end, size):
-                collect(record)
+        journal.scan_all(fd, size, collect)
         self._sync_in_place(paths)
 
     def _sync_in_place(self, paths: list[str]) -> None:
@@ -1537,15 +1527,6 @@ class LocalStorage:
             for name in sorted(os.listdir(sub)):
                 if DIGEST_RE.fullmatch(name):
                     yield name
-
-
-def _lexists(path: str) -> bool:
-    """True when something (even a dangling symlink) is at `path`."""
-    try:
-        os.lstat(path)
-    except OSError:
-        return False
-    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:
