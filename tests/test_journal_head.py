@@ -228,3 +228,27 @@ def test_a_big_frame_is_read_in_chunks_for_its_head(db, monkeypatch):
             damaged.seek(size // 2)
             damaged.write(bytes([byte[0] ^ 1]))
         assert journal.frame_head(handle.fileno(), size) is None
+
+
+def mydb(root: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**ENV, "MYDB_ROOT": root, "PYTHONPATH": os.pathsep.join([os.path.dirname(HERE), ENV["PYTHONPATH"]])}
+    return subprocess.run([sys.executable, "-m", "mydb_tui.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_cli_reads_the_journal_head_reports_a_forged_one_cleanly_and_checkpoint_gives_the_seed_layout(db):
+    good = db.save(T, "alice", E, {"n": 1})
+    assert json.loads(open(db.storage.head_path(T), "rb").read()).get(E) != good  # the head is in the journal
+    listed = mydb(db.root, "entries", T, "--json")
+    assert listed.returncode == 0 and good in listed.stdout, listed.stderr
+    path = db.storage.journal_path(T)
+    missing = hashlib.sha256(b"nowhere").hexdigest()
+    append(path, journal.Record(boot=journal.boot_id(), base=hashlib.sha256(last_head(path)).digest(),
+                                head=json.dumps({E: missing}).encode()))
+    for args in (("entries", T), ("verify",), ("log", T, E)):
+        result = mydb(db.root, *args)
+        assert "Traceback" not in result.stderr and result.returncode in (1, 2), (args, result.stderr)
+    assert "missing-object" in mydb(db.root, "verify").stdout
+    assert mydb(db.root, "checkpoint").returncode == 0
+    assert os.path.getsize(path) == 0  # the seed's layout: the head file holds the head
+    assert json.loads(open(db.storage.head_path(T), "rb").read()) == {E: missing}
