@@ -252,3 +252,13 @@ def test_the_cli_reads_the_journal_head_reports_a_forged_one_cleanly_and_checkpo
     assert mydb(db.root, "checkpoint").returncode == 0
     assert os.path.getsize(path) == 0  # the seed's layout: the head file holds the head
     assert json.loads(open(db.storage.head_path(T), "rb").read()) == {E: missing}
+
+
+def test_the_kept_append_fd_follows_the_journal_path_not_a_renamed_file(db, make_engine):
+    path = db.storage.journal_path(T)
+    db.save(T, "alice", E, {"n": 1})  # the journal's fd is now kept for the next commit
+    db.storage.checkpoint(T)
+    os.replace(path, path + ".old")  # (an empty journal renamed away: nothing is lost)
+    digest = db.save(T, "alice", E, {"n": 2})
+    assert os.path.getsize(path + ".old") == 0 and os.path.getsize(path) > 0
+    assert make_engine(db.root).get_digest(T, E) == digest

@@ -7,8 +7,10 @@ default) a commit is made durable by one append + fdatasync of the tenant's jour
 journal.py and docs/RELIABILITY.md): ref files are written without fsync, the commit's
 objects and its head get no file (readers take them from the journal: the head from its
 last record, `read_head`), and a checkpoint (the journal's head and objects given their
-files, syncfs, then an empty journal) runs when the journal passes JOURNAL_LIMIT. A journal left by an earlier boot is replayed before the
-tenant is read or written. `durable=False` syncs nothing.
+files, syncfs, then an empty journal) runs when the journal passes JOURNAL_LIMIT. A
+journal left by an earlier boot is replayed before the tenant is read or written.
+`durable=False` syncs nothing (and checkpoints a journal holding records before it
+replaces the head file).
 
 Files that are not what they seem: every read opens without blocking and without
 following a final symlink, checks that it got a regular file and reads no more than its
