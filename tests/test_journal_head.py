@@ -262,3 +262,14 @@ def test_the_kept_append_fd_follows_the_journal_path_not_a_renamed_file(db, make
     digest = db.save(T, "alice", E, {"n": 2})
     assert os.path.getsize(path + ".old") == 0 and os.path.getsize(path) > 0
     assert make_engine(db.root).get_digest(T, E) == digest
+
+
+def test_the_compare_and_swap_token_covers_the_journal(db, make_engine):
+    storage = db.storage
+    data, token = storage.read_head(T)
+    other = make_engine(db.root, durable=True)
+    other.save(T, "bob", E, {"n": 5})  # another writer's durable commit: only the journal changed
+    assert not storage.write_head(T, data, expected=token)  # refused: the head moved
+    assert make_engine(db.root).load(T, E) == {"n": 5}
+    data, token = storage.read_head(T)
+    assert storage.write_head(T, data, expected=token)

@@ -727,9 +727,11 @@ class LocalStorage:
         checkpoint). Not durable: a journal holding records is checkpointed first (its head
         goes to the head file, so that no head is written behind the journal's back), then
         the head file is replaced. `expected` (the token read with the head: it covers the
-        journal) makes it a compare-and-swap for backends without locks; under the file lock
-        nobody else can have moved it, so always True.
+        journal) makes it a compare-and-swap: False, nothing written, when the head's token is
+        another now (under the file lock only a writer ignoring the lock can have moved it).
         """
+        if expected is not ... and expected is not None and self.head_token(tenant) != expected:
+            return False
         if self.durable:
             self._commit_journaled(tenant, data)
         else:
