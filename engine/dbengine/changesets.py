@@ -51,19 +51,24 @@ def _walk(a: Any, b: Any, pointer: str, out: list[str]) -> None:
         raise _TooMany
 
 
+def _pointer(key: str) -> str:
+    """The JSON Pointer of a top-level key (escape() only when the key needs it)."""
+    return "/" + (escape(key) if "~" in key or "/" in key else key)
+
+
 def flat_changes(old: dict, new: dict) -> tuple[int, int, int, tuple[str, ...]] | None:
     """(added, changed, removed, change set) of two plain stored objects (no `__special__`) in
     one pass over their keys, when no changed value needs walking into (two objects, or two
     lists of one length) and the walk would not give up (LEAF_CAP); None otherwise. The
     counts are summaries.snapshot_summary's (`changed`: by `!=`), the change set
     snapshot_changes's: removed keys, then added or changed ones in `new`'s order."""
-    out = [f"/{escape(key)}" for key in old if key not in new]
+    out = [_pointer(key) for key in old if key not in new]
     removed = len(out)
     added = changed = 0
     for key, value in new.items():
         if key not in old:
             added += 1
-            out.append(f"/{escape(key)}")
+            out.append(_pointer(key))
             continue
         was = old[key]
         differs = was != value
@@ -76,7 +81,7 @@ def flat_changes(old: dict, new: dict) -> tuple[int, int, int, tuple[str, ...]] 
             return None  # the walk goes inside
         if len(out) >= LEAF_CAP:
             return None  # the walk gives up here: the top-level keys
-        out.append(f"/{escape(key)}")
+        out.append(_pointer(key))
     if not out:
         return None  # equal by value: the general path says how
     return added, changed, removed, tuple(out)

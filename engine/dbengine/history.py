@@ -259,11 +259,21 @@ def changes_field(summary: ChangeSummary | None) -> str:
     keys = summary.keys if summary is not None else None
     if keys is None or len(keys) > CHANGES_MAX_KEYS:
         return NONE_FIELD
+    global _last_changes
+    last = _last_changes  # (one read: another thread may replace it meanwhile)
+    if last[0] == keys:  # saves of one document's fields repeat their change set
+        return last[1]
     if set(map(type, keys)) <= {str}:  # (always, from the engine) the array's text without the encoder's set-up
         text = "[" + ",".join(map(_quoted, keys)) + "]"
-    else:
-        text = _COMPACT(list(keys))
+        text = text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
+        if type(keys) is tuple:  # (a tuple of str is equal only to one that has the same text)
+            _last_changes = (keys, text)
+        return text
+    text = _COMPACT(list(keys))
     return text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
+
+
+_last_changes: tuple[tuple | None, str] = (None, "")  # the last change set written and its field
 
 
 _last_user: tuple[str | None, str] = (None, "")  # a writer's user id and its field: saves repeat it
