@@ -26,6 +26,12 @@ def snapshot_summary(old: Any, new: Any) -> ChangeSummary:
         if flat is not None:
             added, changed, removed, keys = flat
             return ChangeSummary(added, changed, removed, keys)
+    return walked_summary(old, new)
+
+
+def walked_summary(old: Any, new: Any) -> ChangeSummary:
+    """snapshot_summary of two stored values (`old` not ABSENT) by the general path: the
+    change set walked (snapshot_changes), the counts taken key by key."""
     if old == new and to_json_bytes(old) == to_json_bytes(new):  # a restore of equal data
         return ChangeSummary(keys=())
     keys = snapshot_changes(old, new)
