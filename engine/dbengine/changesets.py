@@ -31,15 +31,17 @@ def _walk(a: Any, b: Any, pointer: str, out: list[str]) -> None:
     if len(out) > LEAF_CAP:
         raise _TooMany
     ta, tb = type(a), type(b)
-    if ta is dict and tb is dict and not _special(a) and not _special(b):
+    if ta is dict and tb is dict and "__special__" not in a and "__special__" not in b:
         for key in a:
             if key not in b:
-                out.append(f"{pointer}/{escape(key)}")
+                out.append(pointer + "/" + (escape(key) if "~" in key or "/" in key else key))
         for key, value in b.items():
             if key not in a:
-                out.append(f"{pointer}/{escape(key)}")
-            elif a[key] is not value and (a[key] != value or type(a[key]) is not type(value)):
-                _walk(a[key], value, f"{pointer}/{escape(key)}", out)
+                out.append(pointer + "/" + (escape(key) if "~" in key or "/" in key else key))
+                continue
+            was = a[key]
+            if was is not value and (was != value or type(was) is not type(value)):
+                _walk(was, value, pointer + "/" + (escape(key) if "~" in key or "/" in key else key), out)
         return
     if ta is list and tb is list and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
