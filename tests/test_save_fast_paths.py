@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
+import time
 
 import pytest
 from dbengine import history
@@ -25,7 +27,14 @@ from dbengine.history import (
 )
 from dbengine.layout import envelope
 from dbengine.summaries import snapshot_summary, walked_summary
-from dbengine.utils import _ENCODE, format_date, json_text, to_json_bytes, to_json_bytes_utf8
+from dbengine.utils import (
+    _ENCODE,
+    format_date,
+    json_text,
+    now_local,
+    to_json_bytes,
+    to_json_bytes_utf8,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -255,3 +264,24 @@ def test_the_walk_gives_the_reference_pointers(old, new, wide):
         except _TooMany:
             mine = None
         assert mine == expected
+
+
+@pytest.mark.parametrize("zone", [None, "America/New_York", "Asia/Kolkata", "Europe/Paris"])
+def test_the_default_clock_is_now_astimezone(zone):
+    """now_local keeps its zone objects: the same offset and zone name as astimezone() gives."""
+    before = os.environ.get("TZ")
+    try:
+        if zone is not None:
+            os.environ["TZ"] = zone
+            time.tzset()
+        for _ in range(2):  # (the second call takes the kept zone)
+            mine, theirs = now_local(), dt.datetime.now().astimezone()
+            assert (mine.utcoffset(), mine.tzname()) == (theirs.utcoffset(), theirs.tzname())
+            assert abs((theirs - mine).total_seconds()) < 5
+            assert format_date(mine) in (format_date(theirs), format_date(theirs - dt.timedelta(seconds=1)))
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

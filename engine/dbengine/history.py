@@ -276,15 +276,17 @@ def changes_field(summary: ChangeSummary | None) -> str:
 _last_changes: tuple[tuple | None, str] = (None, "")  # the last change set written and its field
 
 
-_last_user: tuple[str | None, str] = (None, "")  # a writer's user id and its field: saves repeat it
+_last_user: tuple[str | None, str] = (None, "")  # a writer's user id (checked) and its field: saves repeat it
 
 
 def _user_field(user: str) -> str:
-    """json.dumps(user) (ASCII-escaped), kept for the last user asked."""
+    """json.dumps(user) (ASCII-escaped) of a valid user id (InvalidNameError if it is not),
+    kept for the last user asked."""
     global _last_user
     last = _last_user  # (one read: another thread may replace it meanwhile)
-    if last[0] == user:
+    if last[0] == user and type(user) is str:
         return last[1]
+    check_user(user)
     text = _quoted(user)
     _last_user = (user, text)
     return text
@@ -301,7 +303,7 @@ def encode_commit(digest: str, document: dict, summary: ChangeSummary | None, cr
     if len(parents) == 1 and type(user) is str and (parent is None or type(parent) is str) \
             and (restored is None or (type(restored) is str and DIGEST_RE.fullmatch(restored))):
         try:
-            check_user(user)
+            user_field = _user_field(user)
             moment = parse_date(document["__date__"])
         except (InvalidNameError, InvalidDateError):
             moment = None
@@ -312,7 +314,7 @@ def encode_commit(digest: str, document: dict, summary: ChangeSummary | None, cr
                 NONE_FIELD if restored is None else f'"{restored}"',
                 NONE_FIELD if summary is None else f"{summary.added},{summary.changed},{summary.removed}",
                 _isoformat(moment),
-                _user_field(user),
+                user_field,
                 NONE_FIELD,
                 str(position),
                 changes_field(summary),

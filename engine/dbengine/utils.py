@@ -8,6 +8,7 @@ import gc
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,9 +194,22 @@ def date_text(moment: _dt.datetime | None) -> str:
     return "invalid date" if moment is None else format_date(moment)
 
 
+_ZONES: dict[tuple[int, str], _dt.timezone] = {}  # (UTC offset in seconds, zone name) -> its timezone
+
+
 def now_local() -> _dt.datetime:
-    """The current time in the local timezone (the default clock)."""
-    return _dt.datetime.now().astimezone()
+    """The current time in the local timezone (the default clock): what
+    `datetime.now().astimezone()` gives (the same offset and zone name), with the zone
+    object kept instead of made anew by every call."""
+    now = time.time()
+    local = time.localtime(now)
+    key = (local.tm_gmtoff, local.tm_zone)
+    zone = _ZONES.get(key)
+    if zone is None:
+        zone = _dt.timezone(_dt.timedelta(seconds=local.tm_gmtoff), local.tm_zone)
+        if len(_ZONES) < 64:
+            _ZONES[key] = zone
+    return _dt.datetime.fromtimestamp(now, zone)
 
 
 def json_copy(value: Any) -> Any:
