@@ -31,15 +31,17 @@ def _walk(a: Any, b: Any, pointer: str, out: list[str]) -> None:
     if len(out) > LEAF_CAP:
         raise _TooMany
     ta, tb = type(a), type(b)
-    if ta is dict and tb is dict and not _special(a) and not _special(b):
+    if ta is dict and tb is dict and "__special__" not in a and "__special__" not in b:
         for key in a:
             if key not in b:
-                out.append(f"{pointer}/{escape(key)}")
+                out.append(pointer + "/" + (escape(key) if "~" in key or "/" in key else key))
         for key, value in b.items():
             if key not in a:
-                out.append(f"{pointer}/{escape(key)}")
-            elif a[key] is not value and (a[key] != value or type(a[key]) is not type(value)):
-                _walk(a[key], value, f"{pointer}/{escape(key)}", out)
+                out.append(pointer + "/" + (escape(key) if "~" in key or "/" in key else key))
+                continue
+            was = a[key]
+            if was is not value and (was != value or type(was) is not type(value)):
+                _walk(was, value, pointer + "/" + (escape(key) if "~" in key or "/" in key else key), out)
         return
     if ta is list and tb is list and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
@@ -49,6 +51,42 @@ def _walk(a: Any, b: Any, pointer: str, out: list[str]) -> None:
     out.append(pointer)
     if len(out) > LEAF_CAP:
         raise _TooMany
+
+
+def _pointer(key: str) -> str:
+    """The JSON Pointer of a top-level key (escape() only when the key needs it)."""
+    return "/" + (escape(key) if "~" in key or "/" in key else key)
+
+
+def flat_changes(old: dict, new: dict) -> tuple[int, int, int, tuple[str, ...]] | None:
+    """(added, changed, removed, change set) of two plain stored objects (no `__special__`) in
+    one pass over their keys, when no changed value needs walking into (two objects, or two
+    lists of one length) and the walk would not give up (LEAF_CAP); None otherwise. The
+    counts are summaries.snapshot_summary's (`changed`: by `!=`), the change set
+    snapshot_changes's: removed keys, then added or changed ones in `new`'s order."""
+    out = [_pointer(key) for key in old if key not in new]
+    removed = len(out)
+    added = changed = 0
+    for key, value in new.items():
+        if key not in old:
+            added += 1
+            out.append(_pointer(key))
+            continue
+        was = old[key]
+        differs = was != value
+        if differs:
+            changed += 1
+        if was is value or not (differs or type(was) is not type(value)):
+            continue
+        kind = type(value)
+        if kind is type(was) and (kind is dict or (kind is list and len(was) == len(value))):
+            return None  # the walk goes inside
+        if len(out) >= LEAF_CAP:
+            return None  # the walk gives up here: the top-level keys
+        out.append(_pointer(key))
+    if not out:
+        return None  # equal by value: the general path says how
+    return added, changed, removed, tuple(out)
 
 
 def snapshot_changes(old: Any, new: Any, first: bool = False) -> tuple[str, ...]:

@@ -4,8 +4,8 @@ line appended once the head points at it."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -62,9 +62,11 @@ class Commits:
             digest = self.objects.write(tenant_id, document, *data)
 
             def after() -> None:  # once the head is swapped: keeps the race window short on S3
-                with contextlib.suppress(DbEngineError, ValueError, OSError):  # a cache: repaired on read
+                try:
                     state = self.index.appendable(tenant_id, entry, current) if current else None
                     self.index_append(tenant_id, entry, current, state, digest, document, summary)
+                except (DbEngineError, ValueError, OSError):  # a cache: repaired on read
+                    pass
 
             return digest, after
 
@@ -89,11 +91,16 @@ class Commits:
             document = envelope(SNAPSHOT, head, user_id, date, restored_from=restored_from)
             old = head_doc["__data__"] if head_doc is not None else ABSENT
             summary = snapshot_summary(old, data)
-            meta = to_json_bytes_utf8(document) if utf8 is not None else None
+            if utf8 is None:
+                document["__data__"] = data
+                return document, summary
+            # the document's bytes are its metadata's and the data's, spliced: no second encoding of the data
+            meta = snapshot_meta(head, user_id, date) if restored_from is None else None
+            if meta is None:
+                meta = to_json_bytes_utf8(document)
             document["__data__"] = data
             if meta is None:
                 return document, summary
-            # the document's bytes are its metadata's and the data's, spliced: no second encoding of the data
             return document, summary, b"".join((meta[:-1], b',"__data__":', utf8, b"}"))
 
         digest = self.commit(tenant_id, entry, build)[0]
@@ -144,6 +151,26 @@ class Commits:
             return document, self.summarize(tenant_id, head_doc, document)
 
         return self.commit(tenant_id, entry, build)[0]
+
+
+_META_HEAD = b'{"__kind__":"' + SNAPSHOT.encode("ascii") + b'","__parent__":['
+_quoted = json.encoder.encode_basestring  # the JSON string of a str as to_json_bytes writes it (non-ASCII kept)
+
+
+def snapshot_meta(parent: str | None, user_id: str, date: str) -> bytes | None:
+    """to_json_bytes_utf8(envelope(SNAPSHOT, parent, user_id, date)) written directly (no
+    encoder set-up): `parent` a digest or None, `date` a format_date text; None when the
+    user id is not plain UTF-8 (a lone surrogate: the caller's general path decides)."""
+    if not (parent is None or (type(parent) is str and len(parent) == 64 and parent.isalnum() and parent.isascii())) \
+            or type(user_id) is not str or type(date) is not str or not (date.isascii() and date.isprintable()) \
+            or '"' in date or "\\" in date:
+        return None
+    try:
+        user = _quoted(user_id).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return b"".join((_META_HEAD, b"null" if parent is None else b'"' + parent.encode("ascii") + b'"',
+                     b'],"__user_id__":', user, b',"__date__":"', date.encode("ascii"), b'"}'))
 
 
 def _check_moved(entry: str, head: str | None, expected_head: str | None) -> None:

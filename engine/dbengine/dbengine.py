@@ -67,6 +67,19 @@ __all__ = [
     "SearchHit", "SNAPSHOT", "RECORDS",
 ]
 
+_VALID_TENANTS: set[str] = set()  # tenant ids check_tenant accepted: a save checks its tenant in one lookup
+
+
+def _check_tenant_once(tenant_id: object) -> str:
+    """check_tenant(tenant_id), remembered for the ids it accepted (a name's validity never changes)."""
+    if type(tenant_id) is str and tenant_id in _VALID_TENANTS:
+        return tenant_id
+    name = check_tenant(tenant_id)
+    if type(name) is str and len(_VALID_TENANTS) < 4096:
+        _VALID_TENANTS.add(name)
+    return name
+
+
 class DbEngine:
     """A versioned document database stored under `root`.
 
@@ -167,7 +180,7 @@ class DbEngine:
     # ================================================================== snapshots
     def save(self, tenant_id: str, user_id: str, entry: str, obj: Any) -> str:
         """Store `obj` as the entry's new version; unchanged content writes nothing."""
-        check_tenant(tenant_id), check_user(user_id), check_entry(entry)
+        _check_tenant_once(tenant_id), check_user(user_id), check_entry(entry)
         self.storage.require_tenant(tenant_id)
         return self._save_stored(tenant_id, user_id, entry, self.serializer.encode(obj))
 

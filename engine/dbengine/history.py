@@ -250,6 +250,7 @@ def _isoformat(moment: _dt.datetime) -> str:
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=(",", ":")), built once
+_quoted = json.encoder.encode_basestring_ascii  # json.dumps(text) of a str: what _COMPACT writes for each item
 
 
 def changes_field(summary: ChangeSummary | None) -> str:
@@ -258,8 +259,70 @@ def changes_field(summary: ChangeSummary | None) -> str:
     keys = summary.keys if summary is not None else None
     if keys is None or len(keys) > CHANGES_MAX_KEYS:
         return NONE_FIELD
+    global _last_changes
+    last = _last_changes  # (one read: another thread may replace it meanwhile)
+    if last[0] == keys:  # saves of one document's fields repeat their change set
+        return last[1]
+    if set(map(type, keys)) <= {str}:  # (always, from the engine) the array's text without the encoder's set-up
+        text = "[" + ",".join(map(_quoted, keys)) + "]"
+        text = text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
+        if type(keys) is tuple:  # (a tuple of str is equal only to one that has the same text)
+            _last_changes = (keys, text)
+        return text
     text = _COMPACT(list(keys))
     return text if len(text) <= CHANGES_MAX_BYTES else NONE_FIELD
+
+
+_last_changes: tuple[tuple | None, str] = (None, "")  # the last change set written and its field
+
+
+_last_user: tuple[str | None, str] = (None, "")  # a writer's user id (checked) and its field: saves repeat it
+
+
+def _user_field(user: str) -> str:
+    """json.dumps(user) (ASCII-escaped) of a valid user id (InvalidNameError if it is not),
+    kept for the last user asked."""
+    global _last_user
+    last = _last_user  # (one read: another thread may replace it meanwhile)
+    if last[0] == user and type(user) is str:
+        return last[1]
+    check_user(user)
+    text = _quoted(user)
+    _last_user = (user, text)
+    return text
+
+
+def encode_commit(digest: str, document: dict, summary: ChangeSummary | None, crc: int,
+                  position: int) -> tuple[bytes, int]:
+    """`encode_lines([version_from_document(digest, document, summary)], crc, position)`: the
+    index line of a version just committed, made from its document's fields without building
+    a Version when its metadata is sound (one parent; a valid user, date and restored-from:
+    what the engine writes); else by that general path."""
+    parents, user = document["__parent__"], document["__user_id__"]
+    parent, restored = parents[0], document.get("__restored_from__")
+    if len(parents) == 1 and type(user) is str and (parent is None or type(parent) is str) \
+            and (restored is None or (type(restored) is str and DIGEST_RE.fullmatch(restored))):
+        try:
+            user_field = _user_field(user)
+            moment = parse_date(document["__date__"])
+        except (InvalidNameError, InvalidDateError):
+            moment = None
+        if moment is not None:  # no damage: the fields version_from_document and encode_lines would make
+            body = "\t".join((
+                digest,
+                NO_PARENT if parent is None else parent,
+                NONE_FIELD if restored is None else f'"{restored}"',
+                NONE_FIELD if summary is None else f"{summary.added},{summary.changed},{summary.removed}",
+                _isoformat(moment),
+                user_field,
+                NONE_FIELD,
+                str(position),
+                changes_field(summary),
+            )).encode("ascii")
+            crc = zlib.crc32(body, crc)
+            tail = b"\t%08x\n" % crc
+            return body + tail, zlib.crc32(tail, crc)
+    return encode_lines([version_from_document(digest, document, summary)], crc, position)
 
 
 def parse_changes(text: str) -> tuple[str, ...] | None:
@@ -737,6 +800,18 @@ class IndexState:
         self.offset += chunk.consumed
         self.crc = chunk.crc
         self._pos = None
+
+    def add_line(self, digest: str, parent: str | None, tail: str, size: int, crc: int) -> None:
+        """add_chunk of the one-line chunk parse_index would make of a line just appended
+        (`size` bytes, the file's running CRC-32 `crc` after it), without building the chunk."""
+        self.digests.append(digest)
+        self.parents.append(parent)
+        self.tails.append(tail)
+        self.versions.append(None)
+        self.offset += size
+        self.crc = crc
+        if self._pos is not None:  # (what the rebuilt map would say: the last place of a digest)
+            self._pos[digest] = len(self.digests) - 1
 
     def add_versions(self, versions: list[Version]) -> None:
         for version in versions:

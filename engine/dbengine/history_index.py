@@ -19,10 +19,10 @@ from .errors import (
 )
 from .history import (
     ChangeSummary,
-    IndexChunk,
     IndexState,
     Version,
     chain_breaks,
+    encode_commit,
     encode_lines,
     parse_index,
     same_metadata,
@@ -229,24 +229,22 @@ class HistoryIndex:
         index `state` read before (None: not appendable, left to the next reader to repair).
         A cache: a failure here is repaired on read."""
         with contextlib.suppress(DbEngineError, ValueError, OSError):
-            version = version_from_document(digest, document, summary)
             if parent is None:  # a new entry: whatever file is there is not its index
-                self.storage.write_index(tenant_id, entry, encode_lines([version], 0, 0)[0])
+                self.storage.write_index(tenant_id, entry, encode_commit(digest, document, summary, 0, 0)[0])
             elif state is None:
                 return
             elif state.token is not None and state.offset == state.token.size and not state.damaged:
-                line, crc = encode_lines([version], state.crc, len(state))
+                line, crc = encode_commit(digest, document, summary, state.crc, len(state))
                 appended = self.storage.append_index(tenant_id, entry, line, expected=state.token)
                 if appended is not None and appended[0] == state.offset:  # ours follows what it holds
                     with self.guard:  # the next commit finds it current: no read back, no check
-                        # what parse_index(line, state.crc) returns for the one line just encoded
-                        chunk = IndexChunk([digest], [parent], [line[130:-1].decode("ascii")], len(line), crc, True)
                         if self.states.get((tenant_id, entry)) is state and state.offset == appended[0]:
-                            state.add_chunk(chunk)
+                            # what parse_index(line, state.crc) adds for the one line just encoded
+                            state.add_line(digest, parent, line[130:-1].decode("ascii"), len(line), crc)
                             state.token = appended[1]
                             state.checked.add(digest)
             else:  # the file has a torn or damaged tail (or no file): rewrite it whole
-                versions = state.versions_with_changes() + [version]
+                versions = state.versions_with_changes() + [version_from_document(digest, document, summary)]
                 self.storage.write_index(tenant_id, entry, encode_lines(versions, 0, 0)[0])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .changesets import snapshot_changes
+from .changesets import flat_changes, snapshot_changes
 from .history import ChangeSummary
 from .layout import RECORDS, SNAPSHOT, is_seed_record_entry, is_tree_doc, plain_dict, seed_records
 from .record_entries import RecordEntries
@@ -21,6 +21,17 @@ def snapshot_summary(old: Any, new: Any) -> ChangeSummary:
     JSON Pointers of what changed, see changesets.py); `old` is ABSENT for a first version."""
     if old is ABSENT:
         return ChangeSummary(added=len(new) if plain_dict(new) else 1, keys=snapshot_changes(None, new, first=True))
+    if plain_dict(old) and plain_dict(new):  # (a save of a JSON object: one pass when the values are flat)
+        flat = flat_changes(old, new)
+        if flat is not None:
+            added, changed, removed, keys = flat
+            return ChangeSummary(added, changed, removed, keys)
+    return walked_summary(old, new)
+
+
+def walked_summary(old: Any, new: Any) -> ChangeSummary:
+    """snapshot_summary of two stored values (`old` not ABSENT) by the general path: the
+    change set walked (snapshot_changes), the counts taken key by key."""
     if old == new and to_json_bytes(old) == to_json_bytes(new):  # a restore of equal data
         return ChangeSummary(keys=())
     keys = snapshot_changes(old, new)

@@ -8,6 +8,7 @@ import gc
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,9 +27,36 @@ def compute_digest(data: bytes) -> str:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+def _c_encoder(ensure_ascii: bool) -> Any:
+    """The C encoder `JSONEncoder(ensure_ascii=..., separators=(",", ":"), allow_nan=False).encode`
+    builds on every call (with a fresh floatstr closure), built once; None without the C module.
+    Built without the circular-reference markers (no shared state: safe across threads): a
+    cycle then ends in RecursionError, and callers re-encode with `_ENCODE`, which reports it
+    as the stdlib does."""
+    maker = getattr(json.encoder, "c_make_encoder", None)
+    if maker is None:
+        return None
+    escape = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    return maker(None, json.JSONEncoder().default, escape, None, ":", ",", False, False, False)
+
+
+_C_ENCODE = _c_encoder(False)
+
+
+def json_text(document: Any) -> str:
+    """`_ENCODE(document)`: compact JSON text, non-ASCII kept, NaN refused (ValueError), with the
+    C encoder built once (about 2 µs less a call: a save encodes four documents)."""
+    if _C_ENCODE is not None and type(document) in (dict, list):  # (a scalar: the stdlib's own fast path)
+        try:
+            return "".join(_C_ENCODE(document, 0))
+        except RecursionError:  # a cycle or deep nesting: the stdlib's answer (ValueError or RecursionError)
+            pass
+    return _ENCODE(document)
+
+
 def to_json_bytes(document: Any) -> bytes:
     """Compact, order-preserving JSON; falls back to ASCII escapes for lone surrogates."""
-    text = _ENCODE(document)
+    text = json_text(document)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -41,7 +69,7 @@ def to_json_bytes_utf8(document: Any) -> bytes | None:
     """to_json_bytes(document) when it is plain UTF-8 (no lone surrogate); None otherwise (then
     the whole text is ASCII-escaped, so its bytes cannot be spliced into a larger document's)."""
     try:
-        return _ENCODE(document).encode("utf-8")
+        return json_text(document).encode("utf-8")
     except UnicodeEncodeError:
         return None
 
@@ -166,9 +194,22 @@ def date_text(moment: _dt.datetime | None) -> str:
     return "invalid date" if moment is None else format_date(moment)
 
 
+_ZONES: dict[tuple[int, str], _dt.timezone] = {}  # (UTC offset in seconds, zone name) -> its timezone
+
+
 def now_local() -> _dt.datetime:
-    """The current time in the local timezone (the default clock)."""
-    return _dt.datetime.now().astimezone()
+    """The current time in the local timezone (the default clock): what
+    `datetime.now().astimezone()` gives (the same offset and zone name), with the zone
+    object kept instead of made anew by every call."""
+    now = time.time()
+    local = time.localtime(now)
+    key = (local.tm_gmtoff, local.tm_zone)
+    zone = _ZONES.get(key)
+    if zone is None:
+        zone = _dt.timezone(_dt.timedelta(seconds=local.tm_gmtoff), local.tm_zone)
+        if len(_ZONES) < 64:
+            _ZONES[key] = zone
+    return _dt.datetime.fromtimestamp(now, zone)
 
 
 def json_copy(value: Any) -> Any:
