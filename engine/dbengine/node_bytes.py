@@ -332,3 +332,75 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
 def _is_hex_digest(digest: str) -> bool:
     raw = digest.encode("ascii", "replace")
     return len(raw) == 64 and not raw.translate(None, _HEX)
+
+
+# ---------------------------------------------------------------------- lined order leaves, line by line
+def lined_leaf_framed(data: bytes, count: int) -> bool:
+    r"""True when `data` is framed as a lined order leaf of `count` items (order_leaf_bytes):
+    the lined head and tail, no backslash (an ASCII-escaped leaf is rewritten whole), and
+    `count + 1` newlines, every one in the body following a comma. All in C (memchr and
+    counts): the items themselves are not parsed here."""
+    return count > 0 and data.startswith(ORDER_LEAF_LINED_HEAD) and data.endswith(ORDER_LEAF_LINED_TAIL) \
+        and b"\\" not in data and data.count(b"\n") == count + 1 and data.count(b",\n") == count - 1
+
+
+def item_line(data: bytes, seq: int) -> tuple[int, int, bool] | None:
+    r"""(start, end, last) of the line of the item of `seq` in framed lined leaf bytes
+    (lined_leaf_framed): the only line that starts `[seq,`; `end` is the index of its
+    trailing comma (`last`: no comma, the line before the tail). None when no line or more
+    than one starts so, or the line does not end as its place says."""
+    pattern = b"\n[%d," % seq
+    at = data.find(pattern)
+    if at < 0 or data.find(pattern, at + 1) >= 0:
+        return None
+    start = at + 1
+    newline = data.find(b"\n", start)
+    last = newline == len(data) - len(ORDER_LEAF_LINED_TAIL)
+    end = newline if last else newline - 1
+    if not last and data[end] != 0x2C:  # a comma
+        return None
+    return start, end, last
+
+
+def last_line_seq(data: bytes) -> int | None:
+    r"""The seq that the last line of framed lined leaf bytes starts with (`[seq,`), or None."""
+    tail = len(data) - len(ORDER_LEAF_LINED_TAIL)
+    start = data.rfind(b"\n", 0, tail) + 1
+    comma = data.find(b",", start, tail)
+    digits = data[start + 1:comma]
+    if data[start:start + 1] != b"[" or comma < 0 or not digits.isdigit() or len(digits) > _SEQ_DIGITS \
+            or (digits[:1] == b"0" and len(digits) > 1):
+        return None
+    return int(digits)
+
+
+def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[bytes | None, int] | None:
+    r"""(bytes, change in item count) of framed lined leaf bytes after `changes` ((seq, the
+    new item's bytes or None to remove it), by increasing seq): an item whose line is found
+    (item_line) is replaced or removed, a seq past the last line's is appended. The other
+    lines are copied byte for byte, unparsed. Bytes None: no item left. None: a change
+    that is none of these (the caller rewrites the leaf whole)."""
+    delta = 0
+    for seq, new in changes:
+        where = item_line(data, seq)
+        if where is not None:
+            start, end, last = where
+            if new is not None:
+                data = data[:start] + new + data[end:]
+            elif not last:
+                data = data[:start] + data[end + 2:]  # the line, its comma and its newline
+                delta -= 1
+            elif data[start - 2:start] == b",\n":
+                data = data[:start - 2] + data[end:]  # the last line and the comma before it
+                delta -= 1
+            else:
+                return None, delta - 1  # the only item: nothing left
+            continue
+        if new is None:
+            return None  # not found here: the full path decides
+        last_seq = last_line_seq(data)
+        if last_seq is None or seq <= last_seq:
+            return None
+        data = data[:-len(ORDER_LEAF_LINED_TAIL)] + b",\n" + new + data[-len(ORDER_LEAF_LINED_TAIL):]
+        delta += 1
+    return data, delta

@@ -99,13 +99,15 @@ class RecordEntries:
             records.update(self.objects.bucket(tenant_id, digest))
         return records
 
-    def tree_items(self, tenant_id: str, tree: Tree, keys: Iterable[str]) -> dict[str, list]:
+    def tree_items(self, tenant_id: str, tree: Tree, keys: Iterable[str], lined: bool = False) -> dict[str, list]:
         """key -> [seq, stored] for those of `keys` in a tree-format version, each checked
-        in both trees (the key index's seq must name that key in the order tree)."""
+        in both trees (the key index's seq must name that key in the order tree). `lined`:
+        a write's lookups, reading only the lines of lined order leaves it needs
+        (records_tree._lined_items)."""
         nodes = self.objects.nodes(tenant_id)
         with self.objects.tree_guard(tenant_id):
             seqs = key_lookup_many(nodes, tree, keys)
-            items = order_get_many(nodes, tree, seqs.values())
+            items = order_get_many(nodes, tree, seqs.values(), lined)
             found = {}
             for key, seq in seqs.items():
                 item = items.get(seq)
@@ -174,7 +176,7 @@ class RecordEntries:
                   deletes: list[str]) -> tuple[dict, ChangeSummary]:
         """Only the paths to the changed leaves of both trees are read and rewritten."""
         tree = tree_of(head_doc) if head_doc is not None else _EMPTY
-        current = self.tree_items(tenant_id, tree, [*upserts, *deletes])
+        current = self.tree_items(tenant_id, tree, [*upserts, *deletes], lined=True)
         order_changes: dict[int, list | None] = {}
         key_changes: dict[str, int | None] = {}
         counts = [0, 0, 0]

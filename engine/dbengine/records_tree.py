@@ -33,10 +33,13 @@ from .node_bytes import (
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
     item_bytes,
+    item_line,
+    lined_leaf_framed,
     order_leaf_is_canonical,
     order_node_head,
     splice_inner_node,
     splice_key_leaf,
+    splice_lines,
     splice_order_leaf,
 )
 from .utils import strict_loads, to_json_bytes
@@ -281,8 +284,10 @@ class Tree:
         return order_height(self.next_seq)
 
 
-def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, list]:
-    """The `[seq, key, stored]` items at `seqs` (absent seqs are left out)."""
+def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int], lined: bool = False) -> dict[int, list]:
+    """The `[seq, key, stored]` items at `seqs` (absent seqs are left out). `lined` (a
+    write's lookups only): a lined leaf gives the lines of those seqs, each parsed and
+    checked alone (_lined_items), instead of being parsed whole."""
     found: dict[int, list] = {}
     wanted = sorted(set(seqs))
     if tree.order is None or not wanted:
@@ -307,6 +312,10 @@ def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, l
     if nodes.prefetch is not None:
         nodes.prefetch([digest for digest, *_ in frontier])
     for digest, base, count, group in frontier:
+        lines = _lined_items(nodes, digest, base, count, group) if lined else None
+        if lines is not None:
+            found.update(lines)
+            continue
         items = {item[0]: item for item in _order_items(nodes, digest, base, count)}
         for seq in group:
             if seq in items:
@@ -386,13 +395,17 @@ def order_update(nodes: Nodes, tree: Tree, changes: dict[int, list | None], next
     if not changes:
         return root, count
     if nodes.prefetch is not None and root is not None:
-        order_get_many(nodes, Tree(root, None, count, next_seq), changes)  # warms the paths level by level
+        order_get_many(nodes, Tree(root, None, count, next_seq), changes, lined=True)  # warms the paths level by level
     return _order_update(nodes, root, new_height, 0, count, sorted(changes.items()))
 
 
 def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count: int,
                   changes: list[tuple[int, list | None]]) -> tuple[str | None, int]:
     if level == 0:
+        lined = _lined_update(nodes, digest, count, changes) if digest else None
+        if lined is not None:
+            data, new_count = lined
+            return (nodes.store_bytes(None, data) if data is not None else None), new_count
         items = {item[0]: item for item in _order_items(nodes, digest, base, count)} if digest else {}
         for seq, item in changes:
             if item is None:
@@ -427,6 +440,68 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
         if raw is not None else None
     return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
+
+
+def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[int]) -> dict[int, list] | None:
+    """The items at `seqs` (those present) of the order leaf `digest` covering seqs from
+    `base`, read from its lined bytes without parsing the leaf whole: the leaf is framed as
+    a lined leaf of `count` items (the count its parent gives), and each wanted seq's line
+    (the only one starting `[seq,`) is parsed alone and must be a `[seq, key, stored]` item.
+    None when the leaf is not framed so or a line is a surprise (the caller parses the leaf
+    whole, with every check). A seq with no line is absent.
+
+    Only for a write's lookups (put, put_many, delete): the leaf's other lines are not
+    parsed, and the write copies them into the new leaf byte for byte (_lined_update). Damage
+    in them (a line that is no item, out of order, not canonical) is carried into the new
+    leaf, never read as an answer: every read that parses the leaf (get, get(key), a
+    full verify) still refuses it. An answer here is the line of that seq, checked alone."""
+    if nodes.data is None or nodes.store_bytes is None or not base <= min(seqs) <= max(seqs) < base + ORDER_LEAF:
+        return None
+    data = nodes.data(digest)
+    if not lined_leaf_framed(data, count):
+        return None
+    found: dict[int, list] = {}
+    for seq in seqs:
+        where = item_line(data, seq)
+        if where is None:
+            if data.find(b"\n[%d," % seq) >= 0:
+                return None  # a line of that seq that is not where it should be, or two
+            continue
+        try:
+            item = strict_loads(data[where[0]:where[1]])
+        except (ValueError, RecursionError):
+            return None
+        if type(item) is not list or len(item) != 3 or type(item[0]) is not int or item[0] != seq \
+                or type(item[1]) is not str:
+            return None
+        found[seq] = item
+    return found
+
+
+def _lined_update(nodes: Nodes, digest: str, count: int,
+                  changes: list[tuple[int, list | None]]) -> tuple[bytes | None, int] | None:
+    """(bytes or None when no item is left, item count) of the order leaf `digest` of `count`
+    items after `changes` (by seq), spliced line by line from its lined bytes
+    (node_bytes.splice_lines): the changed lines are the new items' encodings, the other
+    lines are copied unparsed (see _lined_items). The result is order_leaf_bytes of the new
+    items whenever the old bytes were order_leaf_bytes of the old items (every leaf an engine
+    of this format writes): each line is its item's encoding alone. None: not so framed, or
+    an item needs the ASCII spelling (a lone surrogate): the caller rewrites the leaf whole."""
+    if nodes.data is None or nodes.store_bytes is None:
+        return None
+    data = nodes.data(digest)
+    if not lined_leaf_framed(data, count):
+        return None
+    encoded: list[tuple[int, bytes | None]] = []
+    for seq, item in changes:
+        new = item_bytes(item) if item is not None else None
+        if item is not None and new is None:
+            return None
+        encoded.append((seq, new))
+    spliced = splice_lines(data, encoded)
+    if spliced is None:
+        return None
+    return spliced[0], count + spliced[1]
 
 
 def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list | None]]) -> bytes | None:
