@@ -404,3 +404,40 @@ def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[
         data = data[:-len(ORDER_LEAF_LINED_TAIL)] + b",\n" + new + data[-len(ORDER_LEAF_LINED_TAIL):]
         delta += 1
     return data, delta
+
+
+# ---------------------------------------------------------------------- key-index leaves, one key at a time
+def key_leaf_ends(data: bytes) -> tuple[bytes, bytes, int] | None:
+    """(first key, last key, pair count) of key-leaf bytes framed as this engine writes them
+    (KEY_LEAF_HEAD ... KEY_LEAF_TAIL, no backslash), read without splitting them: with no
+    backslash every `"` opens or closes a string, so the head's six quotes and two per key
+    give the count, and the first and last keys lie between the first and last pairs of
+    quotes. None when not so framed (the caller scans or parses the leaf)."""
+    if not data.startswith(KEY_LEAF_HEAD) or not data.endswith(KEY_LEAF_TAIL) or b"\\" in data:
+        return None
+    quotes = data.count(b'"')
+    if quotes < 8 or quotes % 2:
+        return None
+    first_end = data.find(b'"', len(KEY_LEAF_HEAD))
+    last_end = data.rfind(b'"')
+    last_start = data.rfind(b'"', 0, last_end)
+    return data[len(KEY_LEAF_HEAD):first_end], data[last_start + 1:last_end], (quotes - 6) // 2
+
+
+def find_key_seq(data: bytes, raw: bytes) -> int | None:
+    """The seq of the key whose UTF-8 bytes are `raw` (a plain key: plain_key) in key-leaf
+    bytes framed as key_leaf_ends wants, found by its own spelling `["key",seq]`; None when
+    not found once, at a string's start, with a plain seq (the caller scans the leaf: the
+    key may be absent, or the bytes damaged). An even number of quotes before the match
+    makes its `"` an opening one (see key_leaf_ends), so the match is a whole pair."""
+    pattern = b'["' + raw + b'",'
+    at = data.find(pattern)
+    if at < 0 or data.find(pattern, at + 1) >= 0 or data.count(b'"', 0, at) % 2:
+        return None
+    start = at + len(pattern)
+    end = data.find(b"]", start, start + _SEQ_DIGITS + 1)
+    digits = data[start:end]
+    if end < 0 or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1) \
+            or data[end + 1:end + 3] not in (b',[', b']}'):
+        return None
+    return int(digits)

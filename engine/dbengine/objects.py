@@ -200,6 +200,14 @@ class ObjectStore:
         self.key_scans.put(key, scan, len(data) + SCAN_PAIR_BYTES * len(scan.keys))
         return scan
 
+    def unparsed_data(self, tenant_id: str, digest: str) -> bytes | None:
+        """A record-tree node's checked bytes when it is neither cached parsed nor scanned as
+        a key leaf (those are read from there at no cost), else None; kept in node_bytes."""
+        key = (tenant_id, digest)
+        if self.cache.get(key) is not None or self.key_scans.get(key) is not None:
+            return None
+        return self.node_data(tenant_id, digest)
+
     def node_data(self, tenant_id: str, digest: str) -> bytes:
         """A record-tree node's bytes checked against its digest, not parsed (kept in
         node_bytes: a diff reads lined leaves line by line; TreeError for a bad link)."""
@@ -247,7 +255,8 @@ class ObjectStore:
                      raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
                      store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
                      canonical=self._canonical.setdefault(tenant_id, set()),
-                     data=lambda digest: self.node_data(tenant_id, digest))
+                     data=lambda digest: self.node_data(tenant_id, digest),
+                     unparsed=lambda digest: self.unparsed_data(tenant_id, digest))
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:

@@ -106,7 +106,7 @@ class RecordEntries:
         (records_tree._lined_items)."""
         nodes = self.objects.nodes(tenant_id)
         with self.objects.tree_guard(tenant_id):
-            seqs = key_lookup_many(nodes, tree, keys)
+            seqs = key_lookup_many(nodes, tree, keys, lined)
             items = order_get_many(nodes, tree, seqs.values(), lined)
             found = {}
             for key, seq in seqs.items():

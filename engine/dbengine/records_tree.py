@@ -32,11 +32,14 @@ from .node_bytes import (
     ORDER_LEAF_LINED_HEAD,
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
+    find_key_seq,
     item_bytes,
     item_line,
+    key_leaf_ends,
     lined_leaf_framed,
     order_leaf_is_canonical,
     order_node_head,
+    plain_key,
     splice_inner_node,
     splice_key_leaf,
     splice_lines,
@@ -87,6 +90,8 @@ class Nodes:
     canonical: set = field(default_factory=set)
     #: data(digest): a node's bytes checked against its digest, read without parsing them.
     data: Callable[[str], bytes | None] | None = None
+    #: unparsed(digest): data(digest) when the node is neither parsed nor scanned yet, else None.
+    unparsed: Callable[[str], bytes | None] | None = None
 
 
 def key_hash(key: str) -> int:
@@ -694,8 +699,9 @@ def _same_json(a: Any, b: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- key index
-def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, int]:
-    """key -> seq for those of `keys` in the index."""
+def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str], quick: bool = False) -> dict[str, int]:
+    """key -> seq for those of `keys` in the index. `quick` (a write's lookups): a key leaf
+    not read yet is searched for each key's own pair before it is scanned (_key_found)."""
     found: dict[str, int] = {}
     hashed = [(key_hash(k), k) for k in dict.fromkeys(keys)]
     if tree.keys is None or not hashed:
@@ -706,6 +712,8 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
             nodes.prefetch([f[0] for f in frontier])
         nxt = []
         for digest, depth, prefix, count, group in frontier:
+            if quick and nodes.unparsed is not None and _key_found(nodes, digest, depth, prefix, count, group, found):
+                continue
             scan = _key_scan(nodes, digest, depth, prefix, count)
             if scan is not None:
                 for _h, key in group:
@@ -730,6 +738,44 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
                     nxt.append((child[1], depth + 1, prefix << KEY_BITS | digit, child[2], sub))
         frontier = nxt
     return found
+
+
+def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, group: list[tuple[int, str]],
+               found: dict[str, int]) -> bool:
+    """True when every key of `group` is found in the key leaf `digest` by its own pair
+    (node_bytes.find_key_seq), without scanning the leaf; their seqs go into `found`. False
+    (nothing added) when the node is read already, is no leaf so framed, or a key is not
+    found so: the caller scans or parses it (an absent key needs the scan to be told absent).
+
+    Checks made: the pair count against the parent's, and (once per leaf, as a scan) the
+    first and last keys in the leaf's hash place; a key found by descending along its own
+    hash is in its place. Not made: the order of the other keys, and whether the rest of the
+    leaf is JSON of its shape: nothing else of it is read, and only a write's lookups come
+    here (an add scans the leaf to splice it; an update leaves it as it is). A seq found
+    must still name an item of that key in the order tree (RecordEntries.tree_items)."""
+    data = nodes.unparsed(digest)
+    ends = key_leaf_ends(data) if data is not None else None
+    if ends is None:
+        return False
+    first, last, pairs = ends
+    if pairs != count:
+        raise TreeError(digest, f"key-index leaf holds {pairs} keys, its parent says {count}")
+    if (digest, depth, prefix) not in nodes.checked:
+        if pairs > KEY_LEAF and depth < _max_depth():
+            raise TreeError(digest, f"key-index leaf of {pairs} keys should have split")
+        shift = 256 - KEY_BITS * depth
+        for raw in (first, last):
+            if _bytes_hash(raw) >> shift != prefix:
+                return False  # the scan says which key, or that the bytes are no leaf
+    seqs = []
+    for _h, key in group:
+        raw = plain_key(key)
+        seq = find_key_seq(data, raw) if raw is not None else None
+        if seq is None:
+            return False
+        seqs.append(seq)
+    found.update(zip((key for _h, key in group), seqs, strict=True))
+    return True
 
 
 def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: int = 0) -> Iterator[list]:
