@@ -38,6 +38,7 @@ class ObjectStore:
         # Checked bytes of recently read buckets and nodes (prefetched on S3; a 0.4 key scan).
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
+        self._sound_nodes: dict[str, set] = {}  # (digest, count) of inner nodes whose children were checked
         self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
         self._canonical_adds = 0  # digests added to the memo since it was last emptied
         # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
@@ -249,6 +250,9 @@ class ObjectStore:
         checked = self._checked_leaves.setdefault(tenant_id, set())
         if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
             checked.clear()
+        sound = self._sound_nodes.setdefault(tenant_id, set())
+        if len(sound) > 1_000_000:  # a memo: forgetting only costs checking again
+            sound.clear()
         return Nodes(lambda digest: self.node(tenant_id, digest), lambda node: self.write(tenant_id, node),
                      (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
                      key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
@@ -256,7 +260,7 @@ class ObjectStore:
                      store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
                      canonical=self._canonical.setdefault(tenant_id, set()),
                      data=lambda digest: self.node_data(tenant_id, digest),
-                     unparsed=lambda digest: self.unparsed_data(tenant_id, digest))
+                     unparsed=lambda digest: self.unparsed_data(tenant_id, digest), sound=sound)
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:

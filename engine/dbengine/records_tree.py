@@ -92,6 +92,11 @@ class Nodes:
     data: Callable[[str], bytes | None] | None = None
     #: unparsed(digest): data(digest) when the node is neither parsed nor scanned yet, else None.
     unparsed: Callable[[str], bytes | None] | None = None
+    #: (digest, count) of inner nodes whose children were checked against that count (a memo:
+    #: a digest names fixed bytes, so the checks give the same answer every time).
+    sound: set = field(default_factory=set)
+    #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count items.
+    framed: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
@@ -155,6 +160,8 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
     if node["__kind__"] != kind or (level is not None and node["level"] != level):
         raise TreeError(digest, f"expected {what}, found a {node['__kind__']}")
     children = node["children"]
+    if (digest, count) in nodes.sound:
+        return children
     indexes = list(map(itemgetter(0), children))
     sizes = list(map(itemgetter(2), children))
     if indexes[0] < 0 or indexes[-1] >= bound or not all(map(lt, indexes, islice(indexes, 1, None))) or min(sizes) < 1:
@@ -167,7 +174,40 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
         noun = "records" if kind == ORDER_NODE_KIND else "keys"
         raise TreeError(digest, f"{what.split(' of ')[0].removeprefix('an ').removeprefix('a ')} holds {total} "
                                 f"{noun}, its parent says {count}")
+    nodes.sound.add((digest, count))
     return children
+
+
+def _pick(children: list[list], wanted: Iterable[int]) -> dict[int, list]:
+    """index -> `[index, digest, size]` of those `wanted` indexes among checked children
+    (sorted by index), found by bisection rather than a pass over all of them."""
+    indexes = list(map(itemgetter(0), children))
+    picked = {}
+    for index in wanted:
+        at = bisect_left(indexes, index)
+        if at < len(indexes) and indexes[at] == index:
+            picked[index] = children[at]
+    return picked
+
+
+def _with_children(old_children: list[list], updates: list[tuple[int, str | None, int]]) -> list[list]:
+    """The children `[index, digest, size]` of an inner node after `updates` ((index, new
+    digest or None to drop that child, size)), kept by increasing index; the old list is
+    copied, not changed (it may be a cached node's)."""
+    listed = list(old_children)
+    indexes = list(map(itemgetter(0), listed))
+    for index, new, size in updates:
+        at = bisect_left(indexes, index)
+        here = at < len(indexes) and indexes[at] == index
+        if new is None:
+            if here:
+                del listed[at], indexes[at]
+        elif here:
+            listed[at] = [index, new, size]
+        else:
+            listed.insert(at, [index, new, size])
+            indexes.insert(at, index)
+    return listed
 
 
 def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
@@ -305,10 +345,10 @@ def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int], lined: bool = 
         span = _span(level - 1)
         nxt = []
         for digest, base, count, group in frontier:
-            children = {c[0]: c for c in _order_children(nodes, digest, level, count)}
             split: dict[int, list] = {}
             for seq in group:
                 split.setdefault((seq - base) // span, []).append(seq)
+            children = _pick(_order_children(nodes, digest, level, count), split)
             for index, sub in split.items():
                 child = children.get(index)
                 if child is not None:
@@ -423,28 +463,24 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
         data = _spliced_order_leaf(nodes, digest, changes) if digest else None
         return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), len(items)
     old_children = _order_children(nodes, digest, level, count) if digest else []
-    children = {c[0]: (c[1], c[2]) for c in old_children}
     span = _span(level - 1)
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault((change[0] - base) // span, []).append(change)
+    children = _pick(old_children, groups)
     replaced: list[tuple[int, tuple[str, int], tuple[str, int]]] = []
     for index, group in groups.items():
-        child, size = children.get(index, (None, 0))
+        _i, child, size = children.get(index, (index, None, 0))
         new, new_size = _order_update(nodes, child, level - 1, base + index * span, size, group)
-        if new is None:
-            children.pop(index, None)
-        else:
-            children[index] = (new, new_size)
         replaced.append((index, (child, size), (new, new_size)))
-    if not children:
+    listed = _with_children(old_children, [(index, new, size) for index, _old, (new, size) in replaced])
+    if not listed:
         return None, 0
-    listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
     raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
         if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(map(itemgetter(2), listed))
 
 
 def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[int]) -> dict[int, list] | None:
@@ -463,8 +499,10 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
     if nodes.data is None or nodes.store_bytes is None or not base <= min(seqs) <= max(seqs) < base + ORDER_LEAF:
         return None
     data = nodes.data(digest)
-    if not lined_leaf_framed(data, count):
-        return None
+    if (digest, count) not in nodes.framed:
+        if not lined_leaf_framed(data, count):
+            return None
+        nodes.framed.add((digest, count))
     found: dict[int, list] = {}
     for seq in seqs:
         where = item_line(data, seq)
@@ -495,7 +533,7 @@ def _lined_update(nodes: Nodes, digest: str, count: int,
     if nodes.data is None or nodes.store_bytes is None:
         return None
     data = nodes.data(digest)
-    if not lined_leaf_framed(data, count):
+    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count):
         return None
     encoded: list[tuple[int, bytes | None]] = []
     for seq, item in changes:
@@ -728,10 +766,10 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str], quick: bool =
                     if key in pairs:
                         found[key] = pairs[key]
                 continue
-            children = {c[0]: c for c in _key_children(nodes, digest, depth, count)}
             split: dict[int, list] = {}
             for item in group:
                 split.setdefault(_digit(item[0], depth), []).append(item)
+            children = _pick(_key_children(nodes, digest, depth, count), split)
             for digit, sub in split.items():
                 child = children.get(digit)
                 if child is not None:
@@ -837,26 +875,22 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
         return leaf, len(pairs)
     old_children = _key_children(nodes, digest, depth, count)
-    children = {c[0]: (c[1], c[2]) for c in old_children}
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault(_digit(change[0], depth), []).append(change)
+    children = _pick(old_children, groups)
     replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]] = []
     for digit, group in groups.items():
-        child, size = children.get(digit, (None, 0))
+        _d, child, size = children.get(digit, (digit, None, 0))
         new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
-        if new is None:
-            children.pop(digit, None)
-        else:
-            children[digit] = (new, new_size)
         replaced.append((digit, (child, size), (new, new_size)))
-    total = sum(size for _child, size in children.values())
+    listed = _with_children(old_children, [(digit, new, size) for digit, _old, (new, size) in replaced])
+    total = sum(map(itemgetter(2), listed))
     if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
         pairs = []
-        for digit in sorted(children):
-            pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
+        for digit, child, size in listed:
+            pairs.extend(key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
-    listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
     document = {"__kind__": KEY_NODE_KIND, "children": listed}
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
