@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -37,11 +38,12 @@ class KeyLeafScan:
     """A key-index leaf as its keys (UTF-8 bytes, in the leaf's order) and the separator
     after each (`,seq],[`, the last `,seq]]}`); see scan_key_leaf."""
 
-    __slots__ = ("keys", "seps")
+    __slots__ = ("keys", "seps", "data")
 
-    def __init__(self, keys: list[bytes], seps: list[bytes]):
+    def __init__(self, keys: list[bytes], seps: list[bytes], data: bytes = b""):
         self.keys = keys
         self.seps = seps
+        self.data = data  # the leaf's bytes: HEAD, then key, `"`, sep, `"` ... the last sep ends them
 
     def seq_at(self, index: int) -> int:
         """The seq of the `index`-th pair."""
@@ -104,7 +106,7 @@ def scan_key_leaf(data: bytes) -> KeyLeafScan | None:
             return None
     if max(map(len, seps)) > _SEQ_DIGITS + 4:
         return None
-    return KeyLeafScan(keys, seps)
+    return KeyLeafScan(keys, seps, data)
 
 
 def key_leaf_bytes(keys: list[bytes], seqs: list[bytes]) -> bytes:
@@ -128,9 +130,15 @@ def plain_key(key: str) -> bytes | None:
 def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]]) -> tuple[bytes, int] | None:
     """(bytes, pair count) of the leaf `scan` after `changes` ((hash, key, seq or None to
     remove) in any order), as `to_json_bytes` of the changed pairs would write them; None
-    when a new key needs escapes (the caller encodes the pairs) or nothing is left."""
+    when a new key needs escapes (the caller encodes the pairs) or nothing is left.
+
+    Edited in place in the leaf's bytes (scan_key_leaf's layout: the head, then each key
+    followed by `"`, its separator `,seq],[` (the last `,seq]]}`) and `"`, except after the
+    last separator), at offsets summed from the scanned keys' and separators' lengths: the
+    other pairs are not joined again."""
     keys = list(scan.keys)
-    seqs = list(map(_digits_of, scan.seps))
+    seps = list(scan.seps)
+    data = scan.data
     for _h, key, seq in changes:
         raw = plain_key(key)
         if raw is None:
@@ -138,17 +146,36 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
                 continue  # a key written with escapes is not in a leaf without any
             return None
         at = bisect_left(keys, raw)
-        if at < len(keys) and keys[at] == raw:
-            if seq is None:
-                del keys[at], seqs[at]
+        here = at < len(keys) and keys[at] == raw
+        start = len(KEY_LEAF_HEAD) + sum(map(len, islice(keys, at))) + sum(map(len, islice(seps, at))) + 2 * at
+        last = at == len(keys) - 1
+        if here and seq is not None:  # a new seq for a kept key: its separator
+            sep = b",%d%s" % (seq, KEY_LEAF_TAIL if last else b"],[")
+            begin = start + len(raw) + 1
+            data = data[:begin] + sep + data[begin + len(seps[at]):]
+            seps[at] = sep
+        elif here:  # removed
+            if len(keys) == 1:
+                return None
+            if not last:
+                data = data[:start] + data[start + len(raw) + len(seps[at]) + 2:]
+            else:  # the one before becomes the last: its `],[` and the quote become the tail
+                data = data[:start - 4] + KEY_LEAF_TAIL
+                seps[at - 1] = seps[at - 1][:-3] + KEY_LEAF_TAIL
+            del keys[at], seps[at]
+        elif seq is not None:  # added
+            if at < len(keys):
+                sep = b",%d],[" % seq
+                data = data[:start] + raw + b'"' + sep + b'"' + data[start:]
             else:
-                seqs[at] = b"%d" % seq
-        elif seq is not None:
+                sep = b",%d%s" % (seq, KEY_LEAF_TAIL)
+                data = data[:-len(KEY_LEAF_TAIL)] + b'],["' + raw + b'"' + sep
+                seps[-1] = seps[-1][:-3] + b"],["
             keys.insert(at, raw)
-            seqs.insert(at, b"%d" % seq)
+            seps.insert(at, sep)
     if not keys:
         return None
-    return key_leaf_bytes(keys, seqs), len(keys)
+    return data, len(keys)
 
 
 def order_leaf_bytes(items: list[list]) -> bytes:
