@@ -92,8 +92,9 @@ class Nodes:
     data: Callable[[str], bytes | None] | None = None
     #: unparsed(digest): data(digest) when the node is neither parsed nor scanned yet, else None.
     unparsed: Callable[[str], bytes | None] | None = None
-    #: (digest, count) of inner nodes whose children were checked against that count (a memo:
-    #: a digest names fixed bytes, so the checks give the same answer every time).
+    #: (digest, count) of inner nodes whose children were checked against that count, and
+    #: (digest, count, depth) of key leaves whose size and key order were checked (a memo: a
+    #: digest names fixed bytes, so the checks give the same answer every time).
     sound: set = field(default_factory=set)
     #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count items.
     framed: set = field(default_factory=set)
@@ -252,10 +253,13 @@ def _key_leaf_known(nodes: Nodes, digest: str, keys: list, depth: int, prefix: i
         raise TreeError(digest, f"key-index leaf holds {len(keys)} keys, its parent says {count}")
     if (digest, depth, prefix) in nodes.checked:
         return True
+    if (digest, count, depth) in nodes.sound:  # size and order checked before (a digest names fixed bytes)
+        return False
     if len(keys) > KEY_LEAF and depth < _max_depth():
         raise TreeError(digest, f"key-index leaf of {len(keys)} keys should have split")
     if not all(map(lt, keys, islice(keys, 1, None))):
         raise TreeError(digest, "key-index leaf keys are not sorted")
+    nodes.sound.add((digest, count, depth))
     return False
 
 
