@@ -408,7 +408,7 @@ def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[
     lines are copied byte for byte, unparsed. Bytes None: no item left. None: a change
     that is none of these (the caller rewrites the leaf whole)."""
     delta = 0
-    for seq, new in changes:
+    for number, (seq, new) in enumerate(changes, 1):
         where = item_line(data, seq)
         if where is not None:
             start, end, last = where
@@ -420,8 +420,10 @@ def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[
             elif data[start - 2:start] == b",\n":
                 data = data[:start - 2] + data[end:]  # the last line and the comma before it
                 delta -= 1
-            else:
+            elif number == len(changes):
                 return None, delta - 1  # the only item: nothing left
+            else:
+                return None  # the only item goes, others come: the caller builds the leaf
             continue
         if new is None:
             return None  # not found here: the full path decides
