@@ -223,15 +223,17 @@ class ObjectStore:
             self.node_bytes.put(key, data, len(data))
         return data
 
-    def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
+    def write_bytes(self, tenant_id: str, document: dict | None, data: bytes, proven: bool = True) -> str:
         """Store a node given as its bytes, which must be exactly `node_to_bytes(document)`
-        (built by node_bytes); `document` (None: not at hand) is cached parsed."""
+        (built by node_bytes) when `proven` (remembered so), and may carry unread lines of
+        the node it was built from otherwise; `document` (None: not at hand) is cached parsed."""
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
         if document is not None:
             self.cache.put((tenant_id, digest), document, len(data))
         self.node_bytes.put((tenant_id, digest), data, len(data))
-        self._written_canonical(tenant_id, digest)
+        if proven:
+            self._written_canonical(tenant_id, digest)
         return digest
 
     def _written_canonical(self, tenant_id: str, digest: str) -> None:
@@ -257,7 +259,7 @@ class ObjectStore:
                      (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
                      key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
                      raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
-                     store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
+                     store_bytes=lambda node, data, proven=True: self.write_bytes(tenant_id, node, data, proven),
                      canonical=self._canonical.setdefault(tenant_id, set()),
                      data=lambda digest: self.node_data(tenant_id, digest),
                      unparsed=lambda digest: self.unparsed_data(tenant_id, digest), sound=sound)

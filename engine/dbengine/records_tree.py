@@ -84,8 +84,9 @@ class Nodes:
     key_leaf: Callable[[str], KeyLeafScan | None] | None = None
     #: raw(digest): the checked bytes of a node read or written lately, or None.
     raw: Callable[[str], bytes | None] | None = None
-    #: store_bytes(node or None, its exact to_json_bytes): store a node whose bytes are built.
-    store_bytes: Callable[[dict | None, bytes], str] | None = None
+    #: store_bytes(node or None, its exact node_to_bytes[, proven]): store a node whose bytes are
+    #: built (proven=False: built from unread lines of another node, not known canonical).
+    store_bytes: Callable[..., str] | None = None
     #: digests of nodes this engine wrote (their bytes are node_bytes.node_to_bytes of the node).
     canonical: set = field(default_factory=set)
     #: data(digest): a node's bytes checked against its digest, read without parsing them.
@@ -454,7 +455,8 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
         lined = _lined_update(nodes, digest, count, changes) if digest else None
         if lined is not None:
             data, new_count = lined
-            return (nodes.store_bytes(None, data) if data is not None else None), new_count
+            proven = digest in nodes.canonical  # else the lines it copied unread keep their spelling
+            return (nodes.store_bytes(None, data, proven) if data is not None else None), new_count
         items = {item[0]: item for item in _order_items(nodes, digest, base, count)} if digest else {}
         for seq, item in changes:
             if item is None:
