@@ -307,6 +307,40 @@ def test_a_key_found_by_its_pair_has_the_parsed_seq(pairs, wanted):
             assert node_bytes.find_key_seq(data, raw) == pairs.get(key)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(tricky_keys, st.integers(0, 10**6), min_size=1, max_size=10),
+       st.dictionaries(tricky_keys, st.integers(0, 10**6), min_size=1, max_size=4))
+def test_keys_inserted_in_a_leaf_s_bytes_are_to_json_bytes_of_the_new_pairs(pairs, added):
+    data = to_json_bytes({"__kind__": "key-leaf", "keys": sorted([k, s] for k, s in pairs.items())})
+    raws = {key: node_bytes.plain_key(key) for key in added}
+    if node_bytes.key_leaf_ends(data) is None or None in raws.values():
+        return
+    inserted = node_bytes.insert_keys(data, [(raws[key], seq) for key, seq in added.items()])
+    if any(key in pairs for key in added):
+        assert inserted is None
+        return
+    assert inserted == to_json_bytes({"__kind__": "key-leaf", "keys": sorted([k, s] for k, s in {**pairs, **added}.items())})
+
+
+def test_an_add_into_a_key_leaf_with_unsorted_keys_carries_them_and_reads_refuse_the_leaf(tmp_path):
+    engine = entry(tmp_path)
+    leaf = key_leaf_of(engine, "k10")
+    pairs = strict_loads(engine.storage.read_object(T, leaf))["keys"]
+    pairs[0], pairs[-1] = pairs[-1], pairs[0]
+    forged = to_json_bytes({"__kind__": "key-leaf", "keys": pairs})
+    install_forged(engine, leaf, forged)
+    prefix = records_tree.key_hash("k10") >> (256 - records_tree.KEY_BITS * 2)
+    new = next(f"n{i}" for i in range(10_000) if records_tree.key_hash(f"n{i}") >> (256 - records_tree.KEY_BITS * 2) == prefix)
+    cold = DbEngine(engine.root)
+    try:
+        cold.put(T, U, E, new, 1)  # inserted in the bytes, or refused by the scan: never a silent reorder
+    except CorruptObjectError:
+        return
+    with pytest.raises(CorruptObjectError):
+        DbEngine(engine.root).get(T, E, pairs[1][0])
+    assert not DbEngine(engine.root).verify(T).ok
+
+
 def test_a_new_object_leaves_no_temp_file_and_a_stale_temp_is_no_obstacle(tmp_path):
     engine = DbEngine(str(tmp_path / "db"), durable=False)
     engine.init(T)

@@ -470,3 +470,56 @@ def find_key_seq(data: bytes, raw: bytes) -> int | None:
             or data[end + 1:end + 3] not in (b',[', b']}'):
         return None
     return int(digits)
+
+
+def key_insert_offset(data: bytes, raw: bytes) -> int | None:
+    """Where the pair of the key `raw` (plain UTF-8 bytes, not in the leaf) goes in key-leaf
+    bytes framed as key_leaf_ends wants, keys sorted: the offset of the first byte of the
+    first key greater than `raw`, or len(data) - 3 (before the tail) when there is none;
+    None when `raw` is there. A binary search on byte offsets: between two known key
+    starts, the quotes alternate (with no backslash, every `"` opens or closes a string),
+    so the parity of the quotes counted from a key's closing quote tells whether the next
+    quote opens a key. The keys' order is trusted, not checked (see insert_keys)."""
+    first, end = len(KEY_LEAF_HEAD), len(data) - len(KEY_LEAF_TAIL)
+    key = data[first:data.find(b'"', first)]
+    if raw <= key:
+        return first if raw < key else None
+    lo, hi = first, end  # the key at lo is less than raw; the answer is a key start in (lo, hi], or end
+    while True:
+        close = data.find(b'"', lo)  # the closing quote of the key at lo
+        mid = max((lo + hi) // 2, close + 1)
+        quote = data.find(b'"', mid, hi - 1)  # not the opening quote of the key at hi
+        if quote >= 0 and data.count(b'"', close + 1, quote) % 2:  # it closes a key: the next opens one
+            quote = data.find(b'"', quote + 1, hi - 1)
+        if quote < 0:  # no key starts in [mid, hi): the one right after lo, if any
+            quote = data.find(b'"', close + 1, hi - 1)
+            if quote < 0:
+                return hi
+        start = quote + 1
+        key = data[start:data.find(b'"', start)]
+        if key < raw:
+            lo = start
+        elif key > raw:
+            hi = start
+        else:
+            return None
+
+
+def insert_keys(data: bytes, pairs: list[tuple[bytes, int]]) -> bytes | None:
+    """Key-leaf bytes framed as key_leaf_ends wants with the pairs `(plain key bytes, seq)`
+    added in their sorted places (key_insert_offset), as `to_json_bytes` writes the new
+    pairs; the other pairs are copied unread. None when a key is there already (the caller
+    scans the leaf). When the old bytes were `to_json_bytes` of sorted pairs (every leaf an
+    engine writes), so are the new ones; keys out of order in a forged leaf stay so, and
+    the scan or parse of any read refuses the leaf."""
+    for raw, seq in pairs:
+        if data.find(b'["' + raw + b'",') >= 0:
+            return None
+        at = key_insert_offset(data, raw)
+        if at is None:
+            return None
+        if at == len(data) - len(KEY_LEAF_TAIL):
+            data = b'%s],["%s",%d%s' % (data[:at], raw, seq, KEY_LEAF_TAIL)
+        else:
+            data = b'%s%s",%d],["%s' % (data[:at], raw, seq, data[at:])
+    return data

@@ -33,6 +33,7 @@ from .node_bytes import (
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
     find_key_seq,
+    insert_keys,
     item_bytes,
     item_line,
     key_leaf_ends,
@@ -97,7 +98,8 @@ class Nodes:
     #: (digest, count, depth) of key leaves whose size and key order were checked (a memo: a
     #: digest names fixed bytes, so the checks give the same answer every time).
     sound: set = field(default_factory=set)
-    #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count items.
+    #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count
+    #: items; (digest, count, depth) of key leaves read by _key_found (framed, ends in place).
     framed: set = field(default_factory=set)
 
 
@@ -811,15 +813,43 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
         for raw in (first, last):
             if _bytes_hash(raw) >> shift != prefix:
                 return False  # the scan says which key, or that the bytes are no leaf
-    seqs = []
+    seqs = {}
     for _h, key in group:
         raw = plain_key(key)
-        seq = find_key_seq(data, raw) if raw is not None else None
-        if seq is None:
+        if raw is None:
             return False
-        seqs.append(seq)
-    found.update(zip((key for _h, key in group), seqs, strict=True))
+        seq = find_key_seq(data, raw)
+        if seq is not None:
+            seqs[key] = seq
+        elif data.find(b'["' + raw + b'",') >= 0:
+            return False  # spelled there, but not as a whole pair: the scan decides
+    found.update(seqs)  # the other keys are absent: no pair of theirs anywhere in the bytes
+    nodes.framed.add((digest, count, depth))  # for _key_insert
     return True
+
+
+def _key_insert(nodes: Nodes, digest: str, depth: int, prefix: int, count: int,
+                changes: list[tuple[int, str, int | None]]) -> tuple[str, int] | None:
+    """(digest, count) of the key leaf `digest` with the new keys of `changes` inserted in
+    its bytes (node_bytes.insert_keys), when its lookup went through _key_found (framed,
+    count and place of its ends checked), every change adds a plain key that is not there,
+    and the leaf stays within KEY_LEAF; None otherwise (the caller scans it). Its other
+    pairs are copied unread, their order trusted: a forged order is carried, and refused
+    by the scan or parse of any read."""
+    if (digest, count, depth) not in nodes.framed or (count + len(changes) > KEY_LEAF and depth < _max_depth()):
+        return None
+    data = nodes.raw(digest) if nodes.raw is not None else None
+    raws = [plain_key(key) for _h, key, _seq in changes]
+    if data is None or any(seq is None for _h, _k, seq in changes) or None in raws:
+        return None
+    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)])
+    if new is None:
+        return None
+    sound = (digest, depth, prefix) in nodes.checked
+    leaf = nodes.store_bytes(None, new, digest in nodes.canonical)
+    if sound:
+        nodes.checked.add((leaf, depth, prefix))  # the keys it had were in their place, and so are the new ones
+    return leaf, count + len(changes)
 
 
 def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: int = 0) -> Iterator[list]:
@@ -846,6 +876,10 @@ def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tupl
 
 def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count: int,
                 changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
+    inserted = _key_insert(nodes, digest, depth, prefix, count, changes) \
+        if digest is not None and nodes.store_bytes is not None else None
+    if inserted is not None:
+        return inserted
     scan = _key_scan(nodes, digest, depth, prefix, count) if digest is not None and nodes.store_bytes else None
     if scan is not None:
         spliced = splice_key_leaf(scan, changes)
