@@ -27,6 +27,10 @@ SCAN_PAIR_BYTES = 82
 #: Digests remembered as written canonical, all tenants together (~155 bytes each): the
 #: memo serves only nodes whose bytes are still in node_bytes (NODE_BYTES_CACHE).
 CANONICAL_MEMO = 1 << 16
+#: (digest, count[, depth]) of nodes whose children (inner nodes) or size and key order (key
+#: leaves) were checked, per tenant (~200 bytes each; a write adds ~200): the inner nodes and
+#: key leaves of a 1,000,000-record entry are ~5,000.
+SOUND_MEMO = 100_000
 
 
 class ObjectStore:
@@ -253,7 +257,7 @@ class ObjectStore:
         if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
             checked.clear()
         sound = self._sound_nodes.setdefault(tenant_id, set())
-        if len(sound) > 1_000_000:  # a memo: forgetting only costs checking again
+        if len(sound) > SOUND_MEMO:  # a memo: forgetting only costs checking again
             sound.clear()
         return Nodes(lambda digest: self.node(tenant_id, digest), lambda node: self.write(tenant_id, node),
                      (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
