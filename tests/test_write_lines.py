@@ -360,3 +360,17 @@ def test_a_new_object_leaves_no_temp_file_and_a_stale_temp_is_no_obstacle(tmp_pa
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(stale), os.path.basename(path)])
     storage._write_new(path, other)  # there already: kept
     assert open(path, "rb").read() == other
+
+
+def test_the_memo_of_checked_inner_nodes_is_per_count():
+    """A node checked once against a count is not taken as checked against another."""
+    child = compute_digest(b"x")
+    node = {"__kind__": "rec-node", "level": 1, "children": [[0, child, 3], [2, child, 4]]}
+    nodes = records_tree.Nodes(load=lambda digest: node, store=lambda n: "")
+    assert records_tree._order_children(nodes, "n", 1, 7) == node["children"]
+    assert ("n", 7) in nodes.sound
+    assert records_tree._order_children(nodes, "n", 1, 7) == node["children"]  # from the memo
+    with pytest.raises(records_tree.TreeError, match="its parent says 8"):
+        records_tree._order_children(nodes, "n", 1, 8)
+    with pytest.raises(records_tree.TreeError):
+        records_tree._order_children(nodes, "n", 2, 7)  # the level is checked every time
