@@ -7,7 +7,9 @@ In one run, interleaved in rounds so that a noisy neighbour hurts every row alik
 Medians go to bench/RESULTS-durable.md with the ratio floor/engine (1.0 = as fast as the
 floor; the target is 0.5 or more) and the fsync calls one save makes. Then a checkpoint is
 timed, and reads of an entry of `--read-versions` (1,000) durable saves by fresh processes:
-its objects only in the journal vs the same database after a checkpoint. Everything is
+its objects only in the journal vs the same database after a checkpoint; and `--head-reads`
+fresh processes reading the head from a full (2 MB) journal vs the head file, and
+`mydb entries` on both. Everything is
 written under bench/_work-durable-<time>/, deleted only at the end.
 MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) adds a row timing that
 engine's durable save, turn by turn with this one's (a before/after in the same run).
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -42,7 +43,8 @@ BASELINE = load_baseline(BASELINE_FOLDER)
 BASELINE_ROW = "baseline engine save (durable, MYDB_BENCH_BASELINE)"
 FILE_OPS_ROW = "a durable save's file operations alone (no engine code)"
 TENANT, ENTRY, USER = "bench", "doc", "bench"
-READ_VERSIONS, READ_REPS = 1000, 5  # the reads of journal-only vs loose objects (--read-versions)
+READ_VERSIONS, READ_REPS = 1000, 5
+HEAD_READS = 5  # fresh processes reading the head of a full journal, and after a checkpoint (--head-reads)
 ROUND = 5  # operations per row per round (small: a burst of load from elsewhere hits every row alike)
 
 
@@ -75,6 +77,7 @@ class Rows:
         self.object, self.head, self.frame, self.line = b"o" * 1170, b"h" * 72, b"j" * 1416, b"i" * 204
         with open(self.ops_head, "wb") as handle:
             handle.write(self.head)
+        self.ops_fd: int | None = None  # the journal kept open, as the engine keeps it
         self.sqlite = {mode: self._sqlite(mode) for mode in ("delete", "wal")}
 
     def _sqlite(self, mode: str) -> sqlite3.Connection:
@@ -111,33 +114,35 @@ class Rows:
             os.close(fd)
         os.replace(temp, os.path.join(self.floor_dir, "file"))
 
-    def file_operations(self, i: int, objects: bool = False, head: bool = True) -> None:
+    def file_operations(self, i: int, before: bool = False) -> None:
         """The system calls of one durable save, in its order, with no engine code: the lock,
-        the head read, the journal append + fdatasync, the head (temp file, rename over the
-        old one), the index append (the object stays in the journal until a checkpoint).
-        `objects` True: also the object's files after the append (new prefix folder, temp
-        file, rename), as the engine did before; `head` False: without the head's files too
-        (a design where it stays in the journal; not implemented, timed for comparison)."""
+        the head's token (lstat of the journal, stat of the head file), the head read from the
+        journal's last frame (one pread), the journal append (its fd kept open: one lstat to
+        check it is still the journal) + fdatasync, the index append. The object and the head
+        stay in the journal until a checkpoint. `before`: as the engine did before the head
+        stayed in the journal (head file read; journal opened and closed per save; the head's
+        temp file and its rename over the old head after the sync)."""
         lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            fd = os.open(self.ops_head, os.O_RDONLY)
-            os.read(fd, 4096)
-            os.close(fd)
-            fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            if before:
+                fd = os.open(self.ops_head, os.O_RDONLY)
+                os.read(fd, 4096)
+                os.close(fd)
+                fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            else:
+                info = os.lstat(self.ops_journal) if self.ops_fd is not None else None
+                os.stat(self.ops_head)
+                if self.ops_fd is None or info.st_ino != os.fstat(self.ops_fd).st_ino:
+                    self.ops_fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+                fd = self.ops_fd
+                size = os.lstat(self.ops_journal).st_size
+                if size:
+                    os.pread(fd, 40, size - 40)  # the last frame's trailer (the head: cached by then)
             os.write(fd, self.frame)
             os.fdatasync(fd)
-            os.close(fd)
-            if objects:
-                digest = hashlib.sha256(b"%d" % i + os.urandom(8)).hexdigest()
-                folder = os.path.join(self.ops_objects, digest[:24])
-                os.mkdir(folder)
-                temp = os.path.join(folder, f".tmp-{i}")
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                os.write(fd, self.object)
+            if before:
                 os.close(fd)
-                os.replace(temp, os.path.join(folder, digest))
-            if head:
                 temp = os.path.join(self.ops_dir, f".tmp-{i}")
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 os.write(fd, self.head)
@@ -163,6 +168,8 @@ class Rows:
     def close(self) -> None:
         for conn in self.sqlite.values():
             conn.close()
+        if self.ops_fd is not None:
+            os.close(self.ops_fd)
 
 
 def count_syncs(run: Callable[[int], None], first: int, n: int) -> float:
@@ -222,6 +229,73 @@ print(json.dumps(times))
 """
 READ_ROWS = ("log", "head", "load")
 
+HEAD_READER = r"""
+import json, os, sys, time
+from dbengine import journal
+from dbengine.dbengine import DbEngine
+root, tenant = sys.argv[1], sys.argv[2]
+engine = DbEngine(root)
+start = time.perf_counter()
+data = engine.storage.read_head(tenant)[0]
+read = time.perf_counter() - start
+start = time.perf_counter()
+head = engine.heads.head(tenant)
+cached = time.perf_counter() - start
+path = engine.storage.journal_path(tenant)
+scan = 0.0
+if os.path.getsize(path):  # what a reader pays when the last frame is not linked (a torn tail): a scan
+    with open(path, "rb") as handle:
+        start = time.perf_counter()
+        journal.scan(handle.fileno(), os.fstat(handle.fileno()).st_size, lambda record: None)
+        scan = time.perf_counter() - start
+print(json.dumps({"read": read, "cached": cached, "scan": scan, "entries": len(head), "bytes": len(data)}))
+"""
+
+
+def time_head_reads(work: str, reps: int) -> str:
+    """The head read by a fresh process from a journal of ~2 MB of 1 KB saves (its last frame)
+    vs the same database after a checkpoint (the head file), and `mydb entries` on both."""
+    journal_root, file_root = os.path.join(work, "heads-journal"), os.path.join(work, "heads-file")
+    engine = DbEngine(journal_root, durable=True)
+    engine.init(TENANT)
+    path = os.path.join(journal_root, TENANT, "journal")
+    i = 0
+    while i == 0 or os.path.getsize(path) < storage.JOURNAL_LIMIT - 4 * 1024:
+        engine.save(TENANT, USER, f"{ENTRY}-{i % 50}", document(i))
+        i += 1
+    shutil.copytree(journal_root, file_root)
+    storage.LocalStorage(file_root).checkpoint(TENANT)
+    size = os.path.getsize(path)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(dbengine.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package, os.path.dirname(package)])}
+    samples: dict[str, dict[str, list[float]]] = {"journal": {}, "file": {}}
+    for _ in range(reps):
+        for where, root in (("journal", journal_root), ("file", file_root)):
+            out = subprocess.run([sys.executable, "-c", HEAD_READER, root, TENANT], env=env, capture_output=True,
+                                 text=True, timeout=300, check=True).stdout
+            for key, value in json.loads(out).items():
+                samples[where].setdefault(key, []).append(value)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "mydb_tui.cli", "entries", TENANT, "--root", root], env=env,
+                           capture_output=True, timeout=300, check=True)
+            samples[where].setdefault("entries_cli", []).append(time.perf_counter() - start)
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    journal_rows, file_rows = ({k: median(v) for k, v in samples[w].items()} for w in ("journal", "file"))
+    return "\n".join([
+        "", f"The head read by a fresh process (medians of {reps} processes, interleaved): a tenant of 50 entries "
+        f"after {i:,} durable 1 KB saves, its head in the last of the journal's records ({size / 1e6:.2f} MB), "
+        "vs the same database after a checkpoint (the head file).", "",
+        "| head from | `read_head` (first, cold) | `heads.head` after it | whole-journal scan (not linked) "
+        "| `mydb entries` (process) |", "|---|---|---|---|---|",
+        f"| journal | {format_seconds(journal_rows['read'])} | {format_seconds(journal_rows['cached'])} "
+        f"| {format_seconds(journal_rows['scan'])} | {format_seconds(journal_rows['entries_cli'])} |",
+        f"| head file | {format_seconds(file_rows['read'])} | {format_seconds(file_rows['cached'])} | - "
+        f"| {format_seconds(file_rows['entries_cli'])} |",
+    ])
+
 
 def time_reads(work: str, versions: int, reps: int) -> str:
     """An entry of `versions` durable saves read by a fresh process (its journal index is
@@ -278,10 +352,8 @@ def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
             **({BASELINE_ROW: rows.baseline_save} if rows.baseline is not None else {}),
             "floor: temp write + fsync + rename": rows.floor,
             FILE_OPS_ROW: rows.file_operations,
-            "file operations with the object's files too (before: objects written after the append)":
-                lambda i: rows.file_operations(i, objects=True),
-            "file operations without object or head files (both kept in the journal: not implemented)":
-                lambda i: rows.file_operations(i, objects=False, head=False),
+            "file operations as before (the head file read, then written: temp file + rename; journal "
+            "opened per save)": lambda i: rows.file_operations(i, before=True),
             "engine save (durable=False: no sync at all)": rows.engine_save_loose,
             "sqlite FULL insert (rollback journal)": rows.sqlite_insert("delete"),
             "sqlite FULL insert (WAL)": rows.sqlite_insert("wal"),
@@ -304,6 +376,8 @@ def run(reps: int, folder: str = HERE) -> tuple[dict[str, Sample], float, str]:
         rows.close()
         if READ_VERSIONS and hasattr(storage.LocalStorage, "journal_objects"):
             checkpoint += "\n" + time_reads(work, READ_VERSIONS, READ_REPS)
+        if HEAD_READS and hasattr(storage.LocalStorage, "head_source"):
+            checkpoint += "\n" + time_head_reads(work, HEAD_READS)
         return samples, syncs, checkpoint
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -342,9 +416,11 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- file operations alone: the system calls one durable save makes, in its order, with the same "
-        "sizes and no engine code (lock, head read, journal append + fdatasync, the head's temp file and "
-        "rename, the index append; the object stays in the journal until a checkpoint): the best a save "
-        "can do while it creates these files.",
+        "sizes and no engine code (lock, the head's token: lstat of the journal and stat of the head "
+        "file, a pread of the journal's last trailer, lstat of the journal kept open, append + "
+        "fdatasync, the index append; the object and the head stay in the journal until a "
+        "checkpoint): the best a save can do with these files. As before: the head file read, the "
+        "journal opened and closed, the head's temp file and rename after the sync.",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
     ]
     if BASELINE_ROW in samples:
@@ -376,8 +452,11 @@ def main(argv: list[str] | None = None) -> int:
                                                        "a tmpfs, to time the engine's own cost without a disk)")
     parser.add_argument("--read-versions", type=int, default=1000,
                         help="versions of the entry read from the journal vs loose files (0: skip)")
+    parser.add_argument("--head-reads", type=int, default=HEAD_READS,
+                        help="fresh processes reading a head from a full journal vs the head file (0: skip)")
     args = parser.parse_args(argv)
     globals()["READ_VERSIONS"] = args.read_versions
+    globals()["HEAD_READS"] = args.head_reads
     load_before, io_before = os.getloadavg()[0], io_pressure()
     samples, syncs, checkpoint = run(args.reps, args.folder)
     command = " ".join(["python bench/durable.py", *argv]).strip()

@@ -143,14 +143,16 @@ import os, signal, sys
 from dbengine import storage
 from dbengine.dbengine import DbEngine
 
-install = storage.LocalStorage._install
-def die_at_head(temp, path):
-    if os.path.basename(path) == "head" and sys.argv[2] == "before":
-        os.kill(os.getpid(), signal.SIGKILL)  # the record is appended and synced, the head not renamed
-    install(temp, path)
-    if os.path.basename(path) == "head":
-        os.kill(os.getpid(), signal.SIGKILL)  # the head is in, the index line not appended
-storage.LocalStorage._install = staticmethod(die_at_head)
+write_all, datasync = storage._write_all, storage._datasync
+def torn(fd, data):
+    if sys.argv[2] == "before" and bytes(data[:4]) == b"MJR1":
+        write_all(fd, data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)  # killed mid-append: half a record, not acknowledged
+    write_all(fd, data)
+def synced(fd):
+    datasync(fd)
+    os.kill(os.getpid(), signal.SIGKILL)  # the record (the head) is in and synced, the index line not appended
+storage._write_all, storage._datasync = torn, synced
 DbEngine(sys.argv[1]).save("tenant_1", "alice", "doc", {"n": 99})
 """
 

@@ -211,11 +211,12 @@ def test_quick_start(session, tmp_path):
     assert printed == "{'theme': 'dark', 'lang': 'en'}\n"
     assert list(session["data"].items()) == [("theme", "dark"), ("lang", "en")]
     root = tmp_path / ".mytools_db"
-    head = read_json(str(root / "tenant_1" / "head"))
-    digest = head["config"]
     engine = session["engine"]
-    assert engine.storage.read_object("tenant_1", digest)  # durable: in the tenant's journal until a checkpoint
+    # durable: the head and the objects are in the tenant's journal until a checkpoint
+    digest = json.loads(engine.storage.read_head("tenant_1")[0])["config"]
+    assert engine.storage.read_object("tenant_1", digest)
     engine.storage.checkpoint("tenant_1")
+    assert read_json(str(root / "tenant_1" / "head"))["config"] == digest  # the seed's layout after it
     assert (root / "tenant_1" / "objects" / digest[:24] / digest).is_file()
     assert (root / "refs").is_dir()
 

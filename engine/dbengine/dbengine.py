@@ -21,6 +21,7 @@ from . import queries
 from .commits import Commits
 from .entry_listing import EntryInfo, EntryTable, entry_infos, entry_table
 from .errors import (
+    CheckpointError,
     ConflictError,
     DbEngineError,
     DigestNotFoundError,
@@ -551,15 +552,24 @@ class DbEngine:
     def checkpoint(self, tenant_id: str | None = None) -> list[str]:
         """Give the objects of durable commits their files and empty the journals of one
         tenant (or all); the tenants done. Reads never need it: copies of the files do
-        (`aws s3 sync`, rsync). Nothing to do on S3."""
+        (`aws s3 sync`, rsync). Nothing to do on S3. Of all tenants, one that fails does
+        not stop the others: CheckpointError names the failed ones once all were tried."""
         if tenant_id is not None:
             self.storage.require_tenant(check_tenant(tenant_id))
-            tenants = [tenant_id]
-        else:
-            tenants = self.storage.list_tenants()
-        for tenant in tenants:
-            self.storage.checkpoint(tenant)
-        return tenants
+            self.storage.checkpoint(tenant_id)
+            return [tenant_id]
+        done: list[str] = []
+        failed: dict[str, Exception] = {}
+        for tenant in self.storage.list_tenants():
+            try:
+                self.storage.checkpoint(tenant)
+            except (DbEngineError, OSError) as exc:
+                failed[tenant] = exc
+            else:
+                done.append(tenant)
+        if failed:
+            raise CheckpointError(done, failed)
+        return done
 
     def verify(self, tenant_id: str | None = None) -> VerifyReport:
         """Re-hash and cross-check every object, ref, head and index: a read-only fsck."""

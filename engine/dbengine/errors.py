@@ -105,5 +105,18 @@ class StorageError(DbEngineError, OSError):
     """The file system refused an operation (disk full, I/O error, permission)."""
 
 
+class CheckpointError(StorageError):
+    """A checkpoint of every tenant that failed for some: `done` lists the tenants
+    checkpointed, `failed` maps each other tenant to its error (the others were still done)."""
+
+    def __init__(self, done: list[str], failed: dict[str, Exception]):
+        reasons = "; ".join(f"{tenant!r}: {error}" for tenant, error in failed.items())
+        count = len(failed)
+        super().__init__(f"checkpoint failed for {count} tenant{'s' if count != 1 else ''} "
+                         f"({len(done)} done): {reasons}")
+        self.done = done
+        self.failed = failed
+
+
 class InvalidPathError(DbEngineError, ValueError):
     """A path that is not a JSON Pointer (RFC 6901), or one given where none applies."""

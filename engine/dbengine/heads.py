@@ -1,5 +1,6 @@
-"""Heads: each tenant's `{entry: digest}` map, cached while its file is unchanged, and
-moved only by compare-and-swap (under the tenant lock on disk; retried, with paced
+"""Heads: each tenant's `{entry: digest}` map, cached while its token is unchanged (on local
+disk: the journal's and the head file's identity, the head being the journal's last record's
+until a checkpoint), and moved only by compare-and-swap (under the tenant lock on disk; retried, with paced
 winners, on S3 where a swap can lose)."""
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Heads:
         self._parsed: dict[str, tuple[bytes, dict[str, str]]] = {}
 
     def head(self, tenant_id: str, fresh: bool = False) -> dict[str, str]:
-        """The tenant's head map, re-read only when the file changed."""
+        """The tenant's head map, re-read only when its token changed (the journal or the head file)."""
         check_tenant(tenant_id)
         if not fresh:
             token = self.storage.head_token(tenant_id)

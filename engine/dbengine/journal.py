@@ -1,17 +1,18 @@
 """The per-tenant journal's format: framing, records, and a scan that trusts nothing.
 
 A durable commit appends one record (the new objects' and refs' bytes, and the new head's
-bytes) to `{tenant}/journal` and syncs that one file; the head and ref files are then
-written without fsync, and the objects stay in the journal (readers find them there by
-`frame_at`/`frames_before`) until a checkpoint gives them their files. After a power
-loss, the records replay what the disk lost. This module only encodes and decodes;
-`storage.py` does the file work. See docs/FORMAT.md.
+bytes) to `{tenant}/journal` and syncs that one file; ref files are then written without
+fsync, and the objects and the head stay in the journal (readers find objects by
+`frame_at`/`frames_before`, the head by `journal_head`) until a checkpoint gives them their
+files. After a power loss, the records replay what the disk lost. This module only
+encodes and decodes; `storage.py` does the file work. See docs/FORMAT.md.
 
 Frame: b"MJR1", payload length (u32 BE), payload, sha256(the 8 header bytes + payload),
 payload length again (u32 BE), b"MJE1". The trailer lets an appender check the last frame
 from the end of the file without reading the journal from its start.
-Payload: boot id (16 bytes), base head sha256 (32 bytes, zeros: none), item count (u32),
-then items: kind (b"o" object, b"r" ref, b"h" head), sha256 of the data (32 bytes, raw),
+Payload: boot id (16 bytes), base head sha256 (32 bytes, zeros: none; the sha256 of the
+head the commit replaced: the head file's for a journal's first record, the previous
+record's head for the others), item count (u32), then items: kind (b"o" object, b"r" ref, b"h" head), sha256 of the data (32 bytes, raw),
 data length (u32), data.
 """
 
@@ -23,6 +24,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .names import DIGEST_RE
 
@@ -40,6 +42,10 @@ _KINDS = {b"o": "objects", b"r": "refs", b"h": "head"}
 
 class JournalError(ValueError):
     """A frame or record that is not what an engine writes (forged or damaged)."""
+
+
+class JournalShrank(JournalError):
+    """The journal ended before bytes its size promised: a checkpoint emptied it meanwhile."""
 
 
 @dataclass
@@ -329,6 +335,127 @@ def frames_before(fd: int, end: int, window: int = 1 << 16) -> tuple[int, list[t
     return None if cursor == end else (cursor, objects)
 
 
+READ_CHUNK = 1 << 20  # bytes of a frame read at once when checking it for its head
+
+
+@dataclass
+class Tip:
+    """The head the journal gives readers: `head` (None: no record gives one), its sha256,
+    `end`, where the valid records giving it end (the journal's valid prefix may end
+    earlier when the head comes from a last frame linked to the one before it), and
+    `linked`: found from the end (the last frame starts the journal or is linked to the
+    one before it). Not linked: a scan from the start found it (a torn tail, damage,
+    records of another program): a writer checkpoints before appending to such a journal."""
+
+    head: bytes | None
+    sha: bytes | None
+    end: int
+    linked: bool = False
+
+
+class _FrameReader:
+    """The header and payload of one frame read in order, at most READ_CHUNK bytes at a
+    time, every byte fed to the frame's checksum (memory: one chunk, plus the head)."""
+
+    def __init__(self, fd: int, start: int, stop: int):
+        self.fd, self.at, self.stop = fd, start, stop
+        self.buffer, self.position = b"", 0
+        self.checksum = hashlib.sha256()
+
+    def _fill(self) -> None:
+        want = min(READ_CHUNK, self.stop - self.at)
+        if want <= 0:
+            raise JournalError("item runs past the record")
+        data = _pread(self.fd, want, self.at)
+        if len(data) != want:
+            raise JournalShrank("the journal shrank while read")
+        self.checksum.update(data)
+        self.buffer, self.position, self.at = data, 0, self.at + want
+
+    def take(self, length: int, digest: Any = None, keep: bool = True) -> bytes:
+        """The next `length` bytes (b"" unless `keep`), fed to `digest` too."""
+        parts = []
+        while length > 0:
+            if self.position == len(self.buffer):
+                self._fill()
+            piece = self.buffer[self.position:self.position + length]
+            self.position += len(piece)
+            length -= len(piece)
+            if digest is not None:
+                digest.update(piece)
+            if keep:
+                parts.append(piece)
+        return b"".join(parts)
+
+    def done(self) -> bool:
+        return self.position == len(self.buffer) and self.at == self.stop
+
+
+def frame_head(fd: int, end: int) -> tuple[int, bytes | None, bytes | None] | None:
+    """The valid record whose frame ends at `end`, checked as `decode` checks it (its
+    checksum, every item's bytes against their sha256, the head an entry -> digest map)
+    but read in chunks and keeping only the head: (its start, its base, its head bytes or
+    None). None when no valid record ends there; JournalShrank when the file shrank."""
+    bounds = _frame_bounds(fd, end)
+    if bounds is None:
+        return None
+    start, checksum, length = bounds
+    if length < _PAYLOAD_HEAD.size:
+        return None
+    reader = _FrameReader(fd, start, start + _HEADER.size + length)
+    head: bytes | None = None
+    try:
+        if reader.take(_HEADER.size) != _HEADER.pack(MAGIC, length):
+            return None
+        _boot, base, count = _PAYLOAD_HEAD.unpack(reader.take(_PAYLOAD_HEAD.size))
+        for _ in range(count):
+            kind, digest, size = _ITEM.unpack(reader.take(_ITEM.size))
+            if kind not in _KINDS or size > reader.stop - reader.at + len(reader.buffer) - reader.position:
+                return None
+            hasher = hashlib.sha256()
+            data = reader.take(size, hasher, keep=kind == b"h")
+            if hasher.digest() != digest:
+                return None
+            if kind == b"h":
+                if head is not None:
+                    return None
+                check_head(data)
+                head = data
+        if not reader.done() or reader.checksum.digest() != checksum:
+            return None
+    except JournalShrank:
+        raise
+    except (JournalError, struct.error):
+        return None
+    return start, None if base == _NO_BASE else base, head
+
+
+def journal_head(fd: int, size: int) -> Tip:
+    """The head readers take from a journal of `size` bytes: the last frame's when it is a
+    valid record with a head and either starts the journal or names as its base the head of
+    the valid record before it (two frames read from the end); otherwise (a torn tail,
+    damage, a record of another program) the last head of the records `scan` accepts from
+    the start. Tip(None, None, 0): no record gives a head. JournalShrank: emptied meanwhile."""
+    last = frame_head(fd, size) if size else None
+    if last is not None and last[2] is not None:
+        start, base, head = last
+        if start == 0:
+            return Tip(head, hashlib.sha256(head).digest(), size, True)
+        before = frame_head(fd, start)
+        if before is not None and before[2] is not None and base == hashlib.sha256(before[2]).digest():
+            return Tip(head, hashlib.sha256(head).digest(), size, True)
+    found = Tip(None, None, 0)
+
+    def take(record: Record) -> None:
+        if record.head is not None:
+            found.head = record.head
+
+    result = scan(fd, size, take)
+    if found.head is not None:
+        found.sha, found.end = hashlib.sha256(found.head).digest(), result.end
+    return found
+
+
 def scan_all(fd: int, size: int, on_record: Callable[[Record], None]) -> ScanResult:
     """`scan`, then, past damage, the valid records after it (`records_back`, oldest first):
     every acknowledged commit the journal still holds, whatever lies between."""
@@ -421,3 +548,9 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         result.records += 1
         offset = result.end = frame_end
     return result
+
+
+def head_digest(frame: bytes, head: bytes) -> bytes:
+    """The sha256 a frame made by `encode` records for its head (the last item): no rehash."""
+    at = len(frame) - _TRAILER.size - len(head) - _ITEM.size + 1
+    return frame[at:at + 32]

@@ -4,11 +4,13 @@ The engine talks to a `Storage` only through the methods below, so another backe
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
 Writes are atomic (temp file in the same folder, rename). With `durable=True` (the
 default) a commit is made durable by one append + fdatasync of the tenant's journal (see
-journal.py and docs/RELIABILITY.md): the head and ref files are written without fsync,
-the commit's objects get no file (they are read from the journal), and a checkpoint
-(the journal's objects given their files, syncfs, then an empty journal) runs when the
-journal passes JOURNAL_LIMIT. A journal left by an earlier boot is replayed before the
-tenant is read or written. `durable=False` syncs nothing.
+journal.py and docs/RELIABILITY.md): ref files are written without fsync, the commit's
+objects and its head get no file (readers take them from the journal: the head from its
+last record, `read_head`), and a checkpoint (the journal's head and objects given their
+files, syncfs, then an empty journal) runs when the journal passes JOURNAL_LIMIT. A
+journal left by an earlier boot is replayed before the tenant is read or written.
+`durable=False` syncs nothing (and checkpoints a journal holding records before it
+replaces the head file).
 
 Files that are not what they seem: every read opens without blocking and without
 following a final symlink, checks that it got a regular file and reads no more than its
@@ -77,7 +79,7 @@ class _JournalIndex:
     valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
     the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
 
-    __slots__ = ("inode", "fd", "seen", "low", "end", "tail", "where", "damage", "window")
+    __slots__ = ("inode", "fd", "seen", "low", "end", "tail", "where", "damage", "window", "tip")
 
     def __init__(self, inode: int, fd: int = -1):
         self.inode = inode
@@ -92,6 +94,8 @@ class _JournalIndex:
         self.tail: bytes | None = None
         self.where: dict[str, tuple[int, int]] = {}
         self.damage: str | None = None  # what ends the valid records (known after a scan from the start)
+        # (journal size, checksum of the frame ending there, the head it gives): `read_head`'s cache
+        self.tip: tuple[int, bytes | None, journal.Tip] | None = None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -109,6 +113,28 @@ class FileToken(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
+
+
+class HeadToken(NamedTuple):
+    """Identity of a tenant's head: its journal's (inode, size) (zeros: none) and its head
+    file's, with the later mtime of the two (for heads.py's racy-read rule). A durable commit
+    grows the journal, a checkpoint empties it after replacing the head file: every change
+    of the head changes it."""
+
+    journal_inode: int
+    journal_size: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result | None) -> HeadToken:
+    journal_mtime = journal_info.st_mtime_ns if journal_info is not None else 0
+    return HeadToken(journal_info.st_ino if journal_info is not None else 0,
+                     journal_info.st_size if journal_info is not None else 0,
+                     head_info.st_ino if head_info is not None else 0,
+                     head_info.st_size if head_info is not None else 0,
+                     max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
 
 
 def _fail(action: str, path: str, exc: OSError) -> StorageError:
@@ -333,6 +359,8 @@ class LocalStorage:
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
         self._journal_index: OrderedDict[str, _JournalIndex] = OrderedDict()
+        # tenant -> (inode, fd, pid) of its journal kept open for appending (JOURNAL_INDEX_MAX)
+        self._append_fds: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._journal_guard = threading.Lock()
 
     # ------------------------------------------------------------------ paths
@@ -607,37 +635,103 @@ class LocalStorage:
         return sorted(found)
 
     # ------------------------------------------------------------------ heads
-    def read_head(self, tenant: str) -> tuple[bytes, FileToken] | None:
-        """The head file's bytes and identity token, or None if the tenant has no head."""
+    def read_head(self, tenant: str) -> tuple[bytes, HeadToken] | None:
+        """The tenant's head bytes and token, or None if it has no head: the head its journal
+        gives while it gives one (a durable commit writes no head file; `journal.journal_head`),
+        else the head file's."""
         path = self.head_path(tenant)
         if tenant not in self._recovered:
             self._recover(tenant)
+        for _attempt in range(16):
+            journal_info = self._journal_stat(tenant)
+            if journal_info is not None and journal_info.st_size:
+                try:
+                    tip = self._journal_tip(tenant, journal_info)
+                except journal.JournalShrank:
+                    continue  # a checkpoint emptied it meanwhile: the head file holds its head now
+                if tip is not None and tip.head is not None:
+                    return tip.head, _head_token(journal_info, self._stat_head(tenant))
+            try:
+                data, info, _offset = _read_regular(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise _fail("read", path, exc) from exc
+            return data, _head_token(journal_info, info)
+        raise StorageError(f"cannot read the head of tenant {tenant!r}: its journal kept being emptied while read")
+
+    def head_token(self, tenant: str) -> HeadToken | None:
+        if tenant not in self._recovered:
+            self._recover(tenant)
+        journal_info, head_info = self._journal_stat(tenant), self._stat_head(tenant)
+        if head_info is None and (journal_info is None or not journal_info.st_size):
+            return None
+        return _head_token(journal_info, head_info)
+
+    def head_source(self, tenant: str) -> str:
+        """The file the tenant's head is read from now: its journal or its head file (for messages)."""
+        info = self._journal_stat(tenant)
+        if info is not None and info.st_size:
+            with contextlib.suppress(journal.JournalError, DbEngineError, OSError):
+                tip = self._journal_tip(tenant, info)
+                if tip is not None and tip.head is not None:
+                    return self.journal_path(tenant)
+        return self.head_path(tenant)
+
+    def _stat_head(self, tenant: str) -> os.stat_result | None:
         try:
-            data, info, _offset = _read_regular(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
+            return os.stat(self.head_path(tenant))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _fail("read", self.head_path(tenant), exc) from exc
+
+    def _journal_stat(self, tenant: str) -> os.stat_result | None:
+        """lstat of the tenant's journal; None when it is absent or not a regular file (never read)."""
+        path = self.journal_path(tenant)
+        try:
+            info = os.lstat(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise _fail("read", path, exc) from exc
-        return data, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+        return info if stat.S_ISREG(info.st_mode) else None
 
-    def head_token(self, tenant: str) -> FileToken | None:
-        path = self.head_path(tenant)
-        if tenant not in self._recovered:
-            self._recover(tenant)
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            return None
-        return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    def _journal_tip(self, tenant: str, info: os.stat_result) -> journal.Tip | None:
+        """The head the journal of `info` gives (`journal.journal_head`), kept with the
+        journal index while the journal ends with the same frame (a commit of this process
+        notes its own); None: no journal to read. JournalShrank: emptied or replaced meanwhile."""
+        with self._journal_guard:
+            index = self._index_journal(tenant, info=info)
+            if index is None:
+                return None
+            if index.inode != info.st_ino:
+                raise journal.JournalShrank("the journal was replaced while read")
+            size = info.st_size
+            try:
+                tail = index.tail if index.end == size else journal.checksum_before(index.fd, size)
+                if index.tip is not None and index.tip[0] == size and index.tip[1] == tail:
+                    return index.tip[2]
+                found = journal.journal_head(index.fd, size)
+            except OSError as exc:
+                self._drop_journal_index(tenant)
+                raise _fail("read", self.journal_path(tenant), exc) from exc
+            index.tip = (size, tail, found)
+            return found
 
     def write_head(self, tenant: str, data: bytes, expected: object = ...) -> bool:
-        """Replace the head atomically; call only while holding `lock(tenant)`.
+        """Replace the head; call only while holding `lock(tenant)`.
 
-        Durable: first one journal record (this thread's pending objects and refs, and
-        `data`) is appended and fdatasynced; then the head is renamed in without fsync.
-        `expected` (the token read with the head) makes it a compare-and-swap for backends
-        without locks; under the file lock nobody else can have moved it, so always True.
+        Durable: one journal record (this thread's pending objects and refs, and `data`) is
+        appended and fdatasynced; that record is the head (no head file is written until a
+        checkpoint). Not durable: a journal holding records is checkpointed first (its head
+        goes to the head file, so that no head is written behind the journal's back), then
+        the head file is replaced. `expected` (the token read with the head: it covers the
+        journal) makes it a compare-and-swap: False, nothing written, when the head's token is
+        another now (under the file lock only a writer ignoring the lock can have moved it).
         """
+        if expected is not ... and expected is not None and self.head_token(tenant) != expected:
+            return False
         if self.durable:
             self._commit_journaled(tenant, data)
         else:
@@ -951,7 +1045,7 @@ class LocalStorage:
 
     # ---- objects that live in the journal (durable commits, until a checkpoint)
     def _index_journal(self, tenant: str, *, want: str | None = None, whole: bool = False,
-                       rebuild: bool = False) -> _JournalIndex | None:
+                       rebuild: bool = False, info: os.stat_result | None = None) -> _JournalIndex | None:
         """Under `_journal_guard`: the tenant's journal index (the journal kept open), extended
         by the frames appended since (read forwards), and read backwards from its first frame
         until it knows `want` (`whole`: down to the start), so that an object of the last
@@ -961,12 +1055,13 @@ class LocalStorage:
         stops at the first invalid frame. None: no journal (or not a regular file)."""
         path = self.journal_path(tenant)
         index = self._cached_index(tenant)
-        try:
-            info: os.stat_result | None = os.lstat(path)
-        except FileNotFoundError:
-            info = None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
+        if info is None:
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                info = None
+            except OSError as exc:
+                raise _fail("read", path, exc) from exc
         if info is None or not stat.S_ISREG(info.st_mode):
             self._drop_journal_index(tenant)
             return None
@@ -1113,6 +1208,9 @@ class LocalStorage:
             for (digest, data), offset in zip(record.objects, journal.object_offsets(record), strict=True):
                 index.where[digest] = (start + offset, len(data))
             index.end, index.tail = start + len(frame), journal.frame_checksum(frame)
+            if record.head is not None:  # its base is the head before it: linked, readers take it
+                index.tip = (index.end, index.tail,
+                             journal.Tip(record.head, journal.head_digest(frame, record.head), index.end, True))
 
     def _forget_journal(self, tenant: str) -> None:
         """The journal was emptied or set aside (checkpoint, replay): its objects all have files now."""
@@ -1246,11 +1344,11 @@ class LocalStorage:
         self._install(self._write_temp(path, data), path)
 
     def _commit_journaled(self, tenant: str, head: bytes) -> None:
-        """One journal append + fdatasync making `head` and what it needs durable; the ref
-        files the record covers and the head's temp file are written while the sync runs, the
-        head renamed in after it. The record's objects get no file: they are read from the
-        journal until a checkpoint writes them. A failure before the head is in takes the
-        record back."""
+        """One journal append + fdatasync making `head` and what it needs durable. The head
+        lives in the record (no head file: readers take it from the journal, `read_head`)
+        and so do the record's objects, until a checkpoint writes their files; the ref files
+        the record covers are written while the sync runs. A failure before the sync
+        returned takes the record back."""
         items = self._take_pending(tenant)
         # refs (shared by all tenants) keep their files, and so does an object whose file is
         # there already (one lstat: rewritten unless it holds exactly its bytes, so that a
@@ -1259,42 +1357,41 @@ class LocalStorage:
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
-        path, head_path = self.journal_path(tenant), self.head_path(tenant)
-        fd, size, end, temp = -1, 0, 0, None
+        path = self.journal_path(tenant)
+        fd, size, end, done = -1, 0, 0, False
         try:
             self._check_inside(self.tenant_dir(tenant))
-            fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
+            fd, info = self._append_fd(tenant, path)
             size = info.st_size
-            if size and self._journal_ends.get(tenant) != (info.st_ino, size) and not journal.tail_is_whole(fd, size):
-                os.close(fd)  # a writer died mid-append: replay what is whole, start afresh
+            tip = self._tip_for_append(tenant, fd, info) if size else None
+            if tip is not None and not tip.linked:
+                # a torn tail (a writer died mid-append), damage or records of another program:
+                # the journal's head came from a scan; make it the head file, start afresh
+                os.close(fd)
                 fd = -1
-                self._replay(tenant)
+                self._checkpoint(tenant)
                 fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
                 size = info.st_size
-            if size == 0:
-                record.base = self._durable_base(tenant)
+                tip = self._tip_for_append(tenant, fd, info) if size else None
+            # the base links the record to the head it replaces (readers trust a last record so linked)
+            record.base = self._durable_base(tenant) if tip is None else tip.sha
             frame = journal.encode(record)
             _write_all(fd, frame)
             end = size + len(frame)
             overlap = OVERLAP_SYNC and any(item[5] for item in files)  # ref files to write meanwhile (a
-            # thread handoff costs more than the head's temp file alone: measured, bench/RESULTS-durable.md)
+            # thread handoff costs more than a sync in this thread otherwise: measured, bench/RESULTS-durable.md)
             sync = _SYNCER.start(fd) if overlap else None
             if sync is None:
                 _datasync(fd)
             try:
                 self._write_files(files)
-                temp = self._write_temp(head_path, head)
             finally:
                 if sync is not None:
                     sync.wait()  # raises the fdatasync's error
             self._journal_ends[tenant] = (info.st_ino, end)
-            self._install(temp, head_path)
-            temp = None
+            done = True
         except BaseException as exc:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-            if fd >= 0 and end:  # the record is in but the head is not: take the record back
+            if fd >= 0 and end:  # the record is in but not acknowledged: take it back
                 self._journal_ends.pop(tenant, None)
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
@@ -1308,7 +1405,11 @@ class LocalStorage:
             raise
         finally:
             if fd >= 0:
-                os.close(fd)
+                if done:
+                    self._keep_append_fd(tenant, fd, info.st_ino)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
         self._note_journaled(tenant, info.st_ino, size, frame, record)
         unwritten = self._pending.unwritten
         for item in items:
@@ -1317,6 +1418,59 @@ class LocalStorage:
         if end > JOURNAL_LIMIT:
             with contextlib.suppress(DbEngineError, OSError):  # the commit is durable already
                 self._checkpoint(tenant)
+
+    def _append_fd(self, tenant: str, path: str) -> tuple[int, os.stat_result]:
+        """The journal opened for appending, with its stat: the fd this process kept from its
+        last commit to the tenant while the path still names that file (one lstat instead of
+        open + fstat + close), else a new one. The caller owns it (`_keep_append_fd` or close)."""
+        with self._journal_guard:
+            kept = self._append_fds.pop(tenant, None)
+        if kept is not None:
+            inode, fd, pid = kept
+            if pid == os.getpid():  # (a forked child opens its own)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    info = None
+                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
+                    return fd, info
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        return _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
+
+    def _keep_append_fd(self, tenant: str, fd: int, inode: int) -> None:
+        """Keep a journal's append fd for the tenant's next commit (at most JOURNAL_INDEX_MAX:
+        the least recently used is closed; one in use is never in the table, never closed)."""
+        with self._journal_guard:
+            old = self._append_fds.pop(tenant, None)
+            self._append_fds[tenant] = (inode, fd, os.getpid())
+            closing = [old] if old is not None else []
+            while len(self._append_fds) > JOURNAL_INDEX_MAX:
+                closing.append(self._append_fds.popitem(last=False)[1])
+        for _inode, other, _pid in closing:
+            with contextlib.suppress(OSError):
+                os.close(other)
+
+    def _drop_append_fd(self, tenant: str) -> None:
+        """Close the kept append fd of a journal that was set aside (renamed)."""
+        with self._journal_guard:
+            kept = self._append_fds.pop(tenant, None)
+        if kept is not None:
+            with contextlib.suppress(OSError):
+                os.close(kept[1])
+
+    def _tip_for_append(self, tenant: str, fd: int, info: os.stat_result) -> journal.Tip:
+        """The head the journal of `fd` gives now (its sha256 is the new record's base): the
+        one `read_head` found under this lock (or this process's last commit noted), else
+        read from the journal."""
+        size = info.st_size
+        with self._journal_guard:
+            index = self._cached_index(tenant)
+            if index is not None and index.inode == info.st_ino and index.tip is not None and index.tip[0] == size:
+                tail = index.tail if index.end == size else journal.checksum_before(fd, size)
+                if tail == index.tip[1]:
+                    return index.tip[2]
+        return journal.journal_head(fd, size)
 
     def _durable_base(self, tenant: str) -> bytes | None:
         """Before the first record of an empty journal: fsync the head it starts from (it
@@ -1390,10 +1544,10 @@ class LocalStorage:
             raise
 
     def _replay(self, tenant: str) -> None:
-        """Under the lock: rewrite every object and ref of the journal's valid records
-        (each checked against its digest), bring the head to the last record's head when
-        the head file is one the journal knows (or garbled or missing), sync it all, and
-        empty the journal (a damaged one is set aside as journal.damaged for verify)."""
+        """Under the lock: rewrite every object and ref of the journal's valid records (each
+        checked against its digest), write the head file from the head the journal gives
+        (`journal.journal_head`: what readers saw), sync it all, and empty the journal (a
+        damaged one is set aside as journal.damaged for verify)."""
         path = self.journal_path(tenant)
         fd = self._open_journal(path, "replay")
         if fd is None:
@@ -1402,28 +1556,23 @@ class LocalStorage:
             size = os.fstat(fd).st_size
             if size == 0:
                 return
-            known: set[bytes] = set()
-            last: list[bytes] = []
 
             def apply(record: journal.Record) -> None:
                 for digest, data in record.objects:
                     self._write_content(self.object_path(tenant, digest), data, durable=False)
                 for digest, data in record.refs:
                     self._write_content(self.ref_path(digest), data, durable=False)
-                if record.base is not None:
-                    known.add(record.base)
-                if record.head is not None:
-                    known.add(hashlib.sha256(record.head).digest())
-                    last[:] = [record.head]
 
             try:
+                tip = journal.journal_head(fd, size)
                 result = journal.scan(fd, size, apply)
-                if last:
-                    self._settle_head(tenant, last[0], known)
-                self._sync_all(tenant, fd, result.end)
+                if tip.end > result.end:  # the head is a record's after damage (linked): its records' objects too
+                    for record in journal.records_back(fd, result.end, size):
+                        apply(record)
+                self._put_head_file(tenant, tip.head)
+                self._sync_all(tenant, fd, size)
                 if result.damage:
-                    os.replace(path, os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
-                    self._fsync_dir(self.tenant_dir(tenant))
+                    self._set_aside(tenant, path)
                 else:
                     os.ftruncate(fd, 0)
                     os.fsync(fd)
@@ -1434,33 +1583,26 @@ class LocalStorage:
             self._journal_ends.pop(tenant, None)
             self._forget_journal(tenant)
 
-    def _settle_head(self, tenant: str, head: bytes, known: set[bytes]) -> None:
-        """Write the journal's last head unless the head file holds it already, or holds a
-        valid head the journal does not know (written after it without a journal: kept)."""
-        path = self.head_path(tenant)
-        try:
-            current: bytes | None = _read_regular(path, "head", limit=HEAD_LIMIT)[0]
-        except (OSError, DbEngineError):
-            current = None
-        if current == head:
-            return
-        if current is not None:
-            try:
-                journal.check_head(current)
-            except journal.JournalError:
-                current = None  # garbled by the crash
-        if current is not None and hashlib.sha256(current).digest() not in known:
-            return
-        names = journal.check_head(head).values()
-        if current is not None and not all(os.path.isfile(self.object_path(tenant, d)) for d in names):
-            return  # the journal's head would name a missing object: keep the one there
-        self._write_atomic(path, head, durable=False)
+    def _put_head_file(self, tenant: str, head: bytes | None) -> None:
+        """Write the head the journal gives into the head file (no fsync: the sync of the
+        checkpoint or replay follows), unless it holds those bytes already."""
+        if head is not None and not self._holds(self.head_path(tenant), head):
+            self._write_atomic(self.head_path(tenant), head, durable=False)
+
+    def _set_aside(self, tenant: str, path: str) -> None:
+        """Rename a damaged journal to journal.damaged (after its head and objects are in place)."""
+        self._journal_ends.pop(tenant, None)
+        self._drop_append_fd(tenant)
+        os.replace(path, os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
+        self._fsync_dir(self.tenant_dir(tenant))
 
     def _checkpoint(self, tenant: str) -> None:
-        """Under the lock: write the files of the journal's objects that have none, sync
-        what the journal covers, then empty it (a crash anywhere in between loses nothing:
-        the journal still holds it all). A damaged journal is set aside as journal.damaged
-        instead of emptied (the records after the damage are kept for inspection)."""
+        """Under the lock: write the head file from the head the journal gives, then the
+        files of the journal's objects that have none, sync what the journal covers, then
+        empty it. A crash anywhere in between leaves the same head (the journal, still whole,
+        gives the head the file now holds) and loses nothing. A damaged journal is set aside
+        as journal.damaged instead of emptied (the records after the damage are kept for
+        inspection; their objects get files: they were acknowledged)."""
         path = self.journal_path(tenant)
         fd = self._open_journal(path, "checkpoint")
         if fd is None:
@@ -1468,14 +1610,13 @@ class LocalStorage:
         try:
             info = os.fstat(fd)
             if info.st_size:
+                self._put_head_file(tenant, journal.journal_head(fd, info.st_size).head)
                 written: set[str] = set()
                 # past damage too: the valid records after it were acknowledged, their objects are kept
                 result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
                 self._sync_all(tenant, fd, info.st_size)
                 if result.damage:
-                    self._journal_ends.pop(tenant, None)
-                    os.replace(path, os.path.join(self.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
-                    self._fsync_dir(self.tenant_dir(tenant))
+                    self._set_aside(tenant, path)
                     self._forget_journal(tenant)
                     return
                 os.ftruncate(fd, 0)

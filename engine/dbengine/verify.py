@@ -99,7 +99,8 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object_bytes(where, digest, data, report, tenant)
         if document is not None:
             objects[digest] = document
-    head_path = storage.head_path(tenant)
+    # where the head is read from: the journal's last record while it holds one, else the head file
+    head_path = getattr(storage, "head_source", storage.head_path)(tenant)
     head: dict[str, str] = {}
     try:
         raw = storage.read_head(tenant)

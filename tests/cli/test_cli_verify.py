@@ -96,3 +96,20 @@ def test_checkpoint_gives_durable_commits_objects_their_files(tmp_path):
     assert os.path.isfile(os.path.join(root, "globex", "objects", versions[-1][:24], versions[-1]))
     assert mydb("verify", root=root).rc == 0
     assert_error(mydb("checkpoint", "acmee", root=root), "no tenant 'acmee'")
+
+
+def test_checkpoint_of_every_tenant_names_the_one_that_failed_and_does_the_others(tmp_path):
+    """One tenant whose journal is a folder: the others are checkpointed, the error is one
+    line naming the tenant and its journal, exit 2."""
+    root = str(tmp_path / "db")
+    engine = engine_on(root, durable=True)
+    for tenant in ("acme", "globex", "initech"):
+        engine.init(tenant)
+        engine.save(tenant, "alice", "doc", {"n": 1})
+    os.replace(os.path.join(root, "globex", "journal"), os.path.join(root, "globex-journal"))
+    os.mkdir(os.path.join(root, "globex", "journal"))
+    result = mydb("checkpoint", root=root)
+    assert_error(result, "globex")
+    assert "journal" in result.err and "2 done" in result.err
+    for tenant in ("acme", "initech"):
+        assert os.path.getsize(os.path.join(root, tenant, "journal")) == 0
