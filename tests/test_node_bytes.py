@@ -205,8 +205,8 @@ def test_puts_write_the_bytes_a_full_encoding_writes(tmp_path, small_nodes, monk
     model = {f"k{i}": {"n": i, "s": "a, b: c"} for i in range(60)}
     engine.put_many(T, U, E, model)
     calls = []
-    monkeypatch.setattr(records_tree, "splice_order_leaf",
-                        lambda *a: calls.append(1) or node_bytes.splice_order_leaf(*a))
+    monkeypatch.setattr(records_tree, "splice_lines",
+                        lambda *a: calls.append(1) or node_bytes.splice_lines(*a))
     inner = []
 
     def splice_inner(*args):

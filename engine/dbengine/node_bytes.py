@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -37,11 +38,12 @@ class KeyLeafScan:
     """A key-index leaf as its keys (UTF-8 bytes, in the leaf's order) and the separator
     after each (`,seq],[`, the last `,seq]]}`); see scan_key_leaf."""
 
-    __slots__ = ("keys", "seps")
+    __slots__ = ("keys", "seps", "data")
 
-    def __init__(self, keys: list[bytes], seps: list[bytes]):
+    def __init__(self, keys: list[bytes], seps: list[bytes], data: bytes = b""):
         self.keys = keys
         self.seps = seps
+        self.data = data  # the leaf's bytes: HEAD, then key, `"`, sep, `"` ... the last sep ends them
 
     def seq_at(self, index: int) -> int:
         """The seq of the `index`-th pair."""
@@ -104,7 +106,7 @@ def scan_key_leaf(data: bytes) -> KeyLeafScan | None:
             return None
     if max(map(len, seps)) > _SEQ_DIGITS + 4:
         return None
-    return KeyLeafScan(keys, seps)
+    return KeyLeafScan(keys, seps, data)
 
 
 def key_leaf_bytes(keys: list[bytes], seqs: list[bytes]) -> bytes:
@@ -128,9 +130,15 @@ def plain_key(key: str) -> bytes | None:
 def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]]) -> tuple[bytes, int] | None:
     """(bytes, pair count) of the leaf `scan` after `changes` ((hash, key, seq or None to
     remove) in any order), as `to_json_bytes` of the changed pairs would write them; None
-    when a new key needs escapes (the caller encodes the pairs) or nothing is left."""
+    when a new key needs escapes (the caller encodes the pairs) or nothing is left.
+
+    Edited in place in the leaf's bytes (scan_key_leaf's layout: the head, then each key
+    followed by `"`, its separator `,seq],[` (the last `,seq]]}`) and `"`, except after the
+    last separator), at offsets summed from the scanned keys' and separators' lengths: the
+    other pairs are not joined again."""
     keys = list(scan.keys)
-    seqs = list(map(_digits_of, scan.seps))
+    seps = list(scan.seps)
+    data = scan.data
     for _h, key, seq in changes:
         raw = plain_key(key)
         if raw is None:
@@ -138,17 +146,36 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
                 continue  # a key written with escapes is not in a leaf without any
             return None
         at = bisect_left(keys, raw)
-        if at < len(keys) and keys[at] == raw:
-            if seq is None:
-                del keys[at], seqs[at]
+        here = at < len(keys) and keys[at] == raw
+        start = len(KEY_LEAF_HEAD) + sum(map(len, islice(keys, at))) + sum(map(len, islice(seps, at))) + 2 * at
+        last = at == len(keys) - 1
+        if here and seq is not None:  # a new seq for a kept key: its separator
+            sep = b",%d%s" % (seq, KEY_LEAF_TAIL if last else b"],[")
+            begin = start + len(raw) + 1
+            data = data[:begin] + sep + data[begin + len(seps[at]):]
+            seps[at] = sep
+        elif here:  # removed
+            if len(keys) == 1:
+                return None
+            if not last:
+                data = data[:start] + data[start + len(raw) + len(seps[at]) + 2:]
+            else:  # the one before becomes the last: its `],[` and the quote become the tail
+                data = data[:start - 4] + KEY_LEAF_TAIL
+                seps[at - 1] = seps[at - 1][:-3] + KEY_LEAF_TAIL
+            del keys[at], seps[at]
+        elif seq is not None:  # added
+            if at < len(keys):
+                sep = b",%d],[" % seq
+                data = data[:start] + raw + b'"' + sep + b'"' + data[start:]
             else:
-                seqs[at] = b"%d" % seq
-        elif seq is not None:
+                sep = b",%d%s" % (seq, KEY_LEAF_TAIL)
+                data = data[:-len(KEY_LEAF_TAIL)] + b'],["' + raw + b'"' + sep
+                seps[-1] = seps[-1][:-3] + b"],["
             keys.insert(at, raw)
-            seqs.insert(at, b"%d" % seq)
+            seps.insert(at, sep)
     if not keys:
         return None
-    return key_leaf_bytes(keys, seqs), len(keys)
+    return data, len(keys)
 
 
 def order_leaf_bytes(items: list[list]) -> bytes:
@@ -332,3 +359,167 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
 def _is_hex_digest(digest: str) -> bool:
     raw = digest.encode("ascii", "replace")
     return len(raw) == 64 and not raw.translate(None, _HEX)
+
+
+# ---------------------------------------------------------------------- lined order leaves, line by line
+def lined_leaf_framed(data: bytes, count: int) -> bool:
+    r"""True when `data` is framed as a lined order leaf of `count` items (order_leaf_bytes):
+    the lined head and tail, no backslash (an ASCII-escaped leaf is rewritten whole), and
+    `count + 1` newlines, every one in the body following a comma. All in C (memchr and
+    counts): the items themselves are not parsed here."""
+    return count > 0 and data.startswith(ORDER_LEAF_LINED_HEAD) and data.endswith(ORDER_LEAF_LINED_TAIL) \
+        and b"\\" not in data and data.count(b"\n") == count + 1 and data.count(b",\n") == count - 1
+
+
+def item_line(data: bytes, seq: int) -> tuple[int, int, bool] | None:
+    r"""(start, end, last) of the line of the item of `seq` in framed lined leaf bytes
+    (lined_leaf_framed): the only line that starts `[seq,`; `end` is the index of its
+    trailing comma (`last`: no comma, the line before the tail). None when no line or more
+    than one starts so, or the line does not end as its place says."""
+    pattern = b"\n[%d," % seq
+    at = data.find(pattern)
+    if at < 0 or data.find(pattern, at + 1) >= 0:
+        return None
+    start = at + 1
+    newline = data.find(b"\n", start)
+    last = newline == len(data) - len(ORDER_LEAF_LINED_TAIL)
+    end = newline if last else newline - 1
+    if not last and data[end] != 0x2C:  # a comma
+        return None
+    return start, end, last
+
+
+def last_line_seq(data: bytes) -> int | None:
+    r"""The seq that the last line of framed lined leaf bytes starts with (`[seq,`), or None."""
+    tail = len(data) - len(ORDER_LEAF_LINED_TAIL)
+    start = data.rfind(b"\n", 0, tail) + 1
+    comma = data.find(b",", start, tail)
+    digits = data[start + 1:comma]
+    if data[start:start + 1] != b"[" or comma < 0 or not digits.isdigit() or len(digits) > _SEQ_DIGITS \
+            or (digits[:1] == b"0" and len(digits) > 1):
+        return None
+    return int(digits)
+
+
+def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[bytes | None, int] | None:
+    r"""(bytes, change in item count) of framed lined leaf bytes after `changes` ((seq, the
+    new item's bytes or None to remove it), by increasing seq): an item whose line is found
+    (item_line) is replaced or removed, a seq past the last line's is appended. The other
+    lines are copied byte for byte, unparsed. Bytes None: no item left. None: a change
+    that is none of these (the caller rewrites the leaf whole)."""
+    delta = 0
+    for number, (seq, new) in enumerate(changes, 1):
+        where = item_line(data, seq)
+        if where is not None:
+            start, end, last = where
+            if new is not None:
+                data = data[:start] + new + data[end:]
+            elif not last:
+                data = data[:start] + data[end + 2:]  # the line, its comma and its newline
+                delta -= 1
+            elif data[start - 2:start] == b",\n":
+                data = data[:start - 2] + data[end:]  # the last line and the comma before it
+                delta -= 1
+            elif number == len(changes):
+                return None, delta - 1  # the only item: nothing left
+            else:
+                return None  # the only item goes, others come: the caller builds the leaf
+            continue
+        if new is None:
+            return None  # not found here: the full path decides
+        last_seq = last_line_seq(data)
+        if last_seq is None or seq <= last_seq:
+            return None
+        data = data[:-len(ORDER_LEAF_LINED_TAIL)] + b",\n" + new + data[-len(ORDER_LEAF_LINED_TAIL):]
+        delta += 1
+    return data, delta
+
+
+# ---------------------------------------------------------------------- key-index leaves, one key at a time
+def key_leaf_ends(data: bytes) -> tuple[bytes, bytes, int] | None:
+    """(first key, last key, pair count) of key-leaf bytes framed as this engine writes them
+    (KEY_LEAF_HEAD ... KEY_LEAF_TAIL, no backslash), read without splitting them: with no
+    backslash every `"` opens or closes a string, so the head's six quotes and two per key
+    give the count, and the first and last keys lie between the first and last pairs of
+    quotes. None when not so framed (the caller scans or parses the leaf)."""
+    if not data.startswith(KEY_LEAF_HEAD) or not data.endswith(KEY_LEAF_TAIL) or b"\\" in data:
+        return None
+    quotes = data.count(b'"')
+    if quotes < 8 or quotes % 2:
+        return None
+    first_end = data.find(b'"', len(KEY_LEAF_HEAD))
+    last_end = data.rfind(b'"')
+    last_start = data.rfind(b'"', 0, last_end)
+    return data[len(KEY_LEAF_HEAD):first_end], data[last_start + 1:last_end], (quotes - 6) // 2
+
+
+def find_key_seq(data: bytes, raw: bytes) -> int | None:
+    """The seq of the key whose UTF-8 bytes are `raw` (a plain key: plain_key) in key-leaf
+    bytes framed as key_leaf_ends wants, found by its own spelling `["key",seq]`; None when
+    not found once, at a string's start, with a plain seq (the caller scans the leaf: the
+    key may be absent, or the bytes damaged). An even number of quotes before the match
+    makes its `"` an opening one (see key_leaf_ends), so the match is a whole pair."""
+    pattern = b'["' + raw + b'",'
+    at = data.find(pattern)
+    if at < 0 or data.find(pattern, at + 1) >= 0 or data.count(b'"', 0, at) % 2:
+        return None
+    start = at + len(pattern)
+    end = data.find(b"]", start, start + _SEQ_DIGITS + 1)
+    digits = data[start:end]
+    if end < 0 or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1) \
+            or data[end + 1:end + 3] not in (b',[', b']}'):
+        return None
+    return int(digits)
+
+
+def key_insert_offset(data: bytes, raw: bytes) -> int | None:
+    """Where the pair of the key `raw` (plain UTF-8 bytes, not in the leaf) goes in key-leaf
+    bytes framed as key_leaf_ends wants, keys sorted: the offset of the first byte of the
+    first key greater than `raw`, or len(data) - 3 (before the tail) when there is none;
+    None when `raw` is there. A binary search on byte offsets: between two known key
+    starts, the quotes alternate (with no backslash, every `"` opens or closes a string),
+    so the parity of the quotes counted from a key's closing quote tells whether the next
+    quote opens a key. The keys' order is trusted, not checked (see insert_keys)."""
+    first, end = len(KEY_LEAF_HEAD), len(data) - len(KEY_LEAF_TAIL)
+    key = data[first:data.find(b'"', first)]
+    if raw <= key:
+        return first if raw < key else None
+    lo, hi = first, end  # the key at lo is less than raw; the answer is a key start in (lo, hi], or end
+    while True:
+        close = data.find(b'"', lo)  # the closing quote of the key at lo
+        mid = max((lo + hi) // 2, close + 1)
+        quote = data.find(b'"', mid, hi - 1)  # not the opening quote of the key at hi
+        if quote >= 0 and data.count(b'"', close + 1, quote) % 2:  # it closes a key: the next opens one
+            quote = data.find(b'"', quote + 1, hi - 1)
+        if quote < 0:  # no key starts in [mid, hi): the one right after lo, if any
+            quote = data.find(b'"', close + 1, hi - 1)
+            if quote < 0:
+                return hi
+        start = quote + 1
+        key = data[start:data.find(b'"', start)]
+        if key < raw:
+            lo = start
+        elif key > raw:
+            hi = start
+        else:
+            return None
+
+
+def insert_keys(data: bytes, pairs: list[tuple[bytes, int]]) -> bytes | None:
+    """Key-leaf bytes framed as key_leaf_ends wants with the pairs `(plain key bytes, seq)`
+    added in their sorted places (key_insert_offset), as `to_json_bytes` writes the new
+    pairs; the other pairs are copied unread. None when a key is there already (the caller
+    scans the leaf). When the old bytes were `to_json_bytes` of sorted pairs (every leaf an
+    engine writes), so are the new ones; keys out of order in a forged leaf stay so, and
+    the scan or parse of any read refuses the leaf."""
+    for raw, seq in pairs:
+        if data.find(b'["' + raw + b'",') >= 0:
+            return None
+        at = key_insert_offset(data, raw)
+        if at is None:
+            return None
+        if at == len(data) - len(KEY_LEAF_TAIL):
+            data = b'%s],["%s",%d%s' % (data[:at], raw, seq, KEY_LEAF_TAIL)
+        else:
+            data = b'%s%s",%d],["%s' % (data[:at], raw, seq, data[at:])
+    return data

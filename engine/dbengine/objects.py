@@ -27,6 +27,10 @@ SCAN_PAIR_BYTES = 82
 #: Digests remembered as written canonical, all tenants together (~155 bytes each): the
 #: memo serves only nodes whose bytes are still in node_bytes (NODE_BYTES_CACHE).
 CANONICAL_MEMO = 1 << 16
+#: (digest, count[, depth]) of nodes whose children (inner nodes) or size and key order (key
+#: leaves) were checked, per tenant (~200 bytes each; a write adds ~200): the inner nodes and
+#: key leaves of a 1,000,000-record entry are ~5,000.
+SOUND_MEMO = 100_000
 
 
 class ObjectStore:
@@ -38,6 +42,7 @@ class ObjectStore:
         # Checked bytes of recently read buckets and nodes (prefetched on S3; a 0.4 key scan).
         self.bucket_bytes = ObjectCache(BUCKET_BYTES_CACHE)
         self._checked_leaves: dict[str, set] = {}  # key-index leaves checked against their place
+        self._sound_nodes: dict[str, set] = {}  # (digest, count) of inner nodes whose children were checked
         self._canonical: dict[str, set] = {}  # digests of nodes written here: to_json_bytes of the node
         self._canonical_adds = 0  # digests added to the memo since it was last emptied
         # Key-index leaves read as bytes (node_bytes.KeyLeafScan), and the checked bytes of
@@ -200,6 +205,14 @@ class ObjectStore:
         self.key_scans.put(key, scan, len(data) + SCAN_PAIR_BYTES * len(scan.keys))
         return scan
 
+    def unparsed_data(self, tenant_id: str, digest: str) -> bytes | None:
+        """A record-tree node's checked bytes when it is neither cached parsed nor scanned as
+        a key leaf (those are read from there at no cost), else None; kept in node_bytes."""
+        key = (tenant_id, digest)
+        if self.cache.get(key) is not None or self.key_scans.get(key) is not None:
+            return None
+        return self.node_data(tenant_id, digest)
+
     def node_data(self, tenant_id: str, digest: str) -> bytes:
         """A record-tree node's bytes checked against its digest, not parsed (kept in
         node_bytes: a diff reads lined leaves line by line; TreeError for a bad link)."""
@@ -214,15 +227,17 @@ class ObjectStore:
             self.node_bytes.put(key, data, len(data))
         return data
 
-    def write_bytes(self, tenant_id: str, document: dict | None, data: bytes) -> str:
+    def write_bytes(self, tenant_id: str, document: dict | None, data: bytes, proven: bool = True) -> str:
         """Store a node given as its bytes, which must be exactly `node_to_bytes(document)`
-        (built by node_bytes); `document` (None: not at hand) is cached parsed."""
+        (built by node_bytes) when `proven` (remembered so), and may carry unread lines of
+        the node it was built from otherwise; `document` (None: not at hand) is cached parsed."""
         digest = compute_digest(data)
         self.storage.write_object(tenant_id, digest, data)
         if document is not None:
             self.cache.put((tenant_id, digest), document, len(data))
         self.node_bytes.put((tenant_id, digest), data, len(data))
-        self._written_canonical(tenant_id, digest)
+        if proven:
+            self._written_canonical(tenant_id, digest)
         return digest
 
     def _written_canonical(self, tenant_id: str, digest: str) -> None:
@@ -241,13 +256,17 @@ class ObjectStore:
         checked = self._checked_leaves.setdefault(tenant_id, set())
         if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
             checked.clear()
+        sound = self._sound_nodes.setdefault(tenant_id, set())
+        if len(sound) > SOUND_MEMO:  # a memo: forgetting only costs checking again
+            sound.clear()
         return Nodes(lambda digest: self.node(tenant_id, digest), lambda node: self.write(tenant_id, node),
                      (lambda digests: self.prefetch(tenant_id, digests)) if concurrent else None, checked,
                      key_leaf=lambda digest: self.key_leaf(tenant_id, digest),
                      raw=lambda digest: self.node_bytes.get((tenant_id, digest)),
-                     store_bytes=lambda node, data: self.write_bytes(tenant_id, node, data),
+                     store_bytes=lambda node, data, proven=True: self.write_bytes(tenant_id, node, data, proven),
                      canonical=self._canonical.setdefault(tenant_id, set()),
-                     data=lambda digest: self.node_data(tenant_id, digest))
+                     data=lambda digest: self.node_data(tenant_id, digest),
+                     unparsed=lambda digest: self.unparsed_data(tenant_id, digest), sound=sound)
 
     @contextlib.contextmanager
     def tree_guard(self, tenant_id: str) -> Iterator[None]:

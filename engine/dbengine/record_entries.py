@@ -19,6 +19,7 @@ from .names import check_key
 from .objects import ObjectStore
 from .records import RecordsView, bucket_of, changed_items, ordered_records, same_stored, scan_keys
 from .records_tree import (
+    Nodes,
     Tree,
     TreeError,
     key_lookup_many,
@@ -99,13 +100,16 @@ class RecordEntries:
             records.update(self.objects.bucket(tenant_id, digest))
         return records
 
-    def tree_items(self, tenant_id: str, tree: Tree, keys: Iterable[str]) -> dict[str, list]:
+    def tree_items(self, tenant_id: str, tree: Tree, keys: Iterable[str], lined: bool = False,
+                   nodes: Nodes | None = None) -> dict[str, list]:
         """key -> [seq, stored] for those of `keys` in a tree-format version, each checked
-        in both trees (the key index's seq must name that key in the order tree)."""
-        nodes = self.objects.nodes(tenant_id)
+        in both trees (the key index's seq must name that key in the order tree). `lined`:
+        a write's lookups, reading only the lines of lined order leaves it needs
+        (records_tree._lined_items), through the write's `nodes`."""
+        nodes = nodes if nodes is not None else self.objects.nodes(tenant_id)
         with self.objects.tree_guard(tenant_id):
-            seqs = key_lookup_many(nodes, tree, keys)
-            items = order_get_many(nodes, tree, seqs.values())
+            seqs = key_lookup_many(nodes, tree, keys, lined)
+            items = order_get_many(nodes, tree, seqs.values(), lined)
             found = {}
             for key, seq in seqs.items():
                 item = items.get(seq)
@@ -174,7 +178,8 @@ class RecordEntries:
                   deletes: list[str]) -> tuple[dict, ChangeSummary]:
         """Only the paths to the changed leaves of both trees are read and rewritten."""
         tree = tree_of(head_doc) if head_doc is not None else _EMPTY
-        current = self.tree_items(tenant_id, tree, [*upserts, *deletes])
+        nodes = self.objects.nodes(tenant_id)
+        current = self.tree_items(tenant_id, tree, [*upserts, *deletes], lined=True, nodes=nodes)
         order_changes: dict[int, list | None] = {}
         key_changes: dict[str, int | None] = {}
         counts = [0, 0, 0]
@@ -203,7 +208,6 @@ class RecordEntries:
         summary = ChangeSummary(*counts, keys=tuple(touched))
         if head_doc is not None and summary.is_empty:
             return tree_fields(tree), summary
-        nodes = self.objects.nodes(tenant_id)
         with self.objects.tree_guard(tenant_id):
             order, count = order_update(nodes, tree, order_changes, next_seq)
             keys, key_count = key_update(nodes, tree, key_changes)

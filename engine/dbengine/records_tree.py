@@ -32,11 +32,18 @@ from .node_bytes import (
     ORDER_LEAF_LINED_HEAD,
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
+    find_key_seq,
+    insert_keys,
     item_bytes,
+    item_line,
+    key_leaf_ends,
+    lined_leaf_framed,
     order_leaf_is_canonical,
     order_node_head,
+    plain_key,
     splice_inner_node,
     splice_key_leaf,
+    splice_lines,
     splice_order_leaf,
 )
 from .utils import strict_loads, to_json_bytes
@@ -78,12 +85,22 @@ class Nodes:
     key_leaf: Callable[[str], KeyLeafScan | None] | None = None
     #: raw(digest): the checked bytes of a node read or written lately, or None.
     raw: Callable[[str], bytes | None] | None = None
-    #: store_bytes(node or None, its exact to_json_bytes): store a node whose bytes are built.
-    store_bytes: Callable[[dict | None, bytes], str] | None = None
+    #: store_bytes(node or None, its exact node_to_bytes[, proven]): store a node whose bytes are
+    #: built (proven=False: built from unread lines of another node, not known canonical).
+    store_bytes: Callable[..., str] | None = None
     #: digests of nodes this engine wrote (their bytes are node_bytes.node_to_bytes of the node).
     canonical: set = field(default_factory=set)
     #: data(digest): a node's bytes checked against its digest, read without parsing them.
     data: Callable[[str], bytes | None] | None = None
+    #: unparsed(digest): data(digest) when the node is neither parsed nor scanned yet, else None.
+    unparsed: Callable[[str], bytes | None] | None = None
+    #: (digest, count) of inner nodes whose children were checked against that count, and
+    #: (digest, count, depth) of key leaves whose size and key order were checked (a memo: a
+    #: digest names fixed bytes, so the checks give the same answer every time).
+    sound: set = field(default_factory=set)
+    #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count
+    #: items; (digest, count, depth) of key leaves read by _key_found (framed, ends in place).
+    framed: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
@@ -147,6 +164,8 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
     if node["__kind__"] != kind or (level is not None and node["level"] != level):
         raise TreeError(digest, f"expected {what}, found a {node['__kind__']}")
     children = node["children"]
+    if (digest, count) in nodes.sound:
+        return children
     indexes = list(map(itemgetter(0), children))
     sizes = list(map(itemgetter(2), children))
     if indexes[0] < 0 or indexes[-1] >= bound or not all(map(lt, indexes, islice(indexes, 1, None))) or min(sizes) < 1:
@@ -159,7 +178,40 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
         noun = "records" if kind == ORDER_NODE_KIND else "keys"
         raise TreeError(digest, f"{what.split(' of ')[0].removeprefix('an ').removeprefix('a ')} holds {total} "
                                 f"{noun}, its parent says {count}")
+    nodes.sound.add((digest, count))
     return children
+
+
+def _pick(children: list[list], wanted: Iterable[int]) -> dict[int, list]:
+    """index -> `[index, digest, size]` of those `wanted` indexes among checked children
+    (sorted by index), found by bisection rather than a pass over all of them."""
+    indexes = list(map(itemgetter(0), children))
+    picked = {}
+    for index in wanted:
+        at = bisect_left(indexes, index)
+        if at < len(indexes) and indexes[at] == index:
+            picked[index] = children[at]
+    return picked
+
+
+def _with_children(old_children: list[list], updates: list[tuple[int, str | None, int]]) -> list[list]:
+    """The children `[index, digest, size]` of an inner node after `updates` ((index, new
+    digest or None to drop that child, size)), kept by increasing index; the old list is
+    copied, not changed (it may be a cached node's)."""
+    listed = list(old_children)
+    indexes = list(map(itemgetter(0), listed))
+    for index, new, size in updates:
+        at = bisect_left(indexes, index)
+        here = at < len(indexes) and indexes[at] == index
+        if new is None:
+            if here:
+                del listed[at], indexes[at]
+        elif here:
+            listed[at] = [index, new, size]
+        else:
+            listed.insert(at, [index, new, size])
+            indexes.insert(at, index)
+    return listed
 
 
 def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
@@ -204,10 +256,13 @@ def _key_leaf_known(nodes: Nodes, digest: str, keys: list, depth: int, prefix: i
         raise TreeError(digest, f"key-index leaf holds {len(keys)} keys, its parent says {count}")
     if (digest, depth, prefix) in nodes.checked:
         return True
+    if (digest, count, depth) in nodes.sound:  # size and order checked before (a digest names fixed bytes)
+        return False
     if len(keys) > KEY_LEAF and depth < _max_depth():
         raise TreeError(digest, f"key-index leaf of {len(keys)} keys should have split")
     if not all(map(lt, keys, islice(keys, 1, None))):
         raise TreeError(digest, "key-index leaf keys are not sorted")
+    nodes.sound.add((digest, count, depth))
     return False
 
 
@@ -281,8 +336,10 @@ class Tree:
         return order_height(self.next_seq)
 
 
-def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, list]:
-    """The `[seq, key, stored]` items at `seqs` (absent seqs are left out)."""
+def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int], lined: bool = False) -> dict[int, list]:
+    """The `[seq, key, stored]` items at `seqs` (absent seqs are left out). `lined` (a
+    write's lookups only): a lined leaf gives the lines of those seqs, each parsed and
+    checked alone (_lined_items), instead of being parsed whole."""
     found: dict[int, list] = {}
     wanted = sorted(set(seqs))
     if tree.order is None or not wanted:
@@ -295,10 +352,10 @@ def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, l
         span = _span(level - 1)
         nxt = []
         for digest, base, count, group in frontier:
-            children = {c[0]: c for c in _order_children(nodes, digest, level, count)}
             split: dict[int, list] = {}
             for seq in group:
                 split.setdefault((seq - base) // span, []).append(seq)
+            children = _pick(_order_children(nodes, digest, level, count), split)
             for index, sub in split.items():
                 child = children.get(index)
                 if child is not None:
@@ -307,6 +364,10 @@ def order_get_many(nodes: Nodes, tree: Tree, seqs: Iterable[int]) -> dict[int, l
     if nodes.prefetch is not None:
         nodes.prefetch([digest for digest, *_ in frontier])
     for digest, base, count, group in frontier:
+        lines = _lined_items(nodes, digest, base, count, group) if lined else None
+        if lines is not None:
+            found.update(lines)
+            continue
         items = {item[0]: item for item in _order_items(nodes, digest, base, count)}
         for seq in group:
             if seq in items:
@@ -386,13 +447,18 @@ def order_update(nodes: Nodes, tree: Tree, changes: dict[int, list | None], next
     if not changes:
         return root, count
     if nodes.prefetch is not None and root is not None:
-        order_get_many(nodes, Tree(root, None, count, next_seq), changes)  # warms the paths level by level
+        order_get_many(nodes, Tree(root, None, count, next_seq), changes, lined=True)  # warms the paths level by level
     return _order_update(nodes, root, new_height, 0, count, sorted(changes.items()))
 
 
 def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count: int,
                   changes: list[tuple[int, list | None]]) -> tuple[str | None, int]:
     if level == 0:
+        lined = _lined_update(nodes, digest, count, changes) if digest else None
+        if lined is not None:
+            data, new_count = lined
+            proven = digest in nodes.canonical  # else the lines it copied unread keep their spelling
+            return (nodes.store_bytes(None, data, proven) if data is not None else None), new_count
         items = {item[0]: item for item in _order_items(nodes, digest, base, count)} if digest else {}
         for seq, item in changes:
             if item is None:
@@ -405,28 +471,88 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
         data = _spliced_order_leaf(nodes, digest, changes) if digest else None
         return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), len(items)
     old_children = _order_children(nodes, digest, level, count) if digest else []
-    children = {c[0]: (c[1], c[2]) for c in old_children}
     span = _span(level - 1)
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault((change[0] - base) // span, []).append(change)
+    children = _pick(old_children, groups)
     replaced: list[tuple[int, tuple[str, int], tuple[str, int]]] = []
     for index, group in groups.items():
-        child, size = children.get(index, (None, 0))
+        _i, child, size = children.get(index, (index, None, 0))
         new, new_size = _order_update(nodes, child, level - 1, base + index * span, size, group)
-        if new is None:
-            children.pop(index, None)
-        else:
-            children[index] = (new, new_size)
         replaced.append((index, (child, size), (new, new_size)))
-    if not children:
+    listed = _with_children(old_children, [(index, new, size) for index, _old, (new, size) in replaced])
+    if not listed:
         return None, 0
-    listed = [[i, children[i][0], children[i][1]] for i in sorted(children)]
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
     raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
         if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(c[2] for c in listed)
+    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(map(itemgetter(2), listed))
+
+
+def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[int]) -> dict[int, list] | None:
+    """The items at `seqs` (those present) of the order leaf `digest` covering seqs from
+    `base`, read from its lined bytes without parsing the leaf whole: the leaf is framed as
+    a lined leaf of `count` items (the count its parent gives), and each wanted seq's line
+    (the only one starting `[seq,`) is parsed alone and must be a `[seq, key, stored]` item.
+    None when the leaf is not framed so or a line is a surprise (the caller parses the leaf
+    whole, with every check). A seq with no line is absent.
+
+    Only for a write's lookups (put, put_many, delete): the leaf's other lines are not
+    parsed, and the write copies them into the new leaf byte for byte (_lined_update). Damage
+    in them (a line that is no item, out of order, not canonical) is carried into the new
+    leaf, never read as an answer: every read that parses the leaf (get, get(key), a
+    full verify) still refuses it. An answer here is the line of that seq, checked alone."""
+    if nodes.data is None or nodes.store_bytes is None or not base <= min(seqs) <= max(seqs) < base + ORDER_LEAF:
+        return None
+    data = nodes.data(digest)
+    if (digest, count) not in nodes.framed:
+        if not lined_leaf_framed(data, count):
+            return None
+        nodes.framed.add((digest, count))
+    found: dict[int, list] = {}
+    for seq in seqs:
+        where = item_line(data, seq)
+        if where is None:
+            if data.find(b"\n[%d," % seq) >= 0:
+                return None  # a line of that seq that is not where it should be, or two
+            continue
+        try:
+            item = strict_loads(data[where[0]:where[1]])
+        except (ValueError, RecursionError):
+            return None
+        if type(item) is not list or len(item) != 3 or type(item[0]) is not int or item[0] != seq \
+                or type(item[1]) is not str:
+            return None
+        found[seq] = item
+    return found
+
+
+def _lined_update(nodes: Nodes, digest: str, count: int,
+                  changes: list[tuple[int, list | None]]) -> tuple[bytes | None, int] | None:
+    """(bytes or None when no item is left, item count) of the order leaf `digest` of `count`
+    items after `changes` (by seq), spliced line by line from its lined bytes
+    (node_bytes.splice_lines): the changed lines are the new items' encodings, the other
+    lines are copied unparsed (see _lined_items). The result is order_leaf_bytes of the new
+    items whenever the old bytes were order_leaf_bytes of the old items (every leaf an engine
+    of this format writes): each line is its item's encoding alone. None: not so framed, or
+    an item needs the ASCII spelling (a lone surrogate): the caller rewrites the leaf whole."""
+    if nodes.data is None or nodes.store_bytes is None:
+        return None
+    data = nodes.data(digest)
+    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count):
+        return None
+    encoded: list[tuple[int, bytes | None]] = []
+    for seq, item in changes:
+        new = item_bytes(item) if item is not None else None
+        if item is not None and new is None:
+            return None
+        encoded.append((seq, new))
+    spliced = splice_lines(data, encoded)
+    if spliced is None:
+        return None
+    return spliced[0], count + spliced[1]
 
 
 def _spliced_order_leaf(nodes: Nodes, digest: str, changes: list[tuple[int, list | None]]) -> bytes | None:
@@ -619,8 +745,9 @@ def _same_json(a: Any, b: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- key index
-def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, int]:
-    """key -> seq for those of `keys` in the index."""
+def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str], quick: bool = False) -> dict[str, int]:
+    """key -> seq for those of `keys` in the index. `quick` (a write's lookups): a key leaf
+    not read yet is searched for each key's own pair before it is scanned (_key_found)."""
     found: dict[str, int] = {}
     hashed = [(key_hash(k), k) for k in dict.fromkeys(keys)]
     if tree.keys is None or not hashed:
@@ -631,6 +758,8 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
             nodes.prefetch([f[0] for f in frontier])
         nxt = []
         for digest, depth, prefix, count, group in frontier:
+            if quick and nodes.unparsed is not None and _key_found(nodes, digest, depth, prefix, count, group, found):
+                continue
             scan = _key_scan(nodes, digest, depth, prefix, count)
             if scan is not None:
                 for _h, key in group:
@@ -645,16 +774,82 @@ def key_lookup_many(nodes: Nodes, tree: Tree, keys: Iterable[str]) -> dict[str, 
                     if key in pairs:
                         found[key] = pairs[key]
                 continue
-            children = {c[0]: c for c in _key_children(nodes, digest, depth, count)}
             split: dict[int, list] = {}
             for item in group:
                 split.setdefault(_digit(item[0], depth), []).append(item)
+            children = _pick(_key_children(nodes, digest, depth, count), split)
             for digit, sub in split.items():
                 child = children.get(digit)
                 if child is not None:
                     nxt.append((child[1], depth + 1, prefix << KEY_BITS | digit, child[2], sub))
         frontier = nxt
     return found
+
+
+def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, group: list[tuple[int, str]],
+               found: dict[str, int]) -> bool:
+    """True when every key of `group` is found in the key leaf `digest` by its own pair
+    (node_bytes.find_key_seq), without scanning the leaf; their seqs go into `found`. False
+    (nothing added) when the node is read already, is no leaf so framed, or a key is not
+    found so: the caller scans or parses it (an absent key needs the scan to be told absent).
+
+    Checks made: the pair count against the parent's, and (once per leaf, as a scan) the
+    first and last keys in the leaf's hash place; a key found by descending along its own
+    hash is in its place. Not made: the order of the other keys, and whether the rest of the
+    leaf is JSON of its shape: nothing else of it is read, and only a write's lookups come
+    here (an add scans the leaf to splice it; an update leaves it as it is). A seq found
+    must still name an item of that key in the order tree (RecordEntries.tree_items)."""
+    data = nodes.unparsed(digest)
+    ends = key_leaf_ends(data) if data is not None else None
+    if ends is None:
+        return False
+    first, last, pairs = ends
+    if pairs != count:
+        raise TreeError(digest, f"key-index leaf holds {pairs} keys, its parent says {count}")
+    if (digest, depth, prefix) not in nodes.checked:
+        if pairs > KEY_LEAF and depth < _max_depth():
+            raise TreeError(digest, f"key-index leaf of {pairs} keys should have split")
+        shift = 256 - KEY_BITS * depth
+        for raw in (first, last):
+            if _bytes_hash(raw) >> shift != prefix:
+                return False  # the scan says which key, or that the bytes are no leaf
+    seqs = {}
+    for _h, key in group:
+        raw = plain_key(key)
+        if raw is None:
+            return False
+        seq = find_key_seq(data, raw)
+        if seq is not None:
+            seqs[key] = seq
+        elif data.find(b'["' + raw + b'",') >= 0:
+            return False  # spelled there, but not as a whole pair: the scan decides
+    found.update(seqs)  # the other keys are absent: no pair of theirs anywhere in the bytes
+    nodes.framed.add((digest, count, depth))  # for _key_insert
+    return True
+
+
+def _key_insert(nodes: Nodes, digest: str, depth: int, prefix: int, count: int,
+                changes: list[tuple[int, str, int | None]]) -> tuple[str, int] | None:
+    """(digest, count) of the key leaf `digest` with the new keys of `changes` inserted in
+    its bytes (node_bytes.insert_keys), when its lookup went through _key_found (framed,
+    count and place of its ends checked), every change adds a plain key that is not there,
+    and the leaf stays within KEY_LEAF; None otherwise (the caller scans it). Its other
+    pairs are copied unread, their order trusted: a forged order is carried, and refused
+    by the scan or parse of any read."""
+    if (digest, count, depth) not in nodes.framed or (count + len(changes) > KEY_LEAF and depth < _max_depth()):
+        return None
+    data = nodes.raw(digest) if nodes.raw is not None else None
+    raws = [plain_key(key) for _h, key, _seq in changes]
+    if data is None or any(seq is None for _h, _k, seq in changes) or None in raws:
+        return None
+    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)])
+    if new is None:
+        return None
+    sound = (digest, depth, prefix) in nodes.checked
+    leaf = nodes.store_bytes(None, new, digest in nodes.canonical)
+    if sound:
+        nodes.checked.add((leaf, depth, prefix))  # the keys it had were in their place, and so are the new ones
+    return leaf, count + len(changes)
 
 
 def key_pairs(nodes: Nodes, digest: str | None, count: int, depth: int = 0, prefix: int = 0) -> Iterator[list]:
@@ -681,6 +876,10 @@ def key_update(nodes: Nodes, tree: Tree, changes: dict[str, int | None]) -> tupl
 
 def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count: int,
                 changes: list[tuple[int, str, int | None]]) -> tuple[str | None, int]:
+    inserted = _key_insert(nodes, digest, depth, prefix, count, changes) \
+        if digest is not None and nodes.store_bytes is not None else None
+    if inserted is not None:
+        return inserted
     scan = _key_scan(nodes, digest, depth, prefix, count) if digest is not None and nodes.store_bytes else None
     if scan is not None:
         spliced = splice_key_leaf(scan, changes)
@@ -716,26 +915,22 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             nodes.checked.add((leaf, depth, prefix))  # built here from keys in their place
         return leaf, len(pairs)
     old_children = _key_children(nodes, digest, depth, count)
-    children = {c[0]: (c[1], c[2]) for c in old_children}
     groups: dict[int, list] = {}
     for change in changes:
         groups.setdefault(_digit(change[0], depth), []).append(change)
+    children = _pick(old_children, groups)
     replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]] = []
     for digit, group in groups.items():
-        child, size = children.get(digit, (None, 0))
+        _d, child, size = children.get(digit, (digit, None, 0))
         new, new_size = _key_update(nodes, child, depth + 1, prefix << KEY_BITS | digit, size, group)
-        if new is None:
-            children.pop(digit, None)
-        else:
-            children[digit] = (new, new_size)
         replaced.append((digit, (child, size), (new, new_size)))
-    total = sum(size for _child, size in children.values())
+    listed = _with_children(old_children, [(digit, new, size) for digit, _old, (new, size) in replaced])
+    total = sum(map(itemgetter(2), listed))
     if total <= KEY_LEAF:  # collapse back into a leaf (canonical shape)
         pairs = []
-        for digit in sorted(children):
-            pairs.extend(key_pairs(nodes, children[digit][0], children[digit][1], depth + 1, prefix << KEY_BITS | digit))
+        for digit, child, size in listed:
+            pairs.extend(key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
-    listed = [[d, children[d][0], children[d][1]] for d in sorted(children)]
     document = {"__kind__": KEY_NODE_KIND, "children": listed}
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \

@@ -374,7 +374,7 @@ class LocalStorage:
 
     def object_path(self, tenant: str, digest: str) -> str:
         check_digest(digest)
-        return os.path.join(self.tenant_dir(tenant), "objects", digest[:PREFIX_LEN], digest)
+        return f"{self._file_path(tenant, 'objects')}{os.sep}{digest[:PREFIX_LEN]}{os.sep}{digest}"
 
     def ref_path(self, digest: str) -> str:
         check_digest(digest)
@@ -1305,13 +1305,17 @@ class LocalStorage:
     def _write_new(self, path: str, data: bytes) -> None:
         """Write a content-addressed file not known to be there: its folder is made first and,
         when that succeeds, is new (no lookups before: most objects have a folder of their
-        own); when the folder exists, a file already holding exactly `data` is kept."""
+        own); when the folder exists, a file already holding exactly `data` is kept.
+
+        In a folder made here the temp file is named without a random part (no other file
+        can be there but another writer's, whose name holds its own process and thread) and
+        written with no further check: mkdir, open, write, close, rename, nothing else."""
         folder = os.path.dirname(path)
         parent = os.path.dirname(folder)
-        self._check_inside(parent)
+        if parent not in self._inside:
+            self._check_inside(parent)
         try:
             os.mkdir(folder)
-            self._remember_inside(folder)  # made here, in a folder inside: no symlink
         except FileExistsError:  # the object itself (then skipped), another of its prefix, or damage (replaced)
             if self._holds(path, data):
                 return
@@ -1320,6 +1324,23 @@ class LocalStorage:
             return
         except OSError as exc:
             raise _fail("create folder for", path, exc) from exc
+        else:
+            self._remember_inside(folder)  # made here, in a folder inside: no symlink
+            temp = f"{folder}{os.sep}{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-new"
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+                try:
+                    written = os.write(fd, data)
+                    if written != len(data):  # a short write: the rest
+                        _write_all(fd, data[written:])
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise _fail("write", path, exc) from exc
+            self._install(temp, path)
+            return
         self._install(self._write_temp(path, data), path)
 
     def _commit_journaled(self, tenant: str, head: bytes) -> None:
