@@ -62,9 +62,10 @@ _READ_FLAGS = os.O_RDONLY | _SAFE
 _NOT_REGULAR_ERRNOS = {errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP}
 _FOLDER_CACHE_MAX = 10_000
 JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
-# A checkpoint empties the journal once it is larger. 2 MB, not 8: the checkpoint creates the
-# files of the journal's objects, ~1,400 for 1 KB saves, about 1 s on a busy disk (bench/RESULTS-durable.md)
-JOURNAL_LIMIT = 2 * 1024 * 1024
+# A checkpoint empties the journal once it is larger. It creates the files of the journal's
+# objects in the commit that crosses the limit: ~370 for 1 KB saves at 512 KB, a 40-70 ms
+# pause on a calm disk against 200-320 ms at 2 MB, for the same total time (bench/RESULTS-durable.md)
+JOURNAL_LIMIT = 512 * 1024
 OBJECT_JOURNAL_LIMIT = 1024 * 1024  # a larger object is fsynced in place, not journaled
 PENDING_LIMIT = 8 * 1024 * 1024  # journaled bytes waiting for a head write; more are fsynced in place
 # journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
