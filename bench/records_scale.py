@@ -6,7 +6,9 @@ process; durable=False on both sides, random keys, records of about 100 bytes. R
 to bench/RESULTS-records.md. Run: `python bench/records_scale.py` (MYDB_BENCH_RECORDS=100000
 for a short run). Each run works in a fresh temporary folder, removed at the end.
 MYDB_BENCH_CACHE=<folder> keeps the built big database (engine root and sqlite file) there
-and copies it into the run's folder instead of building it again (the build row then says so).
+and copies it into the run's folder instead of building it again (the build row then says so);
+the cached copy is named after the sources that spell record-tree nodes (`writer_stamp`), so a
+database written by an engine that spelled them otherwise is never timed by mistake.
 MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) also times that engine's writes,
 turn by turn with this one's and sqlite's (see load_baseline).
 """
@@ -70,6 +72,21 @@ class Counter:
         return counted
 
 
+def writer_stamp() -> str:
+    """12 hex of the sha256 of the engine modules that decide a record tree's bytes: a cache
+    built by another spelling (say compact order leaves, rewritten whole by every write) is not reused."""
+    import hashlib
+
+    import dbengine
+
+    folder = os.path.dirname(dbengine.__file__)
+    digest = hashlib.sha256()
+    for name in ("node_bytes.py", "records_tree.py", "record_entries.py", "layout.py", "utils.py"):
+        with open(os.path.join(folder, name), "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:12]
+
+
 class Bench:
     def __init__(self, work: str, size: int):
         self.work = work
@@ -87,7 +104,7 @@ class Bench:
         if not cache:
             sql = SqliteStore(sql_path, durable=False)
             return self.build(root, sql, n), sql
-        cached = os.path.join(cache, f"records-{n}")
+        cached = os.path.join(cache, f"records-{n}-{writer_stamp()}")
         if not os.path.isfile(os.path.join(cached, "done")):
             shutil.rmtree(cached, ignore_errors=True)
             os.makedirs(cached)
