@@ -1078,9 +1078,11 @@ class LocalStorage:
             info, fresh = opened, True
         try:
             fd, size, seen = index.fd, info.st_size, (info.st_size, info.st_mtime_ns)
-            if not fresh and seen != index.seen and (
-                    size < index.end or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
-                fresh = True  # emptied (and refilled) by a checkpoint
+            # emptied (and refilled) by a checkpoint, or a record taken back: checked even when
+            # (size, mtime) is as seen, since a refill within one mtime tick (coarse timestamps)
+            # can restore both (one 32-byte read)
+            if not fresh and (size < index.end or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
+                fresh = True
             if fresh:
                 index.reset()
                 index.seen = seen
@@ -1468,8 +1470,8 @@ class LocalStorage:
         with self._journal_guard:
             index = self._cached_index(tenant)
             if index is not None and index.inode == info.st_ino and index.tip is not None and index.tip[0] == size:
-                tail = index.tail if index.end == size else journal.checksum_before(fd, size)
-                if tail == index.tip[1]:
+                # read again, never index.tail: another process may have emptied and refilled it
+                if journal.checksum_before(fd, size) == index.tip[1]:
                     return index.tip[2]
         return journal.journal_head(fd, size)
 

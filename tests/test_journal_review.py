@@ -1,0 +1,109 @@
+"""Review of "the head lives in the journal" (issue 12 §4): a journal rewritten to the same
+size within one mtime tick (a coarse-timestamp file system), the kept append fds of engines
+that are dropped, and a head item that the journal's checks and the head's reader disagree on.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+
+import pytest
+from dbengine import journal
+
+T, E = "tenant_1", "doc"
+
+
+@pytest.fixture
+def db(make_engine):
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", E, {"n": 0})
+    engine.storage.checkpoint(T)  # an empty journal: the next commit is its first frame
+    return engine
+
+
+def same_tick(path: str, info: os.stat_result) -> None:
+    """Give the file the mtime it had: what a file system with coarse timestamps (1 s on
+    ext4 with small inodes, 2 s on FAT, a jiffy elsewhere) shows for writes within one tick."""
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_a_journal_refilled_to_the_same_size_in_one_mtime_tick_is_read_again(db, make_engine):
+    """A reader (here also a writer) that read the journal at (size, mtime) must not take its
+    cached head when a checkpoint emptied it and another commit refilled it to that size."""
+    durable, loose = db, make_engine(db.root, durable=False)
+    reader = make_engine(db.root, durable=True)
+    path = db.storage.journal_path(T)
+    first = durable.save(T, "alice", E, {"n": 1})
+    info = os.stat(path)
+    assert reader.get_digest(T, E) == first
+    loose.save(T, "bob", E, {"n": 2})  # checkpoints the journal (emptied), then the head file
+    third = durable.save(T, "alice", E, {"n": 3})  # the first frame again: same size
+    assert os.stat(path).st_size == info.st_size and os.stat(path).st_ino == info.st_ino
+    same_tick(path, info)
+    assert reader.get_digest(T, E) == third and reader.load(T, E) == {"n": 3}
+    reader.save(T, "carol", "other", {"n": 4})  # built on the head it read: nothing lost
+    fresh = make_engine(db.root)
+    assert fresh.get_digest(T, E) == third
+    assert [fresh.load(T, E, d)["n"] for d in fresh.history(T, E, max_items=3)] == [3, 2, 1]
+    assert fresh.verify().ok
+
+
+def test_a_record_taken_back_then_another_of_its_size_in_one_tick_is_read_again(db, make_engine):
+    """A commit whose fdatasync failed is truncated away; a reader that saw its head must not
+    keep it once another commit of the same size took its place."""
+    reader = make_engine(db.root, durable=True)
+    path = db.storage.journal_path(T)
+    base = os.stat(path)
+    db.save(T, "alice", E, {"n": 1})
+    info = os.stat(path)
+    assert reader.load(T, E) == {"n": 1}
+    os.truncate(path, base.st_size)  # as a failed commit's take-back leaves it
+    db2 = make_engine(db.root, durable=True)
+    second = db2.save(T, "alice", E, {"n": 2})
+    assert os.stat(path).st_size == info.st_size
+    same_tick(path, info)
+    assert reader.get_digest(T, E) == second
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_engines_that_are_dropped_close_their_kept_journal_fds(db, make_engine):
+    gc.collect()
+    before = open_fds()
+    for n in range(40):
+        engine = make_engine(db.root, durable=True)
+        engine.save(T, "alice", E, {"n": n})
+        assert engine.load(T, E) == {"n": n}
+        del engine
+    gc.collect()
+    assert open_fds() - before <= 2
+
+
+@pytest.mark.parametrize("encoded", [
+    lambda text: text.encode("utf-16"),
+    lambda text: b"\xef\xbb\xbf" + text.encode(),
+], ids=["utf-16", "utf-8-bom"])
+def test_a_linked_last_record_whose_head_is_not_plain_utf8_json_is_damage(db, make_engine, encoded):
+    """The engine writes its heads as UTF-8 JSON: a head item in another encoding is a record
+    the engine did not write (the head before it stays the head), never a head every reader
+    fails on with a message naming the head file."""
+    good = db.save(T, "alice", E, {"n": 1})
+    path = db.storage.journal_path(T)
+    found: list[journal.Record] = []
+    with open(path, "rb") as handle:
+        journal.scan(handle.fileno(), os.fstat(handle.fileno()).st_size, found.append)
+    head = encoded('{"%s": "%s"}' % (E, good))
+    with pytest.raises(journal.JournalError):
+        journal.check_head(head)
+    with open(path, "ab") as handle:
+        handle.write(journal.encode(journal.Record(boot=journal.boot_id(), head=head,
+                                                   base=hashlib.sha256(found[-1].head).digest())))
+    fresh = make_engine(db.root)
+    assert fresh.get_digest(T, E) == good
+    assert [p.kind for p in fresh.verify().problems] == ["journal-damaged"]
