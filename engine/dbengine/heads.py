@@ -76,7 +76,7 @@ class Heads:
         if parsed is not None and parsed[0] == data:  # bytes checked (or made) here before: the same map
             head = parsed[1]
         else:
-            path = self.storage.head_path(tenant_id)
+            path = getattr(self.storage, "head_source", self.storage.head_path)(tenant_id)  # the journal or the head file
             try:
                 head = strict_loads(data)
             except (ValueError, RecursionError):

@@ -108,6 +108,30 @@ class _JournalIndex:
         self.close()
 
 
+class _KeptFd:
+    """A journal's append fd kept for the next commit: closed when dropped, so that an engine
+    let go (one per request, say) leaves no open file behind. `pid`: the process that opened it."""
+
+    __slots__ = ("inode", "fd", "pid")
+
+    def __init__(self, inode: int, fd: int):
+        self.inode, self.fd, self.pid = inode, fd, os.getpid()
+
+    def take(self) -> int:
+        """The fd, now the caller's to close or keep again."""
+        fd, self.fd = self.fd, -1
+        return fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+
 class FileToken(NamedTuple):
     """Identity of a file's current content, for caches and change watching."""
 
@@ -360,8 +384,8 @@ class LocalStorage:
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
         self._journal_index: OrderedDict[str, _JournalIndex] = OrderedDict()
-        # tenant -> (inode, fd, pid) of its journal kept open for appending (JOURNAL_INDEX_MAX)
-        self._append_fds: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
+        # tenant -> its journal kept open for appending (JOURNAL_INDEX_MAX; closed when dropped)
+        self._append_fds: OrderedDict[str, _KeptFd] = OrderedDict()
         self._journal_guard = threading.Lock()
 
     # ------------------------------------------------------------------ paths
@@ -1429,16 +1453,14 @@ class LocalStorage:
         with self._journal_guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
-            inode, fd, pid = kept
-            if pid == os.getpid():  # (a forked child opens its own)
+            if kept.pid == os.getpid():  # (a forked child opens its own)
                 try:
                     info = os.lstat(path)
                 except OSError:
                     info = None
-                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
-                    return fd, info
-            with contextlib.suppress(OSError):
-                os.close(fd)
+                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
+                    return kept.take(), info
+            kept.close()
         return _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
 
     def _keep_append_fd(self, tenant: str, fd: int, inode: int) -> None:
@@ -1446,21 +1468,19 @@ class LocalStorage:
         the least recently used is closed; one in use is never in the table, never closed)."""
         with self._journal_guard:
             old = self._append_fds.pop(tenant, None)
-            self._append_fds[tenant] = (inode, fd, os.getpid())
+            self._append_fds[tenant] = _KeptFd(inode, fd)
             closing = [old] if old is not None else []
             while len(self._append_fds) > JOURNAL_INDEX_MAX:
                 closing.append(self._append_fds.popitem(last=False)[1])
-        for _inode, other, _pid in closing:
-            with contextlib.suppress(OSError):
-                os.close(other)
+        for other in closing:
+            other.close()
 
     def _drop_append_fd(self, tenant: str) -> None:
         """Close the kept append fd of a journal that was set aside (renamed)."""
         with self._journal_guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
-            with contextlib.suppress(OSError):
-                os.close(kept[1])
+            kept.close()
 
     def _tip_for_append(self, tenant: str, fd: int, info: os.stat_result) -> journal.Tip:
         """The head the journal of `fd` gives now (its sha256 is the new record's base): the
