@@ -6,6 +6,9 @@ that are dropped, and a head item that the journal's checks and the head's reade
 from __future__ import annotations
 
 import gc
+import signal
+import threading
+import time
 import hashlib
 import os
 
@@ -107,3 +110,43 @@ def test_a_linked_last_record_whose_head_is_not_plain_utf8_json_is_damage(db, ma
     fresh = make_engine(db.root)
     assert fresh.get_digest(T, E) == good
     assert [p.kind for p in fresh.verify().problems] == ["journal-damaged"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_a_thread_holds_the_tenant_lock_neither_keeps_it_nor_hangs(db, make_engine):
+    """A process forked (a multiprocessing worker, say) while another of its threads holds the
+    tenant lock and is inside a journal read must not keep the lock's flock for its lifetime
+    (every writer would wait on it), nor hang on the locks it inherited held."""
+    storage = db.storage
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with storage.lock(T), storage._journal_guard:  # a commit, in the middle of a journal read
+            holding.set()
+            release.wait(20)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(20)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reads with the engine it inherited, then works on for a while
+        try:
+            os.close(read)
+            signal.alarm(20)
+            os.write(write, b"1" if db.load(T, E) == {"n": 0} and db.save(T, "kid", "child", {"n": 1}) else b"0")
+            time.sleep(60)  # (killed once checked)
+        finally:
+            os._exit(0)
+    try:
+        os.close(write)
+        release.set()
+        thread.join(20)
+        assert os.read(read, 1) == b"1"  # the child read and wrote: nothing it inherited held it up
+        other = make_engine(db.root, durable=True, lock_timeout=1.0)
+        assert other.save(T, "bob", E, {"n": 2})  # while the child lives: the lock is free
+        assert other.load(T, "child") == {"n": 1}
+    finally:
+        os.close(read)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -33,6 +33,7 @@ import queue
 import stat
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -298,12 +299,25 @@ class _TenantLock:
         self._depth = 0
         self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
+        self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
+
+    def forked(self) -> None:
+        """In a forked child: the parent's holds are not the child's. Its copy of the flock's
+        fd is closed (the flock stays the parent's: no unlock, and the child no longer keeps it
+        for its lifetime) and the thread lock is new (a parent thread may have held it)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._thread_lock = threading.RLock()
+        self._depth, self._owner, self._fd = 0, None, None
+        self._generation += 1
 
     @contextlib.contextmanager
     def hold(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the lock; `timeout` overrides the default wait (0: try once, never wait)."""
         timeout = self.timeout if timeout is None else timeout
-        acquired = self._thread_lock.acquire(timeout=timeout) if timeout > 0 else self._thread_lock.acquire(blocking=False)
+        thread_lock, generation = self._thread_lock, self._generation
+        acquired = thread_lock.acquire(timeout=timeout) if timeout > 0 else thread_lock.acquire(blocking=False)
         if not acquired:
             raise LockTimeoutError(self._timeout_message(timeout))
         try:
@@ -314,14 +328,16 @@ class _TenantLock:
             try:
                 yield
             finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
-                    if self._fd is not None:
-                        os.close(self._fd)  # closing releases the flock
-                        self._fd = None
+                if generation == self._generation:  # (else forked while held: `forked` let it go)
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self._owner = None
+                        if self._fd is not None:
+                            os.close(self._fd)  # closing releases the flock
+                            self._fd = None
         finally:
-            self._thread_lock.release()
+            if generation == self._generation:
+                thread_lock.release()
 
     def held_here(self) -> bool:
         """True when the calling thread holds the lock."""
@@ -387,6 +403,15 @@ class LocalStorage:
         # tenant -> its journal kept open for appending (JOURNAL_INDEX_MAX; closed when dropped)
         self._append_fds: OrderedDict[str, _KeptFd] = OrderedDict()
         self._journal_guard = threading.Lock()
+        _LIVE.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: new guards (a parent thread may have held one: the child would
+        wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
+        self._locks_guard = threading.Lock()
+        self._journal_guard = threading.Lock()
+        for lock in list(self._locks.values()):
+            lock.forked()
 
     # ------------------------------------------------------------------ paths
     def tenant_dir(self, tenant: str) -> str:
@@ -1776,8 +1801,17 @@ class _SyncThread:
 
 
 _SYNCER = _SyncThread()
+_LIVE: weakref.WeakSet[LocalStorage] = weakref.WeakSet()  # storages a forked child must reset
+
+
+def _after_fork_in_child() -> None:
+    _SYNCER.reset()
+    for storage in list(_LIVE):
+        storage._forked()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_SYNCER.reset)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 
