@@ -6,11 +6,12 @@ that are dropped, and a head item that the journal's checks and the head's reade
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
+import os
 import signal
 import threading
 import time
-import hashlib
-import os
 
 import pytest
 from dbengine import journal
@@ -101,7 +102,7 @@ def test_a_linked_last_record_whose_head_is_not_plain_utf8_json_is_damage(db, ma
     found: list[journal.Record] = []
     with open(path, "rb") as handle:
         journal.scan(handle.fileno(), os.fstat(handle.fileno()).st_size, found.append)
-    head = encoded('{"%s": "%s"}' % (E, good))
+    head = encoded(json.dumps({E: good}))
     with pytest.raises(journal.JournalError):
         journal.check_head(head)
     with open(path, "ab") as handle:
