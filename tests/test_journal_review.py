@@ -151,3 +151,18 @@ def test_a_child_forked_while_a_thread_holds_the_tenant_lock_neither_keeps_it_no
         os.close(read)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def test_verify_names_the_head_file_when_its_own_read_replayed_the_journal(db, make_engine):
+    """A journal of an earlier boot is replayed by the first read of the head, verify's own:
+    the head then comes from the head file, and verify's messages name that file."""
+    path, head_path = db.storage.journal_path(T), db.storage.head_path(T)
+    missing = hashlib.sha256(b"nowhere").hexdigest()
+    base = hashlib.sha256(open(head_path, "rb").read()).digest()
+    with open(path, "ab") as handle:  # the journal is empty (checkpointed): one record of another boot
+        handle.write(journal.encode(journal.Record(boot=bytes(range(1, 17)), base=base,
+                                                   head=json.dumps({E: missing}).encode())))
+    problems = make_engine(db.root).verify().problems
+    assert os.path.getsize(path) == 0  # replayed
+    found = [p for p in problems if p.kind == "missing-object"]
+    assert found and head_path in found[0].message and path not in found[0].message, [str(p) for p in problems]
