@@ -166,3 +166,42 @@ def test_verify_names_the_head_file_when_its_own_read_replayed_the_journal(db, m
     assert os.path.getsize(path) == 0  # replayed
     found = [p for p in problems if p.kind == "missing-object"]
     assert found and head_path in found[0].message and path not in found[0].message, [str(p) for p in problems]
+
+
+def reboot(path: str) -> None:
+    """Rewrite the journal's records as an earlier boot's (same records, same links): the
+    next process to touch the tenant replays it."""
+    records: list[journal.Record] = []
+    with open(path, "rb") as handle:
+        journal.scan(handle.fileno(), os.fstat(handle.fileno()).st_size, records.append)
+    with open(path, "wb") as handle:
+        for record in records:
+            record.boot = bytes(range(1, 17))
+            handle.write(journal.encode(record))
+
+
+@pytest.mark.parametrize("how", ["checkpoint", "replay"])
+def test_a_commit_after_a_damaged_record_keeps_its_objects_through_a_checkpoint_and_a_replay(db, make_engine, how):
+    """The last record is acknowledged but not linked to a valid one (the record before it is
+    damaged): the head goes back to before the damage, and the last commit's objects get their
+    files whether a checkpoint or a replay (after a reboot) sets the journal aside."""
+    path = db.storage.journal_path(T)
+    digests = [db.save(T, "alice", E, {"n": n, "body": "y" * 200}) for n in range(1, 4)]
+    if how == "replay":
+        reboot(path)
+    with open(path, "rb") as handle:
+        fd, size = handle.fileno(), os.fstat(handle.fileno()).st_size
+        second_end = journal.frame_before(fd, size)[0]
+        second_start = journal.frame_before(fd, second_end)[0]
+    with open(path, "r+b") as handle:  # a flipped byte inside the second of three records
+        at = (second_start + second_end) // 2
+        handle.seek(at)
+        byte = handle.read(1)
+        handle.seek(at)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    if how == "checkpoint":
+        db.storage.checkpoint(T)
+    fresh = make_engine(db.root)  # a replay, when the journal is an earlier boot's
+    assert fresh.get_digest(T, E) == digests[0]
+    assert os.path.exists(path + ".damaged")
+    assert fresh.load(T, E, digests[2])["n"] == 3  # acknowledged: its objects have files

@@ -1613,10 +1613,9 @@ class LocalStorage:
 
             try:
                 tip = journal.journal_head(fd, size)
-                result = journal.scan(fd, size, apply)
-                if tip.end > result.end:  # the head is a record's after damage (linked): its records' objects too
-                    for record in journal.records_back(fd, result.end, size):
-                        apply(record)
+                # past damage too, as a checkpoint: the valid records after it were acknowledged
+                # (their objects are read from the journal until then), whether or not one gives the head
+                result = journal.scan_all(fd, size, apply)
                 self._put_head_file(tenant, tip.head)
                 self._sync_all(tenant, fd, size)
                 if result.damage:
