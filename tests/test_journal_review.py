@@ -205,3 +205,20 @@ def test_a_commit_after_a_damaged_record_keeps_its_objects_through_a_checkpoint_
     assert fresh.get_digest(T, E) == digests[0]
     assert os.path.exists(path + ".damaged")
     assert fresh.load(T, E, digests[2])["n"] == 3  # acknowledged: its objects have files
+
+
+def test_a_durable_commit_on_a_head_a_durable_false_writer_left_syncs_what_that_head_names(db, make_engine, monkeypatch):
+    """The first record of an empty journal stands on the head file: when a durable=False
+    writer wrote it, the objects it names were written without sync too, so the durable
+    commit syncs the file system (else a power loss could take the versions the acknowledged
+    commit builds on); when this engine's own checkpoint synced it, nothing more."""
+    from dbengine import storage as storage_module
+    calls: list[int] = []
+    real = storage_module._syncfs
+    monkeypatch.setattr(storage_module, "_syncfs", lambda fd: calls.append(fd) or real(fd))
+    db.save(T, "alice", E, {"n": 1})  # on the head its own checkpoint synced
+    assert calls == []
+    make_engine(db.root, durable=False).save(T, "bob", E, {"n": 2})  # checkpoints, then its own files, no sync
+    calls.clear()
+    db.save(T, "alice", E, {"n": 3})
+    assert len(calls) == 1 and make_engine(db.root).load(T, E) == {"n": 3}

@@ -163,6 +163,11 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
 
 
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    """A file's (device, inode, size, mtime): which content of it a process synced."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def _fail(action: str, path: str, exc: OSError) -> StorageError:
     reason = exc.strerror or str(exc)
     error = StorageError(f"cannot {action} {path}: {reason}")
@@ -396,6 +401,7 @@ class LocalStorage:
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
+        self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
@@ -1521,20 +1527,37 @@ class LocalStorage:
         return journal.journal_head(fd, size)
 
     def _durable_base(self, tenant: str) -> bytes | None:
-        """Before the first record of an empty journal: fsync the head it starts from (it
-        may have been written without fsync) and return its sha256 (None: no head)."""
+        """Before the first record of an empty journal: make the head it starts from durable
+        and return its sha256 (None: no head). A head file this process's checkpoint synced
+        needs nothing; any other may be a `durable=False` writer's, whose objects were written
+        without sync too: one syncfs then (an fsync of the head and its folder where there is
+        none), so that a power loss never takes the versions an acknowledged commit builds on."""
         path = self.head_path(tenant)
         try:
-            fd, _info = _open_regular(path, f"head of tenant {tenant!r}")
+            fd, info = _open_regular(path, f"head of tenant {tenant!r}")
         except (FileNotFoundError, DbEngineError):
             return None
         try:
             data = _read_fd(fd, HEAD_LIMIT + 1)
-            os.fsync(fd)
+            if self._synced_heads.get(tenant) != _identity(info):
+                if not _syncfs(fd):
+                    os.fsync(fd)
+                    self._fsync_dir(self.tenant_dir(tenant))
+                self._note_synced_head(tenant, info)
         finally:
             os.close(fd)
-        self._fsync_dir(self.tenant_dir(tenant))
         return hashlib.sha256(data).digest()
+
+    def _note_synced_head(self, tenant: str, info: os.stat_result | None = None) -> None:
+        """Remember the head file as durable (just synced with all it names), by its identity."""
+        if info is None:
+            try:
+                info = os.lstat(self.head_path(tenant))
+            except OSError:
+                return
+        if len(self._synced_heads) >= 4096:  # a cache: forget it rather than grow
+            self._synced_heads.clear()
+        self._synced_heads[tenant] = _identity(info)
 
     def _journal_size(self, tenant: str) -> int:
         try:
@@ -1618,6 +1641,7 @@ class LocalStorage:
                 result = journal.scan_all(fd, size, apply)
                 self._put_head_file(tenant, tip.head)
                 self._sync_all(tenant, fd, size)
+                self._note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
                 else:
@@ -1662,6 +1686,7 @@ class LocalStorage:
                 # past damage too: the valid records after it were acknowledged, their objects are kept
                 result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
                 self._sync_all(tenant, fd, info.st_size)
+                self._note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
                     self._forget_journal(tenant)
