@@ -6,9 +6,11 @@ winners, on S3 where a swap can lose)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,7 @@ class Heads:
         self.objects = objects
         self.cache: dict[str, tuple[Any, dict[str, str]]] = {}
         self._guard = threading.RLock()
+        _LIVE.add(self)
         # Compare-and-swap fairness on S3 (see note_pace): (tenant, entry) -> last digest this
         # engine wrote, and -> seconds to pause before the next write when others write too.
         self._last_written: dict[tuple[str, str], str] = {}
@@ -54,6 +57,10 @@ class Heads:
         # tenant -> (head bytes, their map) last written or parsed here: a commit re-reads the
         # head it wrote before (under the lock) and finds the same bytes, which need no parse
         self._parsed: dict[str, tuple[bytes, dict[str, str]]] = {}
+
+    def forked(self) -> None:
+        """In a forked child: a new guard (a parent thread may have held it: never released here)."""
+        self._guard = threading.RLock()
 
     def head(self, tenant_id: str, fresh: bool = False) -> dict[str, str]:
         """The tenant's head map, re-read only when its token changed (the journal or the head file)."""
@@ -76,7 +83,7 @@ class Heads:
         if parsed is not None and parsed[0] == data:  # bytes checked (or made) here before: the same map
             head = parsed[1]
         else:
-            path = self.storage.head_path(tenant_id)
+            path = getattr(self.storage, "head_source", self.storage.head_path)(tenant_id)  # the journal or the head file
             try:
                 head = strict_loads(data)
             except (ValueError, RecursionError):
@@ -194,3 +201,15 @@ class Heads:
                     return cursor, _nothing  # landed, and another writer built on it: its index line is theirs to fix
                 cursor = self.objects.parent(tenant_id, cursor)
         return None
+
+
+_LIVE: weakref.WeakSet[Heads] = weakref.WeakSet()  # head caches a forked child must reset
+
+
+def _after_fork_in_child() -> None:
+    for heads in list(_LIVE):
+        heads.forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

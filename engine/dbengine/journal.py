@@ -171,9 +171,11 @@ def decode(payload: bytes, at: int = 0) -> Record:
 
 
 def check_head(data: bytes) -> dict[str, str]:
-    """The entry -> digest map of head bytes; JournalError when they are not one."""
+    """The entry -> digest map of head bytes; JournalError when they are not one. UTF-8 only,
+    no byte order mark (as the engine writes heads and its readers parse them: `json.loads`
+    of bytes would also take UTF-16 or a BOM, which the head's reader then refuses)."""
     try:
-        head = json.loads(data)
+        head = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError, UnicodeDecodeError):
         raise JournalError("head is not valid JSON") from None
     if type(head) is not dict or not all(type(k) is str and type(v) is str and DIGEST_RE.fullmatch(v)

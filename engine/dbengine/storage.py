@@ -33,6 +33,7 @@ import queue
 import stat
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -108,6 +109,30 @@ class _JournalIndex:
         self.close()
 
 
+class _KeptFd:
+    """A journal's append fd kept for the next commit: closed when dropped, so that an engine
+    let go (one per request, say) leaves no open file behind. `pid`: the process that opened it."""
+
+    __slots__ = ("inode", "fd", "pid")
+
+    def __init__(self, inode: int, fd: int):
+        self.inode, self.fd, self.pid = inode, fd, os.getpid()
+
+    def take(self) -> int:
+        """The fd, now the caller's to close or keep again."""
+        fd, self.fd = self.fd, -1
+        return fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+
 class FileToken(NamedTuple):
     """Identity of a file's current content, for caches and change watching."""
 
@@ -136,6 +161,11 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      head_info.st_ino if head_info is not None else 0,
                      head_info.st_size if head_info is not None else 0,
                      max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    """A file's (device, inode, size, mtime): which content of it a process synced."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _fail(action: str, path: str, exc: OSError) -> StorageError:
@@ -274,12 +304,25 @@ class _TenantLock:
         self._depth = 0
         self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
+        self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
+
+    def forked(self) -> None:
+        """In a forked child: the parent's holds are not the child's. Its copy of the flock's
+        fd is closed (the flock stays the parent's: no unlock, and the child no longer keeps it
+        for its lifetime) and the thread lock is new (a parent thread may have held it)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._thread_lock = threading.RLock()
+        self._depth, self._owner, self._fd = 0, None, None
+        self._generation += 1
 
     @contextlib.contextmanager
     def hold(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the lock; `timeout` overrides the default wait (0: try once, never wait)."""
         timeout = self.timeout if timeout is None else timeout
-        acquired = self._thread_lock.acquire(timeout=timeout) if timeout > 0 else self._thread_lock.acquire(blocking=False)
+        thread_lock, generation = self._thread_lock, self._generation
+        acquired = thread_lock.acquire(timeout=timeout) if timeout > 0 else thread_lock.acquire(blocking=False)
         if not acquired:
             raise LockTimeoutError(self._timeout_message(timeout))
         try:
@@ -290,14 +333,16 @@ class _TenantLock:
             try:
                 yield
             finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
-                    if self._fd is not None:
-                        os.close(self._fd)  # closing releases the flock
-                        self._fd = None
+                if generation == self._generation:  # (else forked while held: `forked` let it go)
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self._owner = None
+                        if self._fd is not None:
+                            os.close(self._fd)  # closing releases the flock
+                            self._fd = None
         finally:
-            self._thread_lock.release()
+            if generation == self._generation:
+                thread_lock.release()
 
     def held_here(self) -> bool:
         """True when the calling thread holds the lock."""
@@ -356,13 +401,23 @@ class LocalStorage:
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
+        self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
         self._recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> where its journal holds objects, least recently used first (JOURNAL_INDEX_MAX)
         self._journal_index: OrderedDict[str, _JournalIndex] = OrderedDict()
-        # tenant -> (inode, fd, pid) of its journal kept open for appending (JOURNAL_INDEX_MAX)
-        self._append_fds: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
+        # tenant -> its journal kept open for appending (JOURNAL_INDEX_MAX; closed when dropped)
+        self._append_fds: OrderedDict[str, _KeptFd] = OrderedDict()
         self._journal_guard = threading.Lock()
+        _LIVE.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: new guards (a parent thread may have held one: the child would
+        wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
+        self._locks_guard = threading.Lock()
+        self._journal_guard = threading.Lock()
+        for lock in list(self._locks.values()):
+            lock.forked()
 
     # ------------------------------------------------------------------ paths
     def tenant_dir(self, tenant: str) -> str:
@@ -1078,9 +1133,11 @@ class LocalStorage:
             info, fresh = opened, True
         try:
             fd, size, seen = index.fd, info.st_size, (info.st_size, info.st_mtime_ns)
-            if not fresh and seen != index.seen and (
-                    size < index.end or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
-                fresh = True  # emptied (and refilled) by a checkpoint
+            # emptied (and refilled) by a checkpoint, or a record taken back: checked even when
+            # (size, mtime) is as seen, since a refill within one mtime tick (coarse timestamps)
+            # can restore both (one 32-byte read)
+            if not fresh and (size < index.end or (index.end and journal.checksum_before(fd, index.end) != index.tail)):
+                fresh = True
             if fresh:
                 index.reset()
                 index.seen = seen
@@ -1427,16 +1484,14 @@ class LocalStorage:
         with self._journal_guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
-            inode, fd, pid = kept
-            if pid == os.getpid():  # (a forked child opens its own)
+            if kept.pid == os.getpid():  # (a forked child opens its own)
                 try:
                     info = os.lstat(path)
                 except OSError:
                     info = None
-                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
-                    return fd, info
-            with contextlib.suppress(OSError):
-                os.close(fd)
+                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
+                    return kept.take(), info
+            kept.close()
         return _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
 
     def _keep_append_fd(self, tenant: str, fd: int, inode: int) -> None:
@@ -1444,21 +1499,19 @@ class LocalStorage:
         the least recently used is closed; one in use is never in the table, never closed)."""
         with self._journal_guard:
             old = self._append_fds.pop(tenant, None)
-            self._append_fds[tenant] = (inode, fd, os.getpid())
+            self._append_fds[tenant] = _KeptFd(inode, fd)
             closing = [old] if old is not None else []
             while len(self._append_fds) > JOURNAL_INDEX_MAX:
                 closing.append(self._append_fds.popitem(last=False)[1])
-        for _inode, other, _pid in closing:
-            with contextlib.suppress(OSError):
-                os.close(other)
+        for other in closing:
+            other.close()
 
     def _drop_append_fd(self, tenant: str) -> None:
         """Close the kept append fd of a journal that was set aside (renamed)."""
         with self._journal_guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
-            with contextlib.suppress(OSError):
-                os.close(kept[1])
+            kept.close()
 
     def _tip_for_append(self, tenant: str, fd: int, info: os.stat_result) -> journal.Tip:
         """The head the journal of `fd` gives now (its sha256 is the new record's base): the
@@ -1468,26 +1521,43 @@ class LocalStorage:
         with self._journal_guard:
             index = self._cached_index(tenant)
             if index is not None and index.inode == info.st_ino and index.tip is not None and index.tip[0] == size:
-                tail = index.tail if index.end == size else journal.checksum_before(fd, size)
-                if tail == index.tip[1]:
+                # read again, never index.tail: another process may have emptied and refilled it
+                if journal.checksum_before(fd, size) == index.tip[1]:
                     return index.tip[2]
         return journal.journal_head(fd, size)
 
     def _durable_base(self, tenant: str) -> bytes | None:
-        """Before the first record of an empty journal: fsync the head it starts from (it
-        may have been written without fsync) and return its sha256 (None: no head)."""
+        """Before the first record of an empty journal: make the head it starts from durable
+        and return its sha256 (None: no head). A head file this process's checkpoint synced
+        needs nothing; any other may be a `durable=False` writer's, whose objects were written
+        without sync too: one syncfs then (an fsync of the head and its folder where there is
+        none), so that a power loss never takes the versions an acknowledged commit builds on."""
         path = self.head_path(tenant)
         try:
-            fd, _info = _open_regular(path, f"head of tenant {tenant!r}")
+            fd, info = _open_regular(path, f"head of tenant {tenant!r}")
         except (FileNotFoundError, DbEngineError):
             return None
         try:
             data = _read_fd(fd, HEAD_LIMIT + 1)
-            os.fsync(fd)
+            if self._synced_heads.get(tenant) != _identity(info):
+                if not _syncfs(fd):
+                    os.fsync(fd)
+                    self._fsync_dir(self.tenant_dir(tenant))
+                self._note_synced_head(tenant, info)
         finally:
             os.close(fd)
-        self._fsync_dir(self.tenant_dir(tenant))
         return hashlib.sha256(data).digest()
+
+    def _note_synced_head(self, tenant: str, info: os.stat_result | None = None) -> None:
+        """Remember the head file as durable (just synced with all it names), by its identity."""
+        if info is None:
+            try:
+                info = os.lstat(self.head_path(tenant))
+            except OSError:
+                return
+        if len(self._synced_heads) >= 4096:  # a cache: forget it rather than grow
+            self._synced_heads.clear()
+        self._synced_heads[tenant] = _identity(info)
 
     def _journal_size(self, tenant: str) -> int:
         try:
@@ -1566,12 +1636,12 @@ class LocalStorage:
 
             try:
                 tip = journal.journal_head(fd, size)
-                result = journal.scan(fd, size, apply)
-                if tip.end > result.end:  # the head is a record's after damage (linked): its records' objects too
-                    for record in journal.records_back(fd, result.end, size):
-                        apply(record)
+                # past damage too, as a checkpoint: the valid records after it were acknowledged
+                # (their objects are read from the journal until then), whether or not one gives the head
+                result = journal.scan_all(fd, size, apply)
                 self._put_head_file(tenant, tip.head)
                 self._sync_all(tenant, fd, size)
+                self._note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
                 else:
@@ -1616,6 +1686,7 @@ class LocalStorage:
                 # past damage too: the valid records after it were acknowledged, their objects are kept
                 result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
                 self._sync_all(tenant, fd, info.st_size)
+                self._note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
                     self._forget_journal(tenant)
@@ -1754,8 +1825,17 @@ class _SyncThread:
 
 
 _SYNCER = _SyncThread()
+_LIVE: weakref.WeakSet[LocalStorage] = weakref.WeakSet()  # storages a forked child must reset
+
+
+def _after_fork_in_child() -> None:
+    _SYNCER.reset()
+    for storage in list(_LIVE):
+        storage._forked()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_SYNCER.reset)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 

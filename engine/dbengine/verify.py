@@ -99,11 +99,11 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object_bytes(where, digest, data, report, tenant)
         if document is not None:
             objects[digest] = document
-    # where the head is read from: the journal's last record while it holds one, else the head file
-    head_path = getattr(storage, "head_source", storage.head_path)(tenant)
     head: dict[str, str] = {}
+    head_path = storage.head_path(tenant)
     try:
-        raw = storage.read_head(tenant)
+        raw = storage.read_head(tenant)  # first: it may replay the journal into the head file
+        head_path = _head_source(storage, tenant)
         if raw is None:
             report.problems.append(Problem(head_path, "missing-head", "tenant has no head file", tenant))
         else:
@@ -112,6 +112,7 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
                 head = {}
                 raise ValueError("not an entry -> digest map")
     except (ValueError, RecursionError, DbEngineError) as exc:
+        head_path = _head_source(storage, tenant)
         report.problems.append(Problem(head_path, "corrupt-head", f"head cannot be read: {exc}", tenant))
         head = {}
     bucket_checks: dict = {}
@@ -135,6 +136,15 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         chains[entry] = chain
     _check_orphan_indexes(storage, tenant, head_path, head, report)
     _check_entries_cache(storage, tenant, head, objects, chains, report)
+
+
+def _head_source(storage: Storage, tenant: str) -> str:
+    """Where the head is read from now: the journal while its last record gives one, else the
+    head file (named after the head was read: that read may have replayed the journal)."""
+    try:
+        return getattr(storage, "head_source", storage.head_path)(tenant)
+    except (DbEngineError, OSError):
+        return storage.head_path(tenant)
 
 
 def _check_entries_cache(storage: Storage, tenant: str, head: dict, objects: dict, chains: dict, report: VerifyReport) -> None:
