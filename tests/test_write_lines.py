@@ -439,3 +439,18 @@ def test_lines_are_balanced_when_each_is_one_json_value(lines):
             assert depth == 0
             stripped = "".join(line.split('"')[::2])
             depth += sum(stripped.count(c) for c in "[{") - sum(stripped.count(c) for c in "]}")
+
+
+@pytest.mark.parametrize("spelling", ['[ "{k}",{s}]', '["{k}" ,{s}]', '[\n"{k}",{s}]'])
+def test_a_key_spelled_with_spaces_in_its_leaf_is_not_taken_for_absent(tmp_path, spelling):
+    engine = entry(tmp_path)
+    leaf = key_leaf_of(engine, "k10")
+    data = engine.storage.read_object(T, leaf)
+    key, seq = strict_loads(data)["keys"][1]  # neither the first nor the last key
+    forged = data.replace(b'["%s",%d]' % (key.encode(), seq), spelling.format(k=key, s=seq).encode())
+    assert forged != data and node_bytes.key_leaf_ends(forged) is not None  # framed for the quick lookup
+    install_forged(engine, leaf, forged)
+    assert DbEngine(engine.root).get(T, E, key) == seq  # valid JSON: reads accept it
+    DbEngine(engine.root).put(T, U, E, key, "new")  # an update, not a second record of that key
+    after = DbEngine(engine.root)
+    assert after.get(T, E, key) == "new" and len(after.get(T, E)) == 40

@@ -791,7 +791,8 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
     """True when every key of `group` is found in the key leaf `digest` by its own pair
     (node_bytes.find_key_seq), without scanning the leaf; their seqs go into `found`. False
     (nothing added) when the node is read already, is no leaf so framed, or a key is not
-    found so: the caller scans or parses it (an absent key needs the scan to be told absent).
+    found so: the caller scans or parses it. A key is absent when its string `"key"` is
+    nowhere in the bytes (a pair spelled with spaces is not taken for an absent key).
 
     Checks made: the pair count against the parent's, and (once per leaf, as a scan) the
     first and last keys in the leaf's hash place; a key found by descending along its own
@@ -821,9 +822,9 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
         seq = find_key_seq(data, raw)
         if seq is not None:
             seqs[key] = seq
-        elif data.find(b'["' + raw + b'",') >= 0:
-            return False  # spelled there, but not as a whole pair: the scan decides
-    found.update(seqs)  # the other keys are absent: no pair of theirs anywhere in the bytes
+        elif data.find(b'"' + raw + b'"') >= 0:
+            return False  # there as a string, but not as a whole pair so spelled (spaces?): the scan decides
+    found.update(seqs)  # the other keys are absent: not even their string anywhere in the bytes
     nodes.framed.add((digest, count, depth))  # for _key_insert
     return True
 
