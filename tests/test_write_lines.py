@@ -454,3 +454,18 @@ def test_a_key_spelled_with_spaces_in_its_leaf_is_not_taken_for_absent(tmp_path,
     DbEngine(engine.root).put(T, U, E, key, "new")  # an update, not a second record of that key
     after = DbEngine(engine.root)
     assert after.get(T, E, key) == "new" and len(after.get(T, E)) == 40
+
+
+def test_the_checked_node_memos_are_bounded_for_all_tenants_together(tmp_path, monkeypatch):
+    """Each tenant's memo is bounded; so is the number of tenants memoised (an engine of many tenants)."""
+    from dbengine import objects
+    monkeypatch.setattr(objects, "SOUND_MEMO", 10)
+    store = DbEngine(str(tmp_path / "db")).objects
+    for tenant in range(5 * objects.MEMO_TENANTS):
+        nodes = store.nodes(f"t{tenant}")
+        nodes.sound.update((f"d{i}", i) for i in range(8))
+        nodes.checked.update((f"d{i}", 0, 0) for i in range(8))
+    assert len(store._sound_nodes) <= objects.MEMO_TENANTS and len(store._checked_leaves) <= objects.MEMO_TENANTS
+    nodes = store.nodes("t0")
+    nodes.sound.update((f"e{i}", i) for i in range(20))
+    assert len(store.nodes("t0").sound) <= 10  # one tenant's, as before
