@@ -291,8 +291,8 @@ def test_the_default_clock_follows_a_dst_switch_and_a_zone_change_in_one_process
     """The kept zones are per (offset, name): a process living across a DST switch, or whose
     TZ changes (tzset), gets the offset of each moment, as astimezone() does."""
     from dbengine import utils
-    switch = dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.timezone.utc).timestamp()  # Europe/Paris: 02:00 CET -> 03:00 CEST
-    fold = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.timezone.utc).timestamp()  # 03:00 CEST -> 02:00 CET
+    switch = dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC).timestamp()  # Europe/Paris: 02:00 CET -> 03:00 CEST
+    fold = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC).timestamp()  # 03:00 CEST -> 02:00 CET
     before = os.environ.get("TZ")
     try:
         for zone in ("Europe/Paris", "America/New_York", "Europe/Paris"):
