@@ -469,3 +469,19 @@ def test_the_checked_node_memos_are_bounded_for_all_tenants_together(tmp_path, m
     nodes = store.nodes("t0")
     nodes.sound.update((f"e{i}", i) for i in range(20))
     assert len(store.nodes("t0").sound) <= 10  # one tenant's, as before
+
+
+@pytest.mark.parametrize("spelling", [b'[ 10,"k10",10],', b'[10 ,"k10",10],'])
+def test_an_item_line_spelled_with_spaces_is_read_from_the_whole_leaf(tmp_path, spelling):
+    engine = entry(tmp_path)
+    leaf = order_leaf_of(engine, 10)
+    lines = engine.storage.read_object(T, leaf).split(b"\n")
+    assert lines[3] == b'[10,"k10",10],'
+    lines[3] = spelling
+    forged = b"\n".join(lines)
+    assert node_bytes.lined_leaf_framed(forged, 8)
+    install_forged(engine, leaf, forged)
+    assert DbEngine(engine.root).get(T, E, "k10") == 10  # valid JSON: reads accept it
+    assert DbEngine(engine.root).put(T, U, E, "k10", "ten") is True
+    after = DbEngine(engine.root)
+    assert after.get(T, E, "k10") == "ten" and len(after.get(T, E)) == 40

@@ -37,6 +37,7 @@ from .node_bytes import (
     item_bytes,
     item_line,
     key_leaf_ends,
+    last_line_seq,
     lined_leaf_framed,
     order_leaf_is_canonical,
     order_node_head,
@@ -497,7 +498,8 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
     a lined leaf of `count` items (the count its parent gives), and each wanted seq's line
     (the only one starting `[seq,`) is parsed alone and must be a `[seq, key, stored]` item.
     None when the leaf is not framed so or a line is a surprise (the caller parses the leaf
-    whole, with every check). A seq with no line is absent.
+    whole, with every check), a seq with no line among the lines included. A seq after the
+    last line's (a new one) is absent.
 
     Only for a write's lookups (put, put_many, delete): the leaf's other lines are not
     parsed, and the write copies them into the new leaf byte for byte (_lined_update). Damage
@@ -517,7 +519,10 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
         if where is None:
             if data.find(b"\n[%d," % seq) >= 0:
                 return None  # a line of that seq that is not where it should be, or two
-            continue
+            last = last_line_seq(data)
+            if last is None or seq <= last:
+                return None  # absent among the lines, or spelled otherwise (`[ 10,`): the whole leaf says
+            continue  # after the last line (a new seq): absent
         try:
             item = strict_loads(data[where[0]:where[1]])
         except (ValueError, RecursionError):
