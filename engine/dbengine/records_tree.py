@@ -510,7 +510,7 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
         return None
     data = nodes.data(digest)
     if (digest, count) not in nodes.framed:
-        if not lined_leaf_framed(data, count):
+        if not lined_leaf_framed(data, count, digest in nodes.canonical):
             return None
         nodes.framed.add((digest, count))
     found: dict[int, list] = {}
@@ -546,7 +546,7 @@ def _lined_update(nodes: Nodes, digest: str, count: int,
     if nodes.data is None or nodes.store_bytes is None:
         return None
     data = nodes.data(digest)
-    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count):
+    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count, digest in nodes.canonical):
         return None
     encoded: list[tuple[int, bytes | None]] = []
     for seq, item in changes:
