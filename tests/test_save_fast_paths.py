@@ -285,3 +285,28 @@ def test_the_default_clock_is_now_astimezone(zone):
         else:
             os.environ["TZ"] = before
         time.tzset()
+
+
+def test_the_default_clock_follows_a_dst_switch_and_a_zone_change_in_one_process(monkeypatch):
+    """The kept zones are per (offset, name): a process living across a DST switch, or whose
+    TZ changes (tzset), gets the offset of each moment, as astimezone() does."""
+    from dbengine import utils
+    switch = dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC).timestamp()  # Europe/Paris: 02:00 CET -> 03:00 CEST
+    fold = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC).timestamp()  # 03:00 CEST -> 02:00 CET
+    before = os.environ.get("TZ")
+    try:
+        for zone in ("Europe/Paris", "America/New_York", "Europe/Paris"):
+            os.environ["TZ"] = zone
+            time.tzset()
+            for moment in (switch - 1, switch, switch + 1, fold - 1800, fold, fold + 1800):
+                monkeypatch.setattr(utils.time, "time", lambda m=moment: m)
+                mine, theirs = now_local(), dt.datetime.fromtimestamp(moment).astimezone()
+                assert (mine.utcoffset(), mine.tzname(), mine.timestamp()) == \
+                    (theirs.utcoffset(), theirs.tzname(), theirs.timestamp())
+    finally:
+        monkeypatch.undo()
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

@@ -40,14 +40,15 @@ def head_doc(engine: DbEngine) -> dict:
     return engine.read_snapshot(T, engine.get_digest(T, E))
 
 
-def run(root: str, steps: list[tuple[str, dict]], written: list[bytes] | None = None) -> list[tuple]:
-    """Apply `steps` with a cold engine each (nodes read from disk); the trees' roots after each."""
+def run(root: str, steps: list[tuple[str, dict]], written: list[bytes] | None = None, warm: bool = False) -> list[tuple]:
+    """Apply `steps` with a cold engine each (nodes read from disk), or all with one engine
+    (`warm`: nodes it wrote known canonical); the trees' roots after each."""
     engine = DbEngine(root)
     engine.init(T)
     roots = []
     for action, payload in steps:
-        cold = DbEngine(root)
-        if written is not None:
+        cold = engine if warm else DbEngine(root)
+        if written is not None and (not warm or not roots):  # (one engine: wrapped once)
             original = cold.storage.write_object
             cold.storage.write_object = lambda t, d, data, o=original: written.append(data) or o(t, d, data)
         if action == "put":
@@ -67,11 +68,11 @@ steps = st.lists(st.tuples(st.sampled_from(["put", "delete"]),
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps)
-def test_the_fast_paths_write_the_nodes_the_full_path_writes(tmp_path_factory, monkeypatch, plan):
+@given(steps, st.booleans())
+def test_the_fast_paths_write_the_nodes_the_full_path_writes(tmp_path_factory, monkeypatch, plan, warm):
     plan = [("put", {f"k{i}": i for i in range(40)}), *plan]
     written: list[bytes] = []
-    fast = run(str(tmp_path_factory.mktemp("fast")), plan, written)
+    fast = run(str(tmp_path_factory.mktemp("fast")), plan, written, warm)
     for data in written:
         if not data.startswith(b'{"__kind__":"records"'):
             assert node_bytes.node_to_bytes(json.loads(data)) == data
@@ -168,7 +169,7 @@ def test_a_damaged_line_that_a_write_does_not_read_is_carried_and_refused_by_rea
     leaf = order_leaf_of(engine, 10)  # seqs 8..15
     lines = engine.storage.read_object(T, leaf).split(b"\n")
     if how == "other line not JSON":
-        lines[5] = b'[12,"k12",{oops],'  # seq 12's line
+        lines[5] = b'[12,"k12",{oops}],'  # seq 12's line (its brackets balanced: else not framed)
     else:
         lines[5], lines[6] = b'[13,"k13",13],', b'[12,"k12",12],'
     install_forged(engine, leaf, b"\n".join(lines))
@@ -374,3 +375,114 @@ def test_the_memo_of_checked_inner_nodes_is_per_count():
         records_tree._order_children(nodes, "n", 1, 8)
     with pytest.raises(records_tree.TreeError):
         records_tree._order_children(nodes, "n", 2, 7)  # the level is checked every time
+
+
+def nested_line_leaf(engine: DbEngine) -> tuple[str, bytes]:
+    """The leaf of seqs 8..15 forged so that a line spelled `[10,"k10",99],` lies inside
+    k9's value, while the real item of seq 10 shares a line with seq 11's: valid JSON of
+    the same 8 items in order, framed as a lined leaf of 8 items (reads accept it)."""
+    leaf = order_leaf_of(engine, 10)
+    lines = engine.storage.read_object(T, leaf).split(b"\n")  # head, [8..], [9..], [10..], ...
+    assert lines[3] == b'[10,"k10",10],' and lines[4] == b'[11,"k11",11],'
+    lines[2:5] = [b'[9,"k9",[0,', b'[10,"k10",99],', b'1]],[10,"k10",10],[11,"k11",11],']
+    forged = b"\n".join(lines)
+    assert forged.count(b"\n") == 9 and forged.count(b",\n") == 7 and b"\\" not in forged  # framed as far as newlines go
+    assert [item[0] for item in strict_loads(forged)["items"]] == list(range(8, 16))
+    return leaf, forged
+
+
+def test_a_line_nested_in_another_item_s_value_is_not_taken_for_an_item(tmp_path):
+    engine = entry(tmp_path)
+    leaf, forged = nested_line_leaf(engine)
+    install_forged(engine, leaf, forged)
+    reader = DbEngine(engine.root)
+    assert reader.get(T, E, "k10") == 10 and reader.get(T, E, "k9") == [0, [10, "k10", 99], 1]  # reads accept it
+    assert DbEngine(engine.root).put(T, U, E, "k10", 99) is True  # 10 -> 99 is a change
+    assert DbEngine(engine.root).put(T, U, E, "k10", "ten") is True
+    after = DbEngine(engine.root)
+    assert after.get(T, E, "k10") == "ten"
+    assert after.get(T, E, "k9") == [0, [10, "k10", 99], 1]  # another record's value is left as it was
+    assert after.verify(T).ok
+
+
+def test_a_line_whose_brackets_are_not_closed_on_it_makes_the_leaf_parsed_whole(tmp_path):
+    engine = entry(tmp_path)
+    leaf, forged = nested_line_leaf(engine)
+    assert not node_bytes.lined_leaf_framed(forged, 8)
+    lines = engine.storage.read_object(T, leaf).split(b"\n")
+    assert node_bytes.lined_leaf_framed(b"\n".join(lines), 8)
+    lines[5] = b'[12,"k12",{oops],'  # not JSON, and its brace open: the write parses the leaf and refuses it
+    install_forged(engine, leaf, b"\n".join(lines))
+    with pytest.raises(CorruptObjectError):
+        DbEngine(engine.root).put(T, U, E, "k10", "ten")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet='[]{}"ab,1', max_size=8), min_size=1, max_size=6))
+def test_lines_are_balanced_when_each_is_one_json_value(lines):
+    body = "\n".join(lines).encode()
+    def one_value(line: str) -> bool:
+        try:
+            json.loads(line)
+        except ValueError:
+            return False
+        return '\n' not in line
+    if all(one_value(line) for line in lines):
+        assert node_bytes.lines_balanced(body, body.count(b"\n"))
+    whole = "[" + ",".join(lines) + "]"
+    try:
+        json.loads(whole)
+    except ValueError:
+        return
+    if node_bytes.lines_balanced(body, body.count(b"\n")):  # each line's brackets close on it: no line starts inside another's value
+        depth = 0
+        for line in lines:
+            assert depth == 0
+            stripped = "".join(line.split('"')[::2])
+            depth += sum(stripped.count(c) for c in "[{") - sum(stripped.count(c) for c in "]}")
+
+
+@pytest.mark.parametrize("spelling", ['[ "{k}",{s}]', '["{k}" ,{s}]', '[\n"{k}",{s}]'])
+def test_a_key_spelled_with_spaces_in_its_leaf_is_not_taken_for_absent(tmp_path, spelling):
+    engine = entry(tmp_path)
+    leaf = key_leaf_of(engine, "k10")
+    data = engine.storage.read_object(T, leaf)
+    key, seq = strict_loads(data)["keys"][1]  # neither the first nor the last key
+    forged = data.replace(b'["%s",%d]' % (key.encode(), seq), spelling.format(k=key, s=seq).encode())
+    assert forged != data and node_bytes.key_leaf_ends(forged) is not None  # framed for the quick lookup
+    install_forged(engine, leaf, forged)
+    assert DbEngine(engine.root).get(T, E, key) == seq  # valid JSON: reads accept it
+    DbEngine(engine.root).put(T, U, E, key, "new")  # an update, not a second record of that key
+    after = DbEngine(engine.root)
+    assert after.get(T, E, key) == "new" and len(after.get(T, E)) == 40
+
+
+def test_the_checked_node_memos_are_bounded_for_all_tenants_together(tmp_path, monkeypatch):
+    """Each tenant's memo is bounded; so is the number of tenants memoised (an engine of many tenants)."""
+    from dbengine import objects
+    monkeypatch.setattr(objects, "SOUND_MEMO", 10)
+    store = DbEngine(str(tmp_path / "db")).objects
+    for tenant in range(5 * objects.MEMO_TENANTS):
+        nodes = store.nodes(f"t{tenant}")
+        nodes.sound.update((f"d{i}", i) for i in range(8))
+        nodes.checked.update((f"d{i}", 0, 0) for i in range(8))
+    assert len(store._sound_nodes) <= objects.MEMO_TENANTS and len(store._checked_leaves) <= objects.MEMO_TENANTS
+    nodes = store.nodes("t0")
+    nodes.sound.update((f"e{i}", i) for i in range(20))
+    assert len(store.nodes("t0").sound) <= 10  # one tenant's, as before
+
+
+@pytest.mark.parametrize("spelling", [b'[ 10,"k10",10],', b'[10 ,"k10",10],'])
+def test_an_item_line_spelled_with_spaces_is_read_from_the_whole_leaf(tmp_path, spelling):
+    engine = entry(tmp_path)
+    leaf = order_leaf_of(engine, 10)
+    lines = engine.storage.read_object(T, leaf).split(b"\n")
+    assert lines[3] == b'[10,"k10",10],'
+    lines[3] = spelling
+    forged = b"\n".join(lines)
+    assert node_bytes.lined_leaf_framed(forged, 8)
+    install_forged(engine, leaf, forged)
+    assert DbEngine(engine.root).get(T, E, "k10") == 10  # valid JSON: reads accept it
+    assert DbEngine(engine.root).put(T, U, E, "k10", "ten") is True
+    after = DbEngine(engine.root)
+    assert after.get(T, E, "k10") == "ten" and len(after.get(T, E)) == 40

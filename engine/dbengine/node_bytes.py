@@ -362,13 +362,50 @@ def _is_hex_digest(digest: str) -> bool:
 
 
 # ---------------------------------------------------------------------- lined order leaves, line by line
-def lined_leaf_framed(data: bytes, count: int) -> bool:
+def lined_leaf_framed(data: bytes, count: int, canonical: bool = False) -> bool:
     r"""True when `data` is framed as a lined order leaf of `count` items (order_leaf_bytes):
-    the lined head and tail, no backslash (an ASCII-escaped leaf is rewritten whole), and
-    `count + 1` newlines, every one in the body following a comma. All in C (memchr and
-    counts): the items themselves are not parsed here."""
+    the lined head and tail, no backslash (an ASCII-escaped leaf is rewritten whole),
+    `count + 1` newlines, every one in the body following a comma, and every line of the
+    body balanced (lines_balanced; not needed when the bytes are known `canonical`, written
+    by this engine): so each line starts in the items array itself, never inside another
+    item's value. All in C (memchr, counts, translate, replace): the items are not parsed."""
     return count > 0 and data.startswith(ORDER_LEAF_LINED_HEAD) and data.endswith(ORDER_LEAF_LINED_TAIL) \
-        and b"\\" not in data and data.count(b"\n") == count + 1 and data.count(b",\n") == count - 1
+        and b"\\" not in data and data.count(b"\n") == count + 1 and data.count(b",\n") == count - 1 \
+        and (canonical or lines_balanced(data[len(ORDER_LEAF_LINED_HEAD):-len(ORDER_LEAF_LINED_TAIL)], count - 1))
+
+
+#: translate() table and deletions keeping only quotes, newlines and brackets, braces as brackets.
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}\n')))
+LINE_NESTING = 32  # deeper values: lines_balanced says no (the leaf is parsed whole)
+
+
+def lines_balanced(body: bytes, lines: int) -> bool:
+    r"""True when every line of `body` (bytes with no backslash, `lines` newlines) has its
+    quotes paired and its brackets and braces, outside strings, closed on the same line in
+    order (kinds not told apart: a mismatch is no JSON, refused by any parse): what each
+    line of order_leaf_bytes is (one item). A line parsed alone as an item is then an item
+    of the leaf's array, not text inside another item's value spread over lines (valid JSON
+    too, and framed as far as newlines go). With no backslash every `"` opens or closes a
+    string, so splitting at quotes leaves the text outside strings at the even places."""
+    outside = body.translate(_AS_BRACKETS, _NOT_STRUCTURE)
+    if outside.count(b'""') * 2 == outside.count(b'"'):
+        # Every run of quotes is of even length: the first quote of each run opens a string
+        # (the body starts outside one), so its last closes one: no bracket is inside a string.
+        outside = outside.translate(None, b'"')
+    else:
+        parts = outside.split(b'"')
+        if not len(parts) % 2:
+            return False
+        outside = b"".join(parts[::2])  # brackets and newlines outside strings
+    for _ in range(LINE_NESTING):
+        if len(outside) == lines:
+            return outside == b"\n" * lines
+        shorter = outside.replace(b"[]", b"")
+        if len(shorter) == len(outside):
+            return False
+        outside = shorter
+    return False
 
 
 def item_line(data: bytes, seq: int) -> tuple[int, int, bool] | None:

@@ -31,6 +31,9 @@ CANONICAL_MEMO = 1 << 16
 #: leaves) were checked, per tenant (~200 bytes each; a write adds ~200): the inner nodes and
 #: key leaves of a 1,000,000-record entry are ~5,000.
 SOUND_MEMO = 100_000
+#: Tenants whose checked-node memos (key leaves in place, sound nodes) are kept at once: an
+#: engine serving more forgets them all when a new one comes (each is bounded alone).
+MEMO_TENANTS = 64
 
 
 class ObjectStore:
@@ -253,6 +256,8 @@ class ObjectStore:
     def nodes(self, tenant_id: str) -> Nodes:
         """The record-tree functions' access to this tenant's objects (verified reads, cached)."""
         concurrent = getattr(self.storage, "concurrent_reads", 1) > 1
+        if tenant_id not in self._sound_nodes and len(self._sound_nodes) >= MEMO_TENANTS:
+            self._checked_leaves, self._sound_nodes = {}, {}  # a memo: forgetting only costs checking again
         checked = self._checked_leaves.setdefault(tenant_id, set())
         if len(checked) > 1_000_000:  # a memo: forgetting only costs hashing again
             checked.clear()

@@ -37,6 +37,7 @@ from .node_bytes import (
     item_bytes,
     item_line,
     key_leaf_ends,
+    last_line_seq,
     lined_leaf_framed,
     order_leaf_is_canonical,
     order_node_head,
@@ -497,7 +498,8 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
     a lined leaf of `count` items (the count its parent gives), and each wanted seq's line
     (the only one starting `[seq,`) is parsed alone and must be a `[seq, key, stored]` item.
     None when the leaf is not framed so or a line is a surprise (the caller parses the leaf
-    whole, with every check). A seq with no line is absent.
+    whole, with every check), a seq with no line among the lines included. A seq after the
+    last line's (a new one) is absent.
 
     Only for a write's lookups (put, put_many, delete): the leaf's other lines are not
     parsed, and the write copies them into the new leaf byte for byte (_lined_update). Damage
@@ -508,7 +510,7 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
         return None
     data = nodes.data(digest)
     if (digest, count) not in nodes.framed:
-        if not lined_leaf_framed(data, count):
+        if not lined_leaf_framed(data, count, digest in nodes.canonical):
             return None
         nodes.framed.add((digest, count))
     found: dict[int, list] = {}
@@ -517,7 +519,10 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
         if where is None:
             if data.find(b"\n[%d," % seq) >= 0:
                 return None  # a line of that seq that is not where it should be, or two
-            continue
+            last = last_line_seq(data)
+            if last is None or seq <= last:
+                return None  # absent among the lines, or spelled otherwise (`[ 10,`): the whole leaf says
+            continue  # after the last line (a new seq): absent
         try:
             item = strict_loads(data[where[0]:where[1]])
         except (ValueError, RecursionError):
@@ -541,7 +546,7 @@ def _lined_update(nodes: Nodes, digest: str, count: int,
     if nodes.data is None or nodes.store_bytes is None:
         return None
     data = nodes.data(digest)
-    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count):
+    if (digest, count) not in nodes.framed and not lined_leaf_framed(data, count, digest in nodes.canonical):
         return None
     encoded: list[tuple[int, bytes | None]] = []
     for seq, item in changes:
@@ -791,7 +796,8 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
     """True when every key of `group` is found in the key leaf `digest` by its own pair
     (node_bytes.find_key_seq), without scanning the leaf; their seqs go into `found`. False
     (nothing added) when the node is read already, is no leaf so framed, or a key is not
-    found so: the caller scans or parses it (an absent key needs the scan to be told absent).
+    found so: the caller scans or parses it. A key is absent when its string `"key"` is
+    nowhere in the bytes (a pair spelled with spaces is not taken for an absent key).
 
     Checks made: the pair count against the parent's, and (once per leaf, as a scan) the
     first and last keys in the leaf's hash place; a key found by descending along its own
@@ -821,9 +827,9 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
         seq = find_key_seq(data, raw)
         if seq is not None:
             seqs[key] = seq
-        elif data.find(b'["' + raw + b'",') >= 0:
-            return False  # spelled there, but not as a whole pair: the scan decides
-    found.update(seqs)  # the other keys are absent: no pair of theirs anywhere in the bytes
+        elif data.find(b'"' + raw + b'"') >= 0:
+            return False  # there as a string, but not as a whole pair so spelled (spaces?): the scan decides
+    found.update(seqs)  # the other keys are absent: not even their string anywhere in the bytes
     nodes.framed.add((digest, count, depth))  # for _key_insert
     return True
 
