@@ -282,9 +282,9 @@ def test_a_damaged_frame_mid_journal_loses_no_later_commit_at_the_checkpoint(wri
 
 
 def test_a_reader_of_many_tenants_keeps_a_bounded_number_of_journals_open(make_engine, monkeypatch):
-    from dbengine import journal_store
+    from dbengine import kept_journals
 
-    monkeypatch.setattr(journal_store, "JOURNAL_INDEX_MAX", 3)
+    monkeypatch.setattr(kept_journals, "JOURNAL_INDEX_MAX", 3)
     writer = make_engine(durable=True)
     saved = {}
     for i in range(8):
@@ -323,13 +323,13 @@ def test_journal_reads_of_a_journal_emptied_under_them_find_nothing_and_raise_no
 def test_has_object_during_a_checkpoint_in_another_process_finds_the_object(written, make_engine, monkeypatch):
     engine, versions = written
     reader = make_engine(engine.root)
-    looked = reader.storage.journals.has_object
+    looked = reader.storage.journals.kept.has_object
 
     def checkpoint_first(tenant: str, digest: str) -> bool:
         engine.storage.checkpoint(T)  # between the reader's file check and its journal check
         return looked(tenant, digest)
 
-    monkeypatch.setattr(reader.storage.journals, "has_object", checkpoint_first)
+    monkeypatch.setattr(reader.storage.journals.kept, "has_object", checkpoint_first)
     assert reader.storage.has_object(T, versions[-1])
 
 

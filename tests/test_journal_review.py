@@ -122,7 +122,7 @@ def test_a_child_forked_while_a_thread_holds_the_tenant_lock_neither_keeps_it_no
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with storage.lock(T), storage.journals.guard:  # a commit, in the middle of a journal read
+        with storage.lock(T), storage.journals.kept.guard:  # a commit, in the middle of a journal read
             holding.set()
             release.wait(20)
 

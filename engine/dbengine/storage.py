@@ -240,13 +240,13 @@ class LocalStorage:
             return self._read(path, what)
         except DigestNotFoundError:
             pass
-        data = self.journals.read_object(tenant, digest)
+        data = self.journals.kept.read_object(tenant, digest)
         if data is not None:
             return data
         try:
             return self._read(path, what)
         except DigestNotFoundError:
-            damage = self.journals.damage(tenant)
+            damage = self.journals.kept.damage(tenant)
             if damage is None:
                 raise
         journal_path = self.journal_path(tenant)
@@ -258,7 +258,7 @@ class LocalStorage:
         as `read_object`, has a file after all: a checkpoint wrote it, then emptied the journal)."""
         path = self.object_path(tenant, digest)
         return (self.journals.unwritten(path) is not None or os.path.isfile(path)
-                or self.journals.has_object(tenant, digest) or os.path.isfile(path))
+                or self.journals.kept.has_object(tenant, digest) or os.path.isfile(path))
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
@@ -272,7 +272,7 @@ class LocalStorage:
     def iter_objects(self, tenant: str) -> Iterator[str]:
         """The digests of the tenant's objects: those with a file, then those only in its journal
         (the journal read first: a checkpoint meanwhile gives its objects files, never hides them)."""
-        journaled = self.journals.digests(tenant)
+        journaled = self.journals.kept.digests(tenant)
         for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
             journaled.discard(digest)
             yield digest
@@ -393,7 +393,7 @@ class LocalStorage:
             journal_info = self.journals.stat(tenant)
             if journal_info is not None and journal_info.st_size:
                 try:
-                    tip = self.journals.tip(tenant, journal_info)
+                    tip = self.journals.kept.tip(tenant, journal_info)
                 except journal.JournalShrank:
                     continue  # a checkpoint emptied it meanwhile: the head file holds its head now
                 if tip is not None and tip.head is not None:
@@ -420,7 +420,7 @@ class LocalStorage:
         info = self.journals.stat(tenant)
         if info is not None and info.st_size:
             with contextlib.suppress(journal.JournalError, DbEngineError, OSError):
-                tip = self.journals.tip(tenant, info)
+                tip = self.journals.kept.tip(tenant, info)
                 if tip is not None and tip.head is not None:
                     return self.journal_path(tenant)
         return self.head_path(tenant)
