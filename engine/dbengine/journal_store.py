@@ -4,11 +4,13 @@ A durable commit is one append + fdatasync of the tenant's journal (journal.py h
 frame format; docs/RELIABILITY.md): the record holds the head and the commit's objects,
 which stay there (readers find them through a journal index, and the head from the
 journal's last record) until a checkpoint gives them files, syncs, and empties the journal
-(when it passes JOURNAL_LIMIT). Here: the journal indexes, the writes waiting for a head
-write (this thread's pending objects and refs), the journaled commit and its kept append
-fd, the replay of a journal left by an earlier boot, the checkpoint, and what verify asks
-of a journal. The storage holds one `TenantJournals` and delegates to it; paths, the tenant
-lock and the atomic file writes stay the storage's (`store`).
+(when it passes JOURNAL_LIMIT). Here: the writes waiting for a head write (this thread's
+pending objects and refs), the journaled commit, the replay of a journal left by an
+earlier boot, the checkpoint, and what verify asks of a journal. What a process keeps
+open of each journal between calls (its index, its append fd) is kept_journals.py's. The
+storage holds one `TenantJournals` and delegates to it; paths, the tenant lock and the
+atomic file writes stay the storage's (`store`): a class of its own rather than a mixin,
+since it calls back into the storage for only those.
 """
 
 from __future__ import annotations
@@ -59,10 +61,9 @@ def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
-
 class TenantJournals:
-    """The journals of one `LocalStorage`'s tenants: journaled writes and commits, journal
-    indexes, replay and checkpoint. `store` gives the paths, the tenant locks and the atomic
+    """The journals of one `LocalStorage`'s tenants: journaled writes and commits, replay and
+    checkpoint; `kept`: the journal indexes and append fds kept open. `store` gives the paths, the tenant locks and the atomic
     file writes (`_write_content`, `_write_new`, `_write_atomic`)."""
 
     def __init__(self, store: LocalStorage):
@@ -77,7 +78,6 @@ class TenantJournals:
         """In a forked child: the kept journals get a new guard (`KeptJournals.forked`)."""
         self.kept.forked()
 
-    # ------------------------------------------------------------------ read by the storage
     def unwritten(self, path: str) -> bytes | None:
         """The bytes of this thread's journaled write of `path` whose file is not written yet."""
         unwritten = getattr(self._pending, "unwritten", None)

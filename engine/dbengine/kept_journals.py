@@ -132,8 +132,8 @@ class KeptJournals:
             return found
 
     def index(self, tenant: str, *, want: str | None = None, whole: bool = False,
-                       rebuild: bool = False, info: os.stat_result | None = None) -> _JournalIndex | None:
-        """Under `_journal_guard`: the tenant's journal index (the journal kept open), extended
+              rebuild: bool = False, info: os.stat_result | None = None) -> _JournalIndex | None:
+        """Under `guard`: the tenant's journal index (the journal kept open), extended
         by the frames appended since (read forwards), and read backwards from its first frame
         until it knows `want` (`whole`: down to the start), so that an object of the last
         commits costs a frame or two, not the whole journal. Started over when the journal
@@ -202,7 +202,7 @@ class KeptJournals:
             raise _fail("read", path, exc) from exc
 
     def _cached_index(self, tenant: str) -> _JournalIndex | None:
-        """Under `_journal_guard`: the tenant's journal index if kept, marked recently used."""
+        """Under `guard`: the tenant's journal index if kept, marked recently used."""
         index = self._journal_index.get(tenant)
         if index is not None:
             self._journal_index.move_to_end(tenant)
@@ -309,7 +309,7 @@ class KeptJournals:
     def append_fd(self, tenant: str, path: str) -> tuple[int, os.stat_result]:
         """The journal opened for appending, with its stat: the fd this process kept from its
         last commit to the tenant while the path still names that file (one lstat instead of
-        open + fstat + close), else a new one. The caller owns it (`_keep_append_fd` or close)."""
+        open + fstat + close), else a new one. The caller owns it (`keep_append_fd` or close)."""
         with self.guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
