@@ -206,15 +206,15 @@ def test_export_and_import_see_journal_only_objects(written, make_engine, tmp_pa
 
 KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
-from dbengine import journal_store, storage
+from dbengine import journal_store, root_files, storage
 
-write, count = storage.LocalStorage._write_content, [0]
+write, count = root_files.RootFiles.write_content, [0]
 def die_after_some(self, path, data, durable=None):
     count[0] += 1
     if count[0] > int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)  # some objects have their files, the journal is whole
     return write(self, path, data, durable)
-storage.LocalStorage._write_content = die_after_some
+root_files.RootFiles.write_content = die_after_some
 journal_store.TenantJournals._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
 storage.LocalStorage(sys.argv[1]).checkpoint("tenant_1")
 """

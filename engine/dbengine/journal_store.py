@@ -64,10 +64,11 @@ def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
 class TenantJournals:
     """The journals of one `LocalStorage`'s tenants: journaled writes and commits, replay and
     checkpoint; `kept`: the journal indexes and append fds kept open. `store` gives the paths, the tenant locks and the atomic
-    file writes (`_write_content`, `_write_new`, `_write_atomic`)."""
+    file writes (`files`: its `RootFiles`)."""
 
     def __init__(self, store: LocalStorage):
         self.store = store
+        self.files = store.files
         self.recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
@@ -107,7 +108,7 @@ class TenantJournals:
                 self._write_files(items)  # the objects the head names are in place before it
                 if self._journal_size(tenant):  # keep the journal's heads a chain: no head behind its back
                     self._checkpoint(tenant)
-                self.store._write_atomic(self.store.head_path(tenant), data)
+                self.files.write_atomic(self.store.head_path(tenant), data)
             except BaseException:
                 self._give_back(items)
                 raise
@@ -185,16 +186,16 @@ class TenantJournals:
         lock = self.store._locks.get(tenant) if tenant is not None else None
         if not self.store.durable:
             if lock is None or not lock.held_here():
-                return not self._journal_holds(kind, tenant, digest, path) and self.store._write_content(path, data)
+                return not self._journal_holds(kind, tenant, digest, path) and self.files.write_content(path, data)
         elif len(data) > OBJECT_JOURNAL_LIMIT:
-            return self.store._write_content(path, data, durable=True)
+            return self.files.write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
             # durable or not, no look now: most are new, and the file write finds one present (`_write_new`)
             present = False
             self._pending_items()
             self._pending.unwritten[path] = data
         else:
-            present = self._journal_holds(kind, tenant, digest, path) or not self.store._write_content(path, data, durable=False)
+            present = self._journal_holds(kind, tenant, digest, path) or not self.files.write_content(path, data, durable=False)
         pending = self._pending_items()
         pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
         self._pending.size += len(data)
@@ -244,7 +245,7 @@ class TenantJournals:
         written: list[str] = []
 
         def write(item: tuple) -> None:
-            self.store._write_new(item[3], item[4])
+            self.files.write_new(item[3], item[4])
             written.append(item[3])
 
         try:
@@ -270,7 +271,7 @@ class TenantJournals:
         path = self.store.journal_path(tenant)
         fd, size, end, done = -1, 0, 0, False
         try:
-            self.store._check_inside(self.store.tenant_dir(tenant))
+            self.files.check_inside(self.store.tenant_dir(tenant))
             fd, info = self.kept.append_fd(tenant, path)
             size = info.st_size
             tip = self.kept.tip_for_append(tenant, fd, info) if size else None
@@ -433,9 +434,9 @@ class TenantJournals:
 
             def apply(record: journal.Record) -> None:
                 for digest, data in record.objects:
-                    self.store._write_content(self.store.object_path(tenant, digest), data, durable=False)
+                    self.files.write_content(self.store.object_path(tenant, digest), data, durable=False)
                 for digest, data in record.refs:
-                    self.store._write_content(self.store.ref_path(digest), data, durable=False)
+                    self.files.write_content(self.store.ref_path(digest), data, durable=False)
 
             try:
                 tip = journal.journal_head(fd, size)
@@ -460,8 +461,8 @@ class TenantJournals:
     def _put_head_file(self, tenant: str, head: bytes | None) -> None:
         """Write the head the journal gives into the head file (no fsync: the sync of the
         checkpoint or replay follows), unless it holds those bytes already."""
-        if head is not None and not self.store._holds(self.store.head_path(tenant), head):
-            self.store._write_atomic(self.store.head_path(tenant), head, durable=False)
+        if head is not None and not self.files.holds(self.store.head_path(tenant), head):
+            self.files.write_atomic(self.store.head_path(tenant), head, durable=False)
 
     def _set_aside(self, tenant: str, path: str) -> None:
         """Rename a damaged journal to journal.damaged (after its head and objects are in place)."""
@@ -512,7 +513,7 @@ class TenantJournals:
         for digest, data in record.objects:
             if digest not in written:
                 written.add(digest)
-                self.store._write_content(self.store.object_path(tenant, digest), data, durable=False)
+                self.files.write_content(self.store.object_path(tenant, digest), data, durable=False)
 
     def _sync_all(self, tenant: str, fd: int, size: int) -> None:
         """Make durable every file and folder the journal's records name, and the head:

@@ -1,5 +1,5 @@
 """`LocalStorage`: a database in a folder: paths, tenants, objects and refs, heads, history
-indexes and caches, and the atomic file writes under them.
+indexes and caches (its atomic file writes: root_files.py).
 
 The engine talks to a `Storage` only through the methods below, so another backend
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 import threading
 import weakref
 from collections.abc import Iterator
@@ -41,24 +40,19 @@ from .errors import (
 )
 from .journal_store import JOURNAL_NAME, TenantJournals
 from .names import DIGEST_RE, check_digest, check_tenant
+from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
-    _NOFOLLOW,
     HEAD_LIMIT,
     _fail,
-    _fsync_dir,
     _kind,
-    _lstat_mode,
     _open_regular,
     _open_stat_for_writing,
-    _read_fd,
     _read_regular,
     _write_all,
 )
 from .tenant_lock import _TenantLock
 
-TMP_PREFIX = ".tmp-"
 PREFIX_LEN = 24
-_FOLDER_CACHE_MAX = 10_000
 
 
 class FileToken(NamedTuple):
@@ -110,16 +104,23 @@ class LocalStorage:
 
     def __init__(self, root: str, durable: bool = True, lock_timeout: float = 30.0):
         self.root = os.path.abspath(os.fspath(root))
-        self.durable = durable
+        self.files = RootFiles(self.root, durable)  # the atomic writes, confined to the root
         self.lock_timeout = lock_timeout
         self._locks: dict[str, _TenantLock] = {}
         self._locks_guard = threading.Lock()
-        self._root_prefix = os.path.join(self.root, "")
-        self._inside: set[str] = set()  # folders known to lie inside the root (no symlink out)
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
         _LIVE.add(self)
+
+    @property
+    def durable(self) -> bool:
+        """True: a commit is durable when it returns (journal append + fdatasync)."""
+        return self.files.durable
+
+    @durable.setter
+    def durable(self, value: bool) -> None:
+        self.files.durable = value
 
     def _forked(self) -> None:
         """In a forked child: new guards (a parent thread may have held one: the child would
@@ -209,14 +210,14 @@ class LocalStorage:
         base = self.tenant_dir(tenant)
         try:
             for folder in (self.root, os.path.join(self.root, "refs"), base, os.path.join(base, "index")):
-                self._mkdir(folder)
+                self.files.mkdir(folder)
             if not os.path.exists(self.head_path(tenant)):
                 with self.lock(tenant):
                     if not os.path.exists(self.head_path(tenant)):
-                        self._write_atomic(self.head_path(tenant), b"{}")  # fsynced itself: no journal yet
+                        self.files.write_atomic(self.head_path(tenant), b"{}")  # fsynced itself: no journal yet
             # objects/ marks the tenant as initialized: created last, so an init that fails
             # half-way never leaves a tenant without its head.
-            self._mkdir(os.path.join(base, "objects"))
+            self.files.mkdir(os.path.join(base, "objects"))
         except StorageError:
             raise
         except OSError as exc:
@@ -237,14 +238,14 @@ class LocalStorage:
             return unwritten
         what = f"object {digest} of tenant {tenant!r}"
         try:
-            return self._read(path, what)
+            return self.files.read(path, what)
         except DigestNotFoundError:
             pass
         data = self.journals.kept.read_object(tenant, digest)
         if data is not None:
             return data
         try:
-            return self._read(path, what)
+            return self.files.read(path, what)
         except DigestNotFoundError:
             damage = self.journals.kept.damage(tenant)
             if damage is None:
@@ -287,7 +288,7 @@ class LocalStorage:
     def read_ref(self, digest: str) -> bytes:
         path = self.ref_path(digest)
         unwritten = self.journals.unwritten(path)
-        return unwritten if unwritten is not None else self._read(path, f"ref {digest}")
+        return unwritten if unwritten is not None else self.files.read(path, f"ref {digest}")
 
     def has_ref(self, digest: str) -> bool:
         path = self.ref_path(digest)
@@ -329,7 +330,7 @@ class LocalStorage:
 
     def read_path(self, path: str) -> bytes:
         """Raw bytes of a file found by a scan (for verification)."""
-        return self._read(path, path)
+        return self.files.read(path, path)
 
     def temp_files(self) -> list[str]:
         """Temp files left by interrupted writes (harmless; reported by verify)."""
@@ -459,7 +460,7 @@ class LocalStorage:
                 lock = self._locks[tenant] = _TenantLock(
                     os.path.join(self.tenant_dir(tenant), "head.lock"), self.lock_timeout
                 )
-        self._check_inside(self.tenant_dir(tenant))
+        self.files.check_inside(self.tenant_dir(tenant))
         with lock.hold(timeout):
             self.journals.replay_if_needed(tenant)
             yield
@@ -538,9 +539,9 @@ class LocalStorage:
         path = self.index_path(tenant, entry)
         try:
             folder = os.path.dirname(path)
-            if folder not in self._inside:
-                self._mkdir(folder)
-                self._check_inside(folder)
+            if folder not in self.files.inside:
+                self.files.mkdir(folder)
+                self.files.check_inside(folder)
             fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
             try:
                 before = info.st_size
@@ -557,7 +558,7 @@ class LocalStorage:
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
         Not fsynced, like `append_index`: a cache."""
-        self._write_with_folder(self.index_path(tenant, entry), data, durable=False)
+        self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
 
     def cache_path(self, tenant: str, name: str) -> str:
         return os.path.join(self.tenant_dir(tenant), "index", name)
@@ -566,189 +567,13 @@ class LocalStorage:
         """A tenant-level cache file (`{tenant}/index/{name}`), None when there is none."""
         path = self.cache_path(tenant, name)
         try:
-            return self._read(path, f"cache {name} of tenant {tenant!r}")
+            return self.files.read(path, f"cache {name} of tenant {tenant!r}")
         except DigestNotFoundError:
             return None
 
     def write_cache(self, tenant: str, name: str, data: bytes) -> None:
         """Replace a tenant-level cache file atomically; not fsynced (rebuilt when lost)."""
-        self._write_with_folder(self.cache_path(tenant, name), data, durable=False)
-
-    # ------------------------------------------------------------------ low level
-    def _read(self, path: str, what: str) -> bytes:
-        try:
-            return _read_regular(path, what)[0]
-        except FileNotFoundError:
-            raise DigestNotFoundError(f"{what} not found ({path})") from None
-        except IsADirectoryError:
-            raise DigestNotFoundError(f"{what} not found ({path} is a folder)") from None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-
-    def _write_content(self, path: str, data: bytes, durable: bool | None = None) -> bool:
-        """Store content-addressed bytes; False when the file already holds exactly them.
-
-        An existing file of another size or other bytes (truncated, damaged), or one that is
-        not a regular file or cannot be read, is replaced atomically like a new one: an
-        acknowledged write is always readable. Comparing the bytes costs about what
-        hashing them did, and only when the sizes match.
-        """
-        if self._holds(path, data):
-            return False
-        self._write_with_folder(path, data, durable)
-        return True
-
-    @staticmethod
-    def _holds(path: str, data: bytes) -> bool:
-        try:
-            if os.lstat(path).st_size != len(data):  # absent (most writes) or another size: no open
-                return False
-            fd, info = _open_regular(path, path)
-        except (OSError, DbEngineError):  # absent, a folder, a FIFO, a symlink, unreadable
-            return False
-        try:
-            return info.st_size == len(data) and _read_fd(fd, len(data) + 1) == data
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-
-    def _write_with_folder(self, path: str, data: bytes, durable: bool | None = None) -> None:
-        try:
-            self._mkdir(os.path.dirname(path), durable)
-        except StorageError:
-            raise
-        except OSError as exc:
-            raise _fail("create folder for", path, exc) from exc
-        self._write_atomic(path, data, durable)
-
-    def _write_atomic(self, path: str, data: bytes, durable: bool | None = None) -> None:
-        durable = self.durable if durable is None else durable
-        folder = os.path.dirname(path)
-        self._install(self._write_temp(path, data, durable), path)
-        if durable:
-            try:
-                _fsync_dir(folder)
-            except OSError as exc:
-                raise _fail("sync folder of", path, exc) from exc
-
-    def _write_temp(self, path: str, data: bytes, durable: bool = False) -> str:
-        """A temp file beside `path` holding `data` (fsynced if `durable`), for `_install`."""
-        folder = os.path.dirname(path)
-        self._check_inside(folder)
-        temp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-            try:
-                _write_all(fd, data)
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise _fail("write", path, exc) from exc
-        return temp
-
-    @staticmethod
-    def _install(temp: str, path: str) -> None:
-        """Rename a temp file of `_write_temp` over `path` (removing it if that fails)."""
-        try:
-            os.replace(temp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise _fail("write", path, exc) from exc
-
-    def _mkdir(self, folder: str, durable: bool | None = None) -> None:
-        if os.path.isdir(folder):
-            return
-        parent = os.path.dirname(folder)
-        if parent and parent != folder and not os.path.isdir(parent):
-            self._mkdir(parent, durable)
-        inside = folder.startswith(self._root_prefix)
-        if inside:  # never create a folder through a symlink out of the root
-            self._check_inside(parent)
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            return
-        if inside:
-            self._remember_inside(folder)  # made here, in a folder inside: no symlink
-        if self.durable if durable is None else durable:
-            _fsync_dir(parent)
-
-    def _check_inside(self, folder: str) -> None:
-        """Refuse (StorageError) to write into a folder that resolves outside the root.
-
-        Known folders cost a set lookup; a new one one lstat per level not seen yet (a real
-        folder inside a folder inside the root is inside), and a realpath when it is a
-        symlink. The root itself may be a symlink: everything is compared with its realpath.
-        """
-        if folder in self._inside or folder == self.root:
-            return
-        if not folder.startswith(self._root_prefix):
-            raise StorageError(f"cannot write in {folder}: it is not inside the database root {self.root}")
-        self._check_inside(os.path.dirname(folder))
-        mode = _lstat_mode(folder)
-        if mode is None:
-            return  # absent: the write itself fails and says so
-        if stat.S_ISLNK(mode):
-            real, real_root = os.path.realpath(folder), os.path.realpath(self.root)
-            if real != real_root and not real.startswith(os.path.join(real_root, "")):
-                raise StorageError(
-                    f"cannot write in {folder}: it is a symbolic link to {real}, outside the database root {self.root}"
-                )
-        elif not stat.S_ISDIR(mode):
-            raise StorageError(f"cannot write in {folder}: it is {_kind(mode)}, not a folder")
-        self._remember_inside(folder)
-
-    def _remember_inside(self, folder: str) -> None:
-        if len(self._inside) >= _FOLDER_CACHE_MAX:  # one folder per object: keep it bounded
-            self._inside.clear()
-        self._inside.add(folder)
-
-    def _write_new(self, path: str, data: bytes) -> None:
-        """Write a content-addressed file not known to be there: its folder is made first and,
-        when that succeeds, is new (no lookups before: most objects have a folder of their
-        own); when the folder exists, a file already holding exactly `data` is kept.
-
-        In a folder made here the temp file is named without a random part (no other file
-        can be there but another writer's, whose name holds its own process and thread) and
-        written with no further check: mkdir, open, write, close, rename, nothing else."""
-        folder = os.path.dirname(path)
-        parent = os.path.dirname(folder)
-        if parent not in self._inside:
-            self._check_inside(parent)
-        try:
-            os.mkdir(folder)
-        except FileExistsError:  # the object itself (then skipped), another of its prefix, or damage (replaced)
-            if self._holds(path, data):
-                return
-        except FileNotFoundError:
-            self._write_with_folder(path, data, durable=False)  # parent folders missing
-            return
-        except OSError as exc:
-            raise _fail("create folder for", path, exc) from exc
-        else:
-            self._remember_inside(folder)  # made here, in a folder inside: no symlink
-            temp = f"{folder}{os.sep}{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-new"
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-                try:
-                    written = os.write(fd, data)
-                    if written != len(data):  # a short write: the rest
-                        _write_all(fd, data[written:])
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise _fail("write", path, exc) from exc
-            self._install(temp, path)
-            return
-        self._install(self._write_temp(path, data), path)
+        self.files.write_with_folder(self.cache_path(tenant, name), data, durable=False)
 
     @staticmethod
     def _iter_digests(folder: str) -> Iterator[str]:
