@@ -34,7 +34,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
 import dbengine  # noqa: E402
-from dbengine import storage  # noqa: E402
+from dbengine import journal_store, storage  # noqa: E402
 from dbengine.dbengine import DbEngine  # noqa: E402
 from timing import Sample, format_seconds, load_baseline, machine, write_results  # noqa: E402
 
@@ -92,11 +92,11 @@ class Rows:
 
     def engine_save_inline(self, i: int) -> None:
         """The durable save with the journal's fdatasync run before the file writes, not beside them."""
-        storage.OVERLAP_SYNC = False
+        journal_store.OVERLAP_SYNC = False
         try:
             self.engine.save(TENANT, USER, ENTRY, document(i))
         finally:
-            storage.OVERLAP_SYNC = True
+            journal_store.OVERLAP_SYNC = True
 
     def baseline_save(self, i: int) -> None:
         self.baseline.save(TENANT, USER, ENTRY, document(i))
@@ -205,7 +205,7 @@ def time_checkpoint(engine: DbEngine) -> str:
     elapsed = time.perf_counter() - start
     return (f"Checkpoint (the files of the journal's objects written, one syncfs, then the journal emptied) "
             f"of the {size / 1e6:.2f} MB journal the run left: "
-            f"{format_seconds(elapsed)}; it runs once per {storage.JOURNAL_LIMIT / 1e6:.1f} MB of journal.")
+            f"{format_seconds(elapsed)}; it runs once per {journal_store.JOURNAL_LIMIT / 1e6:.1f} MB of journal.")
 
 
 READER = r"""
@@ -260,7 +260,7 @@ def time_head_reads(work: str, reps: int) -> str:
     engine.init(TENANT)
     path = os.path.join(journal_root, TENANT, "journal")
     i = 0
-    while i == 0 or os.path.getsize(path) < storage.JOURNAL_LIMIT - 4 * 1024:
+    while i == 0 or os.path.getsize(path) < journal_store.JOURNAL_LIMIT - 4 * 1024:
         engine.save(TENANT, USER, f"{ENTRY}-{i % 50}", document(i))
         i += 1
     shutil.copytree(journal_root, file_root)
@@ -427,7 +427,7 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         lines.append(f"- baseline: the same durable save by the engine in {BASELINE_FOLDER}, "
                      "timed turn by turn with this one.")
     if any("not overlapped" in name for name in samples):
-        lines.append("- not overlapped: the same durable save with `storage.OVERLAP_SYNC = False` "
+        lines.append("- not overlapped: the same durable save with `journal_store.OVERLAP_SYNC = False` "
                      "(the journal's fdatasync first, then the files).")
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,9 @@
-"""Fault injection for the storage layer: make the Nth os call of dbengine.storage fail.
+"""Fault injection for the storage layer: make the Nth os call of the local storage modules fail.
 
 Used in-process by tests/test_faults.py (`Faults`), and in `mydb` subprocesses through a
 `sitecustomize` module (`write_sitecustomize`) driven by $MYDB_FAULT. Only calls made
-directly by `dbengine.storage` are counted and failed: pytest, subprocess and the rest
-of the interpreter keep the real functions.
+directly by the modules of STORAGE_MODULES (storage.py and the modules it is made of) are
+counted and failed: pytest, subprocess and the rest of the interpreter keep the real functions.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from collections.abc import Callable
 #: The calls the storage module makes to change the disk (fdatasync: the journal), and its lock.
 TARGETS = [(os, "write"), (os, "fsync"), (os, "fdatasync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
 ERRNOS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "EACCES": errno.EACCES, "EROFS": errno.EROFS}
-STORAGE_MODULE = "dbengine.storage"
+#: The modules of the local storage (`LocalStorage` and the parts it is composed of).
+STORAGE_MODULES = frozenset({"dbengine.storage", "dbengine.safe_files", "dbengine.tenant_lock", "dbengine.journal_store",
+                             "dbengine.kept_journals", "dbengine.root_files"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -54,7 +56,7 @@ class Faults:
 
     def _wrap(self, name: str, real: Callable) -> Callable:
         def wrapper(*args, **kwargs):
-            if sys._getframe(1).f_globals.get("__name__") != STORAGE_MODULE:
+            if sys._getframe(1).f_globals.get("__name__") not in STORAGE_MODULES:
                 return real(*args, **kwargs)
             with self._guard:  # the journal's fdatasync runs on a thread of its own
                 self.calls.append(name)

@@ -10,7 +10,7 @@ import os
 import shutil
 
 import pytest
-from dbengine import storage as storage_module
+from dbengine import journal_store
 from dbengine.errors import StorageError
 from dbengine.history import parse_index
 
@@ -57,7 +57,7 @@ def test_a_head_that_fails_to_go_in_leaves_the_index_line_out(durable, monkeypat
     def failing(fd):  # the journal record (which holds the head) fails to be synced
         raise OSError(errno.EIO, "injected")
 
-    monkeypatch.setattr(storage_module, "_datasync", failing)
+    monkeypatch.setattr(journal_store, "_datasync", failing)
     with pytest.raises(StorageError):
         engine.save(T, "alice", E, {"n": 1})
     monkeypatch.undo()

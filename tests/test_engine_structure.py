@@ -13,6 +13,8 @@ from dbengine.storage import LocalStorage
 from dbengine.storage_protocol import Storage
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine" / "dbengine"
+# the local backend: LocalStorage (storage.py) and the modules it is composed of
+LOCAL_STORAGE_MODULES = ("storage", "safe_files", "tenant_lock", "journal_store", "kept_journals", "root_files")
 PROTOCOL_MEMBERS = sorted(
     name for name in {*vars(Storage), *Storage.__annotations__}
     if not name.startswith("_") and name not in {"mro"}
@@ -93,7 +95,7 @@ def test_the_cycle_finder_finds_a_circle_made_by_a_function_level_import(tmp_pat
 
 def test_backends_know_no_index_format_and_transfer_verify_no_engine_internals() -> None:
     package = {p.stem for p in ENGINE.glob("*.py")}
-    for backend in ("storage", "s3storage"):
+    for backend in (*LOCAL_STORAGE_MODULES, "s3storage"):
         assert not _imports(ENGINE / f"{backend}.py", package) & {"history", "history_index", "index_window"}, backend
     for module in ("transfer", "verify"):
         tree = ast.parse((ENGINE / f"{module}.py").read_text(encoding="utf-8"))
@@ -104,3 +106,40 @@ def test_backends_know_no_index_format_and_transfer_verify_no_engine_internals()
         imported = sorted({alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                            for alias in node.names if alias.name.startswith("_")})
         assert imported == [], f"{module} imports private helpers {imported}"
+
+
+# Tests and benchmarks patch these limits where they are defined; a module importing one by
+# name would hold a copy that such a patch never reaches.
+JOURNAL_KNOBS = {"journal_store": {"JOURNAL_LIMIT", "OBJECT_JOURNAL_LIMIT", "PENDING_LIMIT", "WRITE_WORKERS",
+                                   "OVERLAP_SYNC"},
+                 "kept_journals": {"JOURNAL_INDEX_MAX"}}
+
+
+def test_the_journal_knobs_tests_patch_live_in_one_module_each() -> None:
+    import importlib
+
+    knobs = set().union(*JOURNAL_KNOBS.values())
+    for module, names in JOURNAL_KNOBS.items():
+        assert names <= set(vars(importlib.import_module(f"dbengine.{module}"))), module
+    for path in ENGINE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        assert not imported & knobs, f"{path.name} imports {sorted(imported & knobs)} by name"
+
+
+def test_fault_injection_counts_the_os_calls_of_every_local_storage_module() -> None:
+    """tests/fault_injection.py counts and fails only the calls made from STORAGE_MODULES: every
+    module of the local backend is there, and no other engine module makes one of its target calls."""
+    from fault_injection import STORAGE_MODULES, TARGETS
+
+    names = {name for _module, name in TARGETS}
+    for path in ENGINE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+                 and node.func.value.id in ("os", "fcntl") and node.func.attr in names}
+        module = f"dbengine.{path.stem}"
+        if path.stem in LOCAL_STORAGE_MODULES:
+            assert module in STORAGE_MODULES, (module, calls)
+        else:
+            assert module not in STORAGE_MODULES and not calls, (module, calls)  # no other module writes files

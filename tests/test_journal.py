@@ -16,7 +16,7 @@ import sys
 import time
 
 import pytest
-from dbengine import journal, storage
+from dbengine import journal, journal_store, storage
 from dbengine.errors import StorageError
 from ref_values import Blob
 
@@ -204,7 +204,7 @@ def test_a_writer_without_journal_checkpoints_it_first(durable, make_engine, mon
 
 def test_the_journal_is_checkpointed_past_its_limit(durable, monkeypatch):
     engine, _base = durable
-    monkeypatch.setattr(storage, "JOURNAL_LIMIT", 4000)
+    monkeypatch.setattr(journal_store, "JOURNAL_LIMIT", 4000)
     sizes = []
     for i in range(12):
         engine.save(T, "alice", "config", {"n": i, "pad": "x" * 500})
@@ -214,7 +214,7 @@ def test_the_journal_is_checkpointed_past_its_limit(durable, monkeypatch):
 
 def test_a_big_object_is_synced_in_place_not_journaled(durable, monkeypatch):
     engine, _base = durable
-    monkeypatch.setattr(storage, "OBJECT_JOURNAL_LIMIT", 1000)
+    monkeypatch.setattr(journal_store, "OBJECT_JOURNAL_LIMIT", 1000)
     engine.save(T, "alice", "config", {"n": 1, "pad": "x" * 2000})
     recs, _ = records_of(engine.storage.journal_path(T))
     assert recs[-1].head is not None and recs[-1].objects == []

@@ -27,8 +27,8 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(os.path.dirname
 # prints the new digest once save() returned. argv: root, durable (1/0), journal limit.
 WRITER = r"""
 import sys
-from dbengine import storage
-storage.JOURNAL_LIMIT = int(sys.argv[3])
+from dbengine import journal_store
+journal_store.JOURNAL_LIMIT = int(sys.argv[3])
 from dbengine.dbengine import DbEngine
 db = DbEngine(sys.argv[1], durable=sys.argv[2] == "1")
 for line in sys.stdin:
@@ -116,14 +116,14 @@ def test_the_token_changes_on_every_commit_and_checkpoint(db):
 
 KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
-from dbengine import storage
+from dbengine import journal_store
 step = sys.argv[2]
 def killing(name):
-    real = getattr(storage.LocalStorage, name)
+    real = getattr(journal_store.TenantJournals, name)
     def run(self, *args):
         result = real(self, *args)
         os.kill(os.getpid(), signal.SIGKILL)
-    setattr(storage.LocalStorage, name, run)
+    setattr(journal_store.TenantJournals, name, run)
 killing(step)
 from dbengine.dbengine import DbEngine
 db = DbEngine(sys.argv[1])

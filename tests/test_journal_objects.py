@@ -140,10 +140,10 @@ def test_verify_checks_the_bytes_of_journal_only_objects(written, make_engine):
 
 KILLED_AT_HEAD = r"""
 import os, signal, sys
-from dbengine import storage
+from dbengine import journal_store
 from dbengine.dbengine import DbEngine
 
-write_all, datasync = storage._write_all, storage._datasync
+write_all, datasync = journal_store._write_all, journal_store._datasync
 def torn(fd, data):
     if sys.argv[2] == "before" and bytes(data[:4]) == b"MJR1":
         write_all(fd, data[: len(data) // 2])
@@ -152,7 +152,7 @@ def torn(fd, data):
 def synced(fd):
     datasync(fd)
     os.kill(os.getpid(), signal.SIGKILL)  # the record (the head) is in and synced, the index line not appended
-storage._write_all, storage._datasync = torn, synced
+journal_store._write_all, journal_store._datasync = torn, synced
 DbEngine(sys.argv[1]).save("tenant_1", "alice", "doc", {"n": 99})
 """
 
@@ -206,16 +206,16 @@ def test_export_and_import_see_journal_only_objects(written, make_engine, tmp_pa
 
 KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
-from dbengine import storage
+from dbengine import journal_store, root_files, storage
 
-write, count = storage.LocalStorage._write_content, [0]
+write, count = root_files.RootFiles.write_content, [0]
 def die_after_some(self, path, data, durable=None):
     count[0] += 1
     if count[0] > int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)  # some objects have their files, the journal is whole
     return write(self, path, data, durable)
-storage.LocalStorage._write_content = die_after_some
-storage.LocalStorage._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
+root_files.RootFiles.write_content = die_after_some
+journal_store.TenantJournals._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
 storage.LocalStorage(sys.argv[1]).checkpoint("tenant_1")
 """
 
@@ -282,9 +282,9 @@ def test_a_damaged_frame_mid_journal_loses_no_later_commit_at_the_checkpoint(wri
 
 
 def test_a_reader_of_many_tenants_keeps_a_bounded_number_of_journals_open(make_engine, monkeypatch):
-    from dbengine import storage
+    from dbengine import kept_journals
 
-    monkeypatch.setattr(storage, "JOURNAL_INDEX_MAX", 3)
+    monkeypatch.setattr(kept_journals, "JOURNAL_INDEX_MAX", 3)
     writer = make_engine(durable=True)
     saved = {}
     for i in range(8):
@@ -323,13 +323,13 @@ def test_journal_reads_of_a_journal_emptied_under_them_find_nothing_and_raise_no
 def test_has_object_during_a_checkpoint_in_another_process_finds_the_object(written, make_engine, monkeypatch):
     engine, versions = written
     reader = make_engine(engine.root)
-    looked = reader.storage._journal_has
+    looked = reader.storage.journals.kept.has_object
 
     def checkpoint_first(tenant: str, digest: str) -> bool:
         engine.storage.checkpoint(T)  # between the reader's file check and its journal check
         return looked(tenant, digest)
 
-    monkeypatch.setattr(reader.storage, "_journal_has", checkpoint_first)
+    monkeypatch.setattr(reader.storage.journals.kept, "has_object", checkpoint_first)
     assert reader.storage.has_object(T, versions[-1])
 
 
@@ -353,8 +353,8 @@ def test_a_journal_that_is_not_a_file_is_named_by_reads_and_verify(written, make
 
 CHECKPOINTING_WRITER = r"""
 import sys
-from dbengine import storage
-storage.JOURNAL_LIMIT = 16 * 1024  # a checkpoint every ~20 saves
+from dbengine import journal_store
+journal_store.JOURNAL_LIMIT = 16 * 1024  # a checkpoint every ~20 saves
 from dbengine.dbengine import DbEngine
 db = DbEngine(sys.argv[1], durable=True)
 for i in range(int(sys.argv[2])):

@@ -122,7 +122,7 @@ def test_a_child_forked_while_a_thread_holds_the_tenant_lock_neither_keeps_it_no
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with storage.lock(T), storage._journal_guard:  # a commit, in the middle of a journal read
+        with storage.lock(T), storage.journals.kept.guard:  # a commit, in the middle of a journal read
             holding.set()
             release.wait(20)
 
@@ -212,10 +212,10 @@ def test_a_durable_commit_on_a_head_a_durable_false_writer_left_syncs_what_that_
     writer wrote it, the objects it names were written without sync too, so the durable
     commit syncs the file system (else a power loss could take the versions the acknowledged
     commit builds on); when this engine's own checkpoint synced it, nothing more."""
-    from dbengine import storage as storage_module
+    from dbengine import journal_store
     calls: list[int] = []
-    real = storage_module._syncfs
-    monkeypatch.setattr(storage_module, "_syncfs", lambda fd: calls.append(fd) or real(fd))
+    real = journal_store._syncfs
+    monkeypatch.setattr(journal_store, "_syncfs", lambda fd: calls.append(fd) or real(fd))
     db.save(T, "alice", E, {"n": 1})  # on the head its own checkpoint synced
     assert calls == []
     make_engine(db.root, durable=False).save(T, "bob", E, {"n": 2})  # checkpoints, then its own files, no sync

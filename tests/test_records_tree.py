@@ -303,16 +303,16 @@ def test_import_refuses_a_forged_tree_before_any_head_moves(engine, tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_put_writes_its_new_nodes_in_one_batch_before_the_head(engine, monkeypatch, workers):
-    from dbengine import storage as storage_module
+    from dbengine import journal_store
 
-    monkeypatch.setattr(storage_module, "WRITE_WORKERS", workers)
+    monkeypatch.setattr(journal_store, "WRITE_WORKERS", workers)
     engine.init(T)
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     events: list[str] = []
-    store = engine.storage
-    write_new, write_atomic = store._write_new, store._write_atomic
-    monkeypatch.setattr(store, "_write_new", lambda path, data: (events.append("object"), write_new(path, data))[1])
-    monkeypatch.setattr(store, "_write_atomic", lambda path, data, durable=None: (
+    store, files = engine.storage, engine.storage.files
+    write_new, write_atomic = files.write_new, files.write_atomic
+    monkeypatch.setattr(files, "write_new", lambda path, data: (events.append("object"), write_new(path, data))[1])
+    monkeypatch.setattr(files, "write_atomic", lambda path, data, durable=None: (
         events.append("head" if path == store.head_path(T) else "other"), write_atomic(path, data, durable))[1])
     engine.put_many(T, U, E, {f"k{i}": -i for i in range(0, 40, 3)} | {f"n{i}": i for i in range(12)})
     assert events.count("head") == 1 and events.count("object") >= 4 * workers  # a batch the threads share
@@ -326,8 +326,8 @@ def test_a_batch_that_fails_leaves_the_head_and_the_next_put_writes_what_it_need
     engine.init(T)
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     before = engine.get_digest(T, E)
-    store = engine.storage
-    write_new = store._write_new
+    files = engine.storage.files
+    write_new = files.write_new
     seen: list[str] = []
 
     def failing(path, data):  # one file cannot be written, however often it is tried
@@ -337,11 +337,11 @@ def test_a_batch_that_fails_leaves_the_head_and_the_next_put_writes_what_it_need
             raise errors.StorageError(f"cannot write {path}: disk full (simulated)")
         write_new(path, data)
 
-    monkeypatch.setattr(store, "_write_new", failing)
+    monkeypatch.setattr(files, "write_new", failing)
     with pytest.raises(errors.StorageError, match="simulated"):
         engine.put_many(T, U, E, {f"k{i}": -i for i in range(40)})
     assert DbEngine(engine.root).get_digest(T, E) == before
-    monkeypatch.setattr(store, "_write_new", write_new)
+    monkeypatch.setattr(files, "write_new", write_new)
     engine.put_many(T, U, E, {f"k{i}": -i for i in range(40)} | {"last": 1})
     cold = DbEngine(engine.root)
     assert cold.get(T, E) == [-i for i in range(40)] + [1]

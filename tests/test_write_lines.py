@@ -1,5 +1,5 @@
 """A write's fast paths (records_tree._lined_items / _lined_update, _key_found,
-node_bytes.splice_lines / splice_key_leaf, storage._write_new): the same nodes, bytes and
+node_bytes.splice_lines / splice_key_leaf, root_files.RootFiles.write_new): the same nodes, bytes and
 answers as the full path on random trees, and forged nodes still refused, or carried into
 the new version unread and refused by every read that parses them."""
 
@@ -349,17 +349,17 @@ def test_a_new_object_leaves_no_temp_file_and_a_stale_temp_is_no_obstacle(tmp_pa
     data = b'{"__kind__":"key-leaf","keys":[["a",1]]}'
     digest = compute_digest(data)
     path = storage.object_path(T, digest)
-    storage._write_new(path, data)
+    storage.files.write_new(path, data)
     assert os.listdir(os.path.dirname(path)) == [digest]
     other = b'{"__kind__":"key-leaf","keys":[["b",1]]}'
     path = storage.object_path(T, compute_digest(other))
     os.makedirs(os.path.dirname(path))  # a writer died after its temp file: the folder exists
     stale = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{threading.get_ident()}-new")
     open(stale, "wb").close()
-    storage._write_new(path, other)
+    storage.files.write_new(path, other)
     assert open(path, "rb").read() == other
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(stale), os.path.basename(path)])
-    storage._write_new(path, other)  # there already: kept
+    storage.files.write_new(path, other)  # there already: kept
     assert open(path, "rb").read() == other
 
 
