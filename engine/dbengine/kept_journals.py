@@ -23,12 +23,29 @@ from .errors import DbEngineError
 from .safe_files import _fail, _kind, _lstat_mode, _open_regular, _open_stat_for_writing
 
 # journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
-# ~0.8 MB for a full 2 MB journal); the least recently used is closed past this, so that a
+# ~0.2 MB for a full 512 kB journal); the least recently used is closed past this, so that a
 # process reading thousands of tenants neither runs out of file descriptors nor memory
 JOURNAL_INDEX_MAX = 32
 
 
-class _JournalIndex:
+class _OwnedFd:
+    """An fd this object owns (-1: none): closed with it, so a dropped index or kept journal
+    leaves no open file behind."""
+
+    __slots__ = ()
+    fd: int
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+
+class _JournalIndex(_OwnedFd):
     """Where a tenant's journal holds each object: digest -> (offset, length), for the
     valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
     the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
@@ -51,17 +68,8 @@ class _JournalIndex:
         # (journal size, checksum of the frame ending there, the head it gives): `read_head`'s cache
         self.tip: tuple[int, bytes | None, journal.Tip] | None = None
 
-    def close(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
 
-    def __del__(self):
-        self.close()
-
-
-class _KeptFd:
+class _KeptFd(_OwnedFd):
     """A journal's append fd kept for the next commit: closed when dropped, so that an engine
     let go (one per request, say) leaves no open file behind. `pid`: the process that opened it."""
 
@@ -74,15 +82,6 @@ class _KeptFd:
         """The fd, now the caller's to close or keep again."""
         fd, self.fd = self.fd, -1
         return fd
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-
-    def __del__(self):
-        self.close()
 
 
 class KeptJournals:
