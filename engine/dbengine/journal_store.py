@@ -73,6 +73,9 @@ class TenantJournals:
         self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
+        # tenant -> journal size before which no automatic checkpoint is tried again: one that
+        # failed (a full disk) waits for another JOURNAL_LIMIT of journal, not the next commit
+        self._retry_at: dict[str, int] = {}
         self.kept = KeptJournals(store.journal_path)  # the journal indexes and append fds kept open
 
     def forked(self) -> None:
@@ -326,9 +329,13 @@ class TenantJournals:
         for item in items:
             if item[0] == b"o":
                 unwritten.pop(item[3], None)  # read from its file or the journal from now on
-        if end > JOURNAL_LIMIT:
-            with contextlib.suppress(DbEngineError, OSError):  # the commit is durable already
+        if end > JOURNAL_LIMIT and end >= self._retry_at.get(tenant, 0):
+            try:
                 self._checkpoint(tenant)
+            except (DbEngineError, OSError):  # the commit is durable already
+                self._retry_at[tenant] = end + JOURNAL_LIMIT
+            else:
+                self._retry_at.pop(tenant, None)
 
     def _durable_base(self, tenant: str) -> bytes | None:
         """Before the first record of an empty journal: make the head it starts from durable
