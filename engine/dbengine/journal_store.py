@@ -70,7 +70,6 @@ class TenantJournals:
         self.store = store
         self.files = store.files
         self.recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
-        self._journal_ends: dict[str, tuple[int, int]] = {}  # tenant -> (inode, size) after our append
         self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> journal size before which no automatic checkpoint is tried again: one that
@@ -302,11 +301,9 @@ class TenantJournals:
             finally:
                 if sync is not None:
                     sync.wait()  # raises the fdatasync's error
-            self._journal_ends[tenant] = (info.st_ino, end)
             done = True
         except BaseException as exc:
             if fd >= 0 and end:  # the record is in but not acknowledged: take it back
-                self._journal_ends.pop(tenant, None)
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
                     _datasync(fd)
@@ -462,7 +459,6 @@ class TenantJournals:
                 raise _fail("replay journal", path, exc) from exc
         finally:
             os.close(fd)
-            self._journal_ends.pop(tenant, None)
             self.kept.forget(tenant)
 
     def _put_head_file(self, tenant: str, head: bytes | None) -> None:
@@ -473,7 +469,6 @@ class TenantJournals:
 
     def _set_aside(self, tenant: str, path: str) -> None:
         """Rename a damaged journal to journal.damaged (after its head and objects are in place)."""
-        self._journal_ends.pop(tenant, None)
         self.kept.drop_append_fd(tenant)
         os.replace(path, os.path.join(self.store.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
         _fsync_dir(self.store.tenant_dir(tenant))
@@ -504,7 +499,6 @@ class TenantJournals:
                     return
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
-            self._journal_ends[tenant] = (info.st_ino, 0)
             self.kept.forget(tenant)
         except OSError as exc:
             raise _fail("checkpoint journal", path, exc) from exc
