@@ -15,6 +15,7 @@ turn by turn with this one's and sqlite's (see load_baseline).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -30,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
+import dbengine  # noqa: E402
 from dbengine.dbengine import DbEngine  # noqa: E402
 from sqlite_yardstick import SqliteStore  # noqa: E402
 from timing import load_baseline, write_results  # noqa: E402
@@ -75,10 +77,6 @@ class Counter:
 def writer_stamp() -> str:
     """12 hex of the sha256 of the engine modules that decide a record tree's bytes: a cache
     built by another spelling (say compact order leaves, rewritten whole by every write) is not reused."""
-    import hashlib
-
-    import dbengine
-
     folder = os.path.dirname(dbengine.__file__)
     digest = hashlib.sha256()
     for name in ("node_bytes.py", "records_tree.py", "record_entries.py", "layout.py", "utils.py"):

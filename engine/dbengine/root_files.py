@@ -108,19 +108,7 @@ class RootFiles:
         folder = os.path.dirname(path)
         self.check_inside(folder)
         temp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-            try:
-                _write_all(fd, data)
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise _fail("write", path, exc) from exc
-        return temp
+        return _create_temp(temp, path, data, durable)
 
     @staticmethod
     def install(temp: str, path: str) -> None:
@@ -207,18 +195,24 @@ class RootFiles:
         else:
             self.remember_inside(folder)  # made here, in a folder inside: no symlink
             temp = f"{folder}{os.sep}{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-new"
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-                try:
-                    written = os.write(fd, data)
-                    if written != len(data):  # a short write: the rest
-                        _write_all(fd, data[written:])
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise _fail("write", path, exc) from exc
-            self.install(temp, path)
+            self.install(_create_temp(temp, path, data, durable=False), path)
             return
         self.install(self.write_temp(path, data), path)
+
+
+def _create_temp(temp: str, path: str, data: bytes, durable: bool) -> str:
+    """Create `temp` (never an existing file or a symlink), write `data` (fsynced if
+    `durable`) and return it; on failure it is removed and the error names `path`."""
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise _fail("write", path, exc) from exc
+    return temp

@@ -85,6 +85,16 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
 
 
+def _read_if_there(path: str, what: str, **options) -> tuple[bytes, os.stat_result, int] | None:
+    """`_read_regular` of a file that may be missing (None); other OS errors name the path."""
+    try:
+        return _read_regular(path, what, **options)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail("read", path, exc) from exc
+
+
 def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
                  s3_endpoint: str | None = None):
     """The storage of a root: `s3://bucket/prefix` (needs boto3) or a local folder."""
@@ -399,13 +409,8 @@ class LocalStorage:
                     continue  # a checkpoint emptied it meanwhile: the head file holds its head now
                 if tip is not None and tip.head is not None:
                     return tip.head, _head_token(journal_info, self._stat_head(tenant))
-            try:
-                data, info, _offset = _read_regular(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise _fail("read", path, exc) from exc
-            return data, _head_token(journal_info, info)
+            read = _read_if_there(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
+            return None if read is None else (read[0], _head_token(journal_info, read[1]))
         raise StorageError(f"cannot read the head of tenant {tenant!r}: its journal kept being emptied while read")
 
     def head_token(self, tenant: str) -> HeadToken | None:
@@ -481,24 +486,17 @@ class LocalStorage:
     def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, FileToken] | None:
         """Bytes of an entry's history index from `offset`, and the file's token."""
         path = self.index_path(tenant, entry)
-        try:
-            data, info, _offset = _read_regular(path, f"history index of {entry!r}", offset=offset)
-        except FileNotFoundError:
+        read = _read_if_there(path, f"history index of {entry!r}", offset=offset)
+        if read is None:
             return None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
+        data, info, _offset = read
         return data, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
 
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
         """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
         path = self.index_path(tenant, entry)
-        try:
-            data, _info, start = _read_regular(path, f"history index of {entry!r}", tail=nbytes)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-        return data, start
+        read = _read_if_there(path, f"history index of {entry!r}", tail=nbytes)
+        return None if read is None else (read[0], read[2])
 
     def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int, int] | None:
         """Up to `nbytes` of an entry's index from `offset` (a negative offset counts from the
