@@ -239,10 +239,10 @@ def tail_is_whole(fd: int, size: int) -> bool:
 
 def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | None:
     """The objects of one whole frame read from offset `start`, as (digest, offset of the
-    bytes in the file, length); None unless its header, trailer and checksum agree and its
-    items' kinds and lengths decode exactly. For an index of where objects are: the items'
-    bytes are not hashed here (whoever reads an object checks it against its digest) nor
-    the head parsed; `scan` checks everything."""
+    bytes in the file, length); None unless it is a record `decode` accepts: header, trailer
+    and checksum agree, items' kinds and lengths decode exactly, every item's bytes hash to
+    its digest, at most one head and an entry -> digest map (a frame whose checksum holds
+    but whose items lie, forged, never puts a digest in a reader's index)."""
     if len(frame) < OVERHEAD + _PAYLOAD_HEAD.size:
         return None
     magic, length = _HEADER.unpack_from(frame)
@@ -254,7 +254,7 @@ def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | Non
     if end_magic != END_MAGIC or length2 != length or hashlib.sha256(view[:stop]).digest() != checksum:
         return None
     count = _PAYLOAD_HEAD.unpack_from(frame, _HEADER.size)[2]
-    offset, objects = _HEADER.size + _PAYLOAD_HEAD.size, []
+    offset, objects, heads = _HEADER.size + _PAYLOAD_HEAD.size, [], 0
     for _ in range(count):
         if offset + _ITEM.size > stop:
             return None
@@ -262,10 +262,19 @@ def _frame_objects(frame: bytes, start: int) -> list[tuple[str, int, int]] | Non
         offset += _ITEM.size
         if kind not in _KINDS or offset + size > stop:
             return None
+        data = view[offset:offset + size]
+        if hashlib.sha256(data).digest() != digest:
+            return None
         if kind == b"o":
             objects.append((digest.hex(), start + offset, size))
+        elif kind == b"h":
+            heads += 1
+            try:
+                check_head(bytes(data))
+            except JournalError:
+                return None
         offset += size
-    return objects if offset == stop else None
+    return objects if offset == stop and heads <= 1 else None
 
 
 def frame_at(fd: int, start: int, size: int) -> tuple[int, list[tuple[str, int, int]]] | None:

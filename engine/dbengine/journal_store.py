@@ -210,9 +210,9 @@ class TenantJournals:
         return not present
 
     def _journal_holds(self, kind: bytes, tenant: str | None, digest: str, path: str) -> bool:
-        """True when an object with no file is in the tenant's journal, its bytes checked
-        (an import's "have I got it": then no file is written for it)."""
-        return kind == b"o" and tenant is not None and not os.path.lexists(path) and self.kept.read_object(tenant, digest) is not None
+        """True when an object with no file is in the tenant's journal in place now, its bytes
+        checked (an import's "have I got it": then no file is written for it)."""
+        return kind == b"o" and tenant is not None and not os.path.lexists(path) and self.kept.has_object(tenant, digest)
 
     def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         pending = getattr(self._pending, "items", None)

@@ -244,31 +244,37 @@ class KeptJournals:
         """The bytes of an object from the tenant's journal, checked against `digest`; None
         when the journal (as it is now) holds no valid copy."""
         with self.guard:
-            for rebuild in (False, True):  # an offset that no longer holds the object: index again
-                index = self._cached_index(tenant)
-                place = index.where.get(digest) if index is not None and not rebuild else None
-                if place is None:
-                    index = self.index(tenant, want=digest, rebuild=rebuild)
-                    place = index.where.get(digest) if index is not None else None
-                    if place is None:
-                        return None
-                try:
-                    data = journal.read_at(index.fd, place[1], place[0])
-                except OSError as exc:
-                    self._drop_index(tenant)
-                    raise _fail("read", self.journal_path(tenant), exc) from exc
-                if len(data) == place[1] and hashlib.sha256(data).hexdigest() == digest:
-                    return data
-        return None
+            return self._read_checked(tenant, digest, current=False)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when a valid record of the tenant's journal holds the object."""
+        """True when the tenant's journal, the file in place now, holds the object in a valid
+        record: its index checked against that file (inode, size, the checksum of the frame it
+        ends at) and the bytes read and hashed. Never from the index alone: an import's
+        have-check would skip (lose) an object the index only remembers."""
         with self.guard:
-            index = self._cached_index(tenant)
-            if index is not None and digest in index.where:
-                return True
-            index = self.index(tenant, want=digest)
-            return index is not None and digest in index.where
+            return self._read_checked(tenant, digest, current=True) is not None
+
+    def _read_checked(self, tenant: str, digest: str, *, current: bool) -> bytes | None:
+        """Under `guard`: the object's bytes from the journal, hashed against `digest` (None:
+        no valid copy). `current`: the index is first brought up to date against the file
+        at the journal's path (else a kept index is used as it is: any bytes hashing to the
+        digest are the object, wherever read)."""
+        for rebuild in (False, True):  # an offset that no longer holds the object: index again
+            index = self._cached_index(tenant) if not (current or rebuild) else None
+            place = index.where.get(digest) if index is not None else None
+            if place is None:
+                index = self.index(tenant, want=digest, rebuild=rebuild)
+                place = index.where.get(digest) if index is not None else None
+                if place is None:
+                    return None
+            try:
+                data = journal.read_at(index.fd, place[1], place[0])
+            except OSError as exc:
+                self._drop_index(tenant)
+                raise _fail("read", self.journal_path(tenant), exc) from exc
+            if len(data) == place[1] and hashlib.sha256(data).hexdigest() == digest:
+                return data
+        return None
 
     def damage(self, tenant: str) -> str | None:
         """What makes the tenant's journal invalid from some frame on, or unreadable as a

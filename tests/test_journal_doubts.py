@@ -1,0 +1,267 @@
+"""The journal's last doubts (issue 12): `has_object` answers from bytes that are in the
+journal now and hash to the digest (never from a stale or forged index), a whole last frame
+whose checksum fails is damage unless it shows the zeroed pages of a lost append, and a fork
+while another thread opens the tenant's lock file leaks no lock into the child."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+from dbengine import journal, tenant_lock
+from dbengine.errors import DbEngineError
+from dbengine.transfer import ImportFormatError
+
+T, E = "tenant_1", "doc"
+
+
+@pytest.fixture
+def db(make_engine):
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", E, {"n": 0})
+    engine.storage.checkpoint(T)  # an empty journal: the next commits are its frames
+    return engine
+
+
+def records_of(path: str) -> tuple[list[journal.Record], journal.ScanResult]:
+    found: list[journal.Record] = []
+    with open(path, "rb") as handle:
+        result = journal.scan(handle.fileno(), os.fstat(handle.fileno()).st_size, found.append)
+    return found, result
+
+
+def import_head(engine, digest: str) -> None:
+    """An import stream naming `digest` as a head (the have-check decides whether it is taken)."""
+    lines = [json.dumps({"type": "mydb-export", "version": 1, "tenant": T, "entry": None}),
+             json.dumps({"type": "head", "entry": "imported", "digest": digest})]
+    engine.import_jsonl(lines)
+
+
+# ---------------------------------------------------------------- 1. has_object
+
+
+def test_has_object_is_false_once_another_process_took_back_the_record_it_indexed(db, make_engine):
+    """A commit whose fdatasync failed is truncated away; a reader that indexed its objects
+    meanwhile must not answer True for them (an import would skip or link to them)."""
+    path = db.storage.journal_path(T)
+    before = os.path.getsize(path)
+    taken = db.save(T, "alice", E, {"n": 1, "body": "x" * 200})
+    reader = make_engine(db.root, durable=True)
+    assert reader.storage.has_object(T, taken) and reader.storage.read_object(T, taken)
+    os.truncate(path, before)  # as the failed commit's take-back leaves it
+    assert not reader.storage.has_object(T, taken)
+    with pytest.raises(ImportFormatError, match="unknown object"):
+        import_head(reader, taken)
+
+
+def test_has_object_is_false_after_a_take_back_and_a_larger_commit_past_the_same_offsets(db, make_engine):
+    path = db.storage.journal_path(T)
+    before = os.path.getsize(path)
+    taken = db.save(T, "alice", E, {"n": 1})
+    reader = make_engine(db.root, durable=True)
+    assert reader.storage.has_object(T, taken)
+    os.truncate(path, before)
+    other = make_engine(db.root, durable=True)
+    other.save(T, "bob", E, {"n": 2, "body": "y" * 2000})  # refills the journal past the old end
+    assert os.path.getsize(path) > before + 200
+    assert not reader.storage.has_object(T, taken)
+    assert taken not in set(reader.storage.iter_objects(T))
+
+
+def test_has_object_is_false_once_the_journal_was_replaced_by_another_file(db, make_engine, tmp_path):
+    path = db.storage.journal_path(T)
+    copy = str(tmp_path / "journal-before")
+    shutil.copyfile(path, copy)  # the journal before the commit (empty)
+    taken = db.save(T, "alice", E, {"n": 1})
+    reader = make_engine(db.root, durable=True)
+    assert reader.storage.read_object(T, taken)  # indexed, its journal held open
+    data = reader.storage.read_object(T, taken)
+    loose = make_engine(db.root)
+    assert loose.storage.read_object(T, taken) == data
+    os.replace(copy, path)  # another file in its place: the readers' fds still hold the old one
+    assert not reader.storage.has_object(T, taken)
+    # a write (an import's) of that object is not skipped as "already in the journal"
+    assert loose.storage.write_object(T, taken, data)
+    assert os.path.isfile(loose.storage.object_path(T, taken))
+
+
+def test_a_frame_whose_checksum_holds_but_whose_object_bytes_do_not_hash_is_never_had(db, make_engine):
+    """A forged frame (any checksum can be computed) whose object item names a digest its
+    bytes do not hash to: no reader may answer True for that digest, list it, or read it."""
+    good = db.save(T, "alice", E, {"n": 1})
+    path = db.storage.journal_path(T)
+    recs, _ = records_of(path)
+    claimed = hashlib.sha256(b'{"n": "real"}').hexdigest()
+    forged = journal.Record(boot=journal.boot_id(), objects=[(claimed, b'{"n": "evil"}')],
+                            head=json.dumps({E: good}).encode(), base=hashlib.sha256(recs[-1].head).digest())
+    with open(path, "ab") as handle:
+        handle.write(journal.encode(forged))
+    for reader in (make_engine(db.root, durable=True), db):
+        assert not reader.storage.has_object(T, claimed)
+        assert claimed not in set(reader.storage.iter_objects(T))
+        with pytest.raises(DbEngineError):
+            reader.storage.read_object(T, claimed)
+        with pytest.raises(ImportFormatError, match="unknown object"):
+            import_head(reader, claimed)
+    assert make_engine(db.root).get_digest(T, E) == good
+
+
+# ---------------------------------------------------------------- 2. a whole last frame failing its checksum
+
+
+def last_frame_bounds(path: str) -> tuple[int, int]:
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        found = journal.frame_before(handle.fileno(), size)
+    assert found is not None
+    return found[0], size
+
+
+def flip(path: str, offset: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+
+def test_a_whole_last_frame_with_a_wrong_checksum_is_damage_and_nothing_of_it_is_applied(db, make_engine):
+    first = db.save(T, "alice", E, {"n": 1})
+    kept = db.save(T, "alice", "other", {"n": 7})
+    last = db.save(T, "alice", E, {"n": 2, "body": "z" * 100})
+    path = db.storage.journal_path(T)
+    start, end = last_frame_bounds(path)
+    flip(path, (start + end) // 2)  # one bit of the last record's payload: its length fits the file
+    _, result = records_of(path)
+    assert result.damage and not result.torn
+    problems = make_engine(db.root).verify().problems
+    assert [(p.kind, p.path) for p in problems] == [("journal-damaged", path)], [str(p) for p in problems]
+    reader = make_engine(db.root)
+    assert reader.get_digest(T, E) == first and reader.load(T, "other") == {"n": 7}
+    # the next writer (another process) sets the journal aside, keeps every earlier record
+    writer = make_engine(db.root, durable=True)
+    newer = writer.save(T, "bob", E, {"n": 3})
+    assert os.path.exists(path + ".damaged")
+    cold = make_engine(db.root)
+    assert [cold.load(T, E, d)["n"] for d in cold.history(T, E, max_items=3)] == [3, 1, 0]
+    assert cold.get_digest(T, E) == newer and cold.get_digest(T, "other") == kept
+    assert not cold.storage.has_object(T, last)
+    assert [p.kind for p in cold.verify().problems] == ["journal-damaged"]  # the set-aside journal, until deleted
+
+
+def test_a_whole_last_frame_showing_a_zeroed_page_is_a_torn_append(db, make_engine):
+    """A power loss during an append can leave the file extended with pages never written,
+    which read as zeros: that frame was never acknowledged (its fdatasync did not return)."""
+    first = db.save(T, "alice", E, {"n": 1})
+    db.save(T, "alice", E, {"n": 2, "body": "z" * 20000})
+    path = db.storage.journal_path(T)
+    start, end = last_frame_bounds(path)
+    page = (start // journal.PAGE + 1) * journal.PAGE  # a whole file page inside the frame
+    assert page + journal.PAGE < end - 64
+    with open(path, "r+b") as handle:
+        handle.seek(page)
+        handle.write(bytes(journal.PAGE))
+    _, result = records_of(path)
+    assert result.torn and not result.damage
+    report = make_engine(db.root).verify()
+    assert report.ok and [p.kind for p in report.notes] == ["journal-torn"]
+    writer = make_engine(db.root, durable=True)
+    assert writer.get_digest(T, E) == first
+    writer.save(T, "bob", E, {"n": 3})
+    assert not os.path.exists(path + ".damaged") and make_engine(db.root).verify().ok
+
+
+def test_a_last_frame_whose_first_page_lost_its_new_bytes_is_a_torn_append(db, make_engine):
+    """The first page of an append also holds the frame before it; when the new bytes of that
+    page were lost, they read as zeros up to the page's end (the header among them)."""
+    first = db.save(T, "alice", E, {"n": 1, "body": "a" * 1000})
+    db.save(T, "alice", E, {"n": 2, "body": "z" * 20000})
+    path = db.storage.journal_path(T)
+    start, end = last_frame_bounds(path)
+    stop = (start // journal.PAGE + 1) * journal.PAGE
+    with open(path, "r+b") as handle:
+        handle.seek(start)
+        handle.write(bytes(stop - start))
+    _, result = records_of(path)
+    assert result.torn and not result.damage
+    assert make_engine(db.root).get_digest(T, E) == first
+    assert make_engine(db.root).verify().ok
+
+
+# ---------------------------------------------------------------- 3. fork between open and flock
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_while_another_thread_opened_the_lock_file_but_not_locked_it_leaks_no_lock(db, make_engine, monkeypatch):
+    """Thread A has opened head.lock and is about to flock it when another thread forks: the
+    child must not keep a copy of that open file (flock belongs to the open file, so the lock A
+    then takes would live on in the child until it exits, and every writer would wait)."""
+    opened, go = threading.Event(), threading.Event()
+    real_flock = tenant_lock.fcntl.flock
+
+    def slow_flock(fd: int, how: int) -> None:
+        if threading.current_thread().name == "locker" and not go.is_set():
+            opened.set()
+            go.wait(20)
+        real_flock(fd, how)
+
+    monkeypatch.setattr(tenant_lock.fcntl, "flock", slow_flock)
+    fresh = make_engine(db.root, durable=True)
+    done = threading.Event()
+
+    def lock_and_commit() -> None:
+        fresh.save(T, "alice", E, {"n": 1})
+        done.set()
+
+    thread = threading.Thread(target=lock_and_commit, name="locker")
+    thread.start()
+    assert opened.wait(20)  # the locker has opened head.lock and not yet locked it
+    pid = os.fork()
+    if pid == 0:  # the child: tries the lock while the parent's commit runs, reports, lives on
+        try:
+            signal.alarm(30)
+            read, write = CHILD_PIPE
+            os.close(read)
+            try:
+                with make_engine(db.root, durable=True).storage.lock(T, timeout=3.0):
+                    os.write(write, b"1")
+            except DbEngineError:
+                os.write(write, b"0")
+            time.sleep(60)  # (killed once checked)
+        finally:
+            os._exit(0)
+    go.set()
+    assert pid > 0
+    try:
+        thread.join(20)
+        assert done.is_set()
+        os.close(CHILD_PIPE[1])
+        assert os.read(CHILD_PIPE[0], 1) == b"1"  # the child took the lock: nothing held it
+        other = make_engine(db.root, durable=True, lock_timeout=2.0)
+        assert other.save(T, "bob", E, {"n": 2})  # while the child lives: the lock is free
+    finally:
+        os.close(CHILD_PIPE[0])
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+CHILD_PIPE: tuple[int, int] = (-1, -1)
+
+
+@pytest.fixture(autouse=True)
+def child_pipe():
+    global CHILD_PIPE
+    CHILD_PIPE = os.pipe()
+    yield
+    for fd in CHILD_PIPE:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
