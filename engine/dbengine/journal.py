@@ -503,6 +503,34 @@ def records_back(fd: int, stop: int, end: int) -> list[Record]:
     return found[::-1]
 
 
+PAGE = 4096  # the unit in which a power loss can drop an append's bytes (a page of the file)
+_ZEROS = bytes(PAGE)
+
+
+def _lost_pages(data: bytes, start: int) -> bool:
+    """True when `data`, the file's bytes from offset `start`, has a piece between page
+    boundaries of the file (the first and last partly) that reads as zeros: what a power
+    loss leaves where an append extended the file but its page was never written."""
+    view = memoryview(data)
+    at = 0
+    while at < len(view):
+        stop = min(len(view), (start + at) // PAGE * PAGE + PAGE - start)
+        if view[at:stop] == _ZEROS[:stop - at]:
+            return True
+        at = stop
+    return False
+
+
+def _lost_append(fd: int, offset: int, size: int) -> bool:
+    """True when the bytes from `offset` to the end of the file look like one append that a
+    power loss cut: the file's last trailer names a frame starting at `offset`, and a page of
+    it reads as zeros (its header's, say)."""
+    bounds = _frame_bounds(fd, size)
+    if bounds is None or bounds[0] != offset:
+        return False
+    return _lost_pages(_pread(fd, size - offset, offset), offset)
+
+
 def _frame_follows(fd: int, offset: int, size: int) -> bool:
     """True when a valid frame starting after `offset` ends the file: what looks cut short at
     `offset` (a length past the end, zeros) is then damage, not a torn tail (always the last)."""
@@ -520,8 +548,8 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))) \
-                    and not _frame_follows(fd, offset, size):
+            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))
+                    or _lost_append(fd, offset, size)) and not _frame_follows(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
                 result.damage = f"no frame at offset {offset}"
@@ -544,7 +572,10 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         checksum, length2, magic = trailer
         if magic != END_MAGIC or length2 != length \
                 or hashlib.sha256(header + payload).digest() != checksum:
-            if frame_end >= size:
+            # the last frame, whole by its length: torn only when a page of it reads as zeros
+            # (an append a power loss cut); any other wrong byte is damage (or forgery)
+            if frame_end >= size and _lost_pages(header + payload + _pread(fd, _TRAILER.size, frame_end - _TRAILER.size),
+                                                 offset):
                 result.torn = True
             else:
                 result.damage = f"frame at offset {offset} fails its checksum"
