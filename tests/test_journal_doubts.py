@@ -142,7 +142,9 @@ def test_a_whole_last_frame_with_a_wrong_checksum_is_damage_and_nothing_of_it_is
     _, result = records_of(path)
     assert result.damage and not result.torn
     problems = make_engine(db.root).verify().problems
-    assert [(p.kind, p.path) for p in problems] == [("journal-damaged", path)], [str(p) for p in problems]
+    # (the history index names the lost version too: it was acknowledged, then damaged)
+    assert [(p.kind, p.path) for p in problems if p.kind != "index-mismatch"] == [("journal-damaged", path)], \
+        [str(p) for p in problems]
     reader = make_engine(db.root)
     assert reader.get_digest(T, E) == first and reader.load(T, "other") == {"n": 7}
     # the next writer (another process) sets the journal aside, keeps every earlier record
@@ -156,12 +158,24 @@ def test_a_whole_last_frame_with_a_wrong_checksum_is_damage_and_nothing_of_it_is
     assert [p.kind for p in cold.verify().problems] == ["journal-damaged"]  # the set-aside journal, until deleted
 
 
+def append_unacknowledged(path: str, head: dict) -> None:
+    """Append a linked record holding a 20 kB object and a head naming it, as a commit whose
+    fdatasync never returned leaves it (no history index line follows it)."""
+    recs, _ = records_of(path)
+    body = json.dumps({"__kind__": "snapshot", "body": "z" * 20000}).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    record = journal.Record(boot=journal.boot_id(), objects=[(digest, body)], base=hashlib.sha256(recs[-1].head).digest(),
+                            head=json.dumps({**head, "lost": digest}).encode())
+    with open(path, "ab") as handle:
+        handle.write(journal.encode(record))
+
+
 def test_a_whole_last_frame_showing_a_zeroed_page_is_a_torn_append(db, make_engine):
     """A power loss during an append can leave the file extended with pages never written,
     which read as zeros: that frame was never acknowledged (its fdatasync did not return)."""
     first = db.save(T, "alice", E, {"n": 1})
-    db.save(T, "alice", E, {"n": 2, "body": "z" * 20000})
     path = db.storage.journal_path(T)
+    append_unacknowledged(path, {E: first})
     start, end = last_frame_bounds(path)
     page = (start // journal.PAGE + 1) * journal.PAGE  # a whole file page inside the frame
     assert page + journal.PAGE < end - 64
@@ -182,8 +196,8 @@ def test_a_last_frame_whose_first_page_lost_its_new_bytes_is_a_torn_append(db, m
     """The first page of an append also holds the frame before it; when the new bytes of that
     page were lost, they read as zeros up to the page's end (the header among them)."""
     first = db.save(T, "alice", E, {"n": 1, "body": "a" * 1000})
-    db.save(T, "alice", E, {"n": 2, "body": "z" * 20000})
     path = db.storage.journal_path(T)
+    append_unacknowledged(path, {E: first})
     start, end = last_frame_bounds(path)
     stop = (start // journal.PAGE + 1) * journal.PAGE
     with open(path, "r+b") as handle:

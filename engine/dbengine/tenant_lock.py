@@ -1,7 +1,9 @@
 """`_TenantLock`: a tenant's writer lock, a thread RLock plus an flock on `{tenant}/head.lock`.
 
 flock is released by the kernel when its holder dies, so a killed writer never blocks the
-database; a forked child lets go of the holds it inherited (`forked`).
+database; a forked child lets go of the holds it inherited (`forked`) and closes its copy of
+every lock file the parent had open (`_LOCK_FDS`): an flock belongs to the open file, so a
+copy would keep a lock the parent takes (or took) alive for the child's lifetime.
 """
 
 from __future__ import annotations
@@ -15,6 +17,50 @@ from collections.abc import Iterator
 
 from .errors import LockTimeoutError
 from .safe_files import _fail, _open_for_writing
+
+# The lock files this process has open, and the guard taken around each open (with its
+# registration here) and close: a fork waits for it, so that no fd is ever open but not yet
+# listed when a thread forks; the child closes every listed one (`_after_fork_in_child`).
+_LOCK_FDS: set[int] = set()
+_FORK_GUARD = threading.Lock()
+
+
+def _open_lock_file(path: str) -> int:
+    """The lock file opened (never following a symlink nor waiting on a FIFO), listed in `_LOCK_FDS`."""
+    with _FORK_GUARD:
+        fd = _open_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
+        _LOCK_FDS.add(fd)
+    return fd
+
+
+def _close_lock_file(fd: int) -> None:
+    """Close a lock file (releasing its flock) and unlist it."""
+    with _FORK_GUARD:
+        _LOCK_FDS.discard(fd)
+        os.close(fd)
+
+
+def _before_fork() -> None:
+    _FORK_GUARD.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _FORK_GUARD.release()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's lock files are not the child's: close its copies (the parent's flocks stay)."""
+    global _FORK_GUARD
+    for fd in _LOCK_FDS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _LOCK_FDS.clear()
+    _FORK_GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 class _TenantLock:
@@ -35,11 +81,8 @@ class _TenantLock:
 
     def forked(self) -> None:
         """In a forked child: the parent's holds are not the child's. Its copy of the flock's
-        fd is closed (the flock stays the parent's: no unlock, and the child no longer keeps it
-        for its lifetime) and the thread lock is new (a parent thread may have held it)."""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
+        fd is closed by `_after_fork_in_child` with every other lock file (the flock stays the
+        parent's: no unlock) and the thread lock is new (a parent thread may have held it)."""
         self._thread_lock = threading.RLock()
         self._depth, self._owner, self._fd = 0, None, None
         self._generation += 1
@@ -65,7 +108,7 @@ class _TenantLock:
                     if self._depth == 0:
                         self._owner = None
                         if self._fd is not None:
-                            os.close(self._fd)  # closing releases the flock
+                            _close_lock_file(self._fd)  # closing releases the flock
                             self._fd = None
         finally:
             if generation == self._generation:
@@ -82,7 +125,7 @@ class _TenantLock:
 
     def _acquire_file_lock(self, timeout: float) -> int:
         # Never follows a symlink (a reader would create its target) nor waits on a FIFO.
-        fd = _open_for_writing(self.path, os.O_RDWR | os.O_CREAT, "open lock file")
+        fd = _open_lock_file(self.path)
         deadline = time.monotonic() + timeout
         delay = 0.001
         while True:
@@ -91,10 +134,10 @@ class _TenantLock:
                 return fd
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    os.close(fd)
+                    _close_lock_file(fd)
                     raise LockTimeoutError(self._timeout_message(timeout)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
             except OSError as exc:
-                os.close(fd)
+                _close_lock_file(fd)
                 raise _fail("lock", self.path, exc) from exc
