@@ -42,11 +42,11 @@ def test_a_failing_automatic_checkpoint_is_tried_again_after_another_limit_of_jo
     once it can run again, it does, and nothing was lost."""
     import errno
 
-    from dbengine import journal_store
+    from dbengine import journal_checkpoint, journal_store
 
     limit = 4096
     monkeypatch.setattr(journal_store, "JOURNAL_LIMIT", limit)
-    real = journal_store.TenantJournals._checkpoint
+    real = journal_checkpoint.JournalCheckpoints._checkpoint
     tries: list[int] = []
     disk_full = [True]
 
@@ -56,7 +56,7 @@ def test_a_failing_automatic_checkpoint_is_tried_again_after_another_limit_of_jo
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(self, tenant)
 
-    monkeypatch.setattr(journal_store.TenantJournals, "_checkpoint", checkpoint)
+    monkeypatch.setattr(journal_checkpoint.JournalCheckpoints, "_checkpoint", checkpoint)
     engine = make_engine(durable=True)
     engine.init("a")
     versions = [engine.save("a", "alice", "doc", {"n": i, "body": "x" * 1000}) for i in range(60)]

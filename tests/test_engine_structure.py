@@ -14,7 +14,8 @@ from dbengine.storage_protocol import Storage
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine" / "dbengine"
 # the local backend: LocalStorage (storage.py) and the modules it is composed of
-LOCAL_STORAGE_MODULES = ("storage", "safe_files", "tenant_lock", "journal_store", "kept_journals", "root_files")
+LOCAL_STORAGE_MODULES = ("storage", "safe_files", "tenant_lock", "journal_store", "journal_checkpoint", "kept_journals",
+                         "root_files")
 PROTOCOL_MEMBERS = sorted(
     name for name in {*vars(Storage), *Storage.__annotations__}
     if not name.startswith("_") and name not in {"mro"}

@@ -116,14 +116,14 @@ def test_the_token_changes_on_every_commit_and_checkpoint(db):
 
 KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
-from dbengine import journal_store
+from dbengine import journal_checkpoint
 step = sys.argv[2]
 def killing(name):
-    real = getattr(journal_store.TenantJournals, name)
+    real = getattr(journal_checkpoint.JournalCheckpoints, name)
     def run(self, *args):
         result = real(self, *args)
         os.kill(os.getpid(), signal.SIGKILL)
-    setattr(journal_store.TenantJournals, name, run)
+    setattr(journal_checkpoint.JournalCheckpoints, name, run)
 killing(step)
 from dbengine.dbengine import DbEngine
 db = DbEngine(sys.argv[1])

@@ -206,7 +206,7 @@ def test_export_and_import_see_journal_only_objects(written, make_engine, tmp_pa
 
 KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
-from dbengine import journal_store, root_files, storage
+from dbengine import journal_checkpoint, root_files, storage
 
 write, count = root_files.RootFiles.write_content, [0]
 def die_after_some(self, path, data, durable=None):
@@ -215,7 +215,7 @@ def die_after_some(self, path, data, durable=None):
         os.kill(os.getpid(), signal.SIGKILL)  # some objects have their files, the journal is whole
     return write(self, path, data, durable)
 root_files.RootFiles.write_content = die_after_some
-journal_store.TenantJournals._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
+journal_checkpoint.JournalCheckpoints._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
 storage.LocalStorage(sys.argv[1]).checkpoint("tenant_1")
 """
 

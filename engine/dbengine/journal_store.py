@@ -5,18 +5,17 @@ frame format; docs/RELIABILITY.md): the record holds the head and the commit's o
 which stay there (readers find them through a journal index, and the head from the
 journal's last record) until a checkpoint gives them files, syncs, and empties the journal
 (when it passes JOURNAL_LIMIT). Here: the writes waiting for a head write (this thread's
-pending objects and refs), the journaled commit, the replay of a journal left by an
-earlier boot, the checkpoint, and what verify asks of a journal. What a process keeps
-open of each journal between calls (its index, its append fd) is kept_journals.py's. The
-storage holds one `TenantJournals` and delegates to it; paths, the tenant lock and the
-atomic file writes stay the storage's (`store`): a class of its own rather than a mixin,
-since it calls back into the storage for only those.
+pending objects and refs), the journaled commit, and what verify asks of a journal. The
+checkpoint and the replay of a journal left by an earlier boot are journal_checkpoint.py's
+(`checkpoints`), what a process keeps open of each journal between calls (its index, its
+append fd) kept_journals.py's. The storage holds one `TenantJournals` and delegates to
+it; paths, the tenant lock and the atomic file writes stay the storage's (`store`): a
+class of its own rather than a mixin, since it calls back into the storage for only those.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import stat
@@ -25,7 +24,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from . import journal
-from .errors import DbEngineError, LockTimeoutError, StorageError
+from .errors import DbEngineError
+from .journal_checkpoint import DAMAGED_JOURNAL_NAME, JournalCheckpoints
 from .kept_journals import KeptJournals
 from .pool import daemon_map
 from .safe_files import (
@@ -34,10 +34,10 @@ from .safe_files import (
     _datasync,
     _fail,
     _fsync_dir,
-    _open_for_writing,
     _open_regular,
     _open_stat_for_writing,
     _read_fd,
+    _sync_in_place,
     _syncfs,
     _write_all,
 )
@@ -45,7 +45,6 @@ from .safe_files import (
 if TYPE_CHECKING:
     from .storage import LocalStorage
 
-JOURNAL_NAME, DAMAGED_JOURNAL_NAME = "journal", "journal.damaged"
 # A checkpoint empties the journal once it is larger. It creates the files of the journal's
 # objects in the commit that crosses the limit: ~370 for 1 KB saves at 512 KB, a 40-70 ms
 # pause on a calm disk against 200-320 ms at 2 MB, for the same total time (bench/RESULTS-durable.md)
@@ -56,26 +55,20 @@ WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no 
 OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 
-def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
-    """A file's (device, inode, size, mtime): which content of it a process synced."""
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
-
-
 class TenantJournals:
-    """The journals of one `LocalStorage`'s tenants: journaled writes and commits, replay and
-    checkpoint; `kept`: the journal indexes and append fds kept open. `store` gives the paths, the tenant locks and the atomic
-    file writes (`files`: its `RootFiles`)."""
+    """The journals of one `LocalStorage`'s tenants: journaled writes and commits; `checkpoints`:
+    checkpoint and replay; `kept`: the journal indexes and append fds kept open. `store`
+    gives the paths, the tenant locks and the atomic file writes (`files`: its `RootFiles`)."""
 
     def __init__(self, store: LocalStorage):
         self.store = store
         self.files = store.files
-        self.recovered: set[str] = set()  # tenants whose journal needs no replay (or had it)
-        self._synced_heads: dict[str, tuple[int, int, int, int]] = {}  # tenant -> head file this process synced
         self._pending = threading.local()  # journaled writes of this thread waiting for a head write
         # tenant -> journal size before which no automatic checkpoint is tried again: one that
         # failed (a full disk) waits for another JOURNAL_LIMIT of journal, not the next commit
         self._retry_at: dict[str, int] = {}
         self.kept = KeptJournals(store.journal_path)  # the journal indexes and append fds kept open
+        self.checkpoints = JournalCheckpoints(store, self.kept)  # checkpoint and replay
 
     def forked(self) -> None:
         """In a forked child: the kept journals get a new guard (`KeptJournals.forked`)."""
@@ -109,18 +102,11 @@ class TenantJournals:
             try:
                 self._write_files(items)  # the objects the head names are in place before it
                 if self._journal_size(tenant):  # keep the journal's heads a chain: no head behind its back
-                    self._checkpoint(tenant)
+                    self.checkpoints.checkpoint(tenant)
                 self.files.write_atomic(self.store.head_path(tenant), data)
             except BaseException:
                 self._give_back(items)
                 raise
-
-    def replay_if_needed(self, tenant: str) -> None:
-        """Under the tenant's lock, once per tenant: replay a journal of an earlier boot."""
-        if tenant not in self.recovered:
-            if self._needs_replay(tenant):
-                self._replay(tenant)
-            self.recovered.add(tenant)
 
     def objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
         """Every object of the tenant's journal's valid records, read afresh (for verify):
@@ -146,7 +132,15 @@ class TenantJournals:
 
     def checkpoint(self, tenant: str) -> None:
         """Under the tenant's lock: make everything the journal covers durable in place, then empty it."""
-        self._checkpoint(tenant)
+        self.checkpoints.checkpoint(tenant)
+
+    def replay_if_needed(self, tenant: str) -> None:
+        """Under the tenant's lock, once per tenant: replay a journal of an earlier boot."""
+        self.checkpoints.replay_if_needed(tenant)
+
+    def recover(self, tenant: str) -> None:
+        """Before a read, once per tenant: a reader's replay (`JournalCheckpoints.recover`)."""
+        self.checkpoints.recover(tenant)
 
     def problems(self, tenant: str) -> list[tuple[str, str, str, bool]]:
         """What is wrong with the tenant's journal, read only: (path, kind, message, damage);
@@ -204,7 +198,7 @@ class TenantJournals:
         if self._pending.size > PENDING_LIMIT:  # a big import: write (and sync) in place instead
             self._write_files(pending)
             if self.store.durable:
-                self._sync_in_place([item[3] for item in pending])
+                _sync_in_place([item[3] for item in pending])
             pending.clear()
             self._pending.size = 0
         return not present
@@ -282,7 +276,7 @@ class TenantJournals:
                 # the journal's head came from a scan; make it the head file, start afresh
                 os.close(fd)
                 fd = -1
-                self._checkpoint(tenant)
+                self.checkpoints.checkpoint(tenant)
                 fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
                 size = info.st_size
                 tip = self.kept.tip_for_append(tenant, fd, info) if size else None
@@ -328,7 +322,7 @@ class TenantJournals:
                 unwritten.pop(item[3], None)  # read from its file or the journal from now on
         if end > JOURNAL_LIMIT and end >= self._retry_at.get(tenant, 0):
             try:
-                self._checkpoint(tenant)
+                self.checkpoints.checkpoint(tenant)
             except (DbEngineError, OSError):  # the commit is durable already
                 self._retry_at[tenant] = end + JOURNAL_LIMIT
             else:
@@ -347,25 +341,14 @@ class TenantJournals:
             return None
         try:
             data = _read_fd(fd, HEAD_LIMIT + 1)
-            if self._synced_heads.get(tenant) != _identity(info):
+            if not self.checkpoints.head_synced(tenant, info):
                 if not _syncfs(fd):
                     os.fsync(fd)
                     _fsync_dir(self.store.tenant_dir(tenant))
-                self._note_synced_head(tenant, info)
+                self.checkpoints.note_synced_head(tenant, info)
         finally:
             os.close(fd)
         return hashlib.sha256(data).digest()
-
-    def _note_synced_head(self, tenant: str, info: os.stat_result | None = None) -> None:
-        """Remember the head file as durable (just synced with all it names), by its identity."""
-        if info is None:
-            try:
-                info = os.lstat(self.store.head_path(tenant))
-            except OSError:
-                return
-        if len(self._synced_heads) >= 4096:  # a cache: forget it rather than grow
-            self._synced_heads.clear()
-        self._synced_heads[tenant] = _identity(info)
 
     def _journal_size(self, tenant: str) -> int:
         try:
@@ -373,183 +356,4 @@ class TenantJournals:
         except OSError:
             return 0
         return info.st_size if stat.S_ISREG(info.st_mode) else 0
-
-    def _needs_replay(self, tenant: str) -> bool:
-        """True when the journal holds records of an earlier boot (a crash of the machine may
-        have lost what they cover) or of an unknown one; in this boot, every write a record
-        covers is in the page cache, visible to all."""
-        path = self.store.journal_path(tenant)
-        try:
-            fd, info = _open_regular(path, "journal")
-        except (FileNotFoundError, IsADirectoryError, DbEngineError):  # none, or not a file (verify says so)
-            return False
-        except OSError as exc:  # cannot tell whether the tenant needs a replay: say so
-            raise _fail("read", path, exc) from exc
-        try:
-            if info.st_size == 0:
-                return False
-            boot, now = journal.first_boot(fd), journal.boot_id()
-            if now == journal.NO_BOOT or boot == now:
-                return now == journal.NO_BOOT
-            # another boot, or a first frame too damaged to say: its last frame decides, so
-            # that a flipped byte in the first frame never makes a reader replay (and set
-            # aside) a journal this boot wrote (its objects would be lost with it)
-            return journal.last_boot(fd, info.st_size) != now
-        finally:
-            os.close(fd)
-
-    def recover(self, tenant: str) -> None:
-        """A reader's replay: only if the tenant lock is free now (a writer holding it
-        replays before it writes); a replay that cannot write is not retried."""
-        if not self._needs_replay(tenant):
-            self.recovered.add(tenant)
-            return
-        try:
-            with self.store.lock(tenant, timeout=0):
-                pass  # lock() replays
-        except LockTimeoutError:
-            return
-        except (DbEngineError, OSError):
-            self.recovered.add(tenant)
-
-    @staticmethod
-    def _open_journal(path: str, why: str) -> int | None:
-        """The journal at `path` opened for reading and writing; None when there is none."""
-        try:
-            return _open_for_writing(path, os.O_RDWR, why)
-        except StorageError as exc:
-            if getattr(exc, "errno", None) == errno.ENOENT:
-                return None
-            raise
-
-    def _replay(self, tenant: str) -> None:
-        """Under the lock: rewrite every object and ref of the journal's valid records (each
-        checked against its digest), write the head file from the head the journal gives
-        (`journal.journal_head`: what readers saw), sync it all, and empty the journal (a
-        damaged one is set aside as journal.damaged for verify)."""
-        path = self.store.journal_path(tenant)
-        fd = self._open_journal(path, "replay")
-        if fd is None:
-            return
-        try:
-            size = os.fstat(fd).st_size
-            if size == 0:
-                return
-
-            def apply(record: journal.Record) -> None:
-                for digest, data in record.objects:
-                    self.files.write_content(self.store.object_path(tenant, digest), data, durable=False)
-                for digest, data in record.refs:
-                    self.files.write_content(self.store.ref_path(digest), data, durable=False)
-
-            try:
-                tip = journal.journal_head(fd, size)
-                # past damage too, as a checkpoint: the valid records after it were acknowledged
-                # (their objects are read from the journal until then), whether or not one gives the head
-                result = journal.scan_all(fd, size, apply)
-                self._put_head_file(tenant, tip.head)
-                self._sync_all(tenant, fd, size)
-                self._note_synced_head(tenant)
-                if result.damage:
-                    self._set_aside(tenant, path)
-                else:
-                    os.ftruncate(fd, 0)
-                    os.fsync(fd)
-            except OSError as exc:
-                raise _fail("replay journal", path, exc) from exc
-        finally:
-            os.close(fd)
-            self.kept.forget(tenant)
-
-    def _put_head_file(self, tenant: str, head: bytes | None) -> None:
-        """Write the head the journal gives into the head file (no fsync: the sync of the
-        checkpoint or replay follows), unless it holds those bytes already."""
-        if head is not None and not self.files.holds(self.store.head_path(tenant), head):
-            self.files.write_atomic(self.store.head_path(tenant), head, durable=False)
-
-    def _set_aside(self, tenant: str, path: str) -> None:
-        """Rename a damaged journal to journal.damaged (after its head and objects are in place)."""
-        self.kept.drop_append_fd(tenant)
-        os.replace(path, os.path.join(self.store.tenant_dir(tenant), DAMAGED_JOURNAL_NAME))
-        _fsync_dir(self.store.tenant_dir(tenant))
-
-    def _checkpoint(self, tenant: str) -> None:
-        """Under the lock: write the head file from the head the journal gives, then the
-        files of the journal's objects that have none, sync what the journal covers, then
-        empty it. A crash anywhere in between leaves the same head (the journal, still whole,
-        gives the head the file now holds) and loses nothing. A damaged journal is set aside
-        as journal.damaged instead of emptied (the records after the damage are kept for
-        inspection; their objects get files: they were acknowledged)."""
-        path = self.store.journal_path(tenant)
-        fd = self._open_journal(path, "checkpoint")
-        if fd is None:
-            return
-        try:
-            info = os.fstat(fd)
-            if info.st_size:
-                self._put_head_file(tenant, journal.journal_head(fd, info.st_size).head)
-                written: set[str] = set()
-                # past damage too: the valid records after it were acknowledged, their objects are kept
-                result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
-                self._sync_all(tenant, fd, info.st_size)
-                self._note_synced_head(tenant)
-                if result.damage:
-                    self._set_aside(tenant, path)
-                    self.kept.forget(tenant)
-                    return
-                os.ftruncate(fd, 0)
-                os.fsync(fd)
-            self.kept.forget(tenant)
-        except OSError as exc:
-            raise _fail("checkpoint journal", path, exc) from exc
-        finally:
-            os.close(fd)
-
-    def _materialise(self, tenant: str, record: journal.Record, written: set[str]) -> None:
-        """Give a journal record's objects their files where they have none (or a file holding
-        other bytes), without fsync (the checkpoint's sync follows); `written`: digests done
-        (an object journaled twice is written once). One record at a time: memory stays one
-        frame. One thread: 4 measured no faster (the creations in one `objects/` folder wait
-        on each other in the kernel)."""
-        for digest, data in record.objects:
-            if digest not in written:
-                written.add(digest)
-                self.files.write_content(self.store.object_path(tenant, digest), data, durable=False)
-
-    def _sync_all(self, tenant: str, fd: int, size: int) -> None:
-        """Make durable every file and folder the journal's records name, and the head:
-        one syncfs of the file system where there is one, else an fsync of each."""
-        if _syncfs(fd):
-            return
-        paths = [self.store.head_path(tenant)]
-
-        def collect(record: journal.Record) -> None:
-            paths.extend(self.store.object_path(tenant, digest) for digest, _data in record.objects)
-            paths.extend(self.store.ref_path(digest) for digest, _data in record.refs)
-
-        journal.scan_all(fd, size, collect)
-        self._sync_in_place(paths)
-
-    def _sync_in_place(self, paths: list[str]) -> None:
-        """fsync these files, their folders and their folders' folders (new prefix folders)."""
-        folders: set[str] = set()
-        for path in dict.fromkeys(paths):
-            try:
-                fd, _info = _open_regular(path, path)
-            except FileNotFoundError:
-                continue  # a record of a writer that died before writing it
-            except (OSError, DbEngineError) as exc:
-                raise StorageError(f"cannot sync {path}: {exc}") from exc
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                raise _fail("sync", path, exc) from exc
-            finally:
-                os.close(fd)
-            folders.add(os.path.dirname(path))
-        for folder in sorted(folders | {os.path.dirname(f) for f in folders}, key=len, reverse=True):
-            try:
-                _fsync_dir(folder)
-            except OSError as exc:
-                raise _fail("sync folder", folder, exc) from exc
 

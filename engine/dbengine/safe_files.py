@@ -20,7 +20,7 @@ import stat
 import threading
 from collections.abc import Callable
 
-from .errors import CorruptObjectError, StorageError
+from .errors import CorruptObjectError, DbEngineError, StorageError
 
 HEAD_LIMIT = 256 * 1024 * 1024  # a larger head is damage, not read
 READ_SLACK = 64 * 1024  # read at most this much past fstat's size (a file appended to meanwhile)
@@ -265,3 +265,27 @@ class _SyncThread:
 _SYNCER = _SyncThread()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_SYNCER.reset)
+
+
+def _sync_in_place(paths: list[str]) -> None:
+    """fsync these files, their folders and their folders' folders (new prefix folders)."""
+    folders: set[str] = set()
+    for path in dict.fromkeys(paths):
+        try:
+            fd, _info = _open_regular(path, path)
+        except FileNotFoundError:
+            continue  # a record of a writer that died before writing it
+        except (OSError, DbEngineError) as exc:
+            raise StorageError(f"cannot sync {path}: {exc}") from exc
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _fail("sync", path, exc) from exc
+        finally:
+            os.close(fd)
+        folders.add(os.path.dirname(path))
+    for folder in sorted(folders | {os.path.dirname(f) for f in folders}, key=len, reverse=True):
+        try:
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise _fail("sync folder", folder, exc) from exc

@@ -5,8 +5,8 @@ The engine talks to a `Storage` only through the methods below, so another backe
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
 Writes are atomic (temp file in the same folder, rename). With `durable=True` (the
 default) a commit is made durable by one append + fdatasync of the tenant's journal
-(`TenantJournals` in journal_store.py, which the storage holds and delegates to; see
-docs/RELIABILITY.md): ref files are written without fsync, the commit's objects and its
+(`TenantJournals` in journal_store.py, which the storage holds and delegates to, its
+checkpoints and replays in journal_checkpoint.py; see docs/RELIABILITY.md): ref files are written without fsync, the commit's objects and its
 head get no file (readers take them from the journal: the head from its last record,
 `read_head`), and a checkpoint runs when the journal passes JOURNAL_LIMIT. A journal left
 by an earlier boot is replayed before the tenant is read or written. `durable=False`
@@ -38,7 +38,8 @@ from .errors import (
     NotInitializedError,
     StorageError,
 )
-from .journal_store import JOURNAL_NAME, TenantJournals
+from .journal_checkpoint import JOURNAL_NAME
+from .journal_store import TenantJournals
 from .names import DIGEST_RE, check_digest, check_tenant
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
@@ -398,8 +399,7 @@ class LocalStorage:
         gives while it gives one (a durable commit writes no head file; `journal.journal_head`),
         else the head file's."""
         path = self.head_path(tenant)
-        if tenant not in self.journals.recovered:
-            self.journals.recover(tenant)
+        self.journals.recover(tenant)
         for _attempt in range(16):
             journal_info = self.journals.stat(tenant)
             if journal_info is not None and journal_info.st_size:
@@ -414,8 +414,7 @@ class LocalStorage:
         raise StorageError(f"cannot read the head of tenant {tenant!r}: its journal kept being emptied while read")
 
     def head_token(self, tenant: str) -> HeadToken | None:
-        if tenant not in self.journals.recovered:
-            self.journals.recover(tenant)
+        self.journals.recover(tenant)
         journal_info, head_info = self.journals.stat(tenant), self._stat_head(tenant)
         if head_info is None and (journal_info is None or not journal_info.st_size):
             return None
