@@ -209,6 +209,53 @@ def test_a_last_frame_whose_first_page_lost_its_new_bytes_is_a_torn_append(db, m
     assert make_engine(db.root).verify().ok
 
 
+@pytest.mark.parametrize("shape", ["header and trailer pages lost", "size cut after a later page",
+                                   "header across a page boundary, its second page lost"])
+def test_an_append_whose_header_page_was_lost_is_torn_whatever_its_later_pages_hold(db, make_engine, shape):
+    """A power loss can write a later page of an append (or extend the file's size past it)
+    and lose the page holding its header: the header reads as zeros from the frame's start
+    to that page's end while later bytes are there; no frame ends the file after it. That
+    append was never acknowledged: torn (the next writer empties the journal), not damage."""
+    if shape.startswith("header across"):  # the frame starts 4 bytes before a page boundary
+        for _ in range(4):  # each save's frame grows by the pad's length (timestamps may shift it a little)
+            size = os.path.getsize(db.storage.journal_path(T))
+            db.save(T, "alice", E, {"n": 1, "pad": ""})
+            grown = os.path.getsize(db.storage.journal_path(T)) - size
+            if (size + grown) % journal.PAGE == journal.PAGE - 4:
+                break
+            db.save(T, "alice", E, {"n": 1, "pad": "p" * ((journal.PAGE - 4 - size - 2 * grown) % journal.PAGE)})
+            if os.path.getsize(db.storage.journal_path(T)) % journal.PAGE == journal.PAGE - 4:
+                break
+        assert os.path.getsize(db.storage.journal_path(T)) % journal.PAGE == journal.PAGE - 4
+        first = db.get_digest(T, E)
+    else:
+        first = db.save(T, "alice", E, {"n": 2})
+    path = db.storage.journal_path(T)
+    append_unacknowledged(path, {E: first})
+    start, end = last_frame_bounds(path)
+    header_page = start // journal.PAGE * journal.PAGE
+    assert not shape.startswith("header across") or start == header_page + journal.PAGE - 4
+    with open(path, "r+b") as handle:
+        if shape.startswith("header across"):  # "MJR1" stays, the length's page is lost
+            handle.seek(header_page + journal.PAGE)
+            handle.write(bytes(journal.PAGE))
+        else:
+            handle.seek(start)
+            handle.write(bytes(header_page + journal.PAGE - start))
+        if shape == "header and trailer pages lost":
+            handle.seek((end - 1) // journal.PAGE * journal.PAGE)
+            handle.write(bytes(end - (end - 1) // journal.PAGE * journal.PAGE))
+    if shape == "size cut after a later page":
+        os.truncate(path, header_page + 3 * journal.PAGE)
+    _, result = records_of(path)
+    assert result.torn and not result.damage, result.damage
+    assert make_engine(db.root).get_digest(T, E) == first
+    assert [p.kind for p in make_engine(db.root).verify().notes] == ["journal-torn"]
+    writer = make_engine(db.root, durable=True)
+    writer.save(T, "bob", E, {"n": 3})
+    assert not os.path.exists(path + ".damaged") and make_engine(db.root).verify().ok
+
+
 # ---------------------------------------------------------------- 3. fork between open and flock
 
 

@@ -531,6 +531,22 @@ def _lost_append(fd: int, offset: int, size: int) -> bool:
     return _lost_pages(_pread(fd, size - offset, offset), offset)
 
 
+def _header_lost(fd: int, offset: int, size: int) -> bool:
+    """True when a page the frame header at `offset` lies in reads as zeros from `offset` on
+    (a piece between the file's page boundaries): a power loss lost the page holding the
+    start of an append (an engine's header has no such piece: the magic, or the length's
+    low bytes, which are never all zero, are in each)."""
+    stop = min(size, (offset + _HEADER.size - 1) // PAGE * PAGE + PAGE)
+    return stop > offset and _lost_pages(_pread(fd, stop - offset, offset), offset)
+
+
+def _torn_at(fd: int, offset: int, size: int) -> bool:
+    """True when the invalid frame at `offset` ends the journal and its header's page was lost
+    (`_header_lost`), whatever the rest reads as (later pages of the append written or not,
+    the file's size cut anywhere): one append a power loss cut, never acknowledged."""
+    return _header_lost(fd, offset, size) and not _frame_follows(fd, offset, size)
+
+
 def _frame_follows(fd: int, offset: int, size: int) -> bool:
     """True when a valid frame starting after `offset` ends the file: what looks cut short at
     `offset` (a length past the end, zeros) is then damage, not a torn tail (always the last)."""
@@ -548,7 +564,7 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))
+            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)) or _header_lost(fd, offset, size)
                     or _lost_append(fd, offset, size)) and not _frame_follows(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
@@ -557,7 +573,7 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         length = _HEADER.unpack(header)[1]
         frame_end = offset + length + OVERHEAD
         if length > RECORD_LIMIT or frame_end > size:
-            if frame_end < size:
+            if frame_end < size and not _torn_at(fd, offset, size):
                 result.damage = f"frame at offset {offset} is larger than {RECORD_LIMIT} bytes"
             elif _frame_follows(fd, offset, size):
                 result.damage = f"frame at offset {offset} claims {length} bytes, past the end, yet whole frames follow it"
@@ -575,7 +591,7 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
             # the last frame, whole by its length: torn only when a page of it reads as zeros
             # (an append a power loss cut); any other wrong byte is damage (or forgery)
             if frame_end >= size and _lost_pages(header + payload + _pread(fd, _TRAILER.size, frame_end - _TRAILER.size),
-                                                 offset):
+                                                 offset) or _torn_at(fd, offset, size):
                 result.torn = True
             else:
                 result.damage = f"frame at offset {offset} fails its checksum"
