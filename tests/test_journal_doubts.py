@@ -113,6 +113,54 @@ def test_a_frame_whose_checksum_holds_but_whose_object_bytes_do_not_hash_is_neve
     assert make_engine(db.root).get_digest(T, E) == good
 
 
+def test_an_import_never_skips_an_object_found_only_in_a_record_whose_fdatasync_then_fails(db, make_engine, monkeypatch):
+    """Another engine's record is visible in the journal before its fdatasync returns; when
+    that sync fails the record is taken back. A `durable=False` import that found an object
+    only in it (its have-check) must still give it a file: its head names the object."""
+    from dbengine import journal_store
+    from dbengine.errors import StorageError
+
+    writer, importer = make_engine(db.root, durable=True), make_engine(db.root)
+    path = db.storage.journal_path(T)
+    asked, failed, outcome = threading.Event(), threading.Event(), {}
+    real_sync = journal_store._datasync
+
+    def lines(digest: str, data: bytes):
+        yield json.dumps({"type": "mydb-export", "version": 1, "tenant": T, "entry": None})
+        yield json.dumps({"type": "object", "digest": digest, "text": data.decode()})
+        asked.set()  # the object line is done: its have-check found it in the journal
+        assert failed.wait(20)
+        yield json.dumps({"type": "head", "entry": "imported", "digest": digest})
+
+    def run_import(digest: str, data: bytes) -> None:
+        try:
+            outcome["result"] = importer.import_jsonl(lines(digest, data))
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            outcome["error"] = exc
+
+    def failing_sync(fd: int) -> None:
+        if "thread" not in outcome:  # the commit's sync: the import runs meanwhile, then it fails
+            recs, _ = records_of(path)
+            digest = json.loads(recs[-1].head)[E]
+            data = dict(recs[-1].objects)[digest]
+            outcome["thread"] = threading.Thread(target=run_import, args=(digest, data))
+            outcome["thread"].start()
+            assert asked.wait(20)
+            raise OSError(5, "Input/output error")
+        real_sync(fd)
+
+    monkeypatch.setattr(journal_store, "_datasync", failing_sync)
+    with pytest.raises(StorageError):
+        writer.save(T, "alice", E, {"n": 5})
+    monkeypatch.setattr(journal_store, "_datasync", real_sync)
+    failed.set()
+    outcome["thread"].join(20)
+    assert "error" not in outcome, outcome.get("error")
+    cold = make_engine(db.root)
+    assert cold.load(T, "imported") == {"n": 5}  # the object the imported head names is there
+    assert cold.verify().ok, [str(p) for p in cold.verify().problems]
+
+
 # ---------------------------------------------------------------- 2. a whole last frame failing its checksum
 
 

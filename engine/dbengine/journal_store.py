@@ -182,7 +182,11 @@ class TenantJournals:
         lock = self.store._locks.get(tenant) if tenant is not None else None
         if not self.store.durable:
             if lock is None or not lock.held_here():
-                return not self._journal_holds(kind, tenant, digest, path) and self.files.write_content(path, data)
+                # found in the journal: reported present, but given its file all the same (no
+                # fsync, as here always): that record may be another writer's whose fdatasync
+                # has not returned, taken back if it fails, and nothing journals it for us
+                held = self._journal_holds(kind, tenant, digest, path)
+                return self.files.write_content(path, data) and not held
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self.files.write_content(path, data, durable=True)
         if lock is not None and lock.held_here():
@@ -205,7 +209,8 @@ class TenantJournals:
 
     def _journal_holds(self, kind: bytes, tenant: str | None, digest: str, path: str) -> bool:
         """True when an object with no file is in the tenant's journal in place now, its bytes
-        checked (an import's "have I got it": then no file is written for it)."""
+        checked (an import's "have I got it": then a durable write gives it no file now, its
+        thread's next record journals it again; a `durable=False` one still writes its file)."""
         return kind == b"o" and tenant is not None and not os.path.lexists(path) and self.kept.has_object(tenant, digest)
 
     def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
