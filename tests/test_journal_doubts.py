@@ -113,14 +113,18 @@ def test_a_frame_whose_checksum_holds_but_whose_object_bytes_do_not_hash_is_neve
     assert make_engine(db.root).get_digest(T, E) == good
 
 
-def test_an_import_never_skips_an_object_found_only_in_a_record_whose_fdatasync_then_fails(db, make_engine, monkeypatch):
+@pytest.mark.parametrize("importer_kind", ["durable=False", "durable, a big import (its pending writes flushed)"])
+def test_an_import_never_skips_an_object_found_only_in_a_record_whose_fdatasync_then_fails(db, make_engine, monkeypatch,
+                                                                                             importer_kind):
     """Another engine's record is visible in the journal before its fdatasync returns; when
-    that sync fails the record is taken back. A `durable=False` import that found an object
-    only in it (its have-check) must still give it a file: its head names the object."""
+    that sync fails the record is taken back. An import that found an object only in it (its
+    have-check) must still give it a file (`durable=False`) or journal it (durable, even once
+    a big import's pending writes were flushed in place): its head names the object."""
     from dbengine import journal_store
     from dbengine.errors import StorageError
 
-    writer, importer = make_engine(db.root, durable=True), make_engine(db.root)
+    writer = make_engine(db.root, durable=True)
+    importer = make_engine(db.root, durable=importer_kind.startswith("durable,"))
     path = db.storage.journal_path(T)
     asked, failed, outcome = threading.Event(), threading.Event(), {}
     real_sync = journal_store._datasync
@@ -133,6 +137,8 @@ def test_an_import_never_skips_an_object_found_only_in_a_record_whose_fdatasync_
         yield json.dumps({"type": "head", "entry": "imported", "digest": digest})
 
     def run_import(digest: str, data: bytes) -> None:
+        if importer_kind.startswith("durable,"):  # (the writer's record is in: its sync runs)
+            monkeypatch.setattr(journal_store, "PENDING_LIMIT", 0)  # every write flushed in place at once
         try:
             outcome["result"] = importer.import_jsonl(lines(digest, data))
         except Exception as exc:  # noqa: BLE001 (reported below)

@@ -202,6 +202,10 @@ class TenantJournals:
         if self._pending.size > PENDING_LIMIT:  # a big import: write (and sync) in place instead
             self._write_files(pending)
             if self.store.durable:
+                for item in pending:  # found only in the journal: no record of ours will hold it now,
+                    # and that one may be another writer's whose fdatasync fails (taken back)
+                    if not item[5] and item[0] == b"o" and not os.path.lexists(item[3]):
+                        self.files.write_content(item[3], item[4], durable=False)
                 _sync_in_place([item[3] for item in pending])
             pending.clear()
             self._pending.size = 0
