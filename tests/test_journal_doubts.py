@@ -310,6 +310,29 @@ def test_an_append_whose_header_page_was_lost_is_torn_whatever_its_later_pages_h
     assert not os.path.exists(path + ".damaged") and make_engine(db.root).verify().ok
 
 
+def test_verify_sees_the_objects_readers_and_a_checkpoint_take_past_a_damaged_record(db, make_engine):
+    """Past a damaged record, the valid records found back from the journal's end were
+    acknowledged: readers read their objects and the head they give, a checkpoint gives those
+    objects files. `verify` must see them too (it reported the heads' objects missing)."""
+    for n in (1, 2, 3):
+        db.save(T, "alice", E, {"n": n})
+    other = db.save(T, "alice", "other", {"k": 1})
+    path = db.storage.journal_path(T)
+    with open(path, "rb") as handle:
+        first_end = journal.frame_at(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)[0]
+        second_end = journal.frame_at(handle.fileno(), first_end, os.fstat(handle.fileno()).st_size)[0]
+    flip(path, (first_end + second_end) // 2)  # the second record (n=2) is damaged
+    reader = make_engine(db.root)
+    assert reader.load(T, E) == {"n": 3} and reader.get_digest(T, "other") == other
+    kinds = sorted(p.kind for p in reader.verify().problems)
+    assert "missing-object" not in kinds and "journal-damaged" in kinds, kinds
+    assert "missing-parent" in kinds  # the damaged record's version: the chain of "doc" passes through it
+    make_engine(db.root, durable=True).storage.checkpoint(T)  # the same objects get their files
+    after = make_engine(db.root)
+    assert after.load(T, E) == {"n": 3} and after.load(T, "other") == {"k": 1}
+    assert sorted(p.kind for p in after.verify().problems) == kinds
+
+
 # ---------------------------------------------------------------- 3. fork between open and flock
 
 

@@ -109,8 +109,9 @@ class TenantJournals:
                 raise
 
     def objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
-        """Every object of the tenant's journal's valid records, read afresh (for verify):
-        (where: the journal path and offset, digest, bytes)."""
+        """Every object of the tenant's journal's valid records, read afresh (for verify), those
+        after damage too, as readers and a checkpoint see them: (where: the journal path and
+        offset, digest, bytes)."""
         path = self.store.journal_path(tenant)
         try:
             fd, info = _open_regular(path, "journal")
@@ -122,8 +123,8 @@ class TenantJournals:
             for (digest, data), offset in zip(record.objects, record.object_offsets, strict=True):
                 found.append((f"{path} (offset {offset})", digest, data))
 
-        try:
-            journal.scan(fd, info.st_size, collect)
+        try:  # past damage too (`scan_all`): readers read those records' objects, a checkpoint keeps them
+            journal.scan_all(fd, info.st_size, collect)
         except OSError:
             return
         finally:
