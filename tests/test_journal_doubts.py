@@ -403,3 +403,36 @@ def child_pipe():
             os.close(fd)
         except OSError:
             pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_never_waits_for_a_thread_waiting_for_the_tenant_lock(db, make_engine):
+    """A fork waits only for a lock file's open or close (the guard): a thread waiting for a
+    tenant lock another process holds (its flock retried) must not hold the fork up."""
+    import fcntl
+
+    lock_path = os.path.join(db.storage.tenant_dir(T), "head.lock")
+    holder = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as another process holding the tenant lock
+    waiter = make_engine(db.root, durable=True, lock_timeout=20.0)
+    saved = threading.Event()
+    thread = threading.Thread(target=lambda: (waiter.save(T, "alice", E, {"n": 9}), saved.set()))
+    unlock = threading.Timer(8, fcntl.flock, (holder, fcntl.LOCK_UN))  # a fork held up fails, never hangs
+    try:
+        thread.start()
+        unlock.start()
+        deadline = time.monotonic() + 10
+        while not tenant_lock._LOCK_FDS and time.monotonic() < deadline:  # its lock file is open: it waits
+            time.sleep(0.005)
+        assert tenant_lock._LOCK_FDS and not saved.is_set()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if not tenant_lock._LOCK_FDS else 1)  # the child closed its copies
+        _, status = os.waitpid(pid, 0)
+        assert time.monotonic() - started < 5 and os.WEXITSTATUS(status) == 0
+    finally:
+        unlock.cancel()
+        os.close(holder)  # the lock is free: the waiting save goes on
+        thread.join(20)
+    assert saved.is_set() and make_engine(db.root).load(T, E) == {"n": 9}
