@@ -333,6 +333,34 @@ def test_verify_sees_the_objects_readers_and_a_checkpoint_take_past_a_damaged_re
     assert sorted(p.kind for p in after.verify().problems) == kinds
 
 
+def test_a_lost_header_page_before_valid_records_is_damage_even_when_the_journal_ends_torn(db, make_engine):
+    """Zeros where a record's header was, valid records after it, then a torn tail: not one
+    lost append (that is the last thing in the file), so damage: the journal is set aside
+    with the acknowledged records after the zeros, never emptied as a torn tail."""
+    db.save(T, "alice", E, {"n": 1, "body": "a" * 3000})
+    path = db.storage.journal_path(T)
+    start = os.path.getsize(path)
+    db.save(T, "alice", E, {"n": 2, "body": "b" * 3000})
+    later = db.save(T, "alice", "other", {"k": 1, "body": "c" * 6000})
+    size = os.path.getsize(path)
+    stop = (start // journal.PAGE + 1) * journal.PAGE
+    assert stop < size - 2000
+    with open(path, "r+b") as handle:
+        handle.seek(start)
+        handle.write(bytes(stop - start))  # the second record's header page lost
+    frame = journal.encode(journal.Record(boot=journal.boot_id(), head=b"{}"))
+    with open(path, "ab") as handle:
+        handle.write(frame[: len(frame) // 2])  # and a writer killed mid-append
+    _, result = records_of(path)
+    assert result.damage and not result.torn
+    writer = make_engine(db.root, durable=True)
+    writer.save(T, "bob", "third", {"k": 3})
+    assert os.path.exists(path + ".damaged")  # set aside, not emptied: the later records are in it
+    with open(path + ".damaged", "rb") as handle:
+        assert later.encode() in handle.read()
+    assert make_engine(db.root).get_digest(T, "third") is not None
+
+
 # ---------------------------------------------------------------- 3. fork between open and flock
 
 

@@ -543,8 +543,26 @@ def _header_lost(fd: int, offset: int, size: int) -> bool:
 def _torn_at(fd: int, offset: int, size: int) -> bool:
     """True when the invalid frame at `offset` ends the journal and its header's page was lost
     (`_header_lost`), whatever the rest reads as (later pages of the append written or not,
-    the file's size cut anywhere): one append a power loss cut, never acknowledged."""
-    return _header_lost(fd, offset, size) and not _frame_follows(fd, offset, size)
+    the file's size cut anywhere): one append a power loss cut, never acknowledged. Not when
+    a valid frame starts anywhere after it (then records were appended, and acknowledged,
+    after the lost page: damage, even when the file ends torn)."""
+    return _header_lost(fd, offset, size) and not _frame_follows(fd, offset, size) \
+        and not _valid_frame_after(fd, offset, size)
+
+
+def _valid_frame_after(fd: int, offset: int, size: int) -> bool:
+    """True when a valid frame starts somewhere after `offset` (each MAGIC found there tried;
+    read in 1 MB pieces: only asked of a journal that fails its checks)."""
+    at = offset + 1
+    while at < size:
+        data = _pread(fd, min(size - at, 1 << 20) + len(MAGIC) - 1, at)
+        found = data.find(MAGIC)
+        while found >= 0:
+            if frame_at(fd, at + found, size) is not None:
+                return True
+            found = data.find(MAGIC, found + 1)
+        at += max(1, len(data) - len(MAGIC) + 1)
+    return False
 
 
 def _frame_follows(fd: int, offset: int, size: int) -> bool:
@@ -564,8 +582,9 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)) or _header_lost(fd, offset, size)
-                    or _lost_append(fd, offset, size)) and not _frame_follows(fd, offset, size):
+            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))
+                    or _lost_append(fd, offset, size)) and not _frame_follows(fd, offset, size) \
+                    or _torn_at(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
                 result.damage = f"no frame at offset {offset}"
