@@ -325,9 +325,14 @@ def test_the_worker_pool_leaves_a_stuck_job_behind() -> None:
     failed = pool.submit(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         failed.result(timeout=5)
+    settle = time.monotonic() + 10  # the failed job's thread counts itself out just after its future is set
+    while pool.running > 1 and time.monotonic() < settle:
+        time.sleep(0.01)
     start = time.monotonic()
     pool.shutdown(wait=True)
-    assert time.monotonic() - start < 1.0 and not stuck.done() and pool.running == 1
+    # shutdown gives up on the stuck job after its grace (0.2 s), far before it ever returns;
+    # the bound leaves room for a loaded machine
+    assert time.monotonic() - start < 5.0 and not stuck.done() and pool.running == 1
     assert all(t.daemon for t in threading.enumerate() if t.name.startswith("mydb-worker-"))
     with pytest.raises(RuntimeError):
         pool.submit(print)
