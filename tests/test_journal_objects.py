@@ -210,13 +210,13 @@ KILLED_IN_CHECKPOINT = r"""
 import os, signal, sys
 from dbengine import journal_checkpoint, root_files, storage
 
-write, count = root_files.RootFiles.write_content, [0]
-def die_after_some(self, path, data, durable=None):
+write, count = root_files.RootFiles.write_new, [0]
+def die_after_some(self, path, data):
     count[0] += 1
     if count[0] > int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)  # some objects have their files, the journal is whole
-    return write(self, path, data, durable)
-root_files.RootFiles.write_content = die_after_some
+    return write(self, path, data)
+root_files.RootFiles.write_new = die_after_some
 journal_checkpoint.JournalCheckpoints._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # files written, not synced
 storage.LocalStorage(sys.argv[1]).checkpoint("tenant_1")
 """
