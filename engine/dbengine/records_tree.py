@@ -183,14 +183,17 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
     return children
 
 
+_index_of = itemgetter(0)  # a child's index (children are `[index, digest, size]`)
+
+
 def _pick(children: list[list], wanted: Iterable[int]) -> dict[int, list]:
     """index -> `[index, digest, size]` of those `wanted` indexes among checked children
-    (sorted by index), found by bisection rather than a pass over all of them."""
-    indexes = list(map(itemgetter(0), children))
+    (sorted by index), found by bisection on the children themselves (no index list built)."""
     picked = {}
+    size = len(children)
     for index in wanted:
-        at = bisect_left(indexes, index)
-        if at < len(indexes) and indexes[at] == index:
+        at = bisect_left(children, index, key=_index_of)
+        if at < size and children[at][0] == index:
             picked[index] = children[at]
     return picked
 
@@ -489,7 +492,20 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
         if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(map(itemgetter(2), listed))
+    total = sum(map(itemgetter(2), listed))
+    return _store_inner(nodes, document, data, total, replaced, ORDER_FANOUT), total
+
+
+def _store_inner(nodes: Nodes, document: dict, data: bytes | None, total: int,
+                 replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]], bound: int) -> str:
+    """Store a changed inner node (its spliced bytes `data`, or encoded when None) and
+    remember it sound for `total` records (nodes.sound, as _children would after checking
+    it): its other children were checked in the old node, and each replaced one is checked
+    here (index in [0, bound), a size >= 1 when kept), so the next write skips that check."""
+    digest = nodes.store(document) if data is None else nodes.store_bytes(document, data)
+    if all(0 <= index < bound and (new is None or size >= 1) for index, _old, (new, size) in replaced):
+        nodes.sound.add((digest, total))
+    return digest
 
 
 def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[int]) -> dict[int, list] | None:
@@ -941,7 +957,7 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
     raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
     data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
         if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), total
+    return _store_inner(nodes, document, data, total, replaced, 1 << KEY_BITS), total
 
 
 def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:
