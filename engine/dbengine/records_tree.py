@@ -33,6 +33,7 @@ from .node_bytes import (
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
     find_key_seq,
+    inner_node_bytes,
     insert_keys,
     item_bytes,
     item_line,
@@ -53,6 +54,7 @@ ORDER_LEAF = 64  # consecutive seqs per order leaf
 ORDER_FANOUT = 64  # children per order node
 KEY_LEAF = 512  # keys per key-index leaf before it splits
 KEY_BITS = 6  # bits of sha256(key) per key-index level: 64 children per node
+SPLICE_CHILDREN = 8  # children changed in an inner node past which its bytes are formatted whole
 
 ORDER_LEAF_KIND = "rec-leaf"
 ORDER_NODE_KIND = "rec-node"
@@ -489,11 +491,23 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     if not listed:
         return None, 0
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
-    raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
-        if raw is not None else None
+    data = _inner_data(nodes, digest, order_node_head(level), old_children, listed, replaced)
     total = sum(map(itemgetter(2), listed))
     return _store_inner(nodes, document, data, total, replaced, ORDER_FANOUT), total
+
+
+def _inner_data(nodes: Nodes, digest: str | None, head: bytes, old_children: list[list], listed: list[list],
+                replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]]) -> bytes | None:
+    """The bytes of a changed inner node whose new children are `listed`: its old bytes
+    spliced child by child (splice_inner_node), or formatted whole when more than
+    SPLICE_CHILDREN children changed (inner_node_bytes: one search of the old bytes per
+    child costs more); None when neither proves them canonical (the caller encodes the node)."""
+    if nodes.store_bytes is None:
+        return None
+    if len(replaced) > SPLICE_CHILDREN:
+        return inner_node_bytes(head, listed)
+    raw = nodes.raw(digest) if digest and nodes.raw is not None else None
+    return splice_inner_node(raw, head, old_children, replaced, digest in nodes.canonical) if raw is not None else None
 
 
 def _store_inner(nodes: Nodes, document: dict, data: bytes | None, total: int,
@@ -954,9 +968,7 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             pairs.extend(key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
     document = {"__kind__": KEY_NODE_KIND, "children": listed}
-    raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
-        if raw is not None else None
+    data = _inner_data(nodes, digest, KEY_NODE_HEAD, old_children, listed, replaced)
     return _store_inner(nodes, document, data, total, replaced, 1 << KEY_BITS), total
 
 
