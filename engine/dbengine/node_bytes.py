@@ -523,6 +523,10 @@ def find_key_seq(data: bytes, raw: bytes) -> int | None:
     return int(digits)
 
 
+#: Bytes of a key leaf below which key_insert_offset reads the keys in order rather than bisecting.
+KEY_WINDOW = 768
+
+
 def key_insert_offset(data: bytes, raw: bytes) -> int | None:
     """Where the pair of the key `raw` (plain UTF-8 bytes, not in the leaf) goes in key-leaf
     bytes framed as key_leaf_ends wants, keys sorted: the offset of the first byte of the
@@ -530,13 +534,14 @@ def key_insert_offset(data: bytes, raw: bytes) -> int | None:
     None when `raw` is there. A binary search on byte offsets: between two known key
     starts, the quotes alternate (with no backslash, every `"` opens or closes a string),
     so the parity of the quotes counted from a key's closing quote tells whether the next
-    quote opens a key. The keys' order is trusted, not checked (see insert_keys)."""
+    quote opens a key; the last KEY_WINDOW bytes or fewer are read in order. The keys'
+    order is trusted, not checked (see insert_keys)."""
     first, end = len(KEY_LEAF_HEAD), len(data) - len(KEY_LEAF_TAIL)
     key = data[first:data.find(b'"', first)]
     if raw <= key:
         return first if raw < key else None
     lo, hi = first, end  # the key at lo is less than raw; the answer is a key start in (lo, hi], or end
-    while True:
+    while hi - lo > KEY_WINDOW:
         close = data.find(b'"', lo)  # the closing quote of the key at lo
         mid = max((lo + hi) // 2, close + 1)
         quote = data.find(b'"', mid, hi - 1)  # not the opening quote of the key at hi
@@ -554,6 +559,26 @@ def key_insert_offset(data: bytes, raw: bytes) -> int | None:
             hi = start
         else:
             return None
+    return _window_insert_offset(data, lo, hi, raw)
+
+
+def _window_insert_offset(data: bytes, lo: int, hi: int, raw: bytes) -> int | None:
+    """key_insert_offset's answer between `lo`, the first byte of a key less than `raw`, and
+    `hi`, that of a key greater than it or the end of the pairs: the window split at its
+    quotes alternates key, separator from `lo` on (every `"` opens or closes a string), so
+    its keys are read in order, no quote counted."""
+    parts = data[lo:hi].split(b'"')
+    at = lo
+    for index in range(2, len(parts), 2):
+        at += len(parts[index - 2]) + len(parts[index - 1]) + 2  # the key before, its separator, two quotes
+        if at >= hi:
+            break
+        key = parts[index]
+        if key > raw:
+            return at
+        if key == raw:
+            return None
+    return hi
 
 
 def insert_keys(data: bytes, pairs: list[tuple[bytes, int]]) -> bytes | None:
