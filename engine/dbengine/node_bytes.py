@@ -452,15 +452,17 @@ def last_line_seq(data: bytes) -> int | None:
     return int(digits)
 
 
-def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[bytes | None, int] | None:
+def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]],
+                 first: tuple[int, int, bool] | None = None) -> tuple[bytes | None, int] | None:
     r"""(bytes, change in item count) of framed lined leaf bytes after `changes` ((seq, the
     new item's bytes or None to remove it), by increasing seq): an item whose line is found
     (item_line) is replaced or removed, a seq past the last line's is appended. The other
     lines are copied byte for byte, unparsed. Bytes None: no item left. None: a change
-    that is none of these (the caller rewrites the leaf whole)."""
+    that is none of these (the caller rewrites the leaf whole). `first`: item_line(data,
+    seq) of the first change, found by the caller in these same bytes (not searched again)."""
     delta = 0
     for number, (seq, new) in enumerate(changes, 1):
-        where = item_line(data, seq)
+        where = first if number == 1 and first is not None else item_line(data, seq)
         if where is not None:
             start, end, last = where
             if new is not None:
@@ -581,15 +583,16 @@ def _window_insert_offset(data: bytes, lo: int, hi: int, raw: bytes) -> int | No
     return hi
 
 
-def insert_keys(data: bytes, pairs: list[tuple[bytes, int]]) -> bytes | None:
+def insert_keys(data: bytes, pairs: list[tuple[bytes, int]], absent: bool = False) -> bytes | None:
     """Key-leaf bytes framed as key_leaf_ends wants with the pairs `(plain key bytes, seq)`
     added in their sorted places (key_insert_offset), as `to_json_bytes` writes the new
     pairs; the other pairs are copied unread. None when a key is there already (the caller
     scans the leaf). When the old bytes were `to_json_bytes` of sorted pairs (every leaf an
     engine writes), so are the new ones; keys out of order in a forged leaf stay so, and
-    the scan or parse of any read refuses the leaf."""
+    the scan or parse of any read refuses the leaf. `absent`: the caller found none of the
+    keys in the bytes (not even as a string), so they are not looked for again."""
     for raw, seq in pairs:
-        if data.find(b'["' + raw + b'",') >= 0:
+        if not absent and data.find(b'["' + raw + b'",') >= 0:
             return None
         at = key_insert_offset(data, raw)
         if at is None:

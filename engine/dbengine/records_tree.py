@@ -104,6 +104,12 @@ class Nodes:
     #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count
     #: items; (digest, count, depth) of key leaves read by _key_found (framed, ends in place).
     framed: set = field(default_factory=set)
+    #: (digest, seq) -> node_bytes.item_line of that seq in the lined order leaf `digest`, as
+    #: _lined_items found it (a digest names fixed bytes): the write's splice does not search again.
+    lines: dict = field(default_factory=dict)
+    #: (digest, key) of keys _key_found found absent from the key leaf `digest` (not even their
+    #: string in its bytes): _key_insert does not look for them again.
+    absent: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
@@ -561,6 +567,7 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
                 or type(item[1]) is not str:
             return None
         found[seq] = item
+        nodes.lines[(digest, seq)] = where
     return found
 
 
@@ -584,7 +591,7 @@ def _lined_update(nodes: Nodes, digest: str, count: int,
         if item is not None and new is None:
             return None
         encoded.append((seq, new))
-    spliced = splice_lines(data, encoded)
+    spliced = splice_lines(data, encoded, nodes.lines.get((digest, changes[0][0])))
     if spliced is None:
         return None
     return spliced[0], count + spliced[1]
@@ -860,6 +867,7 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
         elif data.find(b'"' + raw + b'"') >= 0:
             return False  # there as a string, but not as a whole pair so spelled (spaces?): the scan decides
     found.update(seqs)  # the other keys are absent: not even their string anywhere in the bytes
+    nodes.absent.update((digest, key) for _h, key in group if key not in seqs)
     nodes.framed.add((digest, count, depth))  # for _key_insert
     return True
 
@@ -878,7 +886,8 @@ def _key_insert(nodes: Nodes, digest: str, depth: int, prefix: int, count: int,
     raws = [plain_key(key) for _h, key, _seq in changes]
     if data is None or any(seq is None for _h, _k, seq in changes) or None in raws:
         return None
-    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)])
+    absent = all((digest, key) in nodes.absent for _h, key, _seq in changes)
+    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)], absent)
     if new is None:
         return None
     sound = (digest, depth, prefix) in nodes.checked
