@@ -20,12 +20,18 @@ class ObjectCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str]) -> Any | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
+        """The cached value, or None. No lock (half the cost: a write asks ~1,000 times):
+        each OrderedDict call is atomic under the GIL, and an item evicted by another
+        thread between the two is still returned (its value never changes)."""
+        items = self._items
+        item = items.get(key)
+        if item is None:
+            return None
+        try:
+            items.move_to_end(key)
+        except KeyError:  # evicted meanwhile by another thread's put
+            pass
+        return item[0]
 
     def put(self, key: tuple[str, str], value: Any, size: int) -> None:
         if size > self.max_bytes // 4:

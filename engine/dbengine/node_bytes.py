@@ -16,7 +16,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any
 
-from .utils import to_json_bytes
+from .utils import json_text, to_json_bytes
 
 KEY_LEAF_HEAD = b'{"__kind__":"key-leaf","keys":[["'
 KEY_LEAF_TAIL = b"]]}"
@@ -30,7 +30,6 @@ _NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}\n"))
 _SEQ_DIGITS = 18  # longer seqs (never written) take the full path: json limits int digits
 _LEADING_ZERO = re.compile(rb"[,|]0[0-9]")
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode  # to_json_bytes's
 _digits_of = itemgetter(slice(1, -3))  # `,123],[` or `,123]]}` -> b"123"
 
 
@@ -288,7 +287,7 @@ def item_bytes(item: Any) -> bytes | None:
     """`to_json_bytes(item)` when JSON can write it in UTF-8 (no lone surrogate), else None
     (then the whole leaf is written with ASCII escapes: the caller encodes it whole)."""
     try:
-        return _ENCODE(item).encode("utf-8")
+        return json_text(item).encode("utf-8")  # to_json_bytes's text, its C encoder built once
     except UnicodeEncodeError:
         return None
 
@@ -339,7 +338,8 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
     if not data.startswith(head) or not data.endswith(b"]]}"):
         return None
     if not canonical:
-        if data.count(b":") != head.count(b":") or b"-" in data[len(head):] or b" " in data or b"\n" in data \
+        # (searches of one byte: memchr; a `:` or `-` after the head is one too many)
+        if data.find(b":", len(head)) >= 0 or data.find(b"-", len(head)) >= 0 or b" " in data or b"\n" in data \
                 or b"\t" in data or b"\r" in data or b"\\" in data:
             return None
         digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
@@ -354,6 +354,20 @@ def splice_inner_node(data: bytes, head: bytes, children: list[list],
             return None
         data = b"%s[%d,\"%s\",%d]%s" % (data[:at], index, new.encode("ascii"), new_count, data[at + len(old_bytes):])
     return data
+
+
+def inner_node_bytes(head: bytes, children: list[list]) -> bytes | None:
+    """The bytes `to_json_bytes` writes for an inner node starting with `head`
+    (order_node_head, KEY_NODE_HEAD) whose children are `children`, when each is `[index,
+    digest, count]` with int index and count (the shape check's, or built so) and a lowercase
+    hex digest of 64: then each child is spelled `[index,"digest",count]` (an int has one
+    spelling, hex needs no escape). None when a digest is not so (the caller encodes the node).
+    Cheaper than one splice per child when many children change (a tree's root)."""
+    digests = "".join(map(itemgetter(1), children)).encode("ascii", "replace")
+    if len(digests) != 64 * len(children) or digests.translate(None, _HEX):
+        return None
+    return head + b",".join([b'[%d,"%s",%d]' % (index, digest.encode("ascii"), count)
+                             for index, digest, count in children]) + b"]}"
 
 
 def _is_hex_digest(digest: str) -> bool:
@@ -438,15 +452,17 @@ def last_line_seq(data: bytes) -> int | None:
     return int(digits)
 
 
-def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]]) -> tuple[bytes | None, int] | None:
+def splice_lines(data: bytes, changes: list[tuple[int, bytes | None]],
+                 first: tuple[int, int, bool] | None = None) -> tuple[bytes | None, int] | None:
     r"""(bytes, change in item count) of framed lined leaf bytes after `changes` ((seq, the
     new item's bytes or None to remove it), by increasing seq): an item whose line is found
     (item_line) is replaced or removed, a seq past the last line's is appended. The other
     lines are copied byte for byte, unparsed. Bytes None: no item left. None: a change
-    that is none of these (the caller rewrites the leaf whole)."""
+    that is none of these (the caller rewrites the leaf whole). `first`: item_line(data,
+    seq) of the first change, found by the caller in these same bytes (not searched again)."""
     delta = 0
     for number, (seq, new) in enumerate(changes, 1):
-        where = item_line(data, seq)
+        where = first if number == 1 and first is not None else item_line(data, seq)
         if where is not None:
             start, end, last = where
             if new is not None:
@@ -509,6 +525,10 @@ def find_key_seq(data: bytes, raw: bytes) -> int | None:
     return int(digits)
 
 
+#: Bytes of a key leaf below which key_insert_offset reads the keys in order rather than bisecting.
+KEY_WINDOW = 768
+
+
 def key_insert_offset(data: bytes, raw: bytes) -> int | None:
     """Where the pair of the key `raw` (plain UTF-8 bytes, not in the leaf) goes in key-leaf
     bytes framed as key_leaf_ends wants, keys sorted: the offset of the first byte of the
@@ -516,13 +536,14 @@ def key_insert_offset(data: bytes, raw: bytes) -> int | None:
     None when `raw` is there. A binary search on byte offsets: between two known key
     starts, the quotes alternate (with no backslash, every `"` opens or closes a string),
     so the parity of the quotes counted from a key's closing quote tells whether the next
-    quote opens a key. The keys' order is trusted, not checked (see insert_keys)."""
+    quote opens a key; the last KEY_WINDOW bytes or fewer are read in order. The keys'
+    order is trusted, not checked (see insert_keys)."""
     first, end = len(KEY_LEAF_HEAD), len(data) - len(KEY_LEAF_TAIL)
     key = data[first:data.find(b'"', first)]
     if raw <= key:
         return first if raw < key else None
     lo, hi = first, end  # the key at lo is less than raw; the answer is a key start in (lo, hi], or end
-    while True:
+    while hi - lo > KEY_WINDOW:
         close = data.find(b'"', lo)  # the closing quote of the key at lo
         mid = max((lo + hi) // 2, close + 1)
         quote = data.find(b'"', mid, hi - 1)  # not the opening quote of the key at hi
@@ -540,17 +561,38 @@ def key_insert_offset(data: bytes, raw: bytes) -> int | None:
             hi = start
         else:
             return None
+    return _window_insert_offset(data, lo, hi, raw)
 
 
-def insert_keys(data: bytes, pairs: list[tuple[bytes, int]]) -> bytes | None:
+def _window_insert_offset(data: bytes, lo: int, hi: int, raw: bytes) -> int | None:
+    """key_insert_offset's answer between `lo`, the first byte of a key less than `raw`, and
+    `hi`, that of a key greater than it or the end of the pairs: the window split at its
+    quotes alternates key, separator from `lo` on (every `"` opens or closes a string), so
+    its keys are read in order, no quote counted."""
+    parts = data[lo:hi].split(b'"')
+    at = lo
+    for index in range(2, len(parts), 2):
+        at += len(parts[index - 2]) + len(parts[index - 1]) + 2  # the key before, its separator, two quotes
+        if at >= hi:
+            break
+        key = parts[index]
+        if key > raw:
+            return at
+        if key == raw:
+            return None
+    return hi
+
+
+def insert_keys(data: bytes, pairs: list[tuple[bytes, int]], absent: bool = False) -> bytes | None:
     """Key-leaf bytes framed as key_leaf_ends wants with the pairs `(plain key bytes, seq)`
     added in their sorted places (key_insert_offset), as `to_json_bytes` writes the new
     pairs; the other pairs are copied unread. None when a key is there already (the caller
     scans the leaf). When the old bytes were `to_json_bytes` of sorted pairs (every leaf an
     engine writes), so are the new ones; keys out of order in a forged leaf stay so, and
-    the scan or parse of any read refuses the leaf."""
+    the scan or parse of any read refuses the leaf. `absent`: the caller found none of the
+    keys in the bytes (not even as a string), so they are not looked for again."""
     for raw, seq in pairs:
-        if data.find(b'["' + raw + b'",') >= 0:
+        if not absent and data.find(b'["' + raw + b'",') >= 0:
             return None
         at = key_insert_offset(data, raw)
         if at is None:

@@ -33,6 +33,7 @@ from .node_bytes import (
     ORDER_LEAF_LINED_TAIL,
     KeyLeafScan,
     find_key_seq,
+    inner_node_bytes,
     insert_keys,
     item_bytes,
     item_line,
@@ -53,6 +54,7 @@ ORDER_LEAF = 64  # consecutive seqs per order leaf
 ORDER_FANOUT = 64  # children per order node
 KEY_LEAF = 512  # keys per key-index leaf before it splits
 KEY_BITS = 6  # bits of sha256(key) per key-index level: 64 children per node
+SPLICE_CHILDREN = 8  # children changed in an inner node past which its bytes are formatted whole
 
 ORDER_LEAF_KIND = "rec-leaf"
 ORDER_NODE_KIND = "rec-node"
@@ -102,6 +104,12 @@ class Nodes:
     #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count
     #: items; (digest, count, depth) of key leaves read by _key_found (framed, ends in place).
     framed: set = field(default_factory=set)
+    #: (digest, seq) -> node_bytes.item_line of that seq in the lined order leaf `digest`, as
+    #: _lined_items found it (a digest names fixed bytes): the write's splice does not search again.
+    lines: dict = field(default_factory=dict)
+    #: (digest, key) of keys _key_found found absent from the key leaf `digest` (not even their
+    #: string in its bytes): _key_insert does not look for them again.
+    absent: set = field(default_factory=set)
 
 
 def key_hash(key: str) -> int:
@@ -183,14 +191,17 @@ def _children(nodes: Nodes, digest: str, kind: str, bound: int, count: int, what
     return children
 
 
+_index_of = itemgetter(0)  # a child's index (children are `[index, digest, size]`)
+
+
 def _pick(children: list[list], wanted: Iterable[int]) -> dict[int, list]:
     """index -> `[index, digest, size]` of those `wanted` indexes among checked children
-    (sorted by index), found by bisection rather than a pass over all of them."""
-    indexes = list(map(itemgetter(0), children))
+    (sorted by index), found by bisection on the children themselves (no index list built)."""
     picked = {}
+    size = len(children)
     for index in wanted:
-        at = bisect_left(indexes, index)
-        if at < len(indexes) and indexes[at] == index:
+        at = bisect_left(children, index, key=_index_of)
+        if at < size and children[at][0] == index:
             picked[index] = children[at]
     return picked
 
@@ -486,10 +497,35 @@ def _order_update(nodes: Nodes, digest: str | None, level: int, base: int, count
     if not listed:
         return None, 0
     document = {"__kind__": ORDER_NODE_KIND, "level": level, "children": listed}
-    raw = nodes.raw(digest) if digest and nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, order_node_head(level), old_children, replaced, digest in nodes.canonical) \
-        if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), sum(map(itemgetter(2), listed))
+    data = _inner_data(nodes, digest, order_node_head(level), old_children, listed, replaced)
+    total = sum(map(itemgetter(2), listed))
+    return _store_inner(nodes, document, data, total, replaced, ORDER_FANOUT), total
+
+
+def _inner_data(nodes: Nodes, digest: str | None, head: bytes, old_children: list[list], listed: list[list],
+                replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]]) -> bytes | None:
+    """The bytes of a changed inner node whose new children are `listed`: its old bytes
+    spliced child by child (splice_inner_node), or formatted whole when more than
+    SPLICE_CHILDREN children changed (inner_node_bytes: one search of the old bytes per
+    child costs more); None when neither proves them canonical (the caller encodes the node)."""
+    if nodes.store_bytes is None:
+        return None
+    if len(replaced) > SPLICE_CHILDREN:
+        return inner_node_bytes(head, listed)
+    raw = nodes.raw(digest) if digest and nodes.raw is not None else None
+    return splice_inner_node(raw, head, old_children, replaced, digest in nodes.canonical) if raw is not None else None
+
+
+def _store_inner(nodes: Nodes, document: dict, data: bytes | None, total: int,
+                 replaced: list[tuple[int, tuple[str | None, int], tuple[str | None, int]]], bound: int) -> str:
+    """Store a changed inner node (its spliced bytes `data`, or encoded when None) and
+    remember it sound for `total` records (nodes.sound, as _children would after checking
+    it): its other children were checked in the old node, and each replaced one is checked
+    here (index in [0, bound), a size >= 1 when kept), so the next write skips that check."""
+    digest = nodes.store(document) if data is None else nodes.store_bytes(document, data)
+    if all(0 <= index < bound and (new is None or size >= 1) for index, _old, (new, size) in replaced):
+        nodes.sound.add((digest, total))
+    return digest
 
 
 def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[int]) -> dict[int, list] | None:
@@ -531,6 +567,7 @@ def _lined_items(nodes: Nodes, digest: str, base: int, count: int, seqs: list[in
                 or type(item[1]) is not str:
             return None
         found[seq] = item
+        nodes.lines[(digest, seq)] = where
     return found
 
 
@@ -554,7 +591,7 @@ def _lined_update(nodes: Nodes, digest: str, count: int,
         if item is not None and new is None:
             return None
         encoded.append((seq, new))
-    spliced = splice_lines(data, encoded)
+    spliced = splice_lines(data, encoded, nodes.lines.get((digest, changes[0][0])))
     if spliced is None:
         return None
     return spliced[0], count + spliced[1]
@@ -830,6 +867,7 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
         elif data.find(b'"' + raw + b'"') >= 0:
             return False  # there as a string, but not as a whole pair so spelled (spaces?): the scan decides
     found.update(seqs)  # the other keys are absent: not even their string anywhere in the bytes
+    nodes.absent.update((digest, key) for _h, key in group if key not in seqs)
     nodes.framed.add((digest, count, depth))  # for _key_insert
     return True
 
@@ -848,7 +886,8 @@ def _key_insert(nodes: Nodes, digest: str, depth: int, prefix: int, count: int,
     raws = [plain_key(key) for _h, key, _seq in changes]
     if data is None or any(seq is None for _h, _k, seq in changes) or None in raws:
         return None
-    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)])
+    absent = all((digest, key) in nodes.absent for _h, key, _seq in changes)
+    new = insert_keys(data, [(raw, seq) for raw, (_h, _k, seq) in zip(raws, changes, strict=True)], absent)
     if new is None:
         return None
     sound = (digest, depth, prefix) in nodes.checked
@@ -938,10 +977,8 @@ def _key_update(nodes: Nodes, digest: str | None, depth: int, prefix: int, count
             pairs.extend(key_pairs(nodes, child, size, depth + 1, prefix << KEY_BITS | digit))
         return _key_build(nodes, [(0, k, s) for k, s in pairs], depth, prefix)
     document = {"__kind__": KEY_NODE_KIND, "children": listed}
-    raw = nodes.raw(digest) if nodes.raw is not None and nodes.store_bytes is not None else None
-    data = splice_inner_node(raw, KEY_NODE_HEAD, old_children, replaced, digest in nodes.canonical) \
-        if raw is not None else None
-    return (nodes.store(document) if data is None else nodes.store_bytes(document, data)), total
+    data = _inner_data(nodes, digest, KEY_NODE_HEAD, old_children, listed, replaced)
+    return _store_inner(nodes, document, data, total, replaced, 1 << KEY_BITS), total
 
 
 def _key_build(nodes: Nodes, hashed: list[tuple[int, str, int]], depth: int, prefix: int) -> tuple[str | None, int]:
