@@ -15,7 +15,7 @@ from .names import DIGEST_RE, check_digest
 from .node_bytes import KeyLeafScan, node_to_bytes, scan_key_leaf
 from .pool import daemon_map
 from .records import bucket_records, is_bucket_doc
-from .records_tree import NODE_KINDS, Nodes, TreeError, is_node_doc
+from .records_tree import KEY_LEAF_KIND, NODE_KINDS, Nodes, TreeError, is_node_doc
 from .storage_protocol import Storage
 from .utils import compute_digest, strict_loads, to_json_bytes
 
@@ -209,10 +209,16 @@ class ObjectStore:
         return scan
 
     def unparsed_data(self, tenant_id: str, digest: str) -> bytes | None:
-        """A record-tree node's checked bytes when it is neither cached parsed nor scanned as
-        a key leaf (those are read from there at no cost), else None; kept in node_bytes."""
+        """A record-tree node's checked bytes for a write's key lookup (kept in node_bytes),
+        or None when it is scanned as a key leaf or cached parsed as another node (read from
+        there at no cost). A key leaf cached parsed is read as bytes all the same: the write
+        splices its bytes, where re-encoding it from the parsed pairs costs ~4x a read (an
+        engine that had just written 1,000,000 records took 56 ms per put_many of 100, not 16)."""
         key = (tenant_id, digest)
-        if self.cache.get(key) is not None or self.key_scans.get(key) is not None:
+        if self.key_scans.get(key) is not None:
+            return None
+        parsed = self.cache.get(key)
+        if parsed is not None and parsed["__kind__"] != KEY_LEAF_KIND:
             return None
         return self.node_data(tenant_id, digest)
 

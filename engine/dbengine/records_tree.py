@@ -95,7 +95,8 @@ class Nodes:
     canonical: set = field(default_factory=set)
     #: data(digest): a node's bytes checked against its digest, read without parsing them.
     data: Callable[[str], bytes | None] | None = None
-    #: unparsed(digest): data(digest) when the node is neither parsed nor scanned yet, else None.
+    #: unparsed(digest): data(digest) for a write's key lookup, or None when the node is scanned as a
+    #: key leaf or parsed as another node (a key leaf parsed is read as bytes: the write splices them).
     unparsed: Callable[[str], bytes | None] | None = None
     #: (digest, count) of inner nodes whose children were checked against that count, and
     #: (digest, count, depth) of key leaves whose size and key order were checked (a memo: a
@@ -832,9 +833,10 @@ def _key_found(nodes: Nodes, digest: str, depth: int, prefix: int, count: int, g
                found: dict[str, int]) -> bool:
     """True when every key of `group` is found in the key leaf `digest` by its own pair
     (node_bytes.find_key_seq), without scanning the leaf; their seqs go into `found`. False
-    (nothing added) when the node is read already, is no leaf so framed, or a key is not
-    found so: the caller scans or parses it. A key is absent when its string `"key"` is
-    nowhere in the bytes (a pair spelled with spaces is not taken for an absent key).
+    (nothing added) when the node is scanned already or parsed as an inner node, is no leaf
+    so framed, or a key is not found so: the caller scans or parses it. A key is absent when
+    its string `"key"` is nowhere in the bytes (a pair spelled with spaces is not taken for
+    an absent key).
 
     Checks made: the pair count against the parent's, and (once per leaf, as a scan) the
     first and last keys in the leaf's hash place; a key found by descending along its own
