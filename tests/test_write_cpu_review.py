@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from dbengine import node_bytes, objects, records_tree
 from dbengine.dbengine import DbEngine
-from dbengine.errors import RecordNotFoundError
+from dbengine.errors import CorruptObjectError, RecordNotFoundError
 from dbengine.layout import tree_of
 from dbengine.records import same_stored
 from dbengine.utils import compute_digest
@@ -243,3 +243,55 @@ def test_node_bytes_written_by_wide_writes_are_their_nodes_encoded(tmp_path):
     for data in written:
         if not data.startswith(b'{"__kind__":"records"'):
             assert node_bytes.node_to_bytes(json.loads(data)) == data
+
+
+def install_root(engine: DbEngine, field: str, data: bytes) -> None:
+    """Make a new head version whose `field` (`__order__`, `__keys__`) is the node `data`."""
+    engine.storage.write_object(T, compute_digest(data), data)
+    head = engine.get_digest(T, E)
+    version = dict(engine.read_snapshot(T, head), __parent__=[head], **{field: compute_digest(data)})
+    raw = json.dumps(version, separators=(",", ":"), ensure_ascii=False).encode()
+    engine.storage.write_object(T, compute_digest(raw), raw)
+    heads, token = engine._read_head(T)
+    engine.storage.write_head(T, json.dumps({**heads, E: compute_digest(raw)}).encode(), expected=token)
+
+
+def wide_entry(tmp_path) -> tuple[DbEngine, dict]:
+    engine = DbEngine(str(tmp_path))
+    engine.init(T)
+    model = {f"k{i}": i for i in range(120)}
+    engine.put_many(T, U, E, model)
+    return engine, model
+
+
+@pytest.mark.parametrize("field", ["__keys__", "__order__"])
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_forged_root_is_refused_by_a_write_that_changes_many_of_its_children(tmp_path, field, warm):
+    """A root whose counts do not add up (well hashed): a put changing more than 8 of its
+    children (formatted whole) reads it first and refuses it, even on the engine whose
+    memo holds the true root as sound; the head stays."""
+    engine, _model = wide_entry(tmp_path)
+    root = engine.objects.node(T, engine.read_snapshot(T, engine.get_digest(T, E))[field])
+    forged = dict(root, children=[[i, d, c + (index == 3)] for index, (i, d, c) in enumerate(root["children"])])
+    install_root(engine, field, node_bytes.node_to_bytes(forged))
+    head = engine.get_digest(T, E)
+    writer = engine if warm else DbEngine(engine.root)
+    with pytest.raises(CorruptObjectError, match="its parent says"):
+        writer.put_many(T, U, E, {f"k{i}": -i for i in range(0, 120, 2)} | {f"n{i}": i for i in range(40)})
+    assert DbEngine(engine.root).get_digest(T, E) == head
+
+
+@pytest.mark.parametrize("field", ["__keys__", "__order__"])
+@pytest.mark.parametrize("changes", [1, 60])
+def test_a_root_spelled_otherwise_is_written_in_the_engine_s_spelling(tmp_path, field, changes):
+    """A valid root with spaces (another writer's spelling): the new root, spliced (one
+    changed child: not proven canonical, so encoded) or formatted whole (many), is the
+    reference's bytes (the put updates and adds: both trees change)."""
+    engine, model = wide_entry(tmp_path)
+    root = engine.objects.node(T, engine.read_snapshot(T, engine.get_digest(T, E))[field])
+    install_root(engine, field, json.dumps(root).encode())  # `, ` and `: `
+    cold = DbEngine(engine.root)
+    batch = {f"k{i}": "new" for i in range(0, 2 * changes, 2)} | {f"n{i}": i for i in range(changes)}
+    cold.put_many(T, U, E, batch)
+    model.update(batch)
+    check_version(cold, cold.get_digest(T, E), model)
