@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 
 import pytest
+from dbengine import cache as cache_module
 from dbengine import node_bytes, records_tree
 from dbengine.cache import ObjectCache
 from dbengine.dbengine import DbEngine
@@ -187,6 +188,21 @@ def test_a_cache_get_whose_item_is_evicted_between_its_two_steps_returns_the_ite
     cache._items = _EvictedOnRead(cache._items)
     assert cache.get(("t", "a")) == "value"
     assert cache.get(("t", "a")) is None
+
+
+def test_a_cache_get_takes_the_lock_on_a_build_without_a_gil(monkeypatch):
+    """Free-threaded Python (3.13t) makes no OrderedDict call atomic: get waits for a put."""
+    monkeypatch.setattr(cache_module, "GIL", False, raising=False)
+    cache = ObjectCache(1000)
+    cache.put(("t", "a"), "value", 10)
+    got = []
+    with cache._lock:  # a put in progress
+        reader = threading.Thread(target=lambda: got.append(cache.get(("t", "a"))))
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive() and not got
+    reader.join(5)
+    assert got == ["value"] and cache.get(("t", "b")) is None
 
 
 def test_keys_inserted_in_a_leaf_of_500_keys_go_where_a_sort_puts_them():

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
+
+#: True when a GIL makes each OrderedDict call atomic (ObjectCache.get then takes no lock);
+#: a free-threaded build (3.13t) gives no such promise for OrderedDict: get locks there.
+GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class ObjectCache:
@@ -20,9 +25,16 @@ class ObjectCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str]) -> Any | None:
-        """The cached value, or None. No lock (half the cost: a write asks ~1,000 times):
-        each OrderedDict call is atomic under the GIL, and an item evicted by another
+        """The cached value, or None. No lock under the GIL (half the cost: a write asks
+        ~1,000 times): each OrderedDict call is atomic there, and an item evicted by another
         thread between the two is still returned (its value never changes)."""
+        if not GIL:
+            with self._lock:
+                item = self._items.get(key)
+                if item is None:
+                    return None
+                self._items.move_to_end(key)
+                return item[0]
         items = self._items
         item = items.get(key)
         if item is None:
