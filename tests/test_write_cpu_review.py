@@ -75,7 +75,7 @@ plan_st = st.lists(st.tuples(st.booleans(), st.dictionaries(keys_st, values_st, 
                    min_size=1, max_size=5)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan_st, st.booleans())
 def test_writes_through_wide_nodes_answer_as_the_model_and_build_the_reference_trees(tmp_path_factory, plan, warm):
     """Puts and deletes (False: delete the dict's keys) on one engine (`warm`: its memos
