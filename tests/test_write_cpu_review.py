@@ -19,7 +19,7 @@ from dbengine.errors import CorruptObjectError, RecordNotFoundError
 from dbengine.layout import tree_of
 from dbengine.records import same_stored
 from dbengine.utils import compute_digest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 T, E, U = "t", "rec", "u"
@@ -295,3 +295,27 @@ def test_a_root_spelled_otherwise_is_written_in_the_engine_s_spelling(tmp_path, 
     cold.put_many(T, U, E, batch)
     model.update(batch)
     check_version(cold, cold.get_digest(T, E), model)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(1, 150), st.lists(st.sampled_from([b",", b", ", b" ,"]),
+       min_size=1, max_size=3), st.text(alphabet="ab[],{}:é0 ", max_size=5), st.sampled_from([1, 4]))
+def test_a_key_goes_before_the_first_greater_key_in_a_leaf_spelled_with_spaces(rng, count, commas, wanted, width):
+    """key_insert_offset (bisection, then the window read in order) on a framed leaf with
+    sorted keys in another spelling: the first byte of the first key greater than the
+    wanted one, the end of the pairs, or None when it is there (up to 150 keys, `width`
+    times longer: leaves past the window, read by bisection first)."""
+    keys = ["".join(rng.choice("ab[],{}:é0 ") for _ in range(rng.randrange(6))) for _ in range(count)]
+    keys = sorted({(key * width).encode() for key in keys})
+    data, starts = bytearray(node_bytes.KEY_LEAF_HEAD), []
+    for number, key in enumerate(keys):
+        if number:
+            data += b"]" + commas[number % len(commas)] + b'["'
+        starts.append(len(data))
+        data += key + b'"' + commas[-number % len(commas)] + b"%d" % number
+    data += node_bytes.KEY_LEAF_TAIL
+    event("bisected" if len(data) > node_bytes.KEY_WINDOW + 100 else "read in order")
+    raw = (wanted * width).encode()
+    greater = [start for key, start in zip(keys, starts, strict=True) if key > raw]
+    expected = None if raw in keys else greater[0] if greater else len(data) - len(node_bytes.KEY_LEAF_TAIL)
+    assert node_bytes.key_insert_offset(bytes(data), raw) == expected
