@@ -8,9 +8,12 @@ found already; records_tree's memo of inner nodes built sound, ObjectCache.get w
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections import OrderedDict
 
 import pytest
+from dbengine import cache as cache_module
 from dbengine import node_bytes, records_tree
 from dbengine.cache import ObjectCache
 from dbengine.dbengine import DbEngine
@@ -138,25 +141,68 @@ def test_a_forged_inner_node_read_from_disk_is_still_refused(tmp_path, small_nod
 
 
 def test_a_cache_read_by_many_threads_while_others_fill_it_returns_what_was_put():
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads switch often: gets and evicting puts interleave
     cache = ObjectCache(64 * 100)  # ~64 items: puts evict while gets run
     errors = []
 
     def reader() -> None:
-        for i in range(20_000):
-            value = cache.get(("t", str(i % 200)))
-            if value is not None and value != i % 200:
-                errors.append(value)
+        try:
+            for i in range(20_000):
+                value = cache.get(("t", str(i % 200)))
+                if value is not None and value != i % 200:
+                    errors.append(value)
+        except Exception as exc:  # noqa: BLE001 - a raising get is the failure looked for
+            errors.append(exc)
 
     def writer() -> None:
-        for i in range(20_000):
-            cache.put(("t", str(i % 200)), i % 200, 100)
+        try:
+            for i in range(20_000):
+                cache.put(("t", str(i % 200)), i % 200, 100)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
 
     threads = [threading.Thread(target=f) for f in (reader, reader, writer, writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors and cache._bytes <= cache.max_bytes
+
+
+class _EvictedOnRead(OrderedDict):
+    """An LRU table whose `get` lets another thread's put evict the key right after it is read."""
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        self.pop(key, None)
+        return value
+
+
+def test_a_cache_get_whose_item_is_evicted_between_its_two_steps_returns_the_item():
+    cache = ObjectCache(1000)
+    cache.put(("t", "a"), "value", 10)
+    cache._items = _EvictedOnRead(cache._items)
+    assert cache.get(("t", "a")) == "value"
+    assert cache.get(("t", "a")) is None
+
+
+def test_a_cache_get_takes_the_lock_on_a_build_without_a_gil(monkeypatch):
+    """Free-threaded Python (3.13t) makes no OrderedDict call atomic: get waits for a put."""
+    monkeypatch.setattr(cache_module, "GIL", False, raising=False)
+    cache = ObjectCache(1000)
+    cache.put(("t", "a"), "value", 10)
+    got = []
+    with cache._lock:  # a put in progress
+        reader = threading.Thread(target=lambda: got.append(cache.get(("t", "a"))))
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive() and not got
+    reader.join(5)
+    assert got == ["value"] and cache.get(("t", "b")) is None
 
 
 def test_keys_inserted_in_a_leaf_of_500_keys_go_where_a_sort_puts_them():
