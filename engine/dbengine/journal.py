@@ -582,9 +582,8 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
         rest = size - offset
         header = _pread(fd, _HEADER.size, offset)
         if len(header) < _HEADER.size or header[:4] != MAGIC:
-            if (rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset))
-                    or _lost_append(fd, offset, size)) and not _frame_follows(fd, offset, size) \
-                    or _torn_at(fd, offset, size):
+            cut = rest < _HEADER.size or not any(_pread(fd, min(rest, 1 << 20), offset)) or _lost_append(fd, offset, size)
+            if (cut and not _frame_follows(fd, offset, size)) or _torn_at(fd, offset, size):
                 result.torn = True  # cut short, or zeros a lost write left
             else:
                 result.damage = f"no frame at offset {offset}"
@@ -609,8 +608,8 @@ def scan(fd: int, size: int, on_record: Callable[[Record], None] | None = None, 
                 or hashlib.sha256(header + payload).digest() != checksum:
             # the last frame, whole by its length: torn only when a page of it reads as zeros
             # (an append a power loss cut); any other wrong byte is damage (or forgery)
-            if frame_end >= size and _lost_pages(header + payload + _pread(fd, _TRAILER.size, frame_end - _TRAILER.size),
-                                                 offset) or _torn_at(fd, offset, size):
+            whole = header + payload + _pread(fd, _TRAILER.size, frame_end - _TRAILER.size)
+            if (frame_end >= size and _lost_pages(whole, offset)) or _torn_at(fd, offset, size):
                 result.torn = True
             else:
                 result.damage = f"frame at offset {offset} fails its checksum"

@@ -108,43 +108,9 @@ class JournalCheckpoints:
             raise
 
     def _replay(self, tenant: str) -> None:
-        """Under the lock: rewrite every object and ref of the journal's valid records (each
-        checked against its digest), write the head file from the head the journal gives
-        (`journal.journal_head`: what readers saw), sync it all, and empty the journal (a
-        damaged one is set aside as journal.damaged for verify)."""
-        path = self.store.journal_path(tenant)
-        fd = self._open_journal(path, "replay")
-        if fd is None:
-            return
-        try:
-            size = os.fstat(fd).st_size
-            if size == 0:
-                return
-
-            def apply(record: journal.Record) -> None:
-                for digest, data in record.objects:
-                    self.files.write_new(self.store.object_path(tenant, digest), data)
-                for digest, data in record.refs:
-                    self.files.write_content(self.store.ref_path(digest), data, durable=False)
-
-            try:
-                tip = journal.journal_head(fd, size)
-                # past damage too, as a checkpoint: the valid records after it were acknowledged
-                # (their objects are read from the journal until then), whether or not one gives the head
-                result = journal.scan_all(fd, size, apply)
-                self._put_head_file(tenant, tip.head)
-                self._sync_all(tenant, fd, size)
-                self.note_synced_head(tenant)
-                if result.damage:
-                    self._set_aside(tenant, path)
-                else:
-                    os.ftruncate(fd, 0)
-                    os.fsync(fd)
-            except OSError as exc:
-                raise _fail("replay journal", path, exc) from exc
-        finally:
-            os.close(fd)
-            self.kept.forget(tenant)
+        """Under the lock: a checkpoint of a journal left by an earlier boot, which also rewrites
+        every ref of its valid records (a crash of the machine may have lost their files)."""
+        self._empty_journal(tenant, "replay", refs=True)
 
     def _put_head_file(self, tenant: str, head: bytes | None) -> None:
         """Write the head the journal gives into the head file (no fsync: the sync of the
@@ -159,48 +125,54 @@ class JournalCheckpoints:
         _fsync_dir(self.store.tenant_dir(tenant))
 
     def _checkpoint(self, tenant: str) -> None:
+        """Under the lock: make everything the journal covers durable in place, then empty it."""
+        self._empty_journal(tenant, "checkpoint", refs=False)
+
+    def _empty_journal(self, tenant: str, why: str, refs: bool) -> None:
         """Under the lock: write the head file from the head the journal gives, then the
-        files of the journal's objects that have none, sync what the journal covers, then
-        empty it. A crash anywhere in between leaves the same head (the journal, still whole,
-        gives the head the file now holds) and loses nothing. A damaged journal is set aside
-        as journal.damaged instead of emptied (the records after the damage are kept for
-        inspection; their objects get files: they were acknowledged)."""
+        files of the journal's objects (and, `refs`, its refs) that have none, sync what the
+        journal covers, then empty it. A crash anywhere in between leaves the same head (the
+        journal, still whole, gives the head the file now holds) and loses nothing. A damaged
+        journal is set aside as journal.damaged instead of emptied (the records after the
+        damage are kept for inspection; their objects get files: they were acknowledged)."""
         path = self.store.journal_path(tenant)
-        fd = self._open_journal(path, "checkpoint")
+        fd = self._open_journal(path, why)
         if fd is None:
             return
         try:
-            info = os.fstat(fd)
-            if info.st_size:
-                self._put_head_file(tenant, journal.journal_head(fd, info.st_size).head)
+            size = os.fstat(fd).st_size
+            if size:
+                self._put_head_file(tenant, journal.journal_head(fd, size).head)
                 written: set[str] = set()
                 # past damage too: the valid records after it were acknowledged, their objects are kept
-                result = journal.scan_all(fd, info.st_size, lambda record: self._materialise(tenant, record, written))
-                self._sync_all(tenant, fd, info.st_size)
+                result = journal.scan_all(fd, size, lambda record: self._materialise(tenant, record, written, refs))
+                self._sync_all(tenant, fd, size)
                 self.note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
-                    self.kept.forget(tenant)
-                    return
-                os.ftruncate(fd, 0)
-                os.fsync(fd)
-            self.kept.forget(tenant)
+                else:
+                    os.ftruncate(fd, 0)
+                    os.fsync(fd)
         except OSError as exc:
-            raise _fail("checkpoint journal", path, exc) from exc
+            raise _fail(f"{why} journal", path, exc) from exc
         finally:
             os.close(fd)
+            self.kept.forget(tenant)
 
-    def _materialise(self, tenant: str, record: journal.Record, written: set[str]) -> None:
-        """Give a journal record's objects their files where they have none (or a file holding
-        other bytes), without fsync (the checkpoint's sync follows); `written`: digests done
-        (an object journaled twice is written once). One record at a time: memory stays one
-        frame. Each file as a commit's are (RootFiles.write_new: mkdir, open, write, close,
-        rename; no lookups first). One thread: 4 measured no faster (the creations in one
-        `objects/` folder wait on each other in the kernel)."""
+    def _materialise(self, tenant: str, record: journal.Record, written: set[str], refs: bool = False) -> None:
+        """Give a journal record's objects (and, `refs`, its refs) their files where they have
+        none (or a file holding other bytes), without fsync (the sync follows); `written`:
+        digests done (an object journaled twice is written once). One record at a time:
+        memory stays one frame. Each object file as a commit's are (RootFiles.write_new:
+        mkdir, open, write, close, rename; no lookups first). One thread: 4 measured no
+        faster (the creations in one `objects/` folder wait on each other in the kernel)."""
         for digest, data in record.objects:
             if digest not in written:
                 written.add(digest)
                 self.files.write_new(self.store.object_path(tenant, digest), data)
+        if refs:
+            for digest, data in record.refs:
+                self.files.write_content(self.store.ref_path(digest), data, durable=False)
 
     def _sync_all(self, tenant: str, fd: int, size: int) -> None:
         """Make durable every file and folder the journal's records name, and the head:
