@@ -40,6 +40,7 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
+from .kept_fds import KeptFds
 from .names import DIGEST_RE, check_digest, check_tenant
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
@@ -122,6 +123,7 @@ class LocalStorage:
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
+        self._index_fds = KeptFds()  # (tenant, entry) -> its history index's append fd, kept open
         _LIVE.add(self)
 
     @property
@@ -138,6 +140,7 @@ class LocalStorage:
         wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
         self._locks_guard = threading.Lock()
         self.journals.forked()
+        self._index_fds.forked()
         for lock in list(self._locks.values()):
             lock.forked()
 
@@ -528,25 +531,32 @@ class LocalStorage:
         """Append lines to an index; call only while holding `lock(tenant)` (so the index
         is still the `expected` one the caller read: no check needed here). Returns the
         file's size before the append and its token after it, so that a caller holding the
-        index up to that size adds the lines without reading them back.
+        index up to that size adds the lines without reading them back. The file is kept
+        open for the entry's next append (`KeptFds`: one lstat checks the path still names it).
 
         Never fsynced: the index is a cache checked against the head, and lines lost or
         torn by a crash are rebuilt from the objects on the next read.
         """
         path = self.index_path(tenant, entry)
+        key = (tenant, entry)
         try:
-            folder = os.path.dirname(path)
-            if folder not in self.files.inside:
-                self.files.mkdir(folder)
-                self.files.check_inside(folder)
-            fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+            kept = self._index_fds.take(key, path)
+            if kept is None:
+                folder = os.path.dirname(path)
+                if folder not in self.files.inside:
+                    self.files.mkdir(folder)
+                    self.files.check_inside(folder)
+                kept = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+            fd, info = kept
             try:
                 before = info.st_size
                 _write_all(fd, data)
                 info = os.fstat(fd)
-                return before, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
-            finally:
+            except BaseException:
                 os.close(fd)
+                raise
+            self._index_fds.keep(key, fd, info.st_ino)
+            return before, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
         except StorageError:
             raise
         except OSError as exc:
@@ -555,6 +565,7 @@ class LocalStorage:
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
         Not fsynced, like `append_index`: a cache."""
+        self._index_fds.drop((tenant, entry))  # the file it appends to is replaced
         self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
 
     def cache_path(self, tenant: str, name: str) -> str:

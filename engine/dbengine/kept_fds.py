@@ -1,0 +1,88 @@
+"""`KeptFds`: files a storage keeps open for appending between calls (the history indexes'
+append fds), so that a commit's append costs one lstat (is the path still that file?)
+instead of an open, fstat and close. Bounded (the least recently used closed first),
+closed with the storage (an engine let go leaves no open file), never used by a forked
+child (it opens its own), and never trusted blindly: `take` hands an fd out only while
+the path names the very file it was opened on, a regular file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+KEPT_MAX = 32  # append fds kept per storage
+
+
+class _Kept:
+    """An fd owned (closed when dropped), the inode it was opened on, the process that opened it."""
+
+    __slots__ = ("fd", "inode", "pid")
+
+    def __init__(self, fd: int, inode: int):
+        self.fd, self.inode, self.pid = fd, inode, os.getpid()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+
+class KeptFds:
+    """Append fds by key, at most `limit` (least recently used closed first); thread-safe."""
+
+    def __init__(self, limit: int = KEPT_MAX):
+        self.limit = limit
+        self.guard = threading.Lock()
+        self._fds: OrderedDict[Hashable, _Kept] = OrderedDict()
+
+    def forked(self) -> None:
+        """In a forked child: a new guard (the parent's fds: `take` closes its copies, never uses them)."""
+        self.guard = threading.Lock()
+
+    def take(self, key: Hashable, path: str) -> tuple[int, os.stat_result] | None:
+        """The fd kept for `key`, now the caller's (`keep` it again or close it), with the lstat
+        of `path` naming its file (a regular file, the same inode); None: none kept, or the
+        path names another file now (the kept fd is closed)."""
+        with self.guard:
+            kept = self._fds.pop(key, None)
+        if kept is None:
+            return None
+        if kept.pid == os.getpid():  # (a forked child closes its copy and opens its own)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                info = None
+            if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
+                fd, kept.fd = kept.fd, -1
+                return fd, info
+        kept.close()
+        return None
+
+    def keep(self, key: Hashable, fd: int, inode: int) -> None:
+        """Keep `fd` (opened on `inode`) for the next `take` of `key`."""
+        closing = []
+        with self.guard:
+            old = self._fds.pop(key, None)
+            if old is not None:
+                closing.append(old)
+            self._fds[key] = _Kept(fd, inode)
+            while len(self._fds) > self.limit:
+                closing.append(self._fds.popitem(last=False)[1])
+        for kept in closing:
+            kept.close()
+
+    def drop(self, key: Hashable) -> None:
+        """Close the fd kept for `key`, if any."""
+        with self.guard:
+            kept = self._fds.pop(key, None)
+        if kept is not None:
+            kept.close()
