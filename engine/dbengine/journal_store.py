@@ -90,13 +90,14 @@ class TenantJournals:
             raise _fail("read", path, exc) from exc
         return info if stat.S_ISREG(info.st_mode) else None
 
-    def write_head(self, tenant: str, data: bytes) -> None:
+    def write_head(self, tenant: str, data: bytes, journal_info: os.stat_result | None | object = ...) -> None:
         """Make `data` the head (under the tenant's lock). Durable: one journal record (this
         thread's pending objects and refs, and `data`) appended and fdatasynced. Not durable:
         the pending files written, a journal holding records checkpointed (so that no head is
-        written behind its back), then the head file replaced."""
+        written behind its back), then the head file replaced. `journal_info`: the journal's
+        lstat (`stat`) taken under this hold of the lock, if the caller has one (... : none)."""
         if self.store.durable:
-            self._commit_journaled(tenant, data)
+            self._commit_journaled(tenant, data, journal_info)
         else:
             items = self._take_pending(tenant)
             try:
@@ -260,7 +261,7 @@ class TenantJournals:
             for path in written:
                 unwritten.pop(path, None)
 
-    def _commit_journaled(self, tenant: str, head: bytes) -> None:
+    def _commit_journaled(self, tenant: str, head: bytes, journal_info: os.stat_result | None | object = ...) -> None:
         """One journal append + fdatasync making `head` and what it needs durable. The head
         lives in the record (no head file: readers take it from the journal, `read_head`)
         and so do the record's objects, until a checkpoint writes their files; the ref files
@@ -278,7 +279,7 @@ class TenantJournals:
         fd, size, end, done = -1, 0, 0, False
         try:
             self.files.check_inside(self.store.tenant_dir(tenant))
-            fd, info = self.kept.append_fd(tenant, path)
+            fd, info = self.kept.append_fd(tenant, path, journal_info)
             size = info.st_size
             tip = self.kept.tip_for_append(tenant, fd, info) if size else None
             if tip is not None and not tip.linked:

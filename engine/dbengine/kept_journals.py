@@ -311,18 +311,20 @@ class KeptJournals:
         with self.guard:
             self._drop_index(tenant)
 
-    def append_fd(self, tenant: str, path: str) -> tuple[int, os.stat_result]:
+    def append_fd(self, tenant: str, path: str, info: os.stat_result | None | object = ...) -> tuple[int, os.stat_result]:
         """The journal opened for appending, with its stat: the fd this process kept from its
         last commit to the tenant while the path still names that file (one lstat instead of
-        open + fstat + close), else a new one. The caller owns it (`keep_append_fd` or close)."""
+        open + fstat + close; `info`: that lstat, taken by the caller under the tenant lock,
+        None when the path names no file), else a new one. The caller owns it (`keep_append_fd` or close)."""
         with self.guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
             if kept.pid == os.getpid():  # (a forked child opens its own)
-                try:
-                    info = os.lstat(path)
-                except OSError:
-                    info = None
+                if info is ...:
+                    try:
+                        info = os.lstat(path)
+                    except OSError:
+                        info = None
                 if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
                     return kept.take(), info
             kept.close()

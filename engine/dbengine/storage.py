@@ -417,11 +417,15 @@ class LocalStorage:
         raise StorageError(f"cannot read the head of tenant {tenant!r}: its journal kept being emptied while read")
 
     def head_token(self, tenant: str) -> HeadToken | None:
+        return self._head_token_now(tenant)[0]
+
+    def _head_token_now(self, tenant: str) -> tuple[HeadToken | None, os.stat_result | None]:
+        """The head's token now, and the journal's lstat it was made from (None: absent or not a file)."""
         self.journals.recover(tenant)
         journal_info, head_info = self.journals.stat(tenant), self._stat_head(tenant)
         if head_info is None and (journal_info is None or not journal_info.st_size):
-            return None
-        return _head_token(journal_info, head_info)
+            return None, journal_info
+        return _head_token(journal_info, head_info), journal_info
 
     def head_source(self, tenant: str) -> str:
         """The file the tenant's head is read from now: its journal or its head file (for messages)."""
@@ -452,9 +456,12 @@ class LocalStorage:
         journal) makes it a compare-and-swap: False, nothing written, when the head's token is
         another now (under the file lock only a writer ignoring the lock can have moved it).
         """
-        if expected is not ... and expected is not None and self.head_token(tenant) != expected:
-            return False
-        self.journals.write_head(tenant, data)
+        journal_info: os.stat_result | None | object = ...
+        if expected is not ... and expected is not None:
+            token, journal_info = self._head_token_now(tenant)
+            if token != expected:
+                return False
+        self.journals.write_head(tenant, data, journal_info)  # (the journal's lstat, taken under the lock: not again)
         return True
 
     @contextlib.contextmanager
