@@ -55,6 +55,15 @@ WRITE_WORKERS = 1  # threads writing a commit's new object files; 2 measured no 
 OVERLAP_SYNC = True  # False: the journal's fdatasync runs in the committing thread, before the file writes
 
 
+def _lexists(path: str) -> bool:
+    """os.path.lexists without raising and catching FileNotFoundError (~1.4 µs less a call)."""
+    return os.access(path, os.F_OK, follow_symlinks=False)
+
+
+if os.access not in os.supports_follow_symlinks:  # (no faccessat here)
+    _lexists = os.path.lexists  # noqa: F811
+
+
 class TenantJournals:
     """The journals of one `LocalStorage`'s tenants: journaled writes and commits; `checkpoints`:
     checkpoint and replay; `kept`: the journal indexes and append fds kept open. `store`
@@ -90,14 +99,16 @@ class TenantJournals:
             raise _fail("read", path, exc) from exc
         return info if stat.S_ISREG(info.st_mode) else None
 
-    def write_head(self, tenant: str, data: bytes, journal_info: os.stat_result | None | object = ...) -> None:
+    def write_head(self, tenant: str, data: bytes, journal_info: os.stat_result | None | object = ...,
+                   tip_checked: bool = False) -> None:
         """Make `data` the head (under the tenant's lock). Durable: one journal record (this
         thread's pending objects and refs, and `data`) appended and fdatasynced. Not durable:
         the pending files written, a journal holding records checkpointed (so that no head is
         written behind its back), then the head file replaced. `journal_info`: the journal's
-        lstat (`stat`) taken under this hold of the lock, if the caller has one (... : none)."""
+        lstat (`stat`) taken under this hold of the lock, if the caller has one (... : none);
+        `tip_checked`: the journal's last frame was read and checked under this hold too."""
         if self.store.durable:
-            self._commit_journaled(tenant, data, journal_info)
+            self._commit_journaled(tenant, data, journal_info, tip_checked)
         else:
             items = self._take_pending(tenant)
             try:
@@ -261,7 +272,8 @@ class TenantJournals:
             for path in written:
                 unwritten.pop(path, None)
 
-    def _commit_journaled(self, tenant: str, head: bytes, journal_info: os.stat_result | None | object = ...) -> None:
+    def _commit_journaled(self, tenant: str, head: bytes, journal_info: os.stat_result | None | object = ...,
+                          tip_checked: bool = False) -> None:
         """One journal append + fdatasync making `head` and what it needs durable. The head
         lives in the record (no head file: readers take it from the journal, `read_head`)
         and so do the record's objects, until a checkpoint writes their files; the ref files
@@ -271,7 +283,7 @@ class TenantJournals:
         # refs (shared by all tenants) keep their files, and so does an object whose file is
         # there already (one lstat: rewritten unless it holds exactly its bytes, so that a
         # damaged file never hides the journal's good copy)
-        files = [item for item in items if item[0] != b"o" or os.path.lexists(item[3])]
+        files = [item for item in items if item[0] != b"o" or _lexists(item[3])]
         record = journal.Record(boot=journal.boot_id(), head=head,
                                 objects=[(item[2], item[4]) for item in items if item[0] == b"o"],
                                 refs=[(item[2], item[4]) for item in items if item[0] == b"r"])
@@ -281,7 +293,7 @@ class TenantJournals:
             self.files.check_inside(self.store.tenant_dir(tenant))
             fd, info = self.kept.append_fd(tenant, path, journal_info)
             size = info.st_size
-            tip = self.kept.tip_for_append(tenant, fd, info) if size else None
+            tip = self.kept.tip_for_append(tenant, fd, info, tip_checked) if size else None
             if tip is not None and not tip.linked:
                 # a torn tail (a writer died mid-append), damage or records of another program:
                 # the journal's head came from a scan; make it the head file, start afresh

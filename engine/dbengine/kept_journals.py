@@ -349,15 +349,17 @@ class KeptJournals:
         if kept is not None:
             kept.close()
 
-    def tip_for_append(self, tenant: str, fd: int, info: os.stat_result) -> journal.Tip:
+    def tip_for_append(self, tenant: str, fd: int, info: os.stat_result, checked: bool = False) -> journal.Tip:
         """The head the journal of `fd` gives now (its sha256 is the new record's base): the
         one `read_head` found under this lock (or this process's last commit noted), else
-        read from the journal."""
+        read from the journal. `checked`: `read_head` read it in this hold of the lock, and
+        `info` is the lstat it was read with (no second look at the frame's checksum)."""
         size = info.st_size
         with self.guard:
             index = self._cached_index(tenant)
             if index is not None and index.inode == info.st_ino and index.tip is not None and index.tip[0] == size:
                 # read again, never index.tail: another process may have emptied and refilled it
-                if journal.checksum_before(fd, size) == index.tip[1]:
+                # (unless read in this hold of the lock, which every writer takes)
+                if checked or journal.checksum_before(fd, size) == index.tip[1]:
                     return index.tip[2]
         return journal.journal_head(fd, size)

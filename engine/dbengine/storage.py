@@ -124,6 +124,10 @@ class LocalStorage:
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
         self._index_fds = KeptFds()  # (tenant, entry) -> its history index's append fd, kept open
+        # tenant -> (token, journal lstat) of the head `read_head` read while this process held
+        # the tenant's lock, forgotten when the hold ends: a `write_head` expecting that very
+        # token within the same hold needs no second look (every writer takes the lock)
+        self._held_reads: dict[str, tuple[HeadToken, os.stat_result | None]] = {}
         _LIVE.add(self)
 
     @property
@@ -139,6 +143,7 @@ class LocalStorage:
         """In a forked child: new guards (a parent thread may have held one: the child would
         wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
         self._locks_guard = threading.Lock()
+        self._held_reads.clear()
         self.journals.forked()
         self._index_fds.forked()
         for lock in list(self._locks.values()):
@@ -411,10 +416,18 @@ class LocalStorage:
                 except journal.JournalShrank:
                     continue  # a checkpoint emptied it meanwhile: the head file holds its head now
                 if tip is not None and tip.head is not None:
-                    return tip.head, _head_token(journal_info, self._stat_head(tenant))
+                    return self._read_now(tenant, tip.head, _head_token(journal_info, self._stat_head(tenant)), journal_info)
             read = _read_if_there(path, f"head of tenant {tenant!r}", limit=HEAD_LIMIT)
-            return None if read is None else (read[0], _head_token(journal_info, read[1]))
+            return None if read is None else self._read_now(tenant, read[0], _head_token(journal_info, read[1]), journal_info)
         raise StorageError(f"cannot read the head of tenant {tenant!r}: its journal kept being emptied while read")
+
+    def _read_now(self, tenant: str, data: bytes, token: HeadToken,
+                  journal_info: os.stat_result | None) -> tuple[bytes, HeadToken]:
+        """`read_head`'s answer, remembered for a `write_head` in the same hold of the lock."""
+        lock = self._locks.get(tenant)
+        if lock is not None and lock.held_here():
+            self._held_reads[tenant] = (token, journal_info)
+        return data, token
 
     def head_token(self, tenant: str) -> HeadToken | None:
         return self._head_token_now(tenant)[0]
@@ -457,11 +470,19 @@ class LocalStorage:
         another now (under the file lock only a writer ignoring the lock can have moved it).
         """
         journal_info: os.stat_result | None | object = ...
+        held = self._held_reads.pop(tenant, None)
+        checked = False
         if expected is not ... and expected is not None:
-            token, journal_info = self._head_token_now(tenant)
-            if token != expected:
-                return False
-        self.journals.write_head(tenant, data, journal_info)  # (the journal's lstat, taken under the lock: not again)
+            if held is not None and held[0] is expected and self._locks[tenant].held_here():
+                # read by `read_head` in this very hold of the lock: no writer (each takes the
+                # lock) can have moved it since, and the journal's end was checked then
+                journal_info, checked = held[1], True
+            else:
+                token, journal_info = self._head_token_now(tenant)
+                if token != expected:
+                    return False
+        # (the journal's lstat, taken under the lock, is not taken again)
+        self.journals.write_head(tenant, data, journal_info, tip_checked=checked)
         return True
 
     @contextlib.contextmanager
@@ -476,8 +497,11 @@ class LocalStorage:
                 )
         self.files.check_inside(self.tenant_dir(tenant))
         with lock.hold(timeout):
-            self.journals.replay_if_needed(tenant)
-            yield
+            try:
+                self.journals.replay_if_needed(tenant)
+                yield
+            finally:
+                self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
 
     # ------------------------------------------------------------------ journal (durable commits)
     def checkpoint(self, tenant: str) -> None:
