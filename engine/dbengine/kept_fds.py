@@ -14,8 +14,17 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import NamedTuple
 
 KEPT_MAX = 32  # append fds kept per storage
+
+
+class FileToken(NamedTuple):
+    """Identity of a file's current content, for caches and change watching."""
+
+    inode: int
+    size: int
+    mtime_ns: int
 
 
 class _Kept:
@@ -48,22 +57,26 @@ class KeptFds:
         """In a forked child: a new guard (the parent's fds: `take` closes its copies, never uses them)."""
         self.guard = threading.Lock()
 
-    def take(self, key: Hashable, path: str) -> tuple[int, os.stat_result] | None:
-        """The fd kept for `key`, now the caller's (`keep` it again or close it), with the lstat
-        of `path` naming its file (a regular file, the same inode); None: none kept, or the
-        path names another file now (the kept fd is closed)."""
+    def take(self, key: Hashable, path: str, known: FileToken | None = None) -> tuple[int, int] | None:
+        """The fd kept for `key`, now the caller's (`keep` it again or close it), with the file's
+        size, while `path` names its file: the same inode, a regular file, as an lstat of it says
+        (`known`: the (inode, size) of one the caller took under the lock that keeps the file
+        as it is); None: none kept, or the path names another file now (the kept fd is closed)."""
         with self.guard:
             kept = self._fds.pop(key, None)
         if kept is None:
             return None
         if kept.pid == os.getpid():  # (a forked child closes its copy and opens its own)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                info = None
-            if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
+            if known is None:
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    info = None
+                if info is not None and stat.S_ISREG(info.st_mode):  # (a link's own inode is never the file's)
+                    known = FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+            if known is not None and known.inode == kept.inode:
                 fd, kept.fd = kept.fd, -1
-                return fd, info
+                return fd, known.size
         kept.close()
         return None
 

@@ -40,7 +40,7 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
-from .kept_fds import KeptFds
+from .kept_fds import FileToken, KeptFds
 from .names import DIGEST_RE, check_digest, check_tenant
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
@@ -55,14 +55,6 @@ from .safe_files import (
 from .tenant_lock import _TenantLock
 
 PREFIX_LEN = 24
-
-
-class FileToken(NamedTuple):
-    """Identity of a file's current content, for caches and change watching."""
-
-    inode: int
-    size: int
-    mtime_ns: int
 
 
 class HeadToken(NamedTuple):
@@ -552,8 +544,10 @@ class LocalStorage:
         return data, start, size
 
     def index_token(self, tenant: str, entry: str) -> FileToken | None:
+        """The index file's token (lstat: a symbolic link in its place has a token of its own,
+        never its target's: `append_index` trusts a token naming the file it keeps open)."""
         try:
-            stat = os.stat(self.index_path(tenant, entry))
+            stat = os.lstat(self.index_path(tenant, entry))
         except FileNotFoundError:
             return None
         return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -563,7 +557,8 @@ class LocalStorage:
         is still the `expected` one the caller read: no check needed here). Returns the
         file's size before the append and its token after it, so that a caller holding the
         index up to that size adds the lines without reading them back. The file is kept
-        open for the entry's next append (`KeptFds`: one lstat checks the path still names it).
+        open for the entry's next append, used while the path names it: as `expected` (an
+        `index_token` taken under this lock) says, else as an lstat says (`KeptFds.take`).
 
         Never fsynced: the index is a cache checked against the head, and lines lost or
         torn by a crash are rebuilt from the objects on the next read.
@@ -571,16 +566,16 @@ class LocalStorage:
         path = self.index_path(tenant, entry)
         key = (tenant, entry)
         try:
-            kept = self._index_fds.take(key, path)
+            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
             if kept is None:
                 folder = os.path.dirname(path)
                 if folder not in self.files.inside:
                     self.files.mkdir(folder)
                     self.files.check_inside(folder)
-                kept = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
-            fd, info = kept
+                fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+                kept = fd, info.st_size
+            fd, before = kept
             try:
-                before = info.st_size
                 _write_all(fd, data)
                 info = os.fstat(fd)
             except BaseException:
