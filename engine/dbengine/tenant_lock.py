@@ -4,6 +4,11 @@ flock is released by the kernel when its holder dies, so a killed writer never b
 database; a forked child lets go of the holds it inherited (`forked`) and closes its copy of
 every lock file the parent had open (`_LOCK_FDS`): an flock belongs to the open file, so a
 copy would keep a lock the parent takes (or took) alive for the child's lifetime.
+
+Between holds the lock file stays open, unlocked (LOCK_UN), for the next hold: flock, then
+one lstat checks that the path still names that file (else it is closed and the path opened
+afresh), instead of open + fstat + flock + close. At most IDLE_MAX such idle files per
+process (the least recently used closed), and a lock dropped closes its own.
 """
 
 from __future__ import annotations
@@ -11,26 +16,35 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from .errors import LockTimeoutError
-from .safe_files import _fail, _open_for_writing
+from .safe_files import _fail, _open_stat_for_writing
 
 # The lock files this process has open, and the guard taken around each open (with its
 # registration here) and close: a fork waits for it, so that no fd is ever open but not yet
 # listed when a thread forks; the child closes every listed one (`_after_fork_in_child`).
 _LOCK_FDS: set[int] = set()
 _FORK_GUARD = threading.Lock()
+# Locks whose file is open but not locked between holds (`_TenantLock._idle`), least recently
+# used first, under _FORK_GUARD: past IDLE_MAX the oldest is closed (a process writing to many
+# tenants keeps a bounded number of files open)
+IDLE_MAX = 64
+_IDLE: OrderedDict[int, weakref.ref] = OrderedDict()
 
 
-def _open_lock_file(path: str) -> int:
-    """The lock file opened (never following a symlink nor waiting on a FIFO), listed in `_LOCK_FDS`."""
+def _open_lock_file(path: str) -> tuple[int, int]:
+    """The lock file opened (never following a symlink nor waiting on a FIFO), listed in
+    `_LOCK_FDS`, and its inode."""
     with _FORK_GUARD:
-        fd = _open_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
+        fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
         _LOCK_FDS.add(fd)
-    return fd
+    return fd, info.st_ino
 
 
 def _close_lock_file(fd: int) -> None:
@@ -55,6 +69,7 @@ def _after_fork_in_child() -> None:
         with contextlib.suppress(OSError):
             os.close(fd)
     _LOCK_FDS.clear()
+    _IDLE.clear()
     _FORK_GUARD = threading.Lock()
 
 
@@ -77,6 +92,9 @@ class _TenantLock:
         self._depth = 0
         self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
+        self._inode = 0  # of the file `_fd` was opened on
+        # (fd, inode, pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
+        self._kept: tuple[int, int, int] | None = None
         self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
 
     def forked(self) -> None:
@@ -84,8 +102,16 @@ class _TenantLock:
         fd is closed by `_after_fork_in_child` with every other lock file (the flock stays the
         parent's: no unlock) and the thread lock is new (a parent thread may have held it)."""
         self._thread_lock = threading.RLock()
-        self._depth, self._owner, self._fd = 0, None, None
+        self._depth, self._owner, self._fd, self._kept = 0, None, None, None
         self._generation += 1
+
+    def __del__(self):
+        kept = self._kept  # (no guard taken here: a collection may run while this thread holds it)
+        if kept is not None and kept[2] == os.getpid():
+            self._kept = None
+            _LOCK_FDS.discard(kept[0])
+            with contextlib.suppress(OSError):
+                os.close(kept[0])
 
     @contextlib.contextmanager
     def hold(self, timeout: float | None = None) -> Iterator[None]:
@@ -108,7 +134,7 @@ class _TenantLock:
                     if self._depth == 0:
                         self._owner = None
                         if self._fd is not None:
-                            _close_lock_file(self._fd)  # closing releases the flock
+                            self._release_file_lock(self._fd)
                             self._fd = None
         finally:
             if generation == self._generation:
@@ -124,14 +150,33 @@ class _TenantLock:
         return f"timed out after {timeout:g}s waiting for {self.path}"
 
     def _acquire_file_lock(self, timeout: float) -> int:
-        # Never follows a symlink (a reader would create its target) nor waits on a FIFO.
-        fd = _open_lock_file(self.path)
+        """The lock file flocked: the one kept from the last hold while its path still names
+        it (flock, then one lstat), else opened afresh. Never follows a symlink (a reader
+        would create its target) nor waits on a FIFO."""
         deadline = time.monotonic() + timeout
+        kept = self._take_idle()
+        if kept is not None:
+            fd, inode = kept
+            self._flock(fd, timeout, deadline)
+            try:
+                info = os.lstat(self.path)
+            except OSError:
+                info = None
+            if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
+                self._inode = inode
+                return fd
+            _close_lock_file(fd)  # another file is named head.lock now (closing releases the flock)
+        fd, self._inode = _open_lock_file(self.path)
+        self._flock(fd, timeout, deadline)
+        return fd
+
+    def _flock(self, fd: int, timeout: float, deadline: float) -> None:
+        """flock `fd`, retried until `deadline`; the fd is closed when it fails."""
         delay = 0.001
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
+                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     _close_lock_file(fd)
@@ -141,3 +186,36 @@ class _TenantLock:
             except OSError as exc:
                 _close_lock_file(fd)
                 raise _fail("lock", self.path, exc) from exc
+
+    def _release_file_lock(self, fd: int) -> None:
+        """Unlock the file and keep it open for the next hold (closed if the unlock fails:
+        closing releases the flock too)."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            _close_lock_file(fd)
+            return
+        closing: list[int] = []
+        with _FORK_GUARD:
+            if fd not in _LOCK_FDS:  # (a fork's child closed them all: not ours)
+                return
+            self._kept = (fd, self._inode, os.getpid())
+            _IDLE[id(self)] = weakref.ref(self)
+            while len(_IDLE) > IDLE_MAX:
+                other = _IDLE.popitem(last=False)[1]()
+                if other is not None and other._kept is not None:
+                    closing.append(other._kept[0])
+                    _LOCK_FDS.discard(other._kept[0])
+                    other._kept = None
+        for other_fd in closing:
+            with contextlib.suppress(OSError):
+                os.close(other_fd)
+
+    def _take_idle(self) -> tuple[int, int] | None:
+        """The (fd, inode) kept open from the last hold, now this hold's; None when none is."""
+        with _FORK_GUARD:
+            kept, self._kept = self._kept, None
+            _IDLE.pop(id(self), None)
+        if kept is None or kept[2] != os.getpid():
+            return None
+        return kept[0], kept[1]

@@ -1,0 +1,62 @@
+"""The tenant lock's file kept open (unlocked) between holds: a head.lock replaced meanwhile
+is never the one locked (the lock must exclude a process locking the file the path names),
+the files kept are bounded, and a storage let go closes its own."""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+
+import pytest
+from dbengine import tenant_lock
+from dbengine.errors import LockTimeoutError
+
+T = "tenant_1"
+
+
+def test_a_replaced_lock_file_is_the_one_locked(make_engine):
+    engine = make_engine(durable=True)
+    engine.init(T)
+    storage = engine.storage
+    with storage.lock(T):
+        pass  # the file is kept open, unlocked
+    path = os.path.join(storage.tenant_dir(T), "head.lock")
+    os.replace(path, path + ".old")
+    with open(path, "w"):
+        pass
+    holder = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process holding the file the path names now
+        with pytest.raises(LockTimeoutError), storage.lock(T, timeout=0.05):
+            pass
+    finally:
+        os.close(holder)
+    with storage.lock(T):
+        other = os.open(path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+
+
+def test_idle_lock_files_are_bounded_and_closed_with_their_storage(make_engine, monkeypatch):
+    monkeypatch.setattr(tenant_lock, "IDLE_MAX", 3)
+    engine = make_engine(durable=True)
+    for i in range(6):
+        engine.init(f"t{i}")
+        with engine.storage.lock(f"t{i}"):
+            pass
+
+    def open_lock_files() -> int:
+        links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                 if os.path.exists(f"/proc/self/fd/{fd}")]
+        return sum(link.startswith(engine.root) and link.endswith("head.lock") for link in links)
+
+    assert open_lock_files() == 3
+    root = engine.root
+    del engine
+    gc.collect()
+    links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [link for link in links if link.startswith(root)]
