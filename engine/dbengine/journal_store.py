@@ -242,7 +242,10 @@ class TenantJournals:
         """This thread's journaled writes a head of `tenant` depends on: its objects, all refs."""
         pending = self._pending_items()
         taken = [item for item in pending if item[1] is None or item[1] == tenant]
-        if taken:
+        if len(taken) == len(pending):  # (the usual: all of them, nothing left to count)
+            pending.clear()
+            self._pending.size = 0
+        elif taken:
             pending[:] = [item for item in pending if not (item[1] is None or item[1] == tenant)]
             self._pending.size = sum(len(item[4]) for item in pending)
         return taken
