@@ -78,6 +78,9 @@ class Rows:
         with open(self.ops_head, "wb") as handle:
             handle.write(self.head)
         self.ops_fd: int | None = None  # the journal kept open, as the engine keeps it
+        self.ops_inode = 0
+        self.ops_lock_fd: int | None = None  # the lock file and the index kept open too
+        self.ops_index_fd: int | None = None
         self.sqlite = {mode: self._sqlite(mode) for mode in ("delete", "wal")}
 
     def _sqlite(self, mode: str) -> sqlite3.Connection:
@@ -115,15 +118,25 @@ class Rows:
         os.replace(temp, os.path.join(self.floor_dir, "file"))
 
     def file_operations(self, i: int, before: bool = False) -> None:
-        """The system calls of one durable save, in its order, with no engine code: the lock,
-        the head's token (lstat of the journal, stat of the head file), the head read from the
-        journal's last frame (one pread), the journal append (its fd kept open: one lstat to
-        check it is still the journal) + fdatasync, the index append. The object and the head
-        stay in the journal until a checkpoint. `before`: as the engine did before the head
-        stayed in the journal (head file read; journal opened and closed per save; the head's
-        temp file and its rename over the old head after the sync)."""
-        lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        """The system calls of one durable save, in its order, with no engine code: the lock
+        (its file kept open between saves: flock, lstat that the path still names it), the
+        head's token (lstat of the journal, stat of the head file) and the head read from the
+        journal's last frame (one pread), the object looked for (faccessat), the journal append
+        (its fd kept open, checked with the token's lstat) + fdatasync, the index append (its
+        fd kept open: lstat, write, fstat), the unlock. The object and the head stay in the
+        journal until a checkpoint. `before`: as the engine did before the head stayed in the
+        journal (lock file opened per save; head file read; journal opened and closed per save;
+        the head's temp file and its rename over the old head after the sync; index opened per
+        save)."""
+        if before:
+            lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            if self.ops_lock_fd is None:
+                self.ops_lock_fd = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
+            lock = self.ops_lock_fd
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            os.lstat(self.ops_lock)
         try:
             if before:
                 fd = os.open(self.ops_head, os.O_RDONLY)
@@ -132,13 +145,14 @@ class Rows:
                 fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             else:
                 info = os.lstat(self.ops_journal) if self.ops_fd is not None else None
+                if info is not None and info.st_size:
+                    os.pread(self.ops_fd, 32, info.st_size - 32)  # the last frame's checksum (the head: cached by then)
                 os.stat(self.ops_head)
-                if self.ops_fd is None or info.st_ino != os.fstat(self.ops_fd).st_ino:
+                os.access(os.path.join(self.ops_objects, f"{i:064x}"), os.F_OK, follow_symlinks=False)
+                if self.ops_fd is None or info.st_ino != self.ops_inode:
                     self.ops_fd = os.open(self.ops_journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+                    self.ops_inode = os.fstat(self.ops_fd).st_ino
                 fd = self.ops_fd
-                size = os.lstat(self.ops_journal).st_size
-                if size:
-                    os.pread(fd, 40, size - 40)  # the last frame's trailer (the head: cached by then)
             os.write(fd, self.frame)
             os.fdatasync(fd)
             if before:
@@ -148,11 +162,20 @@ class Rows:
                 os.write(fd, self.head)
                 os.close(fd)
                 os.replace(temp, self.ops_head)
-            fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.write(fd, self.line)
-            os.close(fd)
+                fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.write(fd, self.line)
+                os.close(fd)
+            else:
+                if self.ops_index_fd is None:
+                    self.ops_index_fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.lstat(self.ops_index)
+                os.write(self.ops_index_fd, self.line)
+                os.fstat(self.ops_index_fd)
         finally:
-            os.close(lock)
+            if before:
+                os.close(lock)
+            else:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def sqlite_insert(self, mode: str) -> Callable[[int], None]:
         conn = self.sqlite[mode]
@@ -168,8 +191,9 @@ class Rows:
     def close(self) -> None:
         for conn in self.sqlite.values():
             conn.close()
-        if self.ops_fd is not None:
-            os.close(self.ops_fd)
+        for fd in (self.ops_fd, self.ops_lock_fd, self.ops_index_fd):
+            if fd is not None:
+                os.close(fd)
 
 
 def count_syncs(run: Callable[[int], None], first: int, n: int) -> float:
@@ -416,11 +440,13 @@ def render(samples: dict[str, Sample], syncs: float, checkpoint: str, command: s
         "- engine durable=False: the same save with no fsync at all (what the engine costs besides syncing).",
         "- floor: a 1 KB temp file written, fsynced and renamed over one file (no folder fsync).",
         "- file operations alone: the system calls one durable save makes, in its order, with the same "
-        "sizes and no engine code (lock, the head's token: lstat of the journal and stat of the head "
-        "file, a pread of the journal's last trailer, lstat of the journal kept open, append + "
-        "fdatasync, the index append; the object and the head stay in the journal until a "
-        "checkpoint): the best a save can do with these files. As before: the head file read, the "
-        "journal opened and closed, the head's temp file and rename after the sync.",
+        "sizes and no engine code (the lock file kept open: flock + lstat; the head's token: lstat "
+        "of the journal, a pread of its last frame's checksum, stat of the head file; faccessat of the "
+        "object's path; append + fdatasync on the journal kept open; the index kept open: lstat, "
+        "write, fstat; unlock; the object and the head stay in the journal until a checkpoint): the "
+        "best a save can do with these files. As before: the lock file opened per save, the head "
+        "file read, the journal opened and closed, the head's temp file and rename after the sync, "
+        "the index opened per save.",
         "- sqlite: one `INSERT` of a 1 KB row per transaction, `PRAGMA synchronous=FULL`.",
     ]
     if BASELINE_ROW in samples:
