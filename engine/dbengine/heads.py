@@ -134,7 +134,7 @@ class Heads:
         reported once and never applied twice.
         """
         tried: list[tuple[str | None, str, Callable[[], None]]] = []  # (based on, digest, after)
-        deadline = time.monotonic() + CAS_DEADLINE
+        deadline = None  # (set once an attempt is lost)
         attempt = 0
         pace = self.pace.get((tenant_id, entry))
         if pace:  # others write this entry too: give the writers that lost a race a turn first
@@ -166,6 +166,8 @@ class Heads:
                     return digest, True
                 tried.append((current, digest, after))
             attempt += 1
+            if deadline is None:
+                deadline = started + CAS_DEADLINE
             if time.monotonic() >= deadline:
                 raise ConflictError(
                     f"entry {entry!r} of tenant {tenant_id!r}: the head kept moving under "

@@ -96,6 +96,7 @@ class _TenantLock:
         # (fd, inode, pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
         self._kept: tuple[int, int, int] | None = None
         self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
+        self._ref = weakref.ref(self)  # what `_IDLE` holds of it
 
     def forked(self) -> None:
         """In a forked child: the parent's holds are not the child's. Its copy of the flock's
@@ -200,7 +201,7 @@ class _TenantLock:
             if fd not in _LOCK_FDS:  # (a fork's child closed them all: not ours)
                 return
             self._kept = (fd, self._inode, os.getpid())
-            _IDLE[id(self)] = weakref.ref(self)
+            _IDLE[id(self)] = self._ref
             while len(_IDLE) > IDLE_MAX:
                 other = _IDLE.popitem(last=False)[1]()
                 if other is not None and other._kept is not None:
