@@ -44,6 +44,7 @@ def test_a_replaced_lock_file_is_the_one_locked(make_engine):
 def test_idle_lock_files_are_bounded_and_closed_with_their_storage(make_engine, monkeypatch):
     monkeypatch.setattr(tenant_lock, "IDLE_MAX", 3)
     engine = make_engine(durable=True)
+    root = engine.root
     for i in range(6):
         engine.init(f"t{i}")
         with engine.storage.lock(f"t{i}"):
@@ -52,10 +53,9 @@ def test_idle_lock_files_are_bounded_and_closed_with_their_storage(make_engine, 
     def open_lock_files() -> int:
         links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                  if os.path.exists(f"/proc/self/fd/{fd}")]
-        return sum(link.startswith(engine.root) and link.endswith("head.lock") for link in links)
+        return sum(link.startswith(root) and link.endswith("head.lock") for link in links)
 
     assert open_lock_files() == 3
-    root = engine.root
     del engine
     gc.collect()
     links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
