@@ -17,6 +17,21 @@ from collections.abc import Hashable
 from typing import NamedTuple
 
 KEPT_MAX = 32  # append fds kept per storage
+_PID = os.getpid()  # this process's id, kept (os.getpid is a system call), set anew in a forked child
+
+
+def pid() -> int:
+    """This process's id, without a system call (updated after a fork)."""
+    return _PID
+
+
+def _after_fork_in_child() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class FileToken(NamedTuple):
@@ -33,7 +48,7 @@ class _Kept:
     __slots__ = ("fd", "inode", "pid")
 
     def __init__(self, fd: int, inode: int):
-        self.fd, self.inode, self.pid = fd, inode, os.getpid()
+        self.fd, self.inode, self.pid = fd, inode, _PID
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -66,7 +81,7 @@ class KeptFds:
             kept = self._fds.pop(key, None)
         if kept is None:
             return None
-        if kept.pid == os.getpid():  # (a forked child closes its copy and opens its own)
+        if kept.pid == _PID:  # (a forked child closes its copy and opens its own)
             if known is None:
                 try:
                     info = os.lstat(path)

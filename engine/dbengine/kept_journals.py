@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from . import journal
 from .errors import DbEngineError
+from .kept_fds import pid
 from .safe_files import _fail, _kind, _lstat_mode, _open_regular, _open_stat_for_writing
 
 # journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
@@ -76,7 +77,7 @@ class _KeptFd(_OwnedFd):
     __slots__ = ("inode", "fd", "pid")
 
     def __init__(self, inode: int, fd: int):
-        self.inode, self.fd, self.pid = inode, fd, os.getpid()
+        self.inode, self.fd, self.pid = inode, fd, pid()
 
     def take(self) -> int:
         """The fd, now the caller's to close or keep again."""
@@ -319,7 +320,7 @@ class KeptJournals:
         with self.guard:
             kept = self._append_fds.pop(tenant, None)
         if kept is not None:
-            if kept.pid == os.getpid():  # (a forked child opens its own)
+            if kept.pid == pid():  # (a forked child opens its own)
                 if info is ...:
                     try:
                         info = os.lstat(path)

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from .errors import LockTimeoutError
+from .kept_fds import pid
 from .safe_files import _fail, _open_stat_for_writing
 
 # The lock files this process has open, and the guard taken around each open (with its
@@ -108,7 +109,7 @@ class _TenantLock:
 
     def __del__(self):
         kept = self._kept  # (no guard taken here: a collection may run while this thread holds it)
-        if kept is not None and kept[2] == os.getpid():
+        if kept is not None and kept[2] == pid():
             self._kept = None
             _LOCK_FDS.discard(kept[0])
             with contextlib.suppress(OSError):
@@ -200,7 +201,7 @@ class _TenantLock:
         with _FORK_GUARD:
             if fd not in _LOCK_FDS:  # (a fork's child closed them all: not ours)
                 return
-            self._kept = (fd, self._inode, os.getpid())
+            self._kept = (fd, self._inode, pid())
             _IDLE[id(self)] = self._ref
             while len(_IDLE) > IDLE_MAX:
                 other = _IDLE.popitem(last=False)[1]()
@@ -217,6 +218,6 @@ class _TenantLock:
         with _FORK_GUARD:
             kept, self._kept = self._kept, None
             _IDLE.pop(id(self), None)
-        if kept is None or kept[2] != os.getpid():
+        if kept is None or kept[2] != pid():
             return None
         return kept[0], kept[1]
