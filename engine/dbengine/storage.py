@@ -41,6 +41,7 @@ from .errors import (
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
 from .names import DIGEST_RE, check_digest, check_tenant
+from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
     HEAD_LIMIT,
@@ -121,6 +122,7 @@ class LocalStorage:
         self._locks_guard = threading.Lock()
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
+        self.packs = Packs(self.files, self.tenant_dir)  # the tenants' pack files (packs.py)
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
         _LIVE.add(self)
 
@@ -138,6 +140,7 @@ class LocalStorage:
         wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
         self._locks_guard = threading.Lock()
         self.journals.forked()
+        self.packs.forked()
         for lock in list(self._locks.values()):
             lock.forked()
 
@@ -241,8 +244,9 @@ class LocalStorage:
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
         """An object's bytes: this thread's unwritten ones, its file, else the tenant's journal
-        (a durable commit's objects stay there until a checkpoint), else its file again (a
-        checkpoint wrote it meanwhile). Bytes from the journal are checked against `digest`."""
+        (a durable commit's objects stay there until a checkpoint), else its packs (packs.py),
+        else its file again (a checkpoint wrote it meanwhile). Bytes from the journal and from
+        packs are checked against `digest`."""
         path = self.object_path(tenant, digest)
         unwritten = self.journals.unwritten(path)
         if unwritten is not None:
@@ -255,22 +259,31 @@ class LocalStorage:
         data = self.journals.kept.read_object(tenant, digest)
         if data is not None:
             return data
+        data = self.packs.read(tenant, digest)
+        if data is not None:
+            return data
         try:
             return self.files.read(path, what)
         except DigestNotFoundError:
             damage = self.journals.kept.damage(tenant)
-            if damage is None:
+            damaged_packs = self.packs.damage(tenant)
+            if damage is None and damaged_packs is None:
                 raise
+        if damage is None:
+            raise CorruptObjectError(f"{what} not found ({path}), and damaged packs may have held it: "
+                                     f"{damaged_packs}", self.packs.folder(tenant))
         journal_path = self.journal_path(tenant)
         raise CorruptObjectError(f"{what} not found ({path}), and the journal {journal_path} is not whole: "
                                  f"{damage}", journal_path)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file or is in a valid record of the tenant's journal (or,
-        as `read_object`, has a file after all: a checkpoint wrote it, then emptied the journal)."""
+        """True when the object has a file, is in a valid record of the tenant's journal or in
+        one of its packs (or, as `read_object`, has a file after all: a checkpoint wrote it,
+        then emptied the journal)."""
         path = self.object_path(tenant, digest)
         return (self.journals.unwritten(path) is not None or os.path.isfile(path)
-                or self.journals.kept.has_object(tenant, digest) or os.path.isfile(path))
+                or self.journals.kept.has_object(tenant, digest) or self.packs.has(tenant, digest)
+                or os.path.isfile(path))
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
@@ -282,13 +295,27 @@ class LocalStorage:
         return self.journals.write(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects: those with a file, then those only in its journal
-        (the journal read first: a checkpoint meanwhile gives its objects files, never hides them)."""
+        """The digests of the tenant's objects, each once: those with a file, then those in its
+        packs, then those only in its journal (the journal read first: a checkpoint meanwhile
+        gives its objects files or a pack, never hides them)."""
         journaled = self.journals.kept.digests(tenant)
+        seen: set[str] = set()
         for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
             journaled.discard(digest)
+            seen.add(digest)
             yield digest
+        for digest in self.packs.digests(tenant):
+            if digest not in seen:
+                journaled.discard(digest)
+                seen.add(digest)
+                yield digest
         yield from sorted(journaled)
+
+    def pack_contents(self, tenant: str) -> Iterator:
+        """Everything in the tenant's packs/, read afresh (for verify): problems and the objects
+        of sound packs with their place (`packs.PackItem`). Not in the Storage protocol: only a
+        local database has packs."""
+        return self.packs.check(tenant)
 
     def journal_objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
         """Every object of the tenant's journal's valid records, read afresh (for verify):
