@@ -282,3 +282,149 @@ def test_durable_commits_journal_their_nodes_and_a_big_batch_flushes_them_as_a_p
     assert any(path.startswith(f"{pack.parent}/.tmp-") for path in synced) and str(pack.parent) in synced
     cold = DbEngine(engine.root)
     assert len(cold.get(T, E)) == 120 and cold.verify().ok
+
+
+class _Fake:
+    def __init__(self, count: int, size: int | None = None, name: str = ""):
+        self.index = type("I", (), {"count": count})()
+        self.size = size if size is not None else count * 100
+        self.name = name or f"{count}-{id(self)}"
+
+
+def test_the_geometric_rule_picks_the_small_packs_that_break_the_progression(monkeypatch):
+    counts = lambda chosen: sorted(p.index.count for p in chosen)  # noqa: E731
+    assert counts(packs.choose_merge([_Fake(100), _Fake(100)])) == [100, 100]
+    assert counts(packs.choose_merge([_Fake(100), _Fake(200)])) == []  # already a progression
+    assert counts(packs.choose_merge([_Fake(100), _Fake(100), _Fake(200)])) == [100, 100, 200]  # rolled up
+    assert counts(packs.choose_merge([_Fake(10), _Fake(400), _Fake(1000)])) == []
+    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(400), _Fake(1000)])) == [10, 12]
+    monkeypatch.setattr(packs, "MERGE_MAX_BYTES", 50_000)
+    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(600), _Fake(600)])) == [10, 12]  # big ones stay
+    assert counts(packs.choose_merge([_Fake(300), _Fake(300)])) == []  # the merged pack would pass the bound
+
+
+def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db):
+    early = DbEngine(db.root)
+    digests = []
+    for round_ in range(12):
+        db.put_many(T, U, E, {f"r{round_}-{i}": i for i in range(40)})
+        digests.append(db.get_digest(T, E))
+        if round_ == 0:
+            assert early.get(T, E, "r0-3") == 3  # it lists packs/ and keeps the pack open
+    paths = pack_paths(db)
+    assert 1 <= len(paths) <= 5  # merged: about log2(12) packs, not 12
+    counts = sorted(len(node_digests(p)) for p in paths)
+    assert all(2 * sum(counts[:i]) <= counts[i] for i in range(1, len(counts))) or len(counts) == 1
+    gone = [name for name in early.storage.packs._of(T).packs if not (Path(db.storage.packs.folder(T)) / name).exists()]
+    assert gone  # the engine opened before holds a merged-away pack, still readable through its fd
+    first = early.read_snapshot(T, digests[0])
+    assert early.storage.read_object(T, first["__keys__"])
+    for engine in (early, DbEngine(db.root)):
+        assert len(engine.get(T, E)) == 480 and engine.get(T, E, "r0-39") == 39
+        assert len(engine.get(T, E, digest=digests[0])) == 40
+    assert DbEngine(db.root).verify().ok
+
+
+def test_a_merge_never_carries_damage_and_never_deletes_a_damaged_pack(db):
+    db.put_many(T, U, E, {f"a{i}": i for i in range(40)})
+    [pack] = pack_paths(db)
+    data = bytearray(pack.read_bytes())
+    data[-4] ^= 1
+    pack.write_bytes(bytes(data))
+    writer = DbEngine(db.root, durable=False)
+    writer.put_many(T, U, "other", {f"b{i}": i for i in range(40)})  # another entry: never reads that pack
+    writer.put_many(T, U, "third", {f"c{i}": i for i in range(40)})
+    assert len(pack_paths(writer)) == 3
+    assert pack.exists()  # left for verify to report, not merged away
+    assert any(p.kind == "hash-mismatch" and str(pack) in p.path for p in writer.verify().problems)
+
+
+MERGE_SCRIPT = """
+import os, sys, time
+from dbengine import packs, records_tree as r
+from dbengine.dbengine import DbEngine
+r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
+root, step, marker = sys.argv[1:4]
+def pause(name):
+    if name == step:
+        open(marker, "w").close()
+        time.sleep(60)
+packs._merge_step = pause
+db = DbEngine(root, durable=False)
+db.put_many("t", "u", "rec", {f"z{i}": i for i in range(40)})
+"""
+
+
+@pytest.mark.parametrize("step", ["written", "renamed"])
+def test_a_writer_killed_in_a_merge_leaves_a_database_that_reads_and_verifies(db, tmp_path, step):
+    import signal
+    import time
+
+    db.put_many(T, U, E, {f"a{i}": i for i in range(40)})  # one pack: the next commit's merges with it
+    expected = db.get(T, E)
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "engine"), str(ROOT)])}
+    child = subprocess.Popen([sys.executable, "-c", MERGE_SCRIPT, db.root, step, str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        assert marker.exists(), "the merge never reached its step"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    cold = DbEngine(db.root)
+    assert cold.get(T, E) == expected  # the killed commit's head never went in
+    assert len(pack_paths(cold)) == (2 if step == "written" else 3)  # before the rename / before the unlinks
+    report = cold.verify()
+    assert report.ok and {n.kind for n in report.notes} <= {"temp-file"}
+    cold.put_many(T, U, E, {f"b{i}": i for i in range(40)})  # the next commit merges what was left
+    assert len(DbEngine(db.root).get(T, E)) == 80 and DbEngine(db.root).verify().ok
+
+
+def test_a_checkpoint_writes_the_journals_nodes_as_one_pack_and_syncs_it(tmp_path, monkeypatch):
+    from dbengine import journal_checkpoint
+
+    engine = DbEngine(str(tmp_path / "d"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    engine.put(T, U, E, "k1", -1)
+    journaled = {digest for _where, digest, _data in engine.storage.journal_objects(T)}
+    monkeypatch.setattr(journal_checkpoint, "_syncfs", lambda fd: False)  # the fsync of each file instead
+    synced: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
+    engine.storage.checkpoint(T)
+    assert os.path.getsize(engine.storage.journal_path(T)) == 0
+    [pack] = pack_paths(engine)
+    assert str(pack) in synced and str(pack.parent) in synced
+    packed = set(node_digests(pack))
+    assert packed | set(loose(engine)) == journaled and not packed & set(loose(engine))
+    assert all(not packs.is_node_bytes(data) for data in loose(engine).values())  # versions stay loose
+    cold = DbEngine(engine.root)
+    assert cold.get(T, E, "k1") == -1 and len(cold.get(T, E)) == 60 and cold.verify().ok
+
+
+KILLED_AFTER_THE_PACK = r"""
+import os, signal, sys
+from dbengine import journal_checkpoint, records_tree as r, storage
+r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
+journal_checkpoint.JournalCheckpoints._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # pack in, not synced
+storage.LocalStorage(sys.argv[1]).checkpoint("t")
+"""
+
+
+def test_a_checkpoint_killed_after_writing_its_pack_loses_nothing(tmp_path):
+    engine = DbEngine(str(tmp_path / "d"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    size = os.path.getsize(engine.storage.journal_path(T))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "engine"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_PACK, engine.root], env=env, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    assert os.path.getsize(engine.storage.journal_path(T)) == size and len(pack_paths(engine)) == 1
+    cold = DbEngine(engine.root)
+    assert len(cold.get(T, E)) == 60 and cold.verify().ok
+    cold.storage.checkpoint(T)  # the same pack again (same bytes, same name): kept
+    assert len(pack_paths(engine)) == 1 and DbEngine(engine.root).verify().ok

@@ -318,7 +318,7 @@ class Packs:
         Returns the paths unlinked (none: nothing to merge)."""
         tenant_packs = self._of(tenant)
         tenant_packs.relist()
-        chosen = choose_merge(list(tenant_packs.packs.values()))
+        chosen = choose_merge(list(tenant_packs.order))
         if len(chosen) < 2:
             return []
         objects: dict[str, bytes] = {}
@@ -444,6 +444,8 @@ def choose_merge(packs: list) -> list:
         if small[at].index.count < MERGE_FACTOR * small[at - 1].index.count:
             split = at + 1
             break
+    while split and sum(pack.size for pack in small[:split]) >= MERGE_MAX_BYTES:
+        split -= 1  # the merged pack would pass the bound: leave the largest out
     total = sum(pack.index.count for pack in small[:split])
     size = sum(pack.size for pack in small[:split])
     while split < len(small) and small[split].index.count < MERGE_FACTOR * total \
@@ -451,4 +453,4 @@ def choose_merge(packs: list) -> list:
         total += small[split].index.count
         size += small[split].size
         split += 1
-    return small[:split]
+    return small[:split] if split >= 2 else []  # one pack alone is not rewritten
