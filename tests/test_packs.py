@@ -428,3 +428,24 @@ def test_a_checkpoint_killed_after_writing_its_pack_loses_nothing(tmp_path):
     assert len(cold.get(T, E)) == 60 and cold.verify().ok
     cold.storage.checkpoint(T)  # the same pack again (same bytes, same name): kept
     assert len(pack_paths(engine)) == 1 and DbEngine(engine.root).verify().ok
+
+
+def test_a_pack_that_cannot_be_written_leaves_the_head_and_the_next_put_writes_what_it_needs(db, monkeypatch):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    before = db.get_digest(T, E)
+    files = db.storage.files
+    write_atomic = files.write_atomic
+
+    def failing(path, data, durable=None):
+        if path.endswith(".pack"):
+            raise errors.StorageError(f"cannot write {path}: disk full (simulated)")
+        return write_atomic(path, data, durable)
+
+    monkeypatch.setattr(files, "write_atomic", failing)
+    with pytest.raises(errors.StorageError, match="simulated"):
+        db.put_many(T, U, E, {f"k{i}": -i for i in range(60)})
+    assert DbEngine(db.root).get_digest(T, E) == before
+    monkeypatch.setattr(files, "write_atomic", write_atomic)
+    db.put_many(T, U, E, {f"k{i}": -i for i in range(60)} | {"last": 1})
+    cold = DbEngine(db.root)
+    assert cold.get(T, E) == [-i for i in range(60)] + [1] and cold.verify().ok

@@ -246,15 +246,16 @@ class Packs:
         return tenant_packs
 
     # ------------------------------------------------------------------ reads
-    def read(self, tenant: str, digest: str) -> bytes | None:
+    def read(self, tenant: str, digest: str, listing: bool = True) -> bytes | None:
         """The object's bytes from a pack of the tenant (checked), None when no pack holds it
-        (after listing packs/ again if it changed)."""
+        (after listing packs/ again if it changed; `listing` False: the packs open now only,
+        no system call but the read: the cheap first look of `LocalStorage.read_object`)."""
         tenant_packs = self._of(tenant)
         for pack in tenant_packs.order:
             data = pack.read(digest)
             if data is not None:
                 return data
-        if not tenant_packs.relist():
+        if not listing or not tenant_packs.relist():
             return None
         for pack in tenant_packs.order:
             data = pack.read(digest)

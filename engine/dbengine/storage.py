@@ -243,14 +243,23 @@ class LocalStorage:
 
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
-        """An object's bytes: this thread's unwritten ones, its file, else the tenant's journal
-        (a durable commit's objects stay there until a checkpoint), else its packs (packs.py),
-        else its file again (a checkpoint wrote it meanwhile). Bytes from the journal and from
-        packs are checked against `digest`."""
+        """An object's bytes: this thread's unwritten ones, the packs this process has open
+        (no system call but the read: a packed node skips a failed open and the journal's
+        look, bench/RESULTS-packs.md), its file, else the tenant's journal (a durable commit's
+        objects stay there until a checkpoint), else its packs (listed again if packs/
+        changed), else its file again (a checkpoint wrote it meanwhile). Bytes from the
+        journal and from packs are checked against `digest`; a damaged packed copy does not
+        hide a good one elsewhere."""
         path = self.object_path(tenant, digest)
         unwritten = self.journals.unwritten(path)
         if unwritten is not None:
             return unwritten
+        try:
+            data = self.packs.read(tenant, digest, listing=False)
+        except CorruptObjectError:
+            data = None  # found damaged: the file or the journal may hold it (else raised below)
+        if data is not None:
+            return data
         what = f"object {digest} of tenant {tenant!r}"
         try:
             return self.files.read(path, what)
