@@ -449,3 +449,16 @@ def test_a_pack_that_cannot_be_written_leaves_the_head_and_the_next_put_writes_w
     db.put_many(T, U, E, {f"k{i}": -i for i in range(60)} | {"last": 1})
     cold = DbEngine(db.root)
     assert cold.get(T, E) == [-i for i in range(60)] + [1] and cold.verify().ok
+
+
+def test_a_process_keeps_the_packs_of_a_bounded_number_of_tenants_open(db, monkeypatch):
+    monkeypatch.setattr(packs, "PACK_TENANTS_MAX", 2)
+    for tenant in ("a", "b", "c"):
+        db.init(tenant)
+        db.put_many(tenant, U, E, {f"k{i}": i for i in range(60)})
+    roots = {tenant: db.read_snapshot(tenant, db.get_digest(tenant, E))["__keys__"] for tenant in ("a", "b", "c")}
+    reader = DbEngine(db.root)
+    for tenant in ("a", "b", "c", "a"):
+        assert packs.is_node_bytes(reader.storage.read_object(tenant, roots[tenant]))
+    assert list(reader.storage.packs._tenants) == ["c", "a"]
+    assert reader.get("b", E, "k9") == 9  # listed and opened again

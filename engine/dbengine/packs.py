@@ -21,11 +21,21 @@ import os
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from .errors import CorruptObjectError, DbEngineError, StorageError
-from .pack_file import HEADER_MAX, LINE, NAME_RE, PackDamage, PackIndex, encode_pack, parse_header, parse_index
+from .pack_file import (
+    HEADER_MAX,
+    LINE,
+    NAME_RE,
+    PackDamage,
+    PackIndex,
+    encode_pack,
+    parse_header,
+    parse_index,
+)
 from .records_tree import NODE_KINDS
 from .root_files import TMP_PREFIX, RootFiles
 from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd
@@ -37,6 +47,10 @@ PACKS_FOLDER = "packs"
 #: The canonical beginnings of record-tree nodes' bytes (a placement decision only: every
 #: read checks the bytes against the digest, wherever they are).
 NODE_PREFIXES = tuple(b'{"__kind__":"%s"' % kind.encode("ascii") for kind in NODE_KINDS)
+#: Tenants whose packs a process keeps open at once (each pack one fd): the least recently used
+#: tenant's are closed past this, so that a process reading thousands of tenants runs out of
+#: neither file descriptors nor memory (as kept_journals.JOURNAL_INDEX_MAX).
+PACK_TENANTS_MAX = 32
 _RACY_NS = 2_000_000_000  # a folder listed within this of its mtime may change unseen (coarse clocks)
 
 
@@ -222,7 +236,7 @@ class Packs:
     def __init__(self, files: RootFiles, tenant_dir: Callable[[str], str]):
         self.files = files
         self._tenant_dir = tenant_dir
-        self._tenants: dict[str, TenantPacks] = {}
+        self._tenants: OrderedDict[str, TenantPacks] = OrderedDict()  # least recently used first
         self._guard = threading.Lock()
 
     def forked(self) -> None:
@@ -235,14 +249,16 @@ class Packs:
         return os.path.join(self._tenant_dir(tenant), PACKS_FOLDER)
 
     def _of(self, tenant: str) -> TenantPacks:
-        tenant_packs = self._tenants.get(tenant)
-        if tenant_packs is None:
-            with self._guard:
-                tenant_packs = self._tenants.get(tenant)
-                if tenant_packs is None:
-                    if len(self._tenants) >= 4096:  # a cache: start again rather than grow
-                        self._tenants.clear()
-                    tenant_packs = self._tenants[tenant] = TenantPacks(self.folder(tenant))
+        """The tenant's packs as listed here (made on first use); at most PACK_TENANTS_MAX
+        tenants' are kept (a dropped one's packs close when no reader holds them)."""
+        with self._guard:
+            tenant_packs = self._tenants.get(tenant)
+            if tenant_packs is None:
+                tenant_packs = self._tenants[tenant] = TenantPacks(self.folder(tenant))
+                while len(self._tenants) > PACK_TENANTS_MAX:
+                    self._tenants.popitem(last=False)
+            else:
+                self._tenants.move_to_end(tenant)
         return tenant_packs
 
     # ------------------------------------------------------------------ reads
