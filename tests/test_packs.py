@@ -462,3 +462,27 @@ def test_a_process_keeps_the_packs_of_a_bounded_number_of_tenants_open(db, monke
         assert packs.is_node_bytes(reader.storage.read_object(tenant, roots[tenant]))
     assert list(reader.storage.packs._tenants) == ["c", "a"]
     assert reader.get("b", E, "k9") == 9  # listed and opened again
+
+
+def test_the_bulk_index_check_and_the_line_by_line_one_agree_on_every_flipped_byte():
+    import random
+
+    from dbengine import pack_file
+
+    objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i * (i % 5 + 1) for i in range(12)}
+    data = encode_pack(objects)
+    count, start = parse_header(data, len(data))
+    lines = data[start:start + count * LINE]
+    rng = random.Random(5)
+    for _ in range(400):
+        forged = bytearray(lines)
+        at = rng.randrange(len(forged))
+        forged[at] = rng.choice(b"0123456789abcdefA \nz")
+        forged = bytes(forged)
+        bulk = pack_file._parse_bulk(forged, count, start, len(data))
+        try:
+            pack_file._parse_lines(forged, count, start, len(data), None)
+            whole = True
+        except PackDamage:
+            whole = False
+        assert (bulk is not None) == whole, (at, forged[at:at + 1])  # e.g. a digest's later hex changed: valid

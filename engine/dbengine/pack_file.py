@@ -11,13 +11,16 @@ writes of pack files are packs.py's.
 from __future__ import annotations
 
 import re
+import sys
 from array import array
+from itertools import accumulate
 
 MAGIC = b"mydb-pack 1 "
 LINE = 64 + 1 + 12 + 1 + 10 + 1  # one index line: digest, offset, length
 HEADER_MAX = len(MAGIC) + 12 + 1  # the longest header line read (a count of up to 12 digits)
 _HEADER_RE = re.compile(rb"mydb-pack 1 ([1-9][0-9]{0,11})\n")
 _LINE_RE = re.compile(rb"([0-9a-f]{64}) ([0-9]{12}) ([0-9]{10})\n")
+_HEX, _DIGITS = b"0123456789abcdef", b"0123456789"
 NAME_RE = re.compile(r"[0-9a-f]{64}\.pack")
 
 
@@ -66,9 +69,45 @@ def parse_index(data: bytes, count: int, start: int, size: int,
     """The index of a pack from its `count` index lines (`data`, read at `start`) in a file of
     `size` bytes: every line well formed, digests strictly increasing, the objects contiguous
     from the end of the index to the end of the file; PackDamage naming the line otherwise.
-    `digests`, when given, receives the full digests in order (verify and merge)."""
+    `digests`, when given, receives the full digests in order (verify and merge). Checked
+    column by column in bulk (~0.9 µs a line); a failing index is read again line by line
+    to say where."""
     if len(data) != count * LINE:
         raise PackDamage(f"the index is cut short ({len(data)} of {count * LINE} bytes)")
+    index = _parse_bulk(data, count, start, size)
+    if index is None:
+        return _parse_lines(data, count, start, size, digests)  # raises, naming the line
+    if digests is not None:
+        digests.extend(data[at:at + 64].decode("ascii") for at in range(0, len(data), LINE))
+    return index
+
+
+def _parse_bulk(data: bytes, count: int, start: int, size: int) -> PackIndex | None:
+    """`parse_index` with C-level checks over whole columns (separators by strided slices,
+    hex and digits by `translate`) rather than a regex per line; None when any check fails."""
+    if data[64::LINE] != b" " * count or data[77::LINE] != b" " * count or data[88::LINE] != b"\n" * count:
+        return None
+    steps = range(0, len(data), LINE)
+    full = [data[at:at + 64] for at in steps]
+    offsets_text = [data[at + 65:at + 77] for at in steps]
+    lengths_text = [data[at + 78:at + 88] for at in steps]
+    if (b"".join(full).translate(None, _HEX) or b"".join(offsets_text).translate(None, _DIGITS)
+            or b"".join(lengths_text).translate(None, _DIGITS)):
+        return None
+    if any(a >= b for a, b in zip(full, full[1:])):
+        return None
+    lengths = array("Q", map(int, lengths_text))
+    ends = list(accumulate(lengths, initial=start + count * LINE))
+    if ends[-1] != size or b"".join(b"%012d" % end for end in ends[:-1]) != b"".join(offsets_text):
+        return None
+    keys = array("Q", bytes.fromhex(b"".join([digest[:16] for digest in full]).decode("ascii")))
+    if sys.byteorder == "little":
+        keys.byteswap()  # the hex is big-endian
+    return PackIndex(keys, array("Q", ends[:-1]), lengths, start)
+
+
+def _parse_lines(data: bytes, count: int, start: int, size: int, digests: list[str] | None) -> PackIndex:
+    """`parse_index` line by line (PackDamage naming the first line that fails)."""
     keys, offsets, lengths = array("Q"), array("Q"), array("Q")
     expected = start + count * LINE
     previous = b""

@@ -60,7 +60,7 @@ def is_node_bytes(data: bytes) -> bool:
 
 
 def _merge_step(step: str) -> None:
-    """Called at the steps of a merge ("written", "renamed", "unlinked"): a hook for crash tests."""
+    """Called at the steps of a merge ("read", "written", "renamed", "unlinked"): a hook for crash tests."""
 
 
 class _Pack:
