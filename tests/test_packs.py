@@ -277,7 +277,7 @@ def test_durable_commits_journal_their_nodes_and_a_big_batch_flushes_them_as_a_p
     fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
     engine.put_many(T, U, E, {f"n{i}": "x" * 50 for i in range(60)})
-    [pack] = pack_paths(engine)
+    pack = pack_paths(engine)[0]  # one pack a flush (merged past MERGE_AT)
     # the pack (synced as its temp file, before the rename) and its folder
     assert any(path.startswith(f"{pack.parent}/.tmp-") for path in synced) and str(pack.parent) in synced
     cold = DbEngine(engine.root)
@@ -292,6 +292,9 @@ class _Fake:
 
 
 def test_the_geometric_rule_picks_the_small_packs_that_break_the_progression(monkeypatch):
+    assert packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT)]) == []  # few packs: no merge yet
+    assert len(packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT + 1)])) == packs.MERGE_AT + 1
+    monkeypatch.setattr(packs, "MERGE_AT", 1)  # the rule itself, from two packs on
     counts = lambda chosen: sorted(p.index.count for p in chosen)  # noqa: E731
     assert counts(packs.choose_merge([_Fake(100), _Fake(100)])) == [100, 100]
     assert counts(packs.choose_merge([_Fake(100), _Fake(200)])) == []  # already a progression
@@ -301,9 +304,14 @@ def test_the_geometric_rule_picks_the_small_packs_that_break_the_progression(mon
     monkeypatch.setattr(packs, "MERGE_MAX_BYTES", 50_000)
     assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(600), _Fake(600)])) == [10, 12]  # big ones stay
     assert counts(packs.choose_merge([_Fake(300), _Fake(300)])) == []  # the merged pack would pass the bound
+    near = [_Fake(155), _Fake(779), _Fake(400, 45_000), _Fake(410, 46_000)]  # two near the bound: out
+    assert counts(packs.choose_merge(near)) == []
+    assert counts(packs.choose_merge([*near, _Fake(150)])) == [150, 155]
 
 
-def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db):
+@pytest.mark.parametrize("merge_at", [1, 4])
+def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db, monkeypatch, merge_at):
+    monkeypatch.setattr(packs, "MERGE_AT", merge_at)
     early = DbEngine(db.root)
     digests = []
     for round_ in range(12):
@@ -312,9 +320,10 @@ def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(
         if round_ == 0:
             assert early.get(T, E, "r0-3") == 3  # it lists packs/ and keeps the pack open
     paths = pack_paths(db)
-    assert 1 <= len(paths) <= 5  # merged: about log2(12) packs, not 12
+    assert 1 <= len(paths) <= merge_at + 1  # merged: never more than MERGE_AT small packs after a commit
     counts = sorted(len(node_digests(p)) for p in paths)
-    assert all(2 * sum(counts[:i]) <= counts[i] for i in range(1, len(counts))) or len(counts) == 1
+    if merge_at == 1:  # the geometric progression itself
+        assert all(2 * sum(counts[:i]) <= counts[i] for i in range(1, len(counts))) or len(counts) == 1
     gone = [name for name in early.storage.packs._of(T).packs if not (Path(db.storage.packs.folder(T)) / name).exists()]
     assert gone  # the engine opened before holds a merged-away pack, still readable through its fd
     first = early.read_snapshot(T, digests[0])
@@ -325,7 +334,8 @@ def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(
     assert DbEngine(db.root).verify().ok
 
 
-def test_a_merge_never_carries_damage_and_never_deletes_a_damaged_pack(db):
+def test_a_merge_never_carries_damage_and_never_deletes_a_damaged_pack(db, monkeypatch):
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
     db.put_many(T, U, E, {f"a{i}": i for i in range(40)})
     [pack] = pack_paths(db)
     data = bytearray(pack.read_bytes())
@@ -345,6 +355,7 @@ from dbengine import packs, records_tree as r
 from dbengine.dbengine import DbEngine
 r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
 root, step, marker = sys.argv[1:4]
+packs.MERGE_AT = 1
 def pause(name):
     if name == step:
         open(marker, "w").close()
@@ -356,10 +367,11 @@ db.put_many("t", "u", "rec", {f"z{i}": i for i in range(40)})
 
 
 @pytest.mark.parametrize("step", ["written", "renamed"])
-def test_a_writer_killed_in_a_merge_leaves_a_database_that_reads_and_verifies(db, tmp_path, step):
+def test_a_writer_killed_in_a_merge_leaves_a_database_that_reads_and_verifies(db, tmp_path, step, monkeypatch):
     import signal
     import time
 
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
     db.put_many(T, U, E, {f"a{i}": i for i in range(40)})  # one pack: the next commit's merges with it
     expected = db.get(T, E)
     marker = tmp_path / "marker"

@@ -43,6 +43,11 @@ from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd
 PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
 MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
 MERGE_FACTOR = 2  # git's geometric repack: each pack at least twice the objects of all smaller ones together
+#: A merge runs only once more than this many packs could take part (below MERGE_MAX_BYTES): a
+#: reader probes at most about this many small packs (a bisect each), and a commit pays a merge
+#: (an fsync, and the rewrite of the small packs) about once in MERGE_AT commits instead of
+#: every other one (bench/RESULTS-packs.md)
+MERGE_AT = 8
 PACKS_FOLDER = "packs"
 #: The canonical beginnings of record-tree nodes' bytes (a placement decision only: every
 #: read checks the bytes against the digest, wherever they are).
@@ -451,18 +456,24 @@ def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
 
 
 def choose_merge(packs: list) -> list:
-    """The packs a geometric merge (factor MERGE_FACTOR, by object count) rolls into one:
-    sorted by count, the smallest ones up to the last pair that breaks the progression, then
-    every next one smaller than MERGE_FACTOR times their total, while the merged size stays
-    below MERGE_MAX_BYTES. Packs of MERGE_MAX_BYTES or more never take part."""
+    """The packs a geometric merge (factor MERGE_FACTOR, by object count) rolls into one, once
+    more than MERGE_AT packs can take part: sorted by count, the smallest ones up to the last
+    pair that breaks the progression, then every next one smaller than MERGE_FACTOR times
+    their total, while the merged size stays below MERGE_MAX_BYTES. Packs of MERGE_MAX_BYTES
+    or more never take part, and neither does one that would make the merge reach that size
+    (the rule is then applied to the smaller ones alone)."""
     small = sorted((pack for pack in packs if pack.size < MERGE_MAX_BYTES), key=lambda pack: (pack.index.count, pack.name))
-    split = 0
-    for at in range(len(small) - 1, 0, -1):
-        if small[at].index.count < MERGE_FACTOR * small[at - 1].index.count:
-            split = at + 1
+    if len(small) <= MERGE_AT:
+        return []
+    while True:
+        split = 0
+        for at in range(len(small) - 1, 0, -1):
+            if small[at].index.count < MERGE_FACTOR * small[at - 1].index.count:
+                split = at + 1
+                break
+        if sum(pack.size for pack in small[:split]) < MERGE_MAX_BYTES:
             break
-    while split and sum(pack.size for pack in small[:split]) >= MERGE_MAX_BYTES:
-        split -= 1  # the merged pack would pass the bound: leave the largest out
+        small = small[:split - 1]  # the largest of them stays out: too big to merge with the rest
     total = sum(pack.index.count for pack in small[:split])
     size = sum(pack.size for pack in small[:split])
     while split < len(small) and small[split].index.count < MERGE_FACTOR * total \
