@@ -42,7 +42,7 @@ CHUNK = 20_000
 
 
 def value(i: int, entry: str = "") -> dict:
-    """About 100 bytes; each entry's own (no node shared between the two entries)."""
+    """About 100 bytes; each entry's own (with keys of its own: no node shared between the two entries)."""
     return {"name": f"User number {i}", "email": f"user{i}@example.com", "age": 20 + i % 60, "city": entry}
 
 
@@ -110,7 +110,7 @@ def main() -> None:
         for entry, pack_min in (("packed", saved), ("loose", 1 << 62)):
             packs.PACK_MIN = pack_min
             for first in range(0, RECORDS, CHUNK):
-                engine.put_many(T, U, entry, {f"user-{i:08d}": value(i, entry) for i in range(first, first + CHUNK)})
+                engine.put_many(T, U, entry, {f"{entry}-{i:08d}": value(i, entry) for i in range(first, first + CHUNK)})
         packs.PACK_MIN = saved
         os.sync()
         for entry in ("packed", "loose"):

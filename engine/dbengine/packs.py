@@ -76,11 +76,11 @@ class _Pack:
     def __init__(self, path: str, index: PackIndex, fd: int, size: int):
         self.path, self.name, self.index, self.fd, self.size = path, os.path.basename(path), index, fd, size
 
-    def read(self, digest: str) -> bytes | None:
-        """The object's bytes, checked against `digest`; None when the pack does not hold it;
-        CorruptObjectError naming the pack and offset when its bytes are not the object's."""
+    def read(self, digest: str, key: int) -> bytes | None:
+        """The object's bytes, checked against `digest` (`key`: its first 8 bytes as a number);
+        None when the pack does not hold it; CorruptObjectError naming the pack and offset
+        when its bytes are not the object's."""
         index = self.index
-        key = int(digest[:16], 16)
         at = bisect.bisect_left(index.keys, key)
         while at < index.count and index.keys[at] == key:
             offset, length = index.offsets[at], index.lengths[at]
@@ -272,14 +272,15 @@ class Packs:
         (after listing packs/ again if it changed; `listing` False: the packs open now only,
         no system call but the read: the cheap first look of `LocalStorage.read_object`)."""
         tenant_packs = self._of(tenant)
+        key = int(digest[:16], 16)
         for pack in tenant_packs.order:
-            data = pack.read(digest)
+            data = pack.read(digest, key)
             if data is not None:
                 return data
         if not listing or not tenant_packs.relist():
             return None
         for pack in tenant_packs.order:
-            data = pack.read(digest)
+            data = pack.read(digest, key)
             if data is not None:
                 return data
         return None
