@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -498,3 +499,54 @@ def test_the_bulk_index_check_and_the_line_by_line_one_agree_on_every_flipped_by
         except PackDamage:
             whole = False
         assert (bulk is not None) == whole, (at, forged[at:at + 1])  # e.g. a digest's later hex changed: valid
+
+
+def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_database(tmp_path, monkeypatch):
+    """EIO at each os call the local storage makes during a put_many that writes a pack and
+    merges it (tests/fault_injection.py): raised as StorageError or absorbed (a merge can
+    wait; the index is a cache), the entry before or after, verify clean, no temp file, and
+    the same put_many then succeeds."""
+    import errno
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fault_injection import Faults
+
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    template = tmp_path / "template"
+    engine = DbEngine(str(template), durable=False)
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
+    before = engine.get(T, E)
+    batch = {f"k{i}": -i for i in range(0, 40, 3)} | {f"n{i}": i for i in range(8)}  # about as many nodes
+    after = list((dict(zip([f"k{i}" for i in range(40)], before)) | batch).values())
+
+    def run(root: Path, faults: Faults | None) -> Exception | None:
+        with pytest.MonkeyPatch.context() as mp:
+            if faults is not None:
+                faults.install(mp.setattr)
+            try:
+                DbEngine(str(root), durable=False).put_many(T, U, E, batch)
+            except errors.DbEngineError as exc:
+                return exc
+        return None
+
+    counting = Faults()
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    assert run(reference, counting) is None and len(pack_paths(DbEngine(str(reference)))) == 1  # merged
+    raised = 0
+    for n in range(1, len(counting.calls) + 1):
+        case = tmp_path / f"case{n}"
+        shutil.copytree(template, case)
+        faults = Faults(fail_at=n, err=errno.EIO)
+        error = run(case, faults)
+        label = f"call {n}/{len(counting.calls)} ({faults.fired})"
+        if error is not None:
+            raised += 1
+            assert isinstance(error, errors.StorageError) and error.errno == errno.EIO, (label, error)
+        cold = DbEngine(str(case))
+        assert cold.get(T, E) in (before, after), label
+        assert cold.verify().ok and cold.storage.temp_files() == [], label
+        assert run(case, None) is None and DbEngine(str(case)).get(T, E) == after, label
+        shutil.rmtree(case)
+    assert raised >= len(counting.calls) // 3

@@ -166,13 +166,16 @@ class TenantPacks:
         with self.guard:
             if seen == self.seen and not self.racy:
                 return False
+            try:
+                for _attempt in range(8):
+                    names = self._names()
+                    if not self._load(names):
+                        break  # every listed pack opened (or is damaged): a merge did not move them meanwhile
+            finally:
+                self._reorder()
+            # only once listed and opened: an I/O error on the way (raised) lists again next time
             self.racy = info is not None and time.time_ns() - info.st_mtime_ns < _RACY_NS
             self.seen = seen
-            for _attempt in range(8):
-                names = self._names()
-                if not self._load(names):
-                    break  # every listed pack opened (or is damaged): a merge did not move them meanwhile
-            self._reorder()
             return True
 
     def _names(self) -> set[str]:
@@ -209,8 +212,8 @@ class TenantPacks:
             except (PackDamage, CorruptObjectError, IsADirectoryError) as exc:
                 why = str(exc) if not isinstance(exc, IsADirectoryError) else "a folder, not a pack"
                 self.damaged[name] = ((identity.st_ino, identity.st_size), why)
-            except OSError as exc:
-                self.damaged[name] = ((identity.st_ino, identity.st_size), f"cannot be read: {exc.strerror or exc}")
+            except OSError as exc:  # an I/O error is not damage: said, and tried again by the next read
+                raise _fail("read", path, exc) from exc
         for name in list(self.damaged):
             if name not in names:
                 del self.damaged[name]
