@@ -518,7 +518,7 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     before = engine.get(T, E)
     batch = {f"k{i}": -i for i in range(0, 40, 3)} | {f"n{i}": i for i in range(8)}  # about as many nodes
-    after = list((dict(zip([f"k{i}" for i in range(40)], before)) | batch).values())
+    after = list((dict(zip([f"k{i}" for i in range(40)], before, strict=True)) | batch).values())
 
     def run(root: Path, faults: Faults | None) -> Exception | None:
         with pytest.MonkeyPatch.context() as mp:

@@ -94,7 +94,7 @@ def _parse_bulk(data: bytes, count: int, start: int, size: int) -> PackIndex | N
     if (b"".join(full).translate(None, _HEX) or b"".join(offsets_text).translate(None, _DIGITS)
             or b"".join(lengths_text).translate(None, _DIGITS)):
         return None
-    if any(a >= b for a, b in zip(full, full[1:])):
+    if any(a >= b for a, b in zip(full, full[1:], strict=False)):
         return None
     lengths = array("Q", map(int, lengths_text))
     ends = list(accumulate(lengths, initial=start + count * LINE))
