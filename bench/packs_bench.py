@@ -152,8 +152,7 @@ def main() -> None:
         "# Packs: reader order and merge pauses",
         "",
         f"`python bench/packs_bench.py`, MYDB_PACKS_RECORDS={RECORDS}, medians of {REPS} rounds, durable=False; "
-        f"load before/after: see the machine (1-minute average now {os.getloadavg()[0]:.1f}, "
-        f"{os.cpu_count()} cores, shared).",
+        f"machine load (1-minute average) {os.getloadavg()[0]:.1f} after the run ({os.cpu_count()} cores, shared).",
         "",
         "| measure | storage order: open packs, loose, journal, packs listed | loose, journal, packs |",
         "|---|---|---|",
