@@ -11,6 +11,8 @@ head get no file (readers take them from the journal: the head from its last rec
 `read_head`), and a checkpoint runs when the journal passes JOURNAL_LIMIT. A journal left
 by an earlier boot is replayed before the tenant is read or written. `durable=False`
 syncs nothing (and checkpoints a journal holding records before it replaces the head file).
+A commit's (or a checkpoint's) record-tree nodes, when there are PACK_MIN or more, go into one
+pack file per commit (`Packs` in packs.py, which the storage holds and delegates to).
 
 Files that are not what they seem: every read goes through safe_files.py (no blocking, no
 final symlink followed, a regular file read up to its size), so a FIFO, a socket, a device
