@@ -10,7 +10,9 @@ and copies it into the run's folder instead of building it again (the build row 
 the cached copy is named after the sources that spell record-tree nodes (`writer_stamp`), so a
 database written by an engine that spelled them otherwise is never timed by mistake.
 MYDB_BENCH_BASELINE=<engine folder> (e.g. /path/to/main/engine) also times that engine's writes,
-turn by turn with this one's and sqlite's (see load_baseline).
+turn by turn with this one's and sqlite's (see load_baseline). The baseline writes and reads an
+entry of its own that starts at the same version (`alias_entry`): an engine of format 0.5 does
+not read packs (format 0.6), so it must never read a node this engine wrote.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
 
 import dbengine  # noqa: E402
+import dbengine.packs  # noqa: E402,F401  (format 0.6: PACK_MIN, see build)
 from dbengine.dbengine import DbEngine  # noqa: E402
 from sqlite_yardstick import SqliteStore  # noqa: E402
 from timing import load_baseline, write_results  # noqa: E402
@@ -39,6 +42,7 @@ from timing import load_baseline, write_results  # noqa: E402
 BASELINE = load_baseline(os.environ.get("MYDB_BENCH_BASELINE"))
 
 T, E, U = "bench", "records", "bench"
+E_BASE = "records-baseline"  # the baseline engine's entry: the same records, its own writes
 SMALL = 10_000
 REPS = int(os.environ.get("MYDB_BENCH_REPS", "15"))
 COMPARE_REPS = int(os.environ.get("MYDB_BENCH_COMPARE_REPS", "7"))  # cold changed_records per engine
@@ -58,13 +62,24 @@ def record_value(i: int, version: int = 0) -> dict:
 
 
 class Counter:
-    """Bytes the engine's storage writes (objects and heads), by wrapping its write calls."""
+    """Bytes the engine's storage writes (objects and heads), by wrapping its write calls, and
+    the files it creates (each file is renamed into place: `RootFiles.install`)."""
 
     def __init__(self, engine: DbEngine):
         self.bytes = 0
+        self.files = 0
         for name in ("write_object", "write_head"):
             original = getattr(engine.storage, name)
             setattr(engine.storage, name, self._wrap(original))
+        files = getattr(engine.storage, "files", None)
+        if files is not None and hasattr(files, "install"):
+            install = files.install
+
+            def counted_install(temp: str, path: str) -> None:
+                self.files += 1
+                install(temp, path)
+
+            files.install = counted_install
 
     def _wrap(self, original: Callable) -> Callable:
         def counted(tenant, *args, **kwargs):
@@ -83,6 +98,14 @@ def writer_stamp() -> str:
         with open(os.path.join(folder, name), "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:12]
+
+
+def alias_entry(engine: DbEngine, entry: str, alias: str) -> None:
+    """Make `alias` a second entry whose head is `entry`'s version (the same records and
+    nodes, shared on disk), for a baseline engine to write and read on its own."""
+    header = {"type": "mydb-export", "version": 1, "tenant": T, "entry": alias}
+    head = {"type": "head", "entry": alias, "digest": engine.get_digest(T, entry)}
+    engine.import_jsonl([json.dumps(header), json.dumps(head)])
 
 
 class Bench:
@@ -128,9 +151,17 @@ class Bench:
     def build(self, root: str, sql: SqliteStore, n: int) -> DbEngine:
         engine = DbEngine(root, durable=False)
         engine.init(T)
+        packs = getattr(dbengine, "packs", None)
+        pack_min = getattr(packs, "PACK_MIN", None)
+        if BASELINE is not None and pack_min is not None:
+            packs.PACK_MIN = 1 << 62  # loose nodes, as a 0.5 engine writes them: the baseline reads them
         start = time.perf_counter()
-        for first in range(0, n, CHUNK):
-            engine.put_many(T, U, E, {record_key(i): record_value(i) for i in range(first, min(n, first + CHUNK))})
+        try:
+            for first in range(0, n, CHUNK):
+                engine.put_many(T, U, E, {record_key(i): record_value(i) for i in range(first, min(n, first + CHUNK))})
+        finally:
+            if pack_min is not None:
+                packs.PACK_MIN = pack_min
         built = time.perf_counter() - start
         start = time.perf_counter()
         for first in range(0, n, CHUNK):
@@ -141,33 +172,42 @@ class Bench:
 
     def writes(self, engine: DbEngine, sql: SqliteStore, n: int) -> None:
         counter = Counter(engine)
-        baseline = BASELINE(engine.root, durable=False) if BASELINE is not None else None
+        baseline = None
+        if BASELINE is not None:
+            alias_entry(engine, E, E_BASE)
+            baseline = BASELINE(engine.root, durable=False)
+            base_counter = Counter(baseline)
         self.extra = 0
 
         def timed(label: str, engine_run: Callable[..., object], sql_run: Callable[[int], object]) -> None:
             """Engine, sqlite (and the baseline engine) take turns, repetition by repetition."""
             times: dict[str, list[float]] = {"engine": [], "sqlite": [], "baseline": []}
-            written = 0
+            written = files = base_written = base_files = 0
             for i in range(REPS):
-                counter.bytes = 0
+                counter.bytes = counter.files = 0
                 start = time.perf_counter()
                 engine_run(i, engine)
                 times["engine"].append(time.perf_counter() - start)
                 written += counter.bytes
+                files += counter.files
                 start = time.perf_counter()
                 sql_run(i)
                 times["sqlite"].append(time.perf_counter() - start)
                 if baseline is not None:
+                    base_counter.bytes = base_counter.files = 0
                     start = time.perf_counter()
                     engine_run(i, baseline)
                     times["baseline"].append(time.perf_counter() - start)
+                    base_written += base_counter.bytes
+                    base_files += base_counter.files
             engine_s, sql_s = statistics.median(times["engine"]), statistics.median(times["sqlite"])
             note = f"{engine_s / sql_s:.1f}x sqlite"
             if baseline is not None:
                 base_s = statistics.median(times["baseline"])
-                note += f"; baseline engine {base_s * 1000:.2f} ms ({base_s / sql_s:.1f}x sqlite)"
-            self.rows.append((label, f"{engine_s * 1000:.2f} ms, {written / REPS / 1000:.1f} kB written",
-                              f"{sql_s * 1000:.2f} ms", note))
+                note += (f"; baseline engine {base_s * 1000:.2f} ms ({base_s / sql_s:.1f}x sqlite), "
+                         f"{base_written / REPS / 1000:.1f} kB, {base_files / REPS:.1f} files")
+            self.rows.append((label, f"{engine_s * 1000:.2f} ms, {written / REPS / 1000:.1f} kB written, "
+                                     f"{files / REPS:.1f} files", f"{sql_s * 1000:.2f} ms", note))
 
         def next_version() -> int:
             self.version += 1
@@ -183,17 +223,19 @@ class Bench:
         def mine(i: int, eng: DbEngine) -> int:
             return i if eng is engine else 2 * REPS + i
 
+        def entry(eng: DbEngine) -> str:
+            return E if eng is engine else E_BASE
+
         timed(f"put: update 1 random record of {n:,}",
-              lambda i, eng: eng.put(T, U, E, picks[mine(i, eng)][0], record_value(i, next_version())),
+              lambda i, eng: eng.put(T, U, entry(eng), picks[mine(i, eng)][0], record_value(i, next_version())),
               lambda i: sql.put_many(U, E, {picks[REPS + i][0]: record_value(i, next_version())}, DATE))
         batches = [new_keys(100) for _ in range(3 * REPS)]
         timed(f"put_many: add 100 random new keys to {n:,}",
-              lambda i, eng: eng.put_many(T, U, E, {k: record_value(i) for k in batches[mine(i, eng)]}),
+              lambda i, eng: eng.put_many(T, U, entry(eng), {k: record_value(i) for k in batches[mine(i, eng)]}),
               lambda i: sql.put_many(U, E, {k: record_value(i) for k in batches[REPS + i]}, DATE))
-        if baseline is not None:
-            self.extra += 100 * REPS  # the baseline's new keys: records sqlite does not have
         timed(f"put_many: update 100 random records of {n:,}",
-              lambda i, eng: eng.put_many(T, U, E, {k: record_value(i, next_version()) for k in picks[mine(i, eng)]}),
+              lambda i, eng: eng.put_many(T, U, entry(eng), {k: record_value(i, next_version())
+                                                             for k in picks[mine(i, eng)]}),
               lambda i: sql.put_many(U, E, {k: record_value(i, next_version()) for k in picks[REPS + i]}, DATE))
 
     def reads(self, engine_root: str, sql: SqliteStore, n: int) -> None:
@@ -201,19 +243,21 @@ class Bench:
         a cold engine; with MYDB_BENCH_BASELINE the baseline engine takes turns with this one
         (and, for get(), with sqlite), so both are timed under the same load."""
         engine = DbEngine(engine_root, durable=False)
-        head = engine.get_digest(T, E)
-        parent = engine.resolve(T, E, "HEAD~1")
         engines: dict[str, type] = {"engine": DbEngine, **({"baseline": BASELINE} if BASELINE else {})}
+        entries = {"engine": E, "baseline": E_BASE}  # the baseline reads its own entry (no packs)
+        heads = {name: (engine.resolve(T, entries[name], "HEAD~1"), engine.get_digest(T, entries[name]))
+                 for name in engines}
+        head = heads["engine"][1]
         times: dict[str, list[float]] = {name: [] for name in engines}
         changed = {}
         for _ in range(COMPARE_REPS):
             for name, cls in engines.items():
                 cold = cls(engine_root, durable=False)
                 start = time.perf_counter()
-                before, after = cold.changed_records(T, parent, head)
+                before, after = cold.changed_records(T, *heads[name])
                 times[name].append(time.perf_counter() - start)
                 changed[name] = (before, after)
-        assert all(pair == changed["engine"] for pair in changed.values())
+        assert all(len(pair[1]) == len(changed["engine"][1]) for pair in changed.values())
         note = "target < 100 ms" + (f"; baseline engine {statistics.median(times['baseline']) * 1000:.1f} ms"
                                     if BASELINE else "")
         self.rows.append((f"changed_records: {len(changed['engine'][1])} changed of "
@@ -223,7 +267,7 @@ class Bench:
         for _ in range(GET_REPS):
             for name, cls in engines.items():
                 start = time.perf_counter()
-                values = cls(engine_root, durable=False).get(T, E)
+                values = cls(engine_root, durable=False).get(T, entries[name])
                 times[name].append(time.perf_counter() - start)
                 count = len(values)
                 del values

@@ -303,9 +303,10 @@ def test_import_refuses_a_forged_tree_before_any_head_moves(engine, tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_put_writes_its_new_nodes_in_one_batch_before_the_head(engine, monkeypatch, workers):
-    from dbengine import journal_store
+    from dbengine import journal_store, packs
 
     monkeypatch.setattr(journal_store, "WRITE_WORKERS", workers)
+    monkeypatch.setattr(packs, "PACK_MIN", 10**9)  # loose node files (tests/test_packs.py: a pack before the head)
     engine.init(T)
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     events: list[str] = []
@@ -323,6 +324,9 @@ def test_a_put_writes_its_new_nodes_in_one_batch_before_the_head(engine, monkeyp
 
 
 def test_a_batch_that_fails_leaves_the_head_and_the_next_put_writes_what_it_needs(engine, monkeypatch):
+    from dbengine import packs
+
+    monkeypatch.setattr(packs, "PACK_MIN", 10**9)  # loose node files (tests/test_packs.py: a pack that fails)
     engine.init(T)
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     before = engine.get_digest(T, E)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from dbengine import records_tree
+from dbengine import packs, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
 
@@ -22,8 +22,10 @@ def _records(first: int, count: int, version: int = 0) -> dict:
 
 
 @pytest.fixture
-def bulk(tmp_path) -> DbEngine:
-    """An engine that wrote 3,000 records in one put_many: its key leaves (KEY_LEAF 512) are cached parsed."""
+def bulk(tmp_path, monkeypatch) -> DbEngine:
+    """An engine that wrote 3,000 records in one put_many: its key leaves (KEY_LEAF 512) are cached parsed
+    (as loose files, to be forged on disk: a damaged pack is tests/test_packs.py's)."""
+    monkeypatch.setattr(packs, "PACK_MIN", 10**9)
     engine = DbEngine(str(tmp_path / "db"), durable=False)
     engine.init(T)
     engine.put_many(T, U, E, _records(0, 3000))

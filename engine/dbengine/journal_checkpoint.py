@@ -2,7 +2,8 @@
 append to the journal; this empties it).
 
 A checkpoint writes the head file from the head the journal gives, the files of the
-journal's objects that have none, syncs what the journal covers, then empties the journal
+journal's objects that have none (its record-tree nodes as one pack when there are
+PACK_MIN or more, packs.py), syncs what the journal covers, then empties the journal
 (a damaged one is set aside as journal.damaged). A replay does the same for a journal an
 earlier boot left (a power loss may have lost what it covers). Both run under the tenant's
 lock; paths, the lock and the atomic file writes are the storage's (`store`), the kept
@@ -11,11 +12,12 @@ journal indexes and append fds `KeptJournals`' (`kept`). See docs/FORMAT.md §9.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from typing import TYPE_CHECKING
 
-from . import journal
+from . import journal, packs
 from .errors import DbEngineError, LockTimeoutError, StorageError
 from .kept_journals import KeptJournals
 from .safe_files import _fail, _fsync_dir, _open_for_writing, _open_regular, _sync_in_place, _syncfs
@@ -144,9 +146,10 @@ class JournalCheckpoints:
             if size:
                 self._put_head_file(tenant, journal.journal_head(fd, size).head)
                 written: set[str] = set()
+                nodes: dict[str, bytes] = {}  # record-tree nodes with no file: one pack if PACK_MIN or more
                 # past damage too: the valid records after it were acknowledged, their objects are kept
-                result = journal.scan_all(fd, size, lambda record: self._materialise(tenant, record, written, refs))
-                self._sync_all(tenant, fd, size)
+                result = journal.scan_all(fd, size, lambda record: self._materialise(tenant, record, written, refs, nodes))
+                self._sync_all(tenant, fd, size, self._write_nodes(tenant, nodes))
                 self.note_synced_head(tenant)
                 if result.damage:
                     self._set_aside(tenant, path)
@@ -159,27 +162,49 @@ class JournalCheckpoints:
             os.close(fd)
             self.kept.forget(tenant)
 
-    def _materialise(self, tenant: str, record: journal.Record, written: set[str], refs: bool = False) -> None:
+    def _materialise(self, tenant: str, record: journal.Record, written: set[str], refs: bool = False,
+                     nodes: dict[str, bytes] | None = None) -> None:
         """Give a journal record's objects (and, `refs`, its refs) their files where they have
         none (or a file holding other bytes), without fsync (the sync follows); `written`:
-        digests done (an object journaled twice is written once). One record at a time:
-        memory stays one frame. Each object file as a commit's are (RootFiles.write_new:
-        mkdir, open, write, close, rename; no lookups first). One thread: 4 measured no
-        faster (the creations in one `objects/` folder wait on each other in the kernel)."""
+        digests done (an object journaled twice is written once). `nodes`, when given, takes
+        the record-tree nodes that have no file (`_write_nodes` writes them, as one pack when
+        there are PACK_MIN or more). One record at a time: memory stays one frame (plus the
+        nodes, at most the journal's size). Each object file as a commit's are
+        (RootFiles.write_new: mkdir, open, write, close, rename; no lookups first). One
+        thread: 4 measured no faster (the creations in one `objects/` folder wait on each
+        other in the kernel)."""
         for digest, data in record.objects:
             if digest not in written:
                 written.add(digest)
-                self.files.write_new(self.store.object_path(tenant, digest), data)
+                path = self.store.object_path(tenant, digest)
+                if nodes is not None and packs.is_node_bytes(data) and not os.path.lexists(path):
+                    nodes[digest] = data  # a file there (even a damaged one) is rewritten below, never hidden
+                else:
+                    self.files.write_new(path, data)
         if refs:
             for digest, data in record.refs:
                 self.files.write_content(self.store.ref_path(digest), data, durable=False)
 
-    def _sync_all(self, tenant: str, fd: int, size: int) -> None:
+    def _write_nodes(self, tenant: str, nodes: dict[str, bytes]) -> list[str]:
+        """Write the nodes `_materialise` set aside: one pack (no fsync: the checkpoint's sync
+        follows; then its small packs merged) when there are PACK_MIN or more, else a file
+        each. Returns the pack's path for `_sync_all` (none: empty)."""
+        if len(nodes) < packs.PACK_MIN:
+            for digest, data in nodes.items():
+                self.files.write_new(self.store.object_path(tenant, digest), data)
+            return []
+        path = self.store.packs.write(tenant, nodes, durable=False)
+        with contextlib.suppress(DbEngineError, OSError):  # the pack is in: merging can wait
+            self.store.packs.merge(tenant)
+        return [path]
+
+    def _sync_all(self, tenant: str, fd: int, size: int, extra: list[str] | None = None) -> None:
         """Make durable every file and folder the journal's records name, and the head:
-        one syncfs of the file system where there is one, else an fsync of each."""
+        one syncfs of the file system where there is one, else an fsync of each, and of
+        the `extra` files (a pack) with their folders."""
         if _syncfs(fd):
             return
-        paths = [self.store.head_path(tenant)]
+        paths = [self.store.head_path(tenant), *(extra or [])]
 
         def collect(record: journal.Record) -> None:
             paths.extend(self.store.object_path(tenant, digest) for digest, _data in record.objects)

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from . import journal
+from . import journal, packs
 from .errors import DbEngineError
 from .journal_checkpoint import DAMAGED_JOURNAL_NAME, JournalCheckpoints
 from .kept_journals import KeptJournals
@@ -112,7 +112,7 @@ class TenantJournals:
         else:
             items = self._take_pending(tenant)
             try:
-                self._write_files(items)  # the objects the head names are in place before it
+                self._write_files(items, pack=True)  # the objects the head names are in place before it
                 if self._journal_size(tenant):  # keep the journal's heads a chain: no head behind its back
                     self.checkpoints.checkpoint(tenant)
                 self.files.write_atomic(self.store.head_path(tenant), data)
@@ -199,6 +199,8 @@ class TenantJournals:
                 # fsync, as here always): that record may be another writer's whose fdatasync
                 # has not returned, taken back if it fails, and nothing journals it for us
                 held = self._journal_holds(kind, tenant, digest, path)
+                if not held and self._pack_holds(kind, tenant, digest, path):
+                    return False
                 return self.files.write_content(path, data) and not held
         elif len(data) > OBJECT_JOURNAL_LIMIT:
             return self.files.write_content(path, data, durable=True)
@@ -208,12 +210,13 @@ class TenantJournals:
             self._pending_items()
             self._pending.unwritten[path] = data
         else:
-            present = self._journal_holds(kind, tenant, digest, path) or not self.files.write_content(path, data, durable=False)
+            present = (self._journal_holds(kind, tenant, digest, path) or self._pack_holds(kind, tenant, digest, path)
+                       or not self.files.write_content(path, data, durable=False))
         pending = self._pending_items()
         pending.append((kind, tenant, digest, path, data, not present))  # present: its file may not be synced
         self._pending.size += len(data)
         if self._pending.size > PENDING_LIMIT:  # a big import: write (and sync) in place instead
-            self._write_files(pending)
+            self._write_files(pending, pack=True, durable=self.store.durable)
             if self.store.durable:
                 for item in pending:  # found only in the journal: no record of ours will hold it now,
                     # and that one may be another writer's whose fdatasync fails (taken back)
@@ -229,6 +232,16 @@ class TenantJournals:
         checked (an import's "have I got it": then a durable write gives it no file now, its
         thread's next record journals it again; a `durable=False` one still writes its file)."""
         return kind == b"o" and tenant is not None and not os.path.lexists(path) and self.kept.has_object(tenant, digest)
+
+    def _pack_holds(self, kind: bytes, tenant: str | None, digest: str, path: str) -> bool:
+        """True when an object with no file is in one of the tenant's packs, its bytes read and
+        checked (an import's "have I got it"; a damaged copy is not having it: a file is written)."""
+        if kind != b"o" or tenant is None or os.path.lexists(path):
+            return False
+        try:
+            return self.store.packs.read(tenant, digest) is not None
+        except DbEngineError:
+            return False
 
     def _pending_items(self) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
         pending = getattr(self._pending, "items", None)
@@ -254,13 +267,18 @@ class TenantJournals:
         self._pending_items().extend(items)
         self._pending.size += sum(len(item[4]) for item in items)
 
-    def _write_files(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]]) -> None:
+    def _write_files(self, items: list[tuple[bytes, str | None, str, str, bytes, bool]], pack: bool = False,
+                     durable: bool = False) -> None:
         """Write the files of deferred items not written yet, no fsync (durable: the journal
         has them); a big batch (a put_many's nodes) on WRITE_WORKERS threads, since file
-        creation waits in the kernel with the GIL released."""
+        creation waits in the kernel with the GIL released. `pack`: a tenant's record-tree
+        nodes, when there are PACK_MIN or more, go into one pack instead (`_write_packs`;
+        `durable`: fsynced with its folder)."""
         self._pending_items()
         unwritten = self._pending.unwritten
         todo = [item for item in items if item[5] and item[3] in unwritten]
+        if pack and len(todo) >= packs.PACK_MIN:
+            todo = self._write_packs(todo, durable)
         if not todo:
             return
         written: list[str] = []
@@ -274,6 +292,30 @@ class TenantJournals:
         finally:  # a file not written stays this thread's to write (a retry gives it back)
             for path in written:
                 unwritten.pop(path, None)
+
+    def _write_packs(self, todo: list[tuple[bytes, str | None, str, str, bytes, bool]],
+                     durable: bool) -> list[tuple[bytes, str | None, str, str, bytes, bool]]:
+        """Write each tenant's record-tree nodes among `todo` as one pack when there are
+        PACK_MIN or more (then merge its small packs when this thread holds the tenant's
+        lock: a failed merge is left for the next one); returns the items still to write."""
+        nodes: dict[str, dict[str, bytes]] = {}
+        for item in todo:
+            if item[0] == b"o" and packs.is_node_bytes(item[4]):
+                nodes.setdefault(item[1], {})[item[2]] = item[4]
+        packed = {tenant for tenant, objects in nodes.items() if len(objects) >= packs.PACK_MIN}
+        if not packed:
+            return todo
+        unwritten = self._pending.unwritten
+        for tenant in sorted(packed):
+            self.store.packs.write(tenant, nodes[tenant], durable)
+            for item in todo:
+                if item[1] == tenant and item[2] in nodes[tenant]:
+                    unwritten.pop(item[3], None)  # read from the pack from now on
+            lock = self.store._locks.get(tenant)
+            if lock is not None and lock.held_here():
+                with contextlib.suppress(DbEngineError, OSError):  # the pack is in: merging can wait
+                    self.store.packs.merge(tenant)
+        return [item for item in todo if not (item[1] in packed and item[2] in nodes[item[1]])]
 
     def _commit_journaled(self, tenant: str, head: bytes, journal_info: os.stat_result | None | object = ...,
                           tip_checked: bool = False) -> None:

@@ -11,6 +11,8 @@ head get no file (readers take them from the journal: the head from its last rec
 `read_head`), and a checkpoint runs when the journal passes JOURNAL_LIMIT. A journal left
 by an earlier boot is replayed before the tenant is read or written. `durable=False`
 syncs nothing (and checkpoints a journal holding records before it replaces the head file).
+A commit's (or a checkpoint's) record-tree nodes, when there are PACK_MIN or more, go into one
+pack file per commit (`Packs` in packs.py, which the storage holds and delegates to).
 
 Files that are not what they seem: every read goes through safe_files.py (no blocking, no
 final symlink followed, a regular file read up to its size), so a FIFO, a socket, a device
@@ -42,6 +44,7 @@ from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
 from .kept_fds import FileToken, KeptFds
 from .names import DIGEST_RE, check_digest, check_tenant
+from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
     HEAD_LIMIT,
@@ -114,6 +117,7 @@ class LocalStorage:
         self._locks_guard = threading.Lock()
         self._tenant_dirs: dict[str, str] = {}
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
+        self.packs = Packs(self.files, self.tenant_dir)  # the tenants' pack files (packs.py)
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
         self._index_fds = KeptFds()  # (tenant, entry) -> its history index's append fd, kept open
         # tenant -> (token, journal lstat) of the head `read_head` read while this process held
@@ -138,6 +142,7 @@ class LocalStorage:
         self._held_reads.clear()
         self.journals.forked()
         self._index_fds.forked()
+        self.packs.forked()
         for lock in list(self._locks.values()):
             lock.forked()
 
@@ -240,13 +245,23 @@ class LocalStorage:
 
     # ------------------------------------------------------------------ objects and refs
     def read_object(self, tenant: str, digest: str) -> bytes:
-        """An object's bytes: this thread's unwritten ones, its file, else the tenant's journal
-        (a durable commit's objects stay there until a checkpoint), else its file again (a
-        checkpoint wrote it meanwhile). Bytes from the journal are checked against `digest`."""
+        """An object's bytes: this thread's unwritten ones, the packs this process has open
+        (no system call but the read: a packed node skips a failed open and the journal's
+        look, bench/RESULTS-packs.md), its file, else the tenant's journal (a durable commit's
+        objects stay there until a checkpoint), else its packs (listed again if packs/
+        changed), else its file again (a checkpoint wrote it meanwhile). Bytes from the
+        journal and from packs are checked against `digest`; a damaged packed copy does not
+        hide a good one elsewhere."""
         path = self.object_path(tenant, digest)
         unwritten = self.journals.unwritten(path)
         if unwritten is not None:
             return unwritten
+        try:
+            data = self.packs.read(tenant, digest, listing=False)
+        except CorruptObjectError:
+            data = None  # found damaged: the file or the journal may hold it (else raised below)
+        if data is not None:
+            return data
         what = f"object {digest} of tenant {tenant!r}"
         try:
             return self.files.read(path, what)
@@ -255,22 +270,31 @@ class LocalStorage:
         data = self.journals.kept.read_object(tenant, digest)
         if data is not None:
             return data
+        data = self.packs.read(tenant, digest)
+        if data is not None:
+            return data
         try:
             return self.files.read(path, what)
         except DigestNotFoundError:
             damage = self.journals.kept.damage(tenant)
-            if damage is None:
+            damaged_packs = self.packs.damage(tenant)
+            if damage is None and damaged_packs is None:
                 raise
+        if damage is None:
+            raise CorruptObjectError(f"{what} not found ({path}), and damaged packs may have held it: "
+                                     f"{damaged_packs}", self.packs.folder(tenant))
         journal_path = self.journal_path(tenant)
         raise CorruptObjectError(f"{what} not found ({path}), and the journal {journal_path} is not whole: "
                                  f"{damage}", journal_path)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file or is in a valid record of the tenant's journal (or,
-        as `read_object`, has a file after all: a checkpoint wrote it, then emptied the journal)."""
+        """True when the object has a file, is in a valid record of the tenant's journal or in
+        one of its packs (or, as `read_object`, has a file after all: a checkpoint wrote it,
+        then emptied the journal)."""
         path = self.object_path(tenant, digest)
         return (self.journals.unwritten(path) is not None or os.path.isfile(path)
-                or self.journals.kept.has_object(tenant, digest) or os.path.isfile(path))
+                or self.journals.kept.has_object(tenant, digest) or self.packs.has(tenant, digest)
+                or os.path.isfile(path))
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
         """Store an object; False when it already existed (content addressing), except for
@@ -282,13 +306,27 @@ class LocalStorage:
         return self.journals.write(b"o", tenant, digest, self.object_path(tenant, digest), data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects: those with a file, then those only in its journal
-        (the journal read first: a checkpoint meanwhile gives its objects files, never hides them)."""
+        """The digests of the tenant's objects, each once: those with a file, then those in its
+        packs, then those only in its journal (the journal read first: a checkpoint meanwhile
+        gives its objects files or a pack, never hides them)."""
         journaled = self.journals.kept.digests(tenant)
+        seen: set[str] = set()
         for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
             journaled.discard(digest)
+            seen.add(digest)
             yield digest
+        for digest in self.packs.digests(tenant):
+            if digest not in seen:
+                journaled.discard(digest)
+                seen.add(digest)
+                yield digest
         yield from sorted(journaled)
+
+    def pack_contents(self, tenant: str) -> Iterator:
+        """Everything in the tenant's packs/, read afresh (for verify): problems and the objects
+        of sound packs with their place (`packs.PackItem`). Not in the Storage protocol: only a
+        local database has packs."""
+        return self.packs.check(tenant)
 
     def journal_objects(self, tenant: str) -> Iterator[tuple[str, str, bytes]]:
         """Every object of the tenant's journal's valid records, read afresh (for verify):

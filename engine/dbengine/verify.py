@@ -99,6 +99,7 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object_bytes(where, digest, data, report, tenant)
         if document is not None:
             objects[digest] = document
+    _check_packs(storage, tenant, objects, report)
     head: dict[str, str] = {}
     head_path = storage.head_path(tenant)
     try:
@@ -136,6 +137,22 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         chains[entry] = chain
     _check_orphan_indexes(storage, tenant, head_path, head, report)
     _check_entries_cache(storage, tenant, head, objects, chains, report)
+
+
+def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report: VerifyReport) -> None:
+    """Every pack of the tenant (a local database's: S3 has none): its name, its sha256, its
+    header and index, and each of its objects as a loose one is checked (where: the pack and
+    offset), also those a file or the journal holds too (a damaged copy is damage)."""
+    pack_contents = getattr(storage, "pack_contents", None)
+    if pack_contents is None:
+        return
+    for item in pack_contents(tenant):
+        if item.kind is not None:
+            report.problems.append(Problem(item.where, item.kind, item.message, tenant))
+            continue
+        document = _check_object_bytes(item.where, item.digest, item.data, report, tenant)
+        if document is not None:
+            objects.setdefault(item.digest, document)
 
 
 def _head_source(storage: Storage, tenant: str) -> str:

@@ -287,9 +287,12 @@ async def test_the_text_view_shows_c1_controls_and_bidi_overrides_escaped(tui_en
         assert_no_control(app)
 
 
-async def test_a_damaged_record_node_shows_in_its_own_rows_only(small_db, app_factory) -> None:
+async def test_a_damaged_record_node_shows_in_its_own_rows_only(small_db, app_factory, monkeypatch) -> None:
     """The record table reads a window's order leaf when its rows are drawn: one damaged
     after the table opened marks its rows unreadable and raises a toast; the others still show."""
+    from dbengine import packs
+
+    monkeypatch.setattr(packs, "PACK_MIN", 10**9)  # node files, one flipped below (a damaged pack: tests/test_packs.py)
     engine = small_db
     engine.put_many("acme", "u", "big", {f"k{i:05d}": {"n": i, "team": "blue"} for i in range(5000)})
     head = engine.get_digest("acme", "big")

@@ -1,0 +1,488 @@
+"""`Packs`: the pack files of a local database's tenants: reads, writes, merges, checks.
+
+A commit (or a checkpoint) that writes at least PACK_MIN record-tree nodes writes them as
+one pack (`{tenant}/packs/{sha256}.pack`, pack_file.py) instead of one file each. Readers
+keep, per tenant, the packs they listed: each pack's index in compact arrays and one open
+fd (so a pack merged away meanwhile stays readable to them); a miss lists `packs/` again
+when the folder changed. Every object read from a pack is checked against its digest, and
+a pack whose header or index is damaged is skipped (and named when an object is then
+missing). After writing a pack, a writer holding the tenant's lock merges the small packs
+(git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
+merged pack is fsynced with its folder before the merged-away packs are unlinked.
+See docs/FORMAT.md §6c and docs/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import hashlib
+import os
+import stat
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+from .errors import CorruptObjectError, DbEngineError, StorageError
+from .pack_file import (
+    HEADER_MAX,
+    LINE,
+    NAME_RE,
+    PackDamage,
+    PackIndex,
+    encode_pack,
+    parse_header,
+    parse_index,
+)
+from .records_tree import NODE_KINDS
+from .root_files import TMP_PREFIX, RootFiles
+from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd
+
+PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
+MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
+MERGE_FACTOR = 2  # git's geometric repack: each pack at least twice the objects of all smaller ones together
+#: A merge runs only once more than this many packs could take part (below MERGE_MAX_BYTES): a
+#: reader probes at most about this many small packs (a bisect each), and a commit pays a merge
+#: (an fsync, and the rewrite of the small packs) about once in MERGE_AT commits instead of
+#: every other one (bench/RESULTS-packs.md)
+MERGE_AT = 8
+PACKS_FOLDER = "packs"
+#: The canonical beginnings of record-tree nodes' bytes (a placement decision only: every
+#: read checks the bytes against the digest, wherever they are).
+NODE_PREFIXES = tuple(b'{"__kind__":"%s"' % kind.encode("ascii") for kind in NODE_KINDS)
+#: Tenants whose packs a process keeps open at once (each pack one fd): the least recently used
+#: tenant's are closed past this, so that a process reading thousands of tenants runs out of
+#: neither file descriptors nor memory (as kept_journals.JOURNAL_INDEX_MAX).
+PACK_TENANTS_MAX = 32
+_RACY_NS = 2_000_000_000  # a folder listed within this of its mtime may change unseen (coarse clocks)
+
+
+def is_node_bytes(data: bytes) -> bool:
+    """True when `data` is spelled as a record-tree node (it goes into a pack)."""
+    return data.startswith(NODE_PREFIXES)
+
+
+def _merge_step(step: str) -> None:
+    """Called at the steps of a merge ("read", "written", "renamed", "unlinked"): a hook for crash tests."""
+
+
+class _Pack:
+    """One pack a reader opened: its path, index and fd (closed with it)."""
+
+    __slots__ = ("path", "name", "index", "fd", "size", "__weakref__")
+
+    def __init__(self, path: str, index: PackIndex, fd: int, size: int):
+        self.path, self.name, self.index, self.fd, self.size = path, os.path.basename(path), index, fd, size
+
+    def read(self, digest: str, key: int) -> bytes | None:
+        """The object's bytes, checked against `digest` (`key`: its first 8 bytes as a number);
+        None when the pack does not hold it; CorruptObjectError naming the pack and offset
+        when its bytes are not the object's."""
+        index = self.index
+        at = bisect.bisect_left(index.keys, key)
+        while at < index.count and index.keys[at] == key:
+            offset, length = index.offsets[at], index.lengths[at]
+            try:
+                data = os.pread(self.fd, length, offset)
+            except OSError as exc:
+                raise _fail("read", self.path, exc) from exc
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+            if self._digest_at(at) == digest:  # the index names it: the bytes are damaged
+                raise CorruptObjectError(f"object {digest} in pack {self.path} at offset {offset} is corrupt: "
+                                         "its bytes do not match its digest", self.path)
+            at += 1  # another digest with the same first 8 bytes
+        return None
+
+    def has(self, digest: str) -> bool:
+        """True when the index names `digest` (its bytes are checked when read)."""
+        key = int(digest[:16], 16)
+        at = bisect.bisect_left(self.index.keys, key)
+        while at < self.index.count and self.index.keys[at] == key:
+            if self._digest_at(at) == digest:
+                return True
+            at += 1
+        return False
+
+    def _digest_at(self, at: int) -> str | None:
+        """The full digest of index line `at`, read from the file."""
+        try:
+            line = os.pread(self.fd, 64, self.index.start + at * LINE)
+        except OSError:
+            return None
+        return line.decode("ascii", "replace")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):
+        self.close()
+
+
+def _open_pack(path: str) -> _Pack:
+    """Open a pack and load its index; PackDamage (or CorruptObjectError: not a regular
+    file) when it is not a pack, FileNotFoundError when it is gone."""
+    fd, info = _open_regular(path, "pack")
+    try:
+        head = os.pread(fd, HEADER_MAX, 0)
+        count, start = parse_header(head, info.st_size)
+        index = parse_index(os.pread(fd, count * LINE, start), count, start, info.st_size)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Pack(path, index, fd, info.st_size)
+
+
+class TenantPacks:
+    """The packs of one tenant as this process listed them: `packs` (name -> _Pack),
+    `damaged` (name -> why), and the folder's stat at the last listing."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.packs: dict[str, _Pack] = {}
+        self.damaged: dict[str, tuple[tuple, str]] = {}  # name -> ((inode, size), why)
+        self.seen: tuple[int, int] | None = None  # (inode, mtime_ns) of packs/ at the last listing
+        self.racy = True  # listed within a clock tick of the folder's change: list again on a miss
+        self.guard = threading.Lock()
+        self.order: tuple[_Pack, ...] = ()  # the packs, largest first (the likeliest to hold an object)
+
+    def _reorder(self) -> None:
+        self.order = tuple(sorted(self.packs.values(), key=lambda pack: -pack.index.count))
+
+    def relist(self) -> bool:
+        """List packs/ again when it changed since the last listing; True when it was listed."""
+        try:
+            info = os.stat(self.folder)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise _fail("list", self.folder, exc) from exc
+        seen = (info.st_ino, info.st_mtime_ns) if info is not None else (0, 0)
+        with self.guard:
+            if seen == self.seen and not self.racy:
+                return False
+            try:
+                for _attempt in range(8):
+                    names = self._names()
+                    if not self._load(names):
+                        break  # every listed pack opened (or is damaged): a merge did not move them meanwhile
+            finally:
+                self._reorder()
+            # only once listed and opened: an I/O error on the way (raised) lists again next time
+            self.racy = info is not None and time.time_ns() - info.st_mtime_ns < _RACY_NS
+            self.seen = seen
+            return True
+
+    def _names(self) -> set[str]:
+        try:
+            return {name for name in os.listdir(self.folder) if NAME_RE.fullmatch(name)}
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        except OSError as exc:
+            raise _fail("list", self.folder, exc) from exc
+
+    def _load(self, names: set[str]) -> bool:
+        """Open the listed packs not open yet, drop those gone; True when one vanished
+        between the listing and its opening (a merge: list again)."""
+        vanished = False
+        for name in list(self.packs):
+            if name not in names:
+                del self.packs[name]  # merged away (its objects are in the merged pack); its fd closes with
+                # its last reference, never under a thread reading it now
+        for name in sorted(names - self.packs.keys()):
+            path = os.path.join(self.folder, name)
+            try:
+                identity = os.lstat(path)
+            except FileNotFoundError:
+                vanished = True
+                continue
+            known = self.damaged.get(name)
+            if known is not None and known[0] == (identity.st_ino, identity.st_size):
+                continue
+            try:
+                self.packs[name] = _open_pack(path)
+                self.damaged.pop(name, None)
+            except FileNotFoundError:
+                vanished = True
+            except (PackDamage, CorruptObjectError, IsADirectoryError) as exc:
+                why = str(exc) if not isinstance(exc, IsADirectoryError) else "a folder, not a pack"
+                self.damaged[name] = ((identity.st_ino, identity.st_size), why)
+            except OSError as exc:  # an I/O error is not damage: said, and tried again by the next read
+                raise _fail("read", path, exc) from exc
+        for name in list(self.damaged):
+            if name not in names:
+                del self.damaged[name]
+        return vanished
+
+    def add(self, pack: _Pack) -> None:
+        """A pack this process just wrote (no listing needed to read it)."""
+        with self.guard:
+            self.packs[pack.name] = pack  # one of that name already open closes with its last reference
+            self._reorder()
+
+
+class PackItem(NamedTuple):
+    """One finding of `Packs.check`: a problem (`kind` set, `data` None) or an object read
+    from a sound pack (`kind` None): `where` is the pack path (and offset)."""
+
+    where: str
+    kind: str | None
+    message: str
+    digest: str | None = None
+    data: bytes | None = None
+
+
+class Packs:
+    """The packs of a `LocalStorage`'s tenants: `folder(tenant)` gives `{tenant}/packs`;
+    writes go through `files` (confined to the root)."""
+
+    def __init__(self, files: RootFiles, tenant_dir: Callable[[str], str]):
+        self.files = files
+        self._tenant_dir = tenant_dir
+        self._tenants: OrderedDict[str, TenantPacks] = OrderedDict()  # least recently used first
+        self._guard = threading.Lock()
+
+    def forked(self) -> None:
+        """In a forked child: new guards (a parent thread may have held one)."""
+        self._guard = threading.Lock()
+        for tenant_packs in self._tenants.values():
+            tenant_packs.guard = threading.Lock()
+
+    def folder(self, tenant: str) -> str:
+        return os.path.join(self._tenant_dir(tenant), PACKS_FOLDER)
+
+    def _of(self, tenant: str) -> TenantPacks:
+        """The tenant's packs as listed here (made on first use); at most PACK_TENANTS_MAX
+        tenants' are kept (a dropped one's packs close when no reader holds them)."""
+        with self._guard:
+            tenant_packs = self._tenants.get(tenant)
+            if tenant_packs is None:
+                tenant_packs = self._tenants[tenant] = TenantPacks(self.folder(tenant))
+                while len(self._tenants) > PACK_TENANTS_MAX:
+                    self._tenants.popitem(last=False)
+            else:
+                self._tenants.move_to_end(tenant)
+        return tenant_packs
+
+    # ------------------------------------------------------------------ reads
+    def read(self, tenant: str, digest: str, listing: bool = True) -> bytes | None:
+        """The object's bytes from a pack of the tenant (checked), None when no pack holds it
+        (after listing packs/ again if it changed; `listing` False: the packs open now only,
+        no system call but the read: the cheap first look of `LocalStorage.read_object`)."""
+        tenant_packs = self._of(tenant)
+        key = int(digest[:16], 16)
+        for pack in tenant_packs.order:
+            data = pack.read(digest, key)
+            if data is not None:
+                return data
+        if not listing or not tenant_packs.relist():
+            return None
+        for pack in tenant_packs.order:
+            data = pack.read(digest, key)
+            if data is not None:
+                return data
+        return None
+
+    def has(self, tenant: str, digest: str) -> bool:
+        """True when a pack of the tenant names the object (listing packs/ again on a miss)."""
+        tenant_packs = self._of(tenant)
+        if any(pack.has(digest) for pack in tenant_packs.order):
+            return True
+        return tenant_packs.relist() and any(pack.has(digest) for pack in tenant_packs.order)
+
+    def digests(self, tenant: str) -> Iterator[str]:
+        """Every digest the tenant's packs name (each pack's index read afresh), possibly twice."""
+        tenant_packs = self._of(tenant)
+        tenant_packs.relist()
+        for pack in tenant_packs.order:
+            try:
+                head = os.pread(pack.fd, HEADER_MAX, 0)
+                count, start = parse_header(head, pack.size)
+                lines = os.pread(pack.fd, count * LINE, start)
+            except (OSError, PackDamage):
+                continue
+            for at in range(count):
+                yield lines[at * LINE:at * LINE + 64].decode("ascii")
+
+    def damage(self, tenant: str) -> str | None:
+        """The damaged packs of the tenant (as last listed), for a missing object's message."""
+        damaged = self._of(tenant).damaged
+        if not damaged:
+            return None
+        return "; ".join(f"{os.path.join(self.folder(tenant), name)}: {why}" for name, (_id, why) in sorted(damaged.items()))
+
+    # ------------------------------------------------------------------ writes
+    def write(self, tenant: str, objects: dict[str, bytes], durable: bool) -> str:
+        """Write `objects` as one pack of the tenant (temp file, rename; `durable`: the pack and
+        its folder fsynced), readable here at once; returns its path."""
+        folder = self.folder(tenant)
+        data = encode_pack(objects)
+        path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()}.pack")
+        try:
+            self.files.mkdir(folder, durable)
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise _fail("create folder for", path, exc) from exc
+        if not self.files.holds(path, data):
+            self.files.write_atomic(path, data, durable)
+        self._remember(tenant, path)
+        return path
+
+    def _remember(self, tenant: str, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError, PackDamage, CorruptObjectError, OSError):
+            self._of(tenant).add(_open_pack(path))
+
+    def merge(self, tenant: str) -> list[str]:
+        """Under the tenant's lock: merge the tenant's small packs by the geometric rule; the
+        merged pack is fsynced with its folder before the merged-away packs are unlinked.
+        Returns the paths unlinked (none: nothing to merge)."""
+        tenant_packs = self._of(tenant)
+        tenant_packs.relist()
+        chosen = choose_merge(list(tenant_packs.order))
+        if len(chosen) < 2:
+            return []
+        objects: dict[str, bytes] = {}
+        for pack in chosen:
+            read = _pack_objects(pack)
+            if read is None:
+                return []  # a pack that fails its checks is left alone (verify reports it)
+            objects.update(read)
+        _merge_step("read")
+        folder = self.folder(tenant)
+        data = encode_pack(objects)
+        path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()}.pack")
+        if not self.files.holds(path, data):
+            temp = self.files.write_temp(path, data, durable=True)
+            _merge_step("written")
+            self.files.install(temp, path)
+        try:
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise _fail("sync folder", folder, exc) from exc
+        _merge_step("renamed")
+        self._remember(tenant, path)
+        gone = []
+        for pack in chosen:
+            if pack.path != path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(pack.path)
+                gone.append(pack.path)
+        _merge_step("unlinked")
+        return gone
+
+    # ------------------------------------------------------------------ verify
+    def check(self, tenant: str) -> Iterator[PackItem]:
+        """Everything in the tenant's packs/, read afresh (for verify): problems (misnamed or
+        special files, folders, a file whose sha256 is not its name, a damaged header or
+        index) and the objects of every sound pack with their place. A pack merged away while
+        this runs is read in the merged pack (the folder is listed again)."""
+        folder = self.folder(tenant)
+        done: set[str] = set()
+        while True:
+            try:
+                names = sorted(set(os.listdir(folder)) - done)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except OSError as exc:
+                yield PackItem(folder, "unreadable", f"cannot list: {exc.strerror or exc}")
+                return
+            if not names:
+                return
+            for name in names:
+                done.add(name)
+                yield from _check_entry(os.path.join(folder, name), name)
+
+
+def _check_entry(path: str, name: str) -> Iterator[PackItem]:
+    """verify's checks of one entry of packs/ (see `Packs.check`)."""
+    if name.startswith(TMP_PREFIX):
+        return  # an interrupted write: temp_files notes it
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return  # merged away meanwhile: the merged pack is listed next
+    if not stat.S_ISREG(mode):
+        yield PackItem(path, "stray-file", f"{_kind(mode)} in packs/: only pack files belong there")
+        return
+    if not NAME_RE.fullmatch(name):
+        yield PackItem(path, "stray-file", "not named {sha256}.pack")
+        return
+    try:
+        fd, info = _open_regular(path, "pack")
+    except FileNotFoundError:
+        return
+    except (OSError, DbEngineError) as exc:
+        yield PackItem(path, "unreadable", str(exc))
+        return
+    try:
+        data = _read_fd(fd, info.st_size + 1)
+    except OSError as exc:
+        yield PackItem(path, "unreadable", f"cannot read: {exc.strerror or exc}")
+        return
+    finally:
+        os.close(fd)
+    if hashlib.sha256(data).hexdigest() != name[:64]:
+        yield PackItem(path, "hash-mismatch", "the pack's sha256 is not its name")
+    try:
+        count, start = parse_header(data[:HEADER_MAX], len(data))
+        digests: list[str] = []
+        index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+    except PackDamage as exc:
+        yield PackItem(path, "pack-damaged", str(exc))
+        return
+    for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
+        yield PackItem(f"{path} at offset {offset}", None, "", digest, data[offset:offset + length])
+
+
+def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
+    """Every object of an open pack, each checked against its digest; None when one fails
+    or the pack cannot be read again (a merge never carries damage on)."""
+    try:
+        data = os.pread(pack.fd, pack.size, 0)
+        count, start = parse_header(data[:HEADER_MAX], len(data))
+        digests: list[str] = []
+        index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+    except (OSError, PackDamage):
+        return None
+    found = {}
+    for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
+        item = data[offset:offset + length]
+        if hashlib.sha256(item).hexdigest() != digest:
+            return None
+        found[digest] = item
+    return found
+
+
+def choose_merge(packs: list) -> list:
+    """The packs a geometric merge (factor MERGE_FACTOR, by object count) rolls into one, once
+    more than MERGE_AT packs can take part: sorted by count, the smallest ones up to the last
+    pair that breaks the progression, then every next one smaller than MERGE_FACTOR times
+    their total, while the merged size stays below MERGE_MAX_BYTES. Packs of MERGE_MAX_BYTES
+    or more never take part, and neither does one that would make the merge reach that size
+    (the rule is then applied to the smaller ones alone)."""
+    small = sorted((pack for pack in packs if pack.size < MERGE_MAX_BYTES), key=lambda pack: (pack.index.count, pack.name))
+    if len(small) <= MERGE_AT:
+        return []
+    while True:
+        split = 0
+        for at in range(len(small) - 1, 0, -1):
+            if small[at].index.count < MERGE_FACTOR * small[at - 1].index.count:
+                split = at + 1
+                break
+        if sum(pack.size for pack in small[:split]) < MERGE_MAX_BYTES:
+            break
+        small = small[:split - 1]  # the largest of them stays out: too big to merge with the rest
+    total = sum(pack.index.count for pack in small[:split])
+    size = sum(pack.size for pack in small[:split])
+    while split < len(small) and small[split].index.count < MERGE_FACTOR * total \
+            and size + small[split].size < MERGE_MAX_BYTES:
+        total += small[split].index.count
+        size += small[split].size
+        split += 1
+    return small[:split] if split >= 2 else []  # one pack alone is not rewritten

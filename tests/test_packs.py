@@ -1,0 +1,552 @@
+"""Packs (format 0.6): a commit's record-tree nodes written as one pack file, read back by
+any engine and process, checked by verify, and never trusted (forged or damaged packs are
+reported, never read wrong). Tiny node bounds make a few dozen records PACK_MIN nodes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dbengine import errors, packs, records_tree
+from dbengine.dbengine import DbEngine
+from dbengine.pack_file import LINE, PackDamage, encode_pack, parse_header, parse_index
+
+T, E, U = "t", "rec", "u"
+REAL_NODES = (records_tree.ORDER_LEAF, records_tree.ORDER_FANOUT, records_tree.KEY_LEAF, records_tree.KEY_BITS)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def tiny_nodes(monkeypatch):
+    """Leaves of 4 seqs under 3-way nodes; key leaves of 4 keys under 4-way nodes."""
+    monkeypatch.setattr(records_tree, "ORDER_LEAF", 4)
+    monkeypatch.setattr(records_tree, "ORDER_FANOUT", 3)
+    monkeypatch.setattr(records_tree, "KEY_LEAF", 4)
+    monkeypatch.setattr(records_tree, "KEY_BITS", 2)
+
+
+@pytest.fixture
+def db(tmp_path) -> DbEngine:
+    engine = DbEngine(str(tmp_path / "db"), durable=False)
+    engine.init(T)
+    return engine
+
+
+def pack_paths(engine: DbEngine, tenant: str = T) -> list[Path]:
+    folder = Path(engine.storage.packs.folder(tenant))
+    return sorted(folder.glob("*.pack")) if folder.is_dir() else []
+
+
+def loose(engine: DbEngine, tenant: str = T) -> dict[str, bytes]:
+    folder = Path(engine.storage.tenant_dir(tenant)) / "objects"
+    return {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")}
+
+
+def node_digests(path: Path) -> list[str]:
+    data = path.read_bytes()
+    count, start = parse_header(data[:40], len(data))
+    digests: list[str] = []
+    parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+    return digests
+
+
+def test_a_put_many_writes_its_nodes_as_one_pack_and_its_version_loose(db):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    [pack] = pack_paths(db)
+    assert pack.name == hashlib.sha256(pack.read_bytes()).hexdigest() + ".pack"
+    files = loose(db)
+    assert list(files) == [db.get_digest(T, E)]  # the version alone is loose
+    assert all(packs.is_node_bytes(db.storage.read_object(T, d)) for d in node_digests(pack))
+    assert len(node_digests(pack)) >= packs.PACK_MIN
+    before = set(loose(db))
+    db.put(T, U, E, "k1", -1)  # a small commit: its few nodes and version stay loose
+    assert pack_paths(db) == [pack] and len(set(loose(db)) - before) >= 2
+
+
+def test_a_new_engine_and_a_new_process_read_a_packed_entry(db):
+    db.put_many(T, U, E, {f"k{i}": {"n": i} for i in range(60)})
+    first = db.get_digest(T, E)
+    db.put_many(T, U, E, {f"k{i}": {"n": -i} for i in range(0, 60, 2)} | {f"m{i}": i for i in range(30)})
+    assert len(pack_paths(db)) >= 1
+    cold = DbEngine(db.root)
+    assert cold.get(T, E, "k4") == {"n": -4} and cold.get(T, E, "m29") == 29 and len(cold.get(T, E)) == 90
+    old, new = cold.changed_records(T, first, cold.get_digest(T, E))
+    assert set(new) == {f"k{i}" for i in range(2, 60, 2)} | {f"m{i}" for i in range(30)} and old["k2"] == {"n": 2}
+    assert [v.digest for v in cold.log(T, E)][-1] == first
+    assert cold.verify().ok and not cold.verify().notes
+    script = ("import sys; from dbengine import records_tree as r; from dbengine.dbengine import DbEngine;"
+              "r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2; db = DbEngine(sys.argv[1]);"
+              "print(len(db.get('t', 'rec')), db.get('t', 'rec', 'k8'))")
+    out = subprocess.run([sys.executable, "-c", script, db.root], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "engine"), str(ROOT)])})
+    assert out.stdout.split("\n")[0] == "90 {'n': -8}"
+
+
+def test_export_and_import_of_a_packed_entry(db, tmp_path):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    lines = list(db.export_jsonl(T))
+    target = DbEngine(str(tmp_path / "target"), durable=False)
+    result = target.import_jsonl(lines)
+    assert result.objects_written > packs.PACK_MIN and target.get(T, E) == list(range(60))
+    assert target.verify().ok
+    again = db.import_jsonl(lines)  # every object is there already (in the pack): nothing written
+    assert again.objects_written == 0 and again.objects_present == result.objects_written
+
+
+def test_the_format_docs_standalone_verifier_reads_packs(db, monkeypatch):
+    for name, value in zip(("ORDER_LEAF", "ORDER_FANOUT", "KEY_LEAF", "KEY_BITS"), REAL_NODES, strict=True):
+        monkeypatch.setattr(records_tree, name, value)  # the script knows the real bounds
+    db.put_many(T, U, E, {f"k{i}": i for i in range(64 * packs.PACK_MIN)})
+    assert pack_paths(db)
+    doc = (ROOT / "docs" / "FORMAT.md").read_text(encoding="utf-8")
+    section = doc[doc.index("\n## 11. "):doc.index("\n## 12. ")]
+    verifier = section[section.index("```python\n") + 10:section.index("```", section.index("```python\n") + 10)]
+    result = subprocess.run([sys.executable, "-c", verifier, db.root], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stdout + result.stderr
+    pack = pack_paths(db)[0]
+    data = bytearray(pack.read_bytes())
+    data[-3] ^= 1
+    pack.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-c", verifier, db.root], capture_output=True, text=True, timeout=60)
+    assert "bad pack" in result.stdout
+
+
+def test_encode_and_parse_agree_and_parse_refuses_every_deviation():
+    objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i for i in range(20)}
+    data = encode_pack(objects)
+    count, start = parse_header(data, len(data))
+    digests: list[str] = []
+    index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+    assert digests == sorted(objects) and index.count == 20
+    assert [data[o:o + n] for o, n in zip(index.offsets, index.lengths, strict=True)] == [objects[d] for d in digests]
+    bad_headers = [b"mydb-pack 2 20\n", b"mydb-pack 1 020\n", b"mydb-pack 1 0\n", b"mydb-pack 1 99999999999\n", b"xx"]
+    for header in bad_headers:
+        with pytest.raises(PackDamage):
+            parse_header(header + data[len(b"mydb-pack 1 20\n"):], len(data))
+    lines = data[start:start + count * LINE]
+    swapped = lines[LINE:LINE + 64] + lines[64:LINE] + lines[:64] + lines[LINE + 64:]  # offsets kept
+    gap = lines[:LINE + 65] + b"%012d" % (index.offsets[1] + 1) + lines[LINE + 77:]
+    garbage = lines[:LINE] + b"z" * LINE + lines[2 * LINE:]
+    for forged, why in [(swapped, "order"), (gap, "offset"), (garbage, "is not"), (lines[:-1], "cut short")]:
+        with pytest.raises(PackDamage, match=why):
+            parse_index(forged, count, start, len(data))
+    with pytest.raises(PackDamage, match="end of the file"):
+        parse_index(lines, count, start, len(data) + 1)
+    with pytest.raises(PackDamage, match="past the end"):
+        parse_index(lines, count, start, len(data) - 1)
+
+
+def _packed(db: DbEngine) -> tuple[Path, str]:
+    """A packed entry and the digest of a node of it (its key-index root)."""
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    [pack] = pack_paths(db)
+    root = db.read_snapshot(T, db.get_digest(T, E))["__keys__"]
+    return pack, root
+
+
+def test_a_flipped_byte_in_a_packed_object_is_refused_naming_the_pack(db):
+    pack, root = _packed(db)
+    data = bytearray(pack.read_bytes())
+    count, start = parse_header(bytes(data[:40]), len(data))
+    digests: list[str] = []
+    index = parse_index(bytes(data[start:start + count * LINE]), count, start, len(data), digests)
+    at = digests.index(root)
+    offset = index.offsets[at]
+    data[offset + 5] ^= 0x20
+    pack.write_bytes(bytes(data))
+    cold = DbEngine(db.root)
+    with pytest.raises(errors.CorruptObjectError, match=f"{pack.name}.*offset {offset}"):
+        cold.storage.read_object(T, root)
+    with pytest.raises(errors.CorruptObjectError):
+        cold.get(T, E, "k3")
+    report = cold.verify()
+    kinds = {(p.kind, p.path) for p in report.problems}
+    assert ("hash-mismatch", str(pack)) in kinds and ("hash-mismatch", f"{pack} at offset {offset}") in kinds
+
+
+@pytest.mark.parametrize("forge", ["header", "garbage-index", "offset-out-of-range", "huge-count", "truncated"])
+def test_a_pack_with_a_forged_header_or_index_is_skipped_and_reported(db, forge):
+    pack, root = _packed(db)
+    data = pack.read_bytes()
+    count, start = parse_header(data[:40], len(data))
+    if forge == "header":
+        data = b"mydb-pock 1" + data[11:]
+    elif forge == "garbage-index":
+        data = data[:start + LINE] + os.urandom(LINE) + data[start + 2 * LINE:]
+    elif forge == "offset-out-of-range":
+        line = data[start:start + LINE]
+        data = data[:start] + line[:65] + b"999999999999" + line[77:] + data[start + LINE:]
+    elif forge == "huge-count":
+        data = b"mydb-pack 1 999999999999" + data[data.index(b"\n"):]
+    else:
+        data = data[:len(data) - 7]
+    pack.unlink()
+    forged = pack.with_name(hashlib.sha256(data).hexdigest() + ".pack")  # well named: only the content is wrong
+    forged.write_bytes(data)
+    cold = DbEngine(db.root)
+    with pytest.raises(errors.CorruptObjectError, match="damaged packs"):
+        cold.storage.read_object(T, root)
+    assert not cold.storage.has_object(T, root)
+    report = cold.verify()
+    assert [(p.kind, p.path) for p in report.problems if p.kind == "pack-damaged"] == [("pack-damaged", str(forged))]
+    assert any(p.kind == "missing-node" for p in report.problems)
+
+
+def test_a_damaged_pack_does_not_hide_a_good_copy_elsewhere(db):
+    pack, root = _packed(db)
+    good = db.storage.read_object(T, root)
+    forged = pack.with_name("0" * 64 + ".pack")
+    forged.write_bytes(b"mydb-pack 1 3\nnot an index")
+    db.storage.files.write_content(db.storage.object_path(T, root), good)
+    cold = DbEngine(db.root)
+    assert cold.storage.read_object(T, root) == good and cold.get(T, E, "k7") == 7
+    assert [p.kind for p in cold.verify().problems] == ["hash-mismatch", "pack-damaged"]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder", "misnamed"])
+def test_things_in_packs_that_are_not_packs_are_never_read_and_are_reported(db, kind, tmp_path):
+    pack, root = _packed(db)
+    if kind == "symlink":
+        outside = tmp_path / "elsewhere.pack"
+        outside.write_bytes(pack.read_bytes())
+        pack.unlink()
+        pack.symlink_to(outside)
+        strange = pack
+    elif kind == "fifo":
+        pack.unlink()
+        os.mkfifo(pack)
+        strange = pack
+    elif kind == "folder":
+        strange = pack.with_name("1" * 64 + ".pack")
+        strange.mkdir()
+    else:
+        strange = pack.with_name("notes.txt")
+        strange.write_text("hello")
+    cold = DbEngine(db.root)
+    if kind in ("symlink", "fifo"):
+        with pytest.raises(errors.CorruptObjectError, match="damaged packs"):
+            cold.storage.read_object(T, root)
+    else:
+        assert cold.get(T, E, "k5") == 5
+    problems = [(p.kind, p.path) for p in cold.verify().problems if p.path == str(strange)]
+    assert problems and all(k in ("stray-file", "special-file", "outside-link") for k, _ in problems)
+
+
+def test_a_pack_from_another_process_is_found_on_a_miss(db, tmp_path):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    reader = DbEngine(db.root)
+    assert reader.get(T, E, "k1") == 1  # lists packs/ once
+    db.put_many(T, U, E, {f"n{i}": i for i in range(60)})  # a second pack meanwhile
+    assert len(pack_paths(db)) >= 1
+    assert reader.get(T, E, "n59") == 59 and len(reader.get(T, E)) == 120
+
+
+def test_iter_objects_lists_every_object_once(db):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    db.put(T, U, E, "x", 1)
+    listed = list(DbEngine(db.root).storage.iter_objects(T))
+    packed = {d for p in pack_paths(db) for d in node_digests(p)}
+    assert len(listed) == len(set(listed)) and set(listed) == set(loose(db)) | packed
+
+
+def test_the_pack_goes_in_before_the_head(db, monkeypatch):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    events: list[str] = []
+    store, files = db.storage, db.storage.files
+    write_atomic = files.write_atomic
+    monkeypatch.setattr(files, "write_atomic", lambda path, data, durable=None: (
+        events.append("head" if path == store.head_path(T) else "pack" if path.endswith(".pack") else "other"),
+        write_atomic(path, data, durable))[1])
+    db.put_many(T, U, E, {f"k{i}": -i for i in range(60)})
+    assert events.index("pack") < events.index("head")
+
+
+def test_durable_commits_journal_their_nodes_and_a_big_batch_flushes_them_as_a_pack(tmp_path, monkeypatch):
+    from dbengine import journal_store
+
+    engine = DbEngine(str(tmp_path / "d"))  # durable: the journal holds a commit's nodes, no pack
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    assert pack_paths(engine) == []
+    monkeypatch.setattr(journal_store, "PENDING_LIMIT", 3000)  # a big batch is written (and synced) in place
+    synced: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
+    engine.put_many(T, U, E, {f"n{i}": "x" * 50 for i in range(60)})
+    pack = pack_paths(engine)[0]  # one pack a flush (merged past MERGE_AT)
+    # the pack (synced as its temp file, before the rename) and its folder
+    assert any(path.startswith(f"{pack.parent}/.tmp-") for path in synced) and str(pack.parent) in synced
+    cold = DbEngine(engine.root)
+    assert len(cold.get(T, E)) == 120 and cold.verify().ok
+
+
+class _Fake:
+    def __init__(self, count: int, size: int | None = None, name: str = ""):
+        self.index = type("I", (), {"count": count})()
+        self.size = size if size is not None else count * 100
+        self.name = name or f"{count}-{id(self)}"
+
+
+def test_the_geometric_rule_picks_the_small_packs_that_break_the_progression(monkeypatch):
+    assert packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT)]) == []  # few packs: no merge yet
+    assert len(packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT + 1)])) == packs.MERGE_AT + 1
+    monkeypatch.setattr(packs, "MERGE_AT", 1)  # the rule itself, from two packs on
+    counts = lambda chosen: sorted(p.index.count for p in chosen)  # noqa: E731
+    assert counts(packs.choose_merge([_Fake(100), _Fake(100)])) == [100, 100]
+    assert counts(packs.choose_merge([_Fake(100), _Fake(200)])) == []  # already a progression
+    assert counts(packs.choose_merge([_Fake(100), _Fake(100), _Fake(200)])) == [100, 100, 200]  # rolled up
+    assert counts(packs.choose_merge([_Fake(10), _Fake(400), _Fake(1000)])) == []
+    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(400), _Fake(1000)])) == [10, 12]
+    monkeypatch.setattr(packs, "MERGE_MAX_BYTES", 50_000)
+    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(600), _Fake(600)])) == [10, 12]  # big ones stay
+    assert counts(packs.choose_merge([_Fake(300), _Fake(300)])) == []  # the merged pack would pass the bound
+    near = [_Fake(155), _Fake(779), _Fake(400, 45_000), _Fake(410, 46_000)]  # two near the bound: out
+    assert counts(packs.choose_merge(near)) == []
+    assert counts(packs.choose_merge([*near, _Fake(150)])) == [150, 155]
+
+
+@pytest.mark.parametrize("merge_at", [1, 4])
+def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db, monkeypatch, merge_at):
+    monkeypatch.setattr(packs, "MERGE_AT", merge_at)
+    early = DbEngine(db.root)
+    digests = []
+    for round_ in range(12):
+        db.put_many(T, U, E, {f"r{round_}-{i}": i for i in range(40)})
+        digests.append(db.get_digest(T, E))
+        if round_ == 0:
+            assert early.get(T, E, "r0-3") == 3  # it lists packs/ and keeps the pack open
+    paths = pack_paths(db)
+    assert 1 <= len(paths) <= merge_at + 1  # merged: never more than MERGE_AT small packs after a commit
+    counts = sorted(len(node_digests(p)) for p in paths)
+    if merge_at == 1:  # the geometric progression itself
+        assert all(2 * sum(counts[:i]) <= counts[i] for i in range(1, len(counts))) or len(counts) == 1
+    gone = [name for name in early.storage.packs._of(T).packs if not (Path(db.storage.packs.folder(T)) / name).exists()]
+    assert gone  # the engine opened before holds a merged-away pack, still readable through its fd
+    first = early.read_snapshot(T, digests[0])
+    assert early.storage.read_object(T, first["__keys__"])
+    for engine in (early, DbEngine(db.root)):
+        assert len(engine.get(T, E)) == 480 and engine.get(T, E, "r0-39") == 39
+        assert len(engine.get(T, E, digest=digests[0])) == 40
+    assert DbEngine(db.root).verify().ok
+
+
+def test_a_merge_never_carries_damage_and_never_deletes_a_damaged_pack(db, monkeypatch):
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    db.put_many(T, U, E, {f"a{i}": i for i in range(40)})
+    [pack] = pack_paths(db)
+    data = bytearray(pack.read_bytes())
+    data[-4] ^= 1
+    pack.write_bytes(bytes(data))
+    writer = DbEngine(db.root, durable=False)
+    writer.put_many(T, U, "other", {f"b{i}": i for i in range(40)})  # another entry: never reads that pack
+    writer.put_many(T, U, "third", {f"c{i}": i for i in range(40)})
+    assert len(pack_paths(writer)) == 3
+    assert pack.exists()  # left for verify to report, not merged away
+    assert any(p.kind == "hash-mismatch" and str(pack) in p.path for p in writer.verify().problems)
+
+
+MERGE_SCRIPT = """
+import os, sys, time
+from dbengine import packs, records_tree as r
+from dbengine.dbengine import DbEngine
+r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
+root, step, marker = sys.argv[1:4]
+packs.MERGE_AT = 1
+def pause(name):
+    if name == step:
+        open(marker, "w").close()
+        time.sleep(60)
+packs._merge_step = pause
+db = DbEngine(root, durable=False)
+db.put_many("t", "u", "rec", {f"z{i}": i for i in range(40)})
+"""
+
+
+@pytest.mark.parametrize("step", ["written", "renamed"])
+def test_a_writer_killed_in_a_merge_leaves_a_database_that_reads_and_verifies(db, tmp_path, step, monkeypatch):
+    import signal
+    import time
+
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    db.put_many(T, U, E, {f"a{i}": i for i in range(40)})  # one pack: the next commit's merges with it
+    expected = db.get(T, E)
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "engine"), str(ROOT)])}
+    child = subprocess.Popen([sys.executable, "-c", MERGE_SCRIPT, db.root, step, str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        assert marker.exists(), "the merge never reached its step"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    cold = DbEngine(db.root)
+    assert cold.get(T, E) == expected  # the killed commit's head never went in
+    assert len(pack_paths(cold)) == (2 if step == "written" else 3)  # before the rename / before the unlinks
+    report = cold.verify()
+    assert report.ok and {n.kind for n in report.notes} <= {"temp-file"}
+    cold.put_many(T, U, E, {f"b{i}": i for i in range(40)})  # the next commit merges what was left
+    assert len(DbEngine(db.root).get(T, E)) == 80 and DbEngine(db.root).verify().ok
+
+
+def test_a_checkpoint_writes_the_journals_nodes_as_one_pack_and_syncs_it(tmp_path, monkeypatch):
+    from dbengine import journal_checkpoint
+
+    engine = DbEngine(str(tmp_path / "d"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    engine.put(T, U, E, "k1", -1)
+    journaled = {digest for _where, digest, _data in engine.storage.journal_objects(T)}
+    monkeypatch.setattr(journal_checkpoint, "_syncfs", lambda fd: False)  # the fsync of each file instead
+    synced: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
+    engine.storage.checkpoint(T)
+    assert os.path.getsize(engine.storage.journal_path(T)) == 0
+    [pack] = pack_paths(engine)
+    assert str(pack) in synced and str(pack.parent) in synced
+    packed = set(node_digests(pack))
+    assert packed | set(loose(engine)) == journaled and not packed & set(loose(engine))
+    assert all(not packs.is_node_bytes(data) for data in loose(engine).values())  # versions stay loose
+    cold = DbEngine(engine.root)
+    assert cold.get(T, E, "k1") == -1 and len(cold.get(T, E)) == 60 and cold.verify().ok
+
+
+KILLED_AFTER_THE_PACK = r"""
+import os, signal, sys
+from dbengine import journal_checkpoint, records_tree as r, storage
+r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
+journal_checkpoint.JournalCheckpoints._sync_all = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # pack in, not synced
+storage.LocalStorage(sys.argv[1]).checkpoint("t")
+"""
+
+
+def test_a_checkpoint_killed_after_writing_its_pack_loses_nothing(tmp_path):
+    engine = DbEngine(str(tmp_path / "d"))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    size = os.path.getsize(engine.storage.journal_path(T))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "engine"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_PACK, engine.root], env=env, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    assert os.path.getsize(engine.storage.journal_path(T)) == size and len(pack_paths(engine)) == 1
+    cold = DbEngine(engine.root)
+    assert len(cold.get(T, E)) == 60 and cold.verify().ok
+    cold.storage.checkpoint(T)  # the same pack again (same bytes, same name): kept
+    assert len(pack_paths(engine)) == 1 and DbEngine(engine.root).verify().ok
+
+
+def test_a_pack_that_cannot_be_written_leaves_the_head_and_the_next_put_writes_what_it_needs(db, monkeypatch):
+    db.put_many(T, U, E, {f"k{i}": i for i in range(60)})
+    before = db.get_digest(T, E)
+    files = db.storage.files
+    write_atomic = files.write_atomic
+
+    def failing(path, data, durable=None):
+        if path.endswith(".pack"):
+            raise errors.StorageError(f"cannot write {path}: disk full (simulated)")
+        return write_atomic(path, data, durable)
+
+    monkeypatch.setattr(files, "write_atomic", failing)
+    with pytest.raises(errors.StorageError, match="simulated"):
+        db.put_many(T, U, E, {f"k{i}": -i for i in range(60)})
+    assert DbEngine(db.root).get_digest(T, E) == before
+    monkeypatch.setattr(files, "write_atomic", write_atomic)
+    db.put_many(T, U, E, {f"k{i}": -i for i in range(60)} | {"last": 1})
+    cold = DbEngine(db.root)
+    assert cold.get(T, E) == [-i for i in range(60)] + [1] and cold.verify().ok
+
+
+def test_a_process_keeps_the_packs_of_a_bounded_number_of_tenants_open(db, monkeypatch):
+    monkeypatch.setattr(packs, "PACK_TENANTS_MAX", 2)
+    for tenant in ("a", "b", "c"):
+        db.init(tenant)
+        db.put_many(tenant, U, E, {f"k{i}": i for i in range(60)})
+    roots = {tenant: db.read_snapshot(tenant, db.get_digest(tenant, E))["__keys__"] for tenant in ("a", "b", "c")}
+    reader = DbEngine(db.root)
+    for tenant in ("a", "b", "c", "a"):
+        assert packs.is_node_bytes(reader.storage.read_object(tenant, roots[tenant]))
+    assert list(reader.storage.packs._tenants) == ["c", "a"]
+    assert reader.get("b", E, "k9") == 9  # listed and opened again
+
+
+def test_the_bulk_index_check_and_the_line_by_line_one_agree_on_every_flipped_byte():
+    import random
+
+    from dbengine import pack_file
+
+    objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i * (i % 5 + 1) for i in range(12)}
+    data = encode_pack(objects)
+    count, start = parse_header(data, len(data))
+    lines = data[start:start + count * LINE]
+    rng = random.Random(5)
+    for _ in range(400):
+        forged = bytearray(lines)
+        at = rng.randrange(len(forged))
+        forged[at] = rng.choice(b"0123456789abcdefA \nz")
+        forged = bytes(forged)
+        bulk = pack_file._parse_bulk(forged, count, start, len(data))
+        try:
+            pack_file._parse_lines(forged, count, start, len(data), None)
+            whole = True
+        except PackDamage:
+            whole = False
+        assert (bulk is not None) == whole, (at, forged[at:at + 1])  # e.g. a digest's later hex changed: valid
+
+
+def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_database(tmp_path, monkeypatch):
+    """EIO at each os call the local storage makes during a put_many that writes a pack and
+    merges it (tests/fault_injection.py): raised as StorageError or absorbed (a merge can
+    wait; the index is a cache), the entry before or after, verify clean, no temp file, and
+    the same put_many then succeeds."""
+    import errno
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fault_injection import Faults
+
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    template = tmp_path / "template"
+    engine = DbEngine(str(template), durable=False)
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
+    before = engine.get(T, E)
+    batch = {f"k{i}": -i for i in range(0, 40, 3)} | {f"n{i}": i for i in range(8)}  # about as many nodes
+    after = list((dict(zip([f"k{i}" for i in range(40)], before, strict=True)) | batch).values())
+
+    def run(root: Path, faults: Faults | None) -> Exception | None:
+        with pytest.MonkeyPatch.context() as mp:
+            if faults is not None:
+                faults.install(mp.setattr)
+            try:
+                DbEngine(str(root), durable=False).put_many(T, U, E, batch)
+            except errors.DbEngineError as exc:
+                return exc
+        return None
+
+    counting = Faults()
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    assert run(reference, counting) is None and len(pack_paths(DbEngine(str(reference)))) == 1  # merged
+    raised = 0
+    for n in range(1, len(counting.calls) + 1):
+        case = tmp_path / f"case{n}"
+        shutil.copytree(template, case)
+        faults = Faults(fail_at=n, err=errno.EIO)
+        error = run(case, faults)
+        label = f"call {n}/{len(counting.calls)} ({faults.fired})"
+        if error is not None:
+            raised += 1
+            assert isinstance(error, errors.StorageError) and error.errno == errno.EIO, (label, error)
+        cold = DbEngine(str(case))
+        assert cold.get(T, E) in (before, after), label
+        assert cold.verify().ok and cold.storage.temp_files() == [], label
+        assert run(case, None) is None and DbEngine(str(case)).get(T, E) == after, label
+        shutil.rmtree(case)
+    assert raised >= len(counting.calls) // 3
