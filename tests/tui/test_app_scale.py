@@ -106,12 +106,12 @@ async def test_long_history_renders_only_visible_rows(tui_engine, app_factory) -
         visible = timeline.size.height
         assert calls <= 3 * visible, calls
         timeline.focus()
-        started = time.perf_counter()
+        calls = 0
         await pilot.press("G")
         await settle(pilot)
         assert timeline.cursor == count - 1
         assert timeline.selected.digest == tui_engine.log("t", "long", max_items=None)[-1].digest
-        assert time.perf_counter() - started < 2.0
+        assert calls <= 3 * visible, calls  # G renders the last screen, not the rows on the way (no timing here: benches time)
         assert len(timeline._rows) <= 6 * visible  # rows formatted: a few screens, not the history
 
 
