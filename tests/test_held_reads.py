@@ -4,6 +4,8 @@ without the lock) is still compared with the journal and the head file as they a
 
 from __future__ import annotations
 
+import os
+
 T, E = "tenant_1", "config"
 
 
@@ -40,3 +42,22 @@ def test_a_read_without_the_lock_is_not_remembered(make_engine):
     engine.save(T, "alice", E, {"n": 0})
     engine.storage.read_head(T)
     assert T not in engine.storage._held_reads
+
+
+def test_a_checkpoint_nested_in_the_hold_makes_the_token_read_before_it_compared_again(make_engine):
+    """A checkpoint (its own, nested hold of the lock) between the read and the write empties
+    the journal into the head file: the token read before it names a journal that is gone, so
+    the write compares it and refuses, and the database stays whole."""
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", E, {"n": 0})
+    engine.save(T, "alice", E, {"n": 1})
+    storage = engine.storage
+    with storage.lock(T):
+        data, token = storage.read_head(T)
+        storage.checkpoint(T)  # nested hold: the journal emptied, the head file written
+        assert os.path.getsize(storage.journal_path(T)) == 0
+        assert not storage.write_head(T, data, expected=token)  # refused: compared
+    fresh = make_engine(engine.root)
+    assert fresh.load(T, E) == {"n": 1} and not fresh.verify().problems
+    assert len(fresh.log(T, E, max_items=None)) == 2
