@@ -321,6 +321,10 @@ def test_the_worker_pool_leaves_a_stuck_job_behind() -> None:
     pool = DaemonThreadPool(grace=0.2)
     never = threading.Event()
     stuck = pool.submit(never.wait)
+    started = time.monotonic() + 10  # on a loaded machine its thread may not have taken the job yet
+    while pool.running < 1 and time.monotonic() < started:
+        time.sleep(0.01)
+    assert pool.running == 1
     assert pool.submit(lambda x: x * 2, 21).result(timeout=5) == 42
     failed = pool.submit(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
