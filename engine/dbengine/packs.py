@@ -331,6 +331,13 @@ class Packs:
             raise _fail("create folder for", path, exc) from exc
         if not self.files.holds(path, data):
             self.files.write_atomic(path, data, durable)
+        elif durable:  # another writer's copy (maybe a `durable=False` one's, never synced): sync it
+            if not _sync_file(path):  # merged away meanwhile (a flush holds no lock): write our own
+                self.files.write_atomic(path, data, durable)
+            try:
+                _fsync_dir(folder)
+            except OSError as exc:
+                raise _fail("sync folder", folder, exc) from exc
         self._remember(tenant, path)
         return path
 
@@ -361,6 +368,8 @@ class Packs:
             temp = self.files.write_temp(path, data, durable=True)
             _merge_step("written")
             self.files.install(temp, path)
+        elif not _sync_file(path):  # already there (maybe written without sync): synced before the others go
+            raise StorageError(f"cannot sync {path}: it vanished during the merge")
         try:
             _fsync_dir(folder)
         except OSError as exc:
@@ -438,6 +447,24 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
         return
     for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
         yield PackItem(f"{path} at offset {offset}", None, "", digest, data[offset:offset + length])
+
+
+def _sync_file(path: str) -> bool:
+    """fsync a pack found holding the right bytes (`RootFiles.holds`); False when it is gone,
+    StorageError when it cannot be synced."""
+    try:
+        fd, _info = _open_regular(path, "pack")
+    except FileNotFoundError:
+        return False
+    except (OSError, DbEngineError) as exc:
+        raise StorageError(f"cannot sync {path}: {exc}") from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise _fail("sync", path, exc) from exc
+    finally:
+        os.close(fd)
+    return True
 
 
 def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:

@@ -1,0 +1,88 @@
+"""Review of the packs (rev7): durability of a pack that is already on disk, merges around
+damage, verify and readers on odd things in packs/. Tiny node bounds, as tests/test_packs.py."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from dbengine import packs, records_tree
+from dbengine.dbengine import DbEngine
+from dbengine.pack_file import encode_pack
+
+T, E, U = "t", "rec", "u"
+
+
+@pytest.fixture(autouse=True)
+def tiny_nodes(monkeypatch):
+    monkeypatch.setattr(records_tree, "ORDER_LEAF", 4)
+    monkeypatch.setattr(records_tree, "ORDER_FANOUT", 3)
+    monkeypatch.setattr(records_tree, "KEY_LEAF", 4)
+    monkeypatch.setattr(records_tree, "KEY_BITS", 2)
+
+
+@pytest.fixture
+def db(tmp_path) -> DbEngine:
+    engine = DbEngine(str(tmp_path / "db"), durable=False)
+    engine.init(T)
+    return engine
+
+
+def pack_paths(engine: DbEngine, tenant: str = T) -> list[Path]:
+    folder = Path(engine.storage.packs.folder(tenant))
+    return sorted(folder.glob("*.pack")) if folder.is_dir() else []
+
+
+def nodes(tag: str, count: int = packs.PACK_MIN) -> dict[str, bytes]:
+    """`count` distinct record-tree-node-shaped objects (a pack's content), by digest."""
+    found = {}
+    for i in range(count):
+        data = b'{"__kind__":"rec-node","tag":"%s","i":%d}' % (tag.encode(), i)
+        found[hashlib.sha256(data).hexdigest()] = data
+    return found
+
+
+@pytest.fixture
+def fsynced(monkeypatch) -> list[str]:
+    """The paths os.fsync is called on (files and folders), in order."""
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return synced
+
+
+def test_a_durable_pack_write_syncs_an_identical_pack_already_there_unsynced(db, fsynced):
+    """A `durable=False` writer's pack (never synced) holding exactly the bytes a durable flush
+    packs: the durable write must sync that file, not trust it (a power loss would take it)."""
+    objects = nodes("a")
+    path = db.storage.packs.write(T, objects, durable=False)
+    assert path not in fsynced
+    assert db.storage.packs.write(T, objects, durable=True) == path
+    assert path in fsynced and os.path.dirname(path) in fsynced
+
+
+def test_a_merge_whose_result_is_already_there_syncs_it_before_deleting_the_others(db, monkeypatch, fsynced):
+    """Packs B and C, and a pack A (unsynced) holding exactly their objects: the merge's output
+    is A's bytes. A must be fsynced before B and C (maybe the only durable copies) go."""
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    first, second = nodes("b"), nodes("c")
+    store = db.storage.packs
+    whole = store.write(T, first | second, durable=False)
+    parts = [store.write(T, first, durable=True), store.write(T, second, durable=True)]
+    unlink, order = os.unlink, []
+
+    def recording(path, *args, **kwargs):
+        order.append(("unlink", path, list(fsynced)))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", recording)
+    assert sorted(store.merge(T)) == sorted(parts)
+    assert [p for p in pack_paths(db)] == [Path(whole)]
+    assert order and all(whole in synced_before for _unlink, _path, synced_before in order)
