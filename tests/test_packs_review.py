@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from dbengine import packs, records_tree
+from dbengine import errors, packs, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.pack_file import encode_pack
 
@@ -86,3 +86,20 @@ def test_a_merge_whose_result_is_already_there_syncs_it_before_deleting_the_othe
     assert sorted(store.merge(T)) == sorted(parts)
     assert [p for p in pack_paths(db)] == [Path(whole)]
     assert order and all(whole in synced_before for _unlink, _path, synced_before in order)
+
+
+@pytest.mark.parametrize("kind", ["file", "link-to-a-file"])
+def test_verify_reports_a_file_where_the_packs_folder_belongs(db, kind):
+    """A regular file (or a link inside the root to one) named packs: every commit of PACK_MIN
+    nodes fails on it, so verify must not call the database sound."""
+    folder = Path(db.storage.packs.folder(T))
+    if kind == "file":
+        folder.write_text("not a folder")
+    else:
+        (folder.parent / "elsewhere").write_text("not a folder")
+        folder.symlink_to(folder.parent / "elsewhere")
+    report = DbEngine(db.root).verify()
+    assert [(p.path, p.kind) for p in report.problems] == [(str(folder), "stray-file")]
+    assert "folder" in report.problems[0].message
+    with pytest.raises(errors.StorageError):
+        db.put_many(T, U, E, {f"k{i}": i for i in range(40)})
