@@ -347,19 +347,25 @@ class Packs:
 
     def merge(self, tenant: str) -> list[str]:
         """Under the tenant's lock: merge the tenant's small packs by the geometric rule; the
-        merged pack is fsynced with its folder before the merged-away packs are unlinked.
-        Returns the paths unlinked (none: nothing to merge)."""
+        merged pack is fsynced with its folder before the merged-away packs are unlinked. A
+        pack failing its checks is left out (never merged, never unlinked) and the rule applied
+        to the others. Returns the paths unlinked (none: nothing to merge)."""
         tenant_packs = self._of(tenant)
         tenant_packs.relist()
-        chosen = choose_merge(list(tenant_packs.order))
-        if len(chosen) < 2:
-            return []
-        objects: dict[str, bytes] = {}
-        for pack in chosen:
-            read = _pack_objects(pack)
-            if read is None:
-                return []  # a pack that fails its checks is left alone (verify reports it)
-            objects.update(read)
+        candidates = list(tenant_packs.order)
+        while True:
+            chosen = choose_merge(candidates)
+            if len(chosen) < 2:
+                return []
+            objects: dict[str, bytes] = {}
+            for pack in chosen:
+                read = _pack_objects(pack)
+                if read is None:  # fails its checks: left alone (verify reports it), the others merged
+                    candidates.remove(pack)
+                    break
+                objects.update(read)
+            else:
+                break
         _merge_step("read")
         folder = self.folder(tenant)
         data = encode_pack(objects)
