@@ -178,3 +178,21 @@ def test_reader_processes_never_miss_an_object_while_a_writer_commits_and_merges
         assert reads >= 2 and failed == 0, err[-2000:]
     assert len(pack_paths(db)) < 10  # merged along the way (40 packing commits)
     assert len(DbEngine(db.root).log(T, E)) == 41 and DbEngine(db.root).verify().ok
+
+
+@pytest.mark.xfail(strict=True, reason="Packs.read (pack2's reading code) raises at the first damaged copy instead of "
+                                       "trying the other packs: fix described in rev7's report")
+def test_a_damaged_copy_in_one_pack_does_not_hide_a_good_copy_in_another(db):
+    """The same node in two packs (a node written again by a later commit, a checkpoint
+    re-packing journal nodes, a merge between its rename and its unlinks): a flipped byte in
+    the larger pack's copy must not make the object unreadable."""
+    shared = nodes("shared", 1)
+    [digest] = shared
+    store = db.storage.packs
+    larger = Path(store.write(T, nodes("a", 30) | shared, durable=False))  # probed first (largest first)
+    store.write(T, nodes("b") | shared, durable=False)
+    data = bytearray(larger.read_bytes())
+    data[data.index(shared[digest]) + 5] ^= 1
+    larger.write_bytes(bytes(data))
+    for storage in (db.storage, DbEngine(db.root).storage):
+        assert storage.read_object(T, digest) == shared[digest]
