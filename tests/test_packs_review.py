@@ -196,3 +196,68 @@ def test_a_damaged_copy_in_one_pack_does_not_hide_a_good_copy_in_another(db):
     larger.write_bytes(bytes(data))
     for storage in (db.storage, DbEngine(db.root).storage):
         assert storage.read_object(T, digest) == shared[digest]
+
+
+def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_loses_nothing(tmp_path, monkeypatch):
+    """EIO at each os call of a durable database's checkpoint (no syncfs: an fsync of each file)
+    that writes the journal's nodes as a pack and merges it with the packs there: StorageError
+    or absorbed (a merge can wait), every version still read, verify clean, and the journal
+    emptied only once its objects are in place; the next checkpoint then succeeds."""
+    import errno
+    import shutil
+    import sys
+
+    from dbengine import journal_checkpoint
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fault_injection import Faults
+
+    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(journal_checkpoint, "_syncfs", lambda fd: False)
+    template = tmp_path / "template"
+    engine = DbEngine(str(template))
+    engine.init(T)
+    engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
+    engine.storage.checkpoint(T)  # one pack there: the next checkpoint's pack merges with it
+    engine.put_many(T, U, E, {f"k{i}": -i for i in range(0, 40, 3)} | {f"n{i}": i for i in range(8)})
+    expected = engine.get(T, E)
+    assert len(pack_paths(engine)) == 1 and os.path.getsize(engine.storage.journal_path(T)) > 0
+
+    def run(root: Path, faults: Faults | None) -> Exception | None:
+        with pytest.MonkeyPatch.context() as mp:
+            if faults is not None:
+                faults.install(mp.setattr)
+            try:
+                DbEngine(str(root)).storage.checkpoint(T)
+            except errors.DbEngineError as exc:
+                return exc
+        return None
+
+    counting = Faults()
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    assert run(reference, counting) is None
+    assert len(pack_paths(DbEngine(str(reference)))) == 1 and os.path.getsize(DbEngine(str(reference)).storage.journal_path(T)) == 0
+    journal_fsync = max(at for at, name in enumerate(counting.calls, 1) if name == "fsync")  # the emptied journal's
+    journal_size = os.path.getsize(template / T / "journal")
+    raised = 0
+    for n in range(1, len(counting.calls) + 1):
+        case = tmp_path / f"case{n}"
+        shutil.copytree(template, case)
+        faults = Faults(fail_at=n, err=errno.EIO)
+        error = run(case, faults)
+        label = f"call {n}/{len(counting.calls)} ({faults.fired})"
+        if error is not None:
+            raised += 1
+            assert isinstance(error, errors.StorageError), (label, error)
+            if n != journal_fsync:  # failed before everything was synced: the journal is kept whole
+                assert os.path.getsize(case / T / "journal") == journal_size, label
+        cold = DbEngine(str(case))
+        assert cold.get(T, E) == expected and len(cold.log(T, E)) == 2, label
+        assert cold.verify().ok, label
+        assert run(case, None) is None, label
+        after = DbEngine(str(case))
+        assert after.get(T, E) == expected and after.verify().ok, label
+        assert os.path.getsize(after.storage.journal_path(T)) == 0, label
+        shutil.rmtree(case)
+    assert raised >= len(counting.calls) // 3
