@@ -38,7 +38,7 @@ from .pack_file import (
 )
 from .records_tree import NODE_KINDS
 from .root_files import TMP_PREFIX, RootFiles
-from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd
+from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd, _sync_in_place
 
 PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
 MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
@@ -331,13 +331,8 @@ class Packs:
             raise _fail("create folder for", path, exc) from exc
         if not self.files.holds(path, data):
             self.files.write_atomic(path, data, durable)
-        elif durable:  # another writer's copy (maybe a `durable=False` one's, never synced): sync it
-            if not _sync_file(path):  # merged away meanwhile (a flush holds no lock): write our own
-                self.files.write_atomic(path, data, durable)
-            try:
-                _fsync_dir(folder)
-            except OSError as exc:
-                raise _fail("sync folder", folder, exc) from exc
+        elif durable and not _sync_file(path):  # another writer's copy (maybe never synced) is synced, or,
+            self.files.write_atomic(path, data, durable)  # merged away meanwhile (a flush holds no lock), ours written
         self._remember(tenant, path)
         return path
 
@@ -456,21 +451,10 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
 
 
 def _sync_file(path: str) -> bool:
-    """fsync a pack found holding the right bytes (`RootFiles.holds`); False when it is gone,
-    StorageError when it cannot be synced."""
-    try:
-        fd, _info = _open_regular(path, "pack")
-    except FileNotFoundError:
-        return False
-    except (OSError, DbEngineError) as exc:
-        raise StorageError(f"cannot sync {path}: {exc}") from exc
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        raise _fail("sync", path, exc) from exc
-    finally:
-        os.close(fd)
-    return True
+    """fsync a pack found holding the right bytes (`RootFiles.holds`) and its folder; False
+    when it is gone, StorageError when it cannot be synced."""
+    _sync_in_place([path])  # (skips a file gone meanwhile)
+    return os.path.lexists(path)
 
 
 def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
