@@ -38,7 +38,7 @@ from .pack_file import (
 )
 from .records_tree import NODE_KINDS
 from .root_files import TMP_PREFIX, RootFiles
-from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd
+from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd, _sync_in_place
 
 PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
 MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
@@ -331,6 +331,8 @@ class Packs:
             raise _fail("create folder for", path, exc) from exc
         if not self.files.holds(path, data):
             self.files.write_atomic(path, data, durable)
+        elif durable and not _sync_file(path):  # another writer's copy (maybe never synced) is synced, or,
+            self.files.write_atomic(path, data, durable)  # merged away meanwhile (a flush holds no lock), ours written
         self._remember(tenant, path)
         return path
 
@@ -340,19 +342,25 @@ class Packs:
 
     def merge(self, tenant: str) -> list[str]:
         """Under the tenant's lock: merge the tenant's small packs by the geometric rule; the
-        merged pack is fsynced with its folder before the merged-away packs are unlinked.
-        Returns the paths unlinked (none: nothing to merge)."""
+        merged pack is fsynced with its folder before the merged-away packs are unlinked. A
+        pack failing its checks is left out (never merged, never unlinked) and the rule applied
+        to the others. Returns the paths unlinked (none: nothing to merge)."""
         tenant_packs = self._of(tenant)
         tenant_packs.relist()
-        chosen = choose_merge(list(tenant_packs.order))
-        if len(chosen) < 2:
-            return []
-        objects: dict[str, bytes] = {}
-        for pack in chosen:
-            read = _pack_objects(pack)
-            if read is None:
-                return []  # a pack that fails its checks is left alone (verify reports it)
-            objects.update(read)
+        candidates = list(tenant_packs.order)
+        while True:
+            chosen = choose_merge(candidates)
+            if len(chosen) < 2:
+                return []
+            objects: dict[str, bytes] = {}
+            for pack in chosen:
+                read = _pack_objects(pack)
+                if read is None:  # fails its checks: left alone (verify reports it), the others merged
+                    candidates.remove(pack)
+                    break
+                objects.update(read)
+            else:
+                break
         _merge_step("read")
         folder = self.folder(tenant)
         data = encode_pack(objects)
@@ -361,6 +369,8 @@ class Packs:
             temp = self.files.write_temp(path, data, durable=True)
             _merge_step("written")
             self.files.install(temp, path)
+        elif not _sync_file(path):  # already there (maybe written without sync): synced before the others go
+            raise StorageError(f"cannot sync {path}: it vanished during the merge")
         try:
             _fsync_dir(folder)
         except OSError as exc:
@@ -438,6 +448,13 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
         return
     for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
         yield PackItem(f"{path} at offset {offset}", None, "", digest, data[offset:offset + length])
+
+
+def _sync_file(path: str) -> bool:
+    """fsync a pack found holding the right bytes (`RootFiles.holds`) and its folder; False
+    when it is gone, StorageError when it cannot be synced."""
+    _sync_in_place([path])  # (skips a file gone meanwhile)
+    return os.path.lexists(path)
 
 
 def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from .entries_cache import CACHE_NAME, parse_cache
@@ -146,6 +147,11 @@ def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report
     pack_contents = getattr(storage, "pack_contents", None)
     if pack_contents is None:
         return
+    folder = storage.packs.folder(tenant)  # type: ignore[attr-defined]  (a local database's)
+    if os.path.lexists(folder) and not os.path.isdir(folder) and not _is_special(folder):
+        report.problems.append(Problem(folder, "stray-file", "a file where the packs/ folder belongs: "
+                                       "commits that write a pack fail until it is moved away", tenant))
+        return
     for item in pack_contents(tenant):
         if item.kind is not None:
             report.problems.append(Problem(item.where, item.kind, item.message, tenant))
@@ -153,6 +159,15 @@ def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report
         document = _check_object_bytes(item.where, item.digest, item.data, report, tenant)
         if document is not None:
             objects.setdefault(item.digest, document)
+
+
+def _is_special(path: str) -> bool:
+    """True for a FIFO, socket or device, or a symlink out of the root or to nothing
+    (`strange_files` reports those)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def _head_source(storage: Storage, tenant: str) -> str:
