@@ -2,11 +2,12 @@
 
 A commit (or a checkpoint) that writes at least PACK_MIN record-tree nodes writes them as
 one pack (`{tenant}/packs/{sha256}.pack`, pack_file.py) instead of one file each. Readers
-keep, per tenant, the packs they listed: each pack's index in compact arrays and one open
-fd (so a pack merged away meanwhile stays readable to them); a miss lists `packs/` again
-when the folder changed. Every object read from a pack is checked against its digest, and
-a pack whose header or index is damaged is skipped (and named when an object is then
-missing). After writing a pack, a writer holding the tenant's lock merges the small packs
+keep, per tenant, the packs they listed: each pack's index in compact arrays (loaded at C
+speed with O(1) checks, pack_file.load_index) and one open fd (so a pack merged away
+meanwhile stays readable to them); a miss lists `packs/` again when the folder changed.
+Every object read from a pack is checked against its digest; a pack whose header or index
+fails the checks at opening, or the full index checks (run when an object is missing
+everywhere), is skipped (and named in that object's error). After writing a pack, a writer holding the tenant's lock merges the small packs
 (git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
 merged pack is fsynced with its folder before the merged-away packs are unlinked.
 See docs/FORMAT.md §6c and docs/RELIABILITY.md.
