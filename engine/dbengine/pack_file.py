@@ -93,11 +93,8 @@ def load_index(region: bytes, count: int, start: int, size: int) -> PackIndex:
     prefixes = bytearray(OFFSET * count)
     for k in range(OFFSET):  # byte k of every digest (a strided bytes slice: a C loop)
         prefixes[k::OFFSET] = region[k:count * DIGEST:DIGEST]
-    keys = array("Q")
-    keys.frombytes(prefixes)
+    keys, offsets = _exact(prefixes), _exact(memoryview(region)[count * DIGEST:])
     del prefixes
-    offsets = array("Q")
-    offsets.frombytes(memoryview(region)[count * DIGEST:])
     if _LITTLE:
         keys.byteswap()
         offsets.byteswap()
@@ -107,6 +104,15 @@ def load_index(region: bytes, count: int, start: int, size: int) -> PackIndex:
     if offsets[count] != size:
         raise PackDamage(f"the objects end at {offsets[count]}, not at the end of the file ({size} bytes)")
     return PackIndex(keys, offsets, start, size)
+
+
+def _exact(data: bytes | bytearray | memoryview) -> array:
+    """An array('Q') of `data`'s 8-byte items in native order, allocated to its exact size
+    (`frombytes` would over-allocate by 1/16): one memcpy."""
+    numbers = array("Q", [0]) * (len(data) // OFFSET)
+    with memoryview(numbers) as view, view.cast("B") as target:
+        target[:] = data
+    return numbers
 
 
 def check_index(region: bytes, index: PackIndex) -> list[str]:
