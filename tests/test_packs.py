@@ -132,6 +132,31 @@ def _set_offset(data: bytes, at: int, value: int) -> bytes:
     return data[:where + 8 * at] + value.to_bytes(8, "big") + data[where + 8 * at + 8:]
 
 
+def _reader(data: bytes):
+    return lambda length, offset: data[offset:offset + length]
+
+
+@pytest.mark.parametrize("count", [1, 7, 20])
+def test_a_large_index_loaded_in_chunks_is_the_index_loaded_at_once(monkeypatch, count):
+    from dbengine import pack_file
+
+    objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i for i in range(count)}
+    data = encode_pack(objects)
+    at_once, _digests = parse_pack(data)
+    start = parse_header(data, len(data))[1]
+    monkeypatch.setattr(pack_file, "CHUNK", 3)
+    monkeypatch.setattr(pack_file, "CHUNK_BYTES", 3 * DIGEST)
+    reads: list[int] = []
+    read = _reader(data)
+    chunked = load_index(lambda length, offset: (reads.append(length), read(length, offset))[1], count, start, len(data))
+    assert (chunked.keys, chunked.offsets, chunked.count) == (at_once.keys, at_once.offsets, at_once.count)
+    small = index_size(count) <= 3 * DIGEST  # read at once
+    assert reads == [index_size(count)] if small else (len(reads) == -(-count // 3) + 1 and max(reads[:-1]) <= 3 * DIGEST)
+    for cut in (start + DIGEST * count - 5, start + index_size(count) - 1):
+        with pytest.raises(PackDamage, match="cut short"):
+            load_index(_reader(data[:cut]), count, start, len(data))
+
+
 def test_encode_and_parse_agree_and_parse_refuses_every_deviation():
     objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i for i in range(20)}
     data = encode_pack(objects)
@@ -154,16 +179,15 @@ def test_encode_and_parse_agree_and_parse_refuses_every_deviation():
     backwards = _set_offset(data, 5, index.offsets[7])  # past its successor's start
     for forged, why in [(swapped, "digest 1: digests not in strictly increasing order"),
                         (backwards, "offset 6 .* is before offset 5")]:
-        loaded = load_index(forged[start:start + index_size(20)], 20, start, len(data))  # O(1) checks pass
+        loaded = load_index(_reader(forged), 20, start, len(data))  # the O(1) checks pass
         with pytest.raises(PackDamage, match=why):
             check_index(forged[start:start + index_size(20)], loaded)
-    region = data[start:start + index_size(20)]
     with pytest.raises(PackDamage, match="cut short"):
-        load_index(region[:-1], 20, start, len(data))
+        load_index(_reader(data[:start + index_size(20) - 1]), 20, start, len(data))
     with pytest.raises(PackDamage, match="offset 0 is"):
         parse_pack(_set_offset(data, 0, index.offsets[0] + 1))
     with pytest.raises(PackDamage, match="end of the file"):
-        load_index(region, 20, start, len(data) + 1)
+        load_index(_reader(data), 20, start, len(data) + 1)
     with pytest.raises(PackDamage, match="end of the file"):
         parse_pack(data + b"x")
 

@@ -154,14 +154,14 @@ class _Pack:
 
 
 def _open_pack(path: str) -> _Pack:
-    """Open a pack and load its index (one pread of the header, one of the index, O(1) checks:
-    pack_file.load_index); PackDamage (or CorruptObjectError: not a regular file) when it is
+    """Open a pack and load its index (one pread of the header, one of the index or a few of a
+    large one, O(1) checks: pack_file.load_index); PackDamage (or CorruptObjectError: not a regular file) when it is
     not a pack, FileNotFoundError when it is gone."""
     fd, info = _open_regular(path, "pack")
     try:
         head = os.pread(fd, HEADER_MAX, 0)
         count, start = parse_header(head, info.st_size)
-        index = load_index(os.pread(fd, index_size(count), start), count, start, info.st_size)
+        index = load_index(lambda length, offset: os.pread(fd, length, offset), count, start, info.st_size)
     except BaseException:
         os.close(fd)
         raise
