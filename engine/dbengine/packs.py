@@ -7,8 +7,8 @@ speed with O(1) checks, pack_file.load_index) and one open fd (so a pack merged 
 meanwhile stays readable to them); a miss lists `packs/` again when the folder changed.
 Every object read from a pack is checked against its digest; a pack whose header or index
 fails the checks at opening, or the full index checks (run when an object is missing
-everywhere), is skipped (and named in that object's error). After writing a pack, a writer holding the tenant's lock merges the small packs
-(git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
+everywhere), is skipped (and named in that object's error). After writing a pack, a
+writer holding the tenant's lock merges the small packs (git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
 merged pack is fsynced with its folder before the merged-away packs are unlinked.
 See docs/FORMAT.md §6c and docs/RELIABILITY.md.
 """
@@ -154,9 +154,9 @@ class _Pack:
 
 
 def _open_pack(path: str) -> _Pack:
-    """Open a pack and load its index (one pread of the header, one of the index or a few of a
-    large one, O(1) checks: pack_file.load_index); PackDamage (or CorruptObjectError: not a regular file) when it is
-    not a pack, FileNotFoundError when it is gone."""
+    """Open a pack and load its index (one pread of the header, one of the index or a few of
+    a large one, O(1) checks: pack_file.load_index); PackDamage (or CorruptObjectError: not
+    a regular file) when it is not a pack, FileNotFoundError when it is gone."""
     fd, info = _open_regular(path, "pack")
     try:
         head = os.pread(fd, HEADER_MAX, 0)
