@@ -8,8 +8,9 @@ meanwhile stays readable to them); a miss lists `packs/` again when the folder c
 Every object read from a pack is checked against its digest; a pack whose header or index
 fails the checks at opening, or the full index checks (run when an object is missing
 everywhere), is skipped (and named in that object's error). After writing a pack, a
-writer holding the tenant's lock merges the small packs (git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
-merged pack is fsynced with its folder before the merged-away packs are unlinked.
+writer holding the tenant's lock merges the small packs (git's geometric rule, factor 2;
+packs of MERGE_MAX_BYTES or more never take part): the merged pack is fsynced with its
+folder before the merged-away packs are unlinked.
 See docs/FORMAT.md §6c and docs/RELIABILITY.md.
 """
 
