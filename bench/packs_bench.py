@@ -8,6 +8,11 @@
    MYDB_PACKS_READS random nodes each.
 2. The pause of merges: every `Packs.merge` that merged something during
    MYDB_PACKS_COMMITS put_many of 100 new keys into the packed entry, with the sizes merged.
+3. Opening a pack (what a cold engine pays at its first miss): `_open_pack` of synthetic
+   packs of MYDB_PACKS_OPEN objects (default 100,000 and 1,000,000; tiny objects), time
+   (median of MYDB_PACKS_REPS opens, warm page cache) and memory kept (tracemalloc), per
+   object; with MYDB_BENCH_BASELINE=<engine folder> (e.g. main's) that engine's packs are
+   opened too, turn by turn. MYDB_PACKS_RECORDS=0 runs this part only.
 
 MYDB_PACKS_RECORDS (default 200,000) records of ~100 bytes, durable=False. Results go to
 bench/RESULTS-packs.md; the run works in a fresh temporary folder, removed at the end.
@@ -15,6 +20,7 @@ bench/RESULTS-packs.md; the run works in a fresh temporary folder, removed at th
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -31,7 +37,7 @@ from dbengine import packs  # noqa: E402
 from dbengine.dbengine import DbEngine  # noqa: E402
 from dbengine.errors import DigestNotFoundError  # noqa: E402
 from dbengine.storage import LocalStorage  # noqa: E402
-from timing import write_results  # noqa: E402
+from timing import load_baseline, write_results  # noqa: E402
 
 T, U = "bench", "bench"
 RECORDS = int(os.environ.get("MYDB_PACKS_RECORDS", "200000"))
@@ -39,6 +45,12 @@ READS = int(os.environ.get("MYDB_PACKS_READS", "2000"))
 REPS = int(os.environ.get("MYDB_PACKS_REPS", "7"))
 COMMITS = int(os.environ.get("MYDB_PACKS_COMMITS", "40"))
 CHUNK = 20_000
+OPEN_SIZES = [int(n) for n in os.environ.get("MYDB_PACKS_OPEN", "100000,1000000").split(",") if n]
+BASELINE_FOLDER = os.environ.get("MYDB_BENCH_BASELINE")
+
+
+class _Done(Exception):
+    """MYDB_PACKS_RECORDS=0: the opening rows only."""
 
 
 def value(i: int, entry: str = "") -> dict:
@@ -99,10 +111,72 @@ def time_reads(root: str, digests: list[str]) -> tuple[float, float]:
     return statistics.median(times["storage"]), statistics.median(times["loose"])
 
 
+def pack_modules() -> dict[str, object]:
+    """The packs module of this engine and (MYDB_BENCH_BASELINE) of the baseline engine."""
+    found: dict[str, object] = {"this engine": packs}
+    if BASELINE_FOLDER and load_baseline(BASELINE_FOLDER) is not None:
+        import importlib
+
+        found["baseline"] = importlib.import_module("dbengine_baseline.packs")
+    return found
+
+
+def time_opens(work: str) -> list[tuple[str, str, str]]:
+    """Rows: opening a synthetic pack of each of OPEN_SIZES objects with each engine's packs
+    module (its own encode_pack: each engine reads its own layout), time and memory kept."""
+    import tracemalloc
+
+    rows = []
+    modules = pack_modules()
+    for count in OPEN_SIZES:
+        objects = {}
+        for i in range(count):
+            item = b"%d" % i
+            objects[hashlib.sha256(item).hexdigest()] = item
+        paths = {}
+        for name, module in modules.items():
+            data = module.encode_pack(objects)
+            paths[name] = os.path.join(work, f"{name.replace(' ', '-')}-{count}.pack")
+            with open(paths[name], "wb") as handle:
+                handle.write(data)
+            del data
+        del objects
+        times: dict[str, list[float]] = {name: [] for name in modules}
+        for _ in range(REPS):
+            for name, module in modules.items():
+                start = time.perf_counter()
+                pack = module._open_pack(paths[name])
+                times[name].append(time.perf_counter() - start)
+                pack.close()
+                del pack
+        memory = {}
+        for name, module in modules.items():
+            tracemalloc.start()
+            pack = module._open_pack(paths[name])
+            kept, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            pack.close()
+            del pack
+            memory[name] = (kept, peak)
+            os.unlink(paths[name])
+        cells = []
+        for name in modules:
+            median = statistics.median(times[name])
+            kept, peak = memory[name]
+            cells.append(f"{median * 1000:.1f} ms ({median / count * 1e9:.0f} ns an object), "
+                         f"{kept / count:.1f} bytes an object kept ({kept / 1e6:.1f} MB), peak {peak / 1e6:.1f} MB")
+        rows.append((f"open a pack of {count:,} objects (`_open_pack`, median of {REPS})", cells[0],
+                     cells[1] if len(cells) > 1 else "(MYDB_BENCH_BASELINE not set)"))
+    return rows
+
+
 def main() -> None:
     work = tempfile.mkdtemp(prefix="mydb-packs-bench-")
-    rows = []
+    rows, opens = [], []
     try:
+        opens = time_opens(work)
+        if RECORDS == 0:
+            raise _Done
         root = os.path.join(work, "db")
         engine = DbEngine(root, durable=False)
         engine.init(T)
@@ -146,19 +220,29 @@ def main() -> None:
                          f"on average, merges included; {count} packs after)",
                          f"{len(pauses)} merges, median {statistics.median(p[0] for p in pauses) * 1000:.1f} ms",
                          f"longest {worst[0] * 1000:.1f} ms ({worst[1]} packs, {worst[2] / 1e6:.2f} MB merged)"))
+    except _Done:
+        pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [
-        "# Packs: reader order and merge pauses",
+        "# Packs: opening, reader order and merge pauses",
         "",
-        f"`python bench/packs_bench.py`, MYDB_PACKS_RECORDS={RECORDS}, medians of {REPS} rounds, durable=False; "
+        f"`python bench/packs_bench.py`, MYDB_PACKS_RECORDS={RECORDS}, MYDB_PACKS_OPEN={','.join(map(str, OPEN_SIZES))}, "
+        f"MYDB_BENCH_BASELINE={BASELINE_FOLDER or '(none)'}, medians of {REPS} rounds, durable=False; "
         f"machine load (1-minute average) {os.getloadavg()[0]:.1f} after the run ({os.cpu_count()} cores, shared).",
         "",
-        "| measure | storage order: open packs, loose, journal, packs listed | loose, journal, packs |",
+        "| measure | this engine | baseline engine (MYDB_BENCH_BASELINE) |",
         "|---|---|---|",
-        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        *(f"| {a} | {b} | {c} |" for a, b, c in opens),
         "",
     ]
+    if rows:
+        lines += [
+            "| measure | storage order: open packs, loose, journal, packs listed | loose, journal, packs |",
+            "|---|---|---|",
+            *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+            "",
+        ]
     text = "\n".join(lines)
     write_results(os.path.join(HERE, "RESULTS-packs.md"), text)
     print(text)

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from dbengine import errors, packs, records_tree
 from dbengine.dbengine import DbEngine
-from dbengine.pack_file import LINE, PackDamage, encode_pack, parse_header, parse_index
+from dbengine.pack_file import (
+    DIGEST,
+    PackDamage,
+    check_index,
+    encode_pack,
+    index_size,
+    load_index,
+    parse_header,
+    parse_pack,
+)
 
 T, E, U = "t", "rec", "u"
 REAL_NODES = (records_tree.ORDER_LEAF, records_tree.ORDER_FANOUT, records_tree.KEY_LEAF, records_tree.KEY_BITS)
@@ -48,11 +57,7 @@ def loose(engine: DbEngine, tenant: str = T) -> dict[str, bytes]:
 
 
 def node_digests(path: Path) -> list[str]:
-    data = path.read_bytes()
-    count, start = parse_header(data[:40], len(data))
-    digests: list[str] = []
-    parse_index(data[start:start + count * LINE], count, start, len(data), digests)
-    return digests
+    return parse_pack(path.read_bytes())[1]
 
 
 def test_a_put_many_writes_its_nodes_as_one_pack_and_its_version_loose(db):
@@ -116,29 +121,105 @@ def test_the_format_docs_standalone_verifier_reads_packs(db, monkeypatch):
     assert "bad pack" in result.stdout
 
 
+def _offsets(data: bytes) -> tuple[int, int]:
+    """(count, where the offsets start) of a pack's bytes."""
+    count, start = parse_header(data, len(data))
+    return count, start + count * DIGEST
+
+
+def _set_offset(data: bytes, at: int, value: int) -> bytes:
+    count, where = _offsets(data)
+    return data[:where + 8 * at] + value.to_bytes(8, "big") + data[where + 8 * at + 8:]
+
+
+def _reader(data: bytes):
+    return lambda length, offset: data[offset:offset + length]
+
+
+@pytest.mark.parametrize("count", [1, 7, 20])
+def test_a_large_index_loaded_in_chunks_is_the_index_loaded_at_once(monkeypatch, count):
+    from dbengine import pack_file
+
+    objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i for i in range(count)}
+    data = encode_pack(objects)
+    at_once, _digests = parse_pack(data)
+    start = parse_header(data, len(data))[1]
+    monkeypatch.setattr(pack_file, "CHUNK", 3)
+    monkeypatch.setattr(pack_file, "CHUNK_BYTES", 3 * DIGEST)
+    reads: list[int] = []
+    read = _reader(data)
+    chunked = load_index(lambda length, offset: (reads.append(length), read(length, offset))[1], count, start, len(data))
+    assert (chunked.keys, chunked.offsets, chunked.count) == (at_once.keys, at_once.offsets, at_once.count)
+    small = index_size(count) <= 3 * DIGEST  # read at once
+    assert reads == [index_size(count)] if small else (len(reads) == -(-count // 3) + 1 and max(reads[:-1]) <= 3 * DIGEST)
+    for cut in (start + DIGEST * count - 5, start + index_size(count) - 1):
+        with pytest.raises(PackDamage, match="cut short"):
+            load_index(_reader(data[:cut]), count, start, len(data))
+
+
 def test_encode_and_parse_agree_and_parse_refuses_every_deviation():
     objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i for i in range(20)}
     data = encode_pack(objects)
     count, start = parse_header(data, len(data))
-    digests: list[str] = []
-    index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
-    assert digests == sorted(objects) and index.count == 20
-    assert [data[o:o + n] for o, n in zip(index.offsets, index.lengths, strict=True)] == [objects[d] for d in digests]
+    assert count == 20 and data[:start] == b"mydb-pack 1 20\n"
+    assert data[start:start + 20 * DIGEST] == bytes.fromhex("".join(sorted(objects)))
+    index, digests = parse_pack(data)
+    assert digests == sorted(objects) and index.count == 20 and len(index.offsets) == 21
+    assert index.offsets[0] == start + index_size(20) and index.offsets[20] == len(data)
+    assert [data[index.offsets[i]:index.offsets[i + 1]] for i in range(20)] == [objects[d] for d in digests]
+    assert list(index.keys) == [int(d[:16], 16) for d in digests]
     bad_headers = [b"mydb-pack 2 20\n", b"mydb-pack 1 020\n", b"mydb-pack 1 0\n", b"mydb-pack 1 99999999999\n", b"xx"]
     for header in bad_headers:
         with pytest.raises(PackDamage):
             parse_header(header + data[len(b"mydb-pack 1 20\n"):], len(data))
-    lines = data[start:start + count * LINE]
-    swapped = lines[LINE:LINE + 64] + lines[64:LINE] + lines[:64] + lines[LINE + 64:]  # offsets kept
-    gap = lines[:LINE + 65] + b"%012d" % (index.offsets[1] + 1) + lines[LINE + 77:]
-    garbage = lines[:LINE] + b"z" * LINE + lines[2 * LINE:]
-    for forged, why in [(swapped, "order"), (gap, "offset"), (garbage, "is not"), (lines[:-1], "cut short")]:
+    with pytest.raises(PackDamage, match="does not fit"):
+        parse_header(data, start + index_size(20) - 1)
+    first, second = start, start + DIGEST
+    swapped = data[:first] + data[second:second + DIGEST] + data[first:second] + data[second + DIGEST:]
+    backwards = _set_offset(data, 5, index.offsets[7])  # past its successor's start
+    for forged, why in [(swapped, "digest 1: digests not in strictly increasing order"),
+                        (backwards, "offset 6 .* is before offset 5")]:
+        loaded = load_index(_reader(forged), 20, start, len(data))  # the O(1) checks pass
         with pytest.raises(PackDamage, match=why):
-            parse_index(forged, count, start, len(data))
+            check_index(forged[start:start + index_size(20)], loaded)
+    with pytest.raises(PackDamage, match="cut short"):
+        load_index(_reader(data[:start + index_size(20) - 1]), 20, start, len(data))
+    with pytest.raises(PackDamage, match="offset 0 is"):
+        parse_pack(_set_offset(data, 0, index.offsets[0] + 1))
     with pytest.raises(PackDamage, match="end of the file"):
-        parse_index(lines, count, start, len(data) + 1)
-    with pytest.raises(PackDamage, match="past the end"):
-        parse_index(lines, count, start, len(data) - 1)
+        load_index(_reader(data), 20, start, len(data) + 1)
+    with pytest.raises(PackDamage, match="end of the file"):
+        parse_pack(data + b"x")
+
+
+def test_a_forged_index_that_passes_the_open_checks_never_gives_wrong_bytes(db):
+    """Offsets out of order or past the end, digests unsorted: the O(1) checks at open pass,
+    every read checks its slot and hashes its bytes, and the error path names the pack."""
+    objects = {hashlib.sha256(b"object %d" % i).hexdigest(): b"object %d" % i for i in range(20)}
+    data = encode_pack(objects)
+    index, digests = parse_pack(data)
+    count, start = parse_header(data, len(data))
+    swapped = bytearray(data)  # digests 3 and 4 swapped, offsets kept: each names the other's bytes
+    swapped[start + 3 * DIGEST:start + 5 * DIGEST] = data[start + 4 * DIGEST:start + 5 * DIGEST] + \
+        data[start + 3 * DIGEST:start + 4 * DIGEST]
+    past = _set_offset(data, 8, len(data) + 100)  # slot 7 ends and slot 8 starts past the end of the file
+    backwards = _set_offset(data, 12, index.offsets[10])  # slot 12 starts where slot 10 does
+    folder = Path(db.storage.packs.folder(T))
+    folder.mkdir()
+    for forged, victims in [(bytes(swapped), [3, 4]), (past, [7, 8]), (backwards, [11, 12])]:
+        for old in folder.iterdir():
+            old.unlink()
+        path = folder / (hashlib.sha256(forged).hexdigest() + ".pack")
+        path.write_bytes(forged)
+        cold = DbEngine(db.root)
+        for at, digest in enumerate(digests):
+            if at not in victims:  # read first: once a full check fails, the pack is skipped
+                assert cold.storage.read_object(T, digest) == objects[digest]
+        for at in victims:  # its slot fails, its bytes are another's, or a bisect misses it: named
+            with pytest.raises(errors.CorruptObjectError, match=path.name):
+                cold.storage.read_object(T, digests[at])
+        report = cold.verify()
+        assert [(p.kind, p.path) for p in report.problems if p.kind == "pack-damaged"] == [("pack-damaged", str(path))]
 
 
 def _packed(db: DbEngine) -> tuple[Path, str]:
@@ -152,9 +233,7 @@ def _packed(db: DbEngine) -> tuple[Path, str]:
 def test_a_flipped_byte_in_a_packed_object_is_refused_naming_the_pack(db):
     pack, root = _packed(db)
     data = bytearray(pack.read_bytes())
-    count, start = parse_header(bytes(data[:40]), len(data))
-    digests: list[str] = []
-    index = parse_index(bytes(data[start:start + count * LINE]), count, start, len(data), digests)
+    index, digests = parse_pack(bytes(data))
     at = digests.index(root)
     offset = index.offsets[at]
     data[offset + 5] ^= 0x20
@@ -169,18 +248,23 @@ def test_a_flipped_byte_in_a_packed_object_is_refused_naming_the_pack(db):
     assert ("hash-mismatch", str(pack)) in kinds and ("hash-mismatch", f"{pack} at offset {offset}") in kinds
 
 
-@pytest.mark.parametrize("forge", ["header", "garbage-index", "offset-out-of-range", "huge-count", "truncated"])
+@pytest.mark.parametrize("forge", ["header", "unsorted-digests", "first-offset", "huge-count", "truncated"])
 def test_a_pack_with_a_forged_header_or_index_is_skipped_and_reported(db, forge):
+    """Damage the O(1) checks see at open (header, count, offset[0], offset[count]: the file
+    cut short), and unsorted digests (the root's slot naming its neighbour: seen by the full
+    checks, run when the root is then missing everywhere)."""
     pack, root = _packed(db)
     data = pack.read_bytes()
-    count, start = parse_header(data[:40], len(data))
+    index, digests = parse_pack(data)
+    count, start = parse_header(data, len(data))
     if forge == "header":
         data = b"mydb-pock 1" + data[11:]
-    elif forge == "garbage-index":
-        data = data[:start + LINE] + os.urandom(LINE) + data[start + 2 * LINE:]
-    elif forge == "offset-out-of-range":
-        line = data[start:start + LINE]
-        data = data[:start] + line[:65] + b"999999999999" + line[77:] + data[start + LINE:]
+    elif forge == "unsorted-digests":
+        at = digests.index(root)
+        neighbour = bytes.fromhex(digests[at - 1 if at else at + 1])
+        data = data[:start + at * DIGEST] + neighbour + data[start + (at + 1) * DIGEST:]
+    elif forge == "first-offset":
+        data = _set_offset(data, 0, index.offsets[0] - 1)
     elif forge == "huge-count":
         data = b"mydb-pack 1 999999999999" + data[data.index(b"\n"):]
     else:
@@ -477,28 +561,56 @@ def test_a_process_keeps_the_packs_of_a_bounded_number_of_tenants_open(db, monke
     assert reader.get("b", E, "k9") == 9  # listed and opened again
 
 
-def test_the_bulk_index_check_and_the_line_by_line_one_agree_on_every_flipped_byte():
-    import random
+def _reference_check(data: bytes) -> bool:
+    """The layout's rules spelled out one by one (to hold pack_file's bulk checks against)."""
+    count, start = parse_header(data, len(data))
+    digests = [data[start + DIGEST * i:start + DIGEST * (i + 1)] for i in range(count)]
+    base = start + DIGEST * count
+    offsets = [int.from_bytes(data[base + 8 * i:base + 8 * i + 8], "big") for i in range(count + 1)]
+    return (all(digests[i] < digests[i + 1] for i in range(count - 1)) and offsets[0] == base + 8 * (count + 1)
+            and all(offsets[i] <= offsets[i + 1] for i in range(count)) and offsets[count] == len(data))
 
-    from dbengine import pack_file
+
+def test_every_flipped_index_byte_is_refused_by_the_full_checks_or_harmless_to_reads(tmp_path):
+    """A byte of the index changed at random (400 times): the full checks agree with the rules
+    spelled out; whatever the O(1) checks let through, a read gives the object's own bytes,
+    nothing (not found), or CorruptObjectError naming the pack, never other bytes."""
+    import random
 
     objects = {hashlib.sha256(b"%d" % i).hexdigest(): b"%d" % i * (i % 5 + 1) for i in range(12)}
     data = encode_pack(objects)
     count, start = parse_header(data, len(data))
-    lines = data[start:start + count * LINE]
     rng = random.Random(5)
+    path = tmp_path / "x.pack"
+    outcomes = {"damaged at open": 0, "damaged in full": 0, "sound": 0}
     for _ in range(400):
-        forged = bytearray(lines)
-        at = rng.randrange(len(forged))
-        forged[at] = rng.choice(b"0123456789abcdefA \nz")
+        forged = bytearray(data)
+        at = rng.randrange(start, start + index_size(count))
+        forged[at] ^= 1 << rng.randrange(8)
         forged = bytes(forged)
-        bulk = pack_file._parse_bulk(forged, count, start, len(data))
         try:
-            pack_file._parse_lines(forged, count, start, len(data), None)
-            whole = True
+            parse_pack(forged)
+            full = True
         except PackDamage:
-            whole = False
-        assert (bulk is not None) == whole, (at, forged[at:at + 1])  # e.g. a digest's later hex changed: valid
+            full = False
+        assert full == _reference_check(forged), at
+        path.write_bytes(forged)
+        try:
+            pack = packs._open_pack(str(path))
+        except PackDamage:
+            outcomes["damaged at open"] += 1
+            assert not full
+            continue
+        outcomes["sound" if pack.full_check() is None else "damaged in full"] += 1
+        for digest, item in objects.items():
+            try:
+                got = pack.read(digest, int(digest[:16], 16))
+            except errors.CorruptObjectError as exc:
+                assert "x.pack" in str(exc)
+                continue
+            assert got in (None, item), (at, digest)
+        pack.close()
+    assert all(outcomes.values()), outcomes  # each way was taken
 
 
 def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_database(tmp_path, monkeypatch):

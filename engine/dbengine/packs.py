@@ -2,13 +2,15 @@
 
 A commit (or a checkpoint) that writes at least PACK_MIN record-tree nodes writes them as
 one pack (`{tenant}/packs/{sha256}.pack`, pack_file.py) instead of one file each. Readers
-keep, per tenant, the packs they listed: each pack's index in compact arrays and one open
-fd (so a pack merged away meanwhile stays readable to them); a miss lists `packs/` again
-when the folder changed. Every object read from a pack is checked against its digest, and
-a pack whose header or index is damaged is skipped (and named when an object is then
-missing). After writing a pack, a writer holding the tenant's lock merges the small packs
-(git's geometric rule, factor 2; packs of MERGE_MAX_BYTES or more never take part): the
-merged pack is fsynced with its folder before the merged-away packs are unlinked.
+keep, per tenant, the packs they listed: each pack's index in compact arrays (loaded at C
+speed with O(1) checks, pack_file.load_index) and one open fd (so a pack merged away
+meanwhile stays readable to them); a miss lists `packs/` again when the folder changed.
+Every object read from a pack is checked against its digest; a pack whose header or index
+fails the checks at opening, or the full index checks (run when an object is missing
+everywhere), is skipped (and named in that object's error). After writing a pack, a
+writer holding the tenant's lock merges the small packs (git's geometric rule, factor 2;
+packs of MERGE_MAX_BYTES or more never take part): the merged pack is fsynced with its
+folder before the merged-away packs are unlinked.
 See docs/FORMAT.md §6c and docs/RELIABILITY.md.
 """
 
@@ -27,14 +29,17 @@ from typing import NamedTuple
 
 from .errors import CorruptObjectError, DbEngineError, StorageError
 from .pack_file import (
+    DIGEST,
     HEADER_MAX,
-    LINE,
     NAME_RE,
     PackDamage,
     PackIndex,
+    check_index,
     encode_pack,
+    index_size,
+    load_index,
     parse_header,
-    parse_index,
+    parse_pack,
 )
 from .records_tree import NODE_KINDS
 from .root_files import TMP_PREFIX, RootFiles
@@ -69,50 +74,75 @@ def _merge_step(step: str) -> None:
 
 
 class _Pack:
-    """One pack a reader opened: its path, index and fd (closed with it)."""
+    """One pack a reader opened: its path, index and fd (closed with it); `checked` once its
+    whole index passed `check_index` (done lazily: on a missing object, by `Packs.damage`)."""
 
-    __slots__ = ("path", "name", "index", "fd", "size", "__weakref__")
+    __slots__ = ("path", "name", "index", "fd", "size", "checked", "__weakref__")
 
     def __init__(self, path: str, index: PackIndex, fd: int, size: int):
         self.path, self.name, self.index, self.fd, self.size = path, os.path.basename(path), index, fd, size
+        self.checked = False
 
     def read(self, digest: str, key: int) -> bytes | None:
         """The object's bytes, checked against `digest` (`key`: its first 8 bytes as a number);
         None when the pack does not hold it; CorruptObjectError naming the pack and offset
-        when its bytes are not the object's."""
+        when its bytes are not the object's (or its slot's offsets are out of bounds)."""
         index = self.index
-        at = bisect.bisect_left(index.keys, key)
-        while at < index.count and index.keys[at] == key:
-            offset, length = index.offsets[at], index.lengths[at]
-            try:
-                data = os.pread(self.fd, length, offset)
-            except OSError as exc:
-                raise _fail("read", self.path, exc) from exc
-            if hashlib.sha256(data).hexdigest() == digest:
-                return data
-            if self._digest_at(at) == digest:  # the index names it: the bytes are damaged
-                raise CorruptObjectError(f"object {digest} in pack {self.path} at offset {offset} is corrupt: "
-                                         "its bytes do not match its digest", self.path)
+        keys = index.keys
+        at = bisect.bisect_left(keys, key)
+        while at < index.count and keys[at] == key:
+            slot = index.slot(at)
+            if slot is not None:
+                try:
+                    data = os.pread(self.fd, slot[1] - slot[0], slot[0])
+                except OSError as exc:
+                    raise _fail("read", self.path, exc) from exc
+                if hashlib.sha256(data).hexdigest() == digest:
+                    return data
+            if self._digest_at(at) == digest:  # the index names it: the bytes (or its offsets) are damaged
+                offset = index.offsets[at]
+                why = "its bytes do not match its digest" if slot is not None else \
+                    f"its index offsets run backwards or past the end ({offset}, {index.offsets[at + 1]})"
+                raise CorruptObjectError(f"object {digest} in pack {self.path} at offset {offset} is corrupt: {why}",
+                                         self.path)
             at += 1  # another digest with the same first 8 bytes
         return None
 
     def has(self, digest: str) -> bool:
         """True when the index names `digest` (its bytes are checked when read)."""
         key = int(digest[:16], 16)
-        at = bisect.bisect_left(self.index.keys, key)
-        while at < self.index.count and self.index.keys[at] == key:
+        keys = self.index.keys
+        at = bisect.bisect_left(keys, key)
+        while at < self.index.count and keys[at] == key:
             if self._digest_at(at) == digest:
                 return True
             at += 1
         return False
 
     def _digest_at(self, at: int) -> str | None:
-        """The full digest of index line `at`, read from the file."""
+        """The full digest at index slot `at`, read from the file (one pread of 32 bytes)."""
         try:
-            line = os.pread(self.fd, 64, self.index.start + at * LINE)
+            raw = os.pread(self.fd, DIGEST, self.index.digest_position(at))
         except OSError:
             return None
-        return line.decode("ascii", "replace")
+        return raw.hex()
+
+    def full_check(self) -> str | None:
+        """The full index checks (`check_index`), once: why the pack is damaged, or None."""
+        if self.checked:
+            return None
+        index = self.index
+        try:
+            region = os.pread(self.fd, index_size(index.count), index.start)
+            if len(region) != index_size(index.count):
+                raise PackDamage(f"the index is cut short ({len(region)} of {index_size(index.count)} bytes)")
+            check_index(region, index)
+        except PackDamage as exc:
+            return str(exc)
+        except OSError:
+            return None  # an I/O error is not damage: tried again next time
+        self.checked = True
+        return None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -125,13 +155,14 @@ class _Pack:
 
 
 def _open_pack(path: str) -> _Pack:
-    """Open a pack and load its index; PackDamage (or CorruptObjectError: not a regular
-    file) when it is not a pack, FileNotFoundError when it is gone."""
+    """Open a pack and load its index (one pread of the header, one of the index or a few of
+    a large one, O(1) checks: pack_file.load_index); PackDamage (or CorruptObjectError: not
+    a regular file) when it is not a pack, FileNotFoundError when it is gone."""
     fd, info = _open_regular(path, "pack")
     try:
         head = os.pread(fd, HEADER_MAX, 0)
         count, start = parse_header(head, info.st_size)
-        index = parse_index(os.pread(fd, count * LINE, start), count, start, info.st_size)
+        index = load_index(lambda length, offset: os.pread(fd, length, offset), count, start, info.st_size)
     except BaseException:
         os.close(fd)
         raise
@@ -296,22 +327,40 @@ class Packs:
         return tenant_packs.relist() and any(pack.has(digest) for pack in tenant_packs.order)
 
     def digests(self, tenant: str) -> Iterator[str]:
-        """Every digest the tenant's packs name (each pack's index read afresh), possibly twice."""
+        """Every digest the tenant's packs name (each pack's digests read afresh), possibly twice."""
         tenant_packs = self._of(tenant)
         tenant_packs.relist()
         for pack in tenant_packs.order:
+            count = pack.index.count
             try:
-                head = os.pread(pack.fd, HEADER_MAX, 0)
-                count, start = parse_header(head, pack.size)
-                lines = os.pread(pack.fd, count * LINE, start)
-            except (OSError, PackDamage):
+                raw = os.pread(pack.fd, count * DIGEST, pack.index.start)
+            except OSError:
                 continue
-            for at in range(count):
-                yield lines[at * LINE:at * LINE + 64].decode("ascii")
+            text = raw.hex()
+            for at in range(0, len(text), 2 * DIGEST):
+                yield text[at:at + 2 * DIGEST]
 
     def damage(self, tenant: str) -> str | None:
-        """The damaged packs of the tenant (as last listed), for a missing object's message."""
-        damaged = self._of(tenant).damaged
+        """The damaged packs of the tenant, for a missing object's message: those that failed
+        at opening (as last listed), and the open ones that fail the full index checks now
+        (run once per pack, here: an object missing everywhere; they are then skipped)."""
+        tenant_packs = self._of(tenant)
+        with tenant_packs.guard:
+            failed = False
+            for pack in list(tenant_packs.packs.values()):
+                why = pack.full_check()
+                if why is None:
+                    continue
+                try:
+                    info = os.fstat(pack.fd)
+                except OSError:
+                    continue
+                del tenant_packs.packs[pack.name]  # its fd closes with its last reference
+                tenant_packs.damaged[pack.name] = ((info.st_ino, info.st_size), why)
+                failed = True
+            if failed:
+                tenant_packs._reorder()
+            damaged = dict(tenant_packs.damaged)
         if not damaged:
             return None
         return "; ".join(f"{os.path.join(self.folder(tenant), name)}: {why}" for name, (_id, why) in sorted(damaged.items()))
@@ -440,14 +489,13 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
     if hashlib.sha256(data).hexdigest() != name[:64]:
         yield PackItem(path, "hash-mismatch", "the pack's sha256 is not its name")
     try:
-        count, start = parse_header(data[:HEADER_MAX], len(data))
-        digests: list[str] = []
-        index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+        index, digests = parse_pack(data)
     except PackDamage as exc:
         yield PackItem(path, "pack-damaged", str(exc))
         return
-    for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
-        yield PackItem(f"{path} at offset {offset}", None, "", digest, data[offset:offset + length])
+    offsets = index.offsets
+    for at, digest in enumerate(digests):
+        yield PackItem(f"{path} at offset {offsets[at]}", None, "", digest, data[offsets[at]:offsets[at + 1]])
 
 
 def _sync_file(path: str) -> bool:
@@ -458,21 +506,22 @@ def _sync_file(path: str) -> bool:
 
 
 def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
-    """Every object of an open pack, each checked against its digest; None when one fails
-    or the pack cannot be read again (a merge never carries damage on)."""
+    """Every object of an open pack, each checked against its digest, after the full index
+    checks; None when one fails or the pack cannot be read again (a merge never carries
+    damage on, and never unlinks a damaged pack)."""
     try:
         data = os.pread(pack.fd, pack.size, 0)
-        count, start = parse_header(data[:HEADER_MAX], len(data))
-        digests: list[str] = []
-        index = parse_index(data[start:start + count * LINE], count, start, len(data), digests)
+        index, digests = parse_pack(data)
     except (OSError, PackDamage):
         return None
     found = {}
-    for digest, offset, length in zip(digests, index.offsets, index.lengths, strict=True):
-        item = data[offset:offset + length]
+    offsets = index.offsets
+    for at, digest in enumerate(digests):
+        item = data[offsets[at]:offsets[at + 1]]
         if hashlib.sha256(item).hexdigest() != digest:
             return None
         found[digest] = item
+    pack.checked = True
     return found
 
 
