@@ -307,17 +307,13 @@ class Packs:
         no system call but the read: the cheap first look of `LocalStorage.read_object`)."""
         tenant_packs = self._of(tenant)
         key = int(digest[:16], 16)
-        for pack in tenant_packs.order:
-            data = pack.read(digest, key)
-            if data is not None:
-                return data
-        if not listing or not tenant_packs.relist():
-            return None
-        for pack in tenant_packs.order:
-            data = pack.read(digest, key)
-            if data is not None:
-                return data
-        return None
+        damaged: list[CorruptObjectError] = []
+        data = _read_first_good(tenant_packs.order, digest, key, damaged)
+        if data is None and listing and tenant_packs.relist():
+            data = _read_first_good(tenant_packs.order, digest, key, damaged)
+        if data is None and damaged:
+            raise damaged[0]  # every copy found is damaged
+        return data
 
     def has(self, tenant: str, digest: str) -> bool:
         """True when a pack of the tenant names the object (listing packs/ again on a miss)."""
@@ -456,6 +452,20 @@ class Packs:
             for name in names:
                 done.add(name)
                 yield from _check_entry(os.path.join(folder, name), name)
+
+
+def _read_first_good(order: tuple[_Pack, ...], digest: str, key: int, damaged: list[CorruptObjectError]) -> bytes | None:
+    """The object's bytes from the first pack of `order` holding a good copy; a damaged copy
+    (appended to `damaged`) does not hide a good one in another pack."""
+    for pack in order:
+        try:
+            data = pack.read(digest, key)
+        except CorruptObjectError as exc:
+            damaged.append(exc)
+            continue
+        if data is not None:
+            return data
+    return None
 
 
 def _check_entry(path: str, name: str) -> Iterator[PackItem]:
