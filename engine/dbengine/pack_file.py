@@ -11,6 +11,8 @@ full checks (`check_index`: verify, merges, a missing object's error path). Any 
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import operator
 import re
 import sys
@@ -32,6 +34,15 @@ CHUNK_BYTES = CHUNK * DIGEST  # an index up to this size is read at once
 
 class PackDamage(ValueError):
     """A pack file whose header or index breaks the format (the message says where)."""
+
+
+class ObjectDamage(PackDamage):
+    """The index names the object looked for, but its bytes are not it (or its slot's offsets
+    are out of bounds): `offset` is where its slot starts, `why` says which."""
+
+    def __init__(self, offset: int, why: str):
+        super().__init__(why)
+        self.offset, self.why = offset, why
 
 
 def index_size(count: int) -> int:
@@ -82,6 +93,41 @@ class PackIndex:
     def digest_position(self, at: int) -> int:
         """Where object `at`'s raw 32-byte digest is in the file."""
         return self.start + at * DIGEST
+
+
+def find_object(index: PackIndex, digest: str, key: int, read: Callable[[int, int], bytes],
+                digest_at: Callable[[int], str | None]) -> bytes | None:
+    """The bytes of object `digest` (`key`: its first 8 bytes as a number) in a pack whose
+    index is `index`, checked against the digest; None when the pack does not hold it.
+    `read(length, offset)` reads the file, `digest_at(at)` gives the full digest of slot `at`
+    (hex, None when unreadable). ObjectDamage when the index names the object but its bytes
+    are not it: the one lookup of every backend's pack reads (packs.py, s3packs.py)."""
+    keys = index.keys
+    at = bisect.bisect_left(keys, key)
+    while at < index.count and keys[at] == key:
+        slot = index.slot(at)
+        if slot is not None:
+            data = read(slot[1] - slot[0], slot[0])
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+        if digest_at(at) == digest:  # the index names it: the bytes (or its offsets) are damaged
+            offset = index.offsets[at]
+            raise ObjectDamage(offset, "its bytes do not match its digest" if slot is not None else
+                               f"its index offsets run backwards or past the end ({offset}, {index.offsets[at + 1]})")
+        at += 1  # another digest with the same first 8 bytes
+    return None
+
+
+def names_object(index: PackIndex, digest: str, digest_at: Callable[[int], str | None]) -> bool:
+    """True when the index names `digest` (its bytes are checked when read)."""
+    key = int(digest[:16], 16)
+    keys = index.keys
+    at = bisect.bisect_left(keys, key)
+    while at < index.count and keys[at] == key:
+        if digest_at(at) == digest:
+            return True
+        at += 1
+    return False
 
 
 def load_index(read: Callable[[int, int], bytes], count: int, start: int, size: int) -> PackIndex:
