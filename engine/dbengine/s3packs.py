@@ -167,21 +167,20 @@ class S3Packs:
                 name = key[len(prefix):]
                 if NAME_RE.fullmatch(name):
                     listed[name] = (key, size)
-            for name in [name for name in state.packs if name not in listed]:
-                del state.packs[name]  # gone (a sync after a merge): its objects are in another pack
-            for name in [name for name in state.damaged if name not in listed]:
-                del state.damaged[name]
-            for name, (key, size) in listed.items():
-                if name in state.packs or state.damaged.get(name, (None,))[0] == size:
+            # new dicts, swapped in whole: readers iterate the packs without the guard
+            packs = {name: pack for name, pack in state.packs.items() if name in listed}
+            damaged = {name: why for name, why in state.damaged.items() if name in listed}
+            for name, (key, size) in listed.items():  # (a pack gone: a sync after a merge, its objects in another)
+                if name in packs or damaged.get(name, (None,))[0] == size:
                     continue
                 try:
-                    state.packs[name] = self._load(key, size)
-                    state.damaged.pop(name, None)
+                    packs[name] = self._load(key, size)
+                    damaged.pop(name, None)
                 except PackDamage as exc:
-                    state.damaged[name] = (size, str(exc))
+                    damaged[name] = (size, str(exc))
                 except _Vanished:
                     continue
-            state.listed_at = time.monotonic()
+            state.packs, state.damaged, state.listed_at = packs, damaged, time.monotonic()
             return True
 
     def _load(self, key: str, size: int) -> _S3Pack:
@@ -222,7 +221,7 @@ class S3Packs:
     def _first_good(self, state: _Tenant, digest: str, key: int, damaged: list[CorruptObjectError]) -> bytes | None:
         """The object from the first pack holding a good copy (a damaged copy, appended to
         `damaged`, does not hide a good one in another pack)."""
-        for pack in list(state.packs.values()):
+        for pack in state.packs.values():
             try:
                 data = pack.read(digest, key, self._get_range)
             except CorruptObjectError as exc:
@@ -239,16 +238,16 @@ class S3Packs:
         """True when a pack of the tenant names the object (no request but a LIST and index
         GETs when packs/ is listed again on a miss)."""
         state = self._of(tenant)
-        if any(names_object(pack.index, digest, pack.digest_at) for pack in list(state.packs.values())):
+        if any(names_object(pack.index, digest, pack.digest_at) for pack in state.packs.values()):
             return True
         return listing and self._relist(tenant, state) and \
-            any(names_object(pack.index, digest, pack.digest_at) for pack in list(state.packs.values()))
+            any(names_object(pack.index, digest, pack.digest_at) for pack in state.packs.values())
 
     def digests(self, tenant: str) -> Iterator[str]:
         """Every digest the tenant's packs name (packs/ listed afresh), possibly twice."""
         state = self._of(tenant)
         self._relist(tenant, state, force=True)
-        for pack in list(state.packs.values()):
+        for pack in state.packs.values():
             text = pack.digests.hex()
             for at in range(0, len(text), 2 * DIGEST):
                 yield text[at:at + 2 * DIGEST]
@@ -258,11 +257,11 @@ class S3Packs:
         at loading, and the loaded ones failing the full index checks now (then skipped)."""
         state = self._of(tenant)
         with state.guard:
-            for pack in list(state.packs.values()):
-                why = pack.full_check()
-                if why is not None:
-                    del state.packs[pack.name]
-                    state.damaged[pack.name] = (pack.size, why)
+            failed = {pack.name: (pack.size, why) for pack in state.packs.values()
+                      if (why := pack.full_check()) is not None}
+            if failed:
+                state.packs = {name: pack for name, pack in state.packs.items() if name not in failed}
+                state.damaged = {**state.damaged, **failed}
             damaged = dict(state.damaged)
         if not damaged:
             return None

@@ -51,7 +51,10 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
   read_index_range (a window of a long history): 1 LIST + 1 GET per segment it overlaps
 - an entry without segments, once per engine: +1 GET of its local index, and when found
   1 PUT per segment made from it (no GET of those segments afterwards)
-- scan/iter objects or refs: 1 LIST per 1,000 keys
+- scan/iter objects or refs: 1 LIST per 1,000 keys (iter_objects: +1 LIST of packs/)
+- packs (a synced local database's, read only: s3packs.py): a missed object key +1 LIST of
+  `{tenant}/packs/` (then at most once per 5 s, or after another writer's head), 1-2 ranged
+  GETs per pack's index, then 1 ranged GET per packed object (no GET of its key)
 """
 
 from __future__ import annotations
