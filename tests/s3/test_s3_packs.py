@@ -173,3 +173,18 @@ def test_a_database_without_packs_pays_one_list_on_a_miss_and_nothing_on_a_hit(m
         cold.storage.read_object(T, missing)
     assert not cold.storage.has_object(T, missing)
     assert cold.storage.requests == {"GetObject": 1, "HeadObject": 1}  # listed just before: not again
+
+
+def test_a_pack_synced_after_another_writers_commit_is_read_at_once(tmp_path, make_engine, s3):
+    """An engine that listed packs/ lists it again on a miss after the head moved (not only
+    after RELIST_SECONDS): a later sync's new pack is read by the same engine."""
+    local = packed_local(tmp_path, make_engine, versions=1)
+    prefix = f"packs-{os.urandom(4).hex()}"
+    sync_up(s3, local.root, prefix)
+    remote = DbEngine(f"s3://{BUCKET}/{prefix}")
+    assert remote.get(T, "r") == local.get(T, "r")
+    local.put_many(T, "u", "r", {f"k{i:04d}": {"again": i} for i in range(0, N, 5)})
+    sync_up(s3, local.root, prefix)
+    assert len(pack_keys(s3, prefix)) == 2
+    assert remote.get(T, "r") == local.get(T, "r")
+    assert remote.storage.requests["ListObjectsV2"] <= 6, remote.storage.requests
