@@ -24,7 +24,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from .errors import CorruptObjectError, DbEngineError, StorageError
 from .pack_file import (
@@ -34,7 +33,9 @@ from .pack_file import (
     ObjectDamage,
     PackDamage,
     PackIndex,
+    PackItem,
     check_index,
+    check_pack,
     encode_pack,
     find_object,
     index_size,
@@ -241,17 +242,6 @@ class TenantPacks:
         with self.guard:
             self.packs[pack.name] = pack  # one of that name already open closes with its last reference
             self._reorder()
-
-
-class PackItem(NamedTuple):
-    """One finding of `Packs.check`: a problem (`kind` set, `data` None) or an object read
-    from a sound pack (`kind` None): `where` is the pack path (and offset)."""
-
-    where: str
-    kind: str | None
-    message: str
-    digest: str | None = None
-    data: bytes | None = None
 
 
 class Packs:
@@ -482,16 +472,7 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
         return
     finally:
         os.close(fd)
-    if hashlib.sha256(data).hexdigest() != name[:64]:
-        yield PackItem(path, "hash-mismatch", "the pack's sha256 is not its name")
-    try:
-        index, digests = parse_pack(data)
-    except PackDamage as exc:
-        yield PackItem(path, "pack-damaged", str(exc))
-        return
-    offsets = index.offsets
-    for at, digest in enumerate(digests):
-        yield PackItem(f"{path} at offset {offsets[at]}", None, "", digest, data[offsets[at]:offsets[at + 1]])
+    yield from check_pack(path, name, data)
 
 
 def _sync_file(path: str) -> bool:

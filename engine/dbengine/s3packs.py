@@ -14,12 +14,10 @@ Requests go through the storage's functions, so they are counted and retried as 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from .errors import CorruptObjectError
 from .pack_file import (
@@ -29,13 +27,14 @@ from .pack_file import (
     ObjectDamage,
     PackDamage,
     PackIndex,
+    PackItem,
     check_index,
+    check_pack,
     find_object,
     index_size,
     load_index,
     names_object,
     parse_header,
-    parse_pack,
 )
 
 RELIST_SECONDS = 5.0  # a miss lists packs/ again at most this often (unless the head changed)
@@ -43,17 +42,6 @@ FIRST_READ = 1 << 16  # bytes of a pack's first ranged GET: its header and (most
 PACK_TENANTS_MAX = 32  # tenants whose pack indexes are kept (least recently used dropped)
 PACKS_FOLDER = "packs"
 TMP_PREFIX = ".tmp-"  # a local write's temp file, copied by a sync: not a pack
-
-
-class PackItem(NamedTuple):
-    """One finding of `S3Packs.check` (as packs.PackItem): a problem (`kind` set) or an
-    object of a sound pack (`kind` None) with its place `where` (the pack's URL and offset)."""
-
-    where: str
-    kind: str | None
-    message: str
-    digest: str | None = None
-    data: bytes | None = None
 
 
 class _Vanished(Exception):
@@ -282,15 +270,5 @@ class S3Packs:
                 yield PackItem(url, "stray-file", "not named {sha256}.pack: only pack files belong in packs/")
                 continue
             data = self._get(key)
-            if data is None:
-                continue  # deleted meanwhile
-            if hashlib.sha256(data).hexdigest() != name[:64]:
-                yield PackItem(url, "hash-mismatch", "the pack's sha256 is not its name")
-            try:
-                index, digests = parse_pack(data)
-            except PackDamage as exc:
-                yield PackItem(url, "pack-damaged", str(exc))
-                continue
-            offsets = index.offsets
-            for at, digest in enumerate(digests):
-                yield PackItem(f"{url} at offset {offsets[at]}", None, "", digest, data[offsets[at]:offsets[at + 1]])
+            if data is not None:  # (None: deleted meanwhile)
+                yield from check_pack(url, name, data)
