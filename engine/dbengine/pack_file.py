@@ -5,18 +5,23 @@ A pack is `{tenant}/packs/{sha256 of the whole file}.pack`: a header line
 then `count + 1` offsets (8-byte big-endian; object i is the bytes [offset[i], offset[i+1]),
 offset[0] the end of the index, offset[count] the file size), then the objects, contiguous.
 Here: encoding a pack, loading its index at C speed with O(1) checks (`load_index`), and the
-full checks (`check_index`: verify, merges, a missing object's error path). Any deviation is
-`PackDamage`; reads and writes of pack files are packs.py's.
+full checks (`check_index`: verify, merges, a missing object's error path), and what both
+backends share: the lookup of an object (`find_object`) and verify's checks of a pack's
+bytes (`check_pack`). Any deviation is `PackDamage`; reading and writing pack files is
+packs.py's (local) and s3packs.py's (S3, read only).
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import operator
 import re
 import sys
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import accumulate
+from typing import NamedTuple
 
 MAGIC = b"mydb-pack 1 "
 DIGEST = 32  # bytes of one raw digest in the index
@@ -32,6 +37,27 @@ CHUNK_BYTES = CHUNK * DIGEST  # an index up to this size is read at once
 
 class PackDamage(ValueError):
     """A pack file whose header or index breaks the format (the message says where)."""
+
+
+class PackItem(NamedTuple):
+    """One finding of verify's pack checks (`packs.Packs.check`, `s3packs.S3Packs.check`): a
+    problem (`kind` set, `data` None) or an object read from a sound pack (`kind` None):
+    `where` is the pack's path or URL (and offset)."""
+
+    where: str
+    kind: str | None
+    message: str
+    digest: str | None = None
+    data: bytes | None = None
+
+
+class ObjectDamage(PackDamage):
+    """The index names the object looked for, but its bytes are not it (or its slot's offsets
+    are out of bounds): `offset` is where its slot starts, `why` says which."""
+
+    def __init__(self, offset: int, why: str):
+        super().__init__(why)
+        self.offset, self.why = offset, why
 
 
 def index_size(count: int) -> int:
@@ -82,6 +108,41 @@ class PackIndex:
     def digest_position(self, at: int) -> int:
         """Where object `at`'s raw 32-byte digest is in the file."""
         return self.start + at * DIGEST
+
+
+def find_object(index: PackIndex, digest: str, key: int, read: Callable[[int, int], bytes],
+                digest_at: Callable[[int], str | None]) -> bytes | None:
+    """The bytes of object `digest` (`key`: its first 8 bytes as a number) in a pack whose
+    index is `index`, checked against the digest; None when the pack does not hold it.
+    `read(length, offset)` reads the file, `digest_at(at)` gives the full digest of slot `at`
+    (hex, None when unreadable). ObjectDamage when the index names the object but its bytes
+    are not it: the one lookup of every backend's pack reads (packs.py, s3packs.py)."""
+    keys = index.keys
+    at = bisect.bisect_left(keys, key)
+    while at < index.count and keys[at] == key:
+        slot = index.slot(at)
+        if slot is not None:
+            data = read(slot[1] - slot[0], slot[0])
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+        if digest_at(at) == digest:  # the index names it: the bytes (or its offsets) are damaged
+            offset = index.offsets[at]
+            raise ObjectDamage(offset, "its bytes do not match its digest" if slot is not None else
+                               f"its index offsets run backwards or past the end ({offset}, {index.offsets[at + 1]})")
+        at += 1  # another digest with the same first 8 bytes
+    return None
+
+
+def names_object(index: PackIndex, digest: str, digest_at: Callable[[int], str | None]) -> bool:
+    """True when the index names `digest` (its bytes are checked when read)."""
+    key = int(digest[:16], 16)
+    keys = index.keys
+    at = bisect.bisect_left(keys, key)
+    while at < index.count and keys[at] == key:
+        if digest_at(at) == digest:
+            return True
+        at += 1
+    return False
 
 
 def load_index(read: Callable[[int, int], bytes], count: int, start: int, size: int) -> PackIndex:
@@ -160,3 +221,19 @@ def parse_pack(data: bytes) -> tuple[PackIndex, list[str]]:
     count, start = parse_header(data[:HEADER_MAX], len(data))
     index = load_index(lambda length, offset: data[offset:offset + length], count, start, len(data))
     return index, check_index(data[start:start + index_size(count)], index)
+
+
+def check_pack(where: str, name: str, data: bytes) -> Iterator[PackItem]:
+    """verify's checks of a pack's whole bytes `data`, named `name`, found at `where` (a path
+    or a URL): its sha256 must be its name and its index pass the full checks; then every
+    object with its place (checked against its digest by verify, as a loose one)."""
+    if hashlib.sha256(data).hexdigest() != name[:64]:
+        yield PackItem(where, "hash-mismatch", "the pack's sha256 is not its name")
+    try:
+        index, digests = parse_pack(data)
+    except PackDamage as exc:
+        yield PackItem(where, "pack-damaged", str(exc))
+        return
+    offsets = index.offsets
+    for at, digest in enumerate(digests):
+        yield PackItem(f"{where} at offset {offsets[at]}", None, "", digest, data[offsets[at]:offsets[at + 1]])

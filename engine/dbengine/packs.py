@@ -16,7 +16,6 @@ See docs/FORMAT.md §6c and docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import hashlib
 import os
@@ -25,19 +24,23 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from .errors import CorruptObjectError, DbEngineError, StorageError
 from .pack_file import (
     DIGEST,
     HEADER_MAX,
     NAME_RE,
+    ObjectDamage,
     PackDamage,
     PackIndex,
+    PackItem,
     check_index,
+    check_pack,
     encode_pack,
+    find_object,
     index_size,
     load_index,
+    names_object,
     parse_header,
     parse_pack,
 )
@@ -87,37 +90,21 @@ class _Pack:
         """The object's bytes, checked against `digest` (`key`: its first 8 bytes as a number);
         None when the pack does not hold it; CorruptObjectError naming the pack and offset
         when its bytes are not the object's (or its slot's offsets are out of bounds)."""
-        index = self.index
-        keys = index.keys
-        at = bisect.bisect_left(keys, key)
-        while at < index.count and keys[at] == key:
-            slot = index.slot(at)
-            if slot is not None:
-                try:
-                    data = os.pread(self.fd, slot[1] - slot[0], slot[0])
-                except OSError as exc:
-                    raise _fail("read", self.path, exc) from exc
-                if hashlib.sha256(data).hexdigest() == digest:
-                    return data
-            if self._digest_at(at) == digest:  # the index names it: the bytes (or its offsets) are damaged
-                offset = index.offsets[at]
-                why = "its bytes do not match its digest" if slot is not None else \
-                    f"its index offsets run backwards or past the end ({offset}, {index.offsets[at + 1]})"
-                raise CorruptObjectError(f"object {digest} in pack {self.path} at offset {offset} is corrupt: {why}",
-                                         self.path)
-            at += 1  # another digest with the same first 8 bytes
-        return None
+        try:
+            return find_object(self.index, digest, key, self._pread, self._digest_at)
+        except ObjectDamage as exc:
+            raise CorruptObjectError(f"object {digest} in pack {self.path} at offset {exc.offset} is corrupt: "
+                                     f"{exc.why}", self.path) from None
+
+    def _pread(self, length: int, offset: int) -> bytes:
+        try:
+            return os.pread(self.fd, length, offset)
+        except OSError as exc:
+            raise _fail("read", self.path, exc) from exc
 
     def has(self, digest: str) -> bool:
         """True when the index names `digest` (its bytes are checked when read)."""
-        key = int(digest[:16], 16)
-        keys = self.index.keys
-        at = bisect.bisect_left(keys, key)
-        while at < self.index.count and keys[at] == key:
-            if self._digest_at(at) == digest:
-                return True
-            at += 1
-        return False
+        return names_object(self.index, digest, self._digest_at)
 
     def _digest_at(self, at: int) -> str | None:
         """The full digest at index slot `at`, read from the file (one pread of 32 bytes)."""
@@ -255,17 +242,6 @@ class TenantPacks:
         with self.guard:
             self.packs[pack.name] = pack  # one of that name already open closes with its last reference
             self._reorder()
-
-
-class PackItem(NamedTuple):
-    """One finding of `Packs.check`: a problem (`kind` set, `data` None) or an object read
-    from a sound pack (`kind` None): `where` is the pack path (and offset)."""
-
-    where: str
-    kind: str | None
-    message: str
-    digest: str | None = None
-    data: bytes | None = None
 
 
 class Packs:
@@ -496,16 +472,7 @@ def _check_entry(path: str, name: str) -> Iterator[PackItem]:
         return
     finally:
         os.close(fd)
-    if hashlib.sha256(data).hexdigest() != name[:64]:
-        yield PackItem(path, "hash-mismatch", "the pack's sha256 is not its name")
-    try:
-        index, digests = parse_pack(data)
-    except PackDamage as exc:
-        yield PackItem(path, "pack-damaged", str(exc))
-        return
-    offsets = index.offsets
-    for at, digest in enumerate(digests):
-        yield PackItem(f"{path} at offset {offsets[at]}", None, "", digest, data[offsets[at]:offsets[at + 1]])
+    yield from check_pack(path, name, data)
 
 
 def _sync_file(path: str) -> bool:

@@ -51,7 +51,10 @@ Requests sent by this class (GET/PUT/HEAD/LIST are single HTTP requests):
   read_index_range (a window of a long history): 1 LIST + 1 GET per segment it overlaps
 - an entry without segments, once per engine: +1 GET of its local index, and when found
   1 PUT per segment made from it (no GET of those segments afterwards)
-- scan/iter objects or refs: 1 LIST per 1,000 keys
+- scan/iter objects or refs: 1 LIST per 1,000 keys (iter_objects: +1 LIST of packs/)
+- packs (a synced local database's, read only: s3packs.py): a missed object key +1 LIST of
+  `{tenant}/packs/` (then at most once per 5 s, or after another writer's head), 1-2 ranged
+  GETs per pack's index, then 1 ranged GET per packed object (no GET of its key)
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from .errors import (
+    CorruptObjectError,
     DbEngineError,
     DigestNotFoundError,
     InvalidNameError,
@@ -78,6 +82,7 @@ from .errors import (
 )
 from .names import DIGEST_RE, check_digest, check_tenant
 from .pool import daemon_map
+from .s3packs import PACKS_FOLDER, S3Packs
 
 PREFIX_LEN = 24
 TMP_PREFIX = ".tmp-"
@@ -264,6 +269,8 @@ class S3Storage:
         self._adopted: dict[tuple[str, str], dict[str, tuple[bytes, str]]] = {}  # bodies just uploaded
         self._guard = threading.Lock()
         self._recent = threading.local()
+        self.packs = S3Packs(self._list_sizes, self._get_range, self._get_body, self.url,
+                             lambda tenant: self._key(f"{check_tenant(tenant)}/{PACKS_FOLDER}/"))
 
     def _before_call(self, model: Any = None, context: Any = None, **_kwargs: Any) -> None:
         """Count the request; its read timeout ends with the operation's deadline."""
@@ -358,6 +365,32 @@ class S3Storage:
             if _classify(exc) == "missing":
                 return None
             raise self._fail("read", key, exc) from exc
+
+    def _get_range(self, key: str, offset: int, length: int) -> bytes | None:
+        """`length` bytes of a key from `offset` (one ranged GET), None when it does not exist."""
+        if length <= 0:
+            return b""
+
+        def request() -> bytes:
+            response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")
+            return response["Body"].read()
+
+        try:
+            return self._call(request)
+        except Exception as exc:  # botocore's errors: classified by _classify
+            if _classify(exc) == "missing":
+                return None
+            raise self._fail("read", key, exc) from exc
+
+    def _get_body(self, key: str) -> bytes | None:
+        found = self._get(key, "pack")
+        return None if found is None else found[0]
+
+    def _list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every key under `prefix` (1 LIST per 1,000 keys)."""
+        for page in self._list(prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["Size"]
 
     def _read_required(self, key: str, what: str) -> bytes:
         found = self._get(key, what)
@@ -502,17 +535,39 @@ class S3Storage:
     # ------------------------------------------------------------------ objects and refs
     @_operation
     def read_object(self, tenant: str, digest: str) -> bytes:
-        return self._read_required(self._object_key(tenant, digest), f"object {digest} of tenant {tenant!r}")
+        """An object's bytes: from a pack already listed that names it (1 ranged GET), else its
+        key (1 GET), else the tenant's packs (listed again when allowed: s3packs.py). Packed
+        bytes are checked against `digest`; a damaged packed copy does not hide the key's."""
+        key = self._object_key(tenant, digest)
+        try:
+            data = self.packs.read(tenant, digest, listing=False)
+        except CorruptObjectError:
+            data = None  # found damaged: the key may hold it (else raised below)
+        if data is not None:
+            return data
+        found = self._get(key, "object")
+        if found is not None:
+            return found[0]
+        data = self.packs.read(tenant, digest)
+        if data is not None:
+            return data
+        what = f"object {digest} of tenant {tenant!r}"
+        damaged = self.packs.damage(tenant)
+        if damaged is None:
+            raise DigestNotFoundError(f"{what} not found ({self.url(key)})")
+        raise CorruptObjectError(f"{what} not found ({self.url(key)}), and damaged packs may have held it: "
+                                 f"{damaged}", self.packs.folder(tenant))
 
     @_operation
     def has_object(self, tenant: str, digest: str) -> bool:
+        """True when the object has a key or a pack of the tenant names it."""
         key = self._object_key(tenant, digest)
-        if key in self._present:  # objects are immutable and never deleted
-            return True
+        if key in self._present or self.packs.has(tenant, digest, listing=False):
+            return True  # objects are immutable and never deleted
         found = self._head(key) is not None
         if found:
             self._seen(key)
-        return found
+        return found or self.packs.has(tenant, digest)
 
     @_operation
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
@@ -530,9 +585,21 @@ class S3Storage:
             self._present.add(key)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
+        """The digests of the tenant's objects, each once: those with a key, then those only in packs."""
+        seen = set()
         for _path, digest in self.scan_objects(tenant):
             if digest is not None:
+                seen.add(digest)
                 yield digest
+        for digest in self.packs.digests(tenant):
+            if digest not in seen:
+                seen.add(digest)
+                yield digest
+
+    def pack_contents(self, tenant: str) -> Iterator:
+        """Everything under the tenant's packs/ (a synced local database's), read afresh for
+        verify: problems and the objects of sound packs with their place (`s3packs.PackItem`)."""
+        return self.packs.check(tenant)
 
     @_operation
     def read_ref(self, digest: str) -> bytes:
@@ -621,6 +688,7 @@ class S3Storage:
         if found is None:
             return None
         data, etag = found
+        self.packs.saw_head(tenant, etag)
         return data, S3Token(_hash_int(etag), len(data), 0, etag)
 
     @_operation
@@ -628,6 +696,7 @@ class S3Storage:
         found = self._head(self._head_key(tenant))
         if found is None:
             return None
+        self.packs.saw_head(tenant, found["ETag"])
         return S3Token(_hash_int(found["ETag"]), found["ContentLength"], 0, found["ETag"])
 
     @_operation
@@ -644,7 +713,9 @@ class S3Storage:
             conditions = {"IfNoneMatch": "*"}
         else:
             conditions = {"IfMatch": expected.etag}
-        if self._put(key, data, **conditions) is not None:
+        etag = self._put(key, data, **conditions)
+        if etag is not None:
+            self.packs.saw_head(tenant, etag, own=True)
             return True
         current = self._get(key, f"head of tenant {tenant!r}")
         return current is not None and current[0] == data
