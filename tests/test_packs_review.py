@@ -8,30 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-from dbengine import errors, packs, records_tree
+import test_packs
+from dbengine import errors, packs
 from dbengine.dbengine import DbEngine
+from test_packs import E, T, U, pack_paths
 
-T, E, U = "t", "rec", "u"
-
-
-@pytest.fixture(autouse=True)
-def tiny_nodes(monkeypatch):
-    monkeypatch.setattr(records_tree, "ORDER_LEAF", 4)
-    monkeypatch.setattr(records_tree, "ORDER_FANOUT", 3)
-    monkeypatch.setattr(records_tree, "KEY_LEAF", 4)
-    monkeypatch.setattr(records_tree, "KEY_BITS", 2)
-
-
-@pytest.fixture
-def db(tmp_path) -> DbEngine:
-    engine = DbEngine(str(tmp_path / "db"), durable=False)
-    engine.init(T)
-    return engine
-
-
-def pack_paths(engine: DbEngine, tenant: str = T) -> list[Path]:
-    folder = Path(engine.storage.packs.folder(tenant))
-    return sorted(folder.glob("*.pack")) if folder.is_dir() else []
+tiny_nodes, db = test_packs.tiny_nodes, test_packs.db  # the same fixtures as test_packs.py (tiny_nodes autouse)
 
 
 def nodes(tag: str, count: int = packs.PACK_MIN) -> dict[str, bytes]:

@@ -42,13 +42,12 @@ class FileToken(NamedTuple):
     mtime_ns: int
 
 
-class _Kept:
-    """An fd owned (closed when dropped), the inode it was opened on, the process that opened it."""
+class OwnedFd:
+    """An fd this object owns (-1: none): closed with it, so a dropped index, kept journal,
+    kept append file or pack leaves no open file behind. Subclasses declare `fd` in their slots."""
 
-    __slots__ = ("fd", "inode", "pid")
-
-    def __init__(self, fd: int, inode: int):
-        self.fd, self.inode, self.pid = fd, inode, _PID
+    __slots__ = ()
+    fd: int
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -58,6 +57,15 @@ class _Kept:
 
     def __del__(self):
         self.close()
+
+
+class _Kept(OwnedFd):
+    """An fd owned (closed when dropped), the inode it was opened on, the process that opened it."""
+
+    __slots__ = ("fd", "inode", "pid")
+
+    def __init__(self, fd: int, inode: int):
+        self.fd, self.inode, self.pid = fd, inode, _PID
 
 
 class KeptFds:

@@ -10,7 +10,6 @@ where it did, and every object read from it is checked against its digest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
@@ -20,7 +19,7 @@ from collections.abc import Callable
 
 from . import journal
 from .errors import DbEngineError
-from .kept_fds import pid
+from .kept_fds import OwnedFd, pid
 from .safe_files import _fail, _kind, _lstat_mode, _open_regular, _open_stat_for_writing
 
 # journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
@@ -29,24 +28,7 @@ from .safe_files import _fail, _kind, _lstat_mode, _open_regular, _open_stat_for
 JOURNAL_INDEX_MAX = 32
 
 
-class _OwnedFd:
-    """An fd this object owns (-1: none): closed with it, so a dropped index or kept journal
-    leaves no open file behind."""
-
-    __slots__ = ()
-    fd: int
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-
-    def __del__(self):
-        self.close()
-
-
-class _JournalIndex(_OwnedFd):
+class _JournalIndex(OwnedFd):
     """Where a tenant's journal holds each object: digest -> (offset, length), for the
     valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
     the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
@@ -70,7 +52,7 @@ class _JournalIndex(_OwnedFd):
         self.tip: tuple[int, bytes | None, journal.Tip] | None = None
 
 
-class _KeptFd(_OwnedFd):
+class _KeptFd(OwnedFd):
     """A journal's append fd kept for the next commit: closed when dropped, so that an engine
     let go (one per request, say) leaves no open file behind. `pid`: the process that opened it."""
 

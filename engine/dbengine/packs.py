@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from .errors import CorruptObjectError, DbEngineError, StorageError
+from .kept_fds import OwnedFd
 from .pack_file import (
     DIGEST,
     HEADER_MAX,
@@ -76,7 +77,7 @@ def _merge_step(step: str) -> None:
     """Called at the steps of a merge ("read", "written", "renamed", "unlinked"): a hook for crash tests."""
 
 
-class _Pack:
+class _Pack(OwnedFd):
     """One pack a reader opened: its path, index and fd (closed with it); `checked` once its
     whole index passed `check_index` (done lazily: on a missing object, by `Packs.damage`)."""
 
@@ -130,15 +131,6 @@ class _Pack:
             return None  # an I/O error is not damage: tried again next time
         self.checked = True
         return None
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-
-    def __del__(self):
-        self.close()
 
 
 def _open_pack(path: str) -> _Pack:
