@@ -68,7 +68,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from .errors import (
@@ -359,12 +359,7 @@ class S3Storage:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             return response["Body"].read(), response["ETag"]
 
-        try:
-            return self._call(request)
-        except Exception as exc:  # botocore's errors: classified by _classify
-            if _classify(exc) == "missing":
-                return None
-            raise self._fail("read", key, exc) from exc
+        return self._read_or_none(request, key)
 
     def _get_range(self, key: str, offset: int, length: int) -> bytes | None:
         """`length` bytes of a key from `offset` (one ranged GET), None when it does not exist."""
@@ -375,6 +370,10 @@ class S3Storage:
             response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")
             return response["Body"].read()
 
+        return self._read_or_none(request, key)
+
+    def _read_or_none(self, request: Callable[[], Any], key: str) -> Any:
+        """`request` (a GET of `key`) through `_call`; None when the key does not exist."""
         try:
             return self._call(request)
         except Exception as exc:  # botocore's errors: classified by _classify
