@@ -62,12 +62,25 @@ def record_value(i: int, version: int = 0) -> dict:
 
 
 class Counter:
-    """Bytes the engine's storage writes (objects and heads), by wrapping its write calls, and
-    the files it creates (each file is renamed into place: `RootFiles.install`)."""
+    """Bytes the engine's storage writes (objects and heads), by wrapping its write calls, the
+    files it creates (each file is renamed into place: `RootFiles.install`), and, with
+    `merges`, the bytes of the packs its pack merges rewrite (`packs.choose_merge`'s choices)."""
 
-    def __init__(self, engine: DbEngine):
+    def __init__(self, engine: DbEngine, merges: bool = False):
         self.bytes = 0
         self.files = 0
+        self.merged = self.merges = 0
+        packs_module = sys.modules.get(type(getattr(engine.storage, "packs", None)).__module__)
+        if merges and hasattr(packs_module, "choose_merge"):
+            choose = packs_module.choose_merge
+
+            def counted_choose(candidates: list) -> list:
+                chosen = choose(candidates)
+                self.merged += sum(pack.size for pack in chosen)
+                self.merges += len(chosen) >= 2
+                return chosen
+
+            packs_module.choose_merge = counted_choose
         for name in ("write_object", "write_head"):
             original = getattr(engine.storage, name)
             setattr(engine.storage, name, self._wrap(original))
@@ -171,7 +184,7 @@ class Bench:
         return engine
 
     def writes(self, engine: DbEngine, sql: SqliteStore, n: int) -> None:
-        counter = Counter(engine)
+        counter = Counter(engine, merges=True)
         baseline = None
         if BASELINE is not None:
             alias_entry(engine, E, E_BASE)
@@ -183,6 +196,7 @@ class Bench:
             """Engine, sqlite (and the baseline engine) take turns, repetition by repetition."""
             times: dict[str, list[float]] = {"engine": [], "sqlite": [], "baseline": []}
             written = files = base_written = base_files = 0
+            counter.merged = counter.merges = 0
             for i in range(REPS):
                 counter.bytes = counter.files = 0
                 start = time.perf_counter()
@@ -202,6 +216,9 @@ class Bench:
                     base_files += base_counter.files
             engine_s, sql_s = statistics.median(times["engine"]), statistics.median(times["sqlite"])
             note = f"{engine_s / sql_s:.1f}x sqlite"
+            if counter.merged:
+                note += (f"; {counter.merges} pack merges in {REPS} writes rewrote "
+                         f"{counter.merged / REPS / 1000:.0f} kB a write (mean)")
             if baseline is not None:
                 base_s = statistics.median(times["baseline"])
                 note += (f"; baseline engine {base_s * 1000:.2f} ms ({base_s / sql_s:.1f}x sqlite), "

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -362,7 +363,7 @@ def test_durable_commits_journal_their_nodes_and_a_big_batch_flushes_them_as_a_p
     fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
     engine.put_many(T, U, E, {f"n{i}": "x" * 50 for i in range(60)})
-    pack = pack_paths(engine)[0]  # one pack a flush (merged past MERGE_AT)
+    pack = pack_paths(engine)[0]  # one pack a flush (merged once a tier holds MERGE_FANOUT)
     # the pack (synced as its temp file, before the rename) and its folder
     assert any(path.startswith(f"{pack.parent}/.tmp-") for path in synced) and str(pack.parent) in synced
     cold = DbEngine(engine.root)
@@ -376,27 +377,32 @@ class _Fake:
         self.name = name or f"{count}-{id(self)}"
 
 
-def test_the_geometric_rule_picks_the_small_packs_that_break_the_progression(monkeypatch):
-    assert packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT)]) == []  # few packs: no merge yet
-    assert len(packs.choose_merge([_Fake(100) for _ in range(packs.MERGE_AT + 1)])) == packs.MERGE_AT + 1
-    monkeypatch.setattr(packs, "MERGE_AT", 1)  # the rule itself, from two packs on
-    counts = lambda chosen: sorted(p.index.count for p in chosen)  # noqa: E731
-    assert counts(packs.choose_merge([_Fake(100), _Fake(100)])) == [100, 100]
-    assert counts(packs.choose_merge([_Fake(100), _Fake(200)])) == []  # already a progression
-    assert counts(packs.choose_merge([_Fake(100), _Fake(100), _Fake(200)])) == [100, 100, 200]  # rolled up
-    assert counts(packs.choose_merge([_Fake(10), _Fake(400), _Fake(1000)])) == []
-    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(400), _Fake(1000)])) == [10, 12]
-    monkeypatch.setattr(packs, "MERGE_MAX_BYTES", 50_000)
-    assert counts(packs.choose_merge([_Fake(10), _Fake(12), _Fake(600), _Fake(600)])) == [10, 12]  # big ones stay
-    assert counts(packs.choose_merge([_Fake(300), _Fake(300)])) == []  # the merged pack would pass the bound
-    near = [_Fake(155), _Fake(779), _Fake(400, 45_000), _Fake(410, 46_000)]  # two near the bound: out
-    assert counts(packs.choose_merge(near)) == []
-    assert counts(packs.choose_merge([*near, _Fake(150)])) == [150, 155]
+def test_the_tiered_rule_merges_the_smallest_packs_of_the_lowest_full_tier(monkeypatch):
+    fanout, base = packs.MERGE_FANOUT, packs.MERGE_TIER_BASE
+    assert [packs.merge_tier(size) for size in (0, base * fanout - 1, base * fanout, base * fanout ** 2)] == [0, 0, 1, 2]
+    assert packs.choose_merge([_Fake(1, 1000) for _ in range(fanout - 1)]) == []  # a tier not full yet: no merge
+    full = [_Fake(1, 1000 + i) for i in range(fanout + 2)]
+    assert packs.choose_merge(full) == full[:fanout]  # the smallest MERGE_FANOUT of the tier
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
+    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 100)  # tiers: < 200, < 400, < 800 ... bytes
+    sizes = lambda chosen: sorted(p.size for p in chosen)  # noqa: E731
+    assert sizes(packs.choose_merge([_Fake(1, 150), _Fake(1, 250)])) == []  # one pack in each tier
+    assert sizes(packs.choose_merge([_Fake(1, 150), _Fake(1, 250), _Fake(1, 300)])) == [250, 300]
+    assert sizes(packs.choose_merge([_Fake(1, 10), _Fake(1, 20), _Fake(1, 250), _Fake(1, 300)])) == [10, 20]  # lowest first
+    monkeypatch.setattr(packs, "MERGE_MAX_BYTES", 1000)
+    assert sizes(packs.choose_merge([_Fake(1, 1000), _Fake(1, 1000)])) == []  # at the bound: never take part
+    assert sizes(packs.choose_merge([_Fake(1, 600), _Fake(1, 700)])) == []  # the merged pack would reach the bound
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 4)
+    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 1000)  # one tier below 4000 bytes
+    # the smallest four would reach the bound: the largest of them stays out
+    assert sizes(packs.choose_merge([_Fake(1, 300), _Fake(1, 310), _Fake(1, 320), _Fake(1, 330), _Fake(1, 900)])) == [
+        300, 310, 320]
+    assert sizes(packs.choose_merge([_Fake(1, 900), _Fake(1, 910), _Fake(1, 920), _Fake(1, 930)])) == []
 
 
-@pytest.mark.parametrize("merge_at", [1, 4])
-def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db, monkeypatch, merge_at):
-    monkeypatch.setattr(packs, "MERGE_AT", merge_at)
+@pytest.mark.parametrize("fanout", [2, 4])
+def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(db, monkeypatch, fanout):
+    monkeypatch.setattr(packs, "MERGE_FANOUT", fanout)
     early = DbEngine(db.root)
     digests = []
     for round_ in range(12):
@@ -405,10 +411,8 @@ def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(
         if round_ == 0:
             assert early.get(T, E, "r0-3") == 3  # it lists packs/ and keeps the pack open
     paths = pack_paths(db)
-    assert 1 <= len(paths) <= merge_at + 1  # merged: never more than MERGE_AT small packs after a commit
-    counts = sorted(len(node_digests(p)) for p in paths)
-    if merge_at == 1:  # the geometric progression itself
-        assert all(2 * sum(counts[:i]) <= counts[i] for i in range(1, len(counts))) or len(counts) == 1
+    tiers = Counter(packs.merge_tier(p.stat().st_size) for p in paths)
+    assert 1 <= len(paths) < 12 and max(tiers.values()) < fanout  # merged: no tier full after a commit
     gone = [name for name in early.storage.packs._of(T).packs if not (Path(db.storage.packs.folder(T)) / name).exists()]
     assert gone  # the engine opened before holds a merged-away pack, still readable through its fd
     first = early.read_snapshot(T, digests[0])
@@ -420,7 +424,7 @@ def test_packs_merge_and_every_object_stays_readable_to_an_engine_opened_before(
 
 
 def test_a_merge_never_carries_damage_and_never_deletes_a_damaged_pack(db, monkeypatch):
-    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     db.put_many(T, U, E, {f"a{i}": i for i in range(40)})
     [pack] = pack_paths(db)
     data = bytearray(pack.read_bytes())
@@ -440,7 +444,7 @@ from dbengine import packs, records_tree as r
 from dbengine.dbengine import DbEngine
 r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
 root, step, marker = sys.argv[1:4]
-packs.MERGE_AT = 1
+packs.MERGE_FANOUT = 2
 def pause(name):
     if name == step:
         open(marker, "w").close()
@@ -456,7 +460,7 @@ def test_a_writer_killed_in_a_merge_leaves_a_database_that_reads_and_verifies(db
     import signal
     import time
 
-    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     db.put_many(T, U, E, {f"a{i}": i for i in range(40)})  # one pack: the next commit's merges with it
     expected = db.get(T, E)
     marker = tmp_path / "marker"
@@ -623,7 +627,7 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
     sys.path.insert(0, str(ROOT / "tests"))
     from fault_injection import Faults
 
-    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     template = tmp_path / "template"
     engine = DbEngine(str(template), durable=False)
     engine.init(T)

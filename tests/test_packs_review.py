@@ -52,7 +52,7 @@ def test_a_durable_pack_write_syncs_an_identical_pack_already_there_unsynced(db,
 def test_a_merge_whose_result_is_already_there_syncs_it_before_deleting_the_others(db, monkeypatch, fsynced):
     """Packs B and C, and a pack A (unsynced) holding exactly their objects: the merge's output
     is A's bytes. A must be fsynced before B and C (maybe the only durable copies) go."""
-    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     first, second = nodes("b"), nodes("c")
     store = db.storage.packs
     whole = store.write(T, first | second, durable=False)
@@ -90,7 +90,7 @@ def test_a_damaged_pack_does_not_stop_the_other_packs_from_merging(db, monkeypat
     """One flipped byte in one small pack: it is left alone (for verify), but the other packs
     still merge (before: every commit re-read all small packs, merged nothing, and the packs
     every read probes piled up without bound)."""
-    monkeypatch.setattr(packs, "MERGE_AT", 2)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 3)
     db.put_many(T, U, E, {f"a{i}": i for i in range(40)})
     [damaged] = pack_paths(db)
     data = bytearray(damaged.read_bytes())
@@ -113,7 +113,7 @@ import os, sys, time
 from dbengine import packs, records_tree as r
 from dbengine.dbengine import DbEngine
 r.ORDER_LEAF, r.ORDER_FANOUT, r.KEY_LEAF, r.KEY_BITS = 4, 3, 4, 2
-packs.MERGE_AT = 1  # a merge at nearly every commit
+packs.MERGE_FANOUT = 2  # a merge at nearly every commit
 role, root, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if role == "writer":
     db = DbEngine(root, durable=False)
@@ -192,7 +192,7 @@ def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_los
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from fault_injection import Faults
 
-    monkeypatch.setattr(packs, "MERGE_AT", 1)
+    monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     monkeypatch.setattr(journal_checkpoint, "_syncfs", lambda fd: False)
     template = tmp_path / "template"
     engine = DbEngine(str(template))

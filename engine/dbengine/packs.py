@@ -8,8 +8,8 @@ meanwhile stays readable to them); a miss lists `packs/` again when the folder c
 Every object read from a pack is checked against its digest; a pack whose header or index
 fails the checks at opening, or the full index checks (run when an object is missing
 everywhere), is skipped (and named in that object's error). After writing a pack, a
-writer holding the tenant's lock merges the small packs (git's geometric rule, factor 2;
-packs of MERGE_MAX_BYTES or more never take part): the merged pack is fsynced with its
+writer holding the tenant's lock merges the small packs (size-tiered, MERGE_FANOUT at a
+time; packs of MERGE_MAX_BYTES or more never take part): the merged pack is fsynced with its
 folder before the merged-away packs are unlinked.
 See docs/FORMAT.md §6c and docs/RELIABILITY.md.
 """
@@ -51,12 +51,14 @@ from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd, _sync
 
 PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
 MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
-MERGE_FACTOR = 2  # git's geometric repack: each pack at least twice the objects of all smaller ones together
-#: A merge runs only once more than this many packs could take part (below MERGE_MAX_BYTES): a
-#: reader probes at most about this many small packs (a bisect each), and a commit pays a merge
-#: (an fsync, and the rewrite of the small packs) about once in MERGE_AT commits instead of
-#: every other one (bench/RESULTS-packs.md)
-MERGE_AT = 8
+#: Size-tiered merging (as an LSM tree's): packs fall in tiers by size, each tier MERGE_FANOUT
+#: times the one below (tier 0 below MERGE_FANOUT * MERGE_TIER_BASE bytes); once a tier holds
+#: MERGE_FANOUT packs, its smallest MERGE_FANOUT are merged into one of the next tier. An object
+#: is so rewritten about once per tier (2 times from a 1 MB commit pack to 64 MB), and a commit
+#: pays a merge about once in MERGE_FANOUT commits; git's geometric rule (factor 2) rewrote 3.5
+#: commits' worth of packs a commit, with a merge every other commit (bench/RESULTS-packs.md).
+MERGE_FANOUT = 8
+MERGE_TIER_BASE = 64 << 10
 PACKS_FOLDER = "packs"
 #: The canonical beginnings of record-tree nodes' bytes (a placement decision only: every
 #: read checks the bytes against the digest, wherever they are).
@@ -354,7 +356,7 @@ class Packs:
             self._of(tenant).add(_open_pack(path))
 
     def merge(self, tenant: str) -> list[str]:
-        """Under the tenant's lock: merge the tenant's small packs by the geometric rule; the
+        """Under the tenant's lock: merge the tenant's small packs (`choose_merge`); the
         merged pack is fsynced with its folder before the merged-away packs are unlinked. A
         pack failing its checks is left out (never merged, never unlinked) and the rule applied
         to the others. Returns the paths unlinked (none: nothing to merge)."""
@@ -494,30 +496,32 @@ def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
     return found
 
 
+def merge_tier(size: int) -> int:
+    """The tier of a pack of `size` bytes: 0 below MERGE_FANOUT * MERGE_TIER_BASE, and one
+    more for each further factor of MERGE_FANOUT."""
+    tier, bound = 0, MERGE_TIER_BASE * MERGE_FANOUT
+    while size >= bound:
+        tier += 1
+        bound *= MERGE_FANOUT
+    return tier
+
+
 def choose_merge(packs: list) -> list:
-    """The packs a geometric merge (factor MERGE_FACTOR, by object count) rolls into one, once
-    more than MERGE_AT packs can take part: sorted by count, the smallest ones up to the last
-    pair that breaks the progression, then every next one smaller than MERGE_FACTOR times
-    their total, while the merged size stays below MERGE_MAX_BYTES. Packs of MERGE_MAX_BYTES
-    or more never take part, and neither does one that would make the merge reach that size
-    (the rule is then applied to the smaller ones alone)."""
-    small = sorted((pack for pack in packs if pack.size < MERGE_MAX_BYTES), key=lambda pack: (pack.index.count, pack.name))
-    if len(small) <= MERGE_AT:
-        return []
-    while True:
-        split = 0
-        for at in range(len(small) - 1, 0, -1):
-            if small[at].index.count < MERGE_FACTOR * small[at - 1].index.count:
-                split = at + 1
-                break
-        if sum(pack.size for pack in small[:split]) < MERGE_MAX_BYTES:
-            break
-        small = small[:split - 1]  # the largest of them stays out: too big to merge with the rest
-    total = sum(pack.index.count for pack in small[:split])
-    size = sum(pack.size for pack in small[:split])
-    while split < len(small) and small[split].index.count < MERGE_FACTOR * total \
-            and size + small[split].size < MERGE_MAX_BYTES:
-        total += small[split].index.count
-        size += small[split].size
-        split += 1
-    return small[:split] if split >= 2 else []  # one pack alone is not rewritten
+    """The packs a size-tiered merge rolls into one: in the lowest tier holding MERGE_FANOUT
+    packs below MERGE_MAX_BYTES, its smallest MERGE_FANOUT, less the largest of them while the
+    merged pack would reach MERGE_MAX_BYTES (at least two, or that tier is passed over).
+    Packs of MERGE_MAX_BYTES or more never take part."""
+    tiers: dict[int, list] = {}
+    for pack in packs:
+        if pack.size < MERGE_MAX_BYTES:
+            tiers.setdefault(merge_tier(pack.size), []).append(pack)
+    for tier in sorted(tiers):
+        members = sorted(tiers[tier], key=lambda pack: (pack.size, pack.name))
+        if len(members) < MERGE_FANOUT:
+            continue
+        chosen = members[:MERGE_FANOUT]
+        while len(chosen) >= 2 and sum(pack.size for pack in chosen) >= MERGE_MAX_BYTES:
+            chosen.pop()
+        if len(chosen) >= 2:
+            return chosen
+    return []
