@@ -222,3 +222,19 @@ def test_a_durable_commit_on_a_head_a_durable_false_writer_left_syncs_what_that_
     calls.clear()
     db.save(T, "alice", E, {"n": 3})
     assert len(calls) == 1 and make_engine(db.root).load(T, E) == {"n": 3}
+
+
+def test_without_syncfs_the_durable_base_syncs_every_file_system_not_only_the_head(db, make_engine, monkeypatch):
+    """Where there is no syncfs (macOS), an fsync of the head and its folder alone left the
+    objects and packs of the durable=False writer that wrote that head unsynced: sync(2) runs
+    first."""
+    from dbengine import journal_store
+    make_engine(db.root, durable=False).put_many(T, "bob", "rec", {f"k{i}": i for i in range(40)})  # a pack, no sync
+    order: list[str] = []
+    monkeypatch.setattr(journal_store, "_syncfs", lambda fd: False)
+    real_sync, real_fsync = os.sync, os.fsync
+    monkeypatch.setattr(os, "sync", lambda: (order.append("sync"), real_sync())[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: (order.append("fsync"), real_fsync(fd))[1])
+    db.save(T, "alice", E + "2", {"n": 3})
+    assert order[:2] == ["sync", "fsync"], order
+    assert make_engine(db.root).get(T, "rec", "k39") == 39

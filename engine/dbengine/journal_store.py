@@ -400,8 +400,9 @@ class TenantJournals:
         """Before the first record of an empty journal: make the head it starts from durable
         and return its sha256 (None: no head). A head file this process's checkpoint synced
         needs nothing; any other may be a `durable=False` writer's, whose objects were written
-        without sync too: one syncfs then (an fsync of the head and its folder where there is
-        none), so that a power loss never takes the versions an acknowledged commit builds on."""
+        without sync too: one syncfs then (where there is none, as on macOS: sync(2) of every
+        file system, then an fsync of the head and its folder), so that a power loss never
+        takes the versions an acknowledged commit builds on."""
         path = self.store.head_path(tenant)
         try:
             fd, info = _open_regular(path, f"head of tenant {tenant!r}")
@@ -411,6 +412,7 @@ class TenantJournals:
             data = _read_fd(fd, HEAD_LIMIT + 1)
             if not self.checkpoints.head_synced(tenant, info):
                 if not _syncfs(fd):
+                    os.sync()  # that writer's loose objects and packs, wherever they are
                     os.fsync(fd)
                     _fsync_dir(self.store.tenant_dir(tenant))
                 self.checkpoints.note_synced_head(tenant, info)
