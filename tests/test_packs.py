@@ -247,6 +247,8 @@ def test_a_flipped_byte_in_a_packed_object_is_refused_naming_the_pack(db):
     report = cold.verify()
     kinds = {(p.kind, p.path) for p in report.problems}
     assert ("hash-mismatch", str(pack)) in kinds and ("hash-mismatch", f"{pack} at offset {offset}") in kinds
+    # the version's missing root is named where its damaged copy lies, not as a loose file never written
+    assert ("missing-node", f"{pack} at offset {offset}") in kinds, kinds
 
 
 @pytest.mark.parametrize("forge", ["header", "unsorted-digests", "first-offset", "huge-count", "truncated"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .entries_cache import CACHE_NAME, parse_cache
@@ -94,13 +95,21 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
         document = _check_object(storage, path, digest, report, tenant)
         if document is not None:
             objects[digest] = document
+    damaged_at: dict[str, str] = {}  # digest -> where its damaged copy lies (a pack and offset, the journal)
     for where, digest, data in journaled:
         if digest in objects:
             continue  # its file holds it (a damaged file is reported above, whatever the journal holds)
         document = _check_object_bytes(where, digest, data, report, tenant)
         if document is not None:
             objects[digest] = document
-    _check_packs(storage, tenant, objects, report)
+        else:
+            damaged_at.setdefault(digest, where)
+    _check_packs(storage, tenant, objects, report, damaged_at)
+
+    def place(digest: str) -> str:
+        """Where a missing or damaged object was looked for: its damaged copy, else its file."""
+        return damaged_at.get(digest) or storage.object_path(tenant, digest)
+
     head: dict[str, str] = {}
     head_path = storage.head_path(tenant)
     try:
@@ -120,7 +129,7 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
     bucket_checks: dict = {}
     chains: dict[str, list[str] | None] = {}
     for digest, document in objects.items():
-        _check_links(storage, tenant, digest, document, objects, report, referenced_refs)
+        _check_links(place, tenant, digest, document, objects, report, referenced_refs)
         if document["__kind__"] in ("snapshot", "records"):
             _check_version(storage, tenant, digest, document, objects, report, bucket_checks)
     for entry, digest in list(head.items()):
@@ -131,7 +140,7 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
             del head[entry]
             continue
         if digest not in objects:
-            report.problems.append(Problem(storage.object_path(tenant, digest), "missing-object", f"head of entry {entry!r} ({head_path}) points to a missing or corrupt object", tenant))
+            report.problems.append(Problem(place(digest), "missing-object", f"head of entry {entry!r} ({head_path}) points to a missing or corrupt object", tenant))
             continue
         chain = _check_chain(storage, tenant, entry, digest, objects, report)
         _check_index(records, tenant, entry, digest, objects, report, chain)
@@ -140,7 +149,8 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
     _check_entries_cache(storage, tenant, head, objects, chains, report)
 
 
-def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report: VerifyReport) -> None:
+def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report: VerifyReport,
+                 damaged_at: dict[str, str]) -> None:
     """Every pack of the tenant (a local database's: S3 has none): its name, its sha256, its
     header and index, and each of its objects as a loose one is checked (where: the pack and
     offset), also those a file or the journal holds too (a damaged copy is damage)."""
@@ -159,6 +169,8 @@ def _check_packs(storage: Storage, tenant: str, objects: dict[str, dict], report
         document = _check_object_bytes(item.where, item.digest, item.data, report, tenant)
         if document is not None:
             objects.setdefault(item.digest, document)
+        else:
+            damaged_at.setdefault(item.digest, item.where)
 
 
 def _is_special(path: str) -> bool:
@@ -254,32 +266,32 @@ def _check_object_bytes(path: str, digest: str, data: bytes, report: VerifyRepor
     return document
 
 
-def _check_links(storage: Storage, tenant, digest, document, objects, report, referenced_refs) -> None:
-    path = storage.object_path(tenant, digest)
+def _check_links(place: Callable[[str], str], tenant, digest, document, objects, report, referenced_refs) -> None:
+    path = place(digest)
     kind = document["__kind__"]
     if kind == "bucket":
         stored_values = [item[1] for item in bucket_records(document).values()]
     elif kind in NODE_KINDS:
         for child in ([c[1] for c in document["children"]] if "children" in document else []):
             if child not in objects or objects[child]["__kind__"] not in NODE_KINDS:
-                where = storage.object_path(tenant, child) if DIGEST_RE.fullmatch(child) else path
+                where = place(child) if DIGEST_RE.fullmatch(child) else path
                 report.problems.append(Problem(where, "missing-node", f"record-tree node {child[:12]} linked from {digest[:12]} is missing or corrupt", tenant))
         stored_values = [item[2] for item in document["items"]] if kind == ORDER_LEAF_KIND else []
     else:
         for parent in document["__parent__"]:
             if type(parent) is str and DIGEST_RE.fullmatch(parent) and parent not in objects:
-                where = storage.object_path(tenant, parent) if DIGEST_RE.fullmatch(str(parent)) else path
+                where = place(parent) if DIGEST_RE.fullmatch(str(parent)) else path
                 report.problems.append(Problem(where, "missing-parent", f"parent of version {digest[:12]} is missing or corrupt", tenant))
         if kind == "records" and "__order__" in document:
             for root in (document["__order__"], document["__keys__"]):
                 if root is not None and (root not in objects or objects[root]["__kind__"] not in NODE_KINDS):
-                    report.problems.append(Problem(storage.object_path(tenant, root), "missing-node", f"record-tree root {root[:12]} of version {digest[:12]} is missing or corrupt", tenant))
+                    report.problems.append(Problem(place(root), "missing-node", f"record-tree root {root[:12]} of version {digest[:12]} is missing or corrupt", tenant))
             return
         if kind == "records":
             buckets = document.get("__buckets__")
             for bucket in (buckets.values() if type(buckets) is dict else []):
                 if bucket not in objects or objects[bucket].get("__kind__") != "bucket":
-                    where = storage.object_path(tenant, bucket) if DIGEST_RE.fullmatch(str(bucket)) else path
+                    where = place(bucket) if DIGEST_RE.fullmatch(str(bucket)) else path
                     report.problems.append(Problem(where, "missing-bucket", f"bucket {str(bucket)[:12]} of version {digest[:12]} is missing or corrupt", tenant))
             return
         stored_values = [document.get("__data__")]
