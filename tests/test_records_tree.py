@@ -118,6 +118,25 @@ def test_many_levels_and_collapse_back(engine):
     assert engine.verify(T).ok
 
 
+def test_the_shrunk_bounds_shape_every_node_of_both_trees(engine):
+    """The bounds live in records_tree only and the tree modules read them there at call time:
+    with them shrunk (tiny_nodes), every node written holds at most that many items or children."""
+    engine.init(T)
+    engine.put_many(T, U, E, {f"key-{i}": i for i in range(150)})
+    engine.put_many(T, U, E, {f"key-{i}": -i for i in range(0, 150, 5)} | {f"new-{i}": i for i in range(30)})
+    document = head_doc(engine)
+    seen: dict[str, list[int]] = {}
+    todo = [document["__order__"], document["__keys__"]]
+    while todo:
+        node = engine._node(T, todo.pop())
+        rows = node.get("items") or node.get("keys") or node["children"]
+        seen.setdefault(node["__kind__"], []).append(len(rows))
+        todo.extend(child[1] for child in node.get("children", []))
+    assert max(seen["rec-leaf"]) <= 4 and max(seen["rec-node"]) <= 3
+    assert max(seen["key-leaf"]) <= 4 and max(seen["key-node"]) <= 4
+    assert len(seen["key-node"]) > 1 and len(seen["rec-node"]) > 1
+
+
 def test_unchanged_puts_write_nothing_and_summaries_name_the_keys(engine, monkeypatch, list_files):
     engine.init(T)
     summaries: list[ChangeSummary] = []
