@@ -45,7 +45,8 @@ def _span(level: int) -> int:
 
 def _order_children(nodes: Nodes, digest: str, level: int, count: int) -> list[list]:
     """The checked children of the order node `digest` at `level` holding `count` records."""
-    return checked_children(nodes, digest, ORDER_NODE_KIND, rt.ORDER_FANOUT, count, f"an order node of level {level}", level)
+    return checked_children(nodes, digest, ORDER_NODE_KIND, rt.ORDER_FANOUT, count, f"an order node of level {level}",
+                            level)
 
 
 def _order_items(nodes: Nodes, digest: str, base: int, count: int,

@@ -80,13 +80,13 @@ class Nodes:
     #: digest names fixed bytes, so the checks give the same answer every time).
     sound: set = field(default_factory=set)
     #: (digest, count) of order leaves whose bytes were found framed as lined leaves of count
-    #: items; (digest, count, depth) of key leaves read by _key_found (framed, ends in place).
+    #: items; (digest, count, depth) of key leaves read by key_tree._key_found (framed, ends in place).
     framed: set = field(default_factory=set)
     #: (digest, seq) -> node_bytes.item_line of that seq in the lined order leaf `digest`, as
-    #: _lined_items found it (a digest names fixed bytes): the write's splice does not search again.
+    #: order_tree._lined_items found it (a digest names fixed bytes): the write's splice does not search again.
     lines: dict = field(default_factory=dict)
-    #: (digest, key) of keys _key_found found absent from the key leaf `digest` (not even their
-    #: string in its bytes): _key_insert does not look for them again.
+    #: (digest, key) of keys key_tree._key_found found absent from the key leaf `digest` (not even their
+    #: string in its bytes): key_tree._key_insert does not look for them again.
     absent: set = field(default_factory=set)
 
 
