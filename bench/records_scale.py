@@ -107,7 +107,8 @@ def writer_stamp() -> str:
     built by another spelling (say compact order leaves, rewritten whole by every write) is not reused."""
     folder = os.path.dirname(dbengine.__file__)
     digest = hashlib.sha256()
-    for name in ("node_bytes.py", "records_tree.py", "record_entries.py", "layout.py", "utils.py"):
+    for name in ("node_bytes.py", "records_tree.py", "order_tree.py", "key_tree.py", "record_entries.py", "layout.py",
+                 "utils.py"):
         with open(os.path.join(folder, name), "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:12]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbengine import node_bytes, records_tree
+from dbengine import node_bytes, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
 from dbengine.utils import compute_digest, strict_loads, to_json_bytes
@@ -205,7 +205,7 @@ def test_puts_write_the_bytes_a_full_encoding_writes(tmp_path, small_nodes, monk
     model = {f"k{i}": {"n": i, "s": "a, b: c"} for i in range(60)}
     engine.put_many(T, U, E, model)
     calls = []
-    monkeypatch.setattr(records_tree, "splice_lines",
+    monkeypatch.setattr(order_tree, "splice_lines",
                         lambda *a: calls.append(1) or node_bytes.splice_lines(*a))
     inner = []
 

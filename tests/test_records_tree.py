@@ -9,7 +9,7 @@ import sys
 import tempfile
 
 import pytest
-from dbengine import errors, records_tree
+from dbengine import errors, key_tree, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.history import ChangeSummary
 from dbengine.transfer import ImportFormatError
@@ -116,6 +116,25 @@ def test_many_levels_and_collapse_back(engine):
     assert engine._node(T, head_doc(engine)["__keys__"])["__kind__"] == "key-leaf"  # collapsed to one leaf
     check_against(engine, model)
     assert engine.verify(T).ok
+
+
+def test_the_shrunk_bounds_shape_every_node_of_both_trees(engine):
+    """The bounds live in records_tree only and the tree modules read them there at call time:
+    with them shrunk (tiny_nodes), every node written holds at most that many items or children."""
+    engine.init(T)
+    engine.put_many(T, U, E, {f"key-{i}": i for i in range(150)})
+    engine.put_many(T, U, E, {f"key-{i}": -i for i in range(0, 150, 5)} | {f"new-{i}": i for i in range(30)})
+    document = head_doc(engine)
+    seen: dict[str, list[int]] = {}
+    todo = [document["__order__"], document["__keys__"]]
+    while todo:
+        node = engine._node(T, todo.pop())
+        rows = node.get("items") or node.get("keys") or node["children"]
+        seen.setdefault(node["__kind__"], []).append(len(rows))
+        todo.extend(child[1] for child in node.get("children", []))
+    assert max(seen["rec-leaf"]) <= 4 and max(seen["rec-node"]) <= 3
+    assert max(seen["key-leaf"]) <= 4 and max(seen["key-node"]) <= 4
+    assert len(seen["key-node"]) > 1 and len(seen["rec-node"]) > 1
 
 
 def test_unchanged_puts_write_nothing_and_summaries_name_the_keys(engine, monkeypatch, list_files):
@@ -246,13 +265,13 @@ def test_a_misplaced_key_and_a_seq_outside_its_leaf_are_refused(engine, monkeypa
     stray = next(f"x{i}" for i in range(1000) if records_tree.key_hash(f"x{i}") >> 254 != root["children"][0][0])
     nodes = engine._nodes(T)
     with pytest.raises(records_tree.TreeError, match="out of its place"):
-        records_tree._key_pairs(nodes, nodes.store({"__kind__": "key-leaf", "keys": [*child["keys"], [stray, 3]][-4:]}),
+        key_tree._key_pairs(nodes, nodes.store({"__kind__": "key-leaf", "keys": [*child["keys"], [stray, 3]][-4:]}),
                                 1, root["children"][0][0], 4)
     # An order leaf holding a seq of another leaf.
     items = first_leaf_items(engine, engine._node(T, document["__order__"]))
     forged = nodes.store({"__kind__": "rec-leaf", "items": [*items[:-1], [99, "k99", 1]]})
     with pytest.raises(records_tree.TreeError, match="outside"):
-        records_tree._order_items(nodes, forged, 0, len(items))
+        order_tree._order_items(nodes, forged, 0, len(items))
     assert cold.verify(T).ok
 
 
@@ -358,16 +377,16 @@ def test_leaf_items_equal_by_value_but_not_by_type_or_order_differ():
             [4, "e", [1, "s", None]], [5, "f", {"n": 2}]]
     right = [[0, "a", {"n": 1.0}], [1, "b", {"n": True}], [2, "c", {"n": -0.0}], [3, "d", {"y": 2, "x": 1}],
              [4, "e", [1, "s", None]], [5, "f", {"n": 3}]]
-    assert records_tree._differing_seqs(json.loads(json.dumps(left)), json.loads(json.dumps(right))) == {0, 1, 2, 3, 5}
+    assert order_tree._differing_seqs(json.loads(json.dumps(left)), json.loads(json.dumps(right))) == {0, 1, 2, 3, 5}
     same = json.loads(json.dumps(left))
-    assert records_tree._differing_seqs(json.loads(json.dumps(left)), same) == set()
+    assert order_tree._differing_seqs(json.loads(json.dumps(left)), same) == set()
     # Seqs that do not line up (a delete, an add) take the by-seq path, with the same answers.
-    assert records_tree._differing_seqs(left[:5], right[1:]) == {0, 1, 2, 3, 5}
+    assert order_tree._differing_seqs(left[:5], right[1:]) == {0, 1, 2, 3, 5}
     deep: list = []
     for _ in range(3000):  # deeper than marshal goes: the JSON path decides (too deep: differs)
         deep = [deep]
-    assert records_tree._same_strict([1, 2.5, "x"], [1, 2.5, "x"]) and not records_tree._same_strict([1], [True])
-    assert records_tree._same_strict(deep, deep) is False
+    assert order_tree._same_strict([1, 2.5, "x"], [1, 2.5, "x"]) and not order_tree._same_strict([1], [True])
+    assert order_tree._same_strict(deep, deep) is False
 
 
 def forge_order_root(engine: DbEngine, data: bytes) -> None:

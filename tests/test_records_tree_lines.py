@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbengine import errors, records_tree
+from dbengine import errors, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.layout import tree_of
 from dbengine.node_bytes import order_leaf_bytes
@@ -41,7 +41,7 @@ def full_diff(engine: DbEngine, old: dict, new: dict) -> tuple[list, list]:
     """order_diff with the line-by-line path off: every differing leaf parsed whole."""
     nodes = engine.objects.nodes(T)
     nodes.data = None
-    return records_tree.order_diff(nodes, tree_of(old), tree_of(new))
+    return order_tree.order_diff(nodes, tree_of(old), tree_of(new))
 
 
 def test_leaves_are_written_one_item_a_line_and_read_back(tmp_path):
@@ -84,7 +84,7 @@ def test_a_line_by_line_diff_equals_the_full_parse_diff(tmp_path_factory, change
             engine.delete(T, U, E, key)
     new = head_doc(engine)
     cold = DbEngine(engine.root)  # bytes from disk, nothing parsed yet
-    fast = records_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
+    fast = order_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
     assert fast == full_diff(DbEngine(engine.root), old, new)
     old_records = cold.read_records(T, old_digest)
     new_records = cold.read_records(T, engine.get_digest(T, E))
@@ -113,10 +113,10 @@ def forged(engine: DbEngine, new: dict, data: bytes) -> dict:
 def test_the_line_path_is_taken_and_parses_only_differing_lines(tmp_path, monkeypatch):
     engine, old, new = two_versions(tmp_path)
     parsed: list[bytes] = []
-    real = records_tree.strict_loads
-    monkeypatch.setattr(records_tree, "strict_loads", lambda data: parsed.append(data) or real(data))
+    real = order_tree.strict_loads
+    monkeypatch.setattr(order_tree, "strict_loads", lambda data: parsed.append(data) or real(data))
     cold = DbEngine(engine.root)
-    old_items, new_items = records_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
+    old_items, new_items = order_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
     assert old_items == [[2, "k2", 2], [5, "k5", 5]] and new_items == [[2, "k2", "two"], [5, "k5", "five"]]
     assert sorted(parsed) == sorted([b'[2,"k2",2]', b'[5,"k5",5]', b'[2,"k2","two"]', b'[5,"k5","five"]'])
 
@@ -139,11 +139,11 @@ def test_a_forged_lined_leaf_falls_back_to_the_full_parse(tmp_path, how):
     new = forged(engine, new, b"\n".join(lines))
     cold = DbEngine(engine.root)
     if how == "split item":
-        assert records_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new)) == full_diff(cold, old, new)
+        assert order_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new)) == full_diff(cold, old, new)
         assert full_diff(cold, old, new)[1] == [[2, "k2", "two"], [5, "k5", "five"]]
         return
     with pytest.raises((records_tree.TreeError, errors.CorruptObjectError)) as raised:
-        records_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
+        order_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(new))
     with pytest.raises(type(raised.value)) as again:
         full_diff(DbEngine(engine.root), old, new)
     assert str(raised.value) == str(again.value)
@@ -163,7 +163,7 @@ def test_compact_05_leaves_still_read_diff_and_update(tmp_path):
     cold = DbEngine(engine.root)
     assert cold.get(T, E) == [0, 1, "two", 3, 4, "five", 6, 7]
     assert cold.changed_records(T, head, compute_digest(version_bytes)) == ({}, {})  # same items, two spellings
-    assert records_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(version)) == \
+    assert order_tree.order_diff(cold.objects.nodes(T), tree_of(old), tree_of(version)) == \
         ([[2, "k2", 2], [5, "k5", 5]], [[2, "k2", "two"], [5, "k5", "five"]])
     cold.put(T, U, E, "k3", "three")  # the compact leaf is rewritten, lined
     rewritten = engine.storage.read_object(T, head_doc(cold)["__order__"])

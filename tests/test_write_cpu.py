@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import pytest
 from dbengine import cache as cache_module
-from dbengine import node_bytes, records_tree
+from dbengine import key_tree, node_bytes, order_tree, records_tree
 from dbengine.cache import ObjectCache
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
@@ -104,7 +104,8 @@ def test_a_root_with_many_changed_children_is_written_as_a_full_encoding_writes_
     for batch in batches:
         fast.put_many(T, U, E, batch)
     assert formatted
-    monkeypatch.setattr(records_tree, "_inner_data", lambda *a: None)
+    monkeypatch.setattr(order_tree, "inner_data", lambda *a: None)
+    monkeypatch.setattr(key_tree, "inner_data", lambda *a: None)
     full = DbEngine(str(tmp_path / "full"))
     full.init(T)
     for batch in batches:
@@ -121,7 +122,7 @@ def test_inner_nodes_a_write_builds_are_remembered_sound_for_their_count_only(tm
     nodes = engine.objects.nodes(T)
     assert (order, count) in nodes.sound and (keys, count) in nodes.sound
     with pytest.raises(records_tree.TreeError, match="its parent says"):  # another count: checked, refused
-        records_tree._key_children(nodes, keys, 0, count + 1)
+        key_tree._key_children(nodes, keys, 0, count + 1)
     assert engine.get(T, E, "k14") == -14 and len(engine.get(T, E)) == 100
 
 
@@ -137,7 +138,7 @@ def test_a_forged_inner_node_read_from_disk_is_still_refused(tmp_path, small_nod
     cold = DbEngine(str(tmp_path))
     with pytest.raises(CorruptObjectError, match="its parent says"):
         with cold.objects.tree_guard(T):
-            records_tree.key_lookup_many(cold.objects.nodes(T), records_tree.Tree(None, digest, 100, 100), ["k1"])
+            key_tree.key_lookup_many(cold.objects.nodes(T), records_tree.Tree(None, digest, 100, 100), ["k1"])
 
 
 def test_a_cache_read_by_many_threads_while_others_fill_it_returns_what_was_put():

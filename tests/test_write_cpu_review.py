@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 import pytest
-from dbengine import node_bytes, objects, records_tree
+from dbengine import key_tree, node_bytes, objects, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError, RecordNotFoundError
 from dbengine.layout import tree_of
@@ -47,8 +47,8 @@ def reference_roots(items: dict[str, list], next_seq: int) -> tuple[str | None, 
         return digest
 
     nodes = records_tree.Nodes(kept.__getitem__, store)
-    order, _ = records_tree.order_update(nodes, EMPTY, {s: [s, k, v] for k, (s, v) in items.items()}, next_seq)
-    keys, _ = records_tree.key_update(nodes, EMPTY, {k: s for k, (s, _v) in items.items()})
+    order, _ = order_tree.order_update(nodes, EMPTY, {s: [s, k, v] for k, (s, v) in items.items()}, next_seq)
+    keys, _ = key_tree.key_update(nodes, EMPTY, {k: s for k, (s, _v) in items.items()})
     return order, keys
 
 

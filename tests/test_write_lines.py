@@ -1,4 +1,4 @@
-"""A write's fast paths (records_tree._lined_items / _lined_update, _key_found,
+"""A write's fast paths (order_tree._lined_items / _lined_update, key_tree._key_found,
 node_bytes.splice_lines / splice_key_leaf, root_files.RootFiles.write_new): the same nodes, bytes and
 answers as the full path on random trees, and forged nodes still refused, or carried into
 the new version unread and refused by every read that parses them."""
@@ -10,7 +10,7 @@ import os
 import threading
 
 import pytest
-from dbengine import node_bytes, records_tree
+from dbengine import key_tree, node_bytes, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
 from dbengine.utils import compute_digest, strict_loads, to_json_bytes
@@ -31,9 +31,9 @@ def small_nodes(monkeypatch):
 
 def full_path_only(monkeypatch) -> None:
     """Turn the write's fast paths off: every leaf is parsed whole and encoded whole."""
-    monkeypatch.setattr(records_tree, "_lined_items", lambda *a: None)
-    monkeypatch.setattr(records_tree, "_lined_update", lambda *a: None)
-    monkeypatch.setattr(records_tree, "_key_found", lambda *a: False)
+    monkeypatch.setattr(order_tree, "_lined_items", lambda *a: None)
+    monkeypatch.setattr(order_tree, "_lined_update", lambda *a: None)
+    monkeypatch.setattr(key_tree, "_key_found", lambda *a: False)
 
 
 def head_doc(engine: DbEngine) -> dict:
@@ -87,8 +87,8 @@ def test_the_fast_paths_are_taken_by_updates_adds_and_deletes(tmp_path, monkeypa
     engine.init(T)
     engine.put_many(T, U, E, {f"k{i}": i for i in range(40)})
     parsed: list[bytes] = []
-    real = records_tree.strict_loads
-    monkeypatch.setattr(records_tree, "strict_loads", lambda data: parsed.append(data) or real(data))
+    real = order_tree.strict_loads
+    monkeypatch.setattr(order_tree, "strict_loads", lambda data: parsed.append(data) or real(data))
     cold = DbEngine(engine.root)
     cold.put_many(T, U, E, {"k3": "three", "k20": "twenty", "new": 1})
     cold.delete(T, U, E, "k5")
@@ -151,7 +151,7 @@ def key_leaf_of(engine: DbEngine, key: str) -> str:
         document = json.loads(engine.storage.read_object(T, digest))
         if document["__kind__"] == "key-leaf":
             return digest
-        digit = records_tree._digit(hashed, depth)
+        digit = key_tree._digit(hashed, depth)
         digest = next(c[1] for c in document["children"] if c[0] == digit)
         depth += 1
 
@@ -368,13 +368,13 @@ def test_the_memo_of_checked_inner_nodes_is_per_count():
     child = compute_digest(b"x")
     node = {"__kind__": "rec-node", "level": 1, "children": [[0, child, 3], [2, child, 4]]}
     nodes = records_tree.Nodes(load=lambda digest: node, store=lambda n: "")
-    assert records_tree._order_children(nodes, "n", 1, 7) == node["children"]
+    assert order_tree._order_children(nodes, "n", 1, 7) == node["children"]
     assert ("n", 7) in nodes.sound
-    assert records_tree._order_children(nodes, "n", 1, 7) == node["children"]  # from the memo
+    assert order_tree._order_children(nodes, "n", 1, 7) == node["children"]  # from the memo
     with pytest.raises(records_tree.TreeError, match="its parent says 8"):
-        records_tree._order_children(nodes, "n", 1, 8)
+        order_tree._order_children(nodes, "n", 1, 8)
     with pytest.raises(records_tree.TreeError):
-        records_tree._order_children(nodes, "n", 2, 7)  # the level is checked every time
+        order_tree._order_children(nodes, "n", 2, 7)  # the level is checked every time
 
 
 def nested_line_leaf(engine: DbEngine) -> tuple[str, bytes]:

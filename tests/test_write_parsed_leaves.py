@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from dbengine import packs, records_tree
+from dbengine import key_tree, packs, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
 
@@ -46,7 +46,7 @@ def test_adds_on_parsed_key_leaves_splice_bytes_and_write_what_a_fresh_engine_wr
     def parsed_pairs(*args, **kwargs):
         raise AssertionError("a write parsed a key leaf's pairs instead of splicing its bytes")
 
-    monkeypatch.setattr(records_tree, "_key_pairs", parsed_pairs)
+    monkeypatch.setattr(key_tree, "_key_pairs", parsed_pairs)
     bulk.put_many(T, U, E, adds)
     fresh.put_many(T, U, E, adds)
     monkeypatch.undo()

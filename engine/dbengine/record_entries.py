@@ -1,9 +1,10 @@
 """The records of record versions, in any of their three layouts (seed, buckets, trees):
 reads, the tree updates a put writes, and what differs between two versions.
 
-Glue between the verified object store and records_tree.py / records.py: every node and
-bucket is read through the ObjectStore, and a node that disagrees with its place raises
-CorruptObjectError. Values returned are the engine's cached ones (read-only) unless said.
+Glue between the verified object store and the trees (records_tree.py, order_tree.py,
+key_tree.py) / records.py: every node and bucket is read through the ObjectStore, and a
+node that disagrees with its place raises CorruptObjectError. Values returned are the
+engine's cached ones (read-only) unless said.
 """
 
 from __future__ import annotations
@@ -14,21 +15,13 @@ from typing import Any
 
 from .errors import CorruptObjectError, RecordNotFoundError
 from .history import ChangeSummary
+from .key_tree import key_lookup_many, key_update
 from .layout import RECORDS, is_seed_record_entry, is_tree_doc, tree_fields, tree_of
 from .names import check_key
 from .objects import ObjectStore
+from .order_tree import order_diff, order_get_many, order_leaves, order_update
 from .records import RecordsView, bucket_of, changed_items, ordered_records, same_stored, scan_keys
-from .records_tree import (
-    Nodes,
-    Tree,
-    TreeError,
-    key_lookup_many,
-    key_update,
-    order_diff,
-    order_get_many,
-    order_leaves,
-    order_update,
-)
+from .records_tree import Nodes, Tree, TreeError
 from .records_view import TreeRecordsView
 from .utils import gc_paused, json_copy
 
@@ -105,7 +98,7 @@ class RecordEntries:
         """key -> [seq, stored] for those of `keys` in a tree-format version, each checked
         in both trees (the key index's seq must name that key in the order tree). `lined`:
         a write's lookups, reading only the lines of lined order leaves it needs
-        (records_tree._lined_items), through the write's `nodes`."""
+        (order_tree._lined_items), through the write's `nodes`."""
         nodes = nodes if nodes is not None else self.objects.nodes(tenant_id)
         with self.objects.tree_guard(tenant_id):
             seqs = key_lookup_many(nodes, tree, keys, lined)

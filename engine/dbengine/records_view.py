@@ -1,4 +1,5 @@
-"""A lazy, read-only view of one record version stored as trees (see records_tree.py).
+"""A lazy, read-only view of one record version stored as trees (records_tree.py,
+order_tree.py, key_tree.py).
 
 Nothing is read up front: the i-th key is found through the order tree's counts
 (O(depth) node reads), a value by key through the key index, and the leaves read for a
@@ -12,17 +13,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, overload
 
+from .key_tree import key_lookup_many
+from .order_tree import order_get_many, order_leaves, order_locate, order_rank
 from .records import RecordsView
-from .records_tree import (
-    Nodes,
-    Tree,
-    TreeError,
-    key_lookup_many,
-    order_get_many,
-    order_leaves,
-    order_locate,
-    order_rank,
-)
+from .records_tree import Nodes, Tree, TreeError
 
 _KEPT_LEAVES = 256  # leaves a view keeps (a few screens each way)
 

@@ -27,8 +27,9 @@ from .layout import tree_of
 from .names import DIGEST_RE, check_entry, check_tenant
 from .objects import ObjectStore
 from .records import bucket_records, is_bucket_doc, records_problems
-from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, is_node_doc, tree_problems
+from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, is_node_doc
 from .serializer import iter_ref_digests
+from .tree_check import tree_problems
 from .utils import compute_digest, strict_loads
 
 FORMAT_NAME = "mydb-export"
