@@ -88,7 +88,8 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 class S3Storage:
-    """A database under `s3://bucket/prefix`: objects, refs, heads and index segments."""
+    """A database under `s3://bucket/prefix`: objects, refs, heads, the lock and caches here;
+    requests in `s3` (S3Requests), history indexes in `index` (S3Index), packs in `packs`."""
 
     #: How many object reads the engine may run at once (each is a network round trip).
     concurrent_reads = 32  # botocore keeps max_pool_connections=32 connections
