@@ -16,6 +16,8 @@ ENGINE = Path(__file__).resolve().parents[1] / "engine" / "dbengine"
 # the local backend: LocalStorage (storage.py) and the modules it is composed of
 LOCAL_STORAGE_MODULES = ("storage", "safe_files", "tenant_lock", "journal_store", "journal_checkpoint", "kept_journals",
                          "root_files")
+# the S3 backend: S3Storage (s3storage.py) and the modules it is composed of
+S3_STORAGE_MODULES = ("s3storage", "s3requests", "s3index", "s3packs")
 PROTOCOL_MEMBERS = sorted(
     name for name in {*vars(Storage), *Storage.__annotations__}
     if not name.startswith("_") and name not in {"mro"}
@@ -96,7 +98,7 @@ def test_the_cycle_finder_finds_a_circle_made_by_a_function_level_import(tmp_pat
 
 def test_backends_know_no_index_format_and_transfer_verify_no_engine_internals() -> None:
     package = {p.stem for p in ENGINE.glob("*.py")}
-    for backend in (*LOCAL_STORAGE_MODULES, "s3storage"):
+    for backend in (*LOCAL_STORAGE_MODULES, *S3_STORAGE_MODULES):
         assert not _imports(ENGINE / f"{backend}.py", package) & {"history", "history_index", "index_window"}, backend
     for module in ("transfer", "verify"):
         tree = ast.parse((ENGINE / f"{module}.py").read_text(encoding="utf-8"))
@@ -126,6 +128,28 @@ def test_the_journal_knobs_tests_patch_live_in_one_module_each() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
         assert not imported & knobs, f"{path.name} imports {sorted(imported & knobs)} by name"
+
+
+# The S3 backend's limits tests patch (tests/s3): each where it is used, never imported by name.
+S3_KNOBS = {"s3index": {"SEGMENT_LINES"},
+            "s3requests": {"ATTEMPTS", "BACKOFF_BASE", "BACKOFF_CAP", "DEFAULT_DEADLINE", "CONNECT_TIMEOUT",
+                           "READ_TIMEOUT"}}
+
+
+def test_the_s3_knobs_tests_patch_live_in_one_module_each() -> None:
+    import importlib
+
+    knobs = set().union(*S3_KNOBS.values())
+    for module, names in S3_KNOBS.items():
+        assert names <= set(vars(importlib.import_module(f"dbengine.{module}"))), module
+    for path in ENGINE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        assert not imported & knobs, f"{path.name} imports {sorted(imported & knobs)} by name"
+        if path.stem not in S3_KNOBS:
+            defined = {target.id for node in tree.body if isinstance(node, ast.Assign)
+                       for target in node.targets if isinstance(target, ast.Name)}
+            assert not defined & knobs, f"{path.name} defines its own {sorted(defined & knobs)}"
 
 
 def test_fault_injection_counts_the_os_calls_of_every_local_storage_module() -> None:

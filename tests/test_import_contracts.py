@@ -50,3 +50,5 @@ def test_the_fences_asked_for_are_there() -> None:
     assert layers["local-storage-layers"] == ["dbengine.storage", "dbengine.journal_store", "dbengine.journal_checkpoint",
                                               "dbengine.kept_journals | dbengine.tenant_lock | dbengine.root_files",
                                               "dbengine.safe_files"]
+    assert layers["s3-storage-layers"] == ["dbengine.s3storage", "dbengine.s3index | dbengine.s3packs",
+                                           "dbengine.s3requests"]

@@ -9,7 +9,8 @@ about 1,600 objects; a larger index takes one more GET) and kept in compact arra
 raw digests, then one ranged GET of an object's slot per read, checked against its digest
 (`pack_file.find_object`, as the local backend). A pack whose header or index fails its
 checks is skipped and named when an object is then missing everywhere (CorruptObjectError).
-Requests go through the storage's functions, so they are counted and retried as its own.
+Requests go through the storage's `S3Requests` (s3requests.py), so they are counted and
+retried as its own.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def db_root(s3_endpoint) -> str:
 def fast_retries(monkeypatch):
     """The S3 storage's retries without their real backoff (for tests of what is stored or
     said, not of when)."""
-    from dbengine import s3storage
+    from dbengine import s3requests
 
-    monkeypatch.setattr(s3storage, "BACKOFF_BASE", 0.001, raising=False)
-    monkeypatch.setattr(s3storage, "BACKOFF_CAP", 0.005, raising=False)
+    monkeypatch.setattr(s3requests, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(s3requests, "BACKOFF_CAP", 0.005)

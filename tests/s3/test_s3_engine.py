@@ -15,7 +15,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from dbengine import errors, s3storage
+from dbengine import errors, s3index
 from dbengine.dbengine import DbEngine
 from dbengine.s3storage import MissingDependencyError, S3Storage
 
@@ -209,7 +209,7 @@ def test_four_processes_put_into_one_entry_through_s3(engine, tmp_path, stress_f
 # ---------------------------------------------------------------- the history index on S3
 @pytest.fixture
 def small_segments(monkeypatch):
-    monkeypatch.setattr(s3storage, "SEGMENT_LINES", 8)
+    monkeypatch.setattr(s3index, "SEGMENT_LINES", 8)
     return 8
 
 

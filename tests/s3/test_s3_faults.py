@@ -23,7 +23,7 @@ from collections import Counter
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
-from dbengine import errors, s3storage
+from dbengine import errors, s3requests
 from dbengine.dbengine import DbEngine
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "cli"))
@@ -176,7 +176,7 @@ def test_timeouts_attempts_and_deadline_are_the_documented_ones(db_root, monkeyp
     config = DbEngine(db_root).storage.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (3, 10)
     assert config.retries["total_max_attempts"] == 1  # botocore's retries off: the storage's own
-    assert (s3storage.ATTEMPTS, s3storage.DEFAULT_DEADLINE) == (8, 30)
+    assert (s3requests.ATTEMPTS, s3requests.DEFAULT_DEADLINE) == (8, 30)
     monkeypatch.setenv("MYDB_S3_DEADLINE", "4")
     config = DbEngine(db_root).storage.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (3, 4)

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from dbengine import errors, s3storage
+from dbengine import errors, s3index
 from dbengine.dbengine import DbEngine
 
 TESTS = os.path.dirname(os.path.dirname(__file__))
@@ -182,7 +182,7 @@ def test_a_synced_database_reuses_its_local_index(make_engine, tmp_path, s3):
 
 @pytest.mark.parametrize("damage", ["bad_crc", "broken_chain", "garbage"])
 def test_a_damaged_synced_index_is_only_a_cache(make_engine, tmp_path, s3, monkeypatch, damage):
-    monkeypatch.setattr(s3storage, "SEGMENT_LINES", 8)
+    monkeypatch.setattr(s3index, "SEGMENT_LINES", 8)
     local = make_engine(str(tmp_path / "local"), clock=TickingClock())
     local.init(T)
     for i in range(20):

@@ -5,7 +5,7 @@ the engine that wrote the history does."""
 from __future__ import annotations
 
 import pytest
-from dbengine import s3storage
+from dbengine import s3index
 from dbengine.dbengine import DbEngine
 from dbengine.errors import DigestNotFoundError
 
@@ -13,7 +13,7 @@ T = "tenant_1"
 
 
 def test_one_version_of_a_segmented_index(ticking_engine, monkeypatch):
-    monkeypatch.setattr(s3storage, "SEGMENT_LINES", 8)  # the index in four segments
+    monkeypatch.setattr(s3index, "SEGMENT_LINES", 8)  # the index in four segments
     engine = ticking_engine
     for i in range(30):
         engine.save(T, f"user{i % 3}", "config", {"v": i})
