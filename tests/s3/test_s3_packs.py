@@ -114,9 +114,11 @@ def test_a_flipped_byte_in_a_packed_object_is_named(tmp_path, make_engine, s3):
     assert key in message and "do not match its digest" in message, (key, message)
     problems = remote.verify(T).problems
     named = sorted((problem.path, problem.kind) for problem in problems if key in problem.path)
-    # the pack's sha256 is not its name, and the object at its offset is not its digest
+    # the pack's sha256 is not its name, the object at its offset is not its digest, and the
+    # node the tree links is missing there (named where its damaged copy lies)
     assert named == [(remote.storage.url(key), "hash-mismatch"),
-                     (f"{remote.storage.url(key)} at offset {offsets[leaf]}", "hash-mismatch")], problems
+                     (f"{remote.storage.url(key)} at offset {offsets[leaf]}", "hash-mismatch"),
+                     (f"{remote.storage.url(key)} at offset {offsets[leaf]}", "missing-node")], problems
     assert_error(mydb("show", T, "r", root=remote.root), key, "do not match its digest")
 
 
