@@ -525,13 +525,17 @@ class LocalStorage:
                 lock = self._locks[tenant] = _TenantLock(
                     os.path.join(self.tenant_dir(tenant), "head.lock"), self.lock_timeout
                 )
+        self.files.recheck()  # (a folder may have been swapped for a symlink since the last hold)
         self.files.check_inside(self.tenant_dir(tenant))
-        with lock.hold(timeout):
-            try:
-                self.journals.replay_if_needed(tenant)
-                yield
-            finally:
-                self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
+        try:
+            with lock.hold(timeout):
+                try:
+                    self.journals.replay_if_needed(tenant)
+                    yield
+                finally:
+                    self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
+        finally:
+            self.files.recheck()  # (writes between holds check their folders afresh)
 
     # ------------------------------------------------------------------ journal (durable commits)
     def checkpoint(self, tenant: str) -> None:
@@ -604,12 +608,14 @@ class LocalStorage:
         path = self.index_path(tenant, entry)
         key = (tenant, entry)
         try:
-            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
-            if kept is None:
-                folder = os.path.dirname(path)
-                if folder not in self.files.inside:
+            folder = os.path.dirname(path)
+            if folder not in self.files.inside:  # (checked once a hold: the kept fd's file may have left the root)
+                self.files.check_inside(folder)
+                if folder not in self.files.inside:  # absent
                     self.files.mkdir(folder)
                     self.files.check_inside(folder)
+            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
+            if kept is None:
                 fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
                 kept = fd, info.st_size
             fd, before = kept
