@@ -37,12 +37,28 @@ _FORK_GUARD = threading.Lock()
 # tenants keeps a bounded number of files open)
 IDLE_MAX = 64
 _IDLE: OrderedDict[int, weakref.ref] = OrderedDict()
+# Kept lock files of locks collected while _FORK_GUARD was taken (a collection runs in any
+# thread, maybe the one holding it): still listed in _LOCK_FDS, closed by the guard's next holder
+_DEFERRED: list[tuple[int, int]] = []  # (fd, id of the lock collected)
+
+
+def _close_deferred() -> None:
+    """Close the files `_TenantLock.__del__` left to the guard's holder; call holding _FORK_GUARD."""
+    while _DEFERRED:
+        fd, key = _DEFERRED.pop()
+        ref = _IDLE.get(key)
+        if ref is not None and ref() is None:
+            del _IDLE[key]
+        _LOCK_FDS.discard(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _open_lock_file(path: str) -> tuple[int, int]:
     """The lock file opened (never following a symlink nor waiting on a FIFO), listed in
     `_LOCK_FDS`, and its inode."""
     with _FORK_GUARD:
+        _close_deferred()
         fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
         _LOCK_FDS.add(fd)
     return fd, info.st_ino
@@ -51,6 +67,7 @@ def _open_lock_file(path: str) -> tuple[int, int]:
 def _close_lock_file(fd: int) -> None:
     """Close a lock file (releasing its flock) and unlist it."""
     with _FORK_GUARD:
+        _close_deferred()
         _LOCK_FDS.discard(fd)
         os.close(fd)
 
@@ -71,6 +88,7 @@ def _after_fork_in_child() -> None:
             os.close(fd)
     _LOCK_FDS.clear()
     _IDLE.clear()
+    _DEFERRED.clear()  # (listed in _LOCK_FDS: closed above)
     _FORK_GUARD = threading.Lock()
 
 
@@ -108,12 +126,19 @@ class _TenantLock:
         self._generation += 1
 
     def __del__(self):
-        kept = self._kept  # (no guard taken here: a collection may run while this thread holds it)
-        if kept is not None and kept[2] == pid():
-            self._kept = None
-            _LOCK_FDS.discard(kept[0])
-            with contextlib.suppress(OSError):
-                os.close(kept[0])
+        """Close the kept lock file under _FORK_GUARD when it is free; else (a collection in a
+        thread holding it, or while another does: never waited on) leave it to the guard's
+        next holder, still listed, so that a fork meanwhile still closes the child's copy."""
+        kept = self._kept
+        if kept is None or kept[2] != pid():
+            return
+        self._kept = None
+        _DEFERRED.append((kept[0], id(self)))
+        if _FORK_GUARD.acquire(blocking=False):
+            try:
+                _close_deferred()
+            finally:
+                _FORK_GUARD.release()
 
     @contextlib.contextmanager
     def hold(self, timeout: float | None = None) -> Iterator[None]:
@@ -199,6 +224,7 @@ class _TenantLock:
             return
         closing: list[int] = []
         with _FORK_GUARD:
+            _close_deferred()
             if fd not in _LOCK_FDS:  # (a fork's child closed them all: not ours)
                 return
             self._kept = (fd, self._inode, pid())
@@ -216,6 +242,7 @@ class _TenantLock:
     def _take_idle(self) -> tuple[int, int] | None:
         """The (fd, inode) kept open from the last hold, now this hold's; None when none is."""
         with _FORK_GUARD:
+            _close_deferred()
             kept, self._kept = self._kept, None
             _IDLE.pop(id(self), None)
         if kept is None or kept[2] != pid():
