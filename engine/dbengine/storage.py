@@ -499,6 +499,7 @@ class LocalStorage:
         journal) makes it a compare-and-swap: False, nothing written, when the head's token is
         another now (under the file lock only a writer ignoring the lock can have moved it).
         """
+        self._refuse_if_forked_inside(tenant, "write the head of")
         journal_info: os.stat_result | None | object = ...
         held = self._held_reads.pop(tenant, None)
         checked = False
@@ -514,6 +515,14 @@ class LocalStorage:
         # (the journal's lstat, taken under the lock, is not taken again)
         self.journals.write_head(tenant, data, journal_info, tip_checked=checked)
         return True
+
+    def _refuse_if_forked_inside(self, tenant: str, action: str) -> None:
+        """StorageError in a child forked while its thread held the tenant's lock: that hold
+        is the parent's (which goes on writing), not the child's."""
+        lock = self._locks.get(tenant)
+        if lock is not None and lock.forked_inside():
+            raise StorageError(f"cannot {action} tenant {tenant!r}: this process was forked while holding "
+                               "its lock, which stays the parent's (take the lock anew in the child)")
 
     @contextlib.contextmanager
     def lock(self, tenant: str, timeout: float | None = None) -> Iterator[None]:
@@ -605,6 +614,7 @@ class LocalStorage:
         Never fsynced: the index is a cache checked against the head, and lines lost or
         torn by a crash are rebuilt from the objects on the next read.
         """
+        self._refuse_if_forked_inside(tenant, "append to an index of")
         path = self.index_path(tenant, entry)
         key = (tenant, entry)
         try:
@@ -635,6 +645,7 @@ class LocalStorage:
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
         Not fsynced, like `append_index`: a cache."""
+        self._refuse_if_forked_inside(tenant, "write an index of")
         self._index_fds.drop((tenant, entry))  # the file it appends to is replaced
         self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
 

@@ -115,15 +115,23 @@ class _TenantLock:
         # (fd, inode, pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
         self._kept: tuple[int, int, int] | None = None
         self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
+        self._void = 0  # in a forked child: the parent's holds the child's thread is still inside
         self._ref = weakref.ref(self)  # what `_IDLE` holds of it
 
     def forked(self) -> None:
         """In a forked child: the parent's holds are not the child's. Its copy of the flock's
         fd is closed by `_after_fork_in_child` with every other lock file (the flock stays the
         parent's: no unlock) and the thread lock is new (a parent thread may have held it)."""
+        self._void = self._depth if self._owner == threading.get_ident() else 0
         self._thread_lock = threading.RLock()
         self._depth, self._owner, self._fd, self._kept = 0, None, None, None
         self._generation += 1
+
+    def forked_inside(self) -> bool:
+        """True in a child forked while its thread held the lock, until it leaves that hold:
+        the hold is the parent's, so the child must not write as if it held it (the storage
+        refuses its head and index writes) unless it takes the lock anew."""
+        return self._void > 0 and self._owner != threading.get_ident()
 
     def __del__(self):
         """Close the kept lock file under _FORK_GUARD when it is free; else (a collection in a
@@ -166,6 +174,8 @@ class _TenantLock:
         finally:
             if generation == self._generation:
                 thread_lock.release()
+            elif self._void > 0:  # a hold of the parent's, left by the child
+                self._void -= 1
 
     def held_here(self) -> bool:
         """True when the calling thread holds the lock."""
