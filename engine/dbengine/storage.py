@@ -42,7 +42,7 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
-from .kept_fds import FileToken, KeptFds
+from .kept_fds import FileToken, KeptFds, file_id
 from .names import DIGEST_RE, check_digest, check_tenant
 from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
@@ -566,7 +566,7 @@ class LocalStorage:
         if read is None:
             return None
         data, info, _offset = read
-        return data, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+        return data, FileToken.of(info)
 
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
         """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
@@ -601,7 +601,7 @@ class LocalStorage:
             stat = os.lstat(self.index_path(tenant, entry))
         except FileNotFoundError:
             return None
-        return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        return FileToken.of(stat)
 
     def append_index(self, tenant: str, entry: str, data: bytes, expected: object = None) -> tuple[int, FileToken]:
         """Append lines to an index; call only while holding `lock(tenant)` (so the index
@@ -635,8 +635,8 @@ class LocalStorage:
             except BaseException:
                 os.close(fd)
                 raise
-            self._index_fds.keep(key, fd, info.st_ino)
-            return before, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+            self._index_fds.keep(key, fd, file_id(info))
+            return before, FileToken.of(info)
         except StorageError:
             raise
         except OSError as exc:

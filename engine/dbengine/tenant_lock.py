@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from .errors import LockTimeoutError
-from .kept_fds import pid
+from .kept_fds import file_id, pid
 from .safe_files import _fail, _open_stat_for_writing
 
 # The lock files this process has open, and the guard taken around each open (with its
@@ -54,14 +54,14 @@ def _close_deferred() -> None:
             os.close(fd)
 
 
-def _open_lock_file(path: str) -> tuple[int, int]:
+def _open_lock_file(path: str) -> tuple[int, tuple[int, int]]:
     """The lock file opened (never following a symlink nor waiting on a FIFO), listed in
-    `_LOCK_FDS`, and its inode."""
+    `_LOCK_FDS`, and its (device, inode)."""
     with _FORK_GUARD:
         _close_deferred()
         fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
         _LOCK_FDS.add(fd)
-    return fd, info.st_ino
+    return fd, file_id(info)
 
 
 def _close_lock_file(fd: int) -> None:
@@ -111,9 +111,9 @@ class _TenantLock:
         self._depth = 0
         self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
-        self._inode = 0  # of the file `_fd` was opened on
-        # (fd, inode, pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
-        self._kept: tuple[int, int, int] | None = None
+        self._inode: tuple[int, int] = (0, 0)  # (device, inode) of the file `_fd` was opened on
+        # (fd, (device, inode), pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
+        self._kept: tuple[int, tuple[int, int], int] | None = None
         self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
         self._void = 0  # in a forked child: the parent's holds the child's thread is still inside
         self._ref = weakref.ref(self)  # what `_IDLE` holds of it
@@ -199,7 +199,7 @@ class _TenantLock:
                 info = os.lstat(self.path)
             except OSError:
                 info = None
-            if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
+            if info is not None and stat.S_ISREG(info.st_mode) and file_id(info) == inode:
                 self._inode = inode
                 return fd
             _close_lock_file(fd)  # another file is named head.lock now (closing releases the flock)
@@ -249,8 +249,8 @@ class _TenantLock:
             with contextlib.suppress(OSError):
                 os.close(other_fd)
 
-    def _take_idle(self) -> tuple[int, int] | None:
-        """The (fd, inode) kept open from the last hold, now this hold's; None when none is."""
+    def _take_idle(self) -> tuple[int, tuple[int, int]] | None:
+        """The (fd, (device, inode)) kept open from the last hold, now this hold's; None when none is."""
         with _FORK_GUARD:
             _close_deferred()
             kept, self._kept = self._kept, None
