@@ -118,12 +118,13 @@ class Rows:
         os.replace(temp, os.path.join(self.floor_dir, "file"))
 
     def file_operations(self, i: int, before: bool = False) -> None:
-        """The system calls of one durable save, in its order, with no engine code: the lock
+        """The system calls of one durable save, in its order, with no engine code: the tenant
+        folder checked (lstat: still a folder, not a symlink out of the root), the lock
         (its file kept open between saves: flock, lstat that the path still names it), the
         head's token (lstat of the journal, stat of the head file) and the head read from the
         journal's last frame (one pread), the object looked for (faccessat), the journal append
         (its fd kept open, checked with the token's lstat) + fdatasync, the index append (its
-        fd kept open: lstat, write, fstat), the unlock. The object and the head stay in the
+        folder checked: lstat; its fd kept open: lstat, write, fstat), the unlock. The object and the head stay in the
         journal until a checkpoint. `before`: as the engine did before the head stayed in the
         journal (lock file opened per save; head file read; journal opened and closed per save;
         the head's temp file and its rename over the old head after the sync; index opened per
@@ -132,6 +133,7 @@ class Rows:
             lock = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(lock, fcntl.LOCK_EX)
         else:
+            os.lstat(self.ops_dir)  # (the tenant folder, checked once a hold)
             if self.ops_lock_fd is None:
                 self.ops_lock_fd = os.open(self.ops_lock, os.O_RDWR | os.O_CREAT, 0o644)
             lock = self.ops_lock_fd
@@ -168,6 +170,7 @@ class Rows:
             else:
                 if self.ops_index_fd is None:
                     self.ops_index_fd = os.open(self.ops_index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.lstat(self.ops_dir)  # (the index folder, checked once a hold; here the same folder)
                 os.lstat(self.ops_index)
                 os.write(self.ops_index_fd, self.line)
                 os.fstat(self.ops_index_fd)

@@ -152,7 +152,8 @@ class HistoryIndex:
         if state is not None and token == state.token:
             return state
         if state is None or token is None or state.token is None or token.inode != state.token.inode \
-                or token.size < state.offset or state.damaged:
+                or getattr(token, "device", 0) != getattr(state.token, "device", 0) \
+                or token.size < state.offset or state.damaged:  # (another file: (device, inode); S3 tokens have no device)
             state = IndexState()
         try:
             result = self.storage.read_index(tenant_id, entry, state.offset)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from . import journal, packs
 from .errors import DbEngineError
 from .journal_checkpoint import DAMAGED_JOURNAL_NAME, JournalCheckpoints
+from .kept_fds import file_id
 from .kept_journals import KeptJournals
 from .pool import daemon_map
 from .safe_files import (
@@ -379,11 +380,11 @@ class TenantJournals:
         finally:
             if fd >= 0:
                 if done:
-                    self.kept.keep_append_fd(tenant, fd, info.st_ino)
+                    self.kept.keep_append_fd(tenant, fd, file_id(info))
                 else:
                     with contextlib.suppress(OSError):
                         os.close(fd)
-        self.kept.note_journaled(tenant, info.st_ino, size, frame, record)
+        self.kept.note_journaled(tenant, file_id(info), size, frame, record)
         unwritten = self._pending.unwritten
         for item in items:
             if item[0] == b"o":

@@ -34,12 +34,24 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def file_id(info: os.stat_result) -> tuple[int, int]:
+    """A file's identity: (device, inode); an inode number alone repeats across file systems."""
+    return info.st_dev, info.st_ino
+
+
 class FileToken(NamedTuple):
-    """Identity of a file's current content, for caches and change watching."""
+    """Identity of a file's current content, for caches and change watching (`device`: its
+    file system's, so that the same inode number on another one is another file)."""
 
     inode: int
     size: int
     mtime_ns: int
+    device: int = 0
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileToken:
+        """The token of a stat."""
+        return cls(info.st_ino, info.st_size, info.st_mtime_ns, info.st_dev)
 
 
 class OwnedFd:
@@ -60,12 +72,12 @@ class OwnedFd:
 
 
 class _Kept(OwnedFd):
-    """An fd owned (closed when dropped), the inode it was opened on, the process that opened it."""
+    """An fd owned (closed when dropped), the file it was opened on (`file_id`), the process that opened it."""
 
-    __slots__ = ("fd", "inode", "pid")
+    __slots__ = ("fd", "identity", "pid")
 
-    def __init__(self, fd: int, inode: int):
-        self.fd, self.inode, self.pid = fd, inode, _PID
+    def __init__(self, fd: int, identity: tuple[int, int]):
+        self.fd, self.identity, self.pid = fd, identity, _PID
 
 
 class KeptFds:
@@ -82,8 +94,8 @@ class KeptFds:
 
     def take(self, key: Hashable, path: str, known: FileToken | None = None) -> tuple[int, int] | None:
         """The fd kept for `key`, now the caller's (`keep` it again or close it), with the file's
-        size, while `path` names its file: the same inode, a regular file, as an lstat of it says
-        (`known`: the (inode, size) of one the caller took under the lock that keeps the file
+        size, while `path` names its file: the same (device, inode), a regular file, as an lstat of it says
+        (`known`: the token of one the caller took under the lock that keeps the file
         as it is); None: none kept, or the path names another file now (the kept fd is closed)."""
         with self.guard:
             kept = self._fds.pop(key, None)
@@ -96,21 +108,21 @@ class KeptFds:
                 except OSError:
                     info = None
                 if info is not None and stat.S_ISREG(info.st_mode):  # (a link's own inode is never the file's)
-                    known = FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
-            if known is not None and known.inode == kept.inode:
+                    known = FileToken.of(info)
+            if known is not None and (known.device, known.inode) == kept.identity:
                 fd, kept.fd = kept.fd, -1
                 return fd, known.size
         kept.close()
         return None
 
-    def keep(self, key: Hashable, fd: int, inode: int) -> None:
-        """Keep `fd` (opened on `inode`) for the next `take` of `key`."""
+    def keep(self, key: Hashable, fd: int, identity: tuple[int, int]) -> None:
+        """Keep `fd` (opened on the file `identity`, see `file_id`) for the next `take` of `key`."""
         closing = []
         with self.guard:
             old = self._fds.pop(key, None)
             if old is not None:
                 closing.append(old)
-            self._fds[key] = _Kept(fd, inode)
+            self._fds[key] = _Kept(fd, identity)
             while len(self._fds) > self.limit:
                 closing.append(self._fds.popitem(last=False)[1])
         for kept in closing:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from . import journal
 from .errors import DbEngineError
-from .kept_fds import OwnedFd, pid
+from .kept_fds import OwnedFd, file_id, pid
 from .safe_files import _fail, _kind, _lstat_mode, _open_regular, _open_stat_for_writing
 
 # journal indexes a process keeps (each holds its journal open and ~300 bytes per object:
@@ -30,12 +30,12 @@ JOURNAL_INDEX_MAX = 32
 
 class _JournalIndex(OwnedFd):
     """Where a tenant's journal holds each object: digest -> (offset, length), for the
-    valid frames from `low` to `end` of the journal file `inode`; `tail` is the checksum of
+    valid frames from `low` to `end` of the journal file `inode` (device, inode); `tail` is the checksum of
     the frame ending at `end` (a journal emptied and refilled past `end` is then noticed)."""
 
     __slots__ = ("inode", "fd", "seen", "low", "end", "tail", "where", "damage", "window", "tip")
 
-    def __init__(self, inode: int, fd: int = -1):
+    def __init__(self, inode: tuple[int, int], fd: int = -1):
         self.inode = inode
         self.fd = fd  # the journal kept open for reading (-1: none); closed with the index
         self.seen: tuple[int, int] | None = None  # (size, mtime_ns) when last brought up to date
@@ -58,7 +58,7 @@ class _KeptFd(OwnedFd):
 
     __slots__ = ("inode", "fd", "pid")
 
-    def __init__(self, inode: int, fd: int):
+    def __init__(self, inode: tuple[int, int], fd: int):
         self.inode, self.fd, self.pid = inode, fd, pid()
 
     def take(self) -> int:
@@ -99,7 +99,7 @@ class KeptJournals:
             index = self.index(tenant, info=info)
             if index is None:
                 return None
-            if index.inode != info.st_ino:
+            if index.inode != file_id(info):
                 raise journal.JournalShrank("the journal was replaced while read")
             size = info.st_size
             try:
@@ -135,12 +135,12 @@ class KeptJournals:
             self._drop_index(tenant)
             return None
         fresh = rebuild
-        if index is None or index.inode != info.st_ino or index.fd < 0:
+        if index is None or index.inode != file_id(info) or index.fd < 0:
             self._drop_index(tenant)
             fd, opened = self._open_journal_reading(tenant)
             if fd < 0:
                 return None
-            index = self._journal_index[tenant] = _JournalIndex(opened.st_ino, fd)
+            index = self._journal_index[tenant] = _JournalIndex(file_id(opened), fd)
             while len(self._journal_index) > JOURNAL_INDEX_MAX:  # close the least recently used
                 self._journal_index.popitem(last=False)[1].close()
             info, fresh = opened, True
@@ -275,7 +275,7 @@ class KeptJournals:
             return None
         return f"it is {_kind(mode)}, not a regular file: the objects of durable commits in it cannot be read"
 
-    def note_journaled(self, tenant: str, inode: int, start: int, frame: bytes, record: journal.Record) -> None:
+    def note_journaled(self, tenant: str, inode: tuple[int, int], start: int, frame: bytes, record: journal.Record) -> None:
         """After our append at `start`: the index learns the record's objects without reading
         them back (when it covered the journal up to `start`; else the next miss reads on)."""
         with self.guard:
@@ -308,12 +308,12 @@ class KeptJournals:
                         info = os.lstat(path)
                     except OSError:
                         info = None
-                if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == kept.inode:
+                if info is not None and stat.S_ISREG(info.st_mode) and file_id(info) == kept.inode:
                     return kept.take(), info
             kept.close()
         return _open_stat_for_writing(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "append to")
 
-    def keep_append_fd(self, tenant: str, fd: int, inode: int) -> None:
+    def keep_append_fd(self, tenant: str, fd: int, inode: tuple[int, int]) -> None:
         """Keep a journal's append fd for the tenant's next commit (at most JOURNAL_INDEX_MAX:
         the least recently used is closed; one in use is never in the table, never closed)."""
         with self.guard:
@@ -340,7 +340,7 @@ class KeptJournals:
         size = info.st_size
         with self.guard:
             index = self._cached_index(tenant)
-            if index is not None and index.inode == info.st_ino and index.tip is not None and index.tip[0] == size:
+            if index is not None and index.inode == file_id(info) and index.tip is not None and index.tip[0] == size:
                 # read again, never index.tail: another process may have emptied and refilled it
                 # (unless read in this hold of the lock, which every writer takes)
                 if checked or journal.checksum_before(fd, size) == index.tip[1]:

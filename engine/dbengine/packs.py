@@ -157,7 +157,7 @@ class TenantPacks:
     def __init__(self, folder: str):
         self.folder = folder
         self.packs: dict[str, _Pack] = {}
-        self.damaged: dict[str, tuple[tuple, str]] = {}  # name -> ((inode, size), why)
+        self.damaged: dict[str, tuple[tuple, str]] = {}  # name -> ((device, inode, size), why)
         self.seen: tuple[int, int] | None = None  # (inode, mtime_ns) of packs/ at the last listing
         self.racy = True  # listed within a clock tick of the folder's change: list again on a miss
         self.guard = threading.Lock()
@@ -214,7 +214,7 @@ class TenantPacks:
                 vanished = True
                 continue
             known = self.damaged.get(name)
-            if known is not None and known[0] == (identity.st_ino, identity.st_size):
+            if known is not None and known[0] == (identity.st_dev, identity.st_ino, identity.st_size):
                 continue
             try:
                 self.packs[name] = _open_pack(path)
@@ -223,7 +223,7 @@ class TenantPacks:
                 vanished = True
             except (PackDamage, CorruptObjectError, IsADirectoryError) as exc:
                 why = str(exc) if not isinstance(exc, IsADirectoryError) else "a folder, not a pack"
-                self.damaged[name] = ((identity.st_ino, identity.st_size), why)
+                self.damaged[name] = ((identity.st_dev, identity.st_ino, identity.st_size), why)
             except OSError as exc:  # an I/O error is not damage: said, and tried again by the next read
                 raise _fail("read", path, exc) from exc
         for name in list(self.damaged):
@@ -322,7 +322,7 @@ class Packs:
                 except OSError:
                     continue
                 del tenant_packs.packs[pack.name]  # its fd closes with its last reference
-                tenant_packs.damaged[pack.name] = ((info.st_ino, info.st_size), why)
+                tenant_packs.damaged[pack.name] = ((info.st_dev, info.st_ino, info.st_size), why)
                 failed = True
             if failed:
                 tenant_packs._reorder()

@@ -4,7 +4,8 @@ A file is written as a temp file in its folder, then renamed over its path (fsyn
 its folder, when durable); a content-addressed file already holding exactly its bytes is
 kept, one holding other bytes is replaced (an acknowledged write is readable). Files are
 created with O_NOFOLLOW and every folder written into must resolve inside the root (a
-symlink out of it is refused, StorageError). Reads: `read`, a regular file or
+symlink out of it is refused, StorageError); a folder checked is trusted until `recheck`,
+which the storage calls as each tenant lock is taken and let go. Reads: `read`, a regular file or
 DigestNotFoundError (safe_files.py).
 """
 
@@ -40,7 +41,7 @@ class RootFiles:
         self.root = root
         self.durable = durable
         self._root_prefix = os.path.join(self.root, "")
-        self.inside: set[str] = set()  # folders known to lie inside the root (no symlink out)
+        self.inside: set[str] = set()  # folders checked to lie inside the root since `recheck`
 
     def read(self, path: str, what: str) -> bytes:
         """A regular file's bytes; DigestNotFoundError (naming `what`) when absent or a folder."""
@@ -142,7 +143,7 @@ class RootFiles:
     def check_inside(self, folder: str) -> None:
         """Refuse (StorageError) to write into a folder that resolves outside the root.
 
-        Known folders cost a set lookup; a new one one lstat per level not seen yet (a real
+        Folders checked since `recheck` cost a set lookup; others one lstat per level not seen yet (a real
         folder inside a folder inside the root is inside), and a realpath when it is a
         symlink. The root itself may be a symlink: everything is compared with its realpath.
         """
@@ -163,6 +164,13 @@ class RootFiles:
         elif not stat.S_ISDIR(mode):
             raise StorageError(f"cannot write in {folder}: it is {_kind(mode)}, not a folder")
         self.remember_inside(folder)
+
+    def recheck(self) -> None:
+        """Forget the folders checked: each is checked again (one lstat) before the next write
+        into it. Called as a tenant lock is taken and let go, so that a folder swapped for a
+        symlink out of the root meanwhile (the tenant's, its `index/`, `objects/<prefix>/`,
+        `packs/`) is never written through, by a new file or a kept fd."""
+        self.inside.clear()
 
     def remember_inside(self, folder: str) -> None:
         """Note a folder known to lie inside the root (a bounded set)."""

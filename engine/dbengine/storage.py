@@ -42,7 +42,7 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
-from .kept_fds import FileToken, KeptFds
+from .kept_fds import FileToken, KeptFds, file_id
 from .names import DIGEST_RE, check_digest, check_tenant
 from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
@@ -499,6 +499,7 @@ class LocalStorage:
         journal) makes it a compare-and-swap: False, nothing written, when the head's token is
         another now (under the file lock only a writer ignoring the lock can have moved it).
         """
+        self._refuse_if_forked_inside(tenant, "write the head of")
         journal_info: os.stat_result | None | object = ...
         held = self._held_reads.pop(tenant, None)
         checked = False
@@ -515,6 +516,14 @@ class LocalStorage:
         self.journals.write_head(tenant, data, journal_info, tip_checked=checked)
         return True
 
+    def _refuse_if_forked_inside(self, tenant: str, action: str) -> None:
+        """StorageError in a child forked while its thread held the tenant's lock: that hold
+        is the parent's (which goes on writing), not the child's."""
+        lock = self._locks.get(tenant)
+        if lock is not None and lock.forked_inside():
+            raise StorageError(f"cannot {action} tenant {tenant!r}: this process was forked while holding "
+                               "its lock, which stays the parent's (take the lock anew in the child)")
+
     @contextlib.contextmanager
     def lock(self, tenant: str, timeout: float | None = None) -> Iterator[None]:
         """Exclusive lock of a tenant's head, across threads and processes; `timeout`
@@ -525,13 +534,17 @@ class LocalStorage:
                 lock = self._locks[tenant] = _TenantLock(
                     os.path.join(self.tenant_dir(tenant), "head.lock"), self.lock_timeout
                 )
+        self.files.recheck()  # (a folder may have been swapped for a symlink since the last hold)
         self.files.check_inside(self.tenant_dir(tenant))
-        with lock.hold(timeout):
-            try:
-                self.journals.replay_if_needed(tenant)
-                yield
-            finally:
-                self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
+        try:
+            with lock.hold(timeout):
+                try:
+                    self.journals.replay_if_needed(tenant)
+                    yield
+                finally:
+                    self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
+        finally:
+            self.files.recheck()  # (writes between holds check their folders afresh)
 
     # ------------------------------------------------------------------ journal (durable commits)
     def checkpoint(self, tenant: str) -> None:
@@ -553,7 +566,7 @@ class LocalStorage:
         if read is None:
             return None
         data, info, _offset = read
-        return data, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+        return data, FileToken.of(info)
 
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
         """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
@@ -588,7 +601,7 @@ class LocalStorage:
             stat = os.lstat(self.index_path(tenant, entry))
         except FileNotFoundError:
             return None
-        return FileToken(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        return FileToken.of(stat)
 
     def append_index(self, tenant: str, entry: str, data: bytes, expected: object = None) -> tuple[int, FileToken]:
         """Append lines to an index; call only while holding `lock(tenant)` (so the index
@@ -601,15 +614,18 @@ class LocalStorage:
         Never fsynced: the index is a cache checked against the head, and lines lost or
         torn by a crash are rebuilt from the objects on the next read.
         """
+        self._refuse_if_forked_inside(tenant, "append to an index of")
         path = self.index_path(tenant, entry)
         key = (tenant, entry)
         try:
-            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
-            if kept is None:
-                folder = os.path.dirname(path)
-                if folder not in self.files.inside:
+            folder = os.path.dirname(path)
+            if folder not in self.files.inside:  # (checked once a hold: the kept fd's file may have left the root)
+                self.files.check_inside(folder)
+                if folder not in self.files.inside:  # absent
                     self.files.mkdir(folder)
                     self.files.check_inside(folder)
+            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
+            if kept is None:
                 fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
                 kept = fd, info.st_size
             fd, before = kept
@@ -619,8 +635,8 @@ class LocalStorage:
             except BaseException:
                 os.close(fd)
                 raise
-            self._index_fds.keep(key, fd, info.st_ino)
-            return before, FileToken(info.st_ino, info.st_size, info.st_mtime_ns)
+            self._index_fds.keep(key, fd, file_id(info))
+            return before, FileToken.of(info)
         except StorageError:
             raise
         except OSError as exc:
@@ -629,6 +645,7 @@ class LocalStorage:
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
         """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
         Not fsynced, like `append_index`: a cache."""
+        self._refuse_if_forked_inside(tenant, "write an index of")
         self._index_fds.drop((tenant, entry))  # the file it appends to is replaced
         self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from .errors import LockTimeoutError
-from .kept_fds import pid
+from .kept_fds import file_id, pid
 from .safe_files import _fail, _open_stat_for_writing
 
 # The lock files this process has open, and the guard taken around each open (with its
@@ -37,20 +37,37 @@ _FORK_GUARD = threading.Lock()
 # tenants keeps a bounded number of files open)
 IDLE_MAX = 64
 _IDLE: OrderedDict[int, weakref.ref] = OrderedDict()
+# Kept lock files of locks collected while _FORK_GUARD was taken (a collection runs in any
+# thread, maybe the one holding it): still listed in _LOCK_FDS, closed by the guard's next holder
+_DEFERRED: list[tuple[int, int]] = []  # (fd, id of the lock collected)
 
 
-def _open_lock_file(path: str) -> tuple[int, int]:
+def _close_deferred() -> None:
+    """Close the files `_TenantLock.__del__` left to the guard's holder; call holding _FORK_GUARD."""
+    while _DEFERRED:
+        fd, key = _DEFERRED.pop()
+        ref = _IDLE.get(key)
+        if ref is not None and ref() is None:
+            del _IDLE[key]
+        _LOCK_FDS.discard(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _open_lock_file(path: str) -> tuple[int, tuple[int, int]]:
     """The lock file opened (never following a symlink nor waiting on a FIFO), listed in
-    `_LOCK_FDS`, and its inode."""
+    `_LOCK_FDS`, and its (device, inode)."""
     with _FORK_GUARD:
+        _close_deferred()
         fd, info = _open_stat_for_writing(path, os.O_RDWR | os.O_CREAT, "open lock file")
         _LOCK_FDS.add(fd)
-    return fd, info.st_ino
+    return fd, file_id(info)
 
 
 def _close_lock_file(fd: int) -> None:
     """Close a lock file (releasing its flock) and unlist it."""
     with _FORK_GUARD:
+        _close_deferred()
         _LOCK_FDS.discard(fd)
         os.close(fd)
 
@@ -71,6 +88,7 @@ def _after_fork_in_child() -> None:
             os.close(fd)
     _LOCK_FDS.clear()
     _IDLE.clear()
+    _DEFERRED.clear()  # (listed in _LOCK_FDS: closed above)
     _FORK_GUARD = threading.Lock()
 
 
@@ -93,27 +111,42 @@ class _TenantLock:
         self._depth = 0
         self._owner: int | None = None  # the thread holding it
         self._fd: int | None = None
-        self._inode = 0  # of the file `_fd` was opened on
-        # (fd, inode, pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
-        self._kept: tuple[int, int, int] | None = None
+        self._inode: tuple[int, int] = (0, 0)  # (device, inode) of the file `_fd` was opened on
+        # (fd, (device, inode), pid) of the lock file kept open, unlocked, between holds (in `_IDLE`), or None
+        self._kept: tuple[int, tuple[int, int], int] | None = None
         self._generation = 0  # bumped in a forked child (`forked`): holds from before are not its own
+        self._void = 0  # in a forked child: the parent's holds the child's thread is still inside
         self._ref = weakref.ref(self)  # what `_IDLE` holds of it
 
     def forked(self) -> None:
         """In a forked child: the parent's holds are not the child's. Its copy of the flock's
         fd is closed by `_after_fork_in_child` with every other lock file (the flock stays the
         parent's: no unlock) and the thread lock is new (a parent thread may have held it)."""
+        self._void = self._depth if self._owner == threading.get_ident() else 0
         self._thread_lock = threading.RLock()
         self._depth, self._owner, self._fd, self._kept = 0, None, None, None
         self._generation += 1
 
+    def forked_inside(self) -> bool:
+        """True in a child forked while its thread held the lock, until it leaves that hold:
+        the hold is the parent's, so the child must not write as if it held it (the storage
+        refuses its head and index writes) unless it takes the lock anew."""
+        return self._void > 0 and self._owner != threading.get_ident()
+
     def __del__(self):
-        kept = self._kept  # (no guard taken here: a collection may run while this thread holds it)
-        if kept is not None and kept[2] == pid():
-            self._kept = None
-            _LOCK_FDS.discard(kept[0])
-            with contextlib.suppress(OSError):
-                os.close(kept[0])
+        """Close the kept lock file under _FORK_GUARD when it is free; else (a collection in a
+        thread holding it, or while another does: never waited on) leave it to the guard's
+        next holder, still listed, so that a fork meanwhile still closes the child's copy."""
+        kept = self._kept
+        if kept is None or kept[2] != pid():
+            return
+        self._kept = None
+        _DEFERRED.append((kept[0], id(self)))
+        if _FORK_GUARD.acquire(blocking=False):
+            try:
+                _close_deferred()
+            finally:
+                _FORK_GUARD.release()
 
     @contextlib.contextmanager
     def hold(self, timeout: float | None = None) -> Iterator[None]:
@@ -141,6 +174,8 @@ class _TenantLock:
         finally:
             if generation == self._generation:
                 thread_lock.release()
+            elif self._void > 0:  # a hold of the parent's, left by the child
+                self._void -= 1
 
     def held_here(self) -> bool:
         """True when the calling thread holds the lock."""
@@ -164,7 +199,7 @@ class _TenantLock:
                 info = os.lstat(self.path)
             except OSError:
                 info = None
-            if info is not None and stat.S_ISREG(info.st_mode) and info.st_ino == inode:
+            if info is not None and stat.S_ISREG(info.st_mode) and file_id(info) == inode:
                 self._inode = inode
                 return fd
             _close_lock_file(fd)  # another file is named head.lock now (closing releases the flock)
@@ -199,6 +234,7 @@ class _TenantLock:
             return
         closing: list[int] = []
         with _FORK_GUARD:
+            _close_deferred()
             if fd not in _LOCK_FDS:  # (a fork's child closed them all: not ours)
                 return
             self._kept = (fd, self._inode, pid())
@@ -213,9 +249,10 @@ class _TenantLock:
             with contextlib.suppress(OSError):
                 os.close(other_fd)
 
-    def _take_idle(self) -> tuple[int, int] | None:
-        """The (fd, inode) kept open from the last hold, now this hold's; None when none is."""
+    def _take_idle(self) -> tuple[int, tuple[int, int]] | None:
+        """The (fd, (device, inode)) kept open from the last hold, now this hold's; None when none is."""
         with _FORK_GUARD:
+            _close_deferred()
             kept, self._kept = self._kept, None
             _IDLE.pop(id(self), None)
         if kept is None or kept[2] != pid():
