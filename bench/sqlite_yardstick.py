@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from dbengine.history import Version
+from dbengine import Version
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (

@@ -10,9 +10,8 @@ import re
 import subprocess
 
 import pytest
-from dbengine import errors
+from dbengine import ChangeSummary, Version, errors
 from dbengine.dbengine import DbEngine, EntryInfo
-from dbengine.history import ChangeSummary, Version
 
 T = "tenant_1"
 U = "user_1"

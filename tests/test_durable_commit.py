@@ -12,7 +12,7 @@ import shutil
 import pytest
 from dbengine import journal_store
 from dbengine.errors import StorageError
-from dbengine.history import parse_index
+from dbengine.index_format import parse_index
 
 T, E = "tenant_1", "config"
 

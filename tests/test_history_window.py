@@ -13,9 +13,11 @@ import os
 import zlib
 
 import pytest
+from dbengine import ChangeSummary, Version
 from dbengine.changesets import LEAF_CAP, path_touched, snapshot_changes
 from dbengine.dbengine import DbEngine
-from dbengine.history import ChangeSummary, IndexState, Version, encode_lines, parse_index
+from dbengine.index_format import encode_lines, parse_index
+from dbengine.index_state import IndexState
 
 T, E = "t", "doc"
 COUNT = 300

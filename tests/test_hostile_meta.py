@@ -14,9 +14,9 @@ import os
 import time
 
 import pytest
-from dbengine import errors
+from dbengine import Version, errors
 from dbengine.dbengine import DbEngine
-from dbengine.history import Version, encode_lines
+from dbengine.index_format import encode_lines
 from dbengine.records import bucket_of, encode_bucket
 from dbengine.utils import compute_digest, to_json_bytes
 
@@ -241,7 +241,7 @@ def test_a_forged_summary_is_reported(engine):
     for i in range(3):
         engine.save(T, "u", "e", {"v": i, f"k{i}": i})
     real = engine.log(T, "e", max_items=None)[::-1]
-    from dbengine.history import ChangeSummary
+    from dbengine import ChangeSummary
     old = real[1]
     real[1] = Version(old.digest, old.parents, old.user_id, old.date, None, ChangeSummary(9, 9, 9))
     _forge_index(engine, real)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from dbengine.history import ChangeSummary, Version, build_versions, encode_lines, parse_index
+from dbengine import ChangeSummary, Version
+from dbengine.index_format import build_versions, encode_lines, parse_index
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

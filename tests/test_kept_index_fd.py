@@ -9,7 +9,7 @@ import gc
 import os
 import shutil
 
-from dbengine.history import parse_index
+from dbengine.index_format import parse_index
 
 T, E = "tenant_1", "config"
 

@@ -9,9 +9,8 @@ import sys
 import tempfile
 
 import pytest
-from dbengine import errors, key_tree, order_tree, records_tree
+from dbengine import ChangeSummary, errors, key_tree, order_tree, records_tree
 from dbengine.dbengine import DbEngine
-from dbengine.history import ChangeSummary
 from dbengine.transfer import ImportFormatError
 from dbengine.utils import compute_digest, to_json_bytes
 from hypothesis import HealthCheck, given, settings

@@ -14,17 +14,11 @@ import re
 import time
 
 import pytest
-from dbengine import history
+from dbengine import ChangeSummary, index_format
 from dbengine.changesets import LEAF_CAP, _TooMany, _walk, flat_changes, snapshot_changes
 from dbengine.commits import snapshot_meta
-from dbengine.history import (
-    ChangeSummary,
-    IndexState,
-    encode_commit,
-    encode_lines,
-    parse_index,
-    version_from_document,
-)
+from dbengine.index_format import encode_commit, encode_lines, parse_index
+from dbengine.index_state import IndexState
 from dbengine.layout import envelope
 from dbengine.summaries import snapshot_summary, walked_summary
 from dbengine.utils import (
@@ -35,6 +29,7 @@ from dbengine.utils import (
     to_json_bytes,
     to_json_bytes_utf8,
 )
+from dbengine.versions import version_from_document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,8 +52,8 @@ digests_or_junk = st.one_of(st.none(), st.sampled_from([DIGEST_A, DIGEST_B, "", 
 change_sets = st.one_of(
     st.none(),
     st.lists(names, max_size=6).map(tuple),
-    st.just(tuple(f"/k{i}" for i in range(history.CHANGES_MAX_KEYS + 1))),
-    st.just(("x" * (history.CHANGES_MAX_BYTES + 1),)),
+    st.just(tuple(f"/k{i}" for i in range(index_format.CHANGES_MAX_KEYS + 1))),
+    st.just(("x" * (index_format.CHANGES_MAX_BYTES + 1),)),
 )
 summaries = st.one_of(st.none(), st.builds(ChangeSummary, st.integers(0, 9), st.integers(0, 9), st.integers(0, 9),
                                            change_sets))
@@ -193,12 +188,12 @@ def test_json_text_reports_cycles_and_unknown_types_as_the_stdlib():
 def test_the_change_set_field_is_the_compact_json(first, second, as_list):
     for keys in (first, second, first, list(second) if as_list and second is not None else second):
         summary = ChangeSummary(keys=keys)
-        if keys is None or len(keys) > history.CHANGES_MAX_KEYS:
+        if keys is None or len(keys) > index_format.CHANGES_MAX_KEYS:
             expected = "-"
         else:
             text = json.dumps(list(keys), separators=(",", ":"))
-            expected = text if len(text) <= history.CHANGES_MAX_BYTES else "-"
-        assert history.changes_field(summary) == expected
+            expected = text if len(text) <= index_format.CHANGES_MAX_BYTES else "-"
+        assert index_format.changes_field(summary) == expected
 
 
 @settings(max_examples=100, deadline=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dbengine.history import Version
+from dbengine import Version
 
 from mydb_tui.model.compare import Change
 from mydb_tui.model.history import (

@@ -12,7 +12,7 @@ import pytest
 from dbengine import index_window
 from dbengine.dbengine import DbEngine
 from dbengine.errors import AmbiguousDigestError, DigestNotFoundError
-from dbengine.history import encode_lines, parse_index
+from dbengine.index_format import encode_lines, parse_index
 from dbengine.index_window import find_lines
 
 T, E, OTHER = "t", "doc", "other"

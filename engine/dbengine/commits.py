@@ -12,13 +12,14 @@ from typing import Any
 from .cache import ObjectCache
 from .errors import ConflictError, DbEngineError, EntryNotFoundError, PatternMismatchError
 from .heads import Heads
-from .history import ChangeSummary, IndexState
 from .history_index import HistoryIndex
+from .index_state import IndexState
 from .layout import META_KEYS, RECORDS, SNAPSHOT, envelope, is_record_version
 from .objects import ObjectStore
 from .record_entries import RecordEntries
 from .summaries import ABSENT, snapshot_summary
 from .utils import format_date, to_json_bytes, to_json_bytes_utf8
+from .versions import ChangeSummary
 
 #: build(head digest, head document, date) -> (new version document, its summary[, its bytes]), or None
 Build = Callable[[str | None, dict | None, str], tuple | None]

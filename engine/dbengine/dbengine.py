@@ -32,9 +32,9 @@ from .errors import (
 )
 from .handlers import HandlerRegistry, handlers
 from .heads import Heads
-from .history import ChangeSummary, IndexColumns, Version
 from .history_index import HistoryIndex
 from .history_reads import HistoryReader, LogWindow
+from .index_columns import IndexColumns
 from .index_window import LogView
 from .layout import (
     META_KEYS,
@@ -59,6 +59,7 @@ from .summaries import version_summary
 from .transfer import ImportResult, export_lines, import_lines
 from .utils import compute_digest, gc_paused, json_copy, now_local
 from .verify import VerifyReport, verify_database
+from .versions import ChangeSummary, Version
 
 _DATE_REV_RE = re.compile(r"@\{([^{}]{1,64})\}")
 

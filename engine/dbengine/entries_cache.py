@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
 
-from .history import (
+from .index_format import (
     NO_PARENT,
     NONE_FIELD,
-    Version,
     _dates,
     _decoded,
     _parents_of,
@@ -39,6 +38,7 @@ from .history import (
     versions_from_fields,
 )
 from .utils import gc_paused
+from .versions import Version
 
 CACHE_NAME = "entries"
 _HEADER = b"mydb-entries 3\n"  # 3: column-wise (a cache of format 1 or 2 is rebuilt)

@@ -12,11 +12,11 @@ from itertools import repeat
 from .entries_cache import CACHE_NAME, EntryColumns, encode_cache, parse_columns
 from .errors import DbEngineError
 from .heads import Heads
-from .history import Version
 from .history_index import try_lock
 from .names import check_tenant
 from .objects import ObjectStore
 from .utils import gc_paused
+from .versions import Version
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import ConflictError, CorruptObjectError, DbEngineError
-from .history import _all_hex
+from .index_format import _all_hex
 from .names import check_tenant
 from .objects import ObjectStore
 from .storage_protocol import Storage

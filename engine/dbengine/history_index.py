@@ -17,20 +17,12 @@ from .errors import (
     LockTimeoutError,
     StorageError,
 )
-from .history import (
-    ChangeSummary,
-    IndexState,
-    Version,
-    chain_breaks,
-    encode_commit,
-    encode_lines,
-    parse_index,
-    same_metadata,
-    version_from_document,
-)
+from .index_format import chain_breaks, encode_commit, encode_lines, parse_index
+from .index_state import IndexState
 from .names import check_digest
 from .objects import ObjectStore
 from .storage_protocol import Storage
+from .versions import ChangeSummary, Version, same_metadata, version_from_document
 
 #: summary(tenant, parent document or None, document): what a version changed
 Summarize = Callable[[str, "dict | None", dict], ChangeSummary]

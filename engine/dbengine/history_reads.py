@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from .changesets import path_touched
 from .errors import AmbiguousDigestError, ConflictError, CorruptObjectError, DigestNotFoundError
-from .history import IndexState, Version, build_versions
 from .history_index import HistoryIndex
+from .index_format import build_versions
+from .index_state import IndexState
 from .index_window import Lines, LogView, WindowDamaged, find_lines, newest, window
 from .names import check_digest, check_key
+from .versions import Version
 
 _REV_RE = re.compile(r"HEAD(?:~(\d+))?")
 _PREFIX_RE = re.compile(r"[0-9a-f]{4,64}")

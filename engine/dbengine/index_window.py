@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .history import line_position, parse_index, seed_crc
+from .index_format import line_position, parse_index, seed_crc
 
 #: read_range(offset, nbytes) -> (bytes, start offset, file size), or None (no index).
 ReadRange = Callable[[int, int], "tuple[bytes, int, int] | None"]

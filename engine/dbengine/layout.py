@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .history import is_seed_layout
 from .records import bucket_of
 from .records_tree import Tree
+from .versions import is_seed_layout
 
 SNAPSHOT = "snapshot"
 RECORDS = "records"

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 
 from .cache import ObjectCache
 from .errors import CorruptObjectError, DbEngineError
-from .history import is_version_doc, normalize_version
 from .layout import RECORDS, SNAPSHOT
 from .names import DIGEST_RE, check_digest
 from .node_bytes import KeyLeafScan, node_to_bytes, scan_key_leaf
@@ -18,6 +17,7 @@ from .records import bucket_records, is_bucket_doc
 from .records_tree import KEY_LEAF_KIND, NODE_KINDS, Nodes, TreeError, is_node_doc
 from .storage_protocol import Storage
 from .utils import compute_digest, strict_loads, to_json_bytes
+from .versions import is_version_doc, normalize_version
 
 BUCKET_BYTES_CACHE = 32 << 20  # two versions of 100,000 records of ~100 bytes
 NODE_BYTES_CACHE = 16 << 20  # the nodes a put_many of a few thousand records reads

@@ -22,7 +22,7 @@ from .errors import (
     PatternMismatchError,
     RecordNotFoundError,
 )
-from .history import IndexColumns, Version, columns_of_versions, is_seed_layout, parse_columns
+from .index_columns import IndexColumns, columns_of_versions, parse_columns
 from .names import check_key
 from .pointer import (
     ABSENT,
@@ -35,6 +35,7 @@ from .pointer import (
     same_value,
     value_at,
 )
+from .versions import Version, is_seed_layout
 
 if TYPE_CHECKING:
     from .dbengine import DbEngine

@@ -14,7 +14,6 @@ from operator import itemgetter
 from typing import Any
 
 from .errors import CorruptObjectError, RecordNotFoundError
-from .history import ChangeSummary
 from .key_tree import key_lookup_many, key_update
 from .layout import RECORDS, is_seed_record_entry, is_tree_doc, tree_fields, tree_of
 from .names import check_key
@@ -24,6 +23,7 @@ from .records import RecordsView, bucket_of, changed_items, ordered_records, sam
 from .records_tree import Nodes, Tree, TreeError
 from .records_view import TreeRecordsView
 from .utils import gc_paused, json_copy
+from .versions import ChangeSummary
 
 _EMPTY = Tree(None, None, 0, 0)
 

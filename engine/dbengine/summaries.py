@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .changesets import flat_changes, snapshot_changes
-from .history import ChangeSummary
 from .layout import RECORDS, SNAPSHOT, is_seed_record_entry, is_tree_doc, plain_dict, seed_records
 from .record_entries import RecordEntries
 from .records import same_stored
 from .utils import to_json_bytes
+from .versions import ChangeSummary
 
 #: The "no parent" side of a snapshot summary.
 ABSENT: Any = type("NoParent", (), {"__repr__": lambda self: "ABSENT", "__slots__": ()})()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from .errors import ConflictError, DbEngineError, DigestNotFoundError, StorageError
 from .heads import Heads
-from .history import is_seed_layout, is_version_doc, normalize_version, version_from_document
 from .history_index import HistoryIndex
 from .history_reads import HistoryReader
 from .layout import tree_of
@@ -31,6 +30,7 @@ from .records_tree import NODE_KINDS, ORDER_LEAF_KIND, is_node_doc
 from .serializer import iter_ref_digests
 from .tree_check import tree_problems
 from .utils import compute_digest, strict_loads
+from .versions import is_seed_layout, is_version_doc, normalize_version, version_from_document
 
 FORMAT_NAME = "mydb-export"
 FORMAT_VERSION = 1

@@ -9,17 +9,7 @@ from dataclasses import dataclass, field
 
 from .entries_cache import CACHE_NAME, parse_cache
 from .errors import DbEngineError
-from .history import (
-    build_versions,
-    chain_breaks,
-    is_seed_layout,
-    is_version_doc,
-    metadata_error,
-    normalize_version,
-    parse_index,
-    same_metadata,
-    version_from_document,
-)
+from .index_format import build_versions, chain_breaks, parse_index
 from .layout import tree_of
 from .names import DIGEST_RE, check_entry, check_tenant
 from .record_entries import RecordEntries
@@ -30,6 +20,14 @@ from .storage_protocol import Storage
 from .summaries import version_summary
 from .tree_check import tree_problems
 from .utils import compute_digest, strict_loads
+from .versions import (
+    is_seed_layout,
+    is_version_doc,
+    metadata_error,
+    normalize_version,
+    same_metadata,
+    version_from_document,
+)
 
 
 @dataclass(frozen=True)

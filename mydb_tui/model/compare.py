@@ -14,10 +14,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbengine import Version
 from dbengine.errors import DbEngineError
-from dbengine.history import Version, version_from_document
 from dbengine.serializer import SPECIAL, TAG_DICT
 from dbengine.utils import gc_paused, to_json_bytes
+from dbengine.versions import version_from_document
 
 from .align import Alignment, DiffRow, Segment, align, header_row, pairs_line_by_line
 from .badged import badged, child, has_value, shown_path, value_at

@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbengine import Version
 from dbengine.errors import RecordNotFoundError
-from dbengine.history import Version
 
 from .dates import local_time
 from .values import is_special

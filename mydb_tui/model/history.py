@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dbengine.history import Version
+from dbengine import Version
 from dbengine.pointer import format_pointer
 
 from .align import Segment, word_marks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbengine.history import Version
+from dbengine import Version
 
 from .dates import local_time
 

@@ -35,7 +35,7 @@ def local_date(stored: object) -> str:
 def version_damage(digest: str, document: dict) -> str | None:
     """What is wrong with a stored version's metadata, as the engine says it (its
     `Version.damage`), None when nothing is; never raises."""
-    from dbengine.history import version_from_document
+    from dbengine.versions import version_from_document
 
     try:
         return version_from_document(digest, document, None).damage

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dbengine.history import Version
+from dbengine import Version
 from dbengine.index_window import LogView
 from rich.text import Text
 from textual import work

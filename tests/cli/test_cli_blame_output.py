@@ -9,7 +9,7 @@ import io
 import json
 import sys
 
-from dbengine.history import Version
+from dbengine import Version
 
 from mydb_tui.cli.commands.history import _safe, blame_json, blame_lines
 from mydb_tui.cli.output import Column, Output, to_json

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from dbengine.history import Version
+from dbengine import Version
 
 from mydb_tui.model.badged import badged, inline, shown_path
 from mydb_tui.model.conflict import MISSING, age, changed_paths, names, saved_text, three_way

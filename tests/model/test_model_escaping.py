@@ -8,8 +8,8 @@ import json
 import unicodedata
 
 import pytest
+from dbengine import Version
 from dbengine.dbengine import DbEngine
-from dbengine.history import Version
 
 from mydb_tui.cli import safe as cli_safe
 from mydb_tui.model.compare import compare_versions

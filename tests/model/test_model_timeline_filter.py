@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from dbengine.history import ChangeSummary, Version
+from dbengine import ChangeSummary, Version
 
 from mydb_tui.model.timeline_filter import FilterError, filter_title, filter_versions, parse_filter
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dbengine.history import Version
+from dbengine import Version
 from dbengine.queries import KeyChange, parse_when
 
 from mydb_tui.model.dates import INVALID_DATE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbengine import Version
 from dbengine.errors import DbEngineError, RecordNotFoundError
-from dbengine.history import Version
 from dbengine.utils import gc_paused
 
 from mydb_tui.model.dates import INVALID_DATE, zoned_iso, zoned_iso_texts
@@ -270,7 +270,7 @@ def _show_record(ctx: Context, key: str) -> int:
 def _stored_record(ctx: Context, engine: Any, document: dict, digest: str, key: str) -> Any:
     """The stored form of record `key` of the version `document`, or a one-line error (a
     snapshot entry, a missing record: with "did you mean …?" over the version's keys)."""
-    from dbengine.history import is_seed_layout
+    from dbengine.versions import is_seed_layout
 
     args = ctx.args
     tenant, entry = args.tenant, args.entry
