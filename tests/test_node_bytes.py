@@ -11,7 +11,7 @@ from dbengine import node_bytes, order_tree, records_tree
 from dbengine.dbengine import DbEngine
 from dbengine.errors import CorruptObjectError
 from dbengine.utils import compute_digest, strict_loads, to_json_bytes
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 T, E, U = "t", "rec", "u"
@@ -97,6 +97,7 @@ def test_the_sound_hostile_cases_are_read_by_the_scan():
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(tricky_keys, st.integers(0, 10**6), min_size=1, max_size=10),
        st.dictionaries(tricky_keys, st.none() | st.integers(0, 10**6), max_size=5))
+@example(pairs={"": 0}, changes={"": None, "0": 0})  # the only key removed before another is added
 def test_a_spliced_key_leaf_is_to_json_bytes_of_the_changed_pairs(pairs, changes):
     scan = node_bytes.scan_key_leaf(to_json_bytes({"__kind__": "key-leaf", "keys": sorted([k, s] for k, s in pairs.items())}))
     if scan is None:

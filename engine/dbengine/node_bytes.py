@@ -138,6 +138,8 @@ def splice_key_leaf(scan: KeyLeafScan, changes: list[tuple[Any, str, int | None]
     keys = list(scan.keys)
     seps = list(scan.seps)
     data = scan.data
+    if len(keys) == 1 and any(change[2] is None for change in changes):
+        changes = sorted(changes, key=lambda change: change[2] is None)  # adds first: the one key may go
     for _h, key, seq in changes:
         raw = plain_key(key)
         if raw is None:

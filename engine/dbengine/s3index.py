@@ -9,7 +9,7 @@ token); it is a cache, checked by the engine against the head and repaired from 
 objects, so a lost or skipped append only makes it lag. An entry with no segments but a
 local-format index `{tenant}/index/{sha256(entry)}` (a database copied up with `aws s3
 sync`) gets its segments from that file's complete lines, read once. This module moves
-the index's bytes and lines only: their format is history_index.py's and history.py's.
+the index's bytes and lines only: their format is history_index.py's and index_format.py's.
 
 Requests (through s3requests.py, so counted and retried as the storage's own):
 index_token: 1 LIST; read_index: 1 LIST + 1 GET per segment at or after the offset
