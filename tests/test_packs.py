@@ -687,3 +687,25 @@ def test_tiny_commit_packs_are_not_rewritten_again_and_again_in_the_lowest_tier(
         assert len(live) <= 4 * packs.MERGE_FANOUT  # a reader probes a bounded number of small packs
     tiers = packs.merge_tier(packs.MERGE_MAX_BYTES - 1) - packs.merge_tier(4096) + 1  # the tiers a byte climbs
     assert rewritten / written <= tiers  # about once per tier, not once per merge of the lowest one
+
+
+def test_a_problem_of_a_sound_object_is_named_at_its_file_not_at_a_damaged_packed_copy(db):
+    """A damaged copy names where a missing object was looked for, never a problem of an
+    object whose file is sound (a7bef21 named the damaged copy for both)."""
+    import json
+
+    saved = Path(db.storage.object_path(T, db.save(T, U, "doc", {"a": 1})))
+    document = json.loads(saved.read_bytes())
+    document["__data__"] = {"__special__": "ref", "__digest__": "not-a-digest"}  # verify: bad-ref
+    data = json.dumps(document).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    good = Path(db.storage.object_path(T, digest))
+    good.parent.mkdir(exist_ok=True)
+    good.write_bytes(data)
+    pack_bytes = encode_pack({digest: data.replace(b"not-a-digest", b"not-a-digesT")})  # a damaged copy
+    folder = Path(db.storage.packs.folder(T))
+    folder.mkdir(exist_ok=True)
+    (folder / f"{hashlib.sha256(pack_bytes).hexdigest()}.pack").write_bytes(pack_bytes)
+    problems = DbEngine(db.root).verify().problems
+    assert any(p.kind == "hash-mismatch" and str(folder) in p.path for p in problems)  # the damaged copy
+    assert [p.path for p in problems if p.kind == "bad-ref"] == [str(good)]
