@@ -144,6 +144,8 @@ class _TenantLock:
         _DEFERRED.append((kept[0], id(self)))
         if _FORK_GUARD.acquire(blocking=False):
             try:
+                if _IDLE.get(id(self)) is self._ref:  # (its weak reference is alive until __del__ returns)
+                    del _IDLE[id(self)]
                 _close_deferred()
             finally:
                 _FORK_GUARD.release()
