@@ -381,12 +381,12 @@ class _Fake:
 
 def test_the_tiered_rule_merges_the_smallest_packs_of_the_lowest_full_tier(monkeypatch):
     fanout, base = packs.MERGE_FANOUT, packs.MERGE_TIER_BASE
-    assert [packs.merge_tier(size) for size in (0, base * fanout - 1, base * fanout, base * fanout ** 2)] == [0, 0, 1, 2]
+    assert [packs.merge_tier(size) for size in (0, base - 1, base, base * fanout - 1, base * fanout)] == [0, 0, 1, 1, 2]
     assert packs.choose_merge([_Fake(1, 1000) for _ in range(fanout - 1)]) == []  # a tier not full yet: no merge
     full = [_Fake(1, 1000 + i) for i in range(fanout + 2)]
     assert packs.choose_merge(full) == full[:fanout]  # the smallest MERGE_FANOUT of the tier
     monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
-    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 100)  # tiers: < 200, < 400, < 800 ... bytes
+    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 100)  # tiers: < 100, < 200, < 400, < 800 ... bytes
     sizes = lambda chosen: sorted(p.size for p in chosen)  # noqa: E731
     assert sizes(packs.choose_merge([_Fake(1, 150), _Fake(1, 250)])) == []  # one pack in each tier
     assert sizes(packs.choose_merge([_Fake(1, 150), _Fake(1, 250), _Fake(1, 300)])) == [250, 300]
@@ -395,7 +395,7 @@ def test_the_tiered_rule_merges_the_smallest_packs_of_the_lowest_full_tier(monke
     assert sizes(packs.choose_merge([_Fake(1, 1000), _Fake(1, 1000)])) == []  # at the bound: never take part
     assert sizes(packs.choose_merge([_Fake(1, 600), _Fake(1, 700)])) == []  # the merged pack would reach the bound
     monkeypatch.setattr(packs, "MERGE_FANOUT", 4)
-    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 1000)  # one tier below 4000 bytes
+    monkeypatch.setattr(packs, "MERGE_TIER_BASE", 1000)  # one tier below 1000 bytes
     # the smallest four would reach the bound: the largest of them stays out
     assert sizes(packs.choose_merge([_Fake(1, 300), _Fake(1, 310), _Fake(1, 320), _Fake(1, 330), _Fake(1, 900)])) == [
         300, 310, 320]
@@ -668,3 +668,44 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
         assert run(case, None) is None and DbEngine(str(case)).get(T, E) == after, label
         shutil.rmtree(case)
     assert raised >= len(counting.calls) // 3
+
+
+def test_tiny_commit_packs_are_not_rewritten_again_and_again_in_the_lowest_tier():
+    """Packs of a few kB (16 small nodes): the lowest tier must not hold a growing merged pack that
+    every merge of it rewrites again (it did up to 512 kB: 11.8 times each byte over 10,000 commits)."""
+    live, written, rewritten = [], 0, 0
+    for commit in range(3000):
+        live.append(_Fake(1, 4096, name=f"c{commit:06d}"))
+        written += 4096
+        chosen = packs.choose_merge(live)
+        if chosen:
+            merged = sum(pack.size for pack in chosen)
+            rewritten += merged
+            for pack in chosen:
+                live.remove(pack)
+            live.append(_Fake(1, merged, name=f"m{commit:06d}"))
+        assert len(live) <= 4 * packs.MERGE_FANOUT  # a reader probes a bounded number of small packs
+    tiers = packs.merge_tier(packs.MERGE_MAX_BYTES - 1) - packs.merge_tier(4096) + 1  # the tiers a byte climbs
+    assert rewritten / written <= tiers  # about once per tier, not once per merge of the lowest one
+
+
+def test_a_problem_of_a_sound_object_is_named_at_its_file_not_at_a_damaged_packed_copy(db):
+    """A damaged copy names where a missing object was looked for, never a problem of an
+    object whose file is sound (a7bef21 named the damaged copy for both)."""
+    import json
+
+    saved = Path(db.storage.object_path(T, db.save(T, U, "doc", {"a": 1})))
+    document = json.loads(saved.read_bytes())
+    document["__data__"] = {"__special__": "ref", "__digest__": "not-a-digest"}  # verify: bad-ref
+    data = json.dumps(document).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    good = Path(db.storage.object_path(T, digest))
+    good.parent.mkdir(exist_ok=True)
+    good.write_bytes(data)
+    pack_bytes = encode_pack({digest: data.replace(b"not-a-digest", b"not-a-digesT")})  # a damaged copy
+    folder = Path(db.storage.packs.folder(T))
+    folder.mkdir(exist_ok=True)
+    (folder / f"{hashlib.sha256(pack_bytes).hexdigest()}.pack").write_bytes(pack_bytes)
+    problems = DbEngine(db.root).verify().problems
+    assert any(p.kind == "hash-mismatch" and str(folder) in p.path for p in problems)  # the damaged copy
+    assert [p.path for p in problems if p.kind == "bad-ref"] == [str(good)]

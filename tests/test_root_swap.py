@@ -126,3 +126,30 @@ def test_a_packs_folder_swapped_for_a_symlink_is_never_written_through(make_engi
     put_back(folder, outside)
     report = make_engine(engine.root).verify()
     assert report.ok, report.problems
+
+
+def test_an_import_never_writes_through_a_folder_swapped_while_it_runs(make_engine, tmp_path):
+    """An import writes objects outside any hold: a folder checked for one object may be
+    swapped for a symlink out of the root before the next (here between two lines)."""
+    source = make_engine(str(tmp_path / "source"), durable=True)
+    source.init(T)
+    for n in range(4):
+        source.save(T, "alice", E, {"n": n, "text": "x" * n})
+    lines = list(source.export_jsonl(T))
+    engine = make_engine(durable=True)
+    engine.init(T)
+    objects = os.path.join(engine.storage.tenant_dir(T), "objects")
+    outside = str(tmp_path / "outside-objects")
+    moved: list[dict[str, bytes]] = []
+
+    def stream():
+        for line in lines:
+            if '"type":"object"' in line.replace(" ", "") and not moved and os.path.isdir(objects) \
+                    and snapshot(objects):  # one object written: objects/ is known inside
+                swap_out(objects, outside)
+                moved.append(snapshot(outside))
+            yield line
+
+    with pytest.raises(StorageError, match="outside the database root"):
+        engine.import_jsonl(stream())
+    assert moved and snapshot(outside) == moved[0], "written outside the root"

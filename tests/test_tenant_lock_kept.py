@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+from collections import OrderedDict
 
 import pytest
 from dbengine import tenant_lock
@@ -60,3 +61,21 @@ def test_idle_lock_files_are_bounded_and_closed_with_their_storage(make_engine, 
     gc.collect()
     links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
     assert not [link for link in links if link.startswith(root)]
+
+
+def test_a_collected_lock_frees_its_idle_slot(tmp_path, monkeypatch):
+    """A lock collected closes its kept file and leaves the idle list: a dead entry kept there
+    (its weak reference still alive inside __del__) took a slot, so a live lock's file was
+    closed one lock too early."""
+    monkeypatch.setattr(tenant_lock, "IDLE_MAX", 2)
+    monkeypatch.setattr(tenant_lock, "_IDLE", OrderedDict())  # (other tests' idle locks left out)
+    locks = [tenant_lock._TenantLock(str(tmp_path / f"{name}.lock"), 1.0) for name in "abc"]
+    for lock in locks[:2]:
+        with lock.hold():
+            pass
+    del lock, locks[1]  # b: collected (CPython: at once)
+    gc.collect()
+    with locks[1].hold():  # c: two idle files now, a's and c's, within IDLE_MAX
+        pass
+    assert locks[0]._kept is not None, "a's idle file was closed to make room for a collected lock"
+    assert len(tenant_lock._IDLE) == 2

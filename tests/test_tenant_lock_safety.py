@@ -77,3 +77,42 @@ def test_a_child_forked_inside_a_hold_does_not_hold_the_lock(make_engine):
     assert storage.read_head(T)[0] == before
     engine.save(T, "alice", "config", {"n": 1})  # the parent's hold was let go as usual
     assert make_engine(engine.root).verify().ok
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_grandchild_forked_by_a_child_still_inside_the_parents_hold_does_not_hold_it(make_engine):
+    """The child is still inside the hold that is its parent's; a child of its own, forked
+    there, is too (it was let write the head as if free)."""
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", "config", {"n": 0})
+    storage = engine.storage
+    before = storage.read_head(T)[0]
+    read_end, write_end = os.pipe()
+    with storage.lock(T):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(read_end)
+                signal.alarm(20)
+                grandchild = os.fork()
+                if grandchild == 0:  # still inside the first parent's hold
+                    try:
+                        storage.write_head(T, b'{"config": "0000"}')
+                        os.write(write_end, b"wrote")
+                    except StorageError as exc:
+                        os.write(write_end, b"refused" if "fork" in str(exc) else str(exc).encode())
+                    finally:
+                        os._exit(0)
+                os.waitpid(grandchild, 0)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        _pid, status = os.waitpid(pid, 0)
+        said = os.read(read_end, 200)
+        os.close(read_end)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert said == b"refused"
+    assert storage.read_head(T)[0] == before

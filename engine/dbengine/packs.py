@@ -52,9 +52,11 @@ from .safe_files import _fail, _fsync_dir, _kind, _open_regular, _read_fd, _sync
 PACK_MIN = 16  # a commit writing fewer record-tree nodes leaves them loose
 MERGE_MAX_BYTES = 64 << 20  # packs this large never take part in a merge (a commit never rewrites gigabytes)
 #: Size-tiered merging (as an LSM tree's): packs fall in tiers by size, each tier MERGE_FANOUT
-#: times the one below (tier 0 below MERGE_FANOUT * MERGE_TIER_BASE bytes); once a tier holds
-#: MERGE_FANOUT packs, its smallest MERGE_FANOUT are merged into one of the next tier. An object
-#: is so rewritten about once per tier (2 times from a 1 MB commit pack to 64 MB), and a commit
+#: times the one below (tier 0 below MERGE_TIER_BASE bytes, tier 1 below MERGE_FANOUT times
+#: that); once a tier holds MERGE_FANOUT packs, its smallest MERGE_FANOUT are merged into one of
+#: the next tier (tier 0 is narrow: a pack merged there grows past it within a few merges, never
+#: rewritten again and again as packs of a few kB come). An object is so rewritten about once
+#: per tier (2 times from a 1 MB commit pack to 64 MB), and a commit
 #: pays a merge about once in MERGE_FANOUT commits; git's geometric rule (factor 2) rewrote 3.5
 #: commits' worth of packs a commit, with a merge every other commit (bench/RESULTS-packs.md).
 MERGE_FANOUT = 8
@@ -497,9 +499,9 @@ def _pack_objects(pack: _Pack) -> dict[str, bytes] | None:
 
 
 def merge_tier(size: int) -> int:
-    """The tier of a pack of `size` bytes: 0 below MERGE_FANOUT * MERGE_TIER_BASE, and one
-    more for each further factor of MERGE_FANOUT."""
-    tier, bound = 0, MERGE_TIER_BASE * MERGE_FANOUT
+    """The tier of a pack of `size` bytes: 0 below MERGE_TIER_BASE, and one more for each
+    further factor of MERGE_FANOUT (so MERGE_FANOUT packs of a tier above 0 merge into the next)."""
+    tier, bound = 0, MERGE_TIER_BASE
     while size >= bound:
         tier += 1
         bound *= MERGE_FANOUT

@@ -4,9 +4,10 @@ A file is written as a temp file in its folder, then renamed over its path (fsyn
 its folder, when durable); a content-addressed file already holding exactly its bytes is
 kept, one holding other bytes is replaced (an acknowledged write is readable). Files are
 created with O_NOFOLLOW and every folder written into must resolve inside the root (a
-symlink out of it is refused, StorageError); a folder checked is trusted until `recheck`,
-which the storage calls as each tenant lock is taken and let go. Reads: `read`, a regular file or
-DigestNotFoundError (safe_files.py).
+symlink out of it is refused, StorageError); a folder checked is trusted, by a thread inside a
+tenant lock hold only, until the next hold begins or ends anywhere (`hold_begins`, `hold_ends`):
+a write outside any hold (an import, an object of a `durable=False` writer) checks its folders
+each time. Reads: `read`, a regular file or DigestNotFoundError (safe_files.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RootFiles:
         self.durable = durable
         self._root_prefix = os.path.join(self.root, "")
         self.inside: set[str] = set()  # folders checked to lie inside the root since `recheck`
+        self._holds = threading.local()  # .depth: the tenant lock holds the calling thread is in
 
     def read(self, path: str, what: str) -> bytes:
         """A regular file's bytes; DigestNotFoundError (naming `what`) when absent or a folder."""
@@ -143,11 +145,11 @@ class RootFiles:
     def check_inside(self, folder: str) -> None:
         """Refuse (StorageError) to write into a folder that resolves outside the root.
 
-        Folders checked since `recheck` cost a set lookup; others one lstat per level not seen yet (a real
+        Folders checked since `recheck` cost a set lookup in a hold; others one lstat per level not seen yet (a real
         folder inside a folder inside the root is inside), and a realpath when it is a
         symlink. The root itself may be a symlink: everything is compared with its realpath.
         """
-        if folder in self.inside or folder == self.root:
+        if folder == self.root or self.known_inside(folder):
             return
         if not folder.startswith(self._root_prefix):
             raise StorageError(f"cannot write in {folder}: it is not inside the database root {self.root}")
@@ -172,6 +174,30 @@ class RootFiles:
         `packs/`) is never written through, by a new file or a kept fd."""
         self.inside.clear()
 
+    def hold_begins(self) -> None:
+        """The calling thread enters a tenant lock hold: every folder is checked afresh (`recheck`),
+        then trusted by the threads in a hold until the next hold begins or ends."""
+        self.recheck()
+        self._holds.depth = self._depth() + 1
+
+    def hold_ends(self) -> None:
+        """The calling thread leaves a hold (`hold_begins`): the folders are checked afresh."""
+        self._holds.depth = max(0, self._depth() - 1)
+        self.recheck()
+
+    def forked(self) -> None:
+        """In a forked child: the holds of the forking thread were the parent's; nothing is trusted."""
+        self._holds = threading.local()
+        self.recheck()
+
+    def _depth(self) -> int:
+        return getattr(self._holds, "depth", 0)
+
+    def known_inside(self, folder: str) -> bool:
+        """True when `folder` was checked since the last `recheck` and the calling thread is in
+        a hold (outside one, a folder may be swapped between two writes with no hold between)."""
+        return folder in self.inside and self._depth() > 0
+
     def remember_inside(self, folder: str) -> None:
         """Note a folder known to lie inside the root (a bounded set)."""
         if len(self.inside) >= _FOLDER_CACHE_MAX:  # one folder per object: keep it bounded
@@ -188,7 +214,7 @@ class RootFiles:
         written with no further check: mkdir, open, write, close, rename, nothing else."""
         folder = os.path.dirname(path)
         parent = os.path.dirname(folder)
-        if parent not in self.inside:
+        if not self.known_inside(parent):
             self.check_inside(parent)
         try:
             os.mkdir(folder)

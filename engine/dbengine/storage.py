@@ -140,6 +140,7 @@ class LocalStorage:
         wait on it forever) and the tenant locks let go (`_TenantLock.forked`)."""
         self._locks_guard = threading.Lock()
         self._held_reads.clear()
+        self.files.forked()
         self.journals.forked()
         self._index_fds.forked()
         self.packs.forked()
@@ -534,9 +535,9 @@ class LocalStorage:
                 lock = self._locks[tenant] = _TenantLock(
                     os.path.join(self.tenant_dir(tenant), "head.lock"), self.lock_timeout
                 )
-        self.files.recheck()  # (a folder may have been swapped for a symlink since the last hold)
-        self.files.check_inside(self.tenant_dir(tenant))
+        self.files.hold_begins()  # (a folder may have been swapped for a symlink since the last hold)
         try:
+            self.files.check_inside(self.tenant_dir(tenant))
             with lock.hold(timeout):
                 try:
                     self.journals.replay_if_needed(tenant)
@@ -544,7 +545,7 @@ class LocalStorage:
                 finally:
                     self._held_reads.pop(tenant, None)  # a read of this hold is not trusted after it
         finally:
-            self.files.recheck()  # (writes between holds check their folders afresh)
+            self.files.hold_ends()  # (writes between holds check their folders afresh, each time)
 
     # ------------------------------------------------------------------ journal (durable commits)
     def checkpoint(self, tenant: str) -> None:
@@ -619,9 +620,9 @@ class LocalStorage:
         key = (tenant, entry)
         try:
             folder = os.path.dirname(path)
-            if folder not in self.files.inside:  # (checked once a hold: the kept fd's file may have left the root)
+            if not self.files.known_inside(folder):  # (checked once a hold: the kept fd's file may have left the root)
                 self.files.check_inside(folder)
-                if folder not in self.files.inside:  # absent
+                if not self.files.known_inside(folder):  # absent (or no hold: made if missing, checked again)
                     self.files.mkdir(folder)
                     self.files.check_inside(folder)
             kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)

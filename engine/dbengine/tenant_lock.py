@@ -122,7 +122,8 @@ class _TenantLock:
         """In a forked child: the parent's holds are not the child's. Its copy of the flock's
         fd is closed by `_after_fork_in_child` with every other lock file (the flock stays the
         parent's: no unlock) and the thread lock is new (a parent thread may have held it)."""
-        self._void = self._depth if self._owner == threading.get_ident() else 0
+        # (+ the holds of an earlier parent it is still inside: a child's child is inside them too)
+        self._void = (self._depth if self._owner == threading.get_ident() else 0) + self._void
         self._thread_lock = threading.RLock()
         self._depth, self._owner, self._fd, self._kept = 0, None, None, None
         self._generation += 1
@@ -144,6 +145,8 @@ class _TenantLock:
         _DEFERRED.append((kept[0], id(self)))
         if _FORK_GUARD.acquire(blocking=False):
             try:
+                if _IDLE.get(id(self)) is self._ref:  # (its weak reference is alive until __del__ returns)
+                    del _IDLE[id(self)]
                 _close_deferred()
             finally:
                 _FORK_GUARD.release()

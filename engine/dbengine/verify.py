@@ -106,8 +106,9 @@ def _verify_tenant(records: RecordEntries, tenant: str, report: VerifyReport, re
     _check_packs(storage, tenant, objects, report, damaged_at)
 
     def place(digest: str) -> str:
-        """Where a missing or damaged object was looked for: its damaged copy, else its file."""
-        return damaged_at.get(digest) or storage.object_path(tenant, digest)
+        """Where a missing or damaged object was looked for: its damaged copy, else its file
+        (a sound object is named at its file, whatever damaged copies lie elsewhere)."""
+        return (digest not in objects and damaged_at.get(digest)) or storage.object_path(tenant, digest)
 
     head: dict[str, str] = {}
     head_path = storage.head_path(tenant)
