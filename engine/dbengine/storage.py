@@ -42,7 +42,8 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
-from .kept_fds import FileToken, KeptFds, file_id
+from .kept_fds import FileToken
+from .local_index import LocalIndex
 from .names import DIGEST_RE, check_digest, check_tenant
 from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
@@ -50,10 +51,7 @@ from .safe_files import (
     HEAD_LIMIT,
     _fail,
     _kind,
-    _open_regular,
-    _open_stat_for_writing,
-    _read_regular,
-    _write_all,
+    _read_if_there,
 )
 from .tenant_lock import _TenantLock
 
@@ -80,16 +78,6 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      head_info.st_ino if head_info is not None else 0,
                      head_info.st_size if head_info is not None else 0,
                      max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
-
-
-def _read_if_there(path: str, what: str, **options) -> tuple[bytes, os.stat_result, int] | None:
-    """`_read_regular` of a file that may be missing (None); other OS errors name the path."""
-    try:
-        return _read_regular(path, what, **options)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _fail("read", path, exc) from exc
 
 
 def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
@@ -119,7 +107,7 @@ class LocalStorage:
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.packs = Packs(self.files, self.tenant_dir)  # the tenants' pack files (packs.py)
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
-        self._index_fds = KeptFds()  # (tenant, entry) -> its history index's append fd, kept open
+        self.index = LocalIndex(self.files, self.index_path, self._refuse_if_forked_inside)  # history index files
         # tenant -> (token, journal lstat) of the head `read_head` read while this process held
         # the tenant's lock, forgotten when the hold ends: a `write_head` expecting that very
         # token within the same hold needs no second look (every writer takes the lock)
@@ -142,7 +130,7 @@ class LocalStorage:
         self._held_reads.clear()
         self.files.forked()
         self.journals.forked()
-        self._index_fds.forked()
+        self.index.forked()
         self.packs.forked()
         for lock in list(self._locks.values()):
             lock.forked()
@@ -559,97 +547,28 @@ class LocalStorage:
         damage False is harmless (a frame cut short by a crash, ignored). For verify."""
         return self.journals.problems(tenant)
 
-    # ------------------------------------------------------------------ history index
+    # ------------------------------------------------------------------ history index (local_index.py)
     def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, FileToken] | None:
-        """Bytes of an entry's history index from `offset`, and the file's token."""
-        path = self.index_path(tenant, entry)
-        read = _read_if_there(path, f"history index of {entry!r}", offset=offset)
-        if read is None:
-            return None
-        data, info, _offset = read
-        return data, FileToken.of(info)
+        return self.index.read(tenant, entry, offset)
 
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
-        """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
-        path = self.index_path(tenant, entry)
-        read = _read_if_there(path, f"history index of {entry!r}", tail=nbytes)
-        return None if read is None else (read[0], read[2])
+        return self.index.read_tail(tenant, entry, nbytes)
 
     def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int, int] | None:
-        """Up to `nbytes` of an entry's index from `offset` (a negative offset counts from the
-        end): (the bytes, the offset they start at, the file's size); None when there is no index."""
-        path = self.index_path(tenant, entry)
-        try:
-            fd, info = _open_regular(path, f"history index of {entry!r}")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-        try:
-            size = info.st_size
-            start = max(size + offset, 0) if offset < 0 else min(offset, size)
-            data = os.pread(fd, max(min(nbytes, size - start), 0), start) if size > start else b""
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-        finally:
-            os.close(fd)
-        return data, start, size
+        return self.index.read_range(tenant, entry, offset, nbytes)
 
     def index_token(self, tenant: str, entry: str) -> FileToken | None:
-        """The index file's token (lstat: a symbolic link in its place has a token of its own,
-        never its target's: `append_index` trusts a token naming the file it keeps open)."""
-        try:
-            stat = os.lstat(self.index_path(tenant, entry))
-        except FileNotFoundError:
-            return None
-        return FileToken.of(stat)
+        return self.index.token(tenant, entry)
 
     def append_index(self, tenant: str, entry: str, data: bytes, expected: object = None) -> tuple[int, FileToken]:
-        """Append lines to an index; call only while holding `lock(tenant)` (so the index
-        is still the `expected` one the caller read: no check needed here). Returns the
-        file's size before the append and its token after it, so that a caller holding the
-        index up to that size adds the lines without reading them back. The file is kept
-        open for the entry's next append, used while the path names it: as `expected` (an
-        `index_token` taken under this lock) says, else as an lstat says (`KeptFds.take`).
-
-        Never fsynced: the index is a cache checked against the head, and lines lost or
-        torn by a crash are rebuilt from the objects on the next read.
-        """
-        self._refuse_if_forked_inside(tenant, "append to an index of")
-        path = self.index_path(tenant, entry)
-        key = (tenant, entry)
-        try:
-            folder = os.path.dirname(path)
-            if not self.files.known_inside(folder):  # (checked once a hold: the kept fd's file may have left the root)
-                self.files.check_inside(folder)
-                if not self.files.known_inside(folder):  # absent (or no hold: made if missing, checked again)
-                    self.files.mkdir(folder)
-                    self.files.check_inside(folder)
-            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
-            if kept is None:
-                fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
-                kept = fd, info.st_size
-            fd, before = kept
-            try:
-                _write_all(fd, data)
-                info = os.fstat(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._index_fds.keep(key, fd, file_id(info))
-            return before, FileToken.of(info)
-        except StorageError:
-            raise
-        except OSError as exc:
-            raise _fail("append to", path, exc) from exc
+        """Append lines to an index; call only while holding `lock(tenant)` (`LocalIndex.append`)."""
+        return self.index.append(tenant, entry, data, expected)
 
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
-        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
-        Not fsynced, like `append_index`: a cache."""
-        self._refuse_if_forked_inside(tenant, "write an index of")
-        self._index_fds.drop((tenant, entry))  # the file it appends to is replaced
-        self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
+        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`."""
+        self.index.write(tenant, entry, data)
 
+    # ------------------------------------------------------------------ caches
     def cache_path(self, tenant: str, name: str) -> str:
         return os.path.join(self.tenant_dir(tenant), "index", name)
 
