@@ -34,7 +34,6 @@ from typing import NamedTuple
 
 from . import journal
 from .errors import (
-    CorruptObjectError,
     DbEngineError,
     DigestNotFoundError,
     NotInitializedError,
@@ -44,7 +43,8 @@ from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
 from .kept_fds import FileToken
 from .local_index import LocalIndex
-from .names import DIGEST_RE, check_digest, check_tenant
+from .local_objects import PREFIX_LEN, LocalObjects
+from .names import check_digest, check_tenant
 from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
@@ -54,8 +54,6 @@ from .safe_files import (
     _read_if_there,
 )
 from .tenant_lock import _TenantLock
-
-PREFIX_LEN = 24
 
 
 class HeadToken(NamedTuple):
@@ -107,6 +105,7 @@ class LocalStorage:
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.packs = Packs(self.files, self.tenant_dir)  # the tenants' pack files (packs.py)
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
+        self.objects = LocalObjects(self)  # object and ref files, the journal and packs consulted on reads
         self.index = LocalIndex(self.files, self.index_path, self._refuse_if_forked_inside)  # history index files
         # tenant -> (token, journal lstat) of the head `read_head` read while this process held
         # the tenant's lock, forgotten when the hold ends: a `write_head` expecting that very
@@ -232,84 +231,19 @@ class LocalStorage:
         if not self.tenant_exists(tenant):
             raise NotInitializedError(f"tenant {tenant!r} is not initialized in {self.root} (call init())")
 
-    # ------------------------------------------------------------------ objects and refs
+    # ------------------------------------------------------------------ objects and refs (local_objects.py)
     def read_object(self, tenant: str, digest: str) -> bytes:
-        """An object's bytes: this thread's unwritten ones, the packs this process has open
-        (no system call but the read: a packed node skips a failed open and the journal's
-        look, bench/RESULTS-packs.md), its file, else the tenant's journal (a durable commit's
-        objects stay there until a checkpoint), else its packs (listed again if packs/
-        changed), else its file again (a checkpoint wrote it meanwhile). Bytes from the
-        journal and from packs are checked against `digest`; a damaged packed copy does not
-        hide a good one elsewhere."""
-        path = self.object_path(tenant, digest)
-        unwritten = self.journals.unwritten(path)
-        if unwritten is not None:
-            return unwritten
-        try:
-            data = self.packs.read(tenant, digest, listing=False)
-        except CorruptObjectError:
-            data = None  # found damaged: the file or the journal may hold it (else raised below)
-        if data is not None:
-            return data
-        what = f"object {digest} of tenant {tenant!r}"
-        try:
-            return self.files.read(path, what)
-        except DigestNotFoundError:
-            pass
-        data = self.journals.kept.read_object(tenant, digest)
-        if data is not None:
-            return data
-        data = self.packs.read(tenant, digest)
-        if data is not None:
-            return data
-        try:
-            return self.files.read(path, what)
-        except DigestNotFoundError:
-            damage = self.journals.kept.damage(tenant)
-            damaged_packs = self.packs.damage(tenant)
-            if damage is None and damaged_packs is None:
-                raise
-        if damage is None:
-            raise CorruptObjectError(f"{what} not found ({path}), and damaged packs may have held it: "
-                                     f"{damaged_packs}", self.packs.folder(tenant))
-        journal_path = self.journal_path(tenant)
-        raise CorruptObjectError(f"{what} not found ({path}), and the journal {journal_path} is not whole: "
-                                 f"{damage}", journal_path)
+        return self.objects.read_object(tenant, digest)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file, is in a valid record of the tenant's journal or in
-        one of its packs (or, as `read_object`, has a file after all: a checkpoint wrote it,
-        then emptied the journal)."""
-        path = self.object_path(tenant, digest)
-        return (self.journals.unwritten(path) is not None or os.path.isfile(path)
-                or self.journals.kept.has_object(tenant, digest) or self.packs.has(tenant, digest)
-                or os.path.isfile(path))
+        return self.objects.has_object(tenant, digest)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
-        """Store an object; False when it already existed (content addressing), except for
-        an object of a commit (written under the tenant's lock): not looked for, True.
-
-        Durable storage journals it with the next head write of this thread (see
-        `write_head`); an object larger than OBJECT_JOURNAL_LIMIT is fsynced in place.
-        """
-        return self.journals.write(b"o", tenant, digest, self.object_path(tenant, digest), data)
+        """Store an object (journaled with this thread's next `write_head` when durable)."""
+        return self.objects.write_object(tenant, digest, data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects, each once: those with a file, then those in its
-        packs, then those only in its journal (the journal read first: a checkpoint meanwhile
-        gives its objects files or a pack, never hides them)."""
-        journaled = self.journals.kept.digests(tenant)
-        seen: set[str] = set()
-        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
-            journaled.discard(digest)
-            seen.add(digest)
-            yield digest
-        for digest in self.packs.digests(tenant):
-            if digest not in seen:
-                journaled.discard(digest)
-                seen.add(digest)
-                yield digest
-        yield from sorted(journaled)
+        return self.objects.iter_objects(tenant)
 
     def pack_contents(self, tenant: str) -> Iterator:
         """Everything in the tenant's packs/, read afresh (for verify): problems and the objects
@@ -324,47 +258,25 @@ class LocalStorage:
         return self.journals.objects(tenant)
 
     def read_ref(self, digest: str) -> bytes:
-        path = self.ref_path(digest)
-        unwritten = self.journals.unwritten(path)
-        return unwritten if unwritten is not None else self.files.read(path, f"ref {digest}")
+        return self.objects.read_ref(digest)
 
     def has_ref(self, digest: str) -> bool:
-        path = self.ref_path(digest)
-        return self.journals.unwritten(path) is not None or os.path.isfile(path)
+        return self.objects.has_ref(digest)
 
     def ref_size(self, digest: str) -> int:
-        unwritten = self.journals.unwritten(self.ref_path(digest))
-        if unwritten is not None:
-            return len(unwritten)
-        try:
-            return os.stat(self.ref_path(digest)).st_size
-        except FileNotFoundError:
-            raise DigestNotFoundError(f"ref {digest} not found in {self.root}/refs") from None
+        return self.objects.ref_size(digest)
 
     def write_ref(self, digest: str, data: bytes) -> bool:
-        """Store a ref (shared by all tenants); journaled like `write_object`."""
-        return self.journals.write(b"r", None, digest, self.ref_path(digest), data)
+        return self.objects.write_ref(digest, data)
 
     def iter_refs(self) -> Iterator[str]:
-        yield from self._iter_digests(os.path.join(self.root, "refs"))
+        return self.objects.iter_refs()
 
     def scan_objects(self, tenant: str) -> Iterator[tuple[str, str | None]]:
-        """Every file under the tenant's objects/: (path, digest), digest None if misnamed."""
-        yield from self._scan(os.path.join(self.tenant_dir(tenant), "objects"))
+        return self.objects.scan_objects(tenant)
 
     def scan_refs(self) -> Iterator[tuple[str, str | None]]:
-        """Every file under refs/: (path, digest), digest None if misnamed."""
-        yield from self._scan(os.path.join(self.root, "refs"))
-
-    @staticmethod
-    def _scan(base: str) -> Iterator[tuple[str, str | None]]:
-        # os.walk lists without opening files and does not descend into symlinked folders.
-        for folder, _dirs, files in os.walk(base):
-            for name in sorted(files):
-                if name.startswith(TMP_PREFIX):
-                    continue
-                well_named = DIGEST_RE.fullmatch(name) and os.path.basename(folder) == name[:PREFIX_LEN]
-                yield os.path.join(folder, name), (name if well_named else None)
+        return self.objects.scan_refs()
 
     def read_path(self, path: str) -> bytes:
         """Raw bytes of a file found by a scan (for verification)."""
@@ -583,20 +495,6 @@ class LocalStorage:
     def write_cache(self, tenant: str, name: str, data: bytes) -> None:
         """Replace a tenant-level cache file atomically; not fsynced (rebuilt when lost)."""
         self.files.write_with_folder(self.cache_path(tenant, name), data, durable=False)
-
-    @staticmethod
-    def _iter_digests(folder: str) -> Iterator[str]:
-        try:
-            prefixes = sorted(os.listdir(folder))
-        except FileNotFoundError:
-            return
-        for prefix in prefixes:
-            sub = os.path.join(folder, prefix)
-            if not os.path.isdir(sub):
-                continue
-            for name in sorted(os.listdir(sub)):
-                if DIGEST_RE.fullmatch(name):
-                    yield name
 
 
 _LIVE: weakref.WeakSet[LocalStorage] = weakref.WeakSet()  # storages a forked child must reset
