@@ -1,5 +1,7 @@
-"""`LocalStorage`: a database in a folder: paths, tenants, objects and refs, heads, history
-indexes and caches (its atomic file writes: root_files.py).
+"""`LocalStorage`: a database in a folder: paths, tenants, heads, tenant locks and caches, composing
+its parts (dulwich-style): the object and ref files (`LocalObjects`, local_objects.py), the
+history index files (`LocalIndex`, local_index.py), the journals (journal_store.py), the packs
+(packs.py) and its atomic file writes (root_files.py).
 
 The engine talks to a `Storage` only through the methods below, so another backend
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
