@@ -19,7 +19,8 @@ from collections.abc import Callable
 TARGETS = [(os, "write"), (os, "fsync"), (os, "fdatasync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
 ERRNOS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "EACCES": errno.EACCES, "EROFS": errno.EROFS}
 #: The modules of the local storage (`LocalStorage` and the parts it is composed of).
-STORAGE_MODULES = frozenset({"dbengine.storage", "dbengine.safe_files", "dbengine.tenant_lock", "dbengine.journal_store",
+STORAGE_MODULES = frozenset({"dbengine.storage", "dbengine.local_objects", "dbengine.local_index",
+                             "dbengine.safe_files", "dbengine.tenant_lock", "dbengine.journal_store",
                              "dbengine.journal_checkpoint", "dbengine.kept_journals", "dbengine.root_files"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 

@@ -14,8 +14,8 @@ from dbengine.storage_protocol import Storage
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine" / "dbengine"
 # the local backend: LocalStorage (storage.py) and the modules it is composed of
-LOCAL_STORAGE_MODULES = ("storage", "safe_files", "tenant_lock", "journal_store", "journal_checkpoint", "kept_journals",
-                         "root_files")
+LOCAL_STORAGE_MODULES = ("storage", "local_objects", "local_index", "safe_files", "tenant_lock", "journal_store",
+                         "journal_checkpoint", "kept_journals", "root_files")
 # the S3 backend: S3Storage (s3storage.py) and the modules it is composed of
 S3_STORAGE_MODULES = ("s3storage", "s3requests", "s3index", "s3packs")
 PROTOCOL_MEMBERS = sorted(

@@ -47,7 +47,8 @@ def test_the_fences_asked_for_are_there() -> None:
     assert ("forbidden", ("mydb_tui.cli",)) in kinds and ("forbidden", ("mydb_tui.widgets",)) in kinds
     assert ("acyclic_siblings", ("dbengine", "mydb_tui")) in kinds
     layers = {c["id"]: c.get("layers") for c in CONTRACTS if c["type"] == "layers"}
-    assert layers["local-storage-layers"] == ["dbengine.storage", "dbengine.journal_store", "dbengine.journal_checkpoint",
+    assert layers["local-storage-layers"] == ["dbengine.storage", "dbengine.local_objects | dbengine.local_index",
+                                              "dbengine.journal_store", "dbengine.journal_checkpoint",
                                               "dbengine.kept_journals | dbengine.tenant_lock | dbengine.root_files",
                                               "dbengine.safe_files"]
     assert layers["s3-storage-layers"] == ["dbengine.s3storage", "dbengine.s3index | dbengine.s3packs",

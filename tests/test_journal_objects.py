@@ -395,20 +395,24 @@ def test_a_reader_thread_pool_reads_while_another_process_commits_and_checkpoint
 def test_listing_and_verify_during_a_checkpoint_in_another_process_miss_no_object(written, make_engine, monkeypatch):
     engine, versions = written
     reader = make_engine(engine.root)
-    listing, scanning = reader.storage._iter_digests, reader.storage.scan_objects
+    listing, scanning = reader.storage.objects._iter_digests, reader.storage.scan_objects
+    checkpoints = []
 
     def then_checkpoint(files):
         def listed(*args):
             yield from files(*args)
             engine.storage.checkpoint(T)  # the files are listed, the journal is emptied
+            checkpoints.append(args)
         return listed
 
-    monkeypatch.setattr(reader.storage, "_iter_digests", then_checkpoint(listing))
+    monkeypatch.setattr(reader.storage.objects, "_iter_digests", then_checkpoint(listing))
     assert set(versions) <= set(reader.storage.iter_objects(T))
+    assert len(checkpoints) == 1  # the patch took effect: the checkpoint ran between listing and journal
     monkeypatch.setattr(reader.storage, "scan_objects", then_checkpoint(scanning))
     engine.save(T, "alice", "doc", {"n": 5})  # back in the journal only
     report = reader.verify()
     assert report.ok, [str(p) for p in report.problems]
+    assert len(checkpoints) == 2
 
 
 @pytest.mark.parametrize("at", [2, 10])  # the first frame's magic, its boot id

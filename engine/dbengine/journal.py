@@ -5,7 +5,7 @@ bytes) to `{tenant}/journal` and syncs that one file; ref files are then written
 fsync, and the objects and the head stay in the journal (readers find objects by
 `frame_at`/`frames_before`, the head by `journal_head`) until a checkpoint gives them their
 files. After a power loss, the records replay what the disk lost. This module only
-encodes and decodes; `storage.py` does the file work. See docs/FORMAT.md.
+encodes and decodes; journal_store.py does the file work. See docs/FORMAT.md.
 
 Frame: b"MJR1", payload length (u32 BE), payload, sha256(the 8 header bytes + payload),
 payload length again (u32 BE), b"MJE1". The trailer lets an appender check the last frame

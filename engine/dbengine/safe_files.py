@@ -121,6 +121,16 @@ def _read_regular(path: str, what: str, *, offset: int = 0, tail: int | None = N
         os.close(fd)
 
 
+def _read_if_there(path: str, what: str, **options) -> tuple[bytes, os.stat_result, int] | None:
+    """`_read_regular` of a file that may be missing (None); other OS errors name the path."""
+    try:
+        return _read_regular(path, what, **options)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail("read", path, exc) from exc
+
+
 def _open_for_writing(path: str, flags: int, action: str) -> int:
     """Open (or create) a file the engine writes in place: the lock file, an index.
 

@@ -1,5 +1,7 @@
-"""`LocalStorage`: a database in a folder: paths, tenants, objects and refs, heads, history
-indexes and caches (its atomic file writes: root_files.py).
+"""`LocalStorage`: a database in a folder: paths, tenants, heads, tenant locks and caches, composing
+its parts (dulwich-style): the object and ref files (`LocalObjects`, local_objects.py), the
+history index files (`LocalIndex`, local_index.py), the journals (journal_store.py), the packs
+(packs.py) and its atomic file writes (root_files.py).
 
 The engine talks to a `Storage` only through the methods below, so another backend
 (a shared object store) can stand in for `LocalStorage` without touching the engine.
@@ -34,7 +36,6 @@ from typing import NamedTuple
 
 from . import journal
 from .errors import (
-    CorruptObjectError,
     DbEngineError,
     DigestNotFoundError,
     NotInitializedError,
@@ -42,22 +43,19 @@ from .errors import (
 )
 from .journal_checkpoint import JOURNAL_NAME
 from .journal_store import TenantJournals
-from .kept_fds import FileToken, KeptFds, file_id
-from .names import DIGEST_RE, check_digest, check_tenant
+from .kept_fds import FileToken
+from .local_index import LocalIndex
+from .local_objects import PREFIX_LEN, LocalObjects
+from .names import check_digest, check_tenant
 from .packs import Packs
 from .root_files import _FOLDER_CACHE_MAX, TMP_PREFIX, RootFiles
 from .safe_files import (
     HEAD_LIMIT,
     _fail,
     _kind,
-    _open_regular,
-    _open_stat_for_writing,
-    _read_regular,
-    _write_all,
+    _read_if_there,
 )
 from .tenant_lock import _TenantLock
-
-PREFIX_LEN = 24
 
 
 class HeadToken(NamedTuple):
@@ -80,16 +78,6 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      head_info.st_ino if head_info is not None else 0,
                      head_info.st_size if head_info is not None else 0,
                      max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
-
-
-def _read_if_there(path: str, what: str, **options) -> tuple[bytes, os.stat_result, int] | None:
-    """`_read_regular` of a file that may be missing (None); other OS errors name the path."""
-    try:
-        return _read_regular(path, what, **options)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _fail("read", path, exc) from exc
 
 
 def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
@@ -119,7 +107,8 @@ class LocalStorage:
         self._paths: dict[tuple, str] = {}  # (tenant, file name) or (tenant, entry, "index") -> path
         self.packs = Packs(self.files, self.tenant_dir)  # the tenants' pack files (packs.py)
         self.journals = TenantJournals(self)  # the tenants' journals: durable commits, replay, checkpoint
-        self._index_fds = KeptFds()  # (tenant, entry) -> its history index's append fd, kept open
+        self.objects = LocalObjects(self)  # object and ref files, the journal and packs consulted on reads
+        self.index = LocalIndex(self.files, self.index_path, self._refuse_if_forked_inside)  # history index files
         # tenant -> (token, journal lstat) of the head `read_head` read while this process held
         # the tenant's lock, forgotten when the hold ends: a `write_head` expecting that very
         # token within the same hold needs no second look (every writer takes the lock)
@@ -142,7 +131,7 @@ class LocalStorage:
         self._held_reads.clear()
         self.files.forked()
         self.journals.forked()
-        self._index_fds.forked()
+        self.index.forked()
         self.packs.forked()
         for lock in list(self._locks.values()):
             lock.forked()
@@ -244,84 +233,19 @@ class LocalStorage:
         if not self.tenant_exists(tenant):
             raise NotInitializedError(f"tenant {tenant!r} is not initialized in {self.root} (call init())")
 
-    # ------------------------------------------------------------------ objects and refs
+    # ------------------------------------------------------------------ objects and refs (local_objects.py)
     def read_object(self, tenant: str, digest: str) -> bytes:
-        """An object's bytes: this thread's unwritten ones, the packs this process has open
-        (no system call but the read: a packed node skips a failed open and the journal's
-        look, bench/RESULTS-packs.md), its file, else the tenant's journal (a durable commit's
-        objects stay there until a checkpoint), else its packs (listed again if packs/
-        changed), else its file again (a checkpoint wrote it meanwhile). Bytes from the
-        journal and from packs are checked against `digest`; a damaged packed copy does not
-        hide a good one elsewhere."""
-        path = self.object_path(tenant, digest)
-        unwritten = self.journals.unwritten(path)
-        if unwritten is not None:
-            return unwritten
-        try:
-            data = self.packs.read(tenant, digest, listing=False)
-        except CorruptObjectError:
-            data = None  # found damaged: the file or the journal may hold it (else raised below)
-        if data is not None:
-            return data
-        what = f"object {digest} of tenant {tenant!r}"
-        try:
-            return self.files.read(path, what)
-        except DigestNotFoundError:
-            pass
-        data = self.journals.kept.read_object(tenant, digest)
-        if data is not None:
-            return data
-        data = self.packs.read(tenant, digest)
-        if data is not None:
-            return data
-        try:
-            return self.files.read(path, what)
-        except DigestNotFoundError:
-            damage = self.journals.kept.damage(tenant)
-            damaged_packs = self.packs.damage(tenant)
-            if damage is None and damaged_packs is None:
-                raise
-        if damage is None:
-            raise CorruptObjectError(f"{what} not found ({path}), and damaged packs may have held it: "
-                                     f"{damaged_packs}", self.packs.folder(tenant))
-        journal_path = self.journal_path(tenant)
-        raise CorruptObjectError(f"{what} not found ({path}), and the journal {journal_path} is not whole: "
-                                 f"{damage}", journal_path)
+        return self.objects.read_object(tenant, digest)
 
     def has_object(self, tenant: str, digest: str) -> bool:
-        """True when the object has a file, is in a valid record of the tenant's journal or in
-        one of its packs (or, as `read_object`, has a file after all: a checkpoint wrote it,
-        then emptied the journal)."""
-        path = self.object_path(tenant, digest)
-        return (self.journals.unwritten(path) is not None or os.path.isfile(path)
-                or self.journals.kept.has_object(tenant, digest) or self.packs.has(tenant, digest)
-                or os.path.isfile(path))
+        return self.objects.has_object(tenant, digest)
 
     def write_object(self, tenant: str, digest: str, data: bytes) -> bool:
-        """Store an object; False when it already existed (content addressing), except for
-        an object of a commit (written under the tenant's lock): not looked for, True.
-
-        Durable storage journals it with the next head write of this thread (see
-        `write_head`); an object larger than OBJECT_JOURNAL_LIMIT is fsynced in place.
-        """
-        return self.journals.write(b"o", tenant, digest, self.object_path(tenant, digest), data)
+        """Store an object (journaled with this thread's next `write_head` when durable)."""
+        return self.objects.write_object(tenant, digest, data)
 
     def iter_objects(self, tenant: str) -> Iterator[str]:
-        """The digests of the tenant's objects, each once: those with a file, then those in its
-        packs, then those only in its journal (the journal read first: a checkpoint meanwhile
-        gives its objects files or a pack, never hides them)."""
-        journaled = self.journals.kept.digests(tenant)
-        seen: set[str] = set()
-        for digest in self._iter_digests(os.path.join(self.tenant_dir(tenant), "objects")):
-            journaled.discard(digest)
-            seen.add(digest)
-            yield digest
-        for digest in self.packs.digests(tenant):
-            if digest not in seen:
-                journaled.discard(digest)
-                seen.add(digest)
-                yield digest
-        yield from sorted(journaled)
+        return self.objects.iter_objects(tenant)
 
     def pack_contents(self, tenant: str) -> Iterator:
         """Everything in the tenant's packs/, read afresh (for verify): problems and the objects
@@ -336,47 +260,25 @@ class LocalStorage:
         return self.journals.objects(tenant)
 
     def read_ref(self, digest: str) -> bytes:
-        path = self.ref_path(digest)
-        unwritten = self.journals.unwritten(path)
-        return unwritten if unwritten is not None else self.files.read(path, f"ref {digest}")
+        return self.objects.read_ref(digest)
 
     def has_ref(self, digest: str) -> bool:
-        path = self.ref_path(digest)
-        return self.journals.unwritten(path) is not None or os.path.isfile(path)
+        return self.objects.has_ref(digest)
 
     def ref_size(self, digest: str) -> int:
-        unwritten = self.journals.unwritten(self.ref_path(digest))
-        if unwritten is not None:
-            return len(unwritten)
-        try:
-            return os.stat(self.ref_path(digest)).st_size
-        except FileNotFoundError:
-            raise DigestNotFoundError(f"ref {digest} not found in {self.root}/refs") from None
+        return self.objects.ref_size(digest)
 
     def write_ref(self, digest: str, data: bytes) -> bool:
-        """Store a ref (shared by all tenants); journaled like `write_object`."""
-        return self.journals.write(b"r", None, digest, self.ref_path(digest), data)
+        return self.objects.write_ref(digest, data)
 
     def iter_refs(self) -> Iterator[str]:
-        yield from self._iter_digests(os.path.join(self.root, "refs"))
+        return self.objects.iter_refs()
 
     def scan_objects(self, tenant: str) -> Iterator[tuple[str, str | None]]:
-        """Every file under the tenant's objects/: (path, digest), digest None if misnamed."""
-        yield from self._scan(os.path.join(self.tenant_dir(tenant), "objects"))
+        return self.objects.scan_objects(tenant)
 
     def scan_refs(self) -> Iterator[tuple[str, str | None]]:
-        """Every file under refs/: (path, digest), digest None if misnamed."""
-        yield from self._scan(os.path.join(self.root, "refs"))
-
-    @staticmethod
-    def _scan(base: str) -> Iterator[tuple[str, str | None]]:
-        # os.walk lists without opening files and does not descend into symlinked folders.
-        for folder, _dirs, files in os.walk(base):
-            for name in sorted(files):
-                if name.startswith(TMP_PREFIX):
-                    continue
-                well_named = DIGEST_RE.fullmatch(name) and os.path.basename(folder) == name[:PREFIX_LEN]
-                yield os.path.join(folder, name), (name if well_named else None)
+        return self.objects.scan_refs()
 
     def read_path(self, path: str) -> bytes:
         """Raw bytes of a file found by a scan (for verification)."""
@@ -559,97 +461,28 @@ class LocalStorage:
         damage False is harmless (a frame cut short by a crash, ignored). For verify."""
         return self.journals.problems(tenant)
 
-    # ------------------------------------------------------------------ history index
+    # ------------------------------------------------------------------ history index (local_index.py)
     def read_index(self, tenant: str, entry: str, offset: int = 0) -> tuple[bytes, FileToken] | None:
-        """Bytes of an entry's history index from `offset`, and the file's token."""
-        path = self.index_path(tenant, entry)
-        read = _read_if_there(path, f"history index of {entry!r}", offset=offset)
-        if read is None:
-            return None
-        data, info, _offset = read
-        return data, FileToken.of(info)
+        return self.index.read(tenant, entry, offset)
 
     def read_index_tail(self, tenant: str, entry: str, nbytes: int) -> tuple[bytes, int] | None:
-        """The last `nbytes` of an entry's index and the offset they start at (None: no index)."""
-        path = self.index_path(tenant, entry)
-        read = _read_if_there(path, f"history index of {entry!r}", tail=nbytes)
-        return None if read is None else (read[0], read[2])
+        return self.index.read_tail(tenant, entry, nbytes)
 
     def read_index_range(self, tenant: str, entry: str, offset: int, nbytes: int) -> tuple[bytes, int, int] | None:
-        """Up to `nbytes` of an entry's index from `offset` (a negative offset counts from the
-        end): (the bytes, the offset they start at, the file's size); None when there is no index."""
-        path = self.index_path(tenant, entry)
-        try:
-            fd, info = _open_regular(path, f"history index of {entry!r}")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-        try:
-            size = info.st_size
-            start = max(size + offset, 0) if offset < 0 else min(offset, size)
-            data = os.pread(fd, max(min(nbytes, size - start), 0), start) if size > start else b""
-        except OSError as exc:
-            raise _fail("read", path, exc) from exc
-        finally:
-            os.close(fd)
-        return data, start, size
+        return self.index.read_range(tenant, entry, offset, nbytes)
 
     def index_token(self, tenant: str, entry: str) -> FileToken | None:
-        """The index file's token (lstat: a symbolic link in its place has a token of its own,
-        never its target's: `append_index` trusts a token naming the file it keeps open)."""
-        try:
-            stat = os.lstat(self.index_path(tenant, entry))
-        except FileNotFoundError:
-            return None
-        return FileToken.of(stat)
+        return self.index.token(tenant, entry)
 
     def append_index(self, tenant: str, entry: str, data: bytes, expected: object = None) -> tuple[int, FileToken]:
-        """Append lines to an index; call only while holding `lock(tenant)` (so the index
-        is still the `expected` one the caller read: no check needed here). Returns the
-        file's size before the append and its token after it, so that a caller holding the
-        index up to that size adds the lines without reading them back. The file is kept
-        open for the entry's next append, used while the path names it: as `expected` (an
-        `index_token` taken under this lock) says, else as an lstat says (`KeptFds.take`).
-
-        Never fsynced: the index is a cache checked against the head, and lines lost or
-        torn by a crash are rebuilt from the objects on the next read.
-        """
-        self._refuse_if_forked_inside(tenant, "append to an index of")
-        path = self.index_path(tenant, entry)
-        key = (tenant, entry)
-        try:
-            folder = os.path.dirname(path)
-            if not self.files.known_inside(folder):  # (checked once a hold: the kept fd's file may have left the root)
-                self.files.check_inside(folder)
-                if not self.files.known_inside(folder):  # absent (or no hold: made if missing, checked again)
-                    self.files.mkdir(folder)
-                    self.files.check_inside(folder)
-            kept = self._index_fds.take(key, path, expected if isinstance(expected, FileToken) else None)
-            if kept is None:
-                fd, info = _open_stat_for_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
-                kept = fd, info.st_size
-            fd, before = kept
-            try:
-                _write_all(fd, data)
-                info = os.fstat(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._index_fds.keep(key, fd, file_id(info))
-            return before, FileToken.of(info)
-        except StorageError:
-            raise
-        except OSError as exc:
-            raise _fail("append to", path, exc) from exc
+        """Append lines to an index; call only while holding `lock(tenant)` (`LocalIndex.append`)."""
+        return self.index.append(tenant, entry, data, expected)
 
     def write_index(self, tenant: str, entry: str, data: bytes) -> None:
-        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`.
-        Not fsynced, like `append_index`: a cache."""
-        self._refuse_if_forked_inside(tenant, "write an index of")
-        self._index_fds.drop((tenant, entry))  # the file it appends to is replaced
-        self.files.write_with_folder(self.index_path(tenant, entry), data, durable=False)
+        """Rewrite an index atomically (repair); call only while holding `lock(tenant)`."""
+        self.index.write(tenant, entry, data)
 
+    # ------------------------------------------------------------------ caches
     def cache_path(self, tenant: str, name: str) -> str:
         return os.path.join(self.tenant_dir(tenant), "index", name)
 
@@ -664,20 +497,6 @@ class LocalStorage:
     def write_cache(self, tenant: str, name: str, data: bytes) -> None:
         """Replace a tenant-level cache file atomically; not fsynced (rebuilt when lost)."""
         self.files.write_with_folder(self.cache_path(tenant, name), data, durable=False)
-
-    @staticmethod
-    def _iter_digests(folder: str) -> Iterator[str]:
-        try:
-            prefixes = sorted(os.listdir(folder))
-        except FileNotFoundError:
-            return
-        for prefix in prefixes:
-            sub = os.path.join(folder, prefix)
-            if not os.path.isdir(sub):
-                continue
-            for name in sorted(os.listdir(sub)):
-                if DIGEST_RE.fullmatch(name):
-                    yield name
 
 
 _LIVE: weakref.WeakSet[LocalStorage] = weakref.WeakSet()  # storages a forked child must reset
