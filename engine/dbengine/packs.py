@@ -276,7 +276,7 @@ class Packs:
     def read(self, tenant: str, digest: str, listing: bool = True) -> bytes | None:
         """The object's bytes from a pack of the tenant (checked), None when no pack holds it
         (after listing packs/ again if it changed; `listing` False: the packs open now only,
-        no system call but the read: the cheap first look of `LocalStorage.read_object`)."""
+        no system call but the read: the cheap first look of `LocalObjects.read_object`)."""
         tenant_packs = self._of(tenant)
         key = int(digest[:16], 16)
         damaged: list[CorruptObjectError] = []
