@@ -19,25 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import os
-import queue
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
 from dbengine.errors import DbEngineError, NotADatabaseError
-from textual import events, on, work
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Header
@@ -47,14 +43,17 @@ from .model.errors import error_text
 from .model.escape import display_safe
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
+from .settings import read_settings, settings_path, write_settings
 from .widgets.activity_strip import ActivityStrip
 from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.footer import AppFooter
 from .widgets.json_tree import JsonTree
+from .widgets.panes import PANE_IDS, Panes
 from .widgets.record_table import RecordTable
 from .widgets.status import StatusLine
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
+from .worker_pool import DaemonThreadPool
 
 WRITE_ACTIONS = frozenset({"restore", "edit", "add_record", "delete_record"})
 VERSION_ACTIONS = frozenset({"compare", "compare_head", "restore", "edit", "copy"})
@@ -98,16 +97,6 @@ ANYWHERE_ACTIONS = frozenset({"help"})
 #: Textual's own palette commands that the app's replace ("Keys": Help; "Maximize": Zoom pane).
 REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
 
-#: Below this many columns the panes stack (Entries above History above the version):
-#: side by side, History and the entry names were cut to make room for each other.
-STACK_BELOW = 100
-#: The panes the number keys focus, in order.
-PANE_IDS = ("entry-pane", "timeline", "viewer")
-
-
-#: Seconds quitting waits for workers still running (a write finishing); then they are left behind.
-EXIT_GRACE = 0.25
-
 #: Seconds a poll of the change token may go unanswered before the status line says so
 #: (a poll normally takes milliseconds; a silent S3 endpoint holds it up to its deadline).
 SLOW_POLL = 3.0
@@ -123,140 +112,12 @@ def not_a_database(root: str) -> NotADatabaseError:
     return NotADatabaseError(f"{root!r} is not a MyDbEngine database (no refs/ folder or tenant)")
 
 
-class DaemonThreadPool(ThreadPoolExecutor):
-    """The event loop's default executor while the app runs: Textual's thread workers run here.
-
-    Textual runs a thread worker with `loop.run_in_executor(None, ...)`. The loop's own
-    default executor is a ThreadPoolExecutor, whose threads asyncio.run() and then the
-    interpreter join at exit with no timeout: one worker stuck in a call that never
-    returns (a FIFO read, a handler's deserialize) kept the process alive after `q`.
-    Here every thread is a daemon thread, and `shutdown(wait=True)` waits at most
-    `grace` seconds for the jobs still running; the process then exits without them.
-
-    (A ThreadPoolExecutor subclass only because asyncio accepts no other default
-    executor; none of its machinery is used.)
-    """
-
-    def __init__(self, grace: float = EXIT_GRACE, max_workers: int = 64) -> None:
-        super().__init__(max_workers=1)
-        self.grace = grace
-        self._limit = max_workers
-        self._jobs: queue.SimpleQueue[tuple[Future, Callable, tuple, dict] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one release per thread waiting for a job
-        self._state = threading.Condition()
-        self._started = 0
-        self._running = 0
-        self._closed = False
-
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
-        with self._state:
-            if self._closed:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            self._jobs.put((future, fn, args, kwargs))
-            if not self._idle.acquire(blocking=False) and self._started < self._limit:
-                self._started += 1
-                threading.Thread(target=self._work, name=f"mydb-worker-{self._started}", daemon=True).start()
-        return future
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, fn, args, kwargs = job
-            del job
-            if future.set_running_or_notify_cancel():
-                with self._state:
-                    self._running += 1
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as error:  # as ThreadPoolExecutor: the future carries it
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-                finally:
-                    with self._state:
-                        self._running -= 1
-                        self._state.notify_all()
-            del future, fn, args, kwargs
-            self._idle.release()
-
-    @property
-    def running(self) -> int:
-        """Jobs running now."""
-        with self._state:
-            return self._running
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the threads once their jobs are done; with `wait`, wait for the running
-        jobs at most `grace` seconds (a job that does not return is left behind)."""
-        with self._state:
-            if not self._closed:
-                self._closed = True
-                if cancel_futures:
-                    while True:
-                        try:
-                            job = self._jobs.get_nowait()
-                        except queue.Empty:
-                            break
-                        if job is not None:
-                            job[0].cancel()
-                for _ in range(self._started):
-                    self._jobs.put(None)
-            if wait:
-                self._state.wait_for(lambda: self._running == 0, timeout=self.grace)
-
-
-def settings_path() -> Path:
-    """The settings file in the user's config folder: $XDG_CONFIG_HOME (or ~/.config)/mydb-tui/settings.json."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "mydb-tui" / "settings.json"
-
-
-def read_settings(path: Path) -> dict[str, Any]:
-    """The settings saved at `path`; {} when there are none or they cannot be read."""
-    try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return settings if isinstance(settings, dict) else {}
-
-
-def write_settings(path: Path, settings: dict[str, Any]) -> None:
-    """Save `settings` at `path` (whole or not at all: a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-
-
-class Panes(Horizontal):
-    """The three panes: side by side, or stacked below STACK_BELOW columns.
-
-    Every resize refits the Entries pane to the new width (not only when the tree
-    changes). Stacked, the pane with the focus takes the room and the others keep a
-    few lines (lazygit's accordion): the classes `-focus-entries`, `-focus-history`
-    and `-focus-viewer` say which (app.tcss).
-    """
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < STACK_BELOW, "-stacked")
-        try:
-            tree = self.query_one(EntryTree)
-        except NoMatches:
-            return
-        tree.fit_pane(event.size.width, stacked=self.has_class("-stacked"))
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        widget = event.widget
-        for pane_id, name in zip(PANE_IDS, ("entries", "history", "viewer"), strict=True):
-            self.set_class(widget.id == pane_id or any(a.id == pane_id for a in widget.ancestors),
-                           f"-focus-{name}")
-
-
 class MyDbApp(App[None]):
     """Browse tenants and entries, compare, restore and edit versions."""
 
     CSS_PATH = [
         "app.tcss",
+        "widgets/panes.tcss",
         "widgets/entry_tree.tcss",
         "widgets/timeline.tcss",
         "widgets/viewer.tcss",
