@@ -6,7 +6,7 @@ database's change token so writes by other processes show within a second or two
 
 Nothing waits on the database in the event loop: the UI is up before the first answer
 ("connecting…" while the console script's check is pending), and while the watcher's
-polls fail or get no answer for SLOW_POLL seconds the status line says so ("S3
+polls fail or get no answer for SLOW_POLL seconds (model/watch.py) the status line says so ("S3
 unreachable since 12:03, retrying"), idle or not; the first poll answered after that
 clears it and reloads what failed meanwhile (tree, History, viewer) without a key press.
 
@@ -41,6 +41,7 @@ from textual.widgets import Header
 from .model.conflict import saved_text
 from .model.errors import error_text
 from .model.escape import display_safe
+from .model.watch import ChangeWatcher
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
 from .settings import read_settings, settings_path, write_settings
@@ -96,12 +97,6 @@ PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
 ANYWHERE_ACTIONS = frozenset({"help"})
 #: Textual's own palette commands that the app's replace ("Keys": Help; "Maximize": Zoom pane).
 REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
-
-#: Seconds a poll of the change token may go unanswered before the status line says so
-#: (a poll normally takes milliseconds; a silent S3 endpoint holds it up to its deadline).
-SLOW_POLL = 3.0
-
-_NOT_READ = object()  # the change token before the watcher's first answer
 
 #: Seconds between two "alice saved config" toasts: a busy writer's versions are counted in one.
 TOAST_GAP = 5.0
@@ -175,10 +170,7 @@ class MyDbApp(App[None]):
         self.auto_open = auto_open
         self.connecting = connecting
         self.startup_error: str | None = None
-        self._token: Any = _NOT_READ
-        self._poll_started: float | None = None  # monotonic start of the poll in flight
-        self._poll_started_at: dt.datetime | None = None  # the same, local wall clock
-        self._trouble_since: dt.datetime | None = None  # start of the first poll that failed or stalled
+        self._watch = ChangeWatcher(engine.root)
         self._connect_started = 0.0
         self._connect_timer: Any = None
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
@@ -536,18 +528,15 @@ class MyDbApp(App[None]):
     # ================================================================== watching
     def _poll(self) -> None:
         """Timer: start a poll, unless one is still running (then see whether it stalls)."""
-        if self._poll_started is None:
+        if self._watch.started is None:
             self._poll_now()
-        elif self._trouble_since is None and time.monotonic() - self._poll_started >= SLOW_POLL:
-            self._show_trouble(self._poll_started_at, None)
+        elif self._watch.stalled():
+            self._show_trouble(self._watch.started_at, None)
 
     def _poll_now(self) -> None:
         """Read the change token in a worker (one at a time: a stuck poll is not piled on)."""
-        if self._poll_started is not None:
-            return
-        self._poll_started = time.monotonic()
-        self._poll_started_at = dt.datetime.now().astimezone()
-        self._poll_worker()
+        if self._watch.begin():
+            self._poll_worker()
 
     @work(thread=True, group="watch")
     def _poll_worker(self) -> None:
@@ -559,35 +548,26 @@ class MyDbApp(App[None]):
         self.call_from_thread(self._poll_done, token, None)
 
     def _poll_done(self, token: tuple | None, error: Exception | None) -> None:
-        started_at = self._poll_started_at
-        self._poll_started = self._poll_started_at = None
+        started_at = self._watch.finish()
         if self._panes_gone:
             return
         if error is not None:
-            self._show_trouble(self._trouble_since or started_at, error)
+            self._show_trouble(self._watch.trouble_since or started_at, error)
             return
-        recovered = self._trouble_since is not None
+        recovered, changed = self._watch.answered(token)
         if recovered:
-            self._trouble_since = None
             self.status_line.hide()
-        first = self._token is _NOT_READ
-        changed = token != self._token
-        self._token = token
-        if recovered or (changed and not first):
+        if recovered or changed:
             self._database_changed(retry=recovered)
 
     def _show_trouble(self, since: dt.datetime | None, error: Exception | None) -> None:
         """The status line: the database has not answered since `since` (the watcher retries)."""
-        self._trouble_since = since = since or dt.datetime.now().astimezone()
-        where = "S3" if str(self.engine.root).lower().startswith("s3://") else "database"
-        state = "unreachable" if where == "S3" else "unreadable"
-        reason = error_text(error) if error is not None else "no answer yet"
-        self.status_line.show_trouble(f"{where} {state} since {since:%H:%M}, retrying", reason)
+        self.status_line.show_trouble(*self._watch.trouble(since, error))
 
     @property
     def unreachable_since(self) -> dt.datetime | None:
         """When the polls began to fail or stall (None while they answer)."""
-        return self._trouble_since
+        return self._watch.trouble_since
 
     def _database_changed(self, retry: bool = False) -> None:
         """Another process wrote (or, with `retry`, the database answers again after
@@ -979,7 +959,7 @@ class MyDbApp(App[None]):
         self.timeline.action_filter()
 
     def action_reload(self) -> None:
-        self._token = None  # the next answer counts as a change
+        self._watch.forget()  # the next answer counts as a change
         self._poll_now()
 
     def action_verify(self) -> None:
