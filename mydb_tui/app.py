@@ -11,8 +11,11 @@ unreachable since 12:03, retrying"), idle or not; the first poll answered after 
 clears it and reloads what failed meanwhile (tree, History, viewer) without a key press.
 
 Quitting never waits on a worker: `run()` gives the event loop a pool of daemon
-threads (`DaemonThreadPool`) that lets a stuck worker behind, and turns SIGINT and
-SIGTERM into a normal quit.
+threads (`DaemonThreadPool`, worker_pool.py) that lets a stuck worker behind, and turns
+SIGINT and SIGTERM into a normal quit.
+
+The actions live in mixins, one concern a module (action_rules, compare_actions,
+write_actions, history_actions): see docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
