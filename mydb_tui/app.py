@@ -42,6 +42,7 @@ from textual.widgets import Header
 from .action_rules import WRITE_ACTIONS, ActionRules
 from .compare_actions import CompareActions
 from .history_actions import HistoryActions
+from .model.arrivals import TOAST_GAP, Arrivals
 from .model.conflict import saved_text
 from .model.errors import error_text
 from .model.escape import display_safe
@@ -59,9 +60,6 @@ from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
 from .worker_pool import DaemonThreadPool
 from .write_actions import WriteActions
-
-#: Seconds between two "alice saved config" toasts: a busy writer's versions are counted in one.
-TOAST_GAP = 5.0
 
 
 def not_a_database(root: str) -> NotADatabaseError:
@@ -138,12 +136,7 @@ class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[Non
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
-        #: Versions this app wrote (the watcher does not announce them as another writer's).
-        self._own_writes: set[str] = set()
-        #: (tenant, entry, digest) of the newest version another writer saved, until the user goes there.
-        self.new_version: tuple[str, str, str] | None = None
-        self._arrivals: list = []  # their versions not yet in a toast, newest first
-        self._last_toast = -TOAST_GAP  # monotonic time of the last such toast
+        self._others = Arrivals()  # other writers' versions: H and the toasts
         self._toast_timer: Any = None
         #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
         #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
@@ -422,10 +415,14 @@ class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[Non
         import mydb_tui.screens.restore  # noqa: F401
 
     # ================================================================== other writers
+    @property
+    def new_version(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the newest version another writer saved, until the user goes there."""
+        return self._others.newest
+
     def note_own_write(self, digest: str | None) -> None:
         """A version this app wrote (from any thread): the watcher will not announce it."""
-        if digest:
-            self._own_writes.add(digest)
+        self._others.note_own(digest)
 
     @on(Timeline.FilterAsked)
     def _ask_history_filter(self, event: Timeline.FilterAsked) -> None:
@@ -439,17 +436,12 @@ class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[Non
 
         A busy writer gets one toast per TOAST_GAP seconds, counting every version since the
         last one ("bob saved config 12 times, last 1 s ago"), not a toast per poll."""
-        theirs = [v for v in event.versions if v.digest not in self._own_writes]
+        theirs = self._others.theirs(event.versions)
         if not theirs or self._panes_gone:
             return
-        if self.new_version is None or self.new_version[:2] != (event.tenant, event.entry):
-            self._arrivals = []
-        self._arrivals = theirs + self._arrivals
-        had = self.new_version is not None
-        self.new_version = (event.tenant, event.entry, event.versions[0].digest)
-        if not had:
+        if not self._others.add(event.tenant, event.entry, theirs, event.versions[0].digest):
             self.refresh_bindings()  # H comes into the footer
-        wait = TOAST_GAP - (time.monotonic() - self._last_toast)
+        wait = self._others.toast_wait()
         if wait <= 0:
             self._toast_arrivals()
         elif self._toast_timer is None:
@@ -457,10 +449,10 @@ class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[Non
 
     def _toast_arrivals(self) -> None:
         self._toast_timer = None
-        arrivals, self._arrivals = self._arrivals, []
+        arrivals = self._others.take()
         if self.new_version is None or not arrivals or self._panes_gone:
             return
-        self._last_toast = time.monotonic()
+        self._others.toasted()
         message = saved_text(self.new_version[1], arrivals, dt.datetime.now(dt.UTC))
         if self.screen is self._main_screen():
             message += " · H goes there"
@@ -468,8 +460,7 @@ class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[Non
         self.notify(display_safe(message), title=title, timeout=TOAST_GAP + 3, markup=False)
 
     def _seen_new_version(self) -> None:
-        self.new_version = None
-        self._arrivals = []
+        self._others.seen()
         self.refresh_bindings()
 
     def action_goto_new(self) -> None:
