@@ -159,7 +159,7 @@ def _leave_stuck_threads(app: MyDbApp, status: int) -> None:
     """End the process now if threads are still running once the app has quit.
 
     The app's own workers are daemon threads that exit does not wait for (see
-    DaemonThreadPool), and so are the engine's parallel reads (`dbengine.pool`); this is
+    worker_pool.DaemonThreadPool), and so are the engine's parallel reads (`dbengine.pool`); this is
     the safety net for any other thread (a ThreadPoolExecutor's threads are joined at
     exit: one stuck in a request to a silent S3 endpoint held the process until its
     deadline after `q`). They get LEAVE_GRACE seconds; then, the terminal restored and

@@ -6,116 +6,60 @@ database's change token so writes by other processes show within a second or two
 
 Nothing waits on the database in the event loop: the UI is up before the first answer
 ("connecting…" while the console script's check is pending), and while the watcher's
-polls fail or get no answer for SLOW_POLL seconds the status line says so ("S3
+polls fail or get no answer for SLOW_POLL seconds (model/watch.py) the status line says so ("S3
 unreachable since 12:03, retrying"), idle or not; the first poll answered after that
 clears it and reloads what failed meanwhile (tree, History, viewer) without a key press.
 
 Quitting never waits on a worker: `run()` gives the event loop a pool of daemon
-threads (`DaemonThreadPool`) that lets a stuck worker behind, and turns SIGINT and
-SIGTERM into a normal quit.
+threads (`DaemonThreadPool`, worker_pool.py) that lets a stuck worker behind, and turns
+SIGINT and SIGTERM into a normal quit.
+
+The actions live in mixins, one concern a module (action_rules, compare_actions,
+write_actions, history_actions): see docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import os
-import queue
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
 from dbengine.dbengine import DbEngine
-from dbengine.errors import DbEngineError, NotADatabaseError
-from textual import events, on, work
-from textual.app import App, ComposeResult, SystemCommand
+from dbengine.errors import NotADatabaseError
+from textual import on, work
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Header
 
+from .action_rules import WRITE_ACTIONS, ActionRules
+from .compare_actions import CompareActions
+from .history_actions import HistoryActions
+from .model.arrivals import TOAST_GAP, Arrivals
 from .model.conflict import saved_text
 from .model.errors import error_text
 from .model.escape import display_safe
+from .model.watch import ChangeWatcher
 from .screens.goto import GotoEntryProvider, GotoOnlyProvider
 from .screens.help import HelpScreen
+from .settings import read_settings, settings_path, write_settings
 from .widgets.activity_strip import ActivityStrip
 from .widgets.entry_tree import EntryPane, EntryTree
 from .widgets.footer import AppFooter
-from .widgets.json_tree import JsonTree
+from .widgets.panes import PANE_IDS, Panes
 from .widgets.record_table import RecordTable
 from .widgets.status import StatusLine
 from .widgets.timeline import Timeline
 from .widgets.viewer import Viewer
-
-WRITE_ACTIONS = frozenset({"restore", "edit", "add_record", "delete_record"})
-VERSION_ACTIONS = frozenset({"compare", "compare_head", "restore", "edit", "copy"})
-RECORD_ACTIONS = frozenset({"add_record", "delete_record"})
-
-#: (action, palette title, palette help) of every app action, for the command palette.
-#: An action with a title per entry kind lists as {"snapshot": ..., "records": ...}.
-PALETTE_ACTIONS: tuple[tuple[str, str | dict[str, str], str], ...] = (
-    ("goto", "Go to entry…", "Fuzzy search over all tenants and entries"),
-    ("filter", "Filter entries", "Filter the tree by entry name (/)"),
-    ("compare", "Compare versions", "Marked version (or parent) vs selected (d)"),
-    ("compare_head", "Compare with HEAD", "Selected version vs HEAD (D)"),
-    ("mark", "Mark version", "Mark the selected version for a comparison (space)"),
-    ("filter_history", "Filter history", "Versions by user:, words, >=DATE <DATE, key:K (/ in History)"),
-    ("restore", "Restore version", "Make the selected version the new HEAD (r)"),
-    ("edit", {"snapshot": "Edit snapshot", "records": "Edit record"},
-     "Edit the snapshot, or the selected record, as JSON (e)"),
-    ("add_record", "Add record", "Add a record to this record entry (a)"),
-    ("delete_record", "Delete record", "Delete the selected record (x)"),
-    ("copy", "Copy", "Copy the selected digest or record key (c)"),
-    # History questions (issue 14): keys h, b (viewer), ctrl+f, @.
-    ("key_history", {"snapshot": "History of this value", "records": "History of this record"},
-     "The versions where the selected record or tree node changed (h)"),
-    ("search", "Search history…", "Find a text through the entry's (or tenant's) versions (ctrl+f)"),
-    ("goto_date", "Go to date…", "Select the version that was HEAD at a date (@)"),
-    ("toggle_blame", {"snapshot": "Blame gutter", "records": "Blame column"},
-     "Show who last changed each line of the tree, or each record of the table (b)"),
-    # Find in one version (record table): find /, sort s/S, copy value y / key Y.
-    ("find_records", {"records": "Find in this version"}, "Show only the records whose key or value holds a text (/)"),
-    ("sort_records", {"records": "Sort records"}, "Sort the record table by the underlined column (s; S picks it)"),
-    ("copy_value", {"records": "Copy value as JSON"}, "Copy the selected record's value as JSON (y)"),
-    ("toggle_view", "Toggle tree / JSON", "Show the data as a tree or as pretty JSON (t)"),
-    ("zoom", "Zoom pane", "Show the focused pane on the whole screen, and back (+)"),
-    ("goto_new", "Go to the new version", "Show the version another writer just saved (H)"),
-    ("reload", "Reload", "Re-read the database now"),
-    ("verify", "Verify database", "Re-hash and cross-check every file; changes nothing (V)"),
-    ("help", "Help", "Every key of the app (? or F1)"),
-)
-#: The palette actions offered over other screens (compare, restore, editor…).
-ANYWHERE_ACTIONS = frozenset({"help"})
-#: Textual's own palette commands that the app's replace ("Keys": Help; "Maximize": Zoom pane).
-REPLACED_COMMANDS = frozenset({"Keys", "Maximize", "Minimize"})
-
-#: Below this many columns the panes stack (Entries above History above the version):
-#: side by side, History and the entry names were cut to make room for each other.
-STACK_BELOW = 100
-#: The panes the number keys focus, in order.
-PANE_IDS = ("entry-pane", "timeline", "viewer")
-
-
-#: Seconds quitting waits for workers still running (a write finishing); then they are left behind.
-EXIT_GRACE = 0.25
-
-#: Seconds a poll of the change token may go unanswered before the status line says so
-#: (a poll normally takes milliseconds; a silent S3 endpoint holds it up to its deadline).
-SLOW_POLL = 3.0
-
-_NOT_READ = object()  # the change token before the watcher's first answer
-
-#: Seconds between two "alice saved config" toasts: a busy writer's versions are counted in one.
-TOAST_GAP = 5.0
+from .worker_pool import DaemonThreadPool
+from .write_actions import WriteActions
 
 
 def not_a_database(root: str) -> NotADatabaseError:
@@ -123,140 +67,12 @@ def not_a_database(root: str) -> NotADatabaseError:
     return NotADatabaseError(f"{root!r} is not a MyDbEngine database (no refs/ folder or tenant)")
 
 
-class DaemonThreadPool(ThreadPoolExecutor):
-    """The event loop's default executor while the app runs: Textual's thread workers run here.
-
-    Textual runs a thread worker with `loop.run_in_executor(None, ...)`. The loop's own
-    default executor is a ThreadPoolExecutor, whose threads asyncio.run() and then the
-    interpreter join at exit with no timeout: one worker stuck in a call that never
-    returns (a FIFO read, a handler's deserialize) kept the process alive after `q`.
-    Here every thread is a daemon thread, and `shutdown(wait=True)` waits at most
-    `grace` seconds for the jobs still running; the process then exits without them.
-
-    (A ThreadPoolExecutor subclass only because asyncio accepts no other default
-    executor; none of its machinery is used.)
-    """
-
-    def __init__(self, grace: float = EXIT_GRACE, max_workers: int = 64) -> None:
-        super().__init__(max_workers=1)
-        self.grace = grace
-        self._limit = max_workers
-        self._jobs: queue.SimpleQueue[tuple[Future, Callable, tuple, dict] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one release per thread waiting for a job
-        self._state = threading.Condition()
-        self._started = 0
-        self._running = 0
-        self._closed = False
-
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
-        with self._state:
-            if self._closed:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            self._jobs.put((future, fn, args, kwargs))
-            if not self._idle.acquire(blocking=False) and self._started < self._limit:
-                self._started += 1
-                threading.Thread(target=self._work, name=f"mydb-worker-{self._started}", daemon=True).start()
-        return future
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, fn, args, kwargs = job
-            del job
-            if future.set_running_or_notify_cancel():
-                with self._state:
-                    self._running += 1
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as error:  # as ThreadPoolExecutor: the future carries it
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-                finally:
-                    with self._state:
-                        self._running -= 1
-                        self._state.notify_all()
-            del future, fn, args, kwargs
-            self._idle.release()
-
-    @property
-    def running(self) -> int:
-        """Jobs running now."""
-        with self._state:
-            return self._running
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the threads once their jobs are done; with `wait`, wait for the running
-        jobs at most `grace` seconds (a job that does not return is left behind)."""
-        with self._state:
-            if not self._closed:
-                self._closed = True
-                if cancel_futures:
-                    while True:
-                        try:
-                            job = self._jobs.get_nowait()
-                        except queue.Empty:
-                            break
-                        if job is not None:
-                            job[0].cancel()
-                for _ in range(self._started):
-                    self._jobs.put(None)
-            if wait:
-                self._state.wait_for(lambda: self._running == 0, timeout=self.grace)
-
-
-def settings_path() -> Path:
-    """The settings file in the user's config folder: $XDG_CONFIG_HOME (or ~/.config)/mydb-tui/settings.json."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "mydb-tui" / "settings.json"
-
-
-def read_settings(path: Path) -> dict[str, Any]:
-    """The settings saved at `path`; {} when there are none or they cannot be read."""
-    try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return settings if isinstance(settings, dict) else {}
-
-
-def write_settings(path: Path, settings: dict[str, Any]) -> None:
-    """Save `settings` at `path` (whole or not at all: a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-
-
-class Panes(Horizontal):
-    """The three panes: side by side, or stacked below STACK_BELOW columns.
-
-    Every resize refits the Entries pane to the new width (not only when the tree
-    changes). Stacked, the pane with the focus takes the room and the others keep a
-    few lines (lazygit's accordion): the classes `-focus-entries`, `-focus-history`
-    and `-focus-viewer` say which (app.tcss).
-    """
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < STACK_BELOW, "-stacked")
-        try:
-            tree = self.query_one(EntryTree)
-        except NoMatches:
-            return
-        tree.fit_pane(event.size.width, stacked=self.has_class("-stacked"))
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        widget = event.widget
-        for pane_id, name in zip(PANE_IDS, ("entries", "history", "viewer"), strict=True):
-            self.set_class(widget.id == pane_id or any(a.id == pane_id for a in widget.ancestors),
-                           f"-focus-{name}")
-
-
-class MyDbApp(App[None]):
+class MyDbApp(ActionRules, CompareActions, WriteActions, HistoryActions, App[None]):
     """Browse tenants and entries, compare, restore and edit versions."""
 
     CSS_PATH = [
         "app.tcss",
+        "widgets/panes.tcss",
         "widgets/entry_tree.tcss",
         "widgets/timeline.tcss",
         "widgets/viewer.tcss",
@@ -314,21 +130,13 @@ class MyDbApp(App[None]):
         self.auto_open = auto_open
         self.connecting = connecting
         self.startup_error: str | None = None
-        self._token: Any = _NOT_READ
-        self._poll_started: float | None = None  # monotonic start of the poll in flight
-        self._poll_started_at: dt.datetime | None = None  # the same, local wall clock
-        self._trouble_since: dt.datetime | None = None  # start of the first poll that failed or stalled
+        self._watch = ChangeWatcher(engine.root)
         self._connect_started = 0.0
         self._connect_timer: Any = None
         self._quit_when_up = False  # SIGINT/SIGTERM came while the app was starting
         self._binding_state: tuple | None = None
         self._warmed = False
-        #: Versions this app wrote (the watcher does not announce them as another writer's).
-        self._own_writes: set[str] = set()
-        #: (tenant, entry, digest) of the newest version another writer saved, until the user goes there.
-        self.new_version: tuple[str, str, str] | None = None
-        self._arrivals: list = []  # their versions not yet in a toast, newest first
-        self._last_toast = -TOAST_GAP  # monotonic time of the last such toast
+        self._others = Arrivals()  # other writers' versions: H and the toasts
         self._toast_timer: Any = None
         #: Where the chosen theme is remembered between runs (None: nowhere). `run()` sets it to
         #: settings_path(); tests and screenshots (run_test) leave it None, so the user's choice
@@ -607,10 +415,14 @@ class MyDbApp(App[None]):
         import mydb_tui.screens.restore  # noqa: F401
 
     # ================================================================== other writers
+    @property
+    def new_version(self) -> tuple[str, str, str] | None:
+        """(tenant, entry, digest) of the newest version another writer saved, until the user goes there."""
+        return self._others.newest
+
     def note_own_write(self, digest: str | None) -> None:
         """A version this app wrote (from any thread): the watcher will not announce it."""
-        if digest:
-            self._own_writes.add(digest)
+        self._others.note_own(digest)
 
     @on(Timeline.FilterAsked)
     def _ask_history_filter(self, event: Timeline.FilterAsked) -> None:
@@ -624,17 +436,12 @@ class MyDbApp(App[None]):
 
         A busy writer gets one toast per TOAST_GAP seconds, counting every version since the
         last one ("bob saved config 12 times, last 1 s ago"), not a toast per poll."""
-        theirs = [v for v in event.versions if v.digest not in self._own_writes]
+        theirs = self._others.theirs(event.versions)
         if not theirs or self._panes_gone:
             return
-        if self.new_version is None or self.new_version[:2] != (event.tenant, event.entry):
-            self._arrivals = []
-        self._arrivals = theirs + self._arrivals
-        had = self.new_version is not None
-        self.new_version = (event.tenant, event.entry, event.versions[0].digest)
-        if not had:
+        if not self._others.add(event.tenant, event.entry, theirs, event.versions[0].digest):
             self.refresh_bindings()  # H comes into the footer
-        wait = TOAST_GAP - (time.monotonic() - self._last_toast)
+        wait = self._others.toast_wait()
         if wait <= 0:
             self._toast_arrivals()
         elif self._toast_timer is None:
@@ -642,10 +449,10 @@ class MyDbApp(App[None]):
 
     def _toast_arrivals(self) -> None:
         self._toast_timer = None
-        arrivals, self._arrivals = self._arrivals, []
+        arrivals = self._others.take()
         if self.new_version is None or not arrivals or self._panes_gone:
             return
-        self._last_toast = time.monotonic()
+        self._others.toasted()
         message = saved_text(self.new_version[1], arrivals, dt.datetime.now(dt.UTC))
         if self.screen is self._main_screen():
             message += " · H goes there"
@@ -653,8 +460,7 @@ class MyDbApp(App[None]):
         self.notify(display_safe(message), title=title, timeout=TOAST_GAP + 3, markup=False)
 
     def _seen_new_version(self) -> None:
-        self.new_version = None
-        self._arrivals = []
+        self._others.seen()
         self.refresh_bindings()
 
     def action_goto_new(self) -> None:
@@ -675,18 +481,15 @@ class MyDbApp(App[None]):
     # ================================================================== watching
     def _poll(self) -> None:
         """Timer: start a poll, unless one is still running (then see whether it stalls)."""
-        if self._poll_started is None:
+        if self._watch.started is None:
             self._poll_now()
-        elif self._trouble_since is None and time.monotonic() - self._poll_started >= SLOW_POLL:
-            self._show_trouble(self._poll_started_at, None)
+        elif self._watch.stalled():
+            self._show_trouble(self._watch.started_at, None)
 
     def _poll_now(self) -> None:
         """Read the change token in a worker (one at a time: a stuck poll is not piled on)."""
-        if self._poll_started is not None:
-            return
-        self._poll_started = time.monotonic()
-        self._poll_started_at = dt.datetime.now().astimezone()
-        self._poll_worker()
+        if self._watch.begin():
+            self._poll_worker()
 
     @work(thread=True, group="watch")
     def _poll_worker(self) -> None:
@@ -698,35 +501,26 @@ class MyDbApp(App[None]):
         self.call_from_thread(self._poll_done, token, None)
 
     def _poll_done(self, token: tuple | None, error: Exception | None) -> None:
-        started_at = self._poll_started_at
-        self._poll_started = self._poll_started_at = None
+        started_at = self._watch.finish()
         if self._panes_gone:
             return
         if error is not None:
-            self._show_trouble(self._trouble_since or started_at, error)
+            self._show_trouble(self._watch.trouble_since or started_at, error)
             return
-        recovered = self._trouble_since is not None
+        recovered, changed = self._watch.answered(token)
         if recovered:
-            self._trouble_since = None
             self.status_line.hide()
-        first = self._token is _NOT_READ
-        changed = token != self._token
-        self._token = token
-        if recovered or (changed and not first):
+        if recovered or changed:
             self._database_changed(retry=recovered)
 
     def _show_trouble(self, since: dt.datetime | None, error: Exception | None) -> None:
         """The status line: the database has not answered since `since` (the watcher retries)."""
-        self._trouble_since = since = since or dt.datetime.now().astimezone()
-        where = "S3" if str(self.engine.root).lower().startswith("s3://") else "database"
-        state = "unreachable" if where == "S3" else "unreadable"
-        reason = error_text(error) if error is not None else "no answer yet"
-        self.status_line.show_trouble(f"{where} {state} since {since:%H:%M}, retrying", reason)
+        self.status_line.show_trouble(*self._watch.trouble(since, error))
 
     @property
     def unreachable_since(self) -> dt.datetime | None:
         """When the polls began to fail or stall (None while they answer)."""
-        return self._trouble_since
+        return self._watch.trouble_since
 
     def _database_changed(self, retry: bool = False) -> None:
         """Another process wrote (or, with `retry`, the database answers again after
@@ -742,365 +536,7 @@ class MyDbApp(App[None]):
                     and viewer.entry == timeline.entry:
                 self._show_version(timeline.tenant, timeline.entry, viewer.digest, timeline.head)
 
-    # ================================================================== actions
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITE_ACTIONS and self.read_only:
-            return False
-        if action in ("zoom", "focus_pane", "search", "goto_date"):
-            return bool(self.screen_stack) and self.screen is self._main_screen()
-        if action == "goto_new":
-            return self.new_version is not None and bool(self.screen_stack) and self.screen is self._main_screen()
-        try:
-            timeline = self._main_screen().query_one(Timeline)
-        except Exception:
-            return True
-        if action in VERSION_ACTIONS and timeline.selected is None:
-            return None
-        if action in RECORD_ACTIONS and timeline.kind != "records":
-            return None
-        if action == "delete_record" and self._main_screen().query_one(Viewer).selected_record is None:
-            return None
-        if action in ("search", "goto_date") and (timeline.tenant is None or (action == "goto_date"
-                                                                            and timeline.entry is None)):
-            return None
-        if action in ("key_history", "toggle_blame") and self._main_screen().query_one(Viewer).document is None:
-            return None
-        if action in ("find_records", "sort_records", "copy_value") and self._main_screen().query_one(Viewer).kind != "records":
-            return None
-        return True
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Textual's commands, then the app actions that apply to `screen` and the selection."""
-        for command in super().get_system_commands(screen):
-            if command.title not in REPLACED_COMMANDS:
-                yield command
-        main = screen is self._main_screen()
-        kind = self.timeline.kind if main else None
-        for action, title, help_text in PALETTE_ACTIONS:
-            if (main and self._applies(action)) or (not main and action in ANYWHERE_ACTIONS):
-                shown = title.get(kind or "", "") if isinstance(title, dict) else title
-                if shown:
-                    yield SystemCommand(shown, help_text, getattr(self, f"action_{action}"))
-        for owner in (screen, screen.focused):  # the screen's and the focused widget's own actions
-            own = getattr(owner, "system_commands", None)
-            if callable(own):
-                yield from own()
-
-    def _applies(self, action: str) -> bool:
-        """Whether `action` does something for the current selection (the palette lists only these)."""
-        if self.check_action(action, ()) is not True:
-            return False
-        timeline, viewer = self.timeline, self.viewer
-        version = timeline.selected
-        if action in ("mark", "copy", "compare"):
-            return version is not None
-        if action in ("restore", "compare_head"):
-            return version is not None and version.digest != timeline.head
-        if action == "edit":
-            return timeline.kind == "snapshot" or viewer.selected_record is not None
-        if action == "toggle_view":
-            return viewer.document is not None
-        return True
-
-    def _selection(self) -> tuple[str, str, Any] | None:
-        timeline = self.timeline
-        if isinstance(self.focused, EntryTree) and self.tree.selected_entry != (timeline.tenant, timeline.entry):
-            # The cursor is on a tenant (or an entry still loading): the History shown is of
-            # another entry, which the user is not looking at.
-            self.notify("Move the cursor to an entry first (the cursor is on a tenant)", severity="warning",
-                        timeout=3)
-            return None
-        version = timeline.selected
-        if version is None or timeline.tenant is None or timeline.entry is None:
-            self.notify("Select an entry and a version first", severity="warning", timeout=3)
-            return None
-        return timeline.tenant, timeline.entry, version
-
-    def _compare(self, tenant: str, entry: str, old: str | None, new: str | None) -> None:
-        """Open the compare screen on two versions of an entry (imported here: it brings DeepDiff's model)."""
-        from .screens.compare import CompareScreen
-
-        self.push_screen(CompareScreen(self.engine, tenant, entry, old, new))
-
-    def action_compare(self) -> None:
-        """Compare the marked version (or the parent) with the selected one, older left."""
-        selection = self._selection()
-        if selection is None:
-            return
-        tenant, entry, version = selection
-        timeline = self.timeline
-        marked = timeline.marked
-        if marked and marked != version.digest:
-            pair = sorted([marked, version.digest], key=lambda d: -(timeline.position(d) or 0))
-            old, new = pair[0], pair[1]
-        else:
-            old, new = version.parent, version.digest
-        self._compare(tenant, entry, old, new)
-
-    def action_compare_parent(self) -> None:
-        """Enter on a History row: that version against its parent (a mark does not count)."""
-        selection = self._selection()
-        if selection is None:
-            return
-        tenant, entry, version = selection
-        self._compare(tenant, entry, version.parent, version.digest)
-
-    def action_compare_head(self) -> None:
-        selection = self._selection()
-        if selection is None:
-            return
-        tenant, entry, version = selection
-        head = self.timeline.head
-        if version.digest == head:
-            self.notify("HEAD is selected: select an older version to compare with HEAD (d compares with the parent)",
-                        severity="warning", timeout=4)
-            return
-        self._compare(tenant, entry, version.digest, head)
-
-    def action_mark(self) -> None:
-        self.timeline.action_toggle_mark()
-
-    def action_restore(self) -> None:
-        selection = self._selection()
-        if selection is None:
-            return
-        tenant, entry, version = selection
-        if version.digest == self.timeline.head:
-            self.notify(f"{version.digest[:7]} is already HEAD: select an older version to restore",
-                        severity="warning", timeout=4)
-            return
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self._restore(tenant, entry, version.digest)
-
-        from .screens.restore import RestoreScreen
-
-        self.push_screen(RestoreScreen(self.engine, tenant, entry, version.digest), confirmed)
-
-    @work(thread=True, group="write")
-    def _restore(self, tenant: str, entry: str, digest: str) -> None:
-        try:
-            new = self.engine.restore(tenant, self.user, entry, digest)
-            self.note_own_write(new)
-        except DbEngineError as error:
-            self.call_from_thread(self.notify, display_safe(str(error)), title="Restore failed",
-                                  severity="error", markup=False)
-            return
-        self.call_from_thread(self._written, tenant, entry, new,
-                              f"Restored {digest[:7]} as the new HEAD {new[:7]}", "Restored")
-
-    def _written(self, tenant: str, entry: str, digest: str | None, message: str, title: str = "Saved") -> None:
-        if digest is not None:
-            self.note_own_write(digest)
-        if self.new_version is not None and self.new_version[:2] == (tenant, entry):
-            self._seen_new_version()  # this write is on top of theirs: the user has been there
-        self.notify(display_safe(message), title=title, markup=False)
-        self.refresh_entry(tenant, entry, select_digest=digest)
-
-    def action_edit(self) -> None:
-        selection = self._selection()
-        if selection is None:
-            return
-        tenant, entry, version = selection
-        timeline = self.timeline
-        base = None if version.digest == timeline.head else version.digest
-        key = None
-        if timeline.kind == "records":
-            key = self.viewer.selected_record
-            if key is None:
-                self.notify("Select a record in the viewer to edit it", severity="warning", timeout=3)
-                return
-
-        def saved(digest: str | None) -> None:
-            if digest:
-                self._written(tenant, entry, digest, f"Saved new HEAD {digest[:7]} of {entry}")
-
-        from .screens.editor import EditorScreen, read_editable
-        from .screens.loading import load_in_worker
-
-        def open_editor(editable: Any) -> None:
-            if editable.too_large:  # refused before opening: the viewer keeps showing the value
-                self.notify(display_safe(editable.error or ""), title="Too large to edit here", severity="warning",
-                            timeout=8, markup=False)
-                return
-            self.push_screen(EditorScreen(self.engine, tenant, entry, self.user, key=key, base_digest=base,
-                                          editable=editable), saved)
-
-        def failed(error: Exception) -> None:  # read_editable keeps its errors: only a bug gets here
-            self.notify(display_safe(error_text(error)), title="Cannot edit", severity="error", markup=False)
-
-        load_in_worker(self, partial(read_editable, self.engine, tenant, entry, key, base), open_editor, failed,
-                       group="editor-open")
-
-    def action_add_record(self) -> None:
-        timeline = self.timeline
-        if timeline.kind != "records" or timeline.tenant is None or timeline.entry is None:
-            self.notify("Adding records needs a record entry", severity="warning", timeout=3)
-            return
-        tenant, entry = timeline.tenant, timeline.entry
-
-        def added(key: str | None) -> None:
-            if key:
-                self._after_record_write(tenant, entry, f"Added record {key}", key)
-
-        from .screens.add_record import AddRecordScreen
-
-        self.push_screen(AddRecordScreen(self.engine, tenant, entry, self.user), added)
-
-    def _after_record_write(self, tenant: str, entry: str, message: str, key: str | None) -> None:
-        try:
-            head = self.engine.get_digest(tenant, entry)
-        except DbEngineError:
-            head = None
-        if key is not None:
-            self.viewer.pending_record = key
-        self._written(tenant, entry, head, message)
-
-    def action_delete_record(self) -> None:
-        timeline = self.timeline
-        key = self.viewer.selected_record
-        if timeline.kind != "records" or key is None or timeline.tenant is None or timeline.entry is None:
-            self.notify("Select a record to delete", severity="warning", timeout=3)
-            return
-        tenant, entry = timeline.tenant, timeline.entry
-
-        keys = self.viewer.record_table.keys
-        index = self.viewer.record_table.cursor
-        # After the delete the cursor goes to the next record (or the previous one at the end).
-        neighbour = keys[index + 1] if index + 1 < len(keys) else (keys[index - 1] if index > 0 else None)
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self._delete(tenant, entry, key, neighbour)
-
-        message = (f"Delete record {display_safe(key)!r} from {display_safe(tenant)}/{display_safe(entry)}?\n"
-                   f"This writes a new version of HEAD as user {display_safe(self.user)!r}.")
-        from .screens.confirm import ConfirmScreen
-
-        self.push_screen(ConfirmScreen("Delete record", message), confirmed)
-
-    @work(thread=True, group="write")
-    def _delete(self, tenant: str, entry: str, key: str, neighbour: str | None = None) -> None:
-        try:
-            deleted = self.engine.delete(tenant, self.user, entry, key)
-            if deleted:
-                self.note_own_write(self.engine.get_digest(tenant, entry))
-        except DbEngineError as error:
-            self.call_from_thread(self.notify, display_safe(str(error)), title="Delete failed",
-                                  severity="error", markup=False)
-            return
-        if not deleted:
-            self.call_from_thread(self.notify, f"HEAD has no record {display_safe(key)!r}: nothing deleted",
-                                  severity="warning", markup=False)
-            return
-        self.call_from_thread(self._after_record_write, tenant, entry, f"Deleted record {key}", neighbour)
-
-    # ================================================================== history questions
-    def action_key_history(self) -> None:
-        """`h`: the versions where the selected record, or the tree node under the cursor, changed."""
-        viewer = self.viewer
-        if viewer.document is None or viewer.tenant is None or viewer.entry is None:
-            self.notify("Select a version first", severity="warning", timeout=3)
-            return
-        focused = self.focused
-        key = path = None
-        if viewer.kind == "records":
-            key = viewer.selected_record
-            if key is None:
-                self.notify("Select a record first", severity="warning", timeout=3)
-                return
-            if isinstance(focused, JsonTree) and focused.id == "record-tree":
-                path = focused.cursor_pointer or None
-                if focused.cursor_pointer is None:
-                    self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
-                    return
-        else:
-            tree = viewer.query_one("#data-tree", JsonTree)
-            path = tree.cursor_pointer if tree.cursor_node is not None else ""
-            if path is None:
-                self.notify("Inside a tagged value: move to the value itself", severity="warning", timeout=3)
-                return
-        from .screens.key_history import KeyHistoryScreen
-
-        self.push_screen(KeyHistoryScreen(self.engine, viewer.tenant, viewer.entry, key, path))
-
-    def action_search(self) -> None:
-        """`ctrl+f`: search the entry's history (or the tenant's) for a text; enter jumps to a hit."""
-        timeline = self.timeline
-        if timeline.tenant is None:
-            self.notify("Select a tenant or an entry first", severity="warning", timeout=3)
-            return
-        from .screens.search import SearchScreen
-
-        self.push_screen(SearchScreen(self.engine, timeline.tenant, timeline.entry),
-                         lambda hit: hit and self.jump_to(*hit))
-
-    def action_goto_date(self) -> None:
-        """`@`: select the version that was HEAD at a date."""
-        timeline = self.timeline
-        if timeline.tenant is None or timeline.entry is None:
-            self.notify("Select an entry first", severity="warning", timeout=3)
-            return
-        tenant, entry = timeline.tenant, timeline.entry
-        from .screens.goto_date import GotoDateScreen
-
-        self.push_screen(GotoDateScreen(self.engine, tenant, entry),
-                         lambda digest: digest and self.jump_to(tenant, entry, digest))
-
-    def action_toggle_blame(self) -> None:
-        if self.viewer.kind == "records":
-            self.viewer.record_table.action_toggle_blame()
-        else:
-            self.viewer.query_one("#data-tree", JsonTree).action_toggle_blame()
-
-    def action_find_records(self) -> None:
-        self.viewer.record_table.action_find()
-
-    def action_sort_records(self) -> None:
-        self.viewer.record_table.action_sort_column()
-
-    def action_copy_value(self) -> None:
-        self.viewer.record_table.action_copy_value()
-
-    def jump_to(self, tenant: str, entry: str, digest: str, key: str | None = None, path: str | None = None) -> None:
-        """Select version `digest` of the entry in the timeline, then record `key` and/or the
-        tree node at `path` in the viewer once that version is shown."""
-        timeline, viewer = self.timeline, self.viewer
-        same = (tenant, entry, digest) == (viewer.tenant, viewer.entry, viewer.digest)
-        stale = None if same else viewer.document
-        if (tenant, entry) != (timeline.tenant, timeline.entry):
-            self.tree.goto(tenant, entry)
-            timeline.load(tenant, entry, select=digest)
-        elif (position := timeline.position(digest)) is not None:
-            timeline.cursor = position
-        else:
-            timeline.load(tenant, entry, select=digest)
-        timeline.focus()
-        if key is not None or path:
-            self._select_when_shown((tenant, entry, digest), stale, key, path, 100)
-
-    def _select_when_shown(self, target: tuple, stale: Any, key: str | None, path: str | None, tries: int) -> None:
-        viewer = self.viewer
-        if (viewer.tenant, viewer.entry, viewer.digest) != target or viewer.document is None \
-                or viewer.document is stale:
-            if tries > 0 and not self._panes_gone:
-                self.set_timer(0.05, lambda: self._select_when_shown(target, stale, key, path, tries - 1))
-            return
-        tree = viewer.query_one("#data-tree" if viewer.kind == "snapshot" else "#record-tree", JsonTree)
-        if key is not None and viewer.kind == "records":
-            table = viewer.record_table
-            if key not in table.keys:
-                self.notify(f"Record {display_safe(key)} is not in this version", severity="warning", markup=False)
-                return
-            table.cursor = table.keys.index(key)
-            table.focus()
-            if not path:
-                return
-        if path:
-            # the record's tree is filled once its RecordHighlighted message is handled
-            self.call_after_refresh(lambda: tree.select_pointer(path) and tree.focus())
-
+    # ================================================================== the panes' actions
     def action_copy(self) -> None:
         focused = self.focused
         if isinstance(focused, RecordTable):
@@ -1118,7 +554,7 @@ class MyDbApp(App[None]):
         self.timeline.action_filter()
 
     def action_reload(self) -> None:
-        self._token = None  # the next answer counts as a change
+        self._watch.forget()  # the next answer counts as a change
         self._poll_now()
 
     def action_verify(self) -> None:

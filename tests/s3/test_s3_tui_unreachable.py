@@ -45,9 +45,9 @@ from tui_helpers import (  # noqa: E402,F401 (_utc_and_no_blink: autouse fixture
     settle,
 )
 
-from mydb_tui import app as app_module  # noqa: E402
 from mydb_tui.__main__ import make_app  # noqa: E402
 from mydb_tui.app import MyDbApp  # noqa: E402
+from mydb_tui.model import watch as watch_module  # noqa: E402
 from mydb_tui.widgets.timeline import Timeline  # noqa: E402
 
 BUCKET = "mydb-tests"  # (tests/s3/conftest.py's; no request reaches it in the silent case)
@@ -329,7 +329,7 @@ async def test_an_endpoint_going_silent_and_coming_back_shows_and_clears_by_itse
     proxy = SwitchProxy(int(s3_endpoint.rsplit(":", 1)[1]))
     monkeypatch.setenv("MYDB_S3_ENDPOINT", proxy.url)
     monkeypatch.setenv("MYDB_S3_DEADLINE", "2")  # a request to the silent proxy fails within 2 s
-    monkeypatch.setattr(app_module, "SLOW_POLL", 1.0)
+    monkeypatch.setattr(watch_module, "SLOW_POLL", 1.0)
     app = make_app(root, user=USER, poll_interval=0.25)
     try:
         async with app.run_test(size=(80, 24)) as pilot:

@@ -316,7 +316,7 @@ async def test_ctrl_c_quits_except_over_the_editor(names_db, app_factory) -> Non
 
 
 def test_the_worker_pool_leaves_a_stuck_job_behind() -> None:
-    from mydb_tui.app import DaemonThreadPool
+    from mydb_tui.worker_pool import DaemonThreadPool
 
     pool = DaemonThreadPool(grace=0.2)
     never = threading.Event()
