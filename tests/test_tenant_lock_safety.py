@@ -43,13 +43,20 @@ def test_a_lock_collected_while_the_fork_guard_is_held_closes_its_file_once_the_
     assert fd == reopened or (fd not in tenant_lock._LOCK_FDS and not names_lock_file(fd, path))
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_child_forked_inside_a_hold_does_not_hold_the_lock(make_engine):
-    engine = make_engine(durable=True)
-    engine.init(T)
-    engine.save(T, "alice", "config", {"n": 0})
+def head_write_in_child(storage) -> bytes:
+    """In a forked child: what writing the head did (b"wrote", b"refused" when refused for
+    the fork, else the error)."""
+    try:
+        storage.write_head(T, b'{"config": "0000"}')
+        return b"wrote"
+    except StorageError as exc:
+        return b"refused" if "fork" in str(exc) else str(exc).encode()
+
+
+def fork_inside_a_hold(engine, child) -> bytes:
+    """Fork while this thread holds the tenant's lock; the child runs `child(storage)` and the
+    bytes it returns come back (the child exits 0 only once it returned)."""
     storage = engine.storage
-    before = storage.read_head(T)[0]
     read_end, write_end = os.pipe()
     with storage.lock(T):
         pid = os.fork()
@@ -58,13 +65,7 @@ def test_a_child_forked_inside_a_hold_does_not_hold_the_lock(make_engine):
             try:
                 os.close(read_end)
                 signal.alarm(20)
-                held = storage._locks[T].held_here()
-                try:
-                    storage.write_head(T, b'{"config": "0000"}')
-                    wrote = b"wrote"
-                except StorageError as exc:
-                    wrote = b"refused" if "fork" in str(exc) else str(exc).encode()
-                os.write(write_end, (b"held " if held else b"free ") + wrote)
+                os.write(write_end, child(storage))
                 code = 0
             finally:
                 os._exit(code)
@@ -73,8 +74,19 @@ def test_a_child_forked_inside_a_hold_does_not_hold_the_lock(make_engine):
         said = os.read(read_end, 200)
         os.close(read_end)
     assert os.waitstatus_to_exitcode(status) == 0
+    return said
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_inside_a_hold_does_not_hold_the_lock(make_engine):
+    engine = make_engine(durable=True)
+    engine.init(T)
+    engine.save(T, "alice", "config", {"n": 0})
+    before = engine.storage.read_head(T)[0]
+    said = fork_inside_a_hold(engine, lambda storage: (b"held " if storage._locks[T].held_here() else b"free ")
+                              + head_write_in_child(storage))
     assert said == b"free refused"
-    assert storage.read_head(T)[0] == before
+    assert engine.storage.read_head(T)[0] == before
     engine.save(T, "alice", "config", {"n": 1})  # the parent's hold was let go as usual
     assert make_engine(engine.root).verify().ok
 
@@ -86,33 +98,21 @@ def test_a_grandchild_forked_by_a_child_still_inside_the_parents_hold_does_not_h
     engine = make_engine(durable=True)
     engine.init(T)
     engine.save(T, "alice", "config", {"n": 0})
-    storage = engine.storage
-    before = storage.read_head(T)[0]
-    read_end, write_end = os.pipe()
-    with storage.lock(T):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
+    before = engine.storage.read_head(T)[0]
+
+    def child(storage) -> bytes:
+        read_end, write_end = os.pipe()
+        grandchild = os.fork()
+        if grandchild == 0:  # still inside the first parent's hold
             try:
-                os.close(read_end)
-                signal.alarm(20)
-                grandchild = os.fork()
-                if grandchild == 0:  # still inside the first parent's hold
-                    try:
-                        storage.write_head(T, b'{"config": "0000"}')
-                        os.write(write_end, b"wrote")
-                    except StorageError as exc:
-                        os.write(write_end, b"refused" if "fork" in str(exc) else str(exc).encode())
-                    finally:
-                        os._exit(0)
-                os.waitpid(grandchild, 0)
-                code = 0
+                os.write(write_end, head_write_in_child(storage))
             finally:
-                os._exit(code)
+                os._exit(0)
         os.close(write_end)
-        _pid, status = os.waitpid(pid, 0)
+        os.waitpid(grandchild, 0)
         said = os.read(read_end, 200)
         os.close(read_end)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert said == b"refused"
-    assert storage.read_head(T)[0] == before
+        return said
+
+    assert fork_inside_a_hold(engine, child) == b"refused"
+    assert engine.storage.read_head(T)[0] == before
