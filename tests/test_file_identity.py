@@ -34,3 +34,19 @@ def test_file_tokens_of_the_same_inode_on_two_devices_differ(make_engine):
     assert token == FileToken(info.st_ino, info.st_size, info.st_mtime_ns, info.st_dev)
     assert token != token._replace(device=token.device + 1)
     assert token.inode == info.st_ino  # (its fields keep their meaning)
+
+
+def test_head_tokens_of_the_same_inode_size_and_mtime_on_two_devices_differ(tmp_path):
+    """A head file swapped for one of another file system with the same inode, size and mtime is
+    another head: a compare-and-swap on the old token must not accept it."""
+    from dbengine.storage import _head_token
+
+    path = tmp_path / "head"
+    path.write_bytes(b"{}")
+    info = os.stat(path)
+    fields = list(info)  # st_mode, st_ino, st_dev, ... (os.stat_result's sequence order)
+    fields[2] = info.st_dev + 1
+    elsewhere = os.stat_result(fields, {"st_mtime_ns": info.st_mtime_ns})
+    assert elsewhere.st_ino == info.st_ino and elsewhere.st_mtime_ns == info.st_mtime_ns
+    assert _head_token(None, elsewhere) != _head_token(None, info)
+    assert _head_token(None, os.stat(path)) == _head_token(None, info)

@@ -160,7 +160,7 @@ class TenantPacks:
         self.folder = folder
         self.packs: dict[str, _Pack] = {}
         self.damaged: dict[str, tuple[tuple, str]] = {}  # name -> ((device, inode, size), why)
-        self.seen: tuple[int, int] | None = None  # (inode, mtime_ns) of packs/ at the last listing
+        self.seen: tuple[int, int, int] | None = None  # (device, inode, mtime_ns) of packs/ at the last listing
         self.racy = True  # listed within a clock tick of the folder's change: list again on a miss
         self.guard = threading.Lock()
         self.order: tuple[_Pack, ...] = ()  # the packs, largest first (the likeliest to hold an object)
@@ -176,7 +176,7 @@ class TenantPacks:
             info = None
         except OSError as exc:
             raise _fail("list", self.folder, exc) from exc
-        seen = (info.st_ino, info.st_mtime_ns) if info is not None else (0, 0)
+        seen = (info.st_dev, info.st_ino, info.st_mtime_ns) if info is not None else (0, 0, 0)
         with self.guard:
             if seen == self.seen and not self.racy:
                 return False

@@ -62,13 +62,15 @@ class HeadToken(NamedTuple):
     """Identity of a tenant's head: its journal's (inode, size) (zeros: none) and its head
     file's, with the later mtime of the two (for heads.py's racy-read rule). A durable commit
     grows the journal, a checkpoint empties it after replacing the head file: every change
-    of the head changes it."""
+    of the head changes it. `device`: the head file's (st_dev), so that a file of another file
+    system with the same inode, size and mtime is another head (as kept_fds.FileToken)."""
 
     journal_inode: int
     journal_size: int
     inode: int
     size: int
     mtime_ns: int
+    device: int = 0
 
 
 def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result | None) -> HeadToken:
@@ -77,7 +79,8 @@ def _head_token(journal_info: os.stat_result | None, head_info: os.stat_result |
                      journal_info.st_size if journal_info is not None else 0,
                      head_info.st_ino if head_info is not None else 0,
                      head_info.st_size if head_info is not None else 0,
-                     max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0))
+                     max(journal_mtime, head_info.st_mtime_ns if head_info is not None else 0),
+                     head_info.st_dev if head_info is not None else 0)
 
 
 def open_storage(root: str, *, durable: bool = True, lock_timeout: float = 30.0,
