@@ -162,9 +162,14 @@ class DbEngine:
         100,000 entries prints (`mydb entries`); Versions only for the rows asked for."""
         return entry_table(self.heads, self.objects, self._newest, tenant_id)
 
-    def _newest(self, tenant: str, name: str) -> tuple[str, int, Version]:
-        window = self.log_window(tenant, name, 0, 1)
-        return window.head, window.total, window.versions[0]
+    def _newest(self, tenant: str, name: str, head: str) -> tuple[int, Version]:
+        """log_window(tenant, name, 0, 1) for the head `head` the lister read already."""
+        check_entry(name)
+        try:
+            return self.reader.head_line(tenant, name, head)
+        except DbEngineError:
+            self.get_digest(tenant, name)  # (a head naming a lost object: the error a lone read gives)
+            raise
 
     def change_token(self, tenant_id: str | None = None) -> tuple:
         """A value that changes whenever a head changes (for watchers).

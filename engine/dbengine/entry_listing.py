@@ -33,8 +33,8 @@ class EntryInfo:
 
 _INFO_FIELDS = ("name", "kind", "head", "versions", "version")
 
-#: newest(tenant, entry) -> (head digest, number of versions, head Version), its line checked
-Newest = Callable[[str, str], "tuple[str, int, Version]"]
+#: newest(tenant, entry, head digest) -> (number of versions, head Version), its line checked
+Newest = Callable[[str, str, str], "tuple[int, Version]"]
 
 
 def _set_fields(info: EntryInfo, fields: dict) -> None:
@@ -107,8 +107,9 @@ def entry_table(heads: Heads, objects: ObjectStore, newest: Newest, tenant_id: s
         if at is not None:
             rows.append((name, cached.kinds[at], cached.counts[at], old[name]))
             continue
+        digest = head[name]
         try:  # one read of the index's end: the head's line (checked against its object) and the count
-            digest, versions, version = newest(tenant_id, name)
+            versions, version = newest(tenant_id, name, digest)
             kind = objects.version(tenant_id, digest)["__kind__"]
         except DbEngineError as error:
             errors[name] = error

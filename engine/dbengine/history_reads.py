@@ -267,12 +267,26 @@ class HistoryReader:
         `want` lines (or fewer). An index already in memory answers at once; otherwise one
         small read of the file's end, whose last line must be the head's and agree with its
         object; anything else goes to the whole, repairing read."""
+        total, lines, _version = self._total(tenant_id, entry, head, want)
+        return total, lines
+
+    def head_line(self, tenant_id: str, entry: str, head: str) -> tuple[int, Version]:
+        """The number of versions up to `head` and its Version, its line checked against its
+        object: window(0, 1) for a head already known, with the Version total() built kept
+        rather than built again (an entry listing asks this of every entry)."""
+        total, tail, version = self._total(tenant_id, entry, head, 1)
+        if version is None:
+            version = self.versions_at(tenant_id, entry, head, total, total - 1, total, tail)[0]
+        return total, version
+
+    def _total(self, tenant_id: str, entry: str, head: str, want: int) -> tuple[int, Lines | None, Version | None]:
+        """total(), with the head's Version when it was built (and checked) on the way."""
         key = (tenant_id, entry)
         index = self.index
         if key not in index.states:
             known = index.totals.get(key)
             if known is not None and known[0] == head and want <= 1:
-                return known[1], None
+                return known[1], None, None
             try:
                 got = newest(self._read_range(tenant_id, entry), max(want, 1))
             except WindowDamaged:
@@ -288,9 +302,9 @@ class HistoryReader:
                     version = None
                 if version is not None and index.line_agrees(tenant_id, None, head, version):
                     index.totals[key] = (head, total, size)
-                    return total, lines
+                    return total, lines, version
         state = index.index(tenant_id, entry, head)
-        return state.position(head) + 1, None
+        return state.position(head) + 1, None, None
 
     def _read_range(self, tenant_id: str, entry: str) -> Callable[[int, int], tuple[bytes, int, int] | None]:
         storage = self.index.storage
