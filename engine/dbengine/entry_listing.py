@@ -102,19 +102,20 @@ def entry_table(heads: Heads, objects: ObjectStore, newest: Newest, tenant_id: s
     old = dict(zip(hits, kept, strict=True))
     rows: list[tuple[str, str, int, Version]] = []
     errors: dict[str, DbEngineError] = {}
-    for name in names:
-        at = hits.get(name)
-        if at is not None:
-            rows.append((name, cached.kinds[at], cached.counts[at], old[name]))
-            continue
-        digest = head[name]
-        try:  # one read of the index's end: the head's line (checked against its object) and the count
-            versions, version = newest(tenant_id, name, digest)
-            kind = objects.version(tenant_id, digest)["__kind__"]
-        except DbEngineError as error:
-            errors[name] = error
-            continue
-        rows.append((name, kind, versions, version))
+    with gc_paused(skip_collection=True):  # (parsed objects and Versions pile up: no cycles among them)
+        for name in names:
+            at = hits.get(name)
+            if at is not None:
+                rows.append((name, cached.kinds[at], cached.counts[at], old[name]))
+                continue
+            digest = head[name]
+            try:  # one read of the index's end: the head's line (checked against its object) and the count
+                versions, version = newest(tenant_id, name, digest)
+                kind = objects.version(tenant_id, digest)["__kind__"]
+            except DbEngineError as error:
+                errors[name] = error
+                continue
+            rows.append((name, kind, versions, version))
     data = encode_cache(rows)
     columns = parse_columns(data)
     if columns is None:  # what this process just read from the objects always encodes
