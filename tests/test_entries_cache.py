@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 import pytest
 from dbengine import errors
@@ -86,6 +87,7 @@ def test_bad_entries_are_errors_of_their_own(engine):
     infos = DbEngine(engine.root).entry_infos(T)
     assert isinstance(infos["bad\x00name"], errors.InvalidNameError)
     assert isinstance(infos["missing"], errors.DigestNotFoundError)
+    assert "head of entry 'missing'" in str(infos["missing"])  # (the error a lone read of it gives)
     assert infos["config"].versions == 4 and infos["users"].kind == "records"
     assert list(infos) == sorted(infos)
 
@@ -194,3 +196,20 @@ def test_an_empty_tenant_lists_nothing(make_engine):
 
     empty = parse_columns(encode_cache([]))  # the shape of an empty cache reads back
     assert empty is not None and empty.names == [] and empty.versions() == []
+
+
+def test_a_forged_head_line_is_not_listed_when_the_cache_is_rebuilt(engine):
+    """With no entries cache, each head's Version comes from its index's last line: one forged
+    with a valid CRC (another user) is checked against the head's object, never listed."""
+    truth = expected(engine)
+    path = engine.storage.index_path(T, "config")
+    lines = open(path, "rb").read().splitlines(keepends=True)
+    assert b'\t"carol"\t' in lines[-1]
+    seed = zlib.crc32(lines[-2][-10:], int(lines[-2][-9:-1], 16))
+    forged = lines[-1].replace(b'\t"carol"\t', b'\t"mallory"\t')
+    forged = forged[:-9] + b"%08x\n" % zlib.crc32(forged[:-10], seed)
+    with open(path, "wb") as handle:
+        handle.write(b"".join(lines[:-1] + [forged]))
+    assert not os.path.exists(engine.storage.cache_path(T, CACHE_NAME))
+    assert listed(DbEngine(engine.root)) == truth
+    assert listed(DbEngine(engine.root)) == truth  # and the cache written then says so too
