@@ -362,6 +362,8 @@ def _summary_of_text(text: str) -> ChangeSummary | None:
 
 def _decoded(texts: list[str], decode) -> list:
     """Decode each distinct text once (histories repeat users and summaries)."""
+    if len(texts) == 1:  # (one line: the head's, read for an entry listing)
+        return [decode(texts[0])]
     if texts.count(NONE_FIELD) == len(texts):
         return [decode(NONE_FIELD)] * len(texts)
     table = {text: decode(text) for text in set(texts)}
@@ -484,6 +486,10 @@ def versions_from_fields(digests: list[str], parents: list[str | None], flat: li
             damage_column,
         )
         versions = list(map(object.__new__, repeat(Version, count)))
+        if count == 1:  # (one line: the head's, read for an entry listing)
+            for setter, column in zip(_SETTERS, values, strict=True):
+                setter(versions[0], column[0])
+            return versions
         for setter, column in zip(_SETTERS, values, strict=True):
             deque(map(setter, versions, column), maxlen=0)
         return versions
