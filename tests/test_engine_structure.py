@@ -123,35 +123,24 @@ JOURNAL_KNOBS = {"journal_store": {"JOURNAL_LIMIT", "OBJECT_JOURNAL_LIMIT", "PEN
                  "kept_journals": {"JOURNAL_INDEX_MAX"}}
 
 
-def test_the_journal_knobs_tests_patch_live_in_one_module_each() -> None:
-    import importlib
-
-    knobs = set().union(*JOURNAL_KNOBS.values())
-    for module, names in JOURNAL_KNOBS.items():
-        assert names <= set(vars(importlib.import_module(f"dbengine.{module}"))), module
-    for path in ENGINE.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
-        assert not imported & knobs, f"{path.name} imports {sorted(imported & knobs)} by name"
-
-
 # The S3 backend's limits tests patch (tests/s3): each where it is used, never imported by name.
 S3_KNOBS = {"s3index": {"SEGMENT_LINES"},
             "s3requests": {"ATTEMPTS", "BACKOFF_BASE", "BACKOFF_CAP", "DEFAULT_DEADLINE", "CONNECT_TIMEOUT",
                            "READ_TIMEOUT"}}
 
 
-def test_the_s3_knobs_tests_patch_live_in_one_module_each() -> None:
+@pytest.mark.parametrize("knobs_by_module", [JOURNAL_KNOBS, S3_KNOBS], ids=["journal", "s3"])
+def test_the_knobs_tests_patch_live_in_one_module_each(knobs_by_module: dict[str, set[str]]) -> None:
     import importlib
 
-    knobs = set().union(*S3_KNOBS.values())
-    for module, names in S3_KNOBS.items():
+    knobs = set().union(*knobs_by_module.values())
+    for module, names in knobs_by_module.items():
         assert names <= set(vars(importlib.import_module(f"dbengine.{module}"))), module
     for path in ENGINE.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
         assert not imported & knobs, f"{path.name} imports {sorted(imported & knobs)} by name"
-        if path.stem not in S3_KNOBS:
+        if path.stem not in knobs_by_module:
             defined = {target.id for node in tree.body if isinstance(node, ast.Assign)
                        for target in node.targets if isinstance(target, ast.Name)}
             assert not defined & knobs, f"{path.name} defines its own {sorted(defined & knobs)}"
