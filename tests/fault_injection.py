@@ -11,9 +11,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 #: The calls the storage module makes to change the disk (fdatasync: the journal), and its lock.
 TARGETS = [(os, "write"), (os, "fsync"), (os, "fdatasync"), (os, "replace"), (os, "mkdir"), (os, "open"), (fcntl, "flock")]
@@ -106,3 +108,32 @@ def read_fault_log(env: dict[str, str]) -> tuple[int, str | None]:
     with open(env["MYDB_FAULT_LOG"]) as handle:
         count, fired = handle.read().split()
     return int(count), None if fired == "-" else fired
+
+
+def faulted(operation: Callable[[], object], faults: Faults | None,
+            caught: type[Exception] | tuple[type[Exception], ...] = Exception) -> Exception | None:
+    """Run `operation` with `faults` installed (None: none); the `caught` error it raised, or None."""
+    import pytest  # (here: the sitecustomize of `mydb` subprocesses imports this module too)
+
+    with pytest.MonkeyPatch.context() as mp:
+        if faults is not None:
+            faults.install(mp.setattr)
+        try:
+            operation()
+        except caught as exc:
+            return exc
+    return None
+
+
+def each_fault(template: Path, folder: Path, calls: int,
+               run: Callable[[Path, Faults], Exception | None]) -> Iterator[tuple[int, str, Path, Exception | None]]:
+    """For each n of 1..calls: a copy of `template` as folder/case{n}, `run` on it with its nth
+    os call failing with EIO; yields (n, a label naming the call, the copy, run's error). The
+    copy is removed once the caller has checked it."""
+    for n in range(1, calls + 1):
+        case = folder / f"case{n}"
+        shutil.copytree(template, case)
+        faults = Faults(fail_at=n, err=errno.EIO)
+        error = run(case, faults)
+        yield n, f"call {n}/{calls} ({faults.fired})", case, error
+        shutil.rmtree(case)

@@ -627,7 +627,7 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
     import errno
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from fault_injection import Faults
+    from fault_injection import Faults, each_fault, faulted
 
     monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     template = tmp_path / "template"
@@ -639,26 +639,14 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
     after = list((dict(zip([f"k{i}" for i in range(40)], before, strict=True)) | batch).values())
 
     def run(root: Path, faults: Faults | None) -> Exception | None:
-        with pytest.MonkeyPatch.context() as mp:
-            if faults is not None:
-                faults.install(mp.setattr)
-            try:
-                DbEngine(str(root), durable=False).put_many(T, U, E, batch)
-            except errors.DbEngineError as exc:
-                return exc
-        return None
+        return faulted(lambda: DbEngine(str(root), durable=False).put_many(T, U, E, batch), faults, errors.DbEngineError)
 
     counting = Faults()
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
     assert run(reference, counting) is None and len(pack_paths(DbEngine(str(reference)))) == 1  # merged
     raised = 0
-    for n in range(1, len(counting.calls) + 1):
-        case = tmp_path / f"case{n}"
-        shutil.copytree(template, case)
-        faults = Faults(fail_at=n, err=errno.EIO)
-        error = run(case, faults)
-        label = f"call {n}/{len(counting.calls)} ({faults.fired})"
+    for _n, label, case, error in each_fault(template, tmp_path, len(counting.calls), run):
         if error is not None:
             raised += 1
             assert isinstance(error, errors.StorageError) and error.errno == errno.EIO, (label, error)
@@ -666,7 +654,6 @@ def test_a_fault_at_every_storage_call_of_a_packing_commit_leaves_a_sound_databa
         assert cold.get(T, E) in (before, after), label
         assert cold.verify().ok and cold.storage.temp_files() == [], label
         assert run(case, None) is None and DbEngine(str(case)).get(T, E) == after, label
-        shutil.rmtree(case)
     assert raised >= len(counting.calls) // 3
 
 

@@ -183,14 +183,13 @@ def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_los
     that writes the journal's nodes as a pack and merges it with the packs there: StorageError
     or absorbed (a merge can wait), every version still read, verify clean, and the journal
     emptied only once its objects are in place; the next checkpoint then succeeds."""
-    import errno
     import shutil
     import sys
 
     from dbengine import journal_checkpoint
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from fault_injection import Faults
+    from fault_injection import Faults, each_fault, faulted
 
     monkeypatch.setattr(packs, "MERGE_FANOUT", 2)
     monkeypatch.setattr(journal_checkpoint, "_syncfs", lambda fd: False)
@@ -204,14 +203,7 @@ def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_los
     assert len(pack_paths(engine)) == 1 and os.path.getsize(engine.storage.journal_path(T)) > 0
 
     def run(root: Path, faults: Faults | None) -> Exception | None:
-        with pytest.MonkeyPatch.context() as mp:
-            if faults is not None:
-                faults.install(mp.setattr)
-            try:
-                DbEngine(str(root)).storage.checkpoint(T)
-            except errors.DbEngineError as exc:
-                return exc
-        return None
+        return faulted(lambda: DbEngine(str(root)).storage.checkpoint(T), faults, errors.DbEngineError)
 
     counting = Faults()
     reference = tmp_path / "reference"
@@ -221,12 +213,7 @@ def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_los
     journal_fsync = max(at for at, name in enumerate(counting.calls, 1) if name == "fsync")  # the emptied journal's
     journal_size = os.path.getsize(template / T / "journal")
     raised = 0
-    for n in range(1, len(counting.calls) + 1):
-        case = tmp_path / f"case{n}"
-        shutil.copytree(template, case)
-        faults = Faults(fail_at=n, err=errno.EIO)
-        error = run(case, faults)
-        label = f"call {n}/{len(counting.calls)} ({faults.fired})"
+    for n, label, case, error in each_fault(template, tmp_path, len(counting.calls), run):
         if error is not None:
             raised += 1
             assert isinstance(error, errors.StorageError), (label, error)
@@ -239,5 +226,4 @@ def test_a_fault_at_every_storage_call_of_a_checkpoint_that_packs_and_merges_los
         after = DbEngine(str(case))
         assert after.get(T, E) == expected and after.verify().ok, label
         assert os.path.getsize(after.storage.journal_path(T)) == 0, label
-        shutil.rmtree(case)
     assert raised >= len(counting.calls) // 3
